@@ -1,0 +1,980 @@
+/*
+ * book.c - per-instrument limit order books, price-time priority.
+ *
+ * Layout (all sized before the first order; nothing is allocated after
+ * ch_book_add_instrument()):
+ *  - one order pool of `max_orders` 64-byte slots (one cache line each),
+ *    shared by all instruments, with a free list threaded through `next`;
+ *    an order id is (generation << 32) | (slot + 1), so a stale id fails the
+ *    generation check and needs no hash table;
+ *  - per instrument and side, a sorted array of price levels, worst first and
+ *    best LAST, keyed so that "larger key = better price" on both sides
+ *    (key = price for bids, -price for asks). Most activity is at or near the
+ *    best price, so inserting or removing a level is a short memmove at the
+ *    end of the array and taking the best is O(1); finding a level for a
+ *    cancel is a binary search;
+ *  - each level is an intrusive doubly linked FIFO of order slots (O(1)
+ *    unlink for cancels) with its total quantity and order count.
+ *
+ * Invariants (checked by ch_book_check()):
+ *  - levels strictly increasing by key, none empty; qty and count of a level
+ *    equal the sum over its FIFO; best bid < best ask;
+ *  - every RESTING slot is in exactly one FIFO, of its own instrument, side
+ *    and price; every FREE slot is on the free list; no slot is ACTIVE
+ *    between commands.
+ *
+ * Rejects are decided before anything changes: FOK fillability, post-only
+ * crossing and the capacity of the level arrays are computed by a read-only
+ * walk (would_fill()) that applies the same self-trade rule as the match.
+ */
+#include "ch/book.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+
+enum { SLOT_FREE = 0, SLOT_RESTING = 1, SLOT_ACTIVE = 2 };
+enum { BOOK_ABSENT = 0, BOOK_OPEN = 1, BOOK_CLOSED = 2 };
+
+typedef struct order {
+    int64_t price;
+    int64_t remaining;
+    int64_t filled;
+    uint64_t priority;
+    uint64_t user;
+    uint32_t next, prev;
+    uint32_t gen;
+    uint32_t instr;
+    uint32_t account;
+    uint8_t side, stp, post_only, state;
+} order;
+
+_Static_assert(sizeof(order) == 64, "an order is one cache line");
+
+typedef struct level {
+    int64_t key; /* price for bids, -price for asks: larger is better */
+    int64_t qty;
+    uint32_t head, tail;
+    uint32_t count;
+    uint32_t pad_;
+} level;
+
+typedef struct side_book {
+    level *lv; /* lv[0] worst .. lv[n-1] best */
+    uint32_t n;
+} side_book;
+
+typedef struct ibook {
+    side_book s[2];
+    int64_t min_price, max_price;
+    int state;
+} ibook;
+
+struct ch_book {
+    order *orders;
+    uint32_t max_orders;
+    uint32_t free_head;
+    uint32_t n_free;
+    uint32_t open_orders;
+    ibook *books;
+    uint32_t max_instr;
+    uint32_t max_levels;
+    uint64_t cmd_seq, ev_seq, trades;
+    ch_event_fn fn;
+    void *ctx;
+};
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static inline int64_t key_of(int side, int64_t price)
+{
+    return side == CH_BUY ? price : -price;
+}
+
+static inline int64_t price_of(int side, int64_t key)
+{
+    return side == CH_BUY ? key : -key;
+}
+
+static inline ch_order_id make_id(const ch_book *b, uint32_t slot)
+{
+    ch_order_id id = {((uint64_t)b->orders[slot].gen << 32) | (uint64_t)(slot + 1)};
+    return id;
+}
+
+/* Slot of a resting order id, or NIL. */
+static uint32_t slot_of(const ch_book *b, ch_order_id id)
+{
+    uint64_t lo = id.v & 0xffffffffu;
+    if (lo == 0 || lo > b->max_orders)
+        return NIL;
+    uint32_t slot = (uint32_t)(lo - 1);
+    const order *o = &b->orders[slot];
+    if (o->state != SLOT_RESTING || o->gen != (uint32_t)(id.v >> 32))
+        return NIL;
+    return slot;
+}
+
+static inline void emit(ch_book *b, ch_event *ev)
+{
+    ev->seq = ++b->ev_seq;
+    ev->cmd_seq = b->cmd_seq;
+    if (b->fn != NULL)
+        b->fn(b->ctx, ev);
+}
+
+static uint32_t slot_alloc(ch_book *b)
+{
+    uint32_t s = b->free_head;
+    order *o = &b->orders[s];
+    b->free_head = o->next;
+    b->n_free--;
+    o->state = SLOT_ACTIVE;
+    o->next = o->prev = NIL;
+    return s;
+}
+
+static void slot_free(ch_book *b, uint32_t s)
+{
+    order *o = &b->orders[s];
+    o->state = SLOT_FREE;
+    o->gen = o->gen == UINT32_MAX ? 1 : o->gen + 1;
+    o->next = b->free_head;
+    o->prev = NIL;
+    b->free_head = s;
+    b->n_free++;
+}
+
+/* Index of the level with `key`, or where it would be inserted. */
+static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
+{
+    uint32_t n = sd->n;
+    if (n == 0 || sd->lv[n - 1].key < key) {
+        *found = false;
+        return n;
+    }
+    if (sd->lv[n - 1].key == key) {
+        *found = true;
+        return n - 1;
+    }
+    uint32_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (sd->lv[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = sd->lv[lo].key == key;
+    return lo;
+}
+
+static void lv_remove(side_book *sd, uint32_t i)
+{
+    if (i + 1 < sd->n)
+        memmove(&sd->lv[i], &sd->lv[i + 1], (size_t)(sd->n - i - 1) * sizeof(level));
+    sd->n--;
+}
+
+/* Unlink slot s from level lv (the level itself stays, maybe empty). */
+static void fifo_unlink(ch_book *b, level *lv, uint32_t s)
+{
+    order *o = &b->orders[s];
+    if (o->prev != NIL)
+        b->orders[o->prev].next = o->next;
+    else
+        lv->head = o->next;
+    if (o->next != NIL)
+        b->orders[o->next].prev = o->prev;
+    else
+        lv->tail = o->prev;
+    lv->qty -= o->remaining;
+    lv->count--;
+    o->next = o->prev = NIL;
+}
+
+static void fifo_append(ch_book *b, level *lv, uint32_t s)
+{
+    order *o = &b->orders[s];
+    o->next = NIL;
+    o->prev = lv->tail;
+    if (lv->tail != NIL)
+        b->orders[lv->tail].next = s;
+    else
+        lv->head = s;
+    lv->tail = s;
+    lv->qty += o->remaining;
+    lv->count++;
+}
+
+/* Put ACTIVE slot s on its book at its price, at the back of the queue.
+ * The caller has checked that a new level fits. */
+static void rest(ch_book *b, ibook *bk, uint32_t s)
+{
+    order *o = &b->orders[s];
+    side_book *sd = &bk->s[o->side];
+    bool found;
+    int64_t key = key_of(o->side, o->price);
+    uint32_t i = lv_find(sd, key, &found);
+    if (!found) {
+        if (i < sd->n)
+            memmove(&sd->lv[i + 1], &sd->lv[i], (size_t)(sd->n - i) * sizeof(level));
+        sd->n++;
+        level *nl = &sd->lv[i];
+        nl->key = key;
+        nl->qty = 0;
+        nl->head = nl->tail = NIL;
+        nl->count = 0;
+        nl->pad_ = 0;
+    }
+    o->state = SLOT_RESTING;
+    o->priority = b->cmd_seq;
+    fifo_append(b, &sd->lv[i], s);
+    b->open_orders++;
+}
+
+/* Take RESTING slot s off the book (level removed if emptied); it becomes ACTIVE. */
+static void unrest(ch_book *b, ibook *bk, uint32_t s)
+{
+    order *o = &b->orders[s];
+    side_book *sd = &bk->s[o->side];
+    bool found;
+    uint32_t i = lv_find(sd, key_of(o->side, o->price), &found);
+    fifo_unlink(b, &sd->lv[i], s);
+    if (sd->lv[i].count == 0)
+        lv_remove(sd, i);
+    o->state = SLOT_ACTIVE;
+    b->open_orders--;
+}
+
+static void emit_cancel(ch_book *b, ch_cmd cmd, uint32_t s, int64_t qty, ch_err reason)
+{
+    const order *o = &b->orders[s];
+    ch_event ev = {.type = CH_EV_CANCEL,
+                   .cmd = cmd,
+                   .reason = reason,
+                   .side = (ch_side)o->side,
+                   .instr = {o->instr},
+                   .account = {o->account},
+                   .order = make_id(b, s),
+                   .price = o->price,
+                   .qty = qty,
+                   .user = o->user};
+    emit(b, &ev);
+}
+
+/* ---- the match ------------------------------------------------------------ */
+
+typedef struct taker {
+    uint32_t slot; /* NIL for ch_book_take() */
+    uint32_t account;
+    int side;
+    ch_stp stp;
+    bool skip_own; /* ch_book_take(): own resting orders are passed over */
+    int64_t limit;
+    int64_t remaining;
+    int64_t filled;
+    bool stp_stop; /* stopped by self-trade prevention: remainder cancelled */
+} taker;
+
+static inline bool crosses(int taker_side, int64_t limit, int64_t px)
+{
+    return taker_side == CH_BUY ? px <= limit : px >= limit;
+}
+
+/*
+ * Read-only walk: how much of `want` would trade now against the other side
+ * for a taker (side, limit, account, stp, skip_own), and whether the walk
+ * would stop at a self-trade (stp_stop).
+ */
+static int64_t would_fill(const ch_book *b, const ibook *bk, const taker *t, int64_t want,
+                          bool *stp_stop)
+{
+    const side_book *os = &bk->s[t->side ^ 1];
+    int64_t sum = 0;
+    *stp_stop = false;
+    for (uint32_t li = os->n; li-- > 0;) {
+        const level *lv = &os->lv[li];
+        if (!crosses(t->side, t->limit, price_of(t->side ^ 1, lv->key)))
+            break;
+        for (uint32_t s = lv->head; s != NIL; s = b->orders[s].next) {
+            const order *m = &b->orders[s];
+            if (m->account == t->account) {
+                if (t->skip_own || t->stp == CH_STP_CANCEL_RESTING)
+                    continue;
+                *stp_stop = true;
+                return sum;
+            }
+            sum += m->remaining;
+            if (sum >= want)
+                return want;
+        }
+    }
+    return sum;
+}
+
+static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, uint64_t user)
+{
+    side_book *os = &bk->s[t->side ^ 1];
+    int mside = t->side ^ 1;
+    ch_order_id tid = {0};
+    if (t->slot != NIL)
+        tid = make_id(b, t->slot);
+    uint32_t li = os->n;
+    while (t->remaining > 0 && li > 0) {
+        li--;
+        level *lv = &os->lv[li];
+        int64_t px = price_of(mside, lv->key);
+        if (!crosses(t->side, t->limit, px))
+            break;
+        uint32_t s = lv->head;
+        while (s != NIL && t->remaining > 0) {
+            order *m = &b->orders[s];
+            uint32_t next = m->next;
+            if (m->account == t->account) {
+                if (t->skip_own) {
+                    s = next;
+                    continue;
+                }
+                if (t->stp == CH_STP_CANCEL_INCOMING) {
+                    t->stp_stop = true;
+                    break;
+                }
+                /* CANCEL_RESTING or CANCEL_BOTH: the resting order goes */
+                int64_t q = m->remaining;
+                fifo_unlink(b, lv, s);
+                b->open_orders--;
+                emit_cancel(b, cmd, s, q, CH_ESELF_TRADE);
+                slot_free(b, s);
+                if (t->stp == CH_STP_CANCEL_BOTH) {
+                    t->stp_stop = true;
+                    break;
+                }
+                s = next;
+                continue;
+            }
+            int64_t q = t->remaining < m->remaining ? t->remaining : m->remaining;
+            m->remaining -= q;
+            m->filled += q;
+            lv->qty -= q;
+            t->remaining -= q;
+            t->filled += q;
+            ch_event ev = {.type = CH_EV_FILL,
+                           .cmd = cmd,
+                           .side = (ch_side)t->side,
+                           .instr = {instr},
+                           .account = {t->account},
+                           .order = tid,
+                           .price = px,
+                           .qty = q,
+                           .remaining = t->remaining,
+                           .user = user,
+                           .maker = make_id(b, s),
+                           .maker_account = {m->account},
+                           .maker_remaining = m->remaining,
+                           .maker_user = m->user,
+                           .trade_id = ++b->trades};
+            emit(b, &ev);
+            if (m->remaining == 0) {
+                fifo_unlink(b, lv, s);
+                b->open_orders--;
+                slot_free(b, s);
+            }
+            s = next;
+        }
+        if (lv->count == 0)
+            lv_remove(os, li); /* levels below li keep their index */
+        if (t->stp_stop)
+            break;
+    }
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+ch_book *ch_book_create(const ch_book_config *cfg)
+{
+    if (cfg == NULL || cfg->max_orders == 0 || cfg->max_orders >= (1u << 31) ||
+        cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) ||
+        cfg->max_levels == 0 || cfg->max_levels >= (1u << 24))
+        return NULL;
+    ch_book *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->orders = calloc(cfg->max_orders, sizeof *b->orders);
+    b->books = calloc(cfg->max_instruments, sizeof *b->books);
+    if (b->orders == NULL || b->books == NULL) {
+        ch_book_destroy(b);
+        return NULL;
+    }
+    b->max_orders = cfg->max_orders;
+    b->max_instr = cfg->max_instruments;
+    b->max_levels = cfg->max_levels;
+    b->fn = cfg->on_event;
+    b->ctx = cfg->ctx;
+    /* free list in slot order so that ids are predictable for a fresh book */
+    for (uint32_t i = 0; i < b->max_orders; i++) {
+        b->orders[i].gen = 1;
+        b->orders[i].next = i + 1 < b->max_orders ? i + 1 : NIL;
+        b->orders[i].prev = NIL;
+    }
+    b->free_head = 0;
+    b->n_free = b->max_orders;
+    return b;
+}
+
+void ch_book_destroy(ch_book *b)
+{
+    if (b == NULL)
+        return;
+    if (b->books != NULL) {
+        for (uint32_t i = 0; i < b->max_instr; i++) {
+            free(b->books[i].s[0].lv);
+            free(b->books[i].s[1].lv);
+        }
+    }
+    free(b->books);
+    free(b->orders);
+    free(b);
+}
+
+void ch_book_set_sink(ch_book *b, ch_event_fn on_event, void *ctx)
+{
+    b->fn = on_event;
+    b->ctx = ctx;
+}
+
+ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int64_t max_price)
+{
+    if (id.v >= b->max_instr)
+        return CH_ERANGE;
+    ibook *bk = &b->books[id.v];
+    if (bk->state != BOOK_ABSENT)
+        return CH_EEXISTS;
+    if (min_price < 1 || max_price < min_price || max_price > CH_PRICE_MAX)
+        return CH_EBADCONFIG;
+    level *l0 = malloc((size_t)b->max_levels * sizeof(level));
+    level *l1 = malloc((size_t)b->max_levels * sizeof(level));
+    if (l0 == NULL || l1 == NULL) {
+        free(l0);
+        free(l1);
+        return CH_ENOMEM;
+    }
+    bk->s[0].lv = l0;
+    bk->s[1].lv = l1;
+    bk->s[0].n = bk->s[1].n = 0;
+    bk->min_price = min_price;
+    bk->max_price = max_price;
+    bk->state = BOOK_OPEN;
+    return CH_OK;
+}
+
+static ibook *book_of(const ch_book *b, ch_instr_id id)
+{
+    if (id.v >= b->max_instr || b->books[id.v].state == BOOK_ABSENT)
+        return NULL;
+    return &b->books[id.v];
+}
+
+static ch_err reject_submit(ch_book *b, const ch_order_req *r, ch_err why, ch_order_result *res)
+{
+    ch_event ev = {.type = CH_EV_REJECT,
+                   .cmd = CH_CMD_SUBMIT,
+                   .reason = why,
+                   .side = r->side,
+                   .instr = r->instr,
+                   .account = r->account,
+                   .price = r->price,
+                   .qty = r->qty,
+                   .user = r->user};
+    emit(b, &ev);
+    if (res != NULL) {
+        memset(res, 0, sizeof *res);
+        res->status = CH_STATUS_REJECTED;
+    }
+    return why;
+}
+
+/* Would a new level be needed on `side` at `price`, with no room for it? */
+static bool level_full(const ch_book *b, const ibook *bk, int side, int64_t price, uint32_t freed)
+{
+    const side_book *sd = &bk->s[side];
+    bool found;
+    lv_find(sd, key_of(side, price), &found);
+    return !found && sd->n - freed >= b->max_levels;
+}
+
+static void finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool can_rest,
+                   ch_order_result *res)
+{
+    order *o = &b->orders[s];
+    o->remaining = t->remaining;
+    o->filled += t->filled;
+    int64_t cancelled = 0;
+    ch_order_id id = make_id(b, s);
+    if (t->remaining > 0 && can_rest && !t->stp_stop) {
+        rest(b, bk, s);
+        ch_event ev = {.type = CH_EV_REST,
+                       .cmd = cmd,
+                       .side = (ch_side)o->side,
+                       .instr = {o->instr},
+                       .account = {o->account},
+                       .order = id,
+                       .price = o->price,
+                       .remaining = o->remaining,
+                       .user = o->user};
+        emit(b, &ev);
+    } else {
+        if (t->remaining > 0) {
+            cancelled = t->remaining;
+            emit_cancel(b, cmd, s, cancelled, t->stp_stop ? CH_ESELF_TRADE : CH_OK);
+        }
+        o->remaining = 0;
+    }
+    if (res != NULL) {
+        res->id = id;
+        res->filled = t->filled;
+        res->cancelled = cancelled;
+        if (o->state == SLOT_RESTING) {
+            res->remaining = o->remaining;
+            res->status = o->filled > 0 ? CH_STATUS_PARTIALLY_FILLED : CH_STATUS_NEW;
+        } else {
+            res->remaining = 0;
+            res->status = cancelled > 0 ? CH_STATUS_CANCELLED : CH_STATUS_FILLED;
+        }
+    }
+    if (o->state != SLOT_RESTING)
+        slot_free(b, s);
+}
+
+ch_err ch_book_submit(ch_book *b, const ch_order_req *r, ch_order_result *res)
+{
+    b->cmd_seq++;
+    ibook *bk = book_of(b, r->instr);
+    if (bk == NULL)
+        return reject_submit(b, r, CH_EUNKNOWN_SYMBOL, res);
+    if (bk->state != BOOK_OPEN)
+        return reject_submit(b, r, CH_EEXPIRED, res);
+    if (r->side != CH_BUY && r->side != CH_SELL)
+        return reject_submit(b, r, CH_EBADSIDE, res);
+    if ((r->type != CH_ORD_LIMIT && r->type != CH_ORD_MARKET) ||
+        (r->tif != CH_TIF_GTC && r->tif != CH_TIF_IOC && r->tif != CH_TIF_FOK) ||
+        (r->stp != CH_STP_CANCEL_INCOMING && r->stp != CH_STP_CANCEL_RESTING &&
+         r->stp != CH_STP_CANCEL_BOTH) ||
+        (r->post_only && (r->type != CH_ORD_LIMIT || r->tif != CH_TIF_GTC)))
+        return reject_submit(b, r, CH_EBADTYPE, res);
+    if (r->qty <= 0 || r->qty > CH_QTY_MAX)
+        return reject_submit(b, r, CH_EBADQTY, res);
+    int64_t limit = r->price;
+    if (r->type == CH_ORD_MARKET && limit == 0)
+        limit = r->side == CH_BUY ? bk->max_price : bk->min_price;
+    if (limit < bk->min_price || limit > bk->max_price)
+        return reject_submit(b, r, CH_EBADPRICE, res);
+    if (b->n_free == 0)
+        return reject_submit(b, r, CH_ECAPACITY, res);
+
+    bool can_rest = r->type == CH_ORD_LIMIT && r->tif == CH_TIF_GTC;
+    taker t = {.slot = NIL,
+               .account = r->account.v,
+               .side = r->side,
+               .stp = r->stp,
+               .limit = limit,
+               .remaining = r->qty};
+    if (r->post_only) {
+        int64_t bp, bq;
+        if (ch_book_best(b, r->instr, (ch_side)(r->side ^ 1), &bp, &bq) == CH_OK &&
+            crosses(r->side, limit, bp))
+            return reject_submit(b, r, CH_EPOST_ONLY, res);
+    }
+    if (r->tif == CH_TIF_FOK || (can_rest && level_full(b, bk, r->side, limit, 0))) {
+        bool stop;
+        int64_t f = would_fill(b, bk, &t, r->qty, &stop);
+        if (r->tif == CH_TIF_FOK && f < r->qty)
+            return reject_submit(b, r, CH_EFOK, res);
+        if (can_rest && f < r->qty && !stop)
+            return reject_submit(b, r, CH_ECAPACITY, res);
+    }
+
+    uint32_t s = slot_alloc(b);
+    order *o = &b->orders[s];
+    o->price = limit;
+    o->remaining = r->qty;
+    o->filled = 0;
+    o->priority = b->cmd_seq;
+    o->user = r->user;
+    o->instr = r->instr.v;
+    o->account = r->account.v;
+    o->side = (uint8_t)r->side;
+    o->stp = (uint8_t)r->stp;
+    o->post_only = r->post_only;
+    t.slot = s;
+
+    ch_event ack = {.type = CH_EV_ACK,
+                    .cmd = CH_CMD_SUBMIT,
+                    .side = r->side,
+                    .instr = r->instr,
+                    .account = r->account,
+                    .order = make_id(b, s),
+                    .price = limit,
+                    .qty = r->qty,
+                    .remaining = r->qty,
+                    .user = r->user};
+    emit(b, &ack);
+    match(b, bk, r->instr.v, &t, CH_CMD_SUBMIT, r->user);
+    finish(b, bk, s, &t, CH_CMD_SUBMIT, can_rest, res);
+    return CH_OK;
+}
+
+static ch_err reject_order(ch_book *b, ch_cmd cmd, ch_account_id account, ch_order_id id,
+                           int64_t qty, int64_t price, ch_err why, ch_order_result *res)
+{
+    ch_event ev = {.type = CH_EV_REJECT,
+                   .cmd = cmd,
+                   .reason = why,
+                   .account = account,
+                   .order = id,
+                   .price = price,
+                   .qty = qty};
+    uint32_t s = slot_of(b, id);
+    if (s != NIL) {
+        ev.instr.v = b->orders[s].instr;
+        ev.side = (ch_side)b->orders[s].side;
+        ev.user = b->orders[s].user;
+    }
+    emit(b, &ev);
+    if (res != NULL) {
+        memset(res, 0, sizeof *res);
+        res->id = id;
+        res->status = CH_STATUS_REJECTED;
+    }
+    return why;
+}
+
+ch_err ch_book_cancel(ch_book *b, ch_account_id account, ch_order_id id, int64_t *cancelled)
+{
+    b->cmd_seq++;
+    if (cancelled != NULL)
+        *cancelled = 0;
+    uint32_t s = slot_of(b, id);
+    if (s == NIL)
+        return reject_order(b, CH_CMD_CANCEL, account, id, 0, 0, CH_EUNKNOWN_ORDER, NULL);
+    order *o = &b->orders[s];
+    if (o->account != account.v)
+        return reject_order(b, CH_CMD_CANCEL, account, id, 0, 0, CH_ENOT_OWNER, NULL);
+    int64_t q = o->remaining;
+    unrest(b, &b->books[o->instr], s);
+    emit_cancel(b, CH_CMD_CANCEL, s, q, CH_OK);
+    slot_free(b, s);
+    if (cancelled != NULL)
+        *cancelled = q;
+    return CH_OK;
+}
+
+ch_err ch_book_replace(ch_book *b, ch_account_id account, ch_order_id id, int64_t new_qty,
+                       int64_t new_price, ch_order_result *res)
+{
+    b->cmd_seq++;
+    uint32_t s = slot_of(b, id);
+    if (s == NIL)
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price,
+                            CH_EUNKNOWN_ORDER, res);
+    order *o = &b->orders[s];
+    ibook *bk = &b->books[o->instr];
+    if (o->account != account.v)
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_ENOT_OWNER,
+                            res);
+    if (new_qty == 0 && new_price == 0)
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EINVAL, res);
+    if (new_qty < 0 || new_qty > CH_QTY_MAX)
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EBADQTY, res);
+    if (new_price != 0 && (new_price < bk->min_price || new_price > bk->max_price))
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EBADPRICE,
+                            res);
+    int64_t qty = new_qty != 0 ? new_qty : o->remaining;
+    int64_t price = new_price != 0 ? new_price : o->price;
+    ch_event rev = {.type = CH_EV_REPLACE,
+                    .cmd = CH_CMD_REPLACE,
+                    .side = (ch_side)o->side,
+                    .instr = {o->instr},
+                    .account = account,
+                    .order = id,
+                    .price = price,
+                    .qty = qty,
+                    .remaining = qty,
+                    .user = o->user};
+
+    if (price == o->price) {
+        side_book *sd = &bk->s[o->side];
+        bool found;
+        level *lv = &sd->lv[lv_find(sd, key_of(o->side, price), &found)];
+        if (qty <= o->remaining) { /* keeps its place in the queue */
+            lv->qty -= o->remaining - qty;
+            o->remaining = qty;
+        } else { /* loses it: to the back of the same level */
+            fifo_unlink(b, lv, s);
+            o->remaining = qty;
+            fifo_append(b, lv, s);
+            o->priority = b->cmd_seq;
+        }
+        emit(b, &rev);
+        if (res != NULL) {
+            res->id = id;
+            res->filled = 0;
+            res->cancelled = 0;
+            res->remaining = o->remaining;
+            res->status = o->filled > 0 ? CH_STATUS_PARTIALLY_FILLED : CH_STATUS_NEW;
+        }
+        return CH_OK;
+    }
+
+    /* new price: leaves its level and re-enters as an incoming limit order */
+    taker t = {.slot = s,
+               .account = o->account,
+               .side = o->side,
+               .stp = (ch_stp)o->stp,
+               .limit = price,
+               .remaining = qty};
+    int64_t bp, bq;
+    bool crossing = ch_book_best(b, (ch_instr_id){o->instr}, (ch_side)(o->side ^ 1), &bp, &bq) ==
+                        CH_OK &&
+                    crosses(o->side, price, bp);
+    if (crossing && o->post_only)
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EPOST_ONLY,
+                            res);
+    {
+        /* would the order need a new level with none free? its old level is
+         * freed if it is alone there */
+        side_book *sd = &bk->s[o->side];
+        bool found;
+        uint32_t oi = lv_find(sd, key_of(o->side, o->price), &found);
+        uint32_t freed = sd->lv[oi].count == 1 ? 1 : 0;
+        if (level_full(b, bk, o->side, price, freed)) {
+            bool stop = false;
+            int64_t f = crossing ? would_fill(b, bk, &t, qty, &stop) : 0;
+            if (f < qty && !stop)
+                return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price,
+                                    CH_ECAPACITY, res);
+        }
+    }
+    unrest(b, bk, s);
+    o->price = price;
+    o->remaining = qty;
+    emit(b, &rev);
+    match(b, bk, o->instr, &t, CH_CMD_REPLACE, o->user);
+    finish(b, bk, s, &t, CH_CMD_REPLACE, true, res);
+    return CH_OK;
+}
+
+ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id)
+{
+    b->cmd_seq++;
+    ibook *bk = book_of(b, id);
+    if (bk == NULL)
+        return CH_EUNKNOWN_SYMBOL;
+    for (int side = 0; side < 2; side++) {
+        side_book *sd = &bk->s[side];
+        while (sd->n > 0) {
+            level *lv = &sd->lv[sd->n - 1];
+            uint32_t s = lv->head;
+            int64_t q = b->orders[s].remaining;
+            fifo_unlink(b, lv, s);
+            b->open_orders--;
+            emit_cancel(b, CH_CMD_CLOSE, s, q, CH_EEXPIRED);
+            slot_free(b, s);
+            if (lv->count == 0)
+                sd->n--;
+        }
+    }
+    bk->state = BOOK_CLOSED;
+    return CH_OK;
+}
+
+ch_err ch_book_best(const ch_book *b, ch_instr_id id, ch_side side, int64_t *price, int64_t *qty)
+{
+    const ibook *bk = book_of(b, id);
+    if (bk == NULL || (side != CH_BUY && side != CH_SELL) || bk->s[side].n == 0)
+        return CH_ENOTFOUND;
+    const level *lv = &bk->s[side].lv[bk->s[side].n - 1];
+    *price = price_of(side, lv->key);
+    *qty = lv->qty;
+    return CH_OK;
+}
+
+ch_err ch_book_take(ch_book *b, ch_instr_id id, ch_side side, int64_t limit, int64_t qty,
+                    ch_account_id account, int64_t *filled)
+{
+    b->cmd_seq++;
+    if (filled != NULL)
+        *filled = 0;
+    ibook *bk = book_of(b, id);
+    if (bk == NULL)
+        return CH_EUNKNOWN_SYMBOL;
+    if (bk->state != BOOK_OPEN)
+        return CH_EEXPIRED;
+    if (qty <= 0 || qty > CH_QTY_MAX || (side != CH_BUY && side != CH_SELL))
+        return CH_EBADQTY;
+    /* `side` is the side of the resting orders taken; the taker is opposite */
+    taker t = {.slot = NIL,
+               .account = account.v,
+               .side = side ^ 1,
+               .skip_own = true,
+               .limit = limit,
+               .remaining = qty};
+    match(b, bk, id.v, &t, CH_CMD_TAKE, 0);
+    if (filled != NULL)
+        *filled = t.filled;
+    return CH_OK;
+}
+
+size_t ch_book_depth(const ch_book *b, ch_instr_id id, ch_side side, ch_level *out, size_t max)
+{
+    const ibook *bk = book_of(b, id);
+    if (bk == NULL || (side != CH_BUY && side != CH_SELL))
+        return 0;
+    const side_book *sd = &bk->s[side];
+    size_t n = 0;
+    for (uint32_t i = sd->n; i-- > 0 && n < max;) {
+        out[n].price = price_of(side, sd->lv[i].key);
+        out[n].qty = sd->lv[i].qty;
+        out[n].orders = sd->lv[i].count;
+        n++;
+    }
+    return n;
+}
+
+static void info_of(const ch_book *b, uint32_t s, ch_order_info *out)
+{
+    const order *o = &b->orders[s];
+    out->id = make_id(b, s);
+    out->instr.v = o->instr;
+    out->account.v = o->account;
+    out->side = (ch_side)o->side;
+    out->stp = (ch_stp)o->stp;
+    out->post_only = o->post_only != 0;
+    out->price = o->price;
+    out->remaining = o->remaining;
+    out->filled = o->filled;
+    out->priority = o->priority;
+    out->user = o->user;
+}
+
+ch_err ch_book_order(const ch_book *b, ch_order_id id, ch_order_info *out)
+{
+    uint32_t s = slot_of(b, id);
+    if (s == NIL)
+        return CH_EUNKNOWN_ORDER;
+    info_of(b, s, out);
+    return CH_OK;
+}
+
+void ch_book_foreach(const ch_book *b, ch_instr_id id, ch_side side,
+                     void (*fn)(void *ctx, const ch_order_info *o), void *ctx)
+{
+    const ibook *bk = book_of(b, id);
+    if (bk == NULL || (side != CH_BUY && side != CH_SELL))
+        return;
+    const side_book *sd = &bk->s[side];
+    for (uint32_t i = sd->n; i-- > 0;) {
+        for (uint32_t s = sd->lv[i].head; s != NIL; s = b->orders[s].next) {
+            ch_order_info info;
+            info_of(b, s, &info);
+            fn(ctx, &info);
+        }
+    }
+}
+
+void ch_book_get_stats(const ch_book *b, ch_book_stats *out)
+{
+    out->commands = b->cmd_seq;
+    out->events = b->ev_seq;
+    out->trades = b->trades;
+    out->open_orders = b->open_orders;
+    out->free_orders = b->n_free;
+}
+
+ch_err ch_book_check(const ch_book *b)
+{
+    uint64_t resting_seen = 0;
+    for (uint32_t i = 0; i < b->max_instr; i++) {
+        const ibook *bk = &b->books[i];
+        if (bk->state == BOOK_ABSENT)
+            continue;
+        for (int side = 0; side < 2; side++) {
+            const side_book *sd = &bk->s[side];
+            if (sd->n > b->max_levels)
+                return CH_EINVAL;
+            for (uint32_t li = 0; li < sd->n; li++) {
+                const level *lv = &sd->lv[li];
+                if (li > 0 && sd->lv[li - 1].key >= lv->key)
+                    return CH_EINVAL;
+                int64_t px = price_of(side, lv->key);
+                if (px < bk->min_price || px > bk->max_price)
+                    return CH_EINVAL;
+                int64_t qty = 0;
+                uint32_t count = 0, prev = NIL;
+                for (uint32_t s = lv->head; s != NIL; s = b->orders[s].next) {
+                    if (s >= b->max_orders || count > b->max_orders)
+                        return CH_EINVAL;
+                    const order *o = &b->orders[s];
+                    if (o->state != SLOT_RESTING || o->instr != i || o->side != side ||
+                        o->price != px || o->remaining <= 0 || o->prev != prev)
+                        return CH_EINVAL;
+                    if (prev != NIL && b->orders[prev].priority > o->priority)
+                        return CH_EINVAL;
+                    qty += o->remaining;
+                    count++;
+                    prev = s;
+                }
+                if (count == 0 || count != lv->count || qty != lv->qty || lv->tail != prev)
+                    return CH_EINVAL;
+                resting_seen += count;
+            }
+        }
+        if (bk->s[0].n > 0 && bk->s[1].n > 0 &&
+            price_of(CH_BUY, bk->s[0].lv[bk->s[0].n - 1].key) >=
+                price_of(CH_SELL, bk->s[1].lv[bk->s[1].n - 1].key))
+            return CH_EINVAL;
+        if (bk->state == BOOK_CLOSED && (bk->s[0].n != 0 || bk->s[1].n != 0))
+            return CH_EINVAL;
+    }
+    if (resting_seen != b->open_orders)
+        return CH_EINVAL;
+    uint64_t free_seen = 0, resting = 0;
+    for (uint32_t s = b->free_head; s != NIL; s = b->orders[s].next) {
+        if (s >= b->max_orders || b->orders[s].state != SLOT_FREE || free_seen > b->max_orders)
+            return CH_EINVAL;
+        free_seen++;
+    }
+    if (free_seen != b->n_free)
+        return CH_EINVAL;
+    for (uint32_t s = 0; s < b->max_orders; s++) {
+        if (b->orders[s].state == SLOT_ACTIVE)
+            return CH_EINVAL;
+        resting += b->orders[s].state == SLOT_RESTING;
+    }
+    if (resting != b->open_orders || resting + free_seen != b->max_orders)
+        return CH_EINVAL;
+    return CH_OK;
+}
+
+const char *ch_side_name(ch_side s)
+{
+    return s == CH_BUY ? "buy" : s == CH_SELL ? "sell" : "?";
+}
+
+const char *ch_status_name(ch_order_status s)
+{
+    switch (s) {
+    case CH_STATUS_NEW:
+        return "new";
+    case CH_STATUS_PARTIALLY_FILLED:
+        return "partially_filled";
+    case CH_STATUS_FILLED:
+        return "filled";
+    case CH_STATUS_CANCELLED:
+        return "cancelled";
+    case CH_STATUS_REJECTED:
+        return "rejected";
+    }
+    return "?";
+}
