@@ -146,7 +146,11 @@ static void slot_free(ch_book *b, uint32_t s)
     b->n_free++;
 }
 
-/* Index of the level with `key`, or where it would be inserted. */
+/*
+ * Index of the level with `key`, or where it would be inserted. The best
+ * level is checked first (most traffic is there); otherwise a branchless
+ * lower bound, since the comparisons of a binary search are unpredictable.
+ */
 static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
 {
     uint32_t n = sd->n;
@@ -158,16 +162,16 @@ static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
         *found = true;
         return n - 1;
     }
-    uint32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (sd->lv[mid].key < key)
-            lo = mid + 1;
-        else
-            hi = mid;
+    const level *base = sd->lv;
+    uint32_t len = n;
+    while (len > 1) {
+        uint32_t half = len / 2;
+        base = base[half].key < key ? base + half : base;
+        len -= half;
     }
-    *found = sd->lv[lo].key == key;
-    return lo;
+    uint32_t i = (uint32_t)(base - sd->lv) + (base->key < key);
+    *found = sd->lv[i].key == key; /* i < n: lv[n-1].key > key */
+    return i;
 }
 
 static void lv_remove(side_book *sd, uint32_t i)
@@ -460,6 +464,10 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
         free(l1);
         return CH_ENOMEM;
     }
+    /* touch the pages now, not on the first order at a deep level (0xff:
+     * a zero memset after malloc may be turned into a lazy calloc) */
+    memset(l0, 0xff, (size_t)b->max_levels * sizeof(level));
+    memset(l1, 0xff, (size_t)b->max_levels * sizeof(level));
     bk->s[0].lv = l0;
     bk->s[1].lv = l1;
     bk->s[0].n = bk->s[1].n = 0;
