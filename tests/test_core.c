@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ch/err.h"
+#include "ch/log.h"
 
 static const ch_err all[] = {
 #define X_(name, num, wire, msg) name,
@@ -77,6 +78,52 @@ START_TEST(unknown_value)
 }
 END_TEST
 
+static char *read_all(FILE *f)
+{
+    static char buf[8192];
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    return buf;
+}
+
+START_TEST(log_lines)
+{
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    ch_log_set_file(f);
+    ch_log_set_level(CH_LOG_INFO);
+    CH_LOG(CH_LOG_INFO, "start", "port=%d data=%s", 7450, "./var");
+    CH_LOG(CH_LOG_DEBUG, "noise", "x=%d", 1); /* dropped */
+    CH_LOG(CH_LOG_ERROR, "commit_failed", "err=%s", "EIO");
+    ch_log_write(CH_LOG_WARN, "bare", NULL);
+    char *s = read_all(f);
+    ck_assert_ptr_nonnull(strstr(s, " level=info event=start port=7450 data=./var\n"));
+    ck_assert_ptr_null(strstr(s, "noise"));
+    ck_assert_ptr_nonnull(strstr(s, " level=error event=commit_failed err=EIO\n"));
+    ck_assert_ptr_nonnull(strstr(s, " level=warn event=bare\n"));
+    ck_assert_int_eq(strncmp(s, "ts=", 3), 0);
+    ck_assert_int_eq(s[26], 'Z'); /* ts=YYYY-MM-DDTHH:MM:SS.mmmZ */
+    ch_log_set_level(CH_LOG_DEBUG);
+    ck_assert(ch_log_enabled(CH_LOG_DEBUG));
+    ch_log_set_file(NULL);
+    fclose(f);
+    ch_log_level lv;
+    ck_assert(ch_log_parse_level("warn", &lv));
+    ck_assert_int_eq(lv, CH_LOG_WARN);
+    ck_assert(!ch_log_parse_level("loud", &lv));
+    ck_assert(!ch_log_parse_level(NULL, &lv));
+    char q[32];
+    ck_assert_str_eq(ch_log_quote("plain", q, sizeof q), "plain");
+    ck_assert_str_eq(ch_log_quote("two words", q, sizeof q), "\"two words\"");
+    ck_assert_str_eq(ch_log_quote("a\"b", q, sizeof q), "\"a\\\"b\"");
+    ck_assert_str_eq(ch_log_quote("", q, sizeof q), "\"\"");
+    char tiny[4];
+    ch_log_quote("a long value", tiny, sizeof tiny);
+    ck_assert_uint_lt(strlen(tiny), sizeof tiny);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -86,6 +133,9 @@ int main(void)
     tcase_add_test(tc, stable_wire_codes);
     tcase_add_test(tc, unknown_value);
     suite_add_tcase(s, tc);
+    TCase *tl = tcase_create("log");
+    tcase_add_test(tl, log_lines);
+    suite_add_tcase(s, tl);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
