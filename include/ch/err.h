@@ -51,6 +51,12 @@ extern "C" {
     X(CH_EUNKNOWN_UNDERLYING, 35, "UNKNOWN_SYMBOL", "unknown underlying")      \
     X(CH_EEXISTS, 36, "BAD_REQUEST", "already exists")                         \
     X(CH_EBADCONFIG, 37, "BAD_REQUEST", "invalid configuration value")        \
+    /* risk (marks and implied vol) */                                         \
+    X(CH_ENO_IV, 38, "BAD_PRICE",                                              \
+      "price outside the no-arbitrage bounds: no implied volatility")          \
+    X(CH_EBADVOL, 39, "BAD_REQUEST", "volatility mark out of range or malformed") \
+    X(CH_ECALENDAR, 40, "BAD_REQUEST",                                         \
+      "mark would make total variance decrease with expiry (calendar arbitrage)") \
     /* orders */                                                               \
     X(CH_EBADSIDE, 48, "BAD_REQUEST", "side must be buy or sell")              \
     X(CH_EBADTYPE, 49, "BAD_REQUEST", "invalid order type or time in force")  \
