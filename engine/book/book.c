@@ -555,32 +555,74 @@ static void finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool
         slot_free(b, s);
 }
 
-ch_err ch_book_submit(ch_book *b, const ch_order_req *r, ch_order_result *res)
+/* The checks every new order passes (submit and open): CH_OK or why not. */
+static ch_err validate(const ch_book *b, const ch_order_req *r, int64_t *limit_out)
 {
-    b->cmd_seq++;
-    ibook *bk = book_of(b, r->instr);
+    const ibook *bk = book_of(b, r->instr);
     if (bk == NULL)
-        return reject_submit(b, r, CH_EUNKNOWN_SYMBOL, res);
+        return CH_EUNKNOWN_SYMBOL;
     if (bk->state != BOOK_OPEN)
-        return reject_submit(b, r, CH_EEXPIRED, res);
+        return CH_EEXPIRED;
     if (r->side != CH_BUY && r->side != CH_SELL)
-        return reject_submit(b, r, CH_EBADSIDE, res);
+        return CH_EBADSIDE;
     if ((r->type != CH_ORD_LIMIT && r->type != CH_ORD_MARKET) ||
         (r->tif != CH_TIF_GTC && r->tif != CH_TIF_IOC && r->tif != CH_TIF_FOK) ||
         (r->stp != CH_STP_CANCEL_INCOMING && r->stp != CH_STP_CANCEL_RESTING &&
          r->stp != CH_STP_CANCEL_BOTH) ||
         (r->post_only && (r->type != CH_ORD_LIMIT || r->tif != CH_TIF_GTC)))
-        return reject_submit(b, r, CH_EBADTYPE, res);
+        return CH_EBADTYPE;
     if (r->qty <= 0 || r->qty > CH_QTY_MAX)
-        return reject_submit(b, r, CH_EBADQTY, res);
+        return CH_EBADQTY;
     int64_t limit = r->price;
     if (r->type == CH_ORD_MARKET && limit == 0)
         limit = r->side == CH_BUY ? bk->max_price : bk->min_price;
     if (limit < bk->min_price || limit > bk->max_price)
-        return reject_submit(b, r, CH_EBADPRICE, res);
+        return CH_EBADPRICE;
     if (b->n_free == 0)
-        return reject_submit(b, r, CH_ECAPACITY, res);
+        return CH_ECAPACITY;
+    *limit_out = limit;
+    return CH_OK;
+}
 
+/* Take a slot for a validated order and emit its ACK. */
+static uint32_t open_slot(ch_book *b, const ch_order_req *r, int64_t limit)
+{
+    uint32_t s = slot_alloc(b);
+    order *o = &b->orders[s];
+    o->price = limit;
+    o->remaining = r->qty;
+    o->filled = 0;
+    o->priority = b->cmd_seq;
+    o->user = r->user;
+    o->instr = r->instr.v;
+    o->account = r->account.v;
+    o->side = (uint8_t)r->side;
+    o->stp = (uint8_t)r->stp;
+    o->post_only = r->post_only;
+    /* the tif/type decide whether it may rest: kept in the spare state bits */
+    o->state = SLOT_ACTIVE;
+    ch_event ack = {.type = CH_EV_ACK,
+                    .cmd = CH_CMD_SUBMIT,
+                    .side = r->side,
+                    .instr = r->instr,
+                    .account = r->account,
+                    .order = make_id(b, s),
+                    .price = limit,
+                    .qty = r->qty,
+                    .remaining = r->qty,
+                    .user = r->user};
+    emit(b, &ack);
+    return s;
+}
+
+ch_err ch_book_submit(ch_book *b, const ch_order_req *r, ch_order_result *res)
+{
+    b->cmd_seq++;
+    int64_t limit = 0;
+    ch_err e = validate(b, r, &limit);
+    if (e != CH_OK)
+        return reject_submit(b, r, e, res);
+    ibook *bk = &b->books[r->instr.v];
     bool can_rest = r->type == CH_ORD_LIMIT && r->tif == CH_TIF_GTC;
     taker t = {.slot = NIL,
                .account = r->account.v,
@@ -602,35 +644,182 @@ ch_err ch_book_submit(ch_book *b, const ch_order_req *r, ch_order_result *res)
         if (can_rest && f < r->qty && !stop)
             return reject_submit(b, r, CH_ECAPACITY, res);
     }
-
-    uint32_t s = slot_alloc(b);
-    order *o = &b->orders[s];
-    o->price = limit;
-    o->remaining = r->qty;
-    o->filled = 0;
-    o->priority = b->cmd_seq;
-    o->user = r->user;
-    o->instr = r->instr.v;
-    o->account = r->account.v;
-    o->side = (uint8_t)r->side;
-    o->stp = (uint8_t)r->stp;
-    o->post_only = r->post_only;
+    uint32_t s = open_slot(b, r, limit);
     t.slot = s;
-
-    ch_event ack = {.type = CH_EV_ACK,
-                    .cmd = CH_CMD_SUBMIT,
-                    .side = r->side,
-                    .instr = r->instr,
-                    .account = r->account,
-                    .order = make_id(b, s),
-                    .price = limit,
-                    .qty = r->qty,
-                    .remaining = r->qty,
-                    .user = r->user};
-    emit(b, &ack);
     match(b, bk, r->instr.v, &t, CH_CMD_SUBMIT, r->user);
     finish(b, bk, s, &t, CH_CMD_SUBMIT, can_rest, res);
     return CH_OK;
+}
+
+/* ---- split submit --------------------------------------------------------- */
+
+/* Open orders remember whether they may rest and whether STP stopped them in
+ * two bits of `post_only` (bit 0 stays the post-only flag). */
+enum { OPEN_CAN_REST = 2, OPEN_STP_STOP = 4 };
+
+static uint32_t open_slot_of(const ch_book *b, ch_order_id id)
+{
+    uint64_t lo = id.v & 0xffffffffu;
+    if (lo == 0 || lo > b->max_orders)
+        return NIL;
+    uint32_t s = (uint32_t)(lo - 1);
+    const order *o = &b->orders[s];
+    if (o->state != SLOT_ACTIVE || o->gen != (uint32_t)(id.v >> 32))
+        return NIL;
+    return s;
+}
+
+ch_err ch_book_open_order(ch_book *b, const ch_order_req *r, ch_order_id *id)
+{
+    b->cmd_seq++;
+    int64_t limit = 0;
+    ch_err e = validate(b, r, &limit);
+    if (e != CH_OK)
+        return reject_submit(b, r, e, NULL);
+    uint32_t s = open_slot(b, r, limit);
+    if (r->type == CH_ORD_LIMIT && r->tif == CH_TIF_GTC)
+        b->orders[s].post_only |= OPEN_CAN_REST;
+    *id = make_id(b, s);
+    return CH_OK;
+}
+
+ch_err ch_book_match_open(ch_book *b, ch_order_id id, int64_t limit, int64_t max_qty,
+                          int64_t *filled, bool *stopped)
+{
+    uint32_t s = open_slot_of(b, id);
+    if (filled != NULL)
+        *filled = 0;
+    if (stopped != NULL)
+        *stopped = false;
+    if (s == NIL)
+        return CH_EUNKNOWN_ORDER;
+    order *o = &b->orders[s];
+    if (o->post_only & OPEN_STP_STOP) {
+        if (stopped != NULL)
+            *stopped = true;
+        return CH_OK;
+    }
+    int64_t lim = o->side == CH_BUY ? (limit < o->price ? limit : o->price)
+                                    : (limit > o->price ? limit : o->price);
+    int64_t q = max_qty < o->remaining ? max_qty : o->remaining;
+    if (q <= 0)
+        return CH_OK;
+    taker t = {.slot = s,
+               .account = o->account,
+               .side = o->side,
+               .stp = (ch_stp)o->stp,
+               .limit = lim,
+               .remaining = q};
+    match(b, &b->books[o->instr], o->instr, &t, CH_CMD_SUBMIT, o->user);
+    o->remaining -= t.filled;
+    o->filled += t.filled;
+    if (t.stp_stop)
+        o->post_only |= OPEN_STP_STOP;
+    if (filled != NULL)
+        *filled = t.filled;
+    if (stopped != NULL)
+        *stopped = t.stp_stop;
+    return CH_OK;
+}
+
+ch_err ch_book_fill_open(ch_book *b, ch_order_id id, int64_t qty)
+{
+    uint32_t s = open_slot_of(b, id);
+    if (s == NIL)
+        return CH_EUNKNOWN_ORDER;
+    order *o = &b->orders[s];
+    if (qty <= 0 || qty > o->remaining)
+        return CH_EBADQTY;
+    o->remaining -= qty;
+    o->filled += qty;
+    return CH_OK;
+}
+
+int64_t ch_book_open_remaining(const ch_book *b, ch_order_id id)
+{
+    uint32_t s = open_slot_of(b, id);
+    return s == NIL ? 0 : b->orders[s].remaining;
+}
+
+ch_err ch_book_close_order(ch_book *b, ch_order_id id, ch_order_result *res)
+{
+    uint32_t s = open_slot_of(b, id);
+    if (s == NIL)
+        return CH_EUNKNOWN_ORDER;
+    order *o = &b->orders[s];
+    ibook *bk = &b->books[o->instr];
+    bool can_rest = (o->post_only & OPEN_CAN_REST) != 0;
+    bool stop = (o->post_only & OPEN_STP_STOP) != 0;
+    o->post_only &= 1;
+    int64_t filled = o->filled;
+    taker t = {.slot = s, .side = o->side, .remaining = o->remaining, .stp_stop = stop};
+    if (can_rest && !stop && o->remaining > 0 && level_full(b, bk, o->side, o->price, 0)) {
+        /* no level left for the remainder: cancelled, fills stand */
+        int64_t q = o->remaining;
+        emit_cancel(b, CH_CMD_SUBMIT, s, q, CH_ECAPACITY);
+        if (res != NULL) {
+            res->id = id;
+            res->filled = filled;
+            res->cancelled = q;
+            res->remaining = 0;
+            res->status = CH_STATUS_CANCELLED;
+        }
+        slot_free(b, s);
+        return CH_OK;
+    }
+    /* finish() adds t.filled to o->filled: the fills are already counted */
+    o->filled = 0;
+    finish(b, bk, s, &t, CH_CMD_SUBMIT, can_rest, res);
+    if (o->state == SLOT_RESTING) {
+        o->filled = filled;
+        if (res != NULL)
+            res->status = filled > 0 ? CH_STATUS_PARTIALLY_FILLED : CH_STATUS_NEW;
+    }
+    if (res != NULL)
+        res->filled = filled;
+    return CH_OK;
+}
+
+int64_t ch_book_fillable(const ch_book *b, ch_instr_id id, ch_side taker_side, int64_t limit,
+                         ch_account_id account, ch_stp stp, bool skip_own, int64_t want,
+                         bool *stp_stop)
+{
+    const ibook *bk = book_of(b, id);
+    bool stop = false;
+    int64_t f = 0;
+    if (bk != NULL && want > 0 && (taker_side == CH_BUY || taker_side == CH_SELL)) {
+        taker t = {.slot = NIL,
+                   .account = account.v,
+                   .side = taker_side,
+                   .stp = stp,
+                   .skip_own = skip_own,
+                   .limit = limit};
+        f = would_fill(b, bk, &t, want, &stop);
+    }
+    if (stp_stop != NULL)
+        *stp_stop = stop;
+    return f;
+}
+
+ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_account_id account,
+                          int64_t *price, int64_t *qty)
+{
+    const ibook *bk = book_of(b, id);
+    if (bk == NULL || (side != CH_BUY && side != CH_SELL))
+        return CH_ENOTFOUND;
+    const side_book *sd = &bk->s[side];
+    for (uint32_t li = sd->n; li-- > 0;) {
+        int64_t q = 0;
+        for (uint32_t s = sd->lv[li].head; s != NIL; s = b->orders[s].next)
+            if (b->orders[s].account != account.v)
+                q += b->orders[s].remaining;
+        if (q > 0) {
+            *price = price_of(side, sd->lv[li].key);
+            *qty = q;
+            return CH_OK;
+        }
+    }
+    return CH_ENOTFOUND;
 }
 
 static ch_err reject_order(ch_book *b, ch_cmd cmd, ch_account_id account, ch_order_id id,

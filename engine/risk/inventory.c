@@ -139,29 +139,29 @@ ch_err ch_inventory_fill(ch_inventory *inv, uint32_t id, double qty)
 
 /* Unit Greeks of a series at spot `spot` and vol multiplier `vm` (vm applies
  * to the smile's vol). Expired series are worth their payoff. */
-static ch_err unit_greeks(const ser *x, const ch_smile *sm, const ch_market *m, double spot,
-                          double vm, ch_greeks *g)
+static ch_err series_greeks(const ch_series *s, const ch_smile *sm, const ch_market *m,
+                            double spot, double vm, ch_greeks *g)
 {
-    double cs = x->s.contract_size;
-    if (x->s.is_linear) {
+    double cs = s->contract_size;
+    if (s->is_linear) {
         *g = (ch_greeks){.price = spot * cs, .delta = cs};
         return CH_OK;
     }
-    if (x->s.expiry <= m->now) {
-        double k = x->s.strike;
-        double itm = x->s.type == CH_OPT_CALL ? spot - k : k - spot;
+    if (s->expiry <= m->now) {
+        double k = s->strike;
+        double itm = s->type == CH_OPT_CALL ? spot - k : k - spot;
         *g = (ch_greeks){0};
         if (itm > 0) {
             g->price = itm * cs;
-            g->delta = (x->s.type == CH_OPT_CALL ? 1.0 : -1.0) * cs;
+            g->delta = (s->type == CH_OPT_CALL ? 1.0 : -1.0) * cs;
         }
         return CH_OK;
     }
     double vol;
-    ch_err e = ch_smile_vol(sm, x->s.strike, x->s.expiry, m->now, &vol);
+    ch_err e = ch_smile_vol(sm, s->strike, s->expiry, m->now, &vol);
     if (e != CH_OK)
         return e;
-    e = ch_bs(x->s.type, spot, x->s.strike, ch_years(m->now, x->s.expiry), m->rate, m->carry,
+    e = ch_bs(s->type, spot, s->strike, ch_years(m->now, s->expiry), m->rate, m->carry,
               vol * vm, g);
     if (e != CH_OK)
         return e;
@@ -174,6 +174,17 @@ static ch_err unit_greeks(const ser *x, const ch_smile *sm, const ch_market *m, 
     g->vanna *= cs;
     g->volga *= cs;
     return CH_OK;
+}
+
+static ch_err unit_greeks(const ser *x, const ch_smile *sm, const ch_market *m, double spot,
+                          double vm, ch_greeks *g)
+{
+    return series_greeks(&x->s, sm, m, spot, vm, g);
+}
+
+ch_err ch_series_mark(const ch_series *s, const ch_smile *sm, const ch_market *m, ch_greeks *out)
+{
+    return series_greeks(s, sm, m, m->spot, 1.0, out);
 }
 
 ch_err ch_inventory_revalue(ch_inventory *inv, const ch_smile *sm, const ch_market *m)
@@ -223,6 +234,14 @@ size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size_t max)
     return inv->nb;
 }
 
+ch_err ch_inventory_series_bucket(const ch_inventory *inv, uint32_t id, ch_risk_totals *out)
+{
+    if (id >= inv->max || !inv->s[id].defined)
+        return CH_ENOTFOUND;
+    *out = inv->b[inv->s[id].bucket].net;
+    return CH_OK;
+}
+
 ch_err ch_inventory_expiry(const ch_inventory *inv, ch_time expiry, ch_risk_totals *out)
 {
     for (size_t i = 0; i < inv->ne; i++) {
@@ -262,25 +281,50 @@ static double vol_mult(const ch_scenario_config *c, double T, int mode)
     return d > 0 ? d : 0.0;
 }
 
-/* Scenario PnL of one contract of series x, for every scenario, added x qty. */
-static ch_err add_series_pnl(const ser *x, double qty, const ch_smile *sm, const ch_market *m,
-                             const ch_scenario_config *cfg, ch_scenario_result *out)
+static bool scenario_config_ok(const ch_scenario_config *cfg)
 {
+    if (cfg->n_spot == 0 || cfg->n_spot > CH_SCEN_MAX_SPOT || cfg->vol_up < 0 ||
+        cfg->vol_down < 0 || !(cfg->floor_days > 0))
+        return false;
+    for (size_t i = 0; i < cfg->n_spot; i++)
+        if (!(cfg->spot_shocks[i] > -1.0) || !isfinite(cfg->spot_shocks[i]))
+            return false;
+    return true;
+}
+
+ch_err ch_series_scenarios(const ch_series *s, const ch_smile *sm, const ch_market *m,
+                           const ch_scenario_config *cfg, double *pnl)
+{
+    if (!scenario_config_ok(cfg) || !(m->spot > 0))
+        return CH_EINVAL;
     ch_greeks base, g;
-    ch_err e = unit_greeks(x, sm, m, m->spot, 1.0, &base);
+    ch_err e = series_greeks(s, sm, m, m->spot, 1.0, &base);
     if (e != CH_OK)
         return e;
-    double T = x->s.is_linear ? 0.0 : ch_years(m->now, x->s.expiry);
+    double T = s->is_linear ? 0.0 : ch_years(m->now, s->expiry);
     for (size_t i = 0; i < cfg->n_spot; i++) {
         for (int mode = -1; mode <= 1; mode++) {
             double spot = m->spot * (1.0 + cfg->spot_shocks[i]);
             double vm = vol_mult(cfg, T, mode); /* 0 is fine: ch_bs takes the limit */
-            e = unit_greeks(x, sm, m, spot, vm, &g);
+            e = series_greeks(s, sm, m, spot, vm, &g);
             if (e != CH_OK)
                 return e;
-            out->pnl[i * 3 + (size_t)(mode + 1)] += qty * (g.price - base.price);
+            pnl[i * 3 + (size_t)(mode + 1)] = g.price - base.price;
         }
     }
+    return CH_OK;
+}
+
+/* Scenario PnL of series x, times qty, added to out. */
+static ch_err add_series_pnl(const ser *x, double qty, const ch_smile *sm, const ch_market *m,
+                             const ch_scenario_config *cfg, ch_scenario_result *out)
+{
+    double v[CH_SCEN_MAX_SPOT * 3];
+    ch_err e = ch_series_scenarios(&x->s, sm, m, cfg, v);
+    if (e != CH_OK)
+        return e;
+    for (size_t k = 0; k < cfg->n_spot * 3; k++)
+        out->pnl[k] += qty * v[k];
     return CH_OK;
 }
 
@@ -288,12 +332,8 @@ ch_err ch_inventory_scenarios(const ch_inventory *inv, const ch_smile *sm, const
                               const ch_scenario_config *cfg, const uint32_t *extra_ids,
                               const double *extra_qty, size_t n_extra, ch_scenario_result *out)
 {
-    if (cfg->n_spot == 0 || cfg->n_spot > CH_SCEN_MAX_SPOT || !(m->spot > 0) ||
-        cfg->vol_up < 0 || cfg->vol_down < 0 || cfg->floor_days <= 0)
+    if (!scenario_config_ok(cfg) || !(m->spot > 0))
         return CH_EINVAL;
-    for (size_t i = 0; i < cfg->n_spot; i++)
-        if (!(cfg->spot_shocks[i] > -1.0) || !isfinite(cfg->spot_shocks[i]))
-            return CH_EINVAL;
     memset(out, 0, sizeof *out);
     out->n = cfg->n_spot * 3;
     for (size_t i = 0; i < cfg->n_spot; i++) {

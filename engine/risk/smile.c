@@ -204,6 +204,26 @@ ch_err ch_smile_set_flat(ch_smile *s, ch_time expiry, double vol, ch_time now)
     return ch_smile_set(s, expiry, &k, &vol, 1, now);
 }
 
+ch_err ch_smile_copy(ch_smile *dst, const ch_smile *src)
+{
+    if (dst->max_exp < src->n)
+        return CH_ECAPACITY;
+    for (size_t i = 0; i < src->n; i++)
+        if (src->s[i].n > dst->max_pts)
+            return CH_ECAPACITY;
+    for (size_t i = 0; i < src->n; i++) {
+        const slice *a = &src->s[i];
+        slice *b = &dst->s[i];
+        b->expiry = a->expiry;
+        b->n = a->n;
+        memcpy(b->k, a->k, a->n * sizeof(double));
+        memcpy(b->lnk, a->lnk, a->n * sizeof(double));
+        memcpy(b->v2, a->v2, a->n * sizeof(double));
+    }
+    dst->n = src->n;
+    return CH_OK;
+}
+
 size_t ch_smile_expire(ch_smile *s, ch_time now)
 {
     size_t gone = 0;

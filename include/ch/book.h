@@ -249,6 +249,68 @@ CH_API ch_err ch_book_best(const ch_book *b, ch_instr_id id, ch_side side, int64
 CH_API ch_err ch_book_take(ch_book *b, ch_instr_id id, ch_side side, int64_t limit, int64_t qty,
                            ch_account_id account, int64_t *filled);
 
+/*
+ * Split submit, for the matching layer that interleaves other liquidity
+ * (parity netting, the pool) with this book. ch_book_submit() is exactly
+ * open + match_open(limit, all) + close, plus its up-front FOK, post-only
+ * and capacity rejects, which the split form leaves to the caller.
+ */
+
+/**
+ * Validate and accept @p req without trading: its slot is taken and an ACK
+ * emitted. The order stays open (not on the book) until ch_book_close_order()
+ * in the same command. @return as ch_book_submit() without CH_EPOST_ONLY,
+ * CH_EFOK or the level-capacity reject.
+ */
+CH_API ch_err ch_book_open_order(ch_book *b, const ch_order_req *req, ch_order_id *id);
+
+/**
+ * Match the open order @p id against its own book, up to @p limit (clamped
+ * to the order's own limit) and at most @p max_qty lots, with its self-trade
+ * prevention. @p filled receives the lots traded, @p stopped whether STP
+ * stopped it (the remainder will then be cancelled by close).
+ * @return CH_OK or CH_EUNKNOWN_ORDER (not an open order).
+ */
+CH_API ch_err ch_book_match_open(ch_book *b, ch_order_id id, int64_t limit, int64_t max_qty,
+                                 int64_t *filled, bool *stopped);
+
+/**
+ * Record @p qty lots of the open order as filled elsewhere (no event: the
+ * caller reports that fill). @return CH_OK, CH_EUNKNOWN_ORDER, CH_EBADQTY
+ * (more than what is left).
+ */
+CH_API ch_err ch_book_fill_open(ch_book *b, ch_order_id id, int64_t qty);
+
+/** Open quantity left of the open order @p id (0 if none). */
+CH_API int64_t ch_book_open_remaining(const ch_book *b, ch_order_id id);
+
+/**
+ * Finish the open order: a GTC limit remainder rests (REST event) unless STP
+ * stopped it or its price level cannot be created (CANCEL with reason
+ * CH_ECAPACITY); any other remainder is cancelled. @p res as for submit,
+ * with `filled` counting book and external fills. @return CH_OK or
+ * CH_EUNKNOWN_ORDER.
+ */
+CH_API ch_err ch_book_close_order(ch_book *b, ch_order_id id, ch_order_result *res);
+
+/**
+ * Read-only: how many of @p want lots a taker (@p taker_side, @p limit,
+ * @p account, @p stp) would trade against @p id's book now; with @p skip_own
+ * the account's own orders are passed over (as ch_book_take() does).
+ * @p stp_stop (may be NULL) tells whether the walk stops at a self-trade.
+ */
+CH_API int64_t ch_book_fillable(const ch_book *b, ch_instr_id id, ch_side taker_side,
+                                int64_t limit, ch_account_id account, ch_stp stp, bool skip_own,
+                                int64_t want, bool *stp_stop);
+
+/**
+ * Best price level on @p side of @p id holding orders of accounts other than
+ * @p account, and the quantity of those orders there.
+ * @return CH_OK or CH_ENOTFOUND.
+ */
+CH_API ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side,
+                                 ch_account_id account, int64_t *price, int64_t *qty);
+
 /** One aggregated price level. */
 typedef struct ch_level {
     int64_t price;

@@ -126,6 +126,12 @@ CH_API ch_err ch_smile_set(ch_smile *s, ch_time expiry, const double *strikes, c
 /** As ch_smile_set() with one vol for every strike (a flat smile). */
 CH_API ch_err ch_smile_set_flat(ch_smile *s, ch_time expiry, double vol, ch_time now);
 
+/**
+ * Copy every mark of @p src into @p dst (same or larger sizes).
+ * @return CH_OK or CH_ECAPACITY (dst too small; dst unchanged).
+ */
+CH_API ch_err ch_smile_copy(ch_smile *dst, const ch_smile *src);
+
 /** Remove the marks of expiries at or before @p now. Returns how many went. */
 CH_API size_t ch_smile_expire(ch_smile *s, ch_time now);
 
@@ -234,6 +240,13 @@ typedef struct ch_bucket {
 CH_API size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size_t max);
 
 /**
+ * Net Greeks of the (expiry, strike) bucket that series @p id belongs to.
+ * @return CH_OK or CH_ENOTFOUND.
+ */
+CH_API ch_err ch_inventory_series_bucket(const ch_inventory *inv, uint32_t id,
+                                         ch_risk_totals *out);
+
+/**
  * Net Greeks of the series expiring at @p expiry. @return CH_OK or
  * CH_ENOTFOUND (no series with that expiry).
  */
@@ -269,6 +282,22 @@ typedef struct ch_scenario_result {
     double worst_loss;                   /**< max(0, -min pnl) */
     size_t worst;                        /**< index of the worst scenario */
 } ch_scenario_result;
+
+/**
+ * Scenario PnL of one contract of @p s, long: @p pnl[i*3 + v + 1] for spot
+ * shock i and vol mode v in {-1, 0, +1} (cfg->n_spot * 3 values), in quote
+ * currency, contract size applied. Expired series use their payoff.
+ * @return CH_OK; CH_EINVAL (bad config); errors of ch_smile_vol().
+ */
+CH_API ch_err ch_series_scenarios(const ch_series *s, const ch_smile *sm, const ch_market *m,
+                                  const ch_scenario_config *cfg, double *pnl);
+
+/**
+ * Mark value and Greeks of one contract of @p s (contract size applied;
+ * expired series at their payoff at m->spot).
+ */
+CH_API ch_err ch_series_mark(const ch_series *s, const ch_smile *sm, const ch_market *m,
+                             ch_greeks *out);
 
 /**
  * Revalue the inventory's positions under every scenario (full repricing at

@@ -1,0 +1,1683 @@
+/*
+ * engine.c - the clearinghouse core: three liquidity sources, clearing,
+ * accounts, the pool, risk caches and settlement (contract in ch/engine.h).
+ *
+ * Structure:
+ *  - The book keeps every rule of direct matching (FIFO, STP, capacity). An
+ *    incoming order is opened in its book (ch_book_open_order), then the
+ *    engine repeatedly compares the best price of the three sources and takes
+ *    from the best: the book through ch_book_match_open, the sibling's book
+ *    through ch_book_take (the resting order trades at its own price), the
+ *    pool at its quote; external fills are recorded with ch_book_fill_open;
+ *    finally ch_book_close_order rests or cancels the remainder.
+ *  - Book fills reach the engine through the book's event callback; the
+ *    engine knows which source it is taking from (ctx_source) and clears
+ *    each fill: cash, positions, reservations, margin vectors, inventories,
+ *    netting counters. So a fill is cleared exactly once, where it happens.
+ *  - Everything a pre-trade check or a pool quote needs is cached per series
+ *    and recomputed on market data only: unit Greeks and mark, the scenario
+ *    PnL vector of one contract, the parity forward term D(F - K) in ticks.
+ *    The per-order path does arithmetic on those caches and never prices an
+ *    option. Account margin vectors (27 doubles: positions, and resting
+ *    sells as if filled) are updated per fill in O(27).
+ *  - Rejects are decided before anything changes: account, series, price
+ *    band, funds, margin, post-only, FOK (book + parity + pool fillable
+ *    together), position capacity (records are created before trading:
+ *    house and pool records at listing, the taker's at submit, a maker's when
+ *    its order was accepted), so a fill never needs to allocate.
+ *
+ * Invariants (ch_engine_check): positions sum to zero per instrument; cash
+ * sums to what came in from outside; reservations equal resting buy orders;
+ * pool shares add up; inventories mirror the pool and house positions.
+ */
+#include "ch/engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+#define NSCEN (CH_SCEN_MAX_SPOT * 3)
+
+typedef struct series {
+    bool listed, settled, marked;
+    uint32_t und;
+    ch_instr_id sibling;
+    ch_series rs;
+    ch_greeks unit;      /* per contract at the mark */
+    double scen[NSCEN];  /* PnL of one long contract per scenario */
+    double fwd_ticks;    /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
+    uint32_t first_pos;  /* positions in this series */
+    /* netting counters */
+    double gross_g, gross_v, netted_g, netted_v, pool_g, pool_v;
+} series;
+
+typedef struct und_state {
+    ch_market m;
+    bool has_index;
+    double funding, perp;
+    ch_smile *smile, *scratch;
+    ch_inventory *pool_inv, *house_inv;
+    double pool_abs_notional_units; /* Σ|pool position| × contract size */
+    int64_t tick_cash;               /* cash units per tick */
+} und_state;
+
+typedef struct account {
+    bool open, internal;
+    char name[CH_ACCOUNT_NAME_MAX];
+    ch_stp stp;
+    int64_t cash, reserved, shares;
+    uint32_t first_pos, npos;
+    double R[NSCEN]; /* scenario PnL of positions */
+    double O[NSCEN]; /* of resting sell orders, as if filled */
+    double mtm;      /* positions at mark, quote ccy */
+} account;
+
+typedef struct position {
+    uint32_t account, instr;
+    int64_t qty, cost, realized;
+    uint32_t next_acct, next_series;
+} position;
+
+struct ch_engine {
+    ch_engine_config cfg;
+    ch_instruments *reg;
+    ch_book *book;
+    series *ser;
+    und_state *und;
+    uint32_t n_und;
+    account *acct;
+    uint32_t n_acct;
+    position *pos;
+    uint32_t n_pos;
+    uint32_t *pos_hash; /* (account, instr) -> position + 1 */
+    uint32_t pos_mask;
+    int64_t external; /* cash in from outside, net */
+    int64_t pool_shares;
+    ch_time now;
+    size_t nscen;
+    int64_t fee_cap_ppm;
+    uint64_t seq, trades;
+    ch_netting net;
+    ch_engine_event_fn fn;
+    void *fn_ctx;
+    /* the command in progress */
+    ch_source ctx_source;
+    ch_order_id cur_order;
+    uint32_t cur_taker;
+    ch_instr_id cur_instr;
+    ch_side cur_side;
+    ch_engine_result *cur_res;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static inline int64_t ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static const und_state *und_of(const ch_engine *e, ch_instr_id id)
+{
+    return &e->und[e->ser[id.v].und];
+}
+
+static double tick_value(const ch_engine *e, uint32_t und)
+{
+    return (double)e->und[und].tick_cash / CH_CASH_SCALE;
+}
+
+/* Cash reserved per lot of a resting buy at `price`: premium + largest fee. */
+static int64_t reserve_per_lot(const ch_engine *e, uint32_t und, int64_t price)
+{
+    int64_t prem = price * e->und[und].tick_cash;
+    return prem + ceil_div(prem * e->fee_cap_ppm, 1000000);
+}
+
+/* Taker fee for q lots at `price` of series s, cash units (rounded up). */
+static int64_t taker_fee(const ch_engine *e, ch_instr_id id, int64_t price, int64_t q)
+{
+    const series *s = &e->ser[id.v];
+    const und_state *u = &e->und[s->und];
+    double prem = (double)(price * u->tick_cash);
+    double by_notional = u->has_index ? e->cfg.taker_fee_bps * 1e-4 * u->m.spot *
+                                            s->rs.contract_size * CH_CASH_SCALE
+                                      : 0.0;
+    double cap = e->cfg.fee_cap * prem;
+    double f = by_notional < cap ? by_notional : cap;
+    if (!(f > 0))
+        return 0;
+    double total = f * (double)q;
+    return (int64_t)ceil(total - 1e-12 * total); /* up, but not for float noise */
+}
+
+static void emit(ch_engine *e, ch_engine_event *ev)
+{
+    ev->seq = e->seq;
+    if (e->fn != NULL)
+        e->fn(e->fn_ctx, ev);
+}
+
+/* ---- positions ----------------------------------------------------------- */
+
+static uint32_t pos_slot(const ch_engine *e, uint32_t a, uint32_t i)
+{
+    uint64_t h = ((uint64_t)a << 32 | i) * 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32) & e->pos_mask;
+}
+
+static uint32_t pos_find(const ch_engine *e, uint32_t a, uint32_t i)
+{
+    for (uint32_t s = pos_slot(e, a, i);; s = (s + 1) & e->pos_mask) {
+        uint32_t v = e->pos_hash[s];
+        if (v == 0)
+            return NIL;
+        const position *p = &e->pos[v - 1];
+        if (p->account == a && p->instr == i)
+            return v - 1;
+    }
+}
+
+/* The record for (a, i), created if needed; NIL when capacity is exhausted. */
+static uint32_t pos_get(ch_engine *e, uint32_t a, uint32_t i)
+{
+    uint32_t s = pos_slot(e, a, i);
+    for (;; s = (s + 1) & e->pos_mask) {
+        uint32_t v = e->pos_hash[s];
+        if (v == 0)
+            break;
+        const position *p = &e->pos[v - 1];
+        if (p->account == a && p->instr == i)
+            return v - 1;
+    }
+    if (e->n_pos == e->cfg.max_positions)
+        return NIL;
+    uint32_t k = e->n_pos++;
+    position *p = &e->pos[k];
+    *p = (position){.account = a, .instr = i};
+    p->next_acct = e->acct[a].first_pos;
+    e->acct[a].first_pos = k;
+    p->next_series = e->ser[i].first_pos;
+    e->ser[i].first_pos = k;
+    e->pos_hash[s] = k + 1;
+    return k;
+}
+
+/* Apply a trade of q lots (signed) at `px` cash per contract to a position. */
+static void pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px)
+{
+    position *p = &e->pos[k];
+    account *a = &e->acct[p->account];
+    if (p->qty == 0)
+        a->npos++;
+    if (p->qty == 0 || (p->qty > 0) == (q > 0)) {
+        p->cost += q * px;
+        p->qty += q;
+    } else {
+        int64_t held = p->qty > 0 ? p->qty : -p->qty;
+        int64_t n = q > 0 ? q : -q;
+        int64_t closed = n < held ? n : held;
+        int64_t cost_part = (int64_t)((__int128)p->cost * closed / held);
+        int64_t sign = p->qty > 0 ? 1 : -1;
+        p->realized += sign * closed * px - cost_part;
+        p->cost -= cost_part;
+        p->qty += q > 0 ? closed : -closed;
+        int64_t rest = n - closed;
+        if (rest > 0) {
+            int64_t rq = q > 0 ? rest : -rest;
+            p->cost = rq * px;
+            p->qty = rq;
+        }
+    }
+    if (p->qty == 0) {
+        a->npos--;
+        p->cost = 0;
+    }
+}
+
+/* ---- clearing -------------------------------------------------------------- */
+
+static void vec_add(double *v, double k, const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] += k * x[i];
+}
+
+/* Position, margin vector, mark value and inventory of one side of a trade. */
+static void book_leg(ch_engine *e, uint32_t acct, ch_instr_id id, int64_t q, int64_t px_cash)
+{
+    series *s = &e->ser[id.v];
+    uint32_t k = pos_get(e, acct, id.v); /* exists: created before trading */
+    pos_apply(e, k, q, px_cash);
+    account *a = &e->acct[acct];
+    vec_add(a->R, (double)q, s->scen, e->nscen);
+    a->mtm += (double)q * s->unit.price;
+    und_state *u = &e->und[s->und];
+    if (acct == CH_ACCOUNT_POOL) {
+        double before = fabs((double)(e->pos[k].qty - q));
+        double after = fabs((double)e->pos[k].qty);
+        u->pool_abs_notional_units += (after - before) * s->rs.contract_size;
+        ch_inventory_fill(u->pool_inv, id.v, (double)q);
+    } else if (acct == CH_ACCOUNT_HOUSE) {
+        ch_inventory_fill(u->house_inv, id.v, (double)q);
+    }
+}
+
+/*
+ * One trade of q lots of `id` at `price` ticks between buyer and seller; the
+ * taker (one of them) pays `fee`. Cash moves both ways exactly.
+ */
+static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t seller,
+                        int64_t price, int64_t q, uint32_t fee_payer, int64_t fee)
+{
+    int64_t px_cash = price * e->und[e->ser[id.v].und].tick_cash;
+    int64_t amount = px_cash * q;
+    e->acct[buyer].cash -= amount;
+    e->acct[seller].cash += amount;
+    if (fee > 0) {
+        e->acct[fee_payer].cash -= fee;
+        e->acct[CH_ACCOUNT_FEES].cash += fee;
+    }
+    book_leg(e, buyer, id, q, px_cash);
+    book_leg(e, seller, id, -q, px_cash);
+}
+
+static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
+{
+    series *s = &e->ser[id.v];
+    double g = fabs((double)q * s->unit.gamma), v = fabs((double)q * s->unit.vega);
+    s->gross_g += g;
+    s->gross_v += v;
+    e->net.gross_gamma += g;
+    e->net.gross_vega += v;
+    if (src == CH_SRC_POOL) {
+        s->pool_g += g;
+        s->pool_v += v;
+    } else {
+        s->netted_g += g;
+        s->netted_v += v;
+        e->net.netted_gamma += g;
+        e->net.netted_vega += v;
+    }
+    e->net.gross_delta += fabs((double)q * s->unit.delta);
+    e->net.fills[src]++;
+    e->net.lots[src] += q;
+}
+
+static void report_fill(ch_engine *e, const ch_fill *f)
+{
+    if (e->cur_res != NULL) {
+        e->cur_res->by_source[f->source] += f->qty;
+        e->cur_res->fills++;
+    }
+    ch_engine_event ev = {.type = CH_EE_FILL, .fill = *f};
+    emit(e, &ev);
+}
+
+/* Release what a resting order holds: buy reservation or sell margin vector. */
+static void release_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side,
+                          int64_t price, int64_t q)
+{
+    account *a = &e->acct[acct];
+    if (side == CH_BUY)
+        a->reserved -= reserve_per_lot(e, e->ser[id.v].und, price) * q;
+    else
+        vec_add(a->O, (double)q, e->ser[id.v].scen, e->nscen); /* O held -q x scen */
+}
+
+static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side, int64_t price,
+                       int64_t q)
+{
+    account *a = &e->acct[acct];
+    if (side == CH_BUY)
+        a->reserved += reserve_per_lot(e, e->ser[id.v].und, price) * q;
+    else
+        vec_add(a->O, -(double)q, e->ser[id.v].scen, e->nscen);
+}
+
+/* Parity: the taker's price for a resting sibling order at `p` ticks. */
+static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_side, int64_t p)
+{
+    const series *s = &e->ser[x.v];
+    /* C = P + D(F-K): a call taker gets P + fwd, a put taker C - fwd */
+    double fwd = s->rs.type == CH_OPT_CALL ? s->fwd_ticks : -s->fwd_ticks;
+    double eff = (double)p + fwd;
+    if (taker_side == CH_BUY)
+        return (int64_t)ceil(eff - 1e-9) + e->cfg.netting_fee_ticks;
+    return (int64_t)floor(eff + 1e-9) - e->cfg.netting_fee_ticks;
+}
+
+/* The book's events: clear fills, release what resting orders held. */
+static void on_book_event(void *ctx, const ch_event *ev)
+{
+    ch_engine *e = ctx;
+    ch_engine_event out = {.type = CH_EE_ORDER, .book = ev};
+    if (ev->type == CH_EV_FILL) {
+        ch_instr_id id = ev->instr;
+        uint32_t maker = ev->maker_account.v;
+        ch_side taker_side = ev->side;
+        /* the resting order traded: release what it held for those lots */
+        release_order(e, maker, id, taker_side == CH_BUY ? CH_SELL : CH_BUY, ev->price, ev->qty);
+        if (e->ctx_source == CH_SRC_NET) {
+            /* taker vs house on the taker's series, house vs maker on the sibling */
+            ch_instr_id x = e->cur_instr;
+            int64_t pe = parity_price(e, x, taker_side, ev->price);
+            int64_t fee = taker_fee(e, x, pe, ev->qty);
+            uint32_t t = e->cur_taker;
+            if (taker_side == CH_BUY) {
+                clear_trade(e, x, t, CH_ACCOUNT_HOUSE, pe, ev->qty, t, fee);
+            } else {
+                clear_trade(e, x, CH_ACCOUNT_HOUSE, t, pe, ev->qty, t, fee);
+            }
+            /* the resting sibling order: a sell (ask) if the taker buys */
+            if (taker_side == CH_BUY)
+                clear_trade(e, id, CH_ACCOUNT_HOUSE, maker, ev->price, ev->qty, maker, 0);
+            else
+                clear_trade(e, id, maker, CH_ACCOUNT_HOUSE, ev->price, ev->qty, maker, 0);
+            count_fill(e, x, CH_SRC_NET, ev->qty);
+            ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_NET, .instr = x,
+                         .taker_side = taker_side, .price = pe, .qty = ev->qty,
+                         .taker = {t}, .maker = {maker}, .taker_order = e->cur_order,
+                         .maker_order = ev->maker, .maker_instr = id, .maker_price = ev->price,
+                         .fee = fee};
+            report_fill(e, &f);
+        } else {
+            uint32_t t = ev->account.v;
+            int64_t fee = taker_fee(e, id, ev->price, ev->qty);
+            if (taker_side == CH_BUY)
+                clear_trade(e, id, t, maker, ev->price, ev->qty, t, fee);
+            else
+                clear_trade(e, id, maker, t, ev->price, ev->qty, t, fee);
+            count_fill(e, id, CH_SRC_BOOK, ev->qty);
+            ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_BOOK, .instr = id,
+                         .taker_side = taker_side, .price = ev->price, .qty = ev->qty,
+                         .taker = {t}, .maker = {maker}, .taker_order = ev->order,
+                         .maker_order = ev->maker, .maker_instr = id,
+                         .maker_price = ev->price, .fee = fee};
+            report_fill(e, &f);
+        }
+    } else if (ev->type == CH_EV_CANCEL && ev->order.v != e->cur_order.v) {
+        /* a resting order left the book (cancel, STP, expiry) */
+        release_order(e, ev->account.v, ev->instr, ev->side, ev->price, ev->qty);
+    }
+    emit(e, &out);
+}
+
+/* ---- pool ------------------------------------------------------------------ */
+
+typedef struct pool_px {
+    bool ok;
+    int64_t ticks;
+    double mid, premium; /* per contract, quote ccy */
+} pool_px;
+
+/* Exposure measure after a pool trade of dq: allowed if within limit or shrinking. */
+static bool within(double now, double after, double limit)
+{
+    return fabs(after) <= limit || fabs(after) <= fabs(now);
+}
+
+/* The pool's price for a customer trade of n lots (n >= 1). */
+static pool_px pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n)
+{
+    pool_px r = {0};
+    const series *s = &e->ser[id.v];
+    const ch_pool_config *pc = &e->cfg.pool;
+    if (!pc->enabled || !s->marked || s->rs.is_linear)
+        return r;
+    const und_state *u = &e->und[s->und];
+    ch_risk_totals tot, bk;
+    ch_inventory_totals(u->pool_inv, &tot);
+    ch_inventory_series_bucket(u->pool_inv, id.v, &bk);
+    double dq = cust == CH_BUY ? -(double)n : (double)n;
+    double vg = s->unit.vega, gm = s->unit.gamma;
+    double hv = 0.5 * dq * vg, hg = 0.5 * dq * gm;
+    double x = 0;
+    if (pc->max_vega_total > 0)
+        x += pc->pv_t * (tot.vega + hv) / pc->max_vega_total;
+    if (pc->max_gamma_total > 0)
+        x += pc->pg_t * (tot.gamma + hg) / pc->max_gamma_total;
+    if (pc->max_vega_strike > 0)
+        x += pc->pv_k * (bk.vega + hv) / pc->max_vega_strike;
+    if (pc->max_gamma_strike > 0)
+        x += pc->pg_k * (bk.gamma + hg) / pc->max_gamma_strike;
+    double skew = dq > 0 ? x : -x; /* sign(dq) */
+    if (skew > pc->max_skew_vol)
+        skew = pc->max_skew_vol;
+    if (skew < -pc->max_skew_vol)
+        skew = -pc->max_skew_vol;
+    double prem = (pc->half_spread_vol + skew) * vg;
+    double px = cust == CH_BUY ? s->unit.price + prem : s->unit.price - prem;
+    double tv = tick_value(e, s->und);
+    int64_t t = cust == CH_BUY ? (int64_t)ceil(px / tv - 1e-9) : (int64_t)floor(px / tv + 1e-9);
+    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
+    if (t < uc->min_price) {
+        if (cust == CH_SELL)
+            return r; /* the pool bids nothing */
+        t = uc->min_price;
+    }
+    if (t > uc->max_price) {
+        if (cust == CH_BUY)
+            return r;
+        t = uc->max_price;
+    }
+    r.ok = true;
+    r.ticks = t;
+    r.mid = s->unit.price;
+    r.premium = prem;
+    return r;
+}
+
+/* May the pool take n lots of this trade (limits, cash)? */
+static bool pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n,
+                        int64_t ticks)
+{
+    const series *s = &e->ser[id.v];
+    const ch_pool_config *pc = &e->cfg.pool;
+    const und_state *u = &e->und[s->und];
+    ch_risk_totals tot, bk;
+    ch_inventory_totals(u->pool_inv, &tot);
+    ch_inventory_series_bucket(u->pool_inv, id.v, &bk);
+    double dq = cust == CH_BUY ? -(double)n : (double)n;
+    if (!within(tot.vega, tot.vega + dq * s->unit.vega, pc->max_vega_total) ||
+        !within(tot.gamma, tot.gamma + dq * s->unit.gamma, pc->max_gamma_total) ||
+        !within(bk.vega, bk.vega + dq * s->unit.vega, pc->max_vega_strike) ||
+        !within(bk.gamma, bk.gamma + dq * s->unit.gamma, pc->max_gamma_strike))
+        return false;
+    uint32_t k = pos_find(e, CH_ACCOUNT_POOL, id.v);
+    double held = k == NIL ? 0.0 : (double)e->pos[k].qty;
+    double units_now = u->pool_abs_notional_units;
+    double units_after = units_now + (fabs(held + dq) - fabs(held)) * s->rs.contract_size;
+    double spot = u->has_index ? u->m.spot : 0.0;
+    if (!within(units_now * spot, units_after * spot, pc->max_notional))
+        return false;
+    if (cust == CH_SELL) { /* the pool pays */
+        int64_t cost = ticks * u->tick_cash * n;
+        if (cost > e->acct[CH_ACCOUNT_POOL].cash)
+            return false;
+    }
+    return true;
+}
+
+/* Is `p` at least as good as `bound` for the customer? (strict: better) */
+static bool better(ch_side cust, int64_t p, int64_t bound, bool strict)
+{
+    if (cust == CH_BUY)
+        return strict ? p < bound : p <= bound;
+    return strict ? p > bound : p >= bound;
+}
+
+/*
+ * Largest n <= want the pool fills at an average price no worse than
+ * `bound` (strictly better if `strict`), within limits. 0 if none. With
+ * `marginal`, the price of the n-th lot itself must be within the bound (the
+ * premium is linear in the lot index, so the average over 2n-1 lots is the
+ * price at lot n - 1/2): however a sweep splits the pool's share into chunks,
+ * each chunk's average is then within the bound, which is what a FOK check
+ * needs.
+ */
+static int64_t pool_fill_qty_ex(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
+                                int64_t bound, bool strict, bool marginal, pool_px *px_out)
+{
+    int64_t lo = 0, hi = want;
+    pool_px best = {0};
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo + 1) / 2;
+        pool_px p = pool_price(e, id, cust, marginal ? 2 * mid - 1 : mid);
+        if (p.ok && better(cust, p.ticks, bound, strict) && pool_allows(e, id, cust, mid, p.ticks)) {
+            lo = mid;
+            best = p;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (lo > 0 && px_out != NULL)
+        *px_out = best;
+    return lo;
+}
+
+static int64_t pool_fill_qty(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
+                             int64_t bound, bool strict, pool_px *px_out)
+{
+    return pool_fill_qty_ex(e, id, cust, want, bound, strict, false, px_out);
+}
+
+/* ---- creation ---------------------------------------------------------------- */
+
+void ch_engine_defaults(ch_engine_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->max_instruments = 1024;
+    c->max_underlyings = 8;
+    c->max_orders = 1u << 20;
+    c->max_levels = 256;
+    c->max_accounts = 4096;
+    c->max_positions = 1u << 20;
+    c->netting = true;
+    c->netting_fee_ticks = 1;
+    c->taker_fee_bps = 3.0;
+    c->fee_cap = 0.125;
+    c->pool = (ch_pool_config){.enabled = true,
+                               .half_spread_vol = 0.01,
+                               .pv_t = 0.02,
+                               .pg_t = 0.01,
+                               .pv_k = 0.01,
+                               .pg_k = 0.02,
+                               .max_skew_vol = 0.05,
+                               .max_vega_total = 2e6,
+                               .max_gamma_total = 50,
+                               .max_vega_strike = 5e5,
+                               .max_gamma_strike = 10,
+                               .max_notional = 1e8};
+    ch_scenario_defaults(&c->scenarios);
+}
+
+static void open_internal(ch_engine *e, uint32_t i, const char *name)
+{
+    account *a = &e->acct[i];
+    a->open = true;
+    a->internal = true;
+    a->first_pos = NIL;
+    strncpy(a->name, name, CH_ACCOUNT_NAME_MAX - 1);
+}
+
+ch_engine *ch_engine_create(const ch_engine_config *cfg)
+{
+    if (cfg == NULL || cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) ||
+        cfg->max_underlyings == 0 || cfg->max_underlyings > 64 || cfg->max_accounts < 4 ||
+        cfg->max_accounts >= (1u << 24) || cfg->max_positions == 0 ||
+        cfg->max_positions >= (1u << 28) || cfg->netting_fee_ticks < 0 ||
+        !(cfg->taker_fee_bps >= 0) || !(cfg->fee_cap >= 0 && cfg->fee_cap <= 1) ||
+        cfg->scenarios.n_spot == 0 || cfg->scenarios.n_spot > CH_SCEN_MAX_SPOT ||
+        !(cfg->pool.half_spread_vol >= 0) || !(cfg->pool.max_skew_vol >= 0))
+        return NULL;
+    ch_engine *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    e->cfg = *cfg;
+    e->nscen = cfg->scenarios.n_spot * 3;
+    e->fee_cap_ppm = (int64_t)llround(cfg->fee_cap * 1e6);
+    ch_book_config bc = {.max_instruments = cfg->max_instruments,
+                         .max_orders = cfg->max_orders,
+                         .max_levels = cfg->max_levels,
+                         .on_event = on_book_event,
+                         .ctx = e};
+    e->reg = ch_instruments_create(cfg->max_instruments, cfg->max_underlyings);
+    e->book = ch_book_create(&bc);
+    e->ser = calloc(cfg->max_instruments, sizeof *e->ser);
+    e->und = calloc(cfg->max_underlyings, sizeof *e->und);
+    e->acct = calloc(cfg->max_accounts, sizeof *e->acct);
+    e->pos = calloc(cfg->max_positions, sizeof *e->pos);
+    uint32_t hs = 16;
+    while (hs < 2 * cfg->max_positions)
+        hs <<= 1;
+    e->pos_hash = calloc(hs, sizeof *e->pos_hash);
+    e->pos_mask = hs - 1;
+    if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->und == NULL ||
+        e->acct == NULL || e->pos == NULL || e->pos_hash == NULL) {
+        ch_engine_destroy(e);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < cfg->max_instruments; i++)
+        e->ser[i].first_pos = NIL;
+    open_internal(e, CH_ACCOUNT_HOUSE, "house");
+    open_internal(e, CH_ACCOUNT_POOL, "pool");
+    open_internal(e, CH_ACCOUNT_FEES, "fees");
+    e->n_acct = 3;
+    return e;
+}
+
+void ch_engine_destroy(ch_engine *e)
+{
+    if (e == NULL)
+        return;
+    if (e->und != NULL) {
+        for (uint32_t i = 0; i < e->n_und; i++) {
+            ch_smile_destroy(e->und[i].smile);
+            ch_smile_destroy(e->und[i].scratch);
+            ch_inventory_destroy(e->und[i].pool_inv);
+            ch_inventory_destroy(e->und[i].house_inv);
+        }
+    }
+    ch_instruments_destroy(e->reg);
+    ch_book_destroy(e->book);
+    free(e->ser);
+    free(e->und);
+    free(e->acct);
+    free(e->pos);
+    free(e->pos_hash);
+    free(e);
+}
+
+void ch_engine_set_sink(ch_engine *e, ch_engine_event_fn fn, void *ctx)
+{
+    e->fn = fn;
+    e->fn_ctx = ctx;
+}
+
+const ch_instruments *ch_engine_instruments(const ch_engine *e)
+{
+    return e->reg;
+}
+
+const ch_book *ch_engine_book(const ch_engine *e)
+{
+    return e->book;
+}
+
+ch_time ch_engine_now(const ch_engine *e)
+{
+    return e->now;
+}
+
+ch_err ch_engine_add_underlying(ch_engine *e, const ch_underlying_config *u, uint32_t *index)
+{
+    if (u->price_decimals > 6)
+        return CH_EBADCONFIG;
+    uint32_t idx;
+    ch_err err = ch_instruments_add_underlying(e->reg, u, &idx);
+    if (err != CH_OK)
+        return err;
+    und_state *s = &e->und[idx];
+    s->smile = ch_smile_create(64, 256);
+    s->scratch = ch_smile_create(64, 256);
+    s->pool_inv = ch_inventory_create(e->cfg.max_instruments);
+    s->house_inv = ch_inventory_create(e->cfg.max_instruments);
+    if (s->smile == NULL || s->scratch == NULL || s->pool_inv == NULL || s->house_inv == NULL)
+        return CH_ENOMEM; /* the underlying stays registered but unusable: memory */
+    int64_t p10 = 1;
+    for (int i = u->price_decimals; i < 6; i++)
+        p10 *= 10;
+    s->tick_cash = u->tick_units * p10;
+    s->m.now = e->now;
+    e->n_und = idx + 1;
+    if (index != NULL)
+        *index = idx;
+    return CH_OK;
+}
+
+/* ---- caches ------------------------------------------------------------------ */
+
+static void refresh_series(ch_engine *e, uint32_t i)
+{
+    series *s = &e->ser[i];
+    und_state *u = &e->und[s->und];
+    s->marked = false;
+    if (!u->has_index)
+        return;
+    u->m.now = e->now;
+    ch_greeks g;
+    if (ch_series_mark(&s->rs, u->smile, &u->m, &g) != CH_OK)
+        return;
+    if (ch_series_scenarios(&s->rs, u->smile, &u->m, &e->cfg.scenarios, s->scen) != CH_OK)
+        return;
+    s->unit = g;
+    s->marked = true;
+    if (!s->rs.is_linear) {
+        double T = ch_years(e->now, s->rs.expiry);
+        if (T < 0)
+            T = 0;
+        double fwd = u->m.spot * exp(-u->m.carry * T) - s->rs.strike * exp(-u->m.rate * T);
+        s->fwd_ticks = fwd / tick_value(e, s->und);
+    }
+}
+
+static void add_resting_sell(void *ctx, const ch_order_info *o)
+{
+    ch_engine *e = ctx;
+    vec_add(e->acct[o->account.v].O, -(double)o->remaining, e->ser[o->instr.v].scen, e->nscen);
+}
+
+/* Rebuild every account's margin vectors and mark value from the caches. */
+static void refresh_accounts(ch_engine *e)
+{
+    for (uint32_t a = 0; a < e->n_acct; a++) {
+        memset(e->acct[a].R, 0, sizeof e->acct[a].R);
+        memset(e->acct[a].O, 0, sizeof e->acct[a].O);
+        e->acct[a].mtm = 0;
+    }
+    for (uint32_t k = 0; k < e->n_pos; k++) {
+        const position *p = &e->pos[k];
+        if (p->qty == 0)
+            continue;
+        const series *s = &e->ser[p->instr];
+        account *a = &e->acct[p->account];
+        vec_add(a->R, (double)p->qty, s->scen, e->nscen);
+        a->mtm += (double)p->qty * s->unit.price;
+    }
+    /* resting sells count as if filled */
+    uint32_t n = ch_instruments_count(e->reg);
+    for (uint32_t i = 0; i < n; i++)
+        if (e->ser[i].listed)
+            ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, add_resting_sell, e);
+}
+
+static void refresh_underlying(ch_engine *e, uint32_t und)
+{
+    uint32_t n = ch_instruments_count(e->reg);
+    for (uint32_t i = 0; i < n; i++)
+        if (e->ser[i].listed && e->ser[i].und == und)
+            refresh_series(e, i);
+    und_state *u = &e->und[und];
+    if (u->has_index) {
+        u->m.now = e->now;
+        ch_inventory_revalue(u->pool_inv, u->smile, &u->m);
+        ch_inventory_revalue(u->house_inv, u->smile, &u->m);
+    }
+}
+
+/* ---- listing ----------------------------------------------------------------- */
+
+static ch_err after_listing(ch_engine *e, ch_instr_id id)
+{
+    const ch_instrument *in = ch_instruments_get(e->reg, id);
+    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, in->underlying);
+    series *s = &e->ser[id.v];
+    if (s->listed)
+        return CH_OK;
+    /* house and pool records first, so that no fill ever allocates */
+    if (e->n_pos + 2 > e->cfg.max_positions)
+        return CH_ECAPACITY;
+    ch_err err = ch_book_add_instrument(e->book, id, uc->min_price, uc->max_price);
+    if (err != CH_OK)
+        return err;
+    s->listed = true;
+    s->und = in->underlying;
+    s->sibling = in->sibling;
+    s->rs = (ch_series){.type = in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL,
+                        .strike = (double)in->sym.strike,
+                        .expiry = in->sym.expiry,
+                        .contract_size = uc->contract_size,
+                        .is_linear = in->sym.kind == CH_PERP};
+    if (s->rs.is_linear)
+        s->rs.strike = 1.0;
+    pos_get(e, CH_ACCOUNT_HOUSE, id.v);
+    pos_get(e, CH_ACCOUNT_POOL, id.v);
+    und_state *u = &e->und[s->und];
+    ch_inventory_define(u->pool_inv, id.v, &s->rs);
+    ch_inventory_define(u->house_inv, id.v, &s->rs);
+    if (in->sibling.v != CH_INSTR_NONE)
+        e->ser[in->sibling.v].sibling = id;
+    refresh_series(e, id.v);
+    return CH_OK;
+}
+
+ch_err ch_engine_list(ch_engine *e, const char *symbol, size_t len, ch_instr_id *id)
+{
+    ch_instr_id x;
+    ch_err err = ch_instruments_add(e->reg, symbol, len, e->now, &x);
+    if (err == CH_EEXISTS && e->ser[x.v].listed) {
+        if (id != NULL)
+            *id = x;
+        return CH_EEXISTS;
+    }
+    if (err != CH_OK && err != CH_EEXISTS)
+        return err;
+    err = after_listing(e, x);
+    if (err == CH_OK && id != NULL)
+        *id = x;
+    return err;
+}
+
+ch_err ch_engine_list_grid(ch_engine *e, uint32_t underlying, const ch_time *expiries,
+                           size_t n_exp, const int64_t *strikes, size_t n_strikes)
+{
+    ch_err err = ch_instruments_add_grid(e->reg, underlying, expiries, n_exp, strikes, n_strikes,
+                                         e->now);
+    uint32_t n = ch_instruments_count(e->reg);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!e->ser[i].listed) {
+            ch_err e2 = after_listing(e, (ch_instr_id){i});
+            if (e2 != CH_OK && err == CH_OK)
+                err = e2;
+        }
+    }
+    return err;
+}
+
+/* ---- settlement --------------------------------------------------------------- */
+
+static void settle_series(ch_engine *e, uint32_t i)
+{
+    series *s = &e->ser[i];
+    und_state *u = &e->und[s->und];
+    ch_book_close_instrument(e->book, (ch_instr_id){i});
+    double S = u->m.spot;
+    double itm = s->rs.type == CH_OPT_CALL ? S - s->rs.strike : s->rs.strike - S;
+    int64_t pay = itm > 0 ? (int64_t)floor(itm * s->rs.contract_size * CH_CASH_SCALE) : 0;
+    for (uint32_t k = s->first_pos; k != NIL; k = e->pos[k].next_series) {
+        position *p = &e->pos[k];
+        if (p->qty == 0)
+            continue;
+        int64_t q = p->qty;
+        int64_t amount = q * pay;
+        e->acct[p->account].cash += amount;
+        pos_apply(e, k, -q, pay);
+        if (p->account == CH_ACCOUNT_POOL) {
+            u->pool_abs_notional_units -= fabs((double)q) * s->rs.contract_size;
+            ch_inventory_fill(u->pool_inv, i, -(double)q);
+        } else if (p->account == CH_ACCOUNT_HOUSE) {
+            ch_inventory_fill(u->house_inv, i, -(double)q);
+        }
+        ch_engine_event ev = {.type = CH_EE_SETTLE,
+                              .settle = {.instr = {i}, .account = {p->account}, .qty = q,
+                                         .amount = amount, .index = S}};
+        emit(e, &ev);
+    }
+    s->settled = true;
+}
+
+static bool settle_due(ch_engine *e)
+{
+    bool any = false;
+    uint32_t n = ch_instruments_count(e->reg);
+    for (uint32_t i = 0; i < n; i++) {
+        series *s = &e->ser[i];
+        if (s->listed && !s->settled && !s->rs.is_linear && s->rs.expiry <= e->now &&
+            e->und[s->und].has_index) {
+            settle_series(e, i);
+            any = true;
+        }
+    }
+    return any;
+}
+
+ch_err ch_engine_advance(ch_engine *e, ch_time now)
+{
+    if (now < e->now)
+        return CH_EINVAL;
+    e->seq++;
+    e->now = now;
+    for (uint32_t u = 0; u < e->n_und; u++) {
+        e->und[u].m.now = now;
+        ch_smile_expire(e->und[u].smile, now);
+    }
+    settle_due(e);
+    for (uint32_t u = 0; u < e->n_und; u++)
+        refresh_underlying(e, u);
+    refresh_accounts(e);
+    return CH_OK;
+}
+
+ch_err ch_engine_market(ch_engine *e, const ch_market_update *mu)
+{
+    if (mu->underlying >= e->n_und)
+        return CH_EUNKNOWN_UNDERLYING;
+    und_state *u = &e->und[mu->underlying];
+    if (!isnan(mu->index) && !(isfinite(mu->index) && mu->index > 0))
+        return CH_EINVAL;
+    if (!isnan(mu->rate) && !isfinite(mu->rate))
+        return CH_EINVAL;
+    if (mu->time != 0 && mu->time < e->now)
+        return CH_EINVAL;
+    ch_time now = mu->time != 0 ? mu->time : e->now;
+    if (mu->n_marks > 0) {
+        /* apply to a copy: all or nothing */
+        ch_err err = ch_smile_copy(u->scratch, u->smile);
+        if (err != CH_OK)
+            return err;
+        ch_smile_expire(u->scratch, now);
+        for (size_t i = 0; i < mu->n_marks; i++) {
+            /* group the marks of one expiry (they must be adjacent) */
+            if (i > 0 && mu->mark_expiry[i] == mu->mark_expiry[i - 1])
+                continue;
+            size_t j = i;
+            while (j < mu->n_marks && mu->mark_expiry[j] == mu->mark_expiry[i])
+                j++;
+            if (j - i == 1 && mu->mark_strike[i] == 0)
+                err = ch_smile_set_flat(u->scratch, mu->mark_expiry[i], mu->mark_vol[i], now);
+            else
+                err = ch_smile_set(u->scratch, mu->mark_expiry[i], &mu->mark_strike[i],
+                                   &mu->mark_vol[i], j - i, now);
+            if (err != CH_OK)
+                return err;
+        }
+        ch_smile *t = u->smile;
+        u->smile = u->scratch;
+        u->scratch = t;
+    }
+    e->seq++;
+    if (!isnan(mu->index)) {
+        u->m.spot = mu->index;
+        u->has_index = true;
+    }
+    if (!isnan(mu->rate))
+        u->m.rate = mu->rate;
+    if (!isnan(mu->funding_rate))
+        u->funding = mu->funding_rate;
+    if (!isnan(mu->perp))
+        u->perp = mu->perp;
+    e->now = now;
+    for (uint32_t k = 0; k < e->n_und; k++) {
+        e->und[k].m.now = now;
+        ch_smile_expire(e->und[k].smile, now);
+    }
+    settle_due(e);
+    for (uint32_t k = 0; k < e->n_und; k++)
+        refresh_underlying(e, k);
+    refresh_accounts(e);
+    ch_engine_event ev = {.type = CH_EE_MARKET};
+    emit(e, &ev);
+    return CH_OK;
+}
+
+/* ---- accounts -------------------------------------------------------------- */
+
+static bool valid_name(const char *s, size_t n)
+{
+    if (n == 0 || n >= CH_ACCOUNT_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+ch_err ch_engine_account_find(const ch_engine *e, const char *name, size_t len,
+                              ch_account_id *id)
+{
+    if (len == 0 || len >= CH_ACCOUNT_NAME_MAX)
+        return CH_ENOTFOUND;
+    for (uint32_t i = 0; i < e->n_acct; i++) {
+        if (strncmp(e->acct[i].name, name, len) == 0 && e->acct[i].name[len] == '\0') {
+            id->v = i;
+            return CH_OK;
+        }
+    }
+    return CH_ENOTFOUND;
+}
+
+ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_stp stp,
+                              ch_account_id *id)
+{
+    size_t n = strnlen(name, CH_ACCOUNT_NAME_MAX);
+    if (!valid_name(name, n) || cash < 0 || cash > INT64_C(1) << 60 ||
+        (stp != CH_STP_CANCEL_INCOMING && stp != CH_STP_CANCEL_RESTING &&
+         stp != CH_STP_CANCEL_BOTH))
+        return CH_EINVAL;
+    ch_account_id x;
+    if (ch_engine_account_find(e, name, n, &x) == CH_OK)
+        return CH_EEXISTS;
+    if (e->n_acct == e->cfg.max_accounts)
+        return CH_ECAPACITY;
+    uint32_t i = e->n_acct++;
+    account *a = &e->acct[i];
+    memset(a, 0, sizeof *a);
+    a->open = true;
+    a->first_pos = NIL;
+    memcpy(a->name, name, n);
+    a->stp = stp;
+    a->cash = cash;
+    e->external += cash;
+    e->seq++;
+    if (id != NULL)
+        id->v = i;
+    return CH_OK;
+}
+
+static double free_equity(const account *a)
+{
+    return (double)(a->cash - a->reserved) / CH_CASH_SCALE + a->mtm;
+}
+
+static double worst_loss(const ch_engine *e, const double *R, const double *O, const double *x,
+                         double k)
+{
+    double worst = 0.0;
+    for (size_t i = 0; i < e->nscen; i++) {
+        double v = R[i] + O[i] + (x != NULL ? k * x[i] : 0.0);
+        if (-v > worst)
+            worst = -v;
+    }
+    return worst;
+}
+
+ch_err ch_engine_deposit(ch_engine *e, ch_account_id id, int64_t amount)
+{
+    if (id.v >= e->n_acct || e->acct[id.v].internal)
+        return CH_EUNAUTHORIZED;
+    account *a = &e->acct[id.v];
+    if (amount == 0 || amount > INT64_C(1) << 60 || amount < -(INT64_C(1) << 60))
+        return CH_EINVAL;
+    if (amount < 0) {
+        if (a->cash - a->reserved < -amount)
+            return CH_EFUNDS;
+        /* what stays must still cover the margin of positions and resting sells */
+        double need = worst_loss(e, a->R, a->O, NULL, 0);
+        if (free_equity(a) + (double)amount / CH_CASH_SCALE < need)
+            return CH_EMARGIN;
+    }
+    e->seq++;
+    a->cash += amount;
+    e->external += amount;
+    return CH_OK;
+}
+
+ch_err ch_engine_account(const ch_engine *e, ch_account_id id, ch_account_info *out)
+{
+    if (id.v >= e->n_acct)
+        return CH_ENOTFOUND;
+    const account *a = &e->acct[id.v];
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    memcpy(out->name, a->name, CH_ACCOUNT_NAME_MAX);
+    out->stp = a->stp;
+    out->cash = a->cash;
+    out->reserved = a->reserved;
+    out->equity = free_equity(a);
+    out->margin = worst_loss(e, a->R, a->O, NULL, 0);
+    out->shares = a->shares;
+    out->positions = a->npos;
+    return CH_OK;
+}
+
+ch_err ch_engine_positions(const ch_engine *e, ch_account_id id,
+                           void (*fn)(void *ctx, const ch_position_info *p), void *ctx)
+{
+    if (id.v >= e->n_acct)
+        return CH_ENOTFOUND;
+    for (uint32_t k = e->acct[id.v].first_pos; k != NIL; k = e->pos[k].next_acct) {
+        const position *p = &e->pos[k];
+        if (p->qty == 0)
+            continue;
+        const series *s = &e->ser[p->instr];
+        ch_position_info pi = {.instr = {p->instr},
+                               .qty = p->qty,
+                               .avg_price = (double)p->cost / (double)p->qty / CH_CASH_SCALE,
+                               .realized = p->realized,
+                               .mark = s->unit.price,
+                               .unit = s->unit};
+        fn(ctx, &pi);
+    }
+    return CH_OK;
+}
+
+int64_t ch_engine_position(const ch_engine *e, ch_account_id acct, ch_instr_id instr)
+{
+    uint32_t k = pos_find(e, acct.v, instr.v);
+    return k == NIL ? 0 : e->pos[k].qty;
+}
+
+/* ---- orders ---------------------------------------------------------------- */
+
+static ch_err reject(ch_engine *e, ch_engine_result *res, ch_err why)
+{
+    if (res != NULL) {
+        memset(res, 0, sizeof *res);
+        res->status = CH_STATUS_REJECTED;
+    }
+    (void)e;
+    return why;
+}
+
+/* Best source for the taker now. Returns -1 if none crosses the limit. */
+typedef struct offer {
+    int64_t price; /* taker's price */
+    int64_t qty;   /* book/net: at that level */
+    int64_t sib_price;
+    pool_px pool;
+} offer;
+
+static int best_source(const ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker,
+                       int64_t limit, bool book_on, bool net_on, bool pool_on, offer o[3])
+{
+    ch_side opp = side == CH_BUY ? CH_SELL : CH_BUY;
+    bool have[3] = {false, false, false};
+    if (book_on && ch_book_best(e->book, x, opp, &o[0].price, &o[0].qty) == CH_OK &&
+        better(side, o[0].price, limit, false))
+        have[0] = true;
+    const series *s = &e->ser[x.v];
+    if (net_on && e->cfg.netting && s->sibling.v != CH_INSTR_NONE && s->marked) {
+        /* opposite gamma sign: a buyer takes the sibling's asks, a seller its bids */
+        int64_t p, q;
+        if (ch_book_best_other(e->book, s->sibling, opp, (ch_account_id){taker}, &p, &q) ==
+            CH_OK) {
+            int64_t pe = parity_price(e, x, side, p);
+            const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
+            if (pe >= uc->min_price && pe <= uc->max_price && better(side, pe, limit, false)) {
+                o[1].price = pe;
+                o[1].qty = q;
+                o[1].sib_price = p;
+                have[1] = true;
+            }
+        }
+    }
+    o[2].pool = pool_on ? pool_price(e, x, side, 1) : (pool_px){0};
+    if (o[2].pool.ok && better(side, o[2].pool.ticks, limit, false) &&
+        pool_allows(e, x, side, 1, o[2].pool.ticks)) {
+        o[2].price = o[2].pool.ticks;
+        have[2] = true;
+    }
+    int best = -1;
+    for (int k = 0; k < 3; k++) {
+        if (!have[k])
+            continue;
+        if (best < 0 || better(side, o[k].price, o[best].price, true))
+            best = k;
+    }
+    return best;
+}
+
+/* The limit translated to the sibling's price scale, for fillable checks. */
+static int64_t sibling_limit(const ch_engine *e, ch_instr_id x, ch_side side, int64_t limit)
+{
+    const series *s = &e->ser[x.v];
+    double fwd = s->rs.type == CH_OPT_CALL ? s->fwd_ticks : -s->fwd_ticks;
+    /* parity_price(p) <= limit (buy)  <=>  p <= limit - fee - fwd, rounded */
+    if (side == CH_BUY)
+        return (int64_t)floor((double)(limit - e->cfg.netting_fee_ticks) - fwd + 1e-9);
+    return (int64_t)ceil((double)(limit + e->cfg.netting_fee_ticks) - fwd - 1e-9);
+}
+
+ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result *res)
+{
+    e->seq++;
+    if (o->account.v >= e->n_acct || e->acct[o->account.v].internal)
+        return reject(e, res, CH_EUNAUTHORIZED);
+    const ch_instrument *in = ch_instruments_get(e->reg, o->instr);
+    if (in == NULL || !e->ser[o->instr.v].listed)
+        return reject(e, res, CH_EUNKNOWN_SYMBOL);
+    series *s = &e->ser[o->instr.v];
+    if (s->settled || (!s->rs.is_linear && s->rs.expiry <= e->now))
+        return reject(e, res, CH_EEXPIRED);
+    if (o->side != CH_BUY && o->side != CH_SELL)
+        return reject(e, res, CH_EBADSIDE);
+    if ((o->type != CH_ORD_LIMIT && o->type != CH_ORD_MARKET) ||
+        (o->tif != CH_TIF_GTC && o->tif != CH_TIF_IOC && o->tif != CH_TIF_FOK) ||
+        (o->post_only && (o->type != CH_ORD_LIMIT || o->tif != CH_TIF_GTC)))
+        return reject(e, res, CH_EBADTYPE);
+    if (o->qty <= 0 || o->qty > CH_QTY_MAX)
+        return reject(e, res, CH_EBADQTY);
+    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
+    int64_t limit = o->price;
+    if (o->type == CH_ORD_MARKET && limit == 0)
+        limit = o->side == CH_BUY ? uc->max_price : uc->min_price;
+    if (limit < uc->min_price || limit > uc->max_price)
+        return reject(e, res, CH_EBADPRICE);
+    account *a = &e->acct[o->account.v];
+    if (o->side == CH_BUY) {
+        int64_t per = reserve_per_lot(e, s->und, limit);
+        if (per > 0 && (a->cash - a->reserved) / per < o->qty)
+            return reject(e, res, CH_EFUNDS);
+    } else {
+        if (!s->marked)
+            return reject(e, res, CH_EMARGIN); /* no mark, no margin */
+        double need = worst_loss(e, a->R, a->O, s->scen, -(double)o->qty);
+        if (need > 0 && need > free_equity(a))
+            return reject(e, res, CH_EMARGIN);
+    }
+    ch_stp stp = a->stp;
+    bool net_on = s->marked;
+    if (o->post_only) {
+        offer of[3];
+        if (best_source(e, o->instr, o->side, o->account.v, limit, true, net_on, true, of) >= 0)
+            return reject(e, res, CH_EPOST_ONLY);
+    }
+    if (o->tif == CH_TIF_FOK) {
+        int64_t f = ch_book_fillable(e->book, o->instr, o->side, limit, o->account, stp, false,
+                                     o->qty, NULL);
+        if (f < o->qty && e->cfg.netting && net_on && s->sibling.v != CH_INSTR_NONE)
+            f += ch_book_fillable(e->book, s->sibling, o->side,
+                                  sibling_limit(e, o->instr, o->side, limit), o->account, stp,
+                                  true, o->qty - f, NULL);
+        if (f < o->qty)
+            f += pool_fill_qty_ex(e, o->instr, o->side, o->qty - f, limit, false, true, NULL);
+        if (f < o->qty)
+            return reject(e, res, CH_EFOK);
+    }
+    if (pos_get(e, o->account.v, o->instr.v) == NIL)
+        return reject(e, res, CH_ECAPACITY);
+    ch_order_req rq = {.instr = o->instr,
+                       .account = o->account,
+                       .side = o->side,
+                       .type = o->type,
+                       .tif = o->tif,
+                       .stp = stp,
+                       .post_only = o->post_only,
+                       .price = o->price,
+                       .qty = o->qty,
+                       .user = o->user};
+    ch_order_id id;
+    ch_err err = ch_book_open_order(e->book, &rq, &id);
+    if (err != CH_OK)
+        return reject(e, res, err);
+
+    ch_engine_result local;
+    ch_engine_result *r = res != NULL ? res : &local;
+    memset(r, 0, sizeof *r);
+    r->id = id;
+    e->cur_res = r;
+    e->cur_order = id;
+    e->cur_taker = o->account.v;
+    e->cur_instr = o->instr;
+    e->cur_side = o->side;
+    bool book_on = true;
+    for (;;) {
+        int64_t left = ch_book_open_remaining(e->book, id);
+        if (left <= 0)
+            break;
+        offer of[3];
+        int src =
+            best_source(e, o->instr, o->side, o->account.v, limit, book_on, net_on, true, of);
+        if (src < 0)
+            break;
+        if (src == CH_SRC_BOOK) {
+            int64_t filled;
+            bool stopped;
+            e->ctx_source = CH_SRC_BOOK;
+            ch_book_match_open(e->book, id, of[0].price, left, &filled, &stopped);
+            if (stopped) {
+                book_on = false; /* STP: no more from the book; the remainder won't rest */
+            } else if (filled == 0) {
+                /* only the taker's own orders were there and STP cancelled them
+                 * (cancel-resting): the best level has moved; if it has not,
+                 * stop using the book rather than loop */
+                int64_t p2, q2;
+                ch_side opp = o->side == CH_BUY ? CH_SELL : CH_BUY;
+                if (ch_book_best(e->book, o->instr, opp, &p2, &q2) == CH_OK &&
+                    p2 == of[0].price && q2 == of[0].qty)
+                    book_on = false;
+            }
+        } else if (src == CH_SRC_NET) {
+            int64_t q = left < of[1].qty ? left : of[1].qty, filled = 0;
+            ch_side resting = o->side == CH_BUY ? CH_SELL : CH_BUY;
+            e->ctx_source = CH_SRC_NET;
+            ch_book_take(e->book, s->sibling, resting, of[1].sib_price, q, o->account, &filled);
+            e->ctx_source = CH_SRC_BOOK;
+            if (filled > 0)
+                ch_book_fill_open(e->book, id, filled);
+            else
+                net_on = false;
+        } else {
+            /* the pool: as much as it gives at an average price strictly
+             * better than the other sources' best (ties go to them), and
+             * within the limit */
+            int64_t bound = limit;
+            bool strict = false;
+            offer other[3];
+            int ob = best_source(e, o->instr, o->side, o->account.v, limit, book_on, net_on,
+                                 false, other);
+            if (ob >= 0) {
+                bound = other[ob].price;
+                strict = true;
+            }
+            pool_px px;
+            int64_t q = pool_fill_qty(e, o->instr, o->side, left, bound, strict, &px);
+            if (q <= 0)
+                break; /* cannot happen: one lot qualified in best_source */
+            int64_t fee = taker_fee(e, o->instr, px.ticks, q);
+            if (o->side == CH_BUY)
+                clear_trade(e, o->instr, o->account.v, CH_ACCOUNT_POOL, px.ticks, q,
+                            o->account.v, fee);
+            else
+                clear_trade(e, o->instr, CH_ACCOUNT_POOL, o->account.v, px.ticks, q,
+                            o->account.v, fee);
+            ch_book_fill_open(e->book, id, q);
+            count_fill(e, o->instr, CH_SRC_POOL, q);
+            ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_POOL, .instr = o->instr,
+                         .taker_side = o->side, .price = px.ticks, .qty = q,
+                         .taker = o->account, .maker = {CH_ACCOUNT_POOL}, .taker_order = id,
+                         .maker_instr = o->instr, .maker_price = px.ticks, .fee = fee};
+            report_fill(e, &f);
+        }
+    }
+    ch_order_result br;
+    ch_book_close_order(e->book, id, &br);
+    if (br.status == CH_STATUS_NEW || br.status == CH_STATUS_PARTIALLY_FILLED)
+        hold_order(e, o->account.v, o->instr, o->side, limit, br.remaining);
+    r->status = br.status;
+    r->filled = br.filled;
+    r->remaining = br.remaining;
+    r->cancelled = br.cancelled;
+    e->cur_res = NULL;
+    e->cur_order = (ch_order_id){0};
+    return CH_OK;
+}
+
+ch_err ch_engine_cancel(ch_engine *e, ch_account_id acct, ch_order_id id, int64_t *cancelled)
+{
+    e->seq++;
+    return ch_book_cancel(e->book, acct, id, cancelled); /* the CANCEL event releases */
+}
+
+ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id, int64_t qty,
+                         int64_t price, ch_engine_result *res)
+{
+    e->seq++;
+    ch_order_info info;
+    if (ch_book_order(e->book, id, &info) != CH_OK || info.account.v != acct.v) {
+        ch_order_result br;
+        ch_err err = ch_book_replace(e->book, acct, id, qty, price, &br); /* the book's reject */
+        return reject(e, res, err);
+    }
+    account *a = &e->acct[acct.v];
+    series *s = &e->ser[info.instr.v];
+    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
+    bool args_ok = qty >= 0 && qty <= CH_QTY_MAX && !(qty == 0 && price == 0) &&
+                   (price == 0 || (price >= uc->min_price && price <= uc->max_price));
+    if (args_ok) { /* bad arguments are left to the book's specific reject */
+        int64_t nq = qty != 0 ? qty : info.remaining;
+        int64_t np = price != 0 ? price : info.price;
+        if (info.side == CH_BUY) {
+            int64_t need = reserve_per_lot(e, s->und, np) * nq -
+                           reserve_per_lot(e, s->und, info.price) * info.remaining;
+            if (need > 0 && a->cash - a->reserved < need)
+                return reject(e, res, CH_EFUNDS);
+        } else if (nq > info.remaining) {
+            double need = worst_loss(e, a->R, a->O, s->scen, -(double)(nq - info.remaining));
+            if (need > 0 && need > free_equity(a))
+                return reject(e, res, CH_EMARGIN);
+        }
+    }
+    /* release the old hold, replace, hold the new state */
+    release_order(e, acct.v, info.instr, info.side, info.price, info.remaining);
+    ch_engine_result local;
+    ch_engine_result *r = res != NULL ? res : &local;
+    memset(r, 0, sizeof *r);
+    e->cur_res = r;
+    e->cur_order = id;
+    e->cur_taker = acct.v;
+    e->cur_instr = info.instr;
+    e->cur_side = info.side;
+    e->ctx_source = CH_SRC_BOOK;
+    ch_order_result br;
+    ch_err err = ch_book_replace(e->book, acct, id, qty, price, &br);
+    e->cur_res = NULL;
+    e->cur_order = (ch_order_id){0};
+    ch_order_info after;
+    if (ch_book_order(e->book, id, &after) == CH_OK)
+        hold_order(e, acct.v, after.instr, after.side, after.price, after.remaining);
+    if (err != CH_OK)
+        return reject(e, res, err);
+    r->id = id;
+    r->status = br.status;
+    r->filled = br.filled;
+    r->remaining = br.remaining;
+    r->cancelled = br.cancelled;
+    return CH_OK;
+}
+
+ch_err ch_engine_quote(const ch_engine *e, ch_instr_id instr, ch_side side, int64_t qty,
+                       ch_quote *out)
+{
+    const ch_instrument *in = ch_instruments_get(e->reg, instr);
+    if (in == NULL || !e->ser[instr.v].listed)
+        return CH_EUNKNOWN_SYMBOL;
+    const series *s = &e->ser[instr.v];
+    if (s->settled || (!s->rs.is_linear && s->rs.expiry <= e->now))
+        return CH_EEXPIRED;
+    if (side != CH_BUY && side != CH_SELL)
+        return CH_EBADSIDE;
+    if (qty <= 0 || qty > CH_QTY_MAX)
+        return CH_EBADQTY;
+    pool_px p = pool_price(e, instr, side, qty);
+    if (!p.ok)
+        return CH_ENOTFOUND;
+    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
+    int64_t bound = side == CH_BUY ? uc->max_price : uc->min_price;
+    int64_t maxq = pool_fill_qty(e, instr, side, qty, bound, false, NULL);
+    out->price = p.ticks;
+    out->model = p.mid;
+    out->premium = p.premium;
+    double vol = 0;
+    const und_state *u = und_of(e, instr);
+    ch_smile_vol(u->smile, s->rs.strike, s->rs.expiry, e->now, &vol);
+    out->vol = vol;
+    out->max_qty = maxq;
+    return maxq > 0 ? CH_OK : CH_ERISK_LIMIT;
+}
+
+/* ---- pool shares ------------------------------------------------------------- */
+
+void ch_engine_pool(const ch_engine *e, ch_pool_info *out)
+{
+    const account *p = &e->acct[CH_ACCOUNT_POOL];
+    out->cash = p->cash;
+    out->inventory_value = p->mtm;
+    out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm;
+    out->shares = e->pool_shares;
+    out->nav_per_share = e->pool_shares > 0 ? out->nav * CH_CASH_SCALE / (double)e->pool_shares
+                                            : 1.0;
+}
+
+ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash, int64_t *shares)
+{
+    if (lp.v >= e->n_acct || e->acct[lp.v].internal)
+        return CH_EUNAUTHORIZED;
+    account *a = &e->acct[lp.v];
+    if (cash <= 0)
+        return CH_EINVAL;
+    if (a->cash - a->reserved < cash)
+        return CH_EFUNDS;
+    ch_pool_info pi;
+    ch_engine_pool(e, &pi);
+    /* shares are counted in cash units at 1 share = 1e-6 quote ccy initially */
+    int64_t minted;
+    if (e->pool_shares == 0 || !(pi.nav > 0))
+        minted = cash;
+    else
+        minted = (int64_t)floor((double)cash / pi.nav_per_share);
+    if (minted <= 0)
+        return CH_EINVAL;
+    e->seq++;
+    a->cash -= cash;
+    e->acct[CH_ACCOUNT_POOL].cash += cash;
+    a->shares += minted;
+    e->pool_shares += minted;
+    if (shares != NULL)
+        *shares = minted;
+    return CH_OK;
+}
+
+ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t shares, int64_t *cash)
+{
+    if (lp.v >= e->n_acct || e->acct[lp.v].internal)
+        return CH_EUNAUTHORIZED;
+    account *a = &e->acct[lp.v];
+    if (shares <= 0)
+        return CH_EINVAL;
+    if (shares > a->shares)
+        return CH_EFUNDS;
+    ch_pool_info pi;
+    ch_engine_pool(e, &pi);
+    double v = floor((double)shares * pi.nav_per_share);
+    if (!(v >= 0))
+        v = 0;
+    int64_t pay = (int64_t)v;
+    if (pay > e->acct[CH_ACCOUNT_POOL].cash)
+        return CH_EFUNDS;
+    e->seq++;
+    a->shares -= shares;
+    e->pool_shares -= shares;
+    e->acct[CH_ACCOUNT_POOL].cash -= pay;
+    a->cash += pay;
+    if (cash != NULL)
+        *cash = pay;
+    return CH_OK;
+}
+
+/* ---- reports -------------------------------------------------------------- */
+
+void ch_engine_netting(const ch_engine *e, ch_netting *out)
+{
+    *out = e->net;
+    double d = 0;
+    for (uint32_t u = 0; u < e->n_und; u++)
+        d += ch_engine_net_delta(e, u);
+    out->net_delta = d;
+}
+
+double ch_engine_net_delta(const ch_engine *e, uint32_t underlying)
+{
+    if (underlying >= e->n_und)
+        return 0;
+    ch_risk_totals a, b;
+    ch_inventory_totals(e->und[underlying].pool_inv, &a);
+    ch_inventory_totals(e->und[underlying].house_inv, &b);
+    return a.delta + b.delta;
+}
+
+size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying, ch_netting_bucket *out,
+                                 size_t max)
+{
+    if (underlying >= e->n_und)
+        return 0;
+    const und_state *u = &e->und[underlying];
+    ch_bucket pb[1];
+    size_t nb = ch_inventory_buckets(u->pool_inv, pb, 0);
+    ch_bucket *pool_b = malloc((nb + 1) * sizeof *pool_b);
+    ch_bucket *house_b = malloc((nb + 1) * sizeof *house_b);
+    if (pool_b == NULL || house_b == NULL) {
+        free(pool_b);
+        free(house_b);
+        return 0;
+    }
+    ch_inventory_buckets(u->pool_inv, pool_b, nb);
+    ch_inventory_buckets(u->house_inv, house_b, nb);
+    size_t n = 0;
+    for (size_t i = 0; i < nb && n < max; i++) {
+        if (pool_b[i].expiry == 0 && pool_b[i].strike == 0)
+            continue; /* linear series */
+        ch_netting_bucket *o = &out[n++];
+        memset(o, 0, sizeof *o);
+        o->expiry = pool_b[i].expiry;
+        o->strike = pool_b[i].strike;
+        o->residual = pool_b[i].net;
+        o->residual.delta += house_b[i].net.delta;
+        o->residual.gamma += house_b[i].net.gamma;
+        o->residual.vega += house_b[i].net.vega;
+        o->residual.theta += house_b[i].net.theta;
+        o->residual.value += house_b[i].net.value;
+        uint32_t cnt = ch_instruments_count(e->reg);
+        for (uint32_t k = 0; k < cnt; k++) {
+            const series *s = &e->ser[k];
+            if (!s->listed || s->und != underlying || s->rs.is_linear ||
+                s->rs.expiry != o->expiry || s->rs.strike != o->strike)
+                continue;
+            o->gross_gamma += s->gross_g;
+            o->gross_vega += s->gross_v;
+            o->netted_gamma += s->netted_g;
+            o->netted_vega += s->netted_v;
+            o->pool_gamma += s->pool_g;
+            o->pool_vega += s->pool_v;
+        }
+    }
+    free(pool_b);
+    free(house_b);
+    return n;
+}
+
+ch_err ch_engine_risk(const ch_engine *e, uint32_t underlying, ch_risk_totals *totals,
+                      ch_scenario_result *scen)
+{
+    if (underlying >= e->n_und)
+        return CH_EUNKNOWN_UNDERLYING;
+    const und_state *u = &e->und[underlying];
+    ch_risk_totals a, b;
+    ch_inventory_totals(u->pool_inv, &a);
+    ch_inventory_totals(u->house_inv, &b);
+    if (totals != NULL) {
+        totals->delta = a.delta + b.delta;
+        totals->gamma = a.gamma + b.gamma;
+        totals->vega = a.vega + b.vega;
+        totals->theta = a.theta + b.theta;
+        totals->value = a.value + b.value;
+    }
+    if (scen != NULL) {
+        if (!u->has_index)
+            return CH_ENOTFOUND;
+        ch_scenario_result s2;
+        ch_err err = ch_inventory_scenarios(u->pool_inv, u->smile, &u->m, &e->cfg.scenarios,
+                                            NULL, NULL, 0, scen);
+        if (err != CH_OK)
+            return err;
+        err = ch_inventory_scenarios(u->house_inv, u->smile, &u->m, &e->cfg.scenarios, NULL,
+                                     NULL, 0, &s2);
+        if (err != CH_OK)
+            return err;
+        scen->worst = 0;
+        for (size_t k = 0; k < scen->n; k++) {
+            scen->pnl[k] += s2.pnl[k];
+            if (scen->pnl[k] < scen->pnl[scen->worst])
+                scen->worst = k;
+        }
+        scen->worst_loss = scen->pnl[scen->worst] < 0 ? -scen->pnl[scen->worst] : 0;
+    }
+    return CH_OK;
+}
+
+void ch_engine_cash_totals(const ch_engine *e, int64_t *total, int64_t *external)
+{
+    int64_t t = 0;
+    for (uint32_t a = 0; a < e->n_acct; a++)
+        t += e->acct[a].cash;
+    *total = t;
+    *external = e->external;
+}
+
+typedef struct check_ctx {
+    const ch_engine *e;
+    int64_t *reserved;
+} check_ctx;
+
+static void check_order(void *ctx, const ch_order_info *o)
+{
+    check_ctx *c = ctx;
+    c->reserved[o->account.v] +=
+        reserve_per_lot(c->e, c->e->ser[o->instr.v].und, o->price) * o->remaining;
+}
+
+#ifdef CH_ENGINE_DEBUG_CHECK
+#include <stdio.h>
+#define CHECK_FAIL(why) (fprintf(stderr, "ch_engine_check: %s\n", why), CH_EINVAL)
+#else
+#define CHECK_FAIL(why) CH_EINVAL
+#endif
+
+ch_err ch_engine_check(const ch_engine *e)
+{
+    if (ch_book_check(e->book) != CH_OK)
+        return CHECK_FAIL("book");
+    int64_t total, ext;
+    ch_engine_cash_totals(e, &total, &ext);
+    if (total != ext)
+        return CHECK_FAIL("cash");
+    uint32_t n = ch_instruments_count(e->reg);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!e->ser[i].listed)
+            continue;
+        int64_t sum = 0;
+        for (uint32_t k = e->ser[i].first_pos; k != NIL; k = e->pos[k].next_series)
+            sum += e->pos[k].qty;
+        if (sum != 0)
+            return CHECK_FAIL("positions do not sum to zero");
+        const und_state *u = &e->und[e->ser[i].und];
+        if (ch_inventory_position(u->pool_inv, i) !=
+                (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_POOL}, (ch_instr_id){i}) ||
+            ch_inventory_position(u->house_inv, i) !=
+                (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_HOUSE},
+                                           (ch_instr_id){i}))
+            return CHECK_FAIL("inventory");
+    }
+    int64_t *res = calloc(e->n_acct, sizeof *res);
+    if (res == NULL)
+        return CH_ENOMEM;
+    check_ctx c = {e, res};
+    for (uint32_t i = 0; i < n; i++)
+        if (e->ser[i].listed)
+            ch_book_foreach(e->book, (ch_instr_id){i}, CH_BUY, check_order, &c);
+    int64_t shares = 0;
+    ch_err out = CH_OK;
+    for (uint32_t a = 0; a < e->n_acct; a++) {
+        if (res[a] != e->acct[a].reserved || e->acct[a].reserved < 0 || e->acct[a].shares < 0)
+            out = CHECK_FAIL("reservation");
+        shares += e->acct[a].shares;
+    }
+    free(res);
+    if (shares != e->pool_shares)
+        return CHECK_FAIL("shares");
+    return out;
+}

@@ -1,0 +1,424 @@
+/*
+ * ch/engine.h - the clearinghouse core: one entry point for orders that fills
+ * them from three sources of liquidity, clears every trade through the house
+ * (novation), keeps accounts, positions, the pool and its LP shares, prices
+ * the residual inventory and settles expiries.
+ *
+ * Pure like the rest of the core: no I/O, no clock (time arrives with
+ * ch_engine_market() / ch_engine_advance()), no logging. One thread.
+ *
+ * Matching rule. An order for option X (expiry E, strike K) is filled, lot
+ * range by lot range, from the best effective price for the taker among
+ *   1. BOOK  resting orders on X's own book (price-time; the book's self-trade
+ *            prevention applies);
+ *   2. NET   resting orders of the opposite gamma sign on X's sibling (same E
+ *            and K, other type): a buy call takes a resting sell put, a sell
+ *            call a resting buy put, and vice versa. The resting order trades
+ *            at its own price; the taker's price is the parity translation
+ *            C = P + D(F - K), D(F - K) = S e^{-qT} - K e^{-rT}, rounded in the
+ *            house's favour (up for a taker buy, down for a sell) plus
+ *            (minus) the netting fee. The house ends short the call and long
+ *            the put (or the reverse): a forward, zero gamma and vega, whose
+ *            delta goes to the hedge book. The taker's own sibling orders are
+ *            passed over;
+ *   3. POOL  the liquidity pool's quote: model value at the marked smile
+ *            ± (base half-spread + inventory premium), within its risk
+ *            limits (see ch_pool_config).
+ * Ties go in that order. The unfilled part of a GTC limit order rests on X's
+ * book; of IOC and market orders it is cancelled; a FOK order that the three
+ * sources together cannot fill now is rejected and nothing changes; a
+ * post-only order that any source would fill is rejected.
+ *
+ * Money. Cash is integer, in micro-units of the quote currency (1e-6 USD);
+ * prices are ticks of the underlying; one contract's premium is its price
+ * (not scaled by the contract size); settlement pays
+ * contract_size × max(S - K, 0) (call) per contract, floored to a micro-unit.
+ * Every transfer has two sides; fees go to the `fees` account; the house
+ * (`house`), the pool (`pool`) and the fee account are accounts 0, 1, 2.
+ *
+ * Pre-trade checks. A buyer must have cash, net of what its resting buy
+ * orders reserve, for limit × qty plus the largest possible taker fee; that
+ * amount is reserved while the order rests. A seller must have equity (cash -
+ * reserved + positions marked to the smile) covering the worst scenario loss
+ * of its positions, its resting sell orders and the new order (the risk
+ * core's grid). Failures: CH_EFUNDS, CH_EMARGIN; nothing changes. The house,
+ * pool and fee accounts cannot place orders.
+ */
+#ifndef CH_ENGINE_H
+#define CH_ENGINE_H
+
+#include <stddef.h>
+
+#include "ch/api.h"
+#include "ch/book.h"
+#include "ch/err.h"
+#include "ch/instrument.h"
+#include "ch/risk.h"
+#include "ch/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Cash is counted in these units of the quote currency. */
+#define CH_CASH_SCALE INT64_C(1000000)
+#define CH_ACCOUNT_NAME_MAX 32
+
+enum { CH_ACCOUNT_HOUSE = 0, CH_ACCOUNT_POOL = 1, CH_ACCOUNT_FEES = 2 };
+
+typedef enum ch_source { CH_SRC_BOOK = 0, CH_SRC_NET = 1, CH_SRC_POOL = 2 } ch_source;
+
+/**
+ * The pool's quote for a customer trade of n contracts of option j, with
+ * mid_j, vega_j, gamma_j per contract at the marked smile, and the pool's net
+ * vega V and gamma G in total and at j's (expiry, strike) after the midpoint
+ * of the trade (Δq = -n for a customer buy, +n for a sell):
+ *   premium = sign(Δq) · vega_j · [ pv_t (V_t + Δq vega_j/2) / Vmax_t
+ *                                  + pg_t (G_t + Δq gamma_j/2) / Gmax_t
+ *                                  + pv_k (V_k + Δq vega_j/2) / Vmax_k
+ *                                  + pg_k (G_k + Δq gamma_j/2) / Gmax_k ]
+ * clamped to ± max_skew_vol · vega_j; buy = mid + half_spread_vol·vega + premium,
+ * sell = mid - half_spread_vol·vega - premium, rounded to the tick in the
+ * pool's favour. So a trade that adds to the pool's exposure pays a premium
+ * growing with what it adds (pv_t is the extra vol charged when total vega
+ * sits at its limit), a trade that reduces it gets the premium as a rebate,
+ * and with every parameter 0 the pool quotes the model. The pool refuses the
+ * part of a trade that would take |V_t|, |G_t|, |V_k|, |G_k| or its notional
+ * (Σ|position| × contract size × spot) beyond the limits, unless that
+ * measure shrinks; it never buys more than its cash pays for.
+ */
+typedef struct ch_pool_config {
+    bool enabled;
+    double half_spread_vol;             /**< 0.01 = one vol point */
+    double pv_t, pg_t, pv_k, pg_k;      /**< vol charged at each limit */
+    double max_skew_vol;                /**< clamp of the premium, in vol */
+    double max_vega_total;              /**< Vmax_t, quote ccy per 1.00 vol */
+    double max_gamma_total;             /**< Gmax_t, underlying units per unit spot */
+    double max_vega_strike;             /**< Vmax_k */
+    double max_gamma_strike;            /**< Gmax_k */
+    double max_notional;                /**< quote ccy */
+} ch_pool_config;
+
+typedef struct ch_engine_config {
+    uint32_t max_instruments;  /**< listed series, all underlyings */
+    uint32_t max_underlyings;
+    uint32_t max_orders;       /**< resting orders */
+    uint32_t max_levels;       /**< price levels per side per book */
+    uint32_t max_accounts;     /**< including house, pool, fees */
+    uint32_t max_positions;    /**< (account, instrument) pairs */
+    bool netting;              /**< parity netting on (the default) */
+    int64_t netting_fee_ticks; /**< added to the taker's parity price */
+    double taker_fee_bps;      /**< of index × contract size, per contract */
+    double fee_cap;            /**< taker fee at most this share of the premium */
+    ch_pool_config pool;
+    ch_scenario_config scenarios;
+} ch_engine_config;
+
+/**
+ * Defaults: 1024 series, 8 underlyings, 1M orders, 256 levels, 4096
+ * accounts, 1M positions; netting on with a 1-tick fee; taker fee 3 bps
+ * capped at 12.5 % of the premium; the pool on with a 1 vol point
+ * half-spread, 2 vol points charged at the total vega / strike gamma limits
+ * and 1 at the others, premium clamped to 5 vol points, limits 2M vega, 50
+ * gamma, 500k vega and 10 gamma per strike, 100M notional; the risk core's
+ * default scenarios.
+ */
+CH_API void ch_engine_defaults(ch_engine_config *cfg);
+
+typedef struct ch_engine ch_engine;
+
+/** One fill, as reported to the event callback. */
+typedef struct ch_fill {
+    uint64_t trade_id;
+    ch_source source;
+    ch_instr_id instr;     /**< the taker's instrument */
+    ch_side taker_side;
+    int64_t price;         /**< the taker's price, ticks */
+    int64_t qty;
+    ch_account_id taker, maker; /**< maker: resting order's account, or pool */
+    ch_order_id taker_order;    /**< the incoming order (0 for none) */
+    ch_order_id maker_order;    /**< the resting order (0 for the pool) */
+    ch_instr_id maker_instr;    /**< = instr, or the sibling for NET */
+    int64_t maker_price;        /**< the resting order's own price */
+    int64_t fee;                /**< taker fee, cash units */
+} ch_fill;
+
+typedef enum ch_engine_event_type {
+    CH_EE_FILL = 1,   /**< fill */
+    CH_EE_ORDER = 2,  /**< book: an order event (ack, cancel, rest, ...) */
+    CH_EE_SETTLE = 3, /**< settle: one position cash-settled at expiry */
+    CH_EE_MARKET = 4  /**< market data applied */
+} ch_engine_event_type;
+
+typedef struct ch_settlement {
+    ch_instr_id instr;
+    ch_account_id account;
+    int64_t qty;       /**< position settled */
+    int64_t amount;    /**< cash received (negative: paid) */
+    double index;      /**< settlement price */
+} ch_settlement;
+
+typedef struct ch_engine_event {
+    ch_engine_event_type type;
+    uint64_t seq; /**< engine command sequence number */
+    ch_fill fill;
+    const ch_event *book;
+    ch_settlement settle;
+} ch_engine_event;
+
+typedef void (*ch_engine_event_fn)(void *ctx, const ch_engine_event *ev);
+
+/** @return owned (ch_engine_destroy()) or NULL (bad sizes, no memory). */
+CH_API ch_engine *ch_engine_create(const ch_engine_config *cfg);
+
+CH_API void ch_engine_destroy(ch_engine *e);
+
+/** Event callback (may be NULL); events arrive during the call that causes them. */
+CH_API void ch_engine_set_sink(ch_engine *e, ch_engine_event_fn fn, void *ctx);
+
+/** The instrument registry (view, valid until destroy). */
+CH_API const ch_instruments *ch_engine_instruments(const ch_engine *e);
+
+/** The order books (view; read-only use: depth, best, order lookups). */
+CH_API const ch_book *ch_engine_book(const ch_engine *e);
+
+/**
+ * Add an underlying. Its tick must have at most 6 decimals (cash is counted
+ * in 1e-6). @return as ch_instruments_add_underlying(), or CH_EBADCONFIG.
+ */
+CH_API ch_err ch_engine_add_underlying(ch_engine *e, const ch_underlying_config *u,
+                                       uint32_t *index);
+
+/**
+ * List a series (option or perpetual) at the engine's current time.
+ * @return as ch_instruments_add(); also opens its book.
+ */
+CH_API ch_err ch_engine_list(ch_engine *e, const char *symbol, size_t len, ch_instr_id *id);
+
+/** List the grid expiries × strikes, calls and puts (see ch_instruments_add_grid()). */
+CH_API ch_err ch_engine_list_grid(ch_engine *e, uint32_t underlying, const ch_time *expiries,
+                                  size_t n_exp, const int64_t *strikes, size_t n_strikes);
+
+/** Market data for one underlying; fields set to NAN / 0 count are left unchanged. */
+typedef struct ch_market_update {
+    uint32_t underlying;
+    double index;         /**< > 0, or NAN */
+    double rate;          /**< NAN = unchanged */
+    double funding_rate;  /**< kept for the hedge book; NAN = unchanged */
+    double perp;          /**< perp price; NAN = unchanged */
+    ch_time time;         /**< 0 = unchanged; must not go backwards */
+    size_t n_marks;       /**< smile marks: per expiry, flat or by strike */
+    const ch_time *mark_expiry;
+    const double *mark_strike; /**< 0 = a flat vol for the whole expiry */
+    const double *mark_vol;
+} ch_market_update;
+
+/**
+ * Apply market data: the index, rate, clock and smile marks; then settle
+ * series that have expired (ch_engine_advance()), and revalue every cached
+ * mark, scenario vector, account margin and the inventory.
+ * @return CH_OK; CH_EUNKNOWN_UNDERLYING; CH_EINVAL (index not positive, time
+ *         going backwards); the smile's errors (CH_EBADVOL, CH_ECALENDAR,
+ *         CH_EEXPIRED): marks are all-or-nothing, nothing changes on error.
+ */
+CH_API ch_err ch_engine_market(ch_engine *e, const ch_market_update *u);
+
+/**
+ * Move the clock to @p now (never back) and settle what expired: resting
+ * orders cancelled, every position cash-settled at the underlying's index.
+ * @return CH_OK or CH_EINVAL (backwards).
+ */
+CH_API ch_err ch_engine_advance(ch_engine *e, ch_time now);
+
+/** The engine clock. */
+CH_API ch_time ch_engine_now(const ch_engine *e);
+
+/* ---- accounts -------------------------------------------------------------- */
+
+/**
+ * Open account @p name (1..31 chars of [A-Za-z0-9_.-]) with @p cash (cash
+ * units, >= 0, deposited from outside) and self-trade mode @p stp.
+ * @return CH_OK; CH_EEXISTS; CH_EINVAL (name, cash); CH_ECAPACITY.
+ */
+CH_API ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_stp stp,
+                                     ch_account_id *id);
+
+/** Find an account by name. @return CH_OK or CH_ENOTFOUND. */
+CH_API ch_err ch_engine_account_find(const ch_engine *e, const char *name, size_t len,
+                                     ch_account_id *id);
+
+/** Deposit (> 0) or withdraw (< 0, up to the free cash) from outside. */
+CH_API ch_err ch_engine_deposit(ch_engine *e, ch_account_id id, int64_t amount);
+
+typedef struct ch_account_info {
+    ch_account_id id;
+    char name[CH_ACCOUNT_NAME_MAX];
+    ch_stp stp;
+    int64_t cash;       /**< cash units */
+    int64_t reserved;   /**< held by resting buy orders */
+    double equity;      /**< cash - reserved + positions at mark, quote ccy */
+    double margin;      /**< worst scenario loss of positions + resting sells */
+    int64_t shares;     /**< pool shares held */
+    uint32_t positions; /**< non-zero positions */
+} ch_account_info;
+
+CH_API ch_err ch_engine_account(const ch_engine *e, ch_account_id id, ch_account_info *out);
+
+typedef struct ch_position_info {
+    ch_instr_id instr;
+    int64_t qty;        /**< signed contracts */
+    double avg_price;   /**< quote ccy per contract */
+    int64_t realized;   /**< cash units */
+    double mark;        /**< quote ccy per contract */
+    ch_greeks unit;     /**< per contract, contract size applied */
+} ch_position_info;
+
+/**
+ * Call @p fn for each non-zero position of @p id (instrument order not
+ * specified). @return CH_OK or CH_ENOTFOUND.
+ */
+CH_API ch_err ch_engine_positions(const ch_engine *e, ch_account_id id,
+                                  void (*fn)(void *ctx, const ch_position_info *p), void *ctx);
+
+/** Position of @p acct in @p instr (0 if none). */
+CH_API int64_t ch_engine_position(const ch_engine *e, ch_account_id acct, ch_instr_id instr);
+
+/* ---- orders ---------------------------------------------------------------- */
+
+typedef struct ch_engine_order {
+    ch_account_id account;
+    ch_instr_id instr;
+    ch_side side;
+    ch_ord_type type;
+    ch_tif tif;
+    bool post_only;
+    int64_t price; /**< ticks; protection price for a market order (0 = band edge) */
+    int64_t qty;
+    uint64_t user;
+} ch_engine_order;
+
+typedef struct ch_engine_result {
+    ch_order_id id;
+    ch_order_status status;
+    int64_t filled, remaining, cancelled;
+    int64_t by_source[3]; /**< lots filled from book, net, pool */
+    uint32_t fills;       /**< fill events emitted */
+} ch_engine_result;
+
+/**
+ * Submit an order. @return CH_OK (see res->status) or a reject with no state
+ * change: the book's validation errors, CH_EUNAUTHORIZED (unknown account or
+ * an internal one), CH_EFUNDS, CH_EMARGIN, CH_EPOST_ONLY, CH_EFOK,
+ * CH_ECAPACITY, CH_EEXPIRED (the series has expired at the engine clock).
+ */
+CH_API ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result *res);
+
+/** Cancel a resting order (releases its reservation). Errors as ch_book_cancel(). */
+CH_API ch_err ch_engine_cancel(ch_engine *e, ch_account_id acct, ch_order_id id,
+                               int64_t *cancelled);
+
+/**
+ * Replace a resting order (ch_book_replace() rules: a crossing replace trades
+ * with the book only). Buy orders re-reserve; sells are margin-checked on an
+ * increase. Errors: those of ch_book_replace(), CH_EFUNDS, CH_EMARGIN.
+ */
+CH_API ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id, int64_t qty,
+                                int64_t price, ch_engine_result *res);
+
+/** The pool's price for a customer trade now, without trading. */
+typedef struct ch_quote {
+    int64_t price;  /**< ticks, rounded in the pool's favour */
+    double model;   /**< model value per contract at the mark */
+    double premium; /**< half-spread + inventory premium, quote ccy per contract
+                         (signed: negative is a rebate beyond the half-spread) */
+    double vol;     /**< marked vol */
+    int64_t max_qty; /**< how much of qty the pool would fill (limits, cash) */
+} ch_quote;
+
+/**
+ * @return CH_OK; CH_EUNKNOWN_SYMBOL; CH_EEXPIRED; CH_EBADQTY; CH_EBADSIDE;
+ *         CH_ENOTFOUND (no smile mark for the series or the pool is off);
+ *         CH_ERISK_LIMIT (the pool would fill nothing).
+ */
+CH_API ch_err ch_engine_quote(const ch_engine *e, ch_instr_id instr, ch_side customer_side,
+                              int64_t qty, ch_quote *out);
+
+/* ---- pool shares ----------------------------------------------------------- */
+
+/**
+ * LP deposit of @p cash (cash units) for shares at NAV per share (1 share =
+ * 1 quote-currency unit for the first deposit). @return CH_OK, CH_EFUNDS,
+ * CH_EINVAL, CH_EUNAUTHORIZED.
+ */
+CH_API ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash,
+                                     int64_t *shares);
+
+/**
+ * Redeem @p shares at NAV per share (floored). @return CH_OK; CH_EFUNDS (not
+ * that many shares, or the pool's cash cannot pay it now); CH_EINVAL.
+ */
+CH_API ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t shares,
+                                      int64_t *cash);
+
+typedef struct ch_pool_info {
+    int64_t cash;
+    double inventory_value; /**< positions at mark */
+    double nav;             /**< cash + inventory value */
+    int64_t shares;         /**< outstanding */
+    double nav_per_share;
+} ch_pool_info;
+
+CH_API void ch_engine_pool(const ch_engine *e, ch_pool_info *out);
+
+/* ---- risk and netting reports ---------------------------------------------- */
+
+/** Per (expiry, strike): what was traded and where its risk went. */
+typedef struct ch_netting_bucket {
+    ch_time expiry;
+    double strike;
+    double gross_gamma, gross_vega;   /**< |traded|, all sources */
+    double netted_gamma, netted_vega; /**< book + net */
+    double pool_gamma, pool_vega;     /**< left to the pool */
+    ch_risk_totals residual;          /**< pool + house now */
+} ch_netting_bucket;
+
+typedef struct ch_netting {
+    double gross_delta; /**< Σ|delta| of every fill: what a trade-by-trade hedger sends */
+    double net_delta;   /**< house + pool net delta now */
+    double gross_gamma, netted_gamma, gross_vega, netted_vega;
+    uint64_t fills[3];
+    int64_t lots[3];    /**< lots filled by source */
+} ch_netting;
+
+/** Totals. */
+CH_API void ch_engine_netting(const ch_engine *e, ch_netting *out);
+
+/** Per (expiry, strike) for one underlying; @return the number of buckets. */
+CH_API size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying,
+                                        ch_netting_bucket *out, size_t max);
+
+/**
+ * Residual inventory (pool + house) of @p underlying: totals and the
+ * scenario grid. @return CH_OK, CH_EUNKNOWN_UNDERLYING, or scenario errors.
+ */
+CH_API ch_err ch_engine_risk(const ch_engine *e, uint32_t underlying, ch_risk_totals *totals,
+                             ch_scenario_result *scen);
+
+/** Net delta of the house and pool in @p underlying (what the hedge book must offset). */
+CH_API double ch_engine_net_delta(const ch_engine *e, uint32_t underlying);
+
+/** Sum of all cash, and what came in from outside (deposits - withdrawals). */
+CH_API void ch_engine_cash_totals(const ch_engine *e, int64_t *total, int64_t *external);
+
+/**
+ * Invariants, for tests after every operation: per instrument the positions
+ * of all accounts sum to zero; total cash equals what came in from outside;
+ * every account's reservation equals its resting buy orders; pool shares add
+ * up; the books pass ch_book_check(). @return CH_OK or CH_EINVAL.
+ */
+CH_API ch_err ch_engine_check(const ch_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
