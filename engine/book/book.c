@@ -809,14 +809,15 @@ ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_acc
         return CH_ENOTFOUND;
     const side_book *sd = &bk->s[side];
     for (uint32_t li = sd->n; li-- > 0;) {
-        int64_t q = 0;
-        for (uint32_t s = sd->lv[li].head; s != NIL; s = b->orders[s].next)
-            if (b->orders[s].account != account.v)
-                q += b->orders[s].remaining;
-        if (q > 0) {
-            *price = price_of(side, sd->lv[li].key);
-            *qty = q;
-            return CH_OK;
+        /* the first order of another account decides; the level's total is
+         * an upper bound of what others offer there (ch_book_take skips the
+         * account's own orders) */
+        for (uint32_t s = sd->lv[li].head; s != NIL; s = b->orders[s].next) {
+            if (b->orders[s].account != account.v) {
+                *price = price_of(side, sd->lv[li].key);
+                *qty = sd->lv[li].qty;
+                return CH_OK;
+            }
         }
     }
     return CH_ENOTFOUND;

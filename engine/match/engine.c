@@ -37,7 +37,6 @@
 #include <string.h>
 
 #define NIL UINT32_MAX
-#define NSCEN (CH_SCEN_MAX_SPOT * 3)
 
 typedef struct series {
     bool listed, settled, marked;
@@ -45,9 +44,12 @@ typedef struct series {
     ch_instr_id sibling;
     ch_series rs;
     ch_greeks unit;      /* per contract at the mark */
-    double scen[NSCEN];  /* PnL of one long contract per scenario */
+    double *scen;        /* PnL of one long contract per scenario (nscen, in an arena) */
+    uint64_t quote_epoch;   /* the pool's 1-lot quotes below are valid for this epoch */
+    int64_t quote_px[2];    /* per customer side; 0 = the pool does not quote */
     double fwd_ticks;    /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
     uint32_t first_pos;  /* positions in this series */
+    uint32_t house_k, pool_k; /* the house's and the pool's records (no hash lookup) */
     /* netting counters */
     double gross_g, gross_v, netted_g, netted_v, pool_g, pool_v;
 } series;
@@ -68,8 +70,8 @@ typedef struct account {
     ch_stp stp;
     int64_t cash, reserved, shares;
     uint32_t first_pos, npos;
-    double R[NSCEN]; /* scenario PnL of positions */
-    double O[NSCEN]; /* of resting sell orders, as if filled */
+    double *R; /* scenario PnL of positions (nscen, in an arena) */
+    double *O; /* of resting sell orders, as if filled */
     double mtm;      /* positions at mark, quote ccy */
 } account;
 
@@ -90,12 +92,13 @@ struct ch_engine {
     uint32_t n_acct;
     position *pos;
     uint32_t n_pos;
-    uint32_t *pos_hash; /* (account, instr) -> position + 1 */
-    uint32_t pos_mask;
+    uint32_t *pos_index; /* [account * max_instruments + instrument] -> record + 1 */
     int64_t external; /* cash in from outside, net */
     int64_t pool_shares;
     ch_time now;
     size_t nscen;
+    double *scen_arena; /* series scenario vectors, then account R and O vectors */
+    uint64_t pool_epoch; /* bumped whenever a pool quote may change */
     int64_t fee_cap_ppm;
     uint64_t seq, trades;
     ch_netting net;
@@ -105,6 +108,7 @@ struct ch_engine {
     ch_source ctx_source;
     ch_order_id cur_order;
     uint32_t cur_taker;
+    uint32_t cur_taker_k; /* the taker's position record */
     ch_instr_id cur_instr;
     ch_side cur_side;
     ch_engine_result *cur_res;
@@ -160,36 +164,23 @@ static void emit(ch_engine *e, ch_engine_event *ev)
 
 /* ---- positions ----------------------------------------------------------- */
 
-static uint32_t pos_slot(const ch_engine *e, uint32_t a, uint32_t i)
-{
-    uint64_t h = ((uint64_t)a << 32 | i) * 0x9e3779b97f4a7c15ull;
-    return (uint32_t)(h >> 32) & e->pos_mask;
-}
-
+/*
+ * Position records are found through a dense account x instrument table: one
+ * direct access, no probing (a hash sized for the configured maximum misses
+ * the cache on nearly every probe). Its size is bounded by configuration.
+ */
 static uint32_t pos_find(const ch_engine *e, uint32_t a, uint32_t i)
 {
-    for (uint32_t s = pos_slot(e, a, i);; s = (s + 1) & e->pos_mask) {
-        uint32_t v = e->pos_hash[s];
-        if (v == 0)
-            return NIL;
-        const position *p = &e->pos[v - 1];
-        if (p->account == a && p->instr == i)
-            return v - 1;
-    }
+    uint32_t v = e->pos_index[(size_t)a * e->cfg.max_instruments + i];
+    return v == 0 ? NIL : v - 1;
 }
 
 /* The record for (a, i), created if needed; NIL when capacity is exhausted. */
 static uint32_t pos_get(ch_engine *e, uint32_t a, uint32_t i)
 {
-    uint32_t s = pos_slot(e, a, i);
-    for (;; s = (s + 1) & e->pos_mask) {
-        uint32_t v = e->pos_hash[s];
-        if (v == 0)
-            break;
-        const position *p = &e->pos[v - 1];
-        if (p->account == a && p->instr == i)
-            return v - 1;
-    }
+    uint32_t *slot = &e->pos_index[(size_t)a * e->cfg.max_instruments + i];
+    if (*slot != 0)
+        return *slot - 1;
     if (e->n_pos == e->cfg.max_positions)
         return NIL;
     uint32_t k = e->n_pos++;
@@ -199,7 +190,7 @@ static uint32_t pos_get(ch_engine *e, uint32_t a, uint32_t i)
     e->acct[a].first_pos = k;
     p->next_series = e->ser[i].first_pos;
     e->ser[i].first_pos = k;
-    e->pos_hash[s] = k + 1;
+    *slot = k + 1;
     return k;
 }
 
@@ -243,17 +234,19 @@ static void vec_add(double *v, double k, const double *x, size_t n)
         v[i] += k * x[i];
 }
 
-/* Position, margin vector, mark value and inventory of one side of a trade. */
-static void book_leg(ch_engine *e, uint32_t acct, ch_instr_id id, int64_t q, int64_t px_cash)
+/* Position, margin vector, mark value and inventory of one side of a trade;
+ * `k` is acct's record for id (created before trading). */
+static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, int64_t q,
+                     int64_t px_cash)
 {
     series *s = &e->ser[id.v];
-    uint32_t k = pos_get(e, acct, id.v); /* exists: created before trading */
     pos_apply(e, k, q, px_cash);
     account *a = &e->acct[acct];
     vec_add(a->R, (double)q, s->scen, e->nscen);
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
+        e->pool_epoch++;
         double before = fabs((double)(e->pos[k].qty - q));
         double after = fabs((double)e->pos[k].qty);
         u->pool_abs_notional_units += (after - before) * s->rs.contract_size;
@@ -264,11 +257,13 @@ static void book_leg(ch_engine *e, uint32_t acct, ch_instr_id id, int64_t q, int
 }
 
 /*
- * One trade of q lots of `id` at `price` ticks between buyer and seller; the
- * taker (one of them) pays `fee`. Cash moves both ways exactly.
+ * One trade of q lots of `id` at `price` ticks between buyer and seller
+ * (records bk, sk); the taker (one of them) pays `fee`. Cash moves both ways
+ * exactly.
  */
-static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t seller,
-                        int64_t price, int64_t q, uint32_t fee_payer, int64_t fee)
+static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk,
+                        uint32_t seller, uint32_t sk, int64_t price, int64_t q,
+                        uint32_t fee_payer, int64_t fee)
 {
     int64_t px_cash = price * e->und[e->ser[id.v].und].tick_cash;
     int64_t amount = px_cash * q;
@@ -278,8 +273,8 @@ static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t s
         e->acct[fee_payer].cash -= fee;
         e->acct[CH_ACCOUNT_FEES].cash += fee;
     }
-    book_leg(e, buyer, id, q, px_cash);
-    book_leg(e, seller, id, -q, px_cash);
+    book_leg(e, buyer, bk, id, q, px_cash);
+    book_leg(e, seller, sk, id, -q, px_cash);
 }
 
 static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
@@ -358,22 +353,22 @@ static void on_book_event(void *ctx, const ch_event *ev)
         ch_side taker_side = ev->side;
         /* the resting order traded: release what it held for those lots */
         release_order(e, maker, id, taker_side == CH_BUY ? CH_SELL : CH_BUY, ev->price, ev->qty);
+        uint32_t mk = (uint32_t)ev->maker_user; /* the resting order's record */
         if (e->ctx_source == CH_SRC_NET) {
             /* taker vs house on the taker's series, house vs maker on the sibling */
             ch_instr_id x = e->cur_instr;
             int64_t pe = parity_price(e, x, taker_side, ev->price);
             int64_t fee = taker_fee(e, x, pe, ev->qty);
-            uint32_t t = e->cur_taker;
+            uint32_t t = e->cur_taker, tk = e->cur_taker_k;
+            uint32_t hx = e->ser[x.v].house_k, hs = e->ser[id.v].house_k;
             if (taker_side == CH_BUY) {
-                clear_trade(e, x, t, CH_ACCOUNT_HOUSE, pe, ev->qty, t, fee);
+                clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee);
+                /* the resting sibling order is a sell (an ask) */
+                clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker, 0);
             } else {
-                clear_trade(e, x, CH_ACCOUNT_HOUSE, t, pe, ev->qty, t, fee);
+                clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee);
+                clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker, 0);
             }
-            /* the resting sibling order: a sell (ask) if the taker buys */
-            if (taker_side == CH_BUY)
-                clear_trade(e, id, CH_ACCOUNT_HOUSE, maker, ev->price, ev->qty, maker, 0);
-            else
-                clear_trade(e, id, maker, CH_ACCOUNT_HOUSE, ev->price, ev->qty, maker, 0);
             count_fill(e, x, CH_SRC_NET, ev->qty);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_NET, .instr = x,
                          .taker_side = taker_side, .price = pe, .qty = ev->qty,
@@ -382,12 +377,12 @@ static void on_book_event(void *ctx, const ch_event *ev)
                          .fee = fee};
             report_fill(e, &f);
         } else {
-            uint32_t t = ev->account.v;
+            uint32_t t = ev->account.v, tk = (uint32_t)ev->user;
             int64_t fee = taker_fee(e, id, ev->price, ev->qty);
             if (taker_side == CH_BUY)
-                clear_trade(e, id, t, maker, ev->price, ev->qty, t, fee);
+                clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee);
             else
-                clear_trade(e, id, maker, t, ev->price, ev->qty, t, fee);
+                clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee);
             count_fill(e, id, CH_SRC_BOOK, ev->qty);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_BOOK, .instr = id,
                          .taker_side = taker_side, .price = ev->price, .qty = ev->qty,
@@ -484,8 +479,7 @@ static bool pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_
         !within(bk.vega, bk.vega + dq * s->unit.vega, pc->max_vega_strike) ||
         !within(bk.gamma, bk.gamma + dq * s->unit.gamma, pc->max_gamma_strike))
         return false;
-    uint32_t k = pos_find(e, CH_ACCOUNT_POOL, id.v);
-    double held = k == NIL ? 0.0 : (double)e->pos[k].qty;
+    double held = (double)e->pos[s->pool_k].qty;
     double units_now = u->pool_abs_notional_units;
     double units_after = units_now + (fabs(held + dq) - fabs(held)) * s->rs.contract_size;
     double spot = u->has_index ? u->m.spot : 0.0;
@@ -586,6 +580,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     if (cfg == NULL || cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) ||
         cfg->max_underlyings == 0 || cfg->max_underlyings > 64 || cfg->max_accounts < 4 ||
         cfg->max_accounts >= (1u << 24) || cfg->max_positions == 0 ||
+        (uint64_t)cfg->max_accounts * cfg->max_instruments > (UINT64_C(1) << 28) ||
         cfg->max_positions >= (1u << 28) || cfg->netting_fee_ticks < 0 ||
         !(cfg->taker_fee_bps >= 0) || !(cfg->fee_cap >= 0 && cfg->fee_cap <= 1) ||
         cfg->scenarios.n_spot == 0 || cfg->scenarios.n_spot > CH_SCEN_MAX_SPOT ||
@@ -607,19 +602,29 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->ser = calloc(cfg->max_instruments, sizeof *e->ser);
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
     e->acct = calloc(cfg->max_accounts, sizeof *e->acct);
+    e->scen_arena = calloc(((size_t)cfg->max_instruments + 2 * (size_t)cfg->max_accounts) *
+                               cfg->scenarios.n_spot * 3,
+                           sizeof(double));
     e->pos = calloc(cfg->max_positions, sizeof *e->pos);
-    uint32_t hs = 16;
-    while (hs < 2 * cfg->max_positions)
-        hs <<= 1;
-    e->pos_hash = calloc(hs, sizeof *e->pos_hash);
-    e->pos_mask = hs - 1;
+    e->pos_index = calloc((size_t)cfg->max_accounts * cfg->max_instruments,
+                          sizeof *e->pos_index);
+    if (e->pos != NULL) /* fault the record pages in now, not on the trading path */
+        memset(e->pos, 0xff, (size_t)cfg->max_positions * sizeof *e->pos);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->und == NULL ||
-        e->acct == NULL || e->pos == NULL || e->pos_hash == NULL) {
+        e->acct == NULL || e->pos == NULL || e->pos_index == NULL || e->scen_arena == NULL) {
         ch_engine_destroy(e);
         return NULL;
     }
-    for (uint32_t i = 0; i < cfg->max_instruments; i++)
+    for (uint32_t i = 0; i < cfg->max_instruments; i++) {
         e->ser[i].first_pos = NIL;
+        e->ser[i].scen = e->scen_arena + (size_t)i * e->nscen;
+    }
+    for (uint32_t a = 0; a < cfg->max_accounts; a++) {
+        double *base = e->scen_arena + ((size_t)cfg->max_instruments + 2 * (size_t)a) * e->nscen;
+        e->acct[a].R = base;
+        e->acct[a].O = base + e->nscen;
+    }
+    e->pool_epoch = 1;
     open_internal(e, CH_ACCOUNT_HOUSE, "house");
     open_internal(e, CH_ACCOUNT_POOL, "pool");
     open_internal(e, CH_ACCOUNT_FEES, "fees");
@@ -645,7 +650,8 @@ void ch_engine_destroy(ch_engine *e)
     free(e->und);
     free(e->acct);
     free(e->pos);
-    free(e->pos_hash);
+    free(e->pos_index);
+    free(e->scen_arena);
     free(e);
 }
 
@@ -732,8 +738,8 @@ static void add_resting_sell(void *ctx, const ch_order_info *o)
 static void refresh_accounts(ch_engine *e)
 {
     for (uint32_t a = 0; a < e->n_acct; a++) {
-        memset(e->acct[a].R, 0, sizeof e->acct[a].R);
-        memset(e->acct[a].O, 0, sizeof e->acct[a].O);
+        memset(e->acct[a].R, 0, e->nscen * sizeof(double));
+        memset(e->acct[a].O, 0, e->nscen * sizeof(double));
         e->acct[a].mtm = 0;
     }
     for (uint32_t k = 0; k < e->n_pos; k++) {
@@ -754,6 +760,7 @@ static void refresh_accounts(ch_engine *e)
 
 static void refresh_underlying(ch_engine *e, uint32_t und)
 {
+    e->pool_epoch++;
     uint32_t n = ch_instruments_count(e->reg);
     for (uint32_t i = 0; i < n; i++)
         if (e->ser[i].listed && e->ser[i].und == und)
@@ -791,8 +798,8 @@ static ch_err after_listing(ch_engine *e, ch_instr_id id)
                         .is_linear = in->sym.kind == CH_PERP};
     if (s->rs.is_linear)
         s->rs.strike = 1.0;
-    pos_get(e, CH_ACCOUNT_HOUSE, id.v);
-    pos_get(e, CH_ACCOUNT_POOL, id.v);
+    s->house_k = pos_get(e, CH_ACCOUNT_HOUSE, id.v);
+    s->pool_k = pos_get(e, CH_ACCOUNT_POOL, id.v);
     und_state *u = &e->und[s->und];
     ch_inventory_define(u->pool_inv, id.v, &s->rs);
     ch_inventory_define(u->house_inv, id.v, &s->rs);
@@ -865,6 +872,7 @@ static void settle_series(ch_engine *e, uint32_t i)
         emit(e, &ev);
     }
     s->settled = true;
+    e->pool_epoch++;
 }
 
 static bool settle_due(ch_engine *e)
@@ -1005,7 +1013,10 @@ ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_s
         return CH_ECAPACITY;
     uint32_t i = e->n_acct++;
     account *a = &e->acct[i];
+    double *R = a->R, *O = a->O;
     memset(a, 0, sizeof *a);
+    a->R = R;
+    a->O = O;
     a->open = true;
     a->first_pos = NIL;
     memcpy(a->name, name, n);
@@ -1118,10 +1129,9 @@ typedef struct offer {
     int64_t price; /* taker's price */
     int64_t qty;   /* book/net: at that level */
     int64_t sib_price;
-    pool_px pool;
 } offer;
 
-static int best_source(const ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker,
+static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker,
                        int64_t limit, bool book_on, bool net_on, bool pool_on, offer o[3])
 {
     ch_side opp = side == CH_BUY ? CH_SELL : CH_BUY;
@@ -1145,11 +1155,23 @@ static int best_source(const ch_engine *e, ch_instr_id x, ch_side side, uint32_t
             }
         }
     }
-    o[2].pool = pool_on ? pool_price(e, x, side, 1) : (pool_px){0};
-    if (o[2].pool.ok && better(side, o[2].pool.ticks, limit, false) &&
-        pool_allows(e, x, side, 1, o[2].pool.ticks)) {
-        o[2].price = o[2].pool.ticks;
-        have[2] = true;
+    if (pool_on) {
+        /* the pool's 1-lot quote, cached per series until something that
+         * moves pool quotes happens (a pool fill, market data, pool cash) */
+        series *ms = &e->ser[x.v];
+        if (ms->quote_epoch != e->pool_epoch) {
+            for (int sd = 0; sd < 2; sd++) {
+                pool_px p = pool_price(e, x, (ch_side)sd, 1);
+                ms->quote_px[sd] =
+                    p.ok && pool_allows(e, x, (ch_side)sd, 1, p.ticks) ? p.ticks : 0;
+            }
+            ms->quote_epoch = e->pool_epoch;
+        }
+        int64_t qp = ms->quote_px[side];
+        if (qp > 0 && better(side, qp, limit, false)) {
+            o[2].price = qp;
+            have[2] = true;
+        }
     }
     int best = -1;
     for (int k = 0; k < 3; k++) {
@@ -1228,7 +1250,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         if (f < o->qty)
             return reject(e, res, CH_EFOK);
     }
-    if (pos_get(e, o->account.v, o->instr.v) == NIL)
+    uint32_t tk = pos_get(e, o->account.v, o->instr.v);
+    if (tk == NIL)
         return reject(e, res, CH_ECAPACITY);
     ch_order_req rq = {.instr = o->instr,
                        .account = o->account,
@@ -1239,7 +1262,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                        .post_only = o->post_only,
                        .price = o->price,
                        .qty = o->qty,
-                       .user = o->user};
+                       .user = tk}; /* the book carries the order's position record */
     ch_order_id id;
     ch_err err = ch_book_open_order(e->book, &rq, &id);
     if (err != CH_OK)
@@ -1252,6 +1275,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     e->cur_res = r;
     e->cur_order = id;
     e->cur_taker = o->account.v;
+    e->cur_taker_k = tk;
     e->cur_instr = o->instr;
     e->cur_side = o->side;
     bool book_on = true;
@@ -1310,11 +1334,11 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                 break; /* cannot happen: one lot qualified in best_source */
             int64_t fee = taker_fee(e, o->instr, px.ticks, q);
             if (o->side == CH_BUY)
-                clear_trade(e, o->instr, o->account.v, CH_ACCOUNT_POOL, px.ticks, q,
-                            o->account.v, fee);
+                clear_trade(e, o->instr, o->account.v, tk, CH_ACCOUNT_POOL, s->pool_k, px.ticks,
+                            q, o->account.v, fee);
             else
-                clear_trade(e, o->instr, CH_ACCOUNT_POOL, o->account.v, px.ticks, q,
-                            o->account.v, fee);
+                clear_trade(e, o->instr, CH_ACCOUNT_POOL, s->pool_k, o->account.v, tk, px.ticks,
+                            q, o->account.v, fee);
             ch_book_fill_open(e->book, id, q);
             count_fill(e, o->instr, CH_SRC_POOL, q);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_POOL, .instr = o->instr,
@@ -1380,6 +1404,7 @@ ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id, int64
     e->cur_res = r;
     e->cur_order = id;
     e->cur_taker = acct.v;
+    e->cur_taker_k = (uint32_t)info.user;
     e->cur_instr = info.instr;
     e->cur_side = info.side;
     e->ctx_source = CH_SRC_BOOK;
@@ -1463,6 +1488,7 @@ ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash, int6
     if (minted <= 0)
         return CH_EINVAL;
     e->seq++;
+    e->pool_epoch++;
     a->cash -= cash;
     e->acct[CH_ACCOUNT_POOL].cash += cash;
     a->shares += minted;
@@ -1490,6 +1516,7 @@ ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t shares, i
     if (pay > e->acct[CH_ACCOUNT_POOL].cash)
         return CH_EFUNDS;
     e->seq++;
+    e->pool_epoch++;
     a->shares -= shares;
     e->pool_shares -= shares;
     e->acct[CH_ACCOUNT_POOL].cash -= pay;

@@ -304,9 +304,10 @@ CH_API int64_t ch_book_fillable(const ch_book *b, ch_instr_id id, ch_side taker_
                                 int64_t want, bool *stp_stop);
 
 /**
- * Best price level on @p side of @p id holding orders of accounts other than
- * @p account, and the quantity of those orders there.
- * @return CH_OK or CH_ENOTFOUND.
+ * Best price level on @p side of @p id holding an order of an account other
+ * than @p account, and the level's total quantity (an upper bound of what
+ * others offer there: own orders are not subtracted, to keep this O(1) in
+ * the common case). @return CH_OK or CH_ENOTFOUND.
  */
 CH_API ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side,
                                  ch_account_id account, int64_t *price, int64_t *qty);

@@ -105,7 +105,9 @@ typedef struct ch_engine_config {
     uint32_t max_orders;       /**< resting orders */
     uint32_t max_levels;       /**< price levels per side per book */
     uint32_t max_accounts;     /**< including house, pool, fees */
-    uint32_t max_positions;    /**< (account, instrument) pairs */
+    uint32_t max_positions;    /**< (account, instrument) pairs with a record */
+    /* max_accounts x max_instruments must not exceed 2^28: positions are
+     * indexed by a dense table of that many 4-byte entries */
     bool netting;              /**< parity netting on (the default) */
     int64_t netting_fee_ticks; /**< added to the taker's parity price */
     double taker_fee_bps;      /**< of index × contract size, per contract */
@@ -294,7 +296,6 @@ typedef struct ch_engine_order {
     bool post_only;
     int64_t price; /**< ticks; protection price for a market order (0 = band edge) */
     int64_t qty;
-    uint64_t user;
 } ch_engine_order;
 
 typedef struct ch_engine_result {

@@ -1,0 +1,301 @@
+/*
+ * bench_engine.c - orders/s through the full path (pre-trade funds and
+ * margin checks, book + parity netting + pool, clearing, positions, margin
+ * vectors, inventory and netting counters) next to the bare order book, on
+ * the same deterministic feed in the same run.
+ *
+ * Chain: 10 expiries x 35 strikes x call/put = 700 series of BTC, marked at
+ * a smile; 1000 funded accounts. Feed (cancel-heavy, as bench_book): resting
+ * adds near each series' model price inside the pool's spread, cancels of
+ * live orders, marketable IOC orders that sweep the book, the sibling
+ * (parity netting) and the pool, and quantity-down replaces.
+ *
+ * Usage: bench_engine [--ops N] [--json FILE] [--smoke]
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "ch/engine.h"
+
+#define N_EXP 10
+#define N_STRIKE 35
+#define N_ACCT 1000
+#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+
+enum { OP_ADD, OP_CANCEL, OP_MARKET, OP_REPLACE };
+
+typedef struct op {
+    uint8_t kind, side;
+    uint16_t acct;
+    uint32_t instr;
+    int64_t price;
+    uint32_t qty;
+    uint32_t ref;
+} op;
+
+static uint64_t rng = 7;
+static uint64_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr, int64_t *mid,
+                         int64_t *spread)
+{
+    ch_engine_config cfg;
+    ch_engine_defaults(&cfg);
+    cfg.max_accounts = N_ACCT + 8;
+    cfg.pool.max_vega_total = 1e9; /* a deep pool: the benchmark measures the path, not limits */
+    cfg.pool.max_gamma_total = 1e6;
+    cfg.pool.max_vega_strike = 1e8;
+    cfg.pool.max_gamma_strike = 1e5;
+    cfg.pool.max_notional = 1e13;
+    ch_engine *e = ch_engine_create(&cfg);
+    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                              .max_price = 2000000};
+    ch_tick_parse("0.5", 3, &u);
+    ch_engine_add_underlying(e, &u, NULL);
+    ch_time now;
+    ch_date_to_time(2026, 11, 25, &now);
+    ch_engine_advance(e, now);
+    ch_time exps[N_EXP];
+    int64_t strikes[N_STRIKE];
+    for (int i = 0; i < N_EXP; i++)
+        exps[i] = now + (2 + 14 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
+    for (int k = 0; k < N_STRIKE; k++)
+        strikes[k] = 60000 + 2500 * k;
+    ch_engine_list_grid(e, 0, exps, N_EXP, strikes, N_STRIKE);
+    ch_time me[N_EXP];
+    double mk[N_EXP], mv[N_EXP];
+    for (int i = 0; i < N_EXP; i++) {
+        me[i] = exps[i];
+        mk[i] = 0;
+        mv[i] = 0.5 + 0.01 * i;
+    }
+    ch_market_update mu = {.underlying = 0, .index = 100000, .rate = 0.0, .funding_rate = NAN,
+                           .perp = NAN, .n_marks = N_EXP, .mark_expiry = me, .mark_strike = mk,
+                           .mark_vol = mv};
+    ch_engine_market(e, &mu);
+    for (int a = 0; a < N_ACCT; a++) {
+        char name[32];
+        snprintf(name, sizeof name, "acct%d", a);
+        ch_engine_account_open(e, name, INT64_C(1000000000) * CH_CASH_SCALE,
+                               CH_STP_CANCEL_RESTING, &acct[a]);
+    }
+    int64_t sh;
+    ch_engine_pool_deposit(e, acct[0], INT64_C(500000000) * CH_CASH_SCALE, &sh);
+    *n_instr = ch_instruments_count(ch_engine_instruments(e));
+    for (uint32_t i = 0; i < *n_instr; i++) {
+        ch_quote qb, qs;
+        if (ch_engine_quote(e, (ch_instr_id){i}, CH_BUY, 1, &qb) == CH_OK &&
+            ch_engine_quote(e, (ch_instr_id){i}, CH_SELL, 1, &qs) == CH_OK) {
+            mid[i] = (qb.price + qs.price) / 2;
+            spread[i] = (qb.price - qs.price) / 2;
+        } else {
+            mid[i] = 1000;
+            spread[i] = 10;
+        }
+    }
+    *out = e;
+}
+
+static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, const int64_t *mid,
+                          const int64_t *spread)
+{
+    uint32_t *live = malloc(n * sizeof *live);
+    size_t n_live = 0;
+    uint32_t adds = 0;
+    const size_t target = (size_t)n_instr * 40;
+    for (size_t k = 0; k < n; k++) {
+        op *o = &feed[k];
+        memset(o, 0, sizeof *o);
+        unsigned roll = (unsigned)(rnd() % 100);
+        if (n_live < target / 2)
+            roll = 0;
+        if (roll < 46 || n_live == 0) {
+            o->kind = OP_ADD;
+            o->instr = (uint32_t)(rnd() % n_instr);
+            o->side = (uint8_t)(rnd() & 1);
+            o->acct = (uint16_t)(rnd() % N_ACCT);
+            /* inside the pool's spread, so that adds rest */
+            int64_t half = spread[o->instr] > 2 ? spread[o->instr] - 1 : 1;
+            int64_t off = 1 + (int64_t)(rnd() % (uint64_t)half);
+            o->price = o->side == CH_BUY ? mid[o->instr] - off : mid[o->instr] + off;
+            if (o->price < 1)
+                o->price = 1;
+            o->qty = 1 + (uint32_t)(rnd() % 5);
+            live[n_live++] = adds++;
+            o->ref = adds - 1;
+        } else if (roll < 90) {
+            o->kind = OP_CANCEL;
+            size_t j = (size_t)(rnd() % n_live);
+            o->ref = live[j];
+            live[j] = live[--n_live];
+        } else if (roll < 98) {
+            o->kind = OP_MARKET;
+            o->instr = (uint32_t)(rnd() % n_instr);
+            o->side = (uint8_t)(rnd() & 1);
+            o->acct = (uint16_t)(rnd() % N_ACCT);
+            int64_t reach = spread[o->instr] * 3;
+            o->price = o->side == CH_BUY ? mid[o->instr] + reach : mid[o->instr] - reach;
+            if (o->price < 1)
+                o->price = 1;
+            o->qty = 1 + (uint32_t)(rnd() % 4);
+        } else {
+            o->kind = OP_REPLACE;
+            o->ref = live[(size_t)(rnd() % n_live)];
+            o->qty = 1;
+        }
+    }
+    free(live);
+    return adds;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n_ops = 2000000;
+    const char *json = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
+            n_ops = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json = argv[++i];
+        else if (strcmp(argv[i], "--smoke") == 0)
+            n_ops = 50000;
+        else {
+            fprintf(stderr, "usage: %s [--ops N] [--json FILE] [--smoke]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (n_ops < 1000)
+        n_ops = 1000;
+    ch_engine *e;
+    ch_account_id acct[N_ACCT];
+    uint32_t n_instr;
+    int64_t mid[N_EXP * N_STRIKE * 2], spread[N_EXP * N_STRIKE * 2];
+    build_engine(&e, acct, &n_instr, mid, spread);
+    op *feed = malloc(n_ops * sizeof *feed);
+    uint32_t adds = make_feed(feed, n_ops, n_instr, mid, spread);
+    ch_order_id *ids = malloc((adds + 1) * sizeof *ids);
+    uint16_t *owner = malloc((adds + 1) * sizeof *owner);
+    memset(ids, 0xff, (adds + 1) * sizeof *ids);
+    memset(owner, 0xff, (adds + 1) * sizeof *owner);
+
+    /* pass 1: the bare book on the same feed */
+    ch_book_config bc = {.max_instruments = n_instr, .max_orders = 1u << 20, .max_levels = 256};
+    ch_book *bk = ch_book_create(&bc);
+    for (uint32_t i = 0; i < n_instr; i++)
+        ch_book_add_instrument(bk, (ch_instr_id){i}, 1, 2000000);
+    uint64_t t0 = bench_now_ns();
+    for (size_t k = 0; k < n_ops; k++) {
+        const op *o = &feed[k];
+        switch (o->kind) {
+        case OP_ADD: {
+            ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
+                              .stp = CH_STP_CANCEL_RESTING, .price = o->price, .qty = o->qty};
+            ch_order_result r;
+            ch_book_submit(bk, &q, &r);
+            ids[o->ref] = r.id;
+            owner[o->ref] = o->acct;
+            break;
+        }
+        case OP_CANCEL:
+            ch_book_cancel(bk, (ch_account_id){owner[o->ref]}, ids[o->ref], NULL);
+            break;
+        case OP_MARKET: {
+            ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
+                              .stp = CH_STP_CANCEL_RESTING, .tif = CH_TIF_IOC,
+                              .price = o->price, .qty = o->qty};
+            ch_book_submit(bk, &q, NULL);
+            break;
+        }
+        default:
+            ch_book_replace(bk, (ch_account_id){owner[o->ref]}, ids[o->ref], o->qty, 0, NULL);
+        }
+    }
+    uint64_t t1 = bench_now_ns();
+    double book_rate = (double)n_ops / ((double)(t1 - t0) / 1e9);
+    ch_book_stats bst;
+    ch_book_get_stats(bk, &bst);
+    ch_book_destroy(bk);
+
+    /* pass 2: the full path */
+    size_t rejects = 0;
+    t0 = bench_now_ns();
+    for (size_t k = 0; k < n_ops; k++) {
+        const op *o = &feed[k];
+        ch_err err;
+        switch (o->kind) {
+        case OP_ADD: {
+            ch_engine_order q = {.account = acct[o->acct], .instr = {o->instr}, .side = o->side,
+                                 .price = o->price, .qty = o->qty};
+            ch_engine_result r;
+            err = ch_engine_submit(e, &q, &r);
+            ids[o->ref] = r.id;
+            owner[o->ref] = o->acct;
+            break;
+        }
+        case OP_CANCEL:
+            err = ch_engine_cancel(e, acct[owner[o->ref]], ids[o->ref], NULL);
+            break;
+        case OP_MARKET: {
+            ch_engine_order q = {.account = acct[o->acct], .instr = {o->instr}, .side = o->side,
+                                 .tif = CH_TIF_IOC, .price = o->price, .qty = o->qty};
+            err = ch_engine_submit(e, &q, NULL);
+            break;
+        }
+        default:
+            err = ch_engine_replace(e, acct[owner[o->ref]], ids[o->ref], o->qty, 0, NULL);
+        }
+        rejects += err != CH_OK;
+    }
+    t1 = bench_now_ns();
+    double full_rate = (double)n_ops / ((double)(t1 - t0) / 1e9);
+    int check = ch_engine_check(e);
+    ch_netting n;
+    ch_engine_netting(e, &n);
+
+    char machine[300];
+    bench_machine(machine, sizeof machine);
+    printf("full matching path benchmark: %zu operations over %u series, %d accounts\n", n_ops,
+           n_instr, N_ACCT);
+    printf("machine: %s\n", machine);
+    printf("fills: book %" PRIu64 " (%" PRId64 " lots), net %" PRIu64 " (%" PRId64
+           " lots), pool %" PRIu64 " (%" PRId64 " lots); rejects %zu (cancels of filled orders, "
+           "etc.); invariants %s\n\n",
+           n.fills[0], n.lots[0], n.fills[1], n.lots[1], n.fills[2], n.lots[2], rejects,
+           check == CH_OK ? "hold" : "BROKEN");
+    printf("| path | throughput | ns/op |\n|---|---|---|\n");
+    printf("| book only (baseline, same feed, same run) | %.2f M ops/s | %.0f |\n", book_rate / 1e6,
+           1e9 / book_rate);
+    printf("| full path: checks + book + netting + pool + clearing + risk | %.2f M ops/s | %.0f "
+           "|\n",
+           full_rate / 1e6, 1e9 / full_rate);
+    printf("| ratio full / book | %.3f | (target >= 0.5) |\n", full_rate / book_rate);
+    if (json != NULL) {
+        FILE *f = fopen(json, "w");
+        if (f != NULL) {
+            fprintf(f,
+                    "{\"bench\":\"engine\",\"machine\":\"%s\",\"ops\":%zu,\"series\":%u,"
+                    "\"baseline\":{\"name\":\"book only, same feed\",\"ops_per_s\":%.0f},"
+                    "\"full_ops_per_s\":%.0f,\"ratio\":%.4f,\"fills\":[%" PRIu64 ",%" PRIu64
+                    ",%" PRIu64 "]}\n",
+                    machine, n_ops, n_instr, book_rate, full_rate, full_rate / book_rate,
+                    n.fills[0], n.fills[1], n.fills[2]);
+            fclose(f);
+        }
+    }
+    (void)bst;
+    ch_engine_destroy(e);
+    free(feed);
+    free(ids);
+    free(owner);
+    return check == CH_OK ? 0 : 1;
+}
