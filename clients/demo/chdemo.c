@@ -1,8 +1,12 @@
 /*
- * chdemo - the main job until the daemon lands: lists a small BTC option
- * chain (embedded defaults), sends a seeded stream of orders from a few
- * traders through the order book, and prints the trades, the top of book of
- * every series and the counters.
+ * chdemo - the main job until the daemon lands: a small BTC option chain
+ * (embedded defaults), a liquidity pool funded by an LP, four traders sending
+ * a seeded stream of orders on both sides of several strikes, calls and
+ * puts, through the clearinghouse engine. Prints fills by source, sample
+ * fills, the residual inventory per strike and what netting saved.
+ *
+ * The engine clock is fixed (2026-11-25 00:00 UTC), so a given seed always
+ * prints the same report.
  *
  * Usage: chdemo [--orders N] [--seed N] [--quiet]
  */
@@ -11,60 +15,58 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "ch/book.h"
-#include "ch/instrument.h"
+#include "ch/engine.h"
 #include "ch/log.h"
 
 #define N_EXP 3
 #define N_STRIKE 5
 #define N_TRADERS 4
+#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 
 static const char *const k_traders[N_TRADERS] = {"alice", "bob", "carol", "dave"};
 static const int64_t k_strikes[N_STRIKE] = {90000, 95000, 100000, 105000, 110000};
-static const double k_spot = 100000.0;
+static const char *const k_src[3] = {"book", "net", "pool"};
 
 typedef struct demo {
-    ch_instruments *reg;
-    const ch_underlying_config *btc;
+    const ch_engine *e;
+    const ch_underlying_config *u;
     size_t printed, max_print;
-    uint64_t fills, volume, cancels, rests, rejects[128];
+    uint64_t settles;
 } demo;
 
-static void on_event(void *ctx, const ch_event *ev)
+static void on_event(void *ctx, const ch_engine_event *ev)
 {
     demo *d = ctx;
-    switch (ev->type) {
-    case CH_EV_FILL: {
-        d->fills++;
-        d->volume += (uint64_t)ev->qty;
-        if (d->printed < d->max_print) {
-            char px[32];
-            ch_price_format(d->btc, ev->price, px, sizeof px);
-            printf("  trade #%-4" PRIu64 " %-22s %-5s buys %3" PRId64 " from %-5s at %10s\n",
-                   ev->trade_id, ch_instruments_get(d->reg, ev->instr)->symbol,
-                   k_traders[ev->side == CH_BUY ? ev->account.v : ev->maker_account.v],
-                   ev->qty,
-                   k_traders[ev->side == CH_BUY ? ev->maker_account.v : ev->account.v], px);
-        } else if (d->printed == d->max_print) {
-            printf("  ...\n");
+    if (ev->type == CH_EE_SETTLE)
+        d->settles++;
+    if (ev->type != CH_EE_FILL)
+        return;
+    const ch_fill *f = &ev->fill;
+    if (d->printed < d->max_print) {
+        const ch_instruments *reg = ch_engine_instruments(d->e);
+        char px[32];
+        ch_price_format(d->u, f->price, px, sizeof px);
+        ch_account_info ti, mi;
+        ch_engine_account(d->e, f->taker, &ti);
+        ch_engine_account(d->e, f->maker, &mi);
+        printf("  #%-4" PRIu64 " %-4s %-6s %-5s %2" PRId64 " %-21s at %9s", f->trade_id,
+               k_src[f->source], ti.name, f->taker_side == CH_BUY ? "buys" : "sells", f->qty,
+               ch_instruments_get(reg, f->instr)->symbol, px);
+        if (f->source == CH_SRC_NET) {
+            char mp[32];
+            ch_price_format(d->u, f->maker_price, mp, sizeof mp);
+            printf("  (vs %s's %s %s at %s)", mi.name,
+                   f->taker_side == CH_BUY ? "offer of" : "bid for",
+                   ch_instruments_get(reg, f->maker_instr)->symbol, mp);
+        } else {
+            printf("  from %s", mi.name);
         }
-        d->printed++;
-        break;
+        printf("\n");
+    } else if (d->printed == d->max_print) {
+        printf("  ...\n");
     }
-    case CH_EV_CANCEL:
-        d->cancels++;
-        break;
-    case CH_EV_REST:
-        d->rests++;
-        break;
-    case CH_EV_REJECT:
-        d->rejects[ev->reason & 127]++;
-        break;
-    default:
-        break;
-    }
+    d->printed++;
 }
 
 static uint64_t rng = 1;
@@ -76,19 +78,9 @@ static double urand(void)
     return (double)(rng >> 11) / 9007199254740992.0;
 }
 
-/* A rough fair value: intrinsic plus a time value that shrinks away from the
- * money (a stand-in for the model price until the risk module prices it). */
-static double rough_value(const ch_symbol *s, double years)
-{
-    double k = (double)s->strike;
-    double intrinsic = s->kind == CH_CALL ? fmax(k_spot - k, 0) : fmax(k - k_spot, 0);
-    double tv = 0.4 * k_spot * sqrt(years) * 0.4 * exp(-pow((k - k_spot) / (0.12 * k_spot), 2));
-    return intrinsic + tv + 50.0;
-}
-
 int main(int argc, char **argv)
 {
-    long n_orders = 3000;
+    long n_orders = 2000;
     uint64_t seed = 7;
     bool quiet = false;
     for (int i = 1; i < argc; i++) {
@@ -103,144 +95,173 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (n_orders < 1 || n_orders > 100000000) {
-        fprintf(stderr, "chdemo: --orders must be in 1..100000000\n");
+    if (n_orders < 1 || n_orders > 10000000) {
+        fprintf(stderr, "chdemo: --orders must be in 1..10000000\n");
         return 2;
     }
     rng = seed ? seed : 1;
 
-    demo d = {.max_print = quiet ? 0 : 25};
-    d.reg = ch_instruments_create(64, 1);
-    ch_underlying_config btc = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                                .max_price = 2000000};
-    if (d.reg == NULL || ch_tick_parse("0.5", 3, &btc) != CH_OK ||
-        ch_instruments_add_underlying(d.reg, &btc, NULL) != CH_OK) {
-        fprintf(stderr, "chdemo: cannot set up the instruments\n");
-        return 1;
-    }
-    d.btc = ch_instruments_underlying(d.reg, 0);
-
-    /* the next three Fridays, 08:00 UTC */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ch_time now = (ch_time)ts.tv_sec * CH_NS_PER_SEC;
-    const ch_time day = 86400 * CH_NS_PER_SEC;
-    ch_time midnight = now / day * day;
-    int64_t dow = (now / day + 4) % 7; /* 1970-01-01 was a Thursday: 0 = Sunday */
-    int64_t to_friday = (5 - dow + 7) % 7;
-    if (to_friday == 0)
-        to_friday = 7;
-    ch_time exps[N_EXP];
-    for (int i = 0; i < N_EXP; i++)
-        exps[i] = midnight + (to_friday + 7 * i) * day + 8 * 3600 * CH_NS_PER_SEC;
-    ch_err e = ch_instruments_add_grid(d.reg, 0, exps, N_EXP, k_strikes, N_STRIKE, now);
-    if (e != CH_OK) {
-        fprintf(stderr, "chdemo: listing the chain failed: %s\n", ch_strerror(e));
-        return 1;
-    }
-    uint32_t n_instr = ch_instruments_count(d.reg);
-
-    ch_book_config cfg = {.max_instruments = n_instr, .max_orders = 100000, .max_levels = 256,
-                          .on_event = on_event, .ctx = &d};
-    ch_book *bk = ch_book_create(&cfg);
-    if (bk == NULL) {
+    ch_engine_config cfg;
+    ch_engine_defaults(&cfg);
+    cfg.max_instruments = 64;
+    cfg.max_orders = 1u << 16;
+    cfg.max_accounts = 16;
+    cfg.max_positions = 1024;
+    ch_engine *e = ch_engine_create(&cfg);
+    demo d = {.e = e, .max_print = quiet ? 0 : 20};
+    if (e == NULL) {
         fprintf(stderr, "chdemo: out of memory\n");
         return 1;
     }
-    for (uint32_t i = 0; i < n_instr; i++)
-        ch_book_add_instrument(bk, (ch_instr_id){i}, btc.min_price, btc.max_price);
-    CH_LOG(CH_LOG_INFO, "demo_start", "instruments=%u orders=%ld seed=%" PRIu64, n_instr,
-           n_orders, seed);
+    ch_engine_set_sink(e, on_event, &d);
+    ch_underlying_config btc = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                                .max_price = 2000000};
+    uint32_t und;
+    if (ch_tick_parse("0.5", 3, &btc) != CH_OK || ch_engine_add_underlying(e, &btc, &und) != CH_OK) {
+        fprintf(stderr, "chdemo: cannot set up the underlying\n");
+        return 1;
+    }
+    d.u = ch_instruments_underlying(ch_engine_instruments(e), und);
+    ch_time now;
+    ch_date_to_time(2026, 11, 25, &now);
+    ch_engine_advance(e, now);
+    /* three Friday expiries: 27 Nov, 4 Dec, 11 Dec 2026 */
+    ch_time exps[N_EXP];
+    for (int i = 0; i < N_EXP; i++)
+        exps[i] = now + (2 + 7 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
+    ch_err err = ch_engine_list_grid(e, und, exps, N_EXP, k_strikes, N_STRIKE);
+    if (err != CH_OK) {
+        fprintf(stderr, "chdemo: listing the chain failed: %s\n", ch_strerror(err));
+        return 1;
+    }
+    /* marks: a smile per expiry (higher wings), index 100000, rate 3% */
+    ch_time me[N_EXP * N_STRIKE];
+    double mk[N_EXP * N_STRIKE], mv[N_EXP * N_STRIKE];
+    for (int i = 0; i < N_EXP; i++)
+        for (int k = 0; k < N_STRIKE; k++) {
+            double x = log((double)k_strikes[k] / 100000.0);
+            me[i * N_STRIKE + k] = exps[i];
+            mk[i * N_STRIKE + k] = (double)k_strikes[k];
+            mv[i * N_STRIKE + k] = 0.50 + 0.8 * x * x + 0.01 * i;
+        }
+    ch_market_update mu = {.underlying = und, .index = 100000, .rate = 0.03, .funding_rate = NAN,
+                           .perp = NAN, .n_marks = N_EXP * N_STRIKE, .mark_expiry = me,
+                           .mark_strike = mk, .mark_vol = mv};
+    if ((err = ch_engine_market(e, &mu)) != CH_OK) {
+        fprintf(stderr, "chdemo: marking the chain failed: %s\n", ch_strerror(err));
+        return 1;
+    }
+    ch_account_id tr[N_TRADERS], lp;
+    for (int t = 0; t < N_TRADERS; t++)
+        ch_engine_account_open(e, k_traders[t], INT64_C(20000000) * CH_CASH_SCALE,
+                               CH_STP_CANCEL_INCOMING, &tr[t]);
+    ch_engine_account_open(e, "lp", INT64_C(50000000) * CH_CASH_SCALE, CH_STP_CANCEL_INCOMING,
+                           &lp);
+    int64_t shares;
+    ch_engine_pool_deposit(e, lp, INT64_C(30000000) * CH_CASH_SCALE, &shares);
+    uint32_t n_instr = ch_instruments_count(ch_engine_instruments(e));
+    CH_LOG(CH_LOG_INFO, "demo_start", "series=%u orders=%ld seed=%" PRIu64, n_instr, n_orders,
+           seed);
 
-    printf("Clearinghouse order book demo: %u BTC option series, %ld orders, seed %" PRIu64
-           "\n\n",
-           n_instr, n_orders, seed);
-    printf("First trades (each at the resting order's price):\n");
+    printf("Clearinghouse demo: %u BTC option series (3 expiries x 5 strikes, calls and puts), "
+           "%d traders, a pool of 30M USD, %ld orders, seed %" PRIu64 "\n\n",
+           n_instr, N_TRADERS, n_orders, seed);
+    printf("First fills (book: trader vs trader; net: a call against a put of the opposite "
+           "gamma sign, through put-call parity; pool: the residual):\n");
     ch_order_id *live = calloc((size_t)n_orders, sizeof *live);
     ch_account_id *owner = calloc((size_t)n_orders, sizeof *owner);
     size_t n_live = 0;
-    long submitted = 0, cancels_sent = 0, replaces_sent = 0;
+    long rejected = 0;
     for (long k = 0; k < n_orders; k++) {
-        double roll = urand();
-        if (roll < 0.15 && n_live > 0) {
+        if (urand() < 0.12 && n_live > 0) {
             size_t j = (size_t)(urand() * (double)n_live);
-            ch_book_cancel(bk, owner[j], live[j], NULL);
+            ch_engine_cancel(e, owner[j], live[j], NULL);
             live[j] = live[--n_live];
             owner[j] = owner[n_live];
-            cancels_sent++;
-            continue;
-        }
-        if (roll < 0.20 && n_live > 0) {
-            size_t j = (size_t)(urand() * (double)n_live);
-            ch_order_info info;
-            if (ch_book_order(bk, live[j], &info) == CH_OK) {
-                int64_t np = info.price + (info.side == CH_BUY ? 2 : -2);
-                ch_book_replace(bk, owner[j], live[j], 0, np, NULL);
-                replaces_sent++;
-            }
             continue;
         }
         uint32_t instr = (uint32_t)(urand() * n_instr);
-        const ch_instrument *in = ch_instruments_get(d.reg, (ch_instr_id){instr});
-        double years = (double)(in->sym.expiry - now) / (365.0 * day);
-        double fair = rough_value(&in->sym, years);
-        ch_order_req q = {.instr = {instr},
-                          .account = {(uint32_t)(urand() * N_TRADERS)},
-                          .side = urand() < 0.5 ? CH_BUY : CH_SELL,
-                          .qty = 1 + (int64_t)(urand() * 10)};
-        /* quotes straddle the fair value; some cross and trade */
-        double edge = fair * (0.04 * urand() - 0.015);
-        double px = q.side == CH_BUY ? fair - edge : fair + edge;
-        if (ch_price_from_double(&btc, floor(px * 2.0) / 2.0, &q.price) != CH_OK)
-            q.price = 1;
-        double kind = urand();
-        if (kind < 0.08)
-            q.tif = CH_TIF_IOC;
-        else if (kind < 0.11) {
-            q.type = CH_ORD_MARKET;
-            q.price = 0;
+        ch_quote qb, qs;
+        if (ch_engine_quote(e, (ch_instr_id){instr}, CH_BUY, 1, &qb) != CH_OK ||
+            ch_engine_quote(e, (ch_instr_id){instr}, CH_SELL, 1, &qs) != CH_OK)
+            continue;
+        ch_engine_order o = {.account = tr[(int)(urand() * N_TRADERS)],
+                             .instr = {instr},
+                             .side = urand() < 0.5 ? CH_BUY : CH_SELL,
+                             .qty = 1 + (int64_t)(urand() * 5)};
+        double mid = 0.5 * (double)(qb.price + qs.price), half = 0.5 * (double)(qb.price - qs.price);
+        /* most quotes inside the pool's spread (they rest and meet each
+         * other, directly or through parity); some cross it */
+        double off = half * (2.4 * urand() - 0.9);
+        o.price = (int64_t)llround(o.side == CH_BUY ? mid + off : mid - off);
+        if (o.price < 1)
+            o.price = 1;
+        if (urand() < 0.15)
+            o.tif = CH_TIF_IOC;
+        ch_engine_result r;
+        if (ch_engine_submit(e, &o, &r) != CH_OK) {
+            rejected++;
+            continue;
         }
-        ch_order_result res;
-        if (ch_book_submit(bk, &q, &res) == CH_OK && res.remaining > 0) {
-            live[n_live] = res.id;
-            owner[n_live++] = q.account;
+        if (r.remaining > 0) {
+            live[n_live] = r.id;
+            owner[n_live++] = o.account;
         }
-        submitted++;
     }
 
-    printf("\nTop of book:\n  %-22s %18s %18s\n", "series", "bid (qty @ price)",
-           "ask (qty @ price)");
-    for (uint32_t i = 0; i < n_instr; i++) {
-        char bid[40] = "-", ask[40] = "-", p[32];
-        int64_t price, qty;
-        if (ch_book_best(bk, (ch_instr_id){i}, CH_BUY, &price, &qty) == CH_OK) {
-            ch_price_format(&btc, price, p, sizeof p);
-            snprintf(bid, sizeof bid, "%" PRId64 " @ %s", qty, p);
-        }
-        if (ch_book_best(bk, (ch_instr_id){i}, CH_SELL, &price, &qty) == CH_OK) {
-            ch_price_format(&btc, price, p, sizeof p);
-            snprintf(ask, sizeof ask, "%" PRId64 " @ %s", qty, p);
-        }
-        printf("  %-22s %18s %18s\n", ch_instruments_get(d.reg, (ch_instr_id){i})->symbol, bid,
-               ask);
+    ch_netting n;
+    ch_engine_netting(e, &n);
+    int64_t lots = n.lots[0] + n.lots[1] + n.lots[2];
+    printf("\nFills by source:\n");
+    for (int s = 0; s < 3; s++)
+        printf("  %-5s %5" PRIu64 " fills %6" PRId64 " contracts (%4.1f%%)\n", k_src[s], n.fills[s],
+               n.lots[s], lots > 0 ? 100.0 * (double)n.lots[s] / (double)lots : 0.0);
+    printf("\nResidual inventory of the house and the pool, per strike (what was not netted):\n");
+    printf("  %-9s %8s %10s %10s %12s %12s %12s\n", "expiry", "strike", "traded_G", "netted_G",
+           "residual_D", "residual_G", "residual_V");
+    ch_netting_bucket b[64];
+    size_t nb = ch_engine_netting_buckets(e, und, b, 64);
+    for (size_t i = 0; i < nb; i++) {
+        ch_symbol sym = {.kind = CH_CALL, .expiry = b[i].expiry, .strike = (int64_t)b[i].strike};
+        strcpy(sym.underlying, "BTC");
+        char name[CH_SYMBOL_MAX];
+        ch_symbol_format(&sym, name, sizeof name);
+        char *dash = strchr(name, '-');
+        char *dash2 = dash ? strchr(dash + 1, '-') : NULL;
+        if (dash2)
+            *dash2 = '\0';
+        printf("  %-9s %8.0f %10.5f %10.5f %12.3f %12.6f %12.1f\n", dash ? dash + 1 : name,
+               b[i].strike, b[i].gross_gamma, b[i].netted_gamma, b[i].residual.delta,
+               b[i].residual.gamma, b[i].residual.vega);
     }
-    ch_book_stats st;
-    ch_book_get_stats(bk, &st);
-    printf("\nCounters: %ld orders submitted, %ld cancels and %ld replaces sent; %" PRIu64
-           " trades for %" PRIu64 " contracts; %" PRIu64 " orders cancelled; %u resting now\n",
-           submitted, cancels_sent, replaces_sent, d.fills, d.volume, d.cancels,
-           st.open_orders);
-    for (int r = 0; r < 128; r++)
-        if (d.rejects[r] > 0)
-            printf("  rejected %" PRIu64 " x %s (%s)\n", d.rejects[r], ch_errwire((ch_err)r),
-                   ch_strerror((ch_err)r));
-    int rc = ch_book_check(bk) == CH_OK ? 0 : 1;
+    ch_risk_totals t;
+    ch_scenario_result sc;
+    ch_engine_risk(e, und, &t, &sc);
+    printf("\nNetting:\n");
+    printf("  gamma traded %.5f, netted internally %.5f (%.1f%%), left to the pool %.5f\n",
+           n.gross_gamma, n.netted_gamma,
+           n.gross_gamma > 0 ? 100.0 * n.netted_gamma / n.gross_gamma : 0.0,
+           n.gross_gamma - n.netted_gamma);
+    printf("  vega traded %.0f, netted internally %.0f (%.1f%%)\n", n.gross_vega, n.netted_vega,
+           n.gross_vega > 0 ? 100.0 * n.netted_vega / n.gross_vega : 0.0);
+    printf("  delta a trade-by-trade hedger would have sent: %.3f BTC\n", n.gross_delta);
+    printf("  net delta the house must hedge now:             %.3f BTC (%.1f%% of it)\n",
+           n.net_delta, n.gross_delta > 0 ? 100.0 * fabs(n.net_delta) / n.gross_delta : 0.0);
+    printf("  residual: delta %.3f, gamma %.6f, vega %.1f USD/vol, theta %.1f USD/day; worst "
+           "scenario loss %.0f USD\n",
+           t.delta, t.gamma, t.vega, ch_theta_per_day(t.theta), sc.worst_loss);
+    ch_pool_info pi;
+    ch_engine_pool(e, &pi);
+    printf("  pool: NAV %.0f USD (cash %.0f, options %.0f), %.6f USD per share\n", pi.nav,
+           (double)pi.cash / CH_CASH_SCALE, pi.inventory_value, pi.nav_per_share);
+    printf("  %ld orders rejected (funds, margin, pool limits)\n", rejected);
+    int rc = ch_engine_check(e) == CH_OK ? 0 : 1;
     if (rc != 0)
-        fprintf(stderr, "chdemo: book integrity check failed\n");
-    CH_LOG(CH_LOG_INFO, "demo_done", "trades=%" PRIu64 " resting=%u", d.fills, st.open_orders);
+        fprintf(stderr, "chdemo: invariant check failed\n");
+    CH_LOG(CH_LOG_INFO, "demo_done", "fills=%" PRIu64 " net_delta=%.3f",
+           n.fills[0] + n.fills[1] + n.fills[2], n.net_delta);
     free(live);
     free(owner);
-    ch_book_destroy(bk);
-    ch_instruments_destroy(d.reg);
+    ch_engine_destroy(e);
     return rc;
 }
