@@ -295,12 +295,15 @@ static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
         e->net.netted_vega += v;
     }
     e->net.gross_delta += fabs((double)q * s->unit.delta);
+    e->net.notional += fabs((double)q) * s->rs.contract_size * e->und[s->und].m.spot;
     e->net.fills[src]++;
     e->net.lots[src] += q;
 }
 
-static void report_fill(ch_engine *e, const ch_fill *f)
+static void report_fill(ch_engine *e, ch_fill *f)
 {
+    double d = (double)f->qty * e->ser[f->instr.v].unit.delta;
+    f->delta = f->taker_side == CH_BUY ? d : -d;
     if (e->cur_res != NULL) {
         e->cur_res->by_source[f->source] += f->qty;
         e->cur_res->fills++;

@@ -143,6 +143,8 @@ typedef struct ch_fill {
     ch_instr_id maker_instr;    /**< = instr, or the sibling for NET */
     int64_t maker_price;        /**< the resting order's own price */
     int64_t fee;                /**< taker fee, cash units */
+    double delta;               /**< the taker's delta change: ±qty x delta per contract,
+                                     underlying units (what a trade-by-trade hedger offsets) */
 } ch_fill;
 
 typedef enum ch_engine_event_type {
@@ -385,6 +387,7 @@ typedef struct ch_netting_bucket {
 
 typedef struct ch_netting {
     double gross_delta; /**< Σ|delta| of every fill: what a trade-by-trade hedger sends */
+    double notional;    /**< Σ|qty| x contract size x index of every fill, quote ccy */
     double net_delta;   /**< house + pool net delta now */
     double gross_gamma, netted_gamma, gross_vega, netted_vega;
     uint64_t fills[3];
