@@ -1,0 +1,443 @@
+/*
+ * store.c - the command log and fill records in LMDB (see ch/store.h).
+ *
+ * Layout: one environment, four named databases:
+ *   meta  "schema" -> u32 (CH_STORE_SCHEMA), "config" -> the engine
+ *         configuration, "seq" -> u64 last committed command
+ *   cmd   big-endian u64 sequence -> encoded command (appended)
+ *   fill  big-endian u64 trade id -> encoded fill (appended)
+ * Big-endian keys make cursor order numeric order, and MDB_APPEND is valid.
+ *
+ * A batch is buffered in memory (one growable byte buffer of records) and
+ * written in one transaction; on MDB_MAP_FULL the transaction is aborted,
+ * the map doubled and the whole batch written again. Any other failure
+ * halts the store (the caller stops intake): we never answer as if we had
+ * stored. Only this module (and the daemon) log; the store returns codes and
+ * keeps the error text for the operator.
+ */
+#include "ch/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define KIND_CMD 1
+#define KIND_FILL 2
+
+typedef struct rec {
+    uint8_t kind;
+    uint64_t key;
+    size_t off, len; /* in the batch buffer */
+} rec;
+
+struct ch_store {
+    MDB_env *env;
+    MDB_dbi meta, cmd, fill;
+    ch_durability durability;
+    size_t map_size;
+    uint64_t last_seq;
+    uint8_t *buf;
+    size_t buf_n, buf_cap;
+    rec *recs;
+    size_t n_recs, cap_recs;
+    uint64_t pending_cmds;
+    bool halted, inject_fail;
+    char error[256];
+    ch_store_stats stats;
+};
+
+static _Thread_local char g_open_error[256];
+
+const char *ch_store_open_error(void)
+{
+    return g_open_error;
+}
+
+static void be64(uint8_t *out, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t from_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static ch_err open_fail(ch_store *st, ch_err e, const char *what, int rc)
+{
+    snprintf(g_open_error, sizeof g_open_error, "%s: %s", what,
+             rc != 0 ? mdb_strerror(rc) : "invalid");
+    ch_store_close(st);
+    return e;
+}
+
+static int read_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, MDB_val *out)
+{
+    MDB_val k = {strlen(key), (void *)(uintptr_t)key};
+    return mdb_get(txn, dbi, &k, out);
+}
+
+static int write_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *v, size_t n)
+{
+    MDB_val k = {strlen(key), (void *)(uintptr_t)key};
+    MDB_val d = {n, (void *)(uintptr_t)v};
+    return mdb_put(txn, dbi, &k, &d, 0);
+}
+
+ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, bool adopt,
+                     ch_store **out)
+{
+    g_open_error[0] = '\0';
+    if (cfg == NULL || cfg->dir == NULL || engine_cfg == NULL) {
+        snprintf(g_open_error, sizeof g_open_error, "no directory or configuration");
+        return CH_EINVAL;
+    }
+    if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(g_open_error, sizeof g_open_error, "cannot create %s: %s", cfg->dir,
+                 strerror(errno));
+        return CH_EIO;
+    }
+    ch_store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return CH_ENOMEM;
+    st->durability = cfg->durability;
+    st->map_size = cfg->map_size ? cfg->map_size : (size_t)64 << 20;
+    int rc;
+    if ((rc = mdb_env_create(&st->env)) != 0)
+        return open_fail(st, CH_EIO, "mdb_env_create", rc);
+    mdb_env_set_maxdbs(st->env, 8);
+    mdb_env_set_mapsize(st->env, st->map_size);
+    unsigned flags = st->durability == CH_DURABLE_NOSYNC ? MDB_NOSYNC : 0;
+    if ((rc = mdb_env_open(st->env, cfg->dir, flags, 0600)) != 0)
+        return open_fail(st, CH_EIO, "mdb_env_open", rc);
+    MDB_envinfo info;
+    mdb_env_info(st->env, &info);
+    st->map_size = info.me_mapsize; /* an existing file may be larger */
+    int dead = 0;
+    mdb_reader_check(st->env, &dead); /* slots of readers that died */
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+        return open_fail(st, CH_EIO, "mdb_txn_begin", rc);
+    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "cmd", MDB_CREATE, &st->cmd)) != 0 ||
+        (rc = mdb_dbi_open(txn, "fill", MDB_CREATE, &st->fill)) != 0) {
+        mdb_txn_abort(txn);
+        return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
+    }
+    uint8_t cbuf[1024];
+    size_t clen = ch_config_encode(engine_cfg, cbuf, sizeof cbuf);
+    MDB_val v;
+    rc = read_meta(txn, st->meta, "schema", &v);
+    if (rc == MDB_NOTFOUND) {
+        uint8_t schema[4] = {CH_STORE_SCHEMA, 0, 0, 0};
+        if (adopt || clen == 0 || (rc = write_meta(txn, st->meta, "schema", schema, 4)) != 0 ||
+            (rc = write_meta(txn, st->meta, "config", cbuf, clen)) != 0) {
+            mdb_txn_abort(txn);
+            if (adopt)
+                snprintf(g_open_error, sizeof g_open_error, "%s holds no clearinghouse store",
+                         cfg->dir);
+            return adopt ? (ch_store_close(st), CH_EBADCONFIG)
+                         : open_fail(st, CH_EIO, "writing the schema", rc);
+        }
+    } else if (rc != 0) {
+        mdb_txn_abort(txn);
+        return open_fail(st, CH_EIO, "reading the schema", rc);
+    } else {
+        const uint8_t *p = v.mv_data;
+        uint32_t schema = v.mv_size == 4 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                                                (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+                                          : 0;
+        if (schema != CH_STORE_SCHEMA) {
+            mdb_txn_abort(txn);
+            snprintf(g_open_error, sizeof g_open_error,
+                     "%s was written with store schema %u; this build reads schema %d: "
+                     "refusing to open it",
+                     cfg->dir, schema, CH_STORE_SCHEMA);
+            ch_store_close(st);
+            return CH_EBADCONFIG;
+        }
+        if ((rc = read_meta(txn, st->meta, "config", &v)) != 0) {
+            mdb_txn_abort(txn);
+            return open_fail(st, CH_EIO, "reading the configuration", rc);
+        }
+        if (adopt) {
+            if (ch_config_decode(v.mv_data, v.mv_size, engine_cfg) != CH_OK) {
+                mdb_txn_abort(txn);
+                snprintf(g_open_error, sizeof g_open_error, "the stored configuration is damaged");
+                ch_store_close(st);
+                return CH_EBADCONFIG;
+            }
+        } else if (v.mv_size != clen || memcmp(v.mv_data, cbuf, clen) != 0) {
+            mdb_txn_abort(txn);
+            snprintf(g_open_error, sizeof g_open_error,
+                     "%s was written with another engine configuration; replaying it under "
+                     "this one would not reproduce its state",
+                     cfg->dir);
+            ch_store_close(st);
+            return CH_EBADCONFIG;
+        }
+        if (read_meta(txn, st->meta, "seq", &v) == 0 && v.mv_size == 8)
+            st->last_seq = from_be64(v.mv_data);
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return open_fail(st, CH_EIO, "mdb_txn_commit", rc);
+    st->stats.map_size = st->map_size;
+    *out = st;
+    return CH_OK;
+}
+
+void ch_store_close(ch_store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->env != NULL) {
+        if (st->durability == CH_DURABLE_NOSYNC && !st->halted)
+            mdb_env_sync(st->env, 1);
+        mdb_env_close(st->env);
+    }
+    free(st->buf);
+    free(st->recs);
+    free(st);
+}
+
+uint64_t ch_store_last_seq(const ch_store *st)
+{
+    return st->last_seq;
+}
+
+bool ch_store_halted(const ch_store *st)
+{
+    return st->halted;
+}
+
+const char *ch_store_error(const ch_store *st)
+{
+    return st->error;
+}
+
+static ch_err add_rec(ch_store *st, uint8_t kind, uint64_t key, const uint8_t *data, size_t len)
+{
+    if (st->buf_n + len > st->buf_cap) {
+        size_t nc = st->buf_cap ? st->buf_cap : 1 << 16;
+        while (nc < st->buf_n + len)
+            nc *= 2;
+        uint8_t *nb = realloc(st->buf, nc);
+        if (nb == NULL)
+            return CH_ENOMEM;
+        st->buf = nb;
+        st->buf_cap = nc;
+    }
+    if (st->n_recs == st->cap_recs) {
+        size_t nc = st->cap_recs ? st->cap_recs * 2 : 1024;
+        rec *nr = realloc(st->recs, nc * sizeof *nr);
+        if (nr == NULL)
+            return CH_ENOMEM;
+        st->recs = nr;
+        st->cap_recs = nc;
+    }
+    memcpy(st->buf + st->buf_n, data, len);
+    st->recs[st->n_recs++] = (rec){.kind = kind, .key = key, .off = st->buf_n, .len = len};
+    st->buf_n += len;
+    return CH_OK;
+}
+
+ch_err ch_store_log(ch_store *st, const ch_command *c, uint64_t *seq)
+{
+    if (st->halted)
+        return CH_EUNAVAILABLE;
+    uint8_t b[sizeof(ch_command) + 64];
+    size_t n = ch_command_encode(c, b, sizeof b);
+    if (n == 0)
+        return CH_EBADREQ;
+    uint64_t s = st->last_seq + st->pending_cmds + 1;
+    ch_err e = add_rec(st, KIND_CMD, s, b, n);
+    if (e != CH_OK)
+        return e;
+    st->pending_cmds++;
+    if (seq != NULL)
+        *seq = s;
+    return CH_OK;
+}
+
+ch_err ch_store_record_fill(ch_store *st, const ch_fill *f)
+{
+    if (st->halted)
+        return CH_EUNAVAILABLE;
+    uint8_t b[128];
+    size_t n = ch_fill_encode(f, b, sizeof b);
+    if (n == 0)
+        return CH_EBADREQ;
+    return add_rec(st, KIND_FILL, f->trade_id, b, n);
+}
+
+void ch_store_discard(ch_store *st)
+{
+    st->buf_n = 0;
+    st->n_recs = 0;
+    st->pending_cmds = 0;
+}
+
+static ch_err halt(ch_store *st, const char *what, int rc)
+{
+    st->halted = true;
+    snprintf(st->error, sizeof st->error, "%s: %s", what, rc != 0 ? mdb_strerror(rc) : "failed");
+    ch_store_discard(st);
+    return CH_EUNAVAILABLE;
+}
+
+/* One attempt: 0, MDB_MAP_FULL (retry after growing), or another error. */
+static int write_batch(ch_store *st)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < st->n_recs && rc == 0; i++) {
+        const rec *r = &st->recs[i];
+        uint8_t key[8];
+        be64(key, r->key);
+        MDB_val k = {8, key}, v = {r->len, st->buf + r->off};
+        rc = mdb_put(txn, r->kind == KIND_CMD ? st->cmd : st->fill, &k, &v, MDB_APPEND);
+        if (rc == MDB_KEYEXIST) /* not increasing: a duplicate trade id would be a bug */
+            rc = mdb_put(txn, r->kind == KIND_CMD ? st->cmd : st->fill, &k, &v, 0);
+    }
+    if (rc == 0 && st->pending_cmds > 0) {
+        uint8_t seq[8];
+        be64(seq, st->last_seq + st->pending_cmds);
+        MDB_val k = {3, (void *)(uintptr_t) "seq"}, v = {8, seq};
+        rc = mdb_put(txn, st->meta, &k, &v, 0);
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if (st->inject_fail) {
+        st->inject_fail = false;
+        mdb_txn_abort(txn);
+        return EIO;
+    }
+    return mdb_txn_commit(txn);
+}
+
+ch_err ch_store_commit(ch_store *st)
+{
+    if (st->halted)
+        return CH_EUNAVAILABLE;
+    if (st->n_recs == 0)
+        return CH_OK;
+    for (int attempt = 0;; attempt++) {
+        int rc = write_batch(st);
+        if (rc == 0)
+            break;
+        if (rc == MDB_MAP_FULL && attempt < 16) {
+            /* no transaction is open here: the map may be resized */
+            size_t grow = st->map_size * 2;
+            int r2 = mdb_env_set_mapsize(st->env, grow);
+            if (r2 != 0)
+                return halt(st, "growing the map", r2);
+            st->map_size = grow;
+            st->stats.map_grows++;
+            st->stats.map_size = grow;
+            continue;
+        }
+        return halt(st, "commit", rc);
+    }
+    st->stats.commits++;
+    st->stats.commands += st->pending_cmds;
+    for (size_t i = 0; i < st->n_recs; i++)
+        st->stats.fills += st->recs[i].kind == KIND_FILL;
+    st->last_seq += st->pending_cmds;
+    ch_store_discard(st);
+    return CH_OK;
+}
+
+ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, uint64_t *n)
+{
+    if (n != NULL)
+        *n = 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CH_EIO;
+    if (mdb_cursor_open(txn, st->cmd, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return CH_EIO;
+    }
+    ch_command *c = malloc(sizeof *c);
+    if (c == NULL) {
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        return CH_ENOMEM;
+    }
+    MDB_val k, v;
+    ch_err out = CH_OK;
+    uint64_t expect = 1;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        if (k.mv_size != 8 || from_be64(k.mv_data) != expect ||
+            ch_command_decode(v.mv_data, v.mv_size, c) != CH_OK) {
+            out = CH_EBADREQ;
+            break;
+        }
+        ch_command_result res;
+        ch_command_apply(e, c, &res); /* rejects replay as rejects */
+        if (fn != NULL)
+            fn(ctx, expect, c, &res);
+        expect++;
+        if (n != NULL)
+            (*n)++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (out == CH_OK && rc != MDB_NOTFOUND)
+        out = CH_EIO;
+    free(c);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return out;
+}
+
+ch_err ch_store_foreach_fill(ch_store *st, void (*fn)(void *ctx, const ch_fill *f), void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CH_EIO;
+    if (mdb_cursor_open(txn, st->fill, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return CH_EIO;
+    }
+    MDB_val k, v;
+    ch_err out = CH_OK;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        ch_fill f;
+        if (ch_fill_decode(v.mv_data, v.mv_size, &f) != CH_OK) {
+            out = CH_EBADREQ;
+            break;
+        }
+        fn(ctx, &f);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (out == CH_OK && rc != MDB_NOTFOUND)
+        out = CH_EIO;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return out;
+}
+
+void ch_store_get_stats(const ch_store *st, ch_store_stats *out)
+{
+    *out = st->stats;
+}
+
+void ch_store_inject_commit_failure(ch_store *st)
+{
+    st->inject_fail = true;
+}

@@ -1,0 +1,97 @@
+/*
+ * ch/command.h - every input of the engine as a value: encoded to bytes for
+ * the command log, decoded and applied on recovery.
+ *
+ * The engine is deterministic: the same commands, in the same order, give the
+ * same state, event for event. So the store logs commands (with the engine
+ * configuration), and recovery replays them. The encoding is versioned,
+ * little-endian and length-checked: a truncated or foreign record is refused
+ * with CH_EBADREQ, never read past its end.
+ */
+#ifndef CH_COMMAND_H
+#define CH_COMMAND_H
+
+#include <stddef.h>
+
+#include "ch/api.h"
+#include "ch/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CH_COMMAND_VERSION 1
+#define CH_COMMAND_MAX_MARKS 512
+
+typedef enum ch_command_type {
+    CH_C_UNDERLYING = 1,
+    CH_C_LIST = 2,
+    CH_C_MARKET = 3,
+    CH_C_ADVANCE = 4,
+    CH_C_ACCOUNT_OPEN = 5,
+    CH_C_DEPOSIT = 6,
+    CH_C_SUBMIT = 7,
+    CH_C_CANCEL = 8,
+    CH_C_REPLACE = 9,
+    CH_C_POOL_DEPOSIT = 10,
+    CH_C_POOL_WITHDRAW = 11
+} ch_command_type;
+
+/** One command. Only the fields of its type are used. */
+typedef struct ch_command {
+    ch_command_type type;
+    ch_underlying_config underlying;          /* UNDERLYING */
+    char symbol[CH_SYMBOL_MAX];               /* LIST */
+    ch_time time;                             /* ADVANCE */
+    struct {                                  /* MARKET */
+        uint32_t underlying;
+        double index, rate, funding_rate, perp;
+        ch_time time;
+        size_t n_marks;
+        ch_time expiry[CH_COMMAND_MAX_MARKS];
+        double strike[CH_COMMAND_MAX_MARKS];
+        double vol[CH_COMMAND_MAX_MARKS];
+    } market;
+    char name[CH_ACCOUNT_NAME_MAX];           /* ACCOUNT_OPEN */
+    ch_stp stp;                               /* ACCOUNT_OPEN */
+    ch_account_id account;                    /* DEPOSIT, CANCEL, REPLACE, POOL_* */
+    int64_t amount;                           /* ACCOUNT_OPEN cash, DEPOSIT, POOL_* */
+    ch_engine_order order;                    /* SUBMIT */
+    ch_order_id order_id;                     /* CANCEL, REPLACE */
+    int64_t qty, price;                       /* REPLACE */
+} ch_command;
+
+/**
+ * Encode @p c into @p buf (at most @p cap bytes). @return the length, or 0
+ * if @p cap is too small or the command is malformed.
+ */
+CH_API size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap);
+
+/** Decode @p len bytes. @return CH_OK or CH_EBADREQ (version, type, length). */
+CH_API ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *out);
+
+/** What applying a command returned (for replies). */
+typedef struct ch_command_result {
+    ch_err err;
+    ch_engine_result order;  /* SUBMIT, REPLACE */
+    ch_instr_id instr;       /* LIST */
+    uint32_t underlying;     /* UNDERLYING */
+    ch_account_id account;   /* ACCOUNT_OPEN */
+    int64_t value;           /* CANCEL: cancelled qty; POOL_*: shares or cash */
+} ch_command_result;
+
+/** Apply @p c to @p e. @return the engine's result code (also in @p res, may be NULL). */
+CH_API ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *res);
+
+/** Encode / decode a fill record (stored for audits). 0 / CH_EBADREQ on failure. */
+CH_API size_t ch_fill_encode(const ch_fill *f, uint8_t *buf, size_t cap);
+CH_API ch_err ch_fill_decode(const uint8_t *buf, size_t len, ch_fill *out);
+
+/** Encode / decode an engine configuration (stored with the log). */
+CH_API size_t ch_config_encode(const ch_engine_config *cfg, uint8_t *buf, size_t cap);
+CH_API ch_err ch_config_decode(const uint8_t *buf, size_t len, ch_engine_config *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

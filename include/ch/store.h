@@ -1,0 +1,138 @@
+/*
+ * ch/store.h - persistence in LMDB: the command log, fill records, group
+ * commit and exact recovery.
+ *
+ * The engine is deterministic, so its state is a function of its inputs: the
+ * store keeps every command (ch/command.h) in order, with the engine
+ * configuration they ran under, and recovery replays them into a fresh
+ * engine, which rebuilds books with time priority, positions, cash, the pool,
+ * order ids and sequence numbers exactly. Every fill is also written as a
+ * record (for audits and `chctl dump`), and a replay can be checked against
+ * those records.
+ *
+ * Group commit: commands and fills of a batch are buffered and written in ONE
+ * LMDB write transaction by ch_store_commit(); the caller releases replies and
+ * events of the batch only after it returns CH_OK.
+ *
+ * Durability (ch_store_config.durability):
+ *   CH_DURABLE_SYNC    (default) the commit is flushed to disk before
+ *                      ch_store_commit() returns: an acknowledged batch
+ *                      survives a process crash and a power loss (on a device
+ *                      that honours flushes).
+ *   CH_DURABLE_NOSYNC  the commit is in the OS page cache when it returns: it
+ *                      survives a process crash (kill -9) but the last batches
+ *                      may be lost on power loss or an OS crash.
+ *
+ * Failures: a full map is grown (doubled) and the batch retried; any other
+ * commit failure halts the store: that commit and every later one return
+ * CH_EUNAVAILABLE (intake must stop), and ch_store_error() says why. Stale
+ * reader slots of dead processes are cleared at open. A database written by
+ * another schema version is refused.
+ *
+ * One writer: a store is used by one thread; one process opens a directory
+ * once.
+ */
+#ifndef CH_STORE_H
+#define CH_STORE_H
+
+#include <stddef.h>
+
+#include "ch/api.h"
+#include "ch/command.h"
+#include "ch/engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CH_STORE_SCHEMA 1
+
+typedef enum ch_durability { CH_DURABLE_SYNC = 0, CH_DURABLE_NOSYNC = 1 } ch_durability;
+
+typedef struct ch_store_config {
+    const char *dir;          /**< created if missing (mode 0700) */
+    ch_durability durability;
+    size_t map_size;          /**< initial map size in bytes (0: 64 MiB); grows on demand */
+} ch_store_config;
+
+typedef struct ch_store ch_store;
+
+/**
+ * Open (or create) the store in cfg->dir.
+ * @param engine_cfg  in: the configuration to run with; a new store records
+ *                    it. For an existing store it must equal the recorded one
+ *                    (else CH_EBADCONFIG) unless @p adopt is true, in which
+ *                    case the recorded one is copied out (for tools).
+ * @return CH_OK; CH_EBADCONFIG (schema or configuration mismatch: see
+ *         ch_store_open_error()); CH_EIO (directory, LMDB).
+ */
+CH_API ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, bool adopt,
+                            ch_store **out);
+
+/** Why the last ch_store_open() failed (static buffer, this thread's last call). */
+CH_API const char *ch_store_open_error(void);
+
+/** Close; NULL is a no-op. Buffered, uncommitted records are dropped. */
+CH_API void ch_store_close(ch_store *st);
+
+/** Sequence number of the last committed command (0 for none). */
+CH_API uint64_t ch_store_last_seq(const ch_store *st);
+
+/** True if the store halted after a failed commit. */
+CH_API bool ch_store_halted(const ch_store *st);
+
+/** Human text of the failure that halted the store ("" if none). */
+CH_API const char *ch_store_error(const ch_store *st);
+
+/**
+ * Buffer a command for the current batch; @p seq (may be NULL) receives the
+ * sequence number it will have. @return CH_OK; CH_EUNAVAILABLE (halted);
+ * CH_EBADREQ (cannot encode); CH_ENOMEM.
+ */
+CH_API ch_err ch_store_log(ch_store *st, const ch_command *c, uint64_t *seq);
+
+/** Buffer a fill record for the current batch. */
+CH_API ch_err ch_store_record_fill(ch_store *st, const ch_fill *f);
+
+/**
+ * Write the batch in one transaction. @return CH_OK (durable per the mode);
+ * CH_EUNAVAILABLE (the store halted, now or before; the batch is not stored
+ * and must not be acknowledged).
+ */
+CH_API ch_err ch_store_commit(ch_store *st);
+
+/** Drop the buffered batch. */
+CH_API void ch_store_discard(ch_store *st);
+
+/** Called for each replayed command with its sequence number and result (borrowed). */
+typedef void (*ch_replay_fn)(void *ctx, uint64_t seq, const ch_command *c,
+                             const ch_command_result *r);
+
+/**
+ * Replay every committed command, in order, into @p e (a fresh engine made
+ * with the store's configuration); @p fn (may be NULL) sees each result.
+ * @p n (may be NULL) receives how many. Commands that the engine rejected
+ * when they ran are rejected again, the same way. @return CH_OK; CH_EBADREQ
+ * (a damaged record: nothing after it is applied); CH_EIO.
+ */
+CH_API ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx,
+                              uint64_t *n);
+
+/** Call @p fn for every stored fill in trade order. @return CH_OK or CH_EIO. */
+CH_API ch_err ch_store_foreach_fill(ch_store *st, void (*fn)(void *ctx, const ch_fill *f),
+                                    void *ctx);
+
+typedef struct ch_store_stats {
+    uint64_t commits, commands, fills, map_grows;
+    size_t map_size;
+} ch_store_stats;
+
+CH_API void ch_store_get_stats(const ch_store *st, ch_store_stats *out);
+
+/** Test hook: make the next commit fail as if the disk had (CH_EIO). */
+CH_API void ch_store_inject_commit_failure(ch_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

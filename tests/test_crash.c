@@ -1,0 +1,432 @@
+/*
+ * test_crash.c - kill -9 while committing, many times, and lose nothing.
+ *
+ * A child process opens the store, replays it, and runs a seeded stream of
+ * commands in batches: apply, log, commit, and only then report each
+ * command's result and each fill to the parent through a pipe. The parent
+ * kills the child with SIGKILL at a random moment, reopens the store, replays
+ * it into a fresh engine and checks that
+ *   - every acknowledged command has the same result after recovery,
+ *   - every acknowledged fill is there, identical, and no trade id repeats,
+ *   - the stored fill records are exactly the replayed fills,
+ *   - each account's position in each series equals the sum of its fills,
+ *   - positions sum to zero per instrument and cash is conserved.
+ * The next child continues on the same store. CH_CRASH_CYCLES sets the number
+ * of kills (default 30); the seed is printed on failure.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ch/store.h"
+
+#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
+#define N_INSTR 5
+#define N_ACCT 8
+#define MAX_SEQ 400000
+#define MAX_TRADES 400000
+
+/* what goes through the pipe: fixed-size records, one write() each */
+typedef struct ack {
+    uint8_t kind; /* 1 = command result, 2 = fill */
+    uint8_t pad[3];
+    int32_t err;
+    uint64_t seq;
+    uint64_t order_id;
+    int64_t filled;
+    int32_t status;
+    int32_t pad2;
+    ch_fill fill;
+} ack;
+
+static char dir[256];
+
+static ch_engine_config cfg_of(void)
+{
+    ch_engine_config c;
+    ch_engine_defaults(&c);
+    c.max_instruments = 16;
+    c.max_orders = 1 << 14;
+    c.max_accounts = 16;
+    c.max_positions = 4096;
+    return c;
+}
+
+static ch_command cmd(ch_command_type t)
+{
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    return c;
+}
+
+typedef struct child_state {
+    ch_engine *e;
+    ch_store *st;
+    ack *pending;
+    size_t n_pending, cap;
+    ch_order_id live[1024]; /* recent resting orders, to cancel */
+    ch_account_id owner[1024];
+    size_t n_live;
+} child_state;
+
+static void child_fill(void *ctx, const ch_engine_event *ev)
+{
+    child_state *cs = ctx;
+    if (ev->type != CH_EE_FILL)
+        return;
+    ch_store_record_fill(cs->st, &ev->fill);
+    if (cs->n_pending < cs->cap)
+        cs->pending[cs->n_pending++] = (ack){.kind = 2, .fill = ev->fill};
+}
+
+static void child_step(child_state *cs, const ch_command *c)
+{
+    ch_command_result r;
+    ch_command_apply(cs->e, c, &r);
+    uint64_t seq;
+    if (ch_store_log(cs->st, c, &seq) != CH_OK)
+        _exit(3);
+    if (cs->n_pending < cs->cap)
+        cs->pending[cs->n_pending++] =
+            (ack){.kind = 1, .err = r.err, .seq = seq, .order_id = r.order.id.v,
+                  .filled = r.order.filled, .status = (int32_t)r.order.status};
+    if (c->type == CH_C_SUBMIT && r.err == CH_OK && r.order.remaining > 0) {
+        size_t k = cs->n_live < 1024 ? cs->n_live++ : (size_t)(r.order.id.v % 1024);
+        cs->live[k] = r.order.id;
+        cs->owner[k] = c->order.account;
+    }
+}
+
+static void child_commit_and_ack(child_state *cs, int fd)
+{
+    if (ch_store_commit(cs->st) != CH_OK)
+        _exit(4);
+    /* acknowledged only now, after the commit */
+    for (size_t i = 0; i < cs->n_pending; i++)
+        if (write(fd, &cs->pending[i], sizeof(ack)) != (ssize_t)sizeof(ack))
+            _exit(5);
+    cs->n_pending = 0;
+}
+
+static void child_main(uint64_t seed, int fd, ch_durability mode)
+{
+    ch_engine_config cfg = cfg_of();
+    child_state cs = {.cap = 1 << 16};
+    cs.pending = calloc(cs.cap, sizeof(ack));
+    cs.e = ch_engine_create(&cfg);
+    ch_store_config sc = {.dir = dir, .durability = mode};
+    if (cs.e == NULL || cs.pending == NULL || ch_store_open(&sc, &cfg, false, &cs.st) != CH_OK)
+        _exit(2);
+    if (ch_store_replay(cs.st, cs.e, NULL, NULL, NULL) != CH_OK)
+        _exit(6);
+    ch_engine_set_sink(cs.e, child_fill, &cs);
+    if (ch_store_last_seq(cs.st) == 0) {
+        ch_time t0;
+        ch_date_to_time(2026, 11, 25, &t0);
+        ch_command c = cmd(CH_C_ADVANCE);
+        c.time = t0;
+        child_step(&cs, &c);
+        c = cmd(CH_C_UNDERLYING);
+        c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1, .min_price = 1,
+                                              .max_price = 2000000};
+        ch_tick_parse("0.5", 3, &c.underlying);
+        child_step(&cs, &c);
+        const char *syms[N_INSTR] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P",
+                                     "BTC-25DEC26-95000-C", "BTC-25DEC26-95000-P",
+                                     "BTC-25DEC26-105000-C"};
+        for (int i = 0; i < N_INSTR; i++) {
+            c = cmd(CH_C_LIST);
+            strcpy(c.symbol, syms[i]);
+            child_step(&cs, &c);
+        }
+        c = cmd(CH_C_MARKET);
+        c.market.index = 100000;
+        c.market.rate = 0.01;
+        c.market.funding_rate = NAN;
+        c.market.perp = NAN;
+        c.market.n_marks = 1;
+        c.market.expiry[0] = t0 + 30 * DAY + 8 * 3600 * CH_NS_PER_SEC;
+        c.market.vol[0] = 0.55;
+        child_step(&cs, &c);
+        for (int a = 0; a < N_ACCT - 3; a++) {
+            c = cmd(CH_C_ACCOUNT_OPEN);
+            snprintf(c.name, sizeof c.name, "trader%d", a);
+            c.stp = (ch_stp)(a % 3);
+            c.amount = USD(10e6);
+            child_step(&cs, &c);
+        }
+        c = cmd(CH_C_POOL_DEPOSIT);
+        c.account.v = 3;
+        c.amount = USD(5e6);
+        child_step(&cs, &c);
+        child_commit_and_ack(&cs, fd);
+    }
+    uint64_t x = seed;
+    for (;;) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int batch = 1 + (int)((x >> 33) % 40);
+        for (int i = 0; i < batch; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned u = (unsigned)(x >> 33);
+            ch_command c;
+            if (u % 10 < 6) {
+                c = cmd(CH_C_SUBMIT);
+                c.order.account.v = 3 + u % (N_ACCT - 3);
+                c.order.instr.v = (u >> 4) % N_INSTR;
+                c.order.side = (ch_side)((u >> 8) & 1);
+                c.order.tif = (u >> 9) % 4 == 0 ? CH_TIF_IOC : CH_TIF_GTC;
+                double base = c.order.instr.v < 2 ? 6000 : c.order.instr.v < 4 ? 4000 : 3500;
+                c.order.price = (int64_t)llround(base * (0.8 + 0.4 * ((u >> 12) % 100) / 100.0) / 0.5);
+                c.order.qty = 1 + (u >> 20) % 5;
+            } else if (cs.n_live > 0) {
+                size_t k = (u >> 8) % cs.n_live;
+                c = cmd(CH_C_CANCEL);
+                c.account = cs.owner[k];
+                c.order_id = cs.live[k];
+                cs.live[k] = cs.live[--cs.n_live];
+                cs.owner[k] = cs.owner[cs.n_live];
+            } else {
+                continue;
+            }
+            child_step(&cs, &c);
+        }
+        child_commit_and_ack(&cs, fd);
+    }
+}
+
+/* ---- the parent ---- */
+typedef struct expect {
+    ack *by_seq;    /* [seq] */
+    ch_fill *fills; /* [trade id] */
+    uint8_t *have_seq, *have_fill;
+} expect;
+
+static uint64_t g_seed;
+
+typedef struct replayed {
+    const expect *x;
+    ch_fill *fills;
+    uint8_t *seen;
+    uint64_t last_trade, n_fills, checked;
+    ch_engine *e;
+} replayed;
+
+static void on_replay_fill(void *ctx, const ch_engine_event *ev)
+{
+    replayed *r = ctx;
+    if (ev->type != CH_EE_FILL)
+        return;
+    const ch_fill *f = &ev->fill;
+    ck_assert_msg(f->trade_id > r->last_trade && f->trade_id < MAX_TRADES,
+                  "seed %llu: trade ids out of order or repeated", (unsigned long long)g_seed);
+    r->last_trade = f->trade_id;
+    r->fills[f->trade_id] = *f;
+    r->seen[f->trade_id] = 1;
+    r->n_fills++;
+}
+
+static void on_replay_cmd(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *res)
+{
+    (void)c;
+    replayed *r = ctx;
+    if (seq >= MAX_SEQ || !r->x->have_seq[seq])
+        return;
+    const ack *a = &r->x->by_seq[seq];
+    if (a->err != (int32_t)res->err ||
+        (res->err == CH_OK && c->type == CH_C_SUBMIT &&
+         (a->order_id != res->order.id.v || a->filled != res->order.filled ||
+          a->status != (int32_t)res->order.status)))
+        ck_abort_msg("seed %llu: acknowledged command %llu came back different",
+                     (unsigned long long)g_seed, (unsigned long long)seq);
+    r->checked++;
+}
+
+typedef struct stored {
+    const replayed *r;
+    uint64_t n;
+} stored;
+
+static void on_stored_fill(void *ctx, const ch_fill *f)
+{
+    stored *s = ctx;
+    ck_assert_msg(f->trade_id < MAX_TRADES && s->r->seen[f->trade_id] &&
+                      memcmp(f, &s->r->fills[f->trade_id], sizeof *f) == 0,
+                  "seed %llu: stored fill %llu differs from the replay", (unsigned long long)g_seed,
+                  (unsigned long long)f->trade_id);
+    s->n++;
+}
+
+static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills)
+{
+    ch_engine_config cfg = cfg_of();
+    ch_store_config sc = {.dir = dir};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    replayed r = {.x = x};
+    r.fills = calloc(MAX_TRADES, sizeof *r.fills);
+    r.seen = calloc(MAX_TRADES, 1);
+    r.e = ch_engine_create(&cfg);
+    ch_engine_set_sink(r.e, on_replay_fill, &r);
+    uint64_t n;
+    ck_assert_int_eq(ch_store_replay(st, r.e, on_replay_cmd, &r, &n), CH_OK);
+    /* every acknowledged command was checked, every acknowledged fill is there */
+    uint64_t want = 0, fills = 0;
+    for (uint64_t s = 0; s < MAX_SEQ; s++)
+        want += x->have_seq[s];
+    ck_assert_msg(r.checked == want, "seed %llu: %llu acknowledged commands, %llu recovered",
+                  (unsigned long long)g_seed, (unsigned long long)want,
+                  (unsigned long long)r.checked);
+    for (uint64_t t = 0; t < MAX_TRADES; t++) {
+        if (!x->have_fill[t])
+            continue;
+        fills++;
+        ck_assert_msg(r.seen[t] && memcmp(&x->fills[t], &r.fills[t], sizeof(ch_fill)) == 0,
+                      "seed %llu: acknowledged fill %llu lost or changed",
+                      (unsigned long long)g_seed, (unsigned long long)t);
+    }
+    /* the stored fill records are exactly the replayed fills */
+    stored s = {.r = &r};
+    ck_assert_int_eq(ch_store_foreach_fill(st, on_stored_fill, &s), CH_OK);
+    ck_assert_uint_eq(s.n, r.n_fills);
+    /* positions are the sum of fills; they sum to zero; cash is conserved */
+    int64_t pos[N_ACCT][N_INSTR];
+    memset(pos, 0, sizeof pos);
+    for (uint64_t t = 1; t <= r.last_trade; t++) {
+        const ch_fill *f = &r.fills[t];
+        int64_t q = f->taker_side == CH_BUY ? f->qty : -f->qty;
+        pos[f->taker.v][f->instr.v] += q;
+        if (f->source == CH_SRC_NET) {
+            pos[CH_ACCOUNT_HOUSE][f->instr.v] -= q;
+            pos[CH_ACCOUNT_HOUSE][f->maker_instr.v] += q;
+            pos[f->maker.v][f->maker_instr.v] -= q;
+        } else {
+            pos[f->maker.v][f->instr.v] -= q;
+        }
+    }
+    for (uint32_t a = 0; a < N_ACCT; a++)
+        for (uint32_t i = 0; i < N_INSTR; i++)
+            ck_assert_msg(pos[a][i] == ch_engine_position(r.e, (ch_account_id){a}, (ch_instr_id){i}),
+                          "seed %llu: position of %u in %u is not the sum of its fills",
+                          (unsigned long long)g_seed, a, i);
+    ck_assert_int_eq(ch_engine_check(r.e), CH_OK);
+    *acked_cmds = want;
+    *acked_fills = fills;
+    ch_engine_destroy(r.e);
+    free(r.fills);
+    free(r.seen);
+    ch_store_close(st);
+}
+
+START_TEST(kill_nine_loses_nothing)
+{
+    const char *env = getenv("CH_CRASH_CYCLES");
+    int cycles = env ? atoi(env) : 30;
+    const char *senv = getenv("CH_CRASH_SEED");
+    g_seed = senv ? strtoull(senv, NULL, 10) : (uint64_t)time(NULL);
+    snprintf(dir, sizeof dir, "/tmp/ch-crash-%d", (int)getpid());
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    ck_assert_int_eq(system(rm), 0);
+    expect x;
+    x.by_seq = calloc(MAX_SEQ, sizeof *x.by_seq);
+    x.fills = calloc(MAX_TRADES, sizeof *x.fills);
+    x.have_seq = calloc(MAX_SEQ, 1);
+    x.have_fill = calloc(MAX_TRADES, 1);
+    uint64_t rng = g_seed;
+    uint64_t total_cmds = 0, total_fills = 0;
+    for (int cycle = 0; cycle < cycles; cycle++) {
+        int p[2];
+        ck_assert_int_eq(pipe(p), 0);
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        ch_durability mode = cycle % 2 ? CH_DURABLE_NOSYNC : CH_DURABLE_SYNC;
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            close(p[0]);
+            child_main(rng, p[1], mode);
+            _exit(0);
+        }
+        close(p[1]);
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        int ms = 20 + (int)((rng >> 40) % 150);
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        uint8_t buf[sizeof(ack) * 256];
+        size_t have = 0;
+        bool killed = false;
+        for (;;) {
+            struct pollfd pf = {.fd = p[0], .events = POLLIN};
+            poll(&pf, 1, 5);
+            ssize_t n = read(p[0], buf + have, sizeof buf - have);
+            if (n > 0)
+                have += (size_t)n;
+            size_t whole = have / sizeof(ack) * sizeof(ack);
+            for (size_t off = 0; off < whole; off += sizeof(ack)) {
+                ack a;
+                memcpy(&a, buf + off, sizeof a);
+                if (a.kind == 1 && a.seq < MAX_SEQ) {
+                    x.by_seq[a.seq] = a;
+                    x.have_seq[a.seq] = 1;
+                } else if (a.kind == 2 && a.fill.trade_id < MAX_TRADES) {
+                    x.fills[a.fill.trade_id] = a.fill;
+                    x.have_fill[a.fill.trade_id] = 1;
+                }
+            }
+            memmove(buf, buf + whole, have - whole);
+            have -= whole;
+            if (n == 0)
+                break; /* EOF: the child is gone and everything is read */
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+            if (!killed && el >= ms) {
+                kill(pid, SIGKILL);
+                killed = true;
+            }
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
+                      "seed %llu: the child stopped by itself (status %d)",
+                      (unsigned long long)g_seed, st);
+        close(p[0]);
+        verify(&x, &total_cmds, &total_fills);
+    }
+    fprintf(stderr,
+            "crash: %d kills (seed %llu), %llu acknowledged commands and %llu fills all "
+            "recovered\n",
+            cycles, (unsigned long long)g_seed, (unsigned long long)total_cmds,
+            (unsigned long long)total_fills);
+    ck_assert_uint_gt(total_fills, 0);
+    free(x.by_seq);
+    free(x.fills);
+    free(x.have_seq);
+    free(x.have_fill);
+    ck_assert_int_eq(system(rm), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("crash");
+    TCase *tc = tcase_create("kill9");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, kill_nine_loses_nothing);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,520 @@
+/*
+ * test_store.c - command and fill encodings, the LMDB store, and exact
+ * recovery: a run applied and logged, then replayed into a fresh engine,
+ * must give the same state and the same result for every command.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ch/store.h"
+
+#include <lmdb.h>
+
+#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
+
+static char dir[256];
+static int dir_n;
+
+static void new_dir(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/ch-store-test-%d-%d", (int)getpid(), dir_n++);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void rm_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static ch_engine_config small_cfg(void)
+{
+    ch_engine_config c;
+    ch_engine_defaults(&c);
+    c.max_instruments = 64;
+    c.max_orders = 4096;
+    c.max_accounts = 32;
+    c.max_positions = 4096;
+    return c;
+}
+
+/* A run: apply each command, log it, record its fills, commit per batch. */
+typedef struct run {
+    ch_engine *e;
+    ch_store *st;
+    ch_command_result res[4096];
+    size_t n;
+    size_t fills;
+} run;
+
+static void on_fill(void *ctx, const ch_engine_event *ev)
+{
+    run *r = ctx;
+    if (ev->type == CH_EE_FILL && r->st != NULL) {
+        ck_assert_int_eq(ch_store_record_fill(r->st, &ev->fill), CH_OK);
+        r->fills++;
+    }
+}
+
+static void step(run *r, const ch_command *c)
+{
+    ck_assert_uint_lt(r->n, 4096);
+    ch_command_apply(r->e, c, &r->res[r->n++]);
+    ck_assert_int_eq(ch_store_log(r->st, c, NULL), CH_OK);
+}
+
+static ch_command cmd(ch_command_type t)
+{
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    return c;
+}
+
+static ch_time t0(void)
+{
+    ch_time t;
+    ch_date_to_time(2026, 11, 25, &t);
+    return t;
+}
+
+static ch_time expiry(void)
+{
+    return t0() + 30 * DAY + 8 * 3600 * CH_NS_PER_SEC;
+}
+
+/* the whole set-up as commands */
+static void setup_commands(run *r)
+{
+    ch_command c = cmd(CH_C_ADVANCE);
+    c.time = t0();
+    step(r, &c);
+    c = cmd(CH_C_UNDERLYING);
+    c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1, .min_price = 1,
+                                          .max_price = 2000000};
+    ch_tick_parse("0.5", 3, &c.underlying);
+    step(r, &c);
+    const char *syms[] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P", "BTC-25DEC26-90000-C",
+                          "BTC-25DEC26-90000-P", "BTC-PERP"};
+    for (int i = 0; i < 5; i++) {
+        c = cmd(CH_C_LIST);
+        strcpy(c.symbol, syms[i]);
+        step(r, &c);
+    }
+    c = cmd(CH_C_MARKET);
+    c.market.index = 100000;
+    c.market.rate = 0.02;
+    c.market.funding_rate = NAN;
+    c.market.perp = NAN;
+    c.market.n_marks = 2;
+    c.market.expiry[0] = c.market.expiry[1] = expiry();
+    c.market.strike[0] = 90000;
+    c.market.vol[0] = 0.6;
+    c.market.strike[1] = 100000;
+    c.market.vol[1] = 0.5;
+    step(r, &c);
+    const char *names[] = {"alice", "bob", "carol", "lp"};
+    for (int i = 0; i < 4; i++) {
+        c = cmd(CH_C_ACCOUNT_OPEN);
+        strcpy(c.name, names[i]);
+        c.stp = (ch_stp)(i % 3);
+        c.amount = USD(5e6);
+        step(r, &c);
+    }
+    c = cmd(CH_C_POOL_DEPOSIT);
+    c.account.v = 6; /* lp */
+    c.amount = USD(3e6);
+    step(r, &c);
+    c = cmd(CH_C_DEPOSIT);
+    c.account.v = 3;
+    c.amount = USD(1000);
+    step(r, &c);
+}
+
+static void random_commands(run *r, uint64_t seed, int n)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned u = (unsigned)(x >> 33);
+        ch_command c;
+        if (u % 10 < 7) {
+            c = cmd(CH_C_SUBMIT);
+            c.order.account.v = 3 + u % 3;
+            c.order.instr.v = (u >> 4) % 4;
+            c.order.side = (ch_side)((u >> 8) & 1);
+            c.order.tif = (u >> 9) % 5 == 0 ? CH_TIF_IOC : CH_TIF_GTC;
+            double base = (c.order.instr.v % 2 == 0) ? (c.order.instr.v == 0 ? 5600 : 11300)
+                                                     : (c.order.instr.v == 1 ? 5400 : 900);
+            double px = base * (0.85 + 0.3 * ((u >> 12) % 100) / 100.0);
+            c.order.price = (int64_t)llround(px / 0.5);
+            c.order.qty = 1 + (u >> 20) % 4;
+        } else if (u % 10 < 9) {
+            /* cancel some resting order of an account (ids are deterministic) */
+            c = cmd(CH_C_CANCEL);
+            c.account.v = 3 + u % 3;
+            c.order_id.v = ((uint64_t)1 << 32) | (1 + (u >> 8) % 64);
+        } else {
+            c = cmd(CH_C_MARKET);
+            c.market.index = 100000 + (double)((int)((u >> 8) % 2001) - 1000);
+            c.market.rate = NAN;
+            c.market.funding_rate = 0.0001;
+            c.market.perp = NAN;
+        }
+        step(r, &c);
+        if (i % 25 == 24)
+            ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    }
+    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+}
+
+/* compare two engines' observable state */
+static void same_state(const ch_engine *a, const ch_engine *b)
+{
+    ck_assert_int_eq(ch_engine_check(a), CH_OK);
+    ck_assert_int_eq(ch_engine_check(b), CH_OK);
+    for (uint32_t i = 0; i < 16; i++) {
+        ch_account_info x, y;
+        ch_err ea = ch_engine_account(a, (ch_account_id){i}, &x);
+        ck_assert_int_eq(ea, ch_engine_account(b, (ch_account_id){i}, &y));
+        if (ea != CH_OK)
+            continue;
+        ck_assert_str_eq(x.name, y.name);
+        ck_assert_int_eq(x.cash, y.cash);
+        ck_assert_int_eq(x.reserved, y.reserved);
+        ck_assert_int_eq(x.shares, y.shares);
+        ck_assert_double_eq_tol(x.margin, y.margin, 1e-6);
+        for (uint32_t k = 0; k < 5; k++)
+            ck_assert_int_eq(ch_engine_position(a, (ch_account_id){i}, (ch_instr_id){k}),
+                             ch_engine_position(b, (ch_account_id){i}, (ch_instr_id){k}));
+    }
+    const ch_book *ba = ch_engine_book(a), *bb = ch_engine_book(b);
+    for (uint32_t k = 0; k < 5; k++) {
+        for (int side = 0; side < 2; side++) {
+            ch_level la[64], lb[64];
+            size_t na = ch_book_depth(ba, (ch_instr_id){k}, (ch_side)side, la, 64);
+            size_t nb = ch_book_depth(bb, (ch_instr_id){k}, (ch_side)side, lb, 64);
+            ck_assert_uint_eq(na, nb);
+            for (size_t j = 0; j < na; j++) {
+                ck_assert_int_eq(la[j].price, lb[j].price);
+                ck_assert_int_eq(la[j].qty, lb[j].qty);
+                ck_assert_uint_eq(la[j].orders, lb[j].orders);
+            }
+        }
+    }
+    ch_book_stats sa, sb;
+    ch_book_get_stats(ba, &sa);
+    ch_book_get_stats(bb, &sb);
+    ck_assert_uint_eq(sa.commands, sb.commands);
+    ck_assert_uint_eq(sa.events, sb.events);
+    ck_assert_uint_eq(sa.trades, sb.trades);
+    ch_pool_info pa, pb;
+    ch_engine_pool(a, &pa);
+    ch_engine_pool(b, &pb);
+    ck_assert_int_eq(pa.cash, pb.cash);
+    ck_assert_int_eq(pa.shares, pb.shares);
+    ch_netting na, nb;
+    ch_engine_netting(a, &na);
+    ch_engine_netting(b, &nb);
+    for (int s = 0; s < 3; s++)
+        ck_assert_int_eq(na.lots[s], nb.lots[s]);
+    ck_assert_int_eq(ch_engine_now(a), ch_engine_now(b));
+}
+
+typedef struct order_list {
+    ch_order_info o[512];
+    size_t n;
+} order_list;
+
+static void collect(void *ctx, const ch_order_info *o)
+{
+    order_list *l = ctx;
+    if (l->n < 512)
+        l->o[l->n++] = *o;
+}
+
+START_TEST(command_round_trips)
+{
+    ch_command all[11];
+    for (int t = 0; t < 11; t++)
+        all[t] = cmd((ch_command_type)(t + 1));
+    all[0].underlying = (ch_underlying_config){.name = "ETH", .price_decimals = 2,
+                                               .tick_units = 5, .contract_size = 0.1,
+                                               .min_price = 1, .max_price = 99999};
+    strcpy(all[1].symbol, "ETH-27DEC26-3000-P");
+    all[2].market.underlying = 1;
+    all[2].market.index = 3000.5;
+    all[2].market.rate = 0.03;
+    all[2].market.funding_rate = -1e-4;
+    all[2].market.perp = NAN;
+    all[2].market.time = 42;
+    all[2].market.n_marks = 3;
+    for (int i = 0; i < 3; i++) {
+        all[2].market.expiry[i] = 1000 + i;
+        all[2].market.strike[i] = 2000 + 500 * i;
+        all[2].market.vol[i] = 0.5 + 0.1 * i;
+    }
+    all[3].time = INT64_C(1798358400000000000);
+    strcpy(all[4].name, "desk-7.a_b");
+    all[4].stp = CH_STP_CANCEL_BOTH;
+    all[4].amount = USD(123.456789);
+    all[5].account.v = 9;
+    all[5].amount = -77;
+    all[6].order = (ch_engine_order){.account = {4}, .instr = {3}, .side = CH_SELL,
+                                     .type = CH_ORD_MARKET, .tif = CH_TIF_FOK, .post_only = true,
+                                     .price = 123, .qty = 456};
+    all[7].account.v = 5;
+    all[7].order_id.v = UINT64_MAX - 3;
+    all[8].account.v = 5;
+    all[8].order_id.v = 77;
+    all[8].qty = 3;
+    all[8].price = 99;
+    all[9].account.v = 1;
+    all[9].amount = 5;
+    all[10].account.v = 2;
+    all[10].amount = 6;
+    for (int t = 0; t < 11; t++) {
+        uint8_t buf[16384];
+        size_t n = ch_command_encode(&all[t], buf, sizeof buf);
+        ck_assert_uint_gt(n, 2);
+        ch_command back;
+        ck_assert_int_eq(ch_command_decode(buf, n, &back), CH_OK);
+        uint8_t again[16384];
+        ck_assert_uint_eq(ch_command_encode(&back, again, sizeof again), n);
+        ck_assert_int_eq(memcmp(buf, again, n), 0);
+        /* every truncation and a wrong version are refused */
+        for (size_t cut = 0; cut < n; cut++)
+            ck_assert_int_eq(ch_command_decode(buf, cut, &back), CH_EBADREQ);
+        buf[0] = 99;
+        ck_assert_int_eq(ch_command_decode(buf, n, &back), CH_EBADREQ);
+        ck_assert_uint_eq(ch_command_encode(&all[t], buf, n - 1), 0);
+    }
+    ck_assert_str_eq(all[1].symbol, "ETH-27DEC26-3000-P");
+    uint8_t junk[3] = {1, 200, 0};
+    ch_command back;
+    ck_assert_int_eq(ch_command_decode(junk, 3, &back), CH_EBADREQ);
+    /* fill records */
+    ch_fill f = {.trade_id = 1ull << 40, .source = CH_SRC_NET, .instr = {3}, .taker_side = CH_SELL,
+                 .price = 1234, .qty = 5, .taker = {7}, .maker = {8}, .taker_order = {99},
+                 .maker_order = {100}, .maker_instr = {4}, .maker_price = 1200, .fee = 17,
+                 .delta = -2.5};
+    uint8_t fb[128];
+    size_t fn = ch_fill_encode(&f, fb, sizeof fb);
+    ch_fill g;
+    ck_assert_int_eq(ch_fill_decode(fb, fn, &g), CH_OK);
+    ck_assert_int_eq(memcmp(&f, &g, sizeof f), 0);
+    ck_assert_int_eq(ch_fill_decode(fb, fn - 1, &g), CH_EBADREQ);
+    /* configuration */
+    ch_engine_config c = small_cfg(), d;
+    uint8_t cb[1024];
+    size_t cn = ch_config_encode(&c, cb, sizeof cb);
+    ck_assert_int_eq(ch_config_decode(cb, cn, &d), CH_OK);
+    uint8_t cb2[1024];
+    ck_assert_uint_eq(ch_config_encode(&d, cb2, sizeof cb2), cn);
+    ck_assert_int_eq(memcmp(cb, cb2, cn), 0);
+}
+END_TEST
+
+typedef struct fill_count {
+    size_t n;
+    uint64_t last;
+} fill_count;
+
+static void count_fill(void *ctx, const ch_fill *f)
+{
+    fill_count *c = ctx;
+    ck_assert_uint_gt(f->trade_id, c->last); /* in order, no duplicates */
+    c->last = f->trade_id;
+    c->n++;
+}
+
+START_TEST(recovery_is_exact)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    run *r = calloc(1, sizeof *r);
+    r->e = ch_engine_create(&cfg);
+    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_SYNC};
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &r->st), CH_OK);
+    ch_engine_set_sink(r->e, on_fill, r);
+    setup_commands(r);
+    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    random_commands(r, 7, 1500);
+    ck_assert_uint_eq(ch_store_last_seq(r->st), r->n);
+    ck_assert_uint_gt(r->fills, 20);
+    ch_store_close(r->st);
+
+    /* reopen, replay into a fresh engine, collect results */
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_uint_eq(ch_store_last_seq(st), r->n);
+    ch_engine *e2 = ch_engine_create(&cfg);
+    uint64_t n;
+    ck_assert_int_eq(ch_store_replay(st, e2, NULL, NULL, &n), CH_OK);
+    ck_assert_uint_eq(n, r->n);
+    same_state(r->e, e2);
+    /* resting orders with their ids and time priority */
+    for (uint32_t k = 0; k < 4; k++) {
+        for (int side = 0; side < 2; side++) {
+            order_list la = {0}, lb = {0};
+            ch_book_foreach(ch_engine_book(r->e), (ch_instr_id){k}, (ch_side)side, collect, &la);
+            ch_book_foreach(ch_engine_book(e2), (ch_instr_id){k}, (ch_side)side, collect, &lb);
+            ck_assert_uint_eq(la.n, lb.n);
+            for (size_t j = 0; j < la.n; j++) {
+                ck_assert_uint_eq(la.o[j].id.v, lb.o[j].id.v);
+                ck_assert_uint_eq(la.o[j].priority, lb.o[j].priority);
+                ck_assert_int_eq(la.o[j].remaining, lb.o[j].remaining);
+            }
+        }
+    }
+    /* the stored fill records equal the fills the run produced */
+    fill_count cnt = {0, 0};
+    ck_assert_int_eq(ch_store_foreach_fill(st, count_fill, &cnt), CH_OK);
+    ck_assert_uint_eq(cnt.n, r->fills);
+    /* settlement after recovery, on both, stays identical */
+    ch_command c = cmd(CH_C_MARKET);
+    c.market.index = 97000;
+    c.market.rate = NAN;
+    c.market.funding_rate = NAN;
+    c.market.perp = NAN;
+    c.market.time = expiry() + 1;
+    ck_assert_int_eq(ch_command_apply(r->e, &c, NULL), CH_OK);
+    ck_assert_int_eq(ch_command_apply(e2, &c, NULL), CH_OK);
+    same_state(r->e, e2);
+    ch_store_close(st);
+    ch_engine_destroy(e2);
+    ch_engine_destroy(r->e);
+    free(r);
+    rm_dir();
+}
+END_TEST
+
+
+START_TEST(schema_and_config_are_checked)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ch_store_close(st);
+    ch_engine_config other = cfg;
+    other.netting_fee_ticks = 7;
+    ck_assert_int_eq(ch_store_open(&sc, &other, false, &st), CH_EBADCONFIG);
+    ck_assert_ptr_nonnull(strstr(ch_store_open_error(), "another engine configuration"));
+    ch_engine_config adopted;
+    memset(&adopted, 0, sizeof adopted);
+    ck_assert_int_eq(ch_store_open(&sc, &adopted, true, &st), CH_OK);
+    ck_assert_int_eq(adopted.netting_fee_ticks, cfg.netting_fee_ticks);
+    ck_assert_uint_eq(adopted.max_orders, cfg.max_orders);
+    ch_store_close(st);
+    /* a store of another schema version: stamp version 2 into its meta */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0600), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    uint8_t v2[4] = {2, 0, 0, 0};
+    MDB_val k = {6, (void *)(uintptr_t) "schema"}, v = {4, v2};
+    ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_EBADCONFIG);
+    ck_assert_ptr_nonnull(strstr(ch_store_open_error(), "schema 2"));
+    rm_dir();
+    /* an empty directory is no store for tools */
+    new_dir();
+    memset(&adopted, 0, sizeof adopted);
+    ck_assert_int_eq(ch_store_open(&sc, &adopted, true, &st), CH_EBADCONFIG);
+    rm_dir();
+}
+END_TEST
+
+START_TEST(full_map_grows)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC, .map_size = 256 * 1024};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ch_command c = cmd(CH_C_SUBMIT);
+    c.order = (ch_engine_order){.account = {3}, .instr = {0}, .side = CH_BUY, .price = 1, .qty = 1};
+    for (int b = 0; b < 20; b++) {
+        for (int i = 0; i < 1000; i++)
+            ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_OK);
+        ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    }
+    ch_store_stats s;
+    ch_store_get_stats(st, &s);
+    ck_assert_uint_ge(s.map_grows, 1);
+    ck_assert_uint_eq(s.commands, 20000);
+    ck_assert_uint_eq(ch_store_last_seq(st), 20000);
+    ch_store_close(st);
+    rm_dir();
+}
+END_TEST
+
+START_TEST(failed_commit_halts)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ch_command c = cmd(CH_C_ADVANCE);
+    c.time = t0();
+    ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_OK);
+    ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    c.time = t0() + 1;
+    ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_OK);
+    ch_store_inject_commit_failure(st);
+    ck_assert_int_eq(ch_store_commit(st), CH_EUNAVAILABLE);
+    ck_assert(ch_store_halted(st));
+    ck_assert_ptr_nonnull(strstr(ch_store_error(st), "commit"));
+    /* intake stays stopped */
+    ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_EUNAVAILABLE);
+    ck_assert_int_eq(ch_store_commit(st), CH_EUNAVAILABLE);
+    ck_assert_uint_eq(ch_store_last_seq(st), 1);
+    ch_store_close(st);
+    /* what was committed before is intact, what failed is not there */
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_uint_eq(ch_store_last_seq(st), 1);
+    ch_engine *e = ch_engine_create(&cfg);
+    uint64_t n;
+    ck_assert_int_eq(ch_store_replay(st, e, NULL, NULL, &n), CH_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ch_engine_now(e), t0());
+    ch_engine_destroy(e);
+    ch_store_close(st);
+    rm_dir();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, command_round_trips);
+    tcase_add_test(tc, recovery_is_exact);
+    tcase_add_test(tc, schema_and_config_are_checked);
+    tcase_add_test(tc, full_map_grows);
+    tcase_add_test(tc, failed_commit_halts);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
