@@ -16,6 +16,7 @@ typedef struct command {
 static const command k_commands[] = {
     {"price", chctl_price, "price options: CSV type,S,K,T,r,q,sigma on stdin -> price and Greeks"},
     {"iv", chctl_iv, "implied vols: CSV type,S,K,T,r,q,price on stdin -> sigma (nan if none)"},
+    {"dump", chctl_dump, "dump a store (--db DIR): accounts, positions, open orders, fills as JSON"},
 };
 
 static void usage(FILE *f)

@@ -6,5 +6,6 @@
 
 int chctl_price(int argc, char **argv);
 int chctl_iv(int argc, char **argv);
+int chctl_dump(int argc, char **argv);
 
 #endif

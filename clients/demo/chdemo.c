@@ -8,7 +8,11 @@
  * The engine clock is fixed (2026-11-25 00:00 UTC), so a given seed always
  * prints the same report.
  *
- * Usage: chdemo [--orders N] [--seed N] [--quiet]
+ * With --db DIR every command is also logged to an LMDB store there (one
+ * commit per order, fills recorded), so that `chctl dump --db DIR` shows the
+ * same accounts, positions, orders and fills, and a rerun refuses to mix.
+ *
+ * Usage: chdemo [--orders N] [--seed N] [--quiet] [--db DIR]
  */
 #include <inttypes.h>
 #include <math.h>
@@ -18,6 +22,7 @@
 
 #include "ch/engine.h"
 #include "ch/hedge.h"
+#include "ch/store.h"
 #include "ch/log.h"
 
 #define N_EXP 3
@@ -38,7 +43,21 @@ typedef struct demo {
     ch_perp_venue venue;
     double base_volume, base_fees, base_slippage;
     uint64_t base_orders;
+    ch_store *st; /* --db */
 } demo;
+
+/* Apply a command; with a store, log it (and its fills, via the sink) and
+ * commit. Exits on a storage failure: nothing unstored is reported. */
+static ch_err run_cmd(ch_engine *e, demo *d, const ch_command *c, ch_command_result *r)
+{
+    ch_err err = ch_command_apply(e, c, r);
+    if (d->st != NULL &&
+        (ch_store_log(d->st, c, NULL) != CH_OK || ch_store_commit(d->st) != CH_OK)) {
+        fprintf(stderr, "chdemo: storing failed: %s\n", ch_store_error(d->st));
+        exit(1);
+    }
+    return err;
+}
 
 static void on_event(void *ctx, const ch_engine_event *ev)
 {
@@ -48,6 +67,10 @@ static void on_event(void *ctx, const ch_engine_event *ev)
     if (ev->type != CH_EE_FILL)
         return;
     const ch_fill *f = &ev->fill;
+    if (d->st != NULL && ch_store_record_fill(d->st, f) != CH_OK) {
+        fprintf(stderr, "chdemo: storing a fill failed\n");
+        exit(1);
+    }
     ch_hedge_exec x;
     if (fabs(f->delta) > 0 && ch_perp_execute(&d->venue, 100000.0, -f->delta, &x) == CH_OK) {
         d->base_volume += fabs(f->delta);
@@ -95,6 +118,7 @@ int main(int argc, char **argv)
     long n_orders = 2000;
     uint64_t seed = 7;
     bool quiet = false;
+    const char *db = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--orders") == 0 && i + 1 < argc)
             n_orders = strtol(argv[++i], NULL, 10);
@@ -102,8 +126,10 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = true;
+        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
+            db = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--orders N] [--seed N] [--quiet]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--orders N] [--seed N] [--quiet] [--db DIR]\n", argv[0]);
             return 2;
         }
     }
@@ -147,51 +173,94 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    ch_underlying_config btc = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                                .max_price = 2000000};
-    uint32_t und;
-    if (ch_tick_parse("0.5", 3, &btc) != CH_OK || ch_engine_add_underlying(e, &btc, &und) != CH_OK) {
+    if (db != NULL) {
+        ch_store_config sc = {.dir = db, .durability = CH_DURABLE_SYNC};
+        if (ch_store_open(&sc, &cfg, false, &d.st) != CH_OK) {
+            fprintf(stderr, "chdemo: %s: %s\n", db, ch_store_open_error());
+            return 1;
+        }
+        if (ch_store_last_seq(d.st) != 0) {
+            fprintf(stderr, "chdemo: %s already holds a run; use an empty directory\n", db);
+            ch_store_close(d.st);
+            return 1;
+        }
+    }
+    ch_command c;
+    ch_command_result cr;
+    memset(&c, 0, sizeof c);
+    ch_time now;
+    ch_date_to_time(2026, 11, 25, &now);
+    c.type = CH_C_ADVANCE;
+    c.time = now;
+    run_cmd(e, &d, &c, &cr);
+    c.type = CH_C_UNDERLYING;
+    c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                                          .max_price = 2000000};
+    ch_tick_parse("0.5", 3, &c.underlying);
+    if (run_cmd(e, &d, &c, &cr) != CH_OK) {
         fprintf(stderr, "chdemo: cannot set up the underlying\n");
         return 1;
     }
+    uint32_t und = cr.underlying;
     d.u = ch_instruments_underlying(ch_engine_instruments(e), und);
-    ch_time now;
-    ch_date_to_time(2026, 11, 25, &now);
-    ch_engine_advance(e, now);
-    /* three Friday expiries: 27 Nov, 4 Dec, 11 Dec 2026 */
+    /* three Friday expiries: 27 Nov, 4 Dec, 11 Dec 2026; calls and puts */
     ch_time exps[N_EXP];
-    for (int i = 0; i < N_EXP; i++)
+    for (int i = 0; i < N_EXP; i++) {
         exps[i] = now + (2 + 7 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
-    ch_err err = ch_engine_list_grid(e, und, exps, N_EXP, k_strikes, N_STRIKE);
-    if (err != CH_OK) {
-        fprintf(stderr, "chdemo: listing the chain failed: %s\n", ch_strerror(err));
-        return 1;
+        for (int k = 0; k < N_STRIKE; k++) {
+            for (int t = 0; t < 2; t++) {
+                ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = exps[i],
+                                 .strike = k_strikes[k]};
+                strcpy(sym.underlying, "BTC");
+                memset(&c, 0, sizeof c);
+                c.type = CH_C_LIST;
+                ch_symbol_format(&sym, c.symbol, sizeof c.symbol);
+                ch_err err = run_cmd(e, &d, &c, &cr);
+                if (err != CH_OK) {
+                    fprintf(stderr, "chdemo: listing %s failed: %s\n", c.symbol, ch_strerror(err));
+                    return 1;
+                }
+            }
+        }
     }
     /* marks: a smile per expiry (higher wings), index 100000, rate 3% */
-    ch_time me[N_EXP * N_STRIKE];
-    double mk[N_EXP * N_STRIKE], mv[N_EXP * N_STRIKE];
+    memset(&c, 0, sizeof c);
+    c.type = CH_C_MARKET;
+    c.market.underlying = und;
+    c.market.index = 100000;
+    c.market.rate = 0.03;
+    c.market.funding_rate = NAN;
+    c.market.perp = NAN;
     for (int i = 0; i < N_EXP; i++)
         for (int k = 0; k < N_STRIKE; k++) {
             double x = log((double)k_strikes[k] / 100000.0);
-            me[i * N_STRIKE + k] = exps[i];
-            mk[i * N_STRIKE + k] = (double)k_strikes[k];
-            mv[i * N_STRIKE + k] = 0.50 + 0.8 * x * x + 0.01 * i;
+            size_t m = c.market.n_marks++;
+            c.market.expiry[m] = exps[i];
+            c.market.strike[m] = (double)k_strikes[k];
+            c.market.vol[m] = 0.50 + 0.8 * x * x + 0.01 * i;
         }
-    ch_market_update mu = {.underlying = und, .index = 100000, .rate = 0.03, .funding_rate = NAN,
-                           .perp = NAN, .n_marks = N_EXP * N_STRIKE, .mark_expiry = me,
-                           .mark_strike = mk, .mark_vol = mv};
-    if ((err = ch_engine_market(e, &mu)) != CH_OK) {
+    ch_err err;
+    if ((err = run_cmd(e, &d, &c, &cr)) != CH_OK) {
         fprintf(stderr, "chdemo: marking the chain failed: %s\n", ch_strerror(err));
         return 1;
     }
     ch_account_id tr[N_TRADERS], lp;
-    for (int t = 0; t < N_TRADERS; t++)
-        ch_engine_account_open(e, k_traders[t], INT64_C(20000000) * CH_CASH_SCALE,
-                               CH_STP_CANCEL_INCOMING, &tr[t]);
-    ch_engine_account_open(e, "lp", INT64_C(50000000) * CH_CASH_SCALE, CH_STP_CANCEL_INCOMING,
-                           &lp);
-    int64_t shares;
-    ch_engine_pool_deposit(e, lp, INT64_C(30000000) * CH_CASH_SCALE, &shares);
+    for (int t = 0; t <= N_TRADERS; t++) {
+        memset(&c, 0, sizeof c);
+        c.type = CH_C_ACCOUNT_OPEN;
+        strcpy(c.name, t < N_TRADERS ? k_traders[t] : "lp");
+        c.amount = (t < N_TRADERS ? INT64_C(20000000) : INT64_C(50000000)) * CH_CASH_SCALE;
+        run_cmd(e, &d, &c, &cr);
+        if (t < N_TRADERS)
+            tr[t] = cr.account;
+        else
+            lp = cr.account;
+    }
+    memset(&c, 0, sizeof c);
+    c.type = CH_C_POOL_DEPOSIT;
+    c.account = lp;
+    c.amount = INT64_C(30000000) * CH_CASH_SCALE;
+    run_cmd(e, &d, &c, &cr);
     uint32_t n_instr = ch_instruments_count(ch_engine_instruments(e));
     CH_LOG(CH_LOG_INFO, "demo_start", "series=%u orders=%ld seed=%" PRIu64, n_instr, n_orders,
            seed);
@@ -208,7 +277,11 @@ int main(int argc, char **argv)
     for (long k = 0; k < n_orders; k++) {
         if (urand() < 0.12 && n_live > 0) {
             size_t j = (size_t)(urand() * (double)n_live);
-            ch_engine_cancel(e, owner[j], live[j], NULL);
+            memset(&c, 0, sizeof c);
+            c.type = CH_C_CANCEL;
+            c.account = owner[j];
+            c.order_id = live[j];
+            run_cmd(e, &d, &c, &cr);
             live[j] = live[--n_live];
             owner[j] = owner[n_live];
             continue;
@@ -231,11 +304,14 @@ int main(int argc, char **argv)
             o.price = 1;
         if (urand() < 0.15)
             o.tif = CH_TIF_IOC;
-        ch_engine_result r;
-        if (ch_engine_submit(e, &o, &r) != CH_OK) {
+        memset(&c, 0, sizeof c);
+        c.type = CH_C_SUBMIT;
+        c.order = o;
+        if (run_cmd(e, &d, &c, &cr) != CH_OK) {
             rejected++;
             continue;
         }
+        const ch_engine_result r = cr.order;
         if (r.remaining > 0) {
             live[n_live] = r.id;
             owner[n_live++] = o.account;
@@ -320,6 +396,11 @@ int main(int argc, char **argv)
     free(owner);
     for (int h = 0; h < N_HEDGERS; h++)
         ch_hedger_destroy(hedgers[h]);
+    if (d.st != NULL) {
+        printf("\nStored %" PRIu64 " commands in %s (chctl dump --db %s shows them)\n",
+               ch_store_last_seq(d.st), db, db);
+        ch_store_close(d.st);
+    }
     ch_engine_destroy(e);
     return rc;
 }
