@@ -204,6 +204,20 @@ double ch_netting_ratio(double hedge_volume, double gross_delta)
     return 1.0 - hedge_volume / gross_delta;
 }
 
+/* Make room for one more element in a growable array. */
+static bool grow(void **arr, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *na = realloc(*arr, nc * elem);
+    if (na == NULL)
+        return false;
+    *arr = na;
+    *cap = nc;
+    return true;
+}
+
 /* ---- the simulated adapter ------------------------------------------------- */
 
 typedef struct sim_adapter {
@@ -215,14 +229,8 @@ typedef struct sim_adapter {
 static ch_err sim_send(void *impl, const ch_hedge_order *o)
 {
     sim_adapter *s = impl;
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 16;
-        ch_hedge_report *q = realloc(s->q, nc * sizeof *q);
-        if (q == NULL)
-            return CH_ENOMEM;
-        s->q = q;
-        s->cap = nc;
-    }
+    if (!grow((void **)&s->q, s->n, &s->cap, sizeof *s->q))
+        return CH_ENOMEM;
     ch_hedge_report r = {.id = o->id, .attempts = 1};
     if (ch_perp_execute(&s->v, o->mark, o->qty, &r.exec) == CH_OK) {
         r.filled = true;
@@ -332,14 +340,8 @@ ch_err ch_hedger_on_batch(ch_hedger *h, ch_hedge_inputs *in, double mark, double
     ch_err e = ch_hedge_decide(&h->p, in, &q);
     if (e != CH_OK || q == 0)
         return e;
-    if (h->npend == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 16;
-        pending *np = realloc(h->pend, nc * sizeof *np);
-        if (np == NULL)
-            return CH_ENOMEM;
-        h->pend = np;
-        h->cap = nc;
-    }
+    if (!grow((void **)&h->pend, h->npend, &h->cap, sizeof *h->pend))
+        return CH_ENOMEM;
     ch_hedge_order o = {.id = h->next_id, .qty = q, .mark = mark};
     e = h->a.ops->send(h->a.impl, &o);
     if (e != CH_OK)

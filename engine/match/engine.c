@@ -893,11 +893,9 @@ static bool settle_due(ch_engine *e)
     return any;
 }
 
-ch_err ch_engine_advance(ch_engine *e, ch_time now)
+/* Move the clock: drop expired marks, settle what expired, revalue. */
+static void move_clock(ch_engine *e, ch_time now)
 {
-    if (now < e->now)
-        return CH_EINVAL;
-    e->seq++;
     e->now = now;
     for (uint32_t u = 0; u < e->n_und; u++) {
         e->und[u].m.now = now;
@@ -907,6 +905,14 @@ ch_err ch_engine_advance(ch_engine *e, ch_time now)
     for (uint32_t u = 0; u < e->n_und; u++)
         refresh_underlying(e, u);
     refresh_accounts(e);
+}
+
+ch_err ch_engine_advance(ch_engine *e, ch_time now)
+{
+    if (now < e->now)
+        return CH_EINVAL;
+    e->seq++;
+    move_clock(e, now);
     return CH_OK;
 }
 
@@ -958,15 +964,7 @@ ch_err ch_engine_market(ch_engine *e, const ch_market_update *mu)
         u->funding = mu->funding_rate;
     if (!isnan(mu->perp))
         u->perp = mu->perp;
-    e->now = now;
-    for (uint32_t k = 0; k < e->n_und; k++) {
-        e->und[k].m.now = now;
-        ch_smile_expire(e->und[k].smile, now);
-    }
-    settle_due(e);
-    for (uint32_t k = 0; k < e->n_und; k++)
-        refresh_underlying(e, k);
-    refresh_accounts(e);
+    move_clock(e, now);
     ch_engine_event ev = {.type = CH_EE_MARKET};
     emit(e, &ev);
     return CH_OK;
