@@ -245,6 +245,8 @@ static size_t sim_poll(void *impl, ch_hedge_report *out, size_t max)
 {
     sim_adapter *s = impl;
     size_t n = s->n < max ? s->n : max;
+    if (n == 0)
+        return 0; /* the queue may not even be allocated yet */
     memcpy(out, s->q, n * sizeof *out);
     memmove(s->q, s->q + n, (s->n - n) * sizeof *s->q);
     s->n -= n;

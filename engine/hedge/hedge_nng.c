@@ -164,6 +164,10 @@ static size_t nng_poll_reports(void *impl, ch_hedge_report *out, size_t max)
     nng_adapter *a = impl;
     pthread_mutex_lock(&a->mu);
     size_t n = a->out.n < max ? a->out.n : max;
+    if (n == 0) { /* the queue may not even be allocated yet */
+        pthread_mutex_unlock(&a->mu);
+        return 0;
+    }
     memcpy(out, a->out.v, n * sizeof *out);
     memmove(a->out.v, (char *)a->out.v + n * sizeof *out, (a->out.n - n) * sizeof *out);
     a->out.n -= n;
