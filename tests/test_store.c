@@ -243,9 +243,14 @@ static void collect(void *ctx, const ch_order_info *o)
 
 START_TEST(command_round_trips)
 {
-    ch_command all[11];
-    for (int t = 0; t < 11; t++)
+    ch_command all[12];
+    for (int t = 0; t < 12; t++)
         all[t] = cmd((ch_command_type)(t + 1));
+    all[11].hedge.underlying = 2;
+    all[11].hedge.qty = -3.25;
+    all[11].hedge.price = 100012.5;
+    all[11].hedge.fee = 16.25;
+    all[11].hedge.slippage = 0.5;
     all[0].underlying = (ch_underlying_config){.name = "ETH", .price_decimals = 2,
                                                .tick_units = 5, .contract_size = 0.1,
                                                .min_price = 1, .max_price = 99999};
@@ -271,6 +276,7 @@ START_TEST(command_round_trips)
     all[6].order = (ch_engine_order){.account = {4}, .instr = {3}, .side = CH_SELL,
                                      .type = CH_ORD_MARKET, .tif = CH_TIF_FOK, .post_only = true,
                                      .price = 123, .qty = 456};
+    strcpy(all[6].client_order_id, "my-order-1");
     all[7].account.v = 5;
     all[7].order_id.v = UINT64_MAX - 3;
     all[8].account.v = 5;
@@ -281,7 +287,7 @@ START_TEST(command_round_trips)
     all[9].amount = 5;
     all[10].account.v = 2;
     all[10].amount = 6;
-    for (int t = 0; t < 11; t++) {
+    for (int t = 0; t < 12; t++) {
         uint8_t buf[16384];
         size_t n = ch_command_encode(&all[t], buf, sizeof buf);
         ck_assert_uint_gt(n, 2);

@@ -208,6 +208,14 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
         w_u8(&w, c->order.post_only ? 1 : 0);
         w_i64(&w, c->order.price);
         w_i64(&w, c->order.qty);
+        w_str(&w, c->client_order_id, CH_CLIENT_ORDER_ID_MAX);
+        break;
+    case CH_C_HEDGE:
+        w_u32(&w, c->hedge.underlying);
+        w_f64(&w, c->hedge.qty);
+        w_f64(&w, c->hedge.price);
+        w_f64(&w, c->hedge.fee);
+        w_f64(&w, c->hedge.slippage);
         break;
     case CH_C_CANCEL:
         w_u32(&w, c->account.v);
@@ -280,6 +288,14 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
         c->order.post_only = r_u8(&r) != 0;
         c->order.price = r_i64(&r);
         c->order.qty = r_i64(&r);
+        r_str(&r, c->client_order_id, CH_CLIENT_ORDER_ID_MAX);
+        break;
+    case CH_C_HEDGE:
+        c->hedge.underlying = r_u32(&r);
+        c->hedge.qty = r_f64(&r);
+        c->hedge.price = r_f64(&r);
+        c->hedge.fee = r_f64(&r);
+        c->hedge.slippage = r_f64(&r);
         break;
     case CH_C_CANCEL:
         c->account.v = r_u32(&r);
@@ -349,6 +365,9 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         break;
     case CH_C_POOL_WITHDRAW:
         err = ch_engine_pool_withdraw(e, c->account, c->amount, &r->value);
+        break;
+    case CH_C_HEDGE:
+        err = CH_OK; /* for the hedge book of whoever replays; not the engine's */
         break;
     default:
         err = CH_EBADREQ;

@@ -34,8 +34,11 @@ typedef enum ch_command_type {
     CH_C_CANCEL = 8,
     CH_C_REPLACE = 9,
     CH_C_POOL_DEPOSIT = 10,
-    CH_C_POOL_WITHDRAW = 11
+    CH_C_POOL_WITHDRAW = 11,
+    CH_C_HEDGE = 12 /**< a hedge fill booked (the server's hedge book; the engine ignores it) */
 } ch_command_type;
+
+#define CH_CLIENT_ORDER_ID_MAX 64
 
 /** One command. Only the fields of its type are used. */
 typedef struct ch_command {
@@ -57,6 +60,11 @@ typedef struct ch_command {
     ch_account_id account;                    /* DEPOSIT, CANCEL, REPLACE, POOL_* */
     int64_t amount;                           /* ACCOUNT_OPEN cash, DEPOSIT, POOL_* */
     ch_engine_order order;                    /* SUBMIT */
+    char client_order_id[CH_CLIENT_ORDER_ID_MAX]; /* SUBMIT, optional ("" = none) */
+    struct {                                  /* HEDGE */
+        uint32_t underlying;
+        double qty, price, fee, slippage;
+    } hedge;
     ch_order_id order_id;                     /* CANCEL, REPLACE */
     int64_t qty, price;                       /* REPLACE */
 } ch_command;

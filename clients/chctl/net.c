@@ -1,0 +1,307 @@
+/*
+ * net.c - chctl's commands that talk to chd (through libchclient): one per
+ * protocol op, plus `call` (any JSON) and `watch` (events). Human output by
+ * default (tables for book and positions, indented JSON otherwise); --json
+ * prints the server's reply as it came. The exit status is 0 for an ok
+ * reply, 1 for an error reply (its code on stderr), 2 for usage, 3 for
+ * transport errors.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ch/client.h"
+#include "chctl.h"
+
+static const char *g_url = "tcp://127.0.0.1:7450";
+static const char *g_pub = "tcp://127.0.0.1:7451";
+static bool g_json;
+
+/* global options before the command name */
+int chctl_net_options(int *argc, char ***argv)
+{
+    while (*argc > 1 && strncmp((*argv)[1], "--", 2) == 0) {
+        const char *a = (*argv)[1];
+        if (strcmp(a, "--json") == 0) {
+            g_json = true;
+            (*argc)--;
+            (*argv)++;
+        } else if ((strcmp(a, "--url") == 0 || strcmp(a, "--pub") == 0) && *argc > 2) {
+            if (a[2] == 'u')
+                g_url = (*argv)[2];
+            else
+                g_pub = (*argv)[2];
+            *argc -= 2;
+            *argv += 2;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_table(const cJSON *r, const char *op)
+{
+    if (strcmp(op, "book") == 0) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "bids");
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(r, "asks");
+        int nb = cJSON_GetArraySize(b), na = cJSON_GetArraySize(a);
+        printf("%10s %12s | %-12s %-10s\n", "bid qty", "bid", "ask", "ask qty");
+        for (int i = 0; i < nb || i < na; i++) {
+            const cJSON *bi = cJSON_GetArrayItem(b, i), *ai = cJSON_GetArrayItem(a, i);
+            if (bi != NULL)
+                printf("%10g %12g | ", cJSON_GetArrayItem(bi, 1)->valuedouble,
+                       cJSON_GetArrayItem(bi, 0)->valuedouble);
+            else
+                printf("%10s %12s | ", "", "");
+            if (ai != NULL)
+                printf("%-12g %-10g\n", cJSON_GetArrayItem(ai, 0)->valuedouble,
+                       cJSON_GetArrayItem(ai, 1)->valuedouble);
+            else
+                printf("\n");
+        }
+        return;
+    }
+    if (strcmp(op, "positions") == 0) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "cash");
+        printf("cash %.2f\n%-24s %8s %12s %12s %10s %12s\n", c ? c->valuedouble : 0.0, "symbol",
+               "qty", "avg_price", "mark", "delta", "vega");
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(r, "positions"))
+        {
+            printf("%-24s %8g %12.2f %12.2f %10.4f %12.1f\n",
+                   cJSON_GetObjectItemCaseSensitive(p, "symbol")->valuestring,
+                   cJSON_GetObjectItemCaseSensitive(p, "qty")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(p, "avg_price")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(p, "mark")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(p, "delta")->valuedouble,
+                   cJSON_GetObjectItemCaseSensitive(p, "vega")->valuedouble);
+        }
+        return;
+    }
+    char *t = cJSON_Print(r);
+    if (t != NULL) {
+        puts(t);
+        cJSON_free(t);
+    }
+}
+
+/* Send one request (a tree, consumed) and print the reply. */
+static int send_request(cJSON *req)
+{
+    char *text = cJSON_PrintUnformatted(req);
+    char op[64];
+    snprintf(op, sizeof op, "%s", cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring);
+    cJSON_Delete(req);
+    if (text == NULL)
+        return 3;
+    ch_client *c;
+    int rv = ch_client_open(g_url, 5000, &c);
+    if (rv != 0) {
+        fprintf(stderr, "chctl: %s: %s\n", g_url, ch_client_strerror(rv));
+        cJSON_free(text);
+        return 3;
+    }
+    char *reply = NULL;
+    size_t len = 0;
+    rv = ch_client_call(c, text, strlen(text), &reply, &len);
+    cJSON_free(text);
+    ch_client_close(c);
+    if (rv != 0) {
+        fprintf(stderr, "chctl: %s: %s (is chd running?)\n", g_url, ch_client_strerror(rv));
+        return 3;
+    }
+    cJSON *r = cJSON_ParseWithLength(reply, len);
+    int status = 0;
+    if (r == NULL) {
+        fprintf(stderr, "chctl: the reply is not JSON: %s\n", reply);
+        status = 3;
+    } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+        if (g_json)
+            puts(reply);
+        fprintf(stderr, "chctl: %s: %s\n", cJSON_IsString(code) ? code->valuestring : "?",
+                cJSON_IsString(msg) ? msg->valuestring : "");
+        status = 1;
+    } else if (g_json) {
+        puts(reply);
+    } else {
+        cJSON_DeleteItemFromObjectCaseSensitive(r, "ok");
+        print_table(r, op);
+    }
+    cJSON_Delete(r);
+    ch_client_free(reply);
+    return status;
+}
+
+static cJSON *req(const char *op)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "op", op);
+    return r;
+}
+
+/* --name value pairs into the request: numbers stay numbers */
+static int add_flags(cJSON *r, int argc, char **argv, int from)
+{
+    for (int i = from; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0)
+            return -1;
+        char key[64];
+        snprintf(key, sizeof key, "%s", argv[i] + 2);
+        for (char *p = key; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        if (strcmp(key, "post_only") == 0) {
+            cJSON_AddBoolToObject(r, key, 1);
+            continue;
+        }
+        if (i + 1 >= argc)
+            return -1;
+        const char *v = argv[++i];
+        char *end;
+        double d = strtod(v, &end);
+        bool as_string = strcmp(key, "order_id") == 0 || strcmp(key, "client_order_id") == 0 ||
+                         strcmp(key, "account") == 0 || strcmp(key, "symbol") == 0;
+        if (*v != '\0' && *end == '\0' && !as_string)
+            cJSON_AddNumberToObject(r, key, d);
+        else
+            cJSON_AddStringToObject(r, key, v);
+    }
+    return 0;
+}
+
+int chctl_call(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: chctl [--url URL] call '{\"op\":\"hello\"}'\n");
+        return 2;
+    }
+    cJSON *r = cJSON_Parse(argv[1]);
+    if (r == NULL || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "op"))) {
+        fprintf(stderr, "chctl call: the argument must be a JSON object with an \"op\"\n");
+        cJSON_Delete(r);
+        return 2;
+    }
+    return send_request(r);
+}
+
+/* chctl OP [POSITIONAL] [--field value ...] for the simple ops */
+static int simple(const char *op, const char *positional_key, int argc, char **argv)
+{
+    cJSON *r = req(op);
+    int from = 1;
+    if (positional_key != NULL && argc > 1 && strncmp(argv[1], "--", 2) != 0) {
+        cJSON_AddStringToObject(r, positional_key, argv[1]);
+        from = 2;
+    }
+    if (add_flags(r, argc, argv, from) != 0) {
+        fprintf(stderr, "usage: chctl %s%s%s [--field value ...]\n", argv[0],
+                positional_key ? " " : "", positional_key ? positional_key : "");
+        cJSON_Delete(r);
+        return 2;
+    }
+    return send_request(r);
+}
+
+int chctl_hello(int argc, char **argv)
+{
+    return simple("hello", NULL, argc, argv);
+}
+int chctl_instruments(int argc, char **argv)
+{
+    return simple("instruments", "underlying", argc, argv);
+}
+int chctl_book(int argc, char **argv)
+{
+    return simple("book", "symbol", argc, argv);
+}
+int chctl_positions(int argc, char **argv)
+{
+    return simple("positions", "account", argc, argv);
+}
+int chctl_orders(int argc, char **argv)
+{
+    return simple("orders", "account", argc, argv);
+}
+int chctl_risk(int argc, char **argv)
+{
+    return simple("risk", "underlying", argc, argv);
+}
+int chctl_hedge(int argc, char **argv)
+{
+    return simple("hedge", NULL, argc, argv);
+}
+int chctl_stats(int argc, char **argv)
+{
+    return simple("stats", NULL, argc, argv);
+}
+int chctl_quote(int argc, char **argv)
+{
+    return simple("quote", "symbol", argc, argv);
+}
+int chctl_market(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "update") != 0) {
+        fprintf(stderr, "usage: chctl market update --underlying BTC --index 100000 ...\n");
+        return 2;
+    }
+    return simple("market.update", NULL, argc - 1, argv + 1);
+}
+
+/* chctl order new|cancel|replace|batch ..., chctl account open|deposit ..., chctl pool ... */
+static int dotted(const char *group, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: chctl %s ACTION [--field value ...]\n", group);
+        return 2;
+    }
+    char op[64];
+    snprintf(op, sizeof op, "%s.%s", group, argv[1]);
+    return simple(op, NULL, argc - 1, argv + 1);
+}
+
+int chctl_order(int argc, char **argv)
+{
+    return dotted("order", argc, argv);
+}
+int chctl_account(int argc, char **argv)
+{
+    return dotted("account", argc, argv);
+}
+int chctl_pool(int argc, char **argv)
+{
+    return dotted("pool", argc, argv);
+}
+int chctl_instrument(int argc, char **argv)
+{
+    return dotted("instrument", argc, argv);
+}
+
+int chctl_watch(int argc, char **argv)
+{
+    const char *prefix = argc > 1 ? argv[1] : "";
+    long count = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+    ch_sub *s;
+    int rv = ch_sub_open(g_pub, prefix, &s);
+    if (rv != 0) {
+        fprintf(stderr, "chctl watch: %s: %s\n", g_pub, ch_client_strerror(rv));
+        return 3;
+    }
+    for (long n = 0; count == 0 || n < count;) {
+        char *ev;
+        size_t len;
+        rv = ch_sub_recv(s, 1000, &ev, &len);
+        if (rv != 0)
+            continue; /* timeouts: keep waiting */
+        puts(ev);
+        fflush(stdout);
+        ch_client_free(ev);
+        n++;
+    }
+    ch_sub_close(s);
+    return 0;
+}

@@ -1,0 +1,215 @@
+"""chclient - talk to chd, the clearinghouse daemon, from Python.
+
+Standard library only: ctypes over libchclient (the C client library built
+with the project). Requests and replies are the JSON objects of PROTOCOL.md.
+
+    from chclient import Client, ChError
+    with Client("tcp://127.0.0.1:7450") as c:
+        c.account_open("alice", 1_000_000)
+        r = c.order_new("alice", "BTC-27NOV26-100000-C", "buy", 2, price=2500, tif="ioc")
+        for f in r["fills"]:
+            print(f["source"], f["qty"], "@", f["price"])
+
+An error reply raises ChError, whose .code is the protocol's error code
+(e.g. "INSUFFICIENT_FUNDS") and .message the server's text.
+
+The library is found through $CH_CLIENT_LIB, next to this file's build tree
+(build/clients/libchclient.so), or the system's library path.
+"""
+
+import ctypes
+import ctypes.util
+import json
+import os
+
+__all__ = ["Client", "Subscriber", "ChError", "TransportError"]
+
+
+class ChError(Exception):
+    """An error reply from chd: .code (protocol code), .message, .reply."""
+
+    def __init__(self, code, message, reply=None):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.reply = reply
+
+
+class TransportError(Exception):
+    """The request could not be sent or no reply came (NNG error)."""
+
+
+def _load():
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("CH_CLIENT_LIB"),
+                  os.path.join(here, "..", "..", "build", "clients", "libchclient.so"),
+                  ctypes.util.find_library("chclient")]
+    for path in candidates:
+        if path and (os.path.exists(path) or not os.path.dirname(path)):
+            try:
+                return ctypes.CDLL(path)
+            except OSError:
+                continue
+    raise OSError("libchclient not found: build the project or set CH_CLIENT_LIB")
+
+
+_lib = _load()
+_c_char_pp = ctypes.POINTER(ctypes.c_char_p)
+_lib.ch_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
+_lib.ch_client_close.argtypes = [ctypes.c_void_p]
+_lib.ch_client_call.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+_lib.ch_client_free.argtypes = [ctypes.c_void_p]
+_lib.ch_client_strerror.argtypes = [ctypes.c_int]
+_lib.ch_client_strerror.restype = ctypes.c_char_p
+_lib.ch_sub_open.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+_lib.ch_sub_close.argtypes = [ctypes.c_void_p]
+_lib.ch_sub_recv.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                             ctypes.POINTER(ctypes.c_size_t)]
+
+
+def _err(rv):
+    return _lib.ch_client_strerror(rv).decode()
+
+
+def _take(ptr, n):
+    try:
+        return ctypes.string_at(ptr, n.value).decode("utf-8")
+    finally:
+        _lib.ch_client_free(ptr)
+
+
+class Client:
+    """A connection to chd's request endpoint (one request at a time)."""
+
+    def __init__(self, url="tcp://127.0.0.1:7450", timeout_ms=5000, key=None):
+        self._h = ctypes.c_void_p()
+        rv = _lib.ch_client_open(url.encode(), timeout_ms, ctypes.byref(self._h))
+        if rv != 0:
+            raise TransportError(f"{url}: {_err(rv)}")
+        self.url = url
+        self.key = key
+
+    def close(self):
+        if self._h:
+            _lib.ch_client_close(self._h)
+            self._h = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def raw(self, text):
+        """Send a request text, return the reply text."""
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        out = ctypes.c_void_p()
+        n = ctypes.c_size_t()
+        rv = _lib.ch_client_call(self._h, data, len(data), ctypes.byref(out), ctypes.byref(n))
+        if rv != 0:
+            raise TransportError(f"{self.url}: {_err(rv)}")
+        return _take(out, n)
+
+    def call(self, op, **fields):
+        """Send {"op": op, ...fields}; return the reply's fields or raise ChError."""
+        req = {"op": op}
+        if self.key is not None and "key" not in fields:
+            req["key"] = self.key
+        req.update({k: v for k, v in fields.items() if v is not None})
+        reply = json.loads(self.raw(json.dumps(req)))
+        if not reply.get("ok"):
+            e = reply.get("error", {})
+            raise ChError(e.get("code", "?"), e.get("message", ""), reply)
+        return reply
+
+    # one method per protocol op
+    def hello(self):
+        return self.call("hello")
+
+    def instruments(self, underlying=None):
+        return self.call("instruments", underlying=underlying)["instruments"]
+
+    def instrument_add(self, symbol):
+        return self.call("instrument.add", symbol=symbol)
+
+    def account_open(self, account, cash):
+        return self.call("account.open", account=account, cash=cash)
+
+    def account_deposit(self, account, amount):
+        return self.call("account.deposit", account=account, amount=amount)
+
+    def pool_deposit(self, account, amount):
+        return self.call("pool.deposit", account=account, amount=amount)
+
+    def pool_withdraw(self, account, shares):
+        return self.call("pool.withdraw", account=account, shares=shares)
+
+    def market_update(self, underlying, index, **fields):
+        return self.call("market.update", underlying=underlying, index=index, **fields)
+
+    def order_new(self, account, symbol, side, qty, price=None, **fields):
+        return self.call("order.new", account=account, symbol=symbol, side=side, qty=qty,
+                         price=price, **fields)
+
+    def order_batch(self, account, orders):
+        return self.call("order.batch", account=account, orders=orders)["results"]
+
+    def order_cancel(self, account, order_id):
+        return self.call("order.cancel", account=account, order_id=str(order_id))
+
+    def order_replace(self, account, order_id, qty=None, price=None):
+        return self.call("order.replace", account=account, order_id=str(order_id), qty=qty,
+                         price=price)
+
+    def orders(self, account):
+        return self.call("orders", account=account)["orders"]
+
+    def book(self, symbol, depth=10):
+        return self.call("book", symbol=symbol, depth=depth)
+
+    def quote(self, symbol, side, qty):
+        return self.call("quote", symbol=symbol, side=side, qty=qty)
+
+    def positions(self, account):
+        return self.call("positions", account=account)
+
+    def risk(self, underlying=None):
+        return self.call("risk", underlying=underlying)
+
+    def hedge(self):
+        return self.call("hedge")
+
+    def stats(self):
+        return self.call("stats")
+
+
+class Subscriber:
+    """Events from chd's PUB endpoint: recv() -> (topic, dict) or None on timeout."""
+
+    def __init__(self, url="tcp://127.0.0.1:7451", prefix=""):
+        self._h = ctypes.c_void_p()
+        rv = _lib.ch_sub_open(url.encode(), prefix.encode(), ctypes.byref(self._h))
+        if rv != 0:
+            raise TransportError(f"{url}: {_err(rv)}")
+
+    def recv(self, timeout_ms=1000):
+        out = ctypes.c_void_p()
+        n = ctypes.c_size_t()
+        rv = _lib.ch_sub_recv(self._h, timeout_ms, ctypes.byref(out), ctypes.byref(n))
+        if rv != 0:
+            return None
+        text = _take(out, n)
+        topic, _, body = text.partition(" ")
+        return topic, json.loads(body)
+
+    def close(self):
+        if self._h:
+            _lib.ch_sub_close(self._h)
+            self._h = ctypes.c_void_p()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,1769 @@
+/*
+ * server.c - chd: the JSON protocol over NNG, group commit, events, hedging.
+ *
+ * Threads: NNG's callbacks (any of its task threads) only move a request
+ * onto the queue and, when told, send the reply that the engine thread set
+ * on their aio. The engine thread owns the engine, the store, the hedge book
+ * and every cJSON tree: it drains the whole queue, handles each request in
+ * order (logging the commands it applies), commits the batch once, then
+ * releases the replies and publishes the batch's events. A failed commit
+ * replaces every reply of the batch with UNAVAILABLE and stops intake.
+ *
+ * Idempotency: an order.new with a client_order_id is remembered per account
+ * (its reply fields); a repeat gets the original result and creates nothing.
+ * The index is rebuilt from the command log at start, so it holds across
+ * restarts.
+ */
+#include "ch/server.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/transport/ipc/ipc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ch/log.h"
+#include "ch/proto.h"
+
+#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+
+/* ---- configuration ---------------------------------------------------------- */
+
+void ch_server_defaults(ch_server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->req_url, sizeof c->req_url, "tcp://127.0.0.1:7450");
+    snprintf(c->pub_url, sizeof c->pub_url, "tcp://127.0.0.1:7451");
+    snprintf(c->data_dir, sizeof c->data_dir, "./var");
+    c->durability = CH_DURABLE_SYNC;
+    c->max_request = (size_t)1 << 20;
+    c->contexts = 64;
+    c->max_batch = 5000;
+    ch_engine_defaults(&c->engine);
+    c->engine.max_accounts = 1024;
+    c->engine.max_positions = 1u << 18;
+    c->underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                                           .max_price = 2000000};
+    ch_tick_parse("0.5", 3, &c->underlying);
+    c->n_expiries = 4;
+    c->n_strikes = 9;
+    for (size_t i = 0; i < c->n_strikes; i++)
+        c->strikes[i] = 80000 + 5000 * (int64_t)i;
+    c->index = 100000;
+    c->vol = 0.6;
+    c->rate = 0.03;
+    c->lp_cash = 10000000;
+    ch_hedge_policy_defaults(&c->hedge);
+    c->hedge.band = 5;
+    ch_perp_venue_defaults(&c->venue);
+}
+
+static ch_err cfg_fail(char *err, size_t cap, const char *key, const char *problem)
+{
+    snprintf(err, cap, "config: \"%s\": %s", key, problem);
+    return CH_EBADCONFIG;
+}
+
+static bool num(const cJSON *v, double lo, double hi, double *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo) || !(v->valuedouble <= hi))
+        return false;
+    *out = v->valuedouble;
+    return true;
+}
+
+ch_err ch_server_config_load(ch_server_config *c, const char *path, char *err, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, cap, "cannot open %s: %s", path, strerror(errno));
+        return CH_EIO;
+    }
+    char *buf = malloc((size_t)1 << 20);
+    size_t n = buf != NULL ? fread(buf, 1, ((size_t)1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (buf == NULL)
+        return CH_ENOMEM;
+    const char *why = NULL;
+    cJSON *j = ch_proto_parse(buf, n, (size_t)1 << 20, &why);
+    free(buf);
+    if (j == NULL) {
+        snprintf(err, cap, "%s: %s", path, why);
+        return CH_EBADCONFIG;
+    }
+    ch_err e = CH_OK;
+    for (const cJSON *v = j->child; v != NULL && e == CH_OK; v = v->next) {
+        const char *k = v->string;
+        double d;
+        if (strcmp(k, "req") == 0 || strcmp(k, "pub") == 0 || strcmp(k, "data") == 0) {
+            char *dst = k[0] == 'r' ? c->req_url : k[0] == 'p' ? c->pub_url : c->data_dir;
+            if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 ||
+                strlen(v->valuestring) >= sizeof c->req_url)
+                e = cfg_fail(err, cap, k, "must be a non-empty string");
+            else
+                snprintf(dst, sizeof c->req_url, "%s", v->valuestring);
+        } else if (strcmp(k, "durability") == 0) {
+            if (cJSON_IsString(v) && strcmp(v->valuestring, "sync") == 0)
+                c->durability = CH_DURABLE_SYNC;
+            else if (cJSON_IsString(v) && strcmp(v->valuestring, "nosync") == 0)
+                c->durability = CH_DURABLE_NOSYNC;
+            else
+                e = cfg_fail(err, cap, k, "must be \"sync\" or \"nosync\"");
+        } else if (strcmp(k, "max_request") == 0 && num(v, 1024, 64 << 20, &d)) {
+            c->max_request = (size_t)d;
+        } else if (strcmp(k, "contexts") == 0 && num(v, 1, 4096, &d)) {
+            c->contexts = (int)d;
+        } else if (strcmp(k, "underlying") == 0 && cJSON_IsString(v) &&
+                   strlen(v->valuestring) < CH_UNDERLYING_MAX) {
+            snprintf(c->underlying.name, sizeof c->underlying.name, "%s", v->valuestring);
+        } else if (strcmp(k, "tick") == 0 && cJSON_IsString(v)) {
+            if (ch_tick_parse(v->valuestring, strlen(v->valuestring), &c->underlying) != CH_OK)
+                e = cfg_fail(err, cap, k, "is not a valid tick");
+        } else if (strcmp(k, "contract_size") == 0 && num(v, 1e-9, 1e9, &d)) {
+            c->underlying.contract_size = d;
+        } else if (strcmp(k, "expiries") == 0 && num(v, 1, 52, &d)) {
+            c->n_expiries = (int)d;
+        } else if (strcmp(k, "strikes") == 0 && cJSON_IsArray(v)) {
+            size_t i = 0;
+            for (const cJSON *s = v->child; s != NULL; s = s->next) {
+                if (i == CH_SERVER_MAX_STRIKES || !num(s, 1, 1e12, &d) || floor(d) != d) {
+                    e = cfg_fail(err, cap, k, "must be up to 64 positive integers");
+                    break;
+                }
+                c->strikes[i++] = (int64_t)d;
+            }
+            c->n_strikes = i;
+        } else if (strcmp(k, "index") == 0 && num(v, 1e-9, 1e12, &d)) {
+            c->index = d;
+        } else if (strcmp(k, "vol") == 0 && num(v, 0.01, 10, &d)) {
+            c->vol = d;
+        } else if (strcmp(k, "rate") == 0 && num(v, -1, 1, &d)) {
+            c->rate = d;
+        } else if (strcmp(k, "lp_cash") == 0 && num(v, 0, 1e12, &d)) {
+            c->lp_cash = (int64_t)d;
+        } else if (strcmp(k, "netting") == 0 && cJSON_IsBool(v)) {
+            c->engine.netting = cJSON_IsTrue(v);
+        } else if (strcmp(k, "netting_fee_ticks") == 0 && num(v, 0, 1e6, &d)) {
+            c->engine.netting_fee_ticks = (int64_t)d;
+        } else if (strcmp(k, "taker_fee_bps") == 0 && num(v, 0, 1000, &d)) {
+            c->engine.taker_fee_bps = d;
+        } else if (strcmp(k, "pool") == 0 && cJSON_IsBool(v)) {
+            c->engine.pool.enabled = cJSON_IsTrue(v);
+        } else if (strcmp(k, "pool_half_spread_vol") == 0 && num(v, 0, 1, &d)) {
+            c->engine.pool.half_spread_vol = d;
+        } else if (strcmp(k, "pool_max_notional") == 0 && num(v, 0, 1e15, &d)) {
+            c->engine.pool.max_notional = d;
+        } else if (strcmp(k, "pool_max_vega_total") == 0 && num(v, 0, 1e15, &d)) {
+            c->engine.pool.max_vega_total = d;
+        } else if (strcmp(k, "pool_max_gamma_strike") == 0 && num(v, 0, 1e9, &d)) {
+            c->engine.pool.max_gamma_strike = d;
+        } else if (strcmp(k, "hedge_policy") == 0 && cJSON_IsString(v)) {
+            if (ch_hedge_policy_parse(v->valuestring, &c->hedge.kind) != CH_OK)
+                e = cfg_fail(err, cap, k, "is not a hedge policy");
+        } else if (strcmp(k, "hedge_band") == 0 && num(v, 0, 1e9, &d)) {
+            c->hedge.band = d;
+        } else if (strcmp(k, "venue_fee_bps") == 0 && num(v, 0, 1000, &d)) {
+            c->venue.taker_fee_bps = d;
+        } else {
+            e = cfg_fail(err, cap, k, "unknown key, or a value of the wrong type or range");
+        }
+    }
+    cJSON_Delete(j);
+    return e;
+}
+
+/* ---- the server ------------------------------------------------------------- */
+
+typedef struct work work;
+struct ch_server {
+    ch_server_config cfg;
+    ch_engine *e;
+    ch_store *st;
+    ch_hedge_book hedge;
+    ch_time hedge_last;
+    bool hedge_traded;
+    nng_socket rep, pub;
+    work **works;
+    int n_works;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    work *q_head, *q_tail;
+    bool stop;
+    /* engine thread only */
+    cJSON *cur_fills;  /* fills of the command being handled, for its reply */
+    char **pubs;
+    size_t n_pubs, cap_pubs;
+    uint8_t *touched;  /* instruments whose book changed in this batch */
+    bool halted;
+    uint64_t requests, errors, batches, commits, orders;
+    uint64_t last_cmd_seq; /* sequence number of the last command logged */
+    bool cur_stp;          /* the current order was cancelled by self-trade prevention */
+    bool cur_stp_others;   /* ... and it cancelled other (resting) orders too */
+    ch_order_id cur_ack;   /* the current order's id (from its ACK) */
+    ch_time last_advance;
+    /* client order ids: open addressing, key "account\x1fcoid" -> reply fields */
+    struct coid {
+        char *key;
+        cJSON *result;
+    } *coids;
+    size_t n_coids, cap_coids;
+    /* replay: fills of the command being replayed */
+    cJSON *replay_fills;
+};
+
+struct work {
+    ch_server *s;
+    nng_aio *aio;
+    nng_ctx ctx;
+    int state; /* 0 recv, 1 queued, 2 send */
+    nng_msg *msg;
+    work *next;
+};
+
+static ch_time wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (ch_time)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
+}
+
+static const char *acct_name(const ch_server *s, ch_account_id a, char *buf)
+{
+    ch_account_info ai;
+    if (ch_engine_account(s->e, a, &ai) != CH_OK)
+        return "?";
+    memcpy(buf, ai.name, CH_ACCOUNT_NAME_MAX);
+    return buf;
+}
+
+static const ch_instrument *instr_of(const ch_server *s, ch_instr_id id)
+{
+    return ch_instruments_get(ch_engine_instruments(s->e), id);
+}
+
+static const ch_underlying_config *und_of(const ch_server *s, ch_instr_id id)
+{
+    const ch_instrument *in = instr_of(s, id);
+    return in != NULL ? ch_instruments_underlying(ch_engine_instruments(s->e), in->underlying)
+                      : NULL;
+}
+
+static double px(const ch_server *s, ch_instr_id id, int64_t ticks)
+{
+    const ch_underlying_config *u = und_of(s, id);
+    return u != NULL ? ch_price_to_double(u, ticks) : 0.0;
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+static void publish(ch_server *s, const char *topic, cJSON *body)
+{
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (text == NULL)
+        return;
+    size_t n = strlen(topic) + 1 + strlen(text) + 1;
+    char *m = malloc(n);
+    if (m != NULL) {
+        snprintf(m, n, "%s %s", topic, text);
+        if (s->n_pubs == s->cap_pubs) {
+            size_t nc = s->cap_pubs ? s->cap_pubs * 2 : 64;
+            char **np = realloc(s->pubs, nc * sizeof *np);
+            if (np == NULL) {
+                free(m);
+                cJSON_free(text);
+                return;
+            }
+            s->pubs = np;
+            s->cap_pubs = nc;
+        }
+        s->pubs[s->n_pubs++] = m;
+    }
+    cJSON_free(text);
+}
+
+static const char *const k_src[3] = {"book", "net", "pool"};
+
+static cJSON *fill_json(const ch_server *s, const ch_fill *f, bool full)
+{
+    cJSON *o = cJSON_CreateObject();
+    add_u64(o, "trade_id", f->trade_id);
+    cJSON_AddNumberToObject(o, "price", px(s, f->instr, f->price));
+    cJSON_AddNumberToObject(o, "qty", (double)f->qty);
+    cJSON_AddStringToObject(o, "source", k_src[f->source]);
+    if (full) {
+        char b[CH_ACCOUNT_NAME_MAX];
+        cJSON_AddStringToObject(o, "symbol", instr_of(s, f->instr)->symbol);
+        cJSON_AddStringToObject(o, "side", ch_side_name(f->taker_side));
+        cJSON_AddStringToObject(o, "taker", acct_name(s, f->taker, b));
+        cJSON_AddStringToObject(o, "maker", acct_name(s, f->maker, b));
+        add_u64(o, "taker_order_id", f->taker_order.v);
+        if (f->maker_order.v != 0)
+            add_u64(o, "maker_order_id", f->maker_order.v);
+        if (f->source == CH_SRC_NET) {
+            cJSON_AddStringToObject(o, "maker_symbol", instr_of(s, f->maker_instr)->symbol);
+            cJSON_AddNumberToObject(o, "maker_price", px(s, f->maker_instr, f->maker_price));
+        }
+        cJSON_AddNumberToObject(o, "fee", (double)f->fee / CH_CASH_SCALE);
+    }
+    return o;
+}
+
+static void on_engine_event(void *ctx, const ch_engine_event *ev)
+{
+    ch_server *s = ctx;
+    char b[CH_ACCOUNT_NAME_MAX], topic[80];
+    if (ev->type == CH_EE_FILL) {
+        const ch_fill *f = &ev->fill;
+        if (s->replay_fills != NULL) {
+            cJSON_AddItemToArray(s->replay_fills, fill_json(s, f, false));
+            return;
+        }
+        if (s->st != NULL && ch_store_record_fill(s->st, f) != CH_OK)
+            s->halted = true;
+        if (s->cur_fills != NULL)
+            cJSON_AddItemToArray(s->cur_fills, fill_json(s, f, false));
+        snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker, b));
+        publish(s, topic, fill_json(s, f, true));
+        if (f->maker.v != f->taker.v) {
+            snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->maker, b));
+            publish(s, topic, fill_json(s, f, true));
+        }
+        s->touched[f->instr.v] = 1;
+        s->touched[f->maker_instr.v] = 1;
+    } else if (ev->type == CH_EE_ORDER && s->replay_fills == NULL) {
+        const ch_event *be = ev->book;
+        static const char *const names[] = {"", "ack", "fill", "cancel", "reject", "replace",
+                                            "rest"};
+        if (be->type == CH_EV_ACK && be->cmd == CH_CMD_SUBMIT)
+            s->cur_ack = be->order;
+        if (be->type == CH_EV_CANCEL && be->reason == CH_ESELF_TRADE && be->cmd == CH_CMD_SUBMIT) {
+            if (be->order.v == s->cur_ack.v)
+                s->cur_stp = true;
+            else
+                s->cur_stp_others = true;
+        }
+        if (be->type == CH_EV_FILL || be->type == CH_EV_REJECT || be->order.v == 0)
+            return;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "event", names[be->type]);
+        add_u64(o, "order_id", be->order.v);
+        cJSON_AddStringToObject(o, "symbol", instr_of(s, be->instr)->symbol);
+        cJSON_AddStringToObject(o, "side", ch_side_name(be->side));
+        cJSON_AddNumberToObject(o, "price", px(s, be->instr, be->price));
+        if (be->type == CH_EV_CANCEL) {
+            cJSON_AddNumberToObject(o, "cancelled_qty", (double)be->qty);
+            if (be->reason != CH_OK)
+                cJSON_AddStringToObject(o, "reason", ch_errwire(be->reason));
+        } else {
+            cJSON_AddNumberToObject(o, "remaining_qty", (double)be->remaining);
+        }
+        snprintf(topic, sizeof topic, "order.%s", acct_name(s, be->account, b));
+        publish(s, topic, o);
+        s->touched[be->instr.v] = 1;
+    }
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+/* Apply a command and log it (the batch is committed later). */
+static ch_err exec(ch_server *s, const ch_command *c, ch_command_result *r)
+{
+    if (s->halted)
+        return CH_EUNAVAILABLE;
+    ch_err e = ch_command_apply(s->e, c, r);
+    if (ch_store_log(s->st, c, &s->last_cmd_seq) != CH_OK) {
+        s->halted = true;
+        return CH_EUNAVAILABLE;
+    }
+    return e;
+}
+
+static ch_command cmd(ch_command_type t)
+{
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    return c;
+}
+
+/* ---- client order ids ------------------------------------------------------- */
+
+static uint64_t hash_str(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return h;
+}
+
+static struct coid *coid_slot(ch_server *s, const char *key)
+{
+    if (s->cap_coids == 0)
+        return NULL;
+    size_t m = s->cap_coids - 1;
+    for (size_t i = hash_str(key) & m;; i = (i + 1) & m)
+        if (s->coids[i].key == NULL || strcmp(s->coids[i].key, key) == 0)
+            return &s->coids[i];
+}
+
+static void coid_put(ch_server *s, const char *key, const cJSON *result)
+{
+    if (s->n_coids * 2 >= s->cap_coids) {
+        size_t nc = s->cap_coids ? s->cap_coids * 2 : 1024;
+        struct coid *old = s->coids;
+        size_t oc = s->cap_coids;
+        s->coids = calloc(nc, sizeof *s->coids);
+        if (s->coids == NULL) {
+            s->coids = old;
+            return;
+        }
+        s->cap_coids = nc;
+        for (size_t i = 0; i < oc; i++)
+            if (old[i].key != NULL)
+                *coid_slot(s, old[i].key) = old[i];
+        free(old);
+    }
+    struct coid *sl = coid_slot(s, key);
+    if (sl->key != NULL)
+        return;
+    sl->key = strdup(key);
+    sl->result = cJSON_Duplicate(result, 1);
+    if (sl->key == NULL || sl->result == NULL) {
+        free(sl->key);
+        cJSON_Delete(sl->result);
+        sl->key = NULL;
+        sl->result = NULL;
+        return;
+    }
+    s->n_coids++;
+}
+
+static void coid_key(char *out, size_t cap, ch_account_id a, const char *coid)
+{
+    snprintf(out, cap, "%u\x1f%s", a.v, coid);
+}
+
+/* ---- request handlers ------------------------------------------------------ */
+
+typedef struct req_ctx {
+    const cJSON *j;
+    cJSON *out;      /* result fields */
+    const char *msg; /* error message, static */
+} req_ctx;
+
+#define FAIL(rc, m)        \
+    do {                   \
+        r->msg = (m);      \
+        return (rc);       \
+    } while (0)
+
+static ch_err get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
+{
+    char name[CH_ACCOUNT_NAME_MAX];
+    if (ch_proto_string(r->j, key, true, name, sizeof name) != CH_OK)
+        FAIL(CH_EBADREQ, "\"account\" must be an account name");
+    if (ch_engine_account_find(s->e, name, strlen(name), id) != CH_OK)
+        FAIL(CH_EUNAUTHORIZED, "unknown account or wrong key");
+    return CH_OK;
+}
+
+static ch_err get_symbol(ch_server *s, req_ctx *r, ch_instr_id *id)
+{
+    char sym[CH_SYMBOL_MAX + 8];
+    if (ch_proto_string(r->j, "symbol", true, sym, sizeof sym) != CH_OK)
+        FAIL(CH_EBADREQ, "\"symbol\" must be a string");
+    ch_err e = ch_instruments_lookup(ch_engine_instruments(s->e), sym, strlen(sym),
+                                     ch_engine_now(s->e), id);
+    if (e == CH_EEXPIRED)
+        FAIL(CH_EEXPIRED, "the series has expired");
+    if (e != CH_OK)
+        FAIL(e, ch_strerror(e));
+    return CH_OK;
+}
+
+static cJSON *instrument_json(ch_server *s, const ch_instrument *in)
+{
+    const ch_underlying_config *u =
+        ch_instruments_underlying(ch_engine_instruments(s->e), in->underlying);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "symbol", in->symbol);
+    cJSON_AddStringToObject(o, "underlying", u->name);
+    if (in->sym.kind != CH_PERP) {
+        char t[40];
+        ch_proto_format_time(in->sym.expiry, t, sizeof t);
+        cJSON_AddStringToObject(o, "expiry", t);
+        cJSON_AddNumberToObject(o, "strike", (double)in->sym.strike);
+    } else {
+        cJSON_AddNullToObject(o, "expiry");
+        cJSON_AddNullToObject(o, "strike");
+    }
+    cJSON_AddStringToObject(o, "type",
+                            in->sym.kind == CH_CALL ? "call" : in->sym.kind == CH_PUT ? "put"
+                                                                                      : "perp");
+    cJSON_AddNumberToObject(o, "tick", ch_price_to_double(u, 1));
+    cJSON_AddNumberToObject(o, "contract_size", u->contract_size);
+    return o;
+}
+
+static ch_err op_hello(ch_server *s, req_ctx *r)
+{
+    cJSON_AddNumberToObject(r->out, "version", CH_PROTO_VERSION);
+    cJSON_AddStringToObject(r->out, "server", "chd");
+    cJSON *a = cJSON_AddArrayToObject(r->out, "underlyings");
+    const ch_instruments *reg = ch_engine_instruments(s->e);
+    for (uint32_t i = 0; i < ch_instruments_underlying_count(reg); i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(ch_instruments_underlying(reg, i)->name));
+    return CH_OK;
+}
+
+static ch_err op_instruments(ch_server *s, req_ctx *r)
+{
+    char und[CH_UNDERLYING_MAX] = "";
+    if (ch_proto_string(r->j, "underlying", false, und, sizeof und) != CH_OK)
+        FAIL(CH_EBADREQ, "\"underlying\" must be a string");
+    const ch_instruments *reg = ch_engine_instruments(s->e);
+    uint32_t ui = 0;
+    if (und[0] != '\0' && ch_instruments_find_underlying(reg, und, strlen(und), &ui) != CH_OK)
+        FAIL(CH_EUNKNOWN_SYMBOL, "unknown underlying");
+    cJSON *a = cJSON_AddArrayToObject(r->out, "instruments");
+    for (uint32_t i = 0; i < ch_instruments_count(reg); i++) {
+        const ch_instrument *in = ch_instruments_get(reg, (ch_instr_id){i});
+        if ((und[0] != '\0' && in->underlying != ui) ||
+            (in->sym.kind != CH_PERP && in->sym.expiry <= ch_engine_now(s->e)))
+            continue;
+        cJSON_AddItemToArray(a, instrument_json(s, in));
+    }
+    return CH_OK;
+}
+
+static ch_err op_instrument_add(ch_server *s, req_ctx *r)
+{
+    ch_command c = cmd(CH_C_LIST);
+    if (ch_proto_string(r->j, "symbol", true, c.symbol, sizeof c.symbol) != CH_OK)
+        FAIL(CH_EUNKNOWN_SYMBOL, "\"symbol\" must be a symbol such as BTC-27DEC26-100000-C");
+    ch_command_result res;
+    ch_err e = exec(s, &c, &res);
+    if (e != CH_OK)
+        FAIL(e, ch_strerror(e));
+    cJSON *o = instrument_json(s, instr_of(s, res.instr));
+    for (cJSON *f = o->child; f != NULL;) {
+        cJSON *next = f->next;
+        cJSON_AddItemToObject(r->out, f->string, cJSON_DetachItemViaPointer(o, f));
+        f = next;
+    }
+    cJSON_Delete(o);
+    return CH_OK;
+}
+
+static ch_err get_cash(req_ctx *r, const char *key, int64_t *out)
+{
+    double d;
+    if (ch_proto_number(r->j, key, true, &d, NULL) != CH_OK || d < 0 || d > 1e12)
+        FAIL(CH_EBADREQ, "the amount must be a number of USD between 0 and 1e12");
+    *out = (int64_t)llround(d * CH_CASH_SCALE);
+    return CH_OK;
+}
+
+static ch_err op_account_open(ch_server *s, req_ctx *r)
+{
+    ch_command c = cmd(CH_C_ACCOUNT_OPEN);
+    if (ch_proto_string(r->j, "account", true, c.name, sizeof c.name) != CH_OK)
+        FAIL(CH_EBADREQ, "\"account\" must be a name of 1-31 characters");
+    ch_err e = get_cash(r, "cash", &c.amount);
+    if (e != CH_OK)
+        return e;
+    ch_command_result res;
+    e = exec(s, &c, &res);
+    if (e == CH_EEXISTS)
+        FAIL(CH_EBADREQ, "an account of that name exists");
+    if (e == CH_EINVAL)
+        FAIL(CH_EBADREQ, "account names are 1-31 characters of A-Z a-z 0-9 _ . -");
+    if (e != CH_OK)
+        FAIL(e, ch_strerror(e));
+    cJSON_AddStringToObject(r->out, "account", c.name);
+    cJSON_AddNumberToObject(r->out, "cash", (double)c.amount / CH_CASH_SCALE);
+    /* a fresh key; checking keys comes with the security work (see README) */
+    uint8_t raw[16];
+    char key[40] = "";
+    int fd = open("/dev/urandom", O_RDONLY);
+    if (fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw)
+        for (int i = 0; i < 16; i++)
+            snprintf(key + 2 * i, 3, "%02x", raw[i]);
+    if (fd >= 0)
+        close(fd);
+    cJSON_AddStringToObject(r->out, "key", key);
+    return CH_OK;
+}
+
+static ch_err op_account_deposit(ch_server *s, req_ctx *r)
+{
+    ch_command c = cmd(CH_C_DEPOSIT);
+    ch_err e = get_account(s, r, "account", &c.account);
+    if (e != CH_OK)
+        return e;
+    double d;
+    if (ch_proto_number(r->j, "amount", true, &d, NULL) != CH_OK || fabs(d) > 1e12 || d == 0)
+        FAIL(CH_EBADREQ, "\"amount\" must be a non-zero number of USD (negative: withdraw)");
+    c.amount = (int64_t)llround(d * CH_CASH_SCALE);
+    e = exec(s, &c, NULL);
+    if (e != CH_OK)
+        FAIL(e, ch_strerror(e));
+    ch_account_info ai;
+    ch_engine_account(s->e, c.account, &ai);
+    cJSON_AddNumberToObject(r->out, "cash", (double)ai.cash / CH_CASH_SCALE);
+    return CH_OK;
+}
+
+static ch_err op_pool(ch_server *s, req_ctx *r, bool deposit)
+{
+    ch_command c = cmd(deposit ? CH_C_POOL_DEPOSIT : CH_C_POOL_WITHDRAW);
+    ch_err e = get_account(s, r, "account", &c.account);
+    if (e != CH_OK)
+        return e;
+    if (deposit) {
+        if ((e = get_cash(r, "amount", &c.amount)) != CH_OK)
+            return e;
+    } else if (ch_proto_qty(r->j, "shares", true, &c.amount) != CH_OK) {
+        FAIL(CH_EBADREQ, "\"shares\" must be a positive integer");
+    }
+    ch_command_result res;
+    e = exec(s, &c, &res);
+    if (e != CH_OK)
+        FAIL(e, ch_strerror(e));
+    if (deposit)
+        cJSON_AddNumberToObject(r->out, "shares", (double)res.value);
+    else
+        cJSON_AddNumberToObject(r->out, "cash", (double)res.value / CH_CASH_SCALE);
+    ch_pool_info pi;
+    ch_engine_pool(s->e, &pi);
+    cJSON_AddNumberToObject(r->out, "nav_per_share", pi.nav_per_share);
+    return CH_OK;
+}
+
+static ch_err op_pool_deposit(ch_server *s, req_ctx *r)
+{
+    return op_pool(s, r, true);
+}
+
+static ch_err op_pool_withdraw(ch_server *s, req_ctx *r)
+{
+    return op_pool(s, r, false);
+}
+
+static ch_err op_market_update(ch_server *s, req_ctx *r)
+{
+    ch_command *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        FAIL(CH_ENOMEM, "out of memory");
+    c->type = CH_C_MARKET;
+    ch_err e = CH_OK;
+    char und[CH_UNDERLYING_MAX];
+    const ch_instruments *reg = ch_engine_instruments(s->e);
+    if (ch_proto_string(r->j, "underlying", true, und, sizeof und) != CH_OK) {
+        e = CH_EBADREQ;
+        r->msg = "\"underlying\" must be a string";
+    } else if (ch_instruments_find_underlying(reg, und, strlen(und), &c->market.underlying) !=
+               CH_OK) {
+        e = CH_EUNKNOWN_SYMBOL;
+        r->msg = "unknown underlying";
+    }
+    bool has;
+    c->market.index = c->market.rate = c->market.funding_rate = c->market.perp = NAN;
+    if (e == CH_OK && (ch_proto_number(r->j, "index", true, &c->market.index, NULL) != CH_OK ||
+                       !(c->market.index > 0))) {
+        e = CH_EBADPRICE;
+        r->msg = "\"index\" must be a positive number";
+    }
+    if (e == CH_OK && (ch_proto_number(r->j, "rate", false, &c->market.rate, &has) != CH_OK ||
+                       ch_proto_number(r->j, "funding_rate", false, &c->market.funding_rate,
+                                       &has) != CH_OK ||
+                       ch_proto_number(r->j, "perp", false, &c->market.perp, &has) != CH_OK ||
+                       ch_proto_time(r->j, "time", &c->market.time, &has) != CH_OK)) {
+        e = CH_EBADREQ;
+        r->msg = "rate, funding_rate and perp are numbers; time is ISO-8601 or ns";
+    }
+    const cJSON *iv = cJSON_GetObjectItemCaseSensitive(r->j, "iv");
+    if (e == CH_OK && iv != NULL) {
+        if (!cJSON_IsObject(iv)) {
+            e = CH_EBADREQ;
+            r->msg = "\"iv\" must be an object of symbol or expiry (e.g. 27DEC26) -> vol";
+        }
+        for (const cJSON *v = iv ? iv->child : NULL; v != NULL && e == CH_OK; v = v->next) {
+            if (!cJSON_IsNumber(v) || c->market.n_marks == CH_COMMAND_MAX_MARKS) {
+                e = CH_EBADREQ;
+                r->msg = "each \"iv\" value must be a number (at most 512)";
+                break;
+            }
+            ch_symbol sym;
+            char full[CH_SYMBOL_MAX + 24];
+            size_t m = c->market.n_marks;
+            if (ch_symbol_parse(v->string, strlen(v->string), &sym) == CH_OK &&
+                sym.kind != CH_PERP) {
+                c->market.expiry[m] = sym.expiry;
+                c->market.strike[m] = (double)sym.strike;
+            } else {
+                snprintf(full, sizeof full, "%s-%s-1-C", und, v->string);
+                if (ch_symbol_parse(full, strlen(full), &sym) != CH_OK) {
+                    e = CH_EBADREQ;
+                    r->msg = "an \"iv\" key is neither a symbol nor an expiry such as 27DEC26";
+                    break;
+                }
+                c->market.expiry[m] = sym.expiry;
+                c->market.strike[m] = 0; /* flat for the expiry */
+            }
+            c->market.vol[m] = v->valuedouble;
+            c->market.n_marks++;
+        }
+        /* group the marks of one expiry together (stable) */
+        for (size_t i = 1; i < c->market.n_marks; i++)
+            for (size_t k = i; k > 0 && c->market.expiry[k - 1] > c->market.expiry[k]; k--) {
+                ch_time te = c->market.expiry[k];
+                double ts = c->market.strike[k], tv = c->market.vol[k];
+                c->market.expiry[k] = c->market.expiry[k - 1];
+                c->market.strike[k] = c->market.strike[k - 1];
+                c->market.vol[k] = c->market.vol[k - 1];
+                c->market.expiry[k - 1] = te;
+                c->market.strike[k - 1] = ts;
+                c->market.vol[k - 1] = tv;
+            }
+    }
+    if (e == CH_OK) {
+        e = exec(s, c, NULL);
+        if (e != CH_OK)
+            r->msg = e == CH_EINVAL ? "time goes backwards or a value is out of range"
+                                    : ch_strerror(e);
+        else
+            ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), c->market.index,
+                               isnan(c->market.perp) ? c->market.index : c->market.perp,
+                               c->market.funding_rate);
+    }
+    free(c);
+    if (e == CH_OK)
+        cJSON_AddNumberToObject(r->out, "seq", (double)s->last_cmd_seq);
+    return e == CH_EINVAL ? CH_EBADREQ : e;
+}
+
+static void order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out)
+{
+    (void)s;
+    add_u64(out, "order_id", res->id.v);
+    cJSON_AddStringToObject(out, "status", ch_status_name(res->status));
+    cJSON_AddNumberToObject(out, "filled_qty", (double)res->filled);
+    cJSON_AddNumberToObject(out, "remaining_qty", (double)res->remaining);
+}
+
+/* One order.new field set (also one element of order.batch). */
+static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bool has_default)
+{
+    ch_command c = cmd(CH_C_SUBMIT);
+    ch_err e;
+    if (cJSON_GetObjectItemCaseSensitive(r->j, "account") != NULL || !has_default) {
+        if ((e = get_account(s, r, "account", &c.order.account)) != CH_OK)
+            return e;
+    } else {
+        c.order.account = acct_default;
+    }
+    if ((e = get_symbol(s, r, &c.order.instr)) != CH_OK)
+        return e;
+    char side[8], type[8] = "limit", tif[8] = "gtc";
+    if (ch_proto_string(r->j, "side", true, side, sizeof side) != CH_OK ||
+        (strcmp(side, "buy") != 0 && strcmp(side, "sell") != 0))
+        FAIL(CH_EBADREQ, "\"side\" must be \"buy\" or \"sell\"");
+    c.order.side = side[0] == 'b' ? CH_BUY : CH_SELL;
+    if (ch_proto_string(r->j, "type", false, type, sizeof type) != CH_OK ||
+        (strcmp(type, "limit") != 0 && strcmp(type, "market") != 0))
+        FAIL(CH_EBADREQ, "\"type\" must be \"limit\" or \"market\"");
+    c.order.type = type[0] == 'l' ? CH_ORD_LIMIT : CH_ORD_MARKET;
+    if (ch_proto_string(r->j, "tif", false, tif, sizeof tif) != CH_OK ||
+        (strcmp(tif, "gtc") != 0 && strcmp(tif, "ioc") != 0 && strcmp(tif, "fok") != 0))
+        FAIL(CH_EBADREQ, "\"tif\" must be \"gtc\", \"ioc\" or \"fok\"");
+    c.order.tif = tif[0] == 'g' ? CH_TIF_GTC : tif[0] == 'i' ? CH_TIF_IOC : CH_TIF_FOK;
+    if (ch_proto_bool(r->j, "post_only", false, &c.order.post_only) != CH_OK)
+        FAIL(CH_EBADREQ, "\"post_only\" must be true or false");
+    if ((e = ch_proto_qty(r->j, "qty", true, &c.order.qty)) != CH_OK)
+        FAIL(e, e == CH_EBADQTY ? "\"qty\" must be a positive whole number of contracts"
+                                : "\"qty\" is required");
+    bool has_price;
+    e = ch_proto_price(r->j, "price", und_of(s, c.order.instr), c.order.type == CH_ORD_LIMIT,
+                       &c.order.price, &has_price);
+    if (e != CH_OK)
+        FAIL(e == CH_EBADREQ ? CH_EBADREQ : CH_EBADPRICE,
+             e == CH_EBADREQ ? "\"price\" is required for a limit order"
+                             : "price not positive, not on tick or outside the band");
+    if (ch_proto_string(r->j, "client_order_id", false, c.client_order_id,
+                        sizeof c.client_order_id) != CH_OK)
+        FAIL(CH_EBADREQ, "\"client_order_id\" must be a string of 1-63 bytes");
+    char key[CH_CLIENT_ORDER_ID_MAX + 16];
+    if (c.client_order_id[0] != '\0') {
+        coid_key(key, sizeof key, c.order.account, c.client_order_id);
+        struct coid *sl = coid_slot(s, key);
+        if (sl != NULL && sl->key != NULL) { /* a repeat: the original result */
+            for (const cJSON *f = sl->result->child; f != NULL; f = f->next)
+                cJSON_AddItemToObject(r->out, f->string, cJSON_Duplicate(f, 1));
+            return CH_OK;
+        }
+    }
+    cJSON *fills = cJSON_CreateArray();
+    s->cur_fills = fills;
+    s->cur_stp = s->cur_stp_others = false;
+    s->cur_ack.v = 0;
+    ch_command_result res;
+    e = exec(s, &c, &res);
+    s->cur_fills = NULL;
+    if (e != CH_OK) {
+        cJSON_Delete(fills);
+        FAIL(e, ch_strerror(e));
+    }
+    s->orders++;
+    if (s->cur_stp && !s->cur_stp_others && res.order.filled == 0 &&
+        res.order.status == CH_STATUS_CANCELLED) {
+        /* self-trade prevention cancelled it before anything traded: nothing
+         * changed for this account, so it is reported as a reject */
+        cJSON_Delete(fills);
+        FAIL(CH_ESELF_TRADE, "the order would trade with the account's own resting order");
+    }
+    order_result_json(s, &res.order, r->out);
+    cJSON_AddItemToObject(r->out, "fills", fills);
+    if (c.client_order_id[0] != '\0')
+        coid_put(s, key, r->out);
+    return CH_OK;
+}
+
+static ch_err op_order_new(ch_server *s, req_ctx *r)
+{
+    return new_order(s, r, (ch_account_id){0}, false);
+}
+
+static ch_err op_order_batch(ch_server *s, req_ctx *r)
+{
+    ch_account_id acct = {0};
+    bool has = cJSON_GetObjectItemCaseSensitive(r->j, "account") != NULL;
+    ch_err e;
+    if (has && (e = get_account(s, r, "account", &acct)) != CH_OK)
+        return e;
+    const cJSON *orders = cJSON_GetObjectItemCaseSensitive(r->j, "orders");
+    if (!cJSON_IsArray(orders))
+        FAIL(CH_EBADREQ, "\"orders\" must be an array");
+    if ((size_t)cJSON_GetArraySize(orders) > s->cfg.max_batch)
+        FAIL(CH_EBADREQ, "too many orders in one batch (at most 5000)");
+    cJSON *results = cJSON_AddArrayToObject(r->out, "results");
+    for (const cJSON *o = orders->child; o != NULL; o = o->next) {
+        req_ctx sub = {.j = o, .out = cJSON_CreateObject()};
+        ch_err oe = cJSON_IsObject(o) ? new_order(s, &sub, acct, has) : CH_EBADREQ;
+        if (!cJSON_IsObject(o))
+            sub.msg = "each order must be an object";
+        if (oe == CH_OK) {
+            cJSON *ok = cJSON_CreateObject();
+            cJSON_AddBoolToObject(ok, "ok", 1);
+            for (cJSON *f = sub.out->child; f != NULL;) {
+                cJSON *next = f->next;
+                cJSON_AddItemToObject(ok, f->string, cJSON_DetachItemViaPointer(sub.out, f));
+                f = next;
+            }
+            cJSON_AddItemToArray(results, ok);
+        } else {
+            cJSON *err = cJSON_CreateObject();
+            cJSON_AddBoolToObject(err, "ok", 0);
+            cJSON *eo = cJSON_AddObjectToObject(err, "error");
+            cJSON_AddStringToObject(eo, "code", ch_errwire(oe));
+            cJSON_AddStringToObject(eo, "message", sub.msg ? sub.msg : ch_strerror(oe));
+            cJSON_AddItemToArray(results, err);
+        }
+        cJSON_Delete(sub.out);
+    }
+    return CH_OK;
+}
+
+static ch_err order_target(ch_server *s, req_ctx *r, ch_command *c)
+{
+    ch_err e = get_account(s, r, "account", &c->account);
+    if (e != CH_OK)
+        return e;
+    e = ch_proto_order_id(r->j, "order_id", &c->order_id);
+    if (e == CH_EBADREQ)
+        FAIL(CH_EBADREQ, "\"order_id\" must be a decimal string");
+    if (e != CH_OK)
+        FAIL(CH_EUNKNOWN_ORDER, "no such open order");
+    return CH_OK;
+}
+
+static ch_err op_order_cancel(ch_server *s, req_ctx *r)
+{
+    ch_command c = cmd(CH_C_CANCEL);
+    ch_err e = order_target(s, r, &c);
+    if (e != CH_OK)
+        return e;
+    ch_command_result res;
+    e = exec(s, &c, &res);
+    if (e != CH_OK)
+        FAIL(e, e == CH_EUNKNOWN_ORDER ? "no such open order" : ch_strerror(e));
+    add_u64(r->out, "order_id", c.order_id.v);
+    cJSON_AddStringToObject(r->out, "status", "cancelled");
+    cJSON_AddNumberToObject(r->out, "remaining_qty", 0);
+    cJSON_AddNumberToObject(r->out, "cancelled_qty", (double)res.value);
+    return CH_OK;
+}
+
+static ch_err op_order_replace(ch_server *s, req_ctx *r)
+{
+    ch_command c = cmd(CH_C_REPLACE);
+    ch_err e = order_target(s, r, &c);
+    if (e != CH_OK)
+        return e;
+    ch_order_info oi;
+    if (ch_book_order(ch_engine_book(s->e), c.order_id, &oi) != CH_OK)
+        FAIL(CH_EUNKNOWN_ORDER, "no such open order");
+    if ((e = ch_proto_qty(r->j, "qty", false, &c.qty)) != CH_OK)
+        FAIL(e, "\"qty\" must be a positive whole number of contracts");
+    bool has_price;
+    if ((e = ch_proto_price(r->j, "price", und_of(s, oi.instr), false, &c.price, &has_price)) !=
+        CH_OK)
+        FAIL(CH_EBADPRICE, "price not positive, not on tick or outside the band");
+    if (c.qty == 0 && !has_price)
+        FAIL(CH_EBADREQ, "give \"qty\" and/or \"price\"");
+    cJSON *fills = cJSON_CreateArray();
+    s->cur_fills = fills;
+    ch_command_result res;
+    e = exec(s, &c, &res);
+    s->cur_fills = NULL;
+    if (e != CH_OK) {
+        cJSON_Delete(fills);
+        FAIL(e, ch_strerror(e));
+    }
+    order_result_json(s, &res.order, r->out);
+    cJSON_AddItemToObject(r->out, "fills", fills);
+    return CH_OK;
+}
+
+typedef struct orders_ctx {
+    ch_server *s;
+    ch_account_id acct;
+    cJSON *arr;
+} orders_ctx;
+
+static void put_open_order(void *ctx, const ch_order_info *o)
+{
+    orders_ctx *c = ctx;
+    if (o->account.v != c->acct.v)
+        return;
+    cJSON *x = cJSON_CreateObject();
+    add_u64(x, "order_id", o->id.v);
+    cJSON_AddStringToObject(x, "symbol", instr_of(c->s, o->instr)->symbol);
+    cJSON_AddStringToObject(x, "side", ch_side_name(o->side));
+    cJSON_AddNumberToObject(x, "price", px(c->s, o->instr, o->price));
+    cJSON_AddNumberToObject(x, "remaining_qty", (double)o->remaining);
+    cJSON_AddNumberToObject(x, "filled_qty", (double)o->filled);
+    cJSON_AddBoolToObject(x, "post_only", o->post_only);
+    cJSON_AddItemToArray(c->arr, x);
+}
+
+static ch_err op_orders(ch_server *s, req_ctx *r)
+{
+    orders_ctx c = {.s = s};
+    ch_err e = get_account(s, r, "account", &c.acct);
+    if (e != CH_OK)
+        return e;
+    c.arr = cJSON_AddArrayToObject(r->out, "orders");
+    uint32_t n = ch_instruments_count(ch_engine_instruments(s->e));
+    for (uint32_t i = 0; i < n; i++)
+        for (int side = 0; side < 2; side++)
+            ch_book_foreach(ch_engine_book(s->e), (ch_instr_id){i}, (ch_side)side,
+                            put_open_order, &c);
+    return CH_OK;
+}
+
+static ch_err op_book(ch_server *s, req_ctx *r)
+{
+    ch_instr_id id;
+    ch_err e = get_symbol(s, r, &id);
+    if (e != CH_OK)
+        return e;
+    double depth = 10;
+    bool has;
+    if (ch_proto_number(r->j, "depth", false, &depth, &has) != CH_OK || depth < 1 ||
+        depth > 1000 || floor(depth) != depth)
+        FAIL(CH_EBADREQ, "\"depth\" must be an integer 1..1000");
+    ch_level lv[1000];
+    for (int side = 0; side < 2; side++) {
+        cJSON *a = cJSON_AddArrayToObject(r->out, side == 0 ? "bids" : "asks");
+        size_t n = ch_book_depth(ch_engine_book(s->e), id, (ch_side)side, lv, (size_t)depth);
+        for (size_t i = 0; i < n; i++) {
+            cJSON *pq = cJSON_CreateArray();
+            cJSON_AddItemToArray(pq, cJSON_CreateNumber(px(s, id, lv[i].price)));
+            cJSON_AddItemToArray(pq, cJSON_CreateNumber((double)lv[i].qty));
+            cJSON_AddItemToArray(a, pq);
+        }
+    }
+    return CH_OK;
+}
+
+static ch_err op_quote(ch_server *s, req_ctx *r)
+{
+    ch_instr_id id;
+    ch_err e = get_symbol(s, r, &id);
+    if (e != CH_OK)
+        return e;
+    char side[8];
+    if (ch_proto_string(r->j, "side", true, side, sizeof side) != CH_OK ||
+        (strcmp(side, "buy") != 0 && strcmp(side, "sell") != 0))
+        FAIL(CH_EBADREQ, "\"side\" must be \"buy\" or \"sell\"");
+    int64_t qty;
+    if ((e = ch_proto_qty(r->j, "qty", true, &qty)) != CH_OK)
+        FAIL(e, "\"qty\" must be a positive whole number of contracts");
+    ch_quote q;
+    e = ch_engine_quote(s->e, id, side[0] == 'b' ? CH_BUY : CH_SELL, qty, &q);
+    if (e == CH_ENOTFOUND)
+        FAIL(CH_EUNAVAILABLE, "the pool does not quote this series (no mark, or off)");
+    if (e != CH_OK)
+        FAIL(e, e == CH_ERISK_LIMIT ? "the pool is at its risk limits for this trade"
+                                    : ch_strerror(e));
+    cJSON_AddNumberToObject(r->out, "price", px(s, id, q.price));
+    cJSON_AddNumberToObject(r->out, "model", q.model);
+    cJSON_AddNumberToObject(r->out, "premium", q.premium);
+    cJSON_AddNumberToObject(r->out, "vol", q.vol);
+    cJSON_AddNumberToObject(r->out, "max_qty", (double)q.max_qty);
+    return CH_OK;
+}
+
+typedef struct pos_ctx {
+    ch_server *s;
+    cJSON *arr;
+} pos_ctx;
+
+static void put_position(void *ctx, const ch_position_info *p)
+{
+    pos_ctx *c = ctx;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "symbol", instr_of(c->s, p->instr)->symbol);
+    cJSON_AddNumberToObject(o, "qty", (double)p->qty);
+    cJSON_AddNumberToObject(o, "avg_price", p->avg_price);
+    cJSON_AddNumberToObject(o, "mark", p->mark);
+    cJSON_AddNumberToObject(o, "delta", p->unit.delta * (double)p->qty);
+    cJSON_AddNumberToObject(o, "gamma", p->unit.gamma * (double)p->qty);
+    cJSON_AddNumberToObject(o, "vega", p->unit.vega * (double)p->qty);
+    cJSON_AddNumberToObject(o, "theta", p->unit.theta * (double)p->qty);
+    cJSON_AddNumberToObject(o, "realized", (double)p->realized / CH_CASH_SCALE);
+    cJSON_AddItemToArray(c->arr, o);
+}
+
+static ch_err op_positions(ch_server *s, req_ctx *r)
+{
+    ch_account_id a;
+    ch_err e = get_account(s, r, "account", &a);
+    if (e != CH_OK)
+        return e;
+    ch_account_info ai;
+    ch_engine_account(s->e, a, &ai);
+    cJSON_AddStringToObject(r->out, "account", ai.name);
+    cJSON_AddNumberToObject(r->out, "cash", (double)ai.cash / CH_CASH_SCALE);
+    cJSON_AddNumberToObject(r->out, "reserved", (double)ai.reserved / CH_CASH_SCALE);
+    cJSON_AddNumberToObject(r->out, "equity", ai.equity);
+    cJSON_AddNumberToObject(r->out, "margin", ai.margin);
+    pos_ctx c = {s, cJSON_AddArrayToObject(r->out, "positions")};
+    ch_engine_positions(s->e, a, put_position, &c);
+    return CH_OK;
+}
+
+static ch_err op_risk(ch_server *s, req_ctx *r)
+{
+    char und[CH_UNDERLYING_MAX] = "";
+    if (ch_proto_string(r->j, "underlying", false, und, sizeof und) != CH_OK)
+        FAIL(CH_EBADREQ, "\"underlying\" must be a string");
+    const ch_instruments *reg = ch_engine_instruments(s->e);
+    uint32_t ui = 0;
+    if (und[0] != '\0' && ch_instruments_find_underlying(reg, und, strlen(und), &ui) != CH_OK)
+        FAIL(CH_EUNKNOWN_SYMBOL, "unknown underlying");
+    ch_netting_bucket b[512];
+    size_t nb = ch_engine_netting_buckets(s->e, ui, b, 512);
+    cJSON *st = cJSON_AddArrayToObject(r->out, "strikes");
+    for (size_t i = 0; i < nb; i++) {
+        cJSON *o = cJSON_CreateObject();
+        char t[40];
+        ch_proto_format_time(b[i].expiry, t, sizeof t);
+        cJSON_AddStringToObject(o, "expiry", t);
+        cJSON_AddNumberToObject(o, "strike", b[i].strike);
+        cJSON_AddNumberToObject(o, "delta", b[i].residual.delta);
+        cJSON_AddNumberToObject(o, "gamma", b[i].residual.gamma);
+        cJSON_AddNumberToObject(o, "vega", b[i].residual.vega);
+        cJSON_AddNumberToObject(o, "gross_gamma", b[i].gross_gamma);
+        cJSON_AddNumberToObject(o, "netted_gamma", b[i].netted_gamma);
+        cJSON_AddItemToArray(st, o);
+    }
+    ch_risk_totals t;
+    ch_scenario_result sc;
+    ch_err e = ch_engine_risk(s->e, ui, &t, &sc);
+    cJSON *tot = cJSON_AddObjectToObject(r->out, "totals");
+    cJSON_AddNumberToObject(tot, "delta", t.delta);
+    cJSON_AddNumberToObject(tot, "gamma", t.gamma);
+    cJSON_AddNumberToObject(tot, "vega", t.vega);
+    cJSON_AddNumberToObject(tot, "theta", t.theta);
+    cJSON *sa = cJSON_AddArrayToObject(r->out, "scenarios");
+    if (e == CH_OK) {
+        for (size_t k = 0; k < sc.n; k++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "spot_shock", sc.spot_shock[k]);
+            cJSON_AddStringToObject(o, "vol_shock",
+                                    sc.vol_shock[k] < 0 ? "down" : sc.vol_shock[k] > 0 ? "up"
+                                                                                       : "flat");
+            cJSON_AddNumberToObject(o, "pnl", sc.pnl[k]);
+            cJSON_AddItemToArray(sa, o);
+        }
+        cJSON_AddNumberToObject(r->out, "worst_loss", sc.worst_loss);
+    }
+    ch_netting n;
+    ch_engine_netting(s->e, &n);
+    cJSON *no = cJSON_AddObjectToObject(r->out, "netting");
+    cJSON_AddNumberToObject(no, "gross_delta", n.gross_delta);
+    cJSON_AddNumberToObject(no, "hedged_delta", s->hedge.volume);
+    cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(s->hedge.volume, n.gross_delta));
+    cJSON_AddNumberToObject(no, "net_delta", n.net_delta);
+    cJSON_AddNumberToObject(no, "gross_gamma", n.gross_gamma);
+    cJSON_AddNumberToObject(no, "netted_gamma", n.netted_gamma);
+    return CH_OK;
+}
+
+static ch_err op_hedge(ch_server *s, req_ctx *r)
+{
+    const ch_hedge_book *h = &s->hedge;
+    cJSON_AddStringToObject(r->out, "policy", ch_hedge_policy_name(s->cfg.hedge.kind));
+    cJSON_AddNumberToObject(r->out, "position", h->position);
+    cJSON_AddNumberToObject(r->out, "avg_price", h->avg_price);
+    cJSON_AddNumberToObject(r->out, "fees", h->fees);
+    cJSON_AddNumberToObject(r->out, "slippage", h->slippage);
+    cJSON_AddNumberToObject(r->out, "funding", h->funding);
+    cJSON_AddNumberToObject(r->out, "basis_pnl", h->basis_pnl);
+    cJSON_AddNumberToObject(r->out, "realized", h->realized);
+    cJSON_AddNumberToObject(r->out, "volume", h->volume);
+    cJSON_AddNumberToObject(r->out, "orders", (double)h->orders);
+    ch_netting n;
+    ch_engine_netting(s->e, &n);
+    cJSON_AddNumberToObject(r->out, "netting_ratio", ch_netting_ratio(h->volume, n.gross_delta));
+    cJSON_AddNumberToObject(r->out, "cost_per_1m_notional",
+                            n.notional > 0 ? (h->fees + h->slippage - h->funding) / n.notional * 1e6
+                                           : 0.0);
+    return CH_OK;
+}
+
+static ch_err op_stats(ch_server *s, req_ctx *r)
+{
+    ch_netting n;
+    ch_engine_netting(s->e, &n);
+    ch_store_stats ss;
+    ch_store_get_stats(s->st, &ss);
+    cJSON_AddNumberToObject(r->out, "requests", (double)s->requests);
+    cJSON_AddNumberToObject(r->out, "errors", (double)s->errors);
+    cJSON_AddNumberToObject(r->out, "orders", (double)s->orders);
+    cJSON *f = cJSON_AddObjectToObject(r->out, "fills");
+    for (int k = 0; k < 3; k++)
+        cJSON_AddNumberToObject(f, k_src[k], (double)n.fills[k]);
+    cJSON_AddNumberToObject(r->out, "batches", (double)s->batches);
+    cJSON_AddNumberToObject(r->out, "commits", (double)ss.commits);
+    cJSON_AddNumberToObject(r->out, "seq", (double)ch_store_last_seq(s->st));
+    cJSON_AddBoolToObject(r->out, "halted", s->halted);
+    return CH_OK;
+}
+
+typedef struct op_entry {
+    const char *name;
+    ch_err (*fn)(ch_server *s, req_ctx *r);
+} op_entry;
+
+static const op_entry k_ops[] = {
+    {"hello", op_hello},
+    {"instruments", op_instruments},
+    {"instrument.add", op_instrument_add},
+    {"account.open", op_account_open},
+    {"account.deposit", op_account_deposit},
+    {"pool.deposit", op_pool_deposit},
+    {"pool.withdraw", op_pool_withdraw},
+    {"market.update", op_market_update},
+    {"order.new", op_order_new},
+    {"order.batch", op_order_batch},
+    {"order.cancel", op_order_cancel},
+    {"order.replace", op_order_replace},
+    {"orders", op_orders},
+    {"book", op_book},
+    {"quote", op_quote},
+    {"positions", op_positions},
+    {"risk", op_risk},
+    {"hedge", op_hedge},
+    {"stats", op_stats},
+};
+
+/* Build the reply to one request (text, owned by the caller: free()). */
+static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
+{
+    s->requests++;
+    const char *why = NULL;
+    cJSON *j = ch_proto_parse(body, len, s->cfg.max_request, &why);
+    cJSON *reply = cJSON_CreateObject();
+    ch_err e;
+    const char *msg = NULL;
+    cJSON *result = cJSON_CreateObject();
+    *mutating = false;
+    if (j == NULL) {
+        e = CH_EBADREQ;
+        msg = why;
+    } else {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+        if (id != NULL)
+            cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(id, 1));
+        e = CH_EUNKNOWN_OP;
+        msg = "unknown op";
+        if (!cJSON_IsString(op)) {
+            e = CH_EBADREQ;
+            msg = "\"op\" must be a string";
+        } else if (s->halted) {
+            e = CH_EUNAVAILABLE;
+            msg = "intake stopped: the store could not commit";
+        } else {
+            for (size_t i = 0; i < sizeof k_ops / sizeof k_ops[0]; i++) {
+                if (strcmp(op->valuestring, k_ops[i].name) == 0) {
+                    req_ctx r = {.j = j, .out = result};
+                    e = k_ops[i].fn(s, &r);
+                    msg = r.msg;
+                    *mutating = strchr(k_ops[i].name, '.') != NULL;
+                    break;
+                }
+            }
+        }
+    }
+    if (e == CH_OK) {
+        cJSON_AddBoolToObject(reply, "ok", 1);
+        for (cJSON *f = result->child; f != NULL;) {
+            cJSON *next = f->next;
+            cJSON_AddItemToObject(reply, f->string, cJSON_DetachItemViaPointer(result, f));
+            f = next;
+        }
+    } else {
+        s->errors++;
+        cJSON_AddBoolToObject(reply, "ok", 0);
+        cJSON *eo = cJSON_AddObjectToObject(reply, "error");
+        cJSON_AddStringToObject(eo, "code", ch_errwire(e));
+        cJSON_AddStringToObject(eo, "message", msg != NULL ? msg : ch_strerror(e));
+    }
+    cJSON_Delete(result);
+    cJSON_Delete(j);
+    char *text = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+    return text;
+}
+
+static char *unavailable_reply(void)
+{
+    return strdup("{\"ok\":false,\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"the store "
+                  "could not commit: intake stopped\"}}");
+}
+
+/* ---- hedging after a batch ------------------------------------------------ */
+
+static void hedge_after_batch(ch_server *s)
+{
+    if (s->cfg.hedge.kind == CH_HEDGE_OFF || s->halted)
+        return;
+    ch_hedge_inputs in = {.now = ch_engine_now(s->e),
+                          .net_delta = ch_engine_net_delta(s->e, 0),
+                          .position = s->hedge.position,
+                          .spot = s->hedge.last_index > 0 ? s->hedge.last_index : s->cfg.index,
+                          .vol = s->cfg.vol,
+                          .rate = s->cfg.rate,
+                          .tau = 30.0 / 365,
+                          .last_trade = s->hedge_traded ? s->hedge_last : INT64_MIN / 2};
+    ch_risk_totals t;
+    ch_engine_risk(s->e, 0, &t, NULL);
+    in.gamma = t.gamma;
+    double q;
+    if (ch_hedge_decide(&s->cfg.hedge, &in, &q) != CH_OK || q == 0)
+        return;
+    double mark = s->hedge.last_perp > 0 ? s->hedge.last_perp : in.spot;
+    ch_hedge_exec x;
+    if (ch_perp_execute(&s->cfg.venue, mark, q, &x) != CH_OK)
+        return;
+    ch_command c = cmd(CH_C_HEDGE);
+    c.hedge.qty = x.qty;
+    c.hedge.price = x.price;
+    c.hedge.fee = x.fee;
+    c.hedge.slippage = x.slippage;
+    if (ch_store_log(s->st, &c, NULL) != CH_OK || ch_store_commit(s->st) != CH_OK) {
+        s->halted = true;
+        CH_LOG(CH_LOG_ERROR, "store_halted", "during=hedge reason=\"%s\"", ch_store_error(s->st));
+        return;
+    }
+    ch_hedge_book_fill(&s->hedge, &x);
+    s->hedge.orders++;
+    s->hedge_last = in.now;
+    s->hedge_traded = true;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "qty", x.qty);
+    cJSON_AddNumberToObject(o, "price", x.price);
+    cJSON_AddNumberToObject(o, "fee", x.fee);
+    cJSON_AddNumberToObject(o, "position", s->hedge.position);
+    publish(s, "hedge", o);
+}
+
+/* ---- the engine thread ------------------------------------------------------ */
+
+static void send_reply(work *w, char *text)
+{
+    nng_msg *m = NULL;
+    if (text == NULL || nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, text, strlen(text)) != 0) {
+        if (m != NULL)
+            nng_msg_free(m);
+        m = NULL;
+    }
+    free(text);
+    if (m == NULL) { /* out of memory: the client's REQ will resend */
+        w->state = 0;
+        nng_ctx_recv(w->ctx, w->aio);
+        return;
+    }
+    w->state = 2;
+    nng_aio_set_msg(w->aio, m);
+    nng_ctx_send(w->ctx, w->aio);
+}
+
+static void batch(ch_server *s, work *list)
+{
+    size_t n = 0;
+    for (work *w = list; w != NULL; w = w->next)
+        n++;
+    char **replies = calloc(n, sizeof *replies);
+    bool *mut = calloc(n, sizeof *mut);
+    if (replies == NULL || mut == NULL) {
+        free(replies);
+        free(mut);
+        for (work *w = list, *next; w != NULL; w = next) {
+            next = w->next;
+            nng_msg_free(w->msg);
+            send_reply(w, NULL);
+        }
+        return;
+    }
+    /* the engine clock follows the wall clock (logged, so replay agrees) */
+    ch_time now = wall_now();
+    if (!s->halted && now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
+        ch_command c = cmd(CH_C_ADVANCE);
+        c.time = now;
+        exec(s, &c, NULL);
+    }
+    size_t i = 0;
+    for (work *w = list; w != NULL; w = w->next, i++) {
+        replies[i] = handle(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &mut[i]);
+        nng_msg_free(w->msg);
+        w->msg = NULL;
+    }
+    s->batches++;
+    if (!s->halted && ch_store_commit(s->st) != CH_OK)
+        s->halted = true;
+    if (s->halted) {
+        CH_LOG(CH_LOG_ERROR, "store_halted", "reason=\"%s\" requests=%zu", ch_store_error(s->st),
+               n);
+        for (size_t k = 0; k < n; k++) {
+            free(replies[k]);
+            replies[k] = unavailable_reply();
+        }
+        for (size_t k = 0; k < s->n_pubs; k++)
+            free(s->pubs[k]);
+        s->n_pubs = 0;
+    } else {
+        hedge_after_batch(s);
+    }
+    i = 0;
+    for (work *w = list, *next; w != NULL; w = next, i++) {
+        next = w->next;
+        send_reply(w, replies[i]);
+    }
+    /* book updates for the instruments touched, then everything in order */
+    uint32_t ni = ch_instruments_count(ch_engine_instruments(s->e));
+    for (uint32_t k = 0; k < ni && !s->halted; k++) {
+        if (!s->touched[k])
+            continue;
+        s->touched[k] = 0;
+        cJSON *o = cJSON_CreateObject();
+        ch_level lv[5];
+        for (int side = 0; side < 2; side++) {
+            cJSON *a = cJSON_AddArrayToObject(o, side == 0 ? "bids" : "asks");
+            size_t m = ch_book_depth(ch_engine_book(s->e), (ch_instr_id){k}, (ch_side)side, lv, 5);
+            for (size_t q = 0; q < m; q++) {
+                cJSON *pq = cJSON_CreateArray();
+                cJSON_AddItemToArray(pq, cJSON_CreateNumber(px(s, (ch_instr_id){k}, lv[q].price)));
+                cJSON_AddItemToArray(pq, cJSON_CreateNumber((double)lv[q].qty));
+                cJSON_AddItemToArray(a, pq);
+            }
+        }
+        char topic[80];
+        snprintf(topic, sizeof topic, "book.%s", instr_of(s, (ch_instr_id){k})->symbol);
+        publish(s, topic, o);
+    }
+    for (size_t k = 0; k < s->n_pubs; k++) {
+        nng_msg *m;
+        if (nng_msg_alloc(&m, 0) == 0) {
+            if (nng_msg_append(m, s->pubs[k], strlen(s->pubs[k])) != 0 || nng_sendmsg(s->pub, m, 0) != 0)
+                nng_msg_free(m); /* PUB is best effort */
+        }
+        free(s->pubs[k]);
+    }
+    s->n_pubs = 0;
+    free(replies);
+    free(mut);
+}
+
+static void *engine_thread(void *arg)
+{
+    ch_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->q_head == NULL && !s->stop)
+            pthread_cond_wait(&s->cv, &s->mu);
+        work *list = s->q_head;
+        s->q_head = s->q_tail = NULL;
+        bool stop = s->stop;
+        pthread_mutex_unlock(&s->mu);
+        if (list != NULL)
+            batch(s, list);
+        if (stop)
+            return NULL;
+    }
+}
+
+static void work_cb(void *arg)
+{
+    work *w = arg;
+    ch_server *s = w->s;
+    switch (w->state) {
+    case 0: /* received */
+        if (nng_aio_result(w->aio) != 0) {
+            if (nng_aio_result(w->aio) == NNG_ECLOSED || nng_aio_result(w->aio) == NNG_ECANCELED)
+                return;
+            nng_ctx_recv(w->ctx, w->aio);
+            return;
+        }
+        w->msg = nng_aio_get_msg(w->aio);
+        w->state = 1;
+        w->next = NULL;
+        pthread_mutex_lock(&s->mu);
+        if (s->q_tail != NULL)
+            s->q_tail->next = w;
+        else
+            s->q_head = w;
+        s->q_tail = w;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        break;
+    case 2: /* sent (or failed: the message is still ours) */
+        if (nng_aio_result(w->aio) != 0) {
+            nng_msg *m = nng_aio_get_msg(w->aio);
+            if (m != NULL)
+                nng_msg_free(m);
+            if (nng_aio_result(w->aio) == NNG_ECLOSED)
+                return;
+        }
+        w->state = 0;
+        nng_ctx_recv(w->ctx, w->aio);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- start and stop --------------------------------------------------------- */
+
+static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *r)
+{
+    (void)seq;
+    ch_server *s = ctx;
+    if (c->type == CH_C_SUBMIT && c->client_order_id[0] != '\0' && r->err == CH_OK) {
+        /* rebuild the reply fields of an order with a client order id */
+        cJSON *o = cJSON_CreateObject();
+        order_result_json(s, &r->order, o);
+        cJSON_AddItemToObject(o, "fills", s->replay_fills);
+        char key[CH_CLIENT_ORDER_ID_MAX + 16];
+        coid_key(key, sizeof key, c->order.account, c->client_order_id);
+        coid_put(s, key, o);
+        cJSON_Delete(o);
+        s->replay_fills = cJSON_CreateArray();
+    } else if (c->type == CH_C_HEDGE) {
+        ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
+                           .slippage = c->hedge.slippage};
+        ch_hedge_book_fill(&s->hedge, &x);
+        s->hedge.orders++;
+        s->hedge_last = ch_engine_now(s->e);
+        s->hedge_traded = true;
+    } else if (c->type == CH_C_MARKET && r->err == CH_OK) {
+        ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), c->market.index,
+                           isnan(c->market.perp) ? c->market.index : c->market.perp,
+                           c->market.funding_rate);
+    }
+    /* fills of other commands are not needed after their command */
+    if (cJSON_GetArraySize(s->replay_fills) > 0) {
+        cJSON_Delete(s->replay_fills);
+        s->replay_fills = cJSON_CreateArray();
+    }
+}
+
+static ch_err seed(ch_server *s)
+{
+    ch_time now = wall_now();
+    ch_command c = cmd(CH_C_ADVANCE);
+    c.time = now;
+    ch_err e = exec(s, &c, NULL);
+    c = cmd(CH_C_UNDERLYING);
+    c.underlying = s->cfg.underlying;
+    if (e == CH_OK)
+        e = exec(s, &c, NULL);
+    /* weekly Fridays, 08:00 UTC */
+    ch_time midnight = now / DAY * DAY;
+    int64_t dow = (now / DAY + 4) % 7;
+    int64_t to_friday = (5 - dow + 7) % 7;
+    if (to_friday == 0)
+        to_friday = 7;
+    ch_command *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return CH_ENOMEM;
+    m->type = CH_C_MARKET;
+    m->market.index = s->cfg.index;
+    m->market.rate = s->cfg.rate;
+    m->market.funding_rate = NAN;
+    m->market.perp = NAN;
+    for (int i = 0; i < s->cfg.n_expiries && e == CH_OK; i++) {
+        ch_time ex = midnight + (to_friday + 7 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
+        for (size_t k = 0; k < s->cfg.n_strikes && e == CH_OK; k++) {
+            for (int t = 0; t < 2 && e == CH_OK; t++) {
+                ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = ex,
+                                 .strike = s->cfg.strikes[k]};
+                memcpy(sym.underlying, s->cfg.underlying.name, CH_UNDERLYING_MAX);
+                c = cmd(CH_C_LIST);
+                ch_symbol_format(&sym, c.symbol, sizeof c.symbol);
+                e = exec(s, &c, NULL);
+            }
+        }
+        m->market.expiry[m->market.n_marks] = ex;
+        m->market.vol[m->market.n_marks++] = s->cfg.vol;
+    }
+    if (e == CH_OK)
+        e = exec(s, m, NULL);
+    free(m);
+    if (e == CH_OK && s->cfg.lp_cash > 0) {
+        c = cmd(CH_C_ACCOUNT_OPEN);
+        snprintf(c.name, sizeof c.name, "lp");
+        c.amount = s->cfg.lp_cash * CH_CASH_SCALE;
+        ch_command_result r;
+        e = exec(s, &c, &r);
+        if (e == CH_OK) {
+            c = cmd(CH_C_POOL_DEPOSIT);
+            c.account = r.account;
+            c.amount = s->cfg.lp_cash * CH_CASH_SCALE;
+            e = exec(s, &c, NULL);
+        }
+    }
+    if (e == CH_OK && ch_store_commit(s->st) != CH_OK)
+        e = CH_EIO;
+    ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), s->cfg.index, s->cfg.index, NAN);
+    return e;
+}
+
+static void write_admin_key(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/admin.key", dir);
+    if (access(path, F_OK) == 0)
+        return;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return;
+    uint8_t raw[32];
+    char hex[66];
+    int rfd = open("/dev/urandom", O_RDONLY);
+    if (rfd >= 0 && read(rfd, raw, sizeof raw) == (ssize_t)sizeof raw) {
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+        hex[64] = '\n';
+        if (write(fd, hex, 65) != 65)
+            CH_LOG(CH_LOG_WARN, "admin_key_write_failed", "path=%s", path);
+    }
+    if (rfd >= 0)
+        close(rfd);
+    close(fd);
+}
+
+static int listen_on(nng_socket sock, const char *url, size_t max_request)
+{
+    nng_listener l;
+    int rv = nng_listener_create(&l, sock, url);
+    if (rv != 0)
+        return rv;
+    /* up to twice the limit a request is read and answered "too large"; far
+     * beyond it the transport drops the connection (PROTOCOL.md allows it) */
+    if (max_request > 0)
+        nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, 2 * max_request);
+    if (strncmp(url, "ipc://", 6) == 0)
+        nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
+    if (strncmp(url, "tcp://", 6) == 0)
+        nng_listener_set_bool(l, NNG_OPT_TCP_KEEPALIVE, true);
+    return nng_listener_start(l, 0);
+}
+
+ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
+{
+    ch_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->touched = calloc(cfg->engine.max_instruments, 1);
+    s->replay_fills = cJSON_CreateArray();
+    s->e = ch_engine_create(&s->cfg.engine);
+    if (s->touched == NULL || s->e == NULL || s->replay_fills == NULL) {
+        snprintf(err, cap, "out of memory (engine sizes too large?)");
+        ch_server_stop(s);
+        return NULL;
+    }
+    ch_engine_set_sink(s->e, on_engine_event, s);
+    ch_store_config sc = {.dir = cfg->data_dir, .durability = cfg->durability};
+    ch_engine_config ecfg = s->cfg.engine;
+    if (ch_store_open(&sc, &ecfg, false, &s->st) != CH_OK) {
+        snprintf(err, cap, "store: %s", ch_store_open_error());
+        ch_server_stop(s);
+        return NULL;
+    }
+    uint64_t n = 0;
+    ch_err e = ch_store_replay(s->st, s->e, replay_cb, s, &n);
+    cJSON_Delete(s->replay_fills);
+    s->replay_fills = NULL;
+    if (e != CH_OK) {
+        snprintf(err, cap, "store: replay failed after %" PRIu64 " commands: %s", n,
+                 ch_strerror(e));
+        ch_server_stop(s);
+        return NULL;
+    }
+    if (n == 0 && (e = seed(s)) != CH_OK) {
+        snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
+        ch_server_stop(s);
+        return NULL;
+    }
+    write_admin_key(cfg->data_dir);
+    CH_LOG(CH_LOG_INFO, "store_open", "dir=%s recovered_commands=%" PRIu64 " durability=%s",
+           cfg->data_dir, n, cfg->durability == CH_DURABLE_SYNC ? "sync" : "nosync");
+    int rv;
+    if ((rv = nng_rep0_open(&s->rep)) != 0 || (rv = nng_pub0_open(&s->pub)) != 0) {
+        snprintf(err, cap, "nng: %s", nng_strerror(rv));
+        ch_server_stop(s);
+        return NULL;
+    }
+    nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
+    if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request)) != 0) {
+        snprintf(err, cap, "cannot listen on %s: %s", cfg->req_url, nng_strerror(rv));
+        ch_server_stop(s);
+        return NULL;
+    }
+    if ((rv = listen_on(s->pub, cfg->pub_url, 0)) != 0) {
+        snprintf(err, cap, "cannot listen on %s: %s", cfg->pub_url, nng_strerror(rv));
+        ch_server_stop(s);
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (pthread_create(&s->thread, NULL, engine_thread, s) != 0) {
+        snprintf(err, cap, "cannot start the engine thread");
+        ch_server_stop(s);
+        return NULL;
+    }
+    s->thread_started = true;
+    s->n_works = cfg->contexts > 0 ? cfg->contexts : 64;
+    s->works = calloc((size_t)s->n_works, sizeof *s->works);
+    for (int i = 0; s->works != NULL && i < s->n_works; i++) {
+        work *w = calloc(1, sizeof *w);
+        if (w == NULL || nng_aio_alloc(&w->aio, work_cb, w) != 0 ||
+            nng_ctx_open(&w->ctx, s->rep) != 0) {
+            snprintf(err, cap, "cannot allocate NNG contexts");
+            free(w);
+            ch_server_stop(s);
+            return NULL;
+        }
+        w->s = s;
+        s->works[i] = w;
+        nng_ctx_recv(w->ctx, w->aio);
+    }
+    CH_LOG(CH_LOG_INFO, "listening", "req=%s pub=%s contexts=%d", cfg->req_url, cfg->pub_url,
+           s->n_works);
+    return s;
+}
+
+void ch_server_stop(ch_server *s)
+{
+    if (s == NULL)
+        return;
+    /* finish the batch in progress (it commits and replies), then stop the
+     * contexts; requests still queued are not answered and will be resent */
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+    }
+    for (int i = 0; s->works != NULL && i < s->n_works; i++)
+        if (s->works[i] != NULL)
+            nng_aio_stop(s->works[i]->aio);
+    for (int i = 0; s->works != NULL && i < s->n_works; i++) {
+        work *w = s->works[i];
+        if (w == NULL)
+            continue;
+        nng_ctx_close(w->ctx);
+        nng_aio_free(w->aio);
+        if (w->msg != NULL)
+            nng_msg_free(w->msg);
+        free(w);
+    }
+    free(s->works);
+    nng_close(s->rep);
+    nng_close(s->pub);
+    if (s->st != NULL) {
+        ch_store_commit(s->st);
+        ch_store_close(s->st);
+    }
+    ch_engine_destroy(s->e);
+    for (size_t i = 0; i < s->cap_coids; i++) {
+        free(s->coids[i].key);
+        cJSON_Delete(s->coids[i].result);
+    }
+    free(s->coids);
+    for (size_t i = 0; i < s->n_pubs; i++)
+        free(s->pubs[i]);
+    free(s->pubs);
+    free(s->touched);
+    cJSON_Delete(s->replay_fills);
+    CH_LOG(CH_LOG_INFO, "stopped", "requests=%" PRIu64 " batches=%" PRIu64, s->requests,
+           s->batches);
+    free(s);
+}
+
+bool ch_server_halted(const ch_server *s)
+{
+    return s->halted;
+}

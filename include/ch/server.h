@@ -1,0 +1,77 @@
+/*
+ * ch/server.h - chd, the clearinghouse daemon: PROTOCOL.md over NNG.
+ *
+ * A REP socket with many contexts (asynchronous I/O) receives requests from
+ * any number of clients; NNG's callbacks only queue them. One engine thread
+ * drains the queue, applies every request in order, logs the commands of the
+ * whole batch and commits them in one LMDB transaction (group commit), and
+ * only then sends the replies and publishes the events (PUB socket, topics
+ * fill.<account>, order.<account>, book.<symbol>, risk, hedge). A failed
+ * commit stops intake: that batch and every later request get UNAVAILABLE.
+ *
+ * The server hedges the house's net delta after each batch with the
+ * configured policy on the simulated perpetual venue; each booked hedge fill
+ * is logged too, so a restart restores the hedge book with everything else.
+ */
+#ifndef CH_SERVER_H
+#define CH_SERVER_H
+
+#include "ch/engine.h"
+#include "ch/hedge.h"
+#include "ch/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CH_SERVER_MAX_STRIKES 64
+
+typedef struct ch_server_config {
+    char req_url[256];  /**< default tcp://127.0.0.1:7450 */
+    char pub_url[256];  /**< default tcp://127.0.0.1:7451 */
+    char data_dir[256]; /**< default ./var */
+    ch_durability durability;
+    bool no_auth;        /**< keys are not checked yet either way (see README) */
+    size_t max_request;  /**< bytes, default 1 MiB */
+    int contexts;        /**< REP contexts in flight, default 64 */
+    size_t max_batch;    /**< orders in one order.batch, default 5000 */
+    ch_engine_config engine;
+    /* what a fresh data directory starts with */
+    ch_underlying_config underlying; /**< BTC, tick 0.5, band 0.5..1,000,000 */
+    int n_expiries;                  /**< weekly Fridays from the start: 4 */
+    size_t n_strikes;
+    int64_t strikes[CH_SERVER_MAX_STRIKES]; /**< 80,000..120,000 step 5,000 */
+    double index, vol, rate;                /**< 100,000, 0.6, 0.03 */
+    int64_t lp_cash;                        /**< seed LP capital of the pool, USD: 10M */
+    ch_hedge_policy hedge;
+    ch_perp_venue venue;
+} ch_server_config;
+
+/** The embedded defaults (runs with no file). */
+void ch_server_defaults(ch_server_config *cfg);
+
+/**
+ * Override @p cfg from a JSON file. Unknown keys and bad values are errors
+ * (message in @p err), never ignored. @return CH_OK, CH_EBADCONFIG, CH_EIO.
+ */
+ch_err ch_server_config_load(ch_server_config *cfg, const char *path, char *err, size_t cap);
+
+typedef struct ch_server ch_server;
+
+/**
+ * Open the store (replaying it, or seeding a fresh one with the defaults),
+ * bind the sockets and start serving. @return the server or NULL with the
+ * reason in @p err.
+ */
+ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap);
+
+/** Finish the batch in progress, commit, close everything. NULL is a no-op. */
+void ch_server_stop(ch_server *s);
+
+/** True once the store halted (intake stopped). */
+bool ch_server_halted(const ch_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

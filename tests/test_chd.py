@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""Integration tests of chd through its clients (Python standard library only).
+
+Starts chd on ipc:// and on tcp://127.0.0.1 (a free port) in temporary data
+directories and drives the protocol through the Python client (ctypes over
+libchclient), chctl and nngcat: every op, every error code that a client can
+provoke, restart recovery (clean stop and kill -9), and 32 concurrent clients
+whose acknowledged work must add up to the final state.
+
+Usage: test_chd.py CHD CHCTL LIBCHCLIENT   (run by ctest)
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+CHD, CHCTL, LIB = sys.argv[1:4]
+os.environ["CH_CLIENT_LIB"] = LIB
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+from chclient import ChError, Client, Subscriber, TransportError  # noqa: E402
+
+NNGCAT = shutil.which("nngcat")
+
+
+def tick(x):
+    """Round a price to the default underlying's 0.5 tick."""
+    return round(x * 2) / 2
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Daemon:
+    def __init__(self, tmp, transport="ipc", config=None):
+        self.dir = os.path.join(tmp, "var")
+        if transport == "ipc":
+            self.req = f"ipc://{tmp}/req.ipc"
+            self.pub = f"ipc://{tmp}/pub.ipc"
+        else:
+            self.req = f"tcp://127.0.0.1:{free_port()}"
+            self.pub = f"tcp://127.0.0.1:{free_port()}"
+        self.config = None
+        if config is not None:
+            self.config = os.path.join(tmp, "chd.json")
+            with open(self.config, "w") as f:
+                json.dump(config, f)
+        self.log = open(os.path.join(tmp, "chd.log"), "a")
+        self.proc = None
+
+    def start(self):
+        args = [CHD, "--req", self.req, "--pub", self.pub, "--data", self.dir,
+                "--durability", "nosync"]
+        if self.config:
+            args += ["--config", self.config]
+        self.proc = subprocess.Popen(args, stderr=self.log)
+        for _ in range(100):  # wait until it answers
+            try:
+                with Client(self.req, timeout_ms=200) as c:
+                    c.hello()
+                    return
+            except (TransportError, OSError):
+                time.sleep(0.05)
+        raise RuntimeError("chd did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=20)
+        self.proc = None
+        return rc
+
+
+class Base(unittest.TestCase):
+    transport = "ipc"
+    config = {"pool_max_notional": 3e6}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="chd-test-")
+        cls.d = Daemon(cls.tmp, cls.transport, cls.config)
+        cls.d.start()
+        cls.c = Client(cls.d.req)
+        cls.syms = [i["symbol"] for i in cls.c.instruments()]
+        cls.call = next(s for s in cls.syms if s.endswith("-100000-C"))
+        cls.put = cls.call[:-1] + "P"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        if cls.d.proc is not None:
+            cls.d.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def code(self, fn, *a, **k):
+        with self.assertRaises(ChError) as cm:
+            fn(*a, **k)
+        return cm.exception.code
+
+    def raw(self, text):
+        return json.loads(self.c.raw(text))
+
+
+class Protocol(Base):
+    def test_00_ops(self):
+        h = self.c.hello()
+        self.assertEqual(h["version"], 1)
+        self.assertIn("BTC", h["underlyings"])
+        inst = self.c.instruments("BTC")
+        self.assertGreaterEqual(len(inst), 72)
+        for i in inst:
+            self.assertEqual(set(i), {"symbol", "underlying", "expiry", "strike", "type", "tick",
+                                      "contract_size"})
+        a = self.c.account_open("alice", 2_000_000)
+        self.assertEqual((a["account"], a["cash"]), ("alice", 2_000_000))
+        self.assertTrue(a["key"])
+        self.c.account_open("bob", 2_000_000)
+        q = self.c.quote(self.call, "buy", 2)
+        self.assertGreater(q["price"], q["model"])
+        self.assertEqual(set(q) - {"ok"}, {"price", "model", "premium", "vol", "max_qty"})
+        # bob offers the put; alice's call buy nets against it through parity
+        r = self.c.order_new("bob", self.put, "sell", 3, price=tick(q["model"] - 20), client_order_id="b1")
+        self.assertEqual(r["status"], "new")
+        book = self.c.book(self.put)
+        self.assertEqual(book["asks"][0][1], 3)
+        r = self.c.order_new("alice", self.call, "buy", 2, price=q["price"] + 500, tif="ioc")
+        self.assertEqual(r["status"], "filled")
+        self.assertEqual(r["fills"][0]["source"], "net")
+        self.assertIsInstance(r["order_id"], str)
+        self.assertIsInstance(r["fills"][0]["trade_id"], str)
+        # an order that rests, replaced and cancelled
+        r = self.c.order_new("alice", self.call, "buy", 5, price=100)
+        oid = r["order_id"]
+        self.assertEqual([o["order_id"] for o in self.c.orders("alice")], [oid])
+        r = self.c.order_replace("alice", oid, qty=3)
+        self.assertEqual(r["remaining_qty"], 3)
+        r = self.c.order_cancel("alice", oid)
+        self.assertEqual(r["status"], "cancelled")
+        self.assertEqual(self.c.orders("alice"), [])
+        # batch: independent orders
+        res = self.c.order_batch("alice", [
+            {"symbol": self.call, "side": "buy", "qty": 1, "price": 50},
+            {"symbol": "BTC-1JAN20-1-C", "side": "buy", "qty": 1, "price": 50},
+            {"symbol": self.call, "side": "buy", "qty": 0, "price": 50}])
+        self.assertEqual([x["ok"] for x in res], [True, False, False])
+        self.assertEqual(res[1]["error"]["code"], "UNKNOWN_SYMBOL")
+        self.assertEqual(res[2]["error"]["code"], "BAD_QTY")
+        p = self.c.positions("alice")
+        self.assertEqual(p["positions"][0]["symbol"], self.call)
+        self.assertEqual(p["positions"][0]["qty"], 2)
+        risk = self.c.risk()
+        self.assertEqual(set(risk) - {"ok"}, {"strikes", "totals", "scenarios", "netting",
+                                              "worst_loss"})
+        self.assertGreater(risk["netting"]["gross_delta"], 0)
+        hedge = self.c.hedge()
+        for k in ("position", "avg_price", "fees", "slippage", "funding", "orders"):
+            self.assertIn(k, hedge)
+        st = self.c.stats()
+        self.assertGreaterEqual(st["fills"]["net"], 1)
+        # the house, pool and fee accounts answer positions
+        for acct in ("house", "pool", "fees"):
+            self.c.positions(acct)
+        # market data: index, vol by expiry and by symbol, funding
+        exp = self.call.split("-")[1]
+        self.assertIn("seq", self.c.market_update("BTC", 101000, iv={exp: 0.55},
+                                                  funding_rate=0.0001, perp=101050))
+        self.c.market_update("BTC", 101000, iv={self.call: 0.5})
+
+    def test_01_idempotency(self):
+        self.c.account_open("carol", 1_000_000)
+        r1 = self.c.order_new("carol", self.call, "buy", 1, price=60, client_order_id="same")
+        r2 = self.c.order_new("carol", self.call, "buy", 1, price=60, client_order_id="same")
+        self.assertEqual(r1["order_id"], r2["order_id"])
+        self.assertEqual(len(self.c.orders("carol")), 1)
+
+    def test_02_error_codes(self):
+        c = self.c
+        self.c.account_open("dave", 1000)
+        self.c.account_open("erin", 5_000_000)
+        e = lambda t: self.raw(t)["error"]["code"]  # noqa: E731
+        self.assertEqual(e("not json"), "BAD_REQUEST")
+        self.assertEqual(e("[1,2]"), "BAD_REQUEST")
+        self.assertEqual(e('{"op":"hello"} trailing'), "BAD_REQUEST")
+        self.assertEqual(e('{"id":1}'), "BAD_REQUEST")
+        self.assertEqual(e('{"op":"order.new","account":"dave"}'), "BAD_REQUEST")
+        self.assertEqual(e('{"op":"x","a":' + "[" * 40 + "]" * 40 + "}"), "BAD_REQUEST")
+        self.assertEqual(self.raw('{"op":"nope","id":"x7"}')["id"], "x7")
+        self.assertEqual(e('{"op":"nope"}'), "UNKNOWN_OP")
+        self.assertEqual(self.code(c.order_new, "erin", "BTC-1JAN99-1-X", "buy", 1, price=1),
+                         "UNKNOWN_SYMBOL")
+        self.assertEqual(self.code(c.book, "BTC-27NOV26-1234-C"), "UNKNOWN_SYMBOL")
+        self.assertEqual(self.code(c.order_new, "erin", self.call, "buy", 1, price=10.25),
+                         "BAD_PRICE")
+        self.assertEqual(self.code(c.order_new, "erin", self.call, "buy", 1, price=-5), "BAD_PRICE")
+        self.assertEqual(self.code(c.order_new, "erin", self.call, "buy", 1.5, price=10), "BAD_QTY")
+        self.assertEqual(self.code(c.order_new, "erin", self.call, "buy", -2, price=10), "BAD_QTY")
+        self.assertEqual(self.code(c.order_cancel, "erin", "12345"), "UNKNOWN_ORDER")
+        r = c.order_new("erin", self.call, "buy", 1, price=10)
+        self.assertEqual(self.code(c.order_cancel, "dave", r["order_id"]), "NOT_OWNER")
+        self.assertEqual(self.code(c.order_new, "dave", self.call, "buy", 50, price=5000),
+                         "INSUFFICIENT_FUNDS")
+        self.assertEqual(self.code(c.order_new, "dave", self.call, "sell", 50, price=5000),
+                         "INSUFFICIENT_MARGIN")
+        q = c.quote(self.call, "buy", 1)
+        self.assertEqual(self.code(c.order_new, "erin", self.call, "buy", 1,
+                                   price=q["price"] + 100, post_only=True), "POST_ONLY_WOULD_TRADE")
+        self.assertEqual(self.code(c.order_new, "erin", self.put, "buy", 100000, price=1,
+                                   tif="fok"), "FOK_NOT_FILLED")
+        # erin's own offer, just above the pool's bid (so it rests) and below any
+        # other offer (so it is the best): her buy would meet only herself
+        pool_bid = c.quote(self.put, "sell", 1)["price"]
+        asks = c.book(self.put)["asks"]
+        mine = pool_bid + 0.5
+        self.assertTrue(not asks or mine < asks[0][0])
+        self.assertEqual(c.order_new("erin", self.put, "sell", 1, price=mine)["status"], "new")
+        self.assertEqual(self.code(c.order_new, "erin", self.put, "buy", 1, price=mine),
+                         "SELF_TRADE")
+        self.assertEqual(self.code(c.order_new, "nobody", self.call, "buy", 1, price=10),
+                         "UNAUTHORIZED")
+        self.assertEqual(self.code(c.positions, "nobody"), "UNAUTHORIZED")
+        # the pool at its notional limit (3M in this test's config)
+        big = c.quote(self.call, "sell", 1000)
+        self.assertLess(big["max_qty"], 1000)
+        c.order_new("erin", self.call, "sell", big["max_qty"], price=1, tif="ioc")
+        self.assertEqual(self.code(c.quote, self.call, "sell", 1), "RISK_LIMIT")
+        # oversize: up to twice the 1 MiB limit an error reply; far beyond it the
+        # transport drops the connection (a throwaway client), and the server
+        # carries on
+        self.assertEqual(e('{"op":"hello","pad":"' + "x" * 1_100_000 + '"}'), "BAD_REQUEST")
+        big = Client(self.d.req, timeout_ms=1000)
+        with self.assertRaises(TransportError):
+            big.raw('{"op":"hello","pad":"' + "x" * 3_000_000 + '"}')
+        c.hello()
+
+    def test_03_events(self):
+        self.c.account_open("fred", 1_000_000)
+        with Subscriber(self.d.pub, "fill.fred") as sub:
+            time.sleep(0.3)
+            q = self.c.quote(self.call, "buy", 1)
+            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            ev = sub.recv(3000)
+            self.assertIsNotNone(ev)
+            topic, body = ev
+            self.assertEqual(topic, "fill.fred")
+            self.assertEqual(body["taker"], "fred")
+            self.assertIn(body["source"], ("book", "net", "pool"))
+
+    @unittest.skipIf(NNGCAT is None, "nngcat (nng-utils) not installed")
+    def test_04_nngcat(self):
+        out = subprocess.run([NNGCAT, "--req0", "--dial", self.d.req, "--ascii", "--recv-timeout",
+                              "3", "--data", '{"op":"hello","id":42}'],
+                             capture_output=True, text=True, timeout=10).stdout
+        r = json.loads(out)
+        self.assertEqual((r["ok"], r["id"], r["version"]), (True, 42, 1))
+        out = subprocess.run([NNGCAT, "--req0", "--dial", self.d.req, "--ascii", "--recv-timeout",
+                              "3", "--data", "{oops"], capture_output=True, text=True,
+                             timeout=10).stdout
+        self.assertEqual(json.loads(out)["error"]["code"], "BAD_REQUEST")
+
+    def test_05_chctl(self):
+        r = subprocess.run([CHCTL, "--url", self.d.req, "--json", "positions", "alice"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(json.loads(r.stdout)["ok"])
+        r = subprocess.run([CHCTL, "--url", self.d.req, "book", self.call], capture_output=True,
+                           text=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("bid", r.stdout)
+        r = subprocess.run([CHCTL, "--url", self.d.req, "order", "new", "--account", "nobody",
+                            "--symbol", self.call, "--side", "buy", "--qty", "1", "--price", "5"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("UNAUTHORIZED", r.stderr)
+
+    def test_06_restart_recovers(self):
+        before = {a: self.c.positions(a) for a in ("alice", "bob", "pool", "house")}
+        orders = self.c.orders("bob")
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            self.c.close()
+            self.d.stop(sig)
+            self.d.start()
+            type(self).c = Client(self.d.req)
+            for a, p in before.items():
+                now = self.c.positions(a)
+                self.assertEqual(now["cash"], p["cash"], a)
+                self.assertEqual([(x["symbol"], x["qty"]) for x in now["positions"]],
+                                 [(x["symbol"], x["qty"]) for x in p["positions"]], a)
+            self.assertEqual(self.c.orders("bob"), orders)
+            # the client order id index survived too
+            r = self.c.order_new("bob", self.put, "sell", 3, price=1, client_order_id="b1")
+            self.assertEqual(r["status"], "new")
+            self.assertEqual(len(self.c.orders("bob")), len(orders))
+
+
+class Concurrency(Base):
+    transport = "tcp"
+    config = None
+
+    def test_32_clients(self):
+        n_clients, per = 32, 40
+        names = [f"t{i}" for i in range(n_clients)]
+        for n in names:
+            self.c.account_open(n, 5_000_000)
+        q = self.c.quote(self.call, "buy", 1)
+        mid = q["model"]
+        acked, answered, errors = [], [0] * n_clients, []
+        lock = threading.Lock()
+
+        def worker(k):
+            try:
+                with Client(self.d.req, timeout_ms=20000) as c:
+                    for j in range(per):
+                        side = "buy" if (j + k) % 2 else "sell"
+                        sym = self.call if j % 3 else self.put
+                        px = round((mid + (30 if side == "buy" else -30) * ((j % 5) - 2)) * 2) / 2
+                        coid = f"{k}-{j}"
+                        r = c.order_new(names[k], sym, side, 1 + j % 3, price=px,
+                                        client_order_id=coid,
+                                        tif="ioc" if j % 4 == 0 else "gtc")
+                        if j % 10 == 0:  # a resend: the same answer, no new order
+                            r2 = c.order_new(names[k], sym, side, 1 + j % 3, price=px,
+                                             client_order_id=coid)
+                            assert r2["order_id"] == r["order_id"]
+                        with lock:
+                            acked.append((names[k], sym, side, r))
+                            answered[k] += 1
+            except Exception as e:  # noqa: BLE001
+                with lock:
+                    errors.append(repr(e))
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(n_clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(answered, [per] * n_clients)
+        # every account's position = the sum of its acknowledged fills as taker,
+        # plus what it received as maker (from the other orders' fills)
+        pos = {}
+        for acct, sym, side, r in acked:
+            for f in r["fills"]:
+                pos[(acct, sym)] = pos.get((acct, sym), 0) + (f["qty"] if side == "buy" else -f["qty"])
+        totals = {}
+        for n in names + ["house", "pool", "fees", "lp"]:
+            for p in self.c.positions(n)["positions"]:
+                totals[p["symbol"]] = totals.get(p["symbol"], 0) + p["qty"]
+        self.assertTrue(all(v == 0 for v in totals.values()), totals)
+        # takers' fills are a lower bound of the positions: makers add theirs
+        fills = sum(len(r["fills"]) for _, _, _, r in acked)
+        self.assertGreater(fills, 0)
+        st = self.c.stats()
+        self.assertGreaterEqual(st["requests"], n_clients * per)
+
+
+if __name__ == "__main__":
+    argv = [sys.argv[0]] + sys.argv[4:]
+    unittest.main(argv=argv, verbosity=2)
