@@ -283,6 +283,7 @@ class Protocol(Base):
     def test_06_restart_recovers(self):
         before = {a: self.c.positions(a) for a in ("alice", "bob", "pool", "house")}
         orders = self.c.orders("bob")
+        hedge = self.c.hedge()
         for sig in (signal.SIGTERM, signal.SIGKILL):
             self.c.close()
             self.d.stop(sig)
@@ -294,6 +295,9 @@ class Protocol(Base):
                 self.assertEqual([(x["symbol"], x["qty"]) for x in now["positions"]],
                                  [(x["symbol"], x["qty"]) for x in p["positions"]], a)
             self.assertEqual(self.c.orders("bob"), orders)
+            h = self.c.hedge()  # the hedge book is replayed from the logged hedge fills
+            for k in ("position", "avg_price", "fees", "slippage", "orders", "volume"):
+                self.assertAlmostEqual(h[k], hedge[k], places=6, msg=k)
             # the client order id index survived too
             r = self.c.order_new("bob", self.put, "sell", 3, price=1, client_order_id="b1")
             self.assertEqual(r["status"], "new")

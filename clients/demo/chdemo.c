@@ -177,11 +177,17 @@ int main(int argc, char **argv)
         ch_store_config sc = {.dir = db, .durability = CH_DURABLE_SYNC};
         if (ch_store_open(&sc, &cfg, false, &d.st) != CH_OK) {
             fprintf(stderr, "chdemo: %s: %s\n", db, ch_store_open_error());
+            for (int h = 0; h < N_HEDGERS; h++)
+                ch_hedger_destroy(hedgers[h]);
+            ch_engine_destroy(e);
             return 1;
         }
         if (ch_store_last_seq(d.st) != 0) {
             fprintf(stderr, "chdemo: %s already holds a run; use an empty directory\n", db);
             ch_store_close(d.st);
+            for (int h = 0; h < N_HEDGERS; h++)
+                ch_hedger_destroy(hedgers[h]);
+            ch_engine_destroy(e);
             return 1;
         }
     }

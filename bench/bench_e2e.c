@@ -1,0 +1,381 @@
+/*
+ * bench_e2e.c - orders per second end to end through chd over NNG, next to
+ * raw NNG REQ/REP round trips measured by the same program in the same run,
+ * with the same concurrency and message sizes.
+ *
+ *   baseline: an in-process REP echo server (asynchronous contexts that reply
+ *             from the callback), N client threads each with a REQ socket
+ *             sending a message the size of an order request;
+ *   chd:      the daemon started by this program (nosync persistence, a
+ *             temporary data directory), N client threads (libchclient)
+ *             sending order.new requests, and order.batch requests of B
+ *             orders.
+ * Reported for 1, 8 and 32 clients over ipc:// and tcp://127.0.0.1: requests
+ * and orders per second, latency p50/p99 per request.
+ *
+ * Usage: bench_e2e --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]
+ */
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "ch/client.h"
+
+extern char **environ;
+
+static double g_secs = 1.5;
+static int g_batch = 1000;
+
+/* ---- the raw echo server ---- */
+typedef struct echo {
+    nng_aio *aio;
+    nng_ctx ctx;
+    int state;
+} echo;
+
+static void echo_cb(void *arg)
+{
+    echo *e = arg;
+    if (nng_aio_result(e->aio) != 0) {
+        if (e->state == 1)
+            nng_msg_free(nng_aio_get_msg(e->aio));
+        if (nng_aio_result(e->aio) == NNG_ECLOSED || nng_aio_result(e->aio) == NNG_ECANCELED)
+            return;
+        e->state = 0;
+        nng_ctx_recv(e->ctx, e->aio);
+        return;
+    }
+    if (e->state == 0) {
+        e->state = 1;
+        nng_aio_set_msg(e->aio, nng_aio_get_msg(e->aio));
+        nng_ctx_send(e->ctx, e->aio);
+    } else {
+        e->state = 0;
+        nng_ctx_recv(e->ctx, e->aio);
+    }
+}
+
+typedef struct run {
+    const char *url;
+    const char *payload;
+    size_t len;
+    bool raw; /* raw REQ socket (baseline) or libchclient */
+    int orders_per_request;
+    uint64_t end_ns;
+    /* results */
+    uint64_t requests, errors;
+    bench_lat lat;
+} run;
+
+static void *client_thread(void *arg)
+{
+    run *r = arg;
+    nng_socket s;
+    ch_client *c = NULL;
+    if (r->raw) {
+        nng_req0_open(&s);
+        nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 10000);
+        if (nng_dial(s, r->url, NULL, 0) != 0) {
+            r->errors++;
+            return NULL;
+        }
+    } else if (ch_client_open(r->url, 10000, &c) != 0) {
+        r->errors++;
+        return NULL;
+    }
+    while (bench_now_ns() < r->end_ns) {
+        uint64_t t0 = bench_now_ns();
+        int rv;
+        if (r->raw) {
+            rv = nng_send(s, (void *)(uintptr_t)r->payload, r->len, 0);
+            char *buf = NULL;
+            size_t sz = 0;
+            if (rv == 0 && (rv = nng_recv(s, &buf, &sz, NNG_FLAG_ALLOC)) == 0)
+                nng_free(buf, sz);
+        } else {
+            char *reply = NULL;
+            rv = ch_client_call(c, r->payload, r->len, &reply, NULL);
+            if (rv == 0 && strncmp(reply, "{\"ok\":true", 10) != 0)
+                rv = -1;
+            ch_client_free(reply);
+        }
+        uint64_t t1 = bench_now_ns();
+        if (rv != 0) {
+            r->errors++;
+            continue;
+        }
+        r->requests++;
+        bench_lat_add(&r->lat, t1 - t0);
+    }
+    if (r->raw)
+        nng_close(s);
+    else
+        ch_client_close(c);
+    return NULL;
+}
+
+typedef struct result {
+    double req_per_s, orders_per_s, p50_us, p99_us;
+    uint64_t errors;
+} result;
+
+static result measure(const char *url, const char *const *payloads, int n_clients, bool raw,
+                      int orders_per_request)
+{
+    pthread_t th[64];
+    run runs[64];
+    uint64_t start = bench_now_ns();
+    for (int i = 0; i < n_clients; i++) {
+        runs[i] = (run){.url = url, .payload = payloads[i], .len = strlen(payloads[i]),
+                        .raw = raw, .orders_per_request = orders_per_request,
+                        .end_ns = start + (uint64_t)(g_secs * 1e9)};
+        pthread_create(&th[i], NULL, client_thread, &runs[i]);
+    }
+    bench_lat all = {.name = "all"};
+    uint64_t reqs = 0, errs = 0;
+    for (int i = 0; i < n_clients; i++) {
+        pthread_join(th[i], NULL);
+        reqs += runs[i].requests;
+        errs += runs[i].errors;
+        for (size_t k = 0; k < runs[i].lat.n; k++)
+            bench_lat_add(&all, runs[i].lat.v[k]);
+        free(runs[i].lat.v);
+    }
+    double el = (double)(bench_now_ns() - start) / 1e9;
+    bench_lat_sort(&all);
+    result res = {.req_per_s = (double)reqs / el,
+                  .orders_per_s = (double)reqs * orders_per_request / el,
+                  .p50_us = bench_pct(&all, 0.5) / 1e3,
+                  .p99_us = bench_pct(&all, 0.99) / 1e3,
+                  .errors = errs};
+    free(all.v);
+    return res;
+}
+
+static char *order_json(const char *acct, const char *sym, int k)
+{
+    char *b = malloc(320);
+    snprintf(b, 320,
+             "{\"op\":\"order.new\",\"account\":\"%s\",\"symbol\":\"%s\",\"side\":\"%s\","
+             "\"qty\":1,\"price\":%d.5,\"tif\":\"ioc\"}",
+             acct, sym, k % 2 ? "buy" : "sell", k % 2 ? 50 : 90000);
+    return b;
+}
+
+static char *batch_json(const char *acct, const char *sym, int n)
+{
+    size_t cap = (size_t)n * 120 + 256, o = 0;
+    char *b = malloc(cap);
+    o += (size_t)snprintf(b + o, cap - o, "{\"op\":\"order.batch\",\"account\":\"%s\",\"orders\":[",
+                          acct);
+    for (int k = 0; k < n; k++)
+        o += (size_t)snprintf(b + o, cap - o,
+                              "%s{\"symbol\":\"%s\",\"side\":\"%s\",\"qty\":1,\"price\":%d.5,"
+                              "\"tif\":\"ioc\"}",
+                              k ? "," : "", sym, k % 2 ? "buy" : "sell", k % 2 ? 50 : 90000);
+    snprintf(b + o, cap - o, "]}");
+    return b;
+}
+
+static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir)
+{
+    char *argv[] = {(char *)(uintptr_t)chd, "--req", (char *)(uintptr_t)req, "--pub",
+                    (char *)(uintptr_t)pub, "--data", (char *)(uintptr_t)dir, "--durability",
+                    "nosync", "--log-level", "warn", NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, chd, NULL, NULL, argv, environ) != 0)
+        return -1;
+    for (int i = 0; i < 100; i++) { /* until it answers */
+        ch_client *c;
+        if (ch_client_open(req, 500, &c) == 0) {
+            char *r = NULL;
+            const char *hq = "{\"op\":\"hello\"}";
+            int rv = ch_client_call(c, hq, strlen(hq), &r, NULL);
+            ch_client_free(r);
+            ch_client_close(c);
+            if (rv == 0)
+                return pid;
+        }
+        nanosleep(&(struct timespec){0, 50000000L}, NULL);
+    }
+    return -1;
+}
+
+static void call_ok(const char *url, const char *req)
+{
+    ch_client *c;
+    if (ch_client_open(url, 5000, &c) != 0)
+        return;
+    char *r = NULL;
+    ch_client_call(c, req, strlen(req), &r, NULL);
+    ch_client_free(r);
+    ch_client_close(c);
+}
+
+int main(int argc, char **argv)
+{
+    const char *chd = NULL, *json = NULL;
+    int smoke = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
+            chd = argv[++i];
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            g_secs = atof(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
+            g_batch = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json = argv[++i];
+        else if (strcmp(argv[i], "--smoke") == 0)
+            smoke = 1;
+        else {
+            fprintf(stderr, "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (chd == NULL) {
+        fprintf(stderr, "bench_e2e: --chd PATH is required\n");
+        return 2;
+    }
+    if (smoke) {
+        g_secs = 0.2;
+        g_batch = 50;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const int conc[] = {1, 8, 32};
+    const int n_conc = smoke ? 2 : 3;
+    char machine[300];
+    bench_machine(machine, sizeof machine);
+    FILE *jf = json ? fopen(json, "w") : NULL;
+    if (jf)
+        fprintf(jf, "{\"bench\":\"e2e\",\"machine\":\"%s\",\"seconds\":%.2f,\"batch\":%d,\"runs\":[",
+                machine, g_secs, g_batch);
+    printf("end-to-end benchmark: %.1f s per measurement, chd with nosync persistence, "
+           "order.batch of %d\nmachine: %s\n\n",
+           g_secs, g_batch, machine);
+    printf("| transport | clients | raw NNG round trips/s | chd order.new orders/s (ratio) | "
+           "p50 / p99 us | chd order.batch orders/s | batch p50 / p99 ms |\n"
+           "|---|---|---|---|---|---|---|\n");
+    int first = 1, failed = 0;
+    for (int t = 0; t < 2; t++) {
+        char dir[128], req[160], pub[160], raw_url[160];
+        snprintf(dir, sizeof dir, "/tmp/ch-bench-e2e-%d-%d", (int)getpid(), t);
+        if (t == 0) {
+            snprintf(req, sizeof req, "ipc://%s.req", dir);
+            snprintf(pub, sizeof pub, "ipc://%s.pub", dir);
+            snprintf(raw_url, sizeof raw_url, "ipc://%s.raw", dir);
+        } else {
+            int base = 17000 + (int)(getpid() % 20000);
+            snprintf(req, sizeof req, "tcp://127.0.0.1:%d", base);
+            snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", base + 1);
+            snprintf(raw_url, sizeof raw_url, "tcp://127.0.0.1:%d", base + 2);
+        }
+        /* the raw echo server */
+        nng_socket rep;
+        nng_rep0_open(&rep);
+        if (nng_listen(rep, raw_url, NULL, 0) != 0) {
+            fprintf(stderr, "bench_e2e: cannot listen on %s\n", raw_url);
+            return 1;
+        }
+        echo ec[64];
+        for (int i = 0; i < 64; i++) {
+            ec[i].state = 0;
+            nng_aio_alloc(&ec[i].aio, echo_cb, &ec[i]);
+            nng_ctx_open(&ec[i].ctx, rep);
+            nng_ctx_recv(ec[i].ctx, ec[i].aio);
+        }
+        pid_t pid = start_chd(chd, req, pub, dir);
+        if (pid < 0) {
+            fprintf(stderr, "bench_e2e: chd did not start\n");
+            return 1;
+        }
+        /* 32 funded accounts; orders far from the market so they do not rest
+         * (IOC) and the run measures the request path, not a growing book */
+        const char *sym = NULL;
+        char symbuf[64] = "";
+        {
+            ch_client *c;
+            ch_client_open(req, 5000, &c);
+            char *r = NULL;
+            const char *iq = "{\"op\":\"instruments\"}";
+            ch_client_call(c, iq, strlen(iq), &r, NULL);
+            const char *p = r ? strstr(r, "\"symbol\":\"") : NULL;
+            if (p != NULL) {
+                snprintf(symbuf, sizeof symbuf, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
+                sym = symbuf;
+            }
+            ch_client_free(r);
+            ch_client_close(c);
+        }
+        if (sym == NULL) {
+            fprintf(stderr, "bench_e2e: no instruments\n");
+            return 1;
+        }
+        char *orders[64], *batches[64];
+        for (int i = 0; i < 32; i++) {
+            char acct[16], open_req[160];
+            snprintf(acct, sizeof acct, "b%d", i);
+            snprintf(open_req, sizeof open_req,
+                     "{\"op\":\"account.open\",\"account\":\"%s\",\"cash\":100000000000}", acct);
+            call_ok(req, open_req);
+            orders[i] = order_json(acct, sym, i);
+            batches[i] = batch_json(acct, sym, g_batch);
+        }
+        for (int k = 0; k < n_conc; k++) {
+            int n = conc[k];
+            result base = measure(raw_url, (const char *const *)orders, n, true, 1);
+            result single = measure(req, (const char *const *)orders, n, false, 1);
+            result bat = measure(req, (const char *const *)batches, n, false, g_batch);
+            failed |= single.errors > 0 || bat.errors > 0 || base.errors > 0;
+            printf("| %s | %d | %.0f | %.0f (%.2f) | %.0f / %.0f | %.0f | %.1f / %.1f |\n",
+                   t == 0 ? "ipc" : "tcp", n, base.req_per_s, single.orders_per_s,
+                   single.orders_per_s / base.req_per_s, single.p50_us, single.p99_us,
+                   bat.orders_per_s, bat.p50_us / 1e3, bat.p99_us / 1e3);
+            fflush(stdout);
+            if (jf)
+                fprintf(jf,
+                        "%s{\"transport\":\"%s\",\"clients\":%d,\"baseline_raw_rtt_per_s\":%.0f,"
+                        "\"single_orders_per_s\":%.0f,\"single_p50_us\":%.1f,\"single_p99_us\":%.1f,"
+                        "\"batch_orders_per_s\":%.0f,\"batch_p50_ms\":%.2f,\"batch_p99_ms\":%.2f,"
+                        "\"ratio_single_to_raw\":%.3f}",
+                        first ? "" : ",", t == 0 ? "ipc" : "tcp", n, base.req_per_s,
+                        single.orders_per_s, single.p50_us, single.p99_us, bat.orders_per_s,
+                        bat.p50_us / 1e3, bat.p99_us / 1e3, single.orders_per_s / base.req_per_s);
+            first = 0;
+        }
+        kill(pid, SIGTERM);
+        int st;
+        waitpid(pid, &st, 0);
+        for (int i = 0; i < 64; i++) {
+            nng_aio_stop(ec[i].aio);
+        }
+        for (int i = 0; i < 64; i++) {
+            nng_ctx_close(ec[i].ctx);
+            nng_aio_free(ec[i].aio);
+        }
+        nng_close(rep);
+        for (int i = 0; i < 32; i++) {
+            free(orders[i]);
+            free(batches[i]);
+        }
+        char rm[640];
+        snprintf(rm, sizeof rm, "rm -rf %s %s.req %s.pub %s.raw", dir, dir, dir, dir);
+        if (system(rm) != 0)
+            fprintf(stderr, "bench_e2e: could not remove %s\n", dir);
+    }
+    if (jf) {
+        fprintf(jf, "]}\n");
+        fclose(jf);
+    }
+    return failed ? 1 : 0;
+}
