@@ -30,6 +30,7 @@
 
 #include "bench_util.h"
 #include "ch/client.h"
+#include "ch/proto_bin.h"
 
 extern char **environ;
 
@@ -68,7 +69,7 @@ static void echo_cb(void *arg)
 typedef struct run {
     const char *url;
     const char *payload;
-    size_t len;
+    size_t len; /* 0: strlen(payload) */
     bool raw; /* raw REQ socket (baseline) or libchclient */
     int orders_per_request;
     uint64_t end_ns;
@@ -105,7 +106,8 @@ static void *client_thread(void *arg)
         } else {
             char *reply = NULL;
             rv = ch_client_call(c, r->payload, r->len, &reply, NULL);
-            if (rv == 0 && strncmp(reply, "{\"ok\":true", 10) != 0)
+            if (rv == 0 && strncmp(reply, "{\"ok\":true", 10) != 0 &&
+                !(reply[0] == 'C' && reply[1] == 'H' && reply[12] == 0 && reply[13] == 0))
                 rv = -1;
             ch_client_free(reply);
         }
@@ -129,14 +131,24 @@ typedef struct result {
     uint64_t errors;
 } result;
 
+static result measure_len(const char *url, const char *const *payloads, const size_t *lens,
+                          int n_clients, bool raw, int orders_per_request);
+
 static result measure(const char *url, const char *const *payloads, int n_clients, bool raw,
                       int orders_per_request)
+{
+    return measure_len(url, payloads, NULL, n_clients, raw, orders_per_request);
+}
+
+static result measure_len(const char *url, const char *const *payloads, const size_t *lens,
+                          int n_clients, bool raw, int orders_per_request)
 {
     pthread_t th[64];
     run runs[64];
     uint64_t start = bench_now_ns();
     for (int i = 0; i < n_clients; i++) {
-        runs[i] = (run){.url = url, .payload = payloads[i], .len = strlen(payloads[i]),
+        runs[i] = (run){.url = url, .payload = payloads[i],
+                        .len = lens != NULL ? lens[i] : strlen(payloads[i]),
                         .raw = raw, .orders_per_request = orders_per_request,
                         .end_ns = start + (uint64_t)(g_secs * 1e9)};
         pthread_create(&th[i], NULL, client_thread, &runs[i]);
@@ -185,6 +197,22 @@ static char *batch_json(const char *acct, const char *sym, int n)
                               k ? "," : "", sym, k % 2 ? "buy" : "sell", k % 2 ? 50 : 90000);
     snprintf(b + o, cap - o, "]}");
     return b;
+}
+
+/* the same batch in the binary encoding (instrument id 0) */
+static char *batch_bin(const char *acct, int n, size_t *len)
+{
+    ch_bin_order *o = calloc(CH_BIN_MAX_ORDERS, sizeof *o);
+    ch_bin_batch b = {.count = (uint32_t)n, .orders = o};
+    snprintf(b.account, sizeof b.account, "%s", acct);
+    for (int k = 0; k < n; k++)
+        o[k] = (ch_bin_order){.instr = 0, .side = (uint8_t)(k % 2 ? 0 : 1), .tif = 1, .qty = 1,
+                              .price = k % 2 ? 101 : 180001};
+    size_t cap = 64 + (size_t)n * 40;
+    char *buf = malloc(cap);
+    *len = ch_bin_batch_encode(&b, (uint8_t *)buf, cap);
+    free(o);
+    return buf;
 }
 
 static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir)
@@ -264,8 +292,8 @@ int main(int argc, char **argv)
            "order.batch of %d\nmachine: %s\n\n",
            g_secs, g_batch, machine);
     printf("| transport | clients | raw NNG round trips/s | chd order.new orders/s (ratio) | "
-           "p50 / p99 us | chd order.batch orders/s | batch p50 / p99 ms |\n"
-           "|---|---|---|---|---|---|---|\n");
+           "p50 / p99 us | chd JSON batch orders/s | p50 / p99 ms | chd binary batch orders/s | "
+           "p50 / p99 ms |\n|---|---|---|---|---|---|---|---|---|\n");
     int first = 1, failed = 0;
     for (int t = 0; t < 2; t++) {
         char dir[128], req[160], pub[160], raw_url[160];
@@ -321,7 +349,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_e2e: no instruments\n");
             return 1;
         }
-        char *orders[64], *batches[64];
+        char *orders[64], *batches[64], *bins[64];
+        size_t bin_lens[64];
         for (int i = 0; i < 32; i++) {
             char acct[16], open_req[160];
             snprintf(acct, sizeof acct, "b%d", i);
@@ -330,27 +359,32 @@ int main(int argc, char **argv)
             call_ok(req, open_req);
             orders[i] = order_json(acct, sym, i);
             batches[i] = batch_json(acct, sym, g_batch);
+            bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);
         }
         for (int k = 0; k < n_conc; k++) {
             int n = conc[k];
             result base = measure(raw_url, (const char *const *)orders, n, true, 1);
             result single = measure(req, (const char *const *)orders, n, false, 1);
             result bat = measure(req, (const char *const *)batches, n, false, g_batch);
-            failed |= single.errors > 0 || bat.errors > 0 || base.errors > 0;
-            printf("| %s | %d | %.0f | %.0f (%.2f) | %.0f / %.0f | %.0f | %.1f / %.1f |\n",
+            result bb = measure_len(req, (const char *const *)bins, bin_lens, n, false, g_batch);
+            failed |= single.errors > 0 || bat.errors > 0 || base.errors > 0 || bb.errors > 0;
+            printf("| %s | %d | %.0f | %.0f (%.2f) | %.0f / %.0f | %.0f | %.1f / %.1f | %.0f | "
+                   "%.1f / %.1f |\n",
                    t == 0 ? "ipc" : "tcp", n, base.req_per_s, single.orders_per_s,
                    single.orders_per_s / base.req_per_s, single.p50_us, single.p99_us,
-                   bat.orders_per_s, bat.p50_us / 1e3, bat.p99_us / 1e3);
+                   bat.orders_per_s, bat.p50_us / 1e3, bat.p99_us / 1e3, bb.orders_per_s,
+                   bb.p50_us / 1e3, bb.p99_us / 1e3);
             fflush(stdout);
             if (jf)
                 fprintf(jf,
                         "%s{\"transport\":\"%s\",\"clients\":%d,\"baseline_raw_rtt_per_s\":%.0f,"
                         "\"single_orders_per_s\":%.0f,\"single_p50_us\":%.1f,\"single_p99_us\":%.1f,"
                         "\"batch_orders_per_s\":%.0f,\"batch_p50_ms\":%.2f,\"batch_p99_ms\":%.2f,"
-                        "\"ratio_single_to_raw\":%.3f}",
+                        "\"ratio_single_to_raw\":%.3f,\"binary_batch_orders_per_s\":%.0f}",
                         first ? "" : ",", t == 0 ? "ipc" : "tcp", n, base.req_per_s,
                         single.orders_per_s, single.p50_us, single.p99_us, bat.orders_per_s,
-                        bat.p50_us / 1e3, bat.p99_us / 1e3, single.orders_per_s / base.req_per_s);
+                        bat.p50_us / 1e3, bat.p99_us / 1e3, single.orders_per_s / base.req_per_s,
+                        bb.orders_per_s);
             first = 0;
         }
         kill(pid, SIGTERM);
@@ -367,6 +401,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 32; i++) {
             free(orders[i]);
             free(batches[i]);
+            free(bins[i]);
         }
         char rm[640];
         snprintf(rm, sizeof rm, "rm -rf %s %s.req %s.pub %s.raw", dir, dir, dir, dir);

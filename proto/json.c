@@ -161,9 +161,12 @@ ch_err ch_proto_order_id(const cJSON *o, const char *key, ch_order_id *out)
         return CH_EBADREQ;
     uint64_t x = 0;
     for (const char *p = v->valuestring; *p; p++) {
-        if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+        if (*p < '0' || *p > '9')
             return CH_EUNKNOWN_ORDER;
-        x = x * 10 + (uint64_t)(*p - '0');
+        uint64_t d = (uint64_t)(*p - '0');
+        if (x > UINT64_MAX / 10 || (x == UINT64_MAX / 10 && d > UINT64_MAX % 10))
+            return CH_EUNKNOWN_ORDER; /* beyond 64 bits: no such order */
+        x = x * 10 + d;
     }
     out->v = x;
     return CH_OK;

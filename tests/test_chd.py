@@ -24,7 +24,8 @@ import unittest
 CHD, CHCTL, LIB = sys.argv[1:4]
 os.environ["CH_CLIENT_LIB"] = LIB
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
-from chclient import ChError, Client, Subscriber, TransportError  # noqa: E402
+from chclient import (ChError, Client, Subscriber, TransportError,  # noqa: E402
+                      decode_batch_reply, encode_batch)
 
 NNGCAT = shutil.which("nngcat")
 
@@ -117,8 +118,8 @@ class Protocol(Base):
         inst = self.c.instruments("BTC")
         self.assertGreaterEqual(len(inst), 72)
         for i in inst:
-            self.assertEqual(set(i), {"symbol", "underlying", "expiry", "strike", "type", "tick",
-                                      "contract_size"})
+            self.assertLessEqual({"symbol", "underlying", "expiry", "strike", "type", "tick",
+                                  "contract_size"}, set(i))
         a = self.c.account_open("alice", 2_000_000)
         self.assertEqual((a["account"], a["cash"]), ("alice", 2_000_000))
         self.assertTrue(a["key"])
@@ -279,6 +280,37 @@ class Protocol(Base):
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 1)
         self.assertIn("UNAUTHORIZED", r.stderr)
+
+    def test_07_binary_batch(self):
+        self.c.account_open("gina", 3_000_000)
+        ids = {i["symbol"]: i["id"] for i in self.c.instruments()}
+        q = self.c.quote(self.call, "buy", 1)
+        ask_ticks = int(round(q["price"] * 2))
+        msg = encode_batch("gina", [
+            {"instr": ids[self.call], "side": "buy", "qty": 1, "price_ticks": ask_ticks,
+             "tif": "ioc", "client_order_id": "g1"},
+            {"instr": ids[self.call], "side": "buy", "qty": 0, "price_ticks": 10},
+            {"instr": 99999, "side": "buy", "qty": 1, "price_ticks": 10},
+            {"instr": ids[self.put], "side": "buy", "qty": 2, "price_ticks": 3}], req_id=77)
+        rid, err, res = decode_batch_reply(self.c.raw_bytes(msg))
+        self.assertEqual((rid, err, len(res)), (77, 0, 4))
+        self.assertEqual(res[0]["error"], 0)
+        self.assertEqual(res[0]["filled"], 1)
+        self.assertGreaterEqual(len(res[0]["fills"]), 1)
+        self.assertEqual(res[1]["error"], 5)   # BAD_QTY
+        self.assertEqual(res[2]["error"], 3)   # UNKNOWN_SYMBOL
+        self.assertEqual(res[3]["remaining"], 2)
+        # the same client order id in JSON: the original result, no new order
+        r = self.c.order_new("gina", self.call, "buy", 1, price=q["price"], tif="ioc",
+                             client_order_id="g1")
+        self.assertEqual(int(r["order_id"]), res[0]["order_id"])
+        self.assertEqual(self.c.positions("gina")["positions"][0]["qty"], 1)
+        # a malformed binary message and an unknown account
+        rid, err, res = decode_batch_reply(self.c.raw_bytes(b"CH\x01\x01garbage"))
+        self.assertEqual(err, 1)  # BAD_REQUEST
+        rid, err, res = decode_batch_reply(self.c.raw_bytes(encode_batch("nobody", [
+            {"instr": 0, "side": "buy", "qty": 1, "price_ticks": 1}])))
+        self.assertEqual(err, 15)  # UNAUTHORIZED
 
     def test_06_restart_recovers(self):
         before = {a: self.c.positions(a) for a in ("alice", "bob", "pool", "house")}

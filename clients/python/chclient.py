@@ -21,8 +21,10 @@ import ctypes
 import ctypes.util
 import json
 import os
+import struct
 
-__all__ = ["Client", "Subscriber", "ChError", "TransportError"]
+__all__ = ["Client", "Subscriber", "ChError", "TransportError", "encode_batch",
+           "decode_batch_reply"]
 
 
 class ChError(Exception):
@@ -79,6 +81,47 @@ def _take(ptr, n):
         _lib.ch_client_free(ptr)
 
 
+def encode_batch(account, orders, req_id=0):
+    """The binary order.batch (proto/README.md): orders are dicts with instr
+    (instrument id), side, qty, price_ticks, and optional type, tif,
+    post_only, client_order_id."""
+    sides, types, tifs = {"buy": 0, "sell": 1}, {"limit": 0, "market": 1}, {"gtc": 0, "ioc": 1, "fok": 2}
+    acct = account.encode()
+    out = [b"CH", struct.pack("<BBQB", 1, 1, req_id, len(acct)), acct, struct.pack("<I", len(orders))]
+    for o in orders:
+        coid = o.get("client_order_id", "").encode()
+        out.append(struct.pack("<IBBBBqqB", o["instr"], sides[o["side"]], types[o.get("type", "limit")],
+                               tifs[o.get("tif", "gtc")], 1 if o.get("post_only") else 0,
+                               o["qty"], o.get("price_ticks", 0), len(coid)))
+        out.append(coid)
+    return b"".join(out)
+
+
+def decode_batch_reply(data):
+    """-> (id, error, results): error is 0 or a ch_err number; results are dicts."""
+    if data[:2] != b"CH":
+        raise ValueError("not a binary reply")
+    _, op, rid, err = struct.unpack_from("<BBQH", data, 2)
+    off = 14
+    if err:
+        return rid, err, []
+    (count,) = struct.unpack_from("<I", data, off)
+    off += 4
+    results = []
+    for _ in range(count):
+        e, oid, status, filled, remaining, nf = struct.unpack_from("<HQBqqH", data, off)
+        off += 29
+        fills = []
+        for _ in range(nf):
+            tid, price, qty, src = struct.unpack_from("<QqqB", data, off)
+            off += 25
+            fills.append({"trade_id": tid, "price_ticks": price, "qty": qty,
+                          "source": ("book", "net", "pool")[src]})
+        results.append({"error": e, "order_id": oid, "status": status, "filled": filled,
+                        "remaining": remaining, "fills": fills})
+    return rid, 0, results
+
+
 class Client:
     """A connection to chd's request endpoint (one request at a time)."""
 
@@ -101,15 +144,22 @@ class Client:
     def __exit__(self, *exc):
         self.close()
 
-    def raw(self, text):
-        """Send a request text, return the reply text."""
-        data = text.encode("utf-8") if isinstance(text, str) else text
+    def raw_bytes(self, data):
+        """Send request bytes (JSON or the binary encoding), return the reply bytes."""
         out = ctypes.c_void_p()
         n = ctypes.c_size_t()
         rv = _lib.ch_client_call(self._h, data, len(data), ctypes.byref(out), ctypes.byref(n))
         if rv != 0:
             raise TransportError(f"{self.url}: {_err(rv)}")
-        return _take(out, n)
+        try:
+            return ctypes.string_at(out, n.value)
+        finally:
+            _lib.ch_client_free(out)
+
+    def raw(self, text):
+        """Send a request text, return the reply text."""
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        return self.raw_bytes(data).decode("utf-8")
 
     def call(self, op, **fields):
         """Send {"op": op, ...fields}; return the reply's fields or raise ChError."""

@@ -35,6 +35,7 @@
 
 #include "ch/log.h"
 #include "ch/proto.h"
+#include "ch/proto_bin.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 
@@ -222,6 +223,11 @@ struct ch_server {
     size_t n_coids, cap_coids;
     /* replay: fills of the command being replayed */
     cJSON *replay_fills;
+    /* binary batches: decoded orders, and the fills of the order being handled */
+    ch_bin_order *bin_orders;
+    ch_bin_fill *bin_fills;
+    size_t n_bin_fills, cap_bin_fills;
+    bool bin_active;
 };
 
 struct work {
@@ -276,6 +282,24 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
 
 /* ---- events --------------------------------------------------------------- */
 
+/* Queue "TOPIC TEXT" (m, owned) for after the commit. */
+static void publish_owned(ch_server *s, char *m)
+{
+    if (m == NULL)
+        return;
+    if (s->n_pubs == s->cap_pubs) {
+        size_t nc = s->cap_pubs ? s->cap_pubs * 2 : 64;
+        char **np = realloc(s->pubs, nc * sizeof *np);
+        if (np == NULL) {
+            free(m);
+            return;
+        }
+        s->pubs = np;
+        s->cap_pubs = nc;
+    }
+    s->pubs[s->n_pubs++] = m;
+}
+
 static void publish(ch_server *s, const char *topic, cJSON *body)
 {
     char *text = cJSON_PrintUnformatted(body);
@@ -284,21 +308,9 @@ static void publish(ch_server *s, const char *topic, cJSON *body)
         return;
     size_t n = strlen(topic) + 1 + strlen(text) + 1;
     char *m = malloc(n);
-    if (m != NULL) {
+    if (m != NULL)
         snprintf(m, n, "%s %s", topic, text);
-        if (s->n_pubs == s->cap_pubs) {
-            size_t nc = s->cap_pubs ? s->cap_pubs * 2 : 64;
-            char **np = realloc(s->pubs, nc * sizeof *np);
-            if (np == NULL) {
-                free(m);
-                cJSON_free(text);
-                return;
-            }
-            s->pubs = np;
-            s->cap_pubs = nc;
-        }
-        s->pubs[s->n_pubs++] = m;
-    }
+    publish_owned(s, m);
     cJSON_free(text);
 }
 
@@ -343,6 +355,20 @@ static void on_engine_event(void *ctx, const ch_engine_event *ev)
             s->halted = true;
         if (s->cur_fills != NULL)
             cJSON_AddItemToArray(s->cur_fills, fill_json(s, f, false));
+        if (s->bin_active) {
+            if (s->n_bin_fills == s->cap_bin_fills) {
+                size_t nc = s->cap_bin_fills ? s->cap_bin_fills * 2 : 256;
+                ch_bin_fill *nf = realloc(s->bin_fills, nc * sizeof *nf);
+                if (nf != NULL) {
+                    s->bin_fills = nf;
+                    s->cap_bin_fills = nc;
+                }
+            }
+            if (s->n_bin_fills < s->cap_bin_fills)
+                s->bin_fills[s->n_bin_fills++] =
+                    (ch_bin_fill){.trade_id = f->trade_id, .price = f->price, .qty = f->qty,
+                                  .source = (uint8_t)f->source};
+        }
         snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker, b));
         publish(s, topic, fill_json(s, f, true));
         if (f->maker.v != f->taker.v) {
@@ -365,21 +391,30 @@ static void on_engine_event(void *ctx, const ch_engine_event *ev)
         }
         if (be->type == CH_EV_FILL || be->type == CH_EV_REJECT || be->order.v == 0)
             return;
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "event", names[be->type]);
-        add_u64(o, "order_id", be->order.v);
-        cJSON_AddStringToObject(o, "symbol", instr_of(s, be->instr)->symbol);
-        cJSON_AddStringToObject(o, "side", ch_side_name(be->side));
-        cJSON_AddNumberToObject(o, "price", px(s, be->instr, be->price));
-        if (be->type == CH_EV_CANCEL) {
-            cJSON_AddNumberToObject(o, "cancelled_qty", (double)be->qty);
-            if (be->reason != CH_OK)
-                cJSON_AddStringToObject(o, "reason", ch_errwire(be->reason));
-        } else {
-            cJSON_AddNumberToObject(o, "remaining_qty", (double)be->remaining);
+        /* order events are about the book: an order that rests, is replaced, or
+         * leaves the book. The ack and the end of an order that never rested
+         * are in its requester's reply already. */
+        if (be->type == CH_EV_ACK ||
+            (be->type == CH_EV_CANCEL && be->cmd == CH_CMD_SUBMIT && be->order.v == s->cur_ack.v))
+            return;
+        /* one per order event: formatted directly, not through a cJSON tree
+         * (names and symbols are plain [A-Za-z0-9_.-] text, no escaping) */
+        char *m = malloc(320);
+        if (m != NULL) {
+            int k = snprintf(m, 320, "order.%s {\"event\":\"%s\",\"order_id\":\"%" PRIu64
+                                     "\",\"symbol\":\"%s\",\"side\":\"%s\",\"price\":%.10g",
+                             acct_name(s, be->account, b), names[be->type], be->order.v,
+                             instr_of(s, be->instr)->symbol, ch_side_name(be->side),
+                             px(s, be->instr, be->price));
+            if (be->type == CH_EV_CANCEL)
+                snprintf(m + k, 320 - (size_t)k, ",\"cancelled_qty\":%" PRId64 "%s%s%s}", be->qty,
+                         be->reason != CH_OK ? ",\"reason\":\"" : "",
+                         be->reason != CH_OK ? ch_errwire(be->reason) : "",
+                         be->reason != CH_OK ? "\"" : "");
+            else
+                snprintf(m + k, 320 - (size_t)k, ",\"remaining_qty\":%" PRId64 "}", be->remaining);
         }
-        snprintf(topic, sizeof topic, "order.%s", acct_name(s, be->account, b));
-        publish(s, topic, o);
+        publish_owned(s, m);
         s->touched[be->instr.v] = 1;
     }
 }
@@ -508,6 +543,7 @@ static cJSON *instrument_json(ch_server *s, const ch_instrument *in)
         ch_instruments_underlying(ch_engine_instruments(s->e), in->underlying);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "symbol", in->symbol);
+    cJSON_AddNumberToObject(o, "id", (double)in->id.v); /* for the binary encoding */
     cJSON_AddStringToObject(o, "underlying", u->name);
     if (in->sym.kind != CH_PERP) {
         char t[40];
@@ -1211,6 +1247,137 @@ static const op_entry k_ops[] = {
     {"stats", op_stats},
 };
 
+/* A stored JSON result (client order id index) as a binary result. */
+static void bin_from_json(ch_server *s, ch_instr_id instr, const cJSON *j, ch_bin_result *r)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "order_id");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+    r->order_id = cJSON_IsString(id) ? strtoull(id->valuestring, NULL, 10) : 0;
+    r->status = CH_STATUS_NEW;
+    for (int k = 0; k <= CH_STATUS_REJECTED; k++)
+        if (cJSON_IsString(st) && strcmp(st->valuestring, ch_status_name((ch_order_status)k)) == 0)
+            r->status = (uint8_t)k;
+    r->filled = (int64_t)cJSON_GetObjectItemCaseSensitive(j, "filled_qty")->valuedouble;
+    r->remaining = (int64_t)cJSON_GetObjectItemCaseSensitive(j, "remaining_qty")->valuedouble;
+    r->n_fills = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "fills"))
+    {
+        if (r->n_fills == CH_BIN_MAX_FILLS)
+            break;
+        ch_bin_fill *b = &r->fills[r->n_fills++];
+        b->trade_id = strtoull(cJSON_GetObjectItemCaseSensitive(f, "trade_id")->valuestring, NULL, 10);
+        int64_t t = 0;
+        ch_price_from_double(und_of(s, instr), cJSON_GetObjectItemCaseSensitive(f, "price")->valuedouble,
+                             &t);
+        b->price = t;
+        b->qty = (int64_t)cJSON_GetObjectItemCaseSensitive(f, "qty")->valuedouble;
+        const char *src = cJSON_GetObjectItemCaseSensitive(f, "source")->valuestring;
+        b->source = (uint8_t)(src[0] == 'b' ? CH_SRC_BOOK : src[0] == 'n' ? CH_SRC_NET : CH_SRC_POOL);
+    }
+}
+
+/* One binary order.batch: the same command path as JSON order.new. */
+static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *out_len)
+{
+    s->requests++;
+    ch_bin_batch b = {.orders = s->bin_orders};
+    size_t cap = 4096;
+    uint8_t *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    ch_err e = CH_OK;
+    const char *msg = NULL;
+    ch_account_id acct = {0};
+    if (ch_bin_batch_decode(body, len, &b) != CH_OK) {
+        e = CH_EBADREQ;
+        msg = "malformed binary order.batch";
+    } else if (s->halted) {
+        e = CH_EUNAVAILABLE;
+        msg = "intake stopped: the store could not commit";
+    } else if (ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) != CH_OK) {
+        e = CH_EUNAUTHORIZED;
+        msg = "unknown account or wrong key";
+    }
+    if (e != CH_OK) {
+        s->errors++;
+        *out_len = ch_bin_reply_error(out, cap, b.id, e, msg);
+        return out;
+    }
+    /* worst case per order: the fixed part and CH_BIN_MAX_FILLS fills */
+    cap = 64 + (size_t)b.count * (37 + 25 * (size_t)CH_BIN_MAX_FILLS);
+    uint8_t *big = realloc(out, cap);
+    if (big == NULL) {
+        free(out);
+        return NULL;
+    }
+    out = big;
+    ch_bin_writer w;
+    ch_bin_reply_begin(&w, out, cap, b.id);
+    for (uint32_t i = 0; i < b.count; i++) {
+        const ch_bin_order *o = &b.orders[i];
+        ch_bin_result r;
+        memset(&r, 0, sizeof r);
+        ch_command c = cmd(CH_C_SUBMIT);
+        c.order = (ch_engine_order){.account = acct,
+                                    .instr = {o->instr},
+                                    .side = (ch_side)o->side,
+                                    .type = (ch_ord_type)o->type,
+                                    .tif = (ch_tif)o->tif,
+                                    .post_only = (o->flags & 1) != 0,
+                                    .price = o->price,
+                                    .qty = o->qty};
+        memcpy(c.client_order_id, o->client_order_id, sizeof c.client_order_id);
+        char key[CH_CLIENT_ORDER_ID_MAX + 16];
+        struct coid *sl = NULL;
+        if (c.client_order_id[0] != '\0') {
+            coid_key(key, sizeof key, acct, c.client_order_id);
+            sl = coid_slot(s, key);
+        }
+        if (sl != NULL && sl->key != NULL) { /* a repeat: the original result */
+            bin_from_json(s, c.order.instr, sl->result, &r);
+            ch_bin_reply_add(&w, &r);
+            continue;
+        }
+        s->bin_active = true;
+        s->n_bin_fills = 0;
+        s->cur_stp = s->cur_stp_others = false;
+        s->cur_ack.v = 0;
+        cJSON *jf = c.client_order_id[0] != '\0' ? cJSON_CreateArray() : NULL;
+        s->cur_fills = jf;
+        ch_command_result res;
+        ch_err oe = exec(s, &c, &res);
+        s->cur_fills = NULL;
+        s->bin_active = false;
+        if (oe == CH_OK && s->cur_stp && !s->cur_stp_others && res.order.filled == 0 &&
+            res.order.status == CH_STATUS_CANCELLED)
+            oe = CH_ESELF_TRADE;
+        if (oe != CH_OK) {
+            r.error = (uint16_t)oe;
+            cJSON_Delete(jf);
+        } else {
+            s->orders++;
+            r.order_id = res.order.id.v;
+            r.status = (uint8_t)res.order.status;
+            r.filled = res.order.filled;
+            r.remaining = res.order.remaining;
+            r.n_fills = (uint16_t)(s->n_bin_fills < CH_BIN_MAX_FILLS ? s->n_bin_fills
+                                                                      : CH_BIN_MAX_FILLS);
+            memcpy(r.fills, s->bin_fills, r.n_fills * sizeof r.fills[0]);
+            if (jf != NULL) { /* remembered as for JSON: a resend in either encoding */
+                cJSON *o2 = cJSON_CreateObject();
+                order_result_json(s, &res.order, o2);
+                cJSON_AddItemToObject(o2, "fills", jf);
+                coid_put(s, key, o2);
+                cJSON_Delete(o2);
+            }
+        }
+        ch_bin_reply_add(&w, &r);
+    }
+    *out_len = ch_bin_reply_end(&w);
+    return out;
+}
+
 /* Build the reply to one request (text, owned by the caller: free()). */
 static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
 {
@@ -1325,10 +1492,10 @@ static void hedge_after_batch(ch_server *s)
 
 /* ---- the engine thread ------------------------------------------------------ */
 
-static void send_reply(work *w, char *text)
+static void send_reply(work *w, char *text, size_t len)
 {
     nng_msg *m = NULL;
-    if (text == NULL || nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, text, strlen(text)) != 0) {
+    if (text == NULL || nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, text, len) != 0) {
         if (m != NULL)
             nng_msg_free(m);
         m = NULL;
@@ -1350,14 +1517,18 @@ static void batch(ch_server *s, work *list)
     for (work *w = list; w != NULL; w = w->next)
         n++;
     char **replies = calloc(n, sizeof *replies);
+    size_t *lens = calloc(n, sizeof *lens);
     bool *mut = calloc(n, sizeof *mut);
-    if (replies == NULL || mut == NULL) {
+    bool *bin = calloc(n, sizeof *bin);
+    if (replies == NULL || mut == NULL || lens == NULL || bin == NULL) {
         free(replies);
+        free(lens);
         free(mut);
+        free(bin);
         for (work *w = list, *next; w != NULL; w = next) {
             next = w->next;
             nng_msg_free(w->msg);
-            send_reply(w, NULL);
+            send_reply(w, NULL, 0);
         }
         return;
     }
@@ -1370,7 +1541,13 @@ static void batch(ch_server *s, work *list)
     }
     size_t i = 0;
     for (work *w = list; w != NULL; w = w->next, i++) {
-        replies[i] = handle(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &mut[i]);
+        if (ch_bin_is_binary(nng_msg_body(w->msg), nng_msg_len(w->msg))) {
+            bin[i] = true;
+            replies[i] = (char *)handle_bin(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &lens[i]);
+        } else {
+            replies[i] = handle(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &mut[i]);
+            lens[i] = replies[i] != NULL ? strlen(replies[i]) : 0;
+        }
         nng_msg_free(w->msg);
         w->msg = NULL;
     }
@@ -1382,7 +1559,16 @@ static void batch(ch_server *s, work *list)
                n);
         for (size_t k = 0; k < n; k++) {
             free(replies[k]);
-            replies[k] = unavailable_reply();
+            if (bin[k]) {
+                replies[k] = malloc(256);
+                lens[k] = replies[k] != NULL
+                              ? ch_bin_reply_error((uint8_t *)replies[k], 256, 0, CH_EUNAVAILABLE,
+                                                   "the store could not commit: intake stopped")
+                              : 0;
+            } else {
+                replies[k] = unavailable_reply();
+                lens[k] = replies[k] != NULL ? strlen(replies[k]) : 0;
+            }
         }
         for (size_t k = 0; k < s->n_pubs; k++)
             free(s->pubs[k]);
@@ -1393,7 +1579,7 @@ static void batch(ch_server *s, work *list)
     i = 0;
     for (work *w = list, *next; w != NULL; w = next, i++) {
         next = w->next;
-        send_reply(w, replies[i]);
+        send_reply(w, replies[i], lens[i]);
     }
     /* book updates for the instruments touched, then everything in order */
     uint32_t ni = ch_instruments_count(ch_engine_instruments(s->e));
@@ -1427,7 +1613,9 @@ static void batch(ch_server *s, work *list)
     }
     s->n_pubs = 0;
     free(replies);
+    free(lens);
     free(mut);
+    free(bin);
 }
 
 static void *engine_thread(void *arg)
@@ -1634,9 +1822,10 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     }
     s->cfg = *cfg;
     s->touched = calloc(cfg->engine.max_instruments, 1);
+    s->bin_orders = calloc(CH_BIN_MAX_ORDERS, sizeof *s->bin_orders);
     s->replay_fills = cJSON_CreateArray();
     s->e = ch_engine_create(&s->cfg.engine);
-    if (s->touched == NULL || s->e == NULL || s->replay_fills == NULL) {
+    if (s->touched == NULL || s->e == NULL || s->replay_fills == NULL || s->bin_orders == NULL) {
         snprintf(err, cap, "out of memory (engine sizes too large?)");
         ch_server_stop(s);
         return NULL;
@@ -1757,6 +1946,8 @@ void ch_server_stop(ch_server *s)
         free(s->pubs[i]);
     free(s->pubs);
     free(s->touched);
+    free(s->bin_orders);
+    free(s->bin_fills);
     cJSON_Delete(s->replay_fills);
     CH_LOG(CH_LOG_INFO, "stopped", "requests=%" PRIu64 " batches=%" PRIu64, s->requests,
            s->batches);
