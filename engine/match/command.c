@@ -285,7 +285,10 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
         c->order.side = (ch_side)r_u8(&r);
         c->order.type = (ch_ord_type)r_u8(&r);
         c->order.tif = (ch_tif)r_u8(&r);
-        c->order.post_only = r_u8(&r) != 0;
+        uint8_t po = r_u8(&r);
+        if (po > 1) /* one canonical encoding per command */
+            return CH_EBADREQ;
+        c->order.post_only = po == 1;
         c->order.price = r_i64(&r);
         c->order.qty = r_i64(&r);
         r_str(&r, c->client_order_id, CH_CLIENT_ORDER_ID_MAX);
@@ -422,12 +425,18 @@ ch_err ch_config_decode(const uint8_t *buf, size_t len, ch_engine_config *c)
     c->max_levels = r_u32(&r);
     c->max_accounts = r_u32(&r);
     c->max_positions = r_u32(&r);
-    c->netting = r_u8(&r) != 0;
+    uint8_t net = r_u8(&r);
+    if (net > 1)
+        return CH_EBADREQ;
+    c->netting = net == 1;
     c->netting_fee_ticks = r_i64(&r);
     c->taker_fee_bps = r_f64(&r);
     c->fee_cap = r_f64(&r);
     ch_pool_config *p = &c->pool;
-    p->enabled = r_u8(&r) != 0;
+    uint8_t en = r_u8(&r);
+    if (en > 1)
+        return CH_EBADREQ;
+    p->enabled = en == 1;
     double *pd[] = {&p->half_spread_vol, &p->pv_t,           &p->pg_t,
                     &p->pv_k,            &p->pg_k,           &p->max_skew_vol,
                     &p->max_vega_total,  &p->max_gamma_total, &p->max_vega_strike,
