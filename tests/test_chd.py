@@ -336,6 +336,53 @@ class Protocol(Base):
             self.assertEqual(len(self.c.orders("bob")), len(orders))
 
 
+class Startup(unittest.TestCase):
+    def test_bad_config_stops_the_start(self):
+        tmp = tempfile.mkdtemp(prefix="chd-cfg-")
+        try:
+            cfg = os.path.join(tmp, "bad.json")
+            with open(cfg, "w") as f:
+                json.dump({"netting": True, "no_such_key": 1}, f)
+            r = subprocess.run([CHD, "--config", cfg, "--data", os.path.join(tmp, "var"),
+                                "--req", f"ipc://{tmp}/r.ipc", "--pub", f"ipc://{tmp}/p.ipc"],
+                               capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("no_such_key", r.stderr)
+            with open(cfg, "w") as f:
+                json.dump({"durability": "sometimes"}, f)
+            r = subprocess.run([CHD, "--config", cfg], capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("durability", r.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_expiry_settles_and_refuses(self):
+        tmp = tempfile.mkdtemp(prefix="chd-exp-")
+        d = Daemon(tmp)
+        d.start()
+        try:
+            with Client(d.req) as c:
+                inst = [i for i in c.instruments() if i["type"] == "call"]
+                first = min(i["expiry"] for i in inst)
+                sym = next(i["symbol"] for i in inst if i["expiry"] == first and i["strike"] == 90000)
+                c.account_open("holder", 1_000_000)
+                q = c.quote(sym, "buy", 1)
+                c.order_new("holder", sym, "buy", 1, price=q["price"], tif="ioc")
+                cash0 = c.positions("holder")["cash"]
+                # the index at expiry: 101000, so the 90000 call pays 11000
+                c.market_update("BTC", 101000, time=first.replace(".000Z", ".001Z"))
+                with self.assertRaises(ChError) as cm:
+                    c.order_new("holder", sym, "buy", 1, price=q["price"])
+                self.assertEqual(cm.exception.code, "EXPIRED")
+                self.assertNotIn(sym, [i["symbol"] for i in c.instruments()])
+                p = c.positions("holder")
+                self.assertEqual(p["positions"], [])
+                self.assertAlmostEqual(p["cash"] - cash0, 11000, places=6)
+        finally:
+            d.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Concurrency(Base):
     transport = "tcp"
     config = None
