@@ -67,7 +67,8 @@ static inline double bench_pct(bench_lat *l, double q)
 
 static inline void bench_lat_sort(bench_lat *l)
 {
-    qsort(l->v, l->n, sizeof *l->v, bench_cmp_u32);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, bench_cmp_u32);
 }
 
 /* Median cost of one clock read, to be read next to the latencies. */

@@ -1363,7 +1363,8 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
             r.remaining = res.order.remaining;
             r.n_fills = (uint16_t)(s->n_bin_fills < CH_BIN_MAX_FILLS ? s->n_bin_fills
                                                                       : CH_BIN_MAX_FILLS);
-            memcpy(r.fills, s->bin_fills, r.n_fills * sizeof r.fills[0]);
+            if (r.n_fills > 0)
+                memcpy(r.fills, s->bin_fills, r.n_fills * sizeof r.fills[0]);
             if (jf != NULL) { /* remembered as for JSON: a resend in either encoding */
                 cJSON *o2 = cJSON_CreateObject();
                 order_result_json(s, &res.order, o2);
