@@ -57,6 +57,18 @@ static void mark(double index, double vol)
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
 }
 
+/* Defaults, sized down for unit tests. */
+static ch_engine_config small_cfg(void)
+{
+    ch_engine_config c;
+    ch_engine_defaults(&c);
+    c.max_instruments = 64;
+    c.max_orders = 4096;
+    c.max_accounts = 64;
+    c.max_positions = 4096;
+    return c;
+}
+
 static void setup_with(const ch_engine_config *cfg)
 {
     eng = ch_engine_create(cfg);
@@ -91,23 +103,13 @@ static void setup_with(const ch_engine_config *cfg)
 
 static void setup(void)
 {
-    ch_engine_config cfg;
-    ch_engine_defaults(&cfg);
-    cfg.max_instruments = 64;
-    cfg.max_orders = 4096;
-    cfg.max_accounts = 64;
-    cfg.max_positions = 4096;
+    ch_engine_config cfg = small_cfg();
     setup_with(&cfg);
 }
 
 static void setup_nopool(void)
 {
-    ch_engine_config cfg;
-    ch_engine_defaults(&cfg);
-    cfg.max_instruments = 64;
-    cfg.max_orders = 4096;
-    cfg.max_accounts = 64;
-    cfg.max_positions = 4096;
+    ch_engine_config cfg = small_cfg();
     cfg.pool.enabled = false;
     setup_with(&cfg);
 }
@@ -170,12 +172,7 @@ START_TEST(parity_fill_books_a_forward)
     /* bob rests a sell put; alice buys the call: nothing on the call book, the
      * pool off, so the put ask nets against her call buy */
     teardown();
-    ch_engine_config cfg;
-    ch_engine_defaults(&cfg);
-    cfg.max_instruments = 64;
-    cfg.max_orders = 4096;
-    cfg.max_accounts = 64;
-    cfg.max_positions = 4096;
+    ch_engine_config cfg = small_cfg();
     cfg.pool.enabled = false;
     setup_with(&cfg);
     order(bob, P90, CH_SELL, 1500, 3, CH_TIF_GTC, CH_OK);
@@ -258,11 +255,7 @@ END_TEST
 START_TEST(zero_parameters_quote_the_model)
 {
     teardown();
-    ch_engine_config cfg;
-    ch_engine_defaults(&cfg);
-    cfg.max_instruments = 64;
-    cfg.max_positions = 4096;
-    cfg.max_orders = 4096;
+    ch_engine_config cfg = small_cfg();
     cfg.pool.half_spread_vol = cfg.pool.pv_t = cfg.pool.pg_t = cfg.pool.pv_k = cfg.pool.pg_k = 0;
     setup_with(&cfg);
     ch_greeks g;
@@ -319,11 +312,7 @@ END_TEST
 START_TEST(ties_prefer_book_then_net)
 {
     teardown();
-    ch_engine_config cfg;
-    ch_engine_defaults(&cfg);
-    cfg.max_instruments = 64;
-    cfg.max_positions = 4096;
-    cfg.max_orders = 4096;
+    ch_engine_config cfg = small_cfg();
     cfg.netting_fee_ticks = 0;
     cfg.pool.enabled = false;
     setup_with(&cfg);
@@ -372,11 +361,7 @@ END_TEST
 START_TEST(limits_cut_fills)
 {
     teardown();
-    ch_engine_config cfg;
-    ch_engine_defaults(&cfg);
-    cfg.max_instruments = 64;
-    cfg.max_positions = 4096;
-    cfg.max_orders = 4096;
+    ch_engine_config cfg = small_cfg();
     ch_greeks g;
     ch_time e1;
     ch_date_to_time(2026, 12, 25, &e1);
