@@ -573,19 +573,33 @@ static ch_err op_hello(ch_server *s, req_ctx *r)
     return CH_OK;
 }
 
-static ch_err op_instruments(ch_server *s, req_ctx *r)
+/* The optional "underlying" field: its index in *ui (0, the first, when
+ * absent) and whether it was given. */
+static ch_err opt_underlying(ch_server *s, req_ctx *r, uint32_t *ui, bool *given)
 {
     char und[CH_UNDERLYING_MAX] = "";
     if (ch_proto_string(r->j, "underlying", false, und, sizeof und) != CH_OK)
         FAIL(CH_EBADREQ, "\"underlying\" must be a string");
-    const ch_instruments *reg = ch_engine_instruments(s->e);
-    uint32_t ui = 0;
-    if (und[0] != '\0' && ch_instruments_find_underlying(reg, und, strlen(und), &ui) != CH_OK)
+    *ui = 0;
+    *given = und[0] != '\0';
+    if (*given && ch_instruments_find_underlying(ch_engine_instruments(s->e), und, strlen(und),
+                                                 ui) != CH_OK)
         FAIL(CH_EUNKNOWN_SYMBOL, "unknown underlying");
+    return CH_OK;
+}
+
+static ch_err op_instruments(ch_server *s, req_ctx *r)
+{
+    uint32_t ui;
+    bool given;
+    ch_err ue = opt_underlying(s, r, &ui, &given);
+    if (ue != CH_OK)
+        return ue;
+    const ch_instruments *reg = ch_engine_instruments(s->e);
     cJSON *a = cJSON_AddArrayToObject(r->out, "instruments");
     for (uint32_t i = 0; i < ch_instruments_count(reg); i++) {
         const ch_instrument *in = ch_instruments_get(reg, (ch_instr_id){i});
-        if ((und[0] != '\0' && in->underlying != ui) ||
+        if ((given && in->underlying != ui) ||
             (in->sym.kind != CH_PERP && in->sym.expiry <= ch_engine_now(s->e)))
             continue;
         cJSON_AddItemToArray(a, instrument_json(s, in));
@@ -1123,13 +1137,11 @@ static ch_err op_positions(ch_server *s, req_ctx *r)
 
 static ch_err op_risk(ch_server *s, req_ctx *r)
 {
-    char und[CH_UNDERLYING_MAX] = "";
-    if (ch_proto_string(r->j, "underlying", false, und, sizeof und) != CH_OK)
-        FAIL(CH_EBADREQ, "\"underlying\" must be a string");
-    const ch_instruments *reg = ch_engine_instruments(s->e);
-    uint32_t ui = 0;
-    if (und[0] != '\0' && ch_instruments_find_underlying(reg, und, strlen(und), &ui) != CH_OK)
-        FAIL(CH_EUNKNOWN_SYMBOL, "unknown underlying");
+    uint32_t ui;
+    bool given;
+    ch_err ue = opt_underlying(s, r, &ui, &given);
+    if (ue != CH_OK)
+        return ue;
     ch_netting_bucket b[512];
     size_t nb = ch_engine_netting_buckets(s->e, ui, b, 512);
     cJSON *st = cJSON_AddArrayToObject(r->out, "strikes");
