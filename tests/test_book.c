@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ch/book.h"
+#include "ch_check.h"
 
 #define MAXEV 4096
 
@@ -672,9 +673,5 @@ int main(void)
     tcase_add_test(tc, take_for_netting);
     tcase_add_test(tc, many_instruments);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ch/book.h"
+#include "ch_check.h"
 
 #define N_INSTR 3
 #define N_ACCT 4
@@ -698,9 +699,5 @@ int main(void)
     tcase_add_test(tc, roomy_books);
     tcase_add_test(tc, tight_capacity);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

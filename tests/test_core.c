@@ -5,6 +5,7 @@
 
 #include "ch/err.h"
 #include "ch/log.h"
+#include "ch_check.h"
 
 static const ch_err all[] = {
 #define X_(name, num, wire, msg) name,
@@ -136,9 +137,5 @@ int main(void)
     TCase *tl = tcase_create("log");
     tcase_add_test(tl, log_lines);
     suite_add_tcase(s, tl);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ch/store.h"
+#include "ch_check.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 #define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
@@ -424,9 +425,5 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, kill_nine_loses_nothing);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ch/engine.h"
+#include "ch_check.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 #define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
@@ -642,9 +643,5 @@ int main(void)
     tcase_add_test(tc, lp_shares_at_nav);
     tcase_add_test(tc, randomized_invariants);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

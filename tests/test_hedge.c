@@ -20,6 +20,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include "ch_check.h"
 
 extern char **environ;
 
@@ -471,9 +472,5 @@ int main(void)
     tcase_add_test(tn, nng_adapter_delay_and_reject);
     tcase_add_test(tn, nng_adapter_venue_down_then_up);
     suite_add_tcase(s, tn);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ch/instrument.h"
+#include "ch_check.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 #define HOUR8 (INT64_C(8) * 3600 * CH_NS_PER_SEC)
@@ -378,9 +379,5 @@ int main(void)
     tcase_add_test(tr, registry);
     tcase_add_test(tr, grid_of_a_real_chain);
     suite_add_tcase(s, tr);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

@@ -7,6 +7,7 @@
 
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
+#include "ch_check.h"
 
 static cJSON *parse(const char *s)
 {
@@ -185,9 +186,5 @@ int main(void)
     tcase_add_test(tc, json_fields);
     tcase_add_test(tc, binary_round_trips);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ch/risk.h"
+#include "ch_check.h"
 
 /* ---- CSV with quoted fields ---- */
 #define MAXF 24
@@ -619,9 +620,5 @@ int main(void)
     tcase_add_test(ti, inventory_incremental_equals_full);
     tcase_add_test(ti, scenarios);
     suite_add_tcase(s, ti);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }

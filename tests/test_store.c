@@ -13,6 +13,7 @@
 #include "ch/store.h"
 
 #include <lmdb.h>
+#include "ch_check.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 #define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
@@ -518,9 +519,5 @@ int main(void)
     tcase_add_test(tc, full_map_grows);
     tcase_add_test(tc, failed_commit_halts);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ch_check_run(s);
 }
