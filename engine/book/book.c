@@ -1065,6 +1065,18 @@ ch_err ch_book_order(const ch_book *b, ch_order_id id, ch_order_info *out)
     return CH_OK;
 }
 
+ch_err ch_book_set_user(ch_book *b, ch_order_id id, uint64_t user)
+{
+    uint64_t lo = id.v & 0xffffffffu;
+    if (lo == 0 || lo > b->max_orders)
+        return CH_EUNKNOWN_ORDER;
+    order *o = &b->orders[lo - 1];
+    if (o->state == SLOT_FREE || o->gen != (uint32_t)(id.v >> 32))
+        return CH_EUNKNOWN_ORDER;
+    o->user = user;
+    return CH_OK;
+}
+
 void ch_book_foreach(const ch_book *b, ch_instr_id id, ch_side side,
                      void (*fn)(void *ctx, const ch_order_info *o), void *ctx)
 {

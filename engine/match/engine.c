@@ -45,6 +45,7 @@ typedef struct series {
     ch_series rs;
     ch_greeks unit;      /* per contract at the mark */
     double *scen;        /* PnL of one long contract per scenario (nscen, in an arena) */
+    double scen_up;      /* max(0, max scen): one short contract's worst loss */
     uint64_t quote_epoch;   /* the pool's 1-lot quotes below are valid for this epoch */
     int64_t quote_px[2];    /* per customer side; 0 = the pool does not quote */
     double fwd_ticks;    /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
@@ -70,8 +71,9 @@ typedef struct account {
     ch_stp stp;
     int64_t cash, reserved, shares;
     uint32_t first_pos, npos;
-    double *R; /* scenario PnL of positions (nscen, in an arena) */
-    double *O; /* of resting sell orders, as if filled */
+    double *M;    /* margin vector: scenario PnL of positions plus resting sell
+                   * orders as if filled (nscen, in an arena) */
+    double worst; /* max(0, -min M): the margin in use, kept with M */
     double mtm;      /* positions at mark, quote ccy */
 } account;
 
@@ -194,6 +196,32 @@ static uint32_t pos_get(ch_engine *e, uint32_t a, uint32_t i)
     return k;
 }
 
+/*
+ * Records are created lazily, on an order's first fill, so that accepting a
+ * resting order touches no position at all (the records of a large book do
+ * not fit in any cache). Capacity is still decided before trading: submit
+ * admits an order only while n_pos + resting orders + 1 <= max_positions, as
+ * each resting order and the incoming one need at most one new record each.
+ * An order caches its record in the book's `user` word once known.
+ */
+static uint32_t order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_id order,
+                          uint64_t user)
+{
+    if (user != NIL)
+        return (uint32_t)user;
+    uint32_t k = pos_get(e, acct, id.v); /* cannot fail: admitted within capacity */
+    ch_book_set_user(e->book, order, k);
+    return k;
+}
+
+/* The record of the order in progress (submit or replace). */
+static uint32_t taker_rec(ch_engine *e)
+{
+    if (e->cur_taker_k == NIL)
+        e->cur_taker_k = order_rec(e, e->cur_taker, e->cur_instr, e->cur_order, NIL);
+    return e->cur_taker_k;
+}
+
 /* Apply a trade of q lots (signed) at `px` cash per contract to a position. */
 static void pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px)
 {
@@ -228,10 +256,16 @@ static void pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px)
 
 /* ---- clearing -------------------------------------------------------------- */
 
-static void vec_add(double *v, double k, const double *x, size_t n)
+/* M += k x, and the account's worst scenario loss after it, in one pass. */
+static void margin_add(const ch_engine *e, account *a, double k, const double *x)
 {
-    for (size_t i = 0; i < n; i++)
-        v[i] += k * x[i];
+    double *M = a->M, worst = 0.0;
+    for (size_t i = 0; i < e->nscen; i++) {
+        M[i] += k * x[i];
+        if (-M[i] > worst)
+            worst = -M[i];
+    }
+    a->worst = worst;
 }
 
 /* Position, margin vector, mark value and inventory of one side of a trade;
@@ -242,7 +276,7 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     series *s = &e->ser[id.v];
     pos_apply(e, k, q, px_cash);
     account *a = &e->acct[acct];
-    vec_add(a->R, (double)q, s->scen, e->nscen);
+    margin_add(e, a, (double)q, s->scen);
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
@@ -320,7 +354,7 @@ static void release_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side s
     if (side == CH_BUY)
         a->reserved -= reserve_per_lot(e, e->ser[id.v].und, price) * q;
     else
-        vec_add(a->O, (double)q, e->ser[id.v].scen, e->nscen); /* O held -q x scen */
+        margin_add(e, a, (double)q, e->ser[id.v].scen); /* a resting sell held -q x scen */
 }
 
 static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side, int64_t price,
@@ -330,7 +364,7 @@ static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side
     if (side == CH_BUY)
         a->reserved += reserve_per_lot(e, e->ser[id.v].und, price) * q;
     else
-        vec_add(a->O, -(double)q, e->ser[id.v].scen, e->nscen);
+        margin_add(e, a, -(double)q, e->ser[id.v].scen);
 }
 
 /* Parity: the taker's price for a resting sibling order at `p` ticks. */
@@ -356,13 +390,13 @@ static void on_book_event(void *ctx, const ch_event *ev)
         ch_side taker_side = ev->side;
         /* the resting order traded: release what it held for those lots */
         release_order(e, maker, id, taker_side == CH_BUY ? CH_SELL : CH_BUY, ev->price, ev->qty);
-        uint32_t mk = (uint32_t)ev->maker_user; /* the resting order's record */
+        uint32_t mk = order_rec(e, maker, id, ev->maker, ev->maker_user);
         if (e->ctx_source == CH_SRC_NET) {
             /* taker vs house on the taker's series, house vs maker on the sibling */
             ch_instr_id x = e->cur_instr;
             int64_t pe = parity_price(e, x, taker_side, ev->price);
             int64_t fee = taker_fee(e, x, pe, ev->qty);
-            uint32_t t = e->cur_taker, tk = e->cur_taker_k;
+            uint32_t t = e->cur_taker, tk = taker_rec(e);
             uint32_t hx = e->ser[x.v].house_k, hs = e->ser[id.v].house_k;
             if (taker_side == CH_BUY) {
                 clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee);
@@ -380,7 +414,7 @@ static void on_book_event(void *ctx, const ch_event *ev)
                          .fee = fee};
             report_fill(e, &f);
         } else {
-            uint32_t t = ev->account.v, tk = (uint32_t)ev->user;
+            uint32_t t = e->cur_taker, tk = taker_rec(e);
             int64_t fee = taker_fee(e, id, ev->price, ev->qty);
             if (taker_side == CH_BUY)
                 clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee);
@@ -605,7 +639,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->ser = calloc(cfg->max_instruments, sizeof *e->ser);
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
     e->acct = calloc(cfg->max_accounts, sizeof *e->acct);
-    e->scen_arena = calloc(((size_t)cfg->max_instruments + 2 * (size_t)cfg->max_accounts) *
+    e->scen_arena = calloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
                                cfg->scenarios.n_spot * 3,
                            sizeof(double));
     e->pos = calloc(cfg->max_positions, sizeof *e->pos);
@@ -623,9 +657,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         e->ser[i].scen = e->scen_arena + (size_t)i * e->nscen;
     }
     for (uint32_t a = 0; a < cfg->max_accounts; a++) {
-        double *base = e->scen_arena + ((size_t)cfg->max_instruments + 2 * (size_t)a) * e->nscen;
-        e->acct[a].R = base;
-        e->acct[a].O = base + e->nscen;
+        e->acct[a].M = e->scen_arena + ((size_t)cfg->max_instruments + a) * e->nscen;
     }
     e->pool_epoch = 1;
     open_internal(e, CH_ACCOUNT_HOUSE, "house");
@@ -722,6 +754,10 @@ static void refresh_series(ch_engine *e, uint32_t i)
         return;
     s->unit = g;
     s->marked = true;
+    s->scen_up = 0;
+    for (size_t k = 0; k < e->nscen; k++)
+        if (s->scen[k] > s->scen_up)
+            s->scen_up = s->scen[k];
     if (!s->rs.is_linear) {
         double T = ch_years(e->now, s->rs.expiry);
         if (T < 0)
@@ -734,15 +770,15 @@ static void refresh_series(ch_engine *e, uint32_t i)
 static void add_resting_sell(void *ctx, const ch_order_info *o)
 {
     ch_engine *e = ctx;
-    vec_add(e->acct[o->account.v].O, -(double)o->remaining, e->ser[o->instr.v].scen, e->nscen);
+    margin_add(e, &e->acct[o->account.v], -(double)o->remaining, e->ser[o->instr.v].scen);
 }
 
 /* Rebuild every account's margin vectors and mark value from the caches. */
 static void refresh_accounts(ch_engine *e)
 {
     for (uint32_t a = 0; a < e->n_acct; a++) {
-        memset(e->acct[a].R, 0, e->nscen * sizeof(double));
-        memset(e->acct[a].O, 0, e->nscen * sizeof(double));
+        memset(e->acct[a].M, 0, e->nscen * sizeof(double));
+        e->acct[a].worst = 0;
         e->acct[a].mtm = 0;
     }
     for (uint32_t k = 0; k < e->n_pos; k++) {
@@ -751,7 +787,7 @@ static void refresh_accounts(ch_engine *e)
             continue;
         const series *s = &e->ser[p->instr];
         account *a = &e->acct[p->account];
-        vec_add(a->R, (double)p->qty, s->scen, e->nscen);
+        margin_add(e, a, (double)p->qty, s->scen);
         a->mtm += (double)p->qty * s->unit.price;
     }
     /* resting sells count as if filled */
@@ -785,8 +821,11 @@ static ch_err after_listing(ch_engine *e, ch_instr_id id)
     series *s = &e->ser[id.v];
     if (s->listed)
         return CH_OK;
-    /* house and pool records first, so that no fill ever allocates */
-    if (e->n_pos + 2 > e->cfg.max_positions)
+    /* house and pool records first, so that no fill ever allocates; resting
+     * orders keep their claim on one record each (see order_rec) */
+    ch_book_stats bs;
+    ch_book_get_stats(e->book, &bs);
+    if ((uint64_t)e->n_pos + bs.open_orders + 2 > e->cfg.max_positions)
         return CH_ECAPACITY;
     ch_err err = ch_book_add_instrument(e->book, id, uc->min_price, uc->max_price);
     if (err != CH_OK)
@@ -1014,10 +1053,9 @@ ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_s
         return CH_ECAPACITY;
     uint32_t i = e->n_acct++;
     account *a = &e->acct[i];
-    double *R = a->R, *O = a->O;
+    double *M = a->M;
     memset(a, 0, sizeof *a);
-    a->R = R;
-    a->O = O;
+    a->M = M;
     a->open = true;
     a->first_pos = NIL;
     memcpy(a->name, name, n);
@@ -1035,16 +1073,26 @@ static double free_equity(const account *a)
     return (double)(a->cash - a->reserved) / CH_CASH_SCALE + a->mtm;
 }
 
-static double worst_loss(const ch_engine *e, const double *R, const double *O, const double *x,
-                         double k)
+/*
+ * Can account a sell q more lots of series s? The margin it would need is the
+ * worst scenario loss of M - q scen. Bounded above by a->worst + q max(scen,
+ * 0) (a little more, for rounding), which needs no vector read: the exact
+ * scan runs only when that bound exceeds the free equity. Same answers as
+ * always scanning.
+ */
+static bool margin_ok(const ch_engine *e, const account *a, const series *s, int64_t q)
 {
-    double worst = 0.0;
+    double eq = free_equity(a);
+    double bound = (a->worst + (double)q * s->scen_up) * (1 + 1e-9);
+    if (bound <= eq)
+        return true;
+    double need = 0.0;
     for (size_t i = 0; i < e->nscen; i++) {
-        double v = R[i] + O[i] + (x != NULL ? k * x[i] : 0.0);
-        if (-v > worst)
-            worst = -v;
+        double v = a->M[i] - (double)q * s->scen[i];
+        if (-v > need)
+            need = -v;
     }
-    return worst;
+    return !(need > 0 && need > eq);
 }
 
 ch_err ch_engine_deposit(ch_engine *e, ch_account_id id, int64_t amount)
@@ -1058,8 +1106,7 @@ ch_err ch_engine_deposit(ch_engine *e, ch_account_id id, int64_t amount)
         if (a->cash - a->reserved < -amount)
             return CH_EFUNDS;
         /* what stays must still cover the margin of positions and resting sells */
-        double need = worst_loss(e, a->R, a->O, NULL, 0);
-        if (free_equity(a) + (double)amount / CH_CASH_SCALE < need)
+        if (free_equity(a) + (double)amount / CH_CASH_SCALE < a->worst)
             return CH_EMARGIN;
     }
     e->seq++;
@@ -1080,7 +1127,7 @@ ch_err ch_engine_account(const ch_engine *e, ch_account_id id, ch_account_info *
     out->cash = a->cash;
     out->reserved = a->reserved;
     out->equity = free_equity(a);
-    out->margin = worst_loss(e, a->R, a->O, NULL, 0);
+    out->margin = a->worst;
     out->shares = a->shares;
     out->positions = a->npos;
     return CH_OK;
@@ -1228,8 +1275,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     } else {
         if (!s->marked)
             return reject(e, res, CH_EMARGIN); /* no mark, no margin */
-        double need = worst_loss(e, a->R, a->O, s->scen, -(double)o->qty);
-        if (need > 0 && need > free_equity(a))
+        if (!margin_ok(e, a, s, o->qty))
             return reject(e, res, CH_EMARGIN);
     }
     ch_stp stp = a->stp;
@@ -1251,8 +1297,9 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         if (f < o->qty)
             return reject(e, res, CH_EFOK);
     }
-    uint32_t tk = pos_get(e, o->account.v, o->instr.v);
-    if (tk == NIL)
+    ch_book_stats bs;
+    ch_book_get_stats(e->book, &bs);
+    if ((uint64_t)e->n_pos + bs.open_orders + 1 > e->cfg.max_positions)
         return reject(e, res, CH_ECAPACITY);
     ch_order_req rq = {.instr = o->instr,
                        .account = o->account,
@@ -1263,7 +1310,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                        .post_only = o->post_only,
                        .price = o->price,
                        .qty = o->qty,
-                       .user = tk}; /* the book carries the order's position record */
+                       .user = NIL}; /* its position record, once it has one */
     ch_order_id id;
     ch_err err = ch_book_open_order(e->book, &rq, &id);
     if (err != CH_OK)
@@ -1276,7 +1323,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     e->cur_res = r;
     e->cur_order = id;
     e->cur_taker = o->account.v;
-    e->cur_taker_k = tk;
+    e->cur_taker_k = NIL;
     e->cur_instr = o->instr;
     e->cur_side = o->side;
     bool book_on = true;
@@ -1335,11 +1382,11 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                 break; /* cannot happen: one lot qualified in best_source */
             int64_t fee = taker_fee(e, o->instr, px.ticks, q);
             if (o->side == CH_BUY)
-                clear_trade(e, o->instr, o->account.v, tk, CH_ACCOUNT_POOL, s->pool_k, px.ticks,
-                            q, o->account.v, fee);
+                clear_trade(e, o->instr, o->account.v, taker_rec(e), CH_ACCOUNT_POOL, s->pool_k,
+                            px.ticks, q, o->account.v, fee);
             else
-                clear_trade(e, o->instr, CH_ACCOUNT_POOL, s->pool_k, o->account.v, tk, px.ticks,
-                            q, o->account.v, fee);
+                clear_trade(e, o->instr, CH_ACCOUNT_POOL, s->pool_k, o->account.v, taker_rec(e),
+                            px.ticks, q, o->account.v, fee);
             ch_book_fill_open(e->book, id, q);
             count_fill(e, o->instr, CH_SRC_POOL, q);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_POOL, .instr = o->instr,
@@ -1392,8 +1439,7 @@ ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id, int64
             if (need > 0 && a->cash - a->reserved < need)
                 return reject(e, res, CH_EFUNDS);
         } else if (nq > info.remaining) {
-            double need = worst_loss(e, a->R, a->O, s->scen, -(double)(nq - info.remaining));
-            if (need > 0 && need > free_equity(a))
+            if (!margin_ok(e, a, s, nq - info.remaining))
                 return reject(e, res, CH_EMARGIN);
         }
     }

@@ -345,6 +345,14 @@ typedef struct ch_order_info {
 CH_API ch_err ch_book_order(const ch_book *b, ch_order_id id, ch_order_info *out);
 
 /**
+ * Change the opaque `user` word of a live order (resting, or the order opened
+ * by ch_book_open_order and not yet closed), e.g. to cache what the owner
+ * resolved on its first fill. Allowed from inside an event callback: events
+ * emitted afterwards carry the new value. @return CH_OK or CH_EUNKNOWN_ORDER.
+ */
+CH_API ch_err ch_book_set_user(ch_book *b, ch_order_id id, uint64_t user);
+
+/**
  * Call @p fn for every resting order of @p id's @p side, best price first,
  * then time priority. @p fn must not modify the book.
  */

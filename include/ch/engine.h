@@ -105,7 +105,9 @@ typedef struct ch_engine_config {
     uint32_t max_orders;       /**< resting orders */
     uint32_t max_levels;       /**< price levels per side per book */
     uint32_t max_accounts;     /**< including house, pool, fees */
-    uint32_t max_positions;    /**< (account, instrument) pairs with a record */
+    uint32_t max_positions;    /**< (account, instrument) records; an order is admitted only
+                                    while records + resting orders + 1 fit (each may
+                                    need one on its first fill) */
     /* max_accounts x max_instruments must not exceed 2^28: positions are
      * indexed by a dense table of that many 4-byte entries */
     bool netting;              /**< parity netting on (the default) */
