@@ -57,7 +57,8 @@ typedef struct level {
     int64_t qty;
     uint32_t head, tail;
     uint32_t count;
-    uint32_t pad_;
+    uint32_t head_account; /* the first order's account (NIL when empty): lets
+                            * ch_book_best_other answer without touching orders */
 } level;
 
 typedef struct side_book {
@@ -185,10 +186,12 @@ static void lv_remove(side_book *sd, uint32_t i)
 static void fifo_unlink(ch_book *b, level *lv, uint32_t s)
 {
     order *o = &b->orders[s];
-    if (o->prev != NIL)
+    if (o->prev != NIL) {
         b->orders[o->prev].next = o->next;
-    else
+    } else {
         lv->head = o->next;
+        lv->head_account = o->next != NIL ? b->orders[o->next].account : NIL;
+    }
     if (o->next != NIL)
         b->orders[o->next].prev = o->prev;
     else
@@ -205,8 +208,10 @@ static void fifo_append(ch_book *b, level *lv, uint32_t s)
     o->prev = lv->tail;
     if (lv->tail != NIL)
         b->orders[lv->tail].next = s;
-    else
+    else {
         lv->head = s;
+        lv->head_account = o->account;
+    }
     lv->tail = s;
     lv->qty += o->remaining;
     lv->count++;
@@ -230,7 +235,7 @@ static void rest(ch_book *b, ibook *bk, uint32_t s)
         nl->qty = 0;
         nl->head = nl->tail = NIL;
         nl->count = 0;
-        nl->pad_ = 0;
+        nl->head_account = NIL;
     }
     o->state = SLOT_RESTING;
     o->priority = b->cmd_seq;
@@ -812,6 +817,11 @@ ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_acc
         /* the first order of another account decides; the level's total is
          * an upper bound of what others offer there (ch_book_take skips the
          * account's own orders) */
+        if (sd->lv[li].head_account != account.v) { /* the common case */
+            *price = price_of(side, sd->lv[li].key);
+            *qty = sd->lv[li].qty;
+            return CH_OK;
+        }
         for (uint32_t s = sd->lv[li].head; s != NIL; s = b->orders[s].next) {
             if (b->orders[s].account != account.v) {
                 *price = price_of(side, sd->lv[li].key);
@@ -1119,6 +1129,10 @@ ch_err ch_book_check(const ch_book *b)
                     return CH_EINVAL;
                 int64_t px = price_of(side, lv->key);
                 if (px < bk->min_price || px > bk->max_price)
+                    return CH_EINVAL;
+                if (lv->head_account !=
+                    (lv->head != NIL && lv->head < b->max_orders ? b->orders[lv->head].account
+                                                                 : NIL))
                     return CH_EINVAL;
                 int64_t qty = 0;
                 uint32_t count = 0, prev = NIL;

@@ -33,27 +33,54 @@
 #include "ch/engine.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NIL UINT32_MAX
+#define CH_LINE 64
+#define CH_LINE_ALIGNED _Alignas(CH_LINE)
 
+/* calloc, aligned to a cache line (freed with free) */
+static void *calloc_lines(size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    size_t bytes = (n * size + CH_LINE - 1) / CH_LINE * CH_LINE;
+    void *p = aligned_alloc(CH_LINE, bytes == 0 ? CH_LINE : bytes);
+    if (p != NULL)
+        memset(p, 0, bytes == 0 ? CH_LINE : bytes);
+    return p;
+}
+
+/*
+ * Per-series state. The first cache line holds everything an order that only
+ * rests needs (checks, the sibling, the pool's cached quotes), so accepting
+ * one touches one line of it; Greeks and counters are for fills.
+ */
 typedef struct series {
-    bool listed, settled, marked;
+    /* line 1: the order path */
+    CH_LINE_ALIGNED bool listed;
+    bool settled, marked;
     uint32_t und;
     ch_instr_id sibling;
-    ch_series rs;
-    ch_greeks unit;      /* per contract at the mark */
-    double *scen;        /* PnL of one long contract per scenario (nscen, in an arena) */
-    double scen_up;      /* max(0, max scen): one short contract's worst loss */
+    uint32_t pool_k;        /* the pool's record (no lookup) */
+    ch_time trade_until;    /* orders are refused from then on (expiry; never for perps) */
+    double scen_up;         /* max(0, max scen): one short contract's worst loss */
     uint64_t quote_epoch;   /* the pool's 1-lot quotes below are valid for this epoch */
     int64_t quote_px[2];    /* per customer side; 0 = the pool does not quote */
-    double fwd_ticks;    /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
-    uint32_t first_pos;  /* positions in this series */
-    uint32_t house_k, pool_k; /* the house's and the pool's records (no hash lookup) */
+    /* fills, pricing and reports */
+    double fwd_ticks;       /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
+    double *scen;           /* PnL of one long contract per scenario (nscen, in an arena) */
+    uint32_t house_k;       /* the house's record */
+    uint32_t first_pos;     /* positions in this series */
+    ch_series rs;
+    ch_greeks unit;         /* per contract at the mark */
     /* netting counters */
     double gross_g, gross_v, netted_g, netted_v, pool_g, pool_v;
 } series;
+
+_Static_assert(offsetof(series, fwd_ticks) <= CH_LINE, "the order path fits one line");
 
 typedef struct und_state {
     ch_market m;
@@ -66,16 +93,22 @@ typedef struct und_state {
 } und_state;
 
 typedef struct account {
-    bool open, internal;
-    char name[CH_ACCOUNT_NAME_MAX];
+    /* line 1: checks and holds */
+    CH_LINE_ALIGNED bool open;
+    bool internal;
     ch_stp stp;
-    int64_t cash, reserved, shares;
-    uint32_t first_pos, npos;
+    int64_t cash, reserved;
     double *M;    /* margin vector: scenario PnL of positions plus resting sell
                    * orders as if filled (nscen, in an arena) */
     double worst; /* max(0, -min M): the margin in use, kept with M */
-    double mtm;      /* positions at mark, quote ccy */
+    double mtm;   /* positions at mark, quote ccy */
+    /* the rest */
+    int64_t shares;
+    uint32_t first_pos, npos;
+    char name[CH_ACCOUNT_NAME_MAX];
 } account;
+
+_Static_assert(offsetof(account, shares) <= CH_LINE, "checks fit one line");
 
 typedef struct position {
     uint32_t account, instr;
@@ -342,8 +375,10 @@ static void report_fill(ch_engine *e, ch_fill *f)
         e->cur_res->by_source[f->source] += f->qty;
         e->cur_res->fills++;
     }
-    ch_engine_event ev = {.type = CH_EE_FILL, .fill = *f};
-    emit(e, &ev);
+    if (e->fn != NULL) {
+        ch_engine_event ev = {.type = CH_EE_FILL, .fill = *f};
+        emit(e, &ev);
+    }
 }
 
 /* Release what a resting order holds: buy reservation or sell margin vector. */
@@ -383,7 +418,6 @@ static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_sid
 static void on_book_event(void *ctx, const ch_event *ev)
 {
     ch_engine *e = ctx;
-    ch_engine_event out = {.type = CH_EE_ORDER, .book = ev};
     if (ev->type == CH_EV_FILL) {
         ch_instr_id id = ev->instr;
         uint32_t maker = ev->maker_account.v;
@@ -432,7 +466,10 @@ static void on_book_event(void *ctx, const ch_event *ev)
         /* a resting order left the book (cancel, STP, expiry) */
         release_order(e, ev->account.v, ev->instr, ev->side, ev->price, ev->qty);
     }
-    emit(e, &out);
+    if (e->fn != NULL) {
+        ch_engine_event out = {.type = CH_EE_ORDER, .book = ev};
+        emit(e, &out);
+    }
 }
 
 /* ---- pool ------------------------------------------------------------------ */
@@ -636,9 +673,9 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
                          .ctx = e};
     e->reg = ch_instruments_create(cfg->max_instruments, cfg->max_underlyings);
     e->book = ch_book_create(&bc);
-    e->ser = calloc(cfg->max_instruments, sizeof *e->ser);
+    e->ser = calloc_lines(cfg->max_instruments, sizeof *e->ser);
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
-    e->acct = calloc(cfg->max_accounts, sizeof *e->acct);
+    e->acct = calloc_lines(cfg->max_accounts, sizeof *e->acct);
     e->scen_arena = calloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
                                cfg->scenarios.n_spot * 3,
                            sizeof(double));
@@ -840,6 +877,7 @@ static ch_err after_listing(ch_engine *e, ch_instr_id id)
                         .is_linear = in->sym.kind == CH_PERP};
     if (s->rs.is_linear)
         s->rs.strike = 1.0;
+    s->trade_until = s->rs.is_linear ? INT64_MAX : s->rs.expiry;
     s->house_k = pos_get(e, CH_ACCOUNT_HOUSE, id.v);
     s->pool_k = pos_get(e, CH_ACCOUNT_POOL, id.v);
     und_state *u = &e->und[s->und];
@@ -1247,11 +1285,10 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     e->seq++;
     if (o->account.v >= e->n_acct || e->acct[o->account.v].internal)
         return reject(e, res, CH_EUNAUTHORIZED);
-    const ch_instrument *in = ch_instruments_get(e->reg, o->instr);
-    if (in == NULL || !e->ser[o->instr.v].listed)
+    if (o->instr.v >= e->cfg.max_instruments || !e->ser[o->instr.v].listed)
         return reject(e, res, CH_EUNKNOWN_SYMBOL);
     series *s = &e->ser[o->instr.v];
-    if (s->settled || (!s->rs.is_linear && s->rs.expiry <= e->now))
+    if (s->settled || s->trade_until <= e->now)
         return reject(e, res, CH_EEXPIRED);
     if (o->side != CH_BUY && o->side != CH_SELL)
         return reject(e, res, CH_EBADSIDE);
