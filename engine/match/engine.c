@@ -41,6 +41,14 @@
 #define CH_LINE 64
 #define CH_LINE_ALIGNED _Alignas(CH_LINE)
 
+/* Start loading a line now, so that misses the order path will take anyway
+ * overlap instead of following one another. */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
 /* calloc, aligned to a cache line (freed with free) */
 static void *calloc_lines(size_t n, size_t size)
 {
@@ -68,7 +76,8 @@ typedef struct series {
     ch_time trade_until;    /* orders are refused from then on (expiry; never for perps) */
     double scen_up;         /* max(0, max scen): one short contract's worst loss */
     uint64_t quote_epoch;   /* the pool's 1-lot quotes below are valid for this epoch */
-    int64_t quote_px[2];    /* per customer side; 0 = the pool does not quote */
+    int64_t quote_px[2];    /* per customer side; 0 = the pool does not quote, -1 = not
+                             * computed in this epoch */
     /* fills, pricing and reports */
     double fwd_ticks;       /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
     double *scen;           /* PnL of one long contract per scenario (nscen, in an arena) */
@@ -132,7 +141,8 @@ struct ch_engine {
     int64_t pool_shares;
     ch_time now;
     size_t nscen;
-    double *scen_arena; /* series scenario vectors, then account R and O vectors */
+    size_t scen_stride; /* nscen rounded up to whole cache lines */
+    double *scen_arena; /* series scenario vectors, then account margin vectors */
     uint64_t pool_epoch; /* bumped whenever a pool quote may change */
     int64_t fee_cap_ppm;
     uint64_t seq, trades;
@@ -289,6 +299,13 @@ static void pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px)
 
 /* ---- clearing -------------------------------------------------------------- */
 
+/* Every line of a scenario vector (they start on a line). */
+static void prefetch_vec(const ch_engine *e, const double *v)
+{
+    for (size_t i = 0; i < e->nscen; i += CH_LINE / sizeof(double))
+        PREFETCH(v + i);
+}
+
 /* M += k x, and the account's worst scenario loss after it, in one pass. */
 static void margin_add(const ch_engine *e, account *a, double k, const double *x)
 {
@@ -302,14 +319,16 @@ static void margin_add(const ch_engine *e, account *a, double k, const double *x
 }
 
 /* Position, margin vector, mark value and inventory of one side of a trade;
- * `k` is acct's record for id (created before trading). */
+ * `k` is acct's record for id. `held`: the margin vector already counts these
+ * lots (a resting sell, held as if filled, that now fills). */
 static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, int64_t q,
-                     int64_t px_cash)
+                     int64_t px_cash, bool held)
 {
     series *s = &e->ser[id.v];
     pos_apply(e, k, q, px_cash);
     account *a = &e->acct[acct];
-    margin_add(e, a, (double)q, s->scen);
+    if (!held)
+        margin_add(e, a, (double)q, s->scen);
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
@@ -326,11 +345,12 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
 /*
  * One trade of q lots of `id` at `price` ticks between buyer and seller
  * (records bk, sk); the taker (one of them) pays `fee`. Cash moves both ways
- * exactly.
+ * exactly. `seller_held`: the seller is a resting sell order, whose lots its
+ * margin vector already holds as if filled; they stay there as its position.
  */
 static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk,
                         uint32_t seller, uint32_t sk, int64_t price, int64_t q,
-                        uint32_t fee_payer, int64_t fee)
+                        uint32_t fee_payer, int64_t fee, bool seller_held)
 {
     int64_t px_cash = price * e->und[e->ser[id.v].und].tick_cash;
     int64_t amount = px_cash * q;
@@ -340,8 +360,8 @@ static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t b
         e->acct[fee_payer].cash -= fee;
         e->acct[CH_ACCOUNT_FEES].cash += fee;
     }
-    book_leg(e, buyer, bk, id, q, px_cash);
-    book_leg(e, seller, sk, id, -q, px_cash);
+    book_leg(e, buyer, bk, id, q, px_cash, false);
+    book_leg(e, seller, sk, id, -q, px_cash, seller_held);
 }
 
 static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
@@ -422,8 +442,10 @@ static void on_book_event(void *ctx, const ch_event *ev)
         ch_instr_id id = ev->instr;
         uint32_t maker = ev->maker_account.v;
         ch_side taker_side = ev->side;
-        /* the resting order traded: release what it held for those lots */
-        release_order(e, maker, id, taker_side == CH_BUY ? CH_SELL : CH_BUY, ev->price, ev->qty);
+        /* the resting order traded: release what a buy held for those lots
+         * (a sell's margin hold becomes its position's, see clear_trade) */
+        if (taker_side == CH_SELL)
+            release_order(e, maker, id, CH_BUY, ev->price, ev->qty);
         uint32_t mk = order_rec(e, maker, id, ev->maker, ev->maker_user);
         if (e->ctx_source == CH_SRC_NET) {
             /* taker vs house on the taker's series, house vs maker on the sibling */
@@ -433,12 +455,14 @@ static void on_book_event(void *ctx, const ch_event *ev)
             uint32_t t = e->cur_taker, tk = taker_rec(e);
             uint32_t hx = e->ser[x.v].house_k, hs = e->ser[id.v].house_k;
             if (taker_side == CH_BUY) {
-                clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee);
+                clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee, false);
                 /* the resting sibling order is a sell (an ask) */
-                clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker, 0);
+                clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker, 0,
+                            true);
             } else {
-                clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee);
-                clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker, 0);
+                clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee, false);
+                clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker, 0,
+                            false);
             }
             count_fill(e, x, CH_SRC_NET, ev->qty);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_NET, .instr = x,
@@ -451,9 +475,9 @@ static void on_book_event(void *ctx, const ch_event *ev)
             uint32_t t = e->cur_taker, tk = taker_rec(e);
             int64_t fee = taker_fee(e, id, ev->price, ev->qty);
             if (taker_side == CH_BUY)
-                clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee);
+                clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee, true);
             else
-                clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee);
+                clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee, false);
             count_fill(e, id, CH_SRC_BOOK, ev->qty);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_BOOK, .instr = id,
                          .taker_side = taker_side, .price = ev->price, .qty = ev->qty,
@@ -676,9 +700,10 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->ser = calloc_lines(cfg->max_instruments, sizeof *e->ser);
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
     e->acct = calloc_lines(cfg->max_accounts, sizeof *e->acct);
-    e->scen_arena = calloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
-                               cfg->scenarios.n_spot * 3,
-                           sizeof(double));
+    e->scen_stride = (e->nscen * sizeof(double) + CH_LINE - 1) / CH_LINE * CH_LINE / sizeof(double);
+    e->scen_arena = calloc_lines(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
+                                     e->scen_stride,
+                                 sizeof(double));
     e->pos = calloc(cfg->max_positions, sizeof *e->pos);
     e->pos_index = calloc((size_t)cfg->max_accounts * cfg->max_instruments,
                           sizeof *e->pos_index);
@@ -691,10 +716,10 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     }
     for (uint32_t i = 0; i < cfg->max_instruments; i++) {
         e->ser[i].first_pos = NIL;
-        e->ser[i].scen = e->scen_arena + (size_t)i * e->nscen;
+        e->ser[i].scen = e->scen_arena + (size_t)i * e->scen_stride;
     }
     for (uint32_t a = 0; a < cfg->max_accounts; a++) {
-        e->acct[a].M = e->scen_arena + ((size_t)cfg->max_instruments + a) * e->nscen;
+        e->acct[a].M = e->scen_arena + ((size_t)cfg->max_instruments + a) * e->scen_stride;
     }
     e->pool_epoch = 1;
     open_internal(e, CH_ACCOUNT_HOUSE, "house");
@@ -1246,12 +1271,12 @@ static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker
          * moves pool quotes happens (a pool fill, market data, pool cash) */
         series *ms = &e->ser[x.v];
         if (ms->quote_epoch != e->pool_epoch) {
-            for (int sd = 0; sd < 2; sd++) {
-                pool_px p = pool_price(e, x, (ch_side)sd, 1);
-                ms->quote_px[sd] =
-                    p.ok && pool_allows(e, x, (ch_side)sd, 1, p.ticks) ? p.ticks : 0;
-            }
+            ms->quote_px[0] = ms->quote_px[1] = -1; /* not computed yet */
             ms->quote_epoch = e->pool_epoch;
+        }
+        if (ms->quote_px[side] < 0) { /* only the side asked for */
+            pool_px p = pool_price(e, x, side, 1);
+            ms->quote_px[side] = p.ok && pool_allows(e, x, side, 1, p.ticks) ? p.ticks : 0;
         }
         int64_t qp = ms->quote_px[side];
         if (qp > 0 && better(side, qp, limit, false)) {
@@ -1283,6 +1308,14 @@ static int64_t sibling_limit(const ch_engine *e, ch_instr_id x, ch_side side, in
 ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result *res)
 {
     e->seq++;
+    if (o->account.v < e->n_acct && o->instr.v < e->cfg.max_instruments) {
+        PREFETCH(&e->acct[o->account.v]);
+        PREFETCH(&e->ser[o->instr.v]);
+        if (o->side == CH_SELL) { /* the margin check and hold read these */
+            prefetch_vec(e, e->acct[o->account.v].M);
+            prefetch_vec(e, e->ser[o->instr.v].scen);
+        }
+    }
     if (o->account.v >= e->n_acct || e->acct[o->account.v].internal)
         return reject(e, res, CH_EUNAUTHORIZED);
     if (o->instr.v >= e->cfg.max_instruments || !e->ser[o->instr.v].listed)
@@ -1420,10 +1453,10 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             int64_t fee = taker_fee(e, o->instr, px.ticks, q);
             if (o->side == CH_BUY)
                 clear_trade(e, o->instr, o->account.v, taker_rec(e), CH_ACCOUNT_POOL, s->pool_k,
-                            px.ticks, q, o->account.v, fee);
+                            px.ticks, q, o->account.v, fee, false);
             else
                 clear_trade(e, o->instr, CH_ACCOUNT_POOL, s->pool_k, o->account.v, taker_rec(e),
-                            px.ticks, q, o->account.v, fee);
+                            px.ticks, q, o->account.v, fee, false);
             ch_book_fill_open(e->book, id, q);
             count_fill(e, o->instr, CH_SRC_POOL, q);
             ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_POOL, .instr = o->instr,
@@ -1449,6 +1482,17 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
 ch_err ch_engine_cancel(ch_engine *e, ch_account_id acct, ch_order_id id, int64_t *cancelled)
 {
     e->seq++;
+    ch_order_info info;
+    if (acct.v < e->n_acct && ch_book_order(e->book, id, &info) == CH_OK) {
+        /* what releasing the order will touch, while the book unlinks it */
+        const account *a = &e->acct[acct.v];
+        PREFETCH(a);
+        PREFETCH(&e->ser[info.instr.v]);
+        if (info.side == CH_SELL) {
+            prefetch_vec(e, a->M);
+            prefetch_vec(e, e->ser[info.instr.v].scen);
+        }
+    }
     return ch_book_cancel(e->book, acct, id, cancelled); /* the CANCEL event releases */
 }
 
