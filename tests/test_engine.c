@@ -607,6 +607,11 @@ START_TEST(randomized_invariants)
     ck_assert_int_gt(n.lots[CH_SRC_POOL], 0);
     fprintf(stderr, "engine random: %ld accepted, %ld rejected; lots book %lld net %lld pool %lld\n",
             ok, rejected, (long long)n.lots[0], (long long)n.lots[1], (long long)n.lots[2]);
+#ifdef CH_ENGINE_SELF_CHECK
+    extern unsigned long ch_engine_self_checks;
+    fprintf(stderr, "engine self-checks: %lu shortcuts verified\n", ch_engine_self_checks);
+    ck_assert_uint_gt(ch_engine_self_checks, 1000);
+#endif
     /* expiry settles everything */
     ch_market_update mu = {.underlying = 0, .index = 101234.5, .rate = NAN, .funding_rate = NAN,
                            .perp = NAN, .time = exp1 + 1};

@@ -512,9 +512,11 @@ static ch_err reject_submit(ch_book *b, const ch_order_req *r, ch_err why, ch_or
 static bool level_full(const ch_book *b, const ibook *bk, int side, int64_t price, uint32_t freed)
 {
     const side_book *sd = &bk->s[side];
+    if (sd->n - freed < b->max_levels)
+        return false; /* room for a new level: no need to look for this one */
     bool found;
     lv_find(sd, key_of(side, price), &found);
-    return !found && sd->n - freed >= b->max_levels;
+    return !found;
 }
 
 static void finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool can_rest,

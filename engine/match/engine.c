@@ -49,6 +49,25 @@
 #define PREFETCH(p) ((void)(p))
 #endif
 
+/*
+ * Test builds (CH_ENGINE_SELF_CHECK) compare every shortcut the order path
+ * takes with the exact computation it skips, and abort on a difference.
+ */
+#ifdef CH_ENGINE_SELF_CHECK
+#include <stdio.h>
+unsigned long ch_engine_self_checks; /* how many shortcuts were verified */
+#define SELF_CHECK(cond, what)                                                          \
+    do {                                                                                \
+        ch_engine_self_checks++;                                                        \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "ch_engine self-check failed: %s\n", what);                  \
+            abort();                                                                    \
+        }                                                                               \
+    } while (0)
+#else
+#define SELF_CHECK(cond, what) ((void)0)
+#endif
+
 /* calloc, aligned to a cache line (freed with free) */
 static void *calloc_lines(size_t n, size_t size)
 {
@@ -62,12 +81,12 @@ static void *calloc_lines(size_t n, size_t size)
 }
 
 /*
- * Per-series state. The first cache line holds everything an order that only
- * rests needs (checks, the sibling, the pool's cached quotes), so accepting
- * one touches one line of it; Greeks and counters are for fills.
+ * Per-series state. The first two cache lines hold everything an order that
+ * only rests needs (checks, the sibling's parity term, the pool's cached
+ * quotes); Greeks and counters are for fills.
  */
 typedef struct series {
-    /* line 1: the order path */
+    /* lines 1-2: the order path */
     CH_LINE_ALIGNED bool listed;
     bool settled, marked;
     uint32_t und;
@@ -75,11 +94,15 @@ typedef struct series {
     uint32_t pool_k;        /* the pool's record (no lookup) */
     ch_time trade_until;    /* orders are refused from then on (expiry; never for perps) */
     double scen_up;         /* max(0, max scen): one short contract's worst loss */
-    uint64_t quote_epoch;   /* the pool's 1-lot quotes below are valid for this epoch */
-    int64_t quote_px[2];    /* per customer side; 0 = the pool does not quote, -1 = not
-                             * computed in this epoch */
-    /* fills, pricing and reports */
     double fwd_ticks;       /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
+    double ticks_per_skew;  /* how far a quote moves per 1.00 of skew (vega / tick) */
+    /* the pool's 1-lot quote per customer side (pool_quote1) */
+    int64_t quote_px[2];    /* ticks; 0 = the pool does not quote */
+    double quote_raw[2];    /* the price in ticks before rounding */
+    uint64_t quote_epoch[2]; /* exact in this pool_epoch (0 = never computed) */
+    uint64_t quote_base[2];  /* the base_epoch and pool drift then */
+    double quote_drift[2];
+    /* fills, pricing and reports */
     double *scen;           /* PnL of one long contract per scenario (nscen, in an arena) */
     uint32_t house_k;       /* the house's record */
     uint32_t first_pos;     /* positions in this series */
@@ -89,7 +112,7 @@ typedef struct series {
     double gross_g, gross_v, netted_g, netted_v, pool_g, pool_v;
 } series;
 
-_Static_assert(offsetof(series, fwd_ticks) <= CH_LINE, "the order path fits one line");
+_Static_assert(offsetof(series, scen) <= 2 * CH_LINE, "the order path fits two lines");
 
 typedef struct und_state {
     ch_market m;
@@ -98,6 +121,7 @@ typedef struct und_state {
     ch_smile *smile, *scratch;
     ch_inventory *pool_inv, *house_inv;
     double pool_abs_notional_units; /* Σ|pool position| × contract size */
+    double pool_drift; /* Σ over pool fills of how far they moved any quote's skew */
     int64_t tick_cash;               /* cash units per tick */
 } und_state;
 
@@ -144,6 +168,8 @@ struct ch_engine {
     size_t scen_stride; /* nscen rounded up to whole cache lines */
     double *scen_arena; /* series scenario vectors, then account margin vectors */
     uint64_t pool_epoch; /* bumped whenever a pool quote may change */
+    uint64_t base_epoch; /* bumped with it, except by pool fills, whose effect on
+                          * quotes is bounded by the underlying's pool_drift */
     int64_t fee_cap_ppm;
     uint64_t seq, trades;
     ch_netting net;
@@ -318,6 +344,31 @@ static void margin_add(const ch_engine *e, account *a, double k, const double *x
     a->worst = worst;
 }
 
+/*
+ * The inventory terms of the pool's skew for series id: the total term (all
+ * of the underlying) and its (expiry, strike) bucket's. A quote's skew is
+ * their sum plus the trade's own half-step (pool_price).
+ */
+static void pool_skew_terms(const ch_engine *e, const und_state *u, ch_instr_id id,
+                            double *total, double *bucket)
+{
+    const ch_pool_config *pc = &e->cfg.pool;
+    ch_risk_totals tot, bk = {0};
+    ch_inventory_totals(u->pool_inv, &tot);
+    ch_inventory_series_bucket(u->pool_inv, id.v, &bk);
+    double t = 0, b = 0;
+    if (pc->max_vega_total > 0)
+        t += pc->pv_t * tot.vega / pc->max_vega_total;
+    if (pc->max_gamma_total > 0)
+        t += pc->pg_t * tot.gamma / pc->max_gamma_total;
+    if (pc->max_vega_strike > 0)
+        b += pc->pv_k * bk.vega / pc->max_vega_strike;
+    if (pc->max_gamma_strike > 0)
+        b += pc->pg_k * bk.gamma / pc->max_gamma_strike;
+    *total = t;
+    *bucket = b;
+}
+
 /* Position, margin vector, mark value and inventory of one side of a trade;
  * `k` is acct's record for id. `held`: the margin vector already counts these
  * lots (a resting sell, held as if filled, that now fills). */
@@ -332,11 +383,17 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
-        e->pool_epoch++;
+        e->pool_epoch++; /* not base_epoch: pool_drift bounds what a pool fill moves */
         double before = fabs((double)(e->pos[k].qty - q));
         double after = fabs((double)e->pos[k].qty);
         u->pool_abs_notional_units += (after - before) * s->rs.contract_size;
+        double t0, b0, t1, b1;
+        pool_skew_terms(e, u, id, &t0, &b0);
         ch_inventory_fill(u->pool_inv, id.v, (double)q);
+        pool_skew_terms(e, u, id, &t1, &b1);
+        /* every other series' skew moved by the total term only; this
+         * bucket's by both */
+        u->pool_drift += fabs(t1 - t0) + fabs(b1 - b0);
     } else if (acct == CH_ACCOUNT_HOUSE) {
         ch_inventory_fill(u->house_inv, id.v, (double)q);
     }
@@ -501,6 +558,7 @@ static void on_book_event(void *ctx, const ch_event *ev)
 typedef struct pool_px {
     bool ok;
     int64_t ticks;
+    double raw; /* the price in ticks before rounding to a tick and to the band */
     double mid, premium; /* per contract, quote ccy */
 } pool_px;
 
@@ -542,7 +600,8 @@ static pool_px pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int6
     double prem = (pc->half_spread_vol + skew) * vg;
     double px = cust == CH_BUY ? s->unit.price + prem : s->unit.price - prem;
     double tv = tick_value(e, s->und);
-    int64_t t = cust == CH_BUY ? (int64_t)ceil(px / tv - 1e-9) : (int64_t)floor(px / tv + 1e-9);
+    r.raw = px / tv;
+    int64_t t = cust == CH_BUY ? (int64_t)ceil(r.raw - 1e-9) : (int64_t)floor(r.raw + 1e-9);
     const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
     if (t < uc->min_price) {
         if (cust == CH_SELL)
@@ -816,6 +875,7 @@ static void refresh_series(ch_engine *e, uint32_t i)
         return;
     s->unit = g;
     s->marked = true;
+    s->ticks_per_skew = fabs(g.vega) / tick_value(e, s->und);
     s->scen_up = 0;
     for (size_t k = 0; k < e->nscen; k++)
         if (s->scen[k] > s->scen_up)
@@ -862,6 +922,7 @@ static void refresh_accounts(ch_engine *e)
 static void refresh_underlying(ch_engine *e, uint32_t und)
 {
     e->pool_epoch++;
+    e->base_epoch++;
     uint32_t n = ch_instruments_count(e->reg);
     for (uint32_t i = 0; i < n; i++)
         if (e->ser[i].listed && e->ser[i].und == und)
@@ -978,6 +1039,7 @@ static void settle_series(ch_engine *e, uint32_t i)
     }
     s->settled = true;
     e->pool_epoch++;
+    e->base_epoch++;
 }
 
 static bool settle_due(ch_engine *e)
@@ -1147,15 +1209,21 @@ static bool margin_ok(const ch_engine *e, const account *a, const series *s, int
 {
     double eq = free_equity(a);
     double bound = (a->worst + (double)q * s->scen_up) * (1 + 1e-9);
-    if (bound <= eq)
+    bool fast = bound <= eq;
+#ifndef CH_ENGINE_SELF_CHECK
+    if (fast)
         return true;
+#endif
     double need = 0.0;
     for (size_t i = 0; i < e->nscen; i++) {
         double v = a->M[i] - (double)q * s->scen[i];
         if (-v > need)
             need = -v;
     }
-    return !(need > 0 && need > eq);
+    bool ok = !(need > 0 && need > eq);
+    if (fast)
+        SELF_CHECK(ok, "margin bound");
+    return ok;
 }
 
 ch_err ch_engine_deposit(ch_engine *e, ch_account_id id, int64_t amount)
@@ -1235,6 +1303,50 @@ static ch_err reject(ch_engine *e, ch_engine_result *res, ch_err why)
     return why;
 }
 
+/*
+ * The pool's 1-lot price for the customer's side now, 0 if it does not quote.
+ * Cached per series and side: exact while nothing moved pool quotes
+ * (pool_epoch). After pool fills only (same base_epoch), the unrounded quote
+ * has moved by at most the underlying's pool drift since, times
+ * ticks_per_skew (rounding to a tick and clamping to the band are monotone);
+ * when even that cannot bring it to `limit`, the answer is 0 (it cannot fill
+ * this order) without requoting. Otherwise requote, exactly.
+ */
+static int64_t pool_quote1(ch_engine *e, ch_instr_id x, ch_side side, int64_t limit)
+{
+    series *s = &e->ser[x.v];
+    const und_state *u = &e->und[s->und];
+    if (s->quote_epoch[side] != e->pool_epoch) {
+        if (s->quote_base[side] == e->base_epoch && s->quote_px[side] > 0) {
+            double moved =
+                (u->pool_drift - s->quote_drift[side]) * s->ticks_per_skew * (1 + 1e-6) + 1e-6;
+            double reach = side == CH_BUY ? ceil(s->quote_raw[side] - moved - 1e-9)
+                                          : floor(s->quote_raw[side] + moved + 1e-9);
+            if (side == CH_BUY ? reach > (double)limit : reach < (double)limit) {
+#ifdef CH_ENGINE_SELF_CHECK
+                pool_px p = pool_price(e, x, side, 1);
+                SELF_CHECK(!p.ok || !better(side, p.ticks, limit, false), "pool quote bound");
+#endif
+                return 0;
+            }
+        }
+        pool_px p = pool_price(e, x, side, 1);
+        s->quote_px[side] = p.ok && pool_allows(e, x, side, 1, p.ticks) ? p.ticks : 0;
+        s->quote_raw[side] = p.raw;
+        s->quote_epoch[side] = e->pool_epoch;
+        s->quote_base[side] = e->base_epoch;
+        s->quote_drift[side] = u->pool_drift;
+    }
+#ifdef CH_ENGINE_SELF_CHECK
+    {
+        pool_px p = pool_price(e, x, side, 1);
+        int64_t fresh = p.ok && pool_allows(e, x, side, 1, p.ticks) ? p.ticks : 0;
+        SELF_CHECK(fresh == s->quote_px[side], "cached pool quote");
+    }
+#endif
+    return s->quote_px[side];
+}
+
 /* Best source for the taker now. Returns -1 if none crosses the limit. */
 typedef struct offer {
     int64_t price; /* taker's price */
@@ -1267,18 +1379,7 @@ static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker
         }
     }
     if (pool_on) {
-        /* the pool's 1-lot quote, cached per series until something that
-         * moves pool quotes happens (a pool fill, market data, pool cash) */
-        series *ms = &e->ser[x.v];
-        if (ms->quote_epoch != e->pool_epoch) {
-            ms->quote_px[0] = ms->quote_px[1] = -1; /* not computed yet */
-            ms->quote_epoch = e->pool_epoch;
-        }
-        if (ms->quote_px[side] < 0) { /* only the side asked for */
-            pool_px p = pool_price(e, x, side, 1);
-            ms->quote_px[side] = p.ok && pool_allows(e, x, side, 1, p.ticks) ? p.ticks : 0;
-        }
-        int64_t qp = ms->quote_px[side];
+        int64_t qp = pool_quote1(e, x, side, limit);
         if (qp > 0 && better(side, qp, limit, false)) {
             o[2].price = qp;
             have[2] = true;
@@ -1617,6 +1718,7 @@ ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash, int6
         return CH_EINVAL;
     e->seq++;
     e->pool_epoch++;
+    e->base_epoch++;
     a->cash -= cash;
     e->acct[CH_ACCOUNT_POOL].cash += cash;
     a->shares += minted;
@@ -1645,6 +1747,7 @@ ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t shares, i
         return CH_EFUNDS;
     e->seq++;
     e->pool_epoch++;
+    e->base_epoch++;
     a->shares -= shares;
     e->pool_shares -= shares;
     e->acct[CH_ACCOUNT_POOL].cash -= pay;
