@@ -535,6 +535,28 @@ START_TEST(replace_keeps_reservations_exact)
 }
 END_TEST
 
+/* A resting order with no level left on its side is refused, whichever way
+ * it reaches the book (no source crosses it, or one does but it rests after). */
+START_TEST(full_side_refuses_a_new_level)
+{
+    teardown();
+    ch_engine_config cfg = small_cfg();
+    cfg.max_levels = 2;
+    setup_with(&cfg);
+    order(alice, C100, CH_BUY, 100, 1, CH_TIF_GTC, CH_OK);
+    order(alice, C100, CH_BUY, 101, 1, CH_TIF_GTC, CH_OK);
+    ch_account_info before, after;
+    ck_assert_int_eq(ch_engine_account(eng, alice, &before), CH_OK);
+    ch_engine_result r = order(alice, C100, CH_BUY, 102, 1, CH_TIF_GTC, CH_ECAPACITY);
+    ck_assert_int_eq(r.status, CH_STATUS_REJECTED);
+    ck_assert_int_eq(ch_engine_account(eng, alice, &after), CH_OK);
+    ck_assert_int_eq(after.reserved, before.reserved);
+    ck_assert_int_eq(after.cash, before.cash);
+    /* an existing level still takes more */
+    order(alice, C100, CH_BUY, 101, 2, CH_TIF_GTC, CH_OK);
+}
+END_TEST
+
 START_TEST(randomized_invariants)
 {
     ch_account_id acc[6] = {alice, bob, carol};
@@ -647,6 +669,7 @@ int main(void)
     tcase_add_test(tc, bad_orders_change_nothing);
     tcase_add_test(tc, lp_shares_at_nav);
     tcase_add_test(tc, randomized_invariants);
+    tcase_add_test(tc, full_side_refuses_a_new_level);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

@@ -1451,9 +1451,12 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     }
     ch_stp stp = a->stp;
     bool net_on = s->marked;
-    if (o->post_only) {
+    bool gtc_limit = o->type == CH_ORD_LIMIT && o->tif == CH_TIF_GTC;
+    int first = -1; /* the best source before anything trades (GTC limit orders) */
+    if (gtc_limit) {
         offer of[3];
-        if (best_source(e, o->instr, o->side, o->account.v, limit, true, net_on, true, of) >= 0)
+        first = best_source(e, o->instr, o->side, o->account.v, limit, true, net_on, true, of);
+        if (o->post_only && first >= 0)
             return reject(e, res, CH_EPOST_ONLY);
     }
     if (o->tif == CH_TIF_FOK) {
@@ -1482,6 +1485,24 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                        .price = o->price,
                        .qty = o->qty,
                        .user = NIL}; /* its position record, once it has one */
+    if (gtc_limit && first < 0) {
+        /* nothing crosses it: it only rests, in one call to its book (which
+         * then neither matches nor cancels, so emits no fill or cancel) */
+        ch_order_result br;
+        ch_err err = ch_book_submit(e->book, &rq, &br);
+        if (err != CH_OK)
+            return reject(e, res, err);
+        if (br.status == CH_STATUS_NEW)
+            hold_order(e, o->account.v, o->instr, o->side, limit, br.remaining);
+        if (res != NULL) {
+            memset(res, 0, sizeof *res);
+            res->id = br.id;
+            res->status = br.status;
+            res->remaining = br.remaining;
+            res->cancelled = br.cancelled;
+        }
+        return CH_OK;
+    }
     ch_order_id id;
     ch_err err = ch_book_open_order(e->book, &rq, &id);
     if (err != CH_OK)
