@@ -557,6 +557,62 @@ START_TEST(full_side_refuses_a_new_level)
 }
 END_TEST
 
+/* Position records are made on first fills; admission keeps room for one per
+ * resting order plus the incoming one, so with very few records orders are
+ * refused up front (CAPACITY) and every fill still finds its record. */
+START_TEST(tight_position_capacity)
+{
+    teardown();
+    ch_engine_config cfg = small_cfg();
+    cfg.max_positions = 22; /* 5 series x (house, pool) = 10 at listing */
+    setup_with(&cfg);
+    ch_account_id acc[3] = {alice, bob, carol};
+    ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
+    uint64_t rng = 99;
+    long ok = 0, capacity = 0;
+    ch_order_id live[64];
+    ch_account_id owner[64];
+    int nlive = 0;
+    for (int step = 0; step < 3000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(rng >> 33);
+        if (nlive > 0 && r % 100 < 35) { /* cancels free admission room */
+            int k = (int)((r >> 8) % (unsigned)nlive);
+            ch_engine_cancel(eng, owner[k], live[k], NULL);
+            live[k] = live[--nlive];
+            owner[k] = owner[nlive];
+            continue;
+        }
+        ch_instr_id i = ins[r % 5];
+        ch_side side = (ch_side)((r >> 4) & 1);
+        ch_quote q;
+        if (ch_engine_quote(eng, i, side, 1, &q) != CH_OK)
+            continue;
+        int64_t off = (int64_t)((r >> 8) % 40) - 20;
+        ch_engine_order o = {.account = acc[(r >> 16) % 3], .instr = i, .side = side,
+                             .tif = (r >> 20) % 3 == 0 ? CH_TIF_IOC : CH_TIF_GTC,
+                             .price = q.price + (side == CH_BUY ? off : -off),
+                             .qty = 1 + (int64_t)((r >> 24) % 3)};
+        if (o.price < 1)
+            o.price = 1;
+        ch_engine_result res;
+        ch_err err = ch_engine_submit(eng, &o, &res);
+        ok += err == CH_OK;
+        capacity += err == CH_ECAPACITY;
+        if (err == CH_OK && res.remaining > 0 && nlive < 64) {
+            live[nlive] = res.id;
+            owner[nlive++] = o.account;
+        }
+        ck_assert_msg(err == CH_OK || err == CH_ECAPACITY || err == CH_EMARGIN ||
+                          err == CH_EFUNDS,
+                      "step %d: %s", step, ch_errname(err));
+        ck_assert_msg(ch_engine_check(eng) == CH_OK, "invariants broken at step %d", step);
+    }
+    ck_assert_int_gt(ok, 100);
+    ck_assert_int_gt(capacity, 0);
+}
+END_TEST
+
 START_TEST(randomized_invariants)
 {
     ch_account_id acc[6] = {alice, bob, carol};
@@ -670,6 +726,7 @@ int main(void)
     tcase_add_test(tc, lp_shares_at_nav);
     tcase_add_test(tc, randomized_invariants);
     tcase_add_test(tc, full_side_refuses_a_new_level);
+    tcase_add_test(tc, tight_position_capacity);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

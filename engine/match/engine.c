@@ -163,6 +163,7 @@ struct ch_engine {
     uint32_t n_acct;
     position *pos;
     uint32_t n_pos;
+    uint32_t unrecorded; /* live orders without a position record yet */
     uint32_t *pos_index; /* [account * max_instruments + instrument] -> record + 1 */
     int64_t external; /* cash in from outside, net */
     int64_t pool_shares;
@@ -271,10 +272,11 @@ static uint32_t pos_get(ch_engine *e, uint32_t a, uint32_t i)
 /*
  * Records are created lazily, on an order's first fill, so that accepting a
  * resting order touches no position at all (the records of a large book do
- * not fit in any cache). Capacity is still decided before trading: submit
- * admits an order only while n_pos + resting orders + 1 <= max_positions, as
- * each resting order and the incoming one need at most one new record each.
- * An order caches its record in the book's `user` word once known.
+ * not fit in any cache). Capacity is still decided before trading: each live
+ * order without a record (e->unrecorded, counted from the book's ACK and
+ * CANCEL events) may need one, so submit admits an order only while
+ * n_pos + unrecorded + 1 <= max_positions. An order caches its record in the
+ * book's `user` word once known.
  */
 static uint32_t order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_id order,
                           uint64_t user)
@@ -282,6 +284,8 @@ static uint32_t order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_
     if (user != NIL)
         return (uint32_t)user;
     uint32_t k = pos_get(e, acct, id.v); /* cannot fail: admitted within capacity */
+    SELF_CHECK(k != NIL && e->unrecorded > 0, "a record within the admitted capacity");
+    e->unrecorded--;
     ch_book_set_user(e->book, order, k);
     return k;
 }
@@ -512,6 +516,10 @@ static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_sid
 static void on_book_event(void *ctx, const ch_event *ev)
 {
     ch_engine *e = ctx;
+    if (ev->type == CH_EV_ACK && ev->user == NIL)
+        e->unrecorded++;
+    else if (ev->type == CH_EV_CANCEL && ev->user == NIL)
+        e->unrecorded--; /* left the book without ever trading */
     if (ev->type == CH_EV_FILL) {
         ch_instr_id id = ev->instr;
         uint32_t maker = ev->maker_account.v;
@@ -961,11 +969,9 @@ static ch_err after_listing(ch_engine *e, ch_instr_id id)
     series *s = &e->ser[id.v];
     if (s->listed)
         return CH_OK;
-    /* house and pool records first, so that no fill ever allocates; resting
+    /* house and pool records first, so that no fill ever allocates; live
      * orders keep their claim on one record each (see order_rec) */
-    ch_book_stats bs;
-    ch_book_get_stats(e->book, &bs);
-    if ((uint64_t)e->n_pos + bs.open_orders + 2 > e->cfg.max_positions)
+    if ((uint64_t)e->n_pos + e->unrecorded + 2 > e->cfg.max_positions)
         return CH_ECAPACITY;
     ch_err err = ch_book_add_instrument(e->book, id, uc->min_price, uc->max_price);
     if (err != CH_OK)
@@ -1488,10 +1494,14 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         if (f < o->qty)
             return reject(e, res, CH_EFOK);
     }
-    ch_book_stats bs;
-    ch_book_get_stats(e->book, &bs);
-    if ((uint64_t)e->n_pos + bs.open_orders + 1 > e->cfg.max_positions)
-        return reject(e, res, CH_ECAPACITY);
+    uint64_t user = NIL; /* the order's position record, once it has one */
+    if ((uint64_t)e->n_pos + e->unrecorded + 1 > e->cfg.max_positions) {
+        /* near capacity: an order whose record exists already claims none */
+        uint32_t k = pos_find(e, o->account.v, o->instr.v);
+        if (k == NIL || (uint64_t)e->n_pos + e->unrecorded > e->cfg.max_positions)
+            return reject(e, res, CH_ECAPACITY);
+        user = k;
+    }
     ch_order_req rq = {.instr = o->instr,
                        .account = o->account,
                        .side = o->side,
@@ -1501,7 +1511,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                        .post_only = o->post_only,
                        .price = o->price,
                        .qty = o->qty,
-                       .user = NIL}; /* its position record, once it has one */
+                       .user = user};
     if (gtc_limit && first < 0) {
         /* nothing crosses it: it only rests, in one call to its book (which
          * then neither matches nor cancels, so emits no fill or cancel) */
@@ -1532,7 +1542,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     e->cur_res = r;
     e->cur_order = id;
     e->cur_taker = o->account.v;
-    e->cur_taker_k = NIL;
+    e->cur_taker_k = (uint32_t)user;
     e->cur_instr = o->instr;
     e->cur_side = o->side;
     bool book_on = true;
@@ -1917,13 +1927,16 @@ void ch_engine_cash_totals(const ch_engine *e, int64_t *total, int64_t *external
 typedef struct check_ctx {
     const ch_engine *e;
     int64_t *reserved;
+    uint32_t unrecorded;
 } check_ctx;
 
 static void check_order(void *ctx, const ch_order_info *o)
 {
     check_ctx *c = ctx;
-    c->reserved[o->account.v] +=
-        reserve_per_lot(c->e, c->e->ser[o->instr.v].und, o->price) * o->remaining;
+    c->unrecorded += o->user == NIL;
+    if (o->side == CH_BUY)
+        c->reserved[o->account.v] +=
+            reserve_per_lot(c->e, c->e->ser[o->instr.v].und, o->price) * o->remaining;
 }
 
 #ifdef CH_ENGINE_DEBUG_CHECK
@@ -1961,10 +1974,17 @@ ch_err ch_engine_check(const ch_engine *e)
     int64_t *res = calloc(e->n_acct, sizeof *res);
     if (res == NULL)
         return CH_ENOMEM;
-    check_ctx c = {e, res};
-    for (uint32_t i = 0; i < n; i++)
-        if (e->ser[i].listed)
+    check_ctx c = {e, res, 0};
+    for (uint32_t i = 0; i < n; i++) {
+        if (e->ser[i].listed) {
             ch_book_foreach(e->book, (ch_instr_id){i}, CH_BUY, check_order, &c);
+            ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, check_order, &c);
+        }
+    }
+    if (c.unrecorded != e->unrecorded) {
+        free(res);
+        return CHECK_FAIL("orders without a position record");
+    }
     int64_t shares = 0;
     ch_err out = CH_OK;
     for (uint32_t a = 0; a < e->n_acct; a++) {
