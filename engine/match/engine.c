@@ -4,12 +4,13 @@
  *
  * Structure:
  *  - The book keeps every rule of direct matching (FIFO, STP, capacity). An
- *    incoming order is opened in its book (ch_book_open_order), then the
- *    engine repeatedly compares the best price of the three sources and takes
- *    from the best: the book through ch_book_match_open, the sibling's book
- *    through ch_book_take (the resting order trades at its own price), the
- *    pool at its quote; external fills are recorded with ch_book_fill_open;
- *    finally ch_book_close_order rests or cancels the remainder.
+ *    order that no source crosses rests with one ch_book_submit. Otherwise it
+ *    is opened in its book (ch_book_open_order), then the engine repeatedly
+ *    compares the best price of the three sources and takes from the best:
+ *    the book through ch_book_match_open, the sibling's book through
+ *    ch_book_take (the resting order trades at its own price), the pool at
+ *    its quote; external fills are recorded with ch_book_fill_open; finally
+ *    ch_book_close_order rests or cancels the remainder.
  *  - Book fills reach the engine through the book's event callback; the
  *    engine knows which source it is taking from (ctx_source) and clears
  *    each fill: cash, positions, reservations, margin vectors, inventories,
@@ -18,17 +19,26 @@
  *    and recomputed on market data only: unit Greeks and mark, the scenario
  *    PnL vector of one contract, the parity forward term D(F - K) in ticks.
  *    The per-order path does arithmetic on those caches and never prices an
- *    option. Account margin vectors (27 doubles: positions, and resting
- *    sells as if filled) are updated per fill in O(27).
+ *    option. One margin vector per account (27 doubles: positions, and
+ *    resting sells as if filled) and its worst loss are updated together.
+ *    The pool's 1-lot quotes are cached per series and side; between pool
+ *    fills they are bounded (pool_quote1), so most resting orders need none.
+ *  - Memory is the cost of the order path: hot fields of a series and an
+ *    account share cache lines, scenario vectors start on a line, submit and
+ *    cancel prefetch what they will touch, and position records are made on
+ *    an order's first fill rather than when it is accepted.
  *  - Rejects are decided before anything changes: account, series, price
  *    band, funds, margin, post-only, FOK (book + parity + pool fillable
- *    together), position capacity (records are created before trading:
- *    house and pool records at listing, the taker's at submit, a maker's when
- *    its order was accepted), so a fill never needs to allocate.
+ *    together), position capacity (house and pool records exist from
+ *    listing; every live order without a record keeps room for one), so a
+ *    fill never fails to find its record.
+ *  - CH_ENGINE_SELF_CHECK builds (test_engine_selfcheck) compare every such
+ *    shortcut with the exact computation it replaces.
  *
  * Invariants (ch_engine_check): positions sum to zero per instrument; cash
  * sums to what came in from outside; reservations equal resting buy orders;
- * pool shares add up; inventories mirror the pool and house positions.
+ * pool shares add up; inventories mirror the pool and house positions; the
+ * count of orders without a record matches the book.
  */
 #include "ch/engine.h"
 
