@@ -1,4 +1,5 @@
-/* test_proto.c - the JSON request rules and the binary order.batch codec. */
+/* test_proto.c - the JSON request rules, the compact binary order.batch, and
+ * the message table: every message round-trips through both codecs. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
+#include "ch/proto_msg.h"
 #include "ch_check.h"
 
 static cJSON *parse(const char *s)
@@ -178,6 +180,304 @@ START_TEST(binary_round_trips)
 }
 END_TEST
 
+/* One request and one reply of every message, as chd sends them. */
+static const struct sample {
+    const char *op, *req, *rep;
+} k_samples[] = {
+    {"hello", "{\"key\":\"k1\"}",
+     "{\"version\":1,\"server\":\"chd\",\"underlyings\":[\"BTC\",\"ETH\"]}"},
+    {"instruments", "{\"underlying\":\"BTC\"}",
+     "{\"instruments\":[{\"symbol\":\"BTC-27NOV26-100000-C\",\"id\":3,\"underlying\":\"BTC\","
+     "\"expiry\":\"2026-11-27T08:00:00.000Z\",\"strike\":100000,\"type\":\"call\",\"tick\":0.5,"
+     "\"contract_size\":1},{\"symbol\":\"BTC-PERP\",\"id\":0,\"underlying\":\"BTC\","
+     "\"expiry\":null,\"strike\":null,\"type\":\"perp\",\"tick\":0.5,\"contract_size\":1}]}"},
+    {"instrument.add", "{\"symbol\":\"BTC-27NOV26-100000-C\",\"key\":\"admin\"}",
+     "{\"symbol\":\"BTC-27NOV26-100000-C\",\"id\":72,\"underlying\":\"BTC\","
+     "\"expiry\":\"2026-11-27T08:00:00.000Z\",\"strike\":100000,\"type\":\"call\",\"tick\":0.5,"
+     "\"contract_size\":1}"},
+    {"account.open", "{\"account\":\"alice\",\"cash\":2000000.5}",
+     "{\"account\":\"alice\",\"cash\":2000000.5,\"key\":\"00ff\"}"},
+    {"account.deposit", "{\"account\":\"alice\",\"amount\":\"-12.25\"}", "{\"cash\":1999988.25}"},
+    {"pool.deposit", "{\"account\":\"lp\",\"amount\":1000}",
+     "{\"shares\":1000,\"nav_per_share\":1.0001}"},
+    {"pool.withdraw", "{\"account\":\"lp\",\"shares\":10}",
+     "{\"cash\":10.5,\"nav_per_share\":1.05}"},
+    {"market.update",
+     "{\"underlying\":\"BTC\",\"index\":101000,\"time\":\"2026-11-27T08:00:00.001Z\","
+     "\"rate\":0.03,\"funding_rate\":0.0001,\"perp\":\"101050.5\","
+     "\"iv\":{\"27NOV26\":0.55,\"BTC-27NOV26-100000-C\":0.5}}",
+     "{\"seq\":123456}"},
+    {"order.new",
+     "{\"account\":\"alice\",\"symbol\":\"BTC-27NOV26-100000-C\",\"side\":\"buy\",\"qty\":2,"
+     "\"type\":\"limit\",\"price\":2500.5,\"tif\":\"ioc\",\"post_only\":false,"
+     "\"client_order_id\":\"a-1\",\"key\":\"k\"}",
+     "{\"order_id\":\"18446744073709551615\",\"status\":\"partially_filled\",\"filled_qty\":1,"
+     "\"remaining_qty\":1,\"fills\":[{\"trade_id\":\"9\",\"price\":2500.5,\"qty\":1,"
+     "\"source\":\"net\"}]}"},
+    {"order.batch",
+     "{\"account\":\"alice\",\"orders\":[{\"symbol\":\"BTC-27NOV26-100000-C\",\"side\":\"buy\","
+     "\"qty\":1,\"price\":\"50\"},{\"account\":\"bob\",\"symbol\":\"BTC-27NOV26-100000-P\","
+     "\"side\":\"sell\",\"qty\":3,\"type\":\"market\"}]}",
+     "{\"results\":[{\"ok\":true,\"order_id\":\"5\",\"status\":\"new\",\"filled_qty\":0,"
+     "\"remaining_qty\":1,\"fills\":[]},{\"ok\":false,\"error\":{\"code\":\"BAD_QTY\","
+     "\"message\":\"\\\"qty\\\" must be a positive whole number of contracts\"}}]}"},
+    {"order.cancel", "{\"account\":\"alice\",\"order_id\":\"12345\"}",
+     "{\"order_id\":\"12345\",\"status\":\"cancelled\",\"remaining_qty\":0,"
+     "\"cancelled_qty\":3}"},
+    {"order.replace", "{\"account\":\"alice\",\"order_id\":\"12345\",\"qty\":3,\"price\":99.5}",
+     "{\"order_id\":\"12345\",\"status\":\"new\",\"filled_qty\":0,\"remaining_qty\":3,"
+     "\"fills\":[]}"},
+    {"orders", "{\"account\":\"alice\"}",
+     "{\"orders\":[{\"order_id\":\"7\",\"symbol\":\"BTC-27NOV26-100000-C\",\"side\":\"buy\","
+     "\"price\":100,\"remaining_qty\":5,\"filled_qty\":0,\"post_only\":true}]}"},
+    {"book", "{\"symbol\":\"BTC-27NOV26-100000-C\",\"depth\":3}",
+     "{\"bids\":[[100,5],[99.5,1]],\"asks\":[]}"},
+    {"quote", "{\"symbol\":\"BTC-27NOV26-100000-C\",\"side\":\"sell\",\"qty\":2}",
+     "{\"price\":2400.5,\"model\":2450.25,\"premium\":-49.75,\"vol\":0.6,\"max_qty\":2}"},
+    {"positions", "{\"account\":\"house\"}",
+     "{\"account\":\"house\",\"cash\":-1.5,\"reserved\":0,\"equity\":12.5,\"margin\":3,"
+     "\"positions\":[{\"symbol\":\"BTC-27NOV26-100000-C\",\"qty\":-2,\"avg_price\":2500,"
+     "\"mark\":2450.1,\"delta\":-1.02,\"gamma\":-0.0001,\"vega\":-80.5,\"theta\":40.25,"
+     "\"realized\":0}]}"},
+    {"risk", "{}",
+     "{\"strikes\":[{\"expiry\":\"2026-11-27T08:00:00.000Z\",\"strike\":100000,\"delta\":0.5,"
+     "\"gamma\":1e-05,\"vega\":10,\"gross_gamma\":2e-05,\"netted_gamma\":1e-05}],"
+     "\"totals\":{\"delta\":0.5,\"gamma\":1e-05,\"vega\":10,\"theta\":-3},"
+     "\"scenarios\":[{\"spot_shock\":-0.1,\"vol_shock\":\"up\",\"pnl\":-1234.5}],"
+     "\"worst_loss\":-1234.5,\"netting\":{\"gross_delta\":4,\"hedged_delta\":1,\"ratio\":0.75,"
+     "\"net_delta\":1,\"gross_gamma\":3e-05,\"netted_gamma\":1e-05}}"},
+    {"hedge", "{}",
+     "{\"policy\":\"band\",\"position\":-1.5,\"avg_price\":100010,\"fees\":75,\"slippage\":12.5,"
+     "\"funding\":-0.5,\"basis_pnl\":3,\"realized\":-10,\"volume\":1.5,\"orders\":2,"
+     "\"netting_ratio\":0.6,\"cost_per_1m_notional\":150}"},
+    {"stats", "{}",
+     "{\"requests\":10,\"errors\":2,\"orders\":5,\"fills\":{\"book\":1,\"net\":2,\"pool\":3},"
+     "\"batches\":9,\"commits\":8,\"seq\":77,\"halted\":false}"},
+};
+
+static const struct sample *sample_of(const char *op)
+{
+    for (size_t i = 0; i < sizeof k_samples / sizeof k_samples[0]; i++)
+        if (strcmp(k_samples[i].op, op) == 0)
+            return &k_samples[i];
+    return NULL;
+}
+
+/* Optionally write an encoded message into the fuzz corpus (CH_WRITE_CORPUS=dir). */
+static void corpus_out(const char *op, const char *kind, const uint8_t *b, size_t n)
+{
+    const char *dir = getenv("CH_WRITE_CORPUS");
+    if (dir == NULL)
+        return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/msg-%s-%s", dir, op, kind);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* JSON: text -> tree -> text -> tree is the same object. */
+static void json_round_trip(const char *text)
+{
+    cJSON *a = parse(text);
+    ck_assert_msg(a != NULL, "sample is not JSON: %s", text);
+    char *again = cJSON_PrintUnformatted(a);
+    cJSON *b = parse(again);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(cJSON_Compare(a, b, true));
+    cJSON_free(again);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+/* Every cut of an encoded message is refused, and so is a changed version. */
+static void check_cuts(uint8_t *buf, size_t n, bool reply)
+{
+    const ch_msg *m;
+    uint64_t id;
+    cJSON *j;
+    ch_err e;
+    char *text;
+    for (size_t cut = 0; cut < n; cut++) {
+        if (reply)
+            ck_assert_int_eq(ch_msg_bin_decode_reply(buf, cut, &m, &id, &e, &text, &j), CH_EBADREQ);
+        else
+            ck_assert_int_eq(ch_msg_bin_decode_request(buf, cut, &m, &id, &j), CH_EBADREQ);
+    }
+    buf[2]++;
+    if (reply)
+        ck_assert_int_eq(ch_msg_bin_decode_reply(buf, n, &m, &id, &e, &text, &j), CH_EBADREQ);
+    else
+        ck_assert_int_eq(ch_msg_bin_decode_request(buf, n, &m, &id, &j), CH_EBADREQ);
+    buf[2]--;
+}
+
+START_TEST(msg_round_trips)
+{
+    for (int k = 0; k < CH_MSG_COUNT; k++) {
+        const ch_msg *m = ch_msg_get((ch_msg_id)k);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_ptr_eq(ch_msg_find(m->op), m);
+        ck_assert_ptr_eq(ch_msg_by_code(m->code), m);
+        ck_assert_uint_ne(m->code, CH_BIN_OP_BATCH);
+        ck_assert_uint_lt(m->code, CH_MSG_REPLY);
+        const struct sample *smp = sample_of(m->op);
+        ck_assert_msg(smp != NULL, "no sample for %s", m->op);
+        json_round_trip(smp->req);
+        json_round_trip(smp->rep);
+        /* binary request: the tree comes back with "op" added */
+        cJSON *req = parse(smp->req);
+        size_t n = 0;
+        uint8_t *b = ch_msg_bin_encode_request(m, 0xfeedbeef00000000ull + (uint64_t)k, req, &n);
+        ck_assert_msg(b != NULL, "request of %s does not encode", m->op);
+        ck_assert(ch_bin_is_binary(b, n));
+        corpus_out(m->op, "req", b, n);
+        const ch_msg *got = NULL;
+        uint64_t id = 0;
+        cJSON *back = NULL;
+        ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &got, &id, &back), CH_OK);
+        ck_assert_ptr_eq(got, m);
+        ck_assert_uint_eq(id, 0xfeedbeef00000000ull + (uint64_t)k);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(back, "op")->valuestring, m->op);
+        cJSON_DeleteItemFromObjectCaseSensitive(back, "op");
+        ck_assert_msg(cJSON_Compare(req, back, true), "request of %s changed", m->op);
+        check_cuts(b, n, false);
+        free(b);
+        cJSON_Delete(back);
+        cJSON_Delete(req);
+        /* binary reply, ok and error */
+        cJSON *rep = parse(smp->rep);
+        b = ch_msg_bin_encode_reply(m, 42, CH_OK, NULL, rep, &n);
+        ck_assert_msg(b != NULL, "reply of %s does not encode", m->op);
+        corpus_out(m->op, "rep", b, n);
+        ch_err e = CH_EIO;
+        char *text = NULL;
+        ck_assert_int_eq(ch_msg_bin_decode_reply(b, n, &got, &id, &e, &text, &back), CH_OK);
+        ck_assert_ptr_eq(got, m);
+        ck_assert_int_eq(e, CH_OK);
+        ck_assert_ptr_null(text);
+        ck_assert_msg(cJSON_Compare(rep, back, true), "reply of %s changed", m->op);
+        check_cuts(b, n, true);
+        free(b);
+        cJSON_Delete(back);
+        cJSON_Delete(rep);
+        b = ch_msg_bin_encode_reply(m, 43, CH_EBADQTY, "no such qty", NULL, &n);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(ch_msg_bin_decode_reply(b, n, &got, &id, &e, &text, &back), CH_OK);
+        ck_assert_int_eq(e, CH_EBADQTY);
+        ck_assert_uint_eq(id, 43);
+        ck_assert_str_eq(text, "no such qty");
+        ck_assert_ptr_null(back);
+        free(text);
+        free(b);
+    }
+}
+END_TEST
+
+/* What the binary encoder refuses, and what the decoder refuses beyond cuts. */
+START_TEST(msg_refusals)
+{
+    const ch_msg *on = ch_msg_find("order.new");
+    ck_assert_ptr_nonnull(on);
+    ck_assert_ptr_null(ch_msg_find("order.nope"));
+    ck_assert_ptr_null(ch_msg_by_code(CH_BIN_OP_BATCH));
+    size_t n;
+    static const char *const bad[] = {
+        "{\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1}",                          /* no account */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1.5}",       /* qty not integral */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":\"1\"}",     /* qty a string */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1,\"price\":true}",
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1,\"post_only\":1}",
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1e16}",      /* beyond 2^53 */
+        "{\"account\":\"a\",\"symbol\":null,\"side\":\"buy\",\"qty\":1}",          /* null */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy!!!!!\",\"qty\":1}",    /* too long */
+        "{\"account\":\"0123456789012345678901234567890123\",\"symbol\":\"S\",\"side\":\"buy\","
+        "\"qty\":1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cJSON *j = parse(bad[i]);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_msg(ch_msg_bin_encode_request(on, 1, j, &n) == NULL, "encoded: %s", bad[i]);
+        cJSON_Delete(j);
+    }
+    /* order ids: only canonical decimal text within 64 bits */
+    const ch_msg *oc = ch_msg_find("order.cancel");
+    static const char *const ids[] = {"\"007\"", "\"\"", "\"12a\"", "\"18446744073709551616\"",
+                                      "-1", "1.5"};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        char t[128];
+        snprintf(t, sizeof t, "{\"account\":\"a\",\"order_id\":%s}", ids[i]);
+        cJSON *j = parse(t);
+        ck_assert_msg(ch_msg_bin_encode_request(oc, 1, j, &n) == NULL, "encoded: %s", t);
+        cJSON_Delete(j);
+    }
+    /* a number order id travels as its decimal text */
+    cJSON *j = parse("{\"account\":\"a\",\"order_id\":12}");
+    uint8_t *b = ch_msg_bin_encode_request(oc, 1, j, &n);
+    ck_assert_ptr_nonnull(b);
+    const ch_msg *m;
+    uint64_t id;
+    cJSON *back;
+    ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &m, &id, &back), CH_OK);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(back, "order_id")->valuestring, "12");
+    cJSON_Delete(back);
+    /* trailing bytes, unused state bits, a NaN, a bool that is not 0/1 */
+    uint8_t big[256];
+    memcpy(big, b, n);
+    big[n] = 0;
+    ck_assert_int_eq(ch_msg_bin_decode_request(big, n + 1, &m, &id, &back), CH_EBADREQ);
+    size_t state_at = 12;
+    big[state_at + 7] |= 0x80; /* field 31's state */
+    ck_assert_int_eq(ch_msg_bin_decode_request(big, n, &m, &id, &back), CH_EBADREQ);
+    free(b);
+    cJSON_Delete(j);
+    const ch_msg *q = ch_msg_find("quote");
+    j = parse("{\"price\":1,\"model\":2}");
+    b = ch_msg_bin_encode_reply(q, 1, CH_OK, NULL, j, &n);
+    ck_assert_ptr_nonnull(b);
+    memcpy(big, b, n);
+    double nan = NAN;
+    memcpy(big + 12 + 2 + 8, &nan, 8); /* the price: after header, error and state */
+    ch_err e;
+    char *text;
+    ck_assert_int_eq(ch_msg_bin_decode_reply(big, n, &m, &id, &e, &text, &back), CH_EBADREQ);
+    free(b);
+    cJSON_Delete(j);
+    const ch_msg *st = ch_msg_find("stats");
+    j = parse("{\"halted\":true}");
+    b = ch_msg_bin_encode_reply(st, 1, CH_OK, NULL, j, &n);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(b[n - 1], 1);
+    b[n - 1] = 2;
+    ck_assert_int_eq(ch_msg_bin_decode_reply(b, n, &m, &id, &e, &text, &back), CH_EBADREQ);
+    free(b);
+    cJSON_Delete(j);
+    /* a reply field of the wrong type does not encode; unknown fields are left out */
+    j = parse("{\"halted\":1}");
+    ck_assert_ptr_null(ch_msg_bin_encode_reply(st, 1, CH_OK, NULL, j, &n));
+    cJSON_Delete(j);
+    j = parse("{\"halted\":false,\"extra\":[1,2]}");
+    b = ch_msg_bin_encode_reply(st, 1, CH_OK, NULL, j, &n);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(ch_msg_bin_decode_reply(b, n, &m, &id, &e, &text, &back), CH_OK);
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(back, "extra"));
+    cJSON_Delete(back);
+    free(b);
+    cJSON_Delete(j);
+    /* a count beyond the bytes left is refused before anything is built */
+    const ch_msg *ob = ch_msg_find("order.batch");
+    j = parse("{\"orders\":[]}");
+    b = ch_msg_bin_encode_request(ob, 1, j, &n);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(n, 12 + 8 + 4);
+    b[n - 3] = 0x10; /* 4096 orders announced, none there */
+    ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &m, &id, &back), CH_EBADREQ);
+    free(b);
+    cJSON_Delete(j);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proto");
@@ -185,6 +485,8 @@ int main(void)
     tcase_add_test(tc, json_limits);
     tcase_add_test(tc, json_fields);
     tcase_add_test(tc, binary_round_trips);
+    tcase_add_test(tc, msg_round_trips);
+    tcase_add_test(tc, msg_refusals);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

@@ -36,6 +36,7 @@
 #include "ch/log.h"
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
+#include "ch/proto_msg.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 
@@ -1232,32 +1233,45 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     return CH_OK;
 }
 
-typedef struct op_entry {
-    const char *name;
-    ch_err (*fn)(ch_server *s, req_ctx *r);
-} op_entry;
-
-static const op_entry k_ops[] = {
-    {"hello", op_hello},
-    {"instruments", op_instruments},
-    {"instrument.add", op_instrument_add},
-    {"account.open", op_account_open},
-    {"account.deposit", op_account_deposit},
-    {"pool.deposit", op_pool_deposit},
-    {"pool.withdraw", op_pool_withdraw},
-    {"market.update", op_market_update},
-    {"order.new", op_order_new},
-    {"order.batch", op_order_batch},
-    {"order.cancel", op_order_cancel},
-    {"order.replace", op_order_replace},
-    {"orders", op_orders},
-    {"book", op_book},
-    {"quote", op_quote},
-    {"positions", op_positions},
-    {"risk", op_risk},
-    {"hedge", op_hedge},
-    {"stats", op_stats},
+/* The handler of each message of the table (ch/proto_msg.h): both codecs
+ * reach it through the table, JSON by op name and binary by op code. */
+typedef ch_err (*op_fn)(ch_server *s, req_ctx *r);
+static const op_fn k_handlers[CH_MSG_COUNT] = {
+    [CH_MSG_HELLO] = op_hello,
+    [CH_MSG_INSTRUMENTS] = op_instruments,
+    [CH_MSG_INSTRUMENT_ADD] = op_instrument_add,
+    [CH_MSG_ACCOUNT_OPEN] = op_account_open,
+    [CH_MSG_ACCOUNT_DEPOSIT] = op_account_deposit,
+    [CH_MSG_POOL_DEPOSIT] = op_pool_deposit,
+    [CH_MSG_POOL_WITHDRAW] = op_pool_withdraw,
+    [CH_MSG_MARKET_UPDATE] = op_market_update,
+    [CH_MSG_ORDER_NEW] = op_order_new,
+    [CH_MSG_ORDER_BATCH] = op_order_batch,
+    [CH_MSG_ORDER_CANCEL] = op_order_cancel,
+    [CH_MSG_ORDER_REPLACE] = op_order_replace,
+    [CH_MSG_ORDERS] = op_orders,
+    [CH_MSG_BOOK] = op_book,
+    [CH_MSG_QUOTE] = op_quote,
+    [CH_MSG_POSITIONS] = op_positions,
+    [CH_MSG_RISK] = op_risk,
+    [CH_MSG_HEDGE] = op_hedge,
+    [CH_MSG_STATS] = op_stats,
 };
+
+/* Run message @p m on request @p j (either codec), its result fields into
+ * @p result; @p msg gets the error text. */
+static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *result,
+                       const char **msg)
+{
+    if (s->halted) {
+        *msg = "intake stopped: the store could not commit";
+        return CH_EUNAVAILABLE;
+    }
+    req_ctx r = {.j = j, .out = result};
+    ch_err e = k_handlers[m->id](s, &r);
+    *msg = r.msg;
+    return e;
+}
 
 /* A stored JSON result (client order id index) as a binary result. */
 static void bin_from_json(ch_server *s, ch_instr_id instr, const cJSON *j, ch_bin_result *r)
@@ -1391,6 +1405,43 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
     return out;
 }
 
+/* One binary message of the table (not the compact order.batch): decoded
+ * into the request JSON would carry, run by the same handler, the result
+ * encoded by the same table (owned: free()). */
+static uint8_t *handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *out_len)
+{
+    s->requests++;
+    const ch_msg *m = NULL;
+    uint64_t id = 0;
+    cJSON *j = NULL;
+    cJSON *result = cJSON_CreateObject();
+    const char *msg = "malformed binary message";
+    ch_err e = ch_msg_bin_decode_request(body, len, &m, &id, &j);
+    if (e == CH_OK && result != NULL)
+        e = dispatch(s, m, j, result, &msg);
+    else if (e == CH_OK)
+        e = CH_ENOMEM;
+    uint8_t *out = NULL;
+    if (m != NULL) {
+        out = ch_msg_bin_encode_reply(m, id, e, msg != NULL ? msg : ch_strerror(e), result,
+                                      out_len);
+        if (out == NULL && e == CH_OK) { /* a result outside the table: a bug, said so */
+            CH_LOG(CH_LOG_ERROR, "binary_reply_unencodable", "op=%s", m->op);
+            e = CH_EUNAVAILABLE;
+            out = ch_msg_bin_encode_reply(m, id, e, "reply not encodable", NULL, out_len);
+        }
+    } else {
+        e = CH_EBADREQ;
+        out = malloc(256);
+        *out_len = out != NULL ? ch_bin_reply_error(out, 256, id, e, msg) : 0;
+    }
+    if (e != CH_OK)
+        s->errors++;
+    cJSON_Delete(j);
+    cJSON_Delete(result);
+    return out;
+}
+
 /* Build the reply to one request (text, owned by the caller: free()). */
 static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
 {
@@ -1410,24 +1461,19 @@ static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
         const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
         if (id != NULL)
             cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(id, 1));
-        e = CH_EUNKNOWN_OP;
-        msg = "unknown op";
+        const ch_msg *m = cJSON_IsString(op) ? ch_msg_find(op->valuestring) : NULL;
         if (!cJSON_IsString(op)) {
             e = CH_EBADREQ;
             msg = "\"op\" must be a string";
         } else if (s->halted) {
             e = CH_EUNAVAILABLE;
             msg = "intake stopped: the store could not commit";
+        } else if (m == NULL) {
+            e = CH_EUNKNOWN_OP;
+            msg = "unknown op";
         } else {
-            for (size_t i = 0; i < sizeof k_ops / sizeof k_ops[0]; i++) {
-                if (strcmp(op->valuestring, k_ops[i].name) == 0) {
-                    req_ctx r = {.j = j, .out = result};
-                    e = k_ops[i].fn(s, &r);
-                    msg = r.msg;
-                    *mutating = strchr(k_ops[i].name, '.') != NULL;
-                    break;
-                }
-            }
+            e = dispatch(s, m, j, result, &msg);
+            *mutating = m->mutating;
         }
     }
     if (e == CH_OK) {
@@ -1554,9 +1600,15 @@ static void batch(ch_server *s, work *list)
     }
     size_t i = 0;
     for (work *w = list; w != NULL; w = w->next, i++) {
-        if (ch_bin_is_binary(nng_msg_body(w->msg), nng_msg_len(w->msg))) {
+        const uint8_t *body = nng_msg_body(w->msg);
+        size_t blen = nng_msg_len(w->msg);
+        if (ch_bin_is_binary(body, blen)) {
             bin[i] = true;
-            replies[i] = (char *)handle_bin(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &lens[i]);
+            /* the op byte tells the compact order.batch from the table's messages */
+            if (blen >= 4 && body[3] != CH_BIN_OP_BATCH && ch_msg_by_code(body[3]) != NULL)
+                replies[i] = (char *)handle_msg(s, body, blen, &lens[i]);
+            else
+                replies[i] = (char *)handle_bin(s, body, blen, &lens[i]);
         } else {
             replies[i] = handle(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &mut[i]);
             lens[i] = replies[i] != NULL ? strlen(replies[i]) : 0;

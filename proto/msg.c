@@ -1,0 +1,628 @@
+/*
+ * msg.c - the message table (ch/proto_msg.h) and the binary codec it
+ * drives.
+ *
+ * The table is data: one row per op, field lists shared where the protocol
+ * shares a shape (an order's fields, an order's result). The codec walks a
+ * row's fields and a cJSON object side by side, so it has no per-message
+ * code. Decoding is bounded by the schema (objects nest at most as deep as
+ * the table), every length is checked against the bytes left and the
+ * field's bound, and anything that would not encode back to the same bytes
+ * (a NaN, an integer beyond 2^53, a NUL in a string, unused state bits) is
+ * refused, so decode -> encode is the identity on accepted input (the fuzz
+ * target checks it).
+ *
+ * Required fields are enforced by the encoder only: the server's handlers
+ * check presence themselves, so a request missing a field gets the same
+ * error code in both encodings.
+ */
+#include "ch/proto_msg.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bin_io.h"
+#include "ch/command.h"
+#include "ch/engine.h"
+#include "ch/proto_bin.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define STR(name, fl, max) {name, CH_FT_STR, fl, max, NULL, 0}
+#define INT(name, fl) {name, CH_FT_INT, fl, 0, NULL, 0}
+#define NUM(name, fl) {name, CH_FT_NUM, fl, 0, NULL, 0}
+#define BOOL(name, fl) {name, CH_FT_BOOL, fl, 0, NULL, 0}
+#define DEC(name, fl) {name, CH_FT_DEC, fl, 64, NULL, 0}
+#define OID(name, fl) {name, CH_FT_OID, fl, 0, NULL, 0}
+#define OBJ(name, fl, sub) {name, CH_FT_OBJ, fl, 0, sub, N(sub)}
+#define LIST(name, fl, max, sub) {name, CH_FT_LIST, fl, max, sub, N(sub)}
+
+#define NAME (CH_ACCOUNT_NAME_MAX - 1)
+#define SYM (CH_SYMBOL_MAX + 7)
+#define UND (CH_UNDERLYING_MAX - 1)
+#define KEY STR("key", CH_F_OPT, 256)
+
+/* ---- requests ---- */
+
+static const ch_field rq_key[] = {KEY};
+static const ch_field rq_underlying[] = {KEY, STR("underlying", CH_F_OPT, UND)};
+static const ch_field rq_symbol[] = {KEY, STR("symbol", CH_F_REQ, SYM)};
+static const ch_field rq_account[] = {KEY, STR("account", CH_F_REQ, NAME)};
+static const ch_field rq_account_open[] = {KEY, STR("account", CH_F_REQ, NAME),
+                                           DEC("cash", CH_F_REQ)};
+static const ch_field rq_amount[] = {KEY, STR("account", CH_F_REQ, NAME),
+                                     DEC("amount", CH_F_REQ)};
+static const ch_field rq_pool_withdraw[] = {KEY, STR("account", CH_F_REQ, NAME),
+                                            INT("shares", CH_F_REQ)};
+static const ch_field rq_market[] = {
+    KEY,
+    STR("underlying", CH_F_REQ, UND),
+    DEC("index", CH_F_REQ),
+    DEC("time", CH_F_OPT),
+    DEC("rate", CH_F_OPT),
+    DEC("funding_rate", CH_F_OPT),
+    DEC("perp", CH_F_OPT),
+    {"iv", CH_FT_MAP, CH_F_OPT, CH_COMMAND_MAX_MARKS, NULL, 0},
+};
+#define ORDER_FIELDS                                                                     \
+    STR("symbol", CH_F_REQ, SYM), STR("side", CH_F_REQ, 7), INT("qty", CH_F_REQ),         \
+        STR("type", CH_F_OPT, 7), DEC("price", CH_F_OPT), STR("tif", CH_F_OPT, 7),        \
+        BOOL("post_only", CH_F_OPT), STR("client_order_id", CH_F_OPT, CH_CLIENT_ORDER_ID_MAX - 1)
+static const ch_field rq_order_new[] = {KEY, STR("account", CH_F_REQ, NAME), ORDER_FIELDS};
+static const ch_field rq_batch_order[] = {STR("account", CH_F_OPT, NAME), ORDER_FIELDS};
+static const ch_field rq_order_batch[] = {KEY, STR("account", CH_F_OPT, NAME),
+                                          LIST("orders", CH_F_REQ, CH_BIN_MAX_ORDERS,
+                                               rq_batch_order)};
+static const ch_field rq_order_cancel[] = {KEY, STR("account", CH_F_REQ, NAME),
+                                           OID("order_id", CH_F_REQ)};
+static const ch_field rq_order_replace[] = {KEY, STR("account", CH_F_REQ, NAME),
+                                            OID("order_id", CH_F_REQ), INT("qty", CH_F_OPT),
+                                            DEC("price", CH_F_OPT)};
+static const ch_field rq_book[] = {KEY, STR("symbol", CH_F_REQ, SYM), INT("depth", CH_F_OPT)};
+static const ch_field rq_quote[] = {KEY, STR("symbol", CH_F_REQ, SYM), STR("side", CH_F_REQ, 7),
+                                    INT("qty", CH_F_REQ)};
+
+/* ---- replies ---- */
+
+#define INSTRUMENT_FIELDS                                                                  \
+    STR("symbol", CH_F_OPT, SYM), INT("id", CH_F_OPT), STR("underlying", CH_F_OPT, UND),   \
+        STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL), STR("type", CH_F_OPT, 8),  \
+        NUM("tick", CH_F_OPT), NUM("contract_size", CH_F_OPT)
+static const ch_field rp_instrument[] = {INSTRUMENT_FIELDS};
+static const ch_field rp_hello[] = {INT("version", CH_F_OPT), STR("server", CH_F_OPT, 64),
+                                    {"underlyings", CH_FT_STRS, CH_F_OPT, 4096, NULL, 0}};
+static const ch_field rp_instruments[] = {LIST("instruments", CH_F_OPT, 1u << 20,
+                                               rp_instrument)};
+static const ch_field rp_account_open[] = {STR("account", CH_F_OPT, NAME), NUM("cash", CH_F_OPT),
+                                           STR("key", CH_F_OPT, 256)};
+static const ch_field rp_cash[] = {NUM("cash", CH_F_OPT)};
+static const ch_field rp_pool_deposit[] = {INT("shares", CH_F_OPT),
+                                           NUM("nav_per_share", CH_F_OPT)};
+static const ch_field rp_pool_withdraw[] = {NUM("cash", CH_F_OPT), NUM("nav_per_share", CH_F_OPT)};
+static const ch_field rp_seq[] = {INT("seq", CH_F_OPT)};
+static const ch_field rp_fill[] = {OID("trade_id", CH_F_OPT), NUM("price", CH_F_OPT),
+                                   INT("qty", CH_F_OPT), STR("source", CH_F_OPT, 8)};
+#define ORDER_RESULT_FIELDS                                                              \
+    OID("order_id", CH_F_OPT), STR("status", CH_F_OPT, 32), INT("filled_qty", CH_F_OPT), \
+        INT("remaining_qty", CH_F_OPT), LIST("fills", CH_F_OPT, 1u << 20, rp_fill)
+static const ch_field rp_order[] = {ORDER_RESULT_FIELDS};
+static const ch_field rp_error[] = {STR("code", CH_F_OPT, 64), STR("message", CH_F_OPT, 1024)};
+static const ch_field rp_batch_result[] = {BOOL("ok", CH_F_OPT), OBJ("error", CH_F_OPT, rp_error),
+                                           ORDER_RESULT_FIELDS};
+static const ch_field rp_order_batch[] = {LIST("results", CH_F_OPT, CH_BIN_MAX_ORDERS,
+                                               rp_batch_result)};
+static const ch_field rp_order_cancel[] = {OID("order_id", CH_F_OPT), STR("status", CH_F_OPT, 32),
+                                           INT("remaining_qty", CH_F_OPT),
+                                           INT("cancelled_qty", CH_F_OPT)};
+static const ch_field rp_open_order[] = {OID("order_id", CH_F_OPT), STR("symbol", CH_F_OPT, SYM),
+                                         STR("side", CH_F_OPT, 8), NUM("price", CH_F_OPT),
+                                         INT("remaining_qty", CH_F_OPT),
+                                         INT("filled_qty", CH_F_OPT), BOOL("post_only", CH_F_OPT)};
+static const ch_field rp_orders[] = {LIST("orders", CH_F_OPT, 1u << 20, rp_open_order)};
+static const ch_field rp_book[] = {{"bids", CH_FT_PAIRS, CH_F_OPT, 1000, NULL, 0},
+                                   {"asks", CH_FT_PAIRS, CH_F_OPT, 1000, NULL, 0}};
+static const ch_field rp_quote[] = {NUM("price", CH_F_OPT), NUM("model", CH_F_OPT),
+                                    NUM("premium", CH_F_OPT), NUM("vol", CH_F_OPT),
+                                    INT("max_qty", CH_F_OPT)};
+static const ch_field rp_position[] = {
+    STR("symbol", CH_F_OPT, SYM), INT("qty", CH_F_OPT),   NUM("avg_price", CH_F_OPT),
+    NUM("mark", CH_F_OPT),        NUM("delta", CH_F_OPT), NUM("gamma", CH_F_OPT),
+    NUM("vega", CH_F_OPT),        NUM("theta", CH_F_OPT), NUM("realized", CH_F_OPT)};
+static const ch_field rp_positions[] = {STR("account", CH_F_OPT, NAME), NUM("cash", CH_F_OPT),
+                                        NUM("reserved", CH_F_OPT),     NUM("equity", CH_F_OPT),
+                                        NUM("margin", CH_F_OPT),
+                                        LIST("positions", CH_F_OPT, 1u << 20, rp_position)};
+static const ch_field rp_strike[] = {STR("expiry", CH_F_OPT, 40), NUM("strike", CH_F_OPT),
+                                     NUM("delta", CH_F_OPT),      NUM("gamma", CH_F_OPT),
+                                     NUM("vega", CH_F_OPT),       NUM("gross_gamma", CH_F_OPT),
+                                     NUM("netted_gamma", CH_F_OPT)};
+static const ch_field rp_totals[] = {NUM("delta", CH_F_OPT), NUM("gamma", CH_F_OPT),
+                                     NUM("vega", CH_F_OPT), NUM("theta", CH_F_OPT)};
+static const ch_field rp_scenario[] = {NUM("spot_shock", CH_F_OPT), STR("vol_shock", CH_F_OPT, 8),
+                                       NUM("pnl", CH_F_OPT)};
+static const ch_field rp_netting[] = {NUM("gross_delta", CH_F_OPT), NUM("hedged_delta", CH_F_OPT),
+                                      NUM("ratio", CH_F_OPT),       NUM("net_delta", CH_F_OPT),
+                                      NUM("gross_gamma", CH_F_OPT), NUM("netted_gamma", CH_F_OPT)};
+static const ch_field rp_risk[] = {LIST("strikes", CH_F_OPT, 1u << 16, rp_strike),
+                                   OBJ("totals", CH_F_OPT, rp_totals),
+                                   LIST("scenarios", CH_F_OPT, 1024, rp_scenario),
+                                   NUM("worst_loss", CH_F_OPT),
+                                   OBJ("netting", CH_F_OPT, rp_netting)};
+static const ch_field rp_hedge[] = {
+    STR("policy", CH_F_OPT, 32), NUM("position", CH_F_OPT),      NUM("avg_price", CH_F_OPT),
+    NUM("fees", CH_F_OPT),       NUM("slippage", CH_F_OPT),      NUM("funding", CH_F_OPT),
+    NUM("basis_pnl", CH_F_OPT),  NUM("realized", CH_F_OPT),      NUM("volume", CH_F_OPT),
+    INT("orders", CH_F_OPT),     NUM("netting_ratio", CH_F_OPT), NUM("cost_per_1m_notional", CH_F_OPT)};
+static const ch_field rp_fills_by_source[] = {INT("book", CH_F_OPT), INT("net", CH_F_OPT),
+                                              INT("pool", CH_F_OPT)};
+static const ch_field rp_stats[] = {INT("requests", CH_F_OPT), INT("errors", CH_F_OPT),
+                                    INT("orders", CH_F_OPT),
+                                    OBJ("fills", CH_F_OPT, rp_fills_by_source),
+                                    INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
+                                    INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
+
+/* the request and reply fields of each message, in CH_MSG_TABLE order */
+static const struct {
+    const ch_field *req, *rep;
+    size_t n_req, n_rep;
+} k_fields[CH_MSG_COUNT] = {
+#define F(rq, rp) {rq, rp, N(rq), N(rp)}
+    [CH_MSG_HELLO] = F(rq_key, rp_hello),
+    [CH_MSG_INSTRUMENTS] = F(rq_underlying, rp_instruments),
+    [CH_MSG_INSTRUMENT_ADD] = F(rq_symbol, rp_instrument),
+    [CH_MSG_ACCOUNT_OPEN] = F(rq_account_open, rp_account_open),
+    [CH_MSG_ACCOUNT_DEPOSIT] = F(rq_amount, rp_cash),
+    [CH_MSG_POOL_DEPOSIT] = F(rq_amount, rp_pool_deposit),
+    [CH_MSG_POOL_WITHDRAW] = F(rq_pool_withdraw, rp_pool_withdraw),
+    [CH_MSG_MARKET_UPDATE] = F(rq_market, rp_seq),
+    [CH_MSG_ORDER_NEW] = F(rq_order_new, rp_order),
+    [CH_MSG_ORDER_BATCH] = F(rq_order_batch, rp_order_batch),
+    [CH_MSG_ORDER_CANCEL] = F(rq_order_cancel, rp_order_cancel),
+    [CH_MSG_ORDER_REPLACE] = F(rq_order_replace, rp_order),
+    [CH_MSG_ORDERS] = F(rq_account, rp_orders),
+    [CH_MSG_BOOK] = F(rq_book, rp_book),
+    [CH_MSG_QUOTE] = F(rq_quote, rp_quote),
+    [CH_MSG_POSITIONS] = F(rq_account, rp_positions),
+    [CH_MSG_RISK] = F(rq_underlying, rp_risk),
+    [CH_MSG_HEDGE] = F(rq_key, rp_hedge),
+    [CH_MSG_STATS] = F(rq_key, rp_stats),
+#undef F
+};
+
+static const ch_msg k_msgs[CH_MSG_COUNT] = {
+#define CH_MSG_ROW_(e, name, code_, mut)                                                  \
+    [CH_MSG_##e] = {.id = CH_MSG_##e, .op = name, .code = code_, .mutating = mut,         \
+                    .req = k_fields[CH_MSG_##e].req, .rep = k_fields[CH_MSG_##e].rep,     \
+                    .n_req = k_fields[CH_MSG_##e].n_req, .n_rep = k_fields[CH_MSG_##e].n_rep},
+    CH_MSG_TABLE(CH_MSG_ROW_)
+#undef CH_MSG_ROW_
+};
+
+const ch_msg *ch_msg_get(ch_msg_id id)
+{
+    return (unsigned)id < CH_MSG_COUNT ? &k_msgs[id] : NULL;
+}
+
+const ch_msg *ch_msg_find(const char *op)
+{
+    for (size_t i = 0; i < CH_MSG_COUNT; i++)
+        if (strcmp(k_msgs[i].op, op) == 0)
+            return &k_msgs[i];
+    return NULL;
+}
+
+const ch_msg *ch_msg_by_code(uint8_t code)
+{
+    for (size_t i = 0; i < CH_MSG_COUNT; i++)
+        if (k_msgs[i].code == code)
+            return &k_msgs[i];
+    return NULL;
+}
+
+/* ---- encoding ---- */
+
+#define MAX_EXACT 9007199254740992.0 /* 2^53 */
+
+static void put_f64(chi_wr *w, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    chi_put(w, u, 8);
+}
+
+static bool is_finite_num(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble);
+}
+
+static void enc_str(chi_wr *w, const cJSON *v, uint32_t max)
+{
+    if (!cJSON_IsString(v) || v->valuestring == NULL || strlen(v->valuestring) > max) {
+        w->bad = true;
+        return;
+    }
+    chi_put_str(w, 2, v->valuestring, strlen(v->valuestring));
+}
+
+static bool oid_of(const cJSON *v, uint64_t *out)
+{
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (!(d >= 0) || d > MAX_EXACT || floor(d) != d)
+            return false;
+        *out = (uint64_t)d;
+        return true;
+    }
+    if (!cJSON_IsString(v) || v->valuestring == NULL || v->valuestring[0] == '\0')
+        return false;
+    uint64_t x = 0;
+    for (const char *p = v->valuestring; *p; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9' || x > (UINT64_MAX - d) / 10)
+            return false;
+        x = x * 10 + d;
+    }
+    /* only the canonical spelling, so that decoding gives the same text */
+    char canon[24];
+    snprintf(canon, sizeof canon, "%" PRIu64, x);
+    if (strcmp(canon, v->valuestring) != 0)
+        return false;
+    *out = x;
+    return true;
+}
+
+static void enc_obj(chi_wr *w, const ch_field *f, size_t n, const cJSON *o, bool check_req);
+
+static void enc_val(chi_wr *w, const ch_field *f, const cJSON *v, bool check_req)
+{
+    const cJSON *x;
+    uint64_t u;
+    switch (f->type) {
+    case CH_FT_STR:
+        enc_str(w, v, f->max);
+        return;
+    case CH_FT_INT:
+        if (!is_finite_num(v) || fabs(v->valuedouble) > MAX_EXACT ||
+            floor(v->valuedouble) != v->valuedouble)
+            break;
+        chi_put(w, (uint64_t)(int64_t)v->valuedouble, 8);
+        return;
+    case CH_FT_NUM:
+        if (!is_finite_num(v))
+            break;
+        put_f64(w, v->valuedouble);
+        return;
+    case CH_FT_BOOL:
+        if (!cJSON_IsBool(v))
+            break;
+        chi_put(w, cJSON_IsTrue(v) ? 1 : 0, 1);
+        return;
+    case CH_FT_DEC:
+        chi_put(w, cJSON_IsString(v) ? 1 : 0, 1);
+        if (cJSON_IsString(v))
+            enc_str(w, v, f->max);
+        else if (is_finite_num(v))
+            put_f64(w, v->valuedouble);
+        else
+            break;
+        return;
+    case CH_FT_OID:
+        if (!oid_of(v, &u))
+            break;
+        chi_put(w, u, 8);
+        return;
+    case CH_FT_OBJ:
+        if (!cJSON_IsObject(v))
+            break;
+        enc_obj(w, f->sub, f->n_sub, v, check_req);
+        return;
+    case CH_FT_LIST:
+    case CH_FT_PAIRS:
+    case CH_FT_STRS:
+    case CH_FT_MAP:
+        if ((f->type == CH_FT_MAP ? !cJSON_IsObject(v) : !cJSON_IsArray(v)) ||
+            (size_t)cJSON_GetArraySize(v) > f->max)
+            break;
+        chi_put(w, (uint64_t)cJSON_GetArraySize(v), 4);
+        cJSON_ArrayForEach(x, v)
+        {
+            if (f->type == CH_FT_LIST) {
+                if (!cJSON_IsObject(x))
+                    w->bad = true;
+                else
+                    enc_obj(w, f->sub, f->n_sub, x, check_req);
+            } else if (f->type == CH_FT_PAIRS) {
+                if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
+                    !is_finite_num(x->child) || !is_finite_num(x->child->next)) {
+                    w->bad = true;
+                } else {
+                    put_f64(w, x->child->valuedouble);
+                    put_f64(w, x->child->next->valuedouble);
+                }
+            } else if (f->type == CH_FT_STRS) {
+                enc_str(w, x, 65535);
+            } else if (!is_finite_num(x) || strlen(x->string) > 65535) {
+                w->bad = true;
+            } else {
+                chi_put_str(w, 2, x->string, strlen(x->string));
+                put_f64(w, x->valuedouble);
+            }
+            if (w->bad)
+                return;
+        }
+        return;
+    }
+    w->bad = true;
+}
+
+static void enc_obj(chi_wr *w, const ch_field *f, size_t n, const cJSON *o, bool check_req)
+{
+    uint64_t state = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f[i].name);
+        if (v == NULL) {
+            if (check_req && (f[i].flags & CH_F_REQ))
+                w->bad = true;
+        } else if (cJSON_IsNull(v)) {
+            if (!(f[i].flags & CH_F_NULL))
+                w->bad = true;
+            state |= (uint64_t)2 << (2 * i);
+        } else {
+            state |= (uint64_t)1 << (2 * i);
+        }
+    }
+    chi_put(w, state, 8);
+    for (size_t i = 0; i < n && !w->bad; i++)
+        if (((state >> (2 * i)) & 3) == 1)
+            enc_val(w, &f[i], cJSON_GetObjectItemCaseSensitive(o, f[i].name), check_req);
+}
+
+static uint8_t *finish(chi_wr *w, size_t *len)
+{
+    if (w->bad) {
+        free(w->buf);
+        return NULL;
+    }
+    *len = w->n;
+    return w->buf;
+}
+
+uint8_t *ch_msg_bin_encode_request(const ch_msg *m, uint64_t id, const cJSON *req, size_t *len)
+{
+    chi_wr w = {.grow = true, .bad = !cJSON_IsObject(req)};
+    chi_put_header(&w, CH_MSG_VERSION, m->code, id);
+    if (!w.bad)
+        enc_obj(&w, m->req, m->n_req, req, true);
+    return finish(&w, len);
+}
+
+uint8_t *ch_msg_bin_encode_reply(const ch_msg *m, uint64_t id, ch_err e, const char *message,
+                                 const cJSON *result, size_t *len)
+{
+    chi_wr w = {.grow = true};
+    chi_put_header(&w, CH_MSG_VERSION, (uint8_t)(m->code | CH_MSG_REPLY), id);
+    chi_put(&w, (uint64_t)e, 2);
+    if (e != CH_OK) {
+        size_t ml = message != NULL ? strlen(message) : 0;
+        chi_put_str(&w, 2, message, ml > 1000 ? 1000 : ml);
+    } else if (!cJSON_IsObject(result)) {
+        w.bad = true;
+    } else {
+        enc_obj(&w, m->rep, m->n_rep, result, false);
+    }
+    return finish(&w, len);
+}
+
+/* ---- decoding ---- */
+
+static cJSON *dec_str(chi_rd *r, uint32_t max)
+{
+    size_t n = (size_t)chi_get(r, 2);
+    const uint8_t *b = chi_take(r, n);
+    if (b == NULL || n > max || memchr(b, 0, n) != NULL) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = malloc(n + 1);
+    if (s == NULL) {
+        r->bad = true;
+        return NULL;
+    }
+    memcpy(s, b, n);
+    s[n] = '\0';
+    cJSON *v = cJSON_CreateString(s);
+    free(s);
+    return v;
+}
+
+static bool get_f64(chi_rd *r, double *d)
+{
+    uint64_t u = chi_get(r, 8);
+    memcpy(d, &u, sizeof *d);
+    if (!isfinite(*d))
+        r->bad = true;
+    return !r->bad;
+}
+
+static cJSON *num_of(chi_rd *r)
+{
+    double d;
+    return get_f64(r, &d) ? cJSON_CreateNumber(d) : NULL;
+}
+
+static bool dec_obj(chi_rd *r, const ch_field *f, size_t n, cJSON *into);
+
+/* Read a u32 count within the field's bound; each element takes at least
+ * @p min_size bytes, so a count beyond what is left is refused at once. */
+static uint32_t get_count(chi_rd *r, const ch_field *f, size_t min_size)
+{
+    uint32_t k = (uint32_t)chi_get(r, 4);
+    if (k > f->max || k > (r->len - r->n) / min_size)
+        r->bad = true;
+    return r->bad ? 0 : k;
+}
+
+static cJSON *dec_val(chi_rd *r, const ch_field *f)
+{
+    cJSON *v = NULL;
+    uint64_t u;
+    uint32_t k;
+    switch (f->type) {
+    case CH_FT_STR:
+        return dec_str(r, f->max);
+    case CH_FT_INT: {
+        int64_t x = (int64_t)chi_get(r, 8);
+        if (r->bad || x > (int64_t)MAX_EXACT || x < -(int64_t)MAX_EXACT) {
+            r->bad = true;
+            return NULL;
+        }
+        return cJSON_CreateNumber((double)x);
+    }
+    case CH_FT_NUM:
+        return num_of(r);
+    case CH_FT_BOOL:
+        u = chi_get(r, 1);
+        if (r->bad || u > 1) {
+            r->bad = true;
+            return NULL;
+        }
+        return cJSON_CreateBool(u == 1);
+    case CH_FT_DEC:
+        u = chi_get(r, 1);
+        if (u == 1)
+            return dec_str(r, f->max);
+        if (u != 0)
+            r->bad = true;
+        return num_of(r);
+    case CH_FT_OID: {
+        char b[24];
+        u = chi_get(r, 8);
+        snprintf(b, sizeof b, "%" PRIu64, u);
+        return r->bad ? NULL : cJSON_CreateString(b);
+    }
+    case CH_FT_OBJ:
+        v = cJSON_CreateObject();
+        if (v != NULL && dec_obj(r, f->sub, f->n_sub, v))
+            return v;
+        r->bad = true;
+        cJSON_Delete(v);
+        return NULL;
+    case CH_FT_LIST:
+    case CH_FT_PAIRS:
+    case CH_FT_STRS:
+    case CH_FT_MAP:
+        k = get_count(r, f, f->type == CH_FT_PAIRS ? 16 : f->type == CH_FT_MAP ? 10 : f->type == CH_FT_LIST ? 8 : 2);
+        v = f->type == CH_FT_MAP ? cJSON_CreateObject() : cJSON_CreateArray();
+        for (uint32_t i = 0; i < k && v != NULL && !r->bad; i++) {
+            cJSON *x = NULL;
+            if (f->type == CH_FT_LIST) {
+                x = cJSON_CreateObject();
+                if (x != NULL && !dec_obj(r, f->sub, f->n_sub, x)) {
+                    cJSON_Delete(x);
+                    x = NULL;
+                }
+            } else if (f->type == CH_FT_PAIRS) {
+                double p[2];
+                if (get_f64(r, &p[0]) && get_f64(r, &p[1]))
+                    x = cJSON_CreateDoubleArray(p, 2);
+            } else if (f->type == CH_FT_STRS) {
+                x = dec_str(r, 65535);
+            } else {
+                cJSON *key = dec_str(r, 65535);
+                x = key != NULL ? num_of(r) : NULL;
+                if (x != NULL)
+                    cJSON_AddItemToObject(v, key->valuestring, x);
+                cJSON_Delete(key);
+                if (x == NULL)
+                    r->bad = true;
+                continue;
+            }
+            if (x == NULL)
+                r->bad = true;
+            else
+                cJSON_AddItemToArray(v, x);
+        }
+        if (v == NULL || r->bad) {
+            r->bad = true;
+            cJSON_Delete(v);
+            return NULL;
+        }
+        return v;
+    }
+    r->bad = true;
+    return NULL;
+}
+
+static bool dec_obj(chi_rd *r, const ch_field *f, size_t n, cJSON *into)
+{
+    uint64_t state = chi_get(r, 8);
+    if (r->bad || (n < 32 && state >> (2 * n) != 0))
+        return r->bad = true, false;
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        unsigned s = (unsigned)(state >> (2 * i)) & 3;
+        if (s == 3 || (s == 2 && !(f[i].flags & CH_F_NULL)))
+            return r->bad = true, false;
+        if (s == 0)
+            continue;
+        cJSON *v = s == 2 ? cJSON_CreateNull() : dec_val(r, &f[i]);
+        if (v == NULL)
+            return r->bad = true, false;
+        cJSON_AddItemToObject(into, f[i].name, v);
+    }
+    return !r->bad;
+}
+
+ch_err ch_msg_bin_decode_request(const uint8_t *buf, size_t len, const ch_msg **m, uint64_t *id,
+                                 cJSON **req)
+{
+    chi_rd r = {.p = buf, .len = len};
+    uint8_t code = 0;
+    *id = 0;
+    *req = NULL;
+    if (!chi_get_header(&r, CH_MSG_VERSION, 0, &code, id) || (*m = ch_msg_by_code(code)) == NULL)
+        return CH_EBADREQ;
+    cJSON *j = cJSON_CreateObject();
+    if (j == NULL || cJSON_AddStringToObject(j, "op", (*m)->op) == NULL ||
+        !dec_obj(&r, (*m)->req, (*m)->n_req, j) || r.n != len) {
+        cJSON_Delete(j);
+        return CH_EBADREQ;
+    }
+    *req = j;
+    return CH_OK;
+}
+
+ch_err ch_msg_bin_decode_reply(const uint8_t *buf, size_t len, const ch_msg **m, uint64_t *id,
+                               ch_err *e, char **message, cJSON **result)
+{
+    chi_rd r = {.p = buf, .len = len};
+    uint8_t code = 0;
+    *message = NULL;
+    *result = NULL;
+    if (!chi_get_header(&r, CH_MSG_VERSION, 0, &code, id) || !(code & CH_MSG_REPLY))
+        return CH_EBADREQ;
+    /* an error reply may come under another code (the compact batch's when
+     * chd stops intake), so *m may be NULL for an error */
+    *m = ch_msg_by_code((uint8_t)(code & ~CH_MSG_REPLY));
+    *e = (ch_err)chi_get(&r, 2);
+    if (r.bad || (*m == NULL && *e == CH_OK))
+        return CH_EBADREQ;
+    if (*e != CH_OK) {
+        cJSON *s = dec_str(&r, 1000);
+        if (s == NULL || r.n != len) {
+            cJSON_Delete(s);
+            return CH_EBADREQ;
+        }
+        *message = strdup(s->valuestring);
+        cJSON_Delete(s);
+        return *message != NULL ? CH_OK : CH_ENOMEM;
+    }
+    cJSON *j = cJSON_CreateObject();
+    if (j == NULL || !dec_obj(&r, (*m)->rep, (*m)->n_rep, j) || r.n != len) {
+        cJSON_Delete(j);
+        return CH_EBADREQ;
+    }
+    *result = j;
+    return CH_OK;
+}
