@@ -163,39 +163,10 @@ static const ch_field rp_stats[] = {INT("requests", CH_F_OPT), INT("errors", CH_
                                     INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
                                     INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
 
-/* the request and reply fields of each message, in CH_MSG_TABLE order */
-static const struct {
-    const ch_field *req, *rep;
-    size_t n_req, n_rep;
-} k_fields[CH_MSG_COUNT] = {
-#define F(rq, rp) {rq, rp, N(rq), N(rp)}
-    [CH_MSG_HELLO] = F(rq_key, rp_hello),
-    [CH_MSG_INSTRUMENTS] = F(rq_underlying, rp_instruments),
-    [CH_MSG_INSTRUMENT_ADD] = F(rq_symbol, rp_instrument),
-    [CH_MSG_ACCOUNT_OPEN] = F(rq_account_open, rp_account_open),
-    [CH_MSG_ACCOUNT_DEPOSIT] = F(rq_amount, rp_cash),
-    [CH_MSG_POOL_DEPOSIT] = F(rq_amount, rp_pool_deposit),
-    [CH_MSG_POOL_WITHDRAW] = F(rq_pool_withdraw, rp_pool_withdraw),
-    [CH_MSG_MARKET_UPDATE] = F(rq_market, rp_seq),
-    [CH_MSG_ORDER_NEW] = F(rq_order_new, rp_order),
-    [CH_MSG_ORDER_BATCH] = F(rq_order_batch, rp_order_batch),
-    [CH_MSG_ORDER_CANCEL] = F(rq_order_cancel, rp_order_cancel),
-    [CH_MSG_ORDER_REPLACE] = F(rq_order_replace, rp_order),
-    [CH_MSG_ORDERS] = F(rq_account, rp_orders),
-    [CH_MSG_BOOK] = F(rq_book, rp_book),
-    [CH_MSG_QUOTE] = F(rq_quote, rp_quote),
-    [CH_MSG_POSITIONS] = F(rq_account, rp_positions),
-    [CH_MSG_RISK] = F(rq_underlying, rp_risk),
-    [CH_MSG_HEDGE] = F(rq_key, rp_hedge),
-    [CH_MSG_STATS] = F(rq_key, rp_stats),
-#undef F
-};
-
 static const ch_msg k_msgs[CH_MSG_COUNT] = {
-#define CH_MSG_ROW_(e, name, code_, mut)                                                  \
-    [CH_MSG_##e] = {.id = CH_MSG_##e, .op = name, .code = code_, .mutating = mut,         \
-                    .req = k_fields[CH_MSG_##e].req, .rep = k_fields[CH_MSG_##e].rep,     \
-                    .n_req = k_fields[CH_MSG_##e].n_req, .n_rep = k_fields[CH_MSG_##e].n_rep},
+#define CH_MSG_ROW_(e, name, code_, mut, rq, rp)                                        \
+    [CH_MSG_##e] = {.id = CH_MSG_##e, .op = name, .code = code_, .mutating = mut,       \
+                    .req = rq, .rep = rp, .n_req = N(rq), .n_rep = N(rp)},
     CH_MSG_TABLE(CH_MSG_ROW_)
 #undef CH_MSG_ROW_
 };

@@ -7,7 +7,10 @@ libchclient), chctl and nngcat: every op, every error code that a client can
 provoke, restart recovery (clean stop and kill -9), and 32 concurrent clients
 whose acknowledged work must add up to the final state.
 
-Usage: test_chd.py CHD CHCTL LIBCHCLIENT   (run by ctest)
+Every typed call of libchclient runs too, in JSON and in binary, through
+test_client (a C program: tests/test_client.c).
+
+Usage: test_chd.py CHD CHCTL LIBCHCLIENT TEST_CLIENT   (run by ctest)
 """
 import json
 import os
@@ -21,7 +24,7 @@ import threading
 import time
 import unittest
 
-CHD, CHCTL, LIB = sys.argv[1:4]
+CHD, CHCTL, LIB, TEST_CLIENT = sys.argv[1:5]
 os.environ["CH_CLIENT_LIB"] = LIB
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
 from chclient import (ChError, Client, Subscriber, TransportError,  # noqa: E402
@@ -336,6 +339,29 @@ class Protocol(Base):
             self.assertEqual(len(self.c.orders("bob")), len(orders))
 
 
+class TypedClient(unittest.TestCase):
+    """libchclient's typed calls, each encoding against its own fresh chd (JSON
+    over ipc://, binary over tcp://): every op, and every error code a client
+    can provoke as its ch_err."""
+
+    def test_typed_calls_json_and_binary(self):
+        for mode, transport in (("json", "ipc"), ("binary", "tcp")):
+            tmp = tempfile.mkdtemp(prefix="chd-typed-")
+            d = Daemon(tmp, transport, {"pool_max_notional": 3e6})
+            d.start()
+            try:
+                r = subprocess.run([TEST_CLIENT, d.req, mode], capture_output=True, text=True,
+                                   timeout=120)
+                self.assertEqual(r.returncode, 0, f"{mode}: {r.stdout}{r.stderr}")
+                self.assertIn("checks passed", r.stdout)
+                with Client(d.req) as c:  # the binary requests were counted like any other
+                    self.assertGreater(c.stats()["requests"], 60)
+            finally:
+                d.stop()
+                d.log.close()
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Startup(unittest.TestCase):
     def test_bad_config_stops_the_start(self):
         tmp = tempfile.mkdtemp(prefix="chd-cfg-")
@@ -451,5 +477,5 @@ class Concurrency(Base):
 
 
 if __name__ == "__main__":
-    argv = [sys.argv[0]] + sys.argv[4:]
+    argv = [sys.argv[0]] + sys.argv[5:]
     unittest.main(argv=argv, verbosity=2)

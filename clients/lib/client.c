@@ -1,18 +1,37 @@
 /*
  * client.c - libchclient (see ch/client.h): thin, owned wrappers over NNG
- * REQ and SUB sockets, and a pipelined REQ with contexts for throughput.
+ * REQ and SUB sockets, a pipelined REQ with contexts for throughput, and the
+ * typed calls.
+ *
+ * A typed call builds its request as the JSON object of its message and
+ * sends it through the message table (ch/proto_msg.h): as JSON text, or
+ * binary-encoded by the table. The reply comes back as the same object in
+ * either encoding, and one reader per op fills the caller's struct, so the
+ * two encodings share every line after the wire. Server error codes become
+ * the ch_err of their wire code, whichever encoding carried them.
  */
 #include "ch/client.h"
 
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <math.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "ch/proto_msg.h"
 
 struct ch_client {
     nng_socket s;
+    char key[256];
+    bool binary;
+    int nng_err;
+    uint64_t seq;
+    char message[256];
 };
 
 static void tune_req(nng_socket s, int timeout_ms)
@@ -320,4 +339,729 @@ int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
     if (len != NULL)
         *len = sz;
     return *event != NULL ? 0 : NNG_ENOMEM;
+}
+
+/* ---- typed calls ---- */
+
+ch_err ch_client_set_key(ch_client *c, const char *key)
+{
+    if (key != NULL && strlen(key) >= sizeof c->key)
+        return CH_EINVAL;
+    snprintf(c->key, sizeof c->key, "%s", key != NULL ? key : "");
+    return CH_OK;
+}
+
+void ch_client_set_binary(ch_client *c, bool binary)
+{
+    c->binary = binary;
+}
+
+const char *ch_client_message(const ch_client *c)
+{
+    return c->message;
+}
+
+int ch_client_transport_error(const ch_client *c)
+{
+    return c->nng_err;
+}
+
+void ch_client_release(void *array)
+{
+    free(array);
+}
+
+static ch_err fail(ch_client *c, ch_err e, const char *message)
+{
+    snprintf(c->message, sizeof c->message, "%s", message != NULL ? message : "");
+    return e;
+}
+
+/* The ch_err that the protocol's code @p wire names (the first of the table
+ * with that code: CH_EBADREQ ... CH_EUNAVAILABLE). */
+static ch_err from_wire(const char *wire)
+{
+    static const struct {
+        ch_err e;
+        const char *wire;
+    } k[] = {
+#define CH_ERR_ROW_(name, num, w, msg) {name, w},
+        CH_ERR_TABLE(CH_ERR_ROW_)
+#undef CH_ERR_ROW_
+    };
+    for (size_t i = 1; wire != NULL && i < sizeof k / sizeof k[0]; i++)
+        if (strcmp(k[i].wire, wire) == 0)
+            return k[i].e;
+    return CH_EBADREQ;
+}
+
+static ch_err send_binary(ch_client *c, const ch_msg *m, const cJSON *req, cJSON **result)
+{
+    size_t n = 0;
+    uint8_t *b = ch_msg_bin_encode_request(m, ++c->seq, req, &n);
+    if (b == NULL)
+        return fail(c, CH_EINVAL, "the request does not fit the message table");
+    char *reply = NULL;
+    size_t rlen = 0;
+    int rv = ch_client_call(c, (const char *)b, n, &reply, &rlen);
+    free(b);
+    if (rv != 0) {
+        c->nng_err = rv;
+        return fail(c, CH_EIO, nng_strerror(rv));
+    }
+    const ch_msg *rm;
+    uint64_t id;
+    ch_err se = CH_OK;
+    char *text = NULL;
+    ch_err e = ch_msg_bin_decode_reply((const uint8_t *)reply, rlen, &rm, &id, &se, &text, result);
+    ch_client_free(reply);
+    if (e != CH_OK || (se == CH_OK && (rm != m || id != c->seq))) {
+        cJSON_Delete(*result);
+        *result = NULL;
+        return fail(c, CH_EIO, "the reply is not a binary reply to this request");
+    }
+    if (se != CH_OK) {
+        e = fail(c, from_wire(ch_errwire(se)), text);
+        free(text);
+        return e;
+    }
+    return CH_OK;
+}
+
+static ch_err send_json(ch_client *c, const ch_msg *m, cJSON *req, cJSON **result)
+{
+    if (cJSON_AddStringToObject(req, "op", m->op) == NULL)
+        return fail(c, CH_ENOMEM, "out of memory");
+    char *text = cJSON_PrintUnformatted(req);
+    if (text == NULL)
+        return fail(c, CH_ENOMEM, "out of memory");
+    char *reply = NULL;
+    size_t rlen = 0;
+    int rv = ch_client_call(c, text, strlen(text), &reply, &rlen);
+    cJSON_free(text);
+    if (rv != 0) {
+        c->nng_err = rv;
+        return fail(c, CH_EIO, nng_strerror(rv));
+    }
+    cJSON *r = cJSON_ParseWithLength(reply, rlen);
+    ch_client_free(reply);
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(r, "ok");
+    if (!cJSON_IsBool(ok)) {
+        cJSON_Delete(r);
+        return fail(c, CH_EIO, "the reply is not a protocol reply");
+    }
+    if (cJSON_IsTrue(ok)) {
+        *result = r;
+        return CH_OK;
+    }
+    const cJSON *eo = cJSON_GetObjectItemCaseSensitive(r, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(eo, "code");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(eo, "message");
+    ch_err e = fail(c, from_wire(cJSON_IsString(code) ? code->valuestring : NULL),
+                    cJSON_IsString(msg) ? msg->valuestring : "");
+    cJSON_Delete(r);
+    return e;
+}
+
+/* Send @p req (consumed) as message @p id; on CH_OK *result is the reply
+ * object (owned: cJSON_Delete). */
+static ch_err call_msg(ch_client *c, ch_msg_id id, cJSON *req, cJSON **result)
+{
+    c->message[0] = '\0';
+    c->nng_err = 0;
+    *result = NULL;
+    if (req == NULL)
+        return fail(c, CH_ENOMEM, "out of memory");
+    ch_err e = CH_OK;
+    if (c->key[0] != '\0' && cJSON_AddStringToObject(req, "key", c->key) == NULL)
+        e = fail(c, CH_ENOMEM, "out of memory");
+    if (e == CH_OK)
+        e = c->binary ? send_binary(c, ch_msg_get(id), req, result)
+                      : send_json(c, ch_msg_get(id), req, result);
+    cJSON_Delete(req);
+    return e;
+}
+
+/* ---- request building and reply reading ---- */
+
+static cJSON *request(void)
+{
+    return cJSON_CreateObject();
+}
+
+static void add_str(cJSON *o, const char *k, const char *v)
+{
+    if (o != NULL && v != NULL)
+        cJSON_AddStringToObject(o, k, v);
+}
+
+static void add_num(cJSON *o, const char *k, double v)
+{
+    if (o != NULL)
+        cJSON_AddNumberToObject(o, k, v);
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+static int64_t i64(const cJSON *o, const char *k)
+{
+    return (int64_t)num(o, k);
+}
+
+static void str(const cJSON *o, const char *k, char *out, size_t cap)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static const cJSON *item(const cJSON *o, const char *k)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+/* An owned array of the elements of list @p k of @p o, each @p size bytes. */
+static void *list_alloc(const cJSON *o, const char *k, size_t size, size_t *n)
+{
+    *n = (size_t)cJSON_GetArraySize(item(o, k));
+    return calloc(*n > 0 ? *n : 1, size);
+}
+
+static const char *const k_side[] = {"buy", "sell"};
+static const char *const k_type[] = {"limit", "market"};
+static const char *const k_tif[] = {"gtc", "ioc", "fok"};
+
+ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out)
+{
+    cJSON *r;
+    ch_err e = call_msg(c, CH_MSG_HELLO, request(), &r);
+    if (e != CH_OK)
+        return e;
+    memset(out, 0, sizeof *out);
+    out->version = (int)num(r, "version");
+    str(r, "server", out->server, sizeof out->server);
+    const cJSON *u;
+    cJSON_ArrayForEach(u, item(r, "underlyings"))
+    {
+        if (out->n_underlyings < CH_CLIENT_MAX_UNDERLYINGS && cJSON_IsString(u))
+            snprintf(out->underlyings[out->n_underlyings++], CH_CLIENT_NAME_MAX, "%s",
+                     u->valuestring);
+    }
+    cJSON_Delete(r);
+    return CH_OK;
+}
+
+static void read_instrument(const cJSON *o, ch_client_instrument *x)
+{
+    str(o, "symbol", x->symbol, sizeof x->symbol);
+    x->id = (uint32_t)num(o, "id");
+    str(o, "underlying", x->underlying, sizeof x->underlying);
+    str(o, "expiry", x->expiry, sizeof x->expiry);
+    x->strike = num(o, "strike");
+    str(o, "type", x->type, sizeof x->type);
+    x->tick = num(o, "tick");
+    x->contract_size = num(o, "contract_size");
+}
+
+ch_err ch_client_instruments(ch_client *c, const char *underlying, ch_client_instrument **out,
+                             size_t *n)
+{
+    cJSON *q = request(), *r;
+    add_str(q, "underlying", underlying);
+    ch_err e = call_msg(c, CH_MSG_INSTRUMENTS, q, &r);
+    if (e != CH_OK)
+        return e;
+    ch_client_instrument *a = list_alloc(r, "instruments", sizeof *a, n);
+    if (a == NULL) {
+        cJSON_Delete(r);
+        return fail(c, CH_ENOMEM, "out of memory");
+    }
+    size_t i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, item(r, "instruments")) read_instrument(o, &a[i++]);
+    cJSON_Delete(r);
+    *out = a;
+    return CH_OK;
+}
+
+ch_err ch_client_instrument_add(ch_client *c, const char *symbol, ch_client_instrument *out)
+{
+    if (symbol == NULL)
+        return fail(c, CH_EINVAL, "a symbol is required");
+    cJSON *q = request(), *r;
+    add_str(q, "symbol", symbol);
+    ch_err e = call_msg(c, CH_MSG_INSTRUMENT_ADD, q, &r);
+    if (e == CH_OK && out != NULL) {
+        memset(out, 0, sizeof *out);
+        read_instrument(r, out);
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+/* A request naming @p account (required). */
+static cJSON *for_account(ch_client *c, const char *account, ch_err *e)
+{
+    *e = CH_OK;
+    if (account == NULL) {
+        *e = fail(c, CH_EINVAL, "an account is required");
+        return NULL;
+    }
+    cJSON *q = request();
+    add_str(q, "account", account);
+    return q;
+}
+
+ch_err ch_client_account_open(ch_client *c, const char *account, double cash,
+                              ch_client_account *out)
+{
+    ch_err e;
+    cJSON *q = for_account(c, account, &e), *r;
+    if (e != CH_OK)
+        return e;
+    add_num(q, "cash", cash);
+    if ((e = call_msg(c, CH_MSG_ACCOUNT_OPEN, q, &r)) == CH_OK && out != NULL) {
+        str(r, "account", out->account, sizeof out->account);
+        out->cash = num(r, "cash");
+        str(r, "key", out->key, sizeof out->key);
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+/* account.deposit, pool.deposit, pool.withdraw: @p field = @p value, two numbers back. */
+static ch_err money_call(ch_client *c, ch_msg_id id, const char *account, const char *field,
+                         double value, const char *k1, double *v1, const char *k2, double *v2)
+{
+    ch_err e;
+    cJSON *q = for_account(c, account, &e), *r;
+    if (e != CH_OK)
+        return e;
+    add_num(q, field, value);
+    if ((e = call_msg(c, id, q, &r)) == CH_OK) {
+        if (v1 != NULL)
+            *v1 = num(r, k1);
+        if (v2 != NULL)
+            *v2 = num(r, k2);
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_account_deposit(ch_client *c, const char *account, double amount, double *cash)
+{
+    return money_call(c, CH_MSG_ACCOUNT_DEPOSIT, account, "amount", amount, "cash", cash, NULL,
+                      NULL);
+}
+
+ch_err ch_client_pool_deposit(ch_client *c, const char *account, double amount, int64_t *shares,
+                              double *nav_per_share)
+{
+    double sh = 0;
+    ch_err e = money_call(c, CH_MSG_POOL_DEPOSIT, account, "amount", amount, "shares", &sh,
+                          "nav_per_share", nav_per_share);
+    if (e == CH_OK && shares != NULL)
+        *shares = (int64_t)sh;
+    return e;
+}
+
+ch_err ch_client_pool_withdraw(ch_client *c, const char *account, int64_t shares, double *cash,
+                               double *nav_per_share)
+{
+    return money_call(c, CH_MSG_POOL_WITHDRAW, account, "shares", (double)shares, "cash", cash,
+                      "nav_per_share", nav_per_share);
+}
+
+ch_err ch_client_market_update(ch_client *c, const ch_client_market *m, uint64_t *seq)
+{
+    if (m == NULL || m->underlying == NULL || (m->n_iv > 0 && m->iv == NULL))
+        return fail(c, CH_EINVAL, "an underlying is required");
+    cJSON *q = request(), *r;
+    add_str(q, "underlying", m->underlying);
+    add_num(q, "index", m->index);
+    if (m->time != NULL && m->time[0] != '\0' && strspn(m->time, "0123456789") == strlen(m->time))
+        add_num(q, "time", strtod(m->time, NULL)); /* nanoseconds */
+    else
+        add_str(q, "time", m->time);
+    if (m->has_rate)
+        add_num(q, "rate", m->rate);
+    if (m->has_funding_rate)
+        add_num(q, "funding_rate", m->funding_rate);
+    if (m->has_perp)
+        add_num(q, "perp", m->perp);
+    if (m->n_iv > 0) {
+        cJSON *iv = cJSON_AddObjectToObject(q, "iv");
+        for (size_t i = 0; i < m->n_iv && iv != NULL; i++)
+            if (m->iv[i].key != NULL)
+                cJSON_AddNumberToObject(iv, m->iv[i].key, m->iv[i].vol);
+    }
+    ch_err e = call_msg(c, CH_MSG_MARKET_UPDATE, q, &r);
+    if (e == CH_OK && seq != NULL)
+        *seq = (uint64_t)num(r, "seq");
+    cJSON_Delete(r);
+    return e;
+}
+
+/* The fields of one order; NULL if an enum is out of range or memory ran out. */
+static cJSON *order_json(const ch_client_order *o)
+{
+    if ((unsigned)o->side > CH_CLIENT_SELL || (unsigned)o->type > CH_CLIENT_MARKET ||
+        (unsigned)o->tif > CH_CLIENT_FOK || o->symbol == NULL)
+        return NULL;
+    cJSON *q = request();
+    add_str(q, "account", o->account);
+    add_str(q, "symbol", o->symbol);
+    add_str(q, "side", k_side[o->side]);
+    add_num(q, "qty", (double)o->qty);
+    add_str(q, "type", k_type[o->type]);
+    if (o->has_price)
+        add_num(q, "price", o->price);
+    add_str(q, "tif", k_tif[o->tif]);
+    if (q != NULL)
+        cJSON_AddBoolToObject(q, "post_only", o->post_only);
+    add_str(q, "client_order_id", o->client_order_id);
+    return q;
+}
+
+static void read_order_result(const cJSON *r, ch_client_order_result *out)
+{
+    memset(out, 0, sizeof *out);
+    str(r, "order_id", out->order_id, sizeof out->order_id);
+    str(r, "status", out->status, sizeof out->status);
+    out->filled_qty = i64(r, "filled_qty");
+    out->remaining_qty = i64(r, "remaining_qty");
+    const cJSON *f;
+    cJSON_ArrayForEach(f, item(r, "fills"))
+    {
+        if (out->n_fills < CH_CLIENT_MAX_FILLS) {
+            ch_client_fill *x = &out->fills[out->n_fills];
+            str(f, "trade_id", x->trade_id, sizeof x->trade_id);
+            x->price = num(f, "price");
+            x->qty = i64(f, "qty");
+            str(f, "source", x->source, sizeof x->source);
+        }
+        out->n_fills++;
+    }
+}
+
+ch_err ch_client_order_new(ch_client *c, const ch_client_order *o, ch_client_order_result *out)
+{
+    if (o == NULL || o->account == NULL)
+        return fail(c, CH_EINVAL, "an order with an account is required");
+    cJSON *q = order_json(o), *r;
+    if (q == NULL)
+        return fail(c, CH_EINVAL, "no symbol, or side, type or tif out of range");
+    ch_err e = call_msg(c, CH_MSG_ORDER_NEW, q, &r);
+    if (e == CH_OK && out != NULL)
+        read_order_result(r, out);
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_order_batch(ch_client *c, const char *account, const ch_client_order *orders,
+                             size_t n, ch_client_batch_result **out)
+{
+    if (orders == NULL || n == 0 || n > 5000)
+        return fail(c, CH_EINVAL, "a batch has 1 to 5000 orders");
+    cJSON *q = request(), *r;
+    add_str(q, "account", account);
+    cJSON *arr = q != NULL ? cJSON_AddArrayToObject(q, "orders") : NULL;
+    for (size_t i = 0; i < n && arr != NULL; i++) {
+        cJSON *o = order_json(&orders[i]);
+        if (o == NULL) {
+            cJSON_Delete(q);
+            return fail(c, CH_EINVAL, "an order without a symbol, or an enum out of range");
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    ch_err e = call_msg(c, CH_MSG_ORDER_BATCH, q, &r);
+    if (e != CH_OK)
+        return e;
+    size_t got;
+    ch_client_batch_result *a = list_alloc(r, "results", sizeof *a, &got);
+    if (a == NULL || got != n) {
+        free(a);
+        cJSON_Delete(r);
+        return a == NULL ? fail(c, CH_ENOMEM, "out of memory")
+                         : fail(c, CH_EIO, "the reply has not one result per order");
+    }
+    size_t i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, item(r, "results"))
+    {
+        ch_client_batch_result *b = &a[i++];
+        if (cJSON_IsTrue(item(x, "ok"))) {
+            read_order_result(x, &b->result);
+        } else {
+            const cJSON *eo = item(x, "error");
+            const cJSON *code = item(eo, "code");
+            b->err = from_wire(cJSON_IsString(code) ? code->valuestring : NULL);
+            str(eo, "message", b->message, sizeof b->message);
+        }
+    }
+    cJSON_Delete(r);
+    *out = a;
+    return CH_OK;
+}
+
+/* A request for @p account's order @p order_id. */
+static cJSON *for_order(ch_client *c, const char *account, const char *order_id, ch_err *e)
+{
+    if (order_id == NULL) {
+        *e = fail(c, CH_EINVAL, "an order id is required");
+        return NULL;
+    }
+    cJSON *q = for_account(c, account, e);
+    add_str(q, "order_id", order_id);
+    return q;
+}
+
+ch_err ch_client_order_cancel(ch_client *c, const char *account, const char *order_id,
+                              ch_client_cancel_result *out)
+{
+    ch_err e;
+    cJSON *q = for_order(c, account, order_id, &e), *r;
+    if (e != CH_OK)
+        return e;
+    if ((e = call_msg(c, CH_MSG_ORDER_CANCEL, q, &r)) == CH_OK && out != NULL) {
+        str(r, "order_id", out->order_id, sizeof out->order_id);
+        str(r, "status", out->status, sizeof out->status);
+        out->remaining_qty = i64(r, "remaining_qty");
+        out->cancelled_qty = i64(r, "cancelled_qty");
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_order_replace(ch_client *c, const char *account, const char *order_id,
+                               int64_t qty, bool has_price, double price,
+                               ch_client_order_result *out)
+{
+    ch_err e;
+    cJSON *q = for_order(c, account, order_id, &e), *r;
+    if (e != CH_OK)
+        return e;
+    if (qty != 0)
+        add_num(q, "qty", (double)qty);
+    if (has_price)
+        add_num(q, "price", price);
+    if ((e = call_msg(c, CH_MSG_ORDER_REPLACE, q, &r)) == CH_OK && out != NULL)
+        read_order_result(r, out);
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_orders(ch_client *c, const char *account, ch_client_open_order **out, size_t *n)
+{
+    ch_err e;
+    cJSON *q = for_account(c, account, &e), *r;
+    if (e != CH_OK || (e = call_msg(c, CH_MSG_ORDERS, q, &r)) != CH_OK)
+        return e;
+    ch_client_open_order *a = list_alloc(r, "orders", sizeof *a, n);
+    if (a == NULL) {
+        cJSON_Delete(r);
+        return fail(c, CH_ENOMEM, "out of memory");
+    }
+    size_t i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, item(r, "orders"))
+    {
+        ch_client_open_order *x = &a[i++];
+        str(o, "order_id", x->order_id, sizeof x->order_id);
+        str(o, "symbol", x->symbol, sizeof x->symbol);
+        str(o, "side", x->side, sizeof x->side);
+        x->price = num(o, "price");
+        x->remaining_qty = i64(o, "remaining_qty");
+        x->filled_qty = i64(o, "filled_qty");
+        x->post_only = cJSON_IsTrue(item(o, "post_only"));
+    }
+    cJSON_Delete(r);
+    *out = a;
+    return CH_OK;
+}
+
+static size_t read_levels(const cJSON *a, ch_client_level *out, size_t max)
+{
+    size_t n = 0;
+    const cJSON *pq;
+    cJSON_ArrayForEach(pq, a)
+    {
+        if (n == max || cJSON_GetArraySize(pq) != 2)
+            break;
+        out[n].price = cJSON_GetArrayItem(pq, 0)->valuedouble;
+        out[n].qty = (int64_t)cJSON_GetArrayItem(pq, 1)->valuedouble;
+        n++;
+    }
+    return n;
+}
+
+ch_err ch_client_book(ch_client *c, const char *symbol, int depth, ch_client_level *bids,
+                      size_t *n_bids, ch_client_level *asks, size_t *n_asks)
+{
+    if (symbol == NULL || depth < 1 || depth > 1000)
+        return fail(c, CH_EINVAL, "a symbol and a depth of 1..1000 are required");
+    cJSON *q = request(), *r;
+    add_str(q, "symbol", symbol);
+    add_num(q, "depth", depth);
+    ch_err e = call_msg(c, CH_MSG_BOOK, q, &r);
+    if (e == CH_OK) {
+        *n_bids = read_levels(item(r, "bids"), bids, (size_t)depth);
+        *n_asks = read_levels(item(r, "asks"), asks, (size_t)depth);
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_quote(ch_client *c, const char *symbol, ch_client_side side, int64_t qty,
+                       ch_client_quote_info *out)
+{
+    if (symbol == NULL || (unsigned)side > CH_CLIENT_SELL)
+        return fail(c, CH_EINVAL, "a symbol and a side are required");
+    cJSON *q = request(), *r;
+    add_str(q, "symbol", symbol);
+    add_str(q, "side", k_side[side]);
+    add_num(q, "qty", (double)qty);
+    ch_err e = call_msg(c, CH_MSG_QUOTE, q, &r);
+    if (e == CH_OK) {
+        out->price = num(r, "price");
+        out->model = num(r, "model");
+        out->premium = num(r, "premium");
+        out->vol = num(r, "vol");
+        out->max_qty = i64(r, "max_qty");
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_positions(ch_client *c, const char *account, ch_client_positions_info *out)
+{
+    ch_err e;
+    cJSON *q = for_account(c, account, &e), *r;
+    if (e != CH_OK || (e = call_msg(c, CH_MSG_POSITIONS, q, &r)) != CH_OK)
+        return e;
+    memset(out, 0, sizeof *out);
+    str(r, "account", out->account, sizeof out->account);
+    out->cash = num(r, "cash");
+    out->reserved = num(r, "reserved");
+    out->equity = num(r, "equity");
+    out->margin = num(r, "margin");
+    out->positions = list_alloc(r, "positions", sizeof *out->positions, &out->n);
+    if (out->positions == NULL) {
+        cJSON_Delete(r);
+        return fail(c, CH_ENOMEM, "out of memory");
+    }
+    size_t i = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, item(r, "positions"))
+    {
+        ch_client_position *x = &out->positions[i++];
+        str(p, "symbol", x->symbol, sizeof x->symbol);
+        x->qty = i64(p, "qty");
+        x->avg_price = num(p, "avg_price");
+        x->mark = num(p, "mark");
+        x->delta = num(p, "delta");
+        x->gamma = num(p, "gamma");
+        x->vega = num(p, "vega");
+        x->theta = num(p, "theta");
+        x->realized = num(p, "realized");
+    }
+    cJSON_Delete(r);
+    return CH_OK;
+}
+
+ch_err ch_client_risk(ch_client *c, const char *underlying, ch_client_risk_info *out)
+{
+    cJSON *q = request(), *r;
+    add_str(q, "underlying", underlying);
+    ch_err e = call_msg(c, CH_MSG_RISK, q, &r);
+    if (e != CH_OK)
+        return e;
+    memset(out, 0, sizeof *out);
+    out->strikes = list_alloc(r, "strikes", sizeof *out->strikes, &out->n_strikes);
+    out->scenarios = list_alloc(r, "scenarios", sizeof *out->scenarios, &out->n_scenarios);
+    if (out->strikes == NULL || out->scenarios == NULL) {
+        free(out->strikes);
+        free(out->scenarios);
+        cJSON_Delete(r);
+        return fail(c, CH_ENOMEM, "out of memory");
+    }
+    size_t i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, item(r, "strikes"))
+    {
+        ch_client_strike *x = &out->strikes[i++];
+        str(o, "expiry", x->expiry, sizeof x->expiry);
+        x->strike = num(o, "strike");
+        x->delta = num(o, "delta");
+        x->gamma = num(o, "gamma");
+        x->vega = num(o, "vega");
+        x->gross_gamma = num(o, "gross_gamma");
+        x->netted_gamma = num(o, "netted_gamma");
+    }
+    i = 0;
+    cJSON_ArrayForEach(o, item(r, "scenarios"))
+    {
+        ch_client_scenario *x = &out->scenarios[i++];
+        x->spot_shock = num(o, "spot_shock");
+        str(o, "vol_shock", x->vol_shock, sizeof x->vol_shock);
+        x->pnl = num(o, "pnl");
+    }
+    const cJSON *t = item(r, "totals"), *nt = item(r, "netting");
+    out->totals = (ch_client_greeks){num(t, "delta"), num(t, "gamma"), num(t, "vega"),
+                                     num(t, "theta")};
+    out->worst_loss = num(r, "worst_loss");
+    out->gross_delta = num(nt, "gross_delta");
+    out->hedged_delta = num(nt, "hedged_delta");
+    out->ratio = num(nt, "ratio");
+    out->net_delta = num(nt, "net_delta");
+    out->gross_gamma = num(nt, "gross_gamma");
+    out->netted_gamma = num(nt, "netted_gamma");
+    cJSON_Delete(r);
+    return CH_OK;
+}
+
+ch_err ch_client_hedge(ch_client *c, ch_client_hedge_info *out)
+{
+    cJSON *r;
+    ch_err e = call_msg(c, CH_MSG_HEDGE, request(), &r);
+    if (e != CH_OK)
+        return e;
+    str(r, "policy", out->policy, sizeof out->policy);
+    out->position = num(r, "position");
+    out->avg_price = num(r, "avg_price");
+    out->fees = num(r, "fees");
+    out->slippage = num(r, "slippage");
+    out->funding = num(r, "funding");
+    out->basis_pnl = num(r, "basis_pnl");
+    out->realized = num(r, "realized");
+    out->volume = num(r, "volume");
+    out->orders = i64(r, "orders");
+    out->netting_ratio = num(r, "netting_ratio");
+    out->cost_per_1m_notional = num(r, "cost_per_1m_notional");
+    cJSON_Delete(r);
+    return CH_OK;
+}
+
+ch_err ch_client_stats(ch_client *c, ch_client_stats_info *out)
+{
+    cJSON *r;
+    ch_err e = call_msg(c, CH_MSG_STATS, request(), &r);
+    if (e != CH_OK)
+        return e;
+    const cJSON *f = item(r, "fills");
+    *out = (ch_client_stats_info){.requests = i64(r, "requests"),
+                                  .errors = i64(r, "errors"),
+                                  .orders = i64(r, "orders"),
+                                  .fills_book = i64(f, "book"),
+                                  .fills_net = i64(f, "net"),
+                                  .fills_pool = i64(f, "pool"),
+                                  .batches = i64(r, "batches"),
+                                  .commits = i64(r, "commits"),
+                                  .seq = i64(r, "seq"),
+                                  .halted = cJSON_IsTrue(item(r, "halted"))};
+    cJSON_Delete(r);
+    return CH_OK;
 }
