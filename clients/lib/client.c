@@ -501,38 +501,109 @@ static void add_num(cJSON *o, const char *k, double v)
         cJSON_AddNumberToObject(o, k, v);
 }
 
-static double num(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
-}
-
-static int64_t i64(const cJSON *o, const char *k)
-{
-    return (int64_t)num(o, k);
-}
-
-static void str(const cJSON *o, const char *k, char *out, size_t cap)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
-}
-
 static const cJSON *item(const cJSON *o, const char *k)
 {
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-/* An owned array of the elements of list @p k of @p o, each @p size bytes. */
-static void *list_alloc(const cJSON *o, const char *k, size_t size, size_t *n)
+static double num(const cJSON *o, const char *k)
 {
-    *n = (size_t)cJSON_GetArraySize(item(o, k));
-    return calloc(*n > 0 ? *n : 1, size);
+    const cJSON *v = item(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+static void str(const cJSON *o, const char *k, char *out, size_t cap)
+{
+    const cJSON *v = item(o, k);
+    snprintf(out, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+/* Replies are read into the caller's structs by tables of fields: the
+ * reply field's name, where it goes, and as what. A missing field reads as
+ * 0 or "". */
+typedef struct rfield {
+    const char *name;
+    char kind; /* d double, i int64_t, u uint32_t, s char[cap], b bool */
+    size_t off, cap;
+} rfield;
+
+/* entries of a table of struct T (#define T before the table) */
+#define F_AS(name, f, k) {name, k, offsetof(T, f), sizeof(((T *)0)->f)}
+#define D(f) F_AS(#f, f, 'd')
+#define I(f) F_AS(#f, f, 'i')
+#define U(f) F_AS(#f, f, 'u')
+#define S(f) F_AS(#f, f, 's')
+#define B(f) F_AS(#f, f, 'b')
+#define NF(a) (sizeof(a) / sizeof((a)[0]))
+
+static void read_fields(const cJSON *o, const rfield *f, size_t n, void *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *at = (char *)out + f[i].off;
+        double d = num(o, f[i].name);
+        switch (f[i].kind) {
+        case 'd':
+            memcpy(at, &d, sizeof d);
+            break;
+        case 'i':
+            *(int64_t *)(void *)at = (int64_t)d;
+            break;
+        case 'u':
+            *(uint32_t *)(void *)at = (uint32_t)d;
+            break;
+        case 'b':
+            *(bool *)(void *)at = cJSON_IsTrue(item(o, f[i].name));
+            break;
+        default:
+            str(o, f[i].name, at, f[i].cap);
+            break;
+        }
+    }
+}
+
+/* The elements of list @p k of @p r read into an owned array (*out, *n). */
+static ch_err read_list(ch_client *c, const cJSON *r, const char *k, const rfield *f, size_t nf,
+                        size_t size, void **out, size_t *n)
+{
+    *n = (size_t)cJSON_GetArraySize(item(r, k));
+    char *a = calloc(*n > 0 ? *n : 1, size);
+    if (a == NULL)
+        return fail(c, CH_ENOMEM, "out of memory");
+    size_t i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, item(r, k)) read_fields(o, f, nf, a + size * i++);
+    *out = a;
+    return CH_OK;
 }
 
 static const char *const k_side[] = {"buy", "sell"};
 static const char *const k_type[] = {"limit", "market"};
 static const char *const k_tif[] = {"gtc", "ioc", "fok"};
+
+/* A call whose request is @p q (consumed) and whose reply is read by @p f
+ * into @p out (may be NULL: not read). */
+static ch_err call_read(ch_client *c, ch_msg_id id, cJSON *q, const rfield *f, size_t nf,
+                        void *out)
+{
+    cJSON *r;
+    ch_err e = call_msg(c, id, q, &r);
+    if (e == CH_OK && out != NULL)
+        read_fields(r, f, nf, out);
+    cJSON_Delete(r);
+    return e;
+}
+
+/* A call whose reply is one list @p key, read by @p f into an owned array. */
+static ch_err list_call(ch_client *c, ch_msg_id id, cJSON *q, const char *key, const rfield *f,
+                        size_t nf, size_t size, void **out, size_t *n)
+{
+    cJSON *r;
+    ch_err e = call_msg(c, id, q, &r);
+    if (e == CH_OK)
+        e = read_list(c, r, key, f, nf, size, out, n);
+    cJSON_Delete(r);
+    return e;
+}
 
 ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out)
 {
@@ -554,52 +625,27 @@ ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out)
     return CH_OK;
 }
 
-static void read_instrument(const cJSON *o, ch_client_instrument *x)
-{
-    str(o, "symbol", x->symbol, sizeof x->symbol);
-    x->id = (uint32_t)num(o, "id");
-    str(o, "underlying", x->underlying, sizeof x->underlying);
-    str(o, "expiry", x->expiry, sizeof x->expiry);
-    x->strike = num(o, "strike");
-    str(o, "type", x->type, sizeof x->type);
-    x->tick = num(o, "tick");
-    x->contract_size = num(o, "contract_size");
-}
+#define T ch_client_instrument
+static const rfield k_instrument[] = {S(symbol), U(id), S(underlying), S(expiry), D(strike),
+    S(type), D(tick), D(contract_size)};
+#undef T
 
 ch_err ch_client_instruments(ch_client *c, const char *underlying, ch_client_instrument **out,
                              size_t *n)
 {
-    cJSON *q = request(), *r;
+    cJSON *q = request();
     add_str(q, "underlying", underlying);
-    ch_err e = call_msg(c, CH_MSG_INSTRUMENTS, q, &r);
-    if (e != CH_OK)
-        return e;
-    ch_client_instrument *a = list_alloc(r, "instruments", sizeof *a, n);
-    if (a == NULL) {
-        cJSON_Delete(r);
-        return fail(c, CH_ENOMEM, "out of memory");
-    }
-    size_t i = 0;
-    const cJSON *o;
-    cJSON_ArrayForEach(o, item(r, "instruments")) read_instrument(o, &a[i++]);
-    cJSON_Delete(r);
-    *out = a;
-    return CH_OK;
+    return list_call(c, CH_MSG_INSTRUMENTS, q, "instruments", k_instrument, NF(k_instrument),
+                     sizeof **out, (void **)out, n);
 }
 
 ch_err ch_client_instrument_add(ch_client *c, const char *symbol, ch_client_instrument *out)
 {
     if (symbol == NULL)
         return fail(c, CH_EINVAL, "a symbol is required");
-    cJSON *q = request(), *r;
+    cJSON *q = request();
     add_str(q, "symbol", symbol);
-    ch_err e = call_msg(c, CH_MSG_INSTRUMENT_ADD, q, &r);
-    if (e == CH_OK && out != NULL) {
-        memset(out, 0, sizeof *out);
-        read_instrument(r, out);
-    }
-    cJSON_Delete(r);
-    return e;
+    return call_read(c, CH_MSG_INSTRUMENT_ADD, q, k_instrument, NF(k_instrument), out);
 }
 
 /* A request naming @p account (required). */
@@ -615,21 +661,19 @@ static cJSON *for_account(ch_client *c, const char *account, ch_err *e)
     return q;
 }
 
+#define T ch_client_account
+static const rfield k_account[] = {S(account), D(cash), S(key)};
+#undef T
+
 ch_err ch_client_account_open(ch_client *c, const char *account, double cash,
                               ch_client_account *out)
 {
     ch_err e;
-    cJSON *q = for_account(c, account, &e), *r;
+    cJSON *q = for_account(c, account, &e);
     if (e != CH_OK)
         return e;
     add_num(q, "cash", cash);
-    if ((e = call_msg(c, CH_MSG_ACCOUNT_OPEN, q, &r)) == CH_OK && out != NULL) {
-        str(r, "account", out->account, sizeof out->account);
-        out->cash = num(r, "cash");
-        str(r, "key", out->key, sizeof out->key);
-    }
-    cJSON_Delete(r);
-    return e;
+    return call_read(c, CH_MSG_ACCOUNT_OPEN, q, k_account, NF(k_account), out);
 }
 
 /* account.deposit, pool.deposit, pool.withdraw: @p field = @p value, two numbers back. */
@@ -726,23 +770,22 @@ static cJSON *order_json(const ch_client_order *o)
     return q;
 }
 
+#define T ch_client_fill
+static const rfield k_fill[] = {S(trade_id), D(price), I(qty), S(source)};
+#undef T
+#define T ch_client_order_result
+static const rfield k_order_result[] = {S(order_id), S(status), I(filled_qty), I(remaining_qty)};
+#undef T
+
 static void read_order_result(const cJSON *r, ch_client_order_result *out)
 {
     memset(out, 0, sizeof *out);
-    str(r, "order_id", out->order_id, sizeof out->order_id);
-    str(r, "status", out->status, sizeof out->status);
-    out->filled_qty = i64(r, "filled_qty");
-    out->remaining_qty = i64(r, "remaining_qty");
+    read_fields(r, k_order_result, NF(k_order_result), out);
     const cJSON *f;
     cJSON_ArrayForEach(f, item(r, "fills"))
     {
-        if (out->n_fills < CH_CLIENT_MAX_FILLS) {
-            ch_client_fill *x = &out->fills[out->n_fills];
-            str(f, "trade_id", x->trade_id, sizeof x->trade_id);
-            x->price = num(f, "price");
-            x->qty = i64(f, "qty");
-            str(f, "source", x->source, sizeof x->source);
-        }
+        if (out->n_fills < CH_CLIENT_MAX_FILLS)
+            read_fields(f, k_fill, NF(k_fill), &out->fills[out->n_fills]);
         out->n_fills++;
     }
 }
@@ -780,13 +823,14 @@ ch_err ch_client_order_batch(ch_client *c, const char *account, const ch_client_
     ch_err e = call_msg(c, CH_MSG_ORDER_BATCH, q, &r);
     if (e != CH_OK)
         return e;
-    size_t got;
-    ch_client_batch_result *a = list_alloc(r, "results", sizeof *a, &got);
-    if (a == NULL || got != n) {
-        free(a);
+    if ((size_t)cJSON_GetArraySize(item(r, "results")) != n) {
         cJSON_Delete(r);
-        return a == NULL ? fail(c, CH_ENOMEM, "out of memory")
-                         : fail(c, CH_EIO, "the reply has not one result per order");
+        return fail(c, CH_EIO, "the reply has not one result per order");
+    }
+    ch_client_batch_result *a = calloc(n, sizeof *a);
+    if (a == NULL) {
+        cJSON_Delete(r);
+        return fail(c, CH_ENOMEM, "out of memory");
     }
     size_t i = 0;
     const cJSON *x;
@@ -819,21 +863,18 @@ static cJSON *for_order(ch_client *c, const char *account, const char *order_id,
     return q;
 }
 
+#define T ch_client_cancel_result
+static const rfield k_cancel[] = {S(order_id), S(status), I(remaining_qty), I(cancelled_qty)};
+#undef T
+
 ch_err ch_client_order_cancel(ch_client *c, const char *account, const char *order_id,
                               ch_client_cancel_result *out)
 {
     ch_err e;
-    cJSON *q = for_order(c, account, order_id, &e), *r;
+    cJSON *q = for_order(c, account, order_id, &e);
     if (e != CH_OK)
         return e;
-    if ((e = call_msg(c, CH_MSG_ORDER_CANCEL, q, &r)) == CH_OK && out != NULL) {
-        str(r, "order_id", out->order_id, sizeof out->order_id);
-        str(r, "status", out->status, sizeof out->status);
-        out->remaining_qty = i64(r, "remaining_qty");
-        out->cancelled_qty = i64(r, "cancelled_qty");
-    }
-    cJSON_Delete(r);
-    return e;
+    return call_read(c, CH_MSG_ORDER_CANCEL, q, k_cancel, NF(k_cancel), out);
 }
 
 ch_err ch_client_order_replace(ch_client *c, const char *account, const char *order_id,
@@ -856,31 +897,16 @@ ch_err ch_client_order_replace(ch_client *c, const char *account, const char *or
 
 ch_err ch_client_orders(ch_client *c, const char *account, ch_client_open_order **out, size_t *n)
 {
+#define T ch_client_open_order
+    static const rfield k_open_order[] = {S(order_id),      S(symbol),     S(side),
+                                          D(price),         I(remaining_qty), I(filled_qty),
+                                          B(post_only)};
+#undef T
     ch_err e;
-    cJSON *q = for_account(c, account, &e), *r;
-    if (e != CH_OK || (e = call_msg(c, CH_MSG_ORDERS, q, &r)) != CH_OK)
-        return e;
-    ch_client_open_order *a = list_alloc(r, "orders", sizeof *a, n);
-    if (a == NULL) {
-        cJSON_Delete(r);
-        return fail(c, CH_ENOMEM, "out of memory");
-    }
-    size_t i = 0;
-    const cJSON *o;
-    cJSON_ArrayForEach(o, item(r, "orders"))
-    {
-        ch_client_open_order *x = &a[i++];
-        str(o, "order_id", x->order_id, sizeof x->order_id);
-        str(o, "symbol", x->symbol, sizeof x->symbol);
-        str(o, "side", x->side, sizeof x->side);
-        x->price = num(o, "price");
-        x->remaining_qty = i64(o, "remaining_qty");
-        x->filled_qty = i64(o, "filled_qty");
-        x->post_only = cJSON_IsTrue(item(o, "post_only"));
-    }
-    cJSON_Delete(r);
-    *out = a;
-    return CH_OK;
+    cJSON *q = for_account(c, account, &e);
+    return e != CH_OK ? e
+                      : list_call(c, CH_MSG_ORDERS, q, "orders", k_open_order, NF(k_open_order),
+                                  sizeof **out, (void **)out, n);
 }
 
 static size_t read_levels(const cJSON *a, ch_client_level *out, size_t max)
@@ -915,26 +941,29 @@ ch_err ch_client_book(ch_client *c, const char *symbol, int depth, ch_client_lev
     return e;
 }
 
+#define T ch_client_quote_info
+static const rfield k_quote[] = {D(price), D(model), D(premium), D(vol), I(max_qty)};
+#undef T
+
 ch_err ch_client_quote(ch_client *c, const char *symbol, ch_client_side side, int64_t qty,
                        ch_client_quote_info *out)
 {
     if (symbol == NULL || (unsigned)side > CH_CLIENT_SELL)
         return fail(c, CH_EINVAL, "a symbol and a side are required");
-    cJSON *q = request(), *r;
+    cJSON *q = request();
     add_str(q, "symbol", symbol);
     add_str(q, "side", k_side[side]);
     add_num(q, "qty", (double)qty);
-    ch_err e = call_msg(c, CH_MSG_QUOTE, q, &r);
-    if (e == CH_OK) {
-        out->price = num(r, "price");
-        out->model = num(r, "model");
-        out->premium = num(r, "premium");
-        out->vol = num(r, "vol");
-        out->max_qty = i64(r, "max_qty");
-    }
-    cJSON_Delete(r);
-    return e;
+    return call_read(c, CH_MSG_QUOTE, q, k_quote, NF(k_quote), out);
 }
+
+#define T ch_client_positions_info
+static const rfield k_positions[] = {S(account), D(cash), D(reserved), D(equity), D(margin)};
+#undef T
+#define T ch_client_position
+static const rfield k_position[] = {S(symbol), I(qty), D(avg_price), D(mark), D(delta), D(gamma),
+    D(vega), D(theta), D(realized)};
+#undef T
 
 ch_err ch_client_positions(ch_client *c, const char *account, ch_client_positions_info *out)
 {
@@ -943,125 +972,78 @@ ch_err ch_client_positions(ch_client *c, const char *account, ch_client_position
     if (e != CH_OK || (e = call_msg(c, CH_MSG_POSITIONS, q, &r)) != CH_OK)
         return e;
     memset(out, 0, sizeof *out);
-    str(r, "account", out->account, sizeof out->account);
-    out->cash = num(r, "cash");
-    out->reserved = num(r, "reserved");
-    out->equity = num(r, "equity");
-    out->margin = num(r, "margin");
-    out->positions = list_alloc(r, "positions", sizeof *out->positions, &out->n);
-    if (out->positions == NULL) {
-        cJSON_Delete(r);
-        return fail(c, CH_ENOMEM, "out of memory");
-    }
-    size_t i = 0;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, item(r, "positions"))
-    {
-        ch_client_position *x = &out->positions[i++];
-        str(p, "symbol", x->symbol, sizeof x->symbol);
-        x->qty = i64(p, "qty");
-        x->avg_price = num(p, "avg_price");
-        x->mark = num(p, "mark");
-        x->delta = num(p, "delta");
-        x->gamma = num(p, "gamma");
-        x->vega = num(p, "vega");
-        x->theta = num(p, "theta");
-        x->realized = num(p, "realized");
-    }
+    read_fields(r, k_positions, NF(k_positions), out);
+    e = read_list(c, r, "positions", k_position, NF(k_position), sizeof *out->positions,
+                  (void **)&out->positions, &out->n);
     cJSON_Delete(r);
-    return CH_OK;
+    return e;
 }
 
 ch_err ch_client_risk(ch_client *c, const char *underlying, ch_client_risk_info *out)
 {
+#define T ch_client_strike
+    static const rfield k_strike[] = {S(expiry), D(strike), D(delta), D(gamma), D(vega),
+                                      D(gross_gamma), D(netted_gamma)};
+#undef T
+#define T ch_client_scenario
+    static const rfield k_scenario[] = {D(spot_shock), S(vol_shock), D(pnl)};
+#undef T
+#define T ch_client_greeks
+    static const rfield k_greeks[] = {D(delta), D(gamma), D(vega), D(theta)};
+#undef T
+#define T ch_client_risk_info
+    static const rfield k_netting[] = {D(gross_delta), D(hedged_delta), D(ratio), D(net_delta),
+                                       D(gross_gamma), D(netted_gamma)};
+#undef T
     cJSON *q = request(), *r;
     add_str(q, "underlying", underlying);
     ch_err e = call_msg(c, CH_MSG_RISK, q, &r);
     if (e != CH_OK)
         return e;
     memset(out, 0, sizeof *out);
-    out->strikes = list_alloc(r, "strikes", sizeof *out->strikes, &out->n_strikes);
-    out->scenarios = list_alloc(r, "scenarios", sizeof *out->scenarios, &out->n_scenarios);
-    if (out->strikes == NULL || out->scenarios == NULL) {
+    e = read_list(c, r, "strikes", k_strike, NF(k_strike), sizeof *out->strikes,
+                  (void **)&out->strikes, &out->n_strikes);
+    if (e == CH_OK &&
+        (e = read_list(c, r, "scenarios", k_scenario, NF(k_scenario), sizeof *out->scenarios,
+                       (void **)&out->scenarios, &out->n_scenarios)) != CH_OK) {
         free(out->strikes);
-        free(out->scenarios);
-        cJSON_Delete(r);
-        return fail(c, CH_ENOMEM, "out of memory");
+        out->strikes = NULL;
     }
-    size_t i = 0;
-    const cJSON *o;
-    cJSON_ArrayForEach(o, item(r, "strikes"))
-    {
-        ch_client_strike *x = &out->strikes[i++];
-        str(o, "expiry", x->expiry, sizeof x->expiry);
-        x->strike = num(o, "strike");
-        x->delta = num(o, "delta");
-        x->gamma = num(o, "gamma");
-        x->vega = num(o, "vega");
-        x->gross_gamma = num(o, "gross_gamma");
-        x->netted_gamma = num(o, "netted_gamma");
-    }
-    i = 0;
-    cJSON_ArrayForEach(o, item(r, "scenarios"))
-    {
-        ch_client_scenario *x = &out->scenarios[i++];
-        x->spot_shock = num(o, "spot_shock");
-        str(o, "vol_shock", x->vol_shock, sizeof x->vol_shock);
-        x->pnl = num(o, "pnl");
-    }
-    const cJSON *t = item(r, "totals"), *nt = item(r, "netting");
-    out->totals = (ch_client_greeks){num(t, "delta"), num(t, "gamma"), num(t, "vega"),
-                                     num(t, "theta")};
+    read_fields(item(r, "totals"), k_greeks, NF(k_greeks), &out->totals);
+    read_fields(item(r, "netting"), k_netting, NF(k_netting), out);
     out->worst_loss = num(r, "worst_loss");
-    out->gross_delta = num(nt, "gross_delta");
-    out->hedged_delta = num(nt, "hedged_delta");
-    out->ratio = num(nt, "ratio");
-    out->net_delta = num(nt, "net_delta");
-    out->gross_gamma = num(nt, "gross_gamma");
-    out->netted_gamma = num(nt, "netted_gamma");
     cJSON_Delete(r);
-    return CH_OK;
+    return e;
 }
+
+#define T ch_client_hedge_info
+static const rfield k_hedge[] = {S(policy), D(position), D(avg_price), D(fees), D(slippage),
+    D(funding), D(basis_pnl), D(realized), D(volume), I(orders), D(netting_ratio),
+    D(cost_per_1m_notional)};
+#undef T
 
 ch_err ch_client_hedge(ch_client *c, ch_client_hedge_info *out)
 {
-    cJSON *r;
-    ch_err e = call_msg(c, CH_MSG_HEDGE, request(), &r);
-    if (e != CH_OK)
-        return e;
-    str(r, "policy", out->policy, sizeof out->policy);
-    out->position = num(r, "position");
-    out->avg_price = num(r, "avg_price");
-    out->fees = num(r, "fees");
-    out->slippage = num(r, "slippage");
-    out->funding = num(r, "funding");
-    out->basis_pnl = num(r, "basis_pnl");
-    out->realized = num(r, "realized");
-    out->volume = num(r, "volume");
-    out->orders = i64(r, "orders");
-    out->netting_ratio = num(r, "netting_ratio");
-    out->cost_per_1m_notional = num(r, "cost_per_1m_notional");
-    cJSON_Delete(r);
-    return CH_OK;
+    return call_read(c, CH_MSG_HEDGE, request(), k_hedge, NF(k_hedge), out);
 }
+
+#define T ch_client_stats_info
+static const rfield k_stats[] = {I(requests), I(errors), I(orders), I(batches), I(commits), I(seq),
+    B(halted)};
+#undef T
+#define T ch_client_stats_info
+static const rfield k_fills_by_source[] = {F_AS("book", fills_book, 'i'),
+    F_AS("net", fills_net, 'i'), F_AS("pool", fills_pool, 'i')};
+#undef T
 
 ch_err ch_client_stats(ch_client *c, ch_client_stats_info *out)
 {
     cJSON *r;
     ch_err e = call_msg(c, CH_MSG_STATS, request(), &r);
-    if (e != CH_OK)
-        return e;
-    const cJSON *f = item(r, "fills");
-    *out = (ch_client_stats_info){.requests = i64(r, "requests"),
-                                  .errors = i64(r, "errors"),
-                                  .orders = i64(r, "orders"),
-                                  .fills_book = i64(f, "book"),
-                                  .fills_net = i64(f, "net"),
-                                  .fills_pool = i64(f, "pool"),
-                                  .batches = i64(r, "batches"),
-                                  .commits = i64(r, "commits"),
-                                  .seq = i64(r, "seq"),
-                                  .halted = cJSON_IsTrue(item(r, "halted"))};
+    if (e == CH_OK) {
+        read_fields(r, k_stats, NF(k_stats), out);
+        read_fields(item(r, "fills"), k_fills_by_source, NF(k_fills_by_source), out);
+    }
     cJSON_Delete(r);
-    return CH_OK;
+    return e;
 }

@@ -1417,7 +1417,10 @@ static uint8_t *handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t
     cJSON *result = cJSON_CreateObject();
     const char *msg = "malformed binary message";
     ch_err e = ch_msg_bin_decode_request(body, len, &m, &id, &j);
-    if (e == CH_OK && result != NULL)
+    if (e == CH_OK && len > s->cfg.max_request) {
+        e = CH_EBADREQ;
+        msg = "request too large";
+    } else if (e == CH_OK && result != NULL)
         e = dispatch(s, m, j, result, &msg);
     else if (e == CH_OK)
         e = CH_ENOMEM;
