@@ -274,6 +274,9 @@ class Protocol(Base):
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 0)
         self.assertTrue(json.loads(r.stdout)["ok"])
+        r = subprocess.run([CHCTL, "--url", self.d.req, "--key", "k123", "--json", "hello"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(json.loads(r.stdout)["version"], 1)  # the key is accepted (not checked yet)
         r = subprocess.run([CHCTL, "--url", self.d.req, "book", self.call], capture_output=True,
                            text=True, timeout=10)
         self.assertEqual(r.returncode, 0)

@@ -37,8 +37,9 @@ static const command k_commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chctl [--url REQ_URL] [--pub PUB_URL] [--json] COMMAND [ARGS]\n"
-               "(defaults tcp://127.0.0.1:7450 and :7451)\n\ncommands:\n");
+    fprintf(f, "usage: chctl [--url REQ_URL] [--pub PUB_URL] [--key KEY] [--json] COMMAND [ARGS]\n"
+               "(defaults tcp://127.0.0.1:7450 and :7451; KEY is sent with every request)\n"
+               "\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
         fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
 }

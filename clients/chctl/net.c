@@ -16,6 +16,7 @@
 
 static const char *g_url = "tcp://127.0.0.1:7450";
 static const char *g_pub = "tcp://127.0.0.1:7451";
+static const char *g_key; /* --key: sent as "key" with every request (PROTOCOL.md) */
 static bool g_json;
 
 /* global options before the command name */
@@ -27,11 +28,15 @@ int chctl_net_options(int *argc, char ***argv)
             g_json = true;
             (*argc)--;
             (*argv)++;
-        } else if ((strcmp(a, "--url") == 0 || strcmp(a, "--pub") == 0) && *argc > 2) {
+        } else if ((strcmp(a, "--url") == 0 || strcmp(a, "--pub") == 0 ||
+                    strcmp(a, "--key") == 0) &&
+                   *argc > 2) {
             if (a[2] == 'u')
                 g_url = (*argv)[2];
-            else
+            else if (a[2] == 'p')
                 g_pub = (*argv)[2];
+            else
+                g_key = (*argv)[2];
             *argc -= 2;
             *argv += 2;
         } else {
@@ -90,6 +95,8 @@ static void print_table(const cJSON *r, const char *op)
 /* Send one request (a tree, consumed) and print the reply. */
 static int send_request(cJSON *req)
 {
+    if (g_key != NULL && cJSON_GetObjectItemCaseSensitive(req, "key") == NULL)
+        cJSON_AddStringToObject(req, "key", g_key);
     char *text = cJSON_PrintUnformatted(req);
     char op[64];
     snprintf(op, sizeof op, "%s", cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring);
