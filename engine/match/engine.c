@@ -1130,7 +1130,7 @@ ch_err ch_engine_market(ch_engine *e, const ch_market_update *mu)
         ch_err err = ch_smile_copy(u->scratch, u->smile);
         if (err != CH_OK)
             return err;
-        ch_smile_expire(u->scratch, now);
+        ch_smile_expire(u->scratch, mu->replace_marks ? INT64_MAX : now);
         for (size_t i = 0; i < mu->n_marks; i++) {
             /* group the marks of one expiry (they must be adjacent) */
             if (i > 0 && mu->mark_expiry[i] == mu->mark_expiry[i - 1])

@@ -217,6 +217,10 @@ typedef struct ch_market_update {
     const ch_time *mark_expiry;
     const double *mark_strike; /**< 0 = a flat vol for the whole expiry */
     const double *mark_vol;
+    bool replace_marks;   /**< the marks replace the whole smile (expiries not given are
+                               dropped), so they are checked against each other only, not
+                               against the previous marks (a simulator moving every expiry
+                               at once); false: they update the expiries given */
 } ch_market_update;
 
 /**
