@@ -24,6 +24,7 @@
 #include "ch/hedge.h"
 #include "ch/store.h"
 #include "ch/log.h"
+#include "../common/kit.h"
 
 #define N_EXP 3
 #define N_STRIKE 5
@@ -40,9 +41,7 @@ typedef struct demo {
     size_t printed, max_print;
     uint64_t settles;
     /* the trade-by-trade baseline: every fill's delta hedged on its own */
-    ch_perp_venue venue;
-    double base_volume, base_fees, base_slippage;
-    uint64_t base_orders;
+    kit_tbt base;
     ch_store *st; /* --db */
 } demo;
 
@@ -71,13 +70,7 @@ static void on_event(void *ctx, const ch_engine_event *ev)
         fprintf(stderr, "chdemo: storing a fill failed\n");
         exit(1);
     }
-    ch_hedge_exec x;
-    if (fabs(f->delta) > 0 && ch_perp_execute(&d->venue, 100000.0, -f->delta, &x) == CH_OK) {
-        d->base_volume += fabs(f->delta);
-        d->base_fees += x.fee;
-        d->base_slippage += x.slippage;
-        d->base_orders++;
-    }
+    kit_tbt_fill(&d->base, f->delta, 100000.0);
     if (d->printed < d->max_print) {
         const ch_instruments *reg = ch_engine_instruments(d->e);
         char px[32];
@@ -104,13 +97,10 @@ static void on_event(void *ctx, const ch_engine_event *ev)
     d->printed++;
 }
 
-static uint64_t rng = 1;
+static kit_rng rng;
 static double urand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
+    return kit_uniform(&rng);
 }
 
 int main(int argc, char **argv)
@@ -137,7 +127,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "chdemo: --orders must be in 1..10000000\n");
         return 2;
     }
-    rng = seed ? seed : 1;
+    rng = kit_rng_seed(seed);
 
     ch_engine_config cfg;
     ch_engine_defaults(&cfg);
@@ -152,7 +142,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ch_engine_set_sink(e, on_event, &d);
-    ch_perp_venue_defaults(&d.venue);
+    ch_perp_venue_defaults(&d.base.venue);
     /* the house's hedger under three policies, side by side on the same flow */
     enum { N_HEDGERS = 3 };
     static const char *const hedger_names[N_HEDGERS] = {
@@ -160,14 +150,11 @@ int main(int argc, char **argv)
         "house, band 25 BTC to the edge"};
     ch_hedger *hedgers[N_HEDGERS];
     for (int k = 0; k < N_HEDGERS; k++) {
-        ch_hedge_adapter adapter;
         ch_hedge_policy policy;
         ch_hedge_policy_defaults(&policy);
         policy.kind = k == 0 ? CH_HEDGE_EVERY_BATCH : CH_HEDGE_BAND;
         policy.band = k == 1 ? 10 : 25;
-        hedgers[k] = NULL;
-        if (ch_hedge_adapter_sim(&d.venue, &adapter) == CH_OK)
-            hedgers[k] = ch_hedger_create(&policy, adapter);
+        hedgers[k] = kit_hedger_sim(&policy, &d.base.venue);
         if (hedgers[k] == NULL) {
             fprintf(stderr, "chdemo: out of memory\n");
             return 1;
@@ -380,8 +367,8 @@ int main(int argc, char **argv)
            "slip. USD", "per 1M opt.", "netting");
     double notional = n.notional > 0 ? n.notional / 1e6 : 1;
     printf("  %-34s %10.1f %7" PRIu64 " %10.0f %10.0f %12.1f %8s\n",
-           "trade-by-trade hedger (baseline)", d.base_volume, d.base_orders, d.base_fees,
-           d.base_slippage, (d.base_fees + d.base_slippage) / notional, "0");
+           "trade-by-trade hedger (baseline)", d.base.volume, d.base.orders, d.base.fees,
+           d.base.slippage, (d.base.fees + d.base.slippage) / notional, "0");
     for (int h = 0; h < N_HEDGERS; h++) {
         const ch_hedge_book *hb = ch_hedger_book(hedgers[h]);
         printf("  %-34s %10.1f %7" PRIu64 " %10.0f %10.0f %12.1f %8.3f\n", hedger_names[h],
