@@ -1,0 +1,221 @@
+/*
+ * chsim - the simulator for protocol designers: how much hedging does
+ * internal netting save for an order flow, what does it cost the pool, and
+ * which pricing and hedge settings work best. Runs the clearinghouse engine
+ * in process (the library chd runs) over simulated time for several
+ * configurations on the same seeded flow and price path, and writes a report.
+ *
+ * Usage: chsim [--config FILE] [--out DIR] [--seed N] [--quiet]
+ *
+ * With no arguments: the default scenario on the shipped data (BTC hourly
+ * closes, Binance funding, the Deribit chain), output in ./chsim-out/.
+ * Data files are looked up as given, then in $CH_SIM_DATA, then in the data
+ * directory of the source tree this binary was built from, then in the
+ * installed data directory.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+typedef struct progress {
+    bool on;
+    size_t run, n_runs;
+    const char *name;
+    int last;
+} progress;
+
+static void on_progress(void *ctx, size_t step, size_t n_steps)
+{
+    progress *p = ctx;
+    int pct = (int)(100 * step / n_steps);
+    if (!p->on || pct == p->last)
+        return;
+    p->last = pct;
+    char bar[31];
+    int fill = pct * 30 / 100;
+    for (int i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\rchsim [%zu/%zu] %-26.26s |%s| %3d%%", p->run, p->n_runs, p->name, bar, pct);
+    if (step == n_steps && p->run == p->n_runs)
+        fprintf(stderr, "\n");
+}
+
+static bool dir_exists(const char *d)
+{
+    struct stat st;
+    return d != NULL && d[0] != '\0' && stat(d, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void default_data_dir(sim_config *c)
+{
+    const char *cands[] = {getenv("CH_SIM_DATA"),
+#ifdef CH_SIM_DATA_DIR
+                           CH_SIM_DATA_DIR,
+#endif
+#ifdef CH_SIM_INSTALL_DATA_DIR
+                           CH_SIM_INSTALL_DATA_DIR,
+#endif
+    };
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
+        if (dir_exists(cands[i])) {
+            snprintf(c->data_dir, sizeof c->data_dir, "%s", cands[i]);
+            return;
+        }
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf != NULL && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf != NULL)
+        buf[n] = '\0';
+    return buf;
+}
+
+static int usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [--config FILE] [--out DIR] [--seed N] [--quiet]\n", argv0);
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config = NULL, *out = "chsim-out";
+    const char *seed = NULL;
+    bool quiet = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config = argv[++i];
+        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+            seed = argv[++i];
+        else if (strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
+        else
+            return usage(argv[0]);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    static sim_config c;
+    char msg[SIM_MSG_MAX];
+    sim_config_defaults(&c);
+    default_data_dir(&c);
+    if (config != NULL) {
+        char *text = read_all(config);
+        if (text == NULL) {
+            fprintf(stderr, "chsim: %s: %s\n", config, strerror(errno));
+            return 2;
+        }
+        bool ok = sim_config_parse(&c, text, msg, sizeof msg);
+        free(text);
+        if (!ok) {
+            fprintf(stderr, "chsim: %s: %s\n", config, msg);
+            return 2;
+        }
+    }
+    if (seed != NULL) {
+        char *end;
+        errno = 0;
+        c.seed = strtoull(seed, &end, 10);
+        if (errno != 0 || *end != '\0' || end == seed) {
+            fprintf(stderr, "chsim: --seed: expected a whole number\n");
+            return 2;
+        }
+    }
+    static sim_market m;
+    if (!sim_market_build(&c, &m, msg, sizeof msg)) {
+        fprintf(stderr, "chsim: %s\n", msg);
+        return 1;
+    }
+    sim_flow flow;
+    bool ok;
+    if (c.flow.source == SIM_FLOW_CSV) {
+        char path[SIM_PATH_MAX];
+        ok = sim_resolve(&c, c.flow.file, path, sizeof path);
+        if (!ok)
+            snprintf(msg, sizeof msg, "flow file \"%.400s\" not found", c.flow.file);
+        else
+            ok = sim_flow_load(path, &flow, msg, sizeof msg);
+    } else {
+        ok = sim_flow_generate(&c, &m, &flow);
+        if (!ok)
+            snprintf(msg, sizeof msg, "generating the flow failed (out of memory or too many "
+                                      "expiries)");
+    }
+    if (!ok) {
+        fprintf(stderr, "chsim: %s\n", msg);
+        sim_market_free(&m);
+        return 1;
+    }
+    sim_result *res = calloc(c.n_runs, sizeof *res);
+    progress p = {.on = !quiet && isatty(2), .n_runs = c.n_runs, .last = -1};
+    size_t done = 0;
+    for (; res != NULL && done < c.n_runs; done++) {
+        p.run = done + 1;
+        p.name = c.runs[done].name;
+        p.last = -1;
+        if (!sim_run(&c, &c.runs[done], &m, &flow, &res[done], on_progress, &p, msg, sizeof msg)) {
+            if (p.on)
+                fprintf(stderr, "\n");
+            fprintf(stderr, "chsim: configuration \"%s\": %s\n", c.runs[done].name, msg);
+            break;
+        }
+    }
+    int rc = res != NULL && done == c.n_runs ? 0 : 1;
+    bool plotted = false;
+    if (rc == 0 && mkdir(out, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "chsim: %s: %s\n", out, strerror(errno));
+        rc = 1;
+    }
+    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, c.n_runs, &plotted, msg, sizeof msg)) {
+        fprintf(stderr, "chsim: %s\n", msg);
+        rc = 1;
+    }
+    if (rc == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        if (!quiet)
+            sim_report_table(stdout, res, c.n_runs);
+        printf("\nchsim: %zu configurations x %zu steps, %zu orders, in %.1f s; wrote %s/ "
+               "(report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp%s)\n",
+               c.n_runs, m.n, flow.n, secs, out,
+               plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "");
+        if (!plotted)
+            printf("chsim: plots skipped: gnuplot not found (apt-get install gnuplot-nox, then "
+                   "run `gnuplot plots.gp` in %s)\n",
+                   out);
+    }
+    for (size_t i = 0; res != NULL && i < c.n_runs; i++)
+        sim_result_free(&res[i]);
+    free(res);
+    sim_flow_free(&flow);
+    sim_market_free(&m);
+    return rc;
+}

@@ -1,0 +1,294 @@
+/*
+ * sim.h - chsim, the simulator for protocol designers: the real engine
+ * (ch_engine, the library chd runs) driven in process over simulated time by
+ * a price path, a funding series, a listed option chain with a smile and a
+ * customer order flow; several configurations (netting, pricing, hedge
+ * policy) run side by side on the same flow and path.
+ *
+ * The parts:
+ *   sim_config.c  the scenario as data: defaults, JSON config (strict)
+ *   sim_data.c    CSV inputs: BTC hourly closes, daily funding, the Deribit
+ *                 chain (implied vols by moneyness and tenor), order flow
+ *   sim_market.c  the market of a scenario: path (CSV or GBM with jumps and
+ *                 vol spikes), funding, the vol surface and the listing rule
+ *   sim_flow.c    customer orders: generated (seeded) or replayed, and CSV out
+ *   sim_run.c     one configuration through the engine: fills, hedging, PnL
+ *                 attribution, time series
+ *   sim_report.c  report.json, report.md, CSV series, gnuplot plots
+ *
+ * Everything is deterministic: the same config (and seed) gives the same
+ * numbers, so the same report bytes. Only sim_data.c and sim_report.c touch
+ * files; nothing here logs.
+ */
+#ifndef CH_SIM_H
+#define CH_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ch/engine.h"
+#include "ch/hedge.h"
+
+#define SIM_PATH_MAX 1024
+#define SIM_NAME_MAX 64
+#define SIM_MAX_RUNS 16
+#define SIM_MSG_MAX 512
+#define SIM_HOUR (INT64_C(3600) * CH_NS_PER_SEC)
+#define SIM_DAY (INT64_C(86400) * CH_NS_PER_SEC)
+
+/* ---- configuration ------------------------------------------------------- */
+
+typedef enum sim_price_src { SIM_PRICE_CSV = 0, SIM_PRICE_GBM = 1 } sim_price_src;
+typedef enum sim_funding_src {
+    SIM_FUND_CSV = 0,
+    SIM_FUND_CONSTANT = 1,
+    SIM_FUND_GENERATED = 2
+} sim_funding_src;
+typedef enum sim_flow_src { SIM_FLOW_GENERATED = 0, SIM_FLOW_CSV = 1 } sim_flow_src;
+typedef enum sim_flow_shape {
+    SIM_SHAPE_MIXED = 0,      /* the generator's mix */
+    SIM_SHAPE_OFFSETTING = 1, /* each order followed by its exact opposite */
+} sim_flow_shape;
+
+/** One configuration compared in the report. */
+typedef struct sim_run_config {
+    char name[SIM_NAME_MAX];
+    bool internal;        /* book and parity netting before the pool; false:
+                             every order goes to the pool at its quote */
+    bool netting;         /* parity netting (the engine's switch) */
+    bool dynamic_pricing; /* the pool's inventory premium (else half-spread only) */
+    ch_hedge_policy hedge;
+} sim_run_config;
+
+typedef struct sim_config {
+    uint64_t seed;
+    char data_dir[SIM_PATH_MAX]; /* where relative data file names are looked up */
+    ch_time start;               /* first step (00:00 UTC of the start date) */
+    double days;
+    int64_t step_seconds;
+
+    struct {
+        sim_price_src source;
+        char file[SIM_PATH_MAX];
+        double spot0, mu, sigma;              /* GBM, per year */
+        double jumps_per_year, jump_mean, jump_sd;
+        double spikes_per_year, spike_mult, spike_hours;
+    } price;
+    struct {
+        sim_funding_src source;
+        char file[SIM_PATH_MAX];
+        double rate;          /* constant, or the generated series' mean, per 8 h */
+        double sd, reversion; /* generated: AR(1) per day */
+    } funding;
+    struct {
+        char file[SIM_PATH_MAX];
+        double flat_vol;      /* > 0: a flat surface instead of the chain's smile */
+        double vol_scale;     /* multiplies the chain's vols */
+        double vol_follow;    /* 0..1: how far the vol level follows realized vol */
+        double vol_window_hours;
+        uint32_t weeklies, monthlies;
+        double strike_step;   /* USD */
+        double min_moneyness, max_moneyness;
+        double rate;
+    } chain;
+    struct {
+        sim_flow_src source;
+        sim_flow_shape shape;
+        char file[SIM_PATH_MAX];
+        double orders_per_hour, call_share, buy_share, limit_share;
+        double moneyness_sd, limit_vol_spread, order_ttl_hours;
+        uint32_t size_min, size_max, traders;
+    } flow;
+    ch_perp_venue venue;
+    double pool_capital;   /* USD */
+    double taker_fee_bps;  /* engine taker fee */
+    int64_t netting_fee_ticks;
+    ch_pool_config pool;   /* dynamic pricing parameters */
+    size_t n_runs;
+    sim_run_config runs[SIM_MAX_RUNS];
+} sim_config;
+
+/** The default scenario (shipped data, seven configurations). */
+void sim_config_defaults(sim_config *c);
+
+/**
+ * Apply a JSON config (text) over @p c. Unknown keys, wrong types and values
+ * out of range are refused: returns false with a message naming the key.
+ */
+bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap);
+
+/* ---- inputs -------------------------------------------------------------- */
+
+/** A time series: ascending times, one value each. */
+typedef struct sim_series {
+    size_t n;
+    ch_time *t;
+    double *v;
+} sim_series;
+
+void sim_series_free(sim_series *s);
+/** Value at @p t: the last point at or before it (the first before the start). */
+double sim_series_at(const sim_series *s, ch_time t);
+
+/** BTC hourly closes (any row order in the file). false + msg on error. */
+bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap);
+/** Daily funding means per 8 h (`date,funding_mean,...`). */
+bool sim_load_funding(const char *path, sim_series *out, char *msg, size_t cap);
+
+/**
+ * The vol surface: total variance on a log-moneyness grid per tenor,
+ * non-decreasing in tenor at every grid point (so marks have no calendar
+ * arbitrage), and the chain's listed strikes as moneyness per tenor.
+ */
+#define SIM_X_N 41       /* log-moneyness grid: -1.0 .. 1.0 step 0.05 */
+#define SIM_X_STEP 0.05
+#define SIM_TENORS_MAX 32
+#define SIM_STRIKES_MAX 128
+typedef struct sim_surface {
+    size_t n;                       /* tenors */
+    double tau[SIM_TENORS_MAX];     /* years, ascending */
+    double w[SIM_TENORS_MAX][SIM_X_N];
+    size_t n_k[SIM_TENORS_MAX];
+    double moneyness[SIM_TENORS_MAX][SIM_STRIKES_MAX]; /* K/F listed */
+    double atm30;                   /* 30-day ATM vol */
+} sim_surface;
+
+/**
+ * The Deribit book-summary snapshot to a surface: implied vol of each
+ * out-of-the-money mark (inverse quoting: mark_price in ETH is the Black-76
+ * value per unit of forward, so the vol is solved with F = 1, K = K/F),
+ * interpolated in log-moneyness per expiry.
+ */
+bool sim_load_chain(const char *path, sim_surface *out, char *msg, size_t cap);
+/** A flat surface at @p vol with strikes every 5% of moneyness. */
+void sim_surface_flat(sim_surface *s, double vol);
+/** Implied vol at tenor @p tau (years) and log-moneyness @p x. */
+double sim_surface_vol(const sim_surface *s, double tau, double x);
+
+/** Resolve a data file: as given if it exists, else under data_dir. */
+bool sim_resolve(const sim_config *c, const char *name, char *out, size_t cap);
+
+/* ---- the market of a scenario -------------------------------------------- */
+
+typedef struct sim_step {
+    ch_time t;
+    double spot;
+    double funding;  /* per 8 h */
+    double level;    /* multiplier of the surface's vols */
+} sim_step;
+
+typedef struct sim_market {
+    size_t n;
+    sim_step *s;
+    sim_surface surf;
+    double rate;
+} sim_market;
+
+/** Build the path, funding and surface of @p c. false + msg on error. */
+bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap);
+void sim_market_free(sim_market *m);
+
+/** Expiries that must be listed at @p now (08:00 UTC Fridays); returns how many. */
+size_t sim_expiries(const sim_config *c, ch_time now, ch_time *out, size_t max);
+
+/** The listed chain: every expiry listed so far and its strikes. */
+#define SIM_CHAIN_MAX 256
+typedef struct sim_listing {
+    ch_time expiry;
+    size_t n;
+    int64_t strike[SIM_STRIKES_MAX];
+} sim_listing;
+typedef struct sim_chain {
+    size_t n;
+    sim_listing l[SIM_CHAIN_MAX];
+} sim_chain;
+
+/**
+ * Append the expiries the listing rule wants at step @p k, with strikes from
+ * the chain's moneyness (nearest tenor) around that step's spot, rounded to
+ * the strike step. @return how many were appended, SIZE_MAX when full.
+ */
+size_t sim_chain_update(const sim_config *c, const sim_market *m, size_t k, sim_chain *ch);
+/** Index of @p expiry in the chain, or SIZE_MAX. */
+size_t sim_listing_find(const sim_chain *ch, ch_time expiry);
+
+/* ---- order flow ---------------------------------------------------------- */
+
+typedef struct sim_order {
+    ch_time t;
+    uint32_t trader;
+    char symbol[CH_SYMBOL_MAX];
+    ch_side side;
+    int64_t qty;
+    bool limit;        /* GTC limit priced at the mark + vol_offset; else market */
+    double vol_offset; /* in vol (0.01 = one point) */
+} sim_order;
+
+typedef struct sim_flow {
+    size_t n, cap;
+    sim_order *o;
+} sim_flow;
+
+bool sim_flow_push(sim_flow *f, const sim_order *o);
+void sim_flow_free(sim_flow *f);
+/** Generate the seeded flow over the market (listing follows sim_expiries()). */
+bool sim_flow_generate(const sim_config *c, const sim_market *m, sim_flow *f);
+bool sim_flow_load(const char *path, sim_flow *f, char *msg, size_t cap);
+bool sim_flow_write(const char *path, const sim_flow *f);
+
+/* ---- one configuration --------------------------------------------------- */
+
+enum { SIM_PNL_SPREAD, SIM_PNL_DELTA, SIM_PNL_GAMMA, SIM_PNL_VEGA, SIM_PNL_THETA,
+       SIM_PNL_FUNDING, SIM_PNL_FEES, SIM_PNL_SLIPPAGE, SIM_PNL_OTHER, SIM_PNL_N };
+extern const char *const sim_pnl_names[SIM_PNL_N];
+
+typedef struct sim_point {
+    ch_time t;
+    double spot, atm_vol;
+    double option_delta, hedge_position, gamma, vega;
+    double pnl, hedge_cost, pool_contracts;
+} sim_point;
+
+typedef struct sim_result {
+    char name[SIM_NAME_MAX];
+    sim_run_config run;
+    uint64_t orders, rejected;
+    uint64_t fills[3];
+    int64_t lots[3];
+    double gross_delta;       /* what a trade-by-trade hedger would send */
+    double notional;
+    double hedge_volume;
+    uint64_t hedge_orders;
+    double hedge_fees, hedge_slippage, hedge_funding;
+    double tbt_cost;          /* trade-by-trade hedger: fees + slippage */
+    double netting_ratio;
+    double internal_share;    /* lots filled by book + net / all lots */
+    double pnl[SIM_PNL_N];    /* attribution; sums to pool_pnl */
+    double pool_pnl;
+    double max_drawdown;
+    double taker_fees;        /* collected by the fee account */
+    double final_delta, final_gamma, final_vega;
+    size_t n_points;
+    sim_point *points;
+} sim_result;
+
+typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
+
+/** Run configuration @p r over the market and flow. false + msg on error. */
+bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m,
+             const sim_flow *f, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
+             size_t cap);
+void sim_result_free(sim_result *r);
+
+/* ---- output -------------------------------------------------------------- */
+
+/** report.json, report.md, series CSVs; plots if gnuplot runs. false + msg on error. */
+bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
+                      const sim_flow *f, const sim_result *res, size_t n, bool *plotted,
+                      char *msg, size_t cap);
+
+/** The comparison table (Markdown). */
+void sim_report_table(FILE *out, const sim_result *res, size_t n);
+#endif

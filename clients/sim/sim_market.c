@@ -1,0 +1,273 @@
+/*
+ * sim_market.c - the market of a scenario, built once and shared by every
+ * configuration: the spot path (CSV closes, or GBM with Poisson jumps and
+ * volatility spikes), the funding series (CSV, constant, or a mean-reverting
+ * daily series), the vol level (the surface times a multiplier that follows
+ * trailing realized vol) and the listing rule (weekly and monthly Friday
+ * expiries, strikes from the chain's moneyness grid around the spot).
+ *
+ * Random draws come from their own seeded streams (path, funding), so the
+ * path does not change when the flow's parameters do.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/kit.h"
+#include "sim.h"
+
+#define YEAR_S (365.0 * 86400.0)
+
+void sim_market_free(sim_market *m)
+{
+    free(m->s);
+    memset(m, 0, sizeof *m);
+}
+
+static bool load_or_fail(const sim_config *c, const char *name, const char *what, char *path,
+                         char *msg, size_t cap)
+{
+    if (!sim_resolve(c, name, path, SIM_PATH_MAX)) {
+        snprintf(msg, cap,
+                 "%s file \"%s\" not found (looked in the current directory and in \"%s\"; set "
+                 "CH_SIM_DATA or data_dir)",
+                 what, name, c->data_dir);
+        return false;
+    }
+    return true;
+}
+
+static double spike_sigma(const sim_config *c, ch_time t, ch_time spike_end)
+{
+    return c->price.sigma * (t < spike_end ? c->price.spike_mult : 1.0);
+}
+
+/* Spot at every step from `first` (which may precede the start: warm-up for the vol level). */
+static bool build_spot(const sim_config *c, double *spot, size_t n, ch_time first, char *msg,
+                       size_t cap)
+{
+    double dt = (double)c->step_seconds / YEAR_S;
+    ch_time step = c->step_seconds * CH_NS_PER_SEC;
+    if (c->price.source == SIM_PRICE_GBM) {
+        kit_rng r = kit_rng_seed(c->seed ^ UINT64_C(0x9e3779b97f4a7c15));
+        ch_time spike_end = 0;
+        spot[0] = c->price.spot0;
+        for (size_t k = 1; k < n; k++) {
+            ch_time t = first + (ch_time)k * step;
+            if (kit_uniform(&r) < c->price.spikes_per_year * dt)
+                spike_end = t + (ch_time)llround(c->price.spike_hours * (double)SIM_HOUR);
+            double sig = spike_sigma(c, t, spike_end);
+            double x = (c->price.mu - 0.5 * sig * sig) * dt + sig * sqrt(dt) * kit_normal(&r);
+            uint32_t jumps = kit_poisson(&r, c->price.jumps_per_year * dt);
+            for (uint32_t j = 0; j < jumps; j++)
+                x += c->price.jump_mean + c->price.jump_sd * kit_normal(&r);
+            spot[k] = spot[k - 1] * exp(x);
+        }
+        return true;
+    }
+    char path[SIM_PATH_MAX];
+    if (!load_or_fail(c, c->price.file, "price", path, msg, cap))
+        return false;
+    sim_series px;
+    if (!sim_load_prices(path, &px, msg, cap))
+        return false;
+    ch_time last = first + (ch_time)(n - 1) * step;
+    bool ok = first >= px.t[0] && last <= px.t[px.n - 1];
+    if (!ok)
+        snprintf(msg, cap,
+                 "%s covers unix times %lld .. %lld; the scenario (with %.0f h of warm-up for "
+                 "the vol level) does not fit: change start or days",
+                 path, (long long)(px.t[0] / CH_NS_PER_SEC),
+                 (long long)(px.t[px.n - 1] / CH_NS_PER_SEC), c->chain.vol_window_hours);
+    for (size_t k = 0; ok && k < n; k++)
+        spot[k] = sim_series_at(&px, first + (ch_time)k * step);
+    sim_series_free(&px);
+    return ok;
+}
+
+static bool build_funding(const sim_config *c, sim_market *m, char *msg, size_t cap)
+{
+    if (c->funding.source == SIM_FUND_CONSTANT) {
+        for (size_t k = 0; k < m->n; k++)
+            m->s[k].funding = c->funding.rate;
+        return true;
+    }
+    if (c->funding.source == SIM_FUND_GENERATED) {
+        kit_rng r = kit_rng_seed(c->seed ^ UINT64_C(0xd1b54a32d192ed03));
+        double f = c->funding.rate;
+        ch_time day = m->s[0].t / SIM_DAY;
+        for (size_t k = 0; k < m->n; k++) {
+            for (; day < m->s[k].t / SIM_DAY; day++)
+                f += c->funding.reversion * (c->funding.rate - f) + c->funding.sd * kit_normal(&r);
+            m->s[k].funding = f;
+        }
+        return true;
+    }
+    char path[SIM_PATH_MAX];
+    if (!load_or_fail(c, c->funding.file, "funding", path, msg, cap))
+        return false;
+    sim_series fs;
+    if (!sim_load_funding(path, &fs, msg, cap))
+        return false;
+    bool ok = m->s[0].t >= fs.t[0] && m->s[m->n - 1].t < fs.t[fs.n - 1] + SIM_DAY;
+    if (!ok)
+        snprintf(msg, cap, "%s does not cover the scenario's dates: change start or days", path);
+    for (size_t k = 0; ok && k < m->n; k++)
+        m->s[k].funding = sim_series_at(&fs, m->s[k].t);
+    sim_series_free(&fs);
+    return ok;
+}
+
+bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap)
+{
+    memset(m, 0, sizeof *m);
+    m->rate = c->chain.rate;
+    if (c->chain.flat_vol > 0) {
+        sim_surface_flat(&m->surf, c->chain.flat_vol);
+    } else {
+        char path[SIM_PATH_MAX];
+        if (!load_or_fail(c, c->chain.file, "chain", path, msg, cap) ||
+            !sim_load_chain(path, &m->surf, msg, cap))
+            return false;
+    }
+    ch_time step = c->step_seconds * CH_NS_PER_SEC;
+    size_t n = (size_t)llround(c->days * 86400.0 / (double)c->step_seconds) + 1;
+    size_t warm = (size_t)ceil(c->chain.vol_window_hours * 3600.0 / (double)c->step_seconds);
+    if (n < 2) {
+        snprintf(msg, cap, "config: days: the scenario needs at least two steps");
+        return false;
+    }
+    double *spot = malloc((n + warm) * sizeof *spot);
+    m->s = calloc(n, sizeof *m->s);
+    if (spot == NULL || m->s == NULL) {
+        free(spot);
+        snprintf(msg, cap, "out of memory");
+        return false;
+    }
+    m->n = n;
+    ch_time first = c->start - (ch_time)warm * step;
+    if (!build_spot(c, spot, n + warm, first, msg, cap)) {
+        free(spot);
+        sim_market_free(m);
+        return false;
+    }
+    /* vol level: (1 - f) + f * realized / the surface's 30-day ATM vol, over the trailing window */
+    double dt = (double)c->step_seconds / YEAR_S, sum2 = 0;
+    for (size_t k = 0; k < n + warm; k++) {
+        if (k > 0) {
+            double r = log(spot[k] / spot[k - 1]);
+            sum2 += r * r;
+        }
+        if (k > warm) {
+            double r = log(spot[k - warm] / spot[k - warm - 1]);
+            sum2 -= r * r;
+        }
+        if (k < warm)
+            continue;
+        size_t i = k - warm;
+        double rv = warm > 0 ? sqrt(fmax(sum2, 0) / ((double)warm * dt)) : m->surf.atm30;
+        double level = (1 - c->chain.vol_follow) + c->chain.vol_follow * rv / m->surf.atm30;
+        m->s[i].t = c->start + (ch_time)i * step;
+        m->s[i].spot = spot[k];
+        m->s[i].level = c->chain.vol_scale * fmin(fmax(level, 0.5), 3.0);
+    }
+    free(spot);
+    if (!build_funding(c, m, msg, cap)) {
+        sim_market_free(m);
+        return false;
+    }
+    return true;
+}
+
+/* ---- listing ------------------------------------------------------------------- */
+
+static int weekday(ch_time t) /* 0 = Sunday */
+{
+    int64_t days = t / SIM_DAY;
+    return (int)((days + 4) % 7);
+}
+
+static bool has(const ch_time *v, size_t n, ch_time t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == t)
+            return true;
+    return false;
+}
+
+size_t sim_expiries(const sim_config *c, ch_time now, ch_time *out, size_t max)
+{
+    /* the first Friday 08:00 at least 12 hours away (the trading cutoff) */
+    ch_time t = (now + 12 * SIM_HOUR) / SIM_DAY * SIM_DAY + CH_EXPIRY_HOUR_UTC * SIM_HOUR;
+    if (t < now + 12 * SIM_HOUR)
+        t += SIM_DAY;
+    while (weekday(t) != 5)
+        t += SIM_DAY;
+    size_t n = 0;
+    for (uint32_t w = 0; w < c->chain.weeklies && n < max; w++, t += 7 * SIM_DAY)
+        out[n++] = t;
+    /* monthlies: the last Friday of each following month, beyond the weeklies */
+    for (uint32_t mth = 0; mth < c->chain.monthlies && n < max; t += 7 * SIM_DAY) {
+        /* t is a last Friday if a week later is in another month */
+        time_t a = (time_t)(t / CH_NS_PER_SEC), b = a + 7 * 86400;
+        struct tm ta, tb;
+        gmtime_r(&a, &ta);
+        gmtime_r(&b, &tb);
+        if (ta.tm_mon != tb.tm_mon && !has(out, n, t)) {
+            out[n++] = t;
+            mth++;
+        }
+    }
+    return n;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+size_t sim_listing_find(const sim_chain *ch, ch_time expiry)
+{
+    for (size_t i = 0; i < ch->n; i++)
+        if (ch->l[i].expiry == expiry)
+            return i;
+    return SIZE_MAX;
+}
+
+size_t sim_chain_update(const sim_config *c, const sim_market *m, size_t k, sim_chain *ch)
+{
+    ch_time want[SIM_TENORS_MAX];
+    ch_time now = m->s[k].t;
+    double spot = m->s[k].spot;
+    size_t n = sim_expiries(c, now, want, SIM_TENORS_MAX), added = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (sim_listing_find(ch, want[i]) != SIZE_MAX)
+            continue;
+        if (ch->n == SIM_CHAIN_MAX)
+            return SIZE_MAX;
+        /* the chain expiry with the nearest tenor gives the strike grid */
+        double tau = ch_years(now, want[i]);
+        size_t best = 0;
+        for (size_t j = 1; j < m->surf.n; j++)
+            if (fabs(log(m->surf.tau[j] / tau)) < fabs(log(m->surf.tau[best] / tau)))
+                best = j;
+        sim_listing *l = &ch->l[ch->n++];
+        l->expiry = want[i];
+        l->n = 0;
+        for (size_t j = 0; j < m->surf.n_k[best]; j++) {
+            double mny = m->surf.moneyness[best][j];
+            if (mny < c->chain.min_moneyness || mny > c->chain.max_moneyness)
+                continue;
+            int64_t kk = (int64_t)llround(mny * spot / c->chain.strike_step) *
+                         (int64_t)llround(c->chain.strike_step);
+            if (kk > 0 && (l->n == 0 || !has(l->strike, l->n, kk)))
+                l->strike[l->n++] = kk;
+        }
+        qsort(l->strike, l->n, sizeof l->strike[0], cmp_i64);
+        added++;
+    }
+    return added;
+}

@@ -1,0 +1,354 @@
+/*
+ * sim_report.c - what chsim writes: report.json (every figure per
+ * configuration), report.md (the comparison tables), series-N.csv (the time
+ * series of configuration N), pnl.csv (the attribution, for plotting),
+ * flow.csv (the orders, replayable), plots.gp and the PNGs it draws when
+ * gnuplot is installed.
+ *
+ * Numbers are printed with fixed formats and nothing depends on the wall
+ * clock or the machine, so a seed gives the same bytes every run.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+static const char *const k_src[3] = {"book", "net", "pool"};
+
+/* Rounding noise printed as 0, not "-0.00". */
+static double z(double x)
+{
+    return fabs(x) < 0.005 ? 0.0 : x;
+}
+
+static double hedge_cost(const sim_result *r)
+{
+    return r->hedge_fees + r->hedge_slippage - r->hedge_funding;
+}
+
+static void date_of(ch_time t, char *buf, size_t cap)
+{
+    time_t s = (time_t)(t / CH_NS_PER_SEC);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, cap, "%Y-%m-%d %H:%M", &tm);
+}
+
+/* JSON string body: the names are ours or the config's (no control characters allowed). */
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fputc('\\', f);
+        if ((unsigned char)*s >= 0x20)
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static const char *price_source(const sim_config *c)
+{
+    return c->price.source == SIM_PRICE_CSV ? c->price.file : "gbm";
+}
+
+static const char *funding_source(const sim_config *c)
+{
+    static const char *const names[] = {"csv", "constant", "generated"};
+    return c->funding.source == SIM_FUND_CSV ? c->funding.file : names[c->funding.source];
+}
+
+static bool write_json(const char *path, const sim_config *c, const sim_market *m,
+                       const sim_flow *fl, const sim_result *res, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    char d0[32], d1[32];
+    date_of(m->s[0].t, d0, sizeof d0);
+    date_of(m->s[m->n - 1].t, d1, sizeof d1);
+    fprintf(f, "{\n  \"scenario\": {\n    \"seed\": %" PRIu64 ",\n    \"start\": ", c->seed);
+    json_str(f, d0);
+    fprintf(f, ",\n    \"end\": ");
+    json_str(f, d1);
+    fprintf(f, ",\n    \"steps\": %zu,\n    \"step_seconds\": %" PRId64 ",\n    \"price\": ", m->n,
+            c->step_seconds);
+    json_str(f, price_source(c));
+    fprintf(f, ",\n    \"funding\": ");
+    json_str(f, funding_source(c));
+    fprintf(f, ",\n    \"chain\": ");
+    json_str(f, c->chain.flat_vol > 0 ? "flat" : c->chain.file);
+    fprintf(f,
+            ",\n    \"spot_start\": %.2f,\n    \"spot_end\": %.2f,\n    \"atm_vol_30d\": %.4f,\n"
+            "    \"orders\": %zu\n  },\n  \"configurations\": [\n",
+            m->s[0].spot, m->s[m->n - 1].spot, m->surf.atm30, fl->n);
+    for (size_t i = 0; i < n; i++) {
+        const sim_result *r = &res[i];
+        fprintf(f, "    {\n      \"name\": ");
+        json_str(f, r->name);
+        fprintf(f,
+                ",\n      \"internal\": %s,\n      \"netting\": %s,\n"
+                "      \"dynamic_pricing\": %s,\n      \"hedge_policy\": \"%s\",\n",
+                r->run.internal ? "true" : "false", r->run.netting ? "true" : "false",
+                r->run.dynamic_pricing ? "true" : "false", ch_hedge_policy_name(r->run.hedge.kind));
+        fprintf(f, "      \"orders\": %" PRIu64 ",\n      \"rejected\": %" PRIu64 ",\n", r->orders,
+                r->rejected);
+        fprintf(f, "      \"fills\": {");
+        for (int s = 0; s < 3; s++)
+            fprintf(f, "%s\"%s\": %" PRIu64, s ? ", " : "", k_src[s], r->fills[s]);
+        fprintf(f, "},\n      \"contracts\": {");
+        for (int s = 0; s < 3; s++)
+            fprintf(f, "%s\"%s\": %" PRId64, s ? ", " : "", k_src[s], r->lots[s]);
+        fprintf(f,
+                "},\n      \"internal_share\": %.6f,\n      \"gross_delta\": %.4f,\n"
+                "      \"netting_ratio\": %.6f,\n      \"hedge_volume\": %.4f,\n"
+                "      \"hedge_orders\": %" PRIu64 ",\n      \"hedge_cost\": %.2f,\n"
+                "      \"hedge_fees\": %.2f,\n      \"hedge_slippage\": %.2f,\n"
+                "      \"hedge_funding_received\": %.2f,\n"
+                "      \"trade_by_trade_hedge_cost\": %.2f,\n      \"option_notional\": %.2f,\n"
+                "      \"taker_fees_collected\": %.2f,\n      \"pool_pnl\": %.2f,\n"
+                "      \"pnl\": {",
+                r->internal_share, r->gross_delta, r->netting_ratio, r->hedge_volume,
+                r->hedge_orders, hedge_cost(r), r->hedge_fees, r->hedge_slippage, r->hedge_funding,
+                r->tbt_cost, r->notional, r->taker_fees, r->pool_pnl);
+        for (int p = 0; p < SIM_PNL_N; p++)
+            fprintf(f, "%s\"%s\": %.2f", p ? ", " : "", sim_pnl_names[p], z(r->pnl[p]));
+        fprintf(f,
+                "},\n      \"max_drawdown\": %.2f,\n      \"final\": {\"delta\": %.4f, "
+                "\"gamma\": %.6f, \"vega\": %.2f},\n      \"series\": \"series-%zu.csv\"\n    }%s\n",
+                r->max_drawdown, r->final_delta, r->final_gamma, r->final_vega, i + 1,
+                i + 1 < n ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    return fclose(f) == 0;
+}
+
+void sim_report_table(FILE *f, const sim_result *res, size_t n)
+{
+    fprintf(f, "| configuration | internal fills | netting ratio | hedge volume BTC | hedge orders "
+               "| hedge cost USD | trade-by-trade cost USD | pool PnL USD | max drawdown USD |\n");
+    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < n; i++) {
+        const sim_result *r = &res[i];
+        fprintf(f, "| %s | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %.0f | %.0f | %.0f |\n",
+                r->name, 100 * r->internal_share, r->netting_ratio, r->hedge_volume,
+                r->hedge_orders, hedge_cost(r), r->tbt_cost, r->pool_pnl, r->max_drawdown);
+    }
+}
+
+static bool write_md(const char *path, const sim_config *c, const sim_market *m,
+                     const sim_flow *fl, const sim_result *res, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    char d0[32], d1[32];
+    date_of(m->s[0].t, d0, sizeof d0);
+    date_of(m->s[m->n - 1].t, d1, sizeof d1);
+    fprintf(f, "# chsim report\n\n");
+    fprintf(f,
+            "Scenario: %s to %s UTC, %zu steps of %" PRId64 " s, seed %" PRIu64
+            "; spot %s (%.0f to %.0f USD), funding %s, smile %s (30-day ATM vol %.1f%%); "
+            "%zu customer orders.\n\n",
+            d0, d1, m->n, c->step_seconds, c->seed, price_source(c), m->s[0].spot,
+            m->s[m->n - 1].spot, funding_source(c), c->chain.flat_vol > 0 ? "flat" : c->chain.file,
+            100 * m->surf.atm30, fl->n);
+    fprintf(f, "## Netting and hedging\n\n");
+    sim_report_table(f, res, n);
+    fprintf(f, "\nInternal fills: contracts filled by the book or parity netting. Netting ratio: "
+               "1 - hedge volume / the delta a trade-by-trade hedger would have sent. Hedge "
+               "cost: fees + slippage - funding received. Trade-by-trade cost: what hedging every "
+               "fill's delta on its own would have cost on the same venue.\n\n");
+    fprintf(f, "## Fills by source (contracts)\n\n| configuration | book | net | pool | orders "
+               "| rejected |\n|---|---:|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "| %s | %" PRId64 " | %" PRId64 " | %" PRId64 " | %" PRIu64 " | %" PRIu64 " |\n",
+                res[i].name, res[i].lots[0], res[i].lots[1], res[i].lots[2], res[i].orders,
+                res[i].rejected);
+    fprintf(f, "\n## Pool PnL attribution (USD, house + pool + hedge book)\n\n| configuration |");
+    for (int p = 0; p < SIM_PNL_N; p++)
+        fprintf(f, " %s |", sim_pnl_names[p]);
+    fprintf(f, " total |\n|---|");
+    for (int p = 0; p <= SIM_PNL_N; p++)
+        fprintf(f, "---:|");
+    fprintf(f, "\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "| %s |", res[i].name);
+        for (int p = 0; p < SIM_PNL_N; p++)
+            fprintf(f, " %.0f |", z(res[i].pnl[p]));
+        fprintf(f, " %.0f |\n", res[i].pool_pnl);
+    }
+    fprintf(f, "\nspread: edge against the mark at trade time (half-spread, inventory premium, "
+               "netting fee); delta: options and perp against the spot; gamma, vega, theta: the "
+               "Taylor terms of the options held between steps; funding: received on the perp; "
+               "fees, slippage: the hedge's; other: what the Taylor terms miss (higher orders, "
+               "settlement).\n");
+    return fclose(f) == 0;
+}
+
+static bool write_series(const char *dir, const sim_result *res, size_t n)
+{
+    char path[SIM_PATH_MAX + 32];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/series-%zu.csv", dir, i + 1);
+        FILE *f = fopen(path, "w");
+        if (f == NULL)
+            return false;
+        fprintf(f, "time,hours,spot,atm_vol,option_delta,hedge_position,net_delta,gamma,vega,"
+                   "pnl,hedge_cost,contracts\n");
+        for (size_t k = 0; k < res[i].n_points; k++) {
+            const sim_point *p = &res[i].points[k];
+            fprintf(f, "%" PRId64 ",%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.6f,%.2f,%.2f,%.2f,%.0f\n",
+                    p->t / CH_NS_PER_SEC,
+                    (double)(p->t - res[i].points[0].t) / (double)SIM_HOUR, p->spot, p->atm_vol,
+                    p->option_delta, p->hedge_position, p->option_delta + p->hedge_position,
+                    p->gamma, p->vega, p->pnl, p->hedge_cost, p->pool_contracts);
+        }
+        if (fclose(f) != 0)
+            return false;
+    }
+    snprintf(path, sizeof path, "%s/pnl.csv", dir);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f, "configuration");
+    for (int p = 0; p < SIM_PNL_N; p++)
+        fprintf(f, ",%s", sim_pnl_names[p]);
+    fprintf(f, ",total\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "\"%zu %s\"", i + 1, res[i].name);
+        for (int p = 0; p < SIM_PNL_N; p++)
+            fprintf(f, ",%.2f", z(res[i].pnl[p]));
+        fprintf(f, ",%.2f\n", res[i].pool_pnl);
+    }
+    return fclose(f) == 0;
+}
+
+/* gnuplot title text: no double quotes inside */
+static void gp_title(FILE *f, size_t i, const char *name)
+{
+    fprintf(f, "\"%zu ", i + 1);
+    for (; *name; name++)
+        fputc(*name == '"' ? '\'' : *name, f);
+    fputc('"', f);
+}
+
+static void gp_lines(FILE *f, size_t n, const sim_result *res, const char *col)
+{
+    fprintf(f, "plot ");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s'series-%zu.csv' using ($2/24):(%s) with lines ls %zu title ", i ? ", \\\n  " : "",
+                i + 1, col, i % 9 + 1);
+        gp_title(f, i, res[i].name);
+    }
+    fprintf(f, "\n");
+}
+
+static bool write_gnuplot(const char *path, const sim_result *res, size_t n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    static const char *const colors[9] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                          "#8c564b", "#e377c2", "#7f7f7f", "#17becf"};
+    fprintf(f, "# chsim plots: gnuplot plots.gp (in this directory)\n"
+               "set datafile separator ','\nset key outside right top box opaque\n"
+               "set grid\nset xlabel 'day'\nset format y '%%.0f'\n"
+               "set lmargin 12\nset rmargin at screen 0.78\n");
+    for (int i = 0; i < 9; i++)
+        fprintf(f, "set style line %d lc rgb '%s' lw 2 dt %d\n", i + 1, colors[i], i < 5 ? 1 : 2);
+    /* inventory: spot, the options' net delta, the hedge position */
+    fprintf(f, "set terminal pngcairo size 1400,1100 font 'sans,11'\nset output 'inventory.png'\n"
+               "set multiplot layout 3,1 title 'Inventory of the house and pool over time'\n"
+               "set ylabel 'USD'\nset title 'BTC index'\n"
+               "plot 'series-1.csv' using ($2/24):3 every ::1 with lines lc rgb 'black' lw 2 "
+               "title 'spot'\n"
+               "set ylabel 'BTC'\nset title 'net delta of the options (house + pool), before "
+               "hedging'\n");
+    gp_lines(f, n, res, "$5");
+    fprintf(f, "set title 'hedge position (perpetual)'\n");
+    gp_lines(f, n, res, "$6");
+    fprintf(f, "unset multiplot\n");
+    fprintf(f, "set terminal pngcairo size 1400,700 font 'sans,11'\nset output 'hedge_cost.png'\n"
+               "set title 'Cumulative hedge cost (fees + slippage - funding received)'\n"
+               "set ylabel 'USD'\n");
+    gp_lines(f, n, res, "$11");
+    fprintf(f, "set output 'pnl.png'\nset title 'Cumulative PnL of house + pool + hedge "
+               "book'\nset ylabel 'USD'\n");
+    gp_lines(f, n, res, "$10");
+    /* attribution: one cluster per configuration, one bar per component */
+    fprintf(f, "set terminal pngcairo size 1400,800 font 'sans,11'\nset output "
+               "'pnl_breakdown.png'\nset title 'PnL attribution per configuration'\n"
+               "set style data histograms\nset style histogram clustered gap 2\n"
+               "set style fill solid 0.9 border -1\nset boxwidth 0.9\nset xtics rotate by -25 "
+               "left\nset xlabel ''\nset ylabel 'USD'\nset key autotitle columnhead\n"
+               "set xzeroaxis lt -1\nset ylabel 'thousand USD'\n"
+               "plot 'pnl.csv' using ($2/1000):xtic(1) lc rgb '%s'",
+            colors[0]);
+    for (int p = 1; p <= SIM_PNL_N; p++) /* the components, then the total in black */
+        fprintf(f, ", '' using ($%d/1000) lc rgb '%s'", p + 2, p < 9 ? colors[p] : "#000000");
+    fprintf(f, "\n");
+    return fclose(f) == 0;
+}
+
+static bool gnuplot_available(void)
+{
+    FILE *p = popen("gnuplot --version 2>/dev/null", "r");
+    if (p == NULL)
+        return false;
+    char buf[64];
+    bool got = fgets(buf, sizeof buf, p) != NULL;
+    return pclose(p) == 0 && got;
+}
+
+bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
+                      const sim_flow *f, const sim_result *res, size_t n, bool *plotted,
+                      char *msg, size_t cap)
+{
+    char path[SIM_PATH_MAX + 32];
+    *plotted = false;
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    bool ok = write_json(path, c, m, f, res, n);
+    if (ok) {
+        snprintf(path, sizeof path, "%s/report.md", dir);
+        ok = write_md(path, c, m, f, res, n);
+    }
+    if (ok)
+        ok = write_series(dir, res, n);
+    if (ok) {
+        snprintf(path, sizeof path, "%s/flow.csv", dir);
+        ok = sim_flow_write(path, f);
+    }
+    if (ok) {
+        snprintf(path, sizeof path, "%s/plots.gp", dir);
+        ok = write_gnuplot(path, res, n);
+    }
+    if (!ok) {
+        snprintf(msg, cap, "%s: cannot write", path);
+        return false;
+    }
+    if (!gnuplot_available())
+        return true;
+    /* the directory name goes to the shell: quote it */
+    char cmd[3 * SIM_PATH_MAX];
+    size_t w = (size_t)snprintf(cmd, sizeof cmd, "cd '");
+    for (const char *s = dir; *s && w + 8 < sizeof cmd; s++) {
+        if (*s == '\'') {
+            memcpy(cmd + w, "'\\''", 4);
+            w += 4;
+        } else {
+            cmd[w++] = *s;
+        }
+    }
+    snprintf(cmd + w, sizeof cmd - w, "' && gnuplot plots.gp");
+    if (system(cmd) != 0) {
+        snprintf(msg, cap, "gnuplot failed on %s/plots.gp", dir);
+        return false;
+    }
+    *plotted = true;
+    return true;
+}

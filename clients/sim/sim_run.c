@@ -1,0 +1,526 @@
+/*
+ * sim_run.c - one configuration through the engine over the scenario.
+ *
+ * Each step: list what the listing rule wants, apply the step's market data
+ * (index, clock, funding, marks for every live expiry: the surface at the
+ * log-moneyness grid around the spot, times the vol level; expired series
+ * settle here), mark the hedge book (funding at 8-hour boundaries), cancel
+ * resting orders past their time to live, submit the step's orders, then
+ * let the hedge policy act on the house's net delta (house + pool).
+ *
+ * PnL of the house and pool together (their equity at the engine's marks)
+ * plus the hedge book is attributed exactly:
+ *   - between steps, by revaluing the positions held after the previous step
+ *     along vol, time and spot (see attribute()): vega, theta, delta
+ *     (options and perp), gamma (with the higher orders in spot), funding;
+ *     what the engine's marks differ from that is "other";
+ *   - during a step's trading, the change of equity is the edge the pool
+ *     and the house earned against the mark (spread, inventory premium,
+ *     netting fee, tick rounding): "spread"; the hedge's fees and slippage
+ *     are their own terms.
+ * So the columns add up to the PnL by construction.
+ *
+ * Configurations: `internal` off makes every limit order immediate-or-cancel
+ * at its limit, so nothing rests and no customer meets another: the same
+ * orders at the same limits, with the pool as the only counterparty; `netting` is the
+ * engine's parity-netting switch; `dynamic_pricing` off zeroes the pool's
+ * inventory premium (the half-spread stays).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/kit.h"
+#include "sim.h"
+
+const char *const sim_pnl_names[SIM_PNL_N] = {"spread", "delta", "gamma",    "vega", "theta",
+                                              "funding", "fees", "slippage", "other"};
+
+typedef struct held {
+    double qty, delta, gamma, vega, theta;
+    double strike;
+    ch_time expiry;
+    ch_opt type;
+} held;
+
+typedef struct resting {
+    ch_order_id id;
+    ch_account_id account;
+    ch_time deadline;
+} resting;
+
+typedef struct run {
+    const sim_config *c;
+    const sim_market *m;
+    ch_engine *e;
+    uint32_t und;
+    const ch_underlying_config *u;
+    ch_hedger *h;
+    kit_tbt tbt;
+    double spot, taker_fees;
+    sim_chain *chain;
+    ch_account_id *traders;
+    resting *rest;
+    size_t n_rest, cap_rest;
+    held *held;
+    size_t n_held, cap_held;
+    /* marks for the engine */
+    ch_time *mk_exp;
+    double *mk_strike, *mk_vol;
+} run;
+
+static void on_event(void *ctx, const ch_engine_event *ev)
+{
+    run *r = ctx;
+    if (ev->type != CH_EE_FILL)
+        return;
+    kit_tbt_fill(&r->tbt, ev->fill.delta, r->spot);
+    r->taker_fees += (double)ev->fill.fee / CH_CASH_SCALE;
+}
+
+static double vol_at(const run *r, size_t k, double strike, ch_time expiry)
+{
+    const sim_step *s = &r->m->s[k];
+    double tau = ch_years(s->t, expiry);
+    return sim_surface_vol(&r->m->surf, tau, log(strike / s->spot)) * s->level;
+}
+
+static double equity(const run *r)
+{
+    ch_account_info h, p;
+    ch_engine_account(r->e, (ch_account_id){CH_ACCOUNT_HOUSE}, &h);
+    ch_engine_account(r->e, (ch_account_id){CH_ACCOUNT_POOL}, &p);
+    return h.equity + p.equity;
+}
+
+/* Hedge book value at the spot (perp = index): realized + unrealized + funding - fees. */
+static double hedge_value(const run *r)
+{
+    const ch_hedge_book *b = ch_hedger_book(r->h);
+    return b->realized + ch_hedge_book_unrealized(b, r->spot) + b->funding - b->fees;
+}
+
+static void collect(void *ctx, const ch_position_info *p)
+{
+    run *r = ctx;
+    if (r->n_held == r->cap_held) {
+        size_t nc = r->cap_held ? r->cap_held * 2 : 256;
+        held *nh = realloc(r->held, nc * sizeof *nh);
+        if (nh == NULL)
+            return; /* attribution then lands in "other"; checked by the caller */
+        r->held = nh;
+        r->cap_held = nc;
+    }
+    const ch_instrument *in = ch_instruments_get(ch_engine_instruments(r->e), p->instr);
+    double q = (double)p->qty;
+    r->held[r->n_held++] =
+        (held){q, q * p->unit.delta, q * p->unit.gamma, q * p->unit.vega, q * p->unit.theta,
+               (double)in->sym.strike, in->sym.expiry, in->sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT};
+}
+
+static bool snapshot(run *r)
+{
+    r->n_held = 0;
+    ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_HOUSE}, collect, r);
+    size_t want = r->n_held;
+    ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_POOL}, collect, r);
+    return r->n_held >= want;
+}
+
+static bool fail(char *msg, size_t cap, const char *what, ch_err err)
+{
+    snprintf(msg, cap, "%s: %s", what, ch_strerror(err));
+    return false;
+}
+
+static bool list_expiry(run *r, const sim_listing *l, char *msg, size_t cap)
+{
+    for (size_t i = 0; i < l->n; i++)
+        for (int t = 0; t < 2; t++) {
+            ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry,
+                             .strike = l->strike[i]};
+            snprintf(sym.underlying, sizeof sym.underlying, "BTC");
+            char name[CH_SYMBOL_MAX];
+            ch_symbol_format(&sym, name, sizeof name);
+            ch_instr_id id;
+            ch_err err = ch_engine_list(r->e, name, strlen(name), &id);
+            if (err != CH_OK && err != CH_EEXISTS)
+                return fail(msg, cap, name, err);
+        }
+    return true;
+}
+
+static bool market(run *r, size_t k, char *msg, size_t cap)
+{
+    const sim_step *s = &r->m->s[k];
+    size_t n = 0;
+    for (size_t i = 0; i < r->chain->n; i++) {
+        ch_time expiry = r->chain->l[i].expiry;
+        if (expiry <= s->t)
+            continue;
+        double tau = ch_years(s->t, expiry);
+        for (size_t j = 0; j < SIM_X_N; j++) {
+            double x = -1.0 + SIM_X_STEP * (double)j;
+            r->mk_exp[n] = expiry;
+            r->mk_strike[n] = s->spot * exp(x);
+            r->mk_vol[n] = sim_surface_vol(&r->m->surf, tau, x) * s->level;
+            n++;
+        }
+    }
+    ch_market_update mu = {.underlying = r->und, .index = s->spot, .rate = r->m->rate,
+                           .funding_rate = s->funding, .perp = s->spot, .time = s->t,
+                           .n_marks = n, .mark_expiry = r->mk_exp, .mark_strike = r->mk_strike,
+                           .mark_vol = r->mk_vol, .replace_marks = true};
+    ch_err err = ch_engine_market(r->e, &mu);
+    if (err != CH_OK)
+        return fail(msg, cap, "market update", err);
+    r->spot = s->spot;
+    ch_hedger_mark(r->h, s->t, s->spot, s->spot, s->funding);
+    return true;
+}
+
+static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
+{
+    const sim_config *c = r->c;
+    ch_engine_config ec;
+    ch_engine_defaults(&ec);
+    ec.max_instruments = 2 * SIM_STRIKES_MAX * 64;
+    ec.max_underlyings = 1;
+    ec.max_orders = 1u << 16;
+    ec.max_accounts = c->flow.traders + 4;
+    ec.max_positions = 1u << 18;
+    ec.netting = rc->internal && rc->netting;
+    ec.netting_fee_ticks = c->netting_fee_ticks;
+    ec.taker_fee_bps = c->taker_fee_bps;
+    ec.pool = c->pool;
+    ec.pool.enabled = true;
+    if (!rc->dynamic_pricing)
+        ec.pool.pv_t = ec.pool.pg_t = ec.pool.pv_k = ec.pool.pg_k = 0;
+    r->e = ch_engine_create(&ec);
+    r->h = kit_hedger_sim(&rc->hedge, &c->venue);
+    r->chain = calloc(1, sizeof *r->chain);
+    r->traders = calloc(c->flow.traders, sizeof *r->traders);
+    size_t max_marks = 64 * SIM_X_N;
+    r->mk_exp = calloc(max_marks, sizeof *r->mk_exp);
+    r->mk_strike = calloc(max_marks, sizeof *r->mk_strike);
+    r->mk_vol = calloc(max_marks, sizeof *r->mk_vol);
+    if (r->e == NULL || r->h == NULL || r->chain == NULL || r->traders == NULL ||
+        r->mk_exp == NULL || r->mk_strike == NULL || r->mk_vol == NULL) {
+        snprintf(msg, cap, "out of memory");
+        return false;
+    }
+    r->tbt.venue = c->venue;
+    ch_engine_set_sink(r->e, on_event, r);
+    ch_err err = ch_engine_advance(r->e, r->m->s[0].t);
+    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                              .max_price = 200000000};
+    if (err == CH_OK)
+        err = ch_tick_parse("0.5", 3, &u);
+    if (err == CH_OK)
+        err = ch_engine_add_underlying(r->e, &u, &r->und);
+    if (err != CH_OK)
+        return fail(msg, cap, "underlying", err);
+    r->u = ch_instruments_underlying(ch_engine_instruments(r->e), r->und);
+    for (uint32_t t = 0; t < c->flow.traders; t++) {
+        char name[CH_ACCOUNT_NAME_MAX];
+        snprintf(name, sizeof name, "trader%u", t);
+        err = ch_engine_account_open(r->e, name, INT64_C(10000000000) * CH_CASH_SCALE, CH_STP_CANCEL_INCOMING,
+                                     &r->traders[t]);
+        if (err != CH_OK)
+            return fail(msg, cap, "opening a trader's account", err);
+    }
+    ch_account_id lp;
+    int64_t shares;
+    int64_t capital = (int64_t)llround(c->pool_capital) * CH_CASH_SCALE;
+    err = ch_engine_account_open(r->e, "lp", capital, CH_STP_CANCEL_INCOMING, &lp);
+    if (err == CH_OK)
+        err = ch_engine_pool_deposit(r->e, lp, capital, &shares);
+    if (err != CH_OK)
+        return fail(msg, cap, "funding the pool", err);
+    return true;
+}
+
+static void teardown(run *r)
+{
+    ch_hedger_destroy(r->h);
+    ch_engine_destroy(r->e);
+    free(r->chain);
+    free(r->traders);
+    free(r->rest);
+    free(r->held);
+    free(r->mk_exp);
+    free(r->mk_strike);
+    free(r->mk_vol);
+}
+
+/* Cancel resting orders past their deadline (they may have filled meanwhile). */
+static void expire_orders(run *r, ch_time now)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < r->n_rest; i++) {
+        if (r->rest[i].deadline <= now) {
+            int64_t cancelled;
+            ch_engine_cancel(r->e, r->rest[i].account, r->rest[i].id, &cancelled);
+        } else {
+            r->rest[w++] = r->rest[i];
+        }
+    }
+    r->n_rest = w;
+}
+
+static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t k, sim_result *out,
+                   char *msg, size_t cap)
+{
+    const sim_config *c = r->c;
+    if (o->trader >= c->flow.traders) {
+        snprintf(msg, cap, "flow: trader %u, but flow.traders is %u", o->trader, c->flow.traders);
+        return false;
+    }
+    ch_symbol sym;
+    ch_instr_id id;
+    ch_err err = ch_symbol_parse(o->symbol, strlen(o->symbol), &sym);
+    if (err != CH_OK || strcmp(sym.underlying, "BTC") != 0) {
+        snprintf(msg, cap, "flow: %s: not a BTC option", o->symbol);
+        return false;
+    }
+    out->orders++;
+    if (sym.expiry <= r->m->s[k].t) {
+        out->rejected++; /* a replayed order for an expired series */
+        return true;
+    }
+    err = ch_instruments_lookup(ch_engine_instruments(r->e), o->symbol, strlen(o->symbol),
+                                r->m->s[k].t, &id);
+    if (err == CH_EUNKNOWN_SYMBOL) {
+        /* a replayed series the listing rule did not list: list it, and mark its expiry */
+        if (sim_listing_find(r->chain, sym.expiry) == SIZE_MAX) {
+            if (r->chain->n == SIM_CHAIN_MAX) {
+                snprintf(msg, cap, "flow: more than %d expiries", SIM_CHAIN_MAX);
+                return false;
+            }
+            r->chain->l[r->chain->n++] = (sim_listing){.expiry = sym.expiry};
+            if (!market(r, k, msg, cap))
+                return false;
+        }
+        err = ch_engine_list(r->e, o->symbol, strlen(o->symbol), &id);
+    }
+    if (err != CH_OK) {
+        snprintf(msg, cap, "flow: %s: %s", o->symbol, ch_strerror(err));
+        return false;
+    }
+    ch_engine_order eo = {.account = r->traders[o->trader], .instr = id, .side = o->side,
+                          .qty = o->qty};
+    if (o->limit) {
+        double vol = vol_at(r, k, (double)sym.strike, sym.expiry);
+        vol += o->side == CH_BUY ? o->vol_offset : -o->vol_offset;
+        double px = ch_bs_price(sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, r->spot,
+                                (double)sym.strike, ch_years(r->m->s[k].t, sym.expiry),
+                                r->m->rate, 0, fmax(vol, 0.01));
+        if (ch_price_from_double(r->u, px, &eo.price) != CH_OK || eo.price < 1)
+            eo.price = 1;
+        eo.type = CH_ORD_LIMIT;
+        eo.tif = rc->internal ? CH_TIF_GTC : CH_TIF_IOC; /* without netting nothing rests */
+    } else {
+        eo.type = CH_ORD_MARKET;
+    }
+    ch_engine_result res;
+    err = ch_engine_submit(r->e, &eo, &res);
+    if (err != CH_OK || res.filled == 0)
+        out->rejected += err != CH_OK;
+    if (err == CH_OK && res.remaining > 0 && eo.type == CH_ORD_LIMIT) {
+        if (r->n_rest == r->cap_rest) {
+            size_t nc = r->cap_rest ? r->cap_rest * 2 : 256;
+            resting *nr = realloc(r->rest, nc * sizeof *nr);
+            if (nr == NULL) {
+                snprintf(msg, cap, "out of memory");
+                return false;
+            }
+            r->rest = nr;
+            r->cap_rest = nc;
+        }
+        r->rest[r->n_rest++] =
+            (resting){res.id, eo.account,
+                      r->m->s[k].t + (ch_time)llround(c->flow.order_ttl_hours * (double)SIM_HOUR)};
+    }
+    return true;
+}
+
+/*
+ * Attribution of the move from step k-1 to k for what was held after k-1, by
+ * revaluation along vol, then time, then spot (each position at the model
+ * the engine marks with):
+ *   vega  = V(S0, sigma1, t0) - V(S0, sigma0, t0)
+ *   theta = V(S0, sigma1, t1) - V(S0, sigma1, t0)   (to expiry if it expired: intrinsic)
+ *   delta = delta0 x dS (options) + perp position x dS
+ *   gamma = V(S1, sigma1, t1) - V(S0, sigma1, t1) - delta0 x dS (gamma and higher orders in S)
+ * so the option terms add up to the change of value; "other" keeps only what
+ * the engine's marks differ from this (interpolation, settlement rounding).
+ */
+static void attribute(const run *r, size_t k, double hedge_pos, double *pnl, double *explained)
+{
+    const sim_step *a = &r->m->s[k - 1], *b = &r->m->s[k];
+    double s0 = a->spot, s1 = b->spot, ds = s1 - s0, rate = r->m->rate;
+    double d = 0, g = 0, v = 0, th = 0;
+    for (size_t i = 0; i < r->n_held; i++) {
+        const held *p = &r->held[i];
+        double t0 = ch_years(a->t, p->expiry), t1 = fmax(ch_years(b->t, p->expiry), 0);
+        double v0 = vol_at(r, k - 1, p->strike, p->expiry);
+        double v1 = t1 > 0 ? vol_at(r, k, p->strike, p->expiry) : v0;
+        double pa = ch_bs_price(p->type, s0, p->strike, t0, rate, 0, v0);
+        double pb = ch_bs_price(p->type, s0, p->strike, t0, rate, 0, v1);
+        double pc = ch_bs_price(p->type, s0, p->strike, t1, rate, 0, v1);
+        double pd = ch_bs_price(p->type, s1, p->strike, t1, rate, 0, v1);
+        v += p->qty * (pb - pa);
+        th += p->qty * (pc - pb);
+        d += p->delta * ds;
+        g += p->qty * (pd - pc) - p->delta * ds;
+    }
+    pnl[SIM_PNL_DELTA] += d + hedge_pos * ds;
+    pnl[SIM_PNL_GAMMA] += g;
+    pnl[SIM_PNL_VEGA] += v;
+    pnl[SIM_PNL_THETA] += th;
+    *explained = d + g + v + th + hedge_pos * ds;
+}
+
+static void point(const run *r, size_t k, double pnl, sim_point *p)
+{
+    const sim_step *s = &r->m->s[k];
+    double g = 0, v = 0, contracts = 0;
+    for (size_t i = 0; i < r->n_held; i++) {
+        g += r->held[i].gamma;
+        v += r->held[i].vega;
+        contracts += fabs(r->held[i].qty);
+    }
+    const ch_hedge_book *b = ch_hedger_book(r->h);
+    *p = (sim_point){.t = s->t, .spot = s->spot,
+                     .atm_vol = sim_surface_vol(&r->m->surf, 30.0 / 365, 0) * s->level,
+                     .option_delta = ch_engine_net_delta(r->e, r->und),
+                     .hedge_position = b->position, .gamma = g, .vega = v, .pnl = pnl,
+                     .hedge_cost = b->fees + b->slippage - b->funding,
+                     .pool_contracts = contracts};
+}
+
+bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
+             const sim_flow *f, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
+             size_t cap)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->name, sizeof out->name, "%s", rc->name);
+    out->run = *rc;
+    out->points = calloc(m->n, sizeof *out->points);
+    run r = {.c = c, .m = m};
+    bool ok = out->points != NULL && setup(&r, rc, msg, cap);
+    if (out->points == NULL)
+        snprintf(msg, cap, "out of memory");
+    double e_prev = 0, h_prev = 0, e0 = 0, h0 = 0, peak = 0, fund_prev = 0;
+    size_t next = 0;
+    for (size_t k = 0; ok && k < m->n; k++) {
+        size_t added = sim_chain_update(c, m, k, r.chain);
+        if (added == SIZE_MAX) {
+            snprintf(msg, cap, "more than %d expiries: shorten the scenario", SIM_CHAIN_MAX);
+            ok = false;
+            break;
+        }
+        for (size_t i = r.chain->n - added; ok && i < r.chain->n; i++)
+            ok = list_expiry(&r, &r.chain->l[i], msg, cap);
+        double hedge_pos = ch_hedger_book(r.h)->position;
+        if (!ok || !market(&r, k, msg, cap)) {
+            ok = false;
+            break;
+        }
+        const ch_hedge_book *hb = ch_hedger_book(r.h);
+        double e_pre = equity(&r), h_pre = hedge_value(&r);
+        if (k == 0) {
+            e0 = e_pre;
+            h0 = h_pre;
+        } else {
+            double explained;
+            attribute(&r, k, hedge_pos, out->pnl, &explained);
+            out->pnl[SIM_PNL_FUNDING] += hb->funding - fund_prev;
+            out->pnl[SIM_PNL_OTHER] +=
+                (e_pre - e_prev) + (h_pre - h_prev) - explained - (hb->funding - fund_prev);
+        }
+        double fees0 = hb->fees, slip0 = hb->slippage;
+        expire_orders(&r, m->s[k].t);
+        for (; ok && next < f->n && f->o[next].t <= m->s[k].t; next++)
+            ok = submit(&r, rc, &f->o[next], k, out, msg, cap);
+        if (!ok)
+            break;
+        ch_hedge_inputs in = {.now = m->s[k].t, .net_delta = ch_engine_net_delta(r.e, r.und),
+                              .spot = r.spot, .rate = m->rate, .tau = 30.0 / 365};
+        if (!snapshot(&r)) {
+            snprintf(msg, cap, "out of memory");
+            ok = false;
+            break;
+        }
+        for (size_t i = 0; i < r.n_held; i++)
+            in.gamma += r.held[i].gamma;
+        in.vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level;
+        ch_err err = ch_hedger_on_batch(r.h, &in, r.spot, NULL);
+        if (err != CH_OK) {
+            ok = fail(msg, cap, "hedge policy", err);
+            break;
+        }
+        ch_hedger_poll(r.h);
+        e_prev = equity(&r);
+        h_prev = hedge_value(&r);
+        fund_prev = hb->funding;
+        /* the trading phase: edge against the mark, and the hedge's costs */
+        out->pnl[SIM_PNL_SPREAD] += e_prev - e_pre;
+        out->pnl[SIM_PNL_FEES] -= hb->fees - fees0;
+        out->pnl[SIM_PNL_SLIPPAGE] -= hb->slippage - slip0;
+        out->pnl[SIM_PNL_OTHER] += (h_prev - h_pre) + (hb->fees - fees0) + (hb->slippage - slip0);
+        double pnl = (e_prev - e0) + (h_prev - h0);
+        peak = fmax(peak, pnl);
+        out->max_drawdown = fmax(out->max_drawdown, peak - pnl);
+        point(&r, k, pnl, &out->points[k]);
+        out->n_points = k + 1;
+        if (progress != NULL)
+            progress(pctx, k + 1, m->n);
+    }
+    if (ok && next < f->n) {
+        snprintf(msg, cap, "flow: %zu orders after the scenario's end", f->n - next);
+        ok = false;
+    }
+    if (ok && ch_engine_check(r.e) != CH_OK) {
+        snprintf(msg, cap, "engine invariant check failed");
+        ok = false;
+    }
+    if (ok) {
+        ch_netting n;
+        ch_engine_netting(r.e, &n);
+        const ch_hedge_book *hb = ch_hedger_book(r.h);
+        for (int s = 0; s < 3; s++) {
+            out->fills[s] = n.fills[s];
+            out->lots[s] = n.lots[s];
+        }
+        int64_t lots = n.lots[0] + n.lots[1] + n.lots[2];
+        out->internal_share = lots > 0 ? (double)(n.lots[0] + n.lots[1]) / (double)lots : 0;
+        out->gross_delta = n.gross_delta;
+        out->notional = n.notional;
+        out->hedge_volume = hb->volume;
+        out->hedge_orders = hb->orders;
+        out->hedge_fees = hb->fees;
+        out->hedge_slippage = hb->slippage;
+        out->hedge_funding = hb->funding;
+        out->tbt_cost = r.tbt.fees + r.tbt.slippage;
+        out->netting_ratio = ch_netting_ratio(hb->volume, n.gross_delta);
+        out->taker_fees = r.taker_fees;
+        const sim_point *last = &out->points[out->n_points - 1];
+        out->pool_pnl = last->pnl;
+        out->final_delta = last->option_delta;
+        out->final_gamma = last->gamma;
+        out->final_vega = last->vega;
+    }
+    teardown(&r);
+    if (!ok)
+        sim_result_free(out);
+    return ok;
+}
+
+void sim_result_free(sim_result *r)
+{
+    free(r->points);
+    r->points = NULL;
+    r->n_points = 0;
+}
