@@ -5,7 +5,7 @@
  * in process (the library chd runs) over simulated time for several
  * configurations on the same seeded flow and price path, and writes a report.
  *
- * Usage: chsim [--config FILE] [--out DIR] [--seed N] [--quiet]
+ * Usage: chsim [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]
  *
  * With no arguments: the default scenario on the shipped data (BTC hourly
  * closes, Binance funding, the Deribit chain), output in ./chsim-out/.
@@ -100,7 +100,8 @@ static char *read_all(const char *path)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--config FILE] [--out DIR] [--seed N] [--quiet]\n", argv0);
+    fprintf(stderr, "usage: %s [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]\n",
+            argv0);
     return 2;
 }
 
@@ -108,7 +109,7 @@ int main(int argc, char **argv)
 {
     const char *config = NULL, *out = "chsim-out";
     const char *seed = NULL;
-    bool quiet = false;
+    bool quiet = false, plots = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config = argv[++i];
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
             seed = argv[++i];
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = true;
+        else if (strcmp(argv[i], "--no-plots") == 0)
+            plots = false;
         else
             return usage(argv[0]);
     }
@@ -194,7 +197,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "chsim: %s: %s\n", out, strerror(errno));
         rc = 1;
     }
-    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, c.n_runs, &plotted, msg, sizeof msg)) {
+    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, c.n_runs, plots, &plotted, msg,
+                                       sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
         rc = 1;
     }
@@ -207,7 +211,7 @@ int main(int argc, char **argv)
                "(report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp%s)\n",
                c.n_runs, m.n, flow.n, secs, out,
                plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "");
-        if (!plotted)
+        if (plots && !plotted)
             printf("chsim: plots skipped: gnuplot not found (apt-get install gnuplot-nox, then "
                    "run `gnuplot plots.gp` in %s)\n",
                    out);

@@ -284,10 +284,14 @@ void sim_result_free(sim_result *r);
 
 /* ---- output -------------------------------------------------------------- */
 
-/** report.json, report.md, series CSVs; plots if gnuplot runs. false + msg on error. */
+/**
+ * report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp in @p dir
+ * (which must exist); with @p plots, the PNGs if gnuplot is installed
+ * (@p plotted says whether they were drawn). false + msg on error.
+ */
 bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
-                      const sim_flow *f, const sim_result *res, size_t n, bool *plotted,
-                      char *msg, size_t cap);
+                      const sim_flow *f, const sim_result *res, size_t n, bool plots,
+                      bool *plotted, char *msg, size_t cap);
 
 /** The comparison table (Markdown). */
 void sim_report_table(FILE *out, const sim_result *res, size_t n);

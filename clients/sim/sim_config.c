@@ -95,7 +95,7 @@ void sim_config_defaults(sim_config *c)
         {"static pricing", true, true, false, CH_HEDGE_BAND},
         {"hedge every step", true, true, true, CH_HEDGE_EVERY_BATCH},
         {"hedge every 8 h", true, true, true, CH_HEDGE_INTERVAL},
-        {"hybrid 5 or 8 h", true, true, true, CH_HEDGE_HYBRID},
+        {"hybrid 25 or 8 h", true, true, true, CH_HEDGE_HYBRID},
         {"whalley-wilmott", true, true, true, CH_HEDGE_WW},
         {"unhedged", true, true, true, CH_HEDGE_OFF},
     };
@@ -106,6 +106,8 @@ void sim_config_defaults(sim_config *c)
         c->runs[i].netting = k_runs[i].netting;
         c->runs[i].dynamic_pricing = k_runs[i].dynamic;
         c->runs[i].hedge.kind = k_runs[i].kind;
+        if (k_runs[i].kind == CH_HEDGE_HYBRID)
+            c->runs[i].hedge.band = 25;
     }
 }
 

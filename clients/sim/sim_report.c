@@ -306,8 +306,8 @@ static bool gnuplot_available(void)
 }
 
 bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
-                      const sim_flow *f, const sim_result *res, size_t n, bool *plotted,
-                      char *msg, size_t cap)
+                      const sim_flow *f, const sim_result *res, size_t n, bool plots,
+                      bool *plotted, char *msg, size_t cap)
 {
     char path[SIM_PATH_MAX + 32];
     *plotted = false;
@@ -331,7 +331,7 @@ bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
         snprintf(msg, cap, "%s: cannot write", path);
         return false;
     }
-    if (!gnuplot_available())
+    if (!plots || !gnuplot_available())
         return true;
     /* the directory name goes to the shell: quote it */
     char cmd[3 * SIM_PATH_MAX];

@@ -316,8 +316,9 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
         double px = ch_bs_price(sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, r->spot,
                                 (double)sym.strike, ch_years(r->m->s[k].t, sym.expiry),
                                 r->m->rate, 0, fmax(vol, 0.01));
-        if (ch_price_from_double(r->u, px, &eo.price) != CH_OK || eo.price < 1)
-            eo.price = 1;
+        /* to the nearest tick: both halves of an offsetting pair get the same price */
+        double ticks = px / ch_price_to_double(r->u, 1);
+        eo.price = isfinite(ticks) && ticks >= 1 ? (int64_t)llround(ticks) : 1;
         eo.type = CH_ORD_LIMIT;
         eo.tif = rc->internal ? CH_TIF_GTC : CH_TIF_IOC; /* without netting nothing rests */
     } else {
