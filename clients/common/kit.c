@@ -5,6 +5,8 @@
 #include "kit.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 kit_rng kit_rng_seed(uint64_t seed)
 {
@@ -60,4 +62,19 @@ ch_hedger *kit_hedger_sim(const ch_hedge_policy *p, const ch_perp_venue *v)
     if (h == NULL)
         adapter.ops->destroy(adapter.impl); /* not consumed on failure */
     return h;
+}
+
+bool kit_reserve(void *items, size_t *cap, size_t n, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return true;
+    size_t nc = *cap ? *cap * 2 : first;
+    void *old;
+    memcpy(&old, items, sizeof old);
+    void *grown = realloc(old, nc * elem);
+    if (grown == NULL)
+        return false;
+    memcpy(items, &grown, sizeof grown);
+    *cap = nc;
+    return true;
 }

@@ -6,6 +6,8 @@
 #ifndef CH_KIT_H
 #define CH_KIT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ch/hedge.h"
@@ -36,6 +38,13 @@ typedef struct kit_tbt {
 
 /** Hedge one fill's delta (the taker's delta change; the house takes the other side). */
 void kit_tbt_fill(kit_tbt *b, double taker_delta, double mid);
+
+/**
+ * Room for element @p n of the array *@p items (of *@p cap elements of
+ * @p elem bytes): the capacity doubles (from @p first). @return false when
+ * out of memory (the array is then unchanged).
+ */
+bool kit_reserve(void *items, size_t *cap, size_t n, size_t elem, size_t first);
 
 /** A hedger with policy @p p on the simulated venue @p v. @return owned or NULL. */
 ch_hedger *kit_hedger_sim(const ch_hedge_policy *p, const ch_perp_venue *v);

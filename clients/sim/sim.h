@@ -132,6 +132,11 @@ void sim_series_free(sim_series *s);
 /** Value at @p t: the last point at or before it (the first before the start). */
 double sim_series_at(const sim_series *s, ch_time t);
 
+/** One CSV data row (fields split at commas, the header skipped); false + msg stops. */
+typedef bool (*sim_row_fn)(void *ctx, char **f, size_t n, size_t line, char *msg, size_t cap);
+/** Read a CSV with a header line, calling @p fn per data row. false + msg on error. */
+bool sim_read_csv(const char *path, sim_row_fn fn, void *ctx, char *msg, size_t cap);
+
 /** BTC hourly closes (any row order in the file). false + msg on error. */
 bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap);
 /** Daily funding means per 8 h (`date,funding_mean,...`). */

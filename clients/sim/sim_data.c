@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../common/kit.h"
 #include "sim.h"
 
 #define MAX_FIELDS 32
@@ -78,18 +79,10 @@ static size_t split(char *line, char **f, size_t max)
 
 static bool push(sim_series *s, size_t *cap, ch_time t, double v)
 {
-    if (s->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        ch_time *nt = realloc(s->t, nc * sizeof *nt);
-        if (nt == NULL)
-            return false;
-        s->t = nt;
-        double *nv = realloc(s->v, nc * sizeof *nv);
-        if (nv == NULL)
-            return false;
-        s->v = nv;
-        *cap = nc;
-    }
+    size_t tcap = *cap;
+    if (!kit_reserve(&s->t, &tcap, s->n, sizeof *s->t, 1024) ||
+        !kit_reserve(&s->v, cap, s->n, sizeof *s->v, 1024))
+        return false;
     s->t[s->n] = t;
     s->v[s->n++] = v;
     return true;
@@ -129,10 +122,7 @@ static bool finish_series(sim_series *s, const char *path, char *msg, size_t cap
     return true;
 }
 
-typedef bool (*row_fn)(void *ctx, char **f, size_t n, size_t line, char *msg, size_t cap);
-
-/* Read a CSV with a header; call @p fn per data row. */
-static bool read_csv(const char *path, row_fn fn, void *ctx, char *msg, size_t cap)
+bool sim_read_csv(const char *path, sim_row_fn fn, void *ctx, char *msg, size_t cap)
 {
     FILE *fp = fopen(path, "r");
     if (fp == NULL) {
@@ -178,15 +168,21 @@ static bool price_row(void *ctx, char **f, size_t n, size_t line, char *msg, siz
     return true;
 }
 
-bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap)
+static bool load_series(const char *path, sim_row_fn row, sim_series *out, char *msg,
+                        size_t cap)
 {
     memset(out, 0, sizeof *out);
     series_ctx sc = {.s = out, .path = path};
-    if (!read_csv(path, price_row, &sc, msg, cap) || !finish_series(out, path, msg, cap)) {
+    if (!sim_read_csv(path, row, &sc, msg, cap) || !finish_series(out, path, msg, cap)) {
         sim_series_free(out);
         return false;
     }
     return true;
+}
+
+bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap)
+{
+    return load_series(path, price_row, out, msg, cap);
 }
 
 static bool parse_date(const char *s, ch_time *t)
@@ -214,13 +210,7 @@ static bool funding_row(void *ctx, char **f, size_t n, size_t line, char *msg, s
 
 bool sim_load_funding(const char *path, sim_series *out, char *msg, size_t cap)
 {
-    memset(out, 0, sizeof *out);
-    series_ctx sc = {.s = out, .path = path};
-    if (!read_csv(path, funding_row, &sc, msg, cap) || !finish_series(out, path, msg, cap)) {
-        sim_series_free(out);
-        return false;
-    }
-    return true;
+    return load_series(path, funding_row, out, msg, cap);
 }
 
 /* ---- the chain ---------------------------------------------------------------- */
@@ -356,7 +346,7 @@ bool sim_load_chain(const char *path, sim_surface *out, char *msg, size_t cap)
         return false;
     }
     cc->path = path;
-    bool ok = read_csv(path, chain_row, cc, msg, cap);
+    bool ok = sim_read_csv(path, chain_row, cc, msg, cap);
     memset(out, 0, sizeof *out);
     if (ok) {
         qsort(cc->e, cc->n, sizeof cc->e[0], cmp_exp);

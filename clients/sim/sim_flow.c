@@ -23,14 +23,8 @@
 
 bool sim_flow_push(sim_flow *f, const sim_order *o)
 {
-    if (f->n == f->cap) {
-        size_t nc = f->cap ? f->cap * 2 : 4096;
-        sim_order *no = realloc(f->o, nc * sizeof *no);
-        if (no == NULL)
-            return false;
-        f->o = no;
-        f->cap = nc;
-    }
+    if (!kit_reserve(&f->o, &f->cap, f->n, sizeof *f->o, 4096))
+        return false;
     f->o[f->n++] = *o;
     return true;
 }
@@ -135,58 +129,60 @@ bool sim_flow_write(const char *path, const sim_flow *f)
     return fclose(fp) == 0;
 }
 
+typedef struct flow_ctx {
+    sim_flow *f;
+    const char *path;
+} flow_ctx;
+
+static bool flow_row(void *ctx, char **fld, size_t n, size_t line, char *msg, size_t cap)
+{
+    sim_flow *f = ((flow_ctx *)ctx)->f;
+    const char *path = ((flow_ctx *)ctx)->path;
+    sim_order o;
+    ch_symbol parsed;
+    char *end;
+    memset(&o, 0, sizeof o);
+    bool ok = n == 7;
+    long long t = ok ? strtoll(fld[0], &end, 10) : 0;
+    ok = ok && *end == '\0';
+    unsigned long trader = ok ? strtoul(fld[1], &end, 10) : 0;
+    ok = ok && *end == '\0' && trader < 100000 && strlen(fld[2]) < sizeof o.symbol;
+    long long qty = ok ? strtoll(fld[4], &end, 10) : 0;
+    ok = ok && *end == '\0' && qty >= 1;
+    double off = ok ? strtod(fld[6], &end) : 0;
+    ok = ok && *end == '\0' && isfinite(off) && fabs(off) <= 1 &&
+         (strcmp(fld[3], "buy") == 0 || strcmp(fld[3], "sell") == 0) &&
+         (strcmp(fld[5], "limit") == 0 || strcmp(fld[5], "market") == 0) &&
+         ch_symbol_parse(fld[2], strlen(fld[2]), &parsed) == CH_OK && parsed.kind != CH_PERP &&
+         !(f->n > 0 && t * CH_NS_PER_SEC < f->o[f->n - 1].t);
+    if (!ok) {
+        snprintf(msg, cap,
+                 "%s:%zu: expected time,trader,symbol,side,qty,type,vol_offset (times "
+                 "ascending, side buy|sell, type limit|market, an option symbol)",
+                 path, line);
+        return false;
+    }
+    o.t = (ch_time)t * CH_NS_PER_SEC;
+    o.trader = (uint32_t)trader;
+    snprintf(o.symbol, sizeof o.symbol, "%s", fld[2]);
+    o.side = fld[3][0] == 'b' ? CH_BUY : CH_SELL;
+    o.qty = qty;
+    o.limit = fld[5][0] == 'l';
+    o.vol_offset = off;
+    if (!sim_flow_push(f, &o)) {
+        snprintf(msg, cap, "%s: out of memory", path);
+        return false;
+    }
+    return true;
+}
+
 bool sim_flow_load(const char *path, sim_flow *f, char *msg, size_t cap)
 {
     memset(f, 0, sizeof *f);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL) {
-        snprintf(msg, cap, "%s: cannot open", path);
+    flow_ctx ctx = {f, path};
+    if (!sim_read_csv(path, flow_row, &ctx, msg, cap)) {
+        sim_flow_free(f);
         return false;
     }
-    char *line = NULL;
-    size_t lcap = 0, lineno = 0;
-    bool ok = true;
-    while (ok && getline(&line, &lcap, fp) > 0) {
-        if (++lineno == 1 || line[0] == '\n')
-            continue;
-        line[strcspn(line, "\r\n")] = '\0';
-        long long t;
-        unsigned trader;
-        char sym[CH_SYMBOL_MAX], side[8], type[8];
-        long long qty;
-        double off;
-        int used = 0;
-        sim_order o;
-        ch_symbol parsed;
-        memset(&o, 0, sizeof o);
-        if (sscanf(line, "%lld,%u,%47[^,],%7[^,],%lld,%7[^,],%lf%n", &t, &trader, sym, side, &qty,
-                   type, &off, &used) != 7 ||
-            line[used] != '\0' || qty < 1 || !isfinite(off) || fabs(off) > 1 ||
-            (strcmp(side, "buy") != 0 && strcmp(side, "sell") != 0) ||
-            (strcmp(type, "limit") != 0 && strcmp(type, "market") != 0) ||
-            ch_symbol_parse(sym, strlen(sym), &parsed) != CH_OK || parsed.kind == CH_PERP ||
-            (f->n > 0 && t * CH_NS_PER_SEC < f->o[f->n - 1].t)) {
-            snprintf(msg, cap,
-                     "%s:%zu: expected time,trader,symbol,side,qty,type,vol_offset "
-                     "(times ascending, side buy|sell, type limit|market, an option symbol)",
-                     path, lineno);
-            ok = false;
-            break;
-        }
-        o.t = (ch_time)t * CH_NS_PER_SEC;
-        o.trader = trader;
-        snprintf(o.symbol, sizeof o.symbol, "%s", sym);
-        o.side = side[0] == 'b' ? CH_BUY : CH_SELL;
-        o.qty = qty;
-        o.limit = type[0] == 'l';
-        o.vol_offset = off;
-        ok = sim_flow_push(f, &o);
-        if (!ok)
-            snprintf(msg, cap, "%s: out of memory", path);
-    }
-    free(line);
-    fclose(fp);
-    if (!ok)
-        sim_flow_free(f);
-    return ok;
+    return true;
 }

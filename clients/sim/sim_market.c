@@ -39,6 +39,29 @@ static bool load_or_fail(const sim_config *c, const char *name, const char *what
     return true;
 }
 
+/*
+ * Resolve and load a series that must cover [from, to] (its last point
+ * counts for @p tail after it: a daily series covers its last day).
+ */
+static bool load_covering(const sim_config *c, const char *name, const char *what,
+                          bool (*load)(const char *, sim_series *, char *, size_t), ch_time from,
+                          ch_time to, ch_time tail, sim_series *out, char *msg, size_t cap)
+{
+    char path[SIM_PATH_MAX];
+    if (!load_or_fail(c, name, what, path, msg, cap) || !load(path, out, msg, cap))
+        return false;
+    if (from >= out->t[0] && to < out->t[out->n - 1] + tail + 1)
+        return true;
+    snprintf(msg, cap,
+             "%s covers unix times %lld .. %lld, the scenario needs %lld .. %lld (with %.0f h "
+             "before the start for the vol level): change start or days",
+             path, (long long)(out->t[0] / CH_NS_PER_SEC),
+             (long long)(out->t[out->n - 1] / CH_NS_PER_SEC), (long long)(from / CH_NS_PER_SEC),
+             (long long)(to / CH_NS_PER_SEC), c->chain.vol_window_hours);
+    sim_series_free(out);
+    return false;
+}
+
 static double spike_sigma(const sim_config *c, ch_time t, ch_time spike_end)
 {
     return c->price.sigma * (t < spike_end ? c->price.spike_mult : 1.0);
@@ -67,24 +90,14 @@ static bool build_spot(const sim_config *c, double *spot, size_t n, ch_time firs
         }
         return true;
     }
-    char path[SIM_PATH_MAX];
-    if (!load_or_fail(c, c->price.file, "price", path, msg, cap))
-        return false;
     sim_series px;
-    if (!sim_load_prices(path, &px, msg, cap))
+    if (!load_covering(c, c->price.file, "price", sim_load_prices, first,
+                       first + (ch_time)(n - 1) * step, 0, &px, msg, cap))
         return false;
-    ch_time last = first + (ch_time)(n - 1) * step;
-    bool ok = first >= px.t[0] && last <= px.t[px.n - 1];
-    if (!ok)
-        snprintf(msg, cap,
-                 "%s covers unix times %lld .. %lld; the scenario (with %.0f h of warm-up for "
-                 "the vol level) does not fit: change start or days",
-                 path, (long long)(px.t[0] / CH_NS_PER_SEC),
-                 (long long)(px.t[px.n - 1] / CH_NS_PER_SEC), c->chain.vol_window_hours);
-    for (size_t k = 0; ok && k < n; k++)
+    for (size_t k = 0; k < n; k++)
         spot[k] = sim_series_at(&px, first + (ch_time)k * step);
     sim_series_free(&px);
-    return ok;
+    return true;
 }
 
 static bool build_funding(const sim_config *c, sim_market *m, char *msg, size_t cap)
@@ -105,19 +118,14 @@ static bool build_funding(const sim_config *c, sim_market *m, char *msg, size_t 
         }
         return true;
     }
-    char path[SIM_PATH_MAX];
-    if (!load_or_fail(c, c->funding.file, "funding", path, msg, cap))
-        return false;
     sim_series fs;
-    if (!sim_load_funding(path, &fs, msg, cap))
+    if (!load_covering(c, c->funding.file, "funding", sim_load_funding, m->s[0].t,
+                       m->s[m->n - 1].t, SIM_DAY - 1, &fs, msg, cap))
         return false;
-    bool ok = m->s[0].t >= fs.t[0] && m->s[m->n - 1].t < fs.t[fs.n - 1] + SIM_DAY;
-    if (!ok)
-        snprintf(msg, cap, "%s does not cover the scenario's dates: change start or days", path);
-    for (size_t k = 0; ok && k < m->n; k++)
+    for (size_t k = 0; k < m->n; k++)
         m->s[k].funding = sim_series_at(&fs, m->s[k].t);
     sim_series_free(&fs);
-    return ok;
+    return true;
 }
 
 bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap)

@@ -62,15 +62,21 @@ static const char *funding_source(const sim_config *c)
     return c->funding.source == SIM_FUND_CSV ? c->funding.file : names[c->funding.source];
 }
 
+/* Open a report file; the scenario's first and last step as dates. */
+static FILE *open_report(const char *path, const sim_market *m, char d0[32], char d1[32])
+{
+    date_of(m->s[0].t, d0, 32);
+    date_of(m->s[m->n - 1].t, d1, 32);
+    return fopen(path, "w");
+}
+
 static bool write_json(const char *path, const sim_config *c, const sim_market *m,
                        const sim_flow *fl, const sim_result *res, size_t n)
 {
-    FILE *f = fopen(path, "w");
+    char d0[32], d1[32];
+    FILE *f = open_report(path, m, d0, d1);
     if (f == NULL)
         return false;
-    char d0[32], d1[32];
-    date_of(m->s[0].t, d0, sizeof d0);
-    date_of(m->s[m->n - 1].t, d1, sizeof d1);
     fprintf(f, "{\n  \"scenario\": {\n    \"seed\": %" PRIu64 ",\n    \"start\": ", c->seed);
     json_str(f, d0);
     fprintf(f, ",\n    \"end\": ");
@@ -143,12 +149,10 @@ void sim_report_table(FILE *f, const sim_result *res, size_t n)
 static bool write_md(const char *path, const sim_config *c, const sim_market *m,
                      const sim_flow *fl, const sim_result *res, size_t n)
 {
-    FILE *f = fopen(path, "w");
+    char d0[32], d1[32];
+    FILE *f = open_report(path, m, d0, d1);
     if (f == NULL)
         return false;
-    char d0[32], d1[32];
-    date_of(m->s[0].t, d0, sizeof d0);
-    date_of(m->s[m->n - 1].t, d1, sizeof d1);
     fprintf(f, "# chsim report\n\n");
     fprintf(f,
             "Scenario: %s to %s UTC, %zu steps of %" PRId64 " s, seed %" PRIu64

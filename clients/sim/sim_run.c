@@ -65,6 +65,7 @@ typedef struct run {
     size_t n_rest, cap_rest;
     held *held;
     size_t n_held, cap_held;
+    bool oom; /* a position could not be recorded */
     /* marks for the engine */
     ch_time *mk_exp;
     double *mk_strike, *mk_vol;
@@ -104,13 +105,9 @@ static double hedge_value(const run *r)
 static void collect(void *ctx, const ch_position_info *p)
 {
     run *r = ctx;
-    if (r->n_held == r->cap_held) {
-        size_t nc = r->cap_held ? r->cap_held * 2 : 256;
-        held *nh = realloc(r->held, nc * sizeof *nh);
-        if (nh == NULL)
-            return; /* attribution then lands in "other"; checked by the caller */
-        r->held = nh;
-        r->cap_held = nc;
+    if (!kit_reserve(&r->held, &r->cap_held, r->n_held, sizeof *r->held, 256)) {
+        r->oom = true; /* snapshot() reports it */
+        return;
     }
     const ch_instrument *in = ch_instruments_get(ch_engine_instruments(r->e), p->instr);
     double q = (double)p->qty;
@@ -123,9 +120,8 @@ static bool snapshot(run *r)
 {
     r->n_held = 0;
     ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_HOUSE}, collect, r);
-    size_t want = r->n_held;
     ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_POOL}, collect, r);
-    return r->n_held >= want;
+    return !r->oom;
 }
 
 static bool fail(char *msg, size_t cap, const char *what, ch_err err)
@@ -329,15 +325,9 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
     if (err != CH_OK || res.filled == 0)
         out->rejected += err != CH_OK;
     if (err == CH_OK && res.remaining > 0 && eo.type == CH_ORD_LIMIT) {
-        if (r->n_rest == r->cap_rest) {
-            size_t nc = r->cap_rest ? r->cap_rest * 2 : 256;
-            resting *nr = realloc(r->rest, nc * sizeof *nr);
-            if (nr == NULL) {
-                snprintf(msg, cap, "out of memory");
-                return false;
-            }
-            r->rest = nr;
-            r->cap_rest = nc;
+        if (!kit_reserve(&r->rest, &r->cap_rest, r->n_rest, sizeof *r->rest, 256)) {
+            snprintf(msg, cap, "out of memory");
+            return false;
         }
         r->rest[r->n_rest++] =
             (resting){res.id, eo.account,
