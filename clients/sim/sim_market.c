@@ -52,12 +52,18 @@ static bool load_covering(const sim_config *c, const char *name, const char *wha
         return false;
     if (from >= out->t[0] && to < out->t[out->n - 1] + tail + 1)
         return true;
+    char d[4][24];
+    ch_time ts[4] = {out->t[0], out->t[out->n - 1], from, to};
+    for (int i = 0; i < 4; i++) {
+        time_t secs = (time_t)(ts[i] / CH_NS_PER_SEC);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        strftime(d[i], sizeof d[i], "%Y-%m-%d %H:%M", &tm);
+    }
     snprintf(msg, cap,
-             "%s covers unix times %lld .. %lld, the scenario needs %lld .. %lld (with %.0f h "
-             "before the start for the vol level): change start or days",
-             path, (long long)(out->t[0] / CH_NS_PER_SEC),
-             (long long)(out->t[out->n - 1] / CH_NS_PER_SEC), (long long)(from / CH_NS_PER_SEC),
-             (long long)(to / CH_NS_PER_SEC), c->chain.vol_window_hours);
+             "%s covers %s to %s UTC, the scenario needs %s to %s (with %.0f h before the "
+             "start for the vol level): change start or days",
+             path, d[0], d[1], d[2], d[3], c->chain.vol_window_hours);
     sim_series_free(out);
     return false;
 }

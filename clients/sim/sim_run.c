@@ -37,6 +37,9 @@
 const char *const sim_pnl_names[SIM_PNL_N] = {"spread", "delta", "gamma",    "vega", "theta",
                                               "funding", "fees", "slippage", "other"};
 
+/* expiries marked at once (the engine's smile holds 64) */
+#define SIM_LIVE_MAX 64
+
 typedef struct held {
     double qty, delta, gamma, vega, theta;
     double strike;
@@ -155,6 +158,10 @@ static bool market(run *r, size_t k, char *msg, size_t cap)
         ch_time expiry = r->chain->l[i].expiry;
         if (expiry <= s->t)
             continue;
+        if (n + SIM_X_N > SIM_LIVE_MAX * SIM_X_N) {
+            snprintf(msg, cap, "more than %d live expiries", SIM_LIVE_MAX);
+            return false;
+        }
         double tau = ch_years(s->t, expiry);
         for (size_t j = 0; j < SIM_X_N; j++) {
             double x = -1.0 + SIM_X_STEP * (double)j;
@@ -181,7 +188,7 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     const sim_config *c = r->c;
     ch_engine_config ec;
     ch_engine_defaults(&ec);
-    ec.max_instruments = 2 * SIM_STRIKES_MAX * 64;
+    ec.max_instruments = 2 * SIM_STRIKES_MAX * SIM_LIVE_MAX;
     ec.max_underlyings = 1;
     ec.max_orders = 1u << 16;
     ec.max_accounts = c->flow.traders + 4;
@@ -197,7 +204,7 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     r->h = kit_hedger_sim(&rc->hedge, &c->venue);
     r->chain = calloc(1, sizeof *r->chain);
     r->traders = calloc(c->flow.traders, sizeof *r->traders);
-    size_t max_marks = 64 * SIM_X_N;
+    size_t max_marks = SIM_LIVE_MAX * SIM_X_N;
     r->mk_exp = calloc(max_marks, sizeof *r->mk_exp);
     r->mk_strike = calloc(max_marks, sizeof *r->mk_strike);
     r->mk_vol = calloc(max_marks, sizeof *r->mk_vol);
