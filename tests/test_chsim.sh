@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # chsim as a program: a short run on the shipped data twice with one seed
 # gives byte-identical report.json and report.md (the determinism promise);
+# without gnuplot it still writes the report and says the plots were skipped;
 # a bad config is refused with a message naming the key. Usage: test_chsim.sh CHSIM
 set -euo pipefail
 chsim=$1
@@ -24,6 +25,11 @@ grep -q '^| no internal netting |' "$dir/a/report.md"
 # another seed, another flow
 "$chsim" --config "$dir/short.json" --seed 12 --out "$dir/c" --no-plots --quiet >/dev/null
 ! cmp -s "$dir/a/flow.csv" "$dir/c/flow.csv"
+# without gnuplot the report is still written, and chsim says the plots were skipped
+PATH=/nonexistent "$chsim" --config "$dir/short.json" --out "$dir/e" --quiet >"$dir/e.log"
+grep -q 'plots skipped: gnuplot not found' "$dir/e.log"
+cmp "$dir/a/report.json" "$dir/e/report.json"
+[ ! -e "$dir/e/inventory.png" ]
 # strict config
 echo '{"flow": {"oders_per_hour": 3}}' >"$dir/bad.json"
 if "$chsim" --config "$dir/bad.json" --out "$dir/d" 2>"$dir/err"; then
