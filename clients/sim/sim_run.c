@@ -216,8 +216,10 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     r->tbt.venue = c->venue;
     ch_engine_set_sink(r->e, on_event, r);
     ch_err err = ch_engine_advance(r->e, r->m->s[0].t);
+    /* band: 0.5 USD to 10 M USD per contract (an option is worth less than the
+     * spot); a market buy reserves cash at the band edge */
     ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 200000000};
+                              .max_price = 20000000};
     if (err == CH_OK)
         err = ch_tick_parse("0.5", 3, &u);
     if (err == CH_OK)
