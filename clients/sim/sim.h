@@ -17,8 +17,9 @@
  *   sim_report.c  report.json, report.md, CSV series, gnuplot plots
  *
  * Everything is deterministic: the same config (and seed) gives the same
- * numbers, so the same report bytes. Only sim_data.c and sim_report.c touch
- * files; nothing here logs.
+ * numbers, so the same report bytes. Only sim_data.c, sim_flow.c (the flow
+ * CSV) and sim_report.c touch files; nothing here logs. The engine never
+ * does I/O: chsim feeds it time and market data.
  */
 #ifndef CH_SIM_H
 #define CH_SIM_H
