@@ -22,28 +22,22 @@
 #include "ch_check.h"
 #include "sim.h"
 
-/* A small scenario: flat 60% vol, GBM without jumps or spikes, no funding. */
+/* A small scenario: flat 60% vol, GBM without jumps or spikes, no funding,
+ * one configuration hedging every step (through the JSON config, as chsim). */
 static void small_cfg(sim_config *c, double sigma, double days)
 {
+    char json[1024], msg[SIM_MSG_MAX];
+    snprintf(json, sizeof json,
+             "{\"days\": %g, \"price\": {\"source\": \"gbm\", \"spot0\": 50000, \"mu\": 0, "
+             "\"sigma\": %g, \"jumps_per_year\": 0, \"spikes_per_year\": 0},"
+             " \"funding\": {\"source\": \"constant\", \"rate\": 0},"
+             " \"chain\": {\"flat_vol\": 0.6, \"vol_follow\": 0, \"weeklies\": 2, \"monthlies\": 0},"
+             " \"flow\": {\"orders_per_hour\": 6, \"traders\": 4},"
+             " \"configurations\": [{\"name\": \"t\", \"hedge\": {\"policy\": \"every_batch\","
+             " \"min_order\": 0}}]}",
+             days, sigma);
     sim_config_defaults(c);
-    c->days = days;
-    c->price.source = SIM_PRICE_GBM;
-    c->price.spot0 = 50000;
-    c->price.mu = 0;
-    c->price.sigma = sigma;
-    c->price.jumps_per_year = 0;
-    c->price.spikes_per_year = 0;
-    c->funding.source = SIM_FUND_CONSTANT;
-    c->funding.rate = 0;
-    c->chain.flat_vol = 0.6;
-    c->chain.vol_follow = 0;
-    c->chain.weeklies = 2;
-    c->chain.monthlies = 0;
-    c->flow.orders_per_hour = 6;
-    c->flow.traders = 4;
-    c->n_runs = 1;
-    c->runs[0].hedge.kind = CH_HEDGE_EVERY_BATCH;
-    c->runs[0].hedge.min_order = 0;
+    ck_assert_msg(sim_config_parse(c, json, msg, sizeof msg), "%s", msg);
 }
 
 typedef struct scenario {
