@@ -187,10 +187,11 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
         fprintf(f, " %.0f |\n", res[i].pool_pnl);
     }
     fprintf(f, "\nspread: edge against the mark at trade time (half-spread, inventory premium, "
-               "netting fee); delta: options and perp against the spot; gamma, vega, theta: the "
-               "Taylor terms of the options held between steps; funding: received on the perp; "
-               "fees, slippage: the hedge's; other: what the Taylor terms miss (higher orders, "
-               "settlement).\n");
+               "netting fee, tick rounding); delta: options (delta x dS) and perp against the "
+               "spot; vega, theta, gamma: the options held between steps revalued along vol, "
+               "then time (expiry included), then spot (gamma: the spot move beyond delta); "
+               "funding: received on the perp; fees, slippage: the hedge's; other: where the "
+               "engine's marks differ from that revaluation.\n");
     return fclose(f) == 0;
 }
 
