@@ -444,6 +444,16 @@ START_TEST(bad_orders_change_nothing)
     o.tif = CH_TIF_GTC;
     o.price = 200000; /* far above the pool's ask */
     ck_assert_int_eq(ch_engine_submit(eng, &o, NULL), CH_EPOST_ONLY);
+    /* a replace to a quantity whose reservation does not fit in 64 bits is
+     * unaffordable, not an overflow */
+    ch_engine_result rr = order(alice, C100, CH_BUY, 10, 1, CH_TIF_GTC, CH_OK);
+    ck_assert_int_eq(ch_engine_replace(eng, alice, rr.id, CH_QTY_MAX, 1999999, NULL), CH_EFUNDS);
+    ck_assert_int_eq(ch_engine_cancel(eng, alice, rr.id, NULL), CH_OK);
+    /* an underlying whose band top cannot be reserved in 64-bit cash */
+    ch_underlying_config big = {.name = "ETH", .contract_size = 1.0, .min_price = 1,
+                                .max_price = INT64_C(1) << 50};
+    ck_assert_int_eq(ch_tick_parse("0.5", 3, &big), CH_OK);
+    ck_assert_int_eq(ch_engine_add_underlying(eng, &big, NULL), CH_EBADCONFIG);
     int64_t tot, ext;
     ch_engine_cash_totals(eng, &tot, &ext);
     ck_assert_int_eq(tot, ext);

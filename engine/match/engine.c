@@ -869,7 +869,14 @@ ch_time ch_engine_now(const ch_engine *e)
 
 ch_err ch_engine_add_underlying(ch_engine *e, const ch_underlying_config *u, uint32_t *index)
 {
-    if (u->price_decimals > 6)
+    if (u->price_decimals > 6 || u->price_decimals < 0)
+        return CH_EBADCONFIG;
+    /* a lot's reservation (premium at the band's top plus the largest fee)
+     * must fit in 64-bit cash units with room to spare */
+    double top = (double)u->max_price * (double)u->tick_units;
+    for (int i = u->price_decimals; i < 6; i++)
+        top *= 10;
+    if (!(top * (1.0 + e->cfg.fee_cap) < 0x1p62))
         return CH_EBADCONFIG;
     uint32_t idx;
     ch_err err = ch_instruments_add_underlying(e->reg, u, &idx);
@@ -1674,9 +1681,11 @@ ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id, int64
         int64_t nq = qty != 0 ? qty : info.remaining;
         int64_t np = price != 0 ? price : info.price;
         if (info.side == CH_BUY) {
-            int64_t need = reserve_per_lot(e, s->und, np) * nq -
-                           reserve_per_lot(e, s->und, info.price) * info.remaining;
-            if (need > 0 && a->cash - a->reserved < need)
+            /* affordable: per x nq <= free cash + what the order holds now
+             * (by division: per x nq may not fit in 64 bits) */
+            int64_t held = reserve_per_lot(e, s->und, info.price) * info.remaining;
+            int64_t per = reserve_per_lot(e, s->und, np);
+            if (per > 0 && (a->cash - a->reserved + held) / per < nq)
                 return reject(e, res, CH_EFUNDS);
         } else if (nq > info.remaining) {
             if (!margin_ok(e, a, s, nq - info.remaining))
