@@ -127,6 +127,14 @@ START_TEST(rests_and_depth)
     best_is(CH_SELL, 105, 6);
     ck_assert_uint_eq(ch_book_depth(bk, I1, CH_SELL, lv, 8), 0);
     ck_assert_uint_eq(ch_book_depth(bk, (ch_instr_id){3}, CH_SELL, lv, 8), 0);
+    /* the prefetch hint changes nothing, on a full, an empty or no book */
+    ch_book_prefetch(bk, I0);
+    ch_book_prefetch(bk, I1);
+    ch_book_prefetch(bk, (ch_instr_id){3});
+    ch_book_prefetch(bk, (ch_instr_id){UINT32_MAX});
+    best_is(CH_BUY, 102, 6);
+    best_is(CH_SELL, 105, 6);
+    ck_assert_int_eq(ch_book_check(bk), CH_OK);
 }
 END_TEST
 

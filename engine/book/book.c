@@ -489,6 +489,25 @@ static ibook *book_of(const ch_book *b, ch_instr_id id)
     return &b->books[id.v];
 }
 
+void ch_book_prefetch(const ch_book *b, ch_instr_id id)
+{
+#if defined(__GNUC__)
+    if (id.v >= b->max_instr)
+        return;
+    const ibook *bk = &b->books[id.v];
+    for (int side = 0; side < 2; side++) {
+        const side_book *sd = &bk->s[side];
+        if (sd->n > 0) {
+            __builtin_prefetch(&sd->lv[sd->n - 1]);
+            __builtin_prefetch((const char *)&sd->lv[sd->n - 1] - 64);
+        }
+    }
+#else
+    (void)b;
+    (void)id;
+#endif
+}
+
 static ch_err reject_submit(ch_book *b, const ch_order_req *r, ch_err why, ch_order_result *res)
 {
     ch_event ev = {.type = CH_EV_REJECT,

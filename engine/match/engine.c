@@ -1456,6 +1456,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             prefetch_vec(e, e->acct[o->account.v].M);
             prefetch_vec(e, e->ser[o->instr.v].scen);
         }
+        ch_book_prefetch(e->book, o->instr);
     }
     if (o->account.v >= e->n_acct || e->acct[o->account.v].internal)
         return reject(e, res, CH_EUNAUTHORIZED);

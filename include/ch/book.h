@@ -232,6 +232,13 @@ CH_API ch_err ch_book_replace(ch_book *b, ch_account_id account, ch_order_id id,
 CH_API ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id);
 
 /**
+ * A hint: start loading the book of @p id and the best levels of both sides
+ * into the cache, for a caller that will match or rest there shortly and has
+ * other work to do first. No effect on state; ignores an unknown id.
+ */
+CH_API void ch_book_prefetch(const ch_book *b, ch_instr_id id);
+
+/**
  * Best resting price and the total quantity at it on @p side of @p id.
  * @return CH_OK or CH_ENOTFOUND (side empty or no such book).
  */
