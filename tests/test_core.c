@@ -1,10 +1,12 @@
 /* test_core.c - the error table: stable values, names, wire codes, messages. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ch/err.h"
 #include "ch/log.h"
+#include "ch/sha256.h"
 #include "ch_check.h"
 
 static const ch_err all[] = {
@@ -62,6 +64,8 @@ START_TEST(stable_wire_codes)
     ck_assert_str_eq(ch_errwire(CH_EEXPIRED), "EXPIRED");
     ck_assert_str_eq(ch_errwire(CH_EUNAUTHORIZED), "UNAUTHORIZED");
     ck_assert_str_eq(ch_errwire(CH_EUNAVAILABLE), "UNAVAILABLE");
+    ck_assert_str_eq(ch_errwire(CH_ERATE_LIMITED), "RATE_LIMITED");
+    ck_assert_int_eq(CH_ERATE_LIMITED, 17);
     ck_assert_str_eq(ch_errwire(CH_EBADSYMBOL), "UNKNOWN_SYMBOL");
     /* numbers on disk never change */
     ck_assert_int_eq(CH_EBADPRICE, 4);
@@ -125,6 +129,75 @@ START_TEST(log_lines)
 }
 END_TEST
 
+static void hex(const uint8_t *d, char *out)
+{
+    for (int i = 0; i < CH_SHA256_LEN; i++)
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* FIPS 180-4 examples (NIST "SHA256.pdf", "SHA2_Additional.pdf") */
+START_TEST(sha256_fips_vectors)
+{
+    static const struct {
+        const char *msg, *digest;
+    } v[] = {
+        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
+    };
+    uint8_t d[CH_SHA256_LEN];
+    char h[2 * CH_SHA256_LEN + 1];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        ch_sha256_digest(v[i].msg, strlen(v[i].msg), d);
+        hex(d, h);
+        ck_assert_str_eq(h, v[i].digest);
+    }
+    /* one million 'a', fed in uneven pieces (crossing block boundaries) */
+    static char a[1000];
+    memset(a, 'a', sizeof a);
+    ch_sha256 s;
+    ch_sha256_init(&s);
+    size_t left = 1000000, step = 1;
+    while (left > 0) {
+        size_t n = step < left ? step : left;
+        ch_sha256_update(&s, a, n);
+        left -= n;
+        step = step % 977 + 13; /* 13..989: within a */
+    }
+    ch_sha256_final(&s, d);
+    hex(d, h);
+    ck_assert_str_eq(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    /* 55, 56 and 64 bytes: the padding edge cases agree with one-shot and pieces */
+    for (size_t n = 54; n <= 65; n++) {
+        uint8_t d1[CH_SHA256_LEN], d2[CH_SHA256_LEN];
+        ch_sha256_digest(a, n, d1);
+        ch_sha256_init(&s);
+        ch_sha256_update(&s, a, n / 2);
+        ch_sha256_update(&s, a, n - n / 2);
+        ch_sha256_final(&s, d2);
+        ck_assert_mem_eq(d1, d2, CH_SHA256_LEN);
+    }
+}
+END_TEST
+
+START_TEST(constant_time_equal)
+{
+    uint8_t x[32], y[32];
+    memset(x, 7, sizeof x);
+    memcpy(y, x, sizeof y);
+    ck_assert(ch_ct_equal(x, y, sizeof x));
+    for (size_t i = 0; i < sizeof x; i++) {
+        y[i] ^= 0x80;
+        ck_assert(!ch_ct_equal(x, y, sizeof x));
+        y[i] ^= 0x80;
+    }
+    ck_assert(ch_ct_equal(x, y, 0));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core");
@@ -137,5 +210,9 @@ int main(void)
     TCase *tl = tcase_create("log");
     tcase_add_test(tl, log_lines);
     suite_add_tcase(s, tl);
+    TCase *th = tcase_create("sha256");
+    tcase_add_test(th, sha256_fips_vectors);
+    tcase_add_test(th, constant_time_equal);
+    suite_add_tcase(s, th);
     return ch_check_run(s);
 }
