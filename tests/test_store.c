@@ -508,6 +508,89 @@ START_TEST(failed_commit_halts)
 }
 END_TEST
 
+typedef struct keys_seen {
+    int n;
+    char name[4][CH_ACCOUNT_NAME_MAX];
+    uint8_t digest[4][CH_SHA256_LEN];
+} keys_seen;
+
+static void on_key(void *ctx, const char *account, const uint8_t *digest)
+{
+    keys_seen *k = ctx;
+    ck_assert_int_lt(k->n, 4);
+    snprintf(k->name[k->n], CH_ACCOUNT_NAME_MAX, "%s", account);
+    memcpy(k->digest[k->n], digest, CH_SHA256_LEN);
+    k->n++;
+}
+
+START_TEST(keys_are_stored_with_their_batch)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    uint8_t d1[CH_SHA256_LEN], d2[CH_SHA256_LEN], d3[CH_SHA256_LEN];
+    ch_sha256_digest("k1", 2, d1);
+    ch_sha256_digest("k2", 2, d2);
+    ch_sha256_digest("k3", 2, d3);
+    ck_assert_int_eq(ch_store_put_key(st, "", d1), CH_EINVAL);
+    ck_assert_int_eq(ch_store_put_key(st, "alice", d1), CH_OK);
+    ck_assert_int_eq(ch_store_put_key(st, "bob", d2), CH_OK);
+    ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    /* a discarded batch leaves no key behind */
+    ck_assert_int_eq(ch_store_put_key(st, "carol", d3), CH_OK);
+    ch_store_discard(st);
+    ch_store_close(st);
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    keys_seen k = {0};
+    ck_assert_int_eq(ch_store_foreach_key(st, on_key, &k), CH_OK);
+    ck_assert_int_eq(k.n, 2);
+    ck_assert_str_eq(k.name[0], "alice");
+    ck_assert_mem_eq(k.digest[0], d1, CH_SHA256_LEN);
+    ck_assert_str_eq(k.name[1], "bob");
+    ck_assert_mem_eq(k.digest[1], d2, CH_SHA256_LEN);
+    ch_store_close(st);
+    rm_dir();
+}
+END_TEST
+
+/* A map that may not grow: the batch that does not fit halts the store;
+ * every batch committed before it is intact after a reopen. */
+START_TEST(map_at_its_maximum_halts)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC, .map_size = 256 * 1024,
+                          .map_max = 256 * 1024};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ch_command c = cmd(CH_C_SUBMIT);
+    c.order = (ch_engine_order){.account = {3}, .instr = {0}, .side = CH_BUY, .price = 1, .qty = 1};
+    uint64_t committed = 0;
+    ch_err e = CH_OK;
+    for (int b = 0; b < 100 && e == CH_OK; b++) {
+        for (int i = 0; i < 100; i++)
+            ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_OK);
+        e = ch_store_commit(st);
+        if (e == CH_OK)
+            committed += 100;
+    }
+    ck_assert_int_eq(e, CH_EUNAVAILABLE);
+    ck_assert(ch_store_halted(st));
+    ck_assert_ptr_nonnull(strstr(ch_store_error(st), "maximum"));
+    ck_assert_uint_gt(committed, 0);
+    ck_assert_uint_eq(ch_store_last_seq(st), committed);
+    ch_store_close(st);
+    /* reopened with room: exactly the committed batches */
+    sc.map_max = 0;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_uint_eq(ch_store_last_seq(st), committed);
+    ch_store_close(st);
+    rm_dir();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -518,6 +601,8 @@ int main(void)
     tcase_add_test(tc, schema_and_config_are_checked);
     tcase_add_test(tc, full_map_grows);
     tcase_add_test(tc, failed_commit_halts);
+    tcase_add_test(tc, keys_are_stored_with_their_batch);
+    tcase_add_test(tc, map_at_its_maximum_halts);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

@@ -6,6 +6,9 @@
  *         configuration, "seq" -> u64 last committed command
  *   cmd   big-endian u64 sequence -> encoded command (appended)
  *   fill  big-endian u64 trade id -> encoded fill (appended)
+ *   key   account name -> SHA-256 of its access key (written in the batch
+ *         of the account.open that made it; a store without it gets it
+ *         created empty, so older stores open unchanged)
  * Big-endian keys make cursor order numeric order, and MDB_APPEND is valid.
  *
  * A batch is buffered in memory (one growable byte buffer of records) and
@@ -26,6 +29,7 @@
 
 #define KIND_CMD 1
 #define KIND_FILL 2
+#define KIND_KEY 3 /* data: the account name (key bytes long), then the digest */
 
 typedef struct rec {
     uint8_t kind;
@@ -35,9 +39,9 @@ typedef struct rec {
 
 struct ch_store {
     MDB_env *env;
-    MDB_dbi meta, cmd, fill;
+    MDB_dbi meta, cmd, fill, key;
     ch_durability durability;
-    size_t map_size;
+    size_t map_size, map_max;
     uint64_t last_seq;
     uint8_t *buf;
     size_t buf_n, buf_cap;
@@ -109,6 +113,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
         return CH_ENOMEM;
     st->durability = cfg->durability;
     st->map_size = cfg->map_size ? cfg->map_size : (size_t)64 << 20;
+    st->map_max = cfg->map_max;
     int rc;
     if ((rc = mdb_env_create(&st->env)) != 0)
         return open_fail(st, CH_EIO, "mdb_env_create", rc);
@@ -127,7 +132,8 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
         return open_fail(st, CH_EIO, "mdb_txn_begin", rc);
     if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
         (rc = mdb_dbi_open(txn, "cmd", MDB_CREATE, &st->cmd)) != 0 ||
-        (rc = mdb_dbi_open(txn, "fill", MDB_CREATE, &st->fill)) != 0) {
+        (rc = mdb_dbi_open(txn, "fill", MDB_CREATE, &st->fill)) != 0 ||
+        (rc = mdb_dbi_open(txn, "key", MDB_CREATE, &st->key)) != 0) {
         mdb_txn_abort(txn);
         return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
     }
@@ -277,6 +283,50 @@ ch_err ch_store_record_fill(ch_store *st, const ch_fill *f)
     return add_rec(st, KIND_FILL, f->trade_id, b, n);
 }
 
+ch_err ch_store_put_key(ch_store *st, const char *account, const uint8_t digest[CH_SHA256_LEN])
+{
+    if (st->halted)
+        return CH_EUNAVAILABLE;
+    size_t n = strlen(account);
+    uint8_t b[CH_ACCOUNT_NAME_MAX + CH_SHA256_LEN];
+    if (n == 0 || n >= CH_ACCOUNT_NAME_MAX)
+        return CH_EINVAL;
+    memcpy(b, account, n);
+    memcpy(b + n, digest, CH_SHA256_LEN);
+    return add_rec(st, KIND_KEY, n, b, n + CH_SHA256_LEN);
+}
+
+ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CH_EIO;
+    if (mdb_cursor_open(txn, st->key, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return CH_EIO;
+    }
+    MDB_val k, v;
+    ch_err out = CH_OK;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        char name[CH_ACCOUNT_NAME_MAX];
+        if (k.mv_size == 0 || k.mv_size >= sizeof name || v.mv_size != CH_SHA256_LEN) {
+            out = CH_EBADREQ;
+            break;
+        }
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        fn(ctx, name, v.mv_data);
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (out == CH_OK && rc != MDB_NOTFOUND)
+        out = CH_EIO;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return out;
+}
+
 void ch_store_discard(ch_store *st)
 {
     st->buf_n = 0;
@@ -301,6 +351,12 @@ static int write_batch(ch_store *st)
         return rc;
     for (size_t i = 0; i < st->n_recs && rc == 0; i++) {
         const rec *r = &st->recs[i];
+        if (r->kind == KIND_KEY) {
+            MDB_val k = {r->key, st->buf + r->off};
+            MDB_val v = {CH_SHA256_LEN, st->buf + r->off + r->key};
+            rc = mdb_put(txn, st->key, &k, &v, 0);
+            continue;
+        }
         uint8_t key[8];
         be64(key, r->key);
         MDB_val k = {8, key}, v = {r->len, st->buf + r->off};
@@ -339,6 +395,8 @@ ch_err ch_store_commit(ch_store *st)
         if (rc == MDB_MAP_FULL && attempt < 16) {
             /* no transaction is open here: the map may be resized */
             size_t grow = st->map_size * 2;
+            if (st->map_max != 0 && grow > st->map_max)
+                return halt(st, "commit (the map is at its configured maximum)", rc);
             int r2 = mdb_env_set_mapsize(st->env, grow);
             if (r2 != 0)
                 return halt(st, "growing the map", r2);

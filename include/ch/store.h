@@ -23,7 +23,8 @@
  *                      survives a process crash (kill -9) but the last batches
  *                      may be lost on power loss or an OS crash.
  *
- * Failures: a full map is grown (doubled) and the batch retried; any other
+ * Failures: a full map is grown (doubled, up to map_max) and the batch
+ * retried; a map that cannot grow, and any other
  * commit failure halts the store: that commit and every later one return
  * CH_EUNAVAILABLE (intake must stop), and ch_store_error() says why. Stale
  * reader slots of dead processes are cleared at open. A database written by
@@ -40,6 +41,7 @@
 #include "ch/api.h"
 #include "ch/command.h"
 #include "ch/engine.h"
+#include "ch/sha256.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +55,8 @@ typedef struct ch_store_config {
     const char *dir;          /**< created if missing (mode 0700) */
     ch_durability durability;
     size_t map_size;          /**< initial map size in bytes (0: 64 MiB); grows on demand */
+    size_t map_max;           /**< the map never grows beyond this (0: no bound); a batch
+                                   that does not fit then halts the store (MDB_MAP_FULL) */
 } ch_store_config;
 
 typedef struct ch_store ch_store;
@@ -117,6 +121,22 @@ typedef void (*ch_replay_fn)(void *ctx, uint64_t seq, const ch_command *c,
  */
 CH_API ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx,
                               uint64_t *n);
+
+/**
+ * Buffer the digest of @p account's access key for the current batch; it is
+ * written with the batch (so it is durable exactly when the account.open
+ * that made it is). A later digest for the same name replaces it.
+ * @return CH_OK; CH_EUNAVAILABLE (halted); CH_EINVAL (name not 1..31 bytes);
+ * CH_ENOMEM.
+ */
+CH_API ch_err ch_store_put_key(ch_store *st, const char *account,
+                               const uint8_t digest[CH_SHA256_LEN]);
+
+/** Called with each stored key digest: @p account and @p digest are borrowed for the call. */
+typedef void (*ch_store_key_fn)(void *ctx, const char *account, const uint8_t *digest);
+
+/** Call @p fn for every stored key digest. @return CH_OK; CH_EBADREQ (damaged); CH_EIO. */
+CH_API ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx);
 
 /** Call @p fn for every stored fill in trade order. @return CH_OK or CH_EIO. */
 CH_API ch_err ch_store_foreach_fill(ch_store *st, void (*fn)(void *ctx, const ch_fill *f),
