@@ -9,6 +9,12 @@
  * releases the replies and publishes the batch's events. A failed commit
  * replaces every reply of the batch with UNAVAILABLE and stops intake.
  *
+ * Access and limits (guard.c): every request passes guard_request() once
+ * (connection rate, client cap, the op's key class); every use of an account
+ * passes get_account() (its key); every order passes guard_order() (account
+ * rate, open-order cap). Key digests are written with the batch of the
+ * account.open that made them and loaded from the store at start.
+ *
  * Idempotency: an order.new with a client_order_id is remembered per account
  * (its reply fields); a repeat gets the original result and creates nothing.
  * The index is rebuilt from the command log at start, so it holds across
@@ -37,6 +43,7 @@
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
 #include "ch/proto_msg.h"
+#include "guard.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 
@@ -52,6 +59,12 @@ void ch_server_defaults(ch_server_config *c)
     c->max_request = (size_t)1 << 20;
     c->contexts = 64;
     c->max_batch = 5000;
+    c->max_clients = 1024;
+    c->conn_rate = 20000;
+    c->conn_burst = 40000;
+    c->account_rate = 100000;
+    c->account_burst = 200000;
+    c->max_open_orders = 10000;
     ch_engine_defaults(&c->engine);
     c->engine.max_accounts = 1024;
     c->engine.max_positions = 1u << 18;
@@ -82,6 +95,33 @@ static bool num(const cJSON *v, double lo, double hi, double *out)
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo) || !(v->valuedouble <= hi))
         return false;
     *out = v->valuedouble;
+    return true;
+}
+
+/* The resource bounds (PROTOCOL.md limits); false: not one of them. */
+static bool config_limit(ch_server_config *c, const char *k, const cJSON *v)
+{
+    double d;
+    if (strcmp(k, "max_clients") == 0 && num(v, 1, 65536, &d))
+        c->max_clients = (uint32_t)d;
+    else if (strcmp(k, "conn_rate") == 0 && num(v, 0, 1e9, &d))
+        c->conn_rate = d;
+    else if (strcmp(k, "conn_burst") == 0 && num(v, 1, 1e9, &d))
+        c->conn_burst = d;
+    else if (strcmp(k, "account_rate") == 0 && num(v, 0, 1e9, &d))
+        c->account_rate = d;
+    else if (strcmp(k, "account_burst") == 0 && num(v, 1, 1e9, &d))
+        c->account_burst = d;
+    else if (strcmp(k, "max_open_orders") == 0 && num(v, 0, 1e8, &d))
+        c->max_open_orders = (uint32_t)d;
+    else if (strcmp(k, "max_batch") == 0 && num(v, 1, CH_BIN_MAX_ORDERS, &d))
+        c->max_batch = (size_t)d;
+    else if (strcmp(k, "map_size") == 0 && num(v, 65536, 1e13, &d))
+        c->map_size = (size_t)d;
+    else if (strcmp(k, "map_max") == 0 && num(v, 0, 1e13, &d))
+        c->map_max = (size_t)d;
+    else
+        return false;
     return true;
 }
 
@@ -126,6 +166,10 @@ ch_err ch_server_config_load(ch_server_config *c, const char *path, char *err, s
             c->max_request = (size_t)d;
         } else if (strcmp(k, "contexts") == 0 && num(v, 1, 4096, &d)) {
             c->contexts = (int)d;
+        } else if (strcmp(k, "no_auth") == 0 && cJSON_IsBool(v)) {
+            c->no_auth = cJSON_IsTrue(v);
+        } else if (config_limit(c, k, v)) {
+            /* a bound of guard.c */
         } else if (strcmp(k, "underlying") == 0 && cJSON_IsString(v) &&
                    strlen(v->valuestring) < CH_UNDERLYING_MAX) {
             snprintf(c->underlying.name, sizeof c->underlying.name, "%s", v->valuestring);
@@ -229,6 +273,10 @@ struct ch_server {
     ch_bin_fill *bin_fills;
     size_t n_bin_fills, cap_bin_fills;
     bool bin_active;
+    /* access and limits (guard.c): the current request's connection and clock */
+    chi_guard *guard;
+    uint32_t cur_pipe;
+    int64_t cur_now;
 };
 
 struct work {
@@ -245,6 +293,13 @@ static ch_time wall_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (ch_time)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
+}
+
+static int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
 }
 
 static const char *acct_name(const ch_server *s, ch_account_id a, char *buf)
@@ -519,9 +574,8 @@ static ch_err get_account(ch_server *s, req_ctx *r, const char *key, ch_account_
     char name[CH_ACCOUNT_NAME_MAX];
     if (ch_proto_string(r->j, key, true, name, sizeof name) != CH_OK)
         FAIL(CH_EBADREQ, "\"account\" must be an account name");
-    if (ch_engine_account_find(s->e, name, strlen(name), id) != CH_OK)
-        FAIL(CH_EUNAUTHORIZED, "unknown account or wrong key");
-    return CH_OK;
+    bool found = ch_engine_account_find(s->e, name, strlen(name), id) == CH_OK;
+    return chi_guard_account(s->guard, found, *id, &r->msg);
 }
 
 static ch_err get_symbol(ch_server *s, req_ctx *r, ch_instr_id *id)
@@ -567,6 +621,7 @@ static ch_err op_hello(ch_server *s, req_ctx *r)
 {
     cJSON_AddNumberToObject(r->out, "version", CH_PROTO_VERSION);
     cJSON_AddStringToObject(r->out, "server", "chd");
+    cJSON_AddBoolToObject(r->out, "auth", chi_guard_auth(s->guard));
     cJSON *a = cJSON_AddArrayToObject(r->out, "underlyings");
     const ch_instruments *reg = ch_engine_instruments(s->e);
     for (uint32_t i = 0; i < ch_instruments_underlying_count(reg); i++)
@@ -615,6 +670,8 @@ static ch_err op_instrument_add(ch_server *s, req_ctx *r)
         FAIL(CH_EUNKNOWN_SYMBOL, "\"symbol\" must be a symbol such as BTC-27DEC26-100000-C");
     ch_command_result res;
     ch_err e = exec(s, &c, &res);
+    if (e == CH_ECAPACITY)
+        FAIL(CH_ECAPACITY, "the instrument limit (max_instruments) is reached");
     if (e != CH_OK)
         FAIL(e, ch_strerror(e));
     cJSON *o = instrument_json(s, instr_of(s, res.instr));
@@ -644,25 +701,26 @@ static ch_err op_account_open(ch_server *s, req_ctx *r)
     ch_err e = get_cash(r, "cash", &c.amount);
     if (e != CH_OK)
         return e;
+    char key[CHI_ACCOUNT_KEY_HEX + 1];
+    uint8_t digest[CH_SHA256_LEN];
+    if (chi_key_new(key, digest) != CH_OK) /* before any change */
+        FAIL(CH_EUNAVAILABLE, "no random source for the account's key");
     ch_command_result res;
     e = exec(s, &c, &res);
     if (e == CH_EEXISTS)
         FAIL(CH_EBADREQ, "an account of that name exists");
     if (e == CH_EINVAL)
         FAIL(CH_EBADREQ, "account names are 1-31 characters of A-Z a-z 0-9 _ . -");
+    if (e == CH_ECAPACITY)
+        FAIL(CH_ECAPACITY, "the account limit (max_accounts) is reached");
     if (e != CH_OK)
         FAIL(e, ch_strerror(e));
+    /* the digest is committed with this batch, or the batch is not acknowledged */
+    if (ch_store_put_key(s->st, c.name, digest) != CH_OK)
+        s->halted = true;
+    chi_guard_set_key(s->guard, res.account, digest);
     cJSON_AddStringToObject(r->out, "account", c.name);
     cJSON_AddNumberToObject(r->out, "cash", (double)c.amount / CH_CASH_SCALE);
-    /* a fresh key; checking keys comes with the security work (see README) */
-    uint8_t raw[16];
-    char key[40] = "";
-    int fd = open("/dev/urandom", O_RDONLY);
-    if (fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw)
-        for (int i = 0; i < 16; i++)
-            snprintf(key + 2 * i, 3, "%02x", raw[i]);
-    if (fd >= 0)
-        close(fd);
     cJSON_AddStringToObject(r->out, "key", key);
     return CH_OK;
 }
@@ -824,6 +882,36 @@ static void order_result_json(ch_server *s, const ch_engine_result *res, cJSON *
     cJSON_AddNumberToObject(out, "remaining_qty", (double)res->remaining);
 }
 
+/* ---- access and limits: the calls into guard.c on the request path ------ */
+
+/* Every request: its connection's rate and the client cap, its key, and the
+ * key class of its op (NULL: not known yet, or not an op of the table). */
+static ch_err guard_request(ch_server *s, const cJSON *j, const char *op, const char **msg)
+{
+    const cJSON *key = j != NULL ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
+    ch_err e = chi_guard_begin(s->guard, s->cur_pipe, cJSON_IsString(key) ? key->valuestring : NULL,
+                               s->cur_now, msg);
+    if (e == CH_OK && op != NULL)
+        e = chi_guard_op(s->guard, chi_op_access(op), msg);
+    return e;
+}
+
+/* Every order: the account's order rate and, if it may rest, its open-order cap. */
+static ch_err guard_order(ch_server *s, const ch_command *c, const char **msg)
+{
+    bool may_rest = c->order.type == CH_ORD_LIMIT && c->order.tif == CH_TIF_GTC;
+    return chi_guard_order(s->guard, c->order.account, may_rest, ch_engine_book(s->e), s->cur_now,
+                           msg);
+}
+
+/* After a submit (live or replayed): count the order if it rests. */
+static void order_rested(ch_server *s, const ch_command *c, const ch_command_result *res)
+{
+    if (res->order.remaining > 0 && (res->order.status == CH_STATUS_NEW ||
+                                      res->order.status == CH_STATUS_PARTIALLY_FILLED))
+        chi_guard_order_rests(s->guard, c->order.account, res->order.id, ch_engine_book(s->e));
+}
+
 /* One order.new field set (also one element of order.batch). */
 static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bool has_default)
 {
@@ -875,6 +963,8 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
             return CH_OK;
         }
     }
+    if ((e = guard_order(s, &c, &r->msg)) != CH_OK)
+        return e;
     cJSON *fills = cJSON_CreateArray();
     s->cur_fills = fills;
     s->cur_stp = s->cur_stp_others = false;
@@ -887,6 +977,7 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
         FAIL(e, ch_strerror(e));
     }
     s->orders++;
+    order_rested(s, &c, &res);
     if (s->cur_stp && !s->cur_stp_others && res.order.filled == 0 &&
         res.order.status == CH_STATUS_CANCELLED) {
         /* self-trade prevention cancelled it before anything traded: nothing
@@ -1230,6 +1321,13 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "commits", (double)ss.commits);
     cJSON_AddNumberToObject(r->out, "seq", (double)ch_store_last_seq(s->st));
     cJSON_AddBoolToObject(r->out, "halted", s->halted);
+    chi_guard_stats gs;
+    chi_guard_get_stats(s->guard, &gs);
+    cJSON_AddNumberToObject(r->out, "unauthorized", (double)gs.unauthorized);
+    cJSON_AddNumberToObject(r->out, "rate_limited", (double)gs.rate_limited);
+    cJSON_AddNumberToObject(r->out, "refused_clients", (double)gs.refused_clients);
+    cJSON_AddNumberToObject(r->out, "open_order_cap", (double)gs.open_order_cap);
+    cJSON_AddNumberToObject(r->out, "connections", (double)chi_guard_conns(s->guard));
     return CH_OK;
 }
 
@@ -1268,7 +1366,9 @@ static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *res
         return CH_EUNAVAILABLE;
     }
     req_ctx r = {.j = j, .out = result};
-    ch_err e = k_handlers[m->id](s, &r);
+    ch_err e = chi_guard_op(s->guard, chi_op_access(m->op), &r.msg); /* the op's key class */
+    if (e == CH_OK)
+        e = k_handlers[m->id](s, &r);
     *msg = r.msg;
     return e;
 }
@@ -1321,9 +1421,9 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
     } else if (s->halted) {
         e = CH_EUNAVAILABLE;
         msg = "intake stopped: the store could not commit";
-    } else if (ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) != CH_OK) {
-        e = CH_EUNAUTHORIZED;
-        msg = "unknown account or wrong key";
+    } else if ((e = chi_guard_begin(s->guard, s->cur_pipe, NULL, s->cur_now, &msg)) == CH_OK) {
+        bool found = ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) == CH_OK;
+        e = chi_guard_binary(s->guard, s->cur_pipe, found, acct, &msg);
     }
     if (e != CH_OK) {
         s->errors++;
@@ -1369,6 +1469,11 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
         s->n_bin_fills = 0;
         s->cur_stp = s->cur_stp_others = false;
         s->cur_ack.v = 0;
+        const char *gmsg;
+        if ((r.error = (uint16_t)guard_order(s, &c, &gmsg)) != CH_OK) {
+            ch_bin_reply_add(&w, &r);
+            continue;
+        }
         cJSON *jf = c.client_order_id[0] != '\0' ? cJSON_CreateArray() : NULL;
         s->cur_fills = jf;
         ch_command_result res;
@@ -1383,6 +1488,7 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
             cJSON_Delete(jf);
         } else {
             s->orders++;
+            order_rested(s, &c, &res);
             r.order_id = res.order.id.v;
             r.status = (uint8_t)res.order.status;
             r.filled = res.order.filled;
@@ -1420,10 +1526,13 @@ static uint8_t *handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t
     if (e == CH_OK && len > s->cfg.max_request) {
         e = CH_EBADREQ;
         msg = "request too large";
-    } else if (e == CH_OK && result != NULL)
-        e = dispatch(s, m, j, result, &msg);
-    else if (e == CH_OK)
+    } else if (e == CH_OK && result != NULL) {
+        e = guard_request(s, j, NULL, &msg); /* the connection's rate and the key */
+        if (e == CH_OK)
+            e = dispatch(s, m, j, result, &msg);
+    } else if (e == CH_OK) {
         e = CH_ENOMEM;
+    }
     uint8_t *out = NULL;
     if (m != NULL) {
         out = ch_msg_bin_encode_reply(m, id, e, msg != NULL ? msg : ch_strerror(e), result,
@@ -1456,7 +1565,9 @@ static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
     const char *msg = NULL;
     cJSON *result = cJSON_CreateObject();
     *mutating = false;
-    if (j == NULL) {
+    if ((e = guard_request(s, j, NULL, &msg)) != CH_OK) {
+        /* refused before anything else: msg says why */
+    } else if (j == NULL) {
         e = CH_EBADREQ;
         msg = why;
     } else {
@@ -1603,6 +1714,8 @@ static void batch(ch_server *s, work *list)
     }
     size_t i = 0;
     for (work *w = list; w != NULL; w = w->next, i++) {
+        s->cur_pipe = nng_pipe_id(nng_msg_get_pipe(w->msg));
+        s->cur_now = mono_now();
         const uint8_t *body = nng_msg_body(w->msg);
         size_t blen = nng_msg_len(w->msg);
         if (ch_bin_is_binary(body, blen)) {
@@ -1760,6 +1873,9 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
         coid_put(s, key, o);
         cJSON_Delete(o);
         s->replay_fills = cJSON_CreateArray();
+    }
+    if (c->type == CH_C_SUBMIT && r->err == CH_OK) {
+        order_rested(s, c, r);
     } else if (c->type == CH_C_HEDGE) {
         ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
                            .slippage = c->hedge.slippage};
@@ -1840,28 +1956,23 @@ static ch_err seed(ch_server *s)
     return e;
 }
 
-static void write_admin_key(const char *dir)
+/* Key digests from the store, by account id (the replay made the accounts). */
+static void restore_key(void *ctx, const char *account, const uint8_t *digest)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s/admin.key", dir);
-    if (access(path, F_OK) == 0)
-        return;
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0)
-        return;
-    uint8_t raw[32];
-    char hex[66];
-    int rfd = open("/dev/urandom", O_RDONLY);
-    if (rfd >= 0 && read(rfd, raw, sizeof raw) == (ssize_t)sizeof raw) {
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-        hex[64] = '\n';
-        if (write(fd, hex, 65) != 65)
-            CH_LOG(CH_LOG_WARN, "admin_key_write_failed", "path=%s", path);
-    }
-    if (rfd >= 0)
-        close(rfd);
-    close(fd);
+    ch_server *s = ctx;
+    ch_account_id id;
+    if (ch_engine_account_find(s->e, account, strlen(account), &id) == CH_OK)
+        chi_guard_set_key(s->guard, id, digest);
+}
+
+/* NNG's pipe callbacks (its threads): the connection table and the client cap. */
+static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    ch_server *s = arg;
+    if (ev == NNG_PIPE_EV_ADD_POST && !chi_guard_conn_added(s->guard, (uint32_t)nng_pipe_id(p)))
+        nng_pipe_close(p);
+    else if (ev == NNG_PIPE_EV_REM_POST)
+        chi_guard_conn_removed(s->guard, (uint32_t)nng_pipe_id(p));
 }
 
 static int listen_on(nng_socket sock, const char *url, size_t max_request)
@@ -1893,13 +2004,20 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     s->bin_orders = calloc(CH_BIN_MAX_ORDERS, sizeof *s->bin_orders);
     s->replay_fills = cJSON_CreateArray();
     s->e = ch_engine_create(&s->cfg.engine);
-    if (s->touched == NULL || s->e == NULL || s->replay_fills == NULL || s->bin_orders == NULL) {
+    chi_guard_config gc = {.no_auth = cfg->no_auth, .max_clients = cfg->max_clients,
+                           .conn_rate = cfg->conn_rate, .conn_burst = cfg->conn_burst,
+                           .account_rate = cfg->account_rate, .account_burst = cfg->account_burst,
+                           .max_open_orders = cfg->max_open_orders};
+    s->guard = chi_guard_create(&gc, cfg->engine.max_accounts);
+    if (s->touched == NULL || s->e == NULL || s->replay_fills == NULL || s->bin_orders == NULL ||
+        s->guard == NULL) {
         snprintf(err, cap, "out of memory (engine sizes too large?)");
         ch_server_stop(s);
         return NULL;
     }
     ch_engine_set_sink(s->e, on_engine_event, s);
-    ch_store_config sc = {.dir = cfg->data_dir, .durability = cfg->durability};
+    ch_store_config sc = {.dir = cfg->data_dir, .durability = cfg->durability,
+                          .map_size = cfg->map_size, .map_max = cfg->map_max};
     ch_engine_config ecfg = s->cfg.engine;
     if (ch_store_open(&sc, &ecfg, false, &s->st) != CH_OK) {
         snprintf(err, cap, "store: %s", ch_store_open_error());
@@ -1921,7 +2039,18 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         ch_server_stop(s);
         return NULL;
     }
-    write_admin_key(cfg->data_dir);
+    if ((e = ch_store_foreach_key(s->st, restore_key, s)) != CH_OK) {
+        snprintf(err, cap, "store: reading the account keys failed: %s", ch_strerror(e));
+        ch_server_stop(s);
+        return NULL;
+    }
+    char kerr[600];
+    if (chi_guard_load_admin_key(s->guard, cfg->data_dir, kerr, sizeof kerr) != CH_OK &&
+        !cfg->no_auth) {
+        snprintf(err, cap, "admin key: %s", kerr);
+        ch_server_stop(s);
+        return NULL;
+    }
     CH_LOG(CH_LOG_INFO, "store_open", "dir=%s recovered_commands=%" PRIu64 " durability=%s",
            cfg->data_dir, n, cfg->durability == CH_DURABLE_SYNC ? "sync" : "nosync");
     int rv;
@@ -1931,6 +2060,8 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         return NULL;
     }
     nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
+    nng_pipe_notify(s->rep, NNG_PIPE_EV_ADD_POST, on_pipe, s);
+    nng_pipe_notify(s->rep, NNG_PIPE_EV_REM_POST, on_pipe, s);
     if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request)) != 0) {
         snprintf(err, cap, "cannot listen on %s: %s", cfg->req_url, nng_strerror(rv));
         ch_server_stop(s);
@@ -1964,8 +2095,8 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         s->works[i] = w;
         nng_ctx_recv(w->ctx, w->aio);
     }
-    CH_LOG(CH_LOG_INFO, "listening", "req=%s pub=%s contexts=%d", cfg->req_url, cfg->pub_url,
-           s->n_works);
+    CH_LOG(CH_LOG_INFO, "listening", "req=%s pub=%s contexts=%d auth=%s", cfg->req_url,
+           cfg->pub_url, s->n_works, cfg->no_auth ? "off" : "on");
     return s;
 }
 
@@ -2017,6 +2148,7 @@ void ch_server_stop(ch_server *s)
     free(s->bin_orders);
     free(s->bin_fills);
     cJSON_Delete(s->replay_fills);
+    chi_guard_destroy(s->guard);
     CH_LOG(CH_LOG_INFO, "stopped", "requests=%" PRIu64 " batches=%" PRIu64, s->requests,
            s->batches);
     free(s);

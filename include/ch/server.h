@@ -31,10 +31,19 @@ typedef struct ch_server_config {
     char pub_url[256];  /**< default tcp://127.0.0.1:7451 */
     char data_dir[256]; /**< default ./var */
     ch_durability durability;
-    bool no_auth;        /**< keys are not checked yet either way (see README) */
+    bool no_auth;        /**< keys are not checked (--no-auth, "no_auth": true) */
     size_t max_request;  /**< bytes, default 1 MiB */
     int contexts;        /**< REP contexts in flight, default 64 */
     size_t max_batch;    /**< orders in one order.batch, default 5000 */
+    /* bounds (README, Security): each refusal is an error reply, never a crash */
+    uint32_t max_clients;      /**< connections served, default 1024; more are answered
+                                    UNAVAILABLE, beyond twice as many they are closed */
+    double conn_rate;          /**< requests/s per connection, default 20,000 (0: none) */
+    double conn_burst;         /**< ... burst, default 40,000 */
+    double account_rate;       /**< orders/s per account, default 100,000 (0: none) */
+    double account_burst;      /**< ... burst, default 200,000 */
+    uint32_t max_open_orders;  /**< resting orders per account, default 10,000 (0: none) */
+    size_t map_size, map_max;  /**< LMDB map: initial (0: 64 MiB) and largest (0: none) */
     ch_engine_config engine;
     /* what a fresh data directory starts with */
     ch_underlying_config underlying; /**< BTC, tick 0.5, band 0.5..1,000,000 */
