@@ -217,9 +217,18 @@ static char *batch_bin(const char *acct, int n, size_t *len)
 
 static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir)
 {
+    /* capacity is measured, not policy: no keys (--no-auth) and no rate or
+     * open-order limits, which a production chd keeps on */
+    char cfg[160];
+    snprintf(cfg, sizeof cfg, "%s.json", dir);
+    FILE *f = fopen(cfg, "w");
+    if (f == NULL)
+        return -1;
+    fputs("{\"conn_rate\":0,\"account_rate\":0,\"max_open_orders\":0}\n", f);
+    fclose(f);
     char *argv[] = {(char *)(uintptr_t)chd, "--req", (char *)(uintptr_t)req, "--pub",
                     (char *)(uintptr_t)pub, "--data", (char *)(uintptr_t)dir, "--durability",
-                    "nosync", "--log-level", "warn", NULL};
+                    "nosync", "--log-level", "warn", "--no-auth", "--config", cfg, NULL};
     pid_t pid;
     if (posix_spawn(&pid, chd, NULL, NULL, argv, environ) != 0)
         return -1;
@@ -403,8 +412,8 @@ int main(int argc, char **argv)
             free(batches[i]);
             free(bins[i]);
         }
-        char rm[640];
-        snprintf(rm, sizeof rm, "rm -rf %s %s.req %s.pub %s.raw", dir, dir, dir, dir);
+        char rm[720];
+        snprintf(rm, sizeof rm, "rm -rf %s %s.req %s.pub %s.raw %s.json", dir, dir, dir, dir, dir);
         if (system(rm) != 0)
             fprintf(stderr, "bench_e2e: could not remove %s\n", dir);
     }

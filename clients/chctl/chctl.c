@@ -37,9 +37,10 @@ static const command k_commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chctl [--url REQ_URL] [--pub PUB_URL] [--key KEY] [--json] COMMAND [ARGS]\n"
-               "(defaults tcp://127.0.0.1:7450 and :7451; KEY is sent with every request)\n"
-               "\ncommands:\n");
+    fprintf(f, "usage: chctl [--url REQ_URL] [--pub PUB_URL] [--json]\n"
+               "             [--key KEY | --key-file FILE | --data DIR] COMMAND [ARGS]\n"
+               "(defaults tcp://127.0.0.1:7450 and :7451; the key: --key, the file, DIR/admin.key,\n"
+               " $CH_KEY, else ./var/admin.key if readable)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
         fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
 }

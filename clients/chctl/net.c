@@ -5,6 +5,12 @@
  * prints the server's reply as it came. The exit status is 0 for an ok
  * reply, 1 for an error reply (its code on stderr), 2 for usage, 3 for
  * transport errors.
+ *
+ * Keys (PROTOCOL.md, Authentication): --key KEY, else the first line of
+ * --key-file FILE, else DIR/admin.key for --data DIR, else $CH_KEY, else
+ * ./var/admin.key when it is readable (chd's default data folder, so the
+ * operator on the daemon's machine needs no option). The key is added to
+ * every request that has none.
  */
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -16,8 +22,39 @@
 
 static const char *g_url = "tcp://127.0.0.1:7450";
 static const char *g_pub = "tcp://127.0.0.1:7451";
-static const char *g_key; /* --key: sent as "key" with every request (PROTOCOL.md) */
 static bool g_json;
+static const char *g_key_opt, *g_key_file;
+static char g_key[300];
+
+/* The first line of @p path into g_key; false if unreadable or empty. */
+static bool read_key_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    bool ok = fgets(g_key, sizeof g_key, f) != NULL;
+    fclose(f);
+    g_key[strcspn(g_key, "\r\n")] = '\0';
+    return ok && g_key[0] != '\0';
+}
+
+/* The key to send, per the order above ("" for none); exits 2 on a named, unreadable file. */
+static const char *key_to_send(void)
+{
+    if (g_key_opt != NULL)
+        return g_key_opt;
+    if (g_key_file != NULL) {
+        if (!read_key_file(g_key_file)) {
+            fprintf(stderr, "chctl: cannot read a key from %s\n", g_key_file);
+            exit(2);
+        }
+        return g_key;
+    }
+    const char *env = getenv("CH_KEY");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    return read_key_file("./var/admin.key") ? g_key : "";
+}
 
 /* global options before the command name */
 int chctl_net_options(int *argc, char ***argv)
@@ -28,15 +65,25 @@ int chctl_net_options(int *argc, char ***argv)
             g_json = true;
             (*argc)--;
             (*argv)++;
-        } else if ((strcmp(a, "--url") == 0 || strcmp(a, "--pub") == 0 ||
-                    strcmp(a, "--key") == 0) &&
-                   *argc > 2) {
+        } else if ((strcmp(a, "--url") == 0 || strcmp(a, "--pub") == 0) && *argc > 2) {
             if (a[2] == 'u')
                 g_url = (*argv)[2];
-            else if (a[2] == 'p')
-                g_pub = (*argv)[2];
             else
-                g_key = (*argv)[2];
+                g_pub = (*argv)[2];
+            *argc -= 2;
+            *argv += 2;
+        } else if ((strcmp(a, "--key") == 0 || strcmp(a, "--key-file") == 0 ||
+                    strcmp(a, "--data") == 0) &&
+                   *argc > 2) {
+            static char path[600];
+            if (strcmp(a, "--key") == 0) {
+                g_key_opt = (*argv)[2];
+            } else if (strcmp(a, "--key-file") == 0) {
+                g_key_file = (*argv)[2];
+            } else {
+                snprintf(path, sizeof path, "%s/admin.key", (*argv)[2]);
+                g_key_file = path;
+            }
             *argc -= 2;
             *argv += 2;
         } else {
@@ -95,8 +142,9 @@ static void print_table(const cJSON *r, const char *op)
 /* Send one request (a tree, consumed) and print the reply. */
 static int send_request(cJSON *req)
 {
-    if (g_key != NULL && cJSON_GetObjectItemCaseSensitive(req, "key") == NULL)
-        cJSON_AddStringToObject(req, "key", g_key);
+    const char *key = key_to_send();
+    if (key[0] != '\0' && cJSON_GetObjectItemCaseSensitive(req, "key") == NULL)
+        cJSON_AddStringToObject(req, "key", key);
     char *text = cJSON_PrintUnformatted(req);
     char op[64];
     snprintf(op, sizeof op, "%s", cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring);

@@ -10,6 +10,11 @@ with the project). Requests and replies are the JSON objects of PROTOCOL.md.
         for f in r["fills"]:
             print(f["source"], f["qty"], "@", f["price"])
 
+Keys (PROTOCOL.md, Authentication): Client(url, key=...) adds the key to
+every request. The operator's admin key is the file admin.key in chd's data
+folder (admin_key(data_dir) reads it); account.open returns each account's
+key. Without key=, $CH_KEY is used if set.
+
 An error reply raises ChError, whose .code is the protocol's error code
 (e.g. "INSUFFICIENT_FUNDS") and .message the server's text.
 
@@ -24,7 +29,13 @@ import os
 import struct
 
 __all__ = ["Client", "Subscriber", "ChError", "TransportError", "encode_batch",
-           "decode_batch_reply"]
+           "decode_batch_reply", "admin_key"]
+
+
+def admin_key(data_dir="var"):
+    """The admin key that chd created in its data folder (DIR/admin.key)."""
+    with open(os.path.join(data_dir, "admin.key")) as f:
+        return f.readline().strip()
 
 
 class ChError(Exception):
@@ -131,7 +142,7 @@ class Client:
         if rv != 0:
             raise TransportError(f"{url}: {_err(rv)}")
         self.url = url
-        self.key = key
+        self.key = key if key is not None else (os.environ.get("CH_KEY") or None)
 
     def close(self):
         if self._h:

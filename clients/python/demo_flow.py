@@ -7,12 +7,18 @@ from parity netting against the other option type, or from the pool. The
 script prints the fills by source, the residual inventory per strike, the
 hedge book, and what netting saved.
 
-Usage: demo_flow.py [REQ_URL] [--orders N] [--seed N]
+The script acts as the operator: it reads chd's admin key from the data
+folder (--data DIR, default ./var, as chd's default), opens the traders'
+accounts with it, and sends each trader's orders with that trader's own key
+(returned by account.open). With chd --no-auth no key is needed.
+
+Usage: demo_flow.py [REQ_URL] [--data DIR] [--orders N] [--seed N]
 """
+import os
 import random
 import sys
 
-from chclient import ChError, Client
+from chclient import ChError, Client, admin_key
 
 
 def tick(x):
@@ -22,6 +28,7 @@ def tick(x):
 def main():
     url = "tcp://127.0.0.1:7450"
     n_orders, seed = 600, 7
+    data = "var"
     args = sys.argv[1:]
     while args:
         a = args.pop(0)
@@ -29,22 +36,28 @@ def main():
             n_orders = int(args.pop(0))
         elif a == "--seed":
             seed = int(args.pop(0))
+        elif a == "--data":
+            data = args.pop(0)
         else:
             url = a
     rnd = random.Random(seed)
-    c = Client(url)
+    key = admin_key(data) if os.path.exists(os.path.join(data, "admin.key")) else None
+    c = Client(url, key=key)
     hello = c.hello()
     print(f"connected to {hello['server']} (protocol {hello['version']}) at {url}")
     inst = [i for i in c.instruments("BTC") if i["type"] in ("call", "put")]
     expiries = sorted({i["expiry"] for i in inst})[:2]
     series = [i["symbol"] for i in inst if i["expiry"] in expiries and 85000 <= i["strike"] <= 115000]
     traders = ["alice", "bob", "carol", "dave"]
+    clients = {}
     for t in traders:
         try:
-            c.account_open(t, 5_000_000)
+            clients[t] = Client(url, key=c.account_open(t, 5_000_000)["key"])
         except ChError as e:
-            if e.code != "BAD_REQUEST":  # exists from an earlier run
+            if e.code != "BAD_REQUEST":  # exists from an earlier run: its key was shown then
                 raise
+            clients[t] = c  # the operator may act for it
+
     c.market_update("BTC", 100000, rate=0.03, funding_rate=0.0001, perp=100020)
     quotes = {}
     for s in series:  # series where the pool quotes both sides (far wings may have no bid)
@@ -61,7 +74,7 @@ def main():
         if resting and rnd.random() < 0.1:
             acct, oid = resting.pop(rnd.randrange(len(resting)))
             try:
-                c.order_cancel(acct, oid)
+                clients[acct].order_cancel(acct, oid)
             except ChError:
                 pass
             continue
@@ -73,7 +86,7 @@ def main():
         price = tick(mid + off if side == "buy" else mid - off)
         acct = rnd.choice(traders)
         try:
-            r = c.order_new(acct, s, side, rnd.randint(1, 5), price=price,
+            r = clients[acct].order_new(acct, s, side, rnd.randint(1, 5), price=price,
                             tif="ioc" if rnd.random() < 0.15 else "gtc",
                             client_order_id=f"demo-{seed}-{k}")
         except ChError:
@@ -107,6 +120,9 @@ def main():
     print(f"  residual totals: delta {risk['totals']['delta']:.2f}, vega {risk['totals']['vega']:.0f}; "
           f"worst scenario loss {risk.get('worst_loss', 0):.0f} USD")
     print(f"  {rejected} orders rejected")
+    for t in {id(x): x for x in clients.values()}.values():
+        if t is not c:
+            t.close()
     c.close()
 
 
