@@ -4,8 +4,10 @@
 Starts chd on ipc:// and on tcp://127.0.0.1 (a free port) in temporary data
 directories and drives the protocol through the Python client (ctypes over
 libchclient), chctl and nngcat: every op, every error code that a client can
-provoke, restart recovery (clean stop and kill -9), and 32 concurrent clients
-whose acknowledged work must add up to the final state.
+provoke, restart recovery (clean stop and kill -9), 32 concurrent clients
+whose acknowledged work must add up to the final state, access keys (admin,
+account, none, --no-auth) and the resource bounds (rates, open orders,
+clients, request size and depth).
 
 Every typed call of libchclient runs too, in JSON and in binary, through
 test_client (a C program: tests/test_client.c).
@@ -17,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ CHD, CHCTL, LIB, TEST_CLIENT = sys.argv[1:5]
 os.environ["CH_CLIENT_LIB"] = LIB
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
 from chclient import (ChError, Client, Subscriber, TransportError,  # noqa: E402
-                      decode_batch_reply, encode_batch)
+                      admin_key, decode_batch_reply, encode_batch)
 
 NNGCAT = shutil.which("nngcat")
 
@@ -45,7 +48,7 @@ def free_port():
 
 
 class Daemon:
-    def __init__(self, tmp, transport="ipc", config=None):
+    def __init__(self, tmp, transport="ipc", config=None, extra=()):
         self.dir = os.path.join(tmp, "var")
         if transport == "ipc":
             self.req = f"ipc://{tmp}/req.ipc"
@@ -60,21 +63,28 @@ class Daemon:
                 json.dump(config, f)
         self.log = open(os.path.join(tmp, "chd.log"), "a")
         self.proc = None
+        self.extra = list(extra)
+        self.key = None  # the admin key, once started
 
     def start(self):
         args = [CHD, "--req", self.req, "--pub", self.pub, "--data", self.dir,
                 "--durability", "nosync"]
         if self.config:
             args += ["--config", self.config]
-        self.proc = subprocess.Popen(args, stderr=self.log)
+        self.proc = subprocess.Popen(args + self.extra, stderr=self.log)
         for _ in range(100):  # wait until it answers
             try:
                 with Client(self.req, timeout_ms=200) as c:
                     c.hello()
+                    self.key = admin_key(self.dir)
                     return
             except (TransportError, OSError):
                 time.sleep(0.05)
         raise RuntimeError("chd did not start")
+
+    def client(self, key=None, **kw):
+        """A client with the admin key (or the given one)."""
+        return Client(self.req, key=key or self.key, **kw)
 
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
@@ -92,7 +102,7 @@ class Base(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="chd-test-")
         cls.d = Daemon(cls.tmp, cls.transport, cls.config)
         cls.d.start()
-        cls.c = Client(cls.d.req)
+        cls.c = cls.d.client()
         cls.syms = [i["symbol"] for i in cls.c.instruments()]
         cls.call = next(s for s in cls.syms if s.endswith("-100000-C"))
         cls.put = cls.call[:-1] + "P"
@@ -110,6 +120,9 @@ class Base(unittest.TestCase):
         return cm.exception.code
 
     def raw(self, text):
+        """A hand-written request; a JSON object gets the admin key added."""
+        if text.startswith('{"op"'):
+            text = '{"key":"%s",%s' % (self.d.key, text[1:])
         return json.loads(self.c.raw(text))
 
 
@@ -270,7 +283,8 @@ class Protocol(Base):
         self.assertEqual(json.loads(out)["error"]["code"], "BAD_REQUEST")
 
     def test_05_chctl(self):
-        r = subprocess.run([CHCTL, "--url", self.d.req, "--json", "positions", "alice"],
+        r = subprocess.run([CHCTL, "--url", self.d.req, "--data", self.d.dir, "--json",
+                            "positions", "alice"],
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 0)
         self.assertTrue(json.loads(r.stdout)["ok"])
@@ -326,7 +340,7 @@ class Protocol(Base):
             self.c.close()
             self.d.stop(sig)
             self.d.start()
-            type(self).c = Client(self.d.req)
+            type(self).c = self.d.client()
             for a, p in before.items():
                 now = self.c.positions(a)
                 self.assertEqual(now["cash"], p["cash"], a)
@@ -390,7 +404,7 @@ class Startup(unittest.TestCase):
         d = Daemon(tmp)
         d.start()
         try:
-            with Client(d.req) as c:
+            with d.client() as c:
                 inst = [i for i in c.instruments() if i["type"] == "call"]
                 first = min(i["expiry"] for i in inst)
                 sym = next(i["symbol"] for i in inst if i["expiry"] == first and i["strike"] == 90000)
@@ -419,8 +433,7 @@ class Concurrency(Base):
     def test_32_clients(self):
         n_clients, per = 32, 40
         names = [f"t{i}" for i in range(n_clients)]
-        for n in names:
-            self.c.account_open(n, 5_000_000)
+        keys = [self.c.account_open(n, 5_000_000)["key"] for n in names]
         q = self.c.quote(self.call, "buy", 1)
         mid = q["model"]
         acked, answered, errors = [], [0] * n_clients, []
@@ -428,7 +441,7 @@ class Concurrency(Base):
 
         def worker(k):
             try:
-                with Client(self.d.req, timeout_ms=20000) as c:
+                with Client(self.d.req, timeout_ms=20000, key=keys[k]) as c:
                     for j in range(per):
                         side = "buy" if (j + k) % 2 else "sell"
                         sym = self.call if j % 3 else self.put
@@ -477,6 +490,177 @@ class Concurrency(Base):
         self.assertGreater(fills, 0)
         st = self.c.stats()
         self.assertGreaterEqual(st["requests"], n_clients * per)
+
+
+class Auth(Base):
+    """PROTOCOL.md, Authentication: who may send what."""
+
+    def test_keys(self):
+        d = self.d
+        mode = stat.S_IMODE(os.stat(os.path.join(d.dir, "admin.key")).st_mode)
+        self.assertEqual(mode, 0o600)
+        for url in (d.req, d.pub):  # ipc sockets: the owner only
+            self.assertEqual(stat.S_IMODE(os.stat(url[len("ipc://"):]).st_mode), 0o600)
+        kate = self.c.account_open("kate", 1_000_000)["key"]
+        self.c.account_open("liam", 1_000_000)
+        with Client(d.req) as anon:
+            self.assertTrue(anon.hello()["auth"])
+            anon.instruments()  # public ops need no key
+            anon.book(self.call)
+            anon.quote(self.call, "buy", 1)
+            for fn, args in ((anon.account_open, ("x1", 10)), (anon.stats, ()), (anon.risk, ()),
+                             (anon.hedge, ()), (anon.positions, ("kate",)),
+                             (anon.market_update, ("BTC", 100000)),
+                             (anon.instrument_add, (self.call,))):
+                self.assertEqual(self.code(fn, *args), "UNAUTHORIZED", fn.__name__)
+        with Client(d.req, key=kate) as k:
+            r = k.order_new("kate", self.call, "buy", 1, price=10)
+            self.assertEqual(k.orders("kate")[0]["order_id"], r["order_id"])
+            k.positions("kate")
+            # another account, an unknown one: the same answer, word for word
+            with self.assertRaises(ChError) as other:
+                k.positions("liam")
+            with self.assertRaises(ChError) as unknown:
+                k.positions("nobody")
+            self.assertEqual((other.exception.code, other.exception.message),
+                             (unknown.exception.code, unknown.exception.message))
+            self.assertEqual(other.exception.code, "UNAUTHORIZED")
+            self.assertEqual(self.code(k.order_cancel, "liam", r["order_id"]), "UNAUTHORIZED")
+            self.assertEqual(self.code(k.stats), "UNAUTHORIZED")  # not an admin key
+            # a batch: each order's own account needs its own key
+            res = k.call("order.batch", orders=[
+                {"account": "kate", "symbol": self.call, "side": "buy", "qty": 1, "price": 10},
+                {"account": "liam", "symbol": self.call, "side": "buy", "qty": 1, "price": 10}])
+            self.assertEqual([x["ok"] for x in res["results"]], [True, False])
+            self.assertEqual(res["results"][1]["error"]["code"], "UNAUTHORIZED")
+            k.order_cancel("kate", r["order_id"])
+        for bad in ('"wrong"', "12", '""', "null", '"' + "k" * 5000 + '"'):
+            reply = json.loads(self.c.raw('{"op":"positions","account":"kate","key":%s}' % bad))
+            self.assertEqual(reply["error"]["code"], "UNAUTHORIZED", bad[:10])
+        self.assertGreaterEqual(self.c.stats()["unauthorized"], 15)
+
+    def test_binary_needs_an_authenticated_connection(self):
+        key = self.c.account_open("mona", 1_000_000)["key"]
+        ids = {i["symbol"]: i["id"] for i in self.c.instruments()}
+        msg = encode_batch("mona", [{"instr": ids[self.call], "side": "buy", "qty": 1,
+                                     "price_ticks": 20}])
+        with Client(self.d.req) as anon:
+            self.assertEqual(decode_batch_reply(anon.raw_bytes(msg))[1], 15)
+        with Client(self.d.req, key=key) as m:
+            self.assertEqual(decode_batch_reply(m.raw_bytes(msg))[1], 15)  # no JSON yet
+            m.positions("mona")  # authenticates this connection as mona
+            rid, err, res = decode_batch_reply(m.raw_bytes(msg))
+            self.assertEqual((err, res[0]["error"]), (0, 0))
+            other = encode_batch("kate", [{"instr": ids[self.call], "side": "buy", "qty": 1,
+                                           "price_ticks": 20}])
+            self.assertEqual(decode_batch_reply(m.raw_bytes(other))[1], 15)
+
+    def test_keys_survive_a_kill(self):
+        key = self.c.account_open("nina", 1_000_000)["key"]
+        self.c.close()
+        self.d.stop(signal.SIGKILL)
+        self.d.start()
+        type(self).c = self.d.client()
+        with Client(self.d.req, key=key) as n:
+            self.assertEqual(n.positions("nina")["cash"], 1_000_000)
+            self.assertEqual(self.code(n.positions, "kate"), "UNAUTHORIZED")
+
+
+class NoAuth(Base):
+    def setUp(self):
+        if "--no-auth" not in self.d.extra:
+            self.c.close()
+            self.d.stop()
+            self.d.extra = ["--no-auth"]
+            self.d.start()
+            type(self).c = Client(self.d.req)  # no key at all
+
+    def test_no_auth_checks_nothing(self):
+        self.assertFalse(self.c.hello()["auth"])
+        self.c.account_open("olga", 1000)
+        self.c.positions("olga")
+        self.c.stats()
+        self.assertEqual(self.code(self.c.positions, "nobody"), "UNAUTHORIZED")
+
+
+class Limits(Base):
+    """Every bound refuses with its own error and changes nothing."""
+    transport = "tcp"
+    config = {"max_open_orders": 3, "account_rate": 40, "account_burst": 40,
+              "conn_rate": 200, "conn_burst": 200, "max_clients": 3, "max_request": 4096}
+
+    def test_open_orders_cap(self):
+        self.c.account_open("pia", 1_000_000)
+        ids = [self.c.order_new("pia", self.call, "buy", 1, price=5 + i)["order_id"]
+               for i in range(3)]
+        with self.assertRaises(ChError) as cm:
+            self.c.order_new("pia", self.call, "buy", 1, price=9)
+        self.assertEqual(cm.exception.code, "RISK_LIMIT")
+        self.assertIn("max_open_orders", cm.exception.message)
+        self.assertEqual(len(self.c.orders("pia")), 3)
+        q = self.c.quote(self.call, "buy", 1)  # an IOC never rests: not capped
+        self.c.order_new("pia", self.call, "buy", 1, price=q["price"], tif="ioc")
+        self.c.order_cancel("pia", ids[0])
+        self.c.order_new("pia", self.call, "buy", 1, price=9)
+        self.assertGreaterEqual(self.c.stats()["open_order_cap"], 1)
+        for i in ids[1:]:
+            self.c.order_cancel("pia", i)
+        time.sleep(1.1)  # refill pia's order bucket for the other tests
+
+    def test_account_rate(self):
+        self.c.account_open("quin", 1_000_000)
+        codes = []
+        for _ in range(60):
+            try:
+                self.c.order_new("quin", self.call, "buy", 1, price=1, tif="ioc")
+                codes.append("ok")
+            except ChError as e:
+                codes.append(e.code)
+                if e.code == "RATE_LIMITED":
+                    self.assertIn("account_rate", e.message)
+        self.assertIn("RATE_LIMITED", codes)
+        self.assertGreaterEqual(codes.count("ok"), 30)
+        time.sleep(1.1)
+        self.c.order_new("quin", self.call, "buy", 1, price=1, tif="ioc")  # refilled
+
+    def test_connection_rate(self):
+        with Client(self.d.req) as fast:
+            codes = []
+            for _ in range(300):
+                r = json.loads(fast.raw('{"op":"hello"}'))
+                codes.append("ok" if r["ok"] else r["error"]["code"])
+            self.assertIn("RATE_LIMITED", codes)
+            self.assertEqual(set(codes), {"ok", "RATE_LIMITED"})
+            self.c.hello()  # another connection is not slowed
+            time.sleep(0.5)
+            fast.hello()
+
+    def test_clients_cap(self):
+        time.sleep(0.2)
+        extra = [Client(self.d.req) for _ in range(3)]  # with self.c: 4 > 3
+        try:
+            time.sleep(0.2)
+            codes = []
+            for x in extra:
+                r = json.loads(x.raw('{"op":"hello"}'))
+                codes.append("ok" if r["ok"] else r["error"]["code"])
+            self.assertIn("UNAVAILABLE", codes)
+            self.assertIn("ok", codes)
+        finally:
+            for x in extra:
+                x.close()
+        time.sleep(0.3)
+        with Client(self.d.req) as again:  # the slots are free again
+            again.hello()
+
+    def test_request_bounds(self):
+        r = json.loads(self.c.raw('{"op":"hello","pad":"' + "x" * 5000 + '"}'))
+        self.assertEqual(r["error"]["code"], "BAD_REQUEST")
+        self.assertIn("large", r["error"]["message"])
+        r = json.loads(self.c.raw('{"op":"hello","a":' + "[" * 20 + "]" * 20 + "}"))
+        self.assertEqual(r["error"]["code"], "BAD_REQUEST")
+        self.assertIn("deep", r["error"]["message"])
+        self.c.hello()
 
 
 if __name__ == "__main__":
