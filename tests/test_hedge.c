@@ -450,6 +450,40 @@ START_TEST(nng_adapter_venue_down_then_up)
 }
 END_TEST
 
+/* A venue that hangs (SIGSTOP: it holds the connection and never answers):
+ * the engine side never blocks, the order stays in flight and is not sent
+ * twice; when the venue resumes it is executed and booked exactly once. */
+START_TEST(nng_adapter_venue_hangs)
+{
+    new_url();
+    pid_t v = start_venue(NULL);
+    ch_hedger *h = nng_hedger(100);
+    send_delta(h, 1, -1);
+    ck_assert_uint_eq(wait_reports(h, 1, 5000), 1); /* connected and serving */
+    ck_assert_int_eq(kill(v, SIGSTOP), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    send_delta(h, 3, -2);
+    ck_assert_uint_eq(wait_reports(h, 1, 800), 0);
+    send_delta(h, 3, 0); /* still in flight: nothing new is sent */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    ck_assert_double_lt(waited, 3.0); /* the calls themselves did not wait on the venue */
+    uint32_t inflight;
+    uint64_t retries;
+    ch_hedger_status(h, &inflight, &retries);
+    ck_assert_uint_eq(inflight, 1);
+    ck_assert_uint_ge(retries, 1); /* timed out and retried with the same id */
+    ck_assert_double_eq(ch_hedger_book(h)->position, -1);
+    ck_assert_int_eq(kill(v, SIGCONT), 0);
+    ck_assert_uint_eq(wait_reports(h, 1, 8000), 1);
+    ck_assert_double_eq(ch_hedger_book(h)->position, -3);
+    ck_assert_int_eq(venue_executed(), 2); /* retries did not execute it twice */
+    ch_hedger_destroy(h);
+    stop_venue(v);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hedge");
@@ -471,6 +505,7 @@ int main(void)
     tcase_add_test(tn, nng_adapter_lost_replies_book_once);
     tcase_add_test(tn, nng_adapter_delay_and_reject);
     tcase_add_test(tn, nng_adapter_venue_down_then_up);
+    tcase_add_test(tn, nng_adapter_venue_hangs);
     suite_add_tcase(s, tn);
     return ch_check_run(s);
 }
