@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -28,10 +27,13 @@ import time
 import unittest
 
 CHD, CHCTL, LIB, TEST_CLIENT = sys.argv[1:5]
-os.environ["CH_CLIENT_LIB"] = LIB
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import chd_harness  # noqa: E402
+from chd_harness import Daemon  # noqa: E402
+
+chd_harness.configure(CHD, CHCTL, LIB)
 from chclient import (ChError, Client, Subscriber, TransportError,  # noqa: E402
-                      admin_key, decode_batch_reply, encode_batch)
+                      decode_batch_reply, encode_batch)
 
 NNGCAT = shutil.which("nngcat")
 
@@ -39,58 +41,6 @@ NNGCAT = shutil.which("nngcat")
 def tick(x):
     """Round a price to the default underlying's 0.5 tick."""
     return round(x * 2) / 2
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Daemon:
-    def __init__(self, tmp, transport="ipc", config=None, extra=()):
-        self.dir = os.path.join(tmp, "var")
-        if transport == "ipc":
-            self.req = f"ipc://{tmp}/req.ipc"
-            self.pub = f"ipc://{tmp}/pub.ipc"
-        else:
-            self.req = f"tcp://127.0.0.1:{free_port()}"
-            self.pub = f"tcp://127.0.0.1:{free_port()}"
-        self.config = None
-        if config is not None:
-            self.config = os.path.join(tmp, "chd.json")
-            with open(self.config, "w") as f:
-                json.dump(config, f)
-        self.log = open(os.path.join(tmp, "chd.log"), "a")
-        self.proc = None
-        self.extra = list(extra)
-        self.key = None  # the admin key, once started
-
-    def start(self):
-        args = [CHD, "--req", self.req, "--pub", self.pub, "--data", self.dir,
-                "--durability", "nosync"]
-        if self.config:
-            args += ["--config", self.config]
-        self.proc = subprocess.Popen(args + self.extra, stderr=self.log)
-        for _ in range(100):  # wait until it answers
-            try:
-                with Client(self.req, timeout_ms=200) as c:
-                    c.hello()
-                    self.key = admin_key(self.dir)
-                    return
-            except (TransportError, OSError):
-                time.sleep(0.05)
-        raise RuntimeError("chd did not start")
-
-    def client(self, key=None, **kw):
-        """A client with the admin key (or the given one)."""
-        return Client(self.req, key=key or self.key, **kw)
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(timeout=20)
-        self.proc = None
-        return rc
 
 
 class Base(unittest.TestCase):

@@ -82,6 +82,10 @@ static void put_fill(void *ctx, const ch_fill *f)
     cJSON_AddNumberToObject(o, "price", price_of(d->e, f->instr, f->price));
     cJSON_AddNumberToObject(o, "qty", (double)f->qty);
     cJSON_AddStringToObject(o, "maker", m.name);
+    if (f->taker_order.v != 0)
+        add_id(o, "taker_order_id", f->taker_order.v);
+    if (f->maker_order.v != 0)
+        add_id(o, "maker_order_id", f->maker_order.v);
     if (f->source == CH_SRC_NET) {
         cJSON_AddStringToObject(o, "maker_symbol", symbol_of(d->e, f->maker_instr));
         cJSON_AddNumberToObject(o, "maker_price", price_of(d->e, f->maker_instr, f->maker_price));
