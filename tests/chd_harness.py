@@ -172,12 +172,13 @@ class Trader:
     an id that its reply must echo; every acknowledged order, fill and
     cancel goes into its ledger."""
 
-    def __init__(self, url, account, key, side, mids, seed, max_resting=20):
+    def __init__(self, url, account, key, side, mids, seed, max_resting=20, timeout_ms=15000):
         import random
         self.url, self.account, self.key, self.side = url, account, key, side
         self.mids = mids  # symbol -> (mid, tick)
         self.rnd = random.Random(seed)
         self.max_resting = max_resting
+        self.timeout_ms = timeout_ms
         self.ledger = Ledger()
         self.resting = []
         self.sent = self.answered = self.rejects = 0
@@ -249,12 +250,12 @@ class Trader:
         cm = client_module()
         c = None
         try:
-            c = cm.Client(self.url, timeout_ms=15000, key=self.key)
+            c = cm.Client(self.url, timeout_ms=self.timeout_ms, key=self.key)
             while time.monotonic() < deadline and not (stop and stop.is_set()):
                 self.step(c)
                 if reconnect_every and self._n % reconnect_every == 0:
                     c.close()
-                    c = cm.Client(self.url, timeout_ms=15000, key=self.key)
+                    c = cm.Client(self.url, timeout_ms=self.timeout_ms, key=self.key)
         except cm.TransportError:
             pass
         except Exception as e:  # noqa: BLE001
@@ -264,7 +265,7 @@ class Trader:
                 c.close()
 
 
-def open_traders(d, n, prefix, cash=50_000_000, seed=1):
+def open_traders(d, n, prefix, cash=50_000_000, seed=1, **kw):
     """n accounts with their keys and one Trader each (half buy, half sell)
     on the near-the-money series the pool quotes."""
     with d.client() as c:
@@ -282,5 +283,6 @@ def open_traders(d, n, prefix, cash=50_000_000, seed=1):
         for k in range(n):
             name = f"{prefix}{k}"
             key = c.account_open(name, cash)["key"]
-            traders.append(Trader(d.req, name, key, "buy" if k % 2 else "sell", mids, seed + k))
+            traders.append(Trader(d.req, name, key, "buy" if k % 2 else "sell", mids, seed + k,
+                                  **kw))
     return traders

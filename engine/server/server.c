@@ -1611,10 +1611,23 @@ static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
     return text;
 }
 
-static char *unavailable_reply(void)
+/* The reply to a request of a batch that could not be committed: the
+ * request's id (taken from the reply it would have had) and UNAVAILABLE. */
+static char *unavailable_reply(const char *would_have)
 {
-    return strdup("{\"ok\":false,\"error\":{\"code\":\"UNAVAILABLE\",\"message\":\"the store "
-                  "could not commit: intake stopped\"}}");
+    cJSON *was = would_have != NULL ? cJSON_Parse(would_have) : NULL;
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(was, "id");
+    if (id != NULL)
+        cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
+    cJSON_AddBoolToObject(o, "ok", 0);
+    cJSON *eo = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(eo, "code", "UNAVAILABLE");
+    cJSON_AddStringToObject(eo, "message", "the store could not commit: intake stopped");
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    cJSON_Delete(was);
+    return text;
 }
 
 /* ---- hedging after a batch ------------------------------------------------ */
@@ -1739,17 +1752,21 @@ static void batch(ch_server *s, work *list)
         CH_LOG(CH_LOG_ERROR, "store_halted", "reason=\"%s\" requests=%zu", ch_store_error(s->st),
                n);
         for (size_t k = 0; k < n; k++) {
-            free(replies[k]);
+            char *was = replies[k];
             if (bin[k]) {
+                uint64_t id = 0; /* the request's id, from the reply header (bytes 4..11) */
+                for (int b = 0; was != NULL && lens[k] >= 12 && b < 8; b++)
+                    id |= (uint64_t)(uint8_t)was[4 + b] << (8 * b);
                 replies[k] = malloc(256);
                 lens[k] = replies[k] != NULL
-                              ? ch_bin_reply_error((uint8_t *)replies[k], 256, 0, CH_EUNAVAILABLE,
+                              ? ch_bin_reply_error((uint8_t *)replies[k], 256, id, CH_EUNAVAILABLE,
                                                    "the store could not commit: intake stopped")
                               : 0;
             } else {
-                replies[k] = unavailable_reply();
+                replies[k] = unavailable_reply(was);
                 lens[k] = replies[k] != NULL ? strlen(replies[k]) : 0;
             }
+            free(was);
         }
         for (size_t k = 0; k < s->n_pubs; k++)
             free(s->pubs[k]);
