@@ -13,6 +13,13 @@ if(CH_SANITIZE)
     -fsanitize=${CH_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(ch_options INTERFACE -fsanitize=${CH_SANITIZE})
 endif()
+if(CH_FUZZ)
+  # coverage for libFuzzer in every library, not only in the fuzz targets
+  # (which add -fsanitize=fuzzer when they link)
+  target_compile_options(ch_options INTERFACE
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+  target_link_options(ch_options INTERFACE -fsanitize=address,undefined)
+endif()
 
 # ch_module(NAME SOURCES... DEPS ...): a static library of the engine, built
 # position-independent with hidden visibility so it can go into the shared

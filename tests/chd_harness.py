@@ -39,9 +39,10 @@ class Daemon:
         if transport == "ipc":
             self.req = f"ipc://{tmp}/req.ipc"
             self.pub = f"ipc://{tmp}/pub.ipc"
-        else:
-            self.req = f"tcp://127.0.0.1:{free_port()}"
-            self.pub = f"tcp://127.0.0.1:{free_port()}"
+        else:  # tcp, or tls (tls+tcp)
+            scheme = "tls+tcp" if transport == "tls" else "tcp"
+            self.req = f"{scheme}://127.0.0.1:{free_port()}"
+            self.pub = f"{scheme}://127.0.0.1:{free_port()}"
         self.config = None
         if config is not None:
             self.config = os.path.join(tmp, "chd.json")

@@ -516,6 +516,47 @@ class Auth(Base):
             self.assertEqual(self.code(n.positions, "kate"), "UNAUTHORIZED")
 
 
+@unittest.skipIf(shutil.which("openssl") is None, "openssl not installed")
+class Tls(unittest.TestCase):
+    """tls+tcp://: the server's certificate, verified by the client (CH_TLS_CA)."""
+
+    def test_tls(self):
+        tmp = tempfile.mkdtemp(prefix="chd-tls-")
+        env = dict(os.environ)
+        try:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-keyout", f"{tmp}/k.pem", "-out", f"{tmp}/c.pem", "-subj",
+                            "/CN=localhost"], check=True, capture_output=True, timeout=60)
+            with open(f"{tmp}/ck.pem", "w") as out:
+                for part in ("c.pem", "k.pem"):
+                    with open(f"{tmp}/{part}") as f:
+                        out.write(f.read())
+            d = Daemon(tmp, "tls", extra=["--tls", f"{tmp}/ck.pem"])
+            os.environ["CH_TLS_CA"] = f"{tmp}/c.pem"
+            os.environ["CH_TLS_SERVER_NAME"] = "localhost"  # the certificate's name
+            d.start()
+            with d.client() as c:
+                key = c.account_open("tess", 1_000_000)["key"]
+            with Client(d.req, key=key) as t:
+                self.assertEqual(t.positions("tess")["cash"], 1_000_000)
+            del os.environ["CH_TLS_CA"]  # a server the client cannot verify
+            with self.assertRaises(TransportError):
+                Client(d.req)
+            with self.assertRaises(TransportError):  # plain tcp to the TLS port
+                Client(d.req.replace("tls+tcp", "tcp"), timeout_ms=1000).hello()
+            d.close()
+            d = Daemon(tmp, "tls")  # tls+tcp:// without a certificate: a clear refusal
+            r = subprocess.run([CHD, "--req", d.req, "--pub", d.pub, "--data", d.dir],
+                               capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("tls_cert_key", r.stderr)
+            d.close()
+        finally:
+            os.environ.clear()
+            os.environ.update(env)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class NoAuth(Base):
     def setUp(self):
         if "--no-auth" not in self.d.extra:

@@ -9,6 +9,10 @@
  * either encoding, and one reader per op fills the caller's struct, so the
  * two encodings share every line after the wire. Server error codes become
  * the ch_err of their wire code, whichever encoding carried them.
+ *
+ * Every connection is made by ch_dial(): for tls+tcp:// it verifies the
+ * server against $CH_TLS_CA (and $CH_TLS_SERVER_NAME, default the URL's
+ * host).
  */
 #include "ch/client.h"
 
@@ -19,8 +23,9 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
-#include <stdlib.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ch/proto_msg.h"
@@ -33,6 +38,31 @@ struct ch_client {
     uint64_t seq;
     char message[256];
 };
+
+/* A synchronous dial (see ch_client_open()); TLS options for tls+tcp://. */
+static int ch_dial(nng_socket s, const char *url)
+{
+    if (strncmp(url, "tls+tcp://", 10) != 0)
+        return nng_dial(s, url, NULL, 0);
+    nng_dialer d;
+    int rv = nng_dialer_create(&d, s, url);
+    if (rv != 0)
+        return rv;
+    const char *ca = getenv("CH_TLS_CA");
+    const char *name = getenv("CH_TLS_SERVER_NAME");
+    char host[256];
+    if (name == NULL) { /* the host part of tls+tcp://HOST:PORT */
+        const char *h = url + 10, *colon = strrchr(h, ':');
+        size_t n = colon != NULL ? (size_t)(colon - h) : strlen(h);
+        snprintf(host, sizeof host, "%.*s", (int)(n < sizeof host ? n : sizeof host - 1), h);
+        name = host;
+    }
+    if ((ca != NULL && (rv = nng_dialer_set_string(d, NNG_OPT_TLS_CA_FILE, ca)) != 0) ||
+        (rv = nng_dialer_set_string(d, NNG_OPT_TLS_SERVER_NAME, name)) != 0 ||
+        (rv = nng_dialer_start(d, 0)) != 0)
+        nng_dialer_close(d);
+    return rv;
+}
 
 static void tune_req(nng_socket s, int timeout_ms)
 {
@@ -61,7 +91,7 @@ int ch_client_open(const char *url, int timeout_ms, ch_client **out)
      * background dialer is left retrying, which NNG 1.5.2's nng_close can
      * deadlock against (upstream #1543); an established connection is still
      * redialed after a server restart */
-    if ((rv = nng_dial(c->s, url, NULL, 0)) != 0) {
+    if ((rv = ch_dial(c->s, url)) != 0) {
         nng_close(c->s);
         free(c);
         return rv;
@@ -191,7 +221,7 @@ int ch_client_pipeline_open(const char *url, int depth, int timeout_ms, ch_clien
         nng_aio_set_timeout(p->slots[i].aio, p->timeout_ms);
     }
     if (rv == 0 && p->slots != NULL)
-        rv = nng_dial(p->s, url, NULL, 0); /* synchronous: see ch_client_open() */
+        rv = ch_dial(p->s, url); /* synchronous: see ch_client_open() */
     if (rv != 0 || p->slots == NULL) {
         ch_client_pipeline_close(p);
         return rv != 0 ? rv : NNG_ENOMEM;
@@ -307,7 +337,7 @@ int ch_sub_open(const char *url, const char *prefix, ch_sub **out)
     if (rv == 0) {
         nng_socket_set_int(s->s, NNG_OPT_RECVBUF, 8192);
         nng_socket_set_ms(s->s, NNG_OPT_RECONNMINT, 50);
-        rv = nng_dial(s->s, url, NULL, 0); /* synchronous: see ch_client_open() */
+        rv = ch_dial(s->s, url); /* synchronous: see ch_client_open() */
     }
     if (rv != 0) {
         nng_close(s->s);

@@ -2,7 +2,7 @@
  * chd - the clearinghouse daemon (see ch/server.h and PROTOCOL.md).
  *
  * Usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]
- *            [--durability sync|nosync] [--no-auth] [--contexts N]
+ *            [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]
  *            [--log-level error|warn|info|debug]
  * Runs until SIGINT or SIGTERM, then finishes the batch in progress, commits
  * and exits 0. Logs are key=value lines on stderr.
@@ -19,9 +19,10 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
-               "           [--durability sync|nosync] [--no-auth] [--contexts N]\n"
+               "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
                "           [--log-level error|warn|info|debug]\n"
-               "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n");
+               "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
+               "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n");
 }
 
 int main(int argc, char **argv)
@@ -57,6 +58,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--data") == 0 && strlen(v) < sizeof cfg.data_dir) {
             snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", v);
+            i++;
+        } else if (strcmp(a, "--tls") == 0 && strlen(v) < sizeof cfg.tls_cert_key) {
+            snprintf(cfg.tls_cert_key, sizeof cfg.tls_cert_key, "%s", v);
             i++;
         } else if (strcmp(a, "--config") == 0) {
             i++;

@@ -137,19 +137,28 @@ ch_err ch_server_config_load(ch_server_config *c, const char *path, char *err, s
     fclose(f);
     if (buf == NULL)
         return CH_ENOMEM;
-    const char *why = NULL;
-    cJSON *j = ch_proto_parse(buf, n, (size_t)1 << 20, &why);
+    ch_err e = ch_server_config_parse(c, buf, n, err, cap);
     free(buf);
+    return e;
+}
+
+ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len, char *err,
+                              size_t cap)
+{
+    const char *why = NULL;
+    cJSON *j = ch_proto_parse(text, len, (size_t)1 << 20, &why);
     if (j == NULL) {
-        snprintf(err, cap, "%s: %s", path, why);
+        snprintf(err, cap, "config: %s", why);
         return CH_EBADCONFIG;
     }
     ch_err e = CH_OK;
     for (const cJSON *v = j->child; v != NULL && e == CH_OK; v = v->next) {
         const char *k = v->string;
         double d;
-        if (strcmp(k, "req") == 0 || strcmp(k, "pub") == 0 || strcmp(k, "data") == 0) {
-            char *dst = k[0] == 'r' ? c->req_url : k[0] == 'p' ? c->pub_url : c->data_dir;
+        if (strcmp(k, "req") == 0 || strcmp(k, "pub") == 0 || strcmp(k, "data") == 0 ||
+            strcmp(k, "tls_cert_key") == 0) {
+            char *dst = k[0] == 'r' ? c->req_url : k[0] == 'p' ? c->pub_url
+                                                  : k[0] == 'd' ? c->data_dir : c->tls_cert_key;
             if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 ||
                 strlen(v->valuestring) >= sizeof c->req_url)
                 e = cfg_fail(err, cap, k, "must be a non-empty string");
@@ -1992,12 +2001,18 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
         chi_guard_conn_removed(s->guard, (uint32_t)nng_pipe_id(p));
 }
 
-static int listen_on(nng_socket sock, const char *url, size_t max_request)
+static int listen_on(nng_socket sock, const char *url, size_t max_request, const char *tls)
 {
     nng_listener l;
     int rv = nng_listener_create(&l, sock, url);
     if (rv != 0)
         return rv;
+    /* tls+tcp://: our certificate and key (one PEM file), no client certificates */
+    if (strncmp(url, "tls+tcp://", 10) == 0 &&
+        (tls[0] == '\0' || (rv = nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE, tls)) != 0)) {
+        nng_listener_close(l);
+        return tls[0] == '\0' ? NNG_EINVAL : rv;
+    }
     /* up to twice the limit a request is read and answered "too large"; far
      * beyond it the transport drops the connection (PROTOCOL.md allows it) */
     if (max_request > 0)
@@ -2079,12 +2094,15 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
     nng_pipe_notify(s->rep, NNG_PIPE_EV_ADD_POST, on_pipe, s);
     nng_pipe_notify(s->rep, NNG_PIPE_EV_REM_POST, on_pipe, s);
-    if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request)) != 0) {
-        snprintf(err, cap, "cannot listen on %s: %s", cfg->req_url, nng_strerror(rv));
+    if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request, cfg->tls_cert_key)) != 0) {
+        snprintf(err, cap, "cannot listen on %s: %s%s", cfg->req_url, nng_strerror(rv),
+                 strncmp(cfg->req_url, "tls+", 4) == 0 ? " (tls_cert_key: a PEM file with the "
+                                                         "certificate and its key)"
+                                                       : "");
         ch_server_stop(s);
         return NULL;
     }
-    if ((rv = listen_on(s->pub, cfg->pub_url, 0)) != 0) {
+    if ((rv = listen_on(s->pub, cfg->pub_url, 0, cfg->tls_cert_key)) != 0) {
         snprintf(err, cap, "cannot listen on %s: %s", cfg->pub_url, nng_strerror(rv));
         ch_server_stop(s);
         return NULL;

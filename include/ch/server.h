@@ -30,6 +30,7 @@ typedef struct ch_server_config {
     char req_url[256];  /**< default tcp://127.0.0.1:7450 */
     char pub_url[256];  /**< default tcp://127.0.0.1:7451 */
     char data_dir[256]; /**< default ./var */
+    char tls_cert_key[256]; /**< for tls+tcp:// URLs: a PEM file with the certificate and key */
     ch_durability durability;
     bool no_auth;        /**< keys are not checked (--no-auth, "no_auth": true) */
     size_t max_request;  /**< bytes, default 1 MiB */
@@ -64,6 +65,13 @@ void ch_server_defaults(ch_server_config *cfg);
  * (message in @p err), never ignored. @return CH_OK, CH_EBADCONFIG, CH_EIO.
  */
 ch_err ch_server_config_load(ch_server_config *cfg, const char *path, char *err, size_t cap);
+
+/**
+ * The same from @p len bytes of JSON text (borrowed, not NUL-terminated).
+ * On an error @p cfg may be partly overridden. @return CH_OK, CH_EBADCONFIG.
+ */
+ch_err ch_server_config_parse(ch_server_config *cfg, const char *text, size_t len, char *err,
+                              size_t cap);
 
 typedef struct ch_server ch_server;
 
