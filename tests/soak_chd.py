@@ -11,6 +11,7 @@ acknowledged orders, fills and cancels.
 Usage: soak_chd.py CHD CHCTL LIBCHCLIENT [--seconds S] [--clients N]
        (S defaults to $SOAK_SECONDS or 300; N to 32)
 """
+import argparse
 import os
 import shutil
 import sys
@@ -23,19 +24,15 @@ import chd_harness  # noqa: E402
 
 
 def main():
-    chd, chctl, lib = sys.argv[1:4]
-    args = sys.argv[4:]
-    seconds = float(os.environ.get("SOAK_SECONDS", 300))
-    n_clients = 32
-    while args:
-        a = args.pop(0)
-        if a == "--seconds":
-            seconds = float(args.pop(0))
-        elif a == "--clients":
-            n_clients = int(args.pop(0))
-        else:
-            sys.exit(f"unknown argument {a}")
-    chd_harness.configure(chd, chctl, lib)
+    ap = argparse.ArgumentParser(description="soak test of chd")
+    ap.add_argument("chd")
+    ap.add_argument("chctl")
+    ap.add_argument("lib")
+    ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 300)))
+    ap.add_argument("--clients", type=int, default=32)
+    a = ap.parse_args()
+    seconds, n_clients = a.seconds, a.clients
+    chd_harness.configure(a.chd, a.chctl, a.lib)
     tmp = tempfile.mkdtemp(prefix="chd-soak-")
     d = chd_harness.Daemon(tmp, "tcp")
     problems = []

@@ -296,13 +296,17 @@ ch_err ch_store_put_key(ch_store *st, const char *account, const uint8_t digest[
     return add_rec(st, KIND_KEY, n, b, n + CH_SHA256_LEN);
 }
 
-ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx)
+/* Called for each record of a database in key order; false: damaged, stop. */
+typedef bool (*rec_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
+
+/* Every record of @p dbi in one read transaction: CH_OK, CH_EBADREQ, CH_EIO. */
+static ch_err foreach_rec(ch_store *st, MDB_dbi dbi, rec_fn fn, void *ctx)
 {
     MDB_txn *txn;
     MDB_cursor *cur;
     if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
         return CH_EIO;
-    if (mdb_cursor_open(txn, st->key, &cur) != 0) {
+    if (mdb_cursor_open(txn, dbi, &cur) != 0) {
         mdb_txn_abort(txn);
         return CH_EIO;
     }
@@ -310,14 +314,10 @@ ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx)
     ch_err out = CH_OK;
     int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (rc == 0) {
-        char name[CH_ACCOUNT_NAME_MAX];
-        if (k.mv_size == 0 || k.mv_size >= sizeof name || v.mv_size != CH_SHA256_LEN) {
+        if (!fn(ctx, &k, &v)) {
             out = CH_EBADREQ;
             break;
         }
-        memcpy(name, k.mv_data, k.mv_size);
-        name[k.mv_size] = '\0';
-        fn(ctx, name, v.mv_data);
         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     if (out == CH_OK && rc != MDB_NOTFOUND)
@@ -325,6 +325,29 @@ ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx)
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return out;
+}
+
+typedef struct key_visit {
+    ch_store_key_fn fn;
+    void *ctx;
+} key_visit;
+
+static bool visit_key(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    key_visit *kv = ctx;
+    char name[CH_ACCOUNT_NAME_MAX];
+    if (k->mv_size == 0 || k->mv_size >= sizeof name || v->mv_size != CH_SHA256_LEN)
+        return false;
+    memcpy(name, k->mv_data, k->mv_size);
+    name[k->mv_size] = '\0';
+    kv->fn(kv->ctx, name, v->mv_data);
+    return true;
+}
+
+ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx)
+{
+    key_visit kv = {fn, ctx};
+    return foreach_rec(st, st->key, visit_key, &kv);
 }
 
 void ch_store_discard(ch_store *st)
@@ -461,33 +484,26 @@ ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, u
     return out;
 }
 
+typedef struct fill_visit {
+    void (*fn)(void *ctx, const ch_fill *f);
+    void *ctx;
+} fill_visit;
+
+static bool visit_fill(void *ctx, const MDB_val *k, const MDB_val *v)
+{
+    (void)k;
+    fill_visit *fv = ctx;
+    ch_fill f;
+    if (ch_fill_decode(v->mv_data, v->mv_size, &f) != CH_OK)
+        return false;
+    fv->fn(fv->ctx, &f);
+    return true;
+}
+
 ch_err ch_store_foreach_fill(ch_store *st, void (*fn)(void *ctx, const ch_fill *f), void *ctx)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
-        return CH_EIO;
-    if (mdb_cursor_open(txn, st->fill, &cur) != 0) {
-        mdb_txn_abort(txn);
-        return CH_EIO;
-    }
-    MDB_val k, v;
-    ch_err out = CH_OK;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        ch_fill f;
-        if (ch_fill_decode(v.mv_data, v.mv_size, &f) != CH_OK) {
-            out = CH_EBADREQ;
-            break;
-        }
-        fn(ctx, &f);
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (out == CH_OK && rc != MDB_NOTFOUND)
-        out = CH_EIO;
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return out;
+    fill_visit fv = {fn, ctx};
+    return foreach_rec(st, st->fill, visit_fill, &fv);
 }
 
 void ch_store_get_stats(const ch_store *st, ch_store_stats *out)

@@ -66,43 +66,33 @@ static ch_err step(ch_engine *e, const ch_command *c)
     return err;
 }
 
-static ch_command cmd(ch_command_type t)
-{
-    ch_command c;
-    memset(&c, 0, sizeof c);
-    c.type = t;
-    return c;
-}
-
 static ch_engine *fresh(void)
 {
     ch_engine_config cfg;
     ch_engine_defaults(&cfg);
-    cfg.max_instruments = 16;
-    cfg.max_orders = 256;
-    cfg.max_accounts = 16;
-    cfg.max_positions = 256;
+    cfg.max_instruments = cfg.max_accounts = 16; /* small: the checks stay fast */
+    cfg.max_orders = cfg.max_positions = 256;
     return ch_engine_create(&cfg);
 }
 
 static void setup(ch_engine *e)
 {
-    ch_command c = cmd(CH_C_ADVANCE);
+    ch_command c = (ch_command){.type = CH_C_ADVANCE};
     ch_date_to_time(2026, 11, 25, &g_t0);
     c.time = g_t0;
     step(e, &c);
-    c = cmd(CH_C_UNDERLYING);
+    c = (ch_command){.type = CH_C_UNDERLYING};
     c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1.0, .min_price = 1,
                                           .max_price = 2000000};
     ch_tick_parse("0.5", 3, &c.underlying);
     step(e, &c);
     for (size_t i = 0; i < N_SYMS; i++) {
-        c = cmd(CH_C_LIST);
+        c = (ch_command){.type = CH_C_LIST};
         snprintf(c.symbol, sizeof c.symbol, "%s", k_syms[i]);
         step(e, &c);
     }
     static ch_command m;
-    m = cmd(CH_C_MARKET);
+    m = (ch_command){.type = CH_C_MARKET};
     m.market.index = 100000;
     m.market.rate = 0.03;
     m.market.funding_rate = m.market.perp = NAN;
@@ -113,13 +103,13 @@ static void setup(ch_engine *e)
     step(e, &m);
     static const char *const names[] = {"lp", "a", "b", "c"};
     for (int i = 0; i < 4; i++) {
-        c = cmd(CH_C_ACCOUNT_OPEN);
+        c = (ch_command){.type = CH_C_ACCOUNT_OPEN};
         snprintf(c.name, sizeof c.name, "%s", names[i]);
         c.amount = USD(i == 0 ? 5e6 : 2e5);
         c.stp = (ch_stp)(i % 3);
         step(e, &c);
     }
-    c = cmd(CH_C_POOL_DEPOSIT);
+    c = (ch_command){.type = CH_C_POOL_DEPOSIT};
     c.account = (ch_account_id){3}; /* lp: after house, pool, fees */
     c.amount = USD(4e6);
     step(e, &c);
@@ -147,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ch_account_id acct = {(uint32_t)(b[1] % 9)}; /* 0..2 internal, 3..6 real, 7..8 unknown */
         switch (b[0] % 10) {
         case 0: case 1: case 2: case 3: { /* submit, priced around the premium scale */
-            c = cmd(CH_C_SUBMIT);
+            c = (ch_command){.type = CH_C_SUBMIT};
             c.order = (ch_engine_order){.account = acct,
                                         .instr = {(uint32_t)(b[2] % (N_SYMS + 1))},
                                         .side = (ch_side)(b[3] & 1),
@@ -162,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 4: /* cancel a live order (or a made-up id) */
         case 5: /* replace: quantity and/or price */
-            c = cmd(b[0] % 10 == 4 ? CH_C_CANCEL : CH_C_REPLACE);
+            c = (ch_command){.type = b[0] % 10 == 4 ? CH_C_CANCEL : CH_C_REPLACE};
             c.account = acct;
             c.order_id = n_live > 0 && b[2] < 230 ? live[b[2] % n_live]
                                                    : (ch_order_id){(uint64_t)i16(b + 4)};
@@ -172,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 6: { /* market data: index and a vol mark */
             static ch_command m;
-            m = cmd(CH_C_MARKET);
+            m = (ch_command){.type = CH_C_MARKET};
             m.market.index = 100000.0 + (double)i16(b + 2);
             m.market.rate = b[4] % 2 ? NAN : 0.03;
             m.market.funding_rate = m.market.perp = NAN;
@@ -185,21 +175,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 7: /* time passes: hours to days, through the first expiry at last */
-            c = cmd(CH_C_ADVANCE);
+            c = (ch_command){.type = CH_C_ADVANCE};
             now += (ch_time)(b[2] % 24 + 1) * 3600 * CH_NS_PER_SEC * (b[3] % 8 == 0 ? 24 : 1);
             c.time = now;
             step(e, &c);
             break;
         case 8: /* cash in or out, or the pool */
-            c = cmd(b[2] % 3 == 0 ? CH_C_DEPOSIT : b[2] % 3 == 1 ? CH_C_POOL_DEPOSIT
-                                                                 : CH_C_POOL_WITHDRAW);
+            c = (ch_command){.type = b[2] % 3 == 0   ? CH_C_DEPOSIT
+                                     : b[2] % 3 == 1 ? CH_C_POOL_DEPOSIT
+                                                     : CH_C_POOL_WITHDRAW};
             c.account = acct;
             c.amount = c.type == CH_C_POOL_WITHDRAW ? (int64_t)(b[4] % 100)
                                                     : i16(b + 4) * CH_CASH_SCALE;
             step(e, &c);
             break;
         default: /* a new account (names repeat: EEXISTS) */
-            c = cmd(CH_C_ACCOUNT_OPEN);
+            c = (ch_command){.type = CH_C_ACCOUNT_OPEN};
             snprintf(c.name, sizeof c.name, "n%u", (unsigned)(b[2] % 16));
             c.amount = (int64_t)b[3] * CH_CASH_SCALE * 1000;
             c.stp = (ch_stp)(b[4] % 3);
