@@ -1017,7 +1017,7 @@ static ch_err op_order_batch(ch_server *s, req_ctx *r)
     if (!cJSON_IsArray(orders))
         FAIL(CH_EBADREQ, "\"orders\" must be an array");
     if ((size_t)cJSON_GetArraySize(orders) > s->cfg.max_batch)
-        FAIL(CH_EBADREQ, "too many orders in one batch (at most 5000)");
+        FAIL(CH_EBADREQ, "too many orders in one batch (max_batch, 5000 by default)");
     cJSON *results = cJSON_AddArrayToObject(r->out, "results");
     for (const cJSON *o = orders->child; o != NULL; o = o->next) {
         req_ctx sub = {.j = o, .out = cJSON_CreateObject()};
@@ -1427,6 +1427,9 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
     if (ch_bin_batch_decode(body, len, &b) != CH_OK) {
         e = CH_EBADREQ;
         msg = "malformed binary order.batch";
+    } else if (b.count > s->cfg.max_batch) {
+        e = CH_EBADREQ;
+        msg = "too many orders in one batch (max_batch, 5000 by default)";
     } else if (s->halted) {
         e = CH_EUNAVAILABLE;
         msg = "intake stopped: the store could not commit";
