@@ -245,6 +245,8 @@ static size_t conn_home(const chi_guard *g, uint32_t pipe)
 
 static conn *conn_find(chi_guard *g, uint32_t pipe)
 {
+    if (pipe == 0) /* no pipe (NNG ids start at 1): not in the table */
+        return NULL;
     for (size_t i = conn_home(g, pipe);; i = (i + 1) & (g->cap_conns - 1)) {
         if (g->conns[i].pipe == pipe)
             return &g->conns[i];
