@@ -2011,10 +2011,13 @@ static int listen_on(nng_socket sock, const char *url, size_t max_request, const
     if (rv != 0)
         return rv;
     /* tls+tcp://: our certificate and key (one PEM file), no client certificates */
-    if (strncmp(url, "tls+tcp://", 10) == 0 &&
-        (tls[0] == '\0' || (rv = nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE, tls)) != 0)) {
-        nng_listener_close(l);
-        return tls[0] == '\0' ? NNG_EINVAL : rv;
+    if (strncmp(url, "tls+tcp://", 10) == 0) {
+        rv = tls[0] == '\0' ? NNG_EINVAL
+                            : nng_listener_set_string(l, NNG_OPT_TLS_CERT_KEY_FILE, tls);
+        if (rv != 0) {
+            nng_listener_close(l);
+            return rv;
+        }
     }
     /* up to twice the limit a request is read and answered "too large"; far
      * beyond it the transport drops the connection (PROTOCOL.md allows it) */
