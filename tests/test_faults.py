@@ -100,6 +100,25 @@ class Faults(unittest.TestCase):
         d.stop()
         self.assertEqual(led.check(d.dump(), exact=False), [])
 
+    def test_ipc_half_handshake(self):
+        """NNG 1.5.2 (#1518): a peer that leaves an ipc:// listener during the
+        handshake leaves it answering nobody; chd's watchdog re-creates it."""
+        d = self.start(transport="ipc")
+        with d.client() as c:
+            c.hello()
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(d.req[len("ipc://"):])
+        deadline = time.monotonic() + 40
+        while True:
+            try:
+                with d.client(timeout_ms=2000) as c:
+                    c.hello()
+                    break
+            except TransportError:
+                self.assertLess(time.monotonic(), deadline, "chd never answered again")
+        with open(os.path.join(self.tmp, "chd.log")) as f:
+            self.assertIn("event=ipc_listener_restarted", f.read())
+
     def fill_until_refused(self, d):
         """Load until the store refuses; the traders' ledgers hold what was acknowledged."""
         traders = open_traders(d, 8, "m", timeout_ms=5000)

@@ -44,6 +44,7 @@
 #include "ch/proto_bin.h"
 #include "ch/proto_msg.h"
 #include "guard.h"
+#include "ipcwatch.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 
@@ -249,6 +250,8 @@ struct ch_server {
     ch_time hedge_last;
     bool hedge_traded;
     nng_socket rep, pub;
+    nng_listener req_listener; /* re-created by the ipc watchdog */
+    chi_ipc_watch *watch;
     work **works;
     int n_works;
     pthread_t thread;
@@ -2004,7 +2007,8 @@ static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
         chi_guard_conn_removed(s->guard, (uint32_t)nng_pipe_id(p));
 }
 
-static int listen_on(nng_socket sock, const char *url, size_t max_request, const char *tls)
+static int listen_on(nng_socket sock, const char *url, size_t max_request, const char *tls,
+                     nng_listener *out)
 {
     nng_listener l;
     int rv = nng_listener_create(&l, sock, url);
@@ -2027,7 +2031,16 @@ static int listen_on(nng_socket sock, const char *url, size_t max_request, const
         nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0600);
     if (strncmp(url, "tcp://", 6) == 0)
         nng_listener_set_bool(l, NNG_OPT_TCP_KEEPALIVE, true);
+    *out = l;
     return nng_listener_start(l, 0);
+}
+
+/* The ipc watchdog's callback (its thread): a fresh listener for a wedged one. */
+static int relisten(void *ctx)
+{
+    ch_server *s = ctx;
+    nng_listener_close(s->req_listener);
+    return listen_on(s->rep, s->cfg.req_url, s->cfg.max_request, "", &s->req_listener);
 }
 
 ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
@@ -2100,7 +2113,8 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
     nng_pipe_notify(s->rep, NNG_PIPE_EV_ADD_POST, on_pipe, s);
     nng_pipe_notify(s->rep, NNG_PIPE_EV_REM_POST, on_pipe, s);
-    if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request, cfg->tls_cert_key)) != 0) {
+    if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request, cfg->tls_cert_key,
+                        &s->req_listener)) != 0) {
         snprintf(err, cap, "cannot listen on %s: %s%s", cfg->req_url, nng_strerror(rv),
                  strncmp(cfg->req_url, "tls+", 4) == 0 ? " (tls_cert_key: a PEM file with the "
                                                          "certificate and its key)"
@@ -2108,7 +2122,8 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         ch_server_stop(s);
         return NULL;
     }
-    if ((rv = listen_on(s->pub, cfg->pub_url, 0, cfg->tls_cert_key)) != 0) {
+    nng_listener pub_listener;
+    if ((rv = listen_on(s->pub, cfg->pub_url, 0, cfg->tls_cert_key, &pub_listener)) != 0) {
         snprintf(err, cap, "cannot listen on %s: %s", cfg->pub_url, nng_strerror(rv));
         ch_server_stop(s);
         return NULL;
@@ -2136,6 +2151,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         s->works[i] = w;
         nng_ctx_recv(w->ctx, w->aio);
     }
+    s->watch = chi_ipc_watch_start(cfg->req_url, 1000, 5000, relisten, s);
     CH_LOG(CH_LOG_INFO, "listening", "req=%s pub=%s contexts=%d auth=%s", cfg->req_url,
            cfg->pub_url, s->n_works, cfg->no_auth ? "off" : "on");
     return s;
@@ -2145,6 +2161,7 @@ void ch_server_stop(ch_server *s)
 {
     if (s == NULL)
         return;
+    chi_ipc_watch_stop(s->watch); /* before the sockets it may re-listen on */
     /* finish the batch in progress (it commits and replies), then stop the
      * contexts; requests still queued are not answered and will be resent */
     if (s->thread_started) {
