@@ -240,7 +240,7 @@ class Protocol(Base):
         self.assertTrue(json.loads(r.stdout)["ok"])
         r = subprocess.run([CHCTL, "--url", self.d.req, "--key", "k123", "--json", "hello"],
                            capture_output=True, text=True, timeout=10)
-        self.assertEqual(json.loads(r.stdout)["version"], 1)  # the key is accepted (not checked yet)
+        self.assertEqual(json.loads(r.stdout)["version"], 1)  # a public op: any key will do
         r = subprocess.run([CHCTL, "--url", self.d.req, "book", self.call], capture_output=True,
                            text=True, timeout=10)
         self.assertEqual(r.returncode, 0)
@@ -317,11 +317,11 @@ class TypedClient(unittest.TestCase):
             d = Daemon(tmp, transport, {"pool_max_notional": 3e6})
             d.start()
             try:
-                r = subprocess.run([TEST_CLIENT, d.req, mode], capture_output=True, text=True,
-                                   timeout=120)
+                r = subprocess.run([TEST_CLIENT, d.req, mode, d.key], capture_output=True,
+                                   text=True, timeout=120)
                 self.assertEqual(r.returncode, 0, f"{mode}: {r.stdout}{r.stderr}")
                 self.assertIn("checks passed", r.stdout)
-                with Client(d.req) as c:  # the binary requests were counted like any other
+                with d.client() as c:  # the binary requests were counted like any other
                     self.assertGreater(c.stats()["requests"], 60)
             finally:
                 d.stop()

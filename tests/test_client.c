@@ -4,7 +4,7 @@
  * against the same daemon), including the error codes a client can provoke,
  * each surfacing as its ch_err:
  *
- *   test_client URL json|binary
+ *   test_client URL json|binary ADMIN_KEY
  *
  * and, without a daemon, that the key set with ch_client_set_key() travels
  * with every typed call in both encodings and that a reply which is not a
@@ -70,12 +70,12 @@ static ch_client_order limit(const char *account, const char *symbol, ch_client_
                              .has_price = true, .price = price};
 }
 
-static void against_chd(const char *url, bool binary)
+static void against_chd(const char *url, bool binary, const char *admin_key)
 {
     ch_client *c;
     CHECK(ch_client_open(url, 10000, &c) == 0);
     ch_client_set_binary(c, binary);
-    OK(c, ch_client_set_key(c, "not-checked-yet")); /* sent with every call */
+    OK(c, ch_client_set_key(c, admin_key)); /* sent with every call: the operator's */
     char big_key[300];
     memset(big_key, 'k', sizeof big_key - 1);
     big_key[sizeof big_key - 1] = '\0';
@@ -231,6 +231,18 @@ static void against_chd(const char *url, bool binary)
         ch_client_release(pi.positions);
     }
     CHECK_ERR(c, ch_client_positions(c, "nobody", &pi), CH_EUNAUTHORIZED);
+    /* an account's own key (from account.open) acts for that account only */
+    ch_client *own;
+    CHECK(ch_client_open(url, 10000, &own) == 0);
+    ch_client_set_binary(own, binary);
+    CHECK_ERR(own, ch_client_positions(own, alice, &pi), CH_EUNAUTHORIZED); /* no key yet */
+    OK(own, ch_client_set_key(own, a.key));
+    OK(own, ch_client_positions(own, alice, &pi));
+    ch_client_release(pi.positions);
+    CHECK_ERR(own, ch_client_positions(own, bob, &pi), CH_EUNAUTHORIZED);
+    ch_client_stats_info denied;
+    CHECK_ERR(own, ch_client_stats(own, &denied), CH_EUNAUTHORIZED); /* an admin op */
+    ch_client_close(own);
     ch_client_risk_info rk;
     OK(c, ch_client_risk(c, NULL, &rk));
     CHECK(rk.n_strikes >= 1 && rk.n_scenarios >= 1 && rk.gross_delta > 0);
@@ -388,10 +400,10 @@ int main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "keycheck") == 0) {
         keycheck();
-    } else if (argc == 3 && (strcmp(argv[2], "json") == 0 || strcmp(argv[2], "binary") == 0)) {
-        against_chd(argv[1], strcmp(argv[2], "binary") == 0);
+    } else if (argc == 4 && (strcmp(argv[2], "json") == 0 || strcmp(argv[2], "binary") == 0)) {
+        against_chd(argv[1], strcmp(argv[2], "binary") == 0, argv[3]);
     } else {
-        fprintf(stderr, "usage: %s URL json|binary | keycheck\n", argv[0]);
+        fprintf(stderr, "usage: %s URL json|binary ADMIN_KEY | keycheck\n", argv[0]);
         return 2;
     }
     printf("test_client: %d checks passed\n", g_checks);
