@@ -241,14 +241,13 @@ END_TEST
 
 int main(void)
 {
+    const TTest *const tests[] = {bucket_refills_at_its_rate, op_classes, keys,
+                                  connections_under_churn, binary_needs_a_bound_connection,
+                                  open_order_cap};
     Suite *s = suite_create("guard");
     TCase *tc = tcase_create("guard");
-    tcase_add_test(tc, bucket_refills_at_its_rate);
-    tcase_add_test(tc, op_classes);
-    tcase_add_test(tc, keys);
-    tcase_add_test(tc, connections_under_churn);
-    tcase_add_test(tc, binary_needs_a_bound_connection);
-    tcase_add_test(tc, open_order_cap);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }
