@@ -194,8 +194,11 @@ static void nng_destroy(void *impl)
     a->stop = true;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
-    nng_close(a->sock); /* unblocks a pending send/recv */
+    /* the worker sees `stop` after its attempt in flight (bounded by
+     * timeout_ms); closing the socket only then, with no send or recv
+     * pending, avoids NNG 1.5.2's nng_close hanging on one (upstream #1813) */
     pthread_join(a->thread, NULL);
+    nng_close(a->sock);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a->in.v);
