@@ -114,18 +114,20 @@ class Faults(unittest.TestCase):
         d = self.start(transport="ipc")
         with d.client() as c:
             c.hello()
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(d.req[len("ipc://"):])
-        deadline = time.monotonic() + 40
+        for _ in range(3):  # the bug is a race: it usually takes one, not always
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(d.req[len("ipc://"):])
+        t0 = time.monotonic()
         while True:
             try:
                 with d.client(timeout_ms=2000) as c:
                     c.hello()
                     break
             except TransportError:
-                self.assertLess(time.monotonic(), deadline, "chd never answered again")
-        with open(os.path.join(self.tmp, "chd.log")) as f:
-            self.assertIn("event=ipc_listener_restarted", f.read())
+                self.assertLess(time.monotonic(), t0 + 40, "chd never answered again")
+        if time.monotonic() - t0 > 3:  # it was deaf: the watchdog brought it back
+            with open(os.path.join(self.tmp, "chd.log")) as f:
+                self.assertIn("event=ipc_listener_restarted", f.read())
 
     def fill_until_refused(self, d):
         """Load until the store refuses; the traders' ledgers hold what was acknowledged."""
