@@ -245,6 +245,17 @@ class Protocol(Base):
                            text=True, timeout=10)
         self.assertEqual(r.returncode, 0)
         self.assertIn("bid", r.stdout)
+        # human output of any other reply: key/value lines, lists of objects as tables
+        r = subprocess.run([CHCTL, "--url", self.d.req, "--data", self.d.dir, "stats"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"(?m)^requests +[0-9]+$")
+        self.assertRegex(r.stdout, r"(?m)^fills\.pool +[0-9]+$")
+        r = subprocess.run([CHCTL, "--url", self.d.req, "instruments"], capture_output=True,
+                           text=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"(?m)^instruments:\n +symbol +id +underlying")
+        self.assertIn(self.call, r.stdout)
         r = subprocess.run([CHCTL, "--url", self.d.req, "order", "new", "--account", "nobody",
                             "--symbol", self.call, "--side", "buy", "--qty", "1", "--price", "5"],
                            capture_output=True, text=True, timeout=10)

@@ -1,7 +1,9 @@
 /*
  * net.c - chctl's commands that talk to chd (through libchclient): one per
  * protocol op, plus `call` (any JSON) and `watch` (events). Human output by
- * default (tables for book and positions, indented JSON otherwise); --json
+ * default (a ladder for book, a table for positions, otherwise `key value`
+ * lines with nested objects as dotted keys and lists of objects as tables);
+ * --json
  * prints the server's reply as it came. The exit status is 0 for an ok
  * reply, 1 for an error reply (its code on stderr), 2 for usage, 3 for
  * transport errors.
@@ -93,6 +95,95 @@ int chctl_net_options(int *argc, char ***argv)
     return 0;
 }
 
+/* One value as text: numbers in full, strings bare, null as "-", anything
+ * nested as compact JSON. */
+static void cell(const cJSON *v, char *out, size_t cap)
+{
+    if (cJSON_IsString(v)) {
+        snprintf(out, cap, "%s", v->valuestring);
+    } else if (cJSON_IsNumber(v)) {
+        snprintf(out, cap, "%.10g", v->valuedouble);
+    } else if (cJSON_IsBool(v)) {
+        snprintf(out, cap, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    } else if (cJSON_IsNull(v) || v == NULL) {
+        snprintf(out, cap, "-");
+    } else {
+        char *t = cJSON_PrintUnformatted(v);
+        snprintf(out, cap, "%s", t != NULL ? t : "?");
+        cJSON_free(t);
+    }
+}
+
+static bool is_table(const cJSON *v)
+{
+    return cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0 && cJSON_IsObject(v->child);
+}
+
+/* A list of objects as a table: the first object's keys are the columns. */
+static void print_rows(const char *title, const cJSON *arr)
+{
+    enum { MAXC = 24, W = 64 };
+    const char *col[MAXC];
+    int w[MAXC], nc = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, arr->child)
+    {
+        if (nc < MAXC && f->string != NULL) {
+            col[nc] = f->string;
+            w[nc++] = (int)strlen(f->string);
+        }
+    }
+    char buf[W];
+    const cJSON *row;
+    cJSON_ArrayForEach(row, arr)
+    {
+        for (int c = 0; c < nc; c++) {
+            cell(cJSON_GetObjectItemCaseSensitive(row, col[c]), buf, sizeof buf);
+            int n = (int)strlen(buf);
+            w[c] = n > w[c] ? n : w[c];
+        }
+    }
+    printf("%s:\n", title);
+    for (int c = 0; c < nc; c++)
+        printf("%s%*s", c ? "  " : "  ", w[c], col[c]);
+    printf("\n");
+    cJSON_ArrayForEach(row, arr)
+    {
+        for (int c = 0; c < nc; c++) {
+            cell(cJSON_GetObjectItemCaseSensitive(row, col[c]), buf, sizeof buf);
+            printf("  %*s", w[c], buf);
+        }
+        printf("\n");
+    }
+}
+
+/* `key value` lines for the scalars of an object (nested objects as dotted
+ * keys), then a table for each list of objects. */
+static void print_object(const cJSON *o, const char *prefix)
+{
+    const cJSON *v;
+    char key[128], buf[256];
+    cJSON_ArrayForEach(v, o)
+    {
+        snprintf(key, sizeof key, "%s%s", prefix, v->string != NULL ? v->string : "?");
+        if (cJSON_IsObject(v)) {
+            char sub[130];
+            snprintf(sub, sizeof sub, "%s.", key);
+            print_object(v, sub);
+        } else if (!is_table(v)) {
+            cell(v, buf, sizeof buf);
+            printf("%-24s %s\n", key, buf);
+        }
+    }
+    cJSON_ArrayForEach(v, o)
+    {
+        if (is_table(v)) {
+            snprintf(key, sizeof key, "%s%s", prefix, v->string != NULL ? v->string : "?");
+            print_rows(key, v);
+        }
+    }
+}
+
 static void print_table(const cJSON *r, const char *op)
 {
     if (strcmp(op, "book") == 0) {
@@ -132,11 +223,7 @@ static void print_table(const cJSON *r, const char *op)
         }
         return;
     }
-    char *t = cJSON_Print(r);
-    if (t != NULL) {
-        puts(t);
-        cJSON_free(t);
-    }
+    print_object(r, "");
 }
 
 /* Send one request (a tree, consumed) and print the reply. */
