@@ -6,6 +6,10 @@
  * configurations on the same seeded flow and price path, and writes a report.
  *
  * Usage: chsim [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]
+ *              [--chd ENDPOINT [--key KEY | --key-file FILE]]
+ *
+ * With --chd: the same scenario through a running chd (sim_chd.c), one
+ * configuration (the daemon's), the key from --key, --key-file or $CH_KEY.
  *
  * With no arguments: the default scenario on the shipped data (BTC hourly
  * closes, Binance funding, the Deribit chain), output in ./chsim-out/.
@@ -100,7 +104,9 @@ static char *read_all(const char *path)
 
 static int usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]\n",
+    fprintf(stderr,
+            "usage: %s [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]\n"
+            "       [--chd ENDPOINT [--key KEY | --key-file FILE]]\n",
             argv0);
     return 2;
 }
@@ -108,7 +114,7 @@ static int usage(const char *argv0)
 int main(int argc, char **argv)
 {
     const char *config = NULL, *out = "chsim-out";
-    const char *seed = NULL;
+    const char *seed = NULL, *chd = NULL, *key = NULL, *key_file = NULL;
     bool quiet = false, plots = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
@@ -117,12 +123,39 @@ int main(int argc, char **argv)
             out = argv[++i];
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             seed = argv[++i];
+        else if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
+            chd = argv[++i];
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            key = argv[++i];
+        else if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc)
+            key_file = argv[++i];
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = true;
         else if (strcmp(argv[i], "--no-plots") == 0)
             plots = false;
         else
             return usage(argv[0]);
+    }
+    if ((key != NULL || key_file != NULL) && (chd == NULL || (key != NULL && key_file != NULL)))
+        return usage(argv[0]);
+    char key_buf[256] = "";
+    if (key_file != NULL) {
+        char *text = read_all(key_file);
+        if (text == NULL) {
+            fprintf(stderr, "chsim: %s: %s\n", key_file, strerror(errno));
+            return 2;
+        }
+        text[strcspn(text, " \t\r\n")] = '\0';
+        bool fits = strlen(text) < sizeof key_buf;
+        snprintf(key_buf, sizeof key_buf, "%s", fits ? text : "");
+        free(text);
+        if (!fits) {
+            fprintf(stderr, "chsim: %s: not a key (longer than 255 bytes)\n", key_file);
+            return 2;
+        }
+        key = key_buf;
+    } else if (chd != NULL && key == NULL) {
+        key = getenv("CH_KEY");
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -177,10 +210,23 @@ int main(int argc, char **argv)
         sim_market_free(&m);
         return 1;
     }
-    sim_result *res = calloc(c.n_runs, sizeof *res);
-    progress p = {.on = !quiet && isatty(2), .n_runs = c.n_runs, .last = -1};
+    /* daemon mode: one configuration, the daemon's */
+    size_t n_runs = chd != NULL ? 1 : c.n_runs;
+    sim_result *res = calloc(n_runs, sizeof *res);
+    progress p = {.on = !quiet && isatty(2), .n_runs = n_runs, .last = -1};
     size_t done = 0;
-    for (; res != NULL && done < c.n_runs; done++) {
+    if (res != NULL && chd != NULL) {
+        p.run = 1;
+        p.name = "chd";
+        if (sim_run_chd(&c, &m, &flow, chd, key, &res[0], on_progress, &p, msg, sizeof msg)) {
+            done = 1;
+        } else {
+            if (p.on)
+                fprintf(stderr, "\n");
+            fprintf(stderr, "chsim: %s\n", msg);
+        }
+    }
+    for (; res != NULL && chd == NULL && done < c.n_runs; done++) {
         p.run = done + 1;
         p.name = c.runs[done].name;
         p.last = -1;
@@ -191,13 +237,13 @@ int main(int argc, char **argv)
             break;
         }
     }
-    int rc = res != NULL && done == c.n_runs ? 0 : 1;
+    int rc = res != NULL && done == n_runs ? 0 : 1;
     bool plotted = false;
     if (rc == 0 && mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "chsim: %s: %s\n", out, strerror(errno));
         rc = 1;
     }
-    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, c.n_runs, plots, &plotted, msg,
+    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, n_runs, plots, &plotted, msg,
                                        sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
         rc = 1;
@@ -206,17 +252,23 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         if (!quiet)
-            sim_report_table(stdout, res, c.n_runs);
+            sim_report_table(stdout, res, n_runs);
+        if (chd != NULL)
+            printf("\nchsim: through chd at %s, the scenario shifted by %" PRId64 " weeks; fills "
+                   "by source in the order replies %" PRIu64 "/%" PRIu64 "/%" PRIu64
+                   ", in chd's stats %" PRIu64 "/%" PRIu64 "/%" PRIu64 " (book/net/pool)\n",
+                   chd, res[0].shift_weeks, res[0].fills[0], res[0].fills[1], res[0].fills[2],
+                   res[0].daemon_fills[0], res[0].daemon_fills[1], res[0].daemon_fills[2]);
         printf("\nchsim: %zu configurations x %zu steps, %zu orders, in %.1f s; wrote %s/ "
                "(report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp%s)\n",
-               c.n_runs, m.n, flow.n, secs, out,
+               n_runs, m.n, flow.n, secs, out,
                plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "");
         if (plots && !plotted)
             printf("chsim: plots skipped: gnuplot not found (apt-get install gnuplot-nox, then "
                    "run `gnuplot plots.gp` in %s)\n",
                    out);
     }
-    for (size_t i = 0; res != NULL && i < c.n_runs; i++)
+    for (size_t i = 0; res != NULL && i < n_runs; i++)
         sim_result_free(&res[i]);
     free(res);
     sim_flow_free(&flow);

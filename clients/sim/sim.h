@@ -278,6 +278,11 @@ typedef struct sim_result {
     double final_delta, final_gamma, final_vega;
     size_t n_points;
     sim_point *points;
+    /* daemon mode (sim_run_chd()): what chd could not tell is left out of the report */
+    bool chd;
+    int64_t shift_weeks;      /* the scenario as chd saw it: this many weeks later */
+    uint64_t daemon_fills[3]; /* chd's `stats` fills by source over the run */
+    uint64_t split_updates;   /* steps whose marks went one expiry per market.update */
 } sim_result;
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
@@ -287,6 +292,17 @@ bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m,
              const sim_flow *f, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
              size_t cap);
 void sim_result_free(sim_result *r);
+
+/**
+ * The scenario through a running chd at @p endpoint (libchclient; @p key:
+ * the admin key, NULL for a daemon run with --no-auth): one configuration,
+ * the daemon's. The scenario is shifted by whole weeks to lie after the wall
+ * clock (chd's clock never goes back); the result has no PnL attribution and
+ * no trade-by-trade baseline (sim_chd.c). false + msg on error.
+ */
+bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
+                 const char *endpoint, const char *key, sim_result *out, sim_progress_fn progress,
+                 void *pctx, char *msg, size_t cap);
 
 /* ---- output -------------------------------------------------------------- */
 

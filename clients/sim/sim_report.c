@@ -96,16 +96,32 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
         const sim_result *r = &res[i];
         fprintf(f, "    {\n      \"name\": ");
         json_str(f, r->name);
-        fprintf(f,
-                ",\n      \"internal\": %s,\n      \"netting\": %s,\n"
-                "      \"dynamic_pricing\": %s,\n      \"hedge_policy\": \"%s\",\n",
-                r->run.internal ? "true" : "false", r->run.netting ? "true" : "false",
-                r->run.dynamic_pricing ? "true" : "false", ch_hedge_policy_name(r->run.hedge.kind));
+        fprintf(f, ",\n      \"engine\": \"%s\",\n", r->chd ? "chd" : "in_process");
+        if (r->chd)
+            fprintf(f, "      \"shift_weeks\": %" PRId64 ",\n"
+                       "      \"split_market_updates\": %" PRIu64 ",\n"
+                       "      \"not_available\": [\"internal\", \"netting\", "
+                       "\"dynamic_pricing\", \"pnl\", \"trade_by_trade_hedge_cost\", "
+                       "\"option_notional\"],\n"
+                       "      \"hedge_policy\": \"%s\",\n",
+                    r->shift_weeks, r->split_updates, ch_hedge_policy_name(r->run.hedge.kind));
+        else
+            fprintf(f,
+                    "      \"internal\": %s,\n      \"netting\": %s,\n"
+                    "      \"dynamic_pricing\": %s,\n      \"hedge_policy\": \"%s\",\n",
+                    r->run.internal ? "true" : "false", r->run.netting ? "true" : "false",
+                    r->run.dynamic_pricing ? "true" : "false",
+                    ch_hedge_policy_name(r->run.hedge.kind));
         fprintf(f, "      \"orders\": %" PRIu64 ",\n      \"rejected\": %" PRIu64 ",\n", r->orders,
                 r->rejected);
         fprintf(f, "      \"fills\": {");
         for (int s = 0; s < 3; s++)
             fprintf(f, "%s\"%s\": %" PRIu64, s ? ", " : "", k_src[s], r->fills[s]);
+        if (r->chd) {
+            fprintf(f, "},\n      \"daemon_fills\": {");
+            for (int s = 0; s < 3; s++)
+                fprintf(f, "%s\"%s\": %" PRIu64, s ? ", " : "", k_src[s], r->daemon_fills[s]);
+        }
         fprintf(f, "},\n      \"contracts\": {");
         for (int s = 0; s < 3; s++)
             fprintf(f, "%s\"%s\": %" PRId64, s ? ", " : "", k_src[s], r->lots[s]);
@@ -114,17 +130,22 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 "      \"netting_ratio\": %.6f,\n      \"hedge_volume\": %.4f,\n"
                 "      \"hedge_orders\": %" PRIu64 ",\n      \"hedge_cost\": %.2f,\n"
                 "      \"hedge_fees\": %.2f,\n      \"hedge_slippage\": %.2f,\n"
-                "      \"hedge_funding_received\": %.2f,\n"
-                "      \"trade_by_trade_hedge_cost\": %.2f,\n      \"option_notional\": %.2f,\n"
-                "      \"taker_fees_collected\": %.2f,\n      \"pool_pnl\": %.2f,\n"
-                "      \"pnl\": {",
+                "      \"hedge_funding_received\": %.2f,\n",
                 r->internal_share, r->gross_delta, r->netting_ratio, r->hedge_volume,
-                r->hedge_orders, hedge_cost(r), r->hedge_fees, r->hedge_slippage, r->hedge_funding,
-                r->tbt_cost, r->notional, r->taker_fees, r->pool_pnl);
-        for (int p = 0; p < SIM_PNL_N; p++)
-            fprintf(f, "%s\"%s\": %.2f", p ? ", " : "", sim_pnl_names[p], z(r->pnl[p]));
+                r->hedge_orders, hedge_cost(r), r->hedge_fees, r->hedge_slippage, r->hedge_funding);
+        if (!r->chd)
+            fprintf(f, "      \"trade_by_trade_hedge_cost\": %.2f,\n      \"option_notional\": %.2f,\n",
+                    r->tbt_cost, r->notional);
+        fprintf(f, "      \"taker_fees_collected\": %.2f,\n      \"pool_pnl\": %.2f,\n",
+                r->taker_fees, r->pool_pnl);
+        if (!r->chd) {
+            fprintf(f, "      \"pnl\": {");
+            for (int p = 0; p < SIM_PNL_N; p++)
+                fprintf(f, "%s\"%s\": %.2f", p ? ", " : "", sim_pnl_names[p], z(r->pnl[p]));
+            fprintf(f, "},\n");
+        }
         fprintf(f,
-                "},\n      \"max_drawdown\": %.2f,\n      \"final\": {\"delta\": %.4f, "
+                "      \"max_drawdown\": %.2f,\n      \"final\": {\"delta\": %.4f, "
                 "\"gamma\": %.6f, \"vega\": %.2f},\n      \"series\": \"series-%zu.csv\"\n    }%s\n",
                 r->max_drawdown, r->final_delta, r->final_gamma, r->final_vega, i + 1,
                 i + 1 < n ? "," : "");
@@ -140,9 +161,14 @@ void sim_report_table(FILE *f, const sim_result *res, size_t n)
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++) {
         const sim_result *r = &res[i];
-        fprintf(f, "| %s | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %.0f | %.0f | %.0f |\n",
+        char tbt[32];
+        if (r->chd)
+            snprintf(tbt, sizeof tbt, "n/a");
+        else
+            snprintf(tbt, sizeof tbt, "%.0f", r->tbt_cost);
+        fprintf(f, "| %s | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %s | %.0f | %.0f |\n",
                 r->name, 100 * r->internal_share, r->netting_ratio, r->hedge_volume,
-                r->hedge_orders, hedge_cost(r), r->tbt_cost, r->pool_pnl, r->max_drawdown);
+                r->hedge_orders, hedge_cost(r), tbt, r->pool_pnl, r->max_drawdown);
     }
 }
 
@@ -161,6 +187,15 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
             d0, d1, m->n, c->step_seconds, c->seed, price_source(c), m->s[0].spot,
             m->s[m->n - 1].spot, funding_source(c), c->chain.flat_vol > 0 ? "flat" : c->chain.file,
             100 * m->surf.atm30, fl->n);
+    for (size_t i = 0; i < n; i++)
+        if (res[i].chd)
+            fprintf(f, "Engine: a running chd, through its protocol (chsim --chd), one "
+                       "configuration: the daemon's. The scenario's times were shifted by %" PRId64
+                       " weeks for it (chd's clock never goes back). Not available in daemon "
+                       "mode: the PnL attribution (only the total: house + pool equity at "
+                       "chd's marks plus the hedge book), the trade-by-trade baseline (fills "
+                       "carry no delta) and the option notional.\n\n",
+                    res[i].shift_weeks);
     fprintf(f, "## Netting and hedging\n\n");
     sim_report_table(f, res, n);
     fprintf(f, "\nInternal fills: contracts filled by the book or parity netting. Netting ratio: "
@@ -183,7 +218,10 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "| %s |", res[i].name);
         for (int p = 0; p < SIM_PNL_N; p++)
-            fprintf(f, " %.0f |", z(res[i].pnl[p]));
+            if (res[i].chd)
+                fprintf(f, " n/a |");
+            else
+                fprintf(f, " %.0f |", z(res[i].pnl[p]));
         fprintf(f, " %.0f |\n", res[i].pool_pnl);
     }
     fprintf(f, "\nspread: edge against the mark at trade time (half-spread, inventory premium, "
@@ -226,8 +264,11 @@ static bool write_series(const char *dir, const sim_result *res, size_t n)
     fprintf(f, ",total\n");
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "\"%zu %s\"", i + 1, res[i].name);
-        for (int p = 0; p < SIM_PNL_N; p++)
-            fprintf(f, ",%.2f", z(res[i].pnl[p]));
+        for (int p = 0; p < SIM_PNL_N; p++) /* daemon mode: no attribution, empty cells */
+            if (res[i].chd)
+                fprintf(f, ",");
+            else
+                fprintf(f, ",%.2f", z(res[i].pnl[p]));
         fprintf(f, ",%.2f\n", res[i].pool_pnl);
     }
     return fclose(f) == 0;
