@@ -15,6 +15,8 @@
  *   sim_run.c     one configuration through the engine: fills, hedging, PnL
  *                 attribution, time series
  *   sim_report.c  report.json, report.md, CSV series, gnuplot plots
+ *   sim_chd.c     the same scenario through a running chd (chsim --chd; in
+ *                 the chsim program only, it needs libchclient)
  *
  * Everything is deterministic: the same config (and seed) gives the same
  * numbers, so the same report bytes. Only sim_data.c, sim_flow.c (the flow
