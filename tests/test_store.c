@@ -244,9 +244,18 @@ static void collect(void *ctx, const ch_order_info *o)
 
 START_TEST(command_round_trips)
 {
-    ch_command all[12];
-    for (int t = 0; t < 12; t++)
+    ch_command all[14];
+    for (int t = 0; t < 14; t++)
         all[t] = cmd((ch_command_type)(t + 1));
+    all[12].hedge.id = UINT64_C(1798358400000000123);
+    all[12].hedge.qty = 4.5;
+    all[12].hedge.mark = 100020;
+    all[13].hedge.id = UINT64_C(1798358400000000123);
+    all[13].hedge.filled = true;
+    all[13].hedge.qty = 4.5;
+    all[13].hedge.price = 100030.25;
+    all[13].hedge.fee = 22.5;
+    all[13].hedge.slippage = 0.25;
     all[11].hedge.underlying = 2;
     all[11].hedge.qty = -3.25;
     all[11].hedge.price = 100012.5;
@@ -288,7 +297,7 @@ START_TEST(command_round_trips)
     all[9].amount = 5;
     all[10].account.v = 2;
     all[10].amount = 6;
-    for (int t = 0; t < 12; t++) {
+    for (int t = 0; t < 14; t++) {
         uint8_t buf[16384];
         size_t n = ch_command_encode(&all[t], buf, sizeof buf);
         ck_assert_uint_gt(n, 2);
@@ -305,6 +314,22 @@ START_TEST(command_round_trips)
         ck_assert_uint_eq(ch_command_encode(&all[t], buf, n - 1), 0);
     }
     ck_assert_str_eq(all[1].symbol, "ETH-27DEC26-3000-P");
+    { /* the external venue's order and its report keep their id, mark and fill */
+        uint8_t buf[256];
+        ch_command back;
+        size_t n = ch_command_encode(&all[12], buf, sizeof buf);
+        ck_assert_int_eq(ch_command_decode(buf, n, &back), CH_OK);
+        ck_assert_int_eq(back.type, CH_C_HEDGE_SENT);
+        ck_assert(back.hedge.id == UINT64_C(1798358400000000123));
+        ck_assert(back.hedge.qty == 4.5 && back.hedge.mark == 100020);
+        n = ch_command_encode(&all[13], buf, sizeof buf);
+        ck_assert_int_eq(ch_command_decode(buf, n, &back), CH_OK);
+        ck_assert(back.hedge.filled && back.hedge.id == all[13].hedge.id);
+        ck_assert(back.hedge.price == 100030.25 && back.hedge.fee == 22.5 &&
+                  back.hedge.slippage == 0.25);
+        buf[1 + 1 + 4 + 8] = 2; /* version, type, underlying, id: the filled flag */
+        ck_assert_int_eq(ch_command_decode(buf, n, &back), CH_EBADREQ);
+    }
     uint8_t junk[3] = {1, 200, 0};
     ch_command back;
     ck_assert_int_eq(ch_command_decode(junk, 3, &back), CH_EBADREQ);

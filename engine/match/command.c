@@ -217,6 +217,21 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
         w_f64(&w, c->hedge.fee);
         w_f64(&w, c->hedge.slippage);
         break;
+    case CH_C_HEDGE_SENT:
+        w_u32(&w, c->hedge.underlying);
+        w_u64(&w, c->hedge.id);
+        w_f64(&w, c->hedge.qty);
+        w_f64(&w, c->hedge.mark);
+        break;
+    case CH_C_HEDGE_REPORT:
+        w_u32(&w, c->hedge.underlying);
+        w_u64(&w, c->hedge.id);
+        w_u8(&w, c->hedge.filled ? 1 : 0);
+        w_f64(&w, c->hedge.qty);
+        w_f64(&w, c->hedge.price);
+        w_f64(&w, c->hedge.fee);
+        w_f64(&w, c->hedge.slippage);
+        break;
     case CH_C_CANCEL:
         w_u32(&w, c->account.v);
         w_u64(&w, c->order_id.v);
@@ -300,6 +315,25 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
         c->hedge.fee = r_f64(&r);
         c->hedge.slippage = r_f64(&r);
         break;
+    case CH_C_HEDGE_SENT:
+        c->hedge.underlying = r_u32(&r);
+        c->hedge.id = r_u64(&r);
+        c->hedge.qty = r_f64(&r);
+        c->hedge.mark = r_f64(&r);
+        break;
+    case CH_C_HEDGE_REPORT: {
+        c->hedge.underlying = r_u32(&r);
+        c->hedge.id = r_u64(&r);
+        uint8_t f = r_u8(&r);
+        if (f > 1)
+            return CH_EBADREQ; /* canonical: one encoding per command */
+        c->hedge.filled = f == 1;
+        c->hedge.qty = r_f64(&r);
+        c->hedge.price = r_f64(&r);
+        c->hedge.fee = r_f64(&r);
+        c->hedge.slippage = r_f64(&r);
+        break;
+    }
     case CH_C_CANCEL:
         c->account.v = r_u32(&r);
         c->order_id.v = r_u64(&r);
@@ -370,6 +404,8 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         err = ch_engine_pool_withdraw(e, c->account, c->amount, &r->value);
         break;
     case CH_C_HEDGE:
+    case CH_C_HEDGE_SENT:
+    case CH_C_HEDGE_REPORT:
         err = CH_OK; /* for the hedge book of whoever replays; not the engine's */
         break;
     default:

@@ -35,7 +35,9 @@ typedef enum ch_command_type {
     CH_C_REPLACE = 9,
     CH_C_POOL_DEPOSIT = 10,
     CH_C_POOL_WITHDRAW = 11,
-    CH_C_HEDGE = 12 /**< a hedge fill booked (the server's hedge book; the engine ignores it) */
+    CH_C_HEDGE = 12, /**< a hedge fill booked (the server's hedge book; the engine ignores it) */
+    CH_C_HEDGE_SENT = 13,  /**< a hedge order handed to an external venue (id, qty, mark) */
+    CH_C_HEDGE_REPORT = 14 /**< the venue's answer to it: a fill, or a final rejection */
 } ch_command_type;
 
 #define CH_CLIENT_ORDER_ID_MAX 64
@@ -61,9 +63,12 @@ typedef struct ch_command {
     int64_t amount;                           /* ACCOUNT_OPEN cash, DEPOSIT, POOL_* */
     ch_engine_order order;                    /* SUBMIT */
     char client_order_id[CH_CLIENT_ORDER_ID_MAX]; /* SUBMIT, optional ("" = none) */
-    struct {                                  /* HEDGE */
+    struct {                                  /* HEDGE, HEDGE_SENT, HEDGE_REPORT */
         uint32_t underlying;
-        double qty, price, fee, slippage;
+        double qty, price, fee, slippage;     /* HEDGE, HEDGE_REPORT (the fill) */
+        uint64_t id;                          /* HEDGE_SENT, HEDGE_REPORT: the venue order id */
+        double mark;                          /* HEDGE_SENT */
+        bool filled;                          /* HEDGE_REPORT: false = rejected, nothing booked */
     } hedge;
     ch_order_id order_id;                     /* CANCEL, REPLACE */
     int64_t qty, price;                       /* REPLACE */
