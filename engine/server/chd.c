@@ -3,7 +3,7 @@
  *
  * Usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]
  *            [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]
- *            [--log-level error|warn|info|debug]
+ *            [--log-level error|warn|info|debug] [--hedge-venue URL]
  * Runs until SIGINT or SIGTERM, then finishes the batch in progress, commits
  * and exits 0. Logs are key=value lines on stderr.
  */
@@ -20,9 +20,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
                "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
-               "           [--log-level error|warn|info|debug]\n"
+               "           [--log-level error|warn|info|debug] [--hedge-venue URL]\n"
                "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
-               "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n");
+               "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n"
+               "--hedge-venue URL: send hedge orders to an external venue (e.g. chvenue)\n"
+               "                   instead of the simulated one\n");
 }
 
 int main(int argc, char **argv)
@@ -61,6 +63,9 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--tls") == 0 && strlen(v) < sizeof cfg.tls_cert_key) {
             snprintf(cfg.tls_cert_key, sizeof cfg.tls_cert_key, "%s", v);
+            i++;
+        } else if (strcmp(a, "--hedge-venue") == 0 && strlen(v) < sizeof cfg.hedge_venue) {
+            snprintf(cfg.hedge_venue, sizeof cfg.hedge_venue, "%s", v);
             i++;
         } else if (strcmp(a, "--config") == 0) {
             i++;

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ch/hedge_nng.h"
 #include "ch/log.h"
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
@@ -231,6 +232,11 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
             c->hedge.band = d;
         } else if (strcmp(k, "venue_fee_bps") == 0 && num(v, 0, 1000, &d)) {
             c->venue.taker_fee_bps = d;
+        } else if (strcmp(k, "hedge_venue") == 0 && cJSON_IsString(v) &&
+                   strlen(v->valuestring) < sizeof c->hedge_venue) {
+            snprintf(c->hedge_venue, sizeof c->hedge_venue, "%s", v->valuestring);
+        } else if (strcmp(k, "hedge_venue_timeout_ms") == 0 && num(v, 1, 600000, &d)) {
+            c->hedge_venue_timeout_ms = (int)d;
         } else {
             e = cfg_fail(err, cap, k, "unknown key, or a value of the wrong type or range");
         }
@@ -249,6 +255,17 @@ struct ch_server {
     ch_hedge_book hedge;
     ch_time hedge_last;
     bool hedge_traded;
+    /* the external venue (ops NULL: the simulated one, inline) and the orders
+     * logged as sent whose answer is not logged yet; `queued`: handed to the
+     * adapter by this process (replayed ones are sent again at start) */
+    ch_hedge_adapter venue;
+    struct hedge_pending {
+        uint64_t id;
+        double qty, mark;
+        bool queued;
+    } *pend;
+    size_t n_pend, cap_pend;
+    uint64_t hedge_next_id;
     nng_socket rep, pub;
     nng_listener req_listener; /* re-created by the ipc watchdog */
     chi_ipc_watch *watch;
@@ -1295,6 +1312,8 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
     return CH_OK;
 }
 
+static double pend_qty(const ch_server *s);
+
 static ch_err op_hedge(ch_server *s, req_ctx *r)
 {
     const ch_hedge_book *h = &s->hedge;
@@ -1308,6 +1327,17 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "realized", h->realized);
     cJSON_AddNumberToObject(r->out, "volume", h->volume);
     cJSON_AddNumberToObject(r->out, "orders", (double)h->orders);
+    /* where orders go, and what is sent but not yet answered */
+    cJSON_AddStringToObject(r->out, "venue", s->venue.ops != NULL ? s->cfg.hedge_venue : "sim");
+    cJSON_AddNumberToObject(r->out, "in_flight", pend_qty(s));
+    cJSON_AddNumberToObject(r->out, "in_flight_orders", (double)s->n_pend);
+    cJSON_AddNumberToObject(r->out, "fills", (double)h->fills);
+    cJSON_AddNumberToObject(r->out, "rejects", (double)h->rejects);
+    uint32_t infl = 0;
+    uint64_t retries = 0;
+    if (s->venue.ops != NULL)
+        s->venue.ops->status(s->venue.impl, &infl, &retries);
+    cJSON_AddNumberToObject(r->out, "retries", (double)retries);
     ch_netting n;
     ch_engine_netting(s->e, &n);
     cJSON_AddNumberToObject(r->out, "netting_ratio", ch_netting_ratio(h->volume, n.gross_delta));
@@ -1340,6 +1370,12 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "refused_clients", (double)gs.refused_clients);
     cJSON_AddNumberToObject(r->out, "open_order_cap", (double)gs.open_order_cap);
     cJSON_AddNumberToObject(r->out, "connections", (double)chi_guard_conns(s->guard));
+    uint32_t infl = 0;
+    uint64_t retries = 0;
+    if (s->venue.ops != NULL)
+        s->venue.ops->status(s->venue.impl, &infl, &retries);
+    cJSON_AddNumberToObject(r->out, "hedge_venue_retries", (double)retries);
+    cJSON_AddNumberToObject(r->out, "hedge_venue_rejects", (double)s->hedge.rejects);
     return CH_OK;
 }
 
@@ -1647,48 +1683,208 @@ static char *unavailable_reply(const char *would_have)
 
 /* ---- hedging after a batch ------------------------------------------------ */
 
+static bool pend_add(ch_server *s, uint64_t id, double qty, double mark)
+{
+    if (s->n_pend == s->cap_pend) {
+        size_t nc = s->cap_pend ? s->cap_pend * 2 : 8;
+        struct hedge_pending *np = realloc(s->pend, nc * sizeof *np);
+        if (np == NULL)
+            return false;
+        s->pend = np;
+        s->cap_pend = nc;
+    }
+    s->pend[s->n_pend++] = (struct hedge_pending){.id = id, .qty = qty, .mark = mark};
+    if (id >= s->hedge_next_id)
+        s->hedge_next_id = id + 1;
+    return true;
+}
+
+/* Remove order @p id. @return false if it was not in flight. */
+static bool pend_del(ch_server *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->n_pend; i++) {
+        if (s->pend[i].id == id) {
+            s->pend[i] = s->pend[--s->n_pend];
+            return true;
+        }
+    }
+    return false;
+}
+
+static double pend_qty(const ch_server *s)
+{
+    double q = 0;
+    for (size_t i = 0; i < s->n_pend; i++)
+        q += s->pend[i].qty;
+    return q;
+}
+
+static void publish_hedge_fill(ch_server *s, const ch_hedge_exec *x, uint64_t id)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (id != 0) {
+        char t[24];
+        snprintf(t, sizeof t, "%" PRIu64, id);
+        cJSON_AddStringToObject(o, "id", t);
+    }
+    cJSON_AddNumberToObject(o, "qty", x->qty);
+    cJSON_AddNumberToObject(o, "price", x->price);
+    cJSON_AddNumberToObject(o, "fee", x->fee);
+    cJSON_AddNumberToObject(o, "position", s->hedge.position);
+    publish(s, "hedge", o);
+}
+
+/* Hand the orders in flight that this process has not sent yet (new ones,
+ * and those replayed from the log) to the adapter. Never blocks. */
+static void hedge_send_pending(ch_server *s)
+{
+    for (size_t i = 0; i < s->n_pend; i++) {
+        struct hedge_pending *p = &s->pend[i];
+        if (p->queued)
+            continue;
+        ch_hedge_order o = {.id = p->id, .qty = p->qty, .mark = p->mark};
+        if (s->venue.ops->send(s->venue.impl, &o) != CH_OK) {
+            CH_LOG(CH_LOG_WARN, "hedge_send_failed", "id=%" PRIu64 " reason=out_of_memory", p->id);
+            return; /* tried again after the next batch */
+        }
+        p->queued = true;
+        CH_LOG(CH_LOG_INFO, "hedge_sent", "id=%" PRIu64 " qty=%.8g mark=%.8g venue=%s", p->id,
+               p->qty, p->mark, s->cfg.hedge_venue);
+    }
+}
+
+/* After each batch (and, while orders are in flight at an external venue,
+ * whenever the engine thread is idle): log and book the venue's answers,
+ * then let the policy decide on position + in flight. Every hedge fill is
+ * logged and committed before it is booked; an external order is logged and
+ * committed before it leaves, so a restart knows it. */
 static void hedge_after_batch(ch_server *s)
 {
-    if (s->cfg.hedge.kind == CH_HEDGE_OFF || s->halted)
+    if (s->halted)
         return;
+    bool logged = false;
+    ch_hedge_report rep[64];
+    size_t n_rep = 0;
+    if (s->venue.ops != NULL) {
+        size_t n = s->venue.ops->poll(s->venue.impl, rep, 64);
+        for (size_t i = 0; i < n; i++) {
+            bool known = false;
+            for (size_t k = 0; k < s->n_pend && !known; k++)
+                known = s->pend[k].id == rep[i].id;
+            if (!known) { /* cannot happen: one adapter, one send per id */
+                CH_LOG(CH_LOG_WARN, "hedge_report_unknown", "id=%" PRIu64, rep[i].id);
+                continue;
+            }
+            ch_command c = cmd(CH_C_HEDGE_REPORT);
+            c.hedge.id = rep[i].id;
+            c.hedge.filled = rep[i].filled;
+            if (rep[i].filled) {
+                c.hedge.qty = rep[i].exec.qty;
+                c.hedge.price = rep[i].exec.price;
+                c.hedge.fee = rep[i].exec.fee;
+                c.hedge.slippage = rep[i].exec.slippage;
+            }
+            if (ch_store_log(s->st, &c, NULL) != CH_OK) {
+                s->halted = true;
+                break;
+            }
+            logged = true;
+            rep[n_rep++] = rep[i];
+        }
+    }
+    /* after the answers just polled: the position they book, and the orders
+     * still in flight */
+    double position = s->hedge.position, in_flight = pend_qty(s);
+    size_t n_in_flight = s->n_pend - n_rep;
+    for (size_t i = 0; i < n_rep; i++) {
+        for (size_t k = 0; k < s->n_pend; k++)
+            if (s->pend[k].id == rep[i].id)
+                in_flight -= s->pend[k].qty;
+        if (rep[i].filled)
+            position += rep[i].exec.qty;
+    }
+    double q = 0;
     ch_hedge_inputs in = {.now = ch_engine_now(s->e),
                           .net_delta = ch_engine_net_delta(s->e, 0),
-                          .position = s->hedge.position,
                           .spot = s->hedge.last_index > 0 ? s->hedge.last_index : s->cfg.index,
                           .vol = s->cfg.vol,
                           .rate = s->cfg.rate,
                           .tau = 30.0 / 365,
                           .last_trade = s->hedge_traded ? s->hedge_last : INT64_MIN / 2};
-    ch_risk_totals t;
-    ch_engine_risk(s->e, 0, &t, NULL);
-    in.gamma = t.gamma;
-    double q;
-    if (ch_hedge_decide(&s->cfg.hedge, &in, &q) != CH_OK || q == 0)
-        return;
+    /* the policy sees position + in flight; and one order at a time goes to
+     * an external venue: while it is unanswered (a slow or hung venue) the
+     * next decision waits, then covers the whole gap in one order */
+    in.position = position + in_flight;
+    if (!s->halted && s->cfg.hedge.kind != CH_HEDGE_OFF && n_in_flight == 0) {
+        ch_risk_totals t;
+        ch_engine_risk(s->e, 0, &t, NULL);
+        in.gamma = t.gamma;
+        if (ch_hedge_decide(&s->cfg.hedge, &in, &q) != CH_OK)
+            q = 0;
+    }
     double mark = s->hedge.last_perp > 0 ? s->hedge.last_perp : in.spot;
-    ch_hedge_exec x;
-    if (ch_perp_execute(&s->cfg.venue, mark, q, &x) != CH_OK)
-        return;
-    ch_command c = cmd(CH_C_HEDGE);
-    c.hedge.qty = x.qty;
-    c.hedge.price = x.price;
-    c.hedge.fee = x.fee;
-    c.hedge.slippage = x.slippage;
-    if (ch_store_log(s->st, &c, NULL) != CH_OK || ch_store_commit(s->st) != CH_OK) {
+    ch_hedge_exec x = {0};
+    uint64_t id = 0;
+    if (q != 0 && s->venue.ops == NULL) { /* the simulated venue fills at once */
+        if (ch_perp_execute(&s->cfg.venue, mark, q, &x) != CH_OK) {
+            q = 0;
+        } else {
+            ch_command c = cmd(CH_C_HEDGE);
+            c.hedge.qty = x.qty;
+            c.hedge.price = x.price;
+            c.hedge.fee = x.fee;
+            c.hedge.slippage = x.slippage;
+            if (ch_store_log(s->st, &c, NULL) != CH_OK)
+                s->halted = true;
+            logged = true;
+        }
+    } else if (q != 0) { /* the external venue: logged as sent, booked when it fills */
+        id = s->hedge_next_id > (uint64_t)in.now ? s->hedge_next_id : (uint64_t)in.now;
+        ch_command c = cmd(CH_C_HEDGE_SENT);
+        c.hedge.id = id;
+        c.hedge.qty = q;
+        c.hedge.mark = mark;
+        if (ch_store_log(s->st, &c, NULL) != CH_OK)
+            s->halted = true;
+        logged = true;
+    }
+    if (!s->halted && logged && ch_store_commit(s->st) != CH_OK)
         s->halted = true;
+    if (s->halted) {
         CH_LOG(CH_LOG_ERROR, "store_halted", "during=hedge reason=\"%s\"", ch_store_error(s->st));
+        return; /* nothing booked or sent; the venue's answers come again after a restart */
+    }
+    for (size_t i = 0; i < n_rep; i++) {
+        pend_del(s, rep[i].id);
+        if (rep[i].filled) {
+            ch_hedge_book_fill(&s->hedge, &rep[i].exec);
+            CH_LOG(CH_LOG_INFO, "hedge_filled",
+                   "id=%" PRIu64 " qty=%.8g price=%.8g fee=%.8g attempts=%u position=%.8g",
+                   rep[i].id, rep[i].exec.qty, rep[i].exec.price, rep[i].exec.fee,
+                   rep[i].attempts, s->hedge.position);
+            publish_hedge_fill(s, &rep[i].exec, rep[i].id);
+        } else {
+            s->hedge.rejects++;
+            CH_LOG(CH_LOG_WARN, "hedge_rejected", "id=%" PRIu64 " attempts=%u reason=%s",
+                   rep[i].id, rep[i].attempts, ch_errwire(rep[i].reason));
+        }
+    }
+    if (q == 0) {
+        if (s->venue.ops != NULL)
+            hedge_send_pending(s);
         return;
     }
-    ch_hedge_book_fill(&s->hedge, &x);
     s->hedge.orders++;
     s->hedge_last = in.now;
     s->hedge_traded = true;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "qty", x.qty);
-    cJSON_AddNumberToObject(o, "price", x.price);
-    cJSON_AddNumberToObject(o, "fee", x.fee);
-    cJSON_AddNumberToObject(o, "position", s->hedge.position);
-    publish(s, "hedge", o);
+    if (s->venue.ops == NULL) {
+        ch_hedge_book_fill(&s->hedge, &x);
+        publish_hedge_fill(s, &x, 0);
+        return;
+    }
+    if (!pend_add(s, id, q, mark)) /* logged: a restart sends it */
+        CH_LOG(CH_LOG_ERROR, "hedge_send_failed", "id=%" PRIu64 " reason=out_of_memory", id);
+    hedge_send_pending(s);
 }
 
 /* ---- the engine thread ------------------------------------------------------ */
@@ -1710,6 +1906,19 @@ static void send_reply(work *w, char *text, size_t len)
     w->state = 2;
     nng_aio_set_msg(w->aio, m);
     nng_ctx_send(w->ctx, w->aio);
+}
+
+static void flush_pubs(ch_server *s)
+{
+    for (size_t k = 0; k < s->n_pubs; k++) {
+        nng_msg *m;
+        if (nng_msg_alloc(&m, 0) == 0) {
+            if (nng_msg_append(m, s->pubs[k], strlen(s->pubs[k])) != 0 || nng_sendmsg(s->pub, m, 0) != 0)
+                nng_msg_free(m); /* PUB is best effort */
+        }
+        free(s->pubs[k]);
+    }
+    s->n_pubs = 0;
 }
 
 static void batch(ch_server *s, work *list)
@@ -1816,15 +2025,7 @@ static void batch(ch_server *s, work *list)
         snprintf(topic, sizeof topic, "book.%s", instr_of(s, (ch_instr_id){k})->symbol);
         publish(s, topic, o);
     }
-    for (size_t k = 0; k < s->n_pubs; k++) {
-        nng_msg *m;
-        if (nng_msg_alloc(&m, 0) == 0) {
-            if (nng_msg_append(m, s->pubs[k], strlen(s->pubs[k])) != 0 || nng_sendmsg(s->pub, m, 0) != 0)
-                nng_msg_free(m); /* PUB is best effort */
-        }
-        free(s->pubs[k]);
-    }
-    s->n_pubs = 0;
+    flush_pubs(s);
     free(replies);
     free(lens);
     free(mut);
@@ -1835,15 +2036,33 @@ static void *engine_thread(void *arg)
 {
     ch_server *s = arg;
     for (;;) {
+        /* with orders in flight at an external venue, wake up every 10 ms to
+         * book its answers even when no request comes */
+        bool waiting = s->venue.ops != NULL && s->n_pend > 0 && !s->halted;
         pthread_mutex_lock(&s->mu);
-        while (s->q_head == NULL && !s->stop)
-            pthread_cond_wait(&s->cv, &s->mu);
+        if (waiting && s->q_head == NULL && !s->stop) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += 10 * 1000000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cv, &s->mu, &dl);
+        } else {
+            while (s->q_head == NULL && !s->stop)
+                pthread_cond_wait(&s->cv, &s->mu);
+        }
         work *list = s->q_head;
         s->q_head = s->q_tail = NULL;
         bool stop = s->stop;
         pthread_mutex_unlock(&s->mu);
-        if (list != NULL)
+        if (list != NULL) {
             batch(s, list);
+        } else if (waiting) {
+            hedge_after_batch(s);
+            flush_pubs(s);
+        }
         if (stop)
             return NULL;
     }
@@ -1908,13 +2127,28 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
     }
     if (c->type == CH_C_SUBMIT && r->err == CH_OK) {
         order_rested(s, c, r);
-    } else if (c->type == CH_C_HEDGE) {
-        ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
-                           .slippage = c->hedge.slippage};
-        ch_hedge_book_fill(&s->hedge, &x);
+    } else if (c->type == CH_C_HEDGE || c->type == CH_C_HEDGE_SENT) {
+        /* an order: filled at once (simulated venue) or in flight (external) */
+        if (c->type == CH_C_HEDGE) {
+            ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price,
+                               .fee = c->hedge.fee, .slippage = c->hedge.slippage};
+            ch_hedge_book_fill(&s->hedge, &x);
+        } else if (!pend_add(s, c->hedge.id, c->hedge.qty, c->hedge.mark)) {
+            CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "id=%" PRIu64 " reason=out_of_memory",
+                   c->hedge.id);
+        }
         s->hedge.orders++;
         s->hedge_last = ch_engine_now(s->e);
         s->hedge_traded = true;
+    } else if (c->type == CH_C_HEDGE_REPORT) {
+        pend_del(s, c->hedge.id);
+        if (c->hedge.filled) {
+            ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price,
+                               .fee = c->hedge.fee, .slippage = c->hedge.slippage};
+            ch_hedge_book_fill(&s->hedge, &x);
+        } else {
+            s->hedge.rejects++;
+        }
     } else if (c->type == CH_C_MARKET && r->err == CH_OK) {
         ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), c->market.index,
                            isnan(c->market.perp) ? c->market.index : c->market.perp,
@@ -2129,7 +2363,29 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (s->cfg.hedge_venue[0] != '\0') {
+        ch_hedge_nng_config hc = {.url = s->cfg.hedge_venue,
+                                  .timeout_ms = s->cfg.hedge_venue_timeout_ms};
+        if ((e = ch_hedge_adapter_nng(&hc, &s->venue)) != CH_OK) {
+            snprintf(err, cap, "hedge venue %s: %s", s->cfg.hedge_venue, ch_strerror(e));
+            pthread_mutex_destroy(&s->mu);
+            pthread_cond_destroy(&s->cv);
+            ch_server_stop(s);
+            return NULL;
+        }
+        CH_LOG(CH_LOG_INFO, "hedge_venue", "url=%s in_flight=%zu", s->cfg.hedge_venue, s->n_pend);
+        hedge_send_pending(s); /* orders in flight at the last stop: same ids */
+    } else if (s->n_pend > 0) {
+        CH_LOG(CH_LOG_WARN, "hedge_unresolved",
+               "in_flight=%zu qty=%.8g reason=\"orders sent to an external venue are in flight; "
+               "they stay so until chd runs with that hedge_venue again\"",
+               s->n_pend, pend_qty(s));
+    }
     if (pthread_create(&s->thread, NULL, engine_thread, s) != 0) {
         snprintf(err, cap, "cannot start the engine thread");
         ch_server_stop(s);
@@ -2173,6 +2429,14 @@ void ch_server_stop(ch_server *s)
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
     }
+    /* the adapter's worker finishes its attempt in flight (bounded by the
+     * venue timeout); an order still unanswered is resent at the next start */
+    if (s->venue.ops != NULL)
+        s->venue.ops->destroy(s->venue.impl);
+    s->venue.ops = NULL;
+    free(s->pend);
+    s->pend = NULL;
+    s->n_pend = 0;
     for (int i = 0; s->works != NULL && i < s->n_works; i++)
         if (s->works[i] != NULL)
             nng_aio_stop(s->works[i]->aio);

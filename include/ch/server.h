@@ -12,6 +12,12 @@
  * The server hedges the house's net delta after each batch with the
  * configured policy on the simulated perpetual venue; each booked hedge fill
  * is logged too, so a restart restores the hedge book with everything else.
+ * With `hedge_venue` set, hedge orders go instead to an external venue over
+ * NNG (ch/hedge_nng.h): the order is logged before it leaves, stays in flight
+ * (the policy counts it) until the venue's fill comes back, and the fill is
+ * logged when it is booked. The engine thread never waits for the venue; an
+ * order in flight at a restart is sent again with its id, and the venue
+ * answers with the original fill.
  */
 #ifndef CH_SERVER_H
 #define CH_SERVER_H
@@ -54,7 +60,9 @@ typedef struct ch_server_config {
     double index, vol, rate;                /**< 100,000, 0.6, 0.03 */
     int64_t lp_cash;                        /**< seed LP capital of the pool, USD: 10M */
     ch_hedge_policy hedge;
-    ch_perp_venue venue;
+    ch_perp_venue venue;       /**< the simulated venue (when hedge_venue is empty) */
+    char hedge_venue[256];     /**< an external venue's REP URL ("": the simulated venue) */
+    int hedge_venue_timeout_ms; /**< per attempt at the external venue (0: 500) */
 } ch_server_config;
 
 /** The embedded defaults (runs with no file). */
