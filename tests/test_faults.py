@@ -2,10 +2,12 @@
 """Faults against chd: clients that vanish mid-request, a full LMDB map, a
 full disk, and kill -9 under load. After each, the store (read back with
 `chctl dump`) holds every acknowledged order, fill and cancel, positions sum
-to zero, and a restarted daemon serves again. (The hedge venue that hangs is
-in test_hedge.c: chd hedges on its in-process simulated venue.)
+to zero, and a restarted daemon serves again. And chd hedging on an external
+venue (the mock chvenue, --hedge-venue): the venue books the net delta, a
+venue that hangs (SIGSTOP) never slows the clients down nor gets an order
+twice, and a kill -9 with a hedge in flight books it once after the restart.
 
-Usage: test_faults.py CHD CHCTL LIBCHCLIENT   (run by ctest)
+Usage: test_faults.py CHD CHCTL LIBCHCLIENT CHVENUE   (run by ctest)
 """
 import json
 import os
@@ -19,7 +21,7 @@ import threading
 import time
 import unittest
 
-CHD, CHCTL, LIB = sys.argv[1:4]
+CHD, CHCTL, LIB, CHVENUE = sys.argv[1:5]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chd_harness  # noqa: E402
 from chd_harness import Daemon, Ledger, open_traders  # noqa: E402
@@ -205,6 +207,154 @@ class Faults(unittest.TestCase):
                 t.inflight = None
 
 
+class HedgeVenue(unittest.TestCase):
+    """chd --hedge-venue against chvenue over ipc://: only the net delta goes
+    out, an order stays in flight until the venue answers, and each order is
+    executed and booked once (by id, across retries and restarts)."""
+
+    CONFIG = {"hedge_policy": "every_batch", "hedge_venue_timeout_ms": 200}
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="chd-venue-")
+        self.venue_url = f"ipc://{self.tmp}/venue.ipc"
+        self.vlog = open(os.path.join(self.tmp, "chvenue.log"), "a")
+        self.venue = subprocess.Popen([CHVENUE, "--listen", self.venue_url], stderr=self.vlog)
+        self.stopped = False
+        self.d = Daemon(self.tmp, "ipc", self.CONFIG, extra=["--hedge-venue", self.venue_url])
+        self.d.start()
+        with self.d.client() as c:
+            self.key = c.account_open("hx", 50_000_000)["key"]
+            self.calls = sorted((i for i in c.instruments() if i["type"] == "call"),
+                                key=lambda i: (i["expiry"], abs(i["strike"] - 100000)))
+        self.sym = self.calls[0]["symbol"]
+
+    def tearDown(self):
+        if self.stopped:
+            self.venue.send_signal(signal.SIGCONT)
+        if self.d.proc is not None:
+            self.d.close()
+        else:
+            self.d.log.close()
+        self.venue.send_signal(signal.SIGTERM)
+        self.venue.wait(timeout=10)
+        self.vlog.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def venue_stats(self):
+        with Client(self.venue_url, timeout_ms=2000) as v:
+            return v.call("stats")
+
+    def buy(self, c, n, led=None):
+        """n orders taking calls from the pool (the house goes short delta);
+        each is acknowledged, and none takes long."""
+        worst = 0.0
+        for _ in range(n):
+            q = c.quote(self.sym, "buy", 1)
+            t0 = time.monotonic()
+            r = c.order_new("hx", self.sym, "buy", 1, price=q["price"], tif="ioc")
+            worst = max(worst, time.monotonic() - t0)
+            self.assertEqual(r["filled_qty"], 1)
+            if led is not None:
+                led.order("hx", 1, "ioc", r)
+        return worst
+
+    def settled(self, c, seconds=15):
+        """The hedge reply once nothing is in flight."""
+        deadline = time.monotonic() + seconds
+        while True:
+            h = c.hedge()
+            if h["in_flight_orders"] == 0:
+                return h
+            self.assertLess(time.monotonic(), deadline, f"hedge still in flight: {h}")
+            time.sleep(0.05)
+
+    def check_booked_once(self, c, h):
+        """The venue executed exactly the orders chd sent, each once, and
+        chd's hedge book holds exactly what the venue executed."""
+        v = self.venue_stats()
+        self.assertGreater(h["orders"], 0)
+        self.assertEqual(v["executed"], h["orders"])
+        self.assertEqual(h["fills"], h["orders"])
+        self.assertAlmostEqual(v["qty"], h["volume"], places=6)
+        net = c.risk()["netting"]["net_delta"]
+        self.assertAlmostEqual(h["position"], -net, delta=0.01)  # every_batch: back to zero
+        return v
+
+    def test_a_hedges_on_the_venue(self):
+        with self.d.client() as c:
+            self.buy(c, 5)
+            h = self.settled(c)
+            self.assertEqual(h["venue"], self.venue_url)
+            self.assertEqual(h["in_flight"], 0)
+            self.assertGreater(abs(h["position"]), 0.1)  # the calls' delta, offset
+            self.assertGreater(h["fees"], 0)
+            self.check_booked_once(c, h)
+            st = c.stats()
+            self.assertEqual(st["hedge_venue_rejects"], 0)
+        with open(os.path.join(self.tmp, "chd.log")) as f:
+            log = f.read()
+        self.assertIn("event=hedge_sent", log)
+        self.assertIn("event=hedge_filled", log)
+        # a restart replays the same hedge book from the log
+        self.d.stop()
+        self.d.start()
+        with self.d.client() as c:
+            again = c.hedge()
+            for k in ("position", "avg_price", "fees", "slippage", "orders", "volume"):
+                self.assertAlmostEqual(again[k], h[k], places=6, msg=k)
+            self.assertEqual(again["in_flight_orders"], 0)
+        self.assertEqual(self.venue_stats()["executed"], h["orders"])
+
+    def test_b_venue_hangs(self):
+        with self.d.client() as c:
+            self.buy(c, 2)
+            before = self.settled(c)
+            self.venue.send_signal(signal.SIGSTOP)
+            self.stopped = True
+            worst = self.buy(c, 20)  # clients keep trading while the venue hangs
+            self.assertLess(worst, 1.0, "an order waited for the hung venue")
+            time.sleep(0.6)  # a few attempts time out and are retried
+            h = c.hedge()
+            # one order in flight, for the first trade's delta; nothing booked unconfirmed
+            self.assertEqual(h["in_flight_orders"], 1)
+            self.assertNotEqual(h["in_flight"], 0)
+            self.assertEqual(h["orders"], before["orders"] + 1)
+            self.assertEqual(h["position"], before["position"])
+            self.assertGreater(c.stats()["hedge_venue_retries"], 0)
+            self.venue.send_signal(signal.SIGCONT)
+            self.stopped = False
+            h = self.settled(c)
+            # the answer booked, then one more order for the rest of the gap
+            self.assertEqual(h["orders"], before["orders"] + 2)
+            v = self.check_booked_once(c, h)
+            self.assertGreater(v["requests"], v["executed"])  # retries came, were deduped
+
+    def test_c_kill_with_hedge_in_flight(self):
+        led = Ledger()
+        with self.d.client() as c:
+            self.buy(c, 2, led)
+            self.settled(c)
+            self.venue.send_signal(signal.SIGSTOP)
+            self.stopped = True
+            self.buy(c, 6, led)
+            h = c.hedge()
+            self.assertEqual(h["in_flight_orders"], 1)
+        self.d.stop(signal.SIGKILL)
+        self.assertEqual(led.check(self.d.dump(), exact=True), [])
+        self.d.start()  # the order in flight is sent again, with its id
+        with self.d.client() as c:
+            again = c.hedge()
+            self.assertEqual(again["in_flight_orders"], 1)
+            self.assertEqual(again["in_flight"], h["in_flight"])
+            self.assertEqual(again["orders"], h["orders"])
+            self.venue.send_signal(signal.SIGCONT)
+            self.stopped = False
+            h = self.settled(c)
+            self.check_booked_once(c, h)
+        self.d.stop()
+        self.assertEqual(led.check(self.d.dump(), exact=True), [])
+
+
 if __name__ == "__main__":
-    argv = [sys.argv[0]] + sys.argv[4:]
+    argv = [sys.argv[0]] + sys.argv[5:]
     unittest.main(argv=argv, verbosity=2)
