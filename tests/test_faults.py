@@ -220,7 +220,10 @@ class HedgeVenue(unittest.TestCase):
         self.vlog = open(os.path.join(self.tmp, "chvenue.log"), "a")
         self.venue = subprocess.Popen([CHVENUE, "--listen", self.venue_url], stderr=self.vlog)
         self.stopped = False
-        self.d = Daemon(self.tmp, "ipc", self.CONFIG, extra=["--hedge-venue", self.venue_url])
+        if self._testMethodName == "test_a_hedges_on_the_venue":  # the config key
+            self.d = Daemon(self.tmp, "ipc", dict(self.CONFIG, hedge_venue=self.venue_url))
+        else:  # the flag
+            self.d = Daemon(self.tmp, "ipc", self.CONFIG, extra=["--hedge-venue", self.venue_url])
         self.d.start()
         with self.d.client() as c:
             self.key = c.account_open("hx", 50_000_000)["key"]
