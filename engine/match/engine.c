@@ -1649,17 +1649,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
 ch_err ch_engine_cancel(ch_engine *e, ch_account_id acct, ch_order_id id, int64_t *cancelled)
 {
     e->seq++;
-    ch_order_info info;
-    if (acct.v < e->n_acct && ch_book_order(e->book, id, &info) == CH_OK) {
-        /* what releasing the order will touch, while the book unlinks it */
-        const account *a = &e->acct[acct.v];
-        PREFETCH(a);
-        PREFETCH(&e->ser[info.instr.v]);
-        if (info.side == CH_SELL) {
-            prefetch_vec(e, a->M);
-            prefetch_vec(e, e->ser[info.instr.v].scen);
-        }
-    }
+    if (acct.v < e->n_acct)
+        PREFETCH(&e->acct[acct.v]); /* releasing the order reads it */
     return ch_book_cancel(e->book, acct, id, cancelled); /* the CANCEL event releases */
 }
 
