@@ -221,6 +221,12 @@ typedef struct sim_chain {
 size_t sim_chain_update(const sim_config *c, const sim_market *m, size_t k, sim_chain *ch);
 /** Index of @p expiry in the chain, or SIZE_MAX. */
 size_t sim_listing_find(const sim_chain *ch, ch_time expiry);
+/**
+ * Make sure @p expiry is in the chain (a replayed series the listing rule did
+ * not list), with no strikes. @p added says whether it was appended, so the
+ * caller marks it. @return false with @p msg when the chain is full.
+ */
+bool sim_chain_ensure(sim_chain *ch, ch_time expiry, bool *added, char *msg, size_t cap);
 
 /* ---- order flow ---------------------------------------------------------- */
 
@@ -233,6 +239,13 @@ typedef struct sim_order {
     bool limit;        /* GTC limit priced at the mark + vol_offset; else market */
     double vol_offset; /* in vol (0.01 = one point) */
 } sim_order;
+
+/**
+ * Check an order of the flow against the configuration: a known trader and a
+ * BTC option symbol, parsed into @p sym. @return false with @p msg if not.
+ */
+bool sim_order_check(const sim_config *c, const sim_order *o, ch_symbol *sym, char *msg,
+                     size_t cap);
 
 typedef struct sim_flow {
     size_t n, cap;

@@ -323,16 +323,9 @@ static bool prepare(chd_run *r, const sim_order *o, size_t k, size_t n, sim_resu
 {
     const sim_config *c = r->c;
     *queued = false;
-    if (o->trader >= c->flow.traders) {
-        snprintf(msg, cap, "flow: trader %u, but flow.traders is %u", o->trader, c->flow.traders);
-        return false;
-    }
     ch_symbol sym;
-    ch_err err = ch_symbol_parse(o->symbol, strlen(o->symbol), &sym);
-    if (err != CH_OK || strcmp(sym.underlying, "BTC") != 0 || sym.kind == CH_PERP) {
-        snprintf(msg, cap, "flow: %s: not a BTC option", o->symbol);
+    if (!sim_order_check(c, o, &sym, msg, cap))
         return false;
-    }
     out->orders++;
     if (sym.expiry <= r->m->s[k].t) {
         out->rejected++; /* a replayed order for an expired series */
@@ -341,15 +334,10 @@ static bool prepare(chd_run *r, const sim_order *o, size_t k, size_t n, sim_resu
     shifted(r, sym, r->sym[n], sizeof r->sym[n]);
     if (!is_listed(r, r->sym[n])) {
         /* a replayed series the listing rule did not list: list it, and mark its expiry */
-        if (sim_listing_find(r->chain, sym.expiry) == SIZE_MAX) {
-            if (r->chain->n == SIM_CHAIN_MAX) {
-                snprintf(msg, cap, "flow: more than %d expiries", SIM_CHAIN_MAX);
-                return false;
-            }
-            r->chain->l[r->chain->n++] = (sim_listing){.expiry = sym.expiry};
-            if (!market(r, k, msg, cap))
-                return false;
-        }
+        bool added;
+        if (!sim_chain_ensure(r->chain, sym.expiry, &added, msg, cap) ||
+            (added && !market(r, k, msg, cap)))
+            return false;
         if (!add_symbol(r, r->sym[n], msg, cap))
             return false;
     }

@@ -21,6 +21,21 @@
 #include "../common/kit.h"
 #include "sim.h"
 
+bool sim_order_check(const sim_config *c, const sim_order *o, ch_symbol *sym, char *msg,
+                     size_t cap)
+{
+    if (o->trader >= c->flow.traders) {
+        snprintf(msg, cap, "flow: trader %u, but flow.traders is %u", o->trader, c->flow.traders);
+        return false;
+    }
+    if (ch_symbol_parse(o->symbol, strlen(o->symbol), sym) != CH_OK ||
+        strcmp(sym->underlying, "BTC") != 0 || sym->kind == CH_PERP) {
+        snprintf(msg, cap, "flow: %s: not a BTC option", o->symbol);
+        return false;
+    }
+    return true;
+}
+
 bool sim_flow_push(sim_flow *f, const sim_order *o)
 {
     if (!kit_reserve(&f->o, &f->cap, f->n, sizeof *f->o, 4096))

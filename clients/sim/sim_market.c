@@ -251,6 +251,20 @@ size_t sim_listing_find(const sim_chain *ch, ch_time expiry)
     return SIZE_MAX;
 }
 
+bool sim_chain_ensure(sim_chain *ch, ch_time expiry, bool *added, char *msg, size_t cap)
+{
+    *added = false;
+    if (sim_listing_find(ch, expiry) != SIZE_MAX)
+        return true;
+    if (ch->n == SIM_CHAIN_MAX) {
+        snprintf(msg, cap, "flow: more than %d expiries", SIM_CHAIN_MAX);
+        return false;
+    }
+    ch->l[ch->n++] = (sim_listing){.expiry = expiry};
+    *added = true;
+    return true;
+}
+
 size_t sim_chain_update(const sim_config *c, const sim_market *m, size_t k, sim_chain *ch)
 {
     ch_time want[SIM_TENORS_MAX];

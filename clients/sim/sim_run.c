@@ -278,35 +278,23 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
                    char *msg, size_t cap)
 {
     const sim_config *c = r->c;
-    if (o->trader >= c->flow.traders) {
-        snprintf(msg, cap, "flow: trader %u, but flow.traders is %u", o->trader, c->flow.traders);
-        return false;
-    }
     ch_symbol sym;
     ch_instr_id id;
-    ch_err err = ch_symbol_parse(o->symbol, strlen(o->symbol), &sym);
-    if (err != CH_OK || strcmp(sym.underlying, "BTC") != 0) {
-        snprintf(msg, cap, "flow: %s: not a BTC option", o->symbol);
+    if (!sim_order_check(c, o, &sym, msg, cap))
         return false;
-    }
     out->orders++;
     if (sym.expiry <= r->m->s[k].t) {
         out->rejected++; /* a replayed order for an expired series */
         return true;
     }
-    err = ch_instruments_lookup(ch_engine_instruments(r->e), o->symbol, strlen(o->symbol),
+    ch_err err = ch_instruments_lookup(ch_engine_instruments(r->e), o->symbol, strlen(o->symbol),
                                 r->m->s[k].t, &id);
     if (err == CH_EUNKNOWN_SYMBOL) {
         /* a replayed series the listing rule did not list: list it, and mark its expiry */
-        if (sim_listing_find(r->chain, sym.expiry) == SIZE_MAX) {
-            if (r->chain->n == SIM_CHAIN_MAX) {
-                snprintf(msg, cap, "flow: more than %d expiries", SIM_CHAIN_MAX);
-                return false;
-            }
-            r->chain->l[r->chain->n++] = (sim_listing){.expiry = sym.expiry};
-            if (!market(r, k, msg, cap))
-                return false;
-        }
+        bool added;
+        if (!sim_chain_ensure(r->chain, sym.expiry, &added, msg, cap) ||
+            (added && !market(r, k, msg, cap)))
+            return false;
         err = ch_engine_list(r->e, o->symbol, strlen(o->symbol), &id);
     }
     if (err != CH_OK) {
