@@ -38,10 +38,7 @@ typedef struct op {
 static uint64_t rng;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return bench_xorshift(&rng);
 }
 
 typedef struct counts {

@@ -40,10 +40,7 @@ typedef struct op {
 static uint64_t rng = 7;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return bench_xorshift(&rng);
 }
 
 static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr, int64_t *mid,

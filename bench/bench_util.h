@@ -11,6 +11,15 @@
 #include <string.h>
 #include <time.h>
 
+/* xorshift64: the benchmarks' feeds, the same for a seed on every platform */
+static inline uint64_t bench_xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
 static inline uint64_t bench_now_ns(void)
 {
     struct timespec ts;

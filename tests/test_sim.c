@@ -226,6 +226,7 @@ START_TEST(same_seed_same_report)
     small_cfg(&c, 0.8, 1);
     c.price.jumps_per_year = 50;
     c.runs[0].hedge.kind = CH_HEDGE_WW;
+    /* a fresh directory beside the test: mkdtemp replaces the six X's */
     char tmpl[] = "chsim-test-XXXXXX";
     ck_assert(mkdtemp(tmpl) != NULL);
     char a[64], b[64];

@@ -34,7 +34,7 @@
 
 #define NIL UINT32_MAX
 
-enum { SLOT_FREE = 0, SLOT_RESTING = 1, SLOT_ACTIVE = 2 };
+enum { SLOT_FREE = 0, SLOT_RESTING = 1, SLOT_ACTIVE = 2, SLOT_LIVE = -1 /* a query: either */ };
 enum { BOOK_ABSENT = 0, BOOK_OPEN = 1, BOOK_CLOSED = 2 };
 
 typedef struct order {
@@ -104,17 +104,25 @@ static inline ch_order_id make_id(const ch_book *b, uint32_t slot)
     return id;
 }
 
-/* Slot of a resting order id, or NIL. */
-static uint32_t slot_of(const ch_book *b, ch_order_id id)
+/* Slot of a live order id whose slot is in state `want` (SLOT_RESTING,
+ * SLOT_ACTIVE, or SLOT_LIVE for either), or NIL. */
+static inline uint32_t live_slot(const ch_book *b, ch_order_id id, int want)
 {
     uint64_t lo = id.v & 0xffffffffu;
     if (lo == 0 || lo > b->max_orders)
         return NIL;
     uint32_t slot = (uint32_t)(lo - 1);
     const order *o = &b->orders[slot];
-    if (o->state != SLOT_RESTING || o->gen != (uint32_t)(id.v >> 32))
+    if (o->state == SLOT_FREE || (want != SLOT_LIVE && o->state != want) ||
+        o->gen != (uint32_t)(id.v >> 32))
         return NIL;
     return slot;
+}
+
+/* Slot of a resting order id, or NIL. */
+static uint32_t slot_of(const ch_book *b, ch_order_id id)
+{
+    return live_slot(b, id, SLOT_RESTING);
 }
 
 static inline void emit(ch_book *b, ch_event *ev)
@@ -685,14 +693,7 @@ enum { OPEN_CAN_REST = 2, OPEN_STP_STOP = 4 };
 
 static uint32_t open_slot_of(const ch_book *b, ch_order_id id)
 {
-    uint64_t lo = id.v & 0xffffffffu;
-    if (lo == 0 || lo > b->max_orders)
-        return NIL;
-    uint32_t s = (uint32_t)(lo - 1);
-    const order *o = &b->orders[s];
-    if (o->state != SLOT_ACTIVE || o->gen != (uint32_t)(id.v >> 32))
-        return NIL;
-    return s;
+    return live_slot(b, id, SLOT_ACTIVE);
 }
 
 ch_err ch_book_open_order(ch_book *b, const ch_order_req *r, ch_order_id *id)
@@ -1098,13 +1099,10 @@ ch_err ch_book_order(const ch_book *b, ch_order_id id, ch_order_info *out)
 
 ch_err ch_book_set_user(ch_book *b, ch_order_id id, uint64_t user)
 {
-    uint64_t lo = id.v & 0xffffffffu;
-    if (lo == 0 || lo > b->max_orders)
+    uint32_t s = live_slot(b, id, SLOT_LIVE); /* resting or open */
+    if (s == NIL)
         return CH_EUNKNOWN_ORDER;
-    order *o = &b->orders[lo - 1];
-    if (o->state == SLOT_FREE || o->gen != (uint32_t)(id.v >> 32))
-        return CH_EUNKNOWN_ORDER;
-    o->user = user;
+    b->orders[s].user = user;
     return CH_OK;
 }
 
