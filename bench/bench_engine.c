@@ -10,7 +10,8 @@
  * live orders, marketable IOC orders that sweep the book, the sibling
  * (parity netting) and the pool, and quantity-down replaces.
  *
- * Usage: bench_engine [--ops N] [--json FILE] [--smoke]
+ * Usage: bench_engine [--ops N] [--json FILE] [--smoke] [--only book|full]
+ * (--only runs one pass, for profilers; no ratio is printed then)
  */
 #include <inttypes.h>
 #include <math.h>
@@ -155,37 +156,10 @@ static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, const int64_t *m
     return adds;
 }
 
-int main(int argc, char **argv)
+/* The bare book on the feed; operations per second. */
+static double run_book(const op *feed, size_t n_ops, uint32_t n_instr, ch_order_id *ids,
+                       uint16_t *owner)
 {
-    size_t n_ops = 2000000;
-    const char *json = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
-            n_ops = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
-            json = argv[++i];
-        else if (strcmp(argv[i], "--smoke") == 0)
-            n_ops = 50000;
-        else {
-            fprintf(stderr, "usage: %s [--ops N] [--json FILE] [--smoke]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (n_ops < 1000)
-        n_ops = 1000;
-    ch_engine *e;
-    ch_account_id acct[N_ACCT];
-    uint32_t n_instr;
-    int64_t mid[N_EXP * N_STRIKE * 2], spread[N_EXP * N_STRIKE * 2];
-    build_engine(&e, acct, &n_instr, mid, spread);
-    op *feed = malloc(n_ops * sizeof *feed);
-    uint32_t adds = make_feed(feed, n_ops, n_instr, mid, spread);
-    ch_order_id *ids = malloc((adds + 1) * sizeof *ids);
-    uint16_t *owner = malloc((adds + 1) * sizeof *owner);
-    memset(ids, 0xff, (adds + 1) * sizeof *ids);
-    memset(owner, 0xff, (adds + 1) * sizeof *owner);
-
-    /* pass 1: the bare book on the same feed */
     ch_book_config bc = {.max_instruments = n_instr, .max_orders = 1u << 20, .max_levels = 256};
     ch_book *bk = ch_book_create(&bc);
     for (uint32_t i = 0; i < n_instr; i++)
@@ -219,13 +193,16 @@ int main(int argc, char **argv)
     }
     uint64_t t1 = bench_now_ns();
     double book_rate = (double)n_ops / ((double)(t1 - t0) / 1e9);
-    ch_book_stats bst;
-    ch_book_get_stats(bk, &bst);
     ch_book_destroy(bk);
+    return book_rate;
+}
 
-    /* pass 2: the full path */
+/* The full path on the same feed; operations per second. */
+static double run_full(ch_engine *e, const ch_account_id *acct, const op *feed, size_t n_ops,
+                       ch_order_id *ids, uint16_t *owner, size_t *rejects_out)
+{
     size_t rejects = 0;
-    t0 = bench_now_ns();
+    uint64_t t0 = bench_now_ns();
     for (size_t k = 0; k < n_ops; k++) {
         const op *o = &feed[k];
         ch_err err;
@@ -253,8 +230,52 @@ int main(int argc, char **argv)
         }
         rejects += err != CH_OK;
     }
-    t1 = bench_now_ns();
+    uint64_t t1 = bench_now_ns();
     double full_rate = (double)n_ops / ((double)(t1 - t0) / 1e9);
+    *rejects_out = rejects;
+    return full_rate;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n_ops = 2000000;
+    const char *json = NULL;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
+            n_ops = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json = argv[++i];
+        else if (strcmp(argv[i], "--smoke") == 0)
+            n_ops = 50000;
+        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+                 (strcmp(argv[i + 1], "book") == 0 || strcmp(argv[i + 1], "full") == 0))
+            only = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--ops N] [--json FILE] [--smoke] [--only book|full]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (n_ops < 1000)
+        n_ops = 1000;
+    ch_engine *e;
+    ch_account_id acct[N_ACCT];
+    uint32_t n_instr;
+    int64_t mid[N_EXP * N_STRIKE * 2], spread[N_EXP * N_STRIKE * 2];
+    build_engine(&e, acct, &n_instr, mid, spread);
+    op *feed = malloc(n_ops * sizeof *feed);
+    uint32_t adds = make_feed(feed, n_ops, n_instr, mid, spread);
+    ch_order_id *ids = malloc((adds + 1) * sizeof *ids);
+    uint16_t *owner = malloc((adds + 1) * sizeof *owner);
+    memset(ids, 0xff, (adds + 1) * sizeof *ids);
+    memset(owner, 0xff, (adds + 1) * sizeof *owner);
+
+    bool do_book = only == NULL || strcmp(only, "book") == 0;
+    bool do_full = only == NULL || strcmp(only, "full") == 0;
+    double book_rate = do_book ? run_book(feed, n_ops, n_instr, ids, owner) : 0.0;
+    size_t rejects = 0;
+    double full_rate = do_full ? run_full(e, acct, feed, n_ops, ids, owner, &rejects) : 0.0;
     int check = ch_engine_check(e);
     ch_netting n;
     ch_engine_netting(e, &n);
@@ -270,13 +291,16 @@ int main(int argc, char **argv)
            n.fills[0], n.lots[0], n.fills[1], n.lots[1], n.fills[2], n.lots[2], rejects,
            check == CH_OK ? "hold" : "BROKEN");
     printf("| path | throughput | ns/op |\n|---|---|---|\n");
-    printf("| book only (baseline, same feed, same run) | %.2f M ops/s | %.0f |\n", book_rate / 1e6,
-           1e9 / book_rate);
-    printf("| full path: checks + book + netting + pool + clearing + risk | %.2f M ops/s | %.0f "
-           "|\n",
-           full_rate / 1e6, 1e9 / full_rate);
-    printf("| ratio full / book | %.3f | (target >= 0.5) |\n", full_rate / book_rate);
-    if (json != NULL) {
+    if (do_book)
+        printf("| book only (baseline, same feed, same run) | %.2f M ops/s | %.0f |\n",
+               book_rate / 1e6, 1e9 / book_rate);
+    if (do_full)
+        printf("| full path: checks + book + netting + pool + clearing + risk | %.2f M ops/s | "
+               "%.0f |\n",
+               full_rate / 1e6, 1e9 / full_rate);
+    if (do_book && do_full)
+        printf("| ratio full / book | %.3f | (target >= 0.5) |\n", full_rate / book_rate);
+    if (json != NULL && do_book && do_full) {
         FILE *f = fopen(json, "w");
         if (f != NULL) {
             fprintf(f,
@@ -289,7 +313,6 @@ int main(int argc, char **argv)
             fclose(f);
         }
     }
-    (void)bst;
     ch_engine_destroy(e);
     free(feed);
     free(ids);

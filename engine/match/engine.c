@@ -156,11 +156,19 @@ typedef struct account {
 
 _Static_assert(offsetof(account, shares) <= CH_LINE, "checks fit one line");
 
+/* A position record: 32 bytes, so that a fill's record is one line (the
+ * array starts on a line). The list links, read only to walk an account's or
+ * a series' positions, live apart in pos_link. */
 typedef struct position {
     uint32_t account, instr;
     int64_t qty, cost, realized;
-    uint32_t next_acct, next_series;
 } position;
+
+_Static_assert(sizeof(position) == 32, "a position record is half a line");
+
+typedef struct pos_link {
+    uint32_t next_acct, next_series;
+} pos_link;
 
 struct ch_engine {
     ch_engine_config cfg;
@@ -172,6 +180,7 @@ struct ch_engine {
     account *acct;
     uint32_t n_acct;
     position *pos;
+    pos_link *pos_link; /* per record: the next of its account's and its series' */
     uint32_t n_pos;
     uint32_t unrecorded; /* live orders without a position record yet */
     uint32_t *pos_index; /* [account * max_instruments + instrument] -> record + 1 */
@@ -271,9 +280,9 @@ static uint32_t pos_get(ch_engine *e, uint32_t a, uint32_t i)
     uint32_t k = e->n_pos++;
     position *p = &e->pos[k];
     *p = (position){.account = a, .instr = i};
-    p->next_acct = e->acct[a].first_pos;
+    e->pos_link[k] = (pos_link){.next_acct = e->acct[a].first_pos,
+                                .next_series = e->ser[i].first_pos};
     e->acct[a].first_pos = k;
-    p->next_series = e->ser[i].first_pos;
     e->ser[i].first_pos = k;
     *slot = k + 1;
     return k;
@@ -534,11 +543,21 @@ static void on_book_event(void *ctx, const ch_event *ev)
         ch_instr_id id = ev->instr;
         uint32_t maker = ev->maker_account.v;
         ch_side taker_side = ev->side;
+        /* the misses a fill takes (the maker's account and the index
+         * entries of both records, then the records) start together */
+        PREFETCH(&e->acct[maker]);
+        if (ev->maker_user == NIL)
+            PREFETCH(&e->pos_index[(size_t)maker * e->cfg.max_instruments + id.v]);
+        if (e->cur_taker_k == NIL)
+            PREFETCH(&e->pos_index[(size_t)e->cur_taker * e->cfg.max_instruments +
+                                   e->cur_instr.v]);
         /* the resting order traded: release what a buy held for those lots
          * (a sell's margin hold becomes its position's, see clear_trade) */
         if (taker_side == CH_SELL)
             release_order(e, maker, id, CH_BUY, ev->price, ev->qty);
         uint32_t mk = order_rec(e, maker, id, ev->maker, ev->maker_user);
+        PREFETCH(&e->pos[mk]);
+        PREFETCH(&e->pos[taker_rec(e)]);
         if (e->ctx_source == CH_SRC_NET) {
             /* taker vs house on the taker's series, house vs maker on the sibling */
             ch_instr_id x = e->cur_instr;
@@ -798,13 +817,15 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->scen_arena = calloc_lines(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
                                      e->scen_stride,
                                  sizeof(double));
-    e->pos = calloc(cfg->max_positions, sizeof *e->pos);
+    /* calloc_lines writes its memory: the record pages fault in now, not on
+     * the trading path */
+    e->pos = calloc_lines(cfg->max_positions, sizeof *e->pos);
+    e->pos_link = calloc_lines(cfg->max_positions, sizeof *e->pos_link);
     e->pos_index = calloc((size_t)cfg->max_accounts * cfg->max_instruments,
                           sizeof *e->pos_index);
-    if (e->pos != NULL) /* fault the record pages in now, not on the trading path */
-        memset(e->pos, 0xff, (size_t)cfg->max_positions * sizeof *e->pos);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->und == NULL ||
-        e->acct == NULL || e->pos == NULL || e->pos_index == NULL || e->scen_arena == NULL) {
+        e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
+        e->scen_arena == NULL) {
         ch_engine_destroy(e);
         return NULL;
     }
@@ -841,6 +862,7 @@ void ch_engine_destroy(ch_engine *e)
     free(e->und);
     free(e->acct);
     free(e->pos);
+    free(e->pos_link);
     free(e->pos_index);
     free(e->scen_arena);
     free(e);
@@ -1058,7 +1080,7 @@ static void settle_series(ch_engine *e, uint32_t i)
     double S = u->m.spot;
     double itm = s->rs.type == CH_OPT_CALL ? S - s->rs.strike : s->rs.strike - S;
     int64_t pay = itm > 0 ? (int64_t)floor(itm * s->rs.contract_size * CH_CASH_SCALE) : 0;
-    for (uint32_t k = s->first_pos; k != NIL; k = e->pos[k].next_series) {
+    for (uint32_t k = s->first_pos; k != NIL; k = e->pos_link[k].next_series) {
         position *p = &e->pos[k];
         if (p->qty == 0)
             continue;
@@ -1309,7 +1331,7 @@ ch_err ch_engine_positions(const ch_engine *e, ch_account_id id,
 {
     if (id.v >= e->n_acct)
         return CH_ENOTFOUND;
-    for (uint32_t k = e->acct[id.v].first_pos; k != NIL; k = e->pos[k].next_acct) {
+    for (uint32_t k = e->acct[id.v].first_pos; k != NIL; k = e->pos_link[k].next_acct) {
         const position *p = &e->pos[k];
         if (p->qty == 0)
             continue;
@@ -1457,6 +1479,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             prefetch_vec(e, e->ser[o->instr.v].scen);
         }
         ch_book_prefetch(e->book, o->instr);
+        if (o->tif != CH_TIF_GTC) /* it means to trade: its record's index entry */
+            PREFETCH(&e->pos_index[(size_t)o->account.v * e->cfg.max_instruments + o->instr.v]);
     }
     if (o->account.v >= e->n_acct || e->acct[o->account.v].internal)
         return reject(e, res, CH_EUNAUTHORIZED);
@@ -1548,6 +1572,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         }
         return CH_OK;
     }
+    if (user == NIL && o->tif == CH_TIF_GTC) /* it crosses: it will need its record */
+        PREFETCH(&e->pos_index[(size_t)o->account.v * e->cfg.max_instruments + o->instr.v]);
     ch_order_id id;
     ch_err err = ch_book_open_order(e->book, &rq, &id);
     if (err != CH_OK)
@@ -1970,7 +1996,7 @@ ch_err ch_engine_check(const ch_engine *e)
         if (!e->ser[i].listed)
             continue;
         int64_t sum = 0;
-        for (uint32_t k = e->ser[i].first_pos; k != NIL; k = e->pos[k].next_series)
+        for (uint32_t k = e->ser[i].first_pos; k != NIL; k = e->pos_link[k].next_series)
             sum += e->pos[k].qty;
         if (sum != 0)
             return CHECK_FAIL("positions do not sum to zero");
