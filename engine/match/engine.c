@@ -1479,6 +1479,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             prefetch_vec(e, e->ser[o->instr.v].scen);
         }
         ch_book_prefetch(e->book, o->instr);
+        ch_book_prefetch(e->book, e->ser[o->instr.v].sibling); /* parity netting reads it */
         if (o->tif != CH_TIF_GTC) /* it means to trade: its record's index entry */
             PREFETCH(&e->pos_index[(size_t)o->account.v * e->cfg.max_instruments + o->instr.v]);
     }
