@@ -47,6 +47,9 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +192,8 @@ struct ch_engine {
     ch_time now;
     size_t nscen;
     size_t scen_stride; /* nscen rounded up to whole cache lines */
+    double (*axpy_min)(double *M, double k, const double *x, size_t n); /* margin kernel */
+    size_t axpy_n;      /* nscen rounded up to its width (<= scen_stride) */
     double *scen_arena; /* series scenario vectors, then account margin vectors */
     uint64_t pool_epoch; /* bumped whenever a pool quote may change */
     uint64_t base_epoch; /* bumped with it, except by pool fills, whose effect on
@@ -358,28 +363,88 @@ static void prefetch_vec(const ch_engine *e, const double *v)
         PREFETCH(v + i);
 }
 
-/* M += k x, and the account's worst scenario loss after it, in one pass. */
-static void margin_add(const ch_engine *e, account *a, double k, const double *x)
+/*
+ * The margin kernel: M[0..n) += k x[0..n), returning min(0, min M), in one
+ * pass. Each element is one multiply and one add, as in the scalar loop, so
+ * every variant gives the same bits (no FMA; the minimum is exact); n covers
+ * nscen rounded up to the variant's width, whose padding is 0 in both
+ * vectors (0 + k 0) and so cannot lower the minimum. Chosen once per engine
+ * (ch_engine_create): AVX where the CPU has it, else SSE2, else scalar.
+ */
+
+static double axpy_min_scalar(double *M, double k, const double *x, size_t n)
 {
-    double *M = a->M, low = 0.0;
-#if defined(__SSE2__)
-    /* two scenarios at a time over the whole line-aligned stride: the padding
-     * stays 0 (0 + k 0), which the minimum starts from anyway */
-    __m128d kk = _mm_set1_pd(k), lo = _mm_setzero_pd();
-    for (size_t i = 0; i < e->scen_stride; i += 2) {
-        __m128d m = _mm_add_pd(_mm_load_pd(M + i), _mm_mul_pd(kk, _mm_load_pd(x + i)));
-        _mm_store_pd(M + i, m);
-        lo = _mm_min_pd(lo, m);
-    }
-    double l2[2];
-    _mm_storeu_pd(l2, lo);
-    low = l2[0] < l2[1] ? l2[0] : l2[1];
-#else
-    for (size_t i = 0; i < e->nscen; i++) {
+    double low = 0.0;
+    for (size_t i = 0; i < n; i++) {
         M[i] += k * x[i];
         if (M[i] < low)
             low = M[i];
     }
+    return low;
+}
+
+#if defined(__SSE2__)
+#define CH_AXPY_SSE2 1
+/* 4 at a time (n a multiple of 4), two minimum chains */
+static double axpy_min_sse2(double *M, double k, const double *x, size_t n)
+{
+    __m128d kk = _mm_set1_pd(k), lo0 = _mm_setzero_pd(), lo1 = _mm_setzero_pd();
+    for (size_t i = 0; i < n; i += 4) {
+        __m128d m0 = _mm_add_pd(_mm_load_pd(M + i), _mm_mul_pd(kk, _mm_load_pd(x + i)));
+        __m128d m1 = _mm_add_pd(_mm_load_pd(M + i + 2), _mm_mul_pd(kk, _mm_load_pd(x + i + 2)));
+        _mm_store_pd(M + i, m0);
+        _mm_store_pd(M + i + 2, m1);
+        lo0 = _mm_min_pd(lo0, m0);
+        lo1 = _mm_min_pd(lo1, m1);
+    }
+    double l[2];
+    _mm_storeu_pd(l, _mm_min_pd(lo0, lo1));
+    return l[0] < l[1] ? l[0] : l[1];
+}
+#endif
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CH_AXPY_AVX 1
+/* 8 at a time (n a multiple of 8), two minimum chains */
+__attribute__((target("avx"))) static double axpy_min_avx(double *M, double k, const double *x,
+                                                          size_t n)
+{
+    __m256d kk = _mm256_set1_pd(k), lo0 = _mm256_setzero_pd(), lo1 = _mm256_setzero_pd();
+    for (size_t i = 0; i < n; i += 8) {
+        __m256d m0 =
+            _mm256_add_pd(_mm256_load_pd(M + i), _mm256_mul_pd(kk, _mm256_load_pd(x + i)));
+        __m256d m1 = _mm256_add_pd(_mm256_load_pd(M + i + 4),
+                                   _mm256_mul_pd(kk, _mm256_load_pd(x + i + 4)));
+        _mm256_store_pd(M + i, m0);
+        _mm256_store_pd(M + i + 4, m1);
+        lo0 = _mm256_min_pd(lo0, m0);
+        lo1 = _mm256_min_pd(lo1, m1);
+    }
+    double l[4];
+    _mm256_storeu_pd(l, _mm256_min_pd(lo0, lo1));
+    double a = l[0] < l[1] ? l[0] : l[1], b = l[2] < l[3] ? l[2] : l[3];
+    return a < b ? a : b;
+}
+#endif
+
+/* M += k x, and the account's worst scenario loss after it, in one pass. */
+static void margin_add(const ch_engine *e, account *a, double k, const double *x)
+{
+#ifdef CH_ENGINE_SELF_CHECK
+    /* the chosen kernel gives the scalar loop's bits */
+    double ref[256], ref_low = 0.0;
+    bool cmp = e->nscen <= 256;
+    if (cmp) {
+        memcpy(ref, a->M, e->nscen * sizeof(double));
+        ref_low = axpy_min_scalar(ref, k, x, e->nscen);
+    }
+#endif
+    double low = e->axpy_min(a->M, k, x, e->axpy_n);
+#ifdef CH_ENGINE_SELF_CHECK
+    if (cmp)
+        SELF_CHECK(memcmp(ref, a->M, e->nscen * sizeof(double)) == 0 &&
+                       (ref_low < 0 ? -ref_low : 0.0) == (low < 0 ? -low : 0.0),
+                   "margin kernel");
 #endif
     a->worst = low < 0 ? -low : 0.0;
 }
@@ -814,6 +879,18 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
     e->acct = calloc_lines(cfg->max_accounts, sizeof *e->acct);
     e->scen_stride = (e->nscen * sizeof(double) + CH_LINE - 1) / CH_LINE * CH_LINE / sizeof(double);
+    e->axpy_min = axpy_min_scalar;
+    e->axpy_n = e->nscen;
+#if defined(CH_AXPY_SSE2)
+    e->axpy_min = axpy_min_sse2;
+    e->axpy_n = (e->nscen + 3) / 4 * 4;
+#endif
+#if defined(CH_AXPY_AVX)
+    if (__builtin_cpu_supports("avx")) {
+        e->axpy_min = axpy_min_avx;
+        e->axpy_n = (e->nscen + 7) / 8 * 8;
+    }
+#endif
     e->scen_arena = calloc_lines(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
                                      e->scen_stride,
                                  sizeof(double));
