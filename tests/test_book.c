@@ -187,6 +187,32 @@ START_TEST(partial_fill_rests_remainder)
 }
 END_TEST
 
+START_TEST(event_mask_filters_delivery_only)
+{
+    ch_book_set_event_mask(bk, (1u << CH_EV_FILL) | (1u << CH_EV_CANCEL));
+    lim(A, CH_SELL, 100, 3); /* ACK 1, REST 2: neither delivered */
+    ck_assert_uint_eq(nev, 0);
+    ch_order_result r = submit_r(req(B, CH_BUY, 100, 10), CH_OK); /* ACK 3, FILL 4, REST 5 */
+    ck_assert_int_eq(r.status, CH_STATUS_PARTIALLY_FILLED);
+    ck_assert_uint_eq(nev, 1);
+    ck_assert_int_eq(evs[0].type, CH_EV_FILL);
+    ck_assert_uint_eq(evs[0].seq, 4); /* filtered events keep their numbers */
+    ck_assert_int_eq(evs[0].qty, 3);
+    best_is(CH_BUY, 100, 7);
+    nev = 0;
+    ck_assert_int_eq(ch_book_cancel(bk, B, r.id, NULL), CH_OK); /* CANCEL 6 */
+    ck_assert_uint_eq(nev, 1);
+    ck_assert_int_eq(evs[0].type, CH_EV_CANCEL);
+    ck_assert_uint_eq(evs[0].seq, 6);
+    ch_book_set_event_mask(bk, CH_EV_ALL);
+    lim(A, CH_BUY, 90, 1); /* ACK 7, REST 8 */
+    ck_assert_uint_eq(nev, 2);
+    ck_assert_int_eq(evs[0].type, CH_EV_ACK);
+    ck_assert_uint_eq(evs[0].seq, 7);
+    ck_assert_int_eq(evs[1].type, CH_EV_REST);
+}
+END_TEST
+
 START_TEST(ioc)
 {
     lim(A, CH_SELL, 100, 3);
@@ -662,6 +688,7 @@ int main(void)
     tcase_add_test(tc, rests_and_depth);
     tcase_add_test(tc, price_then_time_priority);
     tcase_add_test(tc, partial_fill_rests_remainder);
+    tcase_add_test(tc, event_mask_filters_delivery_only);
     tcase_add_test(tc, ioc);
     tcase_add_test(tc, fok);
     tcase_add_test(tc, post_only);

@@ -84,6 +84,7 @@ struct ch_book {
     uint64_t cmd_seq, ev_seq, trades;
     ch_event_fn fn;
     void *ctx;
+    uint32_t ev_mask; /* event types delivered to fn (bit 1 << type) */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -129,7 +130,7 @@ static inline void emit(ch_book *b, ch_event *ev)
 {
     ev->seq = ++b->ev_seq;
     ev->cmd_seq = b->cmd_seq;
-    if (b->fn != NULL)
+    if (b->fn != NULL && (b->ev_mask >> ev->type & 1u))
         b->fn(b->ctx, ev);
 }
 
@@ -429,6 +430,7 @@ ch_book *ch_book_create(const ch_book_config *cfg)
     b->max_levels = cfg->max_levels;
     b->fn = cfg->on_event;
     b->ctx = cfg->ctx;
+    b->ev_mask = CH_EV_ALL;
     /* free list in slot order so that ids are predictable for a fresh book */
     for (uint32_t i = 0; i < b->max_orders; i++) {
         b->orders[i].gen = 1;
@@ -459,6 +461,11 @@ void ch_book_set_sink(ch_book *b, ch_event_fn on_event, void *ctx)
 {
     b->fn = on_event;
     b->ctx = ctx;
+}
+
+void ch_book_set_event_mask(ch_book *b, uint32_t mask)
+{
+    b->ev_mask = mask;
 }
 
 ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int64_t max_price)

@@ -54,6 +54,8 @@
 #include <string.h>
 
 #define NIL UINT32_MAX
+/* Without a sink the engine itself needs only fills and cancels from the book. */
+#define BOOK_EVENTS_OWN ((1u << CH_EV_FILL) | (1u << CH_EV_CANCEL))
 #define CH_LINE 64
 #define CH_LINE_ALIGNED _Alignas(CH_LINE)
 
@@ -600,10 +602,8 @@ static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_sid
 static void on_book_event(void *ctx, const ch_event *ev)
 {
     ch_engine *e = ctx;
-    if (ev->type == CH_EV_ACK && ev->user == NIL)
-        e->unrecorded++;
-    else if (ev->type == CH_EV_CANCEL && ev->user == NIL)
-        e->unrecorded--; /* left the book without ever trading */
+    if (ev->type == CH_EV_CANCEL && ev->user == NIL)
+        e->unrecorded--; /* left the book without ever trading (submit counted it) */
     if (ev->type == CH_EV_FILL) {
         ch_instr_id id = ev->instr;
         uint32_t maker = ev->maker_account.v;
@@ -906,6 +906,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         ch_engine_destroy(e);
         return NULL;
     }
+    ch_book_set_event_mask(e->book, BOOK_EVENTS_OWN);
     for (uint32_t i = 0; i < cfg->max_instruments; i++) {
         e->ser[i].first_pos = NIL;
         e->ser[i].scen = e->scen_arena + (size_t)i * e->scen_stride;
@@ -949,6 +950,7 @@ void ch_engine_set_sink(ch_engine *e, ch_engine_event_fn fn, void *ctx)
 {
     e->fn = fn;
     e->fn_ctx = ctx;
+    ch_book_set_event_mask(e->book, fn != NULL ? CH_EV_ALL : BOOK_EVENTS_OWN);
 }
 
 const ch_instruments *ch_engine_instruments(const ch_engine *e)
@@ -1639,6 +1641,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         ch_err err = ch_book_submit(e->book, &rq, &br);
         if (err != CH_OK)
             return reject(e, res, err);
+        if (user == NIL)
+            e->unrecorded++; /* accepted without a record (and it neither traded nor left) */
         if (br.status == CH_STATUS_NEW)
             hold_order(e, o->account.v, o->instr, o->side, limit, br.remaining);
         if (res != NULL) {
@@ -1656,6 +1660,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     ch_err err = ch_book_open_order(e->book, &rq, &id);
     if (err != CH_OK)
         return reject(e, res, err);
+    if (user == NIL)
+        e->unrecorded++; /* until its first fill, or its CANCEL event */
 
     ch_engine_result local;
     ch_engine_result *r = res != NULL ? res : &local;

@@ -165,6 +165,17 @@ CH_API void ch_book_destroy(ch_book *b);
 /** Replace the event callback. */
 CH_API void ch_book_set_sink(ch_book *b, ch_event_fn on_event, void *ctx);
 
+/** Every event type, for ch_book_set_event_mask(). */
+#define CH_EV_ALL UINT32_MAX
+
+/**
+ * Deliver to the callback only the events whose bit `1u << type` is set in
+ * @p mask (CH_EV_ALL, the default, delivers all). Commands and event
+ * sequence numbers are the same either way: a filtered event still takes its
+ * number. For a caller that needs, say, only fills and cancels.
+ */
+CH_API void ch_book_set_event_mask(ch_book *b, uint32_t mask);
+
 /**
  * Open the book of instrument @p id with price band [min_price, max_price].
  * @return CH_OK; CH_ERANGE (id >= max_instruments); CH_EEXISTS; CH_EBADCONFIG
