@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/mem.h"
+
 #define NIL UINT32_MAX
 
 enum { SLOT_FREE = 0, SLOT_RESTING = 1, SLOT_ACTIVE = 2, SLOT_LIVE = -1 /* a query: either */ };
@@ -419,7 +421,7 @@ ch_book *ch_book_create(const ch_book_config *cfg)
     ch_book *b = calloc(1, sizeof *b);
     if (b == NULL)
         return NULL;
-    b->orders = calloc(cfg->max_orders, sizeof *b->orders);
+    b->orders = ch_table_alloc(cfg->max_orders, sizeof *b->orders); /* huge pages if offered */
     b->books = calloc(cfg->max_instruments, sizeof *b->books);
     if (b->orders == NULL || b->books == NULL) {
         ch_book_destroy(b);

@@ -53,6 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/mem.h"
+
 #define NIL UINT32_MAX
 /* Without a sink the engine itself needs only fills and cancels from the book. */
 #define BOOK_EVENTS_OWN ((1u << CH_EV_FILL) | (1u << CH_EV_CANCEL))
@@ -85,18 +87,6 @@ unsigned long ch_engine_self_checks; /* how many shortcuts were verified */
 #else
 #define SELF_CHECK(cond, what) ((void)0)
 #endif
-
-/* calloc, aligned to a cache line (freed with free) */
-static void *calloc_lines(size_t n, size_t size)
-{
-    if (size != 0 && n > SIZE_MAX / size)
-        return NULL;
-    size_t bytes = (n * size + CH_LINE - 1) / CH_LINE * CH_LINE;
-    void *p = aligned_alloc(CH_LINE, bytes == 0 ? CH_LINE : bytes);
-    if (p != NULL)
-        memset(p, 0, bytes == 0 ? CH_LINE : bytes);
-    return p;
-}
 
 /*
  * Per-series state. The first two cache lines hold everything an order that
@@ -875,9 +865,9 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
                          .ctx = e};
     e->reg = ch_instruments_create(cfg->max_instruments, cfg->max_underlyings);
     e->book = ch_book_create(&bc);
-    e->ser = calloc_lines(cfg->max_instruments, sizeof *e->ser);
+    e->ser = ch_table_alloc(cfg->max_instruments, sizeof *e->ser);
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
-    e->acct = calloc_lines(cfg->max_accounts, sizeof *e->acct);
+    e->acct = ch_table_alloc(cfg->max_accounts, sizeof *e->acct);
     e->scen_stride = (e->nscen * sizeof(double) + CH_LINE - 1) / CH_LINE * CH_LINE / sizeof(double);
     e->axpy_min = axpy_min_scalar;
     e->axpy_n = e->nscen;
@@ -891,15 +881,15 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         e->axpy_n = (e->nscen + 7) / 8 * 8;
     }
 #endif
-    e->scen_arena = calloc_lines(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
+    e->scen_arena = ch_table_alloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
                                      e->scen_stride,
                                  sizeof(double));
-    /* calloc_lines writes its memory: the record pages fault in now, not on
-     * the trading path */
-    e->pos = calloc_lines(cfg->max_positions, sizeof *e->pos);
-    e->pos_link = calloc_lines(cfg->max_positions, sizeof *e->pos_link);
-    e->pos_index = calloc((size_t)cfg->max_accounts * cfg->max_instruments,
-                          sizeof *e->pos_index);
+    /* ch_table_alloc writes its memory: the record pages fault in now, not on
+     * the trading path (and large tables get huge pages where offered) */
+    e->pos = ch_table_alloc(cfg->max_positions, sizeof *e->pos);
+    e->pos_link = ch_table_alloc(cfg->max_positions, sizeof *e->pos_link);
+    e->pos_index = ch_table_alloc((size_t)cfg->max_accounts * cfg->max_instruments,
+                                sizeof *e->pos_index);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->und == NULL ||
         e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
         e->scen_arena == NULL) {
