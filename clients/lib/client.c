@@ -1,7 +1,7 @@
 /*
  * client.c - libchclient (see ch/client.h): thin, owned wrappers over NNG
- * REQ and SUB sockets, a pipelined REQ with contexts for throughput, and the
- * typed calls.
+ * REQ sockets, a pipelined REQ with contexts for throughput, and the typed
+ * calls. The event subscriber is in sub.c.
  *
  * A typed call builds its request as the JSON object of its message and
  * sends it through the message table (ch/proto_msg.h): as JSON text, or
@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <nng/nng.h>
-#include <nng/protocol/pubsub0/sub.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <nng/supplemental/tls/tls.h>
@@ -29,6 +28,7 @@
 #include <string.h>
 
 #include "ch/proto_msg.h"
+#include "internal.h"
 
 struct ch_client {
     nng_socket s;
@@ -40,7 +40,7 @@ struct ch_client {
 };
 
 /* A synchronous dial (see ch_client_open()); TLS options for tls+tcp://. */
-static int ch_dial(nng_socket s, const char *url)
+int ch_dial(nng_socket s, const char *url)
 {
     if (strncmp(url, "tls+tcp://", 10) != 0)
         return nng_dial(s, url, NULL, 0);
@@ -108,7 +108,7 @@ void ch_client_close(ch_client *c)
     free(c);
 }
 
-static char *own_copy(const void *data, size_t len)
+char *ch_own_copy(const void *data, size_t len)
 {
     char *r = malloc(len + 1);
     if (r != NULL) {
@@ -127,7 +127,7 @@ int ch_client_call(ch_client *c, const char *request, size_t len, char **reply, 
     size_t sz = 0;
     if ((rv = nng_recv(c->s, &buf, &sz, NNG_FLAG_ALLOC)) != 0)
         return rv;
-    *reply = own_copy(buf, sz);
+    *reply = ch_own_copy(buf, sz);
     nng_free(buf, sz);
     if (*reply == NULL)
         return NNG_ENOMEM;
@@ -313,62 +313,11 @@ int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_l
     pthread_mutex_unlock(&p->mu);
     if (err != 0)
         return err;
-    *reply = own_copy(nng_msg_body(m), nng_msg_len(m));
+    *reply = ch_own_copy(nng_msg_body(m), nng_msg_len(m));
     if (reply_len != NULL)
         *reply_len = nng_msg_len(m);
     nng_msg_free(m);
     return *reply != NULL ? 0 : NNG_ENOMEM;
-}
-
-/* ---- events ---- */
-
-struct ch_sub {
-    nng_socket s;
-};
-
-int ch_sub_open(const char *url, const char *prefix, ch_sub **out)
-{
-    ch_sub *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NNG_ENOMEM;
-    int rv = nng_sub0_open(&s->s);
-    if (rv == 0)
-        rv = nng_socket_set(s->s, NNG_OPT_SUB_SUBSCRIBE, prefix, strlen(prefix));
-    if (rv == 0) {
-        nng_socket_set_int(s->s, NNG_OPT_RECVBUF, 8192);
-        nng_socket_set_ms(s->s, NNG_OPT_RECONNMINT, 50);
-        rv = ch_dial(s->s, url); /* synchronous: see ch_client_open() */
-    }
-    if (rv != 0) {
-        nng_close(s->s);
-        free(s);
-        return rv;
-    }
-    *out = s;
-    return 0;
-}
-
-void ch_sub_close(ch_sub *s)
-{
-    if (s == NULL)
-        return;
-    nng_close(s->s);
-    free(s);
-}
-
-int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
-{
-    nng_socket_set_ms(s->s, NNG_OPT_RECVTIMEO, timeout_ms);
-    char *buf = NULL;
-    size_t sz = 0;
-    int rv = nng_recv(s->s, &buf, &sz, NNG_FLAG_ALLOC);
-    if (rv != 0)
-        return rv;
-    *event = own_copy(buf, sz);
-    nng_free(buf, sz);
-    if (len != NULL)
-        *len = sz;
-    return *event != NULL ? 0 : NNG_ENOMEM;
 }
 
 /* ---- typed calls ---- */

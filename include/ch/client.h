@@ -352,14 +352,21 @@ typedef struct ch_sub ch_sub;
  * Subscribe to chd's event endpoint @p url for topics starting with
  * @p prefix ("" = all: fill.<account>, order.<account>, book.<symbol>, risk,
  * hedge). Delivery is best effort (PUB/SUB drops under load); the system of
- * record is the request side. @return 0 or an NNG error.
+ * record is the request side. Connects at once (chd must be listening);
+ * later, a dropped connection is made again inside ch_sub_recv(), as an NNG
+ * dialer would. On ipc:// and tcp:// the library speaks SP itself over a
+ * plain socket, so that ch_sub_close() never blocks (NNG 1.5.2 can deadlock
+ * closing a SUB socket that is receiving); tls+tcp:// uses NNG.
+ * One thread at a time per subscriber. @return 0 or an NNG error
+ * (NNG_ECONNREFUSED: nothing listens there; NNG_EPROTO: not a PUB endpoint).
  */
 CH_API int ch_sub_open(const char *url, const char *prefix, ch_sub **out);
 CH_API void ch_sub_close(ch_sub *s);
 
 /**
- * Wait up to @p timeout_ms for one event: "TOPIC JSON", owned (ch_client_free).
- * @return 0, or an NNG error (timed out: NNG_ETIMEDOUT = 5).
+ * Wait up to @p timeout_ms (< 0: without end) for one event: "TOPIC JSON",
+ * owned (ch_client_free). @return 0, or an NNG error (timed out:
+ * NNG_ETIMEDOUT = 5).
  */
 CH_API int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len);
 
