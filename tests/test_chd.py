@@ -209,6 +209,9 @@ class Protocol(Base):
 
     def test_03_events(self):
         self.c.account_open("fred", 1_000_000)
+        # chctl watch: the same events on stdout, until the count is reached
+        watch = subprocess.Popen([CHCTL, "--pub", self.d.pub, "watch", "fill.fred", "1"],
+                                 stdout=subprocess.PIPE, text=True)
         with Subscriber(self.d.pub, "fill.fred") as sub:
             time.sleep(0.3)
             q = self.c.quote(self.call, "buy", 1)
@@ -219,6 +222,14 @@ class Protocol(Base):
             self.assertEqual(topic, "fill.fred")
             self.assertEqual(body["taker"], "fred")
             self.assertIn(body["source"], ("book", "net", "pool"))
+        for _ in range(20):  # until chctl, which may have started late, has seen one
+            if watch.poll() is not None:
+                break
+            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            time.sleep(0.5)
+        out, _ = watch.communicate(timeout=10)
+        self.assertEqual(watch.returncode, 0)
+        self.assertTrue(out.startswith("fill.fred {"), out)
 
     @unittest.skipIf(NNGCAT is None, "nngcat (nng-utils) not installed")
     def test_04_nngcat(self):
