@@ -109,10 +109,10 @@ static int read_all(int fd, uint8_t *buf, size_t n, int64_t deadline)
     return 0;
 }
 
-/* A connected stream socket for the URL (ipc:// or tcp://), non-blocking. */
-static int connect_url(const char *url, bool *ipc, int *out)
+/* A connected stream socket for the URL (ipc:// or tcp://), non-blocking,
+ * by `deadline`. */
+static int connect_url(const char *url, bool *ipc, int *out, int64_t deadline)
 {
-    int64_t deadline = now_ms() + SUB_CONNECT_MS;
     if (strncmp(url, "ipc://", 6) == 0) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         const char *path = url + 6;
@@ -200,16 +200,15 @@ static int connect_url(const char *url, bool *ipc, int *out)
     return rv;
 }
 
-/* Connect and exchange the SP headers: 0, or an NNG error (NNG_EPROTO: the
- * peer is no PUB0). */
-static int sp_connect(ch_sub *s)
+/* Connect and exchange the SP headers by `deadline`: 0, or an NNG error
+ * (NNG_EPROTO: the peer is no PUB0). */
+static int sp_connect(ch_sub *s, int64_t deadline)
 {
     int fd;
-    int rv = connect_url(s->url, &s->ipc, &fd);
+    int rv = connect_url(s->url, &s->ipc, &fd, deadline);
     if (rv != 0)
         return rv;
     static const uint8_t hello[8] = {0x00, 'S', 'P', 0x00, 0x00, SP_SUB0, 0x00, 0x00};
-    int64_t deadline = now_ms() + SUB_CONNECT_MS;
     size_t sent = 0;
     while (sent < sizeof hello) {
         if ((rv = wait_fd(fd, POLLOUT, deadline)) != 0)
@@ -343,7 +342,8 @@ int ch_sub_open(const char *url, const char *prefix, ch_sub **out)
     int rv;
     if (s->plain) {
         s->retry_ms = SUB_RETRY_MIN_MS;
-        rv = sp_connect(s); /* synchronous, as ch_client_open(): chd must be there */
+        /* synchronous, as ch_client_open(): chd must be there */
+        rv = sp_connect(s, now_ms() + SUB_CONNECT_MS);
     } else {
         rv = nng_sub0_open(&s->s);
         if (rv == 0)
@@ -409,7 +409,11 @@ int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
         if (s->fd < 0) { /* reconnect, no sooner than the back-off allows */
             int64_t t = now_ms();
             if (t >= s->retry_at) {
-                if (sp_connect(s) != 0)
+                /* by the caller's deadline, but a handshake gets a second at
+                 * least: one abandoned half way can leave NNG 1.5.2's ipc
+                 * listener deaf (upstream #1518) */
+                int64_t by = deadline > t + 1000 ? deadline : t + 1000;
+                if (sp_connect(s, by < t + SUB_CONNECT_MS ? by : t + SUB_CONNECT_MS) != 0)
                     sp_drop(s); /* sets the next attempt */
                 continue;
             }
