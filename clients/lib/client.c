@@ -108,7 +108,7 @@ void ch_client_close(ch_client *c)
     free(c);
 }
 
-char *ch_own_copy(const void *data, size_t len)
+static char *own_copy(const void *data, size_t len)
 {
     char *r = malloc(len + 1);
     if (r != NULL) {
@@ -123,16 +123,22 @@ int ch_client_call(ch_client *c, const char *request, size_t len, char **reply, 
     int rv = nng_send(c->s, (void *)(uintptr_t)request, len, 0);
     if (rv != 0)
         return rv;
+    return ch_recv_copy(c->s, reply, rlen);
+}
+
+int ch_recv_copy(nng_socket s, char **out, size_t *len)
+{
     char *buf = NULL;
     size_t sz = 0;
-    if ((rv = nng_recv(c->s, &buf, &sz, NNG_FLAG_ALLOC)) != 0)
+    int rv = nng_recv(s, &buf, &sz, NNG_FLAG_ALLOC);
+    if (rv != 0)
         return rv;
-    *reply = ch_own_copy(buf, sz);
+    *out = own_copy(buf, sz);
     nng_free(buf, sz);
-    if (*reply == NULL)
+    if (*out == NULL)
         return NNG_ENOMEM;
-    if (rlen != NULL)
-        *rlen = sz;
+    if (len != NULL)
+        *len = sz;
     return 0;
 }
 
@@ -313,7 +319,7 @@ int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_l
     pthread_mutex_unlock(&p->mu);
     if (err != 0)
         return err;
-    *reply = ch_own_copy(nng_msg_body(m), nng_msg_len(m));
+    *reply = own_copy(nng_msg_body(m), nng_msg_len(m));
     if (reply_len != NULL)
         *reply_len = nng_msg_len(m);
     nng_msg_free(m);

@@ -11,8 +11,9 @@
  * server is verified against $CH_TLS_CA and $CH_TLS_SERVER_NAME. */
 int ch_dial(nng_socket s, const char *url);
 
-/* A malloc'd copy of len bytes with a NUL after them (the caller frees it
- * with ch_client_free), or NULL. */
-char *ch_own_copy(const void *data, size_t len);
+/* Receive one message on `s` (its receive timeout applies) as a malloc'd
+ * copy with a NUL after it (freed with ch_client_free) and its length:
+ * 0, or an NNG error. */
+int ch_recv_copy(nng_socket s, char **out, size_t *len);
 
 #endif

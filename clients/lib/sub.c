@@ -380,30 +380,14 @@ void ch_sub_close(ch_sub *s)
     free(s);
 }
 
-static int nng_recv_event(ch_sub *s, int timeout_ms, char **event, size_t *len)
-{
-    nng_socket_set_ms(s->s, NNG_OPT_RECVTIMEO, timeout_ms);
-    char *buf = NULL;
-    size_t sz = 0;
-    int rv = nng_recv(s->s, &buf, &sz, NNG_FLAG_ALLOC);
-    if (rv != 0)
-        return rv;
-    char *r = ch_own_copy(buf, sz);
-    nng_free(buf, sz);
-    if (r == NULL)
-        return NNG_ENOMEM;
-    *event = r;
-    if (len != NULL)
-        *len = sz;
-    return 0;
-}
-
 int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
 {
     if (s == NULL || event == NULL)
         return NNG_EINVAL;
-    if (!s->plain)
-        return nng_recv_event(s, timeout_ms, event, len);
+    if (!s->plain) {
+        nng_socket_set_ms(s->s, NNG_OPT_RECVTIMEO, timeout_ms);
+        return ch_recv_copy(s->s, event, len);
+    }
     int64_t deadline = now_ms() + (timeout_ms < 0 ? INT32_MAX : timeout_ms);
     for (;;) {
         if (s->fd < 0) { /* reconnect, no sooner than the back-off allows */
