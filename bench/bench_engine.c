@@ -382,24 +382,24 @@ int main(int argc, char **argv)
                                              "replace"};
         printf("\n| kind (clock reads included) | share | book ns | full ns | full - book ns "
                "| of the gap |\n|---|---:|---:|---:|---:|---:|\n");
-        double gap = 0.0, per[4][2] = {{0}};
-        uint64_t total = 0;
+        /* per kind: its share of the operations (of whichever pass ran) and
+         * the mean time in each pass; the gap is the share-weighted sum */
+        double per[4][2] = {{0}}, share[4], gap = 0.0;
+        uint64_t cnt[4], total = 0;
         for (int k = 0; k < 4; k++) {
-            total += kind_n[1][k] > kind_n[0][k] ? kind_n[1][k] : kind_n[0][k];
+            cnt[k] = kind_n[1][k] > kind_n[0][k] ? kind_n[1][k] : kind_n[0][k];
+            total += cnt[k];
             for (int p = 0; p < 2; p++)
                 per[k][p] = kind_n[p][k] ? (double)kind_ns[p][k] / (double)kind_n[p][k] : 0.0;
         }
         for (int k = 0; k < 4; k++) {
-            uint64_t cnt = kind_n[1][k] > kind_n[0][k] ? kind_n[1][k] : kind_n[0][k];
-            gap += (per[k][1] - per[k][0]) * (double)cnt / (double)(total ? total : 1);
+            share[k] = (double)cnt[k] / (double)(total ? total : 1);
+            gap += (per[k][1] - per[k][0]) * share[k];
         }
-        for (int k = 0; k < 4; k++) {
-            uint64_t cnt = kind_n[1][k] > kind_n[0][k] ? kind_n[1][k] : kind_n[0][k];
-            double share = (double)cnt / (double)(total ? total : 1);
-            printf("| %s | %.1f%% | %.0f | %.0f | %+.0f | %.0f%% |\n", names[k], 100 * share,
+        for (int k = 0; k < 4; k++)
+            printf("| %s | %.1f%% | %.0f | %.0f | %+.0f | %.0f%% |\n", names[k], 100 * share[k],
                    per[k][0], per[k][1], per[k][1] - per[k][0],
-                   gap != 0 ? 100 * (per[k][1] - per[k][0]) * share / gap : 0.0);
-        }
+                   gap != 0 ? 100 * (per[k][1] - per[k][0]) * share[k] / gap : 0.0);
     }
     if (json != NULL && do_book && do_full) {
         FILE *f = fopen(json, "w");
