@@ -109,6 +109,31 @@ static int read_all(int fd, uint8_t *buf, size_t n, int64_t deadline)
     return 0;
 }
 
+/* For tcp://, tcp4:// and tcp6:// URLs: what follows the scheme (HOST:PORT)
+ * and the address family it asks for; NULL for any other scheme. */
+static const char *tcp_hostport(const char *url, int *family)
+{
+    *family = AF_UNSPEC;
+    if (strncmp(url, "tcp://", 6) == 0)
+        return url + 6;
+    if (strncmp(url, "tcp4://", 7) == 0) {
+        *family = AF_INET;
+        return url + 7;
+    }
+    if (strncmp(url, "tcp6://", 7) == 0) {
+        *family = AF_INET6;
+        return url + 7;
+    }
+    return NULL;
+}
+
+/* The URLs this file speaks SP on itself (the rest go through NNG). */
+static bool plain_url(const char *url)
+{
+    int family;
+    return strncmp(url, "ipc://", 6) == 0 || tcp_hostport(url, &family) != NULL;
+}
+
 /* A connected stream socket for the URL (ipc:// or tcp://), non-blocking,
  * by `deadline`. */
 static int connect_url(const char *url, bool *ipc, int *out, int64_t deadline)
@@ -138,19 +163,10 @@ static int connect_url(const char *url, bool *ipc, int *out, int64_t deadline)
         return 0;
     }
     /* tcp://HOST:PORT, tcp4:// or tcp6://; HOST may be [v6] */
-    int family = AF_UNSPEC;
-    const char *hp;
-    if (strncmp(url, "tcp://", 6) == 0) {
-        hp = url + 6;
-    } else if (strncmp(url, "tcp4://", 7) == 0) {
-        hp = url + 7;
-        family = AF_INET;
-    } else if (strncmp(url, "tcp6://", 7) == 0) {
-        hp = url + 7;
-        family = AF_INET6;
-    } else {
+    int family;
+    const char *hp = tcp_hostport(url, &family);
+    if (hp == NULL)
         return NNG_ENOTSUP;
-    }
     char host[256], port[16];
     const char *colon;
     if (hp[0] == '[') {
@@ -337,8 +353,7 @@ int ch_sub_open(const char *url, const char *prefix, ch_sub **out)
     }
     memcpy(s->prefix, prefix, s->prefix_len + 1);
     memcpy(s->url, url, strlen(url) + 1);
-    s->plain = strncmp(url, "ipc://", 6) == 0 || strncmp(url, "tcp://", 6) == 0 ||
-               strncmp(url, "tcp4://", 7) == 0 || strncmp(url, "tcp6://", 7) == 0;
+    s->plain = plain_url(url);
     int rv;
     if (s->plain) {
         s->retry_ms = SUB_RETRY_MIN_MS;
