@@ -424,6 +424,102 @@ START_TEST(funds_and_margin)
 }
 END_TEST
 
+static double margin(ch_account_id a)
+{
+    ch_account_info ai;
+    ck_assert_int_eq(ch_engine_account(eng, a, &ai), CH_OK);
+    return ai.margin;
+}
+
+/* A price one tick inside the pool's quotes on the customer's side `side`:
+ * a sell there rests, and a buy at it takes the resting sell first. */
+static double inside(ch_instr_id i)
+{
+    ch_quote ask, bid;
+    ck_assert_int_eq(ch_engine_quote(eng, i, CH_BUY, 1, &ask), CH_OK);
+    ck_assert_int_eq(ch_engine_quote(eng, i, CH_SELL, 1, &bid), CH_OK);
+    ck_assert_int_gt(ask.price - bid.price, 2);
+    return (double)(ask.price - 1) * TICK;
+}
+
+/*
+ * Resting sells count in the margin as if filled. A rich account keeps them
+ * in an integer bound, a tight one in its vector (the engine switches when
+ * the bound no longer settles a check); either way the margin reported, the
+ * margin check and a withdrawal give the exact figure's answers.
+ */
+START_TEST(resting_sells_count_as_if_filled)
+{
+    /* exact margins of a short call, a short put and both (alice: rich) */
+    double pc = inside(C110), pp = inside(P90);
+    ch_engine_result rc = order(alice, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
+    ck_assert_int_eq(rc.status, CH_STATUS_NEW);
+    double m_call = margin(alice);
+    ch_engine_result rp = order(alice, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
+    ck_assert_int_eq(rp.status, CH_STATUS_NEW);
+    double m_both = margin(alice);
+    ck_assert_int_eq(ch_engine_cancel(eng, alice, rc.id, NULL), CH_OK);
+    check_ok();
+    double m_put = margin(alice);
+    ck_assert_int_eq(ch_engine_cancel(eng, alice, rp.id, NULL), CH_OK);
+    check_ok();
+    ck_assert_double_eq(margin(alice), 0);
+    /* they lose in opposite scenarios: the exact figure is well below the sum */
+    ck_assert_double_gt(m_call, 1000);
+    ck_assert_double_gt(m_put, 1000);
+    ck_assert_double_lt(m_both, m_call + m_put - 1000);
+
+    /* dave can afford both exactly, not by the sum */
+    double cash_usd = floor((m_both + m_call + m_put) / 2);
+    ch_account_id dave;
+    ck_assert_int_eq(ch_engine_account_open(eng, "dave", USD(cash_usd), CH_STP_CANCEL_INCOMING,
+                                            &dave), CH_OK);
+    ck_assert_str_eq(ch_engine_account_name(eng, dave), "dave");
+    ck_assert_ptr_null(ch_engine_account_name(eng, (ch_account_id){999}));
+    ch_engine_result dc = order(dave, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
+    ck_assert_double_eq_tol(margin(dave), m_call, 1e-6);
+#ifdef CH_ENGINE_SELF_CHECK
+    extern unsigned long ch_engine_exact_walks;
+    unsigned long walks = ch_engine_exact_walks;
+#endif
+    ch_engine_result dp = order(dave, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
+    ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
+#ifdef CH_ENGINE_SELF_CHECK
+    ck_assert_uint_eq(ch_engine_exact_walks, walks + 1); /* the bound did not settle it */
+#endif
+    /* a second call is beyond him, and a withdrawal below the margin too */
+    order(dave, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_EMARGIN);
+    double spare = cash_usd - m_both;
+    ck_assert_int_eq(ch_engine_deposit(eng, dave, -USD(spare + 1)), CH_EMARGIN);
+    ck_assert_int_eq(ch_engine_deposit(eng, dave, -USD(spare - 1)), CH_OK);
+    check_ok();
+    ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
+    /* raising the put's quantity is checked the same way; lowering it is free */
+    ck_assert_int_eq(ch_engine_replace(eng, dave, dp.id, 2, 0, NULL), CH_EMARGIN);
+    check_ok();
+    /* a revaluation decides again who holds sells in the vector: same figures */
+    mark(100000, 0.5);
+    check_ok();
+    ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
+    ck_assert_double_eq(margin(alice), 0);
+
+    /* filled, the sells become positions of the same margin: dave's call
+     * (vector) and, for a rich account, alice's put (integer bound) */
+    ch_engine_result b1 = order(bob, C110, CH_BUY, pc, 1, CH_TIF_IOC, CH_OK);
+    ck_assert_int_eq(b1.by_source[CH_SRC_BOOK], 1);
+    ck_assert_int_eq(ch_engine_position(eng, dave, C110), -1);
+    ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
+    rp = order(alice, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
+    ck_assert_double_eq_tol(margin(alice), m_put, 1e-6);
+    ch_engine_result b2 = order(bob, P90, CH_BUY, pp, 1, CH_TIF_IOC, CH_OK);
+    ck_assert_int_eq(b2.filled, 1);
+    ck_assert_int_eq(ch_engine_position(eng, alice, P90) + ch_engine_position(eng, dave, P90),
+                     -1); /* FIFO: alice's order or dave's older one at the same price */
+    ck_assert_double_eq_tol(margin(alice) + margin(dave), m_put + m_both, 1e-6);
+    (void)dc;
+}
+END_TEST
+
 START_TEST(bad_orders_change_nothing)
 {
     int64_t tot0, ext0;
@@ -625,11 +721,13 @@ END_TEST
 
 START_TEST(randomized_invariants)
 {
-    ch_account_id acc[6] = {alice, bob, carol};
-    const char *names[3] = {"dan", "erin", "frank"};
-    for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(ch_engine_account_open(eng, names[i], USD(2e6), (ch_stp)i, &acc[3 + i]),
-                         CH_OK);
+    /* three rich accounts, one less so, two near their margin limits */
+    ch_account_id acc[8] = {alice, bob, carol};
+    const char *names[5] = {"dan", "erin", "frank", "gus", "hal"};
+    const double usd[5] = {2e6, 2e6, 2e6, 40000, 150000};
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(ch_engine_account_open(eng, names[i], USD(usd[i]), (ch_stp)(i % 3),
+                                                &acc[3 + i]), CH_OK);
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 4242;
     ch_order_id live[512];
@@ -646,7 +744,7 @@ START_TEST(randomized_invariants)
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         unsigned r = (unsigned)(rng >> 33);
         if (r % 100 < 70 || nlive == 0) {
-            ch_account_id a = acc[r % 6];
+            ch_account_id a = acc[r % 8];
             ch_instr_id i = ins[(r >> 3) % 5];
             ch_side side = (ch_side)((r >> 6) & 1);
             ch_greeks g;
@@ -703,7 +801,11 @@ START_TEST(randomized_invariants)
             ok, rejected, (long long)n.lots[0], (long long)n.lots[1], (long long)n.lots[2]);
 #ifdef CH_ENGINE_SELF_CHECK
     extern unsigned long ch_engine_self_checks;
-    fprintf(stderr, "engine self-checks: %lu shortcuts verified\n", ch_engine_self_checks);
+    extern unsigned long ch_engine_exact_walks, ch_engine_exact_free;
+    fprintf(stderr,
+            "engine self-checks: %lu shortcuts verified; accounts made exact between "
+            "revaluations: %lu by a walk of the books, %lu without resting sells\n",
+            ch_engine_self_checks, ch_engine_exact_walks, ch_engine_exact_free);
     ck_assert_uint_gt(ch_engine_self_checks, 1000);
 #endif
     /* expiry settles everything */
@@ -711,9 +813,92 @@ START_TEST(randomized_invariants)
                            .perp = NAN, .time = exp1 + 1};
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     check_ok();
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 8; i++)
         for (int k = 0; k < 5; k++)
             ck_assert_int_eq(ch_engine_position(eng, acc[i], ins[k]), 0);
+}
+END_TEST
+
+/*
+ * Margin holds of resting sells under churn: accounts from 20k to 400k USD
+ * rest sells (mostly above the market), cancel them, see them taken, through
+ * revaluations; some stay far from their limits (integer bound), some come
+ * close (exact vector), some cross over between revaluations. Invariants
+ * (vectors and bounds match the books) after every operation; in the
+ * self-check build every fast margin answer is compared with the exact one.
+ */
+START_TEST(randomized_margin_holds)
+{
+    enum { NA = 12 };
+    ch_account_id acc[NA];
+    for (int i = 0; i < NA; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%d", i);
+        ck_assert_int_eq(ch_engine_account_open(eng, name, USD(20000 * pow(1.5, i)),
+                                                CH_STP_CANCEL_INCOMING, &acc[i]), CH_OK);
+    }
+    ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
+    uint64_t rng = 99;
+    ch_order_id live[1024];
+    ch_account_id owner[1024];
+    int nlive = 0;
+    long ok = 0, margin_rejects = 0, taken = 0;
+    for (int step = 0; step < 12000; step++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(rng >> 33);
+        unsigned kind = r % 100;
+        ch_instr_id i = ins[(r >> 8) % 5];
+        const ch_instrument *in = ch_instruments_get(ch_engine_instruments(eng), i);
+        ch_greeks g;
+        ch_bs(in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL, 100000,
+              (double)in->sym.strike, years(), 0, 0, 0.5, &g);
+        if (kind < 65 || nlive == 0) {
+            /* a resting order: mostly sells above the market, some bids */
+            ch_account_id a = acc[(r >> 12) % NA];
+            ch_side side = kind < 55 ? CH_SELL : CH_BUY;
+            double off = g.price * (0.05 + (double)((r >> 16) % 30) / 100.0);
+            double px = floor((side == CH_SELL ? g.price + off : g.price - off) / TICK) * TICK;
+            ch_engine_order o = {.account = a, .instr = i, .side = side, .tif = CH_TIF_GTC,
+                                 .price = (int64_t)llround(fmax(px, TICK) / TICK),
+                                 .qty = 1 + (int64_t)((r >> 22) % 3)};
+            ch_engine_result res;
+            ch_err e = ch_engine_submit(eng, &o, &res);
+            ok += e == CH_OK;
+            margin_rejects += e == CH_EMARGIN;
+            if (e == CH_OK && res.remaining > 0 && nlive < 1024) {
+                live[nlive] = res.id;
+                owner[nlive++] = a;
+            }
+        } else if (kind < 90) {
+            int k = (int)((r >> 8) % (unsigned)nlive);
+            ch_engine_cancel(eng, owner[k], live[k], NULL); /* may have traded away */
+            live[k] = live[--nlive];
+            owner[k] = owner[nlive];
+        } else if (kind < 98) {
+            /* someone takes what rests: bob's IOC buy well above the market */
+            ch_engine_order o = {.account = bob, .instr = i, .side = CH_BUY, .tif = CH_TIF_IOC,
+                                 .price = (int64_t)llround(floor(g.price * 1.4 / TICK)),
+                                 .qty = 1 + (int64_t)((r >> 22) % 4)};
+            ch_engine_result res;
+            if (ch_engine_submit(eng, &o, &res) == CH_OK)
+                taken += res.by_source[CH_SRC_BOOK];
+        } else {
+            mark(100000 * (1 + (((double)((r >> 8) % 21)) - 10) / 500),
+                 0.45 + (double)((r >> 16) % 10) / 100);
+        }
+        ck_assert_msg(ch_engine_check(eng) == CH_OK, "invariants broken at step %d", step);
+    }
+    fprintf(stderr, "margin holds: %ld accepted, %ld refused for margin, %ld lots taken\n", ok,
+            margin_rejects, taken);
+    ck_assert_int_gt(ok, 1000);
+    ck_assert_int_gt(margin_rejects, 100);
+    ck_assert_int_gt(taken, 100);
+#ifdef CH_ENGINE_SELF_CHECK
+    extern unsigned long ch_engine_exact_walks;
+    fprintf(stderr, "margin holds: %lu accounts made exact by a walk of the books\n",
+            ch_engine_exact_walks);
+    ck_assert_uint_ge(ch_engine_exact_walks, 10);
+#endif
 }
 END_TEST
 
@@ -738,9 +923,11 @@ int main(void)
     tcase_add_test(tc, dynamic_pricing);
     tcase_add_test(tc, limits_cut_fills);
     tcase_add_test(tc, funds_and_margin);
+    tcase_add_test(tc, resting_sells_count_as_if_filled);
     tcase_add_test(tc, bad_orders_change_nothing);
     tcase_add_test(tc, lp_shares_at_nav);
     tcase_add_test(tc, randomized_invariants);
+    tcase_add_test(tc, randomized_margin_holds);
     tcase_add_test(tc, full_side_refuses_a_new_level);
     tcase_add_test(tc, tight_position_capacity);
     suite_add_tcase(s, tc);

@@ -50,14 +50,18 @@ static void put_position(void *ctx, const ch_position_info *p)
     cJSON_AddItemToArray(d->arr, o);
 }
 
+static const char *name_of(const ch_engine *e, ch_account_id a)
+{
+    const char *n = ch_engine_account_name(e, a);
+    return n != NULL ? n : "?";
+}
+
 static void put_order(void *ctx, const ch_order_info *oi)
 {
     dump_ctx *d = ctx;
-    ch_account_info ai;
-    ch_engine_account(d->e, oi->account, &ai);
     cJSON *o = cJSON_CreateObject();
     add_id(o, "order_id", oi->id.v);
-    cJSON_AddStringToObject(o, "account", ai.name);
+    cJSON_AddStringToObject(o, "account", name_of(d->e, oi->account));
     cJSON_AddStringToObject(o, "symbol", symbol_of(d->e, oi->instr));
     cJSON_AddStringToObject(o, "side", ch_side_name(oi->side));
     cJSON_AddNumberToObject(o, "price", price_of(d->e, oi->instr, oi->price));
@@ -70,18 +74,15 @@ static void put_fill(void *ctx, const ch_fill *f)
 {
     static const char *const src[3] = {"book", "net", "pool"};
     dump_ctx *d = ctx;
-    ch_account_info t, m;
-    ch_engine_account(d->e, f->taker, &t);
-    ch_engine_account(d->e, f->maker, &m);
     cJSON *o = cJSON_CreateObject();
     add_id(o, "trade_id", f->trade_id);
     cJSON_AddStringToObject(o, "source", src[f->source]);
     cJSON_AddStringToObject(o, "symbol", symbol_of(d->e, f->instr));
-    cJSON_AddStringToObject(o, "taker", t.name);
+    cJSON_AddStringToObject(o, "taker", name_of(d->e, f->taker));
     cJSON_AddStringToObject(o, "side", ch_side_name(f->taker_side));
     cJSON_AddNumberToObject(o, "price", price_of(d->e, f->instr, f->price));
     cJSON_AddNumberToObject(o, "qty", (double)f->qty);
-    cJSON_AddStringToObject(o, "maker", m.name);
+    cJSON_AddStringToObject(o, "maker", name_of(d->e, f->maker));
     if (f->taker_order.v != 0)
         add_id(o, "taker_order_id", f->taker_order.v);
     if (f->maker_order.v != 0)

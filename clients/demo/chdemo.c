@@ -75,20 +75,19 @@ static void on_event(void *ctx, const ch_engine_event *ev)
         const ch_instruments *reg = ch_engine_instruments(d->e);
         char px[32];
         ch_price_format(d->u, f->price, px, sizeof px);
-        ch_account_info ti, mi;
-        ch_engine_account(d->e, f->taker, &ti);
-        ch_engine_account(d->e, f->maker, &mi);
+        const char *taker = ch_engine_account_name(d->e, f->taker);
+        const char *maker = ch_engine_account_name(d->e, f->maker);
         printf("  #%-4" PRIu64 " %-4s %-6s %-5s %2" PRId64 " %-21s at %9s", f->trade_id,
-               k_src[f->source], ti.name, f->taker_side == CH_BUY ? "buys" : "sells", f->qty,
+               k_src[f->source], taker, f->taker_side == CH_BUY ? "buys" : "sells", f->qty,
                ch_instruments_get(reg, f->instr)->symbol, px);
         if (f->source == CH_SRC_NET) {
             char mp[32];
             ch_price_format(d->u, f->maker_price, mp, sizeof mp);
-            printf("  (vs %s's %s %s at %s)", mi.name,
+            printf("  (vs %s's %s %s at %s)", maker,
                    f->taker_side == CH_BUY ? "offer of" : "bid for",
                    ch_instruments_get(reg, f->maker_instr)->symbol, mp);
         } else {
-            printf("  from %s", mi.name);
+            printf("  from %s", maker);
         }
         printf("\n");
     } else if (d->printed == d->max_print) {

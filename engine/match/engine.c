@@ -20,7 +20,10 @@
  *    PnL vector of one contract, the parity forward term D(F - K) in ticks.
  *    The per-order path does arithmetic on those caches and never prices an
  *    option. One margin vector per account (27 doubles: positions, and
- *    resting sells as if filled) and its worst loss are updated together.
+ *    resting sells as if filled) and its worst loss are updated together;
+ *    for an account far from its limit, resting sells are held in one
+ *    integer bound instead (pend), and go into the vector only when a check
+ *    needs the exact figure (see materialize).
  *    The pool's 1-lot quotes are cached per series and side; between pool
  *    fills they are bounded (pool_quote1), so most resting orders need none.
  *  - Memory is the cost of the order path: hot fields of a series and an
@@ -38,7 +41,8 @@
  * Invariants (ch_engine_check): positions sum to zero per instrument; cash
  * sums to what came in from outside; reservations equal resting buy orders;
  * pool shares add up; inventories mirror the pool and house positions; the
- * count of orders without a record matches the book.
+ * count of orders without a record matches the book; every margin vector
+ * and pend match the positions and resting sells they stand for.
  */
 #include "ch/engine.h"
 
@@ -76,6 +80,8 @@
 #ifdef CH_ENGINE_SELF_CHECK
 #include <stdio.h>
 unsigned long ch_engine_self_checks; /* how many shortcuts were verified */
+unsigned long ch_engine_exact_walks; /* accounts made exact between revaluations */
+unsigned long ch_engine_exact_free;  /* ... of which without resting sells (no walk) */
 #define SELF_CHECK(cond, what)                                                          \
     do {                                                                                \
         ch_engine_self_checks++;                                                        \
@@ -137,11 +143,14 @@ typedef struct account {
     /* line 1: checks and holds */
     CH_LINE_ALIGNED bool open;
     bool internal;
+    bool exact; /* M counts the resting sells too (else pend bounds them) */
     ch_stp stp;
     int64_t cash, reserved;
-    double *M;    /* margin vector: scenario PnL of positions plus resting sell
-                   * orders as if filled (nscen, in an arena) */
-    double worst; /* max(0, -min M): the margin in use, kept with M */
+    double *M;    /* margin vector: scenario PnL of positions, plus, when exact,
+                   * resting sell orders as if filled (nscen, in an arena) */
+    double worst; /* max(0, -min M), kept with M */
+    int64_t pend; /* not exact: sum over resting sells of lots x up_cash, an
+                   * upper bound (cash units) of what they add to the margin */
     double mtm;   /* positions at mark, quote ccy */
     /* the rest */
     int64_t shares;
@@ -161,6 +170,17 @@ typedef struct position {
 
 _Static_assert(sizeof(position) == 32, "a position record is half a line");
 
+/* What holding one lot of a resting order of a series takes, apart from its
+ * series record so that a cancel need not read that: a sell's bound
+ * ceil(scen_up) + 1 in cash units (>= 1, so that pend > 0 iff an account has
+ * resting sells in it), a buy's cash units per tick. */
+#define UP_HUGE INT64_MAX /* up_cash beyond an integer: holds are exact */
+
+typedef struct hold_param {
+    int64_t up_cash;
+    int64_t tick_cash;
+} hold_param;
+
 typedef struct pos_link {
     uint32_t next_acct, next_series;
 } pos_link;
@@ -170,6 +190,7 @@ struct ch_engine {
     ch_instruments *reg;
     ch_book *book;
     series *ser;
+    hold_param *hold; /* per series */
     und_state *und;
     uint32_t n_und;
     account *acct;
@@ -222,11 +243,17 @@ static double tick_value(const ch_engine *e, uint32_t und)
     return (double)e->und[und].tick_cash / CH_CASH_SCALE;
 }
 
-/* Cash reserved per lot of a resting buy at `price`: premium + largest fee. */
+/* Cash reserved per lot of a resting buy at `price` (tick_cash cash units
+ * per tick): premium + largest fee. */
+static int64_t reserve_per_lot_tc(const ch_engine *e, int64_t tick_cash, int64_t price)
+{
+    int64_t prem = price * tick_cash;
+    return prem + ceil_div(prem * e->fee_cap_ppm, 1000000);
+}
+
 static int64_t reserve_per_lot(const ch_engine *e, uint32_t und, int64_t price)
 {
-    int64_t prem = price * e->und[und].tick_cash;
-    return prem + ceil_div(prem * e->fee_cap_ppm, 1000000);
+    return reserve_per_lot_tc(e, e->und[und].tick_cash, price);
 }
 
 /* Taker fee for q lots at `price` of series s, cash units (rounded up). */
@@ -442,6 +469,101 @@ static void margin_add(const ch_engine *e, account *a, double k, const double *x
 }
 
 /*
+ * Resting sells and the margin vector. An account far from its margin limit
+ * is not exact: its vector holds positions only, and pend, in whole cash
+ * units, adds up lots x up_cash of its resting sells, so that adding or
+ * cancelling a resting sell moves one integer instead of the vector (and a
+ * cancel reads neither the vector nor the series). worst + pend is an upper
+ * bound of the exact margin, M's worst loss with the sells as if filled
+ * (each sell adds at most its lots x max(scen, 0) to any scenario's loss).
+ * When that bound does not settle a check, the account becomes exact
+ * (materialize: its sells from the books go into M, pend to 0), and stays so
+ * until the next revaluation (refresh_accounts) decides again. Answers are
+ * those of the exact vector either way.
+ */
+typedef struct sells_ctx {
+    const ch_engine *e;
+    uint32_t acct;
+    double *M;
+} sells_ctx;
+
+static void add_sell_of(void *ctx, const ch_order_info *o)
+{
+    sells_ctx *c = ctx;
+    if (o->account.v == c->acct)
+        (void)c->e->axpy_min(c->M, -(double)o->remaining, c->e->ser[o->instr.v].scen,
+                             c->e->axpy_n);
+}
+
+/* M += every resting sell of account acct as if filled (walks the books). */
+static void add_sells(const ch_engine *e, uint32_t acct, double *M)
+{
+    sells_ctx c = {e, acct, M};
+    uint32_t n = ch_instruments_count(e->reg);
+    for (uint32_t i = 0; i < n; i++)
+        if (e->ser[i].listed)
+            ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, add_sell_of, &c);
+}
+
+static double worst_of(const ch_engine *e, const double *M)
+{
+    double low = 0.0;
+    for (size_t i = 0; i < e->nscen; i++)
+        if (M[i] < low)
+            low = M[i];
+    return low < 0 ? -low : 0.0;
+}
+
+/* Account a becomes exact: its vector takes its resting sells, found in the
+ * books (whatever pend says). */
+static void become_exact(ch_engine *e, account *a)
+{
+#ifdef CH_ENGINE_SELF_CHECK
+    ch_engine_exact_walks++;
+#endif
+    add_sells(e, (uint32_t)(a - e->acct), a->M);
+    a->worst = worst_of(e, a->M);
+    a->pend = 0;
+    a->exact = true;
+}
+
+static void materialize(ch_engine *e, account *a)
+{
+    if (a->exact)
+        return;
+    if (a->pend == 0) {
+        a->exact = true; /* no resting sells: M is exact as it is */
+#ifdef CH_ENGINE_SELF_CHECK
+        ch_engine_exact_free++;
+#endif
+    } else {
+        become_exact(e, a);
+    }
+}
+
+/* The margin in use: the worst loss of positions and resting sells. */
+static double exact_worst(const ch_engine *e, const account *a)
+{
+    if (a->exact || a->pend == 0)
+        return a->worst;
+    CH_LINE_ALIGNED double M[CH_SCEN_MAX_SPOT * 3];
+    memcpy(M, a->M, e->axpy_n * sizeof(double));
+    add_sells(e, (uint32_t)(a - e->acct), M);
+    return worst_of(e, M);
+}
+
+static double free_equity(const account *a)
+{
+    return (double)(a->cash - a->reserved) / CH_CASH_SCALE + a->mtm;
+}
+
+/* An upper bound of the exact margin, without reading the vector. */
+static double margin_bound(const account *a)
+{
+    return a->worst + (double)a->pend / CH_CASH_SCALE;
+}
+
+/*
  * The inventory terms of the pool's skew for series id: the total term (all
  * of the underlying) and its (expiry, strike) bucket's. A quote's skew is
  * their sum plus the trade's own half-step (pool_price).
@@ -475,7 +597,9 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     series *s = &e->ser[id.v];
     pos_apply(e, k, q, px_cash);
     account *a = &e->acct[acct];
-    if (!held)
+    if (held && !a->exact) /* pend held the lots (q < 0): now they are a position */
+        a->pend += q * e->hold[id.v].up_cash;
+    if (!held || !a->exact)
         margin_add(e, a, (double)q, s->scen);
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
@@ -555,25 +679,40 @@ static void report_fill(ch_engine *e, ch_fill *f)
     }
 }
 
-/* Release what a resting order holds: buy reservation or sell margin vector. */
+/* Release what a resting order holds: buy reservation, sell pend or margin
+ * vector. Reads the account and the series' hold_param, and, for a sell of
+ * an exact account, the vectors. */
 static void release_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side,
                           int64_t price, int64_t q)
 {
     account *a = &e->acct[acct];
+    const hold_param *h = &e->hold[id.v];
     if (side == CH_BUY)
-        a->reserved -= reserve_per_lot(e, e->ser[id.v].und, price) * q;
+        a->reserved -= reserve_per_lot_tc(e, h->tick_cash, price) * q;
+    else if (!a->exact)
+        a->pend -= q * h->up_cash;
     else
         margin_add(e, a, (double)q, e->ser[id.v].scen); /* a resting sell held -q x scen */
 }
 
+/* Hold what the order resting in its book now takes (the order is there). */
 static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side, int64_t price,
                        int64_t q)
 {
     account *a = &e->acct[acct];
-    if (side == CH_BUY)
-        a->reserved += reserve_per_lot(e, e->ser[id.v].und, price) * q;
-    else
+    const hold_param *h = &e->hold[id.v];
+    if (side == CH_BUY) {
+        a->reserved += reserve_per_lot_tc(e, h->tick_cash, price) * q;
+    } else if (!a->exact) {
+        int64_t add, sum;
+        if (h->up_cash != UP_HUGE && !__builtin_mul_overflow(q, h->up_cash, &add) &&
+            !__builtin_add_overflow(a->pend, add, &sum))
+            a->pend = sum;
+        else
+            become_exact(e, a); /* beyond an integer (the walk finds this order too) */
+    } else {
         margin_add(e, a, -(double)q, e->ser[id.v].scen);
+    }
 }
 
 /* Parity: the taker's price for a resting sibling order at `p` ticks. */
@@ -866,6 +1005,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->reg = ch_instruments_create(cfg->max_instruments, cfg->max_underlyings);
     e->book = ch_book_create(&bc);
     e->ser = ch_table_alloc(cfg->max_instruments, sizeof *e->ser);
+    e->hold = ch_table_alloc(cfg->max_instruments, sizeof *e->hold);
     e->und = calloc(cfg->max_underlyings, sizeof *e->und);
     e->acct = ch_table_alloc(cfg->max_accounts, sizeof *e->acct);
     e->scen_stride = (e->nscen * sizeof(double) + CH_LINE - 1) / CH_LINE * CH_LINE / sizeof(double);
@@ -890,7 +1030,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->pos_link = ch_table_alloc(cfg->max_positions, sizeof *e->pos_link);
     e->pos_index = ch_table_alloc((size_t)cfg->max_accounts * cfg->max_instruments,
                                 sizeof *e->pos_index);
-    if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->und == NULL ||
+    if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->hold == NULL || e->und == NULL ||
         e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
         e->scen_arena == NULL) {
         ch_engine_destroy(e);
@@ -927,6 +1067,7 @@ void ch_engine_destroy(ch_engine *e)
     ch_instruments_destroy(e->reg);
     ch_book_destroy(e->book);
     free(e->ser);
+    free(e->hold);
     free(e->und);
     free(e->acct);
     free(e->pos);
@@ -1013,6 +1154,8 @@ static void refresh_series(ch_engine *e, uint32_t i)
     for (size_t k = 0; k < e->nscen; k++)
         if (s->scen[k] > s->scen_up)
             s->scen_up = s->scen[k];
+    double up = ceil(s->scen_up * CH_CASH_SCALE) + 1;
+    e->hold[i].up_cash = up < 0x1p62 ? (int64_t)up : UP_HUGE; /* (refresh_accounts follows) */
     if (!s->rs.is_linear) {
         double T = ch_years(e->now, s->rs.expiry);
         if (T < 0)
@@ -1022,19 +1165,44 @@ static void refresh_series(ch_engine *e, uint32_t i)
     }
 }
 
+/* refresh_accounts' first walk: pend of every account that is not exact */
+static void pend_resting_sell(void *ctx, const ch_order_info *o)
+{
+    ch_engine *e = ctx;
+    account *a = &e->acct[o->account.v];
+    if (a->exact)
+        return;
+    int64_t up = e->hold[o->instr.v].up_cash, add, sum;
+    if (up == UP_HUGE || __builtin_mul_overflow(o->remaining, up, &add) ||
+        __builtin_add_overflow(a->pend, add, &sum))
+        a->exact = true; /* no integer bound: its sells go into M */
+    else
+        a->pend = sum;
+}
+
+/* the second: the sells of exact accounts go into their vectors */
 static void add_resting_sell(void *ctx, const ch_order_info *o)
 {
     ch_engine *e = ctx;
-    margin_add(e, &e->acct[o->account.v], -(double)o->remaining, e->ser[o->instr.v].scen);
+    account *a = &e->acct[o->account.v];
+    if (a->exact)
+        margin_add(e, a, -(double)o->remaining, e->ser[o->instr.v].scen);
 }
 
-/* Rebuild every account's margin vectors and mark value from the caches. */
+/*
+ * Rebuild every account's margin vector, pend and mark value from the
+ * caches, and decide again which accounts are exact: those whose bound
+ * (worst + pend) is above half their free equity, where a check may soon
+ * need the exact figure.
+ */
 static void refresh_accounts(ch_engine *e)
 {
     for (uint32_t a = 0; a < e->n_acct; a++) {
         memset(e->acct[a].M, 0, e->nscen * sizeof(double));
         e->acct[a].worst = 0;
         e->acct[a].mtm = 0;
+        e->acct[a].pend = 0;
+        e->acct[a].exact = false;
     }
     for (uint32_t k = 0; k < e->n_pos; k++) {
         const position *p = &e->pos[k];
@@ -1045,11 +1213,25 @@ static void refresh_accounts(ch_engine *e)
         margin_add(e, a, (double)p->qty, s->scen);
         a->mtm += (double)p->qty * s->unit.price;
     }
-    /* resting sells count as if filled */
     uint32_t n = ch_instruments_count(e->reg);
     for (uint32_t i = 0; i < n; i++)
         if (e->ser[i].listed)
-            ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, add_resting_sell, e);
+            ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, pend_resting_sell, e);
+    bool any = false;
+    for (uint32_t k = 0; k < e->n_acct; k++) {
+        account *a = &e->acct[k];
+        if (!a->exact && a->pend > 0 && 2 * margin_bound(a) > free_equity(a))
+            a->exact = true;
+        if (a->exact) {
+            a->pend = 0;
+            any = true;
+        }
+    }
+    /* resting sells of exact accounts count as if filled */
+    if (any)
+        for (uint32_t i = 0; i < n; i++)
+            if (e->ser[i].listed)
+                ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, add_resting_sell, e);
 }
 
 static void refresh_underlying(ch_engine *e, uint32_t und)
@@ -1095,6 +1277,7 @@ static ch_err after_listing(ch_engine *e, ch_instr_id id)
     if (s->rs.is_linear)
         s->rs.strike = 1.0;
     s->trade_until = s->rs.is_linear ? INT64_MAX : s->rs.expiry;
+    e->hold[id.v].tick_cash = e->und[s->und].tick_cash;
     s->house_k = pos_get(e, CH_ACCOUNT_HOUSE, id.v);
     s->pool_k = pos_get(e, CH_ACCOUNT_POOL, id.v);
     und_state *u = &e->und[s->und];
@@ -1324,32 +1507,37 @@ ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_s
     return CH_OK;
 }
 
-static double free_equity(const account *a)
-{
-    return (double)(a->cash - a->reserved) / CH_CASH_SCALE + a->mtm;
-}
-
 /*
  * Can account a sell q more lots of series s? The margin it would need is the
- * worst scenario loss of M - q scen. Bounded above by a->worst + q max(scen,
- * 0) (a little more, for rounding), which needs no vector read: the exact
- * scan runs only when that bound exceeds the free equity. Same answers as
- * always scanning.
+ * worst scenario loss of M - q scen, with M exact. Bounded above by
+ * margin_bound(a) + q max(scen, 0) (a little more, for rounding), which needs
+ * no vector read: the exact scan runs only when that bound exceeds the free
+ * equity (and makes the account exact first). Same answers as always
+ * scanning an exact vector.
  */
-static bool margin_ok(const ch_engine *e, const account *a, const series *s, int64_t q)
+static bool margin_ok(ch_engine *e, account *a, const series *s, int64_t q)
 {
     double eq = free_equity(a);
-    double bound = (a->worst + (double)q * s->scen_up) * (1 + 1e-9);
+    double bound = (margin_bound(a) + (double)q * s->scen_up) * (1 + 1e-9);
     bool fast = bound <= eq;
 #ifndef CH_ENGINE_SELF_CHECK
     if (fast)
         return true;
 #endif
     double need = 0.0;
-    for (size_t i = 0; i < e->nscen; i++) {
-        double v = a->M[i] - (double)q * s->scen[i];
-        if (-v > need)
-            need = -v;
+    if (fast && !a->exact) { /* self-check: the exact vector, left as it was */
+        CH_LINE_ALIGNED double M[CH_SCEN_MAX_SPOT * 3];
+        memcpy(M, a->M, e->axpy_n * sizeof(double));
+        add_sells(e, (uint32_t)(a - e->acct), M);
+        (void)e->axpy_min(M, -(double)q, s->scen, e->axpy_n);
+        need = worst_of(e, M);
+    } else {
+        materialize(e, a);
+        for (size_t i = 0; i < e->nscen; i++) {
+            double v = a->M[i] - (double)q * s->scen[i];
+            if (-v > need)
+                need = -v;
+        }
     }
     bool ok = !(need > 0 && need > eq);
     if (fast)
@@ -1368,8 +1556,14 @@ ch_err ch_engine_deposit(ch_engine *e, ch_account_id id, int64_t amount)
         if (a->cash - a->reserved < -amount)
             return CH_EFUNDS;
         /* what stays must still cover the margin of positions and resting sells */
-        if (free_equity(a) + (double)amount / CH_CASH_SCALE < a->worst)
-            return CH_EMARGIN;
+        double left = free_equity(a) + (double)amount / CH_CASH_SCALE;
+        if (left < margin_bound(a) * (1 + 1e-9)) {
+            materialize(e, a);
+            if (left < a->worst)
+                return CH_EMARGIN;
+        } else {
+            SELF_CHECK(left >= exact_worst(e, a), "withdrawal bound");
+        }
     }
     e->seq++;
     a->cash += amount;
@@ -1389,10 +1583,15 @@ ch_err ch_engine_account(const ch_engine *e, ch_account_id id, ch_account_info *
     out->cash = a->cash;
     out->reserved = a->reserved;
     out->equity = free_equity(a);
-    out->margin = a->worst;
+    out->margin = exact_worst(e, a);
     out->shares = a->shares;
     out->positions = a->npos;
     return CH_OK;
+}
+
+const char *ch_engine_account_name(const ch_engine *e, ch_account_id id)
+{
+    return id.v < e->n_acct ? e->acct[id.v].name : NULL;
 }
 
 ch_err ch_engine_positions(const ch_engine *e, ch_account_id id,
@@ -1543,7 +1742,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     if (o->account.v < e->n_acct && o->instr.v < e->cfg.max_instruments) {
         PREFETCH(&e->acct[o->account.v]);
         PREFETCH(&e->ser[o->instr.v]);
-        if (o->side == CH_SELL) { /* the margin check and hold read these */
+        if (o->side == CH_SELL && e->acct[o->account.v].exact) { /* its check and hold read these */
             prefetch_vec(e, e->acct[o->account.v].M);
             prefetch_vec(e, e->ser[o->instr.v].scen);
         }
@@ -1575,8 +1774,11 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         return reject(e, res, CH_EBADPRICE);
     account *a = &e->acct[o->account.v];
     if (o->side == CH_BUY) {
-        int64_t per = reserve_per_lot(e, s->und, limit);
-        if (per > 0 && (a->cash - a->reserved) / per < o->qty)
+        /* per x qty <= free cash (a product beyond 64 bits is beyond any
+         * cash); the same answer as (cash - reserved) / per >= qty, without
+         * a division */
+        int64_t per = reserve_per_lot(e, s->und, limit), need;
+        if (per > 0 && (__builtin_mul_overflow(per, o->qty, &need) || a->cash - a->reserved < need))
             return reject(e, res, CH_EFUNDS);
     } else {
         if (!s->marked)
@@ -2038,8 +2240,21 @@ void ch_engine_cash_totals(const ch_engine *e, int64_t *total, int64_t *external
 typedef struct check_ctx {
     const ch_engine *e;
     int64_t *reserved;
+    int64_t *pend;
+    double *M, *mag; /* per account (scen_stride each): expected M, sum of |terms| */
     uint32_t unrecorded;
 } check_ctx;
+
+/* the term q x scen of series i in account a's expected vector */
+static void check_term(check_ctx *c, uint32_t a, uint32_t i, double q)
+{
+    const ch_engine *e = c->e;
+    double *M = c->M + (size_t)a * e->scen_stride, *mag = c->mag + (size_t)a * e->scen_stride;
+    for (size_t k = 0; k < e->nscen; k++) {
+        M[k] += q * e->ser[i].scen[k];
+        mag[k] += fabs(q * e->ser[i].scen[k]);
+    }
+}
 
 static void check_order(void *ctx, const ch_order_info *o)
 {
@@ -2048,6 +2263,33 @@ static void check_order(void *ctx, const ch_order_info *o)
     if (o->side == CH_BUY)
         c->reserved[o->account.v] +=
             reserve_per_lot(c->e, c->e->ser[o->instr.v].und, o->price) * o->remaining;
+    else if (c->e->acct[o->account.v].exact)
+        check_term(c, o->account.v, o->instr.v, -(double)o->remaining);
+    else
+        c->pend[o->account.v] += o->remaining * c->e->hold[o->instr.v].up_cash;
+}
+
+/* Each account's vector, worst and pend against a recomputation. */
+static bool margins_ok(const ch_engine *e, check_ctx *c)
+{
+    for (uint32_t k = 0; k < e->n_pos; k++)
+        if (e->pos[k].qty != 0)
+            check_term(c, e->pos[k].account, e->pos[k].instr,
+                       (double)e->pos[k].qty);
+    for (uint32_t a = 0; a < e->n_acct; a++) {
+        const account *ac = &e->acct[a];
+        const double *M = c->M + (size_t)a * e->scen_stride;
+        const double *mag = c->mag + (size_t)a * e->scen_stride;
+        if (ac->pend != c->pend[a] || ac->pend < 0 || (ac->exact && ac->pend != 0) ||
+            worst_of(e, ac->M) != ac->worst)
+            return false;
+        /* the vector was summed in another order, over a history whose
+         * rounding this cannot see: a missing or doubled term is what counts */
+        for (size_t k = 0; k < e->nscen; k++)
+            if (!(fabs(ac->M[k] - M[k]) <= 1e-7 * mag[k] + 1e-3))
+                return false;
+    }
+    return true;
 }
 
 #ifdef CH_ENGINE_DEBUG_CHECK
@@ -2083,18 +2325,31 @@ ch_err ch_engine_check(const ch_engine *e)
             return CHECK_FAIL("inventory");
     }
     int64_t *res = calloc(e->n_acct, sizeof *res);
-    if (res == NULL)
+    int64_t *pend = calloc(e->n_acct, sizeof *pend);
+    double *vec = calloc((size_t)e->n_acct * e->scen_stride * 2, sizeof *vec);
+    if (res == NULL || pend == NULL || vec == NULL) {
+        free(res);
+        free(pend);
+        free(vec);
         return CH_ENOMEM;
-    check_ctx c = {e, res, 0};
+    }
+    check_ctx c = {e, res, pend, vec, vec + (size_t)e->n_acct * e->scen_stride, 0};
     for (uint32_t i = 0; i < n; i++) {
         if (e->ser[i].listed) {
             ch_book_foreach(e->book, (ch_instr_id){i}, CH_BUY, check_order, &c);
             ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, check_order, &c);
         }
     }
+    bool margins = margins_ok(e, &c);
+    free(pend);
+    free(vec);
     if (c.unrecorded != e->unrecorded) {
         free(res);
         return CHECK_FAIL("orders without a position record");
+    }
+    if (!margins) {
+        free(res);
+        return CHECK_FAIL("margin vector or pend");
     }
     int64_t shares = 0;
     ch_err out = CH_OK;

@@ -331,13 +331,10 @@ static int64_t mono_now(void)
     return (int64_t)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
 }
 
-static const char *acct_name(const ch_server *s, ch_account_id a, char *buf)
+static const char *acct_name(const ch_server *s, ch_account_id a)
 {
-    ch_account_info ai;
-    if (ch_engine_account(s->e, a, &ai) != CH_OK)
-        return "?";
-    memcpy(buf, ai.name, CH_ACCOUNT_NAME_MAX);
-    return buf;
+    const char *n = ch_engine_account_name(s->e, a);
+    return n != NULL ? n : "?";
 }
 
 static const ch_instrument *instr_of(const ch_server *s, ch_instr_id id)
@@ -409,11 +406,10 @@ static cJSON *fill_json(const ch_server *s, const ch_fill *f, bool full)
     cJSON_AddNumberToObject(o, "qty", (double)f->qty);
     cJSON_AddStringToObject(o, "source", k_src[f->source]);
     if (full) {
-        char b[CH_ACCOUNT_NAME_MAX];
         cJSON_AddStringToObject(o, "symbol", instr_of(s, f->instr)->symbol);
         cJSON_AddStringToObject(o, "side", ch_side_name(f->taker_side));
-        cJSON_AddStringToObject(o, "taker", acct_name(s, f->taker, b));
-        cJSON_AddStringToObject(o, "maker", acct_name(s, f->maker, b));
+        cJSON_AddStringToObject(o, "taker", acct_name(s, f->taker));
+        cJSON_AddStringToObject(o, "maker", acct_name(s, f->maker));
         add_u64(o, "taker_order_id", f->taker_order.v);
         if (f->maker_order.v != 0)
             add_u64(o, "maker_order_id", f->maker_order.v);
@@ -429,7 +425,7 @@ static cJSON *fill_json(const ch_server *s, const ch_fill *f, bool full)
 static void on_engine_event(void *ctx, const ch_engine_event *ev)
 {
     ch_server *s = ctx;
-    char b[CH_ACCOUNT_NAME_MAX], topic[80];
+    char topic[80];
     if (ev->type == CH_EE_FILL) {
         const ch_fill *f = &ev->fill;
         if (s->replay_fills != NULL) {
@@ -454,10 +450,10 @@ static void on_engine_event(void *ctx, const ch_engine_event *ev)
                     (ch_bin_fill){.trade_id = f->trade_id, .price = f->price, .qty = f->qty,
                                   .source = (uint8_t)f->source};
         }
-        snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker, b));
+        snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker));
         publish(s, topic, fill_json(s, f, true));
         if (f->maker.v != f->taker.v) {
-            snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->maker, b));
+            snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->maker));
             publish(s, topic, fill_json(s, f, true));
         }
         s->touched[f->instr.v] = 1;
@@ -488,7 +484,7 @@ static void on_engine_event(void *ctx, const ch_engine_event *ev)
         if (m != NULL) {
             int k = snprintf(m, 320, "order.%s {\"event\":\"%s\",\"order_id\":\"%" PRIu64
                                      "\",\"symbol\":\"%s\",\"side\":\"%s\",\"price\":%.10g",
-                             acct_name(s, be->account, b), names[be->type], be->order.v,
+                             acct_name(s, be->account), names[be->type], be->order.v,
                              instr_of(s, be->instr)->symbol, ch_side_name(be->side),
                              px(s, be->instr, be->price));
             if (be->type == CH_EV_CANCEL)

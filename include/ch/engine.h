@@ -272,7 +272,16 @@ typedef struct ch_account_info {
     uint32_t positions; /**< non-zero positions */
 } ch_account_info;
 
+/**
+ * An account's state. The margin is exact: for an account far from its
+ * limit, whose resting sells the engine holds in a bound rather than in its
+ * scenario vector, this walks the sell side of every book (time in the
+ * number of resting orders); ch_engine_account_name() is the cheap lookup.
+ */
 CH_API ch_err ch_engine_account(const ch_engine *e, ch_account_id id, ch_account_info *out);
+
+/** An account's name, or NULL if there is no such account. */
+CH_API const char *ch_engine_account_name(const ch_engine *e, ch_account_id id);
 
 typedef struct ch_position_info {
     ch_instr_id instr;
