@@ -200,6 +200,11 @@ struct ch_engine {
     uint32_t n_pos;
     uint32_t unrecorded; /* live orders without a position record yet */
     uint32_t *pos_index; /* [account * max_instruments + instrument] -> record + 1 */
+    uint64_t *sell_bits; /* [account * sell_words + instrument / 64]: a bit per series
+                          * where the account may have resting sells held in pend
+                          * (set on hold, cleared by refresh_accounts), so that
+                          * making it exact walks those books only */
+    size_t sell_words;
     int64_t external; /* cash in from outside, net */
     int64_t pool_shares;
     ch_time now;
@@ -495,14 +500,22 @@ static void add_sell_of(void *ctx, const ch_order_info *o)
                              c->e->axpy_n);
 }
 
-/* M += every resting sell of account acct as if filled (walks the books). */
+/* M += every resting sell of account acct as if filled: walks the sell side
+ * of the books its sell_bits name. */
 static void add_sells(const ch_engine *e, uint32_t acct, double *M)
 {
     sells_ctx c = {e, acct, M};
-    uint32_t n = ch_instruments_count(e->reg);
-    for (uint32_t i = 0; i < n; i++)
-        if (e->ser[i].listed)
+    const uint64_t *bits = e->sell_bits + (size_t)acct * e->sell_words;
+    for (size_t w = 0; w < e->sell_words; w++)
+        for (uint64_t b = bits[w]; b != 0; b &= b - 1) {
+            uint32_t i = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(b));
             ch_book_foreach(e->book, (ch_instr_id){i}, CH_SELL, add_sell_of, &c);
+        }
+}
+
+static void mark_sells(ch_engine *e, uint32_t acct, ch_instr_id id)
+{
+    e->sell_bits[(size_t)acct * e->sell_words + id.v / 64] |= UINT64_C(1) << (id.v % 64);
 }
 
 static double worst_of(const ch_engine *e, const double *M)
@@ -705,6 +718,7 @@ static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side
         a->reserved += reserve_per_lot_tc(e, h->tick_cash, price) * q;
     } else if (!a->exact) {
         int64_t add, sum;
+        mark_sells(e, acct, id);
         if (h->up_cash != UP_HUGE && !__builtin_mul_overflow(q, h->up_cash, &add) &&
             !__builtin_add_overflow(a->pend, add, &sum))
             a->pend = sum;
@@ -1030,8 +1044,11 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->pos_link = ch_table_alloc(cfg->max_positions, sizeof *e->pos_link);
     e->pos_index = ch_table_alloc((size_t)cfg->max_accounts * cfg->max_instruments,
                                 sizeof *e->pos_index);
+    e->sell_words = (cfg->max_instruments + 63) / 64;
+    e->sell_bits = ch_table_alloc((size_t)cfg->max_accounts * e->sell_words, sizeof *e->sell_bits);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->hold == NULL || e->und == NULL ||
         e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
+        e->sell_bits == NULL ||
         e->scen_arena == NULL) {
         ch_engine_destroy(e);
         return NULL;
@@ -1073,6 +1090,7 @@ void ch_engine_destroy(ch_engine *e)
     free(e->pos);
     free(e->pos_link);
     free(e->pos_index);
+    free(e->sell_bits);
     free(e->scen_arena);
     free(e);
 }
@@ -1170,6 +1188,7 @@ static void pend_resting_sell(void *ctx, const ch_order_info *o)
 {
     ch_engine *e = ctx;
     account *a = &e->acct[o->account.v];
+    mark_sells(e, o->account.v, o->instr);
     if (a->exact)
         return;
     int64_t up = e->hold[o->instr.v].up_cash, add, sum;
@@ -1204,6 +1223,7 @@ static void refresh_accounts(ch_engine *e)
         e->acct[a].pend = 0;
         e->acct[a].exact = false;
     }
+    memset(e->sell_bits, 0, (size_t)e->n_acct * e->sell_words * sizeof *e->sell_bits);
     for (uint32_t k = 0; k < e->n_pos; k++) {
         const position *p = &e->pos[k];
         if (p->qty == 0)
@@ -2265,8 +2285,13 @@ static void check_order(void *ctx, const ch_order_info *o)
             reserve_per_lot(c->e, c->e->ser[o->instr.v].und, o->price) * o->remaining;
     else if (c->e->acct[o->account.v].exact)
         check_term(c, o->account.v, o->instr.v, -(double)o->remaining);
-    else
+    else {
         c->pend[o->account.v] += o->remaining * c->e->hold[o->instr.v].up_cash;
+        if (!(c->e->sell_bits[(size_t)o->account.v * c->e->sell_words + o->instr.v / 64] >>
+                  (o->instr.v % 64) &
+              1))
+            c->pend[o->account.v] = -1; /* a walk would miss it */
+    }
 }
 
 /* Each account's vector, worst and pend against a recomputation. */
