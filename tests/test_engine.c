@@ -663,6 +663,30 @@ START_TEST(full_side_refuses_a_new_level)
 }
 END_TEST
 
+/* Orders the randomized tests may cancel or replace later (up to `max`). */
+typedef struct live_orders {
+    ch_order_id id[1024];
+    ch_account_id owner[1024];
+    int n, max;
+} live_orders;
+
+/* Remember a's order if part of it rests. */
+static void live_add(live_orders *l, ch_account_id a, const ch_engine_result *res)
+{
+    if (res->remaining > 0 && l->n < l->max) {
+        l->id[l->n] = res->id;
+        l->owner[l->n++] = a;
+    }
+}
+
+/* Cancel the k-th remembered order (it may have traded away) and forget it. */
+static void live_cancel(live_orders *l, int k)
+{
+    ch_engine_cancel(eng, l->owner[k], l->id[k], NULL);
+    l->id[k] = l->id[--l->n];
+    l->owner[k] = l->owner[l->n];
+}
+
 /* Position records are made on first fills; admission keeps room for one per
  * resting order plus the incoming one, so with very few records orders are
  * refused up front (CAPACITY) and every fill still finds its record. */
@@ -676,17 +700,13 @@ START_TEST(tight_position_capacity)
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 99;
     long ok = 0, capacity = 0;
-    ch_order_id live[64];
-    ch_account_id owner[64];
-    int nlive = 0;
+    static live_orders live;
+    live = (live_orders){.max = 64};
     for (int step = 0; step < 3000; step++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         unsigned r = (unsigned)(rng >> 33);
-        if (nlive > 0 && r % 100 < 35) { /* cancels free admission room */
-            int k = (int)((r >> 8) % (unsigned)nlive);
-            ch_engine_cancel(eng, owner[k], live[k], NULL);
-            live[k] = live[--nlive];
-            owner[k] = owner[nlive];
+        if (live.n > 0 && r % 100 < 35) { /* cancels free admission room */
+            live_cancel(&live, (int)((r >> 8) % (unsigned)live.n));
             continue;
         }
         ch_instr_id i = ins[r % 5];
@@ -705,10 +725,8 @@ START_TEST(tight_position_capacity)
         ch_err err = ch_engine_submit(eng, &o, &res);
         ok += err == CH_OK;
         capacity += err == CH_ECAPACITY;
-        if (err == CH_OK && res.remaining > 0 && nlive < 64) {
-            live[nlive] = res.id;
-            owner[nlive++] = o.account;
-        }
+        if (err == CH_OK)
+            live_add(&live, o.account, &res);
         ck_assert_msg(err == CH_OK || err == CH_ECAPACITY || err == CH_EMARGIN ||
                           err == CH_EFUNDS,
                       "step %d: %s", step, ch_errname(err));
@@ -730,9 +748,8 @@ START_TEST(randomized_invariants)
                                                 &acc[3 + i]), CH_OK);
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 4242;
-    ch_order_id live[512];
-    ch_account_id owner[512];
-    int nlive = 0;
+    static live_orders live;
+    live = (live_orders){.max = 512};
     long ok = 0, rejected = 0;
     for (int step = 0; step < 20000; step++) {
         /* the middle part without a sink: the book then delivers only fills
@@ -743,7 +760,7 @@ START_TEST(randomized_invariants)
             ch_engine_set_sink(eng, on_ev, NULL);
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         unsigned r = (unsigned)(rng >> 33);
-        if (r % 100 < 70 || nlive == 0) {
+        if (r % 100 < 70 || live.n == 0) {
             ch_account_id a = acc[r % 8];
             ch_instr_id i = ins[(r >> 3) % 5];
             ch_side side = (ch_side)((r >> 6) & 1);
@@ -768,22 +785,16 @@ START_TEST(randomized_invariants)
                 if (tif == CH_TIF_FOK)
                     ck_assert_msg(res.filled == o.qty, "FOK filled %lld of %lld at step %d",
                                   (long long)res.filled, (long long)o.qty, step);
-                if (res.remaining > 0 && nlive < 512) {
-                    live[nlive] = res.id;
-                    owner[nlive++] = a;
-                }
+                live_add(&live, a, &res);
             } else {
                 rejected++;
             }
         } else if (r % 100 < 85) {
-            int k = (int)((r >> 8) % (unsigned)nlive);
-            ch_engine_cancel(eng, owner[k], live[k], NULL);
-            live[k] = live[--nlive];
-            owner[k] = owner[nlive];
+            live_cancel(&live, (int)((r >> 8) % (unsigned)live.n));
         } else if (r % 100 < 95) {
-            int k = (int)((r >> 8) % (unsigned)nlive);
+            int k = (int)((r >> 8) % (unsigned)live.n);
             ch_engine_result res;
-            ch_engine_replace(eng, owner[k], live[k], 1 + (r >> 20) % 4, 0, &res);
+            ch_engine_replace(eng, live.owner[k], live.id[k], 1 + (r >> 20) % 4, 0, &res);
         } else {
             /* market moves: index and vol */
             double idx = 100000 * (1 + (((double)((r >> 8) % 21)) - 10) / 1000);
@@ -839,9 +850,8 @@ START_TEST(randomized_margin_holds)
     }
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 99;
-    ch_order_id live[1024];
-    ch_account_id owner[1024];
-    int nlive = 0;
+    static live_orders live;
+    live = (live_orders){.max = 1024};
     long ok = 0, margin_rejects = 0, taken = 0;
     for (int step = 0; step < 12000; step++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -852,7 +862,7 @@ START_TEST(randomized_margin_holds)
         ch_greeks g;
         ch_bs(in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL, 100000,
               (double)in->sym.strike, years(), 0, 0, 0.5, &g);
-        if (kind < 65 || nlive == 0) {
+        if (kind < 65 || live.n == 0) {
             /* a resting order: mostly sells above the market, some bids */
             ch_account_id a = acc[(r >> 12) % NA];
             ch_side side = kind < 55 ? CH_SELL : CH_BUY;
@@ -865,15 +875,10 @@ START_TEST(randomized_margin_holds)
             ch_err e = ch_engine_submit(eng, &o, &res);
             ok += e == CH_OK;
             margin_rejects += e == CH_EMARGIN;
-            if (e == CH_OK && res.remaining > 0 && nlive < 1024) {
-                live[nlive] = res.id;
-                owner[nlive++] = a;
-            }
+            if (e == CH_OK)
+                live_add(&live, a, &res);
         } else if (kind < 90) {
-            int k = (int)((r >> 8) % (unsigned)nlive);
-            ch_engine_cancel(eng, owner[k], live[k], NULL); /* may have traded away */
-            live[k] = live[--nlive];
-            owner[k] = owner[nlive];
+            live_cancel(&live, (int)((r >> 8) % (unsigned)live.n));
         } else if (kind < 98) {
             /* someone takes what rests: bob's IOC buy well above the market */
             ch_engine_order o = {.account = bob, .instr = i, .side = CH_BUY, .tif = CH_TIF_IOC,
