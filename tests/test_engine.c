@@ -424,6 +424,27 @@ START_TEST(funds_and_margin)
 }
 END_TEST
 
+/* Accounts made exact by a walk of the books (self-check builds count them;
+ * counters add up across tests when Check does not fork). */
+static unsigned long exact_walks(void)
+{
+#ifdef CH_ENGINE_SELF_CHECK
+    extern unsigned long ch_engine_exact_walks;
+    return ch_engine_exact_walks;
+#else
+    return 0;
+#endif
+}
+
+static void expect_walks(unsigned long n)
+{
+#ifdef CH_ENGINE_SELF_CHECK
+    ck_assert_uint_eq(exact_walks(), n);
+#else
+    (void)n;
+#endif
+}
+
 static double margin(ch_account_id a)
 {
     ch_account_info ai;
@@ -458,6 +479,12 @@ START_TEST(resting_sells_count_as_if_filled)
     ch_engine_result rp = order(alice, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
     ck_assert_int_eq(rp.status, CH_STATUS_NEW);
     double m_both = margin(alice);
+    ck_assert_int_eq(ch_engine_replace(eng, alice, rp.id, 2, 0, NULL), CH_OK); /* 2 puts */
+    check_ok();
+    double m_c2p = margin(alice);
+    ck_assert_int_eq(ch_engine_replace(eng, alice, rp.id, 1, 0, NULL), CH_OK); /* back to 1 */
+    check_ok();
+    ck_assert_double_eq_tol(margin(alice), m_both, 1e-6);
     ck_assert_int_eq(ch_engine_cancel(eng, alice, rc.id, NULL), CH_OK);
     check_ok();
     double m_put = margin(alice);
@@ -478,15 +505,10 @@ START_TEST(resting_sells_count_as_if_filled)
     ck_assert_ptr_null(ch_engine_account_name(eng, (ch_account_id){999}));
     ch_engine_result dc = order(dave, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
     ck_assert_double_eq_tol(margin(dave), m_call, 1e-6);
-#ifdef CH_ENGINE_SELF_CHECK
-    extern unsigned long ch_engine_exact_walks;
-    unsigned long walks = ch_engine_exact_walks;
-#endif
+    unsigned long walks = exact_walks();
     ch_engine_result dp = order(dave, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
     ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
-#ifdef CH_ENGINE_SELF_CHECK
-    ck_assert_uint_eq(ch_engine_exact_walks, walks + 1); /* the bound did not settle it */
-#endif
+    expect_walks(walks + 1); /* the bound did not settle it: the books did */
     /* a second call is beyond him, and a withdrawal below the margin too */
     order(dave, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_EMARGIN);
     double spare = cash_usd - m_both;
@@ -494,7 +516,7 @@ START_TEST(resting_sells_count_as_if_filled)
     ck_assert_int_eq(ch_engine_deposit(eng, dave, -USD(spare - 1)), CH_OK);
     check_ok();
     ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
-    /* raising the put's quantity is checked the same way; lowering it is free */
+    /* raising the put's quantity is checked the same way */
     ck_assert_int_eq(ch_engine_replace(eng, dave, dp.id, 2, 0, NULL), CH_EMARGIN);
     check_ok();
     /* a revaluation decides again who holds sells in the vector: same figures */
@@ -504,19 +526,50 @@ START_TEST(resting_sells_count_as_if_filled)
     ck_assert_double_eq(margin(alice), 0);
 
     /* filled, the sells become positions of the same margin: dave's call
-     * (vector) and, for a rich account, alice's put (integer bound) */
+     * (in his vector) and, for a rich account, alice's put (in her bound) */
     ch_engine_result b1 = order(bob, C110, CH_BUY, pc, 1, CH_TIF_IOC, CH_OK);
     ck_assert_int_eq(b1.by_source[CH_SRC_BOOK], 1);
     ck_assert_int_eq(ch_engine_position(eng, dave, C110), -1);
     ck_assert_double_eq_tol(margin(dave), m_both, 1e-6);
+    ck_assert_int_eq(ch_engine_cancel(eng, dave, dp.id, NULL), CH_OK);
+    check_ok();
+    ck_assert_double_eq_tol(margin(dave), m_call, 1e-6);
     rp = order(alice, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
     ck_assert_double_eq_tol(margin(alice), m_put, 1e-6);
     ch_engine_result b2 = order(bob, P90, CH_BUY, pp, 1, CH_TIF_IOC, CH_OK);
-    ck_assert_int_eq(b2.filled, 1);
-    ck_assert_int_eq(ch_engine_position(eng, alice, P90) + ch_engine_position(eng, dave, P90),
-                     -1); /* FIFO: alice's order or dave's older one at the same price */
-    ck_assert_double_eq_tol(margin(alice) + margin(dave), m_put + m_both, 1e-6);
+    ck_assert_int_eq(b2.by_source[CH_SRC_BOOK], 1);
+    ck_assert_int_eq(ch_engine_position(eng, alice, P90), -1);
+    ck_assert_double_eq_tol(margin(alice), m_put, 1e-6);
     (void)dc;
+
+    /* accounts that hold both sells in the bound (rich enough for the sum):
+     * raising a quantity, or withdrawing, beyond the bound walks the books
+     * once and answers exactly */
+    double sum_usd = floor(m_call + m_put) + 10;
+    ch_account_id fay, gil;
+    ck_assert_int_eq(ch_engine_account_open(eng, "fay", USD(sum_usd), CH_STP_CANCEL_INCOMING,
+                                            &fay), CH_OK);
+    ck_assert_int_eq(ch_engine_account_open(eng, "gil", USD(sum_usd), CH_STP_CANCEL_INCOMING,
+                                            &gil), CH_OK);
+    walks = exact_walks();
+    order(fay, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
+    ch_engine_result fp = order(fay, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
+    order(gil, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
+    order(gil, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
+    expect_walks(walks); /* the bound settled all four */
+    ck_assert_double_eq_tol(margin(fay), m_both, 1e-6); /* exact, from the books */
+    ck_assert_int_eq(ch_engine_replace(eng, fay, fp.id, 2, 0, NULL),
+                     m_c2p <= sum_usd ? CH_OK : CH_EMARGIN);
+    check_ok();
+    expect_walks(walks + 1);
+    ck_assert_double_eq_tol(margin(fay), m_c2p <= sum_usd ? m_c2p : m_both, 1e-6);
+    double keep = ceil(m_both) + 1; /* below the bound, above the exact margin */
+    ck_assert_int_eq(ch_engine_deposit(eng, gil, -USD(sum_usd - keep)), CH_OK);
+    check_ok();
+    expect_walks(walks + 2);
+    ck_assert_double_eq_tol(margin(gil), m_both, 1e-6);
+    ck_assert_int_eq(ch_engine_deposit(eng, gil, -USD(2)), CH_EMARGIN);
+    expect_walks(walks + 2);
 }
 END_TEST
 
@@ -850,6 +903,7 @@ START_TEST(randomized_margin_holds)
     }
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 99;
+    unsigned long walks = exact_walks();
     static live_orders live;
     live = (live_orders){.max = 1024};
     long ok = 0, margin_rejects = 0, taken = 0;
@@ -899,10 +953,11 @@ START_TEST(randomized_margin_holds)
     ck_assert_int_gt(margin_rejects, 100);
     ck_assert_int_gt(taken, 100);
 #ifdef CH_ENGINE_SELF_CHECK
-    extern unsigned long ch_engine_exact_walks;
     fprintf(stderr, "margin holds: %lu accounts made exact by a walk of the books\n",
-            ch_engine_exact_walks);
-    ck_assert_uint_ge(ch_engine_exact_walks, 10);
+            exact_walks() - walks);
+    ck_assert_uint_ge(exact_walks() - walks, 10);
+#else
+    (void)walks;
 #endif
 }
 END_TEST

@@ -2286,11 +2286,14 @@ static void check_order(void *ctx, const ch_order_info *o)
     else if (c->e->acct[o->account.v].exact)
         check_term(c, o->account.v, o->instr.v, -(double)o->remaining);
     else {
-        c->pend[o->account.v] += o->remaining * c->e->hold[o->instr.v].up_cash;
-        if (!(c->e->sell_bits[(size_t)o->account.v * c->e->sell_words + o->instr.v / 64] >>
+        int64_t *p = &c->pend[o->account.v], add;
+        if (*p < 0 ||
+            __builtin_mul_overflow(o->remaining, c->e->hold[o->instr.v].up_cash, &add) ||
+            __builtin_add_overflow(*p, add, p) ||
+            !(c->e->sell_bits[(size_t)o->account.v * c->e->sell_words + o->instr.v / 64] >>
                   (o->instr.v % 64) &
               1))
-            c->pend[o->account.v] = -1; /* a walk would miss it */
+            *p = -1; /* beyond an integer (so not in pend), or a walk would miss it */
     }
 }
 

@@ -275,8 +275,9 @@ typedef struct ch_account_info {
 /**
  * An account's state. The margin is exact: for an account far from its
  * limit, whose resting sells the engine holds in a bound rather than in its
- * scenario vector, this walks the sell side of every book (time in the
- * number of resting orders); ch_engine_account_name() is the cheap lookup.
+ * scenario vector, this walks the sell side of the books where the account
+ * has rested sells since the last market update (time in the number of
+ * orders there); ch_engine_account_name() is the cheap lookup.
  */
 CH_API ch_err ch_engine_account(const ch_engine *e, ch_account_id id, ch_account_info *out);
 
