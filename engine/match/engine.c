@@ -554,14 +554,22 @@ static void materialize(ch_engine *e, account *a)
     }
 }
 
+/* M (CH_SCEN_MAX_SPOT * 3, aligned) = account a's exact vector, without
+ * changing a: its vector plus, unless exact, its sells from the books. */
+static void exact_vector(const ch_engine *e, const account *a, double *M)
+{
+    memcpy(M, a->M, e->axpy_n * sizeof(double));
+    if (!a->exact)
+        add_sells(e, (uint32_t)(a - e->acct), M);
+}
+
 /* The margin in use: the worst loss of positions and resting sells. */
 static double exact_worst(const ch_engine *e, const account *a)
 {
     if (a->exact || a->pend == 0)
         return a->worst;
     CH_LINE_ALIGNED double M[CH_SCEN_MAX_SPOT * 3];
-    memcpy(M, a->M, e->axpy_n * sizeof(double));
-    add_sells(e, (uint32_t)(a - e->acct), M);
+    exact_vector(e, a, M);
     return worst_of(e, M);
 }
 
@@ -1547,8 +1555,7 @@ static bool margin_ok(ch_engine *e, account *a, const series *s, int64_t q)
     double need = 0.0;
     if (fast && !a->exact) { /* self-check: the exact vector, left as it was */
         CH_LINE_ALIGNED double M[CH_SCEN_MAX_SPOT * 3];
-        memcpy(M, a->M, e->axpy_n * sizeof(double));
-        add_sells(e, (uint32_t)(a - e->acct), M);
+        exact_vector(e, a, M);
         (void)e->axpy_min(M, -(double)q, s->scen, e->axpy_n);
         need = worst_of(e, M);
     } else {
