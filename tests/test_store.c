@@ -616,6 +616,63 @@ START_TEST(map_at_its_maximum_halts)
 }
 END_TEST
 
+/* Issue 15, item 1: one writer per folder; a refused or abandoned open leaves
+ * the disk as it found it; a read-only open works beside the writer. */
+START_TEST(one_writer_per_folder)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir};
+    ch_store *st, *second;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    char lock[300];
+    snprintf(lock, sizeof lock, "%s/chd.lock", dir);
+    FILE *f = fopen(lock, "r");
+    ck_assert_ptr_nonnull(f);
+    long pid = 0;
+    ck_assert_int_eq(fscanf(f, "%ld", &pid), 1);
+    fclose(f);
+    ck_assert_int_eq(pid, (long)getpid());
+    /* a second writer (same process: flock conflicts per open) is refused,
+     * naming the holder */
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &second), CH_EBUSY);
+    char want[64];
+    snprintf(want, sizeof want, "pid %ld", pid);
+    ck_assert_ptr_nonnull(strstr(ch_store_open_error(), want));
+    /* a reader (chctl dump) is not */
+    ch_engine_config adopted;
+    ck_assert_int_eq(ch_store_open(&sc, &adopted, true, &second), CH_OK);
+    ch_store_close(second);
+    /* the writer still writes */
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = CH_C_ADVANCE;
+    c.time = 1;
+    uint64_t seq;
+    ck_assert_int_eq(ch_store_log(st, &c, &seq), CH_OK);
+    ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    ch_store_close(st);
+    /* released at close */
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_uint_eq(ch_store_last_seq(st), 1);
+    /* abandoning an open that created nothing removes nothing */
+    ch_store_abandon(st);
+    ck_assert_int_eq(access(lock, F_OK), 0);
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_uint_eq(ch_store_last_seq(st), 1);
+    ch_store_close(st);
+    rm_dir();
+    /* a read-only open of a missing folder creates nothing */
+    ck_assert_int_eq(ch_store_open(&sc, &adopted, true, &st), CH_EBADCONFIG);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+    /* abandoning the open that created the folder removes the folder */
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_int_eq(access(dir, F_OK), 0);
+    ch_store_abandon(st);
+    ck_assert_int_ne(access(dir, F_OK), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("store");
@@ -628,6 +685,7 @@ int main(void)
     tcase_add_test(tc, failed_commit_halts);
     tcase_add_test(tc, keys_are_stored_with_their_batch);
     tcase_add_test(tc, map_at_its_maximum_halts);
+    tcase_add_test(tc, one_writer_per_folder);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

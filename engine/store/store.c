@@ -20,12 +20,16 @@
  */
 #include "ch/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "dirlock.h"
 
 #define KIND_CMD 1
 #define KIND_FILL 2
@@ -40,6 +44,7 @@ typedef struct rec {
 struct ch_store {
     MDB_env *env;
     MDB_dbi meta, cmd, fill, key;
+    bool no_key_db; /* a read-only open of a store older than the key database */
     ch_durability durability;
     size_t map_size, map_max;
     uint64_t last_seq;
@@ -51,6 +56,11 @@ struct ch_store {
     bool halted, inject_fail;
     char error[256];
     ch_store_stats stats;
+    /* the writer's lock (dirlock.h; -1 for a read-only open) and what this
+     * open created, for ch_store_abandon */
+    int lock_fd;
+    bool read_only, created_dir, created_lock, created_env;
+    char dir[4096];
 };
 
 static _Thread_local char g_open_error[256];
@@ -78,7 +88,7 @@ static ch_err open_fail(ch_store *st, ch_err e, const char *what, int rc)
 {
     snprintf(g_open_error, sizeof g_open_error, "%s: %s", what,
              rc != 0 ? mdb_strerror(rc) : "invalid");
-    ch_store_close(st);
+    ch_store_abandon(st);
     return e;
 }
 
@@ -103,14 +113,45 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
         snprintf(g_open_error, sizeof g_open_error, "no directory or configuration");
         return CH_EINVAL;
     }
-    if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) {
-        snprintf(g_open_error, sizeof g_open_error, "cannot create %s: %s", cfg->dir,
-                 strerror(errno));
-        return CH_EIO;
+    if (strlen(cfg->dir) >= sizeof ((ch_store *)0)->dir) {
+        snprintf(g_open_error, sizeof g_open_error, "data folder path too long");
+        return CH_EINVAL;
     }
+    /* a tool's read-only open (adopt) creates nothing and takes no lock, so
+     * it works beside a running writer; a writer locks the folder first */
+    bool created_dir = false;
+    if (!adopt) {
+        if (mkdir(cfg->dir, 0700) == 0)
+            created_dir = true;
+        else if (errno != EEXIST) {
+            snprintf(g_open_error, sizeof g_open_error, "cannot create %s: %s", cfg->dir,
+                     strerror(errno));
+            return CH_EIO;
+        }
+    }
+    bool created_lock = false;
+    int lock_fd = -1;
+    if (!adopt && (lock_fd = chi_dirlock_take(cfg->dir, &created_lock, g_open_error,
+                                              sizeof g_open_error)) < 0) {
+        if (created_dir)
+            rmdir(cfg->dir);
+        return CH_EBUSY;
+    }
+    char data_path[4200];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", cfg->dir);
+    struct stat sb;
+    bool created_env = !adopt && stat(data_path, &sb) != 0 && errno == ENOENT;
     ch_store *st = calloc(1, sizeof *st);
-    if (st == NULL)
+    if (st == NULL) {
+        chi_dirlock_release(lock_fd);
         return CH_ENOMEM;
+    }
+    st->lock_fd = lock_fd;
+    st->read_only = adopt;
+    st->created_dir = created_dir;
+    st->created_lock = created_lock;
+    st->created_env = created_env;
+    snprintf(st->dir, sizeof st->dir, "%s", cfg->dir);
     st->durability = cfg->durability;
     st->map_size = cfg->map_size ? cfg->map_size : (size_t)64 << 20;
     st->map_max = cfg->map_max;
@@ -120,22 +161,45 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
     mdb_env_set_maxdbs(st->env, 8);
     mdb_env_set_mapsize(st->env, st->map_size);
     unsigned flags = st->durability == CH_DURABLE_NOSYNC ? MDB_NOSYNC : 0;
-    if ((rc = mdb_env_open(st->env, cfg->dir, flags, 0600)) != 0)
-        return open_fail(st, CH_EIO, "mdb_env_open", rc);
+    if (adopt)
+        flags = MDB_RDONLY;
+    if ((rc = mdb_env_open(st->env, cfg->dir, flags, 0600)) != 0) {
+        if (adopt && rc == ENOENT)
+            snprintf(g_open_error, sizeof g_open_error, "%s holds no clearinghouse store",
+                     cfg->dir);
+        else
+            snprintf(g_open_error, sizeof g_open_error, "mdb_env_open: %s", mdb_strerror(rc));
+        ch_store_abandon(st);
+        return adopt && rc == ENOENT ? CH_EBADCONFIG : CH_EIO;
+    }
     MDB_envinfo info;
     mdb_env_info(st->env, &info);
     st->map_size = info.me_mapsize; /* an existing file may be larger */
     int dead = 0;
     mdb_reader_check(st->env, &dead); /* slots of readers that died */
     MDB_txn *txn;
-    if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+    if ((rc = mdb_txn_begin(st->env, NULL, adopt ? MDB_RDONLY : 0, &txn)) != 0)
         return open_fail(st, CH_EIO, "mdb_txn_begin", rc);
-    if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
-        (rc = mdb_dbi_open(txn, "cmd", MDB_CREATE, &st->cmd)) != 0 ||
-        (rc = mdb_dbi_open(txn, "fill", MDB_CREATE, &st->fill)) != 0 ||
-        (rc = mdb_dbi_open(txn, "key", MDB_CREATE, &st->key)) != 0) {
+    unsigned dflags = adopt ? 0 : MDB_CREATE;
+    if ((rc = mdb_dbi_open(txn, "meta", dflags, &st->meta)) != 0 ||
+        (rc = mdb_dbi_open(txn, "cmd", dflags, &st->cmd)) != 0 ||
+        (rc = mdb_dbi_open(txn, "fill", dflags, &st->fill)) != 0) {
         mdb_txn_abort(txn);
+        if (adopt && rc == MDB_NOTFOUND) {
+            snprintf(g_open_error, sizeof g_open_error, "%s holds no clearinghouse store",
+                     cfg->dir);
+            ch_store_abandon(st);
+            return CH_EBADCONFIG;
+        }
         return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
+    }
+    /* "key" came later: an older store opened read-only may lack it */
+    if ((rc = mdb_dbi_open(txn, "key", dflags, &st->key)) != 0) {
+        if (!(adopt && rc == MDB_NOTFOUND)) {
+            mdb_txn_abort(txn);
+            return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
+        }
+        st->no_key_db = true;
     }
     uint8_t cbuf[1024];
     size_t clen = ch_config_encode(engine_cfg, cbuf, sizeof cbuf);
@@ -149,7 +213,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
             if (adopt)
                 snprintf(g_open_error, sizeof g_open_error, "%s holds no clearinghouse store",
                          cfg->dir);
-            return adopt ? (ch_store_close(st), CH_EBADCONFIG)
+            return adopt ? (ch_store_abandon(st), CH_EBADCONFIG)
                          : open_fail(st, CH_EIO, "writing the schema", rc);
         }
     } else if (rc != 0) {
@@ -166,7 +230,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
                      "%s was written with store schema %u; this build reads schema %d: "
                      "refusing to open it",
                      cfg->dir, schema, CH_STORE_SCHEMA);
-            ch_store_close(st);
+            ch_store_abandon(st);
             return CH_EBADCONFIG;
         }
         if ((rc = read_meta(txn, st->meta, "config", &v)) != 0) {
@@ -177,7 +241,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
             if (ch_config_decode(v.mv_data, v.mv_size, engine_cfg) != CH_OK) {
                 mdb_txn_abort(txn);
                 snprintf(g_open_error, sizeof g_open_error, "the stored configuration is damaged");
-                ch_store_close(st);
+                ch_store_abandon(st);
                 return CH_EBADCONFIG;
             }
         } else if (v.mv_size != clen || memcmp(v.mv_data, cbuf, clen) != 0) {
@@ -186,7 +250,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
                      "%s was written with another engine configuration; replaying it under "
                      "this one would not reproduce its state",
                      cfg->dir);
-            ch_store_close(st);
+            ch_store_abandon(st);
             return CH_EBADCONFIG;
         }
         if (read_meta(txn, st->meta, "seq", &v) == 0 && v.mv_size == 8)
@@ -204,13 +268,56 @@ void ch_store_close(ch_store *st)
     if (st == NULL)
         return;
     if (st->env != NULL) {
-        if (st->durability == CH_DURABLE_NOSYNC && !st->halted)
+        if (st->durability == CH_DURABLE_NOSYNC && !st->halted && !st->read_only)
             mdb_env_sync(st->env, 1);
         mdb_env_close(st->env);
     }
+    chi_dirlock_release(st->lock_fd);
     free(st->buf);
     free(st->recs);
     free(st);
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    unlink(path);
+}
+
+void ch_store_abandon(ch_store *st)
+{
+    if (st == NULL)
+        return;
+    char dir[sizeof st->dir];
+    memcpy(dir, st->dir, sizeof dir);
+    bool created_dir = st->created_dir, created_lock = st->created_lock;
+    bool created_env = st->created_env;
+    /* the files go while the lock is still held, the lock last */
+    if (st->env != NULL) {
+        mdb_env_close(st->env);
+        st->env = NULL;
+    }
+    if (created_dir) {
+        /* everything in a folder this open made is this start's */
+        DIR *d = opendir(dir);
+        for (struct dirent *de; d != NULL && (de = readdir(d)) != NULL;)
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                unlink_in(dir, de->d_name);
+        if (d != NULL)
+            closedir(d);
+    } else {
+        if (created_env) {
+            unlink_in(dir, "data.mdb");
+            unlink_in(dir, "lock.mdb");
+        }
+        if (created_lock)
+            unlink_in(dir, CHI_DIRLOCK_NAME);
+    }
+    st->halted = true; /* nothing to sync */
+    ch_store_close(st);
+    if (created_dir)
+        rmdir(dir);
 }
 
 uint64_t ch_store_last_seq(const ch_store *st)
@@ -347,6 +454,8 @@ static bool visit_key(void *ctx, const MDB_val *k, const MDB_val *v)
 ch_err ch_store_foreach_key(ch_store *st, ch_store_key_fn fn, void *ctx)
 {
     key_visit kv = {fn, ctx};
+    if (st->no_key_db)
+        return CH_OK;
     return foreach_rec(st, st->key, visit_key, &kv);
 }
 

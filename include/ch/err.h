@@ -68,7 +68,8 @@ extern "C" {
     X(CH_ERANGE, 66, "BAD_REQUEST", "value out of range")                      \
     X(CH_EINVAL, 67, "BAD_REQUEST", "invalid argument")                        \
     X(CH_EIO, 68, "UNAVAILABLE", "input/output error")                         \
-    X(CH_ENOTFOUND, 69, "BAD_REQUEST", "not found")
+    X(CH_ENOTFOUND, 69, "BAD_REQUEST", "not found")                            \
+    X(CH_EBUSY, 70, "UNAVAILABLE", "in use by another process")
 
 /** The error codes. Values are stable (see the table). */
 typedef enum ch_err {

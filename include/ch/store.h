@@ -63,12 +63,21 @@ typedef struct ch_store ch_store;
 
 /**
  * Open (or create) the store in cfg->dir.
+ *
+ * One writer per folder: a writer open (@p adopt false) takes an exclusive
+ * lock on DIR/chd.lock (the holder's pid written in it) before it touches
+ * anything, and keeps it until ch_store_close(); a second writer, in this
+ * process or another, gets CH_EBUSY with the holder's pid in
+ * ch_store_open_error(), and its refused open creates and changes nothing.
+ * An @p adopt open is read-only (LMDB MDB_RDONLY): it takes no lock, creates
+ * nothing and works beside a running writer (chctl dump).
  * @param engine_cfg  in: the configuration to run with; a new store records
  *                    it. For an existing store it must equal the recorded one
  *                    (else CH_EBADCONFIG) unless @p adopt is true, in which
  *                    case the recorded one is copied out (for tools).
- * @return CH_OK; CH_EBADCONFIG (schema or configuration mismatch: see
- *         ch_store_open_error()); CH_EIO (directory, LMDB).
+ * @return CH_OK; CH_EBADCONFIG (schema or configuration mismatch, or no
+ *         store to adopt: see ch_store_open_error()); CH_EBUSY (another
+ *         writer holds the folder); CH_EIO (directory, LMDB).
  */
 CH_API ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, bool adopt,
                             ch_store **out);
@@ -78,6 +87,14 @@ CH_API const char *ch_store_open_error(void);
 
 /** Close; NULL is a no-op. Buffered, uncommitted records are dropped. */
 CH_API void ch_store_close(ch_store *st);
+
+/**
+ * Close and remove what this open created: the folder with everything in it
+ * if the open made the folder, else the LMDB files if it made them, and the
+ * lock file if it made it. For a start that fails after opening (a port in
+ * use): it leaves the disk as it found it. NULL is a no-op.
+ */
+CH_API void ch_store_abandon(ch_store *st);
 
 /** Sequence number of the last committed command (0 for none). */
 CH_API uint64_t ch_store_last_seq(const ch_store *st);
