@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ch/hedge_cost.h"
 #include "ch/risk.h"
 #include "ch_check.h"
 
@@ -595,6 +596,52 @@ START_TEST(scenarios)
 }
 END_TEST
 
+/* Issue 16: the marginal hedge cost of a trade (ch/hedge_cost.h). */
+START_TEST(marginal_hedge_cost)
+{
+    ch_hedge_cost_params p = {.fee_rate = 0.0005, .impact_rate = 0.0003, .delta_limit = 50};
+    const double F = 100000, unit = 2 * 0.0008 * F; /* 160 USD per unit in and out */
+    /* an adding forward pays; an offsetting one is rebated, the same amount */
+    ch_hedge_cost c = ch_marginal_hedge_cost(&p, 10, 1, F, 0);
+    ck_assert_double_eq_tol(c.cost, unit, 1e-9);
+    ck_assert(!c.refused);
+    c = ch_marginal_hedge_cost(&p, 10, -1, F, 0);
+    ck_assert_double_eq_tol(c.cost, -unit, 1e-9);
+    ck_assert_double_eq_tol(c.reducing, 1, 1e-12);
+    /* a trade that crosses zero is split there: 3 rebated, 2 paid */
+    c = ch_marginal_hedge_cost(&p, 3, -5, F, 0);
+    ck_assert_double_eq_tol(c.reducing, 3, 1e-12);
+    ck_assert_double_eq_tol(c.adding, 2, 1e-12);
+    ck_assert_double_eq_tol(c.cost, -unit, 1e-9);
+    c = ch_marginal_hedge_cost(&p, -3, 5, F, 0);
+    ck_assert_double_eq_tol(c.cost, -unit, 1e-9);
+    /* from a flat house every delta adds */
+    c = ch_marginal_hedge_cost(&p, 0, -2, F, 0);
+    ck_assert_double_eq_tol(c.cost, 2 * unit, 1e-9);
+    /* carry: 1 % funding to expiry; taking on +1 means a short perp hedge,
+     * which receives it */
+    c = ch_marginal_hedge_cost(&p, 0, 1, F, 0.01);
+    ck_assert_double_eq_tol(c.carry, -1000, 1e-9);
+    ck_assert_double_eq_tol(c.cost, unit - 1000, 1e-9);
+    c = ch_marginal_hedge_cost(&p, 0, -1, F, 0.01);
+    ck_assert_double_eq_tol(c.carry, 1000, 1e-9);
+    /* the limit refuses growth beyond it, never a reduction */
+    ck_assert(ch_marginal_hedge_cost(&p, 49.5, 1, F, 0).refused);
+    ck_assert(!ch_marginal_hedge_cost(&p, 49.5, 0.5, F, 0).refused);
+    ck_assert(!ch_marginal_hedge_cost(&p, 60, -1, F, 0).refused);
+    ck_assert(ch_marginal_hedge_cost(&p, 40, -100, F, 0).refused); /* -60 beyond -50 */
+    ck_assert(ch_marginal_hedge_cost(&p, 0, NAN, F, 0).refused);
+    p.delta_limit = 0; /* none */
+    ck_assert(!ch_marginal_hedge_cost(&p, 1e9, 1e9, F, 0).refused);
+    /* the funding average */
+    ck_assert_double_eq_tol(ch_funding_ewma(NAN, 0.0001, 8, 24), 0.0001, 1e-15);
+    double a = ch_funding_ewma(0.0001, 0.0003, 24, 24); /* one half-life: half way */
+    ck_assert_double_eq_tol(a, 0.0002, 1e-12);
+    ck_assert_double_eq_tol(ch_funding_ewma(0.0001, 0.0003, 8, 0), 0.0003, 1e-15);
+    ck_assert_double_eq_tol(ch_funding_ewma(0.0001, NAN, 8, 24), 0.0001, 1e-15);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("risk");
@@ -619,6 +666,7 @@ int main(void)
     tcase_set_timeout(ti, 60);
     tcase_add_test(ti, inventory_incremental_equals_full);
     tcase_add_test(ti, scenarios);
+    tcase_add_test(ti, marginal_hedge_cost);
     suite_add_tcase(s, ti);
     return ch_check_run(s);
 }
