@@ -2,12 +2,13 @@
 #ifndef CHCTL_H
 #define CHCTL_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 int chctl_price(int argc, char **argv);
 int chctl_iv(int argc, char **argv);
 int chctl_dump(int argc, char **argv);
-int chctl_net_options(int *argc, char ***argv);
 int chctl_call(int argc, char **argv);
 int chctl_hello(int argc, char **argv);
 int chctl_instruments(int argc, char **argv);
@@ -24,5 +25,38 @@ int chctl_order(int argc, char **argv);
 int chctl_account(int argc, char **argv);
 int chctl_pool(int argc, char **argv);
 int chctl_watch(int argc, char **argv);
+
+/** chctl's options before the command (read by chctl.c, used by net.c). */
+typedef struct chctl_global {
+    const char *url, *pub;      /**< NULL: tcp://127.0.0.1:7450 and :7451 */
+    const char *key, *key_file; /**< --key; --key-file FILE or --data DIR's admin.key */
+    bool json;                  /**< print replies as they came */
+} chctl_global;
+
+/** Use @p g for the commands that talk to chd (the strings are kept, not copied). */
+void chctl_net_setup(const chctl_global *g);
+
+/**
+ * Parse a command that takes no options but --help: "chctl CMD" is @p prog
+ * and @p usage prints its usage. @return -1 to go on (operands from optind),
+ * else the exit status (0 after --help, 2 after an error, printed).
+ */
+int chctl_plain_args(const char *prog, int argc, char **argv, void (*usage)(FILE *));
+
+/**
+ * The request of protocol op @p op (its row of the message table) from argv
+ * (argv[0] = the action's name; @p prog, e.g. "chctl order new", names it in
+ * messages): its request fields as options, and the field @p positional (or
+ * NULL) also as an operand. @return 0 with *@p out (owned), 0 with *@p out
+ * NULL after --help, or 2 after an error (printed, nothing sent).
+ */
+int chctl_request(const char *op, const char *prog, const char *positional, int argc, char **argv,
+                  cJSON **out);
+
+/** The usage of op @p op as `prog` (its options, from the message table). */
+void chctl_request_usage(FILE *f, const char *prog, const char *op, const char *positional);
+
+/** The usage of `chctl GROUP`: each action (op GROUP.ACTION) with its options. */
+void chctl_group_usage(FILE *f, const char *group);
 
 #endif

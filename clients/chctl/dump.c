@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ch/cli.h"
 #include "ch/store.h"
 #include "chctl.h"
 
@@ -95,23 +96,40 @@ static void put_fill(void *ctx, const ch_fill *f)
     cJSON_AddItemToArray(d->arr, o);
 }
 
+static void dump_usage(FILE *f)
+{
+    fprintf(f, "usage: chctl dump --db DIR [--pretty]   (the store in DIR, read only, as JSON)\n");
+}
+
 int chctl_dump(int argc, char **argv)
 {
+    enum { O_DB = 256, O_PRETTY };
+    static const struct option lo[] = {{"db", required_argument, NULL, O_DB},
+                                       {"pretty", no_argument, NULL, O_PRETTY},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     const char *db = NULL;
     bool pretty = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
-            db = argv[++i];
-        else if (strcmp(argv[i], "--pretty") == 0)
+    int c;
+    ch_cli_reset();
+    while ((c = ch_cli_next("chctl dump", argc, argv, "h", lo)) != -1) {
+        if (c == O_DB) {
+            db = optarg;
+        } else if (c == O_PRETTY) {
             pretty = true;
-        else {
-            fprintf(stderr, "usage: chctl dump --db DIR [--pretty]\n");
-            return 2;
+        } else if (c == 'h') {
+            dump_usage(stdout);
+            return 0;
+        } else {
+            return CH_CLI_USAGE;
         }
     }
+    if (!ch_cli_no_operands("chctl dump", argc, argv))
+        return CH_CLI_USAGE;
     if (db == NULL) {
-        fprintf(stderr, "usage: chctl dump --db DIR [--pretty]\n");
-        return 2;
+        fprintf(stderr, "chctl dump: missing --db DIR\n");
+        dump_usage(stderr);
+        return CH_CLI_USAGE;
     }
     ch_engine_config cfg;
     memset(&cfg, 0, sizeof cfg);

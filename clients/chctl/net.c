@@ -3,10 +3,12 @@
  * protocol op, plus `call` (any JSON) and `watch` (events). Human output by
  * default (a ladder for book, a table for positions, otherwise `key value`
  * lines with nested objects as dotted keys and lists of objects as tables);
- * --json
- * prints the server's reply as it came. The exit status is 0 for an ok
+ * --json prints the server's reply as it came. The exit status is 0 for an ok
  * reply, 1 for an error reply (its code on stderr), 2 for usage, 3 for
  * transport errors.
+ *
+ * The options of each op are its request fields (request.c), so nothing a
+ * user misspells is sent.
  *
  * Keys (PROTOCOL.md, Authentication): --key KEY, else the first line of
  * --key-file FILE, else DIR/admin.key for --data DIR, else $CH_KEY, else
@@ -19,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ch/cli.h"
 #include "ch/client.h"
+#include "ch/proto_msg.h"
 #include "chctl.h"
 
 static const char *g_url = "tcp://127.0.0.1:7450";
@@ -58,41 +62,15 @@ static const char *key_to_send(void)
     return read_key_file("./var/admin.key") ? g_key : "";
 }
 
-/* global options before the command name */
-int chctl_net_options(int *argc, char ***argv)
+void chctl_net_setup(const chctl_global *g)
 {
-    while (*argc > 1 && strncmp((*argv)[1], "--", 2) == 0) {
-        const char *a = (*argv)[1];
-        if (strcmp(a, "--json") == 0) {
-            g_json = true;
-            (*argc)--;
-            (*argv)++;
-        } else if ((strcmp(a, "--url") == 0 || strcmp(a, "--pub") == 0) && *argc > 2) {
-            if (a[2] == 'u')
-                g_url = (*argv)[2];
-            else
-                g_pub = (*argv)[2];
-            *argc -= 2;
-            *argv += 2;
-        } else if ((strcmp(a, "--key") == 0 || strcmp(a, "--key-file") == 0 ||
-                    strcmp(a, "--data") == 0) &&
-                   *argc > 2) {
-            static char path[600];
-            if (strcmp(a, "--key") == 0) {
-                g_key_opt = (*argv)[2];
-            } else if (strcmp(a, "--key-file") == 0) {
-                g_key_file = (*argv)[2];
-            } else {
-                snprintf(path, sizeof path, "%s/admin.key", (*argv)[2]);
-                g_key_file = path;
-            }
-            *argc -= 2;
-            *argv += 2;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
+    if (g->url != NULL)
+        g_url = g->url;
+    if (g->pub != NULL)
+        g_pub = g->pub;
+    g_json = g->json;
+    g_key_opt = g->key;
+    g_key_file = g->key_file;
 }
 
 /* One value as text: numbers in full, strings bare, null as "-", anything
@@ -279,74 +257,37 @@ static int send_request(cJSON *req)
     return status;
 }
 
-static cJSON *req(const char *op)
+static void call_usage(FILE *f)
 {
-    cJSON *r = cJSON_CreateObject();
-    cJSON_AddStringToObject(r, "op", op);
-    return r;
-}
-
-/* --name value pairs into the request: numbers stay numbers */
-static int add_flags(cJSON *r, int argc, char **argv, int from)
-{
-    for (int i = from; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) != 0)
-            return -1;
-        char key[64];
-        snprintf(key, sizeof key, "%s", argv[i] + 2);
-        for (char *p = key; *p; p++)
-            if (*p == '-')
-                *p = '_';
-        if (strcmp(key, "post_only") == 0) {
-            cJSON_AddBoolToObject(r, key, 1);
-            continue;
-        }
-        if (i + 1 >= argc)
-            return -1;
-        const char *v = argv[++i];
-        char *end;
-        double d = strtod(v, &end);
-        bool as_string = strcmp(key, "order_id") == 0 || strcmp(key, "client_order_id") == 0 ||
-                         strcmp(key, "account") == 0 || strcmp(key, "symbol") == 0;
-        if (*v != '\0' && *end == '\0' && !as_string)
-            cJSON_AddNumberToObject(r, key, d);
-        else
-            cJSON_AddStringToObject(r, key, v);
-    }
-    return 0;
+    fprintf(f, "usage: chctl call JSON   (any request, sent as it is: '{\"op\":\"hello\"}')\n");
 }
 
 int chctl_call(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: chctl [--url URL] call '{\"op\":\"hello\"}'\n");
-        return 2;
+    int rc = chctl_plain_args("chctl call", argc, argv, call_usage);
+    if (rc >= 0)
+        return rc;
+    if (optind + 1 != argc) {
+        call_usage(stderr);
+        return CH_CLI_USAGE;
     }
-    cJSON *r = cJSON_Parse(argv[1]);
+    cJSON *r = cJSON_Parse(argv[optind]);
     if (r == NULL || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r, "op"))) {
         fprintf(stderr, "chctl call: the argument must be a JSON object with an \"op\"\n");
         cJSON_Delete(r);
-        return 2;
+        return CH_CLI_USAGE;
     }
     return send_request(r);
 }
 
-/* chctl OP [POSITIONAL] [--field value ...] for the simple ops */
-static int simple(const char *op, const char *positional_key, int argc, char **argv)
+/* chctl OP [POSITIONAL] [--field value ...]: the options are op's request fields */
+static int simple(const char *op, const char *positional, int argc, char **argv)
 {
-    cJSON *r = req(op);
-    int from = 1;
-    if (positional_key != NULL && argc > 1 && strncmp(argv[1], "--", 2) != 0) {
-        cJSON_AddStringToObject(r, positional_key, argv[1]);
-        from = 2;
-    }
-    if (add_flags(r, argc, argv, from) != 0) {
-        fprintf(stderr, "usage: chctl %s%s%s [--field value ...]\n", argv[0],
-                positional_key ? " " : "", positional_key ? positional_key : "");
-        cJSON_Delete(r);
-        return 2;
-    }
-    return send_request(r);
+    char prog[96];
+    snprintf(prog, sizeof prog, "chctl %s", argv[0]);
+    cJSON *r;
+    int rc = chctl_request(op, prog, positional, argc, argv, &r);
+    return r == NULL ? rc : send_request(r);
 }
 
 int chctl_hello(int argc, char **argv)
@@ -385,48 +326,82 @@ int chctl_quote(int argc, char **argv)
 {
     return simple("quote", "symbol", argc, argv);
 }
-int chctl_market(int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "update") != 0) {
-        fprintf(stderr, "usage: chctl market update --underlying BTC --index 100000 ...\n");
-        return 2;
-    }
-    return simple("market.update", NULL, argc - 1, argv + 1);
-}
 
-/* chctl order new|cancel|replace|batch ..., chctl account open|deposit ..., chctl pool ... */
-static int dotted(const char *group, int argc, char **argv)
+/* chctl GROUP ACTION [--field value ...] for op GROUP.ACTION (order new, account
+ * open, pool withdraw, market update, instrument add ...): each action takes
+ * its own op's fields only */
+static int grouped(const char *group, int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: chctl %s ACTION [--field value ...]\n", group);
-        return 2;
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    char prog[96];
+    snprintf(prog, sizeof prog, "chctl %s", group);
+    int c;
+    ch_cli_reset();
+    while ((c = ch_cli_next(prog, argc, argv, "+h", lo)) != -1) {
+        if (c != 'h')
+            return CH_CLI_USAGE;
+        chctl_group_usage(stdout, group);
+        return 0;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "%s: which action?\n", prog);
+        chctl_group_usage(stderr, group);
+        return CH_CLI_USAGE;
     }
     char op[64];
-    snprintf(op, sizeof op, "%s.%s", group, argv[1]);
-    return simple(op, NULL, argc - 1, argv + 1);
+    snprintf(op, sizeof op, "%s.%s", group, argv[optind]);
+    if (strchr(argv[optind], '.') != NULL || ch_msg_find(op) == NULL) {
+        fprintf(stderr, "%s: unknown action '%s'\n", prog, argv[optind]);
+        chctl_group_usage(stderr, group);
+        return CH_CLI_USAGE;
+    }
+    snprintf(prog, sizeof prog, "chctl %s %s", group, argv[optind]);
+    cJSON *r;
+    int rc = chctl_request(op, prog, NULL, argc - optind, argv + optind, &r);
+    return r == NULL ? rc : send_request(r);
 }
 
 int chctl_order(int argc, char **argv)
 {
-    return dotted("order", argc, argv);
+    return grouped("order", argc, argv);
 }
 int chctl_account(int argc, char **argv)
 {
-    return dotted("account", argc, argv);
+    return grouped("account", argc, argv);
 }
 int chctl_pool(int argc, char **argv)
 {
-    return dotted("pool", argc, argv);
+    return grouped("pool", argc, argv);
+}
+int chctl_market(int argc, char **argv)
+{
+    return grouped("market", argc, argv);
 }
 int chctl_instrument(int argc, char **argv)
 {
-    return dotted("instrument", argc, argv);
+    return grouped("instrument", argc, argv);
+}
+
+static void watch_usage(FILE *f)
+{
+    fprintf(f, "usage: chctl watch [TOPIC_PREFIX [COUNT]]   (events from --pub; COUNT 0: "
+               "until stopped)\n");
 }
 
 int chctl_watch(int argc, char **argv)
 {
-    const char *prefix = argc > 1 ? argv[1] : "";
-    long count = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
+    int rc = chctl_plain_args("chctl watch", argc, argv, watch_usage);
+    if (rc >= 0)
+        return rc;
+    if (argc - optind > 2) {
+        watch_usage(stderr);
+        return CH_CLI_USAGE;
+    }
+    const char *prefix = optind < argc ? argv[optind] : "";
+    long count = 0;
+    if (optind + 1 < argc &&
+        !ch_cli_long("chctl watch", "COUNT", argv[optind + 1], 0, 1000000000L, &count))
+        return CH_CLI_USAGE;
     ch_sub *s;
     int rv = ch_sub_open(g_pub, prefix, &s);
     if (rv != 0) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ch/cli.h"
 #include "ch/risk.h"
 #include "chctl.h"
 
@@ -188,22 +189,34 @@ static int run(FILE *in, FILE *out, FILE *err, bool iv)
     return status;
 }
 
+static void price_usage(FILE *f)
+{
+    fprintf(f, "usage: chctl price < CSV   (type,S,K,T,r,q,sigma -> the same columns, price,\n"
+               "       delta, gamma, vega, theta, rho, vanna, volga)\n");
+}
+
+static void iv_usage(FILE *f)
+{
+    fprintf(f, "usage: chctl iv < CSV   (type,S,K,T,r,q,price -> the same columns, sigma)\n");
+}
+
+/* Options (--help only) and no operands: -1 to run, else the exit status. */
+static int args(const char *prog, int argc, char **argv, void (*usage)(FILE *))
+{
+    int rc = chctl_plain_args(prog, argc, argv, usage);
+    if (rc < 0 && !ch_cli_no_operands(prog, argc, argv))
+        rc = CH_CLI_USAGE;
+    return rc;
+}
+
 int chctl_price(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: chctl price < type,S,K,T,r,q,sigma CSV\n");
-        return 2;
-    }
-    return run(stdin, stdout, stderr, false);
+    int rc = args("chctl price", argc, argv, price_usage);
+    return rc >= 0 ? rc : run(stdin, stdout, stderr, false);
 }
 
 int chctl_iv(int argc, char **argv)
 {
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: chctl iv < type,S,K,T,r,q,price CSV\n");
-        return 2;
-    }
-    return run(stdin, stdout, stderr, true);
+    int rc = args("chctl iv", argc, argv, iv_usage);
+    return rc >= 0 ? rc : run(stdin, stdout, stderr, true);
 }

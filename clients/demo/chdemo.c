@@ -13,6 +13,9 @@
  * same accounts, positions, orders and fills, and a rerun refuses to mix.
  *
  * Usage: chdemo [--orders N] [--seed N] [--quiet] [--db DIR]
+ *        chdemo --help | --version
+ * (getopt_long: "--opt value" or "--opt=value"; an unknown option or a bad
+ * value is an error naming it, exit 2)
  */
 #include <inttypes.h>
 #include <math.h>
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ch/cli.h"
 #include "ch/engine.h"
 #include "ch/hedge.h"
 #include "ch/store.h"
@@ -102,30 +106,60 @@ static double urand(void)
     return kit_uniform(&rng);
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: chdemo [--orders N] [--seed N] [--quiet] [--db DIR]\n"
+               "       chdemo --help | --version\n"
+               "defaults: --orders 2000 (1..10000000) --seed 7; --db DIR: also log every\n"
+               "command to a store there (read it back with chctl dump --db DIR)\n");
+}
+
+enum { O_ORDERS = 256, O_SEED, O_QUIET, O_DB, O_VERSION };
+
 int main(int argc, char **argv)
 {
+    static const struct option lo[] = {
+        {"orders", required_argument, NULL, O_ORDERS},
+        {"seed", required_argument, NULL, O_SEED},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"db", required_argument, NULL, O_DB},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
     long n_orders = 2000;
     uint64_t seed = 7;
     bool quiet = false;
     const char *db = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--orders") == 0 && i + 1 < argc)
-            n_orders = strtol(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
-            seed = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--quiet") == 0)
+    int opt;
+    while ((opt = ch_cli_next("chdemo", argc, argv, "h", lo)) != -1) {
+        switch (opt) {
+        case O_ORDERS:
+            if (!ch_cli_long("chdemo", "--orders", optarg, 1, 10000000, &n_orders))
+                return 2;
+            break;
+        case O_SEED:
+            if (!ch_cli_u64("chdemo", "--seed", optarg, &seed))
+                return 2;
+            break;
+        case O_QUIET:
             quiet = true;
-        else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
-            db = argv[++i];
-        else {
-            fprintf(stderr, "usage: %s [--orders N] [--seed N] [--quiet] [--db DIR]\n", argv[0]);
+            break;
+        case O_DB:
+            db = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            ch_cli_version("chdemo");
+            return 0;
+        default:
             return 2;
         }
     }
-    if (n_orders < 1 || n_orders > 10000000) {
-        fprintf(stderr, "chdemo: --orders must be in 1..10000000\n");
+    if (!ch_cli_no_operands("chdemo", argc, argv))
         return 2;
-    }
     rng = kit_rng_seed(seed);
 
     ch_engine_config cfg;

@@ -7,6 +7,9 @@
  *
  * Usage: chsim [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]
  *              [--chd ENDPOINT [--key KEY | --key-file FILE]]
+ *        chsim --help | --version
+ * (getopt_long: "--opt value" or "--opt=value"; anything else is an error
+ * naming it, exit 2).
  *
  * With --chd: the same scenario through a running chd (sim_chd.c), one
  * configuration (the daemon's), the key from --key, --key-file or $CH_KEY.
@@ -26,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ch/cli.h"
 #include "sim.h"
 
 typedef struct progress {
@@ -102,42 +106,84 @@ static char *read_all(const char *path)
     return buf;
 }
 
-static int usage(const char *argv0)
+static void usage(FILE *f)
 {
-    fprintf(stderr,
-            "usage: %s [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]\n"
-            "       [--chd ENDPOINT [--key KEY | --key-file FILE]]\n",
-            argv0);
-    return 2;
+    fprintf(f, "usage: chsim [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]\n"
+               "             [--chd ENDPOINT [--key KEY | --key-file FILE]]\n"
+               "       chsim --help | --version\n"
+               "defaults: the shipped scenario, --out chsim-out; --chd runs it through a chd\n");
 }
+
+enum { O_CONFIG = 256, O_OUT, O_SEED, O_CHD, O_KEY, O_KEY_FILE, O_QUIET, O_NO_PLOTS, O_VERSION };
 
 int main(int argc, char **argv)
 {
+    static const struct option lo[] = {
+        {"config", required_argument, NULL, O_CONFIG},
+        {"out", required_argument, NULL, O_OUT},
+        {"seed", required_argument, NULL, O_SEED},
+        {"chd", required_argument, NULL, O_CHD},
+        {"key", required_argument, NULL, O_KEY},
+        {"key-file", required_argument, NULL, O_KEY_FILE},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"no-plots", no_argument, NULL, O_NO_PLOTS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
     const char *config = NULL, *out = "chsim-out";
-    const char *seed = NULL, *chd = NULL, *key = NULL, *key_file = NULL;
-    bool quiet = false, plots = true;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-            config = argv[++i];
-        else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
-            out = argv[++i];
-        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
-            seed = argv[++i];
-        else if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
-            chd = argv[++i];
-        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-            key = argv[++i];
-        else if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc)
-            key_file = argv[++i];
-        else if (strcmp(argv[i], "--quiet") == 0)
+    const char *chd = NULL, *key = NULL, *key_file = NULL;
+    bool quiet = false, plots = true, has_seed = false;
+    uint64_t seed = 0;
+    int opt;
+    while ((opt = ch_cli_next("chsim", argc, argv, "h", lo)) != -1) {
+        switch (opt) {
+        case O_CONFIG:
+            config = optarg;
+            break;
+        case O_OUT:
+            out = optarg;
+            break;
+        case O_SEED:
+            if (!ch_cli_u64("chsim", "--seed", optarg, &seed))
+                return 2;
+            has_seed = true;
+            break;
+        case O_CHD:
+            chd = optarg;
+            break;
+        case O_KEY:
+            key = optarg;
+            break;
+        case O_KEY_FILE:
+            key_file = optarg;
+            break;
+        case O_QUIET:
             quiet = true;
-        else if (strcmp(argv[i], "--no-plots") == 0)
+            break;
+        case O_NO_PLOTS:
             plots = false;
-        else
-            return usage(argv[0]);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            ch_cli_version("chsim");
+            return 0;
+        default:
+            return 2;
+        }
     }
-    if ((key != NULL || key_file != NULL) && (chd == NULL || (key != NULL && key_file != NULL)))
-        return usage(argv[0]);
+    if (!ch_cli_no_operands("chsim", argc, argv))
+        return 2;
+    if ((key != NULL || key_file != NULL) && chd == NULL) {
+        fprintf(stderr, "chsim: %s is for --chd only\n", key != NULL ? "--key" : "--key-file");
+        return 2;
+    }
+    if (key != NULL && key_file != NULL) {
+        fprintf(stderr, "chsim: --key and --key-file: give one\n");
+        return 2;
+    }
     char key_buf[256] = "";
     if (key_file != NULL) {
         char *text = read_all(key_file);
@@ -176,15 +222,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (seed != NULL) {
-        char *end;
-        errno = 0;
-        c.seed = strtoull(seed, &end, 10);
-        if (errno != 0 || *end != '\0' || end == seed) {
-            fprintf(stderr, "chsim: --seed: expected a whole number\n");
-            return 2;
-        }
-    }
+    if (has_seed)
+        c.seed = seed;
     static sim_market m;
     if (!sim_market_build(&c, &m, msg, sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);

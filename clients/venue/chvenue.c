@@ -11,9 +11,12 @@
  *
  * Usage: chvenue --listen URL [--fee-bps F] [--depth D] [--drop N]
  *                [--reject N] [--delay-ms D]
- * Stops on SIGINT/SIGTERM.
+ *        chvenue --help | --version
+ * (getopt_long: "--opt value" or "--opt=value"; an unknown option or a bad
+ * value is an error naming it, exit 2). Stops on SIGINT/SIGTERM.
  */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ch/cli.h"
 #include "ch/hedge.h"
 #include "ch/log.h"
 
@@ -46,36 +50,85 @@ static void reply(nng_socket s, const char *text)
     nng_send(s, (void *)(uintptr_t)text, strlen(text), 0);
 }
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: chvenue --listen URL [--fee-bps F] [--depth D] [--drop N] [--reject N]\n"
+               "               [--delay-ms D]\n"
+               "       chvenue --help | --version\n"
+               "--fee-bps F: taker fee (default 5); --depth D: units for the linear impact\n"
+               "(default 50000; 0: none); faults: --drop N executes the first N orders without\n"
+               "replying, --reject N refuses the first N, --delay-ms D waits before each reply\n");
+}
+
+enum { O_LISTEN = 256, O_FEE_BPS, O_DEPTH, O_DROP, O_REJECT, O_DELAY_MS, O_VERSION };
+
+/* Read the command line: -1 to run, else the exit status. */
+static int parse(int argc, char **argv, const char **url, ch_perp_venue *v, long *drop,
+                 long *reject, long *delay_ms)
+{
+    static const struct option lo[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"fee-bps", required_argument, NULL, O_FEE_BPS},
+        {"depth", required_argument, NULL, O_DEPTH},
+        {"drop", required_argument, NULL, O_DROP},
+        {"reject", required_argument, NULL, O_REJECT},
+        {"delay-ms", required_argument, NULL, O_DELAY_MS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    const char *p = "chvenue";
+    bool ok = true;
+    int c;
+    while (ok && (c = ch_cli_next(p, argc, argv, "h", lo)) != -1) {
+        switch (c) {
+        case O_LISTEN:
+            *url = optarg;
+            break;
+        case O_FEE_BPS:
+            ok = ch_cli_double(p, "--fee-bps", optarg, -10000, 10000, &v->taker_fee_bps);
+            break;
+        case O_DEPTH:
+            ok = ch_cli_double(p, "--depth", optarg, 0, INFINITY, &v->depth);
+            break;
+        case O_DROP:
+            ok = ch_cli_long(p, "--drop", optarg, 0, LONG_MAX, drop);
+            break;
+        case O_REJECT:
+            ok = ch_cli_long(p, "--reject", optarg, 0, LONG_MAX, reject);
+            break;
+        case O_DELAY_MS:
+            ok = ch_cli_long(p, "--delay-ms", optarg, 0, 3600000, delay_ms);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            ch_cli_version(p);
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (!ok || !ch_cli_no_operands(p, argc, argv))
+        return 2;
+    if (*url == NULL) {
+        fprintf(stderr, "chvenue: --listen URL is required\n");
+        ch_cli_hint(p);
+        return 2;
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = NULL;
     ch_perp_venue v;
     ch_perp_venue_defaults(&v);
     long drop = 0, reject = 0, delay_ms = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-            url = argv[++i];
-        else if (strcmp(argv[i], "--fee-bps") == 0 && i + 1 < argc)
-            v.taker_fee_bps = atof(argv[++i]);
-        else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc)
-            v.depth = atof(argv[++i]);
-        else if (strcmp(argv[i], "--drop") == 0 && i + 1 < argc)
-            drop = atol(argv[++i]);
-        else if (strcmp(argv[i], "--reject") == 0 && i + 1 < argc)
-            reject = atol(argv[++i]);
-        else if (strcmp(argv[i], "--delay-ms") == 0 && i + 1 < argc)
-            delay_ms = atol(argv[++i]);
-        else {
-            fprintf(stderr,
-                    "usage: chvenue --listen URL [--fee-bps F] [--depth D] [--drop N] "
-                    "[--reject N] [--delay-ms D]\n");
-            return 2;
-        }
-    }
-    if (url == NULL) {
-        fprintf(stderr, "chvenue: --listen URL is required\n");
-        return 2;
-    }
+    int rc = parse(argc, argv, &url, &v, &drop, &reject, &delay_ms);
+    if (rc >= 0)
+        return rc;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     nng_socket s;

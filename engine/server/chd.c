@@ -4,6 +4,11 @@
  * Usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]
  *            [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]
  *            [--log-level error|warn|info|debug] [--hedge-venue URL]
+ *        chd --help | --version
+ * Options are read with getopt_long: "--opt value" or "--opt=value"; an
+ * unknown option, a missing value or a bad value (named with the option) is
+ * an error (exit 2). Every --config FILE is loaded first, in order, so that
+ * the other flags override it wherever they stand.
  * Runs until SIGINT or SIGTERM, then finishes the batch in progress, commits
  * and exits 0. Logs are key=value lines on stderr.
  */
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ch/cli.h"
 #include "ch/log.h"
 #include "ch/server.h"
 
@@ -21,75 +27,172 @@ static void usage(FILE *f)
     fprintf(f, "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
                "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
                "           [--log-level error|warn|info|debug] [--hedge-venue URL]\n"
+               "       chd --help | --version\n"
                "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
+               "--config FILE: a JSON configuration, read first (the flags override it)\n"
+               "--contexts N: requests in flight, 1..4096 (default 64)\n"
                "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n"
                "--hedge-venue URL: send hedge orders to an external venue (e.g. chvenue)\n"
                "                   instead of the simulated one\n");
 }
 
+enum {
+    O_REQ = 256,
+    O_PUB,
+    O_DATA,
+    O_CONFIG,
+    O_DURABILITY,
+    O_NO_AUTH,
+    O_TLS,
+    O_CONTEXTS,
+    O_LOG_LEVEL,
+    O_HEDGE_VENUE,
+    O_VERSION
+};
+
+static const struct option k_options[] = {
+    {"req", required_argument, NULL, O_REQ},
+    {"pub", required_argument, NULL, O_PUB},
+    {"data", required_argument, NULL, O_DATA},
+    {"config", required_argument, NULL, O_CONFIG},
+    {"durability", required_argument, NULL, O_DURABILITY},
+    {"no-auth", no_argument, NULL, O_NO_AUTH},
+    {"tls", required_argument, NULL, O_TLS},
+    {"contexts", required_argument, NULL, O_CONTEXTS},
+    {"log-level", required_argument, NULL, O_LOG_LEVEL},
+    {"hedge-venue", required_argument, NULL, O_HEDGE_VENUE},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, O_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+/* The flags as given (the last of each wins), applied over the config files. */
+typedef struct flags {
+    const char *req, *pub, *data, *tls, *hedge_venue;
+    bool no_auth, has_durability;
+    ch_durability durability;
+    long contexts; /* 0: not given */
+} flags;
+
+/* The size of a field of the server's config (for a flag's value). */
+#define CAP(field) sizeof(((ch_server_config *)NULL)->field)
+
+/* Read the command line into @p fl and @p configs: -1 to go on, else the exit
+ * status (0 after --help or --version, 2 after an error, which is printed). */
+static int parse(int argc, char **argv, flags *fl, const char **configs, int *n_configs)
+{
+    int c;
+    while ((c = ch_cli_next("chd", argc, argv, "h", k_options)) != -1) {
+        switch (c) {
+        case O_REQ:
+            if (!ch_cli_fits("chd", "--req", optarg, CAP(req_url)))
+                return CH_CLI_USAGE;
+            fl->req = optarg;
+            break;
+        case O_PUB:
+            if (!ch_cli_fits("chd", "--pub", optarg, CAP(pub_url)))
+                return CH_CLI_USAGE;
+            fl->pub = optarg;
+            break;
+        case O_DATA:
+            if (!ch_cli_fits("chd", "--data", optarg, CAP(data_dir)))
+                return CH_CLI_USAGE;
+            fl->data = optarg;
+            break;
+        case O_TLS:
+            if (!ch_cli_fits("chd", "--tls", optarg, CAP(tls_cert_key)))
+                return CH_CLI_USAGE;
+            fl->tls = optarg;
+            break;
+        case O_HEDGE_VENUE:
+            if (!ch_cli_fits("chd", "--hedge-venue", optarg, CAP(hedge_venue)))
+                return CH_CLI_USAGE;
+            fl->hedge_venue = optarg;
+            break;
+        case O_CONFIG:
+            configs[(*n_configs)++] = optarg;
+            break;
+        case O_NO_AUTH:
+            fl->no_auth = true;
+            break;
+        case O_DURABILITY:
+            if (strcmp(optarg, "sync") != 0 && strcmp(optarg, "nosync") != 0) {
+                fprintf(stderr, "chd: --durability: expected sync or nosync, not '%s'\n", optarg);
+                return CH_CLI_USAGE;
+            }
+            fl->has_durability = true;
+            fl->durability = optarg[0] == 's' ? CH_DURABLE_SYNC : CH_DURABLE_NOSYNC;
+            break;
+        case O_CONTEXTS:
+            if (!ch_cli_long("chd", "--contexts", optarg, 1, 4096, &fl->contexts))
+                return CH_CLI_USAGE;
+            break;
+        case O_LOG_LEVEL: {
+            ch_log_level lv;
+            if (!ch_log_parse_level(optarg, &lv)) {
+                fprintf(stderr, "chd: --log-level: expected error, warn, info or debug, not '%s'\n",
+                        optarg);
+                return CH_CLI_USAGE;
+            }
+            ch_log_set_level(lv);
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        case O_VERSION:
+            ch_cli_version("chd");
+            return 0;
+        default:
+            return CH_CLI_USAGE;
+        }
+    }
+    return ch_cli_no_operands("chd", argc, argv) ? -1 : CH_CLI_USAGE;
+}
+
 int main(int argc, char **argv)
 {
+    flags fl = {0};
+    const char **configs = calloc((size_t)argc + 1, sizeof *configs);
+    int n_configs = 0;
+    if (configs == NULL) {
+        fprintf(stderr, "chd: out of memory\n");
+        return 1;
+    }
+    int rc = parse(argc, argv, &fl, configs, &n_configs);
+    if (rc >= 0) {
+        free(configs);
+        return rc;
+    }
     ch_server_config cfg;
     ch_server_defaults(&cfg);
     char err[512];
-    /* the config file first, so that flags override it */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            if (ch_server_config_load(&cfg, argv[i + 1], err, sizeof err) != CH_OK) {
-                CH_LOG(CH_LOG_ERROR, "config_error", "file=%s reason=\"%s\"", argv[i + 1], err);
-                fprintf(stderr, "chd: %s\n", err);
-                return 2;
-            }
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--no-auth") == 0) {
-            cfg.no_auth = true;
-        } else if (v == NULL) {
-            usage(stderr);
-            return 2;
-        } else if (strcmp(a, "--req") == 0 && strlen(v) < sizeof cfg.req_url) {
-            snprintf(cfg.req_url, sizeof cfg.req_url, "%s", v);
-            i++;
-        } else if (strcmp(a, "--pub") == 0 && strlen(v) < sizeof cfg.pub_url) {
-            snprintf(cfg.pub_url, sizeof cfg.pub_url, "%s", v);
-            i++;
-        } else if (strcmp(a, "--data") == 0 && strlen(v) < sizeof cfg.data_dir) {
-            snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", v);
-            i++;
-        } else if (strcmp(a, "--tls") == 0 && strlen(v) < sizeof cfg.tls_cert_key) {
-            snprintf(cfg.tls_cert_key, sizeof cfg.tls_cert_key, "%s", v);
-            i++;
-        } else if (strcmp(a, "--hedge-venue") == 0 && strlen(v) < sizeof cfg.hedge_venue) {
-            snprintf(cfg.hedge_venue, sizeof cfg.hedge_venue, "%s", v);
-            i++;
-        } else if (strcmp(a, "--config") == 0) {
-            i++;
-        } else if (strcmp(a, "--durability") == 0 &&
-                   (strcmp(v, "sync") == 0 || strcmp(v, "nosync") == 0)) {
-            cfg.durability = v[0] == 's' ? CH_DURABLE_SYNC : CH_DURABLE_NOSYNC;
-            i++;
-        } else if (strcmp(a, "--contexts") == 0 && atoi(v) > 0 && atoi(v) <= 4096) {
-            cfg.contexts = atoi(v);
-            i++;
-        } else if (strcmp(a, "--log-level") == 0) {
-            ch_log_level lv;
-            if (!ch_log_parse_level(v, &lv)) {
-                usage(stderr);
-                return 2;
-            }
-            ch_log_set_level(lv);
-            i++;
-        } else {
-            fprintf(stderr, "chd: unknown or bad option %s\n", a);
-            usage(stderr);
+    /* the config files first, so that flags override them */
+    for (int i = 0; i < n_configs; i++) {
+        if (ch_server_config_load(&cfg, configs[i], err, sizeof err) != CH_OK) {
+            CH_LOG(CH_LOG_ERROR, "config_error", "file=%s reason=\"%s\"", configs[i], err);
+            fprintf(stderr, "chd: %s\n", err);
+            free(configs);
             return 2;
         }
     }
+    free(configs);
+    if (fl.req != NULL)
+        snprintf(cfg.req_url, sizeof cfg.req_url, "%s", fl.req);
+    if (fl.pub != NULL)
+        snprintf(cfg.pub_url, sizeof cfg.pub_url, "%s", fl.pub);
+    if (fl.data != NULL)
+        snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", fl.data);
+    if (fl.tls != NULL)
+        snprintf(cfg.tls_cert_key, sizeof cfg.tls_cert_key, "%s", fl.tls);
+    if (fl.hedge_venue != NULL)
+        snprintf(cfg.hedge_venue, sizeof cfg.hedge_venue, "%s", fl.hedge_venue);
+    if (fl.no_auth)
+        cfg.no_auth = true;
+    if (fl.has_durability)
+        cfg.durability = fl.durability;
+    if (fl.contexts > 0)
+        cfg.contexts = (int)fl.contexts;
     /* signals are taken by sigwait in this thread; every other thread
      * (NNG's, the engine's) inherits the blocked mask */
     sigset_t set;
