@@ -69,6 +69,8 @@ ch_err ch_bin_batch_decode(const uint8_t *buf, size_t len, ch_bin_batch *out)
         o->type = (uint8_t)chi_get(&r, 1);
         o->tif = (uint8_t)chi_get(&r, 1);
         o->flags = (uint8_t)chi_get(&r, 1);
+        if ((o->flags & ~CH_BIN_FLAG_POST_ONLY) != 0)
+            r.bad = true; /* undefined bits: refused, as the stored-record decoders do */
         o->qty = (int64_t)chi_get(&r, 8);
         o->price = (int64_t)chi_get(&r, 8);
         chi_get_str(&r, 1, o->client_order_id, sizeof o->client_order_id);

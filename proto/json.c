@@ -5,7 +5,9 @@
  * NUL-terminated, so parsing is length-bounded and trailing bytes other than
  * white space are refused; lookups are case-sensitive; numbers are doubles,
  * so quantities must be integral and below 2^53 and large ids travel as
- * strings; strings with an embedded NUL are refused.
+ * strings. What cJSON lets through and the protocol refuses (a NUL in a
+ * string, invalid UTF-8, duplicate keys, numbers outside RFC 8259) is caught
+ * by the strict pass of proto/strict.c around it.
  */
 #include "ch/proto.h"
 
@@ -15,21 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int depth_of(const cJSON *n, int d)
-{
-    int max = d;
-    for (const cJSON *c = n->child; c != NULL; c = c->next) {
-        int k = depth_of(c, d + 1);
-        if (k > max)
-            max = k;
-        if (max > CH_PROTO_MAX_DEPTH)
-            break;
-    }
-    return max;
-}
+#include "strict.h"
 
 cJSON *ch_proto_parse(const char *buf, size_t len, size_t max_size, const char **why)
 {
+    /* the reasons that name a byte or a key: valid until this thread's next call */
+    static _Thread_local char msg[CH_PROTO_WHY_MAX];
     if (len == 0) {
         *why = "empty request";
         return NULL;
@@ -38,27 +31,24 @@ cJSON *ch_proto_parse(const char *buf, size_t len, size_t max_size, const char *
         *why = "request too large";
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    if (j == NULL) {
-        *why = "not JSON";
+    /* the raw bytes first: what cJSON would accept and the protocol refuses */
+    if (!chi_json_lex(buf, len, CH_PROTO_MAX_DEPTH, msg, sizeof msg)) {
+        *why = msg;
         return NULL;
     }
-    for (const char *p = end; p != NULL && p < buf + len; p++) {
-        if (!isspace((unsigned char)*p) && *p != '\0') {
-            cJSON_Delete(j);
-            *why = "trailing bytes after the JSON object";
-            return NULL;
-        }
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, len, NULL, 0);
+    if (j == NULL) { /* cJSON's own limits, or memory */
+        *why = "not JSON";
+        return NULL;
     }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         *why = "not a JSON object";
         return NULL;
     }
-    if (depth_of(j, 1) > CH_PROTO_MAX_DEPTH) {
+    if (!chi_json_unique_keys(j, msg, sizeof msg)) {
         cJSON_Delete(j);
-        *why = "nested too deep";
+        *why = msg;
         return NULL;
     }
     return j;

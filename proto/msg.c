@@ -28,6 +28,7 @@
 #include "ch/command.h"
 #include "ch/engine.h"
 #include "ch/proto_bin.h"
+#include "strict.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define STR(name, fl, max) {name, CH_FT_STR, fl, max, NULL, 0}
@@ -91,6 +92,12 @@ static const ch_field rq_quote[] = {KEY, STR("symbol", CH_F_REQ, SYM), STR("side
         STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL), STR("type", CH_F_OPT, 8),  \
         NUM("tick", CH_F_OPT), NUM("contract_size", CH_F_OPT)
 static const ch_field rp_instrument[] = {INSTRUMENT_FIELDS};
+/* instrument.add: the envelope's "id" is the request's, so the new
+ * instrument's id travels as "instrument_id" */
+static const ch_field rp_instrument_add[] = {
+    STR("symbol", CH_F_OPT, SYM), INT("instrument_id", CH_F_OPT), STR("underlying", CH_F_OPT, UND),
+    STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL), STR("type", CH_F_OPT, 8),
+    NUM("tick", CH_F_OPT), NUM("contract_size", CH_F_OPT)};
 static const ch_field rp_hello[] = {INT("version", CH_F_OPT), STR("server", CH_F_OPT, 64),
                                     {"underlyings", CH_FT_STRS, CH_F_OPT, 4096, NULL, 0}};
 static const ch_field rp_instruments[] = {LIST("instruments", CH_F_OPT, 1u << 20,
@@ -190,6 +197,163 @@ const ch_msg *ch_msg_by_code(uint8_t code)
         if (k_msgs[i].code == code)
             return &k_msgs[i];
     return NULL;
+}
+
+/* ---- checking a JSON request against its row ---- */
+
+static const char *kind_of(ch_ftype t)
+{
+    switch (t) {
+    case CH_FT_STR:
+        return "a string";
+    case CH_FT_INT:
+        return "an integer";
+    case CH_FT_NUM:
+        return "a number";
+    case CH_FT_BOOL:
+        return "true or false";
+    case CH_FT_DEC:
+        return "a number or a decimal string";
+    case CH_FT_OID:
+        return "an id (a decimal string)";
+    case CH_FT_OBJ:
+        return "an object";
+    case CH_FT_LIST:
+        return "an array of objects";
+    case CH_FT_PAIRS:
+        return "an array of [number, number]";
+    case CH_FT_STRS:
+        return "an array of strings";
+    case CH_FT_MAP:
+        return "an object of numbers";
+    }
+    return "of another type";
+}
+
+typedef struct checker {
+    char *why;
+    size_t cap;
+} checker;
+
+/* @p path ends with '.' or is empty; @p name is the request's (cut for the
+ * message); @p kind NULL: an unknown field. */
+static bool refuse(checker *c, const char *path, const char *name, const char *kind)
+{
+    char n[80];
+    chi_name_for_message(name, 64, n, sizeof n);
+    if (kind == NULL)
+        snprintf(c->why, c->cap, "unknown field \"%s%s\"", path, n);
+    else
+        snprintf(c->why, c->cap, "field \"%s%s\" must be %s", path, n, kind);
+    return false;
+}
+
+static bool check_obj(checker *c, const ch_field *f, size_t n, const cJSON *o, const char *path,
+                      bool top);
+
+static bool check_val(checker *c, const ch_field *f, const cJSON *v, const char *path)
+{
+    char sub[128];
+    const cJSON *x;
+    size_t i = 0;
+    bool ok = false;
+    if (cJSON_IsNull(v) && (f->flags & CH_F_NULL))
+        return true;
+    switch (f->type) {
+    case CH_FT_STR:
+        ok = cJSON_IsString(v);
+        break;
+    case CH_FT_INT:
+    case CH_FT_NUM:
+        ok = cJSON_IsNumber(v);
+        break;
+    case CH_FT_BOOL:
+        ok = cJSON_IsBool(v);
+        break;
+    case CH_FT_DEC:
+    case CH_FT_OID:
+        ok = cJSON_IsNumber(v) || cJSON_IsString(v);
+        break;
+    case CH_FT_OBJ:
+        if (!cJSON_IsObject(v))
+            break;
+        snprintf(sub, sizeof sub, "%s%s.", path, f->name);
+        return check_obj(c, f->sub, f->n_sub, v, sub, false);
+    case CH_FT_LIST:
+        if (!cJSON_IsArray(v))
+            break;
+        cJSON_ArrayForEach(x, v)
+        {
+            snprintf(sub, sizeof sub, "%s%s[%zu]", path, f->name, i++);
+            if (!cJSON_IsObject(x))
+                return refuse(c, "", sub, "an object");
+            strcat(sub, ".");
+            if (!check_obj(c, f->sub, f->n_sub, x, sub, false))
+                return false;
+        }
+        return true;
+    case CH_FT_PAIRS:
+    case CH_FT_STRS:
+        if (!cJSON_IsArray(v))
+            break;
+        ok = true;
+        cJSON_ArrayForEach(x, v)
+        {
+            if (f->type == CH_FT_STRS ? !cJSON_IsString(x)
+                                      : !cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
+                                            !cJSON_IsNumber(x->child) ||
+                                            !cJSON_IsNumber(x->child->next))
+                ok = false;
+        }
+        break;
+    case CH_FT_MAP:
+        if (!cJSON_IsObject(v))
+            break;
+        snprintf(sub, sizeof sub, "%s%s.", path, f->name);
+        cJSON_ArrayForEach(x, v)
+        {
+            if (!cJSON_IsNumber(x))
+                return refuse(c, sub, x->string, "a number");
+        }
+        return true;
+    }
+    return ok || refuse(c, path, f->name, kind_of(f->type));
+}
+
+static bool check_obj(checker *c, const ch_field *f, size_t n, const cJSON *o, const char *path,
+                      bool top)
+{
+    for (const cJSON *v = o->child; v != NULL; v = v->next) {
+        if (top && (strcmp(v->string, "op") == 0 || strcmp(v->string, "id") == 0))
+            continue; /* the envelope */
+        const ch_field *fd = NULL;
+        for (size_t i = 0; i < n && fd == NULL; i++)
+            if (strcmp(f[i].name, v->string) == 0)
+                fd = &f[i];
+        if (fd == NULL)
+            return refuse(c, path, v->string, NULL);
+        if (top && strcmp(v->string, "key") == 0)
+            continue; /* the guard's: any bad key is UNAUTHORIZED */
+        if (!check_val(c, fd, v, path))
+            return false;
+    }
+    return true;
+}
+
+ch_err ch_msg_check_json(const ch_msg *m, const cJSON *req, char *why, size_t cap)
+{
+    char none[1];
+    checker c = {why != NULL && cap > 0 ? why : none, why != NULL && cap > 0 ? cap : 1};
+    c.why[0] = '\0';
+    if (m == NULL) {
+        snprintf(c.why, c.cap, "unknown op");
+        return CH_EUNKNOWN_OP;
+    }
+    if (!cJSON_IsObject(req)) {
+        snprintf(c.why, c.cap, "not a JSON object");
+        return CH_EBADREQ;
+    }
+    return check_obj(&c, m->req, m->n_req, req, "", true) ? CH_OK : CH_EBADREQ;
 }
 
 /* ---- encoding ---- */
@@ -556,7 +720,8 @@ ch_err ch_msg_bin_decode_request(const uint8_t *buf, size_t len, const ch_msg **
         return CH_EBADREQ;
     cJSON *j = cJSON_CreateObject();
     if (j == NULL || cJSON_AddStringToObject(j, "op", (*m)->op) == NULL ||
-        !dec_obj(&r, (*m)->req, (*m)->n_req, j) || r.n != len) {
+        !dec_obj(&r, (*m)->req, (*m)->n_req, j) || r.n != len ||
+        !chi_json_utf8_ok(j)) { /* as JSON: strings are valid UTF-8 */
         cJSON_Delete(j);
         return CH_EBADREQ;
     }

@@ -192,7 +192,7 @@ static const struct sample {
      "\"contract_size\":1},{\"symbol\":\"BTC-PERP\",\"id\":0,\"underlying\":\"BTC\","
      "\"expiry\":null,\"strike\":null,\"type\":\"perp\",\"tick\":0.5,\"contract_size\":1}]}"},
     {"instrument.add", "{\"symbol\":\"BTC-27NOV26-100000-C\",\"key\":\"admin\"}",
-     "{\"symbol\":\"BTC-27NOV26-100000-C\",\"id\":72,\"underlying\":\"BTC\","
+     "{\"symbol\":\"BTC-27NOV26-100000-C\",\"instrument_id\":72,\"underlying\":\"BTC\","
      "\"expiry\":\"2026-11-27T08:00:00.000Z\",\"strike\":100000,\"type\":\"call\",\"tick\":0.5,"
      "\"contract_size\":1}"},
     {"account.open", "{\"account\":\"alice\",\"cash\":2000000.5}",
@@ -340,6 +340,10 @@ START_TEST(msg_round_trips)
         ck_assert_ptr_eq(got, m);
         ck_assert_uint_eq(id, 0xfeedbeef00000000ull + (uint64_t)k);
         ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(back, "op")->valuestring, m->op);
+        /* both forms of the request pass the schema check of JSON requests */
+        char why[CH_PROTO_WHY_MAX] = "";
+        ck_assert_msg(ch_msg_check_json(m, req, why, sizeof why) == CH_OK, "%s: %s", m->op, why);
+        ck_assert_msg(ch_msg_check_json(m, back, why, sizeof why) == CH_OK, "%s: %s", m->op, why);
         cJSON_DeleteItemFromObjectCaseSensitive(back, "op");
         ck_assert_msg(cJSON_Compare(req, back, true), "request of %s changed", m->op);
         check_cuts(b, n, false);
@@ -469,6 +473,22 @@ START_TEST(msg_refusals)
     cJSON_Delete(back);
     free(b);
     cJSON_Delete(j);
+    /* a string that is not UTF-8 is refused, as in JSON (the encoder does not look) */
+    static const char *const bad_utf8[] = {"a\xff", "\xed\xa0\x80", "\xc0\xaf", "x\xe2\x82"};
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        j = parse("{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1}");
+        cJSON_AddStringToObject(j, "client_order_id", bad_utf8[i]);
+        b = ch_msg_bin_encode_request(on, 1, j, &n);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &m, &id, &back), CH_EBADREQ);
+        free(b);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "client_order_id", cJSON_CreateString("ok\xC3\xA9"));
+        b = ch_msg_bin_encode_request(on, 1, j, &n);
+        ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &m, &id, &back), CH_OK);
+        cJSON_Delete(back);
+        free(b);
+        cJSON_Delete(j);
+    }
     /* a count beyond the bytes left is refused before anything is built */
     const ch_msg *ob = ch_msg_find("order.batch");
     j = parse("{\"orders\":[]}");

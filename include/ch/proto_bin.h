@@ -9,7 +9,8 @@
  *   u32 count (1..5000), then per order:
  *     u32 instrument id (the "id" of the instruments reply)
  *     u8 side (0 buy, 1 sell)  u8 type (0 limit, 1 market)
- *     u8 tif (0 gtc, 1 ioc, 2 fok)  u8 flags (bit 0 post-only)
+ *     u8 tif (0 gtc, 1 ioc, 2 fok)  u8 flags (bit 0 post-only; any other bit
+ *     set makes the batch malformed: BAD_REQUEST)
  *     i64 qty (lots)  i64 price (ticks of the instrument's tick; 0 = none for
  *     a market order)  u8 client_order_id_len, bytes (0 = none)
  * Reply    (op 129):
@@ -40,9 +41,11 @@ extern "C" {
 #define CH_BIN_MAX_ORDERS 5000
 #define CH_BIN_MAX_FILLS 64 /* per order in a reply; more are counted, not listed */
 
+#define CH_BIN_FLAG_POST_ONLY 0x01 /**< the only defined order flag */
+
 typedef struct ch_bin_order {
     uint32_t instr;
-    uint8_t side, type, tif, flags;
+    uint8_t side, type, tif, flags; /**< flags: CH_BIN_FLAG_* only */
     int64_t qty, price;
     char client_order_id[64];
 } ch_bin_order;

@@ -84,7 +84,7 @@ typedef struct ch_field {
 #define CH_MSG_TABLE(X)                                                              \
     X(HELLO, "hello", 2, 0, rq_key, rp_hello)                                        \
     X(INSTRUMENTS, "instruments", 3, 0, rq_underlying, rp_instruments)               \
-    X(INSTRUMENT_ADD, "instrument.add", 4, 1, rq_symbol, rp_instrument)              \
+    X(INSTRUMENT_ADD, "instrument.add", 4, 1, rq_symbol, rp_instrument_add)          \
     X(ACCOUNT_OPEN, "account.open", 5, 1, rq_account_open, rp_account_open)          \
     X(ACCOUNT_DEPOSIT, "account.deposit", 6, 1, rq_amount, rp_cash)                  \
     X(POOL_DEPOSIT, "pool.deposit", 7, 1, rq_amount, rp_pool_deposit)                \
@@ -126,6 +126,32 @@ const ch_msg *ch_msg_find(const char *op);
 
 /** The row of binary request code @p code, or NULL. */
 const ch_msg *ch_msg_by_code(uint8_t code);
+
+/**
+ * Check JSON request @p req (a parsed object: ch_proto_parse) against the
+ * request fields of @p m, the row of its "op": every member must be a field
+ * of the row, or "op" or "id" (the envelope: PROTOCOL.md), and a field must
+ * have its type's JSON kind, in nested objects and in every element of a
+ * list as well (an order of order.batch):
+ *   STR a string; INT, NUM a number; BOOL true or false; DEC, OID a number
+ *   or a string; OBJ an object; LIST an array of objects; PAIRS an array of
+ *   [number, number]; STRS an array of strings; MAP an object of numbers;
+ *   null only where the field may be null.
+ * Only the kind: values (a qty of 1.5 or 0, a price off the tick, a string
+ * too long, an order id that is not a number, a missing field) are left to
+ * the handlers, which answer them with their own codes (BAD_QTY, BAD_PRICE,
+ * UNKNOWN_ORDER...), as before. The top-level "key" is a field of every row
+ * but its kind is not checked either: a missing, mistyped or wrong key is
+ * the access guard's, UNAUTHORIZED with one message (proto/README.md).
+ * @param why   receives the reason, naming the field with its path, e.g.
+ *              unknown field "tiff", field "depth" must be an integer,
+ *              field "orders[2].qty" must be an integer, unknown field
+ *              "orders[0].op"; valid UTF-8 (a long name is cut with "...");
+ *              CH_PROTO_WHY_MAX bytes are always enough.
+ * @return CH_OK; CH_EBADREQ (@p why says which field); CH_EUNKNOWN_OP if
+ *         @p m is NULL. Reads only; O(members x row fields).
+ */
+ch_err ch_msg_check_json(const ch_msg *m, const cJSON *req, char *why, size_t cap);
 
 /**
  * Encode request @p req (a JSON object; fields not in the table are left

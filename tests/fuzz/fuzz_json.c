@@ -1,18 +1,53 @@
 /* fuzz_json.c - the JSON request rules: parse, then every field helper on
- * every key of the object, as the server would. */
+ * every key of the object, as the server would, and the schema check of
+ * every op. Invariants checked: whatever parses has only valid UTF-8 strings
+ * (so the U+FFFD repair has nothing to do), every reason given is valid
+ * UTF-8, and the repair of any bytes leaves valid UTF-8. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ch/proto.h"
+#include "ch/proto_msg.h"
+
+/* The input up to its first NUL as one string value, repaired. */
+static void repair(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (s == NULL)
+        return;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    cJSON *v = cJSON_CreateString(s);
+    free(s);
+    if (v == NULL)
+        return;
+    bool valid = ch_utf8_valid(v->valuestring, strlen(v->valuestring));
+    if (ch_proto_fix_utf8(v) != (valid ? 0u : 1u) ||
+        !ch_utf8_valid(v->valuestring, strlen(v->valuestring)))
+        abort();
+    cJSON_Delete(v);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *why = NULL;
     cJSON *j = ch_proto_parse((const char *)data, size, 1 << 20, &why);
-    if (j == NULL)
+    if (j == NULL) {
+        if (why == NULL || !ch_utf8_valid(why, strlen(why)))
+            abort();
+        repair(data, size);
         return 0;
+    }
+    if (ch_proto_fix_utf8(j) != 0)
+        abort();
+    for (int k = 0; k < CH_MSG_COUNT; k++) {
+        char reason[CH_PROTO_WHY_MAX];
+        ch_err e = ch_msg_check_json(ch_msg_get((ch_msg_id)k), j, reason, sizeof reason);
+        if ((e != CH_OK && e != CH_EBADREQ) || !ch_utf8_valid(reason, strlen(reason)))
+            abort();
+    }
     ch_underlying_config u = {.name = "BTC", .contract_size = 1, .min_price = 1,
                               .max_price = 1000000};
     ch_tick_parse("0.5", 3, &u);
