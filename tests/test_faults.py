@@ -140,13 +140,40 @@ class Faults(unittest.TestCase):
         self.assertTrue(errors, "the store never filled up")
         for e in errors:
             self.assertIn("UNAVAILABLE", e)
-        with Client(d.req, key=d.key) as c:  # intake stays stopped, with a clear error
-            with self.assertRaises(ChError) as cm:
-                c.positions("m0")
-            self.assertEqual(cm.exception.code, "UNAVAILABLE")
-            self.assertIn("store", cm.exception.message)
+        led = ledger_of(traders)
+        with Client(d.req, key=d.key) as c:
+            # writes stay stopped, with a clear error (issue 15, item 10) ...
+            sym = next(i["symbol"] for i in c.instruments() if i["type"] == "call")
+            for _ in range(50):
+                with self.assertRaises(ChError) as cm:
+                    c.order_new("m0", sym, "buy", 1, price=1)
+                self.assertEqual(cm.exception.code, "UNAVAILABLE")
+                self.assertIn("store", cm.exception.message)
+            # ... while reads are answered from the committed state, which
+            # holds every acknowledged order and fill
+            self.assertTrue(c.hello())
+            self.assertTrue(c.stats()["halted"])
+            dump = d.dump()  # read-only beside the running chd (item 1)
+            self.assertEqual(led.check(dump, exact=True), [])
+            stored = {a["account"]: a for a in dump["accounts"]}
+            stored_open = {}
+            for o in dump["open_orders"]:
+                stored_open.setdefault(o["account"], set()).add(o["order_id"])
+            for t in traders:
+                served = {p["symbol"]: p["qty"] for p in c.positions(t.account)["positions"]}
+                want = {p["symbol"]: p["qty"] for p in stored[t.account]["positions"]}
+                self.assertEqual({k: v for k, v in served.items() if v},
+                                 {k: v for k, v in want.items() if v})
+                self.assertEqual({o["order_id"] for o in c.orders(t.account)},
+                                 stored_open.get(t.account, set()))
+        with open(os.path.join(self.tmp, "chd.log")) as f:
+            log = f.read()
+        # the halt is logged once; the refusals after it are rate-limited
+        self.assertEqual(log.count("event=store_halted "), 1)
+        self.assertIn("event=store_halted_reads", log)
+        self.assertLessEqual(log.count("event=store_halted_refusing"), 3)
         self.assertEqual(d.stop(), 1)  # exits non-zero: it halted
-        return ledger_of(traders)
+        return led
 
     def reopen_and_check(self, d, led):
         d.start()

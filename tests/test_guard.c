@@ -186,9 +186,56 @@ START_TEST(binary_needs_a_bound_connection)
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){6}, &msg), CH_EUNAUTHORIZED);
     ck_assert_int_eq(chi_guard_binary(g, 12, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
+    /* issue 15, item 7: a refused keyed request clears the authorization,
+     * the wrong key and the admin op without the admin key alike */
+    ck_assert_int_eq(chi_guard_begin(g, 11, "0123456789abcdef0123456789abcdef", 0, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_account(g, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_begin(g, 11, k, 0, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_account(g, true, (ch_account_id){5}, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_begin(g, 11, k, 0, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
     chi_guard_conn_removed(g, 11);
     ck_assert(chi_guard_conn_added(g, 11)); /* a new connection with a reused id: unbound */
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
+    chi_guard_destroy(g);
+}
+END_TEST
+
+/* Issue 15, items 2 and 11: replies in the transport per connection, the
+ * idle clock, and admin-endpoint connections beside max_clients. */
+START_TEST(connection_io_and_idle)
+{
+    chi_guard_config cfg = {.max_clients = 1};
+    chi_guard *g = chi_guard_create(&cfg, 4);
+    const char *msg;
+    ck_assert(chi_guard_conn_added_at(g, 1, false, 0));
+    ck_assert(chi_guard_conn_added_at(g, 2, false, 0)); /* over max_clients: answered UNAVAILABLE */
+    ck_assert(chi_guard_conn_added_at(g, 3, true, 0));  /* the admin endpoint: served */
+    ck_assert_int_eq(chi_guard_begin(g, 2, NULL, 0, &msg), CH_EUNAVAILABLE);
+    ck_assert_int_eq(chi_guard_begin(g, 3, NULL, 0, &msg), CH_OK);
+    chi_guard_conn_request(g, 1, 10);
+    chi_guard_conn_request(g, 1, 10);
+    ck_assert_uint_eq(chi_guard_conn_sending(g, 1), 1);
+    ck_assert_uint_eq(chi_guard_conn_sending(g, 1), 2);
+    uint32_t idle[8];
+    /* 1 has requests in flight: never idle; 2 and 3 are */
+    size_t n = chi_guard_idle(g, 100 * SEC, SEC, idle, 8);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(idle[0] + idle[1], 5);
+    chi_guard_conn_done(g, 1, true, 50 * SEC);
+    chi_guard_conn_done(g, 1, true, 50 * SEC);
+    ck_assert_uint_eq(chi_guard_conn_sending(g, 1), 1); /* back to none, then one */
+    chi_guard_conn_done(g, 1, true, 50 * SEC);
+    ck_assert_uint_eq(chi_guard_idle(g, 50 * SEC + SEC / 2, SEC, idle, 8), 2);
+    ck_assert_uint_eq(chi_guard_idle(g, 52 * SEC, SEC, idle, 8), 3);
+    chi_guard_conn_done(g, 99, true, 0); /* unknown pipes are ignored */
+    chi_guard_conn_removed(g, 3);
+    chi_guard_conn_removed(g, 1);
+    ck_assert(chi_guard_conn_added_at(g, 4, false, 0)); /* 2 is still over: 4 is served */
+    ck_assert_int_eq(chi_guard_begin(g, 4, NULL, 0, &msg), CH_OK);
     chi_guard_destroy(g);
 }
 END_TEST
@@ -242,7 +289,7 @@ END_TEST
 int main(void)
 {
     const TTest *const tests[] = {bucket_refills_at_its_rate, op_classes, keys,
-                                  connections_under_churn, binary_needs_a_bound_connection,
+                                  connections_under_churn, binary_needs_a_bound_connection, connection_io_and_idle,
                                   open_order_cap};
     Suite *s = suite_create("guard");
     TCase *tc = tcase_create("guard");

@@ -613,6 +613,9 @@ ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out)
 #define T ch_client_instrument
 static const rfield k_instrument[] = {S(symbol), U(id), S(underlying), S(expiry), D(strike),
     S(type), D(tick), D(contract_size)};
+/* instrument.add's reply: the envelope's "id" is the request's */
+static const rfield k_instrument_add[] = {S(symbol), F_AS("instrument_id", id, 'u'),
+    S(underlying), S(expiry), D(strike), S(type), D(tick), D(contract_size)};
 #undef T
 
 ch_err ch_client_instruments(ch_client *c, const char *underlying, ch_client_instrument **out,
@@ -630,7 +633,7 @@ ch_err ch_client_instrument_add(ch_client *c, const char *symbol, ch_client_inst
         return fail(c, CH_EINVAL, "a symbol is required");
     cJSON *q = request();
     add_str(q, "symbol", symbol);
-    return call_read(c, CH_MSG_INSTRUMENT_ADD, q, k_instrument, NF(k_instrument), out);
+    return call_read(c, CH_MSG_INSTRUMENT_ADD, q, k_instrument_add, NF(k_instrument_add), out);
 }
 
 /* A request naming @p account (required). */

@@ -133,6 +133,16 @@ def decode_batch_reply(data):
     return rid, 0, results
 
 
+def round_to_tick(price, tick):
+    """The nearest price on `tick` (at least one tick), exact in decimal
+    ticks such as 0.5 or 0.01 (chd refuses prices off the tick)."""
+    from decimal import Decimal, ROUND_HALF_EVEN
+    t = Decimal(str(tick))
+    n = (Decimal(str(price)) / t).to_integral_value(rounding=ROUND_HALF_EVEN)
+    v = max(n, 1) * t
+    return int(v) if v == v.to_integral_value() else float(v)
+
+
 class Client:
     """A connection to chd's request endpoint (one request at a time)."""
 
@@ -206,7 +216,13 @@ class Client:
     def pool_withdraw(self, account, shares):
         return self.call("pool.withdraw", account=account, shares=shares)
 
-    def market_update(self, underlying, index, **fields):
+    def market_update(self, underlying, index, tick=None, **fields):
+        """index and perp must be on the underlying's tick; with `tick`
+        (e.g. 0.5), real prices are rounded to the nearest tick first."""
+        if tick is not None:
+            index = round_to_tick(index, tick)
+            if fields.get("perp") is not None:
+                fields["perp"] = round_to_tick(fields["perp"], tick)
         return self.call("market.update", underlying=underlying, index=index, **fields)
 
     def order_new(self, account, symbol, side, qty, price=None, **fields):

@@ -243,9 +243,13 @@ static bool market(chd_run *r, size_t k, char *msg, size_t cap)
     }
     char when[32];
     iso_time(s->t + r->shift, when, sizeof when);
-    ch_client_market mu = {.underlying = "BTC", .index = s->spot, .time = when,
+    /* chd takes prices on the tick only: the path's real spot, rounded */
+    double spot = llround(s->spot / r->tick) * r->tick;
+    if (spot < r->tick)
+        spot = r->tick;
+    ch_client_market mu = {.underlying = "BTC", .index = spot, .time = when,
                            .has_rate = true, .rate = r->m->rate, .has_funding_rate = true,
-                           .funding_rate = s->funding, .has_perp = true, .perp = s->spot,
+                           .funding_rate = s->funding, .has_perp = true, .perp = spot,
                            .iv = r->iv, .n_iv = n};
     ch_err err = ch_client_market_update(r->cl, &mu, NULL);
     if (err == CH_EBADREQ && k == 0 && strstr(ch_client_message(r->cl), "backwards") != NULL) {

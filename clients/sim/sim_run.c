@@ -171,15 +171,17 @@ static bool market(run *r, size_t k, char *msg, size_t cap)
             n++;
         }
     }
-    ch_market_update mu = {.underlying = r->und, .index = s->spot, .rate = r->m->rate,
-                           .funding_rate = s->funding, .perp = s->spot, .time = s->t,
+    /* on the tick, as chd takes it (and as chsim --chd sends it) */
+    double spot = fmax(round(s->spot / 0.5) * 0.5, 0.5);
+    ch_market_update mu = {.underlying = r->und, .index = spot, .rate = r->m->rate,
+                           .funding_rate = s->funding, .perp = spot, .time = s->t,
                            .n_marks = n, .mark_expiry = r->mk_exp, .mark_strike = r->mk_strike,
                            .mark_vol = r->mk_vol, .replace_marks = true};
     ch_err err = ch_engine_market(r->e, &mu);
     if (err != CH_OK)
         return fail(msg, cap, "market update", err);
     r->spot = s->spot;
-    ch_hedger_mark(r->h, s->t, s->spot, s->spot, s->funding);
+    ch_hedger_mark(r->h, s->t, spot, spot, s->funding);
     return true;
 }
 

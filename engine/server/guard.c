@@ -36,9 +36,14 @@
 typedef struct conn {
     uint32_t pipe; /* 0: empty slot */
     bool over;     /* beyond max_clients: answered UNAVAILABLE */
+    bool exempt;   /* from the admin endpoint: not counted against max_clients */
     uint8_t bound; /* 0 none, 1 admin, 2 account */
     uint32_t account;
     chi_bucket bucket;
+    /* I/O: requests received whose reply is not sent yet, replies handed to
+     * the transport and not written yet, and the last request or reply */
+    uint32_t inflight, sending;
+    int64_t last;
 } conn;
 
 typedef struct acct {
@@ -236,6 +241,14 @@ void chi_guard_set_key(chi_guard *g, ch_account_id a, const uint8_t digest[CH_SH
     g->accts[a.v].has_key = true;
 }
 
+void chi_guard_reset_accounts(chi_guard *g)
+{
+    for (uint32_t i = 0; i < g->n_accts; i++) {
+        g->accts[i].has_key = false;
+        g->accts[i].n_open = 0;
+    }
+}
+
 /* ---- connections ---- */
 
 static size_t conn_home(const chi_guard *g, uint32_t pipe)
@@ -255,25 +268,83 @@ static conn *conn_find(chi_guard *g, uint32_t pipe)
     }
 }
 
-bool chi_guard_conn_added(chi_guard *g, uint32_t pipe)
+static bool conn_add(chi_guard *g, uint32_t pipe, bool exempt, int64_t now)
 {
     bool keep = true;
     pthread_mutex_lock(&g->mu);
     uint32_t hard = g->cfg.max_clients ? 2 * g->cfg.max_clients : (uint32_t)(g->cap_conns / 4);
-    if (pipe == 0 || g->n_conns >= hard) {
+    if (pipe == 0 || (!exempt && g->n_conns >= hard) || g->n_conns >= g->cap_conns / 2) {
         keep = false;
         g->stats.refused_clients++;
     } else {
         size_t i = conn_home(g, pipe);
         while (g->conns[i].pipe != 0)
             i = (i + 1) & (g->cap_conns - 1);
-        bool over = g->cfg.max_clients != 0 && g->n_served >= g->cfg.max_clients;
-        g->conns[i] = (conn){.pipe = pipe, .over = over};
+        bool over = !exempt && g->cfg.max_clients != 0 && g->n_served >= g->cfg.max_clients;
+        g->conns[i] = (conn){.pipe = pipe, .over = over, .exempt = exempt, .last = now};
         g->n_conns++;
-        g->n_served += !over;
+        g->n_served += !over && !exempt;
     }
     pthread_mutex_unlock(&g->mu);
     return keep;
+}
+
+bool chi_guard_conn_added(chi_guard *g, uint32_t pipe)
+{
+    return conn_add(g, pipe, false, 0);
+}
+
+bool chi_guard_conn_added_at(chi_guard *g, uint32_t pipe, bool exempt, int64_t now)
+{
+    return conn_add(g, pipe, exempt, now);
+}
+
+void chi_guard_conn_request(chi_guard *g, uint32_t pipe, int64_t now)
+{
+    pthread_mutex_lock(&g->mu);
+    conn *c = conn_find(g, pipe);
+    if (c != NULL) {
+        c->inflight++;
+        c->last = now;
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+uint32_t chi_guard_conn_sending(chi_guard *g, uint32_t pipe)
+{
+    uint32_t n = 0;
+    pthread_mutex_lock(&g->mu);
+    conn *c = conn_find(g, pipe);
+    if (c != NULL)
+        n = ++c->sending;
+    pthread_mutex_unlock(&g->mu);
+    return n;
+}
+
+void chi_guard_conn_done(chi_guard *g, uint32_t pipe, bool was_sending, int64_t now)
+{
+    pthread_mutex_lock(&g->mu);
+    conn *c = conn_find(g, pipe);
+    if (c != NULL) {
+        c->inflight -= c->inflight > 0;
+        if (was_sending)
+            c->sending -= c->sending > 0;
+        c->last = now;
+    }
+    pthread_mutex_unlock(&g->mu);
+}
+
+size_t chi_guard_idle(chi_guard *g, int64_t now, int64_t idle, uint32_t *pipes, size_t cap)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g->mu);
+    for (size_t i = 0; i < g->cap_conns && n < cap; i++) {
+        const conn *c = &g->conns[i];
+        if (c->pipe != 0 && c->inflight == 0 && now - c->last > idle)
+            pipes[n++] = c->pipe;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return n;
 }
 
 void chi_guard_conn_removed(chi_guard *g, uint32_t pipe)
@@ -282,7 +353,7 @@ void chi_guard_conn_removed(chi_guard *g, uint32_t pipe)
     conn *c = pipe != 0 ? conn_find(g, pipe) : NULL;
     if (c != NULL) {
         g->n_conns--;
-        g->n_served -= !c->over;
+        g->n_served -= !c->over && !c->exempt;
         /* backward-shift deletion keeps every probe chain unbroken */
         size_t m = g->cap_conns - 1, hole = (size_t)(c - g->conns);
         for (size_t j = (hole + 1) & m; g->conns[j].pipe != 0; j = (j + 1) & m) {
@@ -348,8 +419,12 @@ ch_err chi_guard_begin(chi_guard *g, uint32_t pipe, const char *key, int64_t now
     return CH_OK;
 }
 
+/* A refused request also clears what its connection was authorized for, so
+ * that a compact binary batch follows the last keyed request, successful or
+ * not (the safer reading). */
 static ch_err unauthorized(chi_guard *g, const char **msg, const char *text)
 {
+    bind_conn(g, 0, 0);
     g->stats.unauthorized++;
     *msg = text;
     return CH_EUNAUTHORIZED;
@@ -388,9 +463,10 @@ ch_err chi_guard_account(chi_guard *g, bool found, ch_account_id a, const char *
 ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a,
                         const char **msg)
 {
-    static const char denied[] = ACCOUNT_DENIED " (a binary request is accepted on a "
-                                                "connection whose last JSON request carried "
-                                                "the account's key or the admin key)";
+    static const char denied[] = ACCOUNT_DENIED " (a compact binary order.batch is accepted on "
+                                                "a connection whose last keyed request "
+                                                "succeeded with the account's key or the "
+                                                "admin key)";
     if (g->cfg.no_auth)
         return found ? CH_OK : unauthorized(g, msg, denied);
     pthread_mutex_lock(&g->mu);

@@ -87,10 +87,40 @@ ch_err chi_key_new(char *hex, uint8_t digest[CH_SHA256_LEN]);
 /** Remember @p a's key digest (account.open, or the store at start). */
 void chi_guard_set_key(chi_guard *g, ch_account_id a, const uint8_t digest[CH_SHA256_LEN]);
 
+/**
+ * Forget every account's key and open orders (their rate buckets stay), for
+ * a server that rebuilds its state from the store: the replay and the
+ * store's keys fill them again.
+ */
+void chi_guard_reset_accounts(chi_guard *g);
+
 /* ---- connections (any thread) ---- */
 
 /** A connection arrived: false if it must be closed (twice max_clients). */
 bool chi_guard_conn_added(chi_guard *g, uint32_t pipe);
+
+/**
+ * The same at @p now (ns, monotonic, the start of its idle clock); an
+ * @p exempt connection (the admin endpoint) is not counted against
+ * max_clients and never refused for it.
+ */
+bool chi_guard_conn_added_at(chi_guard *g, uint32_t pipe, bool exempt, int64_t now);
+
+/*
+ * A connection's I/O, for the two bounds that keep one client from stalling
+ * the others: replies handed to the transport and not yet written (a client
+ * that does not read makes them pile up: the server closes it past its
+ * bound), and the idle clock (no request in flight and nothing received or
+ * sent for idle_timeout: closed). Unknown pipes are ignored.
+ */
+/** A request arrived on @p pipe. */
+void chi_guard_conn_request(chi_guard *g, uint32_t pipe, int64_t now);
+/** Its reply is handed to the transport. @return the replies of @p pipe now in the transport. */
+uint32_t chi_guard_conn_sending(chi_guard *g, uint32_t pipe);
+/** A request of @p pipe is finished: its reply written (@p was_sending) or dropped. */
+void chi_guard_conn_done(chi_guard *g, uint32_t pipe, bool was_sending, int64_t now);
+/** Up to @p cap connections idle for more than @p idle ns at @p now, into @p pipes. */
+size_t chi_guard_idle(chi_guard *g, int64_t now, int64_t idle, uint32_t *pipes, size_t cap);
 void chi_guard_conn_removed(chi_guard *g, uint32_t pipe);
 uint32_t chi_guard_conns(chi_guard *g);
 
@@ -116,8 +146,10 @@ ch_err chi_guard_op(chi_guard *g, chi_access access, const char **msg);
 ch_err chi_guard_account(chi_guard *g, bool found, ch_account_id a, const char **msg);
 
 /**
- * A binary request (no key field) for @p a from connection @p pipe: allowed
- * when the connection's last JSON request authenticated as @p a or as admin.
+ * A compact binary order.batch (no key field) for @p a from connection
+ * @p pipe: allowed when the connection's last keyed request authenticated as
+ * @p a or as admin. Any refused request (UNAUTHORIZED) clears the
+ * connection's authorization.
  */
 ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a,
                         const char **msg);

@@ -67,6 +67,9 @@ void ch_server_defaults(ch_server_config *c)
     c->account_rate = 100000;
     c->account_burst = 200000;
     c->max_open_orders = 10000;
+    c->max_pending_replies = 8;
+    c->send_timeout_ms = 2000;
+    c->idle_timeout_ms = 10000;
     ch_engine_defaults(&c->engine);
     c->engine.max_accounts = 1024;
     c->engine.max_positions = 1u << 18;
@@ -122,6 +125,12 @@ static bool config_limit(ch_server_config *c, const char *k, const cJSON *v)
         c->map_size = (size_t)d;
     else if (strcmp(k, "map_max") == 0 && num(v, 0, 1e13, &d))
         c->map_max = (size_t)d;
+    else if (strcmp(k, "max_pending_replies") == 0 && num(v, 1, 4096, &d))
+        c->max_pending_replies = (uint32_t)d;
+    else if (strcmp(k, "send_timeout") == 0 && num(v, 0.01, 3600, &d))
+        c->send_timeout_ms = (int)(d * 1000);
+    else if (strcmp(k, "idle_timeout") == 0 && num(v, 0.1, 86400, &d))
+        c->idle_timeout_ms = (int)(d * 1000);
     else
         return false;
     return true;
@@ -158,9 +167,10 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
         const char *k = v->string;
         double d;
         if (strcmp(k, "req") == 0 || strcmp(k, "pub") == 0 || strcmp(k, "data") == 0 ||
-            strcmp(k, "tls_cert_key") == 0) {
+            strcmp(k, "tls_cert_key") == 0 || strcmp(k, "admin") == 0) {
             char *dst = k[0] == 'r' ? c->req_url : k[0] == 'p' ? c->pub_url
-                                                  : k[0] == 'd' ? c->data_dir : c->tls_cert_key;
+                                                  : k[0] == 'd' ? c->data_dir
+                                                  : k[0] == 'a' ? c->admin_url : c->tls_cert_key;
             if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 ||
                 strlen(v->valuestring) >= sizeof c->req_url)
                 e = cfg_fail(err, cap, k, "must be a non-empty string");
@@ -306,6 +316,19 @@ struct ch_server {
     chi_guard *guard;
     uint32_t cur_pipe;
     int64_t cur_now;
+    /* a failed start: remove what it created (ch_store_abandon) */
+    bool discard, admin_key_created;
+    /* the admin endpoint (not counted against max_clients), the idle sweep,
+     * and the connections closed for not reading or for idling */
+    nng_listener admin_listener;
+    bool has_admin_listener;
+    nng_aio *idle_aio;
+    uint64_t slow_closed, idle_closed; /* atomics: NNG's threads */
+    int64_t slow_logged;
+    /* halted: reads answered from the committed state once rebuilt */
+    bool reads_ok;
+    uint64_t halt_refused;
+    int64_t halt_logged;
 };
 
 struct work {
@@ -314,6 +337,7 @@ struct work {
     nng_ctx ctx;
     int state; /* 0 recv, 1 queued, 2 send */
     nng_msg *msg;
+    nng_pipe pipe; /* the request's connection */
     work *next;
 };
 
@@ -702,7 +726,9 @@ static ch_err op_instrument_add(ch_server *s, req_ctx *r)
     cJSON *o = instrument_json(s, instr_of(s, res.instr));
     for (cJSON *f = o->child; f != NULL;) {
         cJSON *next = f->next;
-        cJSON_AddItemToObject(r->out, f->string, cJSON_DetachItemViaPointer(o, f));
+        /* the envelope's "id" is the request's: the instrument's is instrument_id */
+        const char *name = strcmp(f->string, "id") == 0 ? "instrument_id" : f->string;
+        cJSON_AddItemToObject(r->out, name, cJSON_DetachItemViaPointer(o, f));
         f = next;
     }
     cJSON_Delete(o);
@@ -836,6 +862,18 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
                        ch_proto_time(r->j, "time", &c->market.time, &has) != CH_OK)) {
         e = CH_EBADREQ;
         r->msg = "rate, funding_rate and perp are numbers; time is ISO-8601 or ns";
+    }
+    /* index and perp are prices: on the underlying's tick (PROTOCOL.md) */
+    const ch_underlying_config *ucfg =
+        e == CH_OK ? ch_instruments_underlying(reg, c->market.underlying) : NULL;
+    int64_t ticks;
+    if (e == CH_OK && ch_price_from_double(ucfg, c->market.index, &ticks) != CH_OK) {
+        e = CH_EBADPRICE;
+        r->msg = "\"index\" is not on the underlying's tick (round it to the tick)";
+    } else if (e == CH_OK && !isnan(c->market.perp) &&
+               (!(c->market.perp > 0) || ch_price_from_double(ucfg, c->market.perp, &ticks) != CH_OK)) {
+        e = CH_EBADPRICE;
+        r->msg = "\"perp\" must be a positive price on the underlying's tick";
     }
     const cJSON *iv = cJSON_GetObjectItemCaseSensitive(r->j, "iv");
     if (e == CH_OK && iv != NULL) {
@@ -1366,6 +1404,10 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "refused_clients", (double)gs.refused_clients);
     cJSON_AddNumberToObject(r->out, "open_order_cap", (double)gs.open_order_cap);
     cJSON_AddNumberToObject(r->out, "connections", (double)chi_guard_conns(s->guard));
+    cJSON_AddNumberToObject(r->out, "slow_clients_closed",
+                            (double)__atomic_load_n(&s->slow_closed, __ATOMIC_RELAXED));
+    cJSON_AddNumberToObject(r->out, "idle_closed",
+                            (double)__atomic_load_n(&s->idle_closed, __ATOMIC_RELAXED));
     uint32_t infl = 0;
     uint64_t retries = 0;
     if (s->venue.ops != NULL)
@@ -1400,13 +1442,28 @@ static const op_fn k_handlers[CH_MSG_COUNT] = {
     [CH_MSG_STATS] = op_stats,
 };
 
+/* A write refused while halted: counted, logged at most once every 10 s. */
+static void refused_while_halted(ch_server *s)
+{
+    s->halt_refused++;
+    int64_t now = mono_now();
+    if (now - s->halt_logged >= 10 * CH_NS_PER_SEC) {
+        CH_LOG(CH_LOG_WARN, "store_halted_refusing", "refused_so_far=%" PRIu64, s->halt_refused);
+        s->halt_logged = now;
+    }
+}
+
 /* Run message @p m on request @p j (either codec), its result fields into
  * @p result; @p msg gets the error text. */
 static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *result,
                        const char **msg)
 {
-    if (s->halted) {
-        *msg = "intake stopped: the store could not commit";
+    if (s->halted && (m->mutating || !s->reads_ok)) {
+        if (m->mutating)
+            refused_while_halted(s);
+        *msg = m->mutating ? "writes stopped: the store could not commit (reads are served from "
+                             "the committed state)"
+                           : "the store could not commit and its state could not be rebuilt";
         return CH_EUNAVAILABLE;
     }
     req_ctx r = {.j = j, .out = result};
@@ -1466,8 +1523,10 @@ static uint8_t *handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t
         e = CH_EBADREQ;
         msg = "too many orders in one batch (max_batch, 5000 by default)";
     } else if (s->halted) {
+        refused_while_halted(s);
         e = CH_EUNAVAILABLE;
-        msg = "intake stopped: the store could not commit";
+        msg = "writes stopped: the store could not commit (reads are served from the committed "
+              "state)";
     } else if ((e = chi_guard_begin(s->guard, s->cur_pipe, NULL, s->cur_now, &msg)) == CH_OK) {
         bool found = ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) == CH_OK;
         e = chi_guard_binary(s->guard, s->cur_pipe, found, acct, &msg);
@@ -1606,6 +1665,7 @@ static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
 {
     s->requests++;
     const char *why = NULL;
+    char schema_why[CH_PROTO_WHY_MAX];
     cJSON *j = ch_proto_parse(body, len, s->cfg.max_request, &why);
     cJSON *reply = cJSON_CreateObject();
     ch_err e;
@@ -1626,12 +1686,12 @@ static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
         if (!cJSON_IsString(op)) {
             e = CH_EBADREQ;
             msg = "\"op\" must be a string";
-        } else if (s->halted) {
-            e = CH_EUNAVAILABLE;
-            msg = "intake stopped: the store could not commit";
         } else if (m == NULL) {
             e = CH_EUNKNOWN_OP;
             msg = "unknown op";
+        } else if (ch_msg_check_json(m, j, schema_why, sizeof schema_why) != CH_OK) {
+            e = CH_EBADREQ; /* an unknown or mistyped field, named */
+            msg = schema_why;
         } else {
             e = dispatch(s, m, j, result, &msg);
             *mutating = m->mutating;
@@ -1653,6 +1713,7 @@ static char *handle(ch_server *s, const char *body, size_t len, bool *mutating)
     }
     cJSON_Delete(result);
     cJSON_Delete(j);
+    ch_proto_fix_utf8(reply); /* strings from an older log may hold invalid UTF-8 */
     char *text = cJSON_PrintUnformatted(reply);
     cJSON_Delete(reply);
     return text;
@@ -1885,8 +1946,34 @@ static void hedge_after_batch(ch_server *s)
 
 /* ---- the engine thread ------------------------------------------------------ */
 
+/* Receive the next request on @p w's context (no deadline: a context waits
+ * for as long as no request comes). */
+static void recv_next(work *w)
+{
+    w->state = 0;
+    nng_aio_set_timeout(w->aio, NNG_DURATION_INFINITE);
+    nng_ctx_recv(w->ctx, w->aio);
+}
+
+/* A connection that does not read its replies: closed, so that it costs only
+ * itself (NNG answers the contexts waiting on it as sent). Logged at most
+ * once a second. */
+static void close_slow(ch_server *s, nng_pipe p, const char *why)
+{
+    uint64_t n = __atomic_add_fetch(&s->slow_closed, 1, __ATOMIC_RELAXED);
+    int64_t now = mono_now(), was = __atomic_load_n(&s->slow_logged, __ATOMIC_RELAXED);
+    if (now - was > CH_NS_PER_SEC &&
+        __atomic_compare_exchange_n(&s->slow_logged, &was, now, false, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        CH_LOG(CH_LOG_WARN, "client_closed", "pipe=%u reason=\"%s\" closed_so_far=%" PRIu64,
+               (unsigned)nng_pipe_id(p), why, n);
+    nng_pipe_close(p);
+}
+
 static void send_reply(work *w, char *text, size_t len)
 {
+    ch_server *s = w->s;
+    uint32_t pipe = nng_pipe_id(w->pipe);
     nng_msg *m = NULL;
     if (text == NULL || nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, text, len) != 0) {
         if (m != NULL)
@@ -1895,12 +1982,22 @@ static void send_reply(work *w, char *text, size_t len)
     }
     free(text);
     if (m == NULL) { /* out of memory: the client's REQ will resend */
-        w->state = 0;
-        nng_ctx_recv(w->ctx, w->aio);
+        chi_guard_conn_done(s->guard, pipe, false, mono_now());
+        recv_next(w);
+        return;
+    }
+    /* a client that does not read: its replies pile up in the transport and
+     * each holds a context; past the bound the connection is closed */
+    if (chi_guard_conn_sending(s->guard, pipe) > s->cfg.max_pending_replies) {
+        nng_msg_free(m);
+        chi_guard_conn_done(s->guard, pipe, true, mono_now());
+        close_slow(s, w->pipe, "max_pending_replies unread replies");
+        recv_next(w);
         return;
     }
     w->state = 2;
     nng_aio_set_msg(w->aio, m);
+    nng_aio_set_timeout(w->aio, s->cfg.send_timeout_ms);
     nng_ctx_send(w->ctx, w->aio);
 }
 
@@ -1915,6 +2012,68 @@ static void flush_pubs(ch_server *s)
         free(s->pubs[k]);
     }
     s->n_pubs = 0;
+}
+
+static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *r);
+static void restore_key(void *ctx, const char *account, const uint8_t *digest);
+
+/* After a failed commit the engine holds work that was never stored. Rebuild
+ * it, and everything derived from the log (client order ids, the hedge book,
+ * orders in flight at the venue, keys, open-order counts), from the committed
+ * state, as a start does; reads are then answered from it. Writes stay
+ * refused until a restart. */
+static ch_err rebuild(ch_server *s)
+{
+    ch_engine *e = ch_engine_create(&s->cfg.engine);
+    if (e == NULL)
+        return CH_ENOMEM;
+    ch_engine_destroy(s->e);
+    s->e = e;
+    ch_engine_set_sink(e, on_engine_event, s);
+    for (size_t i = 0; i < s->cap_coids; i++) {
+        free(s->coids[i].key);
+        cJSON_Delete(s->coids[i].result);
+        s->coids[i].key = NULL;
+        s->coids[i].result = NULL;
+    }
+    s->n_coids = 0;
+    s->n_pend = 0;
+    s->hedge_next_id = 0;
+    memset(&s->hedge, 0, sizeof s->hedge);
+    s->hedge_last = 0;
+    s->hedge_traded = false;
+    chi_guard_reset_accounts(s->guard);
+    s->replay_fills = cJSON_CreateArray();
+    uint64_t n = 0;
+    ch_err err = s->replay_fills != NULL ? ch_store_replay(s->st, s->e, replay_cb, s, &n)
+                                         : CH_ENOMEM;
+    cJSON_Delete(s->replay_fills);
+    s->replay_fills = NULL;
+    if (err == CH_OK)
+        err = ch_store_foreach_key(s->st, restore_key, s);
+    for (size_t k = 0; k < s->n_pubs; k++)
+        free(s->pubs[k]);
+    s->n_pubs = 0;
+    memset(s->touched, 0, s->cfg.engine.max_instruments);
+    return err;
+}
+
+/* The store could not commit: log it once, rebuild, serve reads. */
+static void on_halt(ch_server *s, size_t requests)
+{
+    CH_LOG(CH_LOG_ERROR, "store_halted",
+           "reason=\"%s\" requests=%zu action=\"writes refused until a restart; rebuilding "
+           "the committed state to serve reads\"",
+           ch_store_error(s->st), requests);
+    int64_t t0 = mono_now();
+    ch_err e = rebuild(s);
+    s->reads_ok = e == CH_OK;
+    if (e == CH_OK)
+        CH_LOG(CH_LOG_WARN, "store_halted_reads", "rebuilt_ms=%.1f seq=%" PRIu64,
+               (double)(mono_now() - t0) / 1e6, ch_store_last_seq(s->st));
+    else
+        CH_LOG(CH_LOG_ERROR, "store_halted_rebuild_failed",
+               "reason=\"%s\" action=\"every request is refused\"", ch_strerror(e));
 }
 
 static void batch(ch_server *s, work *list)
@@ -1966,11 +2125,11 @@ static void batch(ch_server *s, work *list)
         w->msg = NULL;
     }
     s->batches++;
+    bool was_halted = s->halted;
     if (!s->halted && ch_store_commit(s->st) != CH_OK)
         s->halted = true;
-    if (s->halted) {
-        CH_LOG(CH_LOG_ERROR, "store_halted", "reason=\"%s\" requests=%zu", ch_store_error(s->st),
-               n);
+    if (s->halted && !was_halted) {
+        /* nothing of this batch is stored: every reply says so */
         for (size_t k = 0; k < n; k++) {
             char *was = replies[k];
             if (bin[k]) {
@@ -1991,7 +2150,8 @@ static void batch(ch_server *s, work *list)
         for (size_t k = 0; k < s->n_pubs; k++)
             free(s->pubs[k]);
         s->n_pubs = 0;
-    } else {
+        on_halt(s, n);
+    } else if (!s->halted) {
         hedge_after_batch(s);
     }
     i = 0;
@@ -2073,10 +2233,12 @@ static void work_cb(void *arg)
         if (nng_aio_result(w->aio) != 0) {
             if (nng_aio_result(w->aio) == NNG_ECLOSED || nng_aio_result(w->aio) == NNG_ECANCELED)
                 return;
-            nng_ctx_recv(w->ctx, w->aio);
+            recv_next(w);
             return;
         }
         w->msg = nng_aio_get_msg(w->aio);
+        w->pipe = nng_msg_get_pipe(w->msg);
+        chi_guard_conn_request(s->guard, nng_pipe_id(w->pipe), mono_now());
         w->state = 1;
         w->next = NULL;
         pthread_mutex_lock(&s->mu);
@@ -2088,20 +2250,45 @@ static void work_cb(void *arg)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
         break;
-    case 2: /* sent (or failed: the message is still ours) */
-        if (nng_aio_result(w->aio) != 0) {
+    case 2: { /* sent (or failed: the message is still ours) */
+        int rv = nng_aio_result(w->aio);
+        chi_guard_conn_done(s->guard, nng_pipe_id(w->pipe), true, mono_now());
+        if (rv != 0) {
             nng_msg *m = nng_aio_get_msg(w->aio);
             if (m != NULL)
                 nng_msg_free(m);
-            if (nng_aio_result(w->aio) == NNG_ECLOSED)
+            if (rv == NNG_ECLOSED)
                 return;
+            if (rv == NNG_ETIMEDOUT)
+                close_slow(s, w->pipe, "a reply waited send_timeout for the client to read");
         }
-        w->state = 0;
-        nng_ctx_recv(w->ctx, w->aio);
+        recv_next(w);
         break;
+    }
     default:
         break;
     }
+}
+
+/* The idle sweep (NNG's timer thread): connections with nothing in flight
+ * and nothing received or sent for idle_timeout are closed; this also ends
+ * connections stuck half way through a handshake or a request. */
+static void idle_cb(void *arg)
+{
+    ch_server *s = arg;
+    if (nng_aio_result(s->idle_aio) != 0)
+        return; /* stopped */
+    uint32_t pipes[256];
+    int64_t idle = (int64_t)s->cfg.idle_timeout_ms * 1000000;
+    size_t n = chi_guard_idle(s->guard, mono_now(), idle, pipes, 256);
+    for (size_t i = 0; i < n; i++) {
+        nng_pipe p = NNG_PIPE_INITIALIZER;
+        p.id = pipes[i];
+        nng_pipe_close(p);
+    }
+    __atomic_add_fetch(&s->idle_closed, n, __ATOMIC_RELAXED);
+    int period = s->cfg.idle_timeout_ms / 4;
+    nng_sleep_aio(period < 50 ? 50 : period > 1000 ? 1000 : period, s->idle_aio);
 }
 
 /* ---- start and stop --------------------------------------------------------- */
@@ -2231,7 +2418,10 @@ static void restore_key(void *ctx, const char *account, const uint8_t *digest)
 static void on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     ch_server *s = arg;
-    if (ev == NNG_PIPE_EV_ADD_POST && !chi_guard_conn_added(s->guard, (uint32_t)nng_pipe_id(p)))
+    bool admin = s->has_admin_listener &&
+                 nng_listener_id(nng_pipe_listener(p)) == nng_listener_id(s->admin_listener);
+    if (ev == NNG_PIPE_EV_ADD_POST &&
+        !chi_guard_conn_added_at(s->guard, (uint32_t)nng_pipe_id(p), admin, mono_now()))
         nng_pipe_close(p);
     else if (ev == NNG_PIPE_EV_REM_POST)
         chi_guard_conn_removed(s->guard, (uint32_t)nng_pipe_id(p));
@@ -2273,6 +2463,16 @@ static int relisten(void *ctx)
     return listen_on(s->rep, s->cfg.req_url, s->cfg.max_request, "", &s->req_listener);
 }
 
+/* A start that fails after opening the store leaves the disk as it found it:
+ * the store removes what its open created, and the admin key goes if this
+ * start made it. */
+static ch_server *fail_start(ch_server *s)
+{
+    s->discard = true;
+    ch_server_stop(s);
+    return NULL;
+}
+
 ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
 {
     ch_server *s = calloc(1, sizeof *s);
@@ -2312,51 +2512,63 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     if (e != CH_OK) {
         snprintf(err, cap, "store: replay failed after %" PRIu64 " commands: %s", n,
                  ch_strerror(e));
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     if (n == 0 && (e = seed(s)) != CH_OK) {
         snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     if ((e = ch_store_foreach_key(s->st, restore_key, s)) != CH_OK) {
         snprintf(err, cap, "store: reading the account keys failed: %s", ch_strerror(e));
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     char kerr[600];
+    char kpath[sizeof cfg->data_dir + 16];
+    struct stat kst;
+    snprintf(kpath, sizeof kpath, "%s/admin.key", cfg->data_dir);
+    s->admin_key_created = stat(kpath, &kst) != 0 && errno == ENOENT;
     if (chi_guard_load_admin_key(s->guard, cfg->data_dir, kerr, sizeof kerr) != CH_OK &&
         !cfg->no_auth) {
         snprintf(err, cap, "admin key: %s", kerr);
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     CH_LOG(CH_LOG_INFO, "store_open", "dir=%s recovered_commands=%" PRIu64 " durability=%s",
            cfg->data_dir, n, cfg->durability == CH_DURABLE_SYNC ? "sync" : "nosync");
     int rv;
     if ((rv = nng_rep0_open(&s->rep)) != 0 || (rv = nng_pub0_open(&s->pub)) != 0) {
         snprintf(err, cap, "nng: %s", nng_strerror(rv));
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     nng_socket_set_int(s->pub, NNG_OPT_SENDBUF, 8192);
     nng_pipe_notify(s->rep, NNG_PIPE_EV_ADD_POST, on_pipe, s);
     nng_pipe_notify(s->rep, NNG_PIPE_EV_REM_POST, on_pipe, s);
+    /* the admin endpoint first: the pipe callback reads its id */
+    char admin_url[sizeof cfg->data_dir + 32];
+    if (cfg->admin_url[0] == '\0')
+        snprintf(admin_url, sizeof admin_url, "ipc://%s/admin.sock", cfg->data_dir);
+    else
+        snprintf(admin_url, sizeof admin_url, "%s", cfg->admin_url);
+    if (strcmp(admin_url, "none") != 0) {
+        if ((rv = listen_on(s->rep, admin_url, cfg->max_request, cfg->tls_cert_key,
+                            &s->admin_listener)) != 0) {
+            snprintf(err, cap, "cannot listen on the admin endpoint %s: %s (config \"admin\")",
+                     admin_url, nng_strerror(rv));
+            return fail_start(s);
+        }
+        s->has_admin_listener = true;
+    }
     if ((rv = listen_on(s->rep, cfg->req_url, cfg->max_request, cfg->tls_cert_key,
                         &s->req_listener)) != 0) {
         snprintf(err, cap, "cannot listen on %s: %s%s", cfg->req_url, nng_strerror(rv),
                  strncmp(cfg->req_url, "tls+", 4) == 0 ? " (tls_cert_key: a PEM file with the "
                                                          "certificate and its key)"
                                                        : "");
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     nng_listener pub_listener;
     if ((rv = listen_on(s->pub, cfg->pub_url, 0, cfg->tls_cert_key, &pub_listener)) != 0) {
         snprintf(err, cap, "cannot listen on %s: %s", cfg->pub_url, nng_strerror(rv));
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t ca;
@@ -2371,8 +2583,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
             snprintf(err, cap, "hedge venue %s: %s", s->cfg.hedge_venue, ch_strerror(e));
             pthread_mutex_destroy(&s->mu);
             pthread_cond_destroy(&s->cv);
-            ch_server_stop(s);
-            return NULL;
+            return fail_start(s);
         }
         CH_LOG(CH_LOG_INFO, "hedge_venue", "url=%s in_flight=%zu", s->cfg.hedge_venue, s->n_pend);
         hedge_send_pending(s); /* orders in flight at the last stop: same ids */
@@ -2384,8 +2595,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     }
     if (pthread_create(&s->thread, NULL, engine_thread, s) != 0) {
         snprintf(err, cap, "cannot start the engine thread");
-        ch_server_stop(s);
-        return NULL;
+        return fail_start(s);
     }
     s->thread_started = true;
     s->n_works = cfg->contexts > 0 ? cfg->contexts : 64;
@@ -2396,16 +2606,21 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
             nng_ctx_open(&w->ctx, s->rep) != 0) {
             snprintf(err, cap, "cannot allocate NNG contexts");
             free(w);
-            ch_server_stop(s);
-            return NULL;
+            return fail_start(s);
         }
         w->s = s;
         s->works[i] = w;
-        nng_ctx_recv(w->ctx, w->aio);
+        recv_next(w);
     }
+    if (nng_aio_alloc(&s->idle_aio, idle_cb, s) != 0) {
+        snprintf(err, cap, "cannot allocate the idle timer");
+        return fail_start(s);
+    }
+    nng_sleep_aio(100, s->idle_aio);
     s->watch = chi_ipc_watch_start(cfg->req_url, 1000, 5000, relisten, s);
-    CH_LOG(CH_LOG_INFO, "listening", "req=%s pub=%s contexts=%d auth=%s", cfg->req_url,
-           cfg->pub_url, s->n_works, cfg->no_auth ? "off" : "on");
+    CH_LOG(CH_LOG_INFO, "listening", "req=%s pub=%s admin=%s contexts=%d auth=%s", cfg->req_url,
+           cfg->pub_url, s->has_admin_listener ? admin_url : "none", s->n_works,
+           cfg->no_auth ? "off" : "on");
     return s;
 }
 
@@ -2414,6 +2629,10 @@ void ch_server_stop(ch_server *s)
     if (s == NULL)
         return;
     chi_ipc_watch_stop(s->watch); /* before the sockets it may re-listen on */
+    if (s->idle_aio != NULL) {
+        nng_aio_stop(s->idle_aio);
+        nng_aio_free(s->idle_aio);
+    }
     /* finish the batch in progress (it commits and replies), then stop the
      * contexts; requests still queued are not answered and will be resent */
     if (s->thread_started) {
@@ -2449,7 +2668,14 @@ void ch_server_stop(ch_server *s)
     free(s->works);
     nng_close(s->rep);
     nng_close(s->pub);
-    if (s->st != NULL) {
+    if (s->st != NULL && s->discard) {
+        if (s->admin_key_created) {
+            char path[sizeof s->cfg.data_dir + 16];
+            snprintf(path, sizeof path, "%s/admin.key", s->cfg.data_dir);
+            unlink(path);
+        }
+        ch_store_abandon(s->st);
+    } else if (s->st != NULL) {
         ch_store_commit(s->st);
         ch_store_close(s->st);
     }

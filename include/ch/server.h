@@ -51,6 +51,18 @@ typedef struct ch_server_config {
     double account_burst;      /**< ... burst, default 200,000 */
     uint32_t max_open_orders;  /**< resting orders per account, default 10,000 (0: none) */
     size_t map_size, map_max;  /**< LMDB map: initial (0: 64 MiB) and largest (0: none) */
+    /* connections: no client can stall the others */
+    uint32_t max_pending_replies; /**< replies of one connection waiting for it to read,
+                                       default 8; past it the connection is closed */
+    int send_timeout_ms;       /**< a reply not written in this long closes its
+                                    connection, default 2,000 */
+    int idle_timeout_ms;       /**< a connection with no request in flight and nothing
+                                    received or sent for this long (half a handshake or
+                                    a request included) is closed, default 10,000;
+                                    NNG clients reconnect on their next request */
+    char admin_url[256];       /**< a second endpoint that max_clients does not count
+                                    (keys still apply); "" (default): ipc://DATA/admin.sock
+                                    (mode 0600); "none": no admin endpoint */
     ch_engine_config engine;
     /* what a fresh data directory starts with */
     ch_underlying_config underlying; /**< BTC, tick 0.5, band 0.5..1,000,000 */
