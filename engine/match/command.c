@@ -403,10 +403,14 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
     case CH_C_POOL_WITHDRAW:
         err = ch_engine_pool_withdraw(e, c->account, c->amount, &r->value);
         break;
-    case CH_C_HEDGE:
-    case CH_C_HEDGE_SENT:
+    case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's perp position */
+        err = ch_engine_hedge_fill(e, c->hedge.underlying, c->hedge.qty);
+        break;
     case CH_C_HEDGE_REPORT:
-        err = CH_OK; /* for the hedge book of whoever replays; not the engine's */
+        err = c->hedge.filled ? ch_engine_hedge_fill(e, c->hedge.underlying, c->hedge.qty) : CH_OK;
+        break;
+    case CH_C_HEDGE_SENT:
+        err = CH_OK; /* in flight: booked by its report */
         break;
     default:
         err = CH_EBADREQ;

@@ -58,6 +58,7 @@
 #include <string.h>
 
 #include "../core/mem.h"
+#include "ch/hedge_cost.h"
 
 #define NIL UINT32_MAX
 /* Without a sink the engine itself needs only fills and cancels from the book. */
@@ -132,6 +133,9 @@ typedef struct und_state {
     ch_market m;
     bool has_index;
     double funding, perp;
+    double funding_avg;  /* expected funding per 8 h (exponential average; NAN: none yet) */
+    ch_time funding_at;  /* when funding_avg last took a rate */
+    double hedge_pos;    /* the perp hedge booked (ch_engine_hedge_fill), units */
     ch_smile *smile, *scratch;
     ch_inventory *pool_inv, *house_inv;
     double pool_abs_notional_units; /* Σ|pool position| × contract size */
@@ -229,6 +233,7 @@ struct ch_engine {
     ch_instr_id cur_instr;
     ch_side cur_side;
     ch_engine_result *cur_res;
+    double net_cost_ticks; /* risk-aware netting: this step's hedge cost per lot (ticks) */
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -680,7 +685,16 @@ static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
         e->net.netted_gamma += g;
         e->net.netted_vega += v;
     }
-    e->net.gross_delta += fabs((double)q * s->unit.delta);
+    double dx = fabs((double)q * s->unit.delta);
+    e->net.gross_delta += dx;
+    /* the dealer baseline: every customer's leg (book: both customers on x;
+     * parity: the taker on x, the maker on the sibling; pool: the taker) */
+    if (src == CH_SRC_BOOK)
+        e->net.dealer_delta += 2 * dx;
+    else if (src == CH_SRC_NET)
+        e->net.dealer_delta += dx + fabs((double)q * e->ser[s->sibling.v].unit.delta);
+    else
+        e->net.dealer_delta += dx;
     e->net.notional += fabs((double)q) * s->rs.contract_size * e->und[s->und].m.spot;
     e->net.fills[src]++;
     e->net.lots[src] += q;
@@ -737,16 +751,88 @@ static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side
     }
 }
 
-/* Parity: the taker's price for a resting sibling order at `p` ticks. */
+/* Expected funding to a horizon of T years, a fraction of notional: the
+ * average per 8-hour period times the periods (0 without a funding feed). */
+static double funding_to(const und_state *u, double T)
+{
+    return isnan(u->funding_avg) ? 0.0 : u->funding_avg * T * 365.0 * 3.0;
+}
+
+/* The perp-implied forward to T: index x (1 + expected funding to T) + the
+ * perp's basis to the index (0 without a perp price). */
+static double perp_forward(const und_state *u, double T)
+{
+    double basis = u->perp > 0 ? u->perp - u->m.spot : 0.0;
+    return u->m.spot * (1.0 + funding_to(u, T)) + basis;
+}
+
+/* Parity: the taker's price for a resting sibling order at `p` ticks. With
+ * risk-aware netting the fill also pays (or, taking delta off the house, is
+ * rebated) the marginal hedge cost per lot that net_hedge_terms set for this
+ * step; rounding is in the house's favour. */
 static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_side, int64_t p)
 {
     const series *s = &e->ser[x.v];
     /* C = P + D(F-K): a call taker gets P + fwd, a put taker C - fwd */
     double fwd = s->rs.type == CH_OPT_CALL ? s->fwd_ticks : -s->fwd_ticks;
-    double eff = (double)p + fwd;
+    double extra = e->cfg.risk_aware ? e->net_cost_ticks : 0.0;
     if (taker_side == CH_BUY)
-        return (int64_t)ceil(eff - 1e-9) + e->cfg.netting_fee_ticks;
-    return (int64_t)floor(eff + 1e-9) - e->cfg.netting_fee_ticks;
+        return (int64_t)ceil((double)p + fwd + extra - 1e-9) + e->cfg.netting_fee_ticks;
+    return (int64_t)floor((double)p + fwd - extra + 1e-9) - e->cfg.netting_fee_ticks;
+}
+
+/*
+ * Risk-aware netting: the terms of a parity fill of the taker's `side` on x
+ * now. The house takes a forward of d = ∓(delta_x - delta_sibling) per lot
+ * (a call buyer leaves it short a forward). *q, the lots at the sibling's
+ * best level, is cut to what keeps one price exact: the lots that take delta
+ * off the house up to zero (rebated), or, from there, the lots within the
+ * house's delta limit (paying). Sets e->net_cost_ticks, the cost per lot in
+ * ticks, for parity_price. false: the fill would take the house's delta past
+ * its limit (refused).
+ *
+ * The cost is ch_marginal_hedge_cost's trading part only: the forward is
+ * already the perp's (index carried by expected funding, plus basis), so the
+ * taker pays the hedge's funding in the parity price itself and charging the
+ * carry again would count it twice.
+ */
+static bool net_hedge_terms(ch_engine *e, ch_instr_id x, ch_side side, int64_t *q)
+{
+    const series *s = &e->ser[x.v];
+    const und_state *u = &e->und[s->und];
+    double per = s->unit.delta - e->ser[s->sibling.v].unit.delta;
+    double d = side == CH_BUY ? -per : per; /* the house's delta per lot */
+    double h = ch_engine_house_delta(e, s->und);
+    int64_t n = *q;
+    if (fabs(d) > 1e-12) {
+        bool reduces = (h > 0 && d < 0) || (h < 0 && d > 0);
+        double room = fabs(h) / fabs(d); /* lots until the house's delta crosses zero */
+        if (reduces) {
+            /* wholly reducing lots; a lot that crosses zero goes alone */
+            int64_t k = room >= 1 ? (int64_t)fmin(floor(room), (double)INT64_MAX / 2) : 1;
+            if (n > k)
+                n = k;
+        } else if (e->cfg.house_delta_limit > 0) {
+            /* lots that keep |h + n d| within the limit */
+            double lim = e->cfg.house_delta_limit;
+            double far = d > 0 ? (lim - h) / d : (-lim - h) / d;
+            if (far < 1)
+                return false;
+            if ((double)n > far)
+                n = (int64_t)floor(far);
+        }
+    }
+    ch_hedge_cost_params hp = {.fee_rate = e->cfg.hedge_fee_bps * 1e-4,
+                               .impact_rate = e->cfg.hedge_impact_bps * 1e-4,
+                               .delta_limit = e->cfg.house_delta_limit};
+    double T = ch_years(e->now, s->rs.expiry);
+    double F = perp_forward(u, T > 0 ? T : 0);
+    ch_hedge_cost c = ch_marginal_hedge_cost(&hp, h, (double)n * d, F, 0.0);
+    if (c.refused)
+        return false;
+    e->net_cost_ticks = c.trading / (double)n / tick_value(e, s->und);
+    *q = n;
+    return true;
 }
 
 /* The book's events: clear fills, release what resting orders held. */
@@ -978,6 +1064,10 @@ void ch_engine_defaults(ch_engine_config *c)
     c->netting_fee_ticks = 1;
     c->taker_fee_bps = 3.0;
     c->fee_cap = 0.125;
+    c->risk_aware = false; /* opt-in until chd and chsim book hedges in the engine */
+    c->hedge_fee_bps = 5.0;
+    c->hedge_impact_bps = 1.0;
+    c->funding_half_life_h = 72.0;
     c->pool = (ch_pool_config){.enabled = true,
                                .half_spread_vol = 0.01,
                                .pv_t = 0.02,
@@ -1152,6 +1242,7 @@ ch_err ch_engine_add_underlying(ch_engine *e, const ch_underlying_config *u, uin
         p10 *= 10;
     s->tick_cash = u->tick_units * p10;
     s->m.now = e->now;
+    s->funding_avg = NAN;
     e->n_und = idx + 1;
     if (index != NULL)
         *index = idx;
@@ -1187,6 +1278,8 @@ static void refresh_series(ch_engine *e, uint32_t i)
         if (T < 0)
             T = 0;
         double fwd = u->m.spot * exp(-u->m.carry * T) - s->rs.strike * exp(-u->m.rate * T);
+        if (e->cfg.risk_aware) /* D(F - K), F from the perp: what the hedge can lock in */
+            fwd = exp(-u->m.rate * T) * (perp_forward(u, T) - s->rs.strike);
         s->fwd_ticks = fwd / tick_value(e, s->und);
     }
 }
@@ -1466,8 +1559,13 @@ ch_err ch_engine_market(ch_engine *e, const ch_market_update *mu)
     }
     if (!isnan(mu->rate))
         u->m.rate = mu->rate;
-    if (!isnan(mu->funding_rate))
+    if (!isnan(mu->funding_rate)) {
         u->funding = mu->funding_rate;
+        double hours = isnan(u->funding_avg) ? 0 : (double)(now - u->funding_at) / 3.6e12;
+        u->funding_avg =
+            ch_funding_ewma(u->funding_avg, mu->funding_rate, hours, e->cfg.funding_half_life_h);
+        u->funding_at = now;
+    }
     if (!isnan(mu->perp))
         u->perp = mu->perp;
     move_clock(e, now);
@@ -1724,7 +1822,8 @@ static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker
         /* opposite gamma sign: a buyer takes the sibling's asks, a seller its bids */
         int64_t p, q;
         if (ch_book_best_other(e->book, s->sibling, opp, (ch_account_id){taker}, &p, &q) ==
-            CH_OK) {
+                CH_OK &&
+            (!e->cfg.risk_aware || net_hedge_terms(e, x, side, &q))) {
             int64_t pe = parity_price(e, x, side, p);
             const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
             if (pe >= uc->min_price && pe <= uc->max_price && better(side, pe, limit, false)) {
@@ -1826,6 +1925,10 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     if (o->tif == CH_TIF_FOK) {
         int64_t f = ch_book_fillable(e->book, o->instr, o->side, limit, o->account, stp, false,
                                      o->qty, NULL);
+        /* risk-aware parity prices depend on the house's delta as the order
+         * fills: FOK orders take the book and the pool only */
+        if (e->cfg.risk_aware)
+            net_on = false;
         if (f < o->qty && e->cfg.netting && net_on && s->sibling.v != CH_INSTR_NONE)
             f += ch_book_fillable(e->book, s->sibling, o->side,
                                   sibling_limit(e, o->instr, o->side, limit), o->account, stp,
@@ -2164,6 +2267,36 @@ double ch_engine_net_delta(const ch_engine *e, uint32_t underlying)
     ch_inventory_totals(e->und[underlying].pool_inv, &a);
     ch_inventory_totals(e->und[underlying].house_inv, &b);
     return a.delta + b.delta;
+}
+
+ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, double qty)
+{
+    if (underlying >= e->n_und)
+        return CH_EUNKNOWN_UNDERLYING;
+    if (!isfinite(qty))
+        return CH_EINVAL;
+    e->seq++;
+    e->und[underlying].hedge_pos += qty;
+    return CH_OK;
+}
+
+double ch_engine_hedge_position(const ch_engine *e, uint32_t underlying)
+{
+    return underlying < e->n_und ? e->und[underlying].hedge_pos : 0.0;
+}
+
+double ch_engine_house_delta(const ch_engine *e, uint32_t underlying)
+{
+    return underlying < e->n_und
+               ? ch_engine_net_delta(e, underlying) + e->und[underlying].hedge_pos
+               : 0.0;
+}
+
+double ch_engine_expected_funding(const ch_engine *e, uint32_t underlying)
+{
+    if (underlying >= e->n_und || isnan(e->und[underlying].funding_avg))
+        return 0.0;
+    return e->und[underlying].funding_avg;
 }
 
 size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying, ch_netting_bucket *out,

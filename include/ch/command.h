@@ -35,7 +35,7 @@ typedef enum ch_command_type {
     CH_C_REPLACE = 9,
     CH_C_POOL_DEPOSIT = 10,
     CH_C_POOL_WITHDRAW = 11,
-    CH_C_HEDGE = 12, /**< a hedge fill booked (the server's hedge book; the engine ignores it) */
+    CH_C_HEDGE = 12, /**< a hedge fill booked (the hedge book; the engine keeps the position) */
     CH_C_HEDGE_SENT = 13,  /**< a hedge order handed to an external venue (id, qty, mark) */
     CH_C_HEDGE_REPORT = 14 /**< the venue's answer to it: a fill, or a final rejection */
 } ch_command_type;

@@ -116,6 +116,17 @@ typedef struct ch_engine_config {
     double fee_cap;            /**< taker fee at most this share of the premium */
     ch_pool_config pool;
     ch_scenario_config scenarios;
+    /* risk-aware internal netting (DESIGN section 4): a parity fill is chosen
+     * and priced by its marginal hedge cost on the house's whole book (pool
+     * options + parity forwards + the perp hedge, per underlying;
+     * ch/hedge_cost.h), its forward taken from the perp; off: on price and
+     * netting_fee_ticks alone, the forward from spot and the rate */
+    bool risk_aware;
+    double hedge_fee_bps;       /**< the hedge venue's taker fee, bps of notional */
+    double hedge_impact_bps;    /**< impact of a typical hedge order, bps of notional */
+    double house_delta_limit;   /**< |unhedged delta| of the house per underlying, in
+                                     underlying units, that parity fills may not pass; 0: none */
+    double funding_half_life_h; /**< half-life of the expected-funding average, hours */
 } ch_engine_config;
 
 /**
@@ -125,7 +136,8 @@ typedef struct ch_engine_config {
  * half-spread, 2 vol points charged at the total vega / strike gamma limits
  * and 1 at the others, premium clamped to 5 vol points, limits 2M vega, 50
  * gamma, 500k vega and 10 gamma per strike, 100M notional; the risk core's
- * default scenarios.
+ * default scenarios; risk-aware netting off (opt-in), with a 5 bps venue fee, 1 bp of
+ * impact, no house delta limit and a 72-hour funding half-life.
  */
 CH_API void ch_engine_defaults(ch_engine_config *cfg);
 
@@ -402,7 +414,12 @@ typedef struct ch_netting_bucket {
 } ch_netting_bucket;
 
 typedef struct ch_netting {
-    double gross_delta; /**< Σ|delta| of every fill: what a trade-by-trade hedger sends */
+    double gross_delta; /**< Σ|delta| of every fill, the taker's leg only (its meaning
+                             since version 1; see dealer_delta) */
+    double dealer_delta; /**< Σ|delta| of every customer's leg of every fill (a book match
+                              and a parity fill count both customers, a pool fill one):
+                              what a dealer hedging each fill on its own would send, the
+                              baseline of the netting ratio */
     double notional;    /**< Σ|qty| x contract size x index of every fill, quote ccy */
     double net_delta;   /**< house + pool net delta now */
     double gross_gamma, netted_gamma, gross_vega, netted_vega;
@@ -426,6 +443,27 @@ CH_API ch_err ch_engine_risk(const ch_engine *e, uint32_t underlying, ch_risk_to
 
 /** Net delta of the house and pool in @p underlying (what the hedge book must offset). */
 CH_API double ch_engine_net_delta(const ch_engine *e, uint32_t underlying);
+
+/**
+ * A hedge fill of @p qty units of @p underlying's perpetual (signed, the
+ * house's side), booked by whoever hedges (chd's hedger, chsim) through a
+ * logged command (CH_C_HEDGE, or a filled CH_C_HEDGE_REPORT), so that replay
+ * reproduces it. The engine keeps the position to price internal fills on
+ * the house's whole book. @return CH_OK, CH_EUNKNOWN_UNDERLYING, CH_EINVAL.
+ */
+CH_API ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, double qty);
+
+/** The perp position booked with ch_engine_hedge_fill (0 for an unknown underlying). */
+CH_API double ch_engine_hedge_position(const ch_engine *e, uint32_t underlying);
+
+/**
+ * The house's unhedged delta in @p underlying: pool options + parity
+ * forwards + the perp position (ch_engine_net_delta + ch_engine_hedge_position).
+ */
+CH_API double ch_engine_house_delta(const ch_engine *e, uint32_t underlying);
+
+/** The expected funding per 8-hour period (the exponential average of the feed). */
+CH_API double ch_engine_expected_funding(const ch_engine *e, uint32_t underlying);
 
 /** Sum of all cash, and what came in from outside (deposits - withdrawals). */
 CH_API void ch_engine_cash_totals(const ch_engine *e, int64_t *total, int64_t *external);

@@ -1,0 +1,219 @@
+/*
+ * test_netting.c - risk-aware internal netting (issue 16): a parity fill is
+ * chosen and priced by its marginal hedge cost on the house's whole book.
+ * An adding forward pays, an offsetting one is rebated, a fill that crosses
+ * zero is split there, the house's delta limit refuses, hedge fills reach
+ * the engine as logged commands, and the dealer baseline counts both legs.
+ */
+#include <check.h>
+#include <math.h>
+#include <string.h>
+
+#include "ch/command.h"
+#include "ch/engine.h"
+#include "ch_check.h"
+
+#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
+#define TICK 0.5
+
+static ch_engine *eng;
+static ch_instr_id C90, P90;
+static ch_account_id alice, bob, carol, dave;
+static ch_fill fills[64];
+static int nfills;
+
+static void on_ev(void *ctx, const ch_engine_event *ev)
+{
+    (void)ctx;
+    if (ev->type == CH_EE_FILL && nfills < 64)
+        fills[nfills++] = ev->fill;
+}
+
+static void open_acct(const char *name, ch_account_id *id)
+{
+    ck_assert_int_eq(ch_engine_account_open(eng, name, USD(10e6), CH_STP_CANCEL_INCOMING, id),
+                     CH_OK);
+}
+
+/* One December expiry, a flat 50 % smile at index 100,000, r = q = 0, the pool
+ * off: the only internal source is parity. The venue: 5 bps fee + 1 bp
+ * impact, in and out: 120 USD per unit of delta at F = 100,000. */
+static void start(double delta_limit)
+{
+    ch_engine_config c;
+    ch_engine_defaults(&c);
+    c.max_instruments = 16;
+    c.max_orders = 1024;
+    c.max_accounts = 16;
+    c.max_positions = 1024;
+    c.pool.enabled = false;
+    c.risk_aware = true;
+    c.hedge_fee_bps = 5;
+    c.hedge_impact_bps = 1;
+    c.house_delta_limit = delta_limit;
+    eng = ch_engine_create(&c);
+    ck_assert_ptr_nonnull(eng);
+    ch_engine_set_sink(eng, on_ev, NULL);
+    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                              .max_price = 2000000};
+    ck_assert_int_eq(ch_tick_parse("0.5", 3, &u), CH_OK);
+    ck_assert_int_eq(ch_engine_add_underlying(eng, &u, NULL), CH_OK);
+    ch_time now, exp1;
+    ck_assert_int_eq(ch_date_to_time(2026, 11, 25, &now), CH_OK);
+    ck_assert_int_eq(ch_engine_advance(eng, now), CH_OK);
+    ck_assert_int_eq(ch_date_to_time(2026, 12, 25, &exp1), CH_OK);
+    exp1 += 8 * 3600 * CH_NS_PER_SEC;
+    ck_assert_int_eq(ch_engine_list(eng, "BTC-25DEC26-90000-C", 19, &C90), CH_OK);
+    ck_assert_int_eq(ch_engine_list(eng, "BTC-25DEC26-90000-P", 19, &P90), CH_OK);
+    ch_time e[1] = {exp1};
+    double k[1] = {0}, v[1] = {0.5};
+    ch_market_update mu = {.underlying = 0, .index = 100000, .rate = 0, .funding_rate = NAN,
+                           .perp = NAN, .n_marks = 1, .mark_expiry = e, .mark_strike = k,
+                           .mark_vol = v};
+    ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
+    open_acct("alice", &alice);
+    open_acct("bob", &bob);
+    open_acct("carol", &carol);
+    open_acct("dave", &dave);
+}
+
+static void stop(void)
+{
+    ck_assert_int_eq(ch_engine_check(eng), CH_OK);
+    ch_engine_destroy(eng);
+}
+
+static ch_engine_result order(ch_account_id a, ch_instr_id i, ch_side side, double price,
+                              int64_t qty, ch_tif tif)
+{
+    ch_engine_order o = {.account = a, .instr = i, .side = side, .tif = tif,
+                         .price = (int64_t)llround(price / TICK), .qty = qty};
+    ch_engine_result r;
+    nfills = 0;
+    ck_assert_int_eq(ch_engine_submit(eng, &o, &r), CH_OK);
+    ck_assert_int_eq(ch_engine_check(eng), CH_OK);
+    return r;
+}
+
+/* ticks of a USD price */
+static int64_t T(double usd)
+{
+    return (int64_t)llround(usd / TICK);
+}
+
+START_TEST(adding_pays_offsetting_is_rebated_and_zero_splits)
+{
+    start(0);
+    /* the house is flat; alice buys 3 calls against bob's put ask: the house
+     * goes short 3 forwards (delta -3), which it must hedge: +120 USD a lot
+     * on top of parity (1500 + 10000) and the 1-tick fee */
+    order(bob, P90, CH_SELL, 1500, 3, CH_TIF_GTC);
+    ch_engine_result r = order(alice, C90, CH_BUY, 12000, 3, CH_TIF_IOC);
+    ck_assert_int_eq(r.by_source[CH_SRC_NET], 3);
+    ck_assert_int_eq(fills[0].price, T(11500 + 120) + 1);
+    ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), -3, 1e-9);
+    /* carol sells 5 calls against dave's put bid: the first 3 take the house
+     * back to zero (rebated 120 a lot), the other 2 add (pay 120): split */
+    order(dave, P90, CH_BUY, 1400, 5, CH_TIF_GTC);
+    r = order(carol, C90, CH_SELL, 10000, 5, CH_TIF_IOC);
+    ck_assert_int_eq(r.by_source[CH_SRC_NET], 5);
+    ck_assert_int_eq(nfills, 2);
+    ck_assert_int_eq(fills[0].qty, 3);
+    ck_assert_int_eq(fills[0].price, T(11400 + 120) - 1);
+    ck_assert_int_eq(fills[1].qty, 2);
+    ck_assert_int_eq(fills[1].price, T(11400 - 120) - 1);
+    ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), 2, 1e-9);
+    /* the dealer baseline counts both customers of each parity fill: the
+     * call's |delta| and the put's add up to the forward's 1 a lot (r = q =
+     * 0), 8 lots in all; the taker-leg count is the calls' alone */
+    ch_netting n;
+    ch_engine_netting(eng, &n);
+    ck_assert_double_eq_tol(n.dealer_delta, 8, 1e-9);
+    ck_assert(n.gross_delta > 4 && n.gross_delta < 8);
+    stop();
+}
+END_TEST
+
+START_TEST(a_hedge_fill_reaches_the_engine_through_the_log)
+{
+    start(0);
+    order(bob, P90, CH_SELL, 1500, 2, CH_TIF_GTC);
+    order(alice, C90, CH_BUY, 12000, 2, CH_TIF_IOC); /* house delta -2 */
+    /* the hedge buys 2 on the perp: a logged command, as chd and replay apply it */
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = CH_C_HEDGE;
+    c.hedge.underlying = 0;
+    c.hedge.qty = 2;
+    c.hedge.price = 100000;
+    ch_command_result res;
+    ck_assert_int_eq(ch_command_apply(eng, &c, &res), CH_OK);
+    ck_assert_double_eq_tol(ch_engine_hedge_position(eng, 0), 2, 1e-12);
+    ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), 0, 1e-9);
+    /* a rejected report books nothing; a filled one does */
+    c.type = CH_C_HEDGE_REPORT;
+    c.hedge.filled = false;
+    ck_assert_int_eq(ch_command_apply(eng, &c, &res), CH_OK);
+    ck_assert_double_eq_tol(ch_engine_hedge_position(eng, 0), 2, 1e-12);
+    c.hedge.filled = true;
+    c.hedge.qty = -0.5;
+    ck_assert_int_eq(ch_command_apply(eng, &c, &res), CH_OK);
+    ck_assert_double_eq_tol(ch_engine_hedge_position(eng, 0), 1.5, 1e-12);
+    c.hedge.underlying = 7;
+    ck_assert_int_eq(ch_command_apply(eng, &c, &res), CH_EUNKNOWN_UNDERLYING);
+    /* flat again (+1.5 - 2 < 0 is -0.5): the next adding fill pays */
+    order(bob, P90, CH_SELL, 1500, 1, CH_TIF_GTC);
+    order(alice, C90, CH_BUY, 12000, 1, CH_TIF_IOC);
+    ck_assert_int_eq(fills[0].price, T(11500 + 120) + 1);
+    stop();
+}
+END_TEST
+
+START_TEST(the_delta_limit_refuses)
+{
+    start(2);
+    order(bob, P90, CH_SELL, 1500, 3, CH_TIF_GTC);
+    ch_engine_result r = order(alice, C90, CH_BUY, 12000, 3, CH_TIF_IOC);
+    /* two lots take the house to its limit (-2); the third is refused */
+    ck_assert_int_eq(r.by_source[CH_SRC_NET], 2);
+    ck_assert_int_eq(r.filled, 2);
+    ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), -2, 1e-9);
+    /* what takes delta off the house is never refused */
+    order(dave, P90, CH_BUY, 1400, 4, CH_TIF_GTC);
+    r = order(carol, C90, CH_SELL, 10000, 2, CH_TIF_IOC);
+    ck_assert_int_eq(r.by_source[CH_SRC_NET], 2);
+    ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), 0, 1e-9);
+    stop();
+}
+END_TEST
+
+START_TEST(the_forward_comes_from_the_perp)
+{
+    start(0);
+    /* expected funding 0.01 % per 8 h for 30 days = 0.9 %, and a perp 50
+     * over the index: F = 100,000 x 1.009 + 50 = 100,950 */
+    ch_market_update mu = {.underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001,
+                           .perp = 100050};
+    ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
+    ck_assert_double_eq_tol(ch_engine_expected_funding(eng, 0), 0.0001, 1e-15);
+    order(bob, P90, CH_SELL, 1500, 1, CH_TIF_GTC);
+    order(alice, C90, CH_BUY, 20000, 1, CH_TIF_IOC);
+    double F = 100000 * (1 + 0.0001 * 3 * 30.333333) + 50; /* to 25 Dec 08:00 */
+    double want = 1500 + (F - 90000) + 2 * 6e-4 * F;
+    ck_assert(labs(fills[0].price - (T(want) + 1)) <= 2);
+    stop();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("netting");
+    TCase *tc = tcase_create("risk-aware");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, adding_pays_offsetting_is_rebated_and_zero_splits);
+    tcase_add_test(tc, a_hedge_fill_reaches_the_engine_through_the_log);
+    tcase_add_test(tc, the_delta_limit_refuses);
+    tcase_add_test(tc, the_forward_comes_from_the_perp);
+    suite_add_tcase(s, tc);
+    return ch_check_run(s);
+}
