@@ -134,6 +134,17 @@ START_TEST(binary_round_trips)
     ck_assert_int_eq(memcmp(orders, back_o, 3 * sizeof *orders), 0);
     for (size_t cut = 0; cut < n; cut++)
         ck_assert_int_eq(ch_bin_batch_decode(buf, cut, &back), CH_EBADREQ);
+    /* issue 15, item 6: undefined flag bits are refused (0xFF made an order post-only) */
+    uint8_t flags_bad[] = {0x02, 0x80, 0xFF};
+    for (size_t i = 0; i < sizeof flags_bad; i++) {
+        orders[1].flags = flags_bad[i];
+        size_t m = ch_bin_batch_encode(&b, buf, sizeof buf);
+        ck_assert_uint_gt(m, 0);
+        ck_assert_int_eq(ch_bin_batch_decode(buf, m, &back), CH_EBADREQ);
+    }
+    orders[1].flags = 0;
+    n = ch_bin_batch_encode(&b, buf, sizeof buf);
+    ck_assert_int_eq(ch_bin_batch_decode(buf, n, &back), CH_OK);
     buf[2] = 9; /* version */
     ck_assert_int_eq(ch_bin_batch_decode(buf, n, &back), CH_EBADREQ);
     b.count = 0;
