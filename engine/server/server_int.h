@@ -1,0 +1,215 @@
+/*
+ * server_int.h - what the files of chd's server share (private): the server
+ * state, a request's context, small accessors, and the functions each file
+ * offers the others. Data flows one way: wire.c decodes a request and
+ * dispatches it to its handler (ops.c), which applies commands through
+ * commands.c to the engine and the store; the engine's events become topics
+ * (events.c); server.c runs the batch (commit, replies, events) and hedging.c
+ * hedges after it. config.c reads the configuration.
+ */
+#ifndef CH_SERVER_INT_H
+#define CH_SERVER_INT_H
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "ch/hedge_nng.h"
+#include "ch/log.h"
+#include "ch/proto.h"
+#include "ch/proto_bin.h"
+#include "ch/proto_msg.h"
+#include "ch/server.h"
+#include "guard.h"
+#include "ipcwatch.h"
+
+typedef struct work work;
+struct ch_server {
+    ch_server_config cfg;
+    ch_engine *e;
+    ch_store *st;
+    ch_hedge_book hedge;
+    ch_time hedge_last;
+    bool hedge_traded;
+    /* the external venue (ops NULL: the simulated one, inline) and the orders
+     * logged as sent whose answer is not logged yet; `queued`: handed to the
+     * adapter by this process (replayed ones are sent again at start) */
+    ch_hedge_adapter venue;
+    struct hedge_pending {
+        uint64_t id;
+        double qty, mark;
+        bool queued;
+    } *pend;
+    size_t n_pend, cap_pend;
+    uint64_t hedge_next_id;
+    nng_socket rep, pub;
+    nng_listener req_listener; /* re-created by the ipc watchdog */
+    chi_ipc_watch *watch;
+    work **works;
+    int n_works;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    work *q_head, *q_tail;
+    bool stop;
+    /* engine thread only */
+    cJSON *cur_fills;  /* fills of the command being handled, for its reply */
+    char **pubs;
+    size_t n_pubs, cap_pubs;
+    uint8_t *touched;  /* instruments whose book changed in this batch */
+    bool halted;
+    uint64_t requests, errors, batches, commits, orders;
+    uint64_t last_cmd_seq; /* sequence number of the last command logged */
+    bool cur_stp;          /* the current order was cancelled by self-trade prevention */
+    bool cur_stp_others;   /* ... and it cancelled other (resting) orders too */
+    ch_order_id cur_ack;   /* the current order's id (from its ACK) */
+    ch_time last_advance;
+    /* client order ids: open addressing, key "account\x1fcoid" -> reply fields */
+    struct coid {
+        char *key;
+        cJSON *result;
+    } *coids;
+    size_t n_coids, cap_coids;
+    /* replay: fills of the command being replayed */
+    cJSON *replay_fills;
+    /* binary batches: decoded orders, and the fills of the order being handled */
+    ch_bin_order *bin_orders;
+    ch_bin_fill *bin_fills;
+    size_t n_bin_fills, cap_bin_fills;
+    bool bin_active;
+    /* access and limits (guard.c): the current request's connection and clock */
+    chi_guard *guard;
+    uint32_t cur_pipe;
+    int64_t cur_now;
+    /* a failed start: remove what it created (ch_store_abandon) */
+    bool discard, admin_key_created;
+    /* the admin endpoint (not counted against max_clients), the idle sweep,
+     * and the connections closed for not reading or for idling */
+    nng_listener admin_listener;
+    bool has_admin_listener;
+    nng_aio *idle_aio;
+    uint64_t slow_closed, idle_closed; /* atomics: NNG's threads */
+    int64_t slow_logged;
+    /* halted: reads answered from the committed state once rebuilt */
+    bool reads_ok;
+    uint64_t halt_refused;
+    int64_t halt_logged;
+};
+
+struct work {
+    ch_server *s;
+    nng_aio *aio;
+    nng_ctx ctx;
+    int state; /* 0 recv, 1 queued, 2 send */
+    nng_msg *msg;
+    nng_pipe pipe; /* the request's connection */
+    work *next;
+};
+
+static inline ch_time wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (ch_time)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
+}
+
+static inline int64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
+}
+
+static inline const char *acct_name(const ch_server *s, ch_account_id a)
+{
+    const char *n = ch_engine_account_name(s->e, a);
+    return n != NULL ? n : "?";
+}
+
+static inline const ch_instrument *instr_of(const ch_server *s, ch_instr_id id)
+{
+    return ch_instruments_get(ch_engine_instruments(s->e), id);
+}
+
+static inline const ch_underlying_config *und_of(const ch_server *s, ch_instr_id id)
+{
+    const ch_instrument *in = instr_of(s, id);
+    return in != NULL ? ch_instruments_underlying(ch_engine_instruments(s->e), in->underlying)
+                      : NULL;
+}
+
+static inline double px(const ch_server *s, ch_instr_id id, int64_t ticks)
+{
+    const ch_underlying_config *u = und_of(s, id);
+    return u != NULL ? ch_price_to_double(u, ticks) : 0.0;
+}
+
+static inline void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%" PRIu64, v);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+static inline ch_command chi_cmd(ch_command_type t)
+{
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    return c;
+}
+
+typedef struct req_ctx {
+    const cJSON *j;
+    cJSON *out;      /* result fields */
+    const char *msg; /* error message, static */
+} req_ctx;
+
+#define FAIL(rc, m)        \
+    do {                   \
+        r->msg = (m);      \
+        return (rc);       \
+    } while (0)
+
+/** The handler of one message of the table. */
+typedef ch_err (*chi_op_fn)(ch_server *s, req_ctx *r);
+extern const chi_op_fn chi_handlers[CH_MSG_COUNT];
+extern const char *const chi_source_names[3]; /**< by ch_source */
+
+/* ---- events: engine events to PUB topics (events.c) */
+void chi_publish(ch_server *s, const char *topic, cJSON *body);
+void chi_on_engine_event(void *ctx, const ch_engine_event *ev);
+
+/* ---- the command path and the client order id index (commands.c) */
+ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r);
+struct coid *chi_coid_slot(ch_server *s, const char *key);
+void chi_coid_put(ch_server *s, const char *key, const cJSON *result);
+void chi_coid_key(char *out, size_t cap, ch_account_id a, const char *coid);
+
+/* ---- request handlers (ops.c) */
+void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);
+ch_err chi_request_guard(ch_server *s, const cJSON *j, const char *op, const char **msg);
+ch_err chi_order_guard(ch_server *s, const ch_command *c, const char **msg);
+void chi_order_rested(ch_server *s, const ch_command *c, const ch_command_result *res);
+
+/* ---- one request in either encoding (wire.c) */
+uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *out_len);
+uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *out_len);
+char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating);
+char *chi_unavailable_reply(const char *would_have);
+
+/* ---- hedging after a batch (hedging.c) */
+bool chi_pend_add(ch_server *s, uint64_t id, double qty, double mark);
+bool chi_pend_del(ch_server *s, uint64_t id);
+double chi_pend_qty(const ch_server *s);
+void chi_hedge_send_pending(ch_server *s);
+void chi_hedge_after_batch(ch_server *s);
+
+#endif

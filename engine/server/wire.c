@@ -1,0 +1,305 @@
+/*
+ * wire.c - one request in either encoding: JSON (strict parse, schema
+ * check), the table's binary messages and the compact binary order.batch;
+ * dispatch to the handler, the reply, and the UNAVAILABLE reply of a batch
+ * that could not commit.
+ */
+#include "server_int.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+/* A write refused while halted: counted, logged at most once every 10 s. */
+static void refused_while_halted(ch_server *s)
+{
+    s->halt_refused++;
+    int64_t now = mono_now();
+    if (now - s->halt_logged >= 10 * CH_NS_PER_SEC) {
+        CH_LOG(CH_LOG_WARN, "store_halted_refusing", "refused_so_far=%" PRIu64, s->halt_refused);
+        s->halt_logged = now;
+    }
+}
+
+/* Run message @p m on request @p j (either codec), its result fields into
+ * @p result; @p msg gets the error text. */
+static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *result,
+                           const char **msg)
+{
+    if (s->halted && (m->mutating || !s->reads_ok)) {
+        if (m->mutating)
+            refused_while_halted(s);
+        *msg = m->mutating ? "writes stopped: the store could not commit (reads are served from "
+                             "the committed state)"
+                           : "the store could not commit and its state could not be rebuilt";
+        return CH_EUNAVAILABLE;
+    }
+    req_ctx r = {.j = j, .out = result};
+    ch_err e = chi_guard_op(s->guard, chi_op_access(m->op), &r.msg); /* the op's key class */
+    if (e == CH_OK)
+        e = chi_handlers[m->id](s, &r);
+    *msg = r.msg;
+    return e;
+}
+
+/* A stored JSON result (client order id index) as a binary result. */
+static void bin_from_json(ch_server *s, ch_instr_id instr, const cJSON *j, ch_bin_result *r)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "order_id");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+    r->order_id = cJSON_IsString(id) ? strtoull(id->valuestring, NULL, 10) : 0;
+    r->status = CH_STATUS_NEW;
+    for (int k = 0; k <= CH_STATUS_REJECTED; k++)
+        if (cJSON_IsString(st) && strcmp(st->valuestring, ch_status_name((ch_order_status)k)) == 0)
+            r->status = (uint8_t)k;
+    r->filled = (int64_t)cJSON_GetObjectItemCaseSensitive(j, "filled_qty")->valuedouble;
+    r->remaining = (int64_t)cJSON_GetObjectItemCaseSensitive(j, "remaining_qty")->valuedouble;
+    r->n_fills = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(j, "fills"))
+    {
+        if (r->n_fills == CH_BIN_MAX_FILLS)
+            break;
+        ch_bin_fill *b = &r->fills[r->n_fills++];
+        b->trade_id = strtoull(cJSON_GetObjectItemCaseSensitive(f, "trade_id")->valuestring, NULL, 10);
+        int64_t t = 0;
+        ch_price_from_double(und_of(s, instr), cJSON_GetObjectItemCaseSensitive(f, "price")->valuedouble,
+                             &t);
+        b->price = t;
+        b->qty = (int64_t)cJSON_GetObjectItemCaseSensitive(f, "qty")->valuedouble;
+        const char *src = cJSON_GetObjectItemCaseSensitive(f, "source")->valuestring;
+        b->source = (uint8_t)(src[0] == 'b' ? CH_SRC_BOOK : src[0] == 'n' ? CH_SRC_NET : CH_SRC_POOL);
+    }
+}
+
+/* One binary order.batch: the same command path as JSON order.new. */
+uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *out_len)
+{
+    s->requests++;
+    ch_bin_batch b = {.orders = s->bin_orders};
+    size_t cap = 4096;
+    uint8_t *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+    ch_err e = CH_OK;
+    const char *msg = NULL;
+    ch_account_id acct = {0};
+    if (ch_bin_batch_decode(body, len, &b) != CH_OK) {
+        e = CH_EBADREQ;
+        msg = "malformed binary order.batch";
+    } else if (b.count > s->cfg.max_batch) {
+        e = CH_EBADREQ;
+        msg = "too many orders in one batch (max_batch, 5000 by default)";
+    } else if (s->halted) {
+        refused_while_halted(s);
+        e = CH_EUNAVAILABLE;
+        msg = "writes stopped: the store could not commit (reads are served from the committed "
+              "state)";
+    } else if ((e = chi_guard_begin(s->guard, s->cur_pipe, NULL, s->cur_now, &msg)) == CH_OK) {
+        bool found = ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) == CH_OK;
+        e = chi_guard_binary(s->guard, s->cur_pipe, found, acct, &msg);
+    }
+    if (e != CH_OK) {
+        s->errors++;
+        *out_len = ch_bin_reply_error(out, cap, b.id, e, msg);
+        return out;
+    }
+    /* worst case per order: the fixed part and CH_BIN_MAX_FILLS fills */
+    cap = 64 + (size_t)b.count * (37 + 25 * (size_t)CH_BIN_MAX_FILLS);
+    uint8_t *big = realloc(out, cap);
+    if (big == NULL) {
+        free(out);
+        return NULL;
+    }
+    out = big;
+    ch_bin_writer w;
+    ch_bin_reply_begin(&w, out, cap, b.id);
+    for (uint32_t i = 0; i < b.count; i++) {
+        const ch_bin_order *o = &b.orders[i];
+        ch_bin_result r;
+        memset(&r, 0, sizeof r);
+        ch_command c = chi_cmd(CH_C_SUBMIT);
+        c.order = (ch_engine_order){.account = acct,
+                                    .instr = {o->instr},
+                                    .side = (ch_side)o->side,
+                                    .type = (ch_ord_type)o->type,
+                                    .tif = (ch_tif)o->tif,
+                                    .post_only = (o->flags & 1) != 0,
+                                    .price = o->price,
+                                    .qty = o->qty};
+        memcpy(c.client_order_id, o->client_order_id, sizeof c.client_order_id);
+        char key[CH_CLIENT_ORDER_ID_MAX + 16];
+        struct coid *sl = NULL;
+        if (c.client_order_id[0] != '\0') {
+            chi_coid_key(key, sizeof key, acct, c.client_order_id);
+            sl = chi_coid_slot(s, key);
+        }
+        if (sl != NULL && sl->key != NULL) { /* a repeat: the original result */
+            bin_from_json(s, c.order.instr, sl->result, &r);
+            ch_bin_reply_add(&w, &r);
+            continue;
+        }
+        s->bin_active = true;
+        s->n_bin_fills = 0;
+        s->cur_stp = s->cur_stp_others = false;
+        s->cur_ack.v = 0;
+        const char *gmsg;
+        if ((r.error = (uint16_t)chi_order_guard(s, &c, &gmsg)) != CH_OK) {
+            ch_bin_reply_add(&w, &r);
+            continue;
+        }
+        cJSON *jf = c.client_order_id[0] != '\0' ? cJSON_CreateArray() : NULL;
+        s->cur_fills = jf;
+        ch_command_result res;
+        ch_err oe = chi_exec(s, &c, &res);
+        s->cur_fills = NULL;
+        s->bin_active = false;
+        if (oe == CH_OK && s->cur_stp && !s->cur_stp_others && res.order.filled == 0 &&
+            res.order.status == CH_STATUS_CANCELLED)
+            oe = CH_ESELF_TRADE;
+        if (oe != CH_OK) {
+            r.error = (uint16_t)oe;
+            cJSON_Delete(jf);
+        } else {
+            s->orders++;
+            chi_order_rested(s, &c, &res);
+            r.order_id = res.order.id.v;
+            r.status = (uint8_t)res.order.status;
+            r.filled = res.order.filled;
+            r.remaining = res.order.remaining;
+            r.n_fills = (uint16_t)(s->n_bin_fills < CH_BIN_MAX_FILLS ? s->n_bin_fills
+                                                                      : CH_BIN_MAX_FILLS);
+            if (r.n_fills > 0)
+                memcpy(r.fills, s->bin_fills, r.n_fills * sizeof r.fills[0]);
+            if (jf != NULL) { /* remembered as for JSON: a resend in either encoding */
+                cJSON *o2 = cJSON_CreateObject();
+                chi_order_result_json(s, &res.order, o2);
+                cJSON_AddItemToObject(o2, "fills", jf);
+                chi_coid_put(s, key, o2);
+                cJSON_Delete(o2);
+            }
+        }
+        ch_bin_reply_add(&w, &r);
+    }
+    *out_len = ch_bin_reply_end(&w);
+    return out;
+}
+
+/* One binary message of the table (not the compact order.batch): decoded
+ * into the request JSON would carry, run by the same handler, the result
+ * encoded by the same table (owned: free()). */
+uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *out_len)
+{
+    s->requests++;
+    const ch_msg *m = NULL;
+    uint64_t id = 0;
+    cJSON *j = NULL;
+    cJSON *result = cJSON_CreateObject();
+    const char *msg = "malformed binary message";
+    ch_err e = ch_msg_bin_decode_request(body, len, &m, &id, &j);
+    if (e == CH_OK && len > s->cfg.max_request) {
+        e = CH_EBADREQ;
+        msg = "request too large";
+    } else if (e == CH_OK && result != NULL) {
+        e = chi_request_guard(s, j, NULL, &msg); /* the connection's rate and the key */
+        if (e == CH_OK)
+            e = dispatch(s, m, j, result, &msg);
+    } else if (e == CH_OK) {
+        e = CH_ENOMEM;
+    }
+    uint8_t *out = NULL;
+    if (m != NULL) {
+        out = ch_msg_bin_encode_reply(m, id, e, msg != NULL ? msg : ch_strerror(e), result,
+                                      out_len);
+        if (out == NULL && e == CH_OK) { /* a result outside the table: a bug, said so */
+            CH_LOG(CH_LOG_ERROR, "binary_reply_unencodable", "op=%s", m->op);
+            e = CH_EUNAVAILABLE;
+            out = ch_msg_bin_encode_reply(m, id, e, "reply not encodable", NULL, out_len);
+        }
+    } else {
+        e = CH_EBADREQ;
+        out = malloc(256);
+        *out_len = out != NULL ? ch_bin_reply_error(out, 256, id, e, msg) : 0;
+    }
+    if (e != CH_OK)
+        s->errors++;
+    cJSON_Delete(j);
+    cJSON_Delete(result);
+    return out;
+}
+
+/* Build the reply to one request (text, owned by the caller: free()). */
+char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating)
+{
+    s->requests++;
+    const char *why = NULL;
+    char schema_why[CH_PROTO_WHY_MAX];
+    cJSON *j = ch_proto_parse(body, len, s->cfg.max_request, &why);
+    cJSON *reply = cJSON_CreateObject();
+    ch_err e;
+    const char *msg = NULL;
+    cJSON *result = cJSON_CreateObject();
+    *mutating = false;
+    if ((e = chi_request_guard(s, j, NULL, &msg)) != CH_OK) {
+        /* refused before anything else: msg says why */
+    } else if (j == NULL) {
+        e = CH_EBADREQ;
+        msg = why;
+    } else {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+        if (id != NULL)
+            cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(id, 1));
+        const ch_msg *m = cJSON_IsString(op) ? ch_msg_find(op->valuestring) : NULL;
+        if (!cJSON_IsString(op)) {
+            e = CH_EBADREQ;
+            msg = "\"op\" must be a string";
+        } else if (m == NULL) {
+            e = CH_EUNKNOWN_OP;
+            msg = "unknown op";
+        } else if (ch_msg_check_json(m, j, schema_why, sizeof schema_why) != CH_OK) {
+            e = CH_EBADREQ; /* an unknown or mistyped field, named */
+            msg = schema_why;
+        } else {
+            e = dispatch(s, m, j, result, &msg);
+            *mutating = m->mutating;
+        }
+    }
+    if (e == CH_OK) {
+        cJSON_AddBoolToObject(reply, "ok", 1);
+        for (cJSON *f = result->child; f != NULL;) {
+            cJSON *next = f->next;
+            cJSON_AddItemToObject(reply, f->string, cJSON_DetachItemViaPointer(result, f));
+            f = next;
+        }
+    } else {
+        s->errors++;
+        cJSON_AddBoolToObject(reply, "ok", 0);
+        cJSON *eo = cJSON_AddObjectToObject(reply, "error");
+        cJSON_AddStringToObject(eo, "code", ch_errwire(e));
+        cJSON_AddStringToObject(eo, "message", msg != NULL ? msg : ch_strerror(e));
+    }
+    cJSON_Delete(result);
+    cJSON_Delete(j);
+    ch_proto_fix_utf8(reply); /* strings from an older log may hold invalid UTF-8 */
+    char *text = cJSON_PrintUnformatted(reply);
+    cJSON_Delete(reply);
+    return text;
+}
+
+/* The reply to a request of a batch that could not be committed: the
+ * request's id (taken from the reply it would have had) and UNAVAILABLE. */
+char *chi_unavailable_reply(const char *would_have)
+{
+    cJSON *was = would_have != NULL ? cJSON_Parse(would_have) : NULL;
+    cJSON *o = cJSON_CreateObject();
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(was, "id");
+    if (id != NULL)
+        cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
+    cJSON_AddBoolToObject(o, "ok", 0);
+    cJSON *eo = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(eo, "code", "UNAVAILABLE");
+    cJSON_AddStringToObject(eo, "message", "the store could not commit: intake stopped");
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    cJSON_Delete(was);
+    return text;
+}
