@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ch/cli.h"
 #include "ch/log.h"
@@ -150,6 +152,22 @@ static int parse(int argc, char **argv, flags *fl, const char **configs, int *n_
     return ch_cli_no_operands("chd", argc, argv) ? -1 : CH_CLI_USAGE;
 }
 
+static void *shutdown_watchdog(void *arg)
+{
+    struct timespec ts = {.tv_sec = 10};
+    nanosleep(&ts, NULL);
+    CH_LOG(CH_LOG_ERROR, "shutdown_stuck",
+           "reason=\"closing the sockets took over 10 s; the store was closed before\"");
+    _exit(*(int *)arg);
+}
+
+static void start_watchdog(void *exit_code)
+{
+    pthread_t dog;
+    if (pthread_create(&dog, NULL, shutdown_watchdog, exit_code) == 0)
+        pthread_detach(dog);
+}
+
 int main(int argc, char **argv)
 {
     flags fl = {0};
@@ -211,6 +229,10 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     CH_LOG(CH_LOG_INFO, "shutdown", "signal=%d", sig);
     bool halted = ch_server_halted(s);
-    ch_server_stop(s);
-    return halted ? 1 : 0;
+    /* once the store is committed and closed, a watchdog ends the process
+     * if NNG then hangs closing a socket (1.5.2, a peer mid-exchange) */
+    static int exit_code;
+    exit_code = halted ? 1 : 0;
+    ch_server_stop_then(s, start_watchdog, &exit_code);
+    return exit_code;
 }

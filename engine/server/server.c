@@ -723,6 +723,11 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
 
 void ch_server_stop(ch_server *s)
 {
+    ch_server_stop_then(s, NULL, NULL);
+}
+
+void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
+{
     if (s == NULL)
         return;
     chi_ipc_watch_stop(s->watch); /* before the sockets it may re-listen on */
@@ -749,6 +754,23 @@ void ch_server_stop(ch_server *s)
     free(s->pend);
     s->pend = NULL;
     s->n_pend = 0;
+    /* the store is done with before the sockets close: nothing runs on it
+     * any more (the engine thread is joined), and NNG 1.5.2's nng_close of
+     * the REP socket can hang with a peer mid-exchange (seen under load in
+     * test_hardening.py), which must never cost a commit */
+    if (s->st != NULL && s->discard) {
+        if (s->admin_key_created) {
+            char path[sizeof s->cfg.data_dir + 16];
+            snprintf(path, sizeof path, "%s/admin.key", s->cfg.data_dir);
+            unlink(path);
+        }
+        ch_store_abandon(s->st);
+    } else if (s->st != NULL) {
+        ch_store_commit(s->st);
+        ch_store_close(s->st);
+    }
+    if (store_closed != NULL)
+        store_closed(ctx);
     for (int i = 0; s->works != NULL && i < s->n_works; i++)
         if (s->works[i] != NULL)
             nng_aio_stop(s->works[i]->aio);
@@ -765,17 +787,6 @@ void ch_server_stop(ch_server *s)
     free(s->works);
     nng_close(s->rep);
     nng_close(s->pub);
-    if (s->st != NULL && s->discard) {
-        if (s->admin_key_created) {
-            char path[sizeof s->cfg.data_dir + 16];
-            snprintf(path, sizeof path, "%s/admin.key", s->cfg.data_dir);
-            unlink(path);
-        }
-        ch_store_abandon(s->st);
-    } else if (s->st != NULL) {
-        ch_store_commit(s->st);
-        ch_store_close(s->st);
-    }
     ch_engine_destroy(s->e);
     for (size_t i = 0; i < s->cap_coids; i++) {
         free(s->coids[i].key);

@@ -105,6 +105,13 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap);
 /** Finish the batch in progress, commit, close everything. NULL is a no-op. */
 void ch_server_stop(ch_server *s);
 
+/**
+ * The same, calling @p store_closed(@p ctx) once the store is committed and
+ * closed, before the sockets close (NNG 1.5.2 can hang closing a REP socket
+ * with a peer mid-exchange: a daemon may then end itself safely).
+ */
+void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx);
+
 /** True once the store halted (intake stopped). */
 bool ch_server_halted(const ch_server *s);
 
