@@ -1,0 +1,320 @@
+/*
+ * engine_int.h - what the files of the engine share (private): the state of
+ * series, underlyings, accounts and positions, small inline helpers, and the
+ * functions each file offers the others. engine.c holds the order path
+ * (positions, clearing, orders), which stays in one file so that the
+ * compiler inlines it; pool.c the pool's prices and limits; margin.c the
+ * margin kernels; market.c market data, listing and settlement; create.c
+ * creation; accounts.c accounts and LP shares; reports.c the reports and
+ * ch_engine_check.
+ */
+#ifndef CH_ENGINE_INT_H
+#define CH_ENGINE_INT_H
+
+#include "ch/engine.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <math.h>
+#include <stddef.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/mem.h"
+#include "ch/hedge_cost.h"
+
+#define NIL UINT32_MAX
+/* Without a sink the engine itself needs only fills and cancels from the book. */
+#define BOOK_EVENTS_OWN ((1u << CH_EV_FILL) | (1u << CH_EV_CANCEL))
+#define CH_LINE 64
+#define CH_LINE_ALIGNED _Alignas(CH_LINE)
+
+/* Start loading a line now, so that misses the order path will take anyway
+ * overlap instead of following one another. */
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+/*
+ * Test builds (CH_ENGINE_SELF_CHECK) compare every shortcut the order path
+ * takes with the exact computation it skips, and abort on a difference.
+ */
+#ifdef CH_ENGINE_SELF_CHECK
+#include <stdio.h>
+extern unsigned long ch_engine_self_checks; /* how many shortcuts were verified */
+extern unsigned long ch_engine_exact_walks; /* accounts made exact between revaluations */
+extern unsigned long ch_engine_exact_free;  /* ... of which without resting sells (no walk) */
+#define SELF_CHECK(cond, what)                                                          \
+    do {                                                                                \
+        ch_engine_self_checks++;                                                        \
+        if (!(cond)) {                                                                  \
+            fprintf(stderr, "ch_engine self-check failed: %s\n", what);                  \
+            abort();                                                                    \
+        }                                                                               \
+    } while (0)
+#else
+#define SELF_CHECK(cond, what) ((void)0)
+#endif
+
+/*
+ * Per-series state. The first two cache lines hold everything an order that
+ * only rests needs (checks, the sibling's parity term, the pool's cached
+ * quotes); Greeks and counters are for fills.
+ */
+typedef struct series {
+    /* lines 1-2: the order path */
+    CH_LINE_ALIGNED bool listed;
+    bool settled, marked;
+    uint32_t und;
+    ch_instr_id sibling;
+    uint32_t pool_k;        /* the pool's record (no lookup) */
+    ch_time trade_until;    /* orders are refused from then on (expiry; never for perps) */
+    double scen_up;         /* max(0, max scen): one short contract's worst loss */
+    double fwd_ticks;       /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
+    double ticks_per_skew;  /* how far a quote moves per 1.00 of skew (vega / tick) */
+    /* the pool's 1-lot quote per customer side (pool_quote1) */
+    int64_t quote_px[2];    /* ticks; 0 = the pool does not quote */
+    double quote_raw[2];    /* the price in ticks before rounding */
+    uint64_t quote_epoch[2]; /* exact in this pool_epoch (0 = never computed) */
+    uint64_t quote_base[2];  /* the base_epoch and pool drift then */
+    double quote_drift[2];
+    /* fills, pricing and reports */
+    double *scen;           /* PnL of one long contract per scenario (nscen, in an arena) */
+    uint32_t house_k;       /* the house's record */
+    uint32_t first_pos;     /* positions in this series */
+    ch_series rs;
+    ch_greeks unit;         /* per contract at the mark */
+    /* netting counters */
+    double gross_g, gross_v, netted_g, netted_v, pool_g, pool_v;
+} series;
+
+_Static_assert(offsetof(series, scen) <= 2 * CH_LINE, "the order path fits two lines");
+
+typedef struct und_state {
+    ch_market m;
+    bool has_index;
+    double funding, perp;
+    double funding_avg;  /* expected funding per 8 h (exponential average; NAN: none yet) */
+    ch_time funding_at;  /* when funding_avg last took a rate */
+    double hedge_pos;    /* the perp hedge booked (ch_engine_hedge_fill), units */
+    ch_smile *smile, *scratch;
+    ch_inventory *pool_inv, *house_inv;
+    double pool_abs_notional_units; /* Σ|pool position| × contract size */
+    double pool_drift; /* Σ over pool fills of how far they moved any quote's skew */
+    int64_t tick_cash;               /* cash units per tick */
+} und_state;
+
+typedef struct account {
+    /* line 1: checks and holds */
+    CH_LINE_ALIGNED bool open;
+    bool internal;
+    bool exact; /* M counts the resting sells too (else pend bounds them) */
+    ch_stp stp;
+    int64_t cash, reserved;
+    double *M;    /* margin vector: scenario PnL of positions, plus, when exact,
+                   * resting sell orders as if filled (nscen, in an arena) */
+    double worst; /* max(0, -min M), kept with M */
+    int64_t pend; /* not exact: sum over resting sells of lots x up_cash, an
+                   * upper bound (cash units) of what they add to the margin */
+    double mtm;   /* positions at mark, quote ccy */
+    /* the rest */
+    int64_t shares;
+    uint32_t first_pos, npos;
+    char name[CH_ACCOUNT_NAME_MAX];
+} account;
+
+_Static_assert(offsetof(account, shares) <= CH_LINE, "checks fit one line");
+
+/* A position record: 32 bytes, so that a fill's record is one line (the
+ * array starts on a line). The list links, read only to walk an account's or
+ * a series' positions, live apart in pos_link. */
+typedef struct position {
+    uint32_t account, instr;
+    int64_t qty, cost, realized;
+} position;
+
+_Static_assert(sizeof(position) == 32, "a position record is half a line");
+
+/* What holding one lot of a resting order of a series takes, apart from its
+ * series record so that a cancel need not read that: a sell's bound
+ * ceil(scen_up) + 1 in cash units (>= 1, so that pend > 0 iff an account has
+ * resting sells in it), a buy's cash units per tick. */
+#define UP_HUGE INT64_MAX /* up_cash beyond an integer: holds are exact */
+
+typedef struct hold_param {
+    int64_t up_cash;
+    int64_t tick_cash;
+} hold_param;
+
+typedef struct pos_link {
+    uint32_t next_acct, next_series;
+} pos_link;
+
+struct ch_engine {
+    ch_engine_config cfg;
+    ch_instruments *reg;
+    ch_book *book;
+    series *ser;
+    hold_param *hold; /* per series */
+    und_state *und;
+    uint32_t n_und;
+    account *acct;
+    uint32_t n_acct;
+    position *pos;
+    pos_link *pos_link; /* per record: the next of its account's and its series' */
+    uint32_t n_pos;
+    uint32_t unrecorded; /* live orders without a position record yet */
+    uint32_t *pos_index; /* [account * max_instruments + instrument] -> record + 1 */
+    uint64_t *sell_bits; /* [account * sell_words + instrument / 64]: a bit per series
+                          * where the account may have resting sells held in pend
+                          * (set on hold, cleared by refresh_accounts), so that
+                          * making it exact walks those books only */
+    size_t sell_words;
+    int64_t external; /* cash in from outside, net */
+    int64_t pool_shares;
+    ch_time now;
+    size_t nscen;
+    size_t scen_stride; /* nscen rounded up to whole cache lines */
+    double (*axpy_min)(double *M, double k, const double *x, size_t n); /* margin kernel */
+    size_t axpy_n;      /* nscen rounded up to its width (<= scen_stride) */
+    double *scen_arena; /* series scenario vectors, then account margin vectors */
+    uint64_t pool_epoch; /* bumped whenever a pool quote may change */
+    uint64_t base_epoch; /* bumped with it, except by pool fills, whose effect on
+                          * quotes is bounded by the underlying's pool_drift */
+    int64_t fee_cap_ppm;
+    uint64_t seq, trades;
+    ch_netting net;
+    ch_engine_event_fn fn;
+    void *fn_ctx;
+    /* the command in progress */
+    ch_source ctx_source;
+    ch_order_id cur_order;
+    uint32_t cur_taker;
+    uint32_t cur_taker_k; /* the taker's position record */
+    ch_instr_id cur_instr;
+    ch_side cur_side;
+    ch_engine_result *cur_res;
+    double net_cost_ticks; /* risk-aware netting: this step's hedge cost per lot (ticks) */
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static inline int64_t ceil_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
+static inline const und_state *und_of(const ch_engine *e, ch_instr_id id)
+{
+    return &e->und[e->ser[id.v].und];
+}
+
+static inline double tick_value(const ch_engine *e, uint32_t und)
+{
+    return (double)e->und[und].tick_cash / CH_CASH_SCALE;
+}
+
+/* Cash reserved per lot of a resting buy at `price` (tick_cash cash units
+ * per tick): premium + largest fee. */
+static inline int64_t reserve_per_lot_tc(const ch_engine *e, int64_t tick_cash, int64_t price)
+{
+    int64_t prem = price * tick_cash;
+    return prem + ceil_div(prem * e->fee_cap_ppm, 1000000);
+}
+
+static inline int64_t reserve_per_lot(const ch_engine *e, uint32_t und, int64_t price)
+{
+    return reserve_per_lot_tc(e, e->und[und].tick_cash, price);
+}
+
+/* Taker fee for q lots at `price` of series s, cash units (rounded up). */
+static inline int64_t taker_fee(const ch_engine *e, ch_instr_id id, int64_t price, int64_t q)
+{
+    const series *s = &e->ser[id.v];
+    const und_state *u = &e->und[s->und];
+    double prem = (double)(price * u->tick_cash);
+    double by_notional = u->has_index ? e->cfg.taker_fee_bps * 1e-4 * u->m.spot *
+                                            s->rs.contract_size * CH_CASH_SCALE
+                                      : 0.0;
+    double cap = e->cfg.fee_cap * prem;
+    double f = by_notional < cap ? by_notional : cap;
+    if (!(f > 0))
+        return 0;
+    double total = f * (double)q;
+    return (int64_t)ceil(total - 1e-12 * total); /* up, but not for float noise */
+}
+
+static inline void emit(ch_engine *e, ch_engine_event *ev)
+{
+    ev->seq = e->seq;
+    if (e->fn != NULL)
+        e->fn(e->fn_ctx, ev);
+}
+
+/* The pool's price for a trade (pool.c). */
+typedef struct pool_px {
+    bool ok;
+    int64_t ticks;
+    double raw; /* the price in ticks before rounding to a tick and to the band */
+    double mid, premium; /* per contract, quote ccy */
+} pool_px;
+
+/* Exposure measure after a pool trade of dq: allowed if within limit or shrinking. */
+static inline bool within(double now, double after, double limit)
+{
+    return fabs(after) <= limit || fabs(after) <= fabs(now);
+}
+
+/* Is `p` at least as good as `bound` for the customer? (strict: better) */
+static inline bool better(ch_side cust, int64_t p, int64_t bound, bool strict)
+{
+    if (cust == CH_BUY)
+        return strict ? p < bound : p <= bound;
+    return strict ? p > bound : p >= bound;
+}
+
+
+/* engine.c */
+double chi_exact_worst(const ch_engine *e, const account *a);
+double chi_free_equity(const account *a);
+void chi_margin_add(const ch_engine *e, account *a, double k, const double *x);
+double chi_margin_bound(const account *a);
+void chi_mark_sells(ch_engine *e, uint32_t acct, ch_instr_id id);
+void chi_materialize(ch_engine *e, account *a);
+void chi_on_book_event(void *ctx, const ch_event *ev);
+uint32_t chi_order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_id order,
+                       uint64_t user);
+double chi_perp_forward(const und_state *u, double T);
+void chi_pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px);
+uint32_t chi_pos_find(const ch_engine *e, uint32_t a, uint32_t i);
+uint32_t chi_pos_get(ch_engine *e, uint32_t a, uint32_t i);
+double chi_worst_of(const ch_engine *e, const double *M);
+
+/* pool.c */
+pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n);
+bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n, int64_t ticks);
+int64_t chi_pool_fill_qty_ex(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
+                             int64_t bound, bool strict, bool marginal, pool_px *px_out);
+int64_t chi_pool_fill_qty(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
+                          int64_t bound, bool strict, pool_px *px_out);
+
+/* margin.c */
+__attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
+              size_t n);
+double chi_axpy_min_scalar(double *M, double k, const double *x, size_t n);
+double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n);
+
+/* market.c */
+void chi_refresh_accounts(ch_engine *e);
+
+
+#endif
