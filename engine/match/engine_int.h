@@ -307,11 +307,21 @@ int64_t chi_pool_fill_qty_ex(const ch_engine *e, ch_instr_id id, ch_side cust, i
 int64_t chi_pool_fill_qty(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
                           int64_t bound, bool strict, pool_px *px_out);
 
-/* margin.c */
-__attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
-              size_t n);
+/* margin.c: the kernels this build has (create.c picks one per engine) */
+#if defined(__SSE2__)
+#define CH_AXPY_SSE2 1
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#define CH_AXPY_AVX 1
+#endif
 double chi_axpy_min_scalar(double *M, double k, const double *x, size_t n);
+#if defined(CH_AXPY_SSE2)
 double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n);
+#endif
+#if defined(CH_AXPY_AVX)
+__attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
+                                                          size_t n);
+#endif
 
 /* market.c */
 void chi_refresh_accounts(ch_engine *e);

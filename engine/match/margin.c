@@ -26,8 +26,7 @@ double chi_axpy_min_scalar(double *M, double k, const double *x, size_t n)
     return low;
 }
 
-#if defined(__SSE2__)
-#define CH_AXPY_SSE2 1
+#if defined(CH_AXPY_SSE2)
 /* 4 at a time (n a multiple of 4), two minimum chains */
 double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n)
 {
@@ -46,8 +45,7 @@ double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n)
 }
 #endif
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define CH_AXPY_AVX 1
+#if defined(CH_AXPY_AVX)
 /* 8 at a time (n a multiple of 8), two minimum chains */
 __attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
                                                           size_t n)
