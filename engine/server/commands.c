@@ -79,3 +79,14 @@ void chi_coid_key(char *out, size_t cap, ch_account_id a, const char *coid)
 {
     snprintf(out, cap, "%u\x1f%s", a.v, coid);
 }
+
+void chi_coids_clear(ch_server *s)
+{
+    for (size_t i = 0; i < s->cap_coids; i++) {
+        free(s->coids[i].key);
+        cJSON_Delete(s->coids[i].result);
+        s->coids[i].key = NULL;
+        s->coids[i].result = NULL;
+    }
+    s->n_coids = 0;
+}

@@ -114,6 +114,20 @@ static void flush_pubs(ch_server *s)
 static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *r);
 static void restore_key(void *ctx, const char *account, const uint8_t *digest);
 
+/* Replay the command log into the engine, rebuilding what chd derives from
+ * it (replay_cb); @p n gets the commands replayed. At start and after a
+ * halt. */
+static ch_err replay_log(ch_server *s, uint64_t *n)
+{
+    s->replay_fills = cJSON_CreateArray();
+    if (s->replay_fills == NULL)
+        return CH_ENOMEM;
+    ch_err e = ch_store_replay(s->st, s->e, replay_cb, s, n);
+    cJSON_Delete(s->replay_fills);
+    s->replay_fills = NULL;
+    return e;
+}
+
 /* After a failed commit the engine holds work that was never stored. Rebuild
  * it, and everything derived from the log (client order ids, the hedge book,
  * orders in flight at the venue, keys, open-order counts), from the committed
@@ -127,25 +141,15 @@ static ch_err rebuild(ch_server *s)
     ch_engine_destroy(s->e);
     s->e = e;
     ch_engine_set_sink(e, chi_on_engine_event, s);
-    for (size_t i = 0; i < s->cap_coids; i++) {
-        free(s->coids[i].key);
-        cJSON_Delete(s->coids[i].result);
-        s->coids[i].key = NULL;
-        s->coids[i].result = NULL;
-    }
-    s->n_coids = 0;
+    chi_coids_clear(s);
     s->n_pend = 0;
     s->hedge_next_id = 0;
     memset(&s->hedge, 0, sizeof s->hedge);
     s->hedge_last = 0;
     s->hedge_traded = false;
     chi_guard_reset_accounts(s->guard);
-    s->replay_fills = cJSON_CreateArray();
     uint64_t n = 0;
-    ch_err err = s->replay_fills != NULL ? ch_store_replay(s->st, s->e, replay_cb, s, &n)
-                                         : CH_ENOMEM;
-    cJSON_Delete(s->replay_fills);
-    s->replay_fills = NULL;
+    ch_err err = replay_log(s, &n);
     if (err == CH_OK)
         err = ch_store_foreach_key(s->st, restore_key, s);
     for (size_t k = 0; k < s->n_pubs; k++)
@@ -580,15 +584,13 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     s->cfg = *cfg;
     s->touched = calloc(cfg->engine.max_instruments, 1);
     s->bin_orders = calloc(CH_BIN_MAX_ORDERS, sizeof *s->bin_orders);
-    s->replay_fills = cJSON_CreateArray();
     s->e = ch_engine_create(&s->cfg.engine);
     chi_guard_config gc = {.no_auth = cfg->no_auth, .max_clients = cfg->max_clients,
                            .conn_rate = cfg->conn_rate, .conn_burst = cfg->conn_burst,
                            .account_rate = cfg->account_rate, .account_burst = cfg->account_burst,
                            .max_open_orders = cfg->max_open_orders};
     s->guard = chi_guard_create(&gc, cfg->engine.max_accounts);
-    if (s->touched == NULL || s->e == NULL || s->replay_fills == NULL || s->bin_orders == NULL ||
-        s->guard == NULL) {
+    if (s->touched == NULL || s->e == NULL || s->bin_orders == NULL || s->guard == NULL) {
         snprintf(err, cap, "out of memory (engine sizes too large?)");
         ch_server_stop(s);
         return NULL;
@@ -603,9 +605,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         return NULL;
     }
     uint64_t n = 0;
-    ch_err e = ch_store_replay(s->st, s->e, replay_cb, s, &n);
-    cJSON_Delete(s->replay_fills);
-    s->replay_fills = NULL;
+    ch_err e = replay_log(s, &n);
     if (e != CH_OK) {
         snprintf(err, cap, "store: replay failed after %" PRIu64 " commands: %s", n,
                  ch_strerror(e));
@@ -788,10 +788,7 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
     nng_close(s->rep);
     nng_close(s->pub);
     ch_engine_destroy(s->e);
-    for (size_t i = 0; i < s->cap_coids; i++) {
-        free(s->coids[i].key);
-        cJSON_Delete(s->coids[i].result);
-    }
+    chi_coids_clear(s);
     free(s->coids);
     for (size_t i = 0; i < s->n_pubs; i++)
         free(s->pubs[i]);

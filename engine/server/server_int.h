@@ -192,6 +192,8 @@ ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r);
 struct coid *chi_coid_slot(ch_server *s, const char *key);
 void chi_coid_put(ch_server *s, const char *key, const cJSON *result);
 void chi_coid_key(char *out, size_t cap, ch_account_id a, const char *coid);
+/** Forget every client order id (the table keeps its size). */
+void chi_coids_clear(ch_server *s);
 
 /* ---- request handlers (ops.c) */
 void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);
