@@ -172,7 +172,8 @@ static bool market(run *r, size_t k, char *msg, size_t cap)
         }
     }
     /* on the tick, as chd takes it (and as chsim --chd sends it) */
-    double spot = fmax(round(s->spot / 0.5) * 0.5, 0.5);
+    double tick = ch_price_to_double(r->u, 1);
+    double spot = fmax(round(s->spot / tick) * tick, tick);
     ch_market_update mu = {.underlying = r->und, .index = spot, .rate = r->m->rate,
                            .funding_rate = s->funding, .perp = spot, .time = s->t,
                            .n_marks = n, .mark_expiry = r->mk_exp, .mark_strike = r->mk_strike,
