@@ -137,8 +137,8 @@ START_TEST(connections_under_churn)
     const char *msg;
     /* 64 served, 64 more answered UNAVAILABLE, then closed */
     for (uint32_t p = 1; p <= 128; p++)
-        ck_assert(chi_guard_conn_added(g, p * 7919));
-    ck_assert(!chi_guard_conn_added(g, 999999));
+        ck_assert(chi_guard_conn_added_at(g, p * 7919, false, 0));
+    ck_assert(!chi_guard_conn_added_at(g, 999999, false, 0));
     ck_assert_uint_eq(chi_guard_conns(g), 128);
     ck_assert_int_eq(chi_guard_begin(g, 64 * 7919, NULL, 0, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_begin(g, 65 * 7919, NULL, 0, &msg), CH_EUNAVAILABLE);
@@ -158,12 +158,12 @@ START_TEST(connections_under_churn)
     }
     /* the freed slots serve again */
     for (uint32_t p = 1; p <= 128; p += 2)
-        ck_assert(chi_guard_conn_added(g, p * 7919 + 1));
+        ck_assert(chi_guard_conn_added_at(g, p * 7919 + 1, false, 0));
     ck_assert_uint_eq(chi_guard_conns(g), 128);
     for (uint32_t p = 1; p <= 128; p++)
         chi_guard_conn_removed(g, p % 2 ? p * 7919 + 1 : p * 7919);
     ck_assert_uint_eq(chi_guard_conns(g), 0);
-    ck_assert(chi_guard_conn_added(g, 5));
+    ck_assert(chi_guard_conn_added_at(g, 5, false, 0));
     ck_assert_int_eq(chi_guard_begin(g, 5, NULL, 0, &msg), CH_OK);
     chi_guard_destroy(g);
 }
@@ -177,8 +177,8 @@ START_TEST(binary_needs_a_bound_connection)
     char k[CHI_ACCOUNT_KEY_HEX + 1];
     ck_assert_int_eq(chi_key_new(k, d), CH_OK);
     chi_guard_set_key(g, (ch_account_id){5}, d);
-    ck_assert(chi_guard_conn_added(g, 11));
-    ck_assert(chi_guard_conn_added(g, 12));
+    ck_assert(chi_guard_conn_added_at(g, 11, false, 0));
+    ck_assert(chi_guard_conn_added_at(g, 12, false, 0));
     const char *msg;
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
     ck_assert_int_eq(chi_guard_begin(g, 11, k, 0, &msg), CH_OK);
@@ -198,7 +198,7 @@ START_TEST(binary_needs_a_bound_connection)
     ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_EUNAUTHORIZED);
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
     chi_guard_conn_removed(g, 11);
-    ck_assert(chi_guard_conn_added(g, 11)); /* a new connection with a reused id: unbound */
+    ck_assert(chi_guard_conn_added_at(g, 11, false, 0)); /* a new connection with a reused id: unbound */
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
     chi_guard_destroy(g);
 }

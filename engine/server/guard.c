@@ -268,7 +268,7 @@ static conn *conn_find(chi_guard *g, uint32_t pipe)
     }
 }
 
-static bool conn_add(chi_guard *g, uint32_t pipe, bool exempt, int64_t now)
+bool chi_guard_conn_added_at(chi_guard *g, uint32_t pipe, bool exempt, int64_t now)
 {
     bool keep = true;
     pthread_mutex_lock(&g->mu);
@@ -287,16 +287,6 @@ static bool conn_add(chi_guard *g, uint32_t pipe, bool exempt, int64_t now)
     }
     pthread_mutex_unlock(&g->mu);
     return keep;
-}
-
-bool chi_guard_conn_added(chi_guard *g, uint32_t pipe)
-{
-    return conn_add(g, pipe, false, 0);
-}
-
-bool chi_guard_conn_added_at(chi_guard *g, uint32_t pipe, bool exempt, int64_t now)
-{
-    return conn_add(g, pipe, exempt, now);
 }
 
 void chi_guard_conn_request(chi_guard *g, uint32_t pipe, int64_t now)

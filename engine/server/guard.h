@@ -96,13 +96,11 @@ void chi_guard_reset_accounts(chi_guard *g);
 
 /* ---- connections (any thread) ---- */
 
-/** A connection arrived: false if it must be closed (twice max_clients). */
-bool chi_guard_conn_added(chi_guard *g, uint32_t pipe);
-
 /**
- * The same at @p now (ns, monotonic, the start of its idle clock); an
- * @p exempt connection (the admin endpoint) is not counted against
- * max_clients and never refused for it.
+ * A connection arrived at @p now (ns, monotonic, the start of its idle
+ * clock): false if it must be closed (twice max_clients). An @p exempt
+ * connection (the admin endpoint) is not counted against max_clients and
+ * never refused for it.
  */
 bool chi_guard_conn_added_at(chi_guard *g, uint32_t pipe, bool exempt, int64_t now);
 
