@@ -92,7 +92,7 @@ class Protocol(Base):
         self.c.account_open("bob", 2_000_000)
         q = self.c.quote(self.call, "buy", 2)
         self.assertGreater(q["price"], q["model"])
-        self.assertEqual(set(q) - {"ok"}, {"price", "model", "premium", "vol", "max_qty"})
+        self.assertEqual(set(q) - {"ok"}, {"price", "model", "premium", "hedge_cost", "vol", "max_qty"})
         # bob offers the put; alice's call buy nets against it through parity
         r = self.c.order_new("bob", self.put, "sell", 3, price=tick(q["model"] - 20), client_order_id="b1")
         self.assertEqual(r["status"], "new")

@@ -38,6 +38,8 @@ static void open_acct(const char *name, ch_account_id *id)
 /* One December expiry, a flat 50 % smile at index 100,000, r = q = 0, the pool
  * off: the only internal source is parity. The venue: 5 bps fee + 1 bp
  * impact, in and out: 120 USD per unit of delta at F = 100,000. */
+static bool g_pool, g_forward_funding;
+
 static void start(double delta_limit)
 {
     ch_engine_config c;
@@ -46,7 +48,8 @@ static void start(double delta_limit)
     c.max_orders = 1024;
     c.max_accounts = 16;
     c.max_positions = 1024;
-    c.pool.enabled = false;
+    c.pool.enabled = g_pool;
+    c.forward_funding = g_forward_funding;
     c.risk_aware = true;
     c.hedge_fee_bps = 5;
     c.hedge_impact_bps = 1;
@@ -189,7 +192,20 @@ END_TEST
 
 START_TEST(the_forward_comes_from_the_perp)
 {
+    /* by default the index plus the perp's basis, as the marks price options */
     start(0);
+    ch_market_update m0 = {.underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001,
+                           .perp = 100050};
+    ck_assert_int_eq(ch_engine_market(eng, &m0), CH_OK);
+    order(bob, P90, CH_SELL, 1500, 1, CH_TIF_GTC);
+    order(alice, C90, CH_BUY, 20000, 1, CH_TIF_IOC);
+    double F0 = 100050;
+    ck_assert(labs(fills[0].price - (T(1500 + (F0 - 90000) + 2 * 6e-4 * F0) + 1)) <= 2);
+    stop();
+    /* with forward_funding, the expected funding to expiry too */
+    g_forward_funding = true;
+    start(0);
+    g_forward_funding = false;
     /* expected funding 0.01 % per 8 h for 30 days = 0.9 %, and a perp 50
      * over the index: F = 100,000 x 1.009 + 50 = 100,950 */
     ch_market_update mu = {.underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001,
@@ -205,6 +221,56 @@ START_TEST(the_forward_comes_from_the_perp)
 }
 END_TEST
 
+/* The pool's quote has the same delta term: adding delta pays, reducing is rebated. */
+START_TEST(the_pool_quote_has_a_delta_term)
+{
+    g_pool = true;
+    start(0);
+    g_pool = false;
+    ch_quote q;
+    /* a customer buying the call leaves the house short its delta: pays */
+    ck_assert_int_eq(ch_engine_quote(eng, C90, CH_BUY, 1, &q), CH_OK);
+    ck_assert(q.hedge_cost > 0);
+    double delta = q.hedge_cost / (2 * 6e-4 * 100000); /* |delta| of one call */
+    ck_assert(delta > 0.5 && delta < 1);
+    /* the house long 5 on the perp: the same trade now takes delta off it */
+    ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, 5), CH_OK);
+    ch_quote r;
+    ck_assert_int_eq(ch_engine_quote(eng, C90, CH_BUY, 1, &r), CH_OK);
+    ck_assert_double_eq_tol(r.hedge_cost, -q.hedge_cost, 1e-9);
+    ck_assert_int_lt(r.price, q.price);
+    stop();
+}
+END_TEST
+
+/* The stored configuration carries the risk-aware settings, and a store
+ * written without them still reads (no tail unless risk-aware). */
+START_TEST(the_config_record_carries_risk_aware)
+{
+    ch_engine_config a, b;
+    ch_engine_defaults(&a);
+    uint8_t buf[1024], old[1024];
+    size_t n_old = ch_config_encode(&a, old, sizeof old);
+    ck_assert_uint_gt(n_old, 0);
+    a.risk_aware = true;
+    a.forward_funding = true;
+    a.house_delta_limit = 25;
+    a.hedge_impact_bps = 2.5;
+    size_t n = ch_config_encode(&a, buf, sizeof buf);
+    ck_assert_uint_eq(n, n_old + 1 + 4 * 8);
+    ck_assert_int_eq(ch_config_decode(buf, n, &b), CH_OK);
+    ck_assert(b.risk_aware && b.forward_funding && !b.pool.no_limits);
+    ck_assert_double_eq(b.house_delta_limit, 25);
+    ck_assert_double_eq(b.hedge_impact_bps, 2.5);
+    ck_assert_int_eq(ch_config_decode(old, n_old, &b), CH_OK);
+    ck_assert(!b.risk_aware && !b.forward_funding);
+    /* a damaged tail is refused */
+    buf[n_old] = 0;
+    ck_assert_int_eq(ch_config_decode(buf, n, &b), CH_EBADREQ);
+    ck_assert_int_eq(ch_config_decode(buf, n_old + 3, &b), CH_EBADREQ);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("netting");
@@ -214,6 +280,8 @@ int main(void)
     tcase_add_test(tc, a_hedge_fill_reaches_the_engine_through_the_log);
     tcase_add_test(tc, the_delta_limit_refuses);
     tcase_add_test(tc, the_forward_comes_from_the_perp);
+    tcase_add_test(tc, the_pool_quote_has_a_delta_term);
+    tcase_add_test(tc, the_config_record_carries_risk_aware);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

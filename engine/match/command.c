@@ -450,6 +450,16 @@ size_t ch_config_encode(const ch_engine_config *c, uint8_t *buf, size_t cap)
     w_f64(&w, s->short_power);
     w_f64(&w, s->long_power);
     w_f64(&w, s->floor_days);
+    /* a tail for what came later, written only when it is not the old
+     * behaviour, so that a store written before it still opens */
+    if (c->risk_aware || p->no_limits || c->forward_funding) {
+        w_u8(&w, (uint8_t)((c->risk_aware ? 1 : 0) | (p->no_limits ? 2 : 0) |
+                           (c->forward_funding ? 4 : 0)));
+        w_f64(&w, c->hedge_fee_bps);
+        w_f64(&w, c->hedge_impact_bps);
+        w_f64(&w, c->house_delta_limit);
+        w_f64(&w, c->funding_half_life_h);
+    }
     return w.bad || s->n_spot > CH_SCEN_MAX_SPOT ? 0 : w.n;
 }
 
@@ -495,6 +505,18 @@ ch_err ch_config_decode(const uint8_t *buf, size_t len, ch_engine_config *c)
     s->short_power = r_f64(&r);
     s->long_power = r_f64(&r);
     s->floor_days = r_f64(&r);
+    if (!r.bad && r.n < len) {
+        uint8_t flags = r_u8(&r);
+        if (flags == 0 || flags > 7)
+            return CH_EBADREQ;
+        c->risk_aware = (flags & 1) != 0;
+        p->no_limits = (flags & 2) != 0;
+        c->forward_funding = (flags & 4) != 0;
+        c->hedge_fee_bps = r_f64(&r);
+        c->hedge_impact_bps = r_f64(&r);
+        c->house_delta_limit = r_f64(&r);
+        c->funding_half_life_h = r_f64(&r);
+    }
     if (r.bad || r.n != len)
         return CH_EBADREQ;
     return CH_OK;

@@ -333,6 +333,8 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
         e->pool_epoch++; /* not base_epoch: pool_drift bounds what a pool fill moves */
+        if (e->cfg.risk_aware)
+            e->base_epoch++; /* ... but not the quotes' delta term */
         double before = fabs((double)(e->pos[k].qty - q));
         double after = fabs((double)e->pos[k].qty);
         u->pool_abs_notional_units += (after - before) * s->rs.contract_size;
@@ -345,6 +347,10 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
         u->pool_drift += fabs(t1 - t0) + fabs(b1 - b0);
     } else if (acct == CH_ACCOUNT_HOUSE) {
         ch_inventory_fill(u->house_inv, id.v, (double)q);
+        if (e->cfg.risk_aware) { /* the house's delta: every quote's delta term */
+            e->pool_epoch++;
+            e->base_epoch++;
+        }
     }
 }
 
@@ -455,17 +461,19 @@ static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side
 
 /* Expected funding to a horizon of T years, a fraction of notional: the
  * average per 8-hour period times the periods (0 without a funding feed). */
-static double funding_to(const und_state *u, double T)
+double chi_funding_to(const und_state *u, double T)
 {
     return isnan(u->funding_avg) ? 0.0 : u->funding_avg * T * 365.0 * 3.0;
 }
 
-/* The perp-implied forward to T: index x (1 + expected funding to T) + the
- * perp's basis to the index (0 without a perp price). */
-double chi_perp_forward(const und_state *u, double T)
+/* The forward to T the hedge can lock in: the index plus the perp's basis
+ * to it (0 without a perp price), and with forward_funding the expected
+ * funding to T (index x (1 + f_T) + basis). */
+double chi_perp_forward(const ch_engine *e, const und_state *u, double T)
 {
     double basis = u->perp > 0 ? u->perp - u->m.spot : 0.0;
-    return u->m.spot * (1.0 + funding_to(u, T)) + basis;
+    double carry = e->cfg.forward_funding ? chi_funding_to(u, T) : 0.0;
+    return u->m.spot * (1.0 + carry) + basis;
 }
 
 /* Parity: the taker's price for a resting sibling order at `p` ticks. With
@@ -528,7 +536,7 @@ static bool net_hedge_terms(ch_engine *e, ch_instr_id x, ch_side side, int64_t *
                                .impact_rate = e->cfg.hedge_impact_bps * 1e-4,
                                .delta_limit = e->cfg.house_delta_limit};
     double T = ch_years(e->now, s->rs.expiry);
-    double F = chi_perp_forward(u, T > 0 ? T : 0);
+    double F = chi_perp_forward(e, u, T > 0 ? T : 0);
     ch_hedge_cost c = ch_marginal_hedge_cost(&hp, h, (double)n * d, F, 0.0);
     if (c.refused)
         return false;
@@ -1062,6 +1070,7 @@ ch_err ch_engine_quote(const ch_engine *e, ch_instr_id instr, ch_side side, int6
     out->price = p.ticks;
     out->model = p.mid;
     out->premium = p.premium;
+    out->hedge_cost = p.hedge_cost;
     double vol = 0;
     const und_state *u = und_of(e, instr);
     ch_smile_vol(u->smile, s->rs.strike, s->rs.expiry, e->now, &vol);

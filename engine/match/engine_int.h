@@ -266,6 +266,7 @@ typedef struct pool_px {
     int64_t ticks;
     double raw; /* the price in ticks before rounding to a tick and to the band */
     double mid, premium; /* per contract, quote ccy */
+    double hedge_cost;   /* the delta term per contract (risk-aware), quote ccy, signed */
 } pool_px;
 
 /* Exposure measure after a pool trade of dq: allowed if within limit or shrinking. */
@@ -293,7 +294,11 @@ void chi_materialize(ch_engine *e, account *a);
 void chi_on_book_event(void *ctx, const ch_event *ev);
 uint32_t chi_order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_id order,
                        uint64_t user);
-double chi_perp_forward(const und_state *u, double T);
+double chi_perp_forward(const ch_engine *e, const und_state *u, double T);
+/* Expected funding to T years, a fraction of notional (engine.c). */
+double chi_funding_to(const und_state *u, double T);
+/* The pool quote's delta term: the house's cost of the pool taking dq lots (pool.c). */
+double chi_delta_cost(const ch_engine *e, const series *s, double dq);
 void chi_pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px);
 uint32_t chi_pos_find(const ch_engine *e, uint32_t a, uint32_t i);
 uint32_t chi_pos_get(ch_engine *e, uint32_t a, uint32_t i);

@@ -38,7 +38,7 @@ static void refresh_series(ch_engine *e, uint32_t i)
             T = 0;
         double fwd = u->m.spot * exp(-u->m.carry * T) - s->rs.strike * exp(-u->m.rate * T);
         if (e->cfg.risk_aware) /* D(F - K), F from the perp: what the hedge can lock in */
-            fwd = exp(-u->m.rate * T) * (chi_perp_forward(u, T) - s->rs.strike);
+            fwd = exp(-u->m.rate * T) * (chi_perp_forward(e, u, T) - s->rs.strike);
         s->fwd_ticks = fwd / tick_value(e, s->und);
     }
 }

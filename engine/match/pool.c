@@ -10,6 +10,30 @@
 
 
 
+/*
+ * The delta term of the pool's quote (risk-aware): what the house's whole
+ * book pays, or is rebated, to hedge the delta of the pool taking dq lots:
+ * ch_marginal_hedge_cost's trading part, at the perp's forward to the
+ * series' expiry. Its carry part is left out: the pool's marks price its
+ * options on the index at the configured rate, and a quote that paid the
+ * expected funding up front would sit hundreds of USD from its own mark
+ * (about delta x F x f_T: 2-3 % of the forward a month at May 2021's
+ * funding) while the funding itself arrives, or does not, over the life of
+ * the hedge. Never refuses: the house's delta limit is parity's; the hedger
+ * catches up with what the pool takes.
+ */
+double chi_delta_cost(const ch_engine *e, const series *s, double dq)
+{
+    const und_state *u = &e->und[s->und];
+    double T = ch_years(e->now, s->rs.expiry);
+    T = T > 0 ? T : 0;
+    ch_hedge_cost_params hp = {.fee_rate = e->cfg.hedge_fee_bps * 1e-4,
+                               .impact_rate = e->cfg.hedge_impact_bps * 1e-4};
+    ch_hedge_cost c = ch_marginal_hedge_cost(&hp, ch_engine_house_delta(e, s->und),
+                                             dq * s->unit.delta, chi_perp_forward(e, u, T), 0.0);
+    return c.refused ? 0.0 : c.trading; /* refused here only for inputs that are not finite */
+}
+
 /* The pool's price for a customer trade of n lots (n >= 1). */
 pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n)
 {
@@ -40,7 +64,8 @@ pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t
     if (skew < -pc->max_skew_vol)
         skew = -pc->max_skew_vol;
     double prem = (pc->half_spread_vol + skew) * vg;
-    double px = cust == CH_BUY ? s->unit.price + prem : s->unit.price - prem;
+    double hc = e->cfg.risk_aware ? chi_delta_cost(e, s, dq) / (double)n : 0.0;
+    double px = cust == CH_BUY ? s->unit.price + prem + hc : s->unit.price - prem - hc;
     double tv = tick_value(e, s->und);
     r.raw = px / tv;
     int64_t t = cust == CH_BUY ? (int64_t)ceil(r.raw - 1e-9) : (int64_t)floor(r.raw + 1e-9);
@@ -59,20 +84,18 @@ pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t
     r.ticks = t;
     r.mid = s->unit.price;
     r.premium = prem;
+    r.hedge_cost = hc;
     return r;
 }
 
-/* May the pool take n lots of this trade (limits, cash)? */
-bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n,
-                        int64_t ticks)
+/* Within the pool's risk limits after the customer's dq lots? */
+static bool within_limits(const ch_engine *e, const series *s, double dq)
 {
-    const series *s = &e->ser[id.v];
     const ch_pool_config *pc = &e->cfg.pool;
     const und_state *u = &e->und[s->und];
     ch_risk_totals tot, bk;
     ch_inventory_totals(u->pool_inv, &tot);
-    ch_inventory_series_bucket(u->pool_inv, id.v, &bk);
-    double dq = cust == CH_BUY ? -(double)n : (double)n;
+    ch_inventory_series_bucket(u->pool_inv, (uint32_t)(s - e->ser), &bk);
     if (!within(tot.vega, tot.vega + dq * s->unit.vega, pc->max_vega_total) ||
         !within(tot.gamma, tot.gamma + dq * s->unit.gamma, pc->max_gamma_total) ||
         !within(bk.vega, bk.vega + dq * s->unit.vega, pc->max_vega_strike) ||
@@ -82,10 +105,19 @@ bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n
     double units_now = u->pool_abs_notional_units;
     double units_after = units_now + (fabs(held + dq) - fabs(held)) * s->rs.contract_size;
     double spot = u->has_index ? u->m.spot : 0.0;
-    if (!within(units_now * spot, units_after * spot, pc->max_notional))
+    return within(units_now * spot, units_after * spot, pc->max_notional);
+}
+
+/* May the pool take n lots of this trade (limits unless no_limits, cash)? */
+bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n,
+                        int64_t ticks)
+{
+    const series *s = &e->ser[id.v];
+    double dq = cust == CH_BUY ? -(double)n : (double)n;
+    if (!e->cfg.pool.no_limits && !within_limits(e, s, dq))
         return false;
     if (cust == CH_SELL) { /* the pool pays */
-        int64_t cost = ticks * u->tick_cash * n;
+        int64_t cost = ticks * e->und[s->und].tick_cash * n;
         if (cost > e->acct[CH_ACCOUNT_POOL].cash)
             return false;
     }

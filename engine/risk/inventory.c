@@ -266,8 +266,7 @@ void ch_scenario_defaults(ch_scenario_config *cfg)
     cfg->floor_days = 1.0;
 }
 
-/* Vol multiplier of scenario mode `mode` (-1, 0, +1) for an expiry T years away. */
-static double vol_mult(const ch_scenario_config *c, double T, int mode)
+double ch_scenario_vol_mult(const ch_scenario_config *c, double T, int mode)
 {
     if (mode == 0)
         return 1.0;
@@ -305,7 +304,7 @@ ch_err ch_series_scenarios(const ch_series *s, const ch_smile *sm, const ch_mark
     for (size_t i = 0; i < cfg->n_spot; i++) {
         for (int mode = -1; mode <= 1; mode++) {
             double spot = m->spot * (1.0 + cfg->spot_shocks[i]);
-            double vm = vol_mult(cfg, T, mode); /* 0 is fine: ch_bs takes the limit */
+            double vm = ch_scenario_vol_mult(cfg, T, mode); /* 0 is fine: ch_bs takes the limit */
             e = series_greeks(s, sm, m, spot, vm, &g);
             if (e != CH_OK)
                 return e;

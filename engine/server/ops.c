@@ -640,6 +640,7 @@ static ch_err op_quote(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "price", px(s, id, q.price));
     cJSON_AddNumberToObject(r->out, "model", q.model);
     cJSON_AddNumberToObject(r->out, "premium", q.premium);
+    cJSON_AddNumberToObject(r->out, "hedge_cost", q.hedge_cost);
     cJSON_AddNumberToObject(r->out, "vol", q.vol);
     cJSON_AddNumberToObject(r->out, "max_qty", (double)q.max_qty);
     return CH_OK;

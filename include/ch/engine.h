@@ -97,6 +97,8 @@ typedef struct ch_pool_config {
     double max_vega_strike;             /**< Vmax_k */
     double max_gamma_strike;            /**< Gmax_k */
     double max_notional;                /**< quote ccy */
+    bool no_limits; /**< price with the limits as scales but never refuse for them (the
+                         simulator's AMM: takes every trade; cash is still checked) */
 } ch_pool_config;
 
 typedef struct ch_engine_config {
@@ -127,6 +129,10 @@ typedef struct ch_engine_config {
     double house_delta_limit;   /**< |unhedged delta| of the house per underlying, in
                                      underlying units, that parity fills may not pass; 0: none */
     double funding_half_life_h; /**< half-life of the expected-funding average, hours */
+    bool forward_funding;       /**< the parity forward projects the expected funding to
+                                     expiry (index x (1 + f_T) + basis); off (default): index +
+                                     basis, as the marks price options. chsim measured the
+                                     projection losing (DESIGN section 4) */
 } ch_engine_config;
 
 /**
@@ -364,6 +370,9 @@ typedef struct ch_quote {
                          (signed: negative is a rebate beyond the half-spread) */
     double vol;     /**< marked vol */
     int64_t max_qty; /**< how much of qty the pool would fill (limits, cash) */
+    double hedge_cost; /**< the delta term (risk-aware; 0 otherwise): the house's marginal
+                            hedge cost of the trade per contract, quote ccy, signed (negative:
+                            a rebate, the trade takes delta off the house); in price */
 } ch_quote;
 
 /**

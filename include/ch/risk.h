@@ -274,6 +274,9 @@ typedef struct ch_scenario_config {
 /** Defaults: spot ±5/10/15/20 % and 0, vol down/flat/up as above. */
 CH_API void ch_scenario_defaults(ch_scenario_config *cfg);
 
+/** The vol multiplier of mode @p mode (-1 down, 0 flat, +1 up) for an expiry @p T years away. */
+CH_API double ch_scenario_vol_mult(const ch_scenario_config *cfg, double T, int mode);
+
 typedef struct ch_scenario_result {
     size_t n; /**< n_spot * 3 */
     double spot_shock[CH_SCEN_MAX_SPOT * 3];
