@@ -30,6 +30,38 @@ PATH=/nonexistent "$chsim" --config "$dir/short.json" --out "$dir/e" --quiet >"$
 grep -q 'plots skipped: gnuplot not found' "$dir/e.log"
 cmp "$dir/a/report.json" "$dir/e/report.json"
 [ ! -e "$dir/e/inventory.png" ]
+# the equal-flow comparison: three models at the same contracts, one run per seed
+python3 - "$dir/a/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+for block in ("equal_flow", "equal_flow_every_step"):
+    runs = r[block]["runs"]
+    assert len(runs) == 5, (block, len(runs))          # the default: 5 seeds
+    assert [x["seed"] for x in runs] == [11, 12, 13, 14, 15]
+    for run in runs:
+        m = {x["model"]: x for x in run["models"]}
+        assert set(m) == {"clearinghouse", "amm", "dealer"}
+        c = m["clearinghouse"]["contracts"]
+        assert c > 0 and all(m[k]["contracts"] == c for k in m), run
+        for k in m.values():   # the parts add up to the hedge cost
+            parts = k["fees"] + k["slippage"] + k["expiry_unwind_cost"] + k["funding"]
+            assert abs(parts - k["hedge_cost"]) <= 1e-6 * max(1, abs(k["hedge_cost"])) + 0.01, k
+    assert {x["model"] for x in r[block]["summary"]} == {"clearinghouse", "amm", "dealer"}
+assert len(r["seeds"]) == 5
+PY
+grep -q '^## Equal flow: the clearinghouse, an AMM and a dealer' "$dir/a/report.md"
+"$chsim" --config "$dir/short.json" --seeds 2 --out "$dir/s2" --no-plots --quiet >/dev/null
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r["equal_flow"]["runs"]) == 2' \
+    "$dir/s2/report.json"
+# the shipped regimes apply before --config; an unknown one is refused
+"$chsim" --regime negative-funding --config "$dir/short.json" --seeds 1 --out "$dir/nf" \
+    --no-plots --quiet >/dev/null
+grep -q '"funding": "constant"' "$dir/nf/report.json"
+if "$chsim" --regime sideways --out "$dir/x" 2>"$dir/err"; then
+    echo "an unknown regime was accepted" >&2
+    exit 1
+fi
+grep -q 'no such regime' "$dir/err"
 # strict config
 echo '{"flow": {"oders_per_hour": 3}}' >"$dir/bad.json"
 if "$chsim" --config "$dir/bad.json" --out "$dir/d" 2>"$dir/err"; then

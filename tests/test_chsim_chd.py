@@ -111,11 +111,12 @@ def main():
         inproc = dict(SCENARIO, pool={"capital": DAEMON["lp_cash"]},
                       engine={"taker_fee_bps": DAEMON["taker_fee_bps"],
                               "netting_fee_ticks": DAEMON["netting_fee_ticks"]},
-                      configurations=[{"name": "as chd"}])
+                      # chd's engine nets on price alone unless its config says risk_aware
+                      configurations=[{"name": "as chd", "risk_aware": False}])
         path = os.path.join(tmp, "inproc.json")
         with open(path, "w") as f:
             json.dump(inproc, f)
-        r = chsim("--config", path, "--out", os.path.join(tmp, "inproc"))
+        r = chsim("--config", path, "--seeds", "1", "--out", os.path.join(tmp, "inproc"))
         assert r.returncode == 0, r.stderr
         with open(os.path.join(tmp, "inproc", "report.json")) as f:
             ip = json.load(f)["configurations"][0]

@@ -53,7 +53,7 @@ static void run_scenario(const sim_config *c, scenario *s)
     if (s->f.n == 0)
         ck_assert(sim_flow_generate(c, &s->m, &s->f));
     ck_assert_uint_gt(s->f.n, 0);
-    ck_assert_msg(sim_run(c, &c->runs[0], &s->m, &s->f, &s->r, NULL, NULL, msg, sizeof msg), "%s",
+    ck_assert_msg(sim_run(c, &c->runs[0], &s->m, &s->f, NULL, &s->r, NULL, NULL, msg, sizeof msg), "%s",
                   msg);
     /* the attribution adds up to the PnL, whatever the scenario */
     double sum = 0;
@@ -202,7 +202,7 @@ static void report_once(const sim_config *c, const char *dir)
     char msg[SIM_MSG_MAX];
     bool plotted;
     ck_assert(mkdir(dir, 0700) == 0);
-    ck_assert_msg(sim_report_write(dir, c, &s.m, &s.f, &s.r, 1, false, &plotted, msg, sizeof msg),
+    ck_assert_msg(sim_report_write(dir, c, &s.m, &s.f, &s.r, 1, NULL, false, &plotted, msg, sizeof msg),
                   "%s", msg);
     ck_assert(!plotted);
     free_scenario(&s);

@@ -5,8 +5,8 @@
  * in process (the library chd runs) over simulated time for several
  * configurations on the same seeded flow and price path, and writes a report.
  *
- * Usage: chsim [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]
- *              [--chd ENDPOINT [--key KEY | --key-file FILE]]
+ * Usage: chsim [--regime NAME] [--config FILE] [--out DIR] [--seed N] [--seeds N]
+ *              [--no-plots] [--quiet] [--chd ENDPOINT [--key KEY | --key-file FILE]]
  *        chsim --help | --version
  * (getopt_long: "--opt value" or "--opt=value"; anything else is an error
  * naming it, exit 2).
@@ -15,7 +15,12 @@
  * configuration (the daemon's), the key from --key, --key-file or $CH_KEY.
  *
  * With no arguments: the default scenario on the shipped data (BTC hourly
- * closes, Binance funding, the Deribit chain), output in ./chsim-out/.
+ * closes, Binance funding, the Deribit chain) with 5 seeds (seed ... seed+4:
+ * the flow, and with a GBM path the path, per seed), output in ./chsim-out/.
+ * Every seed runs every configuration and the equal-flow comparison
+ * (sim_equal.c); the full tables are the first seed's. --regime NAME applies
+ * a shipped regime (regimes/NAME.json in the data directory: busy,
+ * one-sided, high-volatility, negative-funding) before --config.
  * Data files are looked up as given, then in $CH_SIM_DATA, then in the data
  * directory of the source tree this binary was built from, then in the
  * installed data directory.
@@ -108,13 +113,97 @@ static char *read_all(const char *path)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chsim [--config FILE] [--out DIR] [--seed N] [--no-plots] [--quiet]\n"
-               "             [--chd ENDPOINT [--key KEY | --key-file FILE]]\n"
+    fprintf(f, "usage: chsim [--regime NAME] [--config FILE] [--out DIR] [--seed N] [--seeds N]\n"
+               "             [--no-plots] [--quiet] [--chd ENDPOINT [--key KEY | --key-file FILE]]\n"
                "       chsim --help | --version\n"
-               "defaults: the shipped scenario, --out chsim-out; --chd runs it through a chd\n");
+               "defaults: the shipped scenario, 5 seeds (1 with --chd), --out chsim-out;\n"
+               "regimes: busy, one-sided, high-volatility, negative-funding;\n"
+               "--chd runs it through a chd\n");
 }
 
-enum { O_CONFIG = 256, O_OUT, O_SEED, O_CHD, O_KEY, O_KEY_FILE, O_QUIET, O_NO_PLOTS, O_VERSION };
+enum { O_CONFIG = 256, O_OUT, O_SEED, O_CHD, O_KEY, O_KEY_FILE, O_QUIET, O_NO_PLOTS, O_VERSION,
+       O_SEEDS, O_REGIME };
+
+/* The scenario's market and flow for c->seed. false + msg on error. */
+static bool load_scenario(const sim_config *c, sim_market *m, sim_flow *flow, char *msg,
+                          size_t cap)
+{
+    if (!sim_market_build(c, m, msg, cap))
+        return false;
+    bool ok;
+    if (c->flow.source == SIM_FLOW_CSV) {
+        char path[SIM_PATH_MAX];
+        ok = sim_resolve(c, c->flow.file, path, sizeof path);
+        if (!ok)
+            snprintf(msg, cap, "flow file \"%.400s\" not found", c->flow.file);
+        else
+            ok = sim_flow_load(path, flow, msg, cap);
+    } else {
+        ok = sim_flow_generate(c, m, flow);
+        if (!ok)
+            snprintf(msg, cap, "generating the flow failed (out of memory or too many "
+                               "expiries)");
+    }
+    if (!ok)
+        sim_market_free(m);
+    return ok;
+}
+
+/* Apply a config file over c. false + message on stderr. */
+static bool apply_config(sim_config *c, const char *path)
+{
+    char msg[SIM_MSG_MAX];
+    char *text = read_all(path);
+    if (text == NULL) {
+        fprintf(stderr, "chsim: %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    bool ok = sim_config_parse(c, text, msg, sizeof msg);
+    free(text);
+    if (!ok)
+        fprintf(stderr, "chsim: %s: %s\n", path, msg);
+    return ok;
+}
+
+/* One seed: every configuration (the first with the equal-flow models) and
+ * the every-step block. res: n_runs results. false + msg on error. */
+static bool run_seed(sim_config *c, const sim_market *m, const sim_flow *flow, bool equal,
+                     sim_result *res, size_t n_runs, sim_seed *out, progress *p, char *msg,
+                     size_t cap)
+{
+    out->seed = c->seed;
+    for (size_t i = 0; i < n_runs; i++) {
+        p->run++;
+        p->name = c->runs[i].name;
+        p->last = -1;
+        bool ok = i == 0 && equal
+                      ? sim_equal(c, &c->runs[0], m, flow, &res[0], out->eq[0], msg, cap)
+                      : sim_run(c, &c->runs[i], m, flow, NULL, &res[i], on_progress, p, msg, cap);
+        if (!ok) {
+            char tmp[SIM_MSG_MAX];
+            snprintf(tmp, sizeof tmp, "%s", msg);
+            snprintf(msg, cap, "seed %" PRIu64 ", configuration \"%s\": %.400s", c->seed,
+                     c->runs[i].name, tmp);
+            return false;
+        }
+        out->contracts[i] = sim_contracts(&res[i]);
+        out->hedge_cost[i] = sim_hedge_cost(&res[i]);
+        out->pool_pnl[i] = res[i].pool_pnl;
+    }
+    if (!equal)
+        return true;
+    sim_run_config every = c->runs[0];
+    every.hedge.kind = CH_HEDGE_EVERY_BATCH;
+    p->run++;
+    p->name = "equal flow, every step";
+    if (!sim_equal(c, &every, m, flow, NULL, out->eq[1], msg, cap)) {
+        char tmp[SIM_MSG_MAX];
+        snprintf(tmp, sizeof tmp, "%s", msg);
+        snprintf(msg, cap, "seed %" PRIu64 ", equal flow every step: %.400s", c->seed, tmp);
+        return false;
+    }
+    return true;
+}
 
 int main(int argc, char **argv)
 {
@@ -122,6 +211,8 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, O_CONFIG},
         {"out", required_argument, NULL, O_OUT},
         {"seed", required_argument, NULL, O_SEED},
+        {"seeds", required_argument, NULL, O_SEEDS},
+        {"regime", required_argument, NULL, O_REGIME},
         {"chd", required_argument, NULL, O_CHD},
         {"key", required_argument, NULL, O_KEY},
         {"key-file", required_argument, NULL, O_KEY_FILE},
@@ -132,9 +223,9 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *out = "chsim-out";
-    const char *chd = NULL, *key = NULL, *key_file = NULL;
+    const char *chd = NULL, *key = NULL, *key_file = NULL, *regime = NULL;
     bool quiet = false, plots = true, has_seed = false;
-    uint64_t seed = 0;
+    uint64_t seed = 0, n_seeds = 0;
     int opt;
     while ((opt = ch_cli_next("chsim", argc, argv, "h", lo)) != -1) {
         switch (opt) {
@@ -148,6 +239,18 @@ int main(int argc, char **argv)
             if (!ch_cli_u64("chsim", "--seed", optarg, &seed))
                 return 2;
             has_seed = true;
+            break;
+        case O_SEEDS:
+            if (!ch_cli_u64("chsim", "--seeds", optarg, &n_seeds))
+                return 2;
+            if (n_seeds < 1 || n_seeds > SIM_SEEDS_MAX) {
+                fprintf(stderr, "chsim: --seeds: expected 1 to %d, got %s\n", SIM_SEEDS_MAX,
+                        optarg);
+                return 2;
+            }
+            break;
+        case O_REGIME:
+            regime = optarg;
             break;
         case O_CHD:
             chd = optarg;
@@ -180,6 +283,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "chsim: %s is for --chd only\n", key != NULL ? "--key" : "--key-file");
         return 2;
     }
+    if (chd != NULL && n_seeds > 1) {
+        fprintf(stderr, "chsim: --seeds is for the in-process engine (--chd runs one seed)\n");
+        return 2;
+    }
     if (key != NULL && key_file != NULL) {
         fprintf(stderr, "chsim: --key and --key-file: give one\n");
         return 2;
@@ -209,80 +316,95 @@ int main(int argc, char **argv)
     char msg[SIM_MSG_MAX];
     sim_config_defaults(&c);
     default_data_dir(&c);
-    if (config != NULL) {
-        char *text = read_all(config);
-        if (text == NULL) {
-            fprintf(stderr, "chsim: %s: %s\n", config, strerror(errno));
+    if (regime != NULL) {
+        char name[SIM_PATH_MAX], path[SIM_PATH_MAX];
+        bool known = strspn(regime, "abcdefghijklmnopqrstuvwxyz-") == strlen(regime) &&
+                     regime[0] != '\0' && strlen(regime) < 64;
+        snprintf(name, sizeof name, "regimes/%.64s.json", regime);
+        if (!known || !sim_resolve(&c, name, path, sizeof path)) {
+            fprintf(stderr, "chsim: --regime %s: no such regime (busy, one-sided, "
+                            "high-volatility, negative-funding)\n", regime);
             return 2;
         }
-        bool ok = sim_config_parse(&c, text, msg, sizeof msg);
-        free(text);
-        if (!ok) {
-            fprintf(stderr, "chsim: %s: %s\n", config, msg);
+        if (!apply_config(&c, path))
             return 2;
-        }
     }
+    if (config != NULL && !apply_config(&c, config))
+        return 2;
     if (has_seed)
         c.seed = seed;
+    if (n_seeds == 0)
+        n_seeds = chd != NULL ? 1 : 5;
     static sim_market m;
-    if (!sim_market_build(&c, &m, msg, sizeof msg)) {
-        fprintf(stderr, "chsim: %s\n", msg);
-        return 1;
-    }
     sim_flow flow;
-    bool ok;
-    if (c.flow.source == SIM_FLOW_CSV) {
-        char path[SIM_PATH_MAX];
-        ok = sim_resolve(&c, c.flow.file, path, sizeof path);
-        if (!ok)
-            snprintf(msg, sizeof msg, "flow file \"%.400s\" not found", c.flow.file);
-        else
-            ok = sim_flow_load(path, &flow, msg, sizeof msg);
-    } else {
-        ok = sim_flow_generate(&c, &m, &flow);
-        if (!ok)
-            snprintf(msg, sizeof msg, "generating the flow failed (out of memory or too many "
-                                      "expiries)");
-    }
-    if (!ok) {
+    if (!load_scenario(&c, &m, &flow, msg, sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
-        sim_market_free(&m);
         return 1;
     }
     /* daemon mode: one configuration, the daemon's */
     size_t n_runs = chd != NULL ? 1 : c.n_runs;
     sim_result *res = calloc(n_runs, sizeof *res);
-    progress p = {.on = !quiet && isatty(2), .n_runs = n_runs, .last = -1};
+    sim_result *more = calloc(n_runs, sizeof *more);
+    static sim_seeds sd;
+    sd.equal_flow = chd == NULL;
+    sd.n_runs = n_runs;
+    for (size_t i = 0; i < n_runs; i++)
+        snprintf(sd.names[i], sizeof sd.names[i], "%s", chd != NULL ? "chd" : c.runs[i].name);
+    progress p = {.on = !quiet && isatty(2), .n_runs = (size_t)n_seeds * (n_runs + 1),
+                  .last = -1};
     size_t done = 0;
     if (res != NULL && chd != NULL) {
         p.run = 1;
+        p.n_runs = 1;
         p.name = "chd";
         if (sim_run_chd(&c, &m, &flow, chd, key, &res[0], on_progress, &p, msg, sizeof msg)) {
             done = 1;
+            sd.n = 1;
+            sd.s[0].seed = c.seed;
+            sd.s[0].contracts[0] = sim_contracts(&res[0]);
+            sd.s[0].hedge_cost[0] = sim_hedge_cost(&res[0]);
+            sd.s[0].pool_pnl[0] = res[0].pool_pnl;
         } else {
             if (p.on)
                 fprintf(stderr, "\n");
             fprintf(stderr, "chsim: %s\n", msg);
         }
     }
-    for (; res != NULL && chd == NULL && done < c.n_runs; done++) {
-        p.run = done + 1;
-        p.name = c.runs[done].name;
-        p.last = -1;
-        if (!sim_run(&c, &c.runs[done], &m, &flow, &res[done], on_progress, &p, msg, sizeof msg)) {
+    if (res != NULL && more != NULL && chd == NULL) {
+        uint64_t base = c.seed;
+        bool ok = run_seed(&c, &m, &flow, true, res, n_runs, &sd.s[0], &p, msg, sizeof msg);
+        for (uint64_t i = 1; ok && i < n_seeds; i++) {
+            static sim_market mi;
+            sim_flow fi;
+            c.seed = base + i;
+            ok = load_scenario(&c, &mi, &fi, msg, sizeof msg);
+            if (ok) {
+                ok = run_seed(&c, &mi, &fi, true, more, n_runs, &sd.s[i], &p, msg, sizeof msg);
+                for (size_t r = 0; ok && r < n_runs; r++)
+                    sim_result_free(&more[r]);
+                sim_flow_free(&fi);
+                sim_market_free(&mi);
+            }
+        }
+        c.seed = base;
+        if (ok) {
+            done = n_runs;
+            sd.n = (size_t)n_seeds;
+        } else {
             if (p.on)
                 fprintf(stderr, "\n");
-            fprintf(stderr, "chsim: configuration \"%s\": %s\n", c.runs[done].name, msg);
-            break;
+            fprintf(stderr, "chsim: %s\n", msg);
         }
     }
+    if (p.on && done == n_runs)
+        fprintf(stderr, "\n");
     int rc = res != NULL && done == n_runs ? 0 : 1;
     bool plotted = false;
     if (rc == 0 && mkdir(out, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "chsim: %s: %s\n", out, strerror(errno));
         rc = 1;
     }
-    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, n_runs, plots, &plotted, msg,
+    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, n_runs, &sd, plots, &plotted, msg,
                                        sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
         rc = 1;
@@ -290,17 +412,23 @@ int main(int argc, char **argv)
     if (rc == 0) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        if (!quiet)
+        if (!quiet) {
             sim_report_table(stdout, res, n_runs);
+            if (sd.equal_flow) {
+                printf("\n");
+                sim_report_eq_md(stdout, &sd);
+            }
+        }
         if (chd != NULL)
             printf("\nchsim: through chd at %s, the scenario shifted by %" PRId64 " weeks; fills "
                    "by source in the order replies %" PRIu64 "/%" PRIu64 "/%" PRIu64
                    ", in chd's stats %" PRIu64 "/%" PRIu64 "/%" PRIu64 " (book/net/pool)\n",
                    chd, res[0].shift_weeks, res[0].fills[0], res[0].fills[1], res[0].fills[2],
                    res[0].daemon_fills[0], res[0].daemon_fills[1], res[0].daemon_fills[2]);
-        printf("\nchsim: %zu configurations x %zu steps, %zu orders, in %.1f s; wrote %s/ "
+        printf("\nchsim: %zu configurations x %zu steps x %zu seeds, %zu orders (first seed), "
+               "in %.1f s; wrote %s/ "
                "(report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp%s)\n",
-               n_runs, m.n, flow.n, secs, out,
+               n_runs, m.n, sd.n, flow.n, secs, out,
                plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "");
         if (plots && !plotted)
             printf("chsim: plots skipped: gnuplot not found (apt-get install gnuplot-nox, then "
@@ -310,6 +438,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; res != NULL && i < n_runs; i++)
         sim_result_free(&res[i]);
     free(res);
+    free(more);
     sim_flow_free(&flow);
     sim_market_free(&m);
     return rc;

@@ -14,6 +14,10 @@
  *   sim_flow.c    customer orders: generated (seeded) or replayed, and CSV out
  *   sim_run.c     one configuration through the engine: fills, hedging, PnL
  *                 attribution, time series
+ *   sim_model.c   a model's book at equal flow (options, cash, perp hedges):
+ *                 settlement, value, Greeks, scenario capital, costs
+ *   sim_equal.c   the equal-flow comparison: the clearinghouse, an AMM and a
+ *                 dealer on the same customer fills, over several seeds
  *   sim_report.c  report.json, report.md, CSV series, gnuplot plots
  *   sim_chd.c     the same scenario through a running chd (chsim --chd; in
  *                 the chsim program only, it needs libchclient)
@@ -62,6 +66,8 @@ typedef struct sim_run_config {
                              every order goes to the pool at its quote */
     bool netting;         /* parity netting (the engine's switch) */
     bool dynamic_pricing; /* the pool's inventory premium (else half-spread only) */
+    bool risk_aware;      /* the engine's risk-aware netting and the pool's delta term */
+    bool forward_funding; /* the parity forward projects expected funding (engine key) */
     ch_hedge_policy hedge;
 } sim_run_config;
 
@@ -78,6 +84,7 @@ typedef struct sim_config {
         double spot0, mu, sigma;              /* GBM, per year */
         double jumps_per_year, jump_mean, jump_sd;
         double spikes_per_year, spike_mult, spike_hours;
+        double basis_bps;                     /* perp = index x (1 + basis), 0 = off */
     } price;
     struct {
         sim_funding_src source;
@@ -108,6 +115,9 @@ typedef struct sim_config {
     double pool_capital;   /* USD */
     double taker_fee_bps;  /* engine taker fee */
     int64_t netting_fee_ticks;
+    double hedge_impact_bps;    /* the engine's impact of a typical hedge order */
+    double house_delta_limit;   /* the engine's limit on the house's unhedged delta (0: none) */
+    double funding_half_life_h; /* the engine's expected-funding average */
     ch_pool_config pool;   /* dynamic pricing parameters */
     size_t n_runs;
     sim_run_config runs[SIM_MAX_RUNS];
@@ -259,7 +269,137 @@ bool sim_flow_generate(const sim_config *c, const sim_market *m, sim_flow *f);
 bool sim_flow_load(const char *path, sim_flow *f, char *msg, size_t cap);
 bool sim_flow_write(const char *path, const sim_flow *f);
 
+/* ---- equal flow: a model's book (sim_model.c) ----------------------------- */
+
+/**
+ * A customer fill as the clearinghouse made it: the order (its index in the
+ * flow and the step it arrived at), the step it filled at, the series, the
+ * customer's side, lots, price and taker fee, and whether the house (pool or
+ * parity) was the counterparty (false: another customer, a book match).
+ */
+typedef struct sim_fill {
+    uint32_t order;
+    uint32_t k_arrival, k_fill;
+    ch_time expiry;
+    double strike;
+    ch_opt type;
+    ch_side side;
+    bool house;
+    int64_t qty;
+    double price;  /* USD per contract */
+    double fee;    /* USD, the taker's; 0 for a maker */
+} sim_fill;
+
+typedef struct sim_fills {
+    size_t n, cap;
+    sim_fill *f;
+} sim_fills;
+
+bool sim_fills_push(sim_fills *fs, const sim_fill *f);
+void sim_fills_free(sim_fills *fs);
+
+/** What the equal-flow report shows per model (DESIGN section 10). */
+typedef struct sim_metrics {
+    double contracts;          /* Σ customer lots, each customer side counted */
+    double hedge_volume;       /* perp units traded */
+    double hedge_cost;         /* fees + slippage + expiry_unwind_cost + funding (paid > 0) */
+    double fees, slippage;     /* of hedge orders other than expiry unwinds */
+    double expiry_unwind_cost; /* fees + slippage of the unwinds of expired delta */
+    double funding;            /* paid (> 0) or received (< 0) */
+    double hedge_cost_per_contract;
+    double rebalancing_cost;   /* fees + slippage of the policy's orders (all of a pool's) */
+    double peak_capital;       /* largest worst scenario loss over the steps */
+    double mean_abs_gamma, mean_abs_vega;
+    double pool_pnl;           /* the model's total PnL */
+    double lp_return_on_capital;
+    double max_drawdown;
+    double customer_cost_per_contract;
+    double fill_ratio;         /* contracts filled / ordered (the clearinghouse's) */
+} sim_metrics;
+
+/** One option position of a model. */
+typedef struct sim_leg {
+    ch_time expiry;
+    double strike;
+    ch_opt type;
+    double qty;
+} sim_leg;
+
+/**
+ * A model's book: options, cash, and its hedge on the simulated venue (the
+ * policy's hedger and, for the dealer, a book of per-fill hedges).
+ */
+typedef struct sim_model {
+    const sim_config *c;
+    const sim_market *m;
+    sim_leg *leg;
+    size_t n_leg, cap_leg;
+    double cash;            /* USD: premiums and settlements */
+    const ch_hedger *h;     /* the policy's hedger (the model does not own it) */
+    ch_hedge_book fill_hedge; /* the dealer's per-fill hedges */
+    double pending_unwind;  /* |delta| expiries removed, not yet unwound */
+    ch_time unwind_until;
+    double unwind_cost, fees, slippage; /* of the policy's orders */
+    double last_fees, last_slippage, last_volume;
+    double sum_gamma, sum_vega;
+    size_t steps;
+    double pnl, peak, value0;
+    double ordered;         /* lots the customers ordered */
+    double cust_edge;       /* Σ customer's (price - mark) x side + fees */
+    sim_metrics out;
+    bool oom;
+} sim_model;
+
+void sim_model_init(sim_model *md, const sim_config *c, const sim_market *m, const ch_hedger *h);
+void sim_model_free(sim_model *md);
+/** The model takes @p qty (signed: + bought) of a series at @p price (USD per contract). */
+void sim_model_trade(sim_model *md, ch_time expiry, double strike, ch_opt type, double qty,
+                     double price);
+/** A customer's fill against this model, for the customer-cost metric (at step @p k). */
+void sim_model_customer(sim_model *md, size_t k, const sim_fill *f);
+/** Settle what expired by step @p k (intrinsic at the step's spot). Before its trades. */
+void sim_model_settle(sim_model *md, size_t k);
+/** Options delta, gamma and the gamma-weighted years to expiry at step @p k. */
+void sim_model_greeks(const sim_model *md, size_t k, double *delta, double *gamma, double *tau);
+/** The dealer's hedge of one fill alone: a perp order of @p qty at step @p k. */
+void sim_model_fill_hedge(sim_model *md, size_t k, double qty);
+/** After step @p k's trades and hedges: value, Greeks, capital, costs. */
+void sim_model_close_step(sim_model *md, size_t k);
+/** The metrics over the run (after the last step). */
+void sim_model_finish(sim_model *md, double pool_capital);
+/** The scenario's vol at step @p k for a strike and expiry (surface x level). */
+double sim_vol(const sim_market *m, size_t k, double strike, ch_time expiry);
+/** Black-Scholes value of one contract at step @p k at the scenario's surface. */
+double sim_model_mark(const sim_market *m, size_t k, ch_opt type, double strike, ch_time expiry);
+/** Perp price at step @p k (index x (1 + basis)). */
+double sim_perp(const sim_config *c, const sim_market *m, size_t k);
+
+/* ---- equal flow: the three models (sim_equal.c) --------------------------- */
+
+enum { SIM_CH = 0, SIM_AMM = 1, SIM_DEALER = 2, SIM_MODELS = 3 };
+extern const char *const sim_model_names[SIM_MODELS];
+
+#define SIM_METRICS 17
+typedef struct sim_metric_field {
+    const char *name;
+    size_t off;
+} sim_metric_field;
+/** The metrics' names (report keys) in report order. */
+extern const sim_metric_field sim_metric_fields[SIM_METRICS];
+double sim_metric(const sim_metrics *m, size_t i);
+
+struct sim_result;
+/**
+ * The three models on configuration @p rc's customer fills. @p ch_res (may
+ * be NULL) receives the clearinghouse's run as a configuration's result.
+ * false + msg on error.
+ */
+bool sim_equal(const sim_config *c, const sim_run_config *rc, const sim_market *m,
+               const sim_flow *f, struct sim_result *ch_res, sim_metrics out[SIM_MODELS],
+               char *msg, size_t cap);
+
 /* ---- one configuration --------------------------------------------------- */
+
 
 enum { SIM_PNL_SPREAD, SIM_PNL_DELTA, SIM_PNL_GAMMA, SIM_PNL_VEGA, SIM_PNL_THETA,
        SIM_PNL_FUNDING, SIM_PNL_FEES, SIM_PNL_SLIPPAGE, SIM_PNL_OTHER, SIM_PNL_N };
@@ -302,10 +442,19 @@ typedef struct sim_result {
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
 
-/** Run configuration @p r over the market and flow. false + msg on error. */
+/** What a run records or plays for the equal-flow comparison (all optional). */
+typedef struct sim_run_opts {
+    sim_fills *record;      /* every customer fill is appended */
+    sim_model *model;       /* the house's book (house + pool) is measured here */
+    const int64_t *amm_qty; /* the AMM: per flow order, the lots it takes from the pool at
+                               the order's arrival (market orders; no book, no netting, no
+                               pool limits); NULL: the configuration as it is */
+} sim_run_opts;
+
+/** Run configuration @p r over the market and flow (@p opts may be NULL). false + msg on error. */
 bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m,
-             const sim_flow *f, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
-             size_t cap);
+             const sim_flow *f, const sim_run_opts *opts, sim_result *out,
+             sim_progress_fn progress, void *pctx, char *msg, size_t cap);
 void sim_result_free(sim_result *r);
 
 /**
@@ -319,6 +468,36 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
                  const char *endpoint, const char *key, sim_result *out, sim_progress_fn progress,
                  void *pctx, char *msg, size_t cap);
 
+/* ---- several seeds ------------------------------------------------------- */
+
+#define SIM_SEEDS_MAX 64
+
+/** What one seed contributes to the report beyond the first seed's full tables. */
+typedef struct sim_seed {
+    uint64_t seed;
+    double contracts[SIM_MAX_RUNS];  /* per configuration (sim_contracts) */
+    double hedge_cost[SIM_MAX_RUNS];
+    double pool_pnl[SIM_MAX_RUNS];
+    sim_metrics eq[2][SIM_MODELS];   /* [0]: policy P, [1]: hedge every step */
+} sim_seed;
+
+typedef struct sim_seeds {
+    size_t n;           /* seeds run */
+    bool equal_flow;    /* false: through chd (the report says the section is unavailable) */
+    size_t n_runs;
+    char names[SIM_MAX_RUNS][SIM_NAME_MAX];
+    sim_seed s[SIM_SEEDS_MAX];
+} sim_seeds;
+
+/** Customer contracts of a run: each customer side counted (book and parity fills twice). */
+double sim_contracts(const struct sim_result *r);
+/** Hedge cost of a run: fees + slippage - funding received. */
+double sim_hedge_cost(const struct sim_result *r);
+
+/** The equal-flow and across-seeds sections (sim_report_eq.c). */
+void sim_report_eq_json(FILE *f, const sim_seeds *s);
+void sim_report_eq_md(FILE *f, const sim_seeds *s);
+
 /* ---- output -------------------------------------------------------------- */
 
 /**
@@ -327,8 +506,8 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
  * (@p plotted says whether they were drawn). false + msg on error.
  */
 bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
-                      const sim_flow *f, const sim_result *res, size_t n, bool plots,
-                      bool *plotted, char *msg, size_t cap);
+                      const sim_flow *f, const sim_result *res, size_t n,
+                      const sim_seeds *seeds, bool plots, bool *plotted, char *msg, size_t cap);
 
 /** The comparison table (Markdown). */
 void sim_report_table(FILE *out, const sim_result *res, size_t n);

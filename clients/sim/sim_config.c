@@ -20,6 +20,7 @@ static void run_defaults(sim_run_config *r, const char *name)
     r->internal = true;
     r->netting = true;
     r->dynamic_pricing = true;
+    r->risk_aware = true;
     ch_hedge_policy_defaults(&r->hedge);
     r->hedge.kind = CH_HEDGE_BAND;
     r->hedge.band = 5;
@@ -82,22 +83,26 @@ void sim_config_defaults(sim_config *c)
     ch_engine_defaults(&ec);
     c->taker_fee_bps = ec.taker_fee_bps;
     c->netting_fee_ticks = ec.netting_fee_ticks;
+    c->hedge_impact_bps = ec.hedge_impact_bps;
+    c->house_delta_limit = ec.house_delta_limit;
+    c->funding_half_life_h = ec.funding_half_life_h;
     c->pool = ec.pool;
 
     static const struct {
         const char *name;
-        bool internal, netting, dynamic;
+        bool internal, netting, dynamic, risk_aware;
         ch_hedge_policy_kind kind;
     } k_runs[] = {
-        {"netting, dynamic, band 5", true, true, true, CH_HEDGE_BAND},
-        {"no parity netting", true, false, true, CH_HEDGE_BAND},
-        {"no internal netting", false, false, true, CH_HEDGE_BAND},
-        {"static pricing", true, true, false, CH_HEDGE_BAND},
-        {"hedge every step", true, true, true, CH_HEDGE_EVERY_BATCH},
-        {"hedge every 8 h", true, true, true, CH_HEDGE_INTERVAL},
-        {"hybrid 25 or 8 h", true, true, true, CH_HEDGE_HYBRID},
-        {"whalley-wilmott", true, true, true, CH_HEDGE_WW},
-        {"unhedged", true, true, true, CH_HEDGE_OFF},
+        {"netting, dynamic, band 5", true, true, true, true, CH_HEDGE_BAND},
+        {"netting on price alone", true, true, true, false, CH_HEDGE_BAND},
+        {"no parity netting", true, false, true, true, CH_HEDGE_BAND},
+        {"no internal netting", false, false, true, true, CH_HEDGE_BAND},
+        {"static pricing", true, true, false, true, CH_HEDGE_BAND},
+        {"hedge every step", true, true, true, true, CH_HEDGE_EVERY_BATCH},
+        {"hedge every 8 h", true, true, true, true, CH_HEDGE_INTERVAL},
+        {"hybrid 25 or 8 h", true, true, true, true, CH_HEDGE_HYBRID},
+        {"whalley-wilmott", true, true, true, true, CH_HEDGE_WW},
+        {"unhedged", true, true, true, true, CH_HEDGE_OFF},
     };
     c->n_runs = sizeof k_runs / sizeof k_runs[0];
     for (size_t i = 0; i < c->n_runs; i++) {
@@ -105,6 +110,7 @@ void sim_config_defaults(sim_config *c)
         c->runs[i].internal = k_runs[i].internal;
         c->runs[i].netting = k_runs[i].netting;
         c->runs[i].dynamic_pricing = k_runs[i].dynamic;
+        c->runs[i].risk_aware = k_runs[i].risk_aware;
         c->runs[i].hedge.kind = k_runs[i].kind;
         if (k_runs[i].kind == CH_HEDGE_HYBRID)
             c->runs[i].hedge.band = 25;
@@ -242,6 +248,8 @@ static bool parse_run(const cJSON *o, sim_run_config *r, size_t idx, char *msg, 
         BOOLF("internal", &r->internal),
         BOOLF("netting", &r->netting),
         BOOLF("dynamic_pricing", &r->dynamic_pricing),
+        BOOLF("risk_aware", &r->risk_aware),
+        BOOLF("forward_funding", &r->forward_funding),
     };
     static const char *const subs[] = {"hedge", NULL};
     if (!parse_obj(o, fs, sizeof fs / sizeof fs[0], sect, subs, msg, cap))
@@ -303,6 +311,7 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
         DBL("spikes_per_year", &c->price.spikes_per_year, 0, 1000),
         DBL("spike_mult", &c->price.spike_mult, 1, 20),
         DBL("spike_hours", &c->price.spike_hours, 0, 24 * 365),
+        DBL("basis_bps", &c->price.basis_bps, -5000, 5000),
     };
     const field funding[] = {
         ENUMF("source", &fsrc, k_fund_src),
@@ -365,6 +374,9 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
         DBL("taker_fee_bps", &c->taker_fee_bps, 0, 1000),
         {.key = "netting_fee_ticks", .kind = F_I64, .p = &c->netting_fee_ticks, .lo = 0,
          .hi = 1e9},
+        DBL("hedge_impact_bps", &c->hedge_impact_bps, 0, 1000),
+        DBL("house_delta_limit", &c->house_delta_limit, 0, 1e12),
+        DBL("funding_half_life_h", &c->funding_half_life_h, 0, 24 * 3650),
     };
     struct {
         const char *name;

@@ -25,9 +25,14 @@ static double z(double x)
     return fabs(x) < 0.005 ? 0.0 : x;
 }
 
-static double hedge_cost(const sim_result *r)
+double sim_hedge_cost(const sim_result *r)
 {
     return r->hedge_fees + r->hedge_slippage - r->hedge_funding;
+}
+
+double sim_contracts(const sim_result *r)
+{
+    return 2.0 * (double)(r->lots[0] + r->lots[1]) + (double)r->lots[2];
 }
 
 static void date_of(ch_time t, char *buf, size_t cap)
@@ -71,7 +76,7 @@ static FILE *open_report(const char *path, const sim_market *m, char d0[32], cha
 }
 
 static bool write_json(const char *path, const sim_config *c, const sim_market *m,
-                       const sim_flow *fl, const sim_result *res, size_t n)
+                       const sim_flow *fl, const sim_result *res, size_t n, const sim_seeds *sd)
 {
     char d0[32], d1[32];
     FILE *f = open_report(path, m, d0, d1);
@@ -132,7 +137,7 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 "      \"hedge_fees\": %.2f,\n      \"hedge_slippage\": %.2f,\n"
                 "      \"hedge_funding_received\": %.2f,\n",
                 r->internal_share, r->gross_delta, r->netting_ratio, r->hedge_volume,
-                r->hedge_orders, hedge_cost(r), r->hedge_fees, r->hedge_slippage, r->hedge_funding);
+                r->hedge_orders, sim_hedge_cost(r), r->hedge_fees, r->hedge_slippage, r->hedge_funding);
         if (!r->chd)
             fprintf(f, "      \"trade_by_trade_hedge_cost\": %.2f,\n      \"option_notional\": %.2f,\n",
                     r->tbt_cost, r->notional);
@@ -150,15 +155,19 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 r->max_drawdown, r->final_delta, r->final_gamma, r->final_vega, i + 1,
                 i + 1 < n ? "," : "");
     }
-    fprintf(f, "  ]\n}\n");
+    fprintf(f, "  ]");
+    if (sd != NULL)
+        sim_report_eq_json(f, sd);
+    fprintf(f, "\n}\n");
     return fclose(f) == 0;
 }
 
 void sim_report_table(FILE *f, const sim_result *res, size_t n)
 {
-    fprintf(f, "| configuration | internal fills | netting ratio | hedge volume BTC | hedge orders "
-               "| hedge cost USD | trade-by-trade cost USD | pool PnL USD | max drawdown USD |\n");
-    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    fprintf(f, "| configuration | contracts | internal fills | netting ratio | hedge volume BTC "
+               "| hedge orders | hedge cost USD | per contract | trade-by-trade cost USD "
+               "| pool PnL USD | max drawdown USD |\n");
+    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++) {
         const sim_result *r = &res[i];
         char tbt[32];
@@ -166,14 +175,17 @@ void sim_report_table(FILE *f, const sim_result *res, size_t n)
             snprintf(tbt, sizeof tbt, "n/a");
         else
             snprintf(tbt, sizeof tbt, "%.0f", r->tbt_cost);
-        fprintf(f, "| %s | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %s | %.0f | %.0f |\n",
-                r->name, 100 * r->internal_share, r->netting_ratio, r->hedge_volume,
-                r->hedge_orders, hedge_cost(r), tbt, r->pool_pnl, r->max_drawdown);
+        double k = sim_contracts(r);
+        fprintf(f, "| %s | %.0f | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %.2f | %s | %.0f "
+                   "| %.0f |\n",
+                r->name, k, 100 * r->internal_share, r->netting_ratio, r->hedge_volume,
+                r->hedge_orders, sim_hedge_cost(r), k > 0 ? sim_hedge_cost(r) / k : 0, tbt,
+                r->pool_pnl, r->max_drawdown);
     }
 }
 
 static bool write_md(const char *path, const sim_config *c, const sim_market *m,
-                     const sim_flow *fl, const sim_result *res, size_t n)
+                     const sim_flow *fl, const sim_result *res, size_t n, const sim_seeds *sd)
 {
     char d0[32], d1[32];
     FILE *f = open_report(path, m, d0, d1);
@@ -200,8 +212,11 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
     sim_report_table(f, res, n);
     fprintf(f, "\nInternal fills: contracts filled by the book or parity netting. Netting ratio: "
                "1 - hedge volume / the delta a trade-by-trade hedger would have sent. Hedge "
-               "cost: fees + slippage - funding received. Trade-by-trade cost: what hedging every "
-               "fill's delta on its own would have cost on the same venue.\n\n");
+               "cost: fees + slippage - funding received; per contract: over the contracts, "
+               "each customer side counted (book and parity fills twice). Trade-by-trade cost: "
+               "what hedging every fill's delta on its own would have cost on the same venue. "
+               "These configurations see unequal flow: each fills what its own prices meet; "
+               "the equal-flow section below compares at the same fills.\n\n");
     fprintf(f, "## Fills by source (contracts)\n\n| configuration | book | net | pool | orders "
                "| rejected |\n|---|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++)
@@ -230,6 +245,8 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
                "then time (expiry included), then spot (gamma: the spot move beyond delta); "
                "funding: received on the perp; fees, slippage: the hedge's; other: where the "
                "engine's marks differ from that revaluation.\n");
+    if (sd != NULL)
+        sim_report_eq_md(f, sd);
     return fclose(f) == 0;
 }
 
@@ -352,16 +369,16 @@ static bool gnuplot_available(void)
 }
 
 bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
-                      const sim_flow *f, const sim_result *res, size_t n, bool plots,
-                      bool *plotted, char *msg, size_t cap)
+                      const sim_flow *f, const sim_result *res, size_t n,
+                      const sim_seeds *seeds, bool plots, bool *plotted, char *msg, size_t cap)
 {
     char path[SIM_PATH_MAX + 32];
     *plotted = false;
     snprintf(path, sizeof path, "%s/report.json", dir);
-    bool ok = write_json(path, c, m, f, res, n);
+    bool ok = write_json(path, c, m, f, res, n, seeds);
     if (ok) {
         snprintf(path, sizeof path, "%s/report.md", dir);
-        ok = write_md(path, c, m, f, res, n);
+        ok = write_md(path, c, m, f, res, n, seeds);
     }
     if (ok)
         ok = write_series(dir, res, n);

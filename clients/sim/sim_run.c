@@ -51,6 +51,7 @@ typedef struct resting {
     ch_order_id id;
     ch_account_id account;
     ch_time deadline;
+    uint32_t order, k_arrival; /* the flow's order and the step it arrived at */
 } resting;
 
 typedef struct run {
@@ -61,7 +62,11 @@ typedef struct run {
     const ch_underlying_config *u;
     ch_hedger *h;
     kit_tbt tbt;
-    double spot, taker_fees;
+    double spot, perp, taker_fees;
+    const sim_run_opts *opts;
+    size_t k;             /* the step */
+    uint32_t cur_order;   /* the flow order being submitted */
+    bool failed;          /* a fill could not be recorded (out of memory) */
     sim_chain *chain;
     ch_account_id *traders;
     resting *rest;
@@ -74,20 +79,61 @@ typedef struct run {
     double *mk_strike, *mk_vol;
 } run;
 
+static double vol_at(const run *r, size_t k, double strike, ch_time expiry)
+{
+    return sim_vol(r->m, k, strike, expiry);
+}
+
+/* The resting order `id`, or NULL (a short list: orders live for hours). */
+static const resting *find_resting(const run *r, ch_order_id id)
+{
+    for (size_t i = 0; i < r->n_rest; i++)
+        if (r->rest[i].id.v == id.v)
+            return &r->rest[i];
+    return NULL;
+}
+
+/* One customer's side of a fill, for the equal-flow comparison. */
+static void record_side(run *r, ch_instr_id id, ch_side side, int64_t qty, int64_t ticks,
+                        double fee, bool house, uint32_t order, uint32_t k_arrival)
+{
+    const ch_symbol *sym = &ch_instruments_get(ch_engine_instruments(r->e), id)->sym;
+    sim_fill f = {.order = order, .k_arrival = k_arrival, .k_fill = (uint32_t)r->k,
+                  .expiry = sym->expiry, .strike = (double)sym->strike,
+                  .type = sym->kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, .side = side,
+                  .house = house, .qty = qty, .price = ch_price_to_double(r->u, ticks),
+                  .fee = fee};
+    if (r->opts->record != NULL && !sim_fills_push(r->opts->record, &f))
+        r->failed = true;
+    if (r->opts->model != NULL) {
+        sim_model_customer(r->opts->model, r->k, &f);
+        if (house) /* the house (pool or parity) took the other side */
+            sim_model_trade(r->opts->model, f.expiry, f.strike, f.type,
+                            side == CH_BUY ? -(double)qty : (double)qty, f.price);
+    }
+}
+
 static void on_event(void *ctx, const ch_engine_event *ev)
 {
     run *r = ctx;
     if (ev->type != CH_EE_FILL)
         return;
-    kit_tbt_fill(&r->tbt, ev->fill.delta, r->spot);
-    r->taker_fees += (double)ev->fill.fee / CH_CASH_SCALE;
-}
-
-static double vol_at(const run *r, size_t k, double strike, ch_time expiry)
-{
-    const sim_step *s = &r->m->s[k];
-    double tau = ch_years(s->t, expiry);
-    return sim_surface_vol(&r->m->surf, tau, log(strike / s->spot)) * s->level;
+    const ch_fill *f = &ev->fill;
+    kit_tbt_fill(&r->tbt, f->delta, r->spot);
+    r->taker_fees += (double)f->fee / CH_CASH_SCALE;
+    if (r->opts == NULL || (r->opts->record == NULL && r->opts->model == NULL))
+        return;
+    record_side(r, f->instr, f->taker_side, f->qty, f->price, (double)f->fee / CH_CASH_SCALE,
+                f->source != CH_SRC_BOOK, r->cur_order, (uint32_t)r->k);
+    if (f->source == CH_SRC_POOL)
+        return;
+    const resting *mk = find_resting(r, f->maker_order);
+    if (mk == NULL) { /* every resting order is listed when it rests */
+        r->failed = true;
+        return;
+    }
+    record_side(r, f->maker_instr, f->taker_side == CH_BUY ? CH_SELL : CH_BUY, f->qty,
+                f->maker_price, 0, f->source == CH_SRC_NET, mk->order, mk->k_arrival);
 }
 
 static double equity(const run *r)
@@ -98,11 +144,11 @@ static double equity(const run *r)
     return h.equity + p.equity;
 }
 
-/* Hedge book value at the spot (perp = index): realized + unrealized + funding - fees. */
+/* Hedge book value at the perp: realized + unrealized + funding - fees. */
 static double hedge_value(const run *r)
 {
     const ch_hedge_book *b = ch_hedger_book(r->h);
-    return b->realized + ch_hedge_book_unrealized(b, r->spot) + b->funding - b->fees;
+    return b->realized + ch_hedge_book_unrealized(b, r->perp) + b->funding - b->fees;
 }
 
 static void collect(void *ctx, const ch_position_info *p)
@@ -174,15 +220,17 @@ static bool market(run *r, size_t k, char *msg, size_t cap)
     /* on the tick, as chd takes it (and as chsim --chd sends it) */
     double tick = ch_price_to_double(r->u, 1);
     double spot = fmax(round(s->spot / tick) * tick, tick);
+    double perp = fmax(round(sim_perp(r->c, r->m, k) / tick) * tick, tick);
     ch_market_update mu = {.underlying = r->und, .index = spot, .rate = r->m->rate,
-                           .funding_rate = s->funding, .perp = spot, .time = s->t,
+                           .funding_rate = s->funding, .perp = perp, .time = s->t,
                            .n_marks = n, .mark_expiry = r->mk_exp, .mark_strike = r->mk_strike,
                            .mark_vol = r->mk_vol, .replace_marks = true};
     ch_err err = ch_engine_market(r->e, &mu);
     if (err != CH_OK)
         return fail(msg, cap, "market update", err);
     r->spot = s->spot;
-    ch_hedger_mark(r->h, s->t, spot, spot, s->funding);
+    r->perp = perp;
+    ch_hedger_mark(r->h, s->t, spot, perp, s->funding);
     return true;
 }
 
@@ -196,11 +244,19 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     ec.max_orders = 1u << 16;
     ec.max_accounts = c->flow.traders + 4;
     ec.max_positions = 1u << 18;
-    ec.netting = rc->internal && rc->netting;
+    bool amm = r->opts->amm_qty != NULL;
+    ec.netting = rc->internal && rc->netting && !amm;
     ec.netting_fee_ticks = c->netting_fee_ticks;
     ec.taker_fee_bps = c->taker_fee_bps;
+    ec.risk_aware = rc->risk_aware;
+    ec.forward_funding = rc->forward_funding;
+    ec.hedge_fee_bps = c->venue.taker_fee_bps;
+    ec.hedge_impact_bps = c->hedge_impact_bps;
+    ec.house_delta_limit = c->house_delta_limit;
+    ec.funding_half_life_h = c->funding_half_life_h;
     ec.pool = c->pool;
     ec.pool.enabled = true;
+    ec.pool.no_limits = amm;
     if (!rc->dynamic_pricing)
         ec.pool.pv_t = ec.pool.pg_t = ec.pool.pv_k = ec.pool.pg_k = 0;
     r->e = ch_engine_create(&ec);
@@ -320,6 +376,14 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
     } else {
         eo.type = CH_ORD_MARKET;
     }
+    if (r->opts->amm_qty != NULL) {
+        /* the AMM takes what the clearinghouse filled of this order, now, at its quote */
+        eo.qty = r->opts->amm_qty[r->cur_order];
+        eo.type = CH_ORD_MARKET;
+        eo.price = 0;
+        if (eo.qty == 0)
+            return true;
+    }
     ch_engine_result res;
     err = ch_engine_submit(r->e, &eo, &res);
     if (err != CH_OK || res.filled == 0)
@@ -331,7 +395,8 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
         }
         r->rest[r->n_rest++] =
             (resting){res.id, eo.account,
-                      r->m->s[k].t + (ch_time)llround(c->flow.order_ttl_hours * (double)SIM_HOUR)};
+                      r->m->s[k].t + (ch_time)llround(c->flow.order_ttl_hours * (double)SIM_HOUR),
+                      r->cur_order, (uint32_t)k};
     }
     return true;
 }
@@ -392,17 +457,21 @@ static void point(const run *r, size_t k, double pnl, sim_point *p)
 }
 
 bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
-             const sim_flow *f, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
-             size_t cap)
+             const sim_flow *f, const sim_run_opts *opts, sim_result *out,
+             sim_progress_fn progress, void *pctx, char *msg, size_t cap)
 {
+    static const sim_run_opts none = {0};
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", rc->name);
     out->run = *rc;
     out->points = calloc(m->n, sizeof *out->points);
-    run r = {.c = c, .m = m};
+    run r = {.c = c, .m = m, .opts = opts != NULL ? opts : &none};
+    sim_model *md = r.opts->model;
     bool ok = out->points != NULL && setup(&r, rc, msg, cap);
     if (out->points == NULL)
         snprintf(msg, cap, "out of memory");
+    if (ok && md != NULL)
+        md->h = r.h;
     double e_prev = 0, h_prev = 0, e0 = 0, h0 = 0, peak = 0, fund_prev = 0;
     size_t next = 0;
     for (size_t k = 0; ok && k < m->n; k++) {
@@ -432,27 +501,54 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
                 (e_pre - e_prev) + (h_pre - h_prev) - explained - (hb->funding - fund_prev);
         }
         double fees0 = hb->fees, slip0 = hb->slippage;
+        r.k = k;
+        if (md != NULL)
+            sim_model_settle(md, k);
         expire_orders(&r, m->s[k].t);
-        for (; ok && next < f->n && f->o[next].t <= m->s[k].t; next++)
+        for (; ok && next < f->n && f->o[next].t <= m->s[k].t; next++) {
+            r.cur_order = (uint32_t)next;
+            if (md != NULL)
+                md->ordered += (double)f->o[next].qty;
             ok = submit(&r, rc, &f->o[next], k, out, msg, cap);
+        }
+        if (ok && (r.failed || (md != NULL && md->oom))) {
+            snprintf(msg, cap, "out of memory recording fills");
+            ok = false;
+        }
         if (!ok)
             break;
         ch_hedge_inputs in = {.now = m->s[k].t, .net_delta = ch_engine_net_delta(r.e, r.und),
-                              .spot = r.spot, .rate = m->rate, .tau = 30.0 / 365};
+                              .spot = r.spot, .rate = m->rate};
         if (!snapshot(&r)) {
             snprintf(msg, cap, "out of memory");
             ok = false;
             break;
         }
-        for (size_t i = 0; i < r.n_held; i++)
+        /* Whalley-Wilmott's horizon: the gamma-weighted mean time to expiry */
+        double g_abs = 0, g_tau = 0;
+        for (size_t i = 0; i < r.n_held; i++) {
             in.gamma += r.held[i].gamma;
+            g_abs += fabs(r.held[i].gamma);
+            g_tau += fabs(r.held[i].gamma) * fmax(ch_years(m->s[k].t, r.held[i].expiry), 0);
+        }
+        in.tau = g_abs > 0 ? g_tau / g_abs : 30.0 / 365;
         in.vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level;
-        ch_err err = ch_hedger_on_batch(r.h, &in, r.spot, NULL);
+        ch_err err = ch_hedger_on_batch(r.h, &in, r.perp, NULL);
         if (err != CH_OK) {
             ok = fail(msg, cap, "hedge policy", err);
             break;
         }
         ch_hedger_poll(r.h);
+        /* the hedge's fills enter the engine, as chd logs them: the house's
+         * delta that risk-aware netting and the pool's quote see */
+        double booked = ch_engine_hedge_position(r.e, r.und);
+        if (hb->position != booked &&
+            (err = ch_engine_hedge_fill(r.e, r.und, hb->position - booked)) != CH_OK) {
+            ok = fail(msg, cap, "booking the hedge", err);
+            break;
+        }
+        if (md != NULL)
+            sim_model_close_step(md, k);
         e_prev = equity(&r);
         h_prev = hedge_value(&r);
         fund_prev = hb->funding;
@@ -502,7 +598,11 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
         out->final_delta = last->option_delta;
         out->final_gamma = last->gamma;
         out->final_vega = last->vega;
+        if (md != NULL)
+            sim_model_finish(md, c->pool_capital);
     }
+    if (md != NULL)
+        md->h = NULL; /* the hedger goes with the run */
     teardown(&r);
     if (!ok)
         sim_result_free(out);
