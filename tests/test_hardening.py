@@ -129,6 +129,22 @@ class OneWriter(Base):
         with d.client() as c:
             self.assertEqual(c.positions("first")["cash"], 1000)
 
+    def test_risk_aware_settings_are_part_of_the_stored_config(self):
+        d = self.start({"risk_aware": True, "hedge_impact_bps": 2})
+        with d.client() as c:
+            call = next(i["symbol"] for i in c.instruments() if i["symbol"].endswith("-C"))
+            q = c.quote(call, "buy", 1)
+            self.assertGreater(q["hedge_cost"], 0)  # the house is flat: adding delta pays
+        d.stop()
+        # the log replayed on price alone would not reproduce its state: refused
+        with open(d.config, "w") as f:
+            json.dump({"risk_aware": False, "hedge_impact_bps": 2}, f)
+        r = run_chd(["--req", f"tcp://127.0.0.1:{free_port()}",
+                     "--pub", f"tcp://127.0.0.1:{free_port()}", "--data", d.dir,
+                     "--config", d.config])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("another engine configuration", r.stderr)
+
     def test_item1_failed_listen_removes_what_it_created(self):
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))

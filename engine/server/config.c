@@ -189,6 +189,18 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
             c->engine.netting_fee_ticks = (int64_t)d;
         } else if (strcmp(k, "taker_fee_bps") == 0 && num(v, 0, 1000, &d)) {
             c->engine.taker_fee_bps = d;
+        } else if (strcmp(k, "risk_aware") == 0 && cJSON_IsBool(v)) {
+            c->engine.risk_aware = cJSON_IsTrue(v);
+        } else if (strcmp(k, "forward_funding") == 0 && cJSON_IsBool(v)) {
+            c->engine.forward_funding = cJSON_IsTrue(v);
+        } else if (strcmp(k, "hedge_fee_bps") == 0 && num(v, 0, 1000, &d)) {
+            c->engine.hedge_fee_bps = d;
+        } else if (strcmp(k, "hedge_impact_bps") == 0 && num(v, 0, 1000, &d)) {
+            c->engine.hedge_impact_bps = d;
+        } else if (strcmp(k, "house_delta_limit") == 0 && num(v, 0, 1e12, &d)) {
+            c->engine.house_delta_limit = d;
+        } else if (strcmp(k, "funding_half_life_h") == 0 && num(v, 0, 24 * 3650, &d)) {
+            c->engine.funding_half_life_h = d;
         } else if (strcmp(k, "pool") == 0 && cJSON_IsBool(v)) {
             c->engine.pool.enabled = cJSON_IsTrue(v);
         } else if (strcmp(k, "pool_half_spread_vol") == 0 && num(v, 0, 1, &d)) {
