@@ -127,6 +127,11 @@ class Protocol(Base):
         self.assertEqual(set(risk) - {"ok"}, {"strikes", "totals", "scenarios", "netting",
                                               "worst_loss"})
         self.assertGreater(risk["netting"]["gross_delta"], 0)
+        # the ratio's baseline is the dealer's: every customer leg, so at least the taker legs
+        self.assertEqual(risk["netting"]["baseline"], "dealer")
+        self.assertGreaterEqual(risk["netting"]["dealer_delta"], risk["netting"]["gross_delta"])
+        self.assertLessEqual(risk["netting"]["ratio"], 1)
+        self.assertGreaterEqual(risk["netting"]["ratio"], 0)
         hedge = self.c.hedge()
         for k in ("position", "avg_price", "fees", "slippage", "funding", "orders"):
             self.assertIn(k, hedge)

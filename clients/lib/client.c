@@ -981,6 +981,7 @@ ch_err ch_client_risk(ch_client *c, const char *underlying, ch_client_risk_info 
 #undef T
 #define T ch_client_risk_info
     static const rfield k_netting[] = {D(gross_delta), D(hedged_delta), D(ratio), D(net_delta),
+                                       D(dealer_delta),
                                        D(gross_gamma), D(netted_gamma)};
 #undef T
     cJSON *q = request(), *r;

@@ -656,7 +656,8 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
         out->hedge_fees = s.h.fees - s0.h.fees;
         out->hedge_slippage = s.h.slippage - s0.h.slippage;
         out->hedge_funding = s.h.funding - s0.h.funding;
-        out->netting_ratio = ch_netting_ratio(out->hedge_volume, out->gross_delta);
+        out->netting_ratio =
+            ch_netting_ratio(out->hedge_volume, rk1.dealer_delta - rk0.dealer_delta);
         out->taker_fees = fees1 - fees0;
         out->split_updates = r.split_updates;
         const sim_point *last = &out->points[out->n_points - 1];

@@ -211,7 +211,8 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
     fprintf(f, "## Netting and hedging\n\n");
     sim_report_table(f, res, n);
     fprintf(f, "\nInternal fills: contracts filled by the book or parity netting. Netting ratio: "
-               "1 - hedge volume / the delta a trade-by-trade hedger would have sent. Hedge "
+               "1 - hedge volume / the delta a dealer would have sent (every customer leg of every "
+               "fill, both sides of a book or parity match). Hedge "
                "cost: fees + slippage - funding received; per contract: over the contracts, "
                "each customer side counted (book and parity fills twice). Trade-by-trade cost: "
                "what hedging every fill's delta on its own would have cost on the same venue. "

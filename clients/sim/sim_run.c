@@ -591,7 +591,7 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
         out->hedge_slippage = hb->slippage;
         out->hedge_funding = hb->funding;
         out->tbt_cost = r.tbt.fees + r.tbt.slippage;
-        out->netting_ratio = ch_netting_ratio(hb->volume, n.gross_delta);
+        out->netting_ratio = ch_netting_ratio(hb->volume, n.dealer_delta);
         out->taker_fees = r.taker_fees;
         const sim_point *last = &out->points[out->n_points - 1];
         out->pool_pnl = last->pnl;

@@ -734,7 +734,10 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
     cJSON *no = cJSON_AddObjectToObject(r->out, "netting");
     cJSON_AddNumberToObject(no, "gross_delta", n.gross_delta);
     cJSON_AddNumberToObject(no, "hedged_delta", s->hedge.volume);
-    cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(s->hedge.volume, n.gross_delta));
+    /* the ratio's baseline: a dealer hedging every customer leg of every fill */
+    cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(s->hedge.volume, n.dealer_delta));
+    cJSON_AddNumberToObject(no, "dealer_delta", n.dealer_delta);
+    cJSON_AddStringToObject(no, "baseline", "dealer");
     cJSON_AddNumberToObject(no, "net_delta", n.net_delta);
     cJSON_AddNumberToObject(no, "gross_gamma", n.gross_gamma);
     cJSON_AddNumberToObject(no, "netted_gamma", n.netted_gamma);
@@ -768,7 +771,7 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "retries", (double)retries);
     ch_netting n;
     ch_engine_netting(s->e, &n);
-    cJSON_AddNumberToObject(r->out, "netting_ratio", ch_netting_ratio(h->volume, n.gross_delta));
+    cJSON_AddNumberToObject(r->out, "netting_ratio", ch_netting_ratio(h->volume, n.dealer_delta));
     cJSON_AddNumberToObject(r->out, "cost_per_1m_notional",
                             n.notional > 0 ? (h->fees + h->slippage - h->funding) / n.notional * 1e6
                                            : 0.0);

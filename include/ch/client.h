@@ -323,6 +323,7 @@ typedef struct ch_client_risk_info {
     ch_client_scenario *scenarios;  /**< owned: ch_client_release() */
     double worst_loss;
     double gross_delta, hedged_delta, ratio, net_delta, gross_gamma, netted_gamma; /**< netting */
+    double dealer_delta; /**< netting: the ratio's baseline, every customer leg (protocol 1.1) */
 } ch_client_risk_info;
 
 /** risk (of @p underlying; NULL: the first). */
