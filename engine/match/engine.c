@@ -333,8 +333,7 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
         e->pool_epoch++; /* not base_epoch: pool_drift bounds what a pool fill moves */
-        if (e->cfg.risk_aware)
-            e->base_epoch++; /* ... but not the quotes' delta term */
+        chi_house_delta_moved(e); /* ... but not the quotes' delta term */
         double before = fabs((double)(e->pos[k].qty - q));
         double after = fabs((double)e->pos[k].qty);
         u->pool_abs_notional_units += (after - before) * s->rs.contract_size;
@@ -347,10 +346,7 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
         u->pool_drift += fabs(t1 - t0) + fabs(b1 - b0);
     } else if (acct == CH_ACCOUNT_HOUSE) {
         ch_inventory_fill(u->house_inv, id.v, (double)q);
-        if (e->cfg.risk_aware) { /* the house's delta: every quote's delta term */
-            e->pool_epoch++;
-            e->base_epoch++;
-        }
+        chi_house_delta_moved(e);
     }
 }
 
@@ -459,26 +455,9 @@ static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side
     }
 }
 
-/* Expected funding to a horizon of T years, a fraction of notional: the
- * average per 8-hour period times the periods (0 without a funding feed). */
-double chi_funding_to(const und_state *u, double T)
-{
-    return isnan(u->funding_avg) ? 0.0 : u->funding_avg * T * 365.0 * 3.0;
-}
-
-/* The forward to T the hedge can lock in: the index plus the perp's basis
- * to it (0 without a perp price), and with forward_funding the expected
- * funding to T (index x (1 + f_T) + basis). */
-double chi_perp_forward(const ch_engine *e, const und_state *u, double T)
-{
-    double basis = u->perp > 0 ? u->perp - u->m.spot : 0.0;
-    double carry = e->cfg.forward_funding ? chi_funding_to(u, T) : 0.0;
-    return u->m.spot * (1.0 + carry) + basis;
-}
-
 /* Parity: the taker's price for a resting sibling order at `p` ticks. With
  * risk-aware netting the fill also pays (or, taking delta off the house, is
- * rebated) the marginal hedge cost per lot that net_hedge_terms set for this
+ * rebated) the marginal hedge cost per lot that chi_net_hedge_terms set for this
  * step; rounding is in the house's favour. */
 static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_side, int64_t p)
 {
@@ -489,60 +468,6 @@ static int64_t parity_price(const ch_engine *e, ch_instr_id x, ch_side taker_sid
     if (taker_side == CH_BUY)
         return (int64_t)ceil((double)p + fwd + extra - 1e-9) + e->cfg.netting_fee_ticks;
     return (int64_t)floor((double)p + fwd - extra + 1e-9) - e->cfg.netting_fee_ticks;
-}
-
-/*
- * Risk-aware netting: the terms of a parity fill of the taker's `side` on x
- * now. The house takes a forward of d = ∓(delta_x - delta_sibling) per lot
- * (a call buyer leaves it short a forward). *q, the lots at the sibling's
- * best level, is cut to what keeps one price exact: the lots that take delta
- * off the house up to zero (rebated), or, from there, the lots within the
- * house's delta limit (paying). Sets e->net_cost_ticks, the cost per lot in
- * ticks, for parity_price. false: the fill would take the house's delta past
- * its limit (refused).
- *
- * The cost is ch_marginal_hedge_cost's trading part only: the forward is
- * already the perp's (index carried by expected funding, plus basis), so the
- * taker pays the hedge's funding in the parity price itself and charging the
- * carry again would count it twice.
- */
-static bool net_hedge_terms(ch_engine *e, ch_instr_id x, ch_side side, int64_t *q)
-{
-    const series *s = &e->ser[x.v];
-    const und_state *u = &e->und[s->und];
-    double per = s->unit.delta - e->ser[s->sibling.v].unit.delta;
-    double d = side == CH_BUY ? -per : per; /* the house's delta per lot */
-    double h = ch_engine_house_delta(e, s->und);
-    int64_t n = *q;
-    if (fabs(d) > 1e-12) {
-        bool reduces = (h > 0 && d < 0) || (h < 0 && d > 0);
-        double room = fabs(h) / fabs(d); /* lots until the house's delta crosses zero */
-        if (reduces) {
-            /* wholly reducing lots; a lot that crosses zero goes alone */
-            int64_t k = room >= 1 ? (int64_t)fmin(floor(room), (double)INT64_MAX / 2) : 1;
-            if (n > k)
-                n = k;
-        } else if (e->cfg.house_delta_limit > 0) {
-            /* lots that keep |h + n d| within the limit */
-            double lim = e->cfg.house_delta_limit;
-            double far = d > 0 ? (lim - h) / d : (-lim - h) / d;
-            if (far < 1)
-                return false;
-            if ((double)n > far)
-                n = (int64_t)floor(far);
-        }
-    }
-    ch_hedge_cost_params hp = {.fee_rate = e->cfg.hedge_fee_bps * 1e-4,
-                               .impact_rate = e->cfg.hedge_impact_bps * 1e-4,
-                               .delta_limit = e->cfg.house_delta_limit};
-    double T = ch_years(e->now, s->rs.expiry);
-    double F = chi_perp_forward(e, u, T > 0 ? T : 0);
-    ch_hedge_cost c = ch_marginal_hedge_cost(&hp, h, (double)n * d, F, 0.0);
-    if (c.refused)
-        return false;
-    e->net_cost_ticks = c.trading / (double)n / tick_value(e, s->und);
-    *q = n;
-    return true;
 }
 
 /* The book's events: clear fills, release what resting orders held. */
@@ -726,7 +651,7 @@ static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker
         int64_t p, q;
         if (ch_book_best_other(e->book, s->sibling, opp, (ch_account_id){taker}, &p, &q) ==
                 CH_OK &&
-            (!e->cfg.risk_aware || net_hedge_terms(e, x, side, &q))) {
+            (!e->cfg.risk_aware || chi_net_hedge_terms(e, x, side, &q))) {
             int64_t pe = parity_price(e, x, side, p);
             const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
             if (pe >= uc->min_price && pe <= uc->max_price && better(side, pe, limit, false)) {
@@ -1046,35 +971,4 @@ ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id, int64
     r->remaining = br.remaining;
     r->cancelled = br.cancelled;
     return CH_OK;
-}
-
-ch_err ch_engine_quote(const ch_engine *e, ch_instr_id instr, ch_side side, int64_t qty,
-                       ch_quote *out)
-{
-    const ch_instrument *in = ch_instruments_get(e->reg, instr);
-    if (in == NULL || !e->ser[instr.v].listed)
-        return CH_EUNKNOWN_SYMBOL;
-    const series *s = &e->ser[instr.v];
-    if (s->settled || (!s->rs.is_linear && s->rs.expiry <= e->now))
-        return CH_EEXPIRED;
-    if (side != CH_BUY && side != CH_SELL)
-        return CH_EBADSIDE;
-    if (qty <= 0 || qty > CH_QTY_MAX)
-        return CH_EBADQTY;
-    pool_px p = chi_pool_price(e, instr, side, qty);
-    if (!p.ok)
-        return CH_ENOTFOUND;
-    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
-    int64_t bound = side == CH_BUY ? uc->max_price : uc->min_price;
-    int64_t maxq = chi_pool_fill_qty(e, instr, side, qty, bound, false, NULL);
-    out->price = p.ticks;
-    out->model = p.mid;
-    out->premium = p.premium;
-    out->hedge_cost = p.hedge_cost;
-    double vol = 0;
-    const und_state *u = und_of(e, instr);
-    ch_smile_vol(u->smile, s->rs.strike, s->rs.expiry, e->now, &vol);
-    out->vol = vol;
-    out->max_qty = maxq;
-    return maxq > 0 ? CH_OK : CH_ERISK_LIMIT;
 }

@@ -270,6 +270,16 @@ typedef struct pool_px {
 } pool_px;
 
 /* Exposure measure after a pool trade of dq: allowed if within limit or shrinking. */
+/* The house's delta moved (a house or pool fill, a hedge fill): with
+ * risk-aware netting every pool quote's delta term moves with it. */
+static inline void chi_house_delta_moved(ch_engine *e)
+{
+    if (e->cfg.risk_aware) {
+        e->pool_epoch++;
+        e->base_epoch++;
+    }
+}
+
 static inline bool within(double now, double after, double limit)
 {
     return fabs(after) <= limit || fabs(after) <= fabs(now);
@@ -294,15 +304,15 @@ void chi_materialize(ch_engine *e, account *a);
 void chi_on_book_event(void *ctx, const ch_event *ev);
 uint32_t chi_order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_id order,
                        uint64_t user);
-double chi_perp_forward(const ch_engine *e, const und_state *u, double T);
-/* Expected funding to T years, a fraction of notional (engine.c). */
-double chi_funding_to(const und_state *u, double T);
-/* The pool quote's delta term: the house's cost of the pool taking dq lots (pool.c). */
-double chi_delta_cost(const ch_engine *e, const series *s, double dq);
 void chi_pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px);
 uint32_t chi_pos_find(const ch_engine *e, uint32_t a, uint32_t i);
 uint32_t chi_pos_get(ch_engine *e, uint32_t a, uint32_t i);
 double chi_worst_of(const ch_engine *e, const double *M);
+
+/* netting.c: risk-aware netting */
+double chi_perp_forward(const ch_engine *e, const und_state *u, double T);
+bool chi_net_hedge_terms(ch_engine *e, ch_instr_id x, ch_side side, int64_t *q);
+double chi_delta_cost(const ch_engine *e, const series *s, double dq);
 
 /* pool.c */
 pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n);

@@ -1,38 +1,11 @@
 /*
- * pool.c - the pool's price for a trade (model value +/- half-spread and
- * inventory premium), its limits and the largest fill within a bound.
+ * pool.c - the pool's price for a trade (model value +/- half-spread,
+ * inventory premium and, risk-aware, the delta term of netting.c), its limits,
+ * the largest fill within a bound, and the quote clients ask for.
  */
 #include "engine_int.h"
 
 #include <math.h>
-
-/* ---- pool ------------------------------------------------------------------ */
-
-
-
-/*
- * The delta term of the pool's quote (risk-aware): what the house's whole
- * book pays, or is rebated, to hedge the delta of the pool taking dq lots:
- * ch_marginal_hedge_cost's trading part, at the perp's forward to the
- * series' expiry. Its carry part is left out: the pool's marks price its
- * options on the index at the configured rate, and a quote that paid the
- * expected funding up front would sit hundreds of USD from its own mark
- * (about delta x F x f_T: 2-3 % of the forward a month at May 2021's
- * funding) while the funding itself arrives, or does not, over the life of
- * the hedge. Never refuses: the house's delta limit is parity's; the hedger
- * catches up with what the pool takes.
- */
-double chi_delta_cost(const ch_engine *e, const series *s, double dq)
-{
-    const und_state *u = &e->und[s->und];
-    double T = ch_years(e->now, s->rs.expiry);
-    T = T > 0 ? T : 0;
-    ch_hedge_cost_params hp = {.fee_rate = e->cfg.hedge_fee_bps * 1e-4,
-                               .impact_rate = e->cfg.hedge_impact_bps * 1e-4};
-    ch_hedge_cost c = ch_marginal_hedge_cost(&hp, ch_engine_house_delta(e, s->und),
-                                             dq * s->unit.delta, chi_perp_forward(e, u, T), 0.0);
-    return c.refused ? 0.0 : c.trading; /* refused here only for inputs that are not finite */
-}
 
 /* The pool's price for a customer trade of n lots (n >= 1). */
 pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n)
@@ -159,4 +132,35 @@ int64_t chi_pool_fill_qty(const ch_engine *e, ch_instr_id id, ch_side cust, int6
                              int64_t bound, bool strict, pool_px *px_out)
 {
     return chi_pool_fill_qty_ex(e, id, cust, want, bound, strict, false, px_out);
+}
+
+ch_err ch_engine_quote(const ch_engine *e, ch_instr_id instr, ch_side side, int64_t qty,
+                       ch_quote *out)
+{
+    const ch_instrument *in = ch_instruments_get(e->reg, instr);
+    if (in == NULL || !e->ser[instr.v].listed)
+        return CH_EUNKNOWN_SYMBOL;
+    const series *s = &e->ser[instr.v];
+    if (s->settled || (!s->rs.is_linear && s->rs.expiry <= e->now))
+        return CH_EEXPIRED;
+    if (side != CH_BUY && side != CH_SELL)
+        return CH_EBADSIDE;
+    if (qty <= 0 || qty > CH_QTY_MAX)
+        return CH_EBADQTY;
+    pool_px p = chi_pool_price(e, instr, side, qty);
+    if (!p.ok)
+        return CH_ENOTFOUND;
+    const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
+    int64_t bound = side == CH_BUY ? uc->max_price : uc->min_price;
+    int64_t maxq = chi_pool_fill_qty(e, instr, side, qty, bound, false, NULL);
+    out->price = p.ticks;
+    out->model = p.mid;
+    out->premium = p.premium;
+    out->hedge_cost = p.hedge_cost;
+    double vol = 0;
+    const und_state *u = und_of(e, instr);
+    ch_smile_vol(u->smile, s->rs.strike, s->rs.expiry, e->now, &vol);
+    out->vol = vol;
+    out->max_qty = maxq;
+    return maxq > 0 ? CH_OK : CH_ERISK_LIMIT;
 }

@@ -37,10 +37,7 @@ ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, double qty)
         return CH_EINVAL;
     e->seq++;
     e->und[underlying].hedge_pos += qty;
-    if (e->cfg.risk_aware) { /* the house's delta: every quote's delta term */
-        e->pool_epoch++;
-        e->base_epoch++;
-    }
+    chi_house_delta_moved(e);
     return CH_OK;
 }
 
