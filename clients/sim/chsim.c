@@ -165,6 +165,15 @@ static bool apply_config(sim_config *c, const char *path)
     return ok;
 }
 
+/* Prefix msg with the seed and the run it came from. @return false. */
+static bool blame(char *msg, size_t cap, uint64_t seed, const char *run)
+{
+    char tmp[SIM_MSG_MAX];
+    snprintf(tmp, sizeof tmp, "%s", msg);
+    snprintf(msg, cap, "seed %" PRIu64 ", \"%.64s\": %.400s", seed, run, tmp);
+    return false;
+}
+
 /* One seed: every configuration (the first with the equal-flow models) and
  * the every-step block. res: n_runs results. false + msg on error. */
 static bool run_seed(sim_config *c, const sim_market *m, const sim_flow *flow, bool equal,
@@ -179,13 +188,8 @@ static bool run_seed(sim_config *c, const sim_market *m, const sim_flow *flow, b
         bool ok = i == 0 && equal
                       ? sim_equal(c, &c->runs[0], m, flow, &res[0], out->eq[0], msg, cap)
                       : sim_run(c, &c->runs[i], m, flow, NULL, &res[i], on_progress, p, msg, cap);
-        if (!ok) {
-            char tmp[SIM_MSG_MAX];
-            snprintf(tmp, sizeof tmp, "%s", msg);
-            snprintf(msg, cap, "seed %" PRIu64 ", configuration \"%s\": %.400s", c->seed,
-                     c->runs[i].name, tmp);
-            return false;
-        }
+        if (!ok)
+            return blame(msg, cap, c->seed, c->runs[i].name);
         out->contracts[i] = sim_contracts(&res[i]);
         out->hedge_cost[i] = sim_hedge_cost(&res[i]);
         out->pool_pnl[i] = res[i].pool_pnl;
@@ -196,13 +200,8 @@ static bool run_seed(sim_config *c, const sim_market *m, const sim_flow *flow, b
     every.hedge.kind = CH_HEDGE_EVERY_BATCH;
     p->run++;
     p->name = "equal flow, every step";
-    if (!sim_equal(c, &every, m, flow, NULL, out->eq[1], msg, cap)) {
-        char tmp[SIM_MSG_MAX];
-        snprintf(tmp, sizeof tmp, "%s", msg);
-        snprintf(msg, cap, "seed %" PRIu64 ", equal flow every step: %.400s", c->seed, tmp);
-        return false;
-    }
-    return true;
+    return sim_equal(c, &every, m, flow, NULL, out->eq[1], msg, cap) ||
+           blame(msg, cap, c->seed, "equal flow, every step");
 }
 
 int main(int argc, char **argv)

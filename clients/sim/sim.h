@@ -273,18 +273,16 @@ bool sim_flow_write(const char *path, const sim_flow *f);
 
 /**
  * A customer fill as the clearinghouse made it: the order (its index in the
- * flow and the step it arrived at), the step it filled at, the series, the
- * customer's side, lots, price and taker fee, and whether the house (pool or
- * parity) was the counterparty (false: another customer, a book match).
+ * flow, whose time is its arrival), the step it filled at, the series, the
+ * customer's side, lots, price and taker fee.
  */
 typedef struct sim_fill {
     uint32_t order;
-    uint32_t k_arrival, k_fill;
+    uint32_t k_fill;
     ch_time expiry;
     double strike;
     ch_opt type;
     ch_side side;
-    bool house;
     int64_t qty;
     double price;  /* USD per contract */
     double fee;    /* USD, the taker's; 0 for a maker */
@@ -343,7 +341,7 @@ typedef struct sim_model {
     double last_fees, last_slippage, last_volume;
     double sum_gamma, sum_vega;
     size_t steps;
-    double pnl, peak, value0;
+    double pnl, peak;
     double ordered;         /* lots the customers ordered */
     double cust_edge;       /* Σ customer's (price - mark) x side + fees */
     sim_metrics out;

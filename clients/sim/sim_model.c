@@ -128,10 +128,17 @@ void sim_model_settle(sim_model *md, size_t k)
     }
 }
 
-void sim_model_greeks(const sim_model *md, size_t k, double *delta, double *gamma, double *tau)
+/* Value and Greeks of the options held at step k (settled legs are gone, so
+ * every leg has time left). */
+typedef struct book_greeks {
+    double value, delta, gamma, vega, tau;
+} book_greeks;
+
+static book_greeks greeks_at(const sim_model *md, size_t k)
 {
     const sim_market *m = md->m;
-    double d = 0, g = 0, gt = 0, ga = 0;
+    book_greeks b = {0};
+    double ga = 0, gt = 0;
     for (size_t i = 0; i < md->n_leg; i++) {
         const sim_leg *l = &md->leg[i];
         double T = ch_years(m->s[k].t, l->expiry);
@@ -139,14 +146,23 @@ void sim_model_greeks(const sim_model *md, size_t k, double *delta, double *gamm
         if (T <= 0 || ch_bs(l->type, m->s[k].spot, l->strike, T, m->rate, 0,
                             fmax(sim_vol(m, k, l->strike, l->expiry), 1e-4), &gr) != CH_OK)
             continue;
-        d += l->qty * gr.delta;
-        g += l->qty * gr.gamma;
+        b.value += l->qty * gr.price;
+        b.delta += l->qty * gr.delta;
+        b.gamma += l->qty * gr.gamma;
+        b.vega += l->qty * gr.vega;
         ga += fabs(l->qty * gr.gamma);
         gt += fabs(l->qty * gr.gamma) * T;
     }
-    *delta = d;
-    *gamma = g;
-    *tau = ga > 0 ? gt / ga : 30.0 / 365;
+    b.tau = ga > 0 ? gt / ga : 30.0 / 365;
+    return b;
+}
+
+void sim_model_greeks(const sim_model *md, size_t k, double *delta, double *gamma, double *tau)
+{
+    book_greeks b = greeks_at(md, k);
+    *delta = b.delta;
+    *gamma = b.gamma;
+    *tau = b.tau;
 }
 
 void sim_model_fill_hedge(sim_model *md, size_t k, double qty)
@@ -198,14 +214,13 @@ void sim_model_close_step(sim_model *md, size_t k)
     const ch_hedge_book *b = ch_hedger_book(md->h);
     /* the policy's orders this step: the unwind of expired delta first */
     double dv = b->volume - md->last_volume;
-    double dc = (b->fees - md->last_fees) + (b->slippage - md->last_slippage);
     double df = b->fees - md->last_fees, ds = b->slippage - md->last_slippage;
     if (md->pending_unwind > 0 && md->m->s[k].t > md->unwind_until)
         md->pending_unwind = 0;
     if (dv > 0) {
         double u = fmin(dv, md->pending_unwind);
         md->pending_unwind -= u;
-        md->unwind_cost += dc * u / dv;
+        md->unwind_cost += (df + ds) * u / dv;
         md->fees += df * (1 - u / dv);
         md->slippage += ds * (1 - u / dv);
     }
@@ -213,30 +228,14 @@ void sim_model_close_step(sim_model *md, size_t k)
     md->last_fees = b->fees;
     md->last_slippage = b->slippage;
 
+    /* every model starts with nothing: its PnL is its value */
+    book_greeks g = greeks_at(md, k);
     double perp = sim_perp(md->c, md->m, k);
-    double value = md->cash + book_value(b, perp) + book_value(&md->fill_hedge, perp);
-    for (size_t i = 0; i < md->n_leg; i++) {
-        const sim_leg *l = &md->leg[i];
-        value += l->qty * sim_model_mark(md->m, k, l->type, l->strike, l->expiry);
-    }
-    if (md->steps == 0)
-        md->value0 = 0; /* every model starts with nothing: its PnL is its value */
-    md->pnl = value - md->value0;
+    md->pnl = md->cash + g.value + book_value(b, perp) + book_value(&md->fill_hedge, perp);
     md->peak = fmax(md->peak, md->pnl);
     md->out.max_drawdown = fmax(md->out.max_drawdown, md->peak - md->pnl);
-    double d, g, tau;
-    sim_model_greeks(md, k, &d, &g, &tau);
-    double v = 0;
-    for (size_t i = 0; i < md->n_leg; i++) {
-        const sim_leg *l = &md->leg[i];
-        double T = ch_years(md->m->s[k].t, l->expiry);
-        ch_greeks gr;
-        if (T > 0 && ch_bs(l->type, md->m->s[k].spot, l->strike, T, md->m->rate, 0,
-                           fmax(sim_vol(md->m, k, l->strike, l->expiry), 1e-4), &gr) == CH_OK)
-            v += l->qty * gr.vega;
-    }
-    md->sum_gamma += fabs(g);
-    md->sum_vega += fabs(v);
+    md->sum_gamma += fabs(g.gamma);
+    md->sum_vega += fabs(g.vega);
     md->steps++;
     double pos = b->position + md->fill_hedge.position;
     md->out.peak_capital = fmax(md->out.peak_capital, worst_loss(md, k, pos));

@@ -51,7 +51,7 @@ typedef struct resting {
     ch_order_id id;
     ch_account_id account;
     ch_time deadline;
-    uint32_t order, k_arrival; /* the flow's order and the step it arrived at */
+    uint32_t order; /* its index in the flow */
 } resting;
 
 typedef struct run {
@@ -79,11 +79,6 @@ typedef struct run {
     double *mk_strike, *mk_vol;
 } run;
 
-static double vol_at(const run *r, size_t k, double strike, ch_time expiry)
-{
-    return sim_vol(r->m, k, strike, expiry);
-}
-
 /* The resting order `id`, or NULL (a short list: orders live for hours). */
 static const resting *find_resting(const run *r, ch_order_id id)
 {
@@ -95,14 +90,13 @@ static const resting *find_resting(const run *r, ch_order_id id)
 
 /* One customer's side of a fill, for the equal-flow comparison. */
 static void record_side(run *r, ch_instr_id id, ch_side side, int64_t qty, int64_t ticks,
-                        double fee, bool house, uint32_t order, uint32_t k_arrival)
+                        double fee, bool house, uint32_t order)
 {
     const ch_symbol *sym = &ch_instruments_get(ch_engine_instruments(r->e), id)->sym;
-    sim_fill f = {.order = order, .k_arrival = k_arrival, .k_fill = (uint32_t)r->k,
-                  .expiry = sym->expiry, .strike = (double)sym->strike,
+    sim_fill f = {.order = order, .k_fill = (uint32_t)r->k, .expiry = sym->expiry,
+                  .strike = (double)sym->strike,
                   .type = sym->kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, .side = side,
-                  .house = house, .qty = qty, .price = ch_price_to_double(r->u, ticks),
-                  .fee = fee};
+                  .qty = qty, .price = ch_price_to_double(r->u, ticks), .fee = fee};
     if (r->opts->record != NULL && !sim_fills_push(r->opts->record, &f))
         r->failed = true;
     if (r->opts->model != NULL) {
@@ -121,10 +115,10 @@ static void on_event(void *ctx, const ch_engine_event *ev)
     const ch_fill *f = &ev->fill;
     kit_tbt_fill(&r->tbt, f->delta, r->spot);
     r->taker_fees += (double)f->fee / CH_CASH_SCALE;
-    if (r->opts == NULL || (r->opts->record == NULL && r->opts->model == NULL))
+    if (r->opts->record == NULL && r->opts->model == NULL)
         return;
     record_side(r, f->instr, f->taker_side, f->qty, f->price, (double)f->fee / CH_CASH_SCALE,
-                f->source != CH_SRC_BOOK, r->cur_order, (uint32_t)r->k);
+                f->source != CH_SRC_BOOK, r->cur_order);
     if (f->source == CH_SRC_POOL)
         return;
     const resting *mk = find_resting(r, f->maker_order);
@@ -133,7 +127,7 @@ static void on_event(void *ctx, const ch_engine_event *ev)
         return;
     }
     record_side(r, f->maker_instr, f->taker_side == CH_BUY ? CH_SELL : CH_BUY, f->qty,
-                f->maker_price, 0, f->source == CH_SRC_NET, mk->order, mk->k_arrival);
+                f->maker_price, 0, f->source == CH_SRC_NET, mk->order);
 }
 
 static double equity(const run *r)
@@ -363,7 +357,7 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
     ch_engine_order eo = {.account = r->traders[o->trader], .instr = id, .side = o->side,
                           .qty = o->qty};
     if (o->limit) {
-        double vol = vol_at(r, k, (double)sym.strike, sym.expiry);
+        double vol = sim_vol(r->m, k, (double)sym.strike, sym.expiry);
         vol += o->side == CH_BUY ? o->vol_offset : -o->vol_offset;
         double px = ch_bs_price(sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, r->spot,
                                 (double)sym.strike, ch_years(r->m->s[k].t, sym.expiry),
@@ -396,7 +390,7 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
         r->rest[r->n_rest++] =
             (resting){res.id, eo.account,
                       r->m->s[k].t + (ch_time)llround(c->flow.order_ttl_hours * (double)SIM_HOUR),
-                      r->cur_order, (uint32_t)k};
+                      r->cur_order};
     }
     return true;
 }
@@ -420,8 +414,8 @@ static void attribute(const run *r, size_t k, double hedge_pos, double *pnl, dou
     for (size_t i = 0; i < r->n_held; i++) {
         const held *p = &r->held[i];
         double t0 = ch_years(a->t, p->expiry), t1 = fmax(ch_years(b->t, p->expiry), 0);
-        double v0 = vol_at(r, k - 1, p->strike, p->expiry);
-        double v1 = t1 > 0 ? vol_at(r, k, p->strike, p->expiry) : v0;
+        double v0 = sim_vol(r->m, k - 1, p->strike, p->expiry);
+        double v1 = t1 > 0 ? sim_vol(r->m, k, p->strike, p->expiry) : v0;
         double pa = ch_bs_price(p->type, s0, p->strike, t0, rate, 0, v0);
         double pb = ch_bs_price(p->type, s0, p->strike, t0, rate, 0, v1);
         double pc = ch_bs_price(p->type, s0, p->strike, t1, rate, 0, v1);
