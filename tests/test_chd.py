@@ -133,8 +133,12 @@ class Protocol(Base):
         self.assertLessEqual(risk["netting"]["ratio"], 1)
         self.assertGreaterEqual(risk["netting"]["ratio"], 0)
         hedge = self.c.hedge()
-        for k in ("position", "avg_price", "fees", "slippage", "funding", "orders"):
+        for k in ("position", "avg_price", "fees", "slippage", "funding", "orders",
+                  "engine_position", "house_delta"):
             self.assertIn(k, hedge)
+        with self.assertRaises(ChError) as cm:  # one hedger per underlying, by name
+            self.c.hedge("DOGE")
+        self.assertEqual(cm.exception.code, "UNKNOWN_SYMBOL")
         st = self.c.stats()
         self.assertGreaterEqual(st["fills"]["net"], 1)
         # the house, pool and fee accounts answer positions
@@ -325,8 +329,12 @@ class Protocol(Base):
                                  [(x["symbol"], x["qty"]) for x in p["positions"]], a)
             self.assertEqual(self.c.orders("bob"), orders)
             h = self.c.hedge()  # the hedge book is replayed from the logged hedge fills
-            for k in ("position", "avg_price", "fees", "slippage", "orders", "volume"):
+            for k in ("position", "avg_price", "fees", "slippage", "orders", "volume",
+                      "engine_position", "house_delta"):
                 self.assertAlmostEqual(h[k], hedge[k], places=6, msg=k)
+            # the engine books the same fills as the hedger: one hedge state
+            self.assertAlmostEqual(h["engine_position"], h["position"], places=9)
+            self.assertEqual(self.c.hedge("BTC"), h)
             # the client order id index survived too
             r = self.c.order_new("bob", self.put, "sell", 3, price=1, client_order_id="b1")
             self.assertEqual(r["status"], "new")

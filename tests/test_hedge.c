@@ -229,6 +229,74 @@ START_TEST(book_pnl_and_basis)
 }
 END_TEST
 
+/* The two phases chd drives: nothing leaves before send, nothing is booked
+ * before settle; replay (restore + settle, book_exec) reaches the same book. */
+START_TEST(hedger_two_phases_and_replay)
+{
+    ch_perp_venue v;
+    ch_perp_venue_defaults(&v);
+    ch_hedge_policy p;
+    ch_hedge_policy_defaults(&p);
+    p.kind = CH_HEDGE_EVERY_BATCH;
+    ch_hedge_adapter a;
+    ck_assert_int_eq(ch_hedge_adapter_sim(&v, &a), CH_OK);
+    ch_hedger *h = ch_hedger_create(&p, a);
+    ch_hedge_inputs in = at(0, 4, 0);
+    ch_hedge_order o;
+    ck_assert_int_eq(ch_hedger_decide(h, &in, 100000, 500, &o), CH_OK);
+    ck_assert_double_eq(o.qty, -4);
+    ck_assert_uint_eq(o.id, 500); /* at least the caller's minimum */
+    ck_assert_uint_eq(ch_hedger_in_flight_orders(h), 1);
+    ch_hedge_report r[4];
+    ck_assert_uint_eq(ch_hedger_take_reports(h, r, 4), 0); /* not sent yet */
+    ck_assert_int_eq(ch_hedger_send(h), CH_OK);
+    ck_assert_uint_eq(ch_hedger_take_reports(h, r, 4), 1);
+    ck_assert_double_eq(ch_hedger_book(h)->position, 0); /* taken, not booked */
+    ck_assert_double_eq(ch_hedger_in_flight(h), -4);
+    ck_assert(ch_hedger_settle(h, &r[0]));
+    ck_assert(!ch_hedger_settle(h, &r[0])); /* never booked twice */
+    ck_assert_double_eq(ch_hedger_book(h)->position, -4);
+    /* the next id is above every id seen */
+    in = at(1, 6, 0);
+    ck_assert_int_eq(ch_hedger_decide(h, &in, 100000, 0, &o), CH_OK);
+    ck_assert_uint_eq(o.id, 501);
+    ck_assert_double_eq(o.qty, -2);
+    /* a rejection leaves the flight and is counted */
+    ch_hedge_report rej = {.id = 501, .filled = false, .reason = CH_EINVAL, .attempts = 3};
+    ck_assert(ch_hedger_settle(h, &rej));
+    ck_assert_uint_eq(ch_hedger_book(h)->rejects, 1);
+    ck_assert_uint_eq(ch_hedger_book(h)->retries, 2);
+    ck_assert_double_eq(ch_hedger_in_flight(h), 0);
+
+    /* replay of the same log into a fresh hedger: the same book */
+    ck_assert_int_eq(ch_hedge_adapter_sim(&v, &a), CH_OK);
+    ch_hedger *g = ch_hedger_create(&p, a);
+    ch_hedge_order sent = {.id = 500, .qty = -4, .mark = 100000};
+    ck_assert_int_eq(ch_hedger_restore(g, &sent, 0), CH_OK);
+    ck_assert_int_eq(ch_hedger_restore(g, &sent, 0), CH_EDUPLICATE);
+    ck_assert(ch_hedger_settle(g, &r[0]));
+    ch_hedge_order sent2 = {.id = 501, .qty = -2, .mark = 100000};
+    ck_assert_int_eq(ch_hedger_restore(g, &sent2, 1), CH_OK);
+    ck_assert(ch_hedger_settle(g, &rej));
+    const ch_hedge_book *x = ch_hedger_book(h), *y = ch_hedger_book(g);
+    ck_assert_double_eq(x->position, y->position);
+    ck_assert_double_eq(x->fees, y->fees);
+    ck_assert_uint_eq(x->orders, y->orders);
+    ck_assert_uint_eq(x->rejects, y->rejects);
+    /* a fill booked at once (the simulated venue inline) counts an order */
+    ch_hedge_exec e = {.qty = 1, .price = 100000, .fee = 5};
+    ch_hedger_book_exec(g, &e, 2);
+    ck_assert_double_eq(ch_hedger_book(g)->position, -3);
+    ck_assert_uint_eq(ch_hedger_book(g)->orders, 3);
+    /* with position -3, a net delta of 3 is hedged: nothing to send */
+    in = at(3, 3, 0);
+    ck_assert_int_eq(ch_hedger_decide(g, &in, 100000, 0, &o), CH_OK);
+    ck_assert_double_eq(o.qty, 0);
+    ch_hedger_destroy(g);
+    ch_hedger_destroy(h);
+}
+END_TEST
+
 START_TEST(hedger_with_sim_adapter)
 {
     ch_perp_venue v;
@@ -498,6 +566,7 @@ int main(void)
     tcase_add_test(tb, funding_sign_and_amount);
     tcase_add_test(tb, book_pnl_and_basis);
     tcase_add_test(tb, hedger_with_sim_adapter);
+    tcase_add_test(tb, hedger_two_phases_and_replay);
     suite_add_tcase(s, tb);
     TCase *tn = tcase_create("nng");
     tcase_set_timeout(tn, 60);

@@ -243,6 +243,33 @@ START_TEST(the_pool_quote_has_a_delta_term)
 }
 END_TEST
 
+/* Whalley-Wilmott's inputs for chd's hedger: the residual's net gamma and
+ * its gamma-weighted years to expiry. */
+START_TEST(the_gamma_horizon_of_the_residual)
+{
+    g_pool = true;
+    start(0);
+    g_pool = false;
+    double g, years;
+    ck_assert_int_eq(ch_engine_gamma_horizon(eng, 0, &g, &years), CH_OK);
+    ck_assert_double_eq(g, 0);
+    ck_assert_double_eq_tol(years, 30.0 / 365, 1e-12); /* nothing held: 30 days */
+    int64_t shares;
+    ck_assert_int_eq(ch_engine_pool_deposit(eng, dave, USD(1e6), &shares), CH_OK);
+    order(alice, C90, CH_BUY, 20000, 3, CH_TIF_IOC); /* the pool sells 3 calls */
+    ck_assert_int_eq(nfills > 0, 1);
+    ck_assert_int_eq(ch_engine_gamma_horizon(eng, 0, &g, &years), CH_OK);
+    ck_assert(g < 0); /* short calls: short gamma */
+    ch_time now, exp1;
+    ck_assert_int_eq(ch_date_to_time(2026, 11, 25, &now), CH_OK);
+    ck_assert_int_eq(ch_date_to_time(2026, 12, 25, &exp1), CH_OK);
+    exp1 += 8 * 3600 * CH_NS_PER_SEC;
+    ck_assert_double_eq_tol(years, ch_years(now, exp1), 1e-12); /* one expiry: its time */
+    ck_assert_int_eq(ch_engine_gamma_horizon(eng, 9, &g, &years), CH_EUNKNOWN_UNDERLYING);
+    stop();
+}
+END_TEST
+
 /* The stored configuration carries the risk-aware settings, and a store
  * written without them still reads (no tail unless risk-aware). */
 START_TEST(the_config_record_carries_risk_aware)
@@ -281,6 +308,7 @@ int main(void)
     tcase_add_test(tc, the_delta_limit_refuses);
     tcase_add_test(tc, the_forward_comes_from_the_perp);
     tcase_add_test(tc, the_pool_quote_has_a_delta_term);
+    tcase_add_test(tc, the_gamma_horizon_of_the_residual);
     tcase_add_test(tc, the_config_record_carries_risk_aware);
     suite_add_tcase(s, tc);
     return ch_check_run(s);

@@ -410,7 +410,7 @@ START_TEST(schema_refuses_unknown_and_mistyped)
                   "unknown field \"tiff\"");
     check_refused("{\"op\":\"hello\",\"pad\":\"x\"}", "unknown field \"pad\"");
     check_refused("{\"op\":\"hello\",\"Op\":\"x\"}", "unknown field \"Op\"");
-    check_refused("{\"op\":\"hedge\",\"underlying\":\"BTC\"}", "unknown field \"underlying\"");
+    check_refused("{\"op\":\"stats\",\"underlying\":\"BTC\"}", "unknown field \"underlying\"");
     check_refused("{\"op\":\"book\",\"symbol\":\"S\",\"depth\":\"2\"}",
                   "field \"depth\" must be an integer");
     check_refused("{\"op\":\"book\",\"symbol\":5}", "field \"symbol\" must be a string");

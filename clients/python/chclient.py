@@ -254,8 +254,8 @@ class Client:
     def risk(self, underlying=None):
         return self.call("risk", underlying=underlying)
 
-    def hedge(self):
-        return self.call("hedge")
+    def hedge(self, underlying=None):
+        return self.call("hedge", underlying=underlying)
 
     def stats(self):
         return self.call("stats")

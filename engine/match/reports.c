@@ -110,6 +110,32 @@ size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying, ch_net
     return n;
 }
 
+ch_err ch_engine_gamma_horizon(const ch_engine *e, uint32_t underlying, double *gamma,
+                               double *years)
+{
+    *gamma = 0;
+    *years = 30.0 / 365;
+    if (underlying >= e->n_und)
+        return CH_EUNKNOWN_UNDERLYING;
+    ch_bucket one[1];
+    size_t nb = ch_inventory_buckets(e->und[underlying].pool_inv, one, 0);
+    ch_netting_bucket *b = malloc((nb + 1) * sizeof *b);
+    if (b == NULL)
+        return CH_ENOMEM;
+    size_t n = ch_engine_netting_buckets(e, underlying, b, nb + 1);
+    double g_abs = 0, g_tau = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = b[i].residual.gamma;
+        *gamma += g;
+        g_abs += fabs(g);
+        g_tau += fabs(g) * fmax(ch_years(e->now, b[i].expiry), 0);
+    }
+    free(b);
+    if (g_abs > 0)
+        *years = g_tau / g_abs;
+    return CH_OK;
+}
+
 ch_err ch_engine_risk(const ch_engine *e, uint32_t underlying, ch_risk_totals *totals,
                       ch_scenario_result *scen)
 {

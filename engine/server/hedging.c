@@ -1,52 +1,151 @@
 /*
- * hedging.c - chd's hedge loop after each batch: the policy on the house's
- * net delta, the simulated venue inline or an external one over NNG with
- * its orders in flight (logged when sent and when answered).
+ * hedging.c - chd's hedging: one ch_hedger per underlying (its policy on the
+ * house's net delta, its book, its orders in flight, its venue: the
+ * simulated one in process, or an external one over NNG). Every order and
+ * every answer is logged and committed before it leaves or is booked, and
+ * the engine books each fill (ch_engine_hedge_fill through the logged
+ * command), so a restart rebuilds the same hedge state by replay.
  */
 #include "server_int.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- hedging after a batch ------------------------------------------------ */
-
-bool chi_pend_add(ch_server *s, uint64_t id, double qty, double mark)
+ch_hedger *chi_hedger(ch_server *s, uint32_t u)
 {
-    if (s->n_pend == s->cap_pend) {
-        size_t nc = s->cap_pend ? s->cap_pend * 2 : 8;
-        struct hedge_pending *np = realloc(s->pend, nc * sizeof *np);
-        if (np == NULL)
-            return false;
-        s->pend = np;
-        s->cap_pend = nc;
+    if (u >= s->cfg.engine.max_underlyings)
+        return NULL;
+    if (u < s->n_hedgers && s->hedgers[u] != NULL)
+        return s->hedgers[u];
+    if (u >= s->n_hedgers) {
+        ch_hedger **nh = realloc(s->hedgers, (u + 1) * sizeof *nh);
+        if (nh == NULL)
+            return NULL;
+        for (uint32_t k = s->n_hedgers; k <= u; k++)
+            nh[k] = NULL;
+        s->hedgers = nh;
+        s->n_hedgers = u + 1;
     }
-    s->pend[s->n_pend++] = (struct hedge_pending){.id = id, .qty = qty, .mark = mark};
-    if (id >= s->hedge_next_id)
-        s->hedge_next_id = id + 1;
-    return true;
+    ch_hedge_adapter a = {0};
+    ch_err e;
+    if (s->cfg.hedge_venue[0] != '\0') {
+        ch_hedge_nng_config hc = {.url = s->cfg.hedge_venue,
+                                  .timeout_ms = s->cfg.hedge_venue_timeout_ms};
+        e = ch_hedge_adapter_nng(&hc, &a);
+    } else {
+        e = ch_hedge_adapter_sim(&s->cfg.venue, &a);
+    }
+    if (e != CH_OK) {
+        if (s->hedge_err == CH_OK)
+            s->hedge_err = e;
+        return NULL;
+    }
+    s->hedgers[u] = ch_hedger_create(&s->cfg.hedge, a);
+    if (s->hedgers[u] == NULL) {
+        a.ops->destroy(a.impl);
+        if (s->hedge_err == CH_OK)
+            s->hedge_err = CH_ENOMEM;
+    }
+    return s->hedgers[u];
 }
 
-/* Remove order @p id. @return false if it was not in flight. */
-bool chi_pend_del(ch_server *s, uint64_t id)
+void chi_hedgers_close(ch_server *s)
 {
-    for (size_t i = 0; i < s->n_pend; i++) {
-        if (s->pend[i].id == id) {
-            s->pend[i] = s->pend[--s->n_pend];
-            return true;
+    /* an external adapter's worker finishes its attempt in flight (bounded
+     * by the venue timeout); an order still unanswered is resent at the
+     * next start, with the same id */
+    for (uint32_t u = 0; u < s->n_hedgers; u++)
+        ch_hedger_destroy(s->hedgers[u]);
+    free(s->hedgers);
+    s->hedgers = NULL;
+    s->n_hedgers = 0;
+    s->hedge_next_id = 0;
+    s->hedge_err = CH_OK;
+}
+
+ch_err chi_hedgers_open(ch_server *s)
+{
+    uint32_t n = ch_instruments_underlying_count(ch_engine_instruments(s->e));
+    for (uint32_t u = 0; u < n; u++)
+        chi_hedger(s, u);
+    if (s->hedge_err != CH_OK)
+        return s->hedge_err;
+    bool external = s->cfg.hedge_venue[0] != '\0';
+    for (uint32_t u = 0; u < s->n_hedgers; u++) {
+        ch_hedger *h = s->hedgers[u];
+        size_t n_in = ch_hedger_in_flight_orders(h);
+        if (external) {
+            CH_LOG(CH_LOG_INFO, "hedge_venue", "underlying=%u url=%s in_flight=%zu", u,
+                   s->cfg.hedge_venue, n_in);
+            ch_hedger_send(h); /* orders in flight at the last stop: same ids */
+        } else if (n_in > 0) {
+            CH_LOG(CH_LOG_WARN, "hedge_unresolved",
+                   "underlying=%u in_flight=%zu qty=%.8g reason=\"orders sent to an external "
+                   "venue are in flight; they stay so until chd runs with that hedge_venue "
+                   "again\"",
+                   u, n_in, ch_hedger_in_flight(h));
         }
     }
+    return CH_OK;
+}
+
+bool chi_hedge_waiting(const ch_server *s)
+{
+    if (s->cfg.hedge_venue[0] == '\0' || s->halted)
+        return false;
+    for (uint32_t u = 0; u < s->n_hedgers; u++)
+        if (s->hedgers[u] != NULL && ch_hedger_in_flight_orders(s->hedgers[u]) > 0)
+            return true;
     return false;
 }
 
-double chi_pend_qty(const ch_server *s)
+static ch_hedge_exec exec_of(const ch_command *c)
 {
-    double q = 0;
-    for (size_t i = 0; i < s->n_pend; i++)
-        q += s->pend[i].qty;
-    return q;
+    return (ch_hedge_exec){.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
+                           .slippage = c->hedge.slippage};
 }
 
-static void publish_hedge_fill(ch_server *s, const ch_hedge_exec *x, uint64_t id)
+void chi_hedge_replay(ch_server *s, const ch_command *c)
+{
+    ch_time now = ch_engine_now(s->e);
+    if (c->type == CH_C_MARKET) {
+        chi_hedge_mark(s, c);
+        return;
+    }
+    ch_hedger *h = chi_hedger(s, c->hedge.underlying);
+    if (h == NULL) {
+        CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "underlying=%u reason=\"%s\"",
+               c->hedge.underlying, ch_strerror(s->hedge_err));
+        return;
+    }
+    if (c->type == CH_C_HEDGE) { /* an order the simulated venue filled at once */
+        ch_hedge_exec x = exec_of(c);
+        ch_hedger_book_exec(h, &x, now);
+    } else if (c->type == CH_C_HEDGE_SENT) { /* in flight at an external venue */
+        ch_hedge_order o = {.id = c->hedge.id, .qty = c->hedge.qty, .mark = c->hedge.mark};
+        if (ch_hedger_restore(h, &o, now) != CH_OK)
+            CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "id=%" PRIu64 " reason=out_of_memory",
+                   o.id);
+        if (o.id >= s->hedge_next_id)
+            s->hedge_next_id = o.id + 1;
+    } else if (c->type == CH_C_HEDGE_REPORT) {
+        ch_hedge_report r = {.id = c->hedge.id, .filled = c->hedge.filled, .attempts = 1};
+        if (c->hedge.filled)
+            r.exec = exec_of(c);
+        ch_hedger_settle(h, &r);
+    }
+}
+
+void chi_hedge_mark(ch_server *s, const ch_command *c)
+{
+    ch_hedger *h = chi_hedger(s, c->market.underlying);
+    if (h != NULL)
+        ch_hedger_mark(h, ch_engine_now(s->e), c->market.index,
+                       isnan(c->market.perp) ? c->market.index : c->market.perp,
+                       c->market.funding_rate);
+}
+
+static void publish_hedge_fill(ch_server *s, uint32_t u, const ch_hedge_exec *x, uint64_t id)
 {
     cJSON *o = cJSON_CreateObject();
     if (id != 0) {
@@ -54,162 +153,155 @@ static void publish_hedge_fill(ch_server *s, const ch_hedge_exec *x, uint64_t id
         snprintf(t, sizeof t, "%" PRIu64, id);
         cJSON_AddStringToObject(o, "id", t);
     }
+    const ch_underlying_config *uc =
+        ch_instruments_underlying(ch_engine_instruments(s->e), u);
+    if (uc != NULL)
+        cJSON_AddStringToObject(o, "underlying", uc->name);
     cJSON_AddNumberToObject(o, "qty", x->qty);
     cJSON_AddNumberToObject(o, "price", x->price);
     cJSON_AddNumberToObject(o, "fee", x->fee);
-    cJSON_AddNumberToObject(o, "position", s->hedge.position);
+    cJSON_AddNumberToObject(o, "position", ch_hedger_book(s->hedgers[u])->position);
     chi_publish(s, "hedge", o);
 }
 
-/* Hand the orders in flight that this process has not sent yet (new ones,
- * and those replayed from the log) to the adapter. Never blocks. */
-void chi_hedge_send_pending(ch_server *s)
+static bool log_and_commit(ch_server *s, const ch_command *c, size_t n)
 {
-    for (size_t i = 0; i < s->n_pend; i++) {
-        struct hedge_pending *p = &s->pend[i];
-        if (p->queued)
-            continue;
-        ch_hedge_order o = {.id = p->id, .qty = p->qty, .mark = p->mark};
-        if (s->venue.ops->send(s->venue.impl, &o) != CH_OK) {
-            CH_LOG(CH_LOG_WARN, "hedge_send_failed", "id=%" PRIu64 " reason=out_of_memory", p->id);
-            return; /* tried again after the next batch */
+    for (size_t i = 0; i < n; i++)
+        if (ch_store_log(s->st, &c[i], NULL) != CH_OK) {
+            s->halted = true;
+            break;
         }
-        p->queued = true;
-        CH_LOG(CH_LOG_INFO, "hedge_sent", "id=%" PRIu64 " qty=%.8g mark=%.8g venue=%s", p->id,
-               p->qty, p->mark, s->cfg.hedge_venue);
+    if (!s->halted && ch_store_commit(s->st) != CH_OK)
+        s->halted = true;
+    if (s->halted)
+        CH_LOG(CH_LOG_ERROR, "store_halted", "during=hedge reason=\"%s\"", ch_store_error(s->st));
+    return !s->halted;
+}
+
+/* The external venue's answers: logged and committed, then booked. */
+static void take_answers(ch_server *s, uint32_t u, ch_hedger *h)
+{
+    ch_hedge_report rep[64];
+    size_t n = ch_hedger_take_reports(h, rep, 64);
+    if (n == 0)
+        return;
+    ch_command c[64];
+    for (size_t i = 0; i < n; i++) {
+        c[i] = chi_cmd(CH_C_HEDGE_REPORT);
+        c[i].hedge.underlying = u;
+        c[i].hedge.id = rep[i].id;
+        c[i].hedge.filled = rep[i].filled;
+        if (rep[i].filled) {
+            c[i].hedge.qty = rep[i].exec.qty;
+            c[i].hedge.price = rep[i].exec.price;
+            c[i].hedge.fee = rep[i].exec.fee;
+            c[i].hedge.slippage = rep[i].exec.slippage;
+        }
+    }
+    if (!log_and_commit(s, c, n))
+        return; /* nothing booked; the venue answers again after a restart */
+    for (size_t i = 0; i < n; i++) {
+        ch_hedger_settle(h, &rep[i]);
+        if (rep[i].filled) {
+            ch_engine_hedge_fill(s->e, u, rep[i].exec.qty);
+            CH_LOG(CH_LOG_INFO, "hedge_filled",
+                   "underlying=%u id=%" PRIu64 " qty=%.8g price=%.8g fee=%.8g attempts=%u "
+                   "position=%.8g",
+                   u, rep[i].id, rep[i].exec.qty, rep[i].exec.price, rep[i].exec.fee,
+                   rep[i].attempts, ch_hedger_book(h)->position);
+            publish_hedge_fill(s, u, &rep[i].exec, rep[i].id);
+        } else {
+            CH_LOG(CH_LOG_WARN, "hedge_rejected",
+                   "underlying=%u id=%" PRIu64 " attempts=%u reason=%s", u, rep[i].id,
+                   rep[i].attempts, ch_errwire(rep[i].reason));
+        }
     }
 }
 
+/* The policy on the house's net delta in @p u; an order it sends is logged
+ * and committed before it leaves (external venue) or before its fill is
+ * booked (the simulated venue, which fills at once). */
+static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
+{
+    const ch_hedge_book *b = ch_hedger_book(h);
+    /* one order at a time goes to an external venue: while it is unanswered
+     * (a slow or hung venue) the next decision waits, then covers the whole
+     * gap in one order; no index yet: nothing to hedge at */
+    if (s->cfg.hedge.kind == CH_HEDGE_OFF || b->last_index <= 0 ||
+        (external && ch_hedger_in_flight_orders(h) > 0))
+        return;
+    ch_hedge_inputs in = {.now = ch_engine_now(s->e),
+                          .net_delta = ch_engine_net_delta(s->e, u),
+                          .spot = b->last_index,
+                          .vol = s->cfg.vol,
+                          .rate = s->cfg.rate};
+    /* Whalley-Wilmott's horizon: the gamma-weighted mean time to expiry */
+    if (ch_engine_gamma_horizon(s->e, u, &in.gamma, &in.tau) != CH_OK)
+        return;
+    double mark = b->last_perp > 0 ? b->last_perp : in.spot;
+    uint64_t min_id = s->hedge_next_id > (uint64_t)in.now ? s->hedge_next_id : (uint64_t)in.now;
+    ch_hedge_order o;
+    ch_err e = ch_hedger_decide(h, &in, mark, min_id, &o);
+    if (e != CH_OK) {
+        CH_LOG(CH_LOG_WARN, "hedge_decide_failed", "underlying=%u reason=%s", u, ch_errwire(e));
+        return;
+    }
+    if (o.qty == 0)
+        return;
+    s->hedge_next_id = o.id + 1;
+    ch_command c = chi_cmd(external ? CH_C_HEDGE_SENT : CH_C_HEDGE);
+    c.hedge.underlying = u;
+    if (external) { /* logged as sent, booked when it is answered */
+        c.hedge.id = o.id;
+        c.hedge.qty = o.qty;
+        c.hedge.mark = o.mark;
+        if (!log_and_commit(s, &c, 1))
+            return; /* not sent: a restart finds it in flight and sends it */
+        if ((e = ch_hedger_send(h)) != CH_OK)
+            CH_LOG(CH_LOG_ERROR, "hedge_send_failed", "id=%" PRIu64 " reason=%s", o.id,
+                   ch_errwire(e));
+        else
+            CH_LOG(CH_LOG_INFO, "hedge_sent", "underlying=%u id=%" PRIu64 " qty=%.8g mark=%.8g "
+                   "venue=%s", u, o.id, o.qty, o.mark, s->cfg.hedge_venue);
+        return;
+    }
+    /* the simulated venue fills at send; its answer is taken at once */
+    ch_hedge_report r = {.id = o.id, .reason = CH_ENOMEM};
+    if (ch_hedger_send(h) == CH_OK)
+        ch_hedger_take_reports(h, &r, 1);
+    if (!r.filled) { /* out of memory, or a mark the venue cannot fill at */
+        ch_hedger_settle(h, &r);
+        CH_LOG(CH_LOG_ERROR, "hedge_send_failed", "underlying=%u qty=%.8g mark=%.8g reason=%s", u,
+               o.qty, o.mark, ch_errwire(r.reason));
+        return;
+    }
+    c.hedge.qty = r.exec.qty;
+    c.hedge.price = r.exec.price;
+    c.hedge.fee = r.exec.fee;
+    c.hedge.slippage = r.exec.slippage;
+    if (!log_and_commit(s, &c, 1))
+        return;
+    ch_hedger_settle(h, &r);
+    ch_engine_hedge_fill(s->e, u, r.exec.qty);
+    publish_hedge_fill(s, u, &r.exec, 0);
+}
+
 /* After each batch (and, while orders are in flight at an external venue,
- * whenever the engine thread is idle): log and book the venue's answers,
- * then let the policy decide on position + in flight. Every hedge fill is
- * logged and committed before it is booked; an external order is logged and
- * committed before it leaves, so a restart knows it. */
+ * whenever the engine thread is idle), for each underlying: book the venue's
+ * answers, then let the policy decide on position + in flight. */
 void chi_hedge_after_batch(ch_server *s)
 {
-    if (s->halted)
-        return;
-    bool logged = false;
-    ch_hedge_report rep[64];
-    size_t n_rep = 0;
-    if (s->venue.ops != NULL) {
-        size_t n = s->venue.ops->poll(s->venue.impl, rep, 64);
-        for (size_t i = 0; i < n; i++) {
-            bool known = false;
-            for (size_t k = 0; k < s->n_pend && !known; k++)
-                known = s->pend[k].id == rep[i].id;
-            if (!known) { /* cannot happen: one adapter, one send per id */
-                CH_LOG(CH_LOG_WARN, "hedge_report_unknown", "id=%" PRIu64, rep[i].id);
-                continue;
-            }
-            ch_command c = chi_cmd(CH_C_HEDGE_REPORT);
-            c.hedge.id = rep[i].id;
-            c.hedge.filled = rep[i].filled;
-            if (rep[i].filled) {
-                c.hedge.qty = rep[i].exec.qty;
-                c.hedge.price = rep[i].exec.price;
-                c.hedge.fee = rep[i].exec.fee;
-                c.hedge.slippage = rep[i].exec.slippage;
-            }
-            if (ch_store_log(s->st, &c, NULL) != CH_OK) {
-                s->halted = true;
-                break;
-            }
-            logged = true;
-            rep[n_rep++] = rep[i];
-        }
+    bool external = s->cfg.hedge_venue[0] != '\0';
+    uint32_t n = ch_instruments_underlying_count(ch_engine_instruments(s->e));
+    for (uint32_t u = 0; u < n && !s->halted; u++) {
+        ch_hedger *h = chi_hedger(s, u);
+        if (h == NULL)
+            continue; /* cannot happen after chi_hedgers_open(); out of memory */
+        if (external)
+            take_answers(s, u, h);
+        if (!s->halted)
+            decide(s, u, h, external);
+        if (external && !s->halted)
+            ch_hedger_send(h); /* anything a failed send left behind */
     }
-    /* after the answers just polled: the position they book, and the orders
-     * still in flight */
-    double position = s->hedge.position, in_flight = chi_pend_qty(s);
-    size_t n_in_flight = s->n_pend - n_rep;
-    for (size_t i = 0; i < n_rep; i++) {
-        for (size_t k = 0; k < s->n_pend; k++)
-            if (s->pend[k].id == rep[i].id)
-                in_flight -= s->pend[k].qty;
-        if (rep[i].filled)
-            position += rep[i].exec.qty;
-    }
-    double q = 0;
-    ch_hedge_inputs in = {.now = ch_engine_now(s->e),
-                          .net_delta = ch_engine_net_delta(s->e, 0),
-                          .spot = s->hedge.last_index > 0 ? s->hedge.last_index : s->cfg.index,
-                          .vol = s->cfg.vol,
-                          .rate = s->cfg.rate,
-                          .tau = 30.0 / 365,
-                          .last_trade = s->hedge_traded ? s->hedge_last : INT64_MIN / 2};
-    /* the policy sees position + in flight; and one order at a time goes to
-     * an external venue: while it is unanswered (a slow or hung venue) the
-     * next decision waits, then covers the whole gap in one order */
-    in.position = position + in_flight;
-    if (!s->halted && s->cfg.hedge.kind != CH_HEDGE_OFF && n_in_flight == 0) {
-        ch_risk_totals t;
-        ch_engine_risk(s->e, 0, &t, NULL);
-        in.gamma = t.gamma;
-        if (ch_hedge_decide(&s->cfg.hedge, &in, &q) != CH_OK)
-            q = 0;
-    }
-    double mark = s->hedge.last_perp > 0 ? s->hedge.last_perp : in.spot;
-    ch_hedge_exec x = {0};
-    uint64_t id = 0;
-    if (q != 0 && s->venue.ops == NULL) { /* the simulated venue fills at once */
-        if (ch_perp_execute(&s->cfg.venue, mark, q, &x) != CH_OK) {
-            q = 0;
-        } else {
-            ch_command c = chi_cmd(CH_C_HEDGE);
-            c.hedge.qty = x.qty;
-            c.hedge.price = x.price;
-            c.hedge.fee = x.fee;
-            c.hedge.slippage = x.slippage;
-            if (ch_store_log(s->st, &c, NULL) != CH_OK)
-                s->halted = true;
-            logged = true;
-        }
-    } else if (q != 0) { /* the external venue: logged as sent, booked when it fills */
-        id = s->hedge_next_id > (uint64_t)in.now ? s->hedge_next_id : (uint64_t)in.now;
-        ch_command c = chi_cmd(CH_C_HEDGE_SENT);
-        c.hedge.id = id;
-        c.hedge.qty = q;
-        c.hedge.mark = mark;
-        if (ch_store_log(s->st, &c, NULL) != CH_OK)
-            s->halted = true;
-        logged = true;
-    }
-    if (!s->halted && logged && ch_store_commit(s->st) != CH_OK)
-        s->halted = true;
-    if (s->halted) {
-        CH_LOG(CH_LOG_ERROR, "store_halted", "during=hedge reason=\"%s\"", ch_store_error(s->st));
-        return; /* nothing booked or sent; the venue's answers come again after a restart */
-    }
-    for (size_t i = 0; i < n_rep; i++) {
-        chi_pend_del(s, rep[i].id);
-        if (rep[i].filled) {
-            ch_hedge_book_fill(&s->hedge, &rep[i].exec);
-            CH_LOG(CH_LOG_INFO, "hedge_filled",
-                   "id=%" PRIu64 " qty=%.8g price=%.8g fee=%.8g attempts=%u position=%.8g",
-                   rep[i].id, rep[i].exec.qty, rep[i].exec.price, rep[i].exec.fee,
-                   rep[i].attempts, s->hedge.position);
-            publish_hedge_fill(s, &rep[i].exec, rep[i].id);
-        } else {
-            s->hedge.rejects++;
-            CH_LOG(CH_LOG_WARN, "hedge_rejected", "id=%" PRIu64 " attempts=%u reason=%s",
-                   rep[i].id, rep[i].attempts, ch_errwire(rep[i].reason));
-        }
-    }
-    if (q == 0) {
-        if (s->venue.ops != NULL)
-            chi_hedge_send_pending(s);
-        return;
-    }
-    s->hedge.orders++;
-    s->hedge_last = in.now;
-    s->hedge_traded = true;
-    if (s->venue.ops == NULL) {
-        ch_hedge_book_fill(&s->hedge, &x);
-        publish_hedge_fill(s, &x, 0);
-        return;
-    }
-    if (!chi_pend_add(s, id, q, mark)) /* logged: a restart sends it */
-        CH_LOG(CH_LOG_ERROR, "hedge_send_failed", "id=%" PRIu64 " reason=out_of_memory", id);
-    chi_hedge_send_pending(s);
 }

@@ -320,9 +320,7 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
             r->msg = e == CH_EINVAL ? "time goes backwards or a value is out of range"
                                     : ch_strerror(e);
         else
-            ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), c->market.index,
-                               isnan(c->market.perp) ? c->market.index : c->market.perp,
-                               c->market.funding_rate);
+            chi_hedge_mark(s, c);
     }
     free(c);
     if (e == CH_OK)
@@ -733,9 +731,11 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
     ch_engine_netting(s->e, &n);
     cJSON *no = cJSON_AddObjectToObject(r->out, "netting");
     cJSON_AddNumberToObject(no, "gross_delta", n.gross_delta);
-    cJSON_AddNumberToObject(no, "hedged_delta", s->hedge.volume);
+    ch_hedger *hg = chi_hedger(s, ui);
+    double hedged = hg != NULL ? ch_hedger_book(hg)->volume : 0.0;
+    cJSON_AddNumberToObject(no, "hedged_delta", hedged);
     /* the ratio's baseline: a dealer hedging every customer leg of every fill */
-    cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(s->hedge.volume, n.dealer_delta));
+    cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(hedged, n.dealer_delta));
     cJSON_AddNumberToObject(no, "dealer_delta", n.dealer_delta);
     cJSON_AddStringToObject(no, "baseline", "dealer");
     cJSON_AddNumberToObject(no, "net_delta", n.net_delta);
@@ -747,7 +747,15 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
 
 static ch_err op_hedge(ch_server *s, req_ctx *r)
 {
-    const ch_hedge_book *h = &s->hedge;
+    uint32_t ui;
+    bool given;
+    ch_err ue = opt_underlying(s, r, &ui, &given);
+    if (ue != CH_OK)
+        return ue;
+    ch_hedger *hg = chi_hedger(s, ui);
+    if (hg == NULL)
+        FAIL(CH_ENOMEM, "out of memory");
+    const ch_hedge_book *h = ch_hedger_book(hg);
     cJSON_AddStringToObject(r->out, "policy", ch_hedge_policy_name(s->cfg.hedge.kind));
     cJSON_AddNumberToObject(r->out, "position", h->position);
     cJSON_AddNumberToObject(r->out, "avg_price", h->avg_price);
@@ -759,16 +767,19 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "volume", h->volume);
     cJSON_AddNumberToObject(r->out, "orders", (double)h->orders);
     /* where orders go, and what is sent but not yet answered */
-    cJSON_AddStringToObject(r->out, "venue", s->venue.ops != NULL ? s->cfg.hedge_venue : "sim");
-    cJSON_AddNumberToObject(r->out, "in_flight", chi_pend_qty(s));
-    cJSON_AddNumberToObject(r->out, "in_flight_orders", (double)s->n_pend);
+    cJSON_AddStringToObject(r->out, "venue",
+                            s->cfg.hedge_venue[0] != '\0' ? s->cfg.hedge_venue : "sim");
+    cJSON_AddNumberToObject(r->out, "in_flight", ch_hedger_in_flight(hg));
+    cJSON_AddNumberToObject(r->out, "in_flight_orders", (double)ch_hedger_in_flight_orders(hg));
     cJSON_AddNumberToObject(r->out, "fills", (double)h->fills);
     cJSON_AddNumberToObject(r->out, "rejects", (double)h->rejects);
     uint32_t infl = 0;
     uint64_t retries = 0;
-    if (s->venue.ops != NULL)
-        s->venue.ops->status(s->venue.impl, &infl, &retries);
+    ch_hedger_status(hg, &infl, &retries);
     cJSON_AddNumberToObject(r->out, "retries", (double)retries);
+    /* the engine's view of the hedge: what risk-aware netting prices against */
+    cJSON_AddNumberToObject(r->out, "engine_position", ch_engine_hedge_position(s->e, ui));
+    cJSON_AddNumberToObject(r->out, "house_delta", ch_engine_house_delta(s->e, ui));
     ch_netting n;
     ch_engine_netting(s->e, &n);
     cJSON_AddNumberToObject(r->out, "netting_ratio", ch_netting_ratio(h->volume, n.dealer_delta));
@@ -805,12 +816,18 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
                             (double)__atomic_load_n(&s->slow_closed, __ATOMIC_RELAXED));
     cJSON_AddNumberToObject(r->out, "idle_closed",
                             (double)__atomic_load_n(&s->idle_closed, __ATOMIC_RELAXED));
-    uint32_t infl = 0;
-    uint64_t retries = 0;
-    if (s->venue.ops != NULL)
-        s->venue.ops->status(s->venue.impl, &infl, &retries);
+    uint64_t retries = 0, rejects = 0;
+    for (uint32_t u = 0; u < s->n_hedgers; u++) {
+        if (s->hedgers[u] == NULL)
+            continue;
+        uint32_t infl = 0;
+        uint64_t rt = 0;
+        ch_hedger_status(s->hedgers[u], &infl, &rt);
+        retries += rt;
+        rejects += ch_hedger_book(s->hedgers[u])->rejects;
+    }
     cJSON_AddNumberToObject(r->out, "hedge_venue_retries", (double)retries);
-    cJSON_AddNumberToObject(r->out, "hedge_venue_rejects", (double)s->hedge.rejects);
+    cJSON_AddNumberToObject(r->out, "hedge_venue_rejects", (double)rejects);
     return CH_OK;
 }
 

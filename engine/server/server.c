@@ -142,11 +142,7 @@ static ch_err rebuild(ch_server *s)
     s->e = e;
     ch_engine_set_sink(e, chi_on_engine_event, s);
     chi_coids_clear(s);
-    s->n_pend = 0;
-    s->hedge_next_id = 0;
-    memset(&s->hedge, 0, sizeof s->hedge);
-    s->hedge_last = 0;
-    s->hedge_traded = false;
+    chi_hedgers_close(s);
     chi_guard_reset_accounts(s->guard);
     uint64_t n = 0;
     ch_err err = replay_log(s, &n);
@@ -295,7 +291,7 @@ static void *engine_thread(void *arg)
     for (;;) {
         /* with orders in flight at an external venue, wake up every 10 ms to
          * book its answers even when no request comes */
-        bool waiting = s->venue.ops != NULL && s->n_pend > 0 && !s->halted;
+        bool waiting = chi_hedge_waiting(s);
         pthread_mutex_lock(&s->mu);
         if (waiting && s->q_head == NULL && !s->stop) {
             struct timespec dl;
@@ -411,32 +407,9 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
     }
     if (c->type == CH_C_SUBMIT && r->err == CH_OK) {
         chi_order_rested(s, c, r);
-    } else if (c->type == CH_C_HEDGE || c->type == CH_C_HEDGE_SENT) {
-        /* an order: filled at once (simulated venue) or in flight (external) */
-        if (c->type == CH_C_HEDGE) {
-            ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price,
-                               .fee = c->hedge.fee, .slippage = c->hedge.slippage};
-            ch_hedge_book_fill(&s->hedge, &x);
-        } else if (!chi_pend_add(s, c->hedge.id, c->hedge.qty, c->hedge.mark)) {
-            CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "id=%" PRIu64 " reason=out_of_memory",
-                   c->hedge.id);
-        }
-        s->hedge.orders++;
-        s->hedge_last = ch_engine_now(s->e);
-        s->hedge_traded = true;
-    } else if (c->type == CH_C_HEDGE_REPORT) {
-        chi_pend_del(s, c->hedge.id);
-        if (c->hedge.filled) {
-            ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price,
-                               .fee = c->hedge.fee, .slippage = c->hedge.slippage};
-            ch_hedge_book_fill(&s->hedge, &x);
-        } else {
-            s->hedge.rejects++;
-        }
-    } else if (c->type == CH_C_MARKET && r->err == CH_OK) {
-        ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), c->market.index,
-                           isnan(c->market.perp) ? c->market.index : c->market.perp,
-                           c->market.funding_rate);
+    } else if (c->type == CH_C_HEDGE || c->type == CH_C_HEDGE_SENT ||
+               c->type == CH_C_HEDGE_REPORT || (c->type == CH_C_MARKET && r->err == CH_OK)) {
+        chi_hedge_replay(s, c);
     }
     /* fills of other commands are not needed after their command */
     if (cJSON_GetArraySize(s->replay_fills) > 0) {
@@ -486,6 +459,8 @@ static ch_err seed(ch_server *s)
     }
     if (e == CH_OK)
         e = chi_exec(s, m, NULL);
+    if (e == CH_OK)
+        chi_hedge_mark(s, m);
     free(m);
     if (e == CH_OK && s->cfg.lp_cash > 0) {
         c = chi_cmd(CH_C_ACCOUNT_OPEN);
@@ -502,7 +477,6 @@ static ch_err seed(ch_server *s)
     }
     if (e == CH_OK && ch_store_commit(s->st) != CH_OK)
         e = CH_EIO;
-    ch_hedge_book_mark(&s->hedge, ch_engine_now(s->e), s->cfg.index, s->cfg.index, NAN);
     return e;
 }
 
@@ -673,22 +647,14 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&s->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (s->cfg.hedge_venue[0] != '\0') {
-        ch_hedge_nng_config hc = {.url = s->cfg.hedge_venue,
-                                  .timeout_ms = s->cfg.hedge_venue_timeout_ms};
-        if ((e = ch_hedge_adapter_nng(&hc, &s->venue)) != CH_OK) {
+    if ((e = chi_hedgers_open(s)) != CH_OK) {
+        if (s->cfg.hedge_venue[0] != '\0')
             snprintf(err, cap, "hedge venue %s: %s", s->cfg.hedge_venue, ch_strerror(e));
-            pthread_mutex_destroy(&s->mu);
-            pthread_cond_destroy(&s->cv);
-            return fail_start(s);
-        }
-        CH_LOG(CH_LOG_INFO, "hedge_venue", "url=%s in_flight=%zu", s->cfg.hedge_venue, s->n_pend);
-        chi_hedge_send_pending(s); /* orders in flight at the last stop: same ids */
-    } else if (s->n_pend > 0) {
-        CH_LOG(CH_LOG_WARN, "hedge_unresolved",
-               "in_flight=%zu qty=%.8g reason=\"orders sent to an external venue are in flight; "
-               "they stay so until chd runs with that hedge_venue again\"",
-               s->n_pend, chi_pend_qty(s));
+        else
+            snprintf(err, cap, "hedger: %s", ch_strerror(e));
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        return fail_start(s);
     }
     if (pthread_create(&s->thread, NULL, engine_thread, s) != 0) {
         snprintf(err, cap, "cannot start the engine thread");
@@ -746,14 +712,7 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
     }
-    /* the adapter's worker finishes its attempt in flight (bounded by the
-     * venue timeout); an order still unanswered is resent at the next start */
-    if (s->venue.ops != NULL)
-        s->venue.ops->destroy(s->venue.impl);
-    s->venue.ops = NULL;
-    free(s->pend);
-    s->pend = NULL;
-    s->n_pend = 0;
+    chi_hedgers_close(s);
     /* the store is done with before the sockets close: nothing runs on it
      * any more (the engine thread is joined), and NNG 1.5.2's nng_close of
      * the REP socket can hang with a peer mid-exchange (seen under load in

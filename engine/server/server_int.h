@@ -34,20 +34,12 @@ struct ch_server {
     ch_server_config cfg;
     ch_engine *e;
     ch_store *st;
-    ch_hedge_book hedge;
-    ch_time hedge_last;
-    bool hedge_traded;
-    /* the external venue (ops NULL: the simulated one, inline) and the orders
-     * logged as sent whose answer is not logged yet; `queued`: handed to the
-     * adapter by this process (replayed ones are sent again at start) */
-    ch_hedge_adapter venue;
-    struct hedge_pending {
-        uint64_t id;
-        double qty, mark;
-        bool queued;
-    } *pend;
-    size_t n_pend, cap_pend;
-    uint64_t hedge_next_id;
+    /* one hedger per underlying (hedging.c), created on first use: policy,
+     * book, orders in flight and venue adapter */
+    ch_hedger **hedgers;
+    uint32_t n_hedgers;
+    uint64_t hedge_next_id; /* venue order ids: above every id logged */
+    ch_err hedge_err;       /* the first adapter that could not be created */
     nng_socket rep, pub;
     nng_listener req_listener; /* re-created by the ipc watchdog */
     chi_ipc_watch *watch;
@@ -208,10 +200,19 @@ char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating);
 char *chi_unavailable_reply(const char *would_have);
 
 /* ---- hedging after a batch (hedging.c) */
-bool chi_pend_add(ch_server *s, uint64_t id, double qty, double mark);
-bool chi_pend_del(ch_server *s, uint64_t id);
-double chi_pend_qty(const ch_server *s);
-void chi_hedge_send_pending(ch_server *s);
+/** The hedger of underlying @p u, created on first use (NULL: out of memory,
+ *  or the venue adapter failed: s->hedge_err says why). */
+ch_hedger *chi_hedger(ch_server *s, uint32_t u);
+/** At start, after replay: a hedger per underlying; orders in flight at the
+ *  last stop go to the venue again. @return CH_OK or the adapter's error. */
+ch_err chi_hedgers_open(ch_server *s);
+void chi_hedgers_close(ch_server *s);
+/** A logged hedge command (or a market update) replayed into its hedger. */
+void chi_hedge_replay(ch_server *s, const ch_command *c);
+/** A market update's marks and funding for its underlying's hedge book. */
+void chi_hedge_mark(ch_server *s, const ch_command *c);
+/** Orders in flight at an external venue (the engine thread polls for answers). */
+bool chi_hedge_waiting(const ch_server *s);
 void chi_hedge_after_batch(ch_server *s);
 
 #endif

@@ -454,6 +454,15 @@ CH_API ch_err ch_engine_risk(const ch_engine *e, uint32_t underlying, ch_risk_to
 CH_API double ch_engine_net_delta(const ch_engine *e, uint32_t underlying);
 
 /**
+ * What a Whalley-Wilmott hedge band needs of @p underlying's residual (pool +
+ * house): its net gamma (@p gamma) and the gamma-weighted mean years to
+ * expiry of its (expiry, strike) buckets (@p years; 30 days when the
+ * residual holds no gamma). @return CH_OK, CH_EUNKNOWN_UNDERLYING, CH_ENOMEM.
+ */
+CH_API ch_err ch_engine_gamma_horizon(const ch_engine *e, uint32_t underlying, double *gamma,
+                                      double *years);
+
+/**
  * A hedge fill of @p qty units of @p underlying's perpetual (signed, the
  * house's side), booked by whoever hedges (chd's hedger, chsim) through a
  * logged command (CH_C_HEDGE, or a filled CH_C_HEDGE_REPORT), so that replay

@@ -188,21 +188,62 @@ CH_API ch_err ch_hedge_adapter_sim(const ch_perp_venue *v, ch_hedge_adapter *out
 typedef struct ch_hedger ch_hedger;
 
 /**
- * A hedger: policy + book + adapter (consumed on success: the hedger destroys
- * it). @return owned (ch_hedger_destroy()) or NULL.
+ * A hedger: policy + book + orders in flight + adapter (consumed on success:
+ * the hedger destroys it). @return owned (ch_hedger_destroy()) or NULL.
+ *
+ * Two ways to drive it. In one step, for a caller with nothing to log
+ * (chsim, the demo): ch_hedger_on_batch() then ch_hedger_poll(). In two
+ * phases, for a caller that logs every order before it leaves and every
+ * answer before it is booked (chd): ch_hedger_decide(), log, commit,
+ * ch_hedger_send(); ch_hedger_take_reports(), log, commit,
+ * ch_hedger_settle(). Replay rebuilds the state with ch_hedger_restore()
+ * (an order logged as sent), ch_hedger_settle() (its answer) and
+ * ch_hedger_book_exec() (a fill booked at once).
  */
 CH_API ch_hedger *ch_hedger_create(const ch_hedge_policy *p, ch_hedge_adapter adapter);
 CH_API void ch_hedger_destroy(ch_hedger *h);
 
 /**
- * After a batch: decide with @p in (its `position` is filled in by the
- * hedger: booked + in flight) and send an order if the policy fires.
+ * Decide with @p in (its `position` and `last_trade` are filled in by the
+ * hedger: booked + in flight, the last order's time). If the policy fires,
+ * the order (id at least @p min_id and above every id this hedger has seen,
+ * mark @p mark) is in flight from now on, not yet sent, and copied to
+ * @p out; otherwise out->qty is 0. @return CH_OK, CH_EINVAL (bad policy
+ * values) or CH_ENOMEM (nothing recorded).
+ */
+CH_API ch_err ch_hedger_decide(ch_hedger *h, ch_hedge_inputs *in, double mark, uint64_t min_id,
+                               ch_hedge_order *out);
+
+/** An order logged as sent (replay): in flight, not yet sent by this process.
+ *  @return CH_OK, CH_EDUPLICATE (already in flight) or CH_ENOMEM. */
+CH_API ch_err ch_hedger_restore(ch_hedger *h, const ch_hedge_order *o, ch_time when);
+
+/** Hand every order in flight that this process has not sent yet to the
+ *  adapter (never blocks). @return CH_OK or the adapter's error (the rest
+ *  are sent by the next call). */
+CH_API ch_err ch_hedger_send(ch_hedger *h);
+
+/** Up to @p max of the adapter's answers to orders in flight, not booked
+ *  (answers to orders no longer in flight are dropped). @return how many. */
+CH_API size_t ch_hedger_take_reports(ch_hedger *h, ch_hedge_report *out, size_t max);
+
+/** Book an answer: the order leaves the flight; a fill goes to the book, a
+ *  rejection is counted. @return false if the order was not in flight
+ *  (nothing booked). */
+CH_API bool ch_hedger_settle(ch_hedger *h, const ch_hedge_report *r);
+
+/** Book a fill executed at once (an order and its fill; replay of a fill
+ *  the simulated venue made inline). */
+CH_API void ch_hedger_book_exec(ch_hedger *h, const ch_hedge_exec *x, ch_time when);
+
+/**
+ * Both phases of a decision at once: decide and send.
  * @return CH_OK (@p sent may be NULL: the signed quantity sent, 0 if none) or
  *         the adapter's error (nothing recorded as in flight).
  */
 CH_API ch_err ch_hedger_on_batch(ch_hedger *h, ch_hedge_inputs *in, double mark, double *sent);
 
-/** Book the adapter's reports. @return how many. */
+/** Take and book every answer of the adapter. @return how many were booked. */
 CH_API size_t ch_hedger_poll(ch_hedger *h);
 
 /** Marks and funding (ch_hedge_book_mark()). */
@@ -212,8 +253,11 @@ CH_API void ch_hedger_mark(ch_hedger *h, ch_time now, double index, double perp,
 /** The hedge book (view, valid until destroy). */
 CH_API const ch_hedge_book *ch_hedger_book(const ch_hedger *h);
 
-/** Quantity sent and not yet reported. */
+/** Quantity in flight (decided or sent, not yet answered). */
 CH_API double ch_hedger_in_flight(const ch_hedger *h);
+
+/** Orders in flight. */
+CH_API size_t ch_hedger_in_flight_orders(const ch_hedger *h);
 
 /** Adapter status: orders in flight, retries. */
 CH_API void ch_hedger_status(const ch_hedger *h, uint32_t *in_flight, uint64_t *retries);

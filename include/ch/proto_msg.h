@@ -99,7 +99,7 @@ typedef struct ch_field {
     X(QUOTE, "quote", 16, 0, rq_quote, rp_quote)                                     \
     X(POSITIONS, "positions", 17, 0, rq_account, rp_positions)                       \
     X(RISK, "risk", 18, 0, rq_underlying, rp_risk)                                   \
-    X(HEDGE, "hedge", 19, 0, rq_key, rp_hedge)                                       \
+    X(HEDGE, "hedge", 19, 0, rq_underlying, rp_hedge)                                \
     X(STATS, "stats", 20, 0, rq_key, rp_stats)
 
 typedef enum ch_msg_id {
