@@ -134,7 +134,7 @@ class Protocol(Base):
         self.assertGreaterEqual(risk["netting"]["ratio"], 0)
         hedge = self.c.hedge()
         for k in ("position", "avg_price", "fees", "slippage", "funding", "orders",
-                  "engine_position", "house_delta"):
+                  "house_delta"):
             self.assertIn(k, hedge)
         with self.assertRaises(ChError) as cm:  # one hedger per underlying, by name
             self.c.hedge("DOGE")
@@ -330,10 +330,8 @@ class Protocol(Base):
             self.assertEqual(self.c.orders("bob"), orders)
             h = self.c.hedge()  # the hedge book is replayed from the logged hedge fills
             for k in ("position", "avg_price", "fees", "slippage", "orders", "volume",
-                      "engine_position", "house_delta"):
+                      "house_delta"):
                 self.assertAlmostEqual(h[k], hedge[k], places=6, msg=k)
-            # the engine books the same fills as the hedger: one hedge state
-            self.assertAlmostEqual(h["engine_position"], h["position"], places=9)
             self.assertEqual(self.c.hedge("BTC"), h)
             # the client order id index survived too
             r = self.c.order_new("bob", self.put, "sell", 3, price=1, client_order_id="b1")

@@ -668,6 +668,19 @@ START_TEST(lp_shares_at_nav)
     ck_assert_int_le(got, USD(1e6));
     ck_assert_int_ge(got, USD(1e6) - 2);
     ck_assert_int_eq(ch_engine_pool_withdraw(eng, bob, 1, &got), CH_EFUNDS);
+    /* the LPs carry the hedge: its fee lowers NAV per share by fee / shares,
+     * and a parity forward's value is theirs too */
+    ch_pool_info p3, p4;
+    ch_engine_pool(eng, &p3);
+    ch_hedge_exec x = {.qty = 2, .price = 100000, .fee = 100};
+    ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, &x), CH_OK);
+    check_ok();
+    ch_engine_pool(eng, &p4);
+    ck_assert_double_eq_tol(p4.hedge_value, -100, 1e-9); /* marked at its own price */
+    ck_assert_double_eq_tol(p4.nav, p3.nav - 100, 1e-6);
+    ck_assert_double_eq_tol(p4.nav_per_share, p4.nav * CH_CASH_SCALE / (double)p4.shares, 1e-12);
+    ck_assert_double_eq_tol(p4.nav, (double)p4.cash / CH_CASH_SCALE + p4.inventory_value +
+                                        p4.house_value + p4.hedge_value, 1e-6);
     ck_assert_int_eq(ch_engine_pool_deposit(eng, bob, 0, &got), CH_EINVAL);
     ck_assert_int_eq(ch_engine_pool_deposit(eng, bob, USD(1e9), &got), CH_EFUNDS);
 }
@@ -805,7 +818,7 @@ START_TEST(randomized_invariants)
     uint64_t rng = 4242;
     static live_orders live;
     live = (live_orders){.max = 512};
-    long ok = 0, rejected = 0;
+    long ok = 0, rejected = 0, hedges = 0, hours = 0;
     for (int step = 0; step < 20000; step++) {
         /* the middle part without a sink: the book then delivers only fills
          * and cancels, and the engine keeps its own count of new orders */
@@ -850,10 +863,29 @@ START_TEST(randomized_invariants)
             int k = (int)((r >> 8) % (unsigned)live.n);
             ch_engine_result res;
             ch_engine_replace(eng, live.owner[k], live.id[k], 1 + (r >> 20) % 4, 0, &res);
-        } else {
+        } else if (r % 100 < 98) {
             /* market moves: index and vol */
             double idx = 100000 * (1 + (((double)((r >> 8) % 21)) - 10) / 1000);
             mark(idx, 0.45 + (double)((r >> 16) % 10) / 100);
+        } else if (r % 2 == 0) {
+            /* the hedge: a perp fill with its fee, booked into the LPs' NAV */
+            double px = 100000 * (1 + (((double)((r >> 8) % 11)) - 5) / 2000);
+            ch_hedge_exec x = {.qty = ((double)((r >> 12) % 17) - 8) / 4, .price = px};
+            x.fee = fabs(x.qty) * px * 5e-4;
+            ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, &x), CH_OK);
+            hedges++;
+        } else {
+            /* an hour on, the perp off the index, funding paid on the hedge */
+            hours++;
+            double idx = 100000 * (1 + (((double)((r >> 8) % 21)) - 10) / 1000);
+            ch_time e1[1] = {exp1};
+            double k[1] = {0}, v[1] = {0.5};
+            ch_market_update mu = {.underlying = 0, .index = idx, .rate = 0,
+                                   .funding_rate = ((double)((r >> 16) % 7) - 3) * 1e-4,
+                                   .perp = idx * (1 + ((double)((r >> 20) % 5) - 2) * 1e-4),
+                                   .time = now0 + hours * 3600 * CH_NS_PER_SEC, .n_marks = 1,
+                                   .mark_expiry = e1, .mark_strike = k, .mark_vol = v};
+            ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
         }
         ck_assert_msg(ch_engine_check(eng) == CH_OK, "invariants broken at step %d", step);
     }
@@ -863,6 +895,14 @@ START_TEST(randomized_invariants)
     ck_assert_int_gt(n.lots[CH_SRC_BOOK], 0);
     ck_assert_int_gt(n.lots[CH_SRC_NET], 0);
     ck_assert_int_gt(n.lots[CH_SRC_POOL], 0);
+    const ch_hedge_book *hb = ch_engine_hedge_book(eng, 0);
+    ck_assert_int_gt(hedges, 50);
+    ck_assert_double_gt(hb->fees, 0);
+    ck_assert_double_ne(hb->funding, 0); /* funding boundaries were crossed */
+    ch_pool_info pi;
+    ch_engine_pool(eng, &pi);
+    ck_assert_double_ne(pi.hedge_value, 0);
+    ck_assert_double_ne(pi.house_value, 0);
     fprintf(stderr, "engine random: %ld accepted, %ld rejected; lots book %lld net %lld pool %lld\n",
             ok, rejected, (long long)n.lots[0], (long long)n.lots[1], (long long)n.lots[2]);
 #ifdef CH_ENGINE_SELF_CHECK

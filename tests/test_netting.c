@@ -234,7 +234,8 @@ START_TEST(the_pool_quote_has_a_delta_term)
     double delta = q.hedge_cost / (2 * 6e-4 * 100000); /* |delta| of one call */
     ck_assert(delta > 0.5 && delta < 1);
     /* the house long 5 on the perp: the same trade now takes delta off it */
-    ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, 5), CH_OK);
+    ch_hedge_exec x = {.qty = 5, .price = 100000};
+    ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, &x), CH_OK);
     ch_quote r;
     ck_assert_int_eq(ch_engine_quote(eng, C90, CH_BUY, 1, &r), CH_OK);
     ck_assert_double_eq_tol(r.hedge_cost, -q.hedge_cost, 1e-9);

@@ -532,15 +532,19 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
             ok = fail(msg, cap, "hedge policy", err);
             break;
         }
-        ch_hedger_poll(r.h);
         /* the hedge's fills enter the engine, as chd logs them: the house's
-         * delta that risk-aware netting and the pool's quote see */
-        double booked = ch_engine_hedge_position(r.e, r.und);
-        if (hb->position != booked &&
-            (err = ch_engine_hedge_fill(r.e, r.und, hb->position - booked)) != CH_OK) {
-            ok = fail(msg, cap, "booking the hedge", err);
+         * delta that risk-aware netting and the pool's quote see, and the
+         * hedge book in the LPs' NAV */
+        ch_hedge_report rep[8];
+        size_t n_rep;
+        while (ok && (n_rep = ch_hedger_take_reports(r.h, rep, 8)) > 0)
+            for (size_t i = 0; i < n_rep && ok; i++) {
+                ch_hedger_settle(r.h, &rep[i]);
+                if (rep[i].filled && (err = ch_engine_hedge_fill(r.e, r.und, &rep[i].exec)) != CH_OK)
+                    ok = fail(msg, cap, "booking the hedge", err);
+            }
+        if (!ok)
             break;
-        }
         if (md != NULL)
             sim_model_close_step(md, k);
         e_prev = equity(&r);

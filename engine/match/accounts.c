@@ -152,12 +152,24 @@ int64_t ch_engine_position(const ch_engine *e, ch_account_id acct, ch_instr_id i
 
 /* ---- pool shares ------------------------------------------------------------- */
 
+double chi_hedge_value(const und_state *u)
+{
+    const ch_hedge_book *b = &u->hb;
+    double mark = b->last_perp > 0 ? b->last_perp : b->avg_price;
+    return b->realized + ch_hedge_book_unrealized(b, mark) - b->fees + b->funding;
+}
+
 void ch_engine_pool(const ch_engine *e, ch_pool_info *out)
 {
-    const account *p = &e->acct[CH_ACCOUNT_POOL];
+    const account *p = &e->acct[CH_ACCOUNT_POOL], *h = &e->acct[CH_ACCOUNT_HOUSE];
     out->cash = p->cash;
     out->inventory_value = p->mtm;
-    out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm;
+    out->house_value = (double)h->cash / CH_CASH_SCALE + h->mtm;
+    out->hedge_value = 0;
+    for (uint32_t u = 0; u < e->n_und; u++)
+        out->hedge_value += chi_hedge_value(&e->und[u]);
+    /* the LPs carry the whole house: options, parity forwards and hedges */
+    out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm + out->house_value + out->hedge_value;
     out->shares = e->pool_shares;
     out->nav_per_share = e->pool_shares > 0 ? out->nav * CH_CASH_SCALE / (double)e->pool_shares
                                             : 1.0;

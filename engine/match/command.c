@@ -403,12 +403,15 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
     case CH_C_POOL_WITHDRAW:
         err = ch_engine_pool_withdraw(e, c->account, c->amount, &r->value);
         break;
-    case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's perp position */
-        err = ch_engine_hedge_fill(e, c->hedge.underlying, c->hedge.qty);
+    case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's hedge book */
+    case CH_C_HEDGE_REPORT: {
+        ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
+                           .slippage = c->hedge.slippage};
+        err = c->type == CH_C_HEDGE || c->hedge.filled
+                  ? ch_engine_hedge_fill(e, c->hedge.underlying, &x)
+                  : CH_OK;
         break;
-    case CH_C_HEDGE_REPORT:
-        err = c->hedge.filled ? ch_engine_hedge_fill(e, c->hedge.underlying, c->hedge.qty) : CH_OK;
-        break;
+    }
     case CH_C_HEDGE_SENT:
         err = CH_OK; /* in flight: booked by its report */
         break;

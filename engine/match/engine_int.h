@@ -105,7 +105,10 @@ typedef struct und_state {
     double funding, perp;
     double funding_avg;  /* expected funding per 8 h (exponential average; NAN: none yet) */
     ch_time funding_at;  /* when funding_avg last took a rate */
-    double hedge_pos;    /* the perp hedge booked (ch_engine_hedge_fill), units */
+    ch_hedge_book hb;    /* the perp hedge booked (ch_engine_hedge_fill), marked by
+                          * ch_engine_market: part of the LPs' NAV */
+    double hedge_cash;   /* the same fills as cash flows: -qty x price - fees +
+                          * funding (ch_engine_check compares the two views) */
     ch_smile *smile, *scratch;
     ch_inventory *pool_inv, *house_inv;
     double pool_abs_notional_units; /* Σ|pool position| × contract size */
@@ -270,6 +273,10 @@ typedef struct pool_px {
 } pool_px;
 
 /* Exposure measure after a pool trade of dq: allowed if within limit or shrinking. */
+/* A hedge book's value at its perp mark: realized + unrealized - fees +
+ * funding (accounts.c). */
+double chi_hedge_value(const und_state *u);
+
 /* The house's delta moved (a house or pool fill, a hedge fill): with
  * risk-aware netting every pool quote's delta term moves with it. */
 static inline void chi_house_delta_moved(ch_engine *e)

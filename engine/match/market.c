@@ -328,6 +328,12 @@ ch_err ch_engine_market(ch_engine *e, const ch_market_update *mu)
     if (!isnan(mu->perp))
         u->perp = mu->perp;
     move_clock(e, now);
+    if (u->has_index) { /* the hedge book's marks, and funding on its position */
+        double funded = u->hb.funding;
+        ch_hedge_book_mark(&u->hb, e->now, u->m.spot, u->perp > 0 ? u->perp : u->m.spot,
+                           u->funding);
+        u->hedge_cash += u->hb.funding - funded;
+    }
     ch_engine_event ev = {.type = CH_EE_MARKET};
     emit(e, &ev);
     return CH_OK;

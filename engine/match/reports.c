@@ -29,27 +29,35 @@ double ch_engine_net_delta(const ch_engine *e, uint32_t underlying)
     return a.delta + b.delta;
 }
 
-ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, double qty)
+ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, const ch_hedge_exec *x)
 {
     if (underlying >= e->n_und)
         return CH_EUNKNOWN_UNDERLYING;
-    if (!isfinite(qty))
+    if (!isfinite(x->qty) || !isfinite(x->price) || !(x->price >= 0) || !isfinite(x->fee) ||
+        !(x->fee >= 0) || !isfinite(x->slippage) || !(x->slippage >= 0))
         return CH_EINVAL;
     e->seq++;
-    e->und[underlying].hedge_pos += qty;
+    und_state *u = &e->und[underlying];
+    ch_hedge_book_fill(&u->hb, x);
+    u->hedge_cash += -x->qty * x->price - x->fee;
     chi_house_delta_moved(e);
     return CH_OK;
 }
 
 double ch_engine_hedge_position(const ch_engine *e, uint32_t underlying)
 {
-    return underlying < e->n_und ? e->und[underlying].hedge_pos : 0.0;
+    return underlying < e->n_und ? e->und[underlying].hb.position : 0.0;
+}
+
+const ch_hedge_book *ch_engine_hedge_book(const ch_engine *e, uint32_t underlying)
+{
+    return underlying < e->n_und ? &e->und[underlying].hb : NULL;
 }
 
 double ch_engine_house_delta(const ch_engine *e, uint32_t underlying)
 {
     return underlying < e->n_und
-               ? ch_engine_net_delta(e, underlying) + e->und[underlying].hedge_pos
+               ? ch_engine_net_delta(e, underlying) + e->und[underlying].hb.position
                : 0.0;
 }
 
@@ -247,6 +255,52 @@ static bool margins_ok(const ch_engine *e, check_ctx *c)
     return true;
 }
 
+/* The LPs' NAV, recomputed from independent sources: positions x marks
+ * instead of the accounts' running mtm, each hedge book's cash flows instead
+ * of its average-price view. Everything the customers, the fee account, the
+ * pool and the house hold adds up to the cash that came in from outside; the
+ * pool's NAV is its part + the house's + the hedge books'. */
+static bool nav_ok(const ch_engine *e)
+{
+    double ext = (double)e->external / CH_CASH_SCALE, total = 0, gross = 0;
+    double part[2] = {0, 0}; /* pool, house */
+    for (uint32_t a = 0; a < e->n_acct; a++) {
+        const account *ac = &e->acct[a];
+        double mtm = 0, mag = 0;
+        for (uint32_t k = ac->first_pos; k != NIL; k = e->pos_link[k].next_acct) {
+            double v = (double)e->pos[k].qty * e->ser[e->pos[k].instr].unit.price;
+            mtm += v;
+            mag += fabs(v);
+        }
+        if (!(fabs(mtm - ac->mtm) <= 1e-9 * mag + 1e-6))
+            return false;
+        double cash = (double)ac->cash / CH_CASH_SCALE;
+        total += cash + mtm;
+        gross += fabs(cash) + mag;
+        if (a == CH_ACCOUNT_POOL || a == CH_ACCOUNT_HOUSE)
+            part[a == CH_ACCOUNT_HOUSE] = cash + mtm;
+    }
+    if (!(fabs(total - ext) <= 1e-9 * gross + 1e-6))
+        return false;
+    double hedge = 0, hedge_mag = 0;
+    for (uint32_t u = 0; u < e->n_und; u++) {
+        const und_state *us = &e->und[u];
+        const ch_hedge_book *b = &us->hb;
+        double mark = b->last_perp > 0 ? b->last_perp : b->avg_price;
+        double by_cash = us->hedge_cash + b->position * mark;
+        double mag = fabs(us->hedge_cash) + fabs(b->position * mark) + b->fees + fabs(b->funding);
+        if (!(fabs(by_cash - chi_hedge_value(us)) <= 1e-9 * mag + 1e-6))
+            return false;
+        hedge += by_cash;
+        hedge_mag += mag;
+    }
+    ch_pool_info pi;
+    ch_engine_pool(e, &pi);
+    double whole = part[0] + part[1] + hedge;
+    return fabs(pi.nav - whole) <= 1e-9 * (gross + hedge_mag) + 1e-6 &&
+           fabs(pi.house_value - part[1]) <= 1e-9 * gross + 1e-6;
+}
+
 #ifdef CH_ENGINE_DEBUG_CHECK
 #include <stdio.h>
 #define CHECK_FAIL(why) (fprintf(stderr, "ch_engine_check: %s\n", why), CH_EINVAL)
@@ -316,5 +370,7 @@ ch_err ch_engine_check(const ch_engine *e)
     free(res);
     if (shares != e->pool_shares)
         return CHECK_FAIL("shares");
+    if (out == CH_OK && !nav_ok(e))
+        return CHECK_FAIL("NAV: pool + house + hedge books");
     return out;
 }

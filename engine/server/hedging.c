@@ -108,10 +108,6 @@ static ch_hedge_exec exec_of(const ch_command *c)
 void chi_hedge_replay(ch_server *s, const ch_command *c)
 {
     ch_time now = ch_engine_now(s->e);
-    if (c->type == CH_C_MARKET) {
-        chi_hedge_mark(s, c);
-        return;
-    }
     ch_hedger *h = chi_hedger(s, c->hedge.underlying);
     if (h == NULL) {
         CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "underlying=%u reason=\"%s\"",
@@ -136,15 +132,6 @@ void chi_hedge_replay(ch_server *s, const ch_command *c)
     }
 }
 
-void chi_hedge_mark(ch_server *s, const ch_command *c)
-{
-    ch_hedger *h = chi_hedger(s, c->market.underlying);
-    if (h != NULL)
-        ch_hedger_mark(h, ch_engine_now(s->e), c->market.index,
-                       isnan(c->market.perp) ? c->market.index : c->market.perp,
-                       c->market.funding_rate);
-}
-
 static void publish_hedge_fill(ch_server *s, uint32_t u, const ch_hedge_exec *x, uint64_t id)
 {
     cJSON *o = cJSON_CreateObject();
@@ -160,7 +147,7 @@ static void publish_hedge_fill(ch_server *s, uint32_t u, const ch_hedge_exec *x,
     cJSON_AddNumberToObject(o, "qty", x->qty);
     cJSON_AddNumberToObject(o, "price", x->price);
     cJSON_AddNumberToObject(o, "fee", x->fee);
-    cJSON_AddNumberToObject(o, "position", ch_hedger_book(s->hedgers[u])->position);
+    cJSON_AddNumberToObject(o, "position", ch_engine_hedge_position(s->e, u));
     chi_publish(s, "hedge", o);
 }
 
@@ -203,7 +190,7 @@ static void take_answers(ch_server *s, uint32_t u, ch_hedger *h)
     for (size_t i = 0; i < n; i++) {
         ch_hedger_settle(h, &rep[i]);
         if (rep[i].filled) {
-            ch_engine_hedge_fill(s->e, u, rep[i].exec.qty);
+            ch_engine_hedge_fill(s->e, u, &rep[i].exec);
             CH_LOG(CH_LOG_INFO, "hedge_filled",
                    "underlying=%u id=%" PRIu64 " qty=%.8g price=%.8g fee=%.8g attempts=%u "
                    "position=%.8g",
@@ -223,7 +210,7 @@ static void take_answers(ch_server *s, uint32_t u, ch_hedger *h)
  * booked (the simulated venue, which fills at once). */
 static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
 {
-    const ch_hedge_book *b = ch_hedger_book(h);
+    const ch_hedge_book *b = ch_engine_hedge_book(s->e, u); /* its marks */
     /* one order at a time goes to an external venue: while it is unanswered
      * (a slow or hung venue) the next decision waits, then covers the whole
      * gap in one order; no index yet: nothing to hedge at */
@@ -282,7 +269,7 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
     if (!log_and_commit(s, &c, 1))
         return;
     ch_hedger_settle(h, &r);
-    ch_engine_hedge_fill(s->e, u, r.exec.qty);
+    ch_engine_hedge_fill(s->e, u, &r.exec);
     publish_hedge_fill(s, u, &r.exec, 0);
 }
 

@@ -319,8 +319,6 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
         if (e != CH_OK)
             r->msg = e == CH_EINVAL ? "time goes backwards or a value is out of range"
                                     : ch_strerror(e);
-        else
-            chi_hedge_mark(s, c);
     }
     free(c);
     if (e == CH_OK)
@@ -731,8 +729,8 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
     ch_engine_netting(s->e, &n);
     cJSON *no = cJSON_AddObjectToObject(r->out, "netting");
     cJSON_AddNumberToObject(no, "gross_delta", n.gross_delta);
-    ch_hedger *hg = chi_hedger(s, ui);
-    double hedged = hg != NULL ? ch_hedger_book(hg)->volume : 0.0;
+    const ch_hedge_book *hb = ch_engine_hedge_book(s->e, ui);
+    double hedged = hb != NULL ? hb->volume : 0.0;
     cJSON_AddNumberToObject(no, "hedged_delta", hedged);
     /* the ratio's baseline: a dealer hedging every customer leg of every fill */
     cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(hedged, n.dealer_delta));
@@ -755,7 +753,9 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     ch_hedger *hg = chi_hedger(s, ui);
     if (hg == NULL)
         FAIL(CH_ENOMEM, "out of memory");
-    const ch_hedge_book *h = ch_hedger_book(hg);
+    /* the book is the engine's (replayed from the logged fills, marked and
+     * funded by market updates); the orders in flight are the hedger's */
+    const ch_hedge_book *h = ch_engine_hedge_book(s->e, ui);
     cJSON_AddStringToObject(r->out, "policy", ch_hedge_policy_name(s->cfg.hedge.kind));
     cJSON_AddNumberToObject(r->out, "position", h->position);
     cJSON_AddNumberToObject(r->out, "avg_price", h->avg_price);
@@ -765,20 +765,22 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "basis_pnl", h->basis_pnl);
     cJSON_AddNumberToObject(r->out, "realized", h->realized);
     cJSON_AddNumberToObject(r->out, "volume", h->volume);
-    cJSON_AddNumberToObject(r->out, "orders", (double)h->orders);
+    /* orders sent and refused are the hedger's (an order is logged when
+     * sent; the engine books fills only) */
+    cJSON_AddNumberToObject(r->out, "orders", (double)ch_hedger_book(hg)->orders);
     /* where orders go, and what is sent but not yet answered */
     cJSON_AddStringToObject(r->out, "venue",
                             s->cfg.hedge_venue[0] != '\0' ? s->cfg.hedge_venue : "sim");
     cJSON_AddNumberToObject(r->out, "in_flight", ch_hedger_in_flight(hg));
     cJSON_AddNumberToObject(r->out, "in_flight_orders", (double)ch_hedger_in_flight_orders(hg));
     cJSON_AddNumberToObject(r->out, "fills", (double)h->fills);
-    cJSON_AddNumberToObject(r->out, "rejects", (double)h->rejects);
+    cJSON_AddNumberToObject(r->out, "rejects", (double)ch_hedger_book(hg)->rejects);
     uint32_t infl = 0;
     uint64_t retries = 0;
     ch_hedger_status(hg, &infl, &retries);
     cJSON_AddNumberToObject(r->out, "retries", (double)retries);
-    /* the engine's view of the hedge: what risk-aware netting prices against */
-    cJSON_AddNumberToObject(r->out, "engine_position", ch_engine_hedge_position(s->e, ui));
+    /* options + parity forwards + this position: what risk-aware netting
+     * prices against */
     cJSON_AddNumberToObject(r->out, "house_delta", ch_engine_house_delta(s->e, ui));
     ch_netting n;
     ch_engine_netting(s->e, &n);
@@ -824,7 +826,7 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
         uint64_t rt = 0;
         ch_hedger_status(s->hedgers[u], &infl, &rt);
         retries += rt;
-        rejects += ch_hedger_book(s->hedgers[u])->rejects;
+        rejects += ch_hedger_book(s->hedgers[u])->rejects; /* not logged as a fill */
     }
     cJSON_AddNumberToObject(r->out, "hedge_venue_retries", (double)retries);
     cJSON_AddNumberToObject(r->out, "hedge_venue_rejects", (double)rejects);

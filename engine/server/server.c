@@ -408,7 +408,7 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
     if (c->type == CH_C_SUBMIT && r->err == CH_OK) {
         chi_order_rested(s, c, r);
     } else if (c->type == CH_C_HEDGE || c->type == CH_C_HEDGE_SENT ||
-               c->type == CH_C_HEDGE_REPORT || (c->type == CH_C_MARKET && r->err == CH_OK)) {
+               c->type == CH_C_HEDGE_REPORT) {
         chi_hedge_replay(s, c);
     }
     /* fills of other commands are not needed after their command */
@@ -459,8 +459,6 @@ static ch_err seed(ch_server *s)
     }
     if (e == CH_OK)
         e = chi_exec(s, m, NULL);
-    if (e == CH_OK)
-        chi_hedge_mark(s, m);
     free(m);
     if (e == CH_OK && s->cfg.lp_cash > 0) {
         c = chi_cmd(CH_C_ACCOUNT_OPEN);

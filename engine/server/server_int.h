@@ -207,10 +207,8 @@ ch_hedger *chi_hedger(ch_server *s, uint32_t u);
  *  last stop go to the venue again. @return CH_OK or the adapter's error. */
 ch_err chi_hedgers_open(ch_server *s);
 void chi_hedgers_close(ch_server *s);
-/** A logged hedge command (or a market update) replayed into its hedger. */
+/** A logged hedge command replayed into its hedger. */
 void chi_hedge_replay(ch_server *s, const ch_command *c);
-/** A market update's marks and funding for its underlying's hedge book. */
-void chi_hedge_mark(ch_server *s, const ch_command *c);
 /** Orders in flight at an external venue (the engine thread polls for answers). */
 bool chi_hedge_waiting(const ch_server *s);
 void chi_hedge_after_batch(ch_server *s);

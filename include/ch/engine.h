@@ -52,6 +52,7 @@
 #include "ch/api.h"
 #include "ch/book.h"
 #include "ch/err.h"
+#include "ch/hedge.h"
 #include "ch/instrument.h"
 #include "ch/risk.h"
 #include "ch/types.h"
@@ -400,12 +401,20 @@ CH_API ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cas
 CH_API ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t shares,
                                       int64_t *cash);
 
+/**
+ * The LPs' pool. They carry the whole house's risk, so its NAV is the pool
+ * account (cash + options at mark) plus the house account (the parity
+ * forwards: their cash + their value at mark) plus every hedge book (realized
+ * + unrealized at the perp mark - fees + funding).
+ */
 typedef struct ch_pool_info {
-    int64_t cash;
-    double inventory_value; /**< positions at mark */
-    double nav;             /**< cash + inventory value */
+    int64_t cash;           /**< the pool account's */
+    double inventory_value; /**< the pool account's positions at mark */
+    double nav;             /**< cash + inventory value + house_value + hedge_value */
     int64_t shares;         /**< outstanding */
     double nav_per_share;
+    double house_value;     /**< the house account: cash + positions at mark */
+    double hedge_value;     /**< Σ over underlyings of the hedge book's value */
 } ch_pool_info;
 
 CH_API void ch_engine_pool(const ch_engine *e, ch_pool_info *out);
@@ -463,16 +472,22 @@ CH_API ch_err ch_engine_gamma_horizon(const ch_engine *e, uint32_t underlying, d
                                       double *years);
 
 /**
- * A hedge fill of @p qty units of @p underlying's perpetual (signed, the
- * house's side), booked by whoever hedges (chd's hedger, chsim) through a
- * logged command (CH_C_HEDGE, or a filled CH_C_HEDGE_REPORT), so that replay
- * reproduces it. The engine keeps the position to price internal fills on
- * the house's whole book. @return CH_OK, CH_EUNKNOWN_UNDERLYING, CH_EINVAL.
+ * A hedge fill on @p underlying's perpetual (@p x: signed quantity, the
+ * house's side; average price; fee; slippage), booked by whoever hedges
+ * (chd's hedger, chsim) through a logged command (CH_C_HEDGE, or a filled
+ * CH_C_HEDGE_REPORT), so that replay reproduces it. The engine keeps the
+ * hedge book (position, realized PnL, costs; marked and paid funding by
+ * ch_engine_market): risk-aware netting prices against its position, and
+ * the LPs' NAV includes its value. @return CH_OK, CH_EUNKNOWN_UNDERLYING,
+ * CH_EINVAL (a value not finite, a negative price or cost).
  */
-CH_API ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, double qty);
+CH_API ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, const ch_hedge_exec *x);
 
 /** The perp position booked with ch_engine_hedge_fill (0 for an unknown underlying). */
 CH_API double ch_engine_hedge_position(const ch_engine *e, uint32_t underlying);
+
+/** The engine's hedge book of @p underlying (view; NULL for an unknown one). */
+CH_API const ch_hedge_book *ch_engine_hedge_book(const ch_engine *e, uint32_t underlying);
 
 /**
  * The house's unhedged delta in @p underlying: pool options + parity
@@ -490,7 +505,12 @@ CH_API void ch_engine_cash_totals(const ch_engine *e, int64_t *total, int64_t *e
  * Invariants, for tests after every operation: per instrument the positions
  * of all accounts sum to zero; total cash equals what came in from outside;
  * every account's reservation equals its resting buy orders; pool shares add
- * up; the books pass ch_book_check(). @return CH_OK or CH_EINVAL.
+ * up; the books pass ch_book_check(); every account's running mark-to-market
+ * equals its positions x marks; what customers, fees, pool and house hold
+ * (cash + positions at mark) adds up to the external cash; each hedge book's
+ * value from its cash flows equals its average-price view; and the pool's NAV
+ * is pool + house + hedge books (ch_pool_info; to 1e-9 relative).
+ * @return CH_OK or CH_EINVAL.
  */
 CH_API ch_err ch_engine_check(const ch_engine *e);
 
