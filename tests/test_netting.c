@@ -271,6 +271,71 @@ START_TEST(the_gamma_horizon_of_the_residual)
 }
 END_TEST
 
+/* One hedge decision on the house's net delta, its fills booked into the
+ * engine as chd books them. @return the signed quantity traded. */
+static double hedge_step(ch_hedger *h, double index)
+{
+    ch_hedge_inputs in = {.now = ch_engine_now(eng), .net_delta = ch_engine_net_delta(eng, 0),
+                          .spot = index, .vol = 0.5};
+    double sent = 0;
+    ck_assert_int_eq(ch_engine_gamma_horizon(eng, 0, &in.gamma, &in.tau), CH_OK);
+    ck_assert_int_eq(ch_hedger_on_batch(h, &in, index, &sent), CH_OK);
+    ch_hedge_report r;
+    while (ch_hedger_take_reports(h, &r, 1) == 1) {
+        ck_assert(ch_hedger_settle(h, &r));
+        ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, &r.exec), CH_OK);
+    }
+    ck_assert_int_eq(ch_engine_check(eng), CH_OK);
+    return sent;
+}
+
+/* Static hedges stay static: parity forwards have no gamma, so however the
+ * index moves the policy sends nothing after the first hedge; at expiry the
+ * forwards settle in cash and the unwind is one order on the net delta. */
+START_TEST(forwards_are_not_churned_and_unwind_once)
+{
+    start(0);
+    ch_perp_venue v;
+    ch_perp_venue_defaults(&v);
+    ch_hedge_policy p;
+    ch_hedge_policy_defaults(&p);
+    p.kind = CH_HEDGE_EVERY_BATCH; /* the most eager policy: any drift would trade */
+    ch_hedge_adapter a;
+    ck_assert_int_eq(ch_hedge_adapter_sim(&v, &a), CH_OK);
+    ch_hedger *h = ch_hedger_create(&p, a);
+    order(bob, P90, CH_SELL, 1500, 3, CH_TIF_GTC);
+    order(alice, C90, CH_BUY, 12000, 3, CH_TIF_IOC); /* the house: short 3 forwards */
+    ck_assert_double_eq_tol(hedge_step(h, 100000), 3, 1e-9);
+    ch_time now = ch_engine_now(eng), exp1;
+    ck_assert_int_eq(ch_date_to_time(2026, 12, 25, &exp1), CH_OK);
+    exp1 += 8 * 3600 * CH_NS_PER_SEC;
+    uint64_t rng = 7;
+    for (int i = 0; i < 200; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        double index = 70000 + (double)(rng >> 40) / (double)(1ull << 24) * 60000;
+        now += 3 * 3600 * CH_NS_PER_SEC; /* 25 days in all, up to the expiry */
+        ch_market_update mu = {.underlying = 0, .index = index, .rate = NAN, .funding_rate = 1e-4,
+                               .perp = index, .time = now};
+        ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
+        ck_assert_double_eq(hedge_step(h, index), 0);
+    }
+    ck_assert_uint_eq(ch_hedger_book(h)->orders, 1);
+    ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), 0, 1e-9);
+    /* expiry: the forwards settle in cash; one order takes the perp back */
+    ch_market_update mu = {.underlying = 0, .index = 95000, .rate = NAN, .funding_rate = NAN,
+                           .perp = 95000, .time = exp1};
+    ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
+    ck_assert_double_eq_tol(ch_engine_net_delta(eng, 0), 0, 1e-9);
+    ck_assert_double_eq_tol(hedge_step(h, 95000), -3, 1e-9);
+    ck_assert_uint_eq(ch_hedger_book(h)->orders, 2);
+    ck_assert_double_eq_tol(ch_engine_hedge_position(eng, 0), 0, 1e-12);
+    const ch_hedge_book *b = ch_engine_hedge_book(eng, 0);
+    ck_assert_double_lt(b->funding, 0); /* long the perp at positive funding: paid */
+    ch_hedger_destroy(h);
+    stop();
+}
+END_TEST
+
 /* The stored configuration carries the risk-aware settings, and a store
  * written without them still reads (no tail unless risk-aware). */
 START_TEST(the_config_record_carries_risk_aware)
@@ -310,6 +375,7 @@ int main(void)
     tcase_add_test(tc, the_forward_comes_from_the_perp);
     tcase_add_test(tc, the_pool_quote_has_a_delta_term);
     tcase_add_test(tc, the_gamma_horizon_of_the_residual);
+    tcase_add_test(tc, forwards_are_not_churned_and_unwind_once);
     tcase_add_test(tc, the_config_record_carries_risk_aware);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
