@@ -28,7 +28,11 @@ from chd_harness import Daemon  # noqa: E402
 chd_harness.configure(CHD, CHCTL, LIB)
 
 # the daemon's settings, given explicitly so the in-process run can use the same
-DAEMON = {"lp_cash": 10000000, "netting": True, "taker_fee_bps": 3, "netting_fee_ticks": 1}
+# on price alone, so that the in-process engine can be compared fill for fill:
+# with risk-aware netting (the default) the house's hedge position enters the
+# prices, and chd hedges after every batch where chsim hedges once a step
+DAEMON = {"lp_cash": 10000000, "netting": True, "taker_fee_bps": 3, "netting_fee_ticks": 1,
+          "risk_aware": False}
 SCENARIO = {"seed": 5, "start": "2021-05-17", "days": 1, "step_seconds": 3600,
             "chain": {"flat_vol": 0.8, "weeklies": 2, "monthlies": 0},
             "flow": {"orders_per_hour": 20, "size_max": 5, "traders": 6}}
@@ -111,7 +115,6 @@ def main():
         inproc = dict(SCENARIO, pool={"capital": DAEMON["lp_cash"]},
                       engine={"taker_fee_bps": DAEMON["taker_fee_bps"],
                               "netting_fee_ticks": DAEMON["netting_fee_ticks"]},
-                      # chd's engine nets on price alone unless its config says risk_aware
                       configurations=[{"name": "as chd", "risk_aware": False}])
         path = os.path.join(tmp, "inproc.json")
         with open(path, "w") as f:

@@ -145,6 +145,38 @@ class OneWriter(Base):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("another engine configuration", r.stderr)
 
+    def test_a_store_from_before_risk_aware_by_default_keeps_price_alone(self):
+        """Risk-aware netting is the default; a store written on price alone
+        (every store before) keeps it when the configuration does not say,
+        with a warning, and is refused when it says otherwise."""
+        d = self.start({"risk_aware": False})
+        with d.client() as c:
+            call = next(i["symbol"] for i in c.instruments() if i["symbol"].endswith("-C"))
+            self.assertEqual(c.quote(call, "buy", 1)["hedge_cost"], 0)
+            c.account_open("early", 1000)
+        d.stop()
+        with open(d.config, "w") as f:
+            json.dump({}, f)
+        d.start()
+        with d.client() as c:
+            self.assertEqual(c.quote(call, "buy", 1)["hedge_cost"], 0)  # still price alone
+            self.assertEqual(c.positions("early")["cash"], 1000)
+        d.stop()
+        with open(os.path.join(self.tmp, "chd.log")) as f:
+            self.assertIn("event=store_setting_kept risk_aware=false", f.read())
+        with open(d.config, "w") as f:
+            json.dump({"risk_aware": True}, f)
+        r = run_chd(["--req", f"tcp://127.0.0.1:{free_port()}",
+                     "--pub", f"tcp://127.0.0.1:{free_port()}", "--data", d.dir,
+                     "--config", d.config])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("another engine configuration", r.stderr)
+        # a fresh store nets risk-aware by default: adding delta to a flat house pays
+        shutil.rmtree(d.dir)
+        d.start()
+        with d.client() as c:
+            self.assertGreater(c.quote(call, "buy", 1)["hedge_cost"], 0)
+
     def test_item1_failed_listen_removes_what_it_created(self):
         busy = socket.socket()
         busy.bind(("127.0.0.1", 0))

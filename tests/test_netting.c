@@ -337,11 +337,14 @@ START_TEST(forwards_are_not_churned_and_unwind_once)
 END_TEST
 
 /* The stored configuration carries the risk-aware settings, and a store
- * written without them still reads (no tail unless risk-aware). */
+ * written without them still reads (no tail unless risk-aware), as price
+ * alone. */
 START_TEST(the_config_record_carries_risk_aware)
 {
     ch_engine_config a, b;
     ch_engine_defaults(&a);
+    ck_assert(a.risk_aware); /* the default */
+    a.risk_aware = false;    /* as every store before it was */
     uint8_t buf[1024], old[1024];
     size_t n_old = ch_config_encode(&a, old, sizeof old);
     ck_assert_uint_gt(n_old, 0);

@@ -22,7 +22,7 @@ void ch_engine_defaults(ch_engine_config *c)
     c->netting_fee_ticks = 1;
     c->taker_fee_bps = 3.0;
     c->fee_cap = 0.125;
-    c->risk_aware = false; /* opt-in until chd and chsim book hedges in the engine */
+    c->risk_aware = true;
     c->hedge_fee_bps = 5.0;
     c->hedge_impact_bps = 1.0;
     c->funding_half_life_h = 72.0;

@@ -191,6 +191,7 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
             c->engine.taker_fee_bps = d;
         } else if (strcmp(k, "risk_aware") == 0 && cJSON_IsBool(v)) {
             c->engine.risk_aware = cJSON_IsTrue(v);
+            c->risk_aware_set = true;
         } else if (strcmp(k, "forward_funding") == 0 && cJSON_IsBool(v)) {
             c->engine.forward_funding = cJSON_IsTrue(v);
         } else if (strcmp(k, "hedge_fee_bps") == 0 && num(v, 0, 1000, &d)) {

@@ -571,7 +571,32 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     ch_store_config sc = {.dir = cfg->data_dir, .durability = cfg->durability,
                           .map_size = cfg->map_size, .map_max = cfg->map_max};
     ch_engine_config ecfg = s->cfg.engine;
-    if (ch_store_open(&sc, &ecfg, false, &s->st) != CH_OK) {
+    ch_err oe = ch_store_open(&sc, &ecfg, false, &s->st);
+    if (oe == CH_EBADCONFIG && !cfg->risk_aware_set) {
+        /* risk-aware netting became the default: a store written on price
+         * alone keeps replaying on price alone unless the configuration says */
+        ecfg.risk_aware = !ecfg.risk_aware;
+        if ((oe = ch_store_open(&sc, &ecfg, false, &s->st)) == CH_OK) {
+            s->cfg.engine.risk_aware = ecfg.risk_aware;
+            ch_engine *e2 = ch_engine_create(&s->cfg.engine); /* nothing in it yet */
+            if (e2 == NULL) {
+                snprintf(err, cap, "out of memory (engine sizes too large?)");
+                ch_server_stop(s);
+                return NULL;
+            }
+            ch_engine_destroy(s->e);
+            s->e = e2;
+            ch_engine_set_sink(s->e, chi_on_engine_event, s);
+            CH_LOG(CH_LOG_WARN, "store_setting_kept",
+                   "risk_aware=%s reason=\"%s was written with it; set risk_aware in the "
+                   "configuration to be explicit (a store cannot change it)\"",
+                   ecfg.risk_aware ? "true" : "false", cfg->data_dir);
+        } else {
+            ecfg.risk_aware = !ecfg.risk_aware;
+            oe = ch_store_open(&sc, &ecfg, false, &s->st); /* the error of the setting asked */
+        }
+    }
+    if (oe != CH_OK) {
         snprintf(err, cap, "store: %s", ch_store_open_error());
         ch_server_stop(s);
         return NULL;

@@ -39,6 +39,9 @@ typedef struct ch_server_config {
     char tls_cert_key[256]; /**< for tls+tcp:// URLs: a PEM file with the certificate and key */
     ch_durability durability;
     bool no_auth;        /**< keys are not checked (--no-auth, "no_auth": true) */
+    bool risk_aware_set; /**< the configuration named `risk_aware`; if it did not, a
+                              store written under the other setting keeps its own (a
+                              store from before risk-aware netting was the default) */
     size_t max_request;  /**< bytes, default 1 MiB */
     int contexts;        /**< REP contexts in flight, default 64 */
     size_t max_batch;    /**< orders in one order.batch, default 5000 */
