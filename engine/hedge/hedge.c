@@ -11,6 +11,7 @@
  * boundary, -position x perp x rate.
  */
 #include "ch/hedge.h"
+#include "grow.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -204,20 +205,6 @@ double ch_netting_ratio(double hedge_volume, double gross_delta)
     return 1.0 - hedge_volume / gross_delta;
 }
 
-/* Make room for one more element in a growable array. */
-static bool grow(void **arr, size_t n, size_t *cap, size_t elem)
-{
-    if (n < *cap)
-        return true;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *na = realloc(*arr, nc * elem);
-    if (na == NULL)
-        return false;
-    *arr = na;
-    *cap = nc;
-    return true;
-}
-
 /* ---- the simulated adapter ------------------------------------------------- */
 
 typedef struct sim_adapter {
@@ -229,7 +216,7 @@ typedef struct sim_adapter {
 static ch_err sim_send(void *impl, const ch_hedge_order *o)
 {
     sim_adapter *s = impl;
-    if (!grow((void **)&s->q, s->n, &s->cap, sizeof *s->q))
+    if (!chi_grow((void **)&s->q, s->n, &s->cap, sizeof *s->q))
         return CH_ENOMEM;
     ch_hedge_report r = {.id = o->id, .attempts = 1};
     if (ch_perp_execute(&s->v, o->mark, o->qty, &r.exec) == CH_OK) {

@@ -11,6 +11,7 @@
  * ch_hedger_poll, which do both phases at once.
  */
 #include "ch/hedge.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,14 +70,8 @@ size_t ch_hedger_in_flight_orders(const ch_hedger *h)
 
 static ch_err add_pending(ch_hedger *h, const ch_hedge_order *o, ch_time when)
 {
-    if (h->npend == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 8;
-        pending *np = realloc(h->pend, nc * sizeof *np);
-        if (np == NULL)
-            return CH_ENOMEM;
-        h->pend = np;
-        h->cap = nc;
-    }
+    if (!chi_grow((void **)&h->pend, h->npend, &h->cap, sizeof *h->pend))
+        return CH_ENOMEM;
     h->pend[h->npend++] = (pending){.o = *o};
     if (o->id >= h->next_id)
         h->next_id = o->id + 1;

@@ -155,8 +155,7 @@ int64_t ch_engine_position(const ch_engine *e, ch_account_id acct, ch_instr_id i
 double chi_hedge_value(const und_state *u)
 {
     const ch_hedge_book *b = &u->hb;
-    double mark = b->last_perp > 0 ? b->last_perp : b->avg_price;
-    return b->realized + ch_hedge_book_unrealized(b, mark) - b->fees + b->funding;
+    return b->realized + ch_hedge_book_unrealized(b, chi_hedge_mark(b)) - b->fees + b->funding;
 }
 
 void ch_engine_pool(const ch_engine *e, ch_pool_info *out)

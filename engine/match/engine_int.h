@@ -273,7 +273,14 @@ typedef struct pool_px {
 } pool_px;
 
 /* Exposure measure after a pool trade of dq: allowed if within limit or shrinking. */
-/* A hedge book's value at its perp mark: realized + unrealized - fees +
+/* The price a hedge book is valued at: its last perp mark (its own average
+ * price before any mark: nothing unrealized). */
+static inline double chi_hedge_mark(const ch_hedge_book *b)
+{
+    return b->last_perp > 0 ? b->last_perp : b->avg_price;
+}
+
+/* A hedge book's value at chi_hedge_mark: realized + unrealized - fees +
  * funding (accounts.c). */
 double chi_hedge_value(const und_state *u);
 

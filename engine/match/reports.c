@@ -125,15 +125,19 @@ ch_err ch_engine_gamma_horizon(const ch_engine *e, uint32_t underlying, double *
     *years = 30.0 / 365;
     if (underlying >= e->n_und)
         return CH_EUNKNOWN_UNDERLYING;
+    const und_state *u = &e->und[underlying];
+    /* the residual per (expiry, strike): pool + house buckets, index by index
+     * (both inventories define the same series) */
     ch_bucket one[1];
-    size_t nb = ch_inventory_buckets(e->und[underlying].pool_inv, one, 0);
-    ch_netting_bucket *b = malloc((nb + 1) * sizeof *b);
+    size_t nb = ch_inventory_buckets(u->pool_inv, one, 0);
+    ch_bucket *b = malloc((2 * nb + 1) * sizeof *b);
     if (b == NULL)
         return CH_ENOMEM;
-    size_t n = ch_engine_netting_buckets(e, underlying, b, nb + 1);
+    ch_inventory_buckets(u->pool_inv, b, nb);
+    ch_inventory_buckets(u->house_inv, b + nb, nb);
     double g_abs = 0, g_tau = 0;
-    for (size_t i = 0; i < n; i++) {
-        double g = b[i].residual.gamma;
+    for (size_t i = 0; i < nb; i++) {
+        double g = b[i].net.gamma + b[nb + i].net.gamma;
         *gamma += g;
         g_abs += fabs(g);
         g_tau += fabs(g) * fmax(ch_years(e->now, b[i].expiry), 0);
@@ -286,7 +290,7 @@ static bool nav_ok(const ch_engine *e)
     for (uint32_t u = 0; u < e->n_und; u++) {
         const und_state *us = &e->und[u];
         const ch_hedge_book *b = &us->hb;
-        double mark = b->last_perp > 0 ? b->last_perp : b->avg_price;
+        double mark = chi_hedge_mark(b);
         double by_cash = us->hedge_cash + b->position * mark;
         double mag = fabs(us->hedge_cash) + fabs(b->position * mark) + b->fees + fabs(b->funding);
         if (!(fabs(by_cash - chi_hedge_value(us)) <= 1e-9 * mag + 1e-6))

@@ -119,9 +119,10 @@ void chi_hedge_replay(ch_server *s, const ch_command *c)
         ch_hedger_book_exec(h, &x, now);
     } else if (c->type == CH_C_HEDGE_SENT) { /* in flight at an external venue */
         ch_hedge_order o = {.id = c->hedge.id, .qty = c->hedge.qty, .mark = c->hedge.mark};
-        if (ch_hedger_restore(h, &o, now) != CH_OK)
-            CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "id=%" PRIu64 " reason=out_of_memory",
-                   o.id);
+        ch_err e = ch_hedger_restore(h, &o, now);
+        if (e != CH_OK)
+            CH_LOG(CH_LOG_ERROR, "hedge_replay_failed", "id=%" PRIu64 " reason=%s", o.id,
+                   ch_errwire(e));
         if (o.id >= s->hedge_next_id)
             s->hedge_next_id = o.id + 1;
     } else if (c->type == CH_C_HEDGE_REPORT) {
@@ -222,8 +223,10 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
                           .spot = b->last_index,
                           .vol = s->cfg.vol,
                           .rate = s->cfg.rate};
-    /* Whalley-Wilmott's horizon: the gamma-weighted mean time to expiry */
-    if (ch_engine_gamma_horizon(s->e, u, &in.gamma, &in.tau) != CH_OK)
+    /* Whalley-Wilmott's band: the residual's gamma over its gamma-weighted
+     * mean time to expiry (only that policy reads them) */
+    if (s->cfg.hedge.kind == CH_HEDGE_WW &&
+        ch_engine_gamma_horizon(s->e, u, &in.gamma, &in.tau) != CH_OK)
         return;
     double mark = b->last_perp > 0 ? b->last_perp : in.spot;
     uint64_t min_id = s->hedge_next_id > (uint64_t)in.now ? s->hedge_next_id : (uint64_t)in.now;
