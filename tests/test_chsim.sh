@@ -50,6 +50,23 @@ for block in ("equal_flow", "equal_flow_every_step"):
 assert len(r["seeds"]) == 5
 PY
 grep -q '^## Equal flow: the clearinghouse, an AMM and a dealer' "$dir/a/report.md"
+# the equal-flow chart's data: one row per model, means within [min, max]
+python3 - "$dir/a/equal_flow.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["model"] for r in rows] == ["clearinghouse", "amm", "dealer"], rows
+for r in rows:
+    for block in ("equal_flow", "equal_flow_every_step"):
+        for m in ("hedge_cost_per_contract", "hedge_volume", "peak_capital", "pool_pnl"):
+            lo, mean, hi = (float(r[f"{block}.{m}.{s}"]) for s in ("min", "mean", "max"))
+            assert lo <= mean + 1e-9 and mean <= hi + 1e-9, (r["model"], block, m)
+PY
+grep -q "equal_flow.png" "$dir/a/plots.gp"
+if command -v gnuplot >/dev/null; then   # with gnuplot, the chart is drawn
+    "$chsim" --config "$dir/short.json" --seeds 1 --out "$dir/p" --quiet >"$dir/p.log"
+    [ -s "$dir/p/equal_flow.png" ] && [ -s "$dir/p/inventory.png" ]
+    grep -q 'equal_flow.png' "$dir/p.log"
+fi
 "$chsim" --config "$dir/short.json" --seeds 2 --out "$dir/s2" --no-plots --quiet >/dev/null
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert len(r["equal_flow"]["runs"]) == 2' \
     "$dir/s2/report.json"

@@ -426,9 +426,10 @@ int main(int argc, char **argv)
                    res[0].daemon_fills[0], res[0].daemon_fills[1], res[0].daemon_fills[2]);
         printf("\nchsim: %zu configurations x %zu steps x %zu seeds, %zu orders (first seed), "
                "in %.1f s; wrote %s/ "
-               "(report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp%s)\n",
-               n_runs, m.n, sd.n, flow.n, secs, out,
-               plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "");
+               "(report.json, report.md, series-N.csv, pnl.csv, flow.csv%s, plots.gp%s%s)\n",
+               n_runs, m.n, sd.n, flow.n, secs, out, sd.equal_flow ? ", equal_flow.csv" : "",
+               plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "",
+               plotted && sd.equal_flow ? ", equal_flow.png" : "");
         if (plots && !plotted)
             printf("chsim: plots skipped: gnuplot not found (apt-get install gnuplot-nox, then "
                    "run `gnuplot plots.gp` in %s)\n",

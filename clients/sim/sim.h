@@ -495,6 +495,10 @@ double sim_hedge_cost(const struct sim_result *r);
 /** The equal-flow and across-seeds sections (sim_report_eq.c). */
 void sim_report_eq_json(FILE *f, const sim_seeds *s);
 void sim_report_eq_md(FILE *f, const sim_seeds *s);
+/** equal_flow.csv: per model, the plotted metrics' mean, min, max per block. */
+bool sim_report_eq_csv(const char *path, const sim_seeds *s);
+/** The equal-flow chart's gnuplot commands (equal_flow.png from equal_flow.csv). */
+void sim_report_eq_gnuplot(FILE *f, const sim_seeds *s);
 
 /* ---- output -------------------------------------------------------------- */
 

@@ -312,7 +312,8 @@ static void gp_lines(FILE *f, size_t n, const sim_result *res, const char *col)
     fprintf(f, "\n");
 }
 
-static bool write_gnuplot(const char *path, const sim_result *res, size_t n)
+static bool write_gnuplot(const char *path, const sim_result *res, size_t n,
+                          const sim_seeds *seeds)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -356,6 +357,8 @@ static bool write_gnuplot(const char *path, const sim_result *res, size_t n)
     for (int p = 1; p <= SIM_PNL_N; p++) /* the components, then the total in black */
         fprintf(f, ", '' using ($%d/1000) lc rgb '%s'", p + 2, p < 9 ? colors[p] : "#000000");
     fprintf(f, "\n");
+    if (seeds != NULL && seeds->equal_flow)
+        sim_report_eq_gnuplot(f, seeds);
     return fclose(f) == 0;
 }
 
@@ -387,9 +390,13 @@ bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
         snprintf(path, sizeof path, "%s/flow.csv", dir);
         ok = sim_flow_write(path, f);
     }
+    if (ok && seeds != NULL && seeds->equal_flow) {
+        snprintf(path, sizeof path, "%s/equal_flow.csv", dir);
+        ok = sim_report_eq_csv(path, seeds);
+    }
     if (ok) {
         snprintf(path, sizeof path, "%s/plots.gp", dir);
-        ok = write_gnuplot(path, res, n);
+        ok = write_gnuplot(path, res, n, seeds);
     }
     if (!ok) {
         snprintf(msg, cap, "%s: cannot write", path);

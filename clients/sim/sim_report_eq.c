@@ -170,3 +170,79 @@ void sim_report_eq_md(FILE *f, const sim_seeds *sd)
                "PnL at the scenario's marks; customer_cost_per_contract: (price - mark) x side "
                "+ taker fee, per contract.\n");
 }
+
+/* The metrics equal_flow.csv carries for the plot, with their scale and unit. */
+static const struct {
+    const char *name;
+    double scale;
+    const char *title;
+} k_plotted[] = {
+    {"hedge_cost_per_contract", 1, "hedge cost per contract (USD)"},
+    {"hedge_volume", 1, "hedge volume (BTC)"},
+    {"peak_capital", 1e-6, "peak capital (million USD)"},
+    {"pool_pnl", 1e-6, "total PnL (million USD)"},
+};
+#define N_PLOTTED (sizeof k_plotted / sizeof k_plotted[0])
+
+static size_t metric_index(const char *name)
+{
+    for (size_t j = 0; j < SIM_METRICS; j++)
+        if (strcmp(sim_metric_fields[j].name, name) == 0)
+            return j;
+    return 0; /* the table above names only existing metrics */
+}
+
+bool sim_report_eq_csv(const char *path, const sim_seeds *sd)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return false;
+    fprintf(f, "model");
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; i < N_PLOTTED; i++)
+            fprintf(f, ",%s.%s.mean,%s.%s.min,%s.%s.max", k_blocks[b], k_plotted[i].name,
+                    k_blocks[b], k_plotted[i].name, k_blocks[b], k_plotted[i].name);
+    fprintf(f, "\n");
+    for (int m = 0; m < SIM_MODELS; m++) {
+        fprintf(f, "%s", sim_model_names[m]);
+        for (int b = 0; b < 2; b++)
+            for (size_t i = 0; i < N_PLOTTED; i++) {
+                double mean, lo, hi, k = k_plotted[i].scale;
+                stats(sd, b, m, metric_index(k_plotted[i].name), &mean, &lo, &hi);
+                fprintf(f, ",%.6f,%.6f,%.6f", mean * k, lo * k, hi * k);
+            }
+        fprintf(f, "\n");
+    }
+    return fclose(f) == 0;
+}
+
+void sim_report_eq_gnuplot(FILE *f, const sim_seeds *sd)
+{
+    fprintf(f, "# the equal-flow comparison: mean over %zu seeds, bars from min to max\n"
+               "set terminal pngcairo size 1400,1000 font 'sans,11'\n"
+               "set output 'equal_flow.png'\n"
+               "set multiplot layout 2,2 title 'Equal flow: the clearinghouse, an AMM and a "
+               "dealer on the same customer fills (mean of %zu seeds, min-max bars)'\n"
+               "set style data histograms\nset style histogram errorbars gap 2 lw 1\n"
+               "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+               "set xtics norotate\nset xlabel ''\nset key outside bottom center horizontal autotitle columnhead\n"
+               "set rmargin 2\nset xzeroaxis lt -1\nset format y '%%g'\n",
+            sd->n, sd->n);
+    for (size_t i = 0; i < N_PLOTTED; i++) {
+        size_t c0 = 2 + i * 3, c1 = 2 + (N_PLOTTED + i) * 3;
+        double lo = 0; /* the bars start at zero: their lengths compare */
+        for (int b = 0; b < 2; b++)
+            for (int m = 0; m < SIM_MODELS; m++) {
+                double mean, mn, mx;
+                stats(sd, b, m, metric_index(k_plotted[i].name), &mean, &mn, &mx);
+                lo = fmin(lo, 1.1 * mn * k_plotted[i].scale);
+            }
+        fprintf(f, "set yrange [%g:*]\n", lo);
+        fprintf(f, "set title '%s'\nset ylabel '%s'\n"
+                   "plot 'equal_flow.csv' using %zu:%zu:%zu:xtic(1) lc rgb '#1f77b4' "
+                   "title 'hedge policy P', \\\n"
+                   "  '' using %zu:%zu:%zu lc rgb '#ff7f0e' title 'every model hedging every step'\n",
+                k_plotted[i].title, k_plotted[i].title, c0, c0 + 1, c0 + 2, c1, c1 + 1, c1 + 2);
+    }
+    fprintf(f, "unset multiplot\n");
+}
