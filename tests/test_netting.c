@@ -244,6 +244,37 @@ START_TEST(the_pool_quote_has_a_delta_term)
 }
 END_TEST
 
+/* The pool's quotes are cached per series and side; a move of the house's
+ * delta must reach an order that only the moved quote fills (the cache's
+ * bound covers the delta term). */
+START_TEST(a_moved_delta_term_reaches_the_cached_quote)
+{
+    g_pool = true;
+    start(0);
+    g_pool = false;
+    ch_quote q;
+    ck_assert_int_eq(ch_engine_quote(eng, C90, CH_BUY, 1, &q), CH_OK);
+    ck_assert(q.hedge_cost > 0);
+    /* a bid 1 tick under the pool's ask rests: the quote is now cached */
+    double under = (double)(q.price - 1) * TICK;
+    ch_engine_result r = order(alice, C90, CH_BUY, under, 1, CH_TIF_GTC);
+    ck_assert_int_eq(r.filled, 0);
+    /* the house long 5 on the perp: buying the call now takes delta off it,
+     * and the pool's ask falls by twice the hedge cost */
+    ch_hedge_exec x = {.qty = 5, .price = 100000};
+    ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, &x), CH_OK);
+    ch_quote q2;
+    ck_assert_int_eq(ch_engine_quote(eng, C90, CH_BUY, 1, &q2), CH_OK);
+    ck_assert_int_le(q2.price, q.price - 2);
+    /* bob bids what alice bid: the moved quote fills him, from the pool */
+    r = order(bob, C90, CH_BUY, under, 1, CH_TIF_IOC);
+    ck_assert_int_eq(r.filled, 1);
+    ck_assert_int_eq(r.by_source[CH_SRC_POOL], 1);
+    ck_assert_int_eq(fills[0].price, q2.price);
+    stop();
+}
+END_TEST
+
 /* Whalley-Wilmott's inputs for chd's hedger: the residual's net gamma and
  * its gamma-weighted years to expiry. */
 START_TEST(the_gamma_horizon_of_the_residual)
@@ -377,6 +408,7 @@ int main(void)
     tcase_add_test(tc, the_delta_limit_refuses);
     tcase_add_test(tc, the_forward_comes_from_the_perp);
     tcase_add_test(tc, the_pool_quote_has_a_delta_term);
+    tcase_add_test(tc, a_moved_delta_term_reaches_the_cached_quote);
     tcase_add_test(tc, the_gamma_horizon_of_the_residual);
     tcase_add_test(tc, forwards_are_not_churned_and_unwind_once);
     tcase_add_test(tc, the_config_record_carries_risk_aware);

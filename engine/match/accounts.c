@@ -194,8 +194,7 @@ ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash, int6
     if (minted <= 0)
         return CH_EINVAL;
     e->seq++;
-    e->pool_epoch++;
-    e->base_epoch++;
+    chi_quotes_moved(e);
     a->cash -= cash;
     e->acct[CH_ACCOUNT_POOL].cash += cash;
     a->shares += minted;
@@ -223,8 +222,7 @@ ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t shares, i
     if (pay > e->acct[CH_ACCOUNT_POOL].cash)
         return CH_EFUNDS;
     e->seq++;
-    e->pool_epoch++;
-    e->base_epoch++;
+    chi_quotes_moved(e);
     a->shares -= shares;
     e->pool_shares -= shares;
     e->acct[CH_ACCOUNT_POOL].cash -= pay;

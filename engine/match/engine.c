@@ -332,8 +332,8 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
-        e->pool_epoch++; /* not base_epoch: pool_drift bounds what a pool fill moves */
-        chi_house_delta_moved(e); /* ... but not the quotes' delta term */
+        e->pool_epoch++; /* not base_mark: pool_drift bounds what a pool fill moves */
+        chi_house_delta_moved(e); /* ... and each quote's span its delta term */
         double before = fabs((double)(e->pos[k].qty - q));
         double after = fabs((double)e->pos[k].qty);
         u->pool_abs_notional_units += (after - before) * s->rs.contract_size;
@@ -589,20 +589,24 @@ static ch_err reject(ch_engine *e, ch_engine_result *res, ch_err why)
 /*
  * The pool's 1-lot price for the customer's side now, 0 if it does not quote.
  * Cached per series and side: exact while nothing moved pool quotes
- * (pool_epoch). After pool fills only (same base_epoch), the unrounded quote
- * has moved by at most the underlying's pool drift since, times
- * ticks_per_skew (rounding to a tick and clamping to the band are monotone);
- * when even that cannot bring it to `limit`, the answer is 0 (it cannot fill
- * this order) without requoting. Otherwise requote, exactly.
+ * (pool_epoch). After pool fills and moves of the house's delta only (no
+ * base_mark since), the unrounded quote has moved by at most the
+ * underlying's pool drift since, times ticks_per_skew, plus (risk-aware, if
+ * the house's delta moved) the span of its delta term, which lies within
+ * +/- one lot's full hedge cost (rounding to a tick and clamping to the band
+ * are monotone); when even that cannot bring it to `limit`, the answer is 0
+ * (it cannot fill this order) without requoting. Otherwise requote, exactly.
  */
 static int64_t pool_quote1(ch_engine *e, ch_instr_id x, ch_side side, int64_t limit)
 {
     series *s = &e->ser[x.v];
     const und_state *u = &e->und[s->und];
     if (s->quote_epoch[side] != e->pool_epoch) {
-        if (s->quote_base[side] == e->base_epoch && s->quote_px[side] > 0) {
+        if (e->base_mark <= s->quote_epoch[side] && s->quote_px[side] > 0) {
             double moved =
                 (u->pool_drift - s->quote_drift[side]) * s->ticks_per_skew * (1 + 1e-6) + 1e-6;
+            if (e->house_mark > s->quote_epoch[side])
+                moved += s->quote_span[side];
             double reach = side == CH_BUY ? ceil(s->quote_raw[side] - moved - 1e-9)
                                           : floor(s->quote_raw[side] + moved + 1e-9);
             if (side == CH_BUY ? reach > (double)limit : reach < (double)limit) {
@@ -617,7 +621,9 @@ static int64_t pool_quote1(ch_engine *e, ch_instr_id x, ch_side side, int64_t li
         s->quote_px[side] = p.ok && chi_pool_allows(e, x, side, 1, p.ticks) ? p.ticks : 0;
         s->quote_raw[side] = p.raw;
         s->quote_epoch[side] = e->pool_epoch;
-        s->quote_base[side] = e->base_epoch;
+        s->quote_span[side] =
+            e->cfg.risk_aware ? 2 * chi_delta_span(e, s) / tick_value(e, s->und) * (1 + 1e-6) + 1e-6
+                              : 0.0;
         s->quote_drift[side] = u->pool_drift;
     }
 #ifdef CH_ENGINE_SELF_CHECK

@@ -85,8 +85,8 @@ typedef struct series {
     int64_t quote_px[2];    /* ticks; 0 = the pool does not quote */
     double quote_raw[2];    /* the price in ticks before rounding */
     uint64_t quote_epoch[2]; /* exact in this pool_epoch (0 = never computed) */
-    uint64_t quote_base[2];  /* the base_epoch and pool drift then */
-    double quote_drift[2];
+    double quote_span[2];    /* ticks the delta term can move it (risk-aware) */
+    double quote_drift[2];   /* the underlying's pool drift then */
     /* fills, pricing and reports */
     double *scen;           /* PnL of one long contract per scenario (nscen, in an arena) */
     uint32_t house_k;       /* the house's record */
@@ -191,8 +191,10 @@ struct ch_engine {
     size_t axpy_n;      /* nscen rounded up to its width (<= scen_stride) */
     double *scen_arena; /* series scenario vectors, then account margin vectors */
     uint64_t pool_epoch; /* bumped whenever a pool quote may change */
-    uint64_t base_epoch; /* bumped with it, except by pool fills, whose effect on
-                          * quotes is bounded by the underlying's pool_drift */
+    uint64_t base_mark;  /* pool_epoch at the last change that moves quotes without
+                          * a bound (pool fills are bounded by the pool drift) */
+    uint64_t house_mark; /* pool_epoch at the last move of a house's delta (bounded
+                          * by each quote's span) */
     int64_t fee_cap_ppm;
     uint64_t seq, trades;
     ch_netting net;
@@ -284,14 +286,19 @@ static inline double chi_hedge_mark(const ch_hedge_book *b)
  * funding (accounts.c). */
 double chi_hedge_value(const und_state *u);
 
+/* Every pool quote may have moved, by any amount (marks, cash, capital). */
+static inline void chi_quotes_moved(ch_engine *e)
+{
+    e->base_mark = ++e->pool_epoch;
+}
+
 /* The house's delta moved (a house or pool fill, a hedge fill): with
- * risk-aware netting every pool quote's delta term moves with it. */
+ * risk-aware netting every pool quote's delta term moves with it, by at most
+ * the quote's span (pool_quote1). */
 static inline void chi_house_delta_moved(ch_engine *e)
 {
-    if (e->cfg.risk_aware) {
-        e->pool_epoch++;
-        e->base_epoch++;
-    }
+    if (e->cfg.risk_aware)
+        e->house_mark = ++e->pool_epoch;
 }
 
 static inline bool within(double now, double after, double limit)
@@ -327,6 +334,9 @@ double chi_worst_of(const ch_engine *e, const double *M);
 double chi_perp_forward(const ch_engine *e, const und_state *u, double T);
 bool chi_net_hedge_terms(ch_engine *e, ch_instr_id x, ch_side side, int64_t *q);
 double chi_delta_cost(const ch_engine *e, const series *s, double dq);
+/* The most chi_delta_cost(e, s, +/-1) can be in size, whatever the house's
+ * delta: one lot's delta paid or rebated in full. */
+double chi_delta_span(const ch_engine *e, const series *s);
 
 /* pool.c */
 pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n);

@@ -116,8 +116,7 @@ void chi_refresh_accounts(ch_engine *e)
 
 static void refresh_underlying(ch_engine *e, uint32_t und)
 {
-    e->pool_epoch++;
-    e->base_epoch++;
+    chi_quotes_moved(e);
     uint32_t n = ch_instruments_count(e->reg);
     for (uint32_t i = 0; i < n; i++)
         if (e->ser[i].listed && e->ser[i].und == und)
@@ -232,8 +231,7 @@ static void settle_series(ch_engine *e, uint32_t i)
         emit(e, &ev);
     }
     s->settled = true;
-    e->pool_epoch++;
-    e->base_epoch++;
+    chi_quotes_moved(e);
 }
 
 static bool settle_due(ch_engine *e)

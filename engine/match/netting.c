@@ -34,7 +34,8 @@ static ch_hedge_cost trading_cost(const ch_engine *e, const series *s, double h,
     ch_hedge_cost_params hp = {.fee_rate = e->cfg.hedge_fee_bps * 1e-4,
                                .impact_rate = e->cfg.hedge_impact_bps * 1e-4,
                                .delta_limit = e->cfg.house_delta_limit};
-    double T = ch_years(e->now, s->rs.expiry);
+    /* the horizon matters only to the forward's expected funding */
+    double T = e->cfg.forward_funding ? ch_years(e->now, s->rs.expiry) : 0.0;
     return ch_marginal_hedge_cost(&hp, h, d, chi_perp_forward(e, &e->und[s->und], T > 0 ? T : 0),
                                   0.0);
 }
@@ -85,6 +86,13 @@ bool chi_net_hedge_terms(ch_engine *e, ch_instr_id x, ch_side side, int64_t *q)
     e->net_cost_ticks = c.trading / (double)n / tick_value(e, s->und);
     *q = n;
     return true;
+}
+
+double chi_delta_span(const ch_engine *e, const series *s)
+{
+    /* the house's delta 0 and one lot of it: all adding, the most it pays
+     * (a rebate is at most the same) */
+    return fabs(trading_cost(e, s, 0.0, s->unit.delta).trading);
 }
 
 /*
