@@ -4,7 +4,8 @@
  * Usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]
  *            [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]
  *            [--log-level error|warn|info|debug] [--hedge-venue URL]
- *        chd --help | --version
+ *        chd [--config FILE]... [flags] --print-config
+ *        chd --config-doc | --help | --version
  * Options are read with getopt_long: "--opt value" or "--opt=value"; an
  * unknown option, a missing value or a bad value (named with the option) is
  * an error (exit 2). Every --config FILE is loaded first, in order, so that
@@ -29,13 +30,16 @@ static void usage(FILE *f)
     fprintf(f, "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
                "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
                "           [--log-level error|warn|info|debug] [--hedge-venue URL]\n"
-               "       chd --help | --version\n"
+               "       chd [--config FILE]... [flags] --print-config\n"
+               "       chd --config-doc | --help | --version\n"
                "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
                "--config FILE: a JSON configuration, read first (the flags override it)\n"
                "--contexts N: requests in flight, 1..4096 (default 64)\n"
                "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n"
                "--hedge-venue URL: send hedge orders to an external venue (e.g. chvenue)\n"
-               "                   instead of the simulated one\n");
+               "                   instead of the simulated one\n"
+               "--print-config: print the effective configuration (JSON, every key) and exit\n"
+               "--config-doc: print every configuration key (type, range, default, meaning)\n");
 }
 
 enum {
@@ -49,7 +53,9 @@ enum {
     O_CONTEXTS,
     O_LOG_LEVEL,
     O_HEDGE_VENUE,
-    O_VERSION
+    O_VERSION,
+    O_PRINT_CONFIG,
+    O_CONFIG_DOC
 };
 
 static const struct option k_options[] = {
@@ -65,13 +71,15 @@ static const struct option k_options[] = {
     {"hedge-venue", required_argument, NULL, O_HEDGE_VENUE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, O_VERSION},
+    {"print-config", no_argument, NULL, O_PRINT_CONFIG},
+    {"config-doc", no_argument, NULL, O_CONFIG_DOC},
     {NULL, 0, NULL, 0},
 };
 
 /* The flags as given (the last of each wins), applied over the config files. */
 typedef struct flags {
     const char *req, *pub, *data, *tls, *hedge_venue;
-    bool no_auth, has_durability;
+    bool no_auth, has_durability, print_config;
     ch_durability durability;
     long contexts; /* 0: not given */
 } flags;
@@ -145,6 +153,12 @@ static int parse(int argc, char **argv, flags *fl, const char **configs, int *n_
         case O_VERSION:
             ch_cli_version("chd");
             return 0;
+        case O_PRINT_CONFIG:
+            fl->print_config = true;
+            break;
+        case O_CONFIG_DOC:
+            ch_server_config_doc(stdout);
+            return 0;
         default:
             return CH_CLI_USAGE;
         }
@@ -211,6 +225,10 @@ int main(int argc, char **argv)
         cfg.durability = fl.durability;
     if (fl.contexts > 0)
         cfg.contexts = (int)fl.contexts;
+    if (fl.print_config) { /* the effective configuration, files and flags applied */
+        ch_server_config_print(&cfg, stdout);
+        return 0;
+    }
     /* signals are taken by sigwait in this thread; every other thread
      * (NNG's, the engine's) inherits the blocked mask */
     sigset_t set;

@@ -1,10 +1,14 @@
 /*
- * config.c - chd's configuration: the embedded defaults and the JSON file
- * (unknown keys and bad values are errors, see ch/server.h).
+ * config.c - chd's configuration: the embedded defaults, and one table of
+ * keys (name, type, range, meaning) that parses the JSON file (unknown keys
+ * and bad values are errors, see ch/server.h), prints the effective
+ * configuration and documents every key.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,51 +57,273 @@ void ch_server_defaults(ch_server_config *c)
     ch_perp_venue_defaults(&c->venue);
 }
 
+/* ---- the keys ----------------------------------------------------------------
+ *
+ * One table drives parsing, printing (chd --print-config) and the
+ * documentation (chd --config-doc, the README's configuration section).
+ * A key's default is whatever ch_server_defaults sets: the table does not
+ * repeat it.
+ */
+
+typedef enum {
+    K_STR,      /* char[size], any string that fits */
+    K_NONEMPTY, /* char[size], non-empty */
+    K_BOOL,     /* bool */
+    K_DBL,      /* double in [lo, hi] */
+    K_U32,      /* uint32_t, an integer in [lo, hi] */
+    K_INT,      /* int, an integer in [lo, hi] */
+    K_I64,      /* int64_t, an integer in [lo, hi] */
+    K_SIZE,     /* size_t, an integer in [lo, hi] */
+    K_SECS_MS,  /* int milliseconds, given in seconds in [lo, hi] */
+    K_DURABILITY, K_TICK, K_STRIKES, K_POLICY, K_RISK_AWARE,
+} key_kind;
+
+typedef struct cfg_key {
+    const char *name;
+    key_kind kind;
+    size_t off, size;  /* of the field in ch_server_config */
+    double lo, hi;     /* numbers: the accepted range */
+    bool zero_ok;      /* numbers: 0 is also accepted (it means a default) */
+    const char *doc;
+} cfg_key;
+
+#define F(field) offsetof(ch_server_config, field), sizeof(((ch_server_config *)NULL)->field)
+
+static const cfg_key k_keys[] = {
+    /* where it listens and keeps its data */
+    {"req", K_NONEMPTY, F(req_url), 0, 0, false, "request endpoint (REP): tcp://, tls+tcp://, ipc://"},
+    {"pub", K_NONEMPTY, F(pub_url), 0, 0, false, "event endpoint (PUB)"},
+    {"admin", K_STR, F(admin_url), 0, 0, false,
+     "second endpoint that max_clients does not count (keys still apply); \"\": "
+     "ipc://DATA/admin.sock (mode 0600); \"none\": no admin endpoint"},
+    {"data", K_NONEMPTY, F(data_dir), 0, 0, false, "data folder: LMDB store, keys, lock"},
+    {"tls_cert_key", K_STR, F(tls_cert_key), 0, 0, false,
+     "PEM file with certificate and key, for tls+tcp:// endpoints"},
+    {"durability", K_DURABILITY, F(durability), 0, 0, false,
+     "\"sync\": every batch is on disk before its replies; \"nosync\": the OS writes it"},
+    {"no_auth", K_BOOL, F(no_auth), 0, 0, false, "keys are not checked (tests, benchmarks)"},
+    /* transport and bounds */
+    {"max_request", K_SIZE, F(max_request), 1024, 64 << 20, false, "bytes of one request"},
+    {"contexts", K_INT, F(contexts), 1, 4096, false, "REP contexts in flight"},
+    {"max_batch", K_SIZE, F(max_batch), 1, CH_BIN_MAX_ORDERS, false, "orders in one order.batch"},
+    {"max_clients", K_U32, F(max_clients), 1, 65536, false,
+     "connections served; more are answered UNAVAILABLE, beyond twice as many closed"},
+    {"conn_rate", K_DBL, F(conn_rate), 0, 1e9, false, "requests/s per connection (0: no limit)"},
+    {"conn_burst", K_DBL, F(conn_burst), 1, 1e9, false, "burst of conn_rate, requests"},
+    {"account_rate", K_DBL, F(account_rate), 0, 1e9, false, "orders/s per account (0: no limit)"},
+    {"account_burst", K_DBL, F(account_burst), 1, 1e9, false, "burst of account_rate, orders"},
+    {"max_open_orders", K_U32, F(max_open_orders), 0, 1e8, false,
+     "resting orders per account (0: no limit)"},
+    {"map_size", K_SIZE, F(map_size), 65536, 1e13, true, "initial LMDB map, bytes (0: 64 MiB)"},
+    {"map_max", K_SIZE, F(map_max), 65536, 1e13, true,
+     "largest LMDB map, bytes (0: no limit); a batch past it halts the store"},
+    {"max_pending_replies", K_U32, F(max_pending_replies), 1, 4096, false,
+     "replies one connection leaves unread before it is closed"},
+    {"send_timeout", K_SECS_MS, F(send_timeout_ms), 0.01, 3600, false,
+     "seconds to write one reply before its connection is closed"},
+    {"idle_timeout", K_SECS_MS, F(idle_timeout_ms), 0.1, 86400, false,
+     "seconds a connection with nothing in flight stays open"},
+    /* engine sizes (memory is taken at start) */
+    {"max_accounts", K_U32, F(engine.max_accounts), 4, 1 << 20, false,
+     "accounts, the house, pool and fee accounts included"},
+    {"max_instruments", K_U32, F(engine.max_instruments), 1, 1 << 20, false,
+     "listed series, all underlyings (max_accounts x max_instruments <= 2^28)"},
+    {"max_underlyings", K_U32, F(engine.max_underlyings), 1, 1024, false, "underlyings"},
+    {"max_orders", K_U32, F(engine.max_orders), 1, 1 << 26, false, "resting orders, all books"},
+    {"max_levels", K_U32, F(engine.max_levels), 1, 1 << 16, false,
+     "price levels per side of one book"},
+    {"max_positions", K_U32, F(engine.max_positions), 1, 1 << 28, false,
+     "(account, series) position records"},
+    /* what a fresh data folder starts with */
+    {"underlying", K_NONEMPTY, F(underlying.name), 0, 0, false, "name of the listed underlying"},
+    {"tick", K_TICK, F(underlying), 0, 0, false, "price tick, a decimal string"},
+    {"contract_size", K_DBL, F(underlying.contract_size), 1e-9, 1e9, false,
+     "units of the underlying per contract"},
+    {"expiries", K_INT, F(n_expiries), 1, 52, false, "weekly Friday expiries listed"},
+    {"strikes", K_STRIKES, F(strikes), 1, 1e12, false,
+     "strikes listed for each expiry, up to 64 positive integers, USD"},
+    {"index", K_DBL, F(index), 1e-9, 1e12, false, "starting index price, USD"},
+    {"vol", K_DBL, F(vol), 0.01, 10, false, "starting implied volatility (0.6 = 60 %)"},
+    {"rate", K_DBL, F(rate), -1, 1, false, "interest rate, a year"},
+    {"lp_cash", K_I64, F(lp_cash), 0, 1e12, false, "seed capital of the pool, USD"},
+    /* netting and the pool */
+    {"netting", K_BOOL, F(engine.netting), 0, 0, false, "parity netting (calls against puts)"},
+    {"netting_fee_ticks", K_I64, F(engine.netting_fee_ticks), 0, 1e6, false,
+     "minimum fee of a parity fill, ticks per contract"},
+    {"taker_fee_bps", K_DBL, F(engine.taker_fee_bps), 0, 1000, false,
+     "taker fee, bps of index x contract size per contract"},
+    {"risk_aware", K_RISK_AWARE, F(engine.risk_aware), 0, 0, false,
+     "choose and price internal fills by their marginal hedge cost on the house's whole book"},
+    {"forward_funding", K_BOOL, F(engine.forward_funding), 0, 0, false,
+     "the parity forward includes the expected funding to expiry (measured losing)"},
+    {"hedge_fee_bps", K_DBL, F(engine.hedge_fee_bps), 0, 1000, false,
+     "the hedge venue's taker fee in the marginal hedge cost, bps of notional"},
+    {"hedge_impact_bps", K_DBL, F(engine.hedge_impact_bps), 0, 1000, false,
+     "impact of a typical hedge order in the marginal hedge cost, bps of notional"},
+    {"house_delta_limit", K_DBL, F(engine.house_delta_limit), 0, 1e12, false,
+     "parity fills that take the house's |unhedged delta| past this are refused (0: none)"},
+    {"funding_half_life_h", K_DBL, F(engine.funding_half_life_h), 0, 24 * 3650, false,
+     "half-life of the expected funding's average, hours"},
+    {"pool", K_BOOL, F(engine.pool.enabled), 0, 0, false, "the pool quotes and takes the residual"},
+    {"pool_half_spread_vol", K_DBL, F(engine.pool.half_spread_vol), 0, 1, false,
+     "the pool's half-spread, in vol"},
+    {"pool_max_notional", K_DBL, F(engine.pool.max_notional), 0, 1e15, false,
+     "the pool's largest notional, USD"},
+    {"pool_max_vega_total", K_DBL, F(engine.pool.max_vega_total), 0, 1e15, false,
+     "the pool's largest |vega|, USD per 1.00 vol"},
+    {"pool_max_gamma_strike", K_DBL, F(engine.pool.max_gamma_strike), 0, 1e9, false,
+     "the pool's largest |gamma| at one strike, underlying units per unit spot"},
+    /* hedging */
+    {"hedge_policy", K_POLICY, F(hedge.kind), 0, 0, false,
+     "off, every_batch, band, interval, hybrid or whalley_wilmott"},
+    {"hedge_band", K_DBL, F(hedge.band), 0, 1e9, false,
+     "band policy: |net delta| that triggers a hedge, underlying units"},
+    {"venue_fee_bps", K_DBL, F(venue.taker_fee_bps), 0, 1000, false,
+     "the simulated venue's taker fee, bps"},
+    {"hedge_venue", K_STR, F(hedge_venue), 0, 0, false,
+     "an external venue's REP URL (\"\": the simulated venue)"},
+    {"hedge_venue_timeout_ms", K_INT, F(hedge_venue_timeout_ms), 1, 600000, true,
+     "per attempt at the external venue, ms (0: 500)"},
+};
+#undef F
+
+#define N_KEYS (sizeof k_keys / sizeof k_keys[0])
+
 static ch_err cfg_fail(char *err, size_t cap, const char *key, const char *problem)
 {
     snprintf(err, cap, "config: \"%s\": %s", key, problem);
     return CH_EBADCONFIG;
 }
 
-static bool num(const cJSON *v, double lo, double hi, double *out)
+/* v is a number in the key's range (an integer for integer kinds), or 0
+ * where 0 is accepted. */
+static bool in_range(const cfg_key *k, const cJSON *v, double *out)
 {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo) || !(v->valuedouble <= hi))
+    if (!cJSON_IsNumber(v))
         return false;
-    *out = v->valuedouble;
+    double d = v->valuedouble;
+    bool integral = k->kind == K_U32 || k->kind == K_INT || k->kind == K_I64 || k->kind == K_SIZE;
+    if (integral && floor(d) != d)
+        return false;
+    if (!((d >= k->lo && d <= k->hi) || (k->zero_ok && d == 0)))
+        return false;
+    *out = d;
     return true;
 }
 
-/* The resource bounds (PROTOCOL.md limits); false: not one of them. */
-static bool config_limit(ch_server_config *c, const char *k, const cJSON *v)
+static const char *kind_problem(const cfg_key *k, char *buf, size_t cap)
 {
+    switch (k->kind) {
+    case K_NONEMPTY:
+        snprintf(buf, cap, "must be a non-empty string of at most %zu bytes", k->size - 1);
+        return buf;
+    case K_STR:
+        snprintf(buf, cap, "must be a string of at most %zu bytes", k->size - 1);
+        return buf;
+    case K_BOOL:
+    case K_RISK_AWARE:
+        return "must be true or false";
+    case K_DURABILITY:
+        return "must be \"sync\" or \"nosync\"";
+    case K_TICK:
+        return "is not a valid tick";
+    case K_STRIKES:
+        return "must be up to 64 positive integers";
+    case K_POLICY:
+        return "is not a hedge policy";
+    default:
+        snprintf(buf, cap, "must be %s in [%.10g, %.10g]%s",
+                 k->kind == K_DBL || k->kind == K_SECS_MS ? "a number" : "an integer", k->lo,
+                 k->hi, k->zero_ok ? " or 0" : "");
+        return buf;
+    }
+}
+
+/* Set one key from v; false: a value of the wrong type or range. */
+static bool set_key(ch_server_config *c, const cfg_key *k, const cJSON *v)
+{
+    char *p = (char *)c + k->off;
     double d;
-    if (strcmp(k, "max_clients") == 0 && num(v, 1, 65536, &d))
-        c->max_clients = (uint32_t)d;
-    else if (strcmp(k, "conn_rate") == 0 && num(v, 0, 1e9, &d))
-        c->conn_rate = d;
-    else if (strcmp(k, "conn_burst") == 0 && num(v, 1, 1e9, &d))
-        c->conn_burst = d;
-    else if (strcmp(k, "account_rate") == 0 && num(v, 0, 1e9, &d))
-        c->account_rate = d;
-    else if (strcmp(k, "account_burst") == 0 && num(v, 1, 1e9, &d))
-        c->account_burst = d;
-    else if (strcmp(k, "max_open_orders") == 0 && num(v, 0, 1e8, &d))
-        c->max_open_orders = (uint32_t)d;
-    else if (strcmp(k, "max_batch") == 0 && num(v, 1, CH_BIN_MAX_ORDERS, &d))
-        c->max_batch = (size_t)d;
-    else if (strcmp(k, "map_size") == 0 && num(v, 65536, 1e13, &d))
-        c->map_size = (size_t)d;
-    else if (strcmp(k, "map_max") == 0 && num(v, 0, 1e13, &d))
-        c->map_max = (size_t)d;
-    else if (strcmp(k, "max_pending_replies") == 0 && num(v, 1, 4096, &d))
-        c->max_pending_replies = (uint32_t)d;
-    else if (strcmp(k, "send_timeout") == 0 && num(v, 0.01, 3600, &d))
-        c->send_timeout_ms = (int)(d * 1000);
-    else if (strcmp(k, "idle_timeout") == 0 && num(v, 0.1, 86400, &d))
-        c->idle_timeout_ms = (int)(d * 1000);
-    else
-        return false;
-    return true;
+    switch (k->kind) {
+    case K_NONEMPTY:
+    case K_STR:
+        if (!cJSON_IsString(v) || strlen(v->valuestring) >= k->size ||
+            (k->kind == K_NONEMPTY && v->valuestring[0] == '\0'))
+            return false;
+        snprintf(p, k->size, "%s", v->valuestring);
+        return true;
+    case K_BOOL:
+    case K_RISK_AWARE:
+        if (!cJSON_IsBool(v))
+            return false;
+        *(bool *)p = cJSON_IsTrue(v);
+        if (k->kind == K_RISK_AWARE)
+            c->risk_aware_set = true;
+        return true;
+    case K_DBL:
+        if (!in_range(k, v, &d))
+            return false;
+        *(double *)p = d;
+        return true;
+    case K_U32:
+        if (!in_range(k, v, &d))
+            return false;
+        *(uint32_t *)p = (uint32_t)d;
+        return true;
+    case K_INT:
+        if (!in_range(k, v, &d))
+            return false;
+        *(int *)p = (int)d;
+        return true;
+    case K_I64:
+        if (!in_range(k, v, &d))
+            return false;
+        *(int64_t *)p = (int64_t)d;
+        return true;
+    case K_SIZE:
+        if (!in_range(k, v, &d))
+            return false;
+        *(size_t *)p = (size_t)d;
+        return true;
+    case K_SECS_MS:
+        if (!in_range(k, v, &d))
+            return false;
+        *(int *)p = (int)(d * 1000);
+        return true;
+    case K_DURABILITY:
+        if (cJSON_IsString(v) && strcmp(v->valuestring, "sync") == 0)
+            c->durability = CH_DURABLE_SYNC;
+        else if (cJSON_IsString(v) && strcmp(v->valuestring, "nosync") == 0)
+            c->durability = CH_DURABLE_NOSYNC;
+        else
+            return false;
+        return true;
+    case K_TICK: {
+        ch_underlying_config u = c->underlying;
+        if (!cJSON_IsString(v) ||
+            ch_tick_parse(v->valuestring, strlen(v->valuestring), &u) != CH_OK)
+            return false;
+        c->underlying = u;
+        return true;
+    }
+    case K_STRIKES: {
+        int64_t s[CH_SERVER_MAX_STRIKES];
+        size_t i = 0;
+        if (!cJSON_IsArray(v))
+            return false;
+        for (const cJSON *x = v->child; x != NULL; x = x->next) {
+            if (i == CH_SERVER_MAX_STRIKES || !in_range(k, x, &d) || floor(d) != d)
+                return false;
+            s[i++] = (int64_t)d;
+        }
+        memcpy(c->strikes, s, i * sizeof s[0]);
+        c->n_strikes = i;
+        return true;
+    }
+    case K_POLICY:
+        return cJSON_IsString(v) && ch_hedge_policy_parse(v->valuestring, &c->hedge.kind) == CH_OK;
+    }
+    return false;
 }
 
 ch_err ch_server_config_load(ch_server_config *c, const char *path, char *err, size_t cap)
@@ -126,108 +352,185 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
         snprintf(err, cap, "config: %s", why);
         return CH_EBADCONFIG;
     }
-    ch_err e = CH_OK;
+    ch_err e = CH_OK; /* ch_proto_parse took objects only */
     for (const cJSON *v = j->child; v != NULL && e == CH_OK; v = v->next) {
-        const char *k = v->string;
-        double d;
-        if (strcmp(k, "req") == 0 || strcmp(k, "pub") == 0 || strcmp(k, "data") == 0 ||
-            strcmp(k, "tls_cert_key") == 0 || strcmp(k, "admin") == 0) {
-            char *dst = k[0] == 'r' ? c->req_url : k[0] == 'p' ? c->pub_url
-                                                  : k[0] == 'd' ? c->data_dir
-                                                  : k[0] == 'a' ? c->admin_url : c->tls_cert_key;
-            if (!cJSON_IsString(v) || strlen(v->valuestring) == 0 ||
-                strlen(v->valuestring) >= sizeof c->req_url)
-                e = cfg_fail(err, cap, k, "must be a non-empty string");
-            else
-                snprintf(dst, sizeof c->req_url, "%s", v->valuestring);
-        } else if (strcmp(k, "durability") == 0) {
-            if (cJSON_IsString(v) && strcmp(v->valuestring, "sync") == 0)
-                c->durability = CH_DURABLE_SYNC;
-            else if (cJSON_IsString(v) && strcmp(v->valuestring, "nosync") == 0)
-                c->durability = CH_DURABLE_NOSYNC;
-            else
-                e = cfg_fail(err, cap, k, "must be \"sync\" or \"nosync\"");
-        } else if (strcmp(k, "max_request") == 0 && num(v, 1024, 64 << 20, &d)) {
-            c->max_request = (size_t)d;
-        } else if (strcmp(k, "contexts") == 0 && num(v, 1, 4096, &d)) {
-            c->contexts = (int)d;
-        } else if (strcmp(k, "no_auth") == 0 && cJSON_IsBool(v)) {
-            c->no_auth = cJSON_IsTrue(v);
-        } else if (config_limit(c, k, v)) {
-            /* a bound of guard.c */
-        } else if (strcmp(k, "underlying") == 0 && cJSON_IsString(v) &&
-                   strlen(v->valuestring) < CH_UNDERLYING_MAX) {
-            snprintf(c->underlying.name, sizeof c->underlying.name, "%s", v->valuestring);
-        } else if (strcmp(k, "tick") == 0 && cJSON_IsString(v)) {
-            if (ch_tick_parse(v->valuestring, strlen(v->valuestring), &c->underlying) != CH_OK)
-                e = cfg_fail(err, cap, k, "is not a valid tick");
-        } else if (strcmp(k, "contract_size") == 0 && num(v, 1e-9, 1e9, &d)) {
-            c->underlying.contract_size = d;
-        } else if (strcmp(k, "expiries") == 0 && num(v, 1, 52, &d)) {
-            c->n_expiries = (int)d;
-        } else if (strcmp(k, "strikes") == 0 && cJSON_IsArray(v)) {
-            size_t i = 0;
-            for (const cJSON *s = v->child; s != NULL; s = s->next) {
-                if (i == CH_SERVER_MAX_STRIKES || !num(s, 1, 1e12, &d) || floor(d) != d) {
-                    e = cfg_fail(err, cap, k, "must be up to 64 positive integers");
-                    break;
-                }
-                c->strikes[i++] = (int64_t)d;
-            }
-            c->n_strikes = i;
-        } else if (strcmp(k, "index") == 0 && num(v, 1e-9, 1e12, &d)) {
-            c->index = d;
-        } else if (strcmp(k, "vol") == 0 && num(v, 0.01, 10, &d)) {
-            c->vol = d;
-        } else if (strcmp(k, "rate") == 0 && num(v, -1, 1, &d)) {
-            c->rate = d;
-        } else if (strcmp(k, "lp_cash") == 0 && num(v, 0, 1e12, &d)) {
-            c->lp_cash = (int64_t)d;
-        } else if (strcmp(k, "netting") == 0 && cJSON_IsBool(v)) {
-            c->engine.netting = cJSON_IsTrue(v);
-        } else if (strcmp(k, "netting_fee_ticks") == 0 && num(v, 0, 1e6, &d)) {
-            c->engine.netting_fee_ticks = (int64_t)d;
-        } else if (strcmp(k, "taker_fee_bps") == 0 && num(v, 0, 1000, &d)) {
-            c->engine.taker_fee_bps = d;
-        } else if (strcmp(k, "risk_aware") == 0 && cJSON_IsBool(v)) {
-            c->engine.risk_aware = cJSON_IsTrue(v);
-            c->risk_aware_set = true;
-        } else if (strcmp(k, "forward_funding") == 0 && cJSON_IsBool(v)) {
-            c->engine.forward_funding = cJSON_IsTrue(v);
-        } else if (strcmp(k, "hedge_fee_bps") == 0 && num(v, 0, 1000, &d)) {
-            c->engine.hedge_fee_bps = d;
-        } else if (strcmp(k, "hedge_impact_bps") == 0 && num(v, 0, 1000, &d)) {
-            c->engine.hedge_impact_bps = d;
-        } else if (strcmp(k, "house_delta_limit") == 0 && num(v, 0, 1e12, &d)) {
-            c->engine.house_delta_limit = d;
-        } else if (strcmp(k, "funding_half_life_h") == 0 && num(v, 0, 24 * 3650, &d)) {
-            c->engine.funding_half_life_h = d;
-        } else if (strcmp(k, "pool") == 0 && cJSON_IsBool(v)) {
-            c->engine.pool.enabled = cJSON_IsTrue(v);
-        } else if (strcmp(k, "pool_half_spread_vol") == 0 && num(v, 0, 1, &d)) {
-            c->engine.pool.half_spread_vol = d;
-        } else if (strcmp(k, "pool_max_notional") == 0 && num(v, 0, 1e15, &d)) {
-            c->engine.pool.max_notional = d;
-        } else if (strcmp(k, "pool_max_vega_total") == 0 && num(v, 0, 1e15, &d)) {
-            c->engine.pool.max_vega_total = d;
-        } else if (strcmp(k, "pool_max_gamma_strike") == 0 && num(v, 0, 1e9, &d)) {
-            c->engine.pool.max_gamma_strike = d;
-        } else if (strcmp(k, "hedge_policy") == 0 && cJSON_IsString(v)) {
-            if (ch_hedge_policy_parse(v->valuestring, &c->hedge.kind) != CH_OK)
-                e = cfg_fail(err, cap, k, "is not a hedge policy");
-        } else if (strcmp(k, "hedge_band") == 0 && num(v, 0, 1e9, &d)) {
-            c->hedge.band = d;
-        } else if (strcmp(k, "venue_fee_bps") == 0 && num(v, 0, 1000, &d)) {
-            c->venue.taker_fee_bps = d;
-        } else if (strcmp(k, "hedge_venue") == 0 && cJSON_IsString(v) &&
-                   strlen(v->valuestring) < sizeof c->hedge_venue) {
-            snprintf(c->hedge_venue, sizeof c->hedge_venue, "%s", v->valuestring);
-        } else if (strcmp(k, "hedge_venue_timeout_ms") == 0 && num(v, 1, 600000, &d)) {
-            c->hedge_venue_timeout_ms = (int)d;
-        } else {
-            e = cfg_fail(err, cap, k, "unknown key, or a value of the wrong type or range");
-        }
+        const cfg_key *k = NULL;
+        for (size_t i = 0; i < N_KEYS && k == NULL; i++)
+            if (strcmp(k_keys[i].name, v->string) == 0)
+                k = &k_keys[i];
+        char buf[128];
+        if (k == NULL)
+            e = cfg_fail(err, cap, v->string, "unknown key");
+        else if (!set_key(c, k, v))
+            e = cfg_fail(err, cap, k->name, kind_problem(k, buf, sizeof buf));
     }
     cJSON_Delete(j);
     return e;
+}
+
+/* ---- printing ------------------------------------------------------------------ */
+
+static void print_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* The shortest decimal that reads back as d. */
+static void print_double(FILE *f, double d)
+{
+    char buf[40];
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    fputs(buf, f);
+}
+
+/* The tick as the decimal string ch_tick_parse reads. */
+static void format_tick(const ch_underlying_config *u, char *buf, size_t cap)
+{
+    int64_t scale = 1;
+    for (int i = 0; i < u->price_decimals; i++)
+        scale *= 10;
+    int64_t whole = u->tick_units / scale, frac = u->tick_units % scale;
+    if (frac == 0) {
+        snprintf(buf, cap, "%" PRId64, whole);
+        return;
+    }
+    int w = snprintf(buf, cap, "%" PRId64 ".%0*" PRId64, whole, u->price_decimals, frac);
+    while (w > 0 && (size_t)w < cap && buf[w - 1] == '0') /* 0.50 -> 0.5 */
+        buf[--w] = '\0';
+}
+
+/* One key's value as JSON. */
+static void print_value(FILE *f, const ch_server_config *c, const cfg_key *k)
+{
+    const char *p = (const char *)c + k->off;
+    char buf[64];
+    switch (k->kind) {
+    case K_NONEMPTY:
+    case K_STR:
+        print_string(f, p);
+        break;
+    case K_BOOL:
+    case K_RISK_AWARE:
+        fputs(*(const bool *)p ? "true" : "false", f);
+        break;
+    case K_DBL:
+        print_double(f, *(const double *)p);
+        break;
+    case K_U32:
+        fprintf(f, "%" PRIu32, *(const uint32_t *)p);
+        break;
+    case K_INT:
+        fprintf(f, "%d", *(const int *)p);
+        break;
+    case K_I64:
+        fprintf(f, "%" PRId64, *(const int64_t *)p);
+        break;
+    case K_SIZE:
+        fprintf(f, "%zu", *(const size_t *)p);
+        break;
+    case K_SECS_MS:
+        print_double(f, *(const int *)p / 1000.0);
+        break;
+    case K_DURABILITY:
+        fputs(c->durability == CH_DURABLE_SYNC ? "\"sync\"" : "\"nosync\"", f);
+        break;
+    case K_TICK:
+        format_tick(&c->underlying, buf, sizeof buf);
+        print_string(f, buf);
+        break;
+    case K_STRIKES:
+        fputc('[', f);
+        for (size_t i = 0; i < c->n_strikes; i++)
+            fprintf(f, "%s%" PRId64, i ? ", " : "", c->strikes[i]);
+        fputc(']', f);
+        break;
+    case K_POLICY:
+        print_string(f, ch_hedge_policy_name(c->hedge.kind));
+        break;
+    }
+}
+
+void ch_server_config_print(const ch_server_config *c, FILE *f)
+{
+    fprintf(f, "{\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        fprintf(f, "  \"%s\": ", k_keys[i].name);
+        print_value(f, c, &k_keys[i]);
+        fprintf(f, "%s\n", i + 1 < N_KEYS ? "," : "");
+    }
+    fprintf(f, "}\n");
+}
+
+static const char *kind_type(key_kind k)
+{
+    switch (k) {
+    case K_NONEMPTY:
+    case K_STR:
+    case K_DURABILITY:
+    case K_TICK:
+    case K_POLICY:
+        return "string";
+    case K_BOOL:
+    case K_RISK_AWARE:
+        return "bool";
+    case K_DBL:
+    case K_SECS_MS:
+        return "number";
+    case K_STRIKES:
+        return "integers";
+    default:
+        return "integer";
+    }
+}
+
+void ch_server_config_doc(FILE *f)
+{
+    ch_server_config d;
+    ch_server_defaults(&d);
+    fprintf(f, "| key | type | range | default | meaning |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const cfg_key *k = &k_keys[i];
+        fprintf(f, "| `%s` | %s | ", k->name, kind_type(k->kind));
+        switch (k->kind) {
+        case K_DBL:
+        case K_U32:
+        case K_INT:
+        case K_I64:
+        case K_SIZE:
+        case K_SECS_MS:
+            fprintf(f, "%.10g .. %.10g%s", k->lo, k->hi, k->zero_ok ? ", or 0" : "");
+            break;
+        case K_STR:
+            fprintf(f, "< %zu bytes", k->size);
+            break;
+        case K_NONEMPTY:
+            fprintf(f, "1 .. %zu bytes", k->size - 1);
+            break;
+        case K_STRIKES:
+            fprintf(f, "up to %d, each %.10g .. %.10g", CH_SERVER_MAX_STRIKES, k->lo, k->hi);
+            break;
+        default:
+            break;
+        }
+        fprintf(f, " | `");
+        print_value(f, &d, k);
+        fprintf(f, "` | ");
+        for (const char *c = k->doc; *c; c++) /* a bar would end the cell */
+            fputs(*c == '|' ? "\\|" : (char[2]){*c, 0}, f);
+        fprintf(f, " |\n");
+    }
 }

@@ -548,6 +548,12 @@ static ch_server *fail_start(ch_server *s)
 
 ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
 {
+    uint64_t cells = (uint64_t)cfg->engine.max_accounts * cfg->engine.max_instruments;
+    if (cells > ((uint64_t)1 << 28)) { /* the engine's dense position index */
+        snprintf(err, cap, "config: max_accounts x max_instruments = %" PRIu64 " exceeds 2^28",
+                 cells);
+        return NULL;
+    }
     ch_server *s = calloc(1, sizeof *s);
     if (s == NULL) {
         snprintf(err, cap, "out of memory");

@@ -105,6 +105,24 @@ static int write_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *v,
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
+/* The stored engine configuration equals @p c but for the sizes (accounts,
+ * instruments, orders, levels, positions, underlyings). */
+static bool sizes_only_differ(const void *stored, size_t len, const ch_engine_config *c)
+{
+    ch_engine_config old;
+    if (ch_config_decode(stored, len, &old) != CH_OK)
+        return false;
+    old.max_instruments = c->max_instruments;
+    old.max_underlyings = c->max_underlyings;
+    old.max_orders = c->max_orders;
+    old.max_levels = c->max_levels;
+    old.max_accounts = c->max_accounts;
+    old.max_positions = c->max_positions;
+    uint8_t a[1024], b[1024];
+    size_t la = ch_config_encode(&old, a, sizeof a), lb = ch_config_encode(c, b, sizeof b);
+    return la != 0 && la == lb && memcmp(a, b, la) == 0;
+}
+
 ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, bool adopt,
                      ch_store **out)
 {
@@ -245,6 +263,15 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
                 return CH_EBADCONFIG;
             }
         } else if (v.mv_size != clen || memcmp(v.mv_data, cbuf, clen) != 0) {
+            if (sizes_only_differ(v.mv_data, v.mv_size, engine_cfg)) {
+                /* the engine's sizes are memory, not state: a store opens under
+                 * new ones (its replay refuses what no longer fits) */
+                if ((rc = write_meta(txn, st->meta, "config", cbuf, clen)) != 0) {
+                    mdb_txn_abort(txn);
+                    return open_fail(st, CH_EIO, "writing the configuration", rc);
+                }
+                goto config_ok;
+            }
             mdb_txn_abort(txn);
             snprintf(g_open_error, sizeof g_open_error,
                      "%s was written with another engine configuration; replaying it under "
@@ -253,6 +280,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
             ch_store_abandon(st);
             return CH_EBADCONFIG;
         }
+    config_ok:
         if (read_meta(txn, st->meta, "seq", &v) == 0 && v.mv_size == 8)
             st->last_seq = from_be64(v.mv_data);
     }

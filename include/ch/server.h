@@ -22,6 +22,8 @@
 #ifndef CH_SERVER_H
 #define CH_SERVER_H
 
+#include <stdio.h>
+
 #include "ch/engine.h"
 #include "ch/hedge.h"
 #include "ch/store.h"
@@ -95,6 +97,18 @@ ch_err ch_server_config_load(ch_server_config *cfg, const char *path, char *err,
  */
 ch_err ch_server_config_parse(ch_server_config *cfg, const char *text, size_t len, char *err,
                               size_t cap);
+
+/**
+ * Write @p cfg as the JSON object ch_server_config_parse reads: every key,
+ * so `chd --print-config > my.json` and `chd --config my.json` start alike.
+ */
+void ch_server_config_print(const ch_server_config *cfg, FILE *f);
+
+/**
+ * Write every configuration key as a Markdown table (key, type, range,
+ * default, meaning): `chd --config-doc`, and the README's section.
+ */
+void ch_server_config_doc(FILE *f);
 
 typedef struct ch_server ch_server;
 
