@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "bin_io.h"
+#include "../engine/core/bin_io.h"
 
 static void put_str(chi_wr *w, const char *s, size_t max)
 {

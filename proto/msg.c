@@ -24,9 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bin_io.h"
-#include "ch/command.h"
-#include "ch/engine.h"
+#include "../engine/core/bin_io.h"
+#include "ch/limits.h"
 #include "ch/proto_bin.h"
 #include "strict.h"
 
@@ -360,13 +359,6 @@ ch_err ch_msg_check_json(const ch_msg *m, const cJSON *req, char *why, size_t ca
 
 #define MAX_EXACT 9007199254740992.0 /* 2^53 */
 
-static void put_f64(chi_wr *w, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, sizeof u);
-    chi_put(w, u, 8);
-}
-
 static bool is_finite_num(const cJSON *v)
 {
     return cJSON_IsNumber(v) && isfinite(v->valuedouble);
@@ -427,7 +419,7 @@ static void enc_val(chi_wr *w, const ch_field *f, const cJSON *v, bool check_req
     case CH_FT_NUM:
         if (!is_finite_num(v))
             break;
-        put_f64(w, v->valuedouble);
+        chi_put_f64(w, v->valuedouble);
         return;
     case CH_FT_BOOL:
         if (!cJSON_IsBool(v))
@@ -439,7 +431,7 @@ static void enc_val(chi_wr *w, const ch_field *f, const cJSON *v, bool check_req
         if (cJSON_IsString(v))
             enc_str(w, v, f->max);
         else if (is_finite_num(v))
-            put_f64(w, v->valuedouble);
+            chi_put_f64(w, v->valuedouble);
         else
             break;
         return;
@@ -473,8 +465,8 @@ static void enc_val(chi_wr *w, const ch_field *f, const cJSON *v, bool check_req
                     !is_finite_num(x->child) || !is_finite_num(x->child->next)) {
                     w->bad = true;
                 } else {
-                    put_f64(w, x->child->valuedouble);
-                    put_f64(w, x->child->next->valuedouble);
+                    chi_put_f64(w, x->child->valuedouble);
+                    chi_put_f64(w, x->child->next->valuedouble);
                 }
             } else if (f->type == CH_FT_STRS) {
                 enc_str(w, x, 65535);
@@ -482,7 +474,7 @@ static void enc_val(chi_wr *w, const ch_field *f, const cJSON *v, bool check_req
                 w->bad = true;
             } else {
                 chi_put_str(w, 2, x->string, strlen(x->string));
-                put_f64(w, x->valuedouble);
+                chi_put_f64(w, x->valuedouble);
             }
             if (w->bad)
                 return;
@@ -574,8 +566,7 @@ static cJSON *dec_str(chi_rd *r, uint32_t max)
 
 static bool get_f64(chi_rd *r, double *d)
 {
-    uint64_t u = chi_get(r, 8);
-    memcpy(d, &u, sizeof *d);
+    *d = chi_get_f64(r);
     if (!isfinite(*d))
         r->bad = true;
     return !r->bad;

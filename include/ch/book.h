@@ -47,16 +47,14 @@
 
 #include "ch/api.h"
 #include "ch/err.h"
+#include "ch/limits.h"
 #include "ch/types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/** Largest quantity of one order, in lots. */
-#define CH_QTY_MAX INT64_C(1000000000000)
-/** Largest price, in ticks. */
-#define CH_PRICE_MAX INT64_C(1000000000000000)
+/* CH_QTY_MAX (lots of one order) and CH_PRICE_MAX (ticks): ch/limits.h */
 
 typedef enum ch_ord_type { CH_ORD_LIMIT = 0, CH_ORD_MARKET = 1 } ch_ord_type;
 

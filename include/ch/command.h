@@ -15,13 +15,14 @@
 
 #include "ch/api.h"
 #include "ch/engine.h"
+#include "ch/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define CH_COMMAND_VERSION 1
-#define CH_COMMAND_MAX_MARKS 512
+/* CH_COMMAND_MAX_MARKS, CH_CLIENT_ORDER_ID_MAX: ch/limits.h */
 
 typedef enum ch_command_type {
     CH_C_UNDERLYING = 1,
@@ -40,7 +41,6 @@ typedef enum ch_command_type {
     CH_C_HEDGE_REPORT = 14 /**< the venue's answer to it: a fill, or a final rejection */
 } ch_command_type;
 
-#define CH_CLIENT_ORDER_ID_MAX 64
 
 /** One command. Only the fields of its type are used. */
 typedef struct ch_command {

@@ -54,6 +54,7 @@
 #include "ch/err.h"
 #include "ch/hedge.h"
 #include "ch/instrument.h"
+#include "ch/limits.h"
 #include "ch/risk.h"
 #include "ch/types.h"
 
@@ -63,7 +64,7 @@ extern "C" {
 
 /** Cash is counted in these units of the quote currency. */
 #define CH_CASH_SCALE INT64_C(1000000)
-#define CH_ACCOUNT_NAME_MAX 32
+/* CH_ACCOUNT_NAME_MAX: ch/limits.h */
 
 enum { CH_ACCOUNT_HOUSE = 0, CH_ACCOUNT_POOL = 1, CH_ACCOUNT_FEES = 2 };
 

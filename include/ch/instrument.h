@@ -25,16 +25,15 @@
 
 #include "ch/api.h"
 #include "ch/err.h"
+#include "ch/limits.h"
 #include "ch/types.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define CH_UNDERLYING_MAX 16 /* name length + NUL */
-#define CH_SYMBOL_MAX 48     /* canonical symbol length + NUL */
-#define CH_STRIKE_MAX INT64_C(999999999999)
-#define CH_PRICE_DECIMALS_MAX 8
+/* CH_UNDERLYING_MAX, CH_SYMBOL_MAX, CH_STRIKE_MAX, CH_PRICE_DECIMALS_MAX:
+ * ch/limits.h */
 /** Expiries are at this time of day, UTC. */
 #define CH_EXPIRY_HOUR_UTC 8
 

@@ -12,7 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "ch/engine.h"
+#include "ch/err.h"
+#include "ch/instrument.h"
+#include "ch/limits.h"
+#include "ch/types.h"
 
 #ifdef __cplusplus
 extern "C" {

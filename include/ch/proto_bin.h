@@ -26,10 +26,12 @@
 #ifndef CH_PROTO_BIN_H
 #define CH_PROTO_BIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ch/engine.h"
+#include "ch/err.h"
+#include "ch/limits.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,7 +49,7 @@ typedef struct ch_bin_order {
     uint32_t instr;
     uint8_t side, type, tif, flags; /**< flags: CH_BIN_FLAG_* only */
     int64_t qty, price;
-    char client_order_id[64];
+    char client_order_id[CH_CLIENT_ORDER_ID_MAX];
 } ch_bin_order;
 
 typedef struct ch_bin_batch {

@@ -1,7 +1,8 @@
 /*
- * bin_io.h - the bounded little-endian reader and writer of the binary
- * codecs (binary.c: the compact order.batch; msg.c: every message of the
- * table). Internal to proto/.
+ * bin_io.h - the one bounded little-endian reader and writer of the
+ * project's byte formats: the wire's binary codecs (proto/binary.c, the
+ * compact order.batch; proto/msg.c, every message of the table) and the
+ * engine's command log (engine/match/command.c). Internal (not installed).
  *
  * Reading: every take checks `k > len - n` (no overflow for any k), and the
  * first read past the end marks the reader bad; later reads return zeros,
@@ -9,8 +10,8 @@
  * buffer marks itself bad instead of overrunning; a growable writer
  * (grow = true, buf from malloc or NULL) doubles its buffer as needed.
  */
-#ifndef CH_PROTO_BIN_IO_H
-#define CH_PROTO_BIN_IO_H
+#ifndef CH_CORE_BIN_IO_H
+#define CH_CORE_BIN_IO_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,6 +113,22 @@ static inline void chi_put_str(chi_wr *w, int len_bytes, const char *s, size_t l
         w->bad = true;
     chi_put(w, len, len_bytes);
     chi_put_bytes(w, s, len);
+}
+
+/* A double as its IEEE 754 bits. */
+static inline void chi_put_f64(chi_wr *w, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    chi_put(w, u, 8);
+}
+
+static inline double chi_get_f64(chi_rd *r)
+{
+    uint64_t u = chi_get(r, 8);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
 }
 
 /* "CH" version op id: the header of every binary message. */
