@@ -20,20 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_feed.h"
 #include "bench_util.h"
 #include "ch/book.h"
 
-enum { OP_ADD, OP_CANCEL, OP_MARKET, OP_REPLACE, OP_KINDS };
-static const char *const k_names[OP_KINDS] = {"add", "cancel", "marketable", "replace"};
-
-typedef struct op {
-    uint8_t kind, side;
-    uint16_t acct;
-    uint32_t instr;
-    int64_t price;
-    uint32_t qty;
-    uint32_t ref; /* add index targeted by cancel/replace */
-} op;
+typedef bench_op op;
 
 static uint64_t rng;
 static uint64_t rnd(void)
@@ -51,51 +42,15 @@ static void sink(void *ctx, const ch_event *ev)
     c->ev[ev->type & 7]++;
 }
 
-/* Build the feed. Returns the number of adds. */
+/* Build the feed (mid prices, then the operations). Returns the number of adds. */
 static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, int64_t *mid)
 {
-    uint32_t *live = malloc(n * sizeof *live);
-    size_t n_live = 0;
-    uint32_t adds = 0;
-    const size_t target_live = (size_t)n_instr * 60;
     for (uint32_t i = 0; i < n_instr; i++)
         mid[i] = 10000 + (int64_t)(rnd() % 40000);
-    for (size_t k = 0; k < n; k++) {
-        op *o = &feed[k];
-        memset(o, 0, sizeof *o);
-        unsigned roll = (unsigned)(rnd() % 100);
-        if (n_live < target_live / 2)
-            roll = 0; /* fill the books first */
-        if (roll < 46 || n_live == 0) {
-            o->kind = OP_ADD;
-            o->instr = (uint32_t)(rnd() % n_instr);
-            o->side = (uint8_t)(rnd() & 1);
-            o->acct = (uint16_t)(rnd() % 1000);
-            int64_t off = 1 + (int64_t)(rnd() % 8) * (int64_t)(rnd() % 8); /* near the touch */
-            o->price = o->side == CH_BUY ? mid[o->instr] - off : mid[o->instr] + off;
-            o->qty = 1 + (uint32_t)(rnd() % 20);
-            live[n_live++] = adds++;
-            o->ref = adds - 1;
-        } else if (roll < 90) {
-            o->kind = OP_CANCEL;
-            size_t j = (size_t)(rnd() % n_live);
-            o->ref = live[j];
-            live[j] = live[--n_live];
-        } else if (roll < 98) {
-            o->kind = OP_MARKET;
-            o->instr = (uint32_t)(rnd() % n_instr);
-            o->side = (uint8_t)(rnd() & 1);
-            o->acct = (uint16_t)(1000 + rnd() % 1000);
-            o->price = o->side == CH_BUY ? mid[o->instr] + 10 : mid[o->instr] - 10;
-            o->qty = 1 + (uint32_t)(rnd() % 10);
-        } else {
-            o->kind = OP_REPLACE;
-            o->ref = live[(size_t)(rnd() % n_live)];
-            o->qty = 1;
-        }
-    }
-    free(live);
-    return adds;
+    bench_feed_cfg c = {.n_instr = n_instr, .live_per_instr = 60, .mid = mid, .add_qty = 20,
+                        .market_qty = 10, .add_accts = 1000, .market_base = 1000,
+                        .market_accts = 1000};
+    return bench_feed_make(feed, n, &c, &rng);
 }
 
 typedef struct run_ctx {
@@ -135,7 +90,7 @@ static void run_ctx_fini(run_ctx *r)
 static inline ch_err do_op(run_ctx *r, const op *o)
 {
     switch (o->kind) {
-    case OP_ADD: {
+    case BENCH_ADD: {
         ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
                           .price = o->price, .qty = o->qty};
         ch_order_result res;
@@ -144,9 +99,9 @@ static inline ch_err do_op(run_ctx *r, const op *o)
         r->owner[o->ref].v = o->acct;
         return e;
     }
-    case OP_CANCEL:
+    case BENCH_CANCEL:
         return ch_book_cancel(r->bk, r->owner[o->ref], r->ids[o->ref], NULL);
-    case OP_MARKET: {
+    case BENCH_MARKET: {
         ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
                           .tif = CH_TIF_IOC, .price = o->price, .qty = o->qty};
         return ch_book_submit(r->bk, &q, NULL);
@@ -193,7 +148,7 @@ int main(int argc, char **argv)
     }
     uint32_t adds = make_feed(feed, n_ops, n_instr, mid);
     size_t max_orders = (size_t)n_instr * 200 + 1024;
-    size_t kind_n[OP_KINDS] = {0};
+    size_t kind_n[BENCH_KINDS] = {0};
     for (size_t k = 0; k < n_ops; k++)
         kind_n[feed[k].kind]++;
 
@@ -233,13 +188,13 @@ int main(int argc, char **argv)
     run_ctx_fini(&r);
 
     /* pass 2: latency per operation */
-    bench_lat lat[OP_KINDS + 1] = {{0}};
-    for (int k = 0; k < OP_KINDS; k++) {
-        lat[k].name = k_names[k];
+    bench_lat lat[BENCH_KINDS + 1] = {{0}};
+    for (int k = 0; k < BENCH_KINDS; k++) {
+        lat[k].name = bench_kind_names[k];
         bench_lat_reserve(&lat[k], kind_n[k]);
     }
-    lat[OP_KINDS].name = "all";
-    bench_lat_reserve(&lat[OP_KINDS], n_ops);
+    lat[BENCH_KINDS].name = "all";
+    bench_lat_reserve(&lat[BENCH_KINDS], n_ops);
     if (run_ctx_init(&r, n_instr, adds, max_orders) != 0)
         return 2;
     for (size_t k = 0; k < n_ops; k++) {
@@ -247,11 +202,11 @@ int main(int argc, char **argv)
         do_op(&r, &feed[k]);
         uint64_t b = bench_now_ns();
         bench_lat_add(&lat[feed[k].kind], b - a);
-        bench_lat_add(&lat[OP_KINDS], b - a);
+        bench_lat_add(&lat[BENCH_KINDS], b - a);
     }
     run_ctx_fini(&r);
     double timer = bench_timer_overhead_ns();
-    for (int k = 0; k <= OP_KINDS; k++)
+    for (int k = 0; k <= BENCH_KINDS; k++)
         bench_lat_sort(&lat[k]);
 
     char machine[300];
@@ -261,7 +216,7 @@ int main(int argc, char **argv)
     printf("machine: %s\n", machine);
     printf("mix: add %zu, cancel %zu, marketable IOC %zu, replace %zu; trades %" PRIu64
            ", rejects %zu (cancels of already filled orders), open at end %u\n",
-           kind_n[OP_ADD], kind_n[OP_CANCEL], kind_n[OP_MARKET], kind_n[OP_REPLACE], st.trades,
+           kind_n[BENCH_ADD], kind_n[BENCH_CANCEL], kind_n[BENCH_MARKET], kind_n[BENCH_REPLACE], st.trades,
            rejects, st.open_orders);
     printf("events: ack %" PRIu64 " fill %" PRIu64 " cancel %" PRIu64 " reject %" PRIu64
            " replace %" PRIu64 " rest %" PRIu64 "\n",
@@ -274,16 +229,14 @@ int main(int argc, char **argv)
     printf("\n| latency (ns, incl. one clock read of %.0f ns) | n | p50 | p99 | p99.9 | max |\n"
            "|---|---|---|---|---|---|\n",
            timer);
-    for (int k = 0; k <= OP_KINDS; k++)
+    for (int k = 0; k <= BENCH_KINDS; k++)
         printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f |\n", lat[k].name, lat[k].n,
                bench_pct(&lat[k], 0.5), bench_pct(&lat[k], 0.99), bench_pct(&lat[k], 0.999),
                bench_pct(&lat[k], 1.0));
     if (json != NULL) {
-        FILE *f = fopen(json, "w");
-        if (f == NULL) {
-            perror(json);
+        FILE *f = bench_json_open(json);
+        if (f == NULL)
             return 2;
-        }
         fprintf(f,
                 "{\"bench\":\"book\",\"machine\":\"%s\",\"ops\":%zu,\"instruments\":%u,"
                 "\"seed\":%" PRIu64 ",\"throughput_ops_per_s\":%.0f,"
@@ -291,7 +244,7 @@ int main(int argc, char **argv)
                 "\"ratio\":%.4f,\"timer_overhead_ns\":%.0f,\"trades\":%" PRIu64 ",\"latency_ns\":{",
                 machine, n_ops, n_instr, seed, rate, base_rate, rate / base_rate, timer,
                 st.trades);
-        for (int k = 0; k <= OP_KINDS; k++)
+        for (int k = 0; k <= BENCH_KINDS; k++)
             fprintf(f, "%s\"%s\":{\"n\":%zu,\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}",
                     k ? "," : "", lat[k].name, lat[k].n, bench_pct(&lat[k], 0.5),
                     bench_pct(&lat[k], 0.99), bench_pct(&lat[k], 0.999),
@@ -299,7 +252,7 @@ int main(int argc, char **argv)
         fprintf(f, "}}\n");
         fclose(f);
     }
-    for (int k = 0; k <= OP_KINDS; k++)
+    for (int k = 0; k <= BENCH_KINDS; k++)
         free(lat[k].v);
     free(feed);
     free(mid);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_feed.h"
 #include "bench_util.h"
 #include "ch/engine.h"
 
@@ -37,22 +38,9 @@
 #define N_ACCT 1000
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 
-enum { OP_ADD, OP_CANCEL, OP_MARKET, OP_REPLACE };
-
-typedef struct op {
-    uint8_t kind, side;
-    uint16_t acct;
-    uint32_t instr;
-    int64_t price;
-    uint32_t qty;
-    uint32_t ref;
-} op;
+typedef bench_op op;
 
 static uint64_t rng = 7;
-static uint64_t rnd(void)
-{
-    return bench_xorshift(&rng);
-}
 
 static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr, int64_t *mid,
                          int64_t *spread)
@@ -117,53 +105,10 @@ static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr
 static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, const int64_t *mid,
                           const int64_t *spread)
 {
-    uint32_t *live = malloc(n * sizeof *live);
-    size_t n_live = 0;
-    uint32_t adds = 0;
-    const size_t target = (size_t)n_instr * 40;
-    for (size_t k = 0; k < n; k++) {
-        op *o = &feed[k];
-        memset(o, 0, sizeof *o);
-        unsigned roll = (unsigned)(rnd() % 100);
-        if (n_live < target / 2)
-            roll = 0;
-        if (roll < 46 || n_live == 0) {
-            o->kind = OP_ADD;
-            o->instr = (uint32_t)(rnd() % n_instr);
-            o->side = (uint8_t)(rnd() & 1);
-            o->acct = (uint16_t)(rnd() % N_ACCT);
-            /* inside the pool's spread, so that adds rest */
-            int64_t half = spread[o->instr] > 2 ? spread[o->instr] - 1 : 1;
-            int64_t off = 1 + (int64_t)(rnd() % (uint64_t)half);
-            o->price = o->side == CH_BUY ? mid[o->instr] - off : mid[o->instr] + off;
-            if (o->price < 1)
-                o->price = 1;
-            o->qty = 1 + (uint32_t)(rnd() % 5);
-            live[n_live++] = adds++;
-            o->ref = adds - 1;
-        } else if (roll < 90) {
-            o->kind = OP_CANCEL;
-            size_t j = (size_t)(rnd() % n_live);
-            o->ref = live[j];
-            live[j] = live[--n_live];
-        } else if (roll < 98) {
-            o->kind = OP_MARKET;
-            o->instr = (uint32_t)(rnd() % n_instr);
-            o->side = (uint8_t)(rnd() & 1);
-            o->acct = (uint16_t)(rnd() % N_ACCT);
-            int64_t reach = spread[o->instr] * 3;
-            o->price = o->side == CH_BUY ? mid[o->instr] + reach : mid[o->instr] - reach;
-            if (o->price < 1)
-                o->price = 1;
-            o->qty = 1 + (uint32_t)(rnd() % 4);
-        } else {
-            o->kind = OP_REPLACE;
-            o->ref = live[(size_t)(rnd() % n_live)];
-            o->qty = 1;
-        }
-    }
-    free(live);
-    return adds;
+    bench_feed_cfg c = {.n_instr = n_instr, .live_per_instr = 40, .mid = mid, .spread = spread,
+                        .add_qty = 5, .market_qty = 4, .add_accts = N_ACCT, .market_base = 0,
+                        .market_accts = N_ACCT};
+    return bench_feed_make(feed, n, &c, &rng);
 }
 
 /* --by-kind: time per kind of operation (clock reads around every op) */
@@ -191,7 +136,7 @@ static double run_book(const op *feed, size_t n_ops, uint32_t n_instr, ch_order_
         const op *o = &feed[k];
         KIND_T0();
         switch (o->kind) {
-        case OP_ADD: {
+        case BENCH_ADD: {
             ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
                               .stp = CH_STP_CANCEL_RESTING, .price = o->price, .qty = o->qty};
             ch_order_result r;
@@ -200,10 +145,10 @@ static double run_book(const op *feed, size_t n_ops, uint32_t n_instr, ch_order_
             owner[o->ref] = o->acct;
             break;
         }
-        case OP_CANCEL:
+        case BENCH_CANCEL:
             ch_book_cancel(bk, (ch_account_id){owner[o->ref]}, ids[o->ref], NULL);
             break;
-        case OP_MARKET: {
+        case BENCH_MARKET: {
             ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
                               .stp = CH_STP_CANCEL_RESTING, .tif = CH_TIF_IOC,
                               .price = o->price, .qty = o->qty};
@@ -232,7 +177,7 @@ static double run_full(ch_engine *e, const ch_account_id *acct, const op *feed, 
         KIND_T0();
         ch_err err;
         switch (o->kind) {
-        case OP_ADD: {
+        case BENCH_ADD: {
             ch_engine_order q = {.account = acct[o->acct], .instr = {o->instr}, .side = o->side,
                                  .price = o->price, .qty = o->qty};
             ch_engine_result r;
@@ -241,10 +186,10 @@ static double run_full(ch_engine *e, const ch_account_id *acct, const op *feed, 
             owner[o->ref] = o->acct;
             break;
         }
-        case OP_CANCEL:
+        case BENCH_CANCEL:
             err = ch_engine_cancel(e, acct[owner[o->ref]], ids[o->ref], NULL);
             break;
-        case OP_MARKET: {
+        case BENCH_MARKET: {
             ch_engine_order q = {.account = acct[o->acct], .instr = {o->instr}, .side = o->side,
                                  .tif = CH_TIF_IOC, .price = o->price, .qty = o->qty};
             err = ch_engine_submit(e, &q, NULL);
@@ -439,22 +384,22 @@ int main(int argc, char **argv)
                    gap != 0 ? 100 * (per[k][1] - per[k][0]) * share[k] / gap : 0.0);
     }
     if (json != NULL && do_book && do_full) {
-        FILE *f = fopen(json, "w");
-        if (f != NULL) {
-            fprintf(f,
-                    "{\"bench\":\"engine\",\"machine\":\"%s\",\"ops\":%zu,\"series\":%u,"
-                    "\"rounds\":%d,\"round_ratios\":[",
-                    machine, n_ops, n_instr, rounds);
-            for (int r = 0; r < rounds; r++)
-                fprintf(f, "%s%.4f", r > 0 ? "," : "", all[r].full_rate / all[r].book_rate);
-            fprintf(f,
-                    "],\"baseline\":{\"name\":\"book only, same feed\",\"ops_per_s\":%.0f},"
-                    "\"full_ops_per_s\":%.0f,\"ratio\":%.4f,\"fills\":[%" PRIu64 ",%" PRIu64
-                    ",%" PRIu64 "]}\n",
-                    book_rate, full_rate, full_rate / book_rate, n.fills[0], n.fills[1],
-                    n.fills[2]);
-            fclose(f);
-        }
+        FILE *f = bench_json_open(json);
+        if (f == NULL)
+            return 2;
+        fprintf(f,
+                "{\"bench\":\"engine\",\"machine\":\"%s\",\"ops\":%zu,\"series\":%u,"
+                "\"rounds\":%d,\"round_ratios\":[",
+                machine, n_ops, n_instr, rounds);
+        for (int r = 0; r < rounds; r++)
+            fprintf(f, "%s%.4f", r > 0 ? "," : "", all[r].full_rate / all[r].book_rate);
+        fprintf(f,
+                "],\"baseline\":{\"name\":\"book only, same feed\",\"ops_per_s\":%.0f},"
+                "\"full_ops_per_s\":%.0f,\"ratio\":%.4f,\"fills\":[%" PRIu64 ",%" PRIu64
+                ",%" PRIu64 "]}\n",
+                book_rate, full_rate, full_rate / book_rate, n.fills[0], n.fills[1],
+                n.fills[2]);
+        fclose(f);
     }
     ch_engine_destroy(e);
     free(feed);

@@ -188,11 +188,9 @@ int main(int argc, char **argv)
     printf("| inventory update per fill | %.1f ns | O(1) |\n", fill_ns);
     printf("| scenario grid (27) over 700 series | %.0f us | |\n", scen_us);
     if (json != NULL) {
-        FILE *f = fopen(json, "w");
-        if (f == NULL) {
-            perror(json);
+        FILE *f = bench_json_open(json);
+        if (f == NULL)
             return 2;
-        }
         fprintf(f,
                 "{\"bench\":\"risk\",\"machine\":\"%s\",\"n\":%zu,"
                 "\"baseline\":{\"name\":\"one exp()\",\"ns\":%.2f},"

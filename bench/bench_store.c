@@ -267,19 +267,19 @@ int main(int argc, char **argv)
     printf("\n(engine + store runs recorded %" PRIu64 " and %" PRIu64 " fills)\n", fills[2],
            fills[3]);
     if (json != NULL) {
-        FILE *f = fopen(json, "w");
-        if (f != NULL) {
-            fprintf(f,
-                    "{\"bench\":\"store\",\"machine\":\"%s\",\"seconds\":%.2f,"
-                    "\"baseline\":{\"raw_commits_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
-                    "\"raw_batched_puts_per_s\":{\"sync\":%.0f,\"nosync\":%.0f}},"
-                    "\"store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
-                    "\"engine_store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
-                    "\"ratio_store_to_raw_batched\":{\"sync\":%.3f,\"nosync\":%.3f}}\n",
-                    machine, secs, rc_sync, rc_nosync, rbp_sync, rbp_nosync, s_sync, s_nosync,
-                    e_sync, e_nosync, s_sync / rbp_sync, s_nosync / rbp_nosync);
-            fclose(f);
-        }
+        FILE *f = bench_json_open(json);
+        if (f == NULL)
+            return 2;
+        fprintf(f,
+                "{\"bench\":\"store\",\"machine\":\"%s\",\"seconds\":%.2f,"
+                "\"baseline\":{\"raw_commits_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
+                "\"raw_batched_puts_per_s\":{\"sync\":%.0f,\"nosync\":%.0f}},"
+                "\"store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
+                "\"engine_store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
+                "\"ratio_store_to_raw_batched\":{\"sync\":%.3f,\"nosync\":%.3f}}\n",
+                machine, secs, rc_sync, rc_nosync, rbp_sync, rbp_nosync, s_sync, s_nosync,
+                e_sync, e_nosync, s_sync / rbp_sync, s_nosync / rbp_nosync);
+        fclose(f);
     }
     return 0;
 }

@@ -95,6 +95,15 @@ static inline double bench_timer_overhead_ns(void)
     return p50;
 }
 
+/* Open the --json file for writing, or say why not (NULL). */
+static inline FILE *bench_json_open(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        perror(path);
+    return f;
+}
+
 static inline void bench_machine(char *buf, size_t cap)
 {
     char model[256] = "unknown CPU";
