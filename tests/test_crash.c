@@ -29,6 +29,7 @@
 
 #include "ch/store.h"
 #include "ch_check.h"
+#include "fixtures.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 #define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
@@ -54,21 +55,7 @@ static char dir[256];
 
 static ch_engine_config cfg_of(void)
 {
-    ch_engine_config c;
-    ch_engine_defaults(&c);
-    c.max_instruments = 16;
-    c.max_orders = 1 << 14;
-    c.max_accounts = 16;
-    c.max_positions = 4096;
-    return c;
-}
-
-static ch_command cmd(ch_command_type t)
-{
-    ch_command c;
-    memset(&c, 0, sizeof c);
-    c.type = t;
-    return c;
+    return ch_test_engine_config(16, 16, 1 << 14, 4096);
 }
 
 typedef struct child_state {
@@ -135,23 +122,21 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
     if (ch_store_last_seq(cs.st) == 0) {
         ch_time t0;
         ch_date_to_time(2026, 11, 25, &t0);
-        ch_command c = cmd(CH_C_ADVANCE);
+        ch_command c = ch_test_command(CH_C_ADVANCE);
         c.time = t0;
         child_step(&cs, &c);
-        c = cmd(CH_C_UNDERLYING);
-        c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1, .min_price = 1,
-                                              .max_price = 2000000};
-        ch_tick_parse("0.5", 3, &c.underlying);
+        c = ch_test_command(CH_C_UNDERLYING);
+        c.underlying = ch_test_btc();
         child_step(&cs, &c);
         const char *syms[N_INSTR] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P",
                                      "BTC-25DEC26-95000-C", "BTC-25DEC26-95000-P",
                                      "BTC-25DEC26-105000-C"};
         for (int i = 0; i < N_INSTR; i++) {
-            c = cmd(CH_C_LIST);
+            c = ch_test_command(CH_C_LIST);
             strcpy(c.symbol, syms[i]);
             child_step(&cs, &c);
         }
-        c = cmd(CH_C_MARKET);
+        c = ch_test_command(CH_C_MARKET);
         c.market.index = 100000;
         c.market.rate = 0.01;
         c.market.funding_rate = NAN;
@@ -161,13 +146,13 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
         c.market.vol[0] = 0.55;
         child_step(&cs, &c);
         for (int a = 0; a < N_ACCT - 3; a++) {
-            c = cmd(CH_C_ACCOUNT_OPEN);
+            c = ch_test_command(CH_C_ACCOUNT_OPEN);
             snprintf(c.name, sizeof c.name, "trader%d", a);
             c.stp = (ch_stp)(a % 3);
             c.amount = USD(10e6);
             child_step(&cs, &c);
         }
-        c = cmd(CH_C_POOL_DEPOSIT);
+        c = ch_test_command(CH_C_POOL_DEPOSIT);
         c.account.v = 3;
         c.amount = USD(5e6);
         child_step(&cs, &c);
@@ -182,7 +167,7 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
             unsigned u = (unsigned)(x >> 33);
             ch_command c;
             if (u % 10 < 6) {
-                c = cmd(CH_C_SUBMIT);
+                c = ch_test_command(CH_C_SUBMIT);
                 c.order.account.v = 3 + u % (N_ACCT - 3);
                 c.order.instr.v = (u >> 4) % N_INSTR;
                 c.order.side = (ch_side)((u >> 8) & 1);
@@ -192,7 +177,7 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
                 c.order.qty = 1 + (u >> 20) % 5;
             } else if (cs.n_live > 0) {
                 size_t k = (u >> 8) % cs.n_live;
-                c = cmd(CH_C_CANCEL);
+                c = ch_test_command(CH_C_CANCEL);
                 c.account = cs.owner[k];
                 c.order_id = cs.live[k];
                 cs.live[k] = cs.live[--cs.n_live];

@@ -12,6 +12,7 @@
 
 #include "ch/engine.h"
 #include "ch_check.h"
+#include "fixtures.h"
 
 #define DAY (INT64_C(86400) * CH_NS_PER_SEC)
 #define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
@@ -62,13 +63,8 @@ static void mark(double index, double vol)
  * alone (risk-aware netting has its own tests in test_netting.c). */
 static ch_engine_config small_cfg(void)
 {
-    ch_engine_config c;
-    ch_engine_defaults(&c);
+    ch_engine_config c = ch_test_engine_config(64, 64, 4096, 4096);
     c.risk_aware = false;
-    c.max_instruments = 64;
-    c.max_orders = 4096;
-    c.max_accounts = 64;
-    c.max_positions = 4096;
     return c;
 }
 
@@ -77,9 +73,7 @@ static void setup_with(const ch_engine_config *cfg)
     eng = ch_engine_create(cfg);
     ck_assert_ptr_nonnull(eng);
     ch_engine_set_sink(eng, on_ev, NULL);
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 2000000};
-    ck_assert_int_eq(ch_tick_parse("0.5", 3, &u), CH_OK);
+    ch_underlying_config u = ch_test_btc();
     ck_assert_int_eq(ch_engine_add_underlying(eng, &u, NULL), CH_OK);
     ck_assert_int_eq(ch_date_to_time(2026, 11, 25, &now0), CH_OK);
     ck_assert_int_eq(ch_engine_advance(eng, now0), CH_OK);

@@ -12,6 +12,7 @@
 #include "ch/command.h"
 #include "ch/engine.h"
 #include "ch_check.h"
+#include "fixtures.h"
 
 #define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
 #define TICK 0.5
@@ -42,12 +43,7 @@ static bool g_pool, g_forward_funding;
 
 static void start(double delta_limit)
 {
-    ch_engine_config c;
-    ch_engine_defaults(&c);
-    c.max_instruments = 16;
-    c.max_orders = 1024;
-    c.max_accounts = 16;
-    c.max_positions = 1024;
+    ch_engine_config c = ch_test_engine_config(16, 16, 1024, 1024);
     c.pool.enabled = g_pool;
     c.forward_funding = g_forward_funding;
     c.risk_aware = true;
@@ -57,9 +53,7 @@ static void start(double delta_limit)
     eng = ch_engine_create(&c);
     ck_assert_ptr_nonnull(eng);
     ch_engine_set_sink(eng, on_ev, NULL);
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 2000000};
-    ck_assert_int_eq(ch_tick_parse("0.5", 3, &u), CH_OK);
+    ch_underlying_config u = ch_test_btc();
     ck_assert_int_eq(ch_engine_add_underlying(eng, &u, NULL), CH_OK);
     ch_time now, exp1;
     ck_assert_int_eq(ch_date_to_time(2026, 11, 25, &now), CH_OK);

@@ -1,0 +1,46 @@
+/*
+ * fixtures.h - what the engine, store and crash tests each set up the same
+ * way: an engine configuration sized for a test, an empty command of a
+ * type, and the BTC underlying chd lists by default (tick 0.5, band
+ * 1..2,000,000 ticks, one unit per contract). Header-only, for tests.
+ */
+#ifndef CH_TESTS_FIXTURES_H
+#define CH_TESTS_FIXTURES_H
+
+#include <string.h>
+
+#include "ch/command.h"
+#include "ch/engine.h"
+
+/* The engine's defaults with tables of the given sizes. */
+static inline ch_engine_config ch_test_engine_config(uint32_t instruments, uint32_t accounts,
+                                                     uint32_t orders, uint32_t positions)
+{
+    ch_engine_config c;
+    ch_engine_defaults(&c);
+    c.max_instruments = instruments;
+    c.max_accounts = accounts;
+    c.max_orders = orders;
+    c.max_positions = positions;
+    return c;
+}
+
+/* A command of type t, every other field zero. */
+static inline ch_command ch_test_command(ch_command_type t)
+{
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    return c;
+}
+
+/* BTC as chd lists it by default. */
+static inline ch_underlying_config ch_test_btc(void)
+{
+    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
+                              .max_price = 2000000};
+    (void)ch_tick_parse("0.5", 3, &u); /* a valid literal tick */
+    return u;
+}
+
+#endif
