@@ -47,15 +47,20 @@ static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, int64_t *mid)
 {
     for (uint32_t i = 0; i < n_instr; i++)
         mid[i] = 10000 + (int64_t)(rnd() % 40000);
-    bench_feed_cfg c = {.n_instr = n_instr, .live_per_instr = 60, .mid = mid, .add_qty = 20,
-                        .market_qty = 10, .add_accts = 1000, .market_base = 1000,
+    bench_feed_cfg c = {.n_instr = n_instr,
+                        .live_per_instr = 60,
+                        .mid = mid,
+                        .add_qty = 20,
+                        .market_qty = 10,
+                        .add_accts = 1000,
+                        .market_base = 1000,
                         .market_accts = 1000};
     return bench_feed_make(feed, n, &c, &rng);
 }
 
 typedef struct run_ctx {
     ch_book *bk;
-    ch_order_id *ids;    /* add index -> order id */
+    ch_order_id *ids;     /* add index -> order id */
     ch_account_id *owner; /* add index -> account */
     counts c;
 } run_ctx;
@@ -63,8 +68,11 @@ typedef struct run_ctx {
 static int run_ctx_init(run_ctx *r, uint32_t n_instr, uint32_t adds, size_t max_orders)
 {
     memset(r, 0, sizeof *r);
-    ch_book_config cfg = {.max_instruments = n_instr, .max_orders = (uint32_t)max_orders,
-                          .max_levels = 512, .on_event = sink, .ctx = &r->c};
+    ch_book_config cfg = {.max_instruments = n_instr,
+                          .max_orders = (uint32_t)max_orders,
+                          .max_levels = 512,
+                          .on_event = sink,
+                          .ctx = &r->c};
     r->bk = ch_book_create(&cfg);
     r->ids = calloc(adds + 1, sizeof *r->ids);
     r->owner = calloc(adds + 1, sizeof *r->owner);
@@ -91,8 +99,11 @@ static inline ch_err do_op(run_ctx *r, const op *o)
 {
     switch (o->kind) {
     case BENCH_ADD: {
-        ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
-                          .price = o->price, .qty = o->qty};
+        ch_order_req q = {.instr = {o->instr},
+                          .account = {o->acct},
+                          .side = o->side,
+                          .price = o->price,
+                          .qty = o->qty};
         ch_order_result res;
         ch_err e = ch_book_submit(r->bk, &q, &res);
         r->ids[o->ref] = res.id;
@@ -102,8 +113,12 @@ static inline ch_err do_op(run_ctx *r, const op *o)
     case BENCH_CANCEL:
         return ch_book_cancel(r->bk, r->owner[o->ref], r->ids[o->ref], NULL);
     case BENCH_MARKET: {
-        ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
-                          .tif = CH_TIF_IOC, .price = o->price, .qty = o->qty};
+        ch_order_req q = {.instr = {o->instr},
+                          .account = {o->acct},
+                          .side = o->side,
+                          .tif = CH_TIF_IOC,
+                          .price = o->price,
+                          .qty = o->qty};
         return ch_book_submit(r->bk, &q, NULL);
     }
     default:
@@ -211,13 +226,13 @@ int main(int argc, char **argv)
 
     char machine[300];
     bench_machine(machine, sizeof machine);
-    printf("order book benchmark: %zu operations over %u instruments (seed %" PRIu64 ")\n",
-           n_ops, n_instr, seed);
+    printf("order book benchmark: %zu operations over %u instruments (seed %" PRIu64 ")\n", n_ops,
+           n_instr, seed);
     printf("machine: %s\n", machine);
     printf("mix: add %zu, cancel %zu, marketable IOC %zu, replace %zu; trades %" PRIu64
            ", rejects %zu (cancels of already filled orders), open at end %u\n",
-           kind_n[BENCH_ADD], kind_n[BENCH_CANCEL], kind_n[BENCH_MARKET], kind_n[BENCH_REPLACE], st.trades,
-           rejects, st.open_orders);
+           kind_n[BENCH_ADD], kind_n[BENCH_CANCEL], kind_n[BENCH_MARKET], kind_n[BENCH_REPLACE],
+           st.trades, rejects, st.open_orders);
     printf("events: ack %" PRIu64 " fill %" PRIu64 " cancel %" PRIu64 " reject %" PRIu64
            " replace %" PRIu64 " rest %" PRIu64 "\n",
            c1.ev[CH_EV_ACK], c1.ev[CH_EV_FILL], c1.ev[CH_EV_CANCEL], c1.ev[CH_EV_REJECT],
@@ -242,13 +257,11 @@ int main(int argc, char **argv)
                 "\"seed\":%" PRIu64 ",\"throughput_ops_per_s\":%.0f,"
                 "\"baseline\":{\"name\":\"trivial loop over the feed\",\"ops_per_s\":%.0f},"
                 "\"ratio\":%.4f,\"timer_overhead_ns\":%.0f,\"trades\":%" PRIu64 ",\"latency_ns\":{",
-                machine, n_ops, n_instr, seed, rate, base_rate, rate / base_rate, timer,
-                st.trades);
+                machine, n_ops, n_instr, seed, rate, base_rate, rate / base_rate, timer, st.trades);
         for (int k = 0; k <= BENCH_KINDS; k++)
             fprintf(f, "%s\"%s\":{\"n\":%zu,\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}",
                     k ? "," : "", lat[k].name, lat[k].n, bench_pct(&lat[k], 0.5),
-                    bench_pct(&lat[k], 0.99), bench_pct(&lat[k], 0.999),
-                    bench_pct(&lat[k], 1.0));
+                    bench_pct(&lat[k], 0.99), bench_pct(&lat[k], 0.999), bench_pct(&lat[k], 1.0));
         fprintf(f, "}}\n");
         fclose(f);
     }

@@ -70,7 +70,7 @@ typedef struct run {
     const char *url;
     const char *payload;
     size_t len; /* 0: strlen(payload) */
-    bool raw; /* raw REQ socket (baseline) or libchclient */
+    bool raw;   /* raw REQ socket (baseline) or libchclient */
     int orders_per_request;
     uint64_t end_ns;
     /* results */
@@ -147,9 +147,11 @@ static result measure_len(const char *url, const char *const *payloads, const si
     run runs[64];
     uint64_t start = bench_now_ns();
     for (int i = 0; i < n_clients; i++) {
-        runs[i] = (run){.url = url, .payload = payloads[i],
+        runs[i] = (run){.url = url,
+                        .payload = payloads[i],
                         .len = lens != NULL ? lens[i] : strlen(payloads[i]),
-                        .raw = raw, .orders_per_request = orders_per_request,
+                        .raw = raw,
+                        .orders_per_request = orders_per_request,
                         .end_ns = start + (uint64_t)(g_secs * 1e9)};
         pthread_create(&th[i], NULL, client_thread, &runs[i]);
     }
@@ -206,7 +208,10 @@ static char *batch_bin(const char *acct, int n, size_t *len)
     ch_bin_batch b = {.count = (uint32_t)n, .orders = o};
     snprintf(b.account, sizeof b.account, "%s", acct);
     for (int k = 0; k < n; k++)
-        o[k] = (ch_bin_order){.instr = 0, .side = (uint8_t)(k % 2 ? 0 : 1), .tif = 1, .qty = 1,
+        o[k] = (ch_bin_order){.instr = 0,
+                              .side = (uint8_t)(k % 2 ? 0 : 1),
+                              .tif = 1,
+                              .qty = 1,
                               .price = k % 2 ? 101 : 180001};
     size_t cap = 64 + (size_t)n * 40;
     char *buf = malloc(cap);
@@ -226,9 +231,21 @@ static pid_t start_chd(const char *chd, const char *req, const char *pub, const 
         return -1;
     fputs("{\"conn_rate\":0,\"account_rate\":0,\"max_open_orders\":0}\n", f);
     fclose(f);
-    char *argv[] = {(char *)(uintptr_t)chd, "--req", (char *)(uintptr_t)req, "--pub",
-                    (char *)(uintptr_t)pub, "--data", (char *)(uintptr_t)dir, "--durability",
-                    "nosync", "--log-level", "warn", "--no-auth", "--config", cfg, NULL};
+    char *argv[] = {(char *)(uintptr_t)chd,
+                    "--req",
+                    (char *)(uintptr_t)req,
+                    "--pub",
+                    (char *)(uintptr_t)pub,
+                    "--data",
+                    (char *)(uintptr_t)dir,
+                    "--durability",
+                    "nosync",
+                    "--log-level",
+                    "warn",
+                    "--no-auth",
+                    "--config",
+                    cfg,
+                    NULL};
     pid_t pid;
     if (posix_spawn(&pid, chd, NULL, NULL, argv, environ) != 0)
         return -1;
@@ -275,7 +292,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--smoke") == 0)
             smoke = 1;
         else {
-            fprintf(stderr, "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]\n",
+            fprintf(stderr,
+                    "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]\n",
                     argv[0]);
             return 2;
         }
@@ -295,7 +313,8 @@ int main(int argc, char **argv)
     bench_machine(machine, sizeof machine);
     FILE *jf = json ? fopen(json, "w") : NULL;
     if (jf)
-        fprintf(jf, "{\"bench\":\"e2e\",\"machine\":\"%s\",\"seconds\":%.2f,\"batch\":%d,\"runs\":[",
+        fprintf(jf,
+                "{\"bench\":\"e2e\",\"machine\":\"%s\",\"seconds\":%.2f,\"batch\":%d,\"runs\":[",
                 machine, g_secs, g_batch);
     printf("end-to-end benchmark: %.1f s per measurement, chd with nosync persistence, "
            "order.batch of %d\nmachine: %s\n\n",
@@ -385,15 +404,16 @@ int main(int argc, char **argv)
                    bb.p50_us / 1e3, bb.p99_us / 1e3);
             fflush(stdout);
             if (jf)
-                fprintf(jf,
-                        "%s{\"transport\":\"%s\",\"clients\":%d,\"baseline_raw_rtt_per_s\":%.0f,"
-                        "\"single_orders_per_s\":%.0f,\"single_p50_us\":%.1f,\"single_p99_us\":%.1f,"
-                        "\"batch_orders_per_s\":%.0f,\"batch_p50_ms\":%.2f,\"batch_p99_ms\":%.2f,"
-                        "\"ratio_single_to_raw\":%.3f,\"binary_batch_orders_per_s\":%.0f}",
-                        first ? "" : ",", t == 0 ? "ipc" : "tcp", n, base.req_per_s,
-                        single.orders_per_s, single.p50_us, single.p99_us, bat.orders_per_s,
-                        bat.p50_us / 1e3, bat.p99_us / 1e3, single.orders_per_s / base.req_per_s,
-                        bb.orders_per_s);
+                fprintf(
+                    jf,
+                    "%s{\"transport\":\"%s\",\"clients\":%d,\"baseline_raw_rtt_per_s\":%.0f,"
+                    "\"single_orders_per_s\":%.0f,\"single_p50_us\":%.1f,\"single_p99_us\":%.1f,"
+                    "\"batch_orders_per_s\":%.0f,\"batch_p50_ms\":%.2f,\"batch_p99_ms\":%.2f,"
+                    "\"ratio_single_to_raw\":%.3f,\"binary_batch_orders_per_s\":%.0f}",
+                    first ? "" : ",", t == 0 ? "ipc" : "tcp", n, base.req_per_s,
+                    single.orders_per_s, single.p50_us, single.p99_us, bat.orders_per_s,
+                    bat.p50_us / 1e3, bat.p99_us / 1e3, single.orders_per_s / base.req_per_s,
+                    bb.orders_per_s);
             first = 0;
         }
         kill(pid, SIGTERM);

@@ -33,10 +33,10 @@
 #include "bench_util.h"
 #include "ch/engine.h"
 
-#define N_EXP 10
+#define N_EXP    10
 #define N_STRIKE 35
-#define N_ACCT 1000
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+#define N_ACCT   1000
+#define DAY      (INT64_C(86400) * CH_NS_PER_SEC)
 
 typedef bench_op op;
 
@@ -54,8 +54,8 @@ static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr
     cfg.pool.max_gamma_strike = 1e5;
     cfg.pool.max_notional = 1e13;
     ch_engine *e = ch_engine_create(&cfg);
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 2000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     ch_tick_parse("0.5", 3, &u);
     ch_engine_add_underlying(e, &u, NULL);
     ch_time now;
@@ -75,15 +75,21 @@ static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr
         mk[i] = 0;
         mv[i] = 0.5 + 0.01 * i;
     }
-    ch_market_update mu = {.underlying = 0, .index = 100000, .rate = 0.0, .funding_rate = NAN,
-                           .perp = NAN, .n_marks = N_EXP, .mark_expiry = me, .mark_strike = mk,
+    ch_market_update mu = {.underlying = 0,
+                           .index = 100000,
+                           .rate = 0.0,
+                           .funding_rate = NAN,
+                           .perp = NAN,
+                           .n_marks = N_EXP,
+                           .mark_expiry = me,
+                           .mark_strike = mk,
                            .mark_vol = mv};
     ch_engine_market(e, &mu);
     for (int a = 0; a < N_ACCT; a++) {
         char name[32];
         snprintf(name, sizeof name, "acct%d", a);
-        ch_engine_account_open(e, name, INT64_C(1000000000) * CH_CASH_SCALE,
-                               CH_STP_CANCEL_RESTING, &acct[a]);
+        ch_engine_account_open(e, name, INT64_C(1000000000) * CH_CASH_SCALE, CH_STP_CANCEL_RESTING,
+                               &acct[a]);
     }
     int64_t sh;
     ch_engine_pool_deposit(e, acct[0], INT64_C(500000000) * CH_CASH_SCALE, &sh);
@@ -105,8 +111,14 @@ static void build_engine(ch_engine **out, ch_account_id *acct, uint32_t *n_instr
 static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, const int64_t *mid,
                           const int64_t *spread)
 {
-    bench_feed_cfg c = {.n_instr = n_instr, .live_per_instr = 40, .mid = mid, .spread = spread,
-                        .add_qty = 5, .market_qty = 4, .add_accts = N_ACCT, .market_base = 0,
+    bench_feed_cfg c = {.n_instr = n_instr,
+                        .live_per_instr = 40,
+                        .mid = mid,
+                        .spread = spread,
+                        .add_qty = 5,
+                        .market_qty = 4,
+                        .add_accts = N_ACCT,
+                        .market_base = 0,
                         .market_accts = N_ACCT};
     return bench_feed_make(feed, n, &c, &rng);
 }
@@ -115,12 +127,12 @@ static uint32_t make_feed(op *feed, size_t n, uint32_t n_instr, const int64_t *m
 static bool by_kind;
 static uint64_t kind_ns[2][4], kind_n[2][4];
 #define KIND_T0() uint64_t kt0 = by_kind ? bench_now_ns() : 0
-#define KIND_T1(path, kind)                                                     \
-    do {                                                                        \
-        if (by_kind) {                                                          \
-            kind_ns[path][kind] += bench_now_ns() - kt0;                        \
-            kind_n[path][kind]++;                                               \
-        }                                                                       \
+#define KIND_T1(path, kind)                                                                        \
+    do {                                                                                           \
+        if (by_kind) {                                                                             \
+            kind_ns[path][kind] += bench_now_ns() - kt0;                                           \
+            kind_n[path][kind]++;                                                                  \
+        }                                                                                          \
     } while (0)
 
 /* The bare book on the feed; operations per second. */
@@ -137,8 +149,12 @@ static double run_book(const op *feed, size_t n_ops, uint32_t n_instr, ch_order_
         KIND_T0();
         switch (o->kind) {
         case BENCH_ADD: {
-            ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
-                              .stp = CH_STP_CANCEL_RESTING, .price = o->price, .qty = o->qty};
+            ch_order_req q = {.instr = {o->instr},
+                              .account = {o->acct},
+                              .side = o->side,
+                              .stp = CH_STP_CANCEL_RESTING,
+                              .price = o->price,
+                              .qty = o->qty};
             ch_order_result r;
             ch_book_submit(bk, &q, &r);
             ids[o->ref] = r.id;
@@ -149,9 +165,13 @@ static double run_book(const op *feed, size_t n_ops, uint32_t n_instr, ch_order_
             ch_book_cancel(bk, (ch_account_id){owner[o->ref]}, ids[o->ref], NULL);
             break;
         case BENCH_MARKET: {
-            ch_order_req q = {.instr = {o->instr}, .account = {o->acct}, .side = o->side,
-                              .stp = CH_STP_CANCEL_RESTING, .tif = CH_TIF_IOC,
-                              .price = o->price, .qty = o->qty};
+            ch_order_req q = {.instr = {o->instr},
+                              .account = {o->acct},
+                              .side = o->side,
+                              .stp = CH_STP_CANCEL_RESTING,
+                              .tif = CH_TIF_IOC,
+                              .price = o->price,
+                              .qty = o->qty};
             ch_book_submit(bk, &q, NULL);
             break;
         }
@@ -178,8 +198,11 @@ static double run_full(ch_engine *e, const ch_account_id *acct, const op *feed, 
         ch_err err;
         switch (o->kind) {
         case BENCH_ADD: {
-            ch_engine_order q = {.account = acct[o->acct], .instr = {o->instr}, .side = o->side,
-                                 .price = o->price, .qty = o->qty};
+            ch_engine_order q = {.account = acct[o->acct],
+                                 .instr = {o->instr},
+                                 .side = o->side,
+                                 .price = o->price,
+                                 .qty = o->qty};
             ch_engine_result r;
             err = ch_engine_submit(e, &q, &r);
             ids[o->ref] = r.id;
@@ -190,8 +213,12 @@ static double run_full(ch_engine *e, const ch_account_id *acct, const op *feed, 
             err = ch_engine_cancel(e, acct[owner[o->ref]], ids[o->ref], NULL);
             break;
         case BENCH_MARKET: {
-            ch_engine_order q = {.account = acct[o->acct], .instr = {o->instr}, .side = o->side,
-                                 .tif = CH_TIF_IOC, .price = o->price, .qty = o->qty};
+            ch_engine_order q = {.account = acct[o->acct],
+                                 .instr = {o->instr},
+                                 .side = o->side,
+                                 .tif = CH_TIF_IOC,
+                                 .price = o->price,
+                                 .qty = o->qty};
             err = ch_engine_submit(e, &q, NULL);
             break;
         }
@@ -311,8 +338,7 @@ int main(int argc, char **argv)
         memset(ids, 0xff, (adds + 1) * sizeof *ids);
         memset(owner, 0xff, (adds + 1) * sizeof *owner);
         rs[r].book_rate = do_book ? run_book(feed, n_ops, n_instr, ids, owner) : 0.0;
-        rs[r].full_rate =
-            do_full ? run_full(e, acct, feed, n_ops, ids, owner, &rejects) : 0.0;
+        rs[r].full_rate = do_full ? run_full(e, acct, feed, n_ops, ids, owner, &rejects) : 0.0;
         if (ch_engine_check(e) != CH_OK)
             broken = true;
     }
@@ -360,8 +386,7 @@ int main(int argc, char **argv)
     if (do_book && do_full)
         printf("| ratio full / book | %.3f | (target >= 0.5) |\n", full_rate / book_rate);
     if (by_kind) {
-        static const char *const names[4] = {"resting add", "cancel", "marketable IOC",
-                                             "replace"};
+        static const char *const names[4] = {"resting add", "cancel", "marketable IOC", "replace"};
         printf("\n| kind (clock reads included) | share | book ns | full ns | full - book ns "
                "| of the gap |\n|---|---:|---:|---:|---:|---:|\n");
         /* per kind: its share of the operations (of whichever pass ran) and
@@ -395,10 +420,9 @@ int main(int argc, char **argv)
             fprintf(f, "%s%.4f", r > 0 ? "," : "", all[r].full_rate / all[r].book_rate);
         fprintf(f,
                 "],\"baseline\":{\"name\":\"book only, same feed\",\"ops_per_s\":%.0f},"
-                "\"full_ops_per_s\":%.0f,\"ratio\":%.4f,\"fills\":[%" PRIu64 ",%" PRIu64
-                ",%" PRIu64 "]}\n",
-                book_rate, full_rate, full_rate / book_rate, n.fills[0], n.fills[1],
-                n.fills[2]);
+                "\"full_ops_per_s\":%.0f,\"ratio\":%.4f,\"fills\":[%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                "]}\n",
+                book_rate, full_rate, full_rate / book_rate, n.fills[0], n.fills[1], n.fills[2]);
         fclose(f);
     }
     ch_engine_destroy(e);

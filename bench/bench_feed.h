@@ -15,8 +15,7 @@
 #include "bench_util.h"
 
 enum { BENCH_ADD, BENCH_CANCEL, BENCH_MARKET, BENCH_REPLACE, BENCH_KINDS };
-static const char *const bench_kind_names[BENCH_KINDS] = {"add", "cancel", "marketable",
-                                                          "replace"};
+static const char *const bench_kind_names[BENCH_KINDS] = {"add", "cancel", "marketable", "replace"};
 
 typedef struct bench_op {
     uint8_t kind, side; /* side: 0 buy, 1 sell */
@@ -31,13 +30,13 @@ typedef struct bench_op {
  * 2 replaces (adds only until half the target of live orders rests). */
 typedef struct bench_feed_cfg {
     uint32_t n_instr;
-    size_t live_per_instr;   /* target of resting orders per instrument */
-    const int64_t *mid;      /* per instrument, ticks */
-    const int64_t *spread;   /* per instrument (the pool's half-spread): adds rest 1..spread-1
-                                from mid and marketable orders reach 3 spreads; NULL: adds rest
-                                1 + (0..7)(0..7) ticks from mid and marketable orders reach 10 */
-    uint32_t add_qty, market_qty;     /* largest lots of an add, of a marketable order */
-    uint32_t add_accts;               /* adds come from accounts 0..add_accts-1 */
+    size_t live_per_instr;        /* target of resting orders per instrument */
+    const int64_t *mid;           /* per instrument, ticks */
+    const int64_t *spread;        /* per instrument (the pool's half-spread): adds rest 1..spread-1
+                                     from mid and marketable orders reach 3 spreads; NULL: adds rest
+                                     1 + (0..7)(0..7) ticks from mid and marketable orders reach 10 */
+    uint32_t add_qty, market_qty; /* largest lots of an add, of a marketable order */
+    uint32_t add_accts;           /* adds come from accounts 0..add_accts-1 */
     uint32_t market_base, market_accts; /* marketable orders from market_base + 0..n-1 */
 } bench_feed_cfg;
 

@@ -54,8 +54,13 @@ int main(int argc, char **argv)
         double u1 = (double)(rng >> 11) / 9007199254740992.0;
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         double u2 = (double)(rng >> 11) / 9007199254740992.0;
-        x[i] = (in){.t = (ch_opt)(i & 1), .S = 100000, .K = 100000 * (0.6 + 0.8 * u1),
-                    .T = 1.0 / 365 + 1.5 * u2, .r = 0.03, .q = 0.0, .v = 0.3 + 0.9 * u1 * u2};
+        x[i] = (in){.t = (ch_opt)(i & 1),
+                    .S = 100000,
+                    .K = 100000 * (0.6 + 0.8 * u1),
+                    .T = 1.0 / 365 + 1.5 * u2,
+                    .r = 0.03,
+                    .q = 0.0,
+                    .v = 0.3 + 0.9 * u1 * u2};
         x[i].price = ch_bs_price(x[i].t, x[i].S, x[i].K, x[i].T, x[i].r, x[i].q, x[i].v);
     }
     /* baseline */
@@ -103,8 +108,8 @@ int main(int argc, char **argv)
         const in *a = &x[i];
         double Dq = exp(-a->q * a->T), Dr = exp(-a->r * a->T);
         bool itm = (a->S * Dq > a->K * Dr) == (a->t == CH_OPT_CALL);
-        double lower = a->t == CH_OPT_CALL ? fmax(a->S * Dq - a->K * Dr, 0)
-                                           : fmax(a->K * Dr - a->S * Dq, 0);
+        double lower =
+            a->t == CH_OPT_CALL ? fmax(a->S * Dq - a->K * Dr, 0) : fmax(a->K * Dr - a->S * Dq, 0);
         double dP = 16 * DBL_EPSILON * (a->price + (itm ? a->S * Dq + a->K * Dr : 0));
         ch_greeks ga;
         ch_bs(a->t, a->S, a->K, a->T, a->r, a->q, a->v, &ga);

@@ -110,13 +110,13 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, d
     ch_command_apply(e, &c, NULL);
     ch_store_log(st, &c, NULL);
     c.type = CH_C_UNDERLYING;
-    c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1, .min_price = 1,
-                                          .max_price = 2000000};
+    c.underlying = (ch_underlying_config){
+        .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 2000000};
     ch_tick_parse("0.5", 3, &c.underlying);
     ch_command_apply(e, &c, NULL);
     ch_store_log(st, &c, NULL);
-    const char *syms[4] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P",
-                           "BTC-25DEC26-110000-C", "BTC-25DEC26-110000-P"};
+    const char *syms[4] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P", "BTC-25DEC26-110000-C",
+                           "BTC-25DEC26-110000-P"};
     for (int i = 0; i < 4; i++) {
         memset(&c, 0, sizeof c);
         c.type = CH_C_LIST;
@@ -160,7 +160,8 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, d
                 c.order.instr.v = (u >> 5) % 4;
                 c.order.side = (ch_side)((u >> 7) & 1);
                 int64_t mid = c.order.instr.v < 2 ? 11400 : 5000;
-                c.order.price = mid + (c.order.side == CH_BUY ? -1 : 1) * (int64_t)(1 + (u >> 8) % 60);
+                c.order.price =
+                    mid + (c.order.side == CH_BUY ? -1 : 1) * (int64_t)(1 + (u >> 8) % 60);
                 c.order.qty = 1 + (u >> 16) % 3;
             } else if (u % 10 < 9) {
                 size_t k = (u >> 8) % nlive;
@@ -213,7 +214,6 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, d
     return (double)orders / el;
 }
 
-
 int main(int argc, char **argv)
 {
     double secs = 2.0;
@@ -258,8 +258,7 @@ int main(int argc, char **argv)
     printf("| raw LMDB commits/s (1 put per commit) | %.0f | %.0f |\n", rc_sync, rc_nosync);
     printf("| raw LMDB puts/s (1,000 per commit) | %.0f | %.0f |\n", rbp_sync, rbp_nosync);
     printf("| store: orders committed/s (log only) | %.0f | %.0f |\n", s_sync, s_nosync);
-    printf("| engine + store: orders applied and committed/s | %.0f | %.0f |\n", e_sync,
-           e_nosync);
+    printf("| engine + store: orders applied and committed/s | %.0f | %.0f |\n", e_sync, e_nosync);
     printf("| store / raw batched puts | %.2f | %.2f |\n", s_sync / rbp_sync,
            s_nosync / rbp_nosync);
     printf("| sync group commits/s vs raw sync commits/s | %.0f / %.0f = %.2f | |\n", bps[0],
@@ -277,8 +276,8 @@ int main(int argc, char **argv)
                 "\"store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
                 "\"engine_store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
                 "\"ratio_store_to_raw_batched\":{\"sync\":%.3f,\"nosync\":%.3f}}\n",
-                machine, secs, rc_sync, rc_nosync, rbp_sync, rbp_nosync, s_sync, s_nosync,
-                e_sync, e_nosync, s_sync / rbp_sync, s_nosync / rbp_nosync);
+                machine, secs, rc_sync, rc_nosync, rbp_sync, rbp_nosync, s_sync, s_nosync, e_sync,
+                e_nosync, s_sync / rbp_sync, s_nosync / rbp_nosync);
         fclose(f);
     }
     return 0;

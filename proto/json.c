@@ -82,8 +82,8 @@ ch_err ch_proto_qty(const cJSON *o, const char *key, bool required, int64_t *out
     return CH_OK;
 }
 
-ch_err ch_proto_price(const cJSON *o, const char *key, const ch_underlying_config *u,
-                      bool required, int64_t *ticks, bool *present)
+ch_err ch_proto_price(const cJSON *o, const char *key, const ch_underlying_config *u, bool required,
+                      int64_t *ticks, bool *present)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (present != NULL)
@@ -97,8 +97,7 @@ ch_err ch_proto_price(const cJSON *o, const char *key, const ch_underlying_confi
     return CH_EBADPRICE;
 }
 
-ch_err ch_proto_number(const cJSON *o, const char *key, bool required, double *out,
-                       bool *present)
+ch_err ch_proto_number(const cJSON *o, const char *key, bool required, double *out, bool *present)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (present != NULL)

@@ -30,19 +30,43 @@
 #include "strict.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define STR(name, fl, max) {name, CH_FT_STR, fl, max, NULL, 0}
-#define INT(name, fl) {name, CH_FT_INT, fl, 0, NULL, 0}
-#define NUM(name, fl) {name, CH_FT_NUM, fl, 0, NULL, 0}
-#define BOOL(name, fl) {name, CH_FT_BOOL, fl, 0, NULL, 0}
-#define DEC(name, fl) {name, CH_FT_DEC, fl, 64, NULL, 0}
-#define OID(name, fl) {name, CH_FT_OID, fl, 0, NULL, 0}
-#define OBJ(name, fl, sub) {name, CH_FT_OBJ, fl, 0, sub, N(sub)}
-#define LIST(name, fl, max, sub) {name, CH_FT_LIST, fl, max, sub, N(sub)}
+#define STR(name, fl, max)                                                                         \
+    {                                                                                              \
+        name, CH_FT_STR, fl, max, NULL, 0                                                          \
+    }
+#define INT(name, fl)                                                                              \
+    {                                                                                              \
+        name, CH_FT_INT, fl, 0, NULL, 0                                                            \
+    }
+#define NUM(name, fl)                                                                              \
+    {                                                                                              \
+        name, CH_FT_NUM, fl, 0, NULL, 0                                                            \
+    }
+#define BOOL(name, fl)                                                                             \
+    {                                                                                              \
+        name, CH_FT_BOOL, fl, 0, NULL, 0                                                           \
+    }
+#define DEC(name, fl)                                                                              \
+    {                                                                                              \
+        name, CH_FT_DEC, fl, 64, NULL, 0                                                           \
+    }
+#define OID(name, fl)                                                                              \
+    {                                                                                              \
+        name, CH_FT_OID, fl, 0, NULL, 0                                                            \
+    }
+#define OBJ(name, fl, sub)                                                                         \
+    {                                                                                              \
+        name, CH_FT_OBJ, fl, 0, sub, N(sub)                                                        \
+    }
+#define LIST(name, fl, max, sub)                                                                   \
+    {                                                                                              \
+        name, CH_FT_LIST, fl, max, sub, N(sub)                                                     \
+    }
 
 #define NAME (CH_ACCOUNT_NAME_MAX - 1)
-#define SYM (CH_SYMBOL_MAX + 7)
-#define UND (CH_UNDERLYING_MAX - 1)
-#define KEY STR("key", CH_F_OPT, 256)
+#define SYM  (CH_SYMBOL_MAX + 7)
+#define UND  (CH_UNDERLYING_MAX - 1)
+#define KEY  STR("key", CH_F_OPT, 256)
 
 /* ---- requests ---- */
 
@@ -52,8 +76,7 @@ static const ch_field rq_symbol[] = {KEY, STR("symbol", CH_F_REQ, SYM)};
 static const ch_field rq_account[] = {KEY, STR("account", CH_F_REQ, NAME)};
 static const ch_field rq_account_open[] = {KEY, STR("account", CH_F_REQ, NAME),
                                            DEC("cash", CH_F_REQ)};
-static const ch_field rq_amount[] = {KEY, STR("account", CH_F_REQ, NAME),
-                                     DEC("amount", CH_F_REQ)};
+static const ch_field rq_amount[] = {KEY, STR("account", CH_F_REQ, NAME), DEC("amount", CH_F_REQ)};
 static const ch_field rq_pool_withdraw[] = {KEY, STR("account", CH_F_REQ, NAME),
                                             INT("shares", CH_F_REQ)};
 static const ch_field rq_market[] = {
@@ -66,15 +89,15 @@ static const ch_field rq_market[] = {
     DEC("perp", CH_F_OPT),
     {"iv", CH_FT_MAP, CH_F_OPT, CH_COMMAND_MAX_MARKS, NULL, 0},
 };
-#define ORDER_FIELDS                                                                     \
-    STR("symbol", CH_F_REQ, SYM), STR("side", CH_F_REQ, 7), INT("qty", CH_F_REQ),         \
-        STR("type", CH_F_OPT, 7), DEC("price", CH_F_OPT), STR("tif", CH_F_OPT, 7),        \
+#define ORDER_FIELDS                                                                               \
+    STR("symbol", CH_F_REQ, SYM), STR("side", CH_F_REQ, 7), INT("qty", CH_F_REQ),                  \
+        STR("type", CH_F_OPT, 7), DEC("price", CH_F_OPT), STR("tif", CH_F_OPT, 7),                 \
         BOOL("post_only", CH_F_OPT), STR("client_order_id", CH_F_OPT, CH_CLIENT_ORDER_ID_MAX - 1)
 static const ch_field rq_order_new[] = {KEY, STR("account", CH_F_REQ, NAME), ORDER_FIELDS};
 static const ch_field rq_batch_order[] = {STR("account", CH_F_OPT, NAME), ORDER_FIELDS};
-static const ch_field rq_order_batch[] = {KEY, STR("account", CH_F_OPT, NAME),
-                                          LIST("orders", CH_F_REQ, CH_BIN_MAX_ORDERS,
-                                               rq_batch_order)};
+static const ch_field rq_order_batch[] = {
+    KEY, STR("account", CH_F_OPT, NAME),
+    LIST("orders", CH_F_REQ, CH_BIN_MAX_ORDERS, rq_batch_order)};
 static const ch_field rq_order_cancel[] = {KEY, STR("account", CH_F_REQ, NAME),
                                            OID("order_id", CH_F_REQ)};
 static const ch_field rq_order_replace[] = {KEY, STR("account", CH_F_REQ, NAME),
@@ -86,46 +109,45 @@ static const ch_field rq_quote[] = {KEY, STR("symbol", CH_F_REQ, SYM), STR("side
 
 /* ---- replies ---- */
 
-#define INSTRUMENT_FIELDS                                                                  \
-    STR("symbol", CH_F_OPT, SYM), INT("id", CH_F_OPT), STR("underlying", CH_F_OPT, UND),   \
-        STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL), STR("type", CH_F_OPT, 8),  \
+#define INSTRUMENT_FIELDS                                                                          \
+    STR("symbol", CH_F_OPT, SYM), INT("id", CH_F_OPT), STR("underlying", CH_F_OPT, UND),           \
+        STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL), STR("type", CH_F_OPT, 8),          \
         NUM("tick", CH_F_OPT), NUM("contract_size", CH_F_OPT)
 static const ch_field rp_instrument[] = {INSTRUMENT_FIELDS};
 /* instrument.add: the envelope's "id" is the request's, so the new
  * instrument's id travels as "instrument_id" */
 static const ch_field rp_instrument_add[] = {
     STR("symbol", CH_F_OPT, SYM), INT("instrument_id", CH_F_OPT), STR("underlying", CH_F_OPT, UND),
-    STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL), STR("type", CH_F_OPT, 8),
-    NUM("tick", CH_F_OPT), NUM("contract_size", CH_F_OPT)};
-static const ch_field rp_hello[] = {INT("version", CH_F_OPT), STR("server", CH_F_OPT, 64),
+    STR("expiry", CH_F_NULL, 40), NUM("strike", CH_F_NULL),       STR("type", CH_F_OPT, 8),
+    NUM("tick", CH_F_OPT),        NUM("contract_size", CH_F_OPT)};
+static const ch_field rp_hello[] = {INT("version", CH_F_OPT),
+                                    STR("server", CH_F_OPT, 64),
                                     {"underlyings", CH_FT_STRS, CH_F_OPT, 4096, NULL, 0}};
-static const ch_field rp_instruments[] = {LIST("instruments", CH_F_OPT, 1u << 20,
-                                               rp_instrument)};
+static const ch_field rp_instruments[] = {LIST("instruments", CH_F_OPT, 1u << 20, rp_instrument)};
 static const ch_field rp_account_open[] = {STR("account", CH_F_OPT, NAME), NUM("cash", CH_F_OPT),
                                            STR("key", CH_F_OPT, 256)};
 static const ch_field rp_cash[] = {NUM("cash", CH_F_OPT)};
-static const ch_field rp_pool_deposit[] = {INT("shares", CH_F_OPT),
-                                           NUM("nav_per_share", CH_F_OPT)};
+static const ch_field rp_pool_deposit[] = {INT("shares", CH_F_OPT), NUM("nav_per_share", CH_F_OPT)};
 static const ch_field rp_pool_withdraw[] = {NUM("cash", CH_F_OPT), NUM("nav_per_share", CH_F_OPT)};
 static const ch_field rp_seq[] = {INT("seq", CH_F_OPT)};
 static const ch_field rp_fill[] = {OID("trade_id", CH_F_OPT), NUM("price", CH_F_OPT),
                                    INT("qty", CH_F_OPT), STR("source", CH_F_OPT, 8)};
-#define ORDER_RESULT_FIELDS                                                              \
-    OID("order_id", CH_F_OPT), STR("status", CH_F_OPT, 32), INT("filled_qty", CH_F_OPT), \
+#define ORDER_RESULT_FIELDS                                                                        \
+    OID("order_id", CH_F_OPT), STR("status", CH_F_OPT, 32), INT("filled_qty", CH_F_OPT),           \
         INT("remaining_qty", CH_F_OPT), LIST("fills", CH_F_OPT, 1u << 20, rp_fill)
 static const ch_field rp_order[] = {ORDER_RESULT_FIELDS};
 static const ch_field rp_error[] = {STR("code", CH_F_OPT, 64), STR("message", CH_F_OPT, 1024)};
 static const ch_field rp_batch_result[] = {BOOL("ok", CH_F_OPT), OBJ("error", CH_F_OPT, rp_error),
                                            ORDER_RESULT_FIELDS};
-static const ch_field rp_order_batch[] = {LIST("results", CH_F_OPT, CH_BIN_MAX_ORDERS,
-                                               rp_batch_result)};
+static const ch_field rp_order_batch[] = {
+    LIST("results", CH_F_OPT, CH_BIN_MAX_ORDERS, rp_batch_result)};
 static const ch_field rp_order_cancel[] = {OID("order_id", CH_F_OPT), STR("status", CH_F_OPT, 32),
                                            INT("remaining_qty", CH_F_OPT),
                                            INT("cancelled_qty", CH_F_OPT)};
-static const ch_field rp_open_order[] = {OID("order_id", CH_F_OPT), STR("symbol", CH_F_OPT, SYM),
-                                         STR("side", CH_F_OPT, 8), NUM("price", CH_F_OPT),
-                                         INT("remaining_qty", CH_F_OPT),
-                                         INT("filled_qty", CH_F_OPT), BOOL("post_only", CH_F_OPT)};
+static const ch_field rp_open_order[] = {
+    OID("order_id", CH_F_OPT),  STR("symbol", CH_F_OPT, SYM),   STR("side", CH_F_OPT, 8),
+    NUM("price", CH_F_OPT),     INT("remaining_qty", CH_F_OPT), INT("filled_qty", CH_F_OPT),
+    BOOL("post_only", CH_F_OPT)};
 static const ch_field rp_orders[] = {LIST("orders", CH_F_OPT, 1u << 20, rp_open_order)};
 static const ch_field rp_book[] = {{"bids", CH_FT_PAIRS, CH_F_OPT, 1000, NULL, 0},
                                    {"asks", CH_FT_PAIRS, CH_F_OPT, 1000, NULL, 0}};
@@ -136,13 +158,13 @@ static const ch_field rp_position[] = {
     STR("symbol", CH_F_OPT, SYM), INT("qty", CH_F_OPT),   NUM("avg_price", CH_F_OPT),
     NUM("mark", CH_F_OPT),        NUM("delta", CH_F_OPT), NUM("gamma", CH_F_OPT),
     NUM("vega", CH_F_OPT),        NUM("theta", CH_F_OPT), NUM("realized", CH_F_OPT)};
-static const ch_field rp_positions[] = {STR("account", CH_F_OPT, NAME), NUM("cash", CH_F_OPT),
-                                        NUM("reserved", CH_F_OPT),     NUM("equity", CH_F_OPT),
-                                        NUM("margin", CH_F_OPT),
-                                        LIST("positions", CH_F_OPT, 1u << 20, rp_position)};
-static const ch_field rp_strike[] = {STR("expiry", CH_F_OPT, 40), NUM("strike", CH_F_OPT),
-                                     NUM("delta", CH_F_OPT),      NUM("gamma", CH_F_OPT),
-                                     NUM("vega", CH_F_OPT),       NUM("gross_gamma", CH_F_OPT),
+static const ch_field rp_positions[] = {
+    STR("account", CH_F_OPT, NAME), NUM("cash", CH_F_OPT),
+    NUM("reserved", CH_F_OPT),      NUM("equity", CH_F_OPT),
+    NUM("margin", CH_F_OPT),        LIST("positions", CH_F_OPT, 1u << 20, rp_position)};
+static const ch_field rp_strike[] = {STR("expiry", CH_F_OPT, 40),  NUM("strike", CH_F_OPT),
+                                     NUM("delta", CH_F_OPT),       NUM("gamma", CH_F_OPT),
+                                     NUM("vega", CH_F_OPT),        NUM("gross_gamma", CH_F_OPT),
                                      NUM("netted_gamma", CH_F_OPT)};
 static const ch_field rp_totals[] = {NUM("delta", CH_F_OPT), NUM("gamma", CH_F_OPT),
                                      NUM("vega", CH_F_OPT), NUM("theta", CH_F_OPT)};
@@ -151,28 +173,35 @@ static const ch_field rp_scenario[] = {NUM("spot_shock", CH_F_OPT), STR("vol_sho
 static const ch_field rp_netting[] = {NUM("gross_delta", CH_F_OPT), NUM("hedged_delta", CH_F_OPT),
                                       NUM("ratio", CH_F_OPT),       NUM("net_delta", CH_F_OPT),
                                       NUM("gross_gamma", CH_F_OPT), NUM("netted_gamma", CH_F_OPT)};
-static const ch_field rp_risk[] = {LIST("strikes", CH_F_OPT, 1u << 16, rp_strike),
-                                   OBJ("totals", CH_F_OPT, rp_totals),
-                                   LIST("scenarios", CH_F_OPT, 1024, rp_scenario),
-                                   NUM("worst_loss", CH_F_OPT),
-                                   OBJ("netting", CH_F_OPT, rp_netting)};
+static const ch_field rp_risk[] = {
+    LIST("strikes", CH_F_OPT, 1u << 16, rp_strike), OBJ("totals", CH_F_OPT, rp_totals),
+    LIST("scenarios", CH_F_OPT, 1024, rp_scenario), NUM("worst_loss", CH_F_OPT),
+    OBJ("netting", CH_F_OPT, rp_netting)};
 static const ch_field rp_hedge[] = {
-    STR("policy", CH_F_OPT, 32), NUM("position", CH_F_OPT),      NUM("avg_price", CH_F_OPT),
-    NUM("fees", CH_F_OPT),       NUM("slippage", CH_F_OPT),      NUM("funding", CH_F_OPT),
-    NUM("basis_pnl", CH_F_OPT),  NUM("realized", CH_F_OPT),      NUM("volume", CH_F_OPT),
-    INT("orders", CH_F_OPT),     NUM("netting_ratio", CH_F_OPT), NUM("cost_per_1m_notional", CH_F_OPT)};
+    STR("policy", CH_F_OPT, 32),    NUM("position", CH_F_OPT),
+    NUM("avg_price", CH_F_OPT),     NUM("fees", CH_F_OPT),
+    NUM("slippage", CH_F_OPT),      NUM("funding", CH_F_OPT),
+    NUM("basis_pnl", CH_F_OPT),     NUM("realized", CH_F_OPT),
+    NUM("volume", CH_F_OPT),        INT("orders", CH_F_OPT),
+    NUM("netting_ratio", CH_F_OPT), NUM("cost_per_1m_notional", CH_F_OPT)};
 static const ch_field rp_fills_by_source[] = {INT("book", CH_F_OPT), INT("net", CH_F_OPT),
                                               INT("pool", CH_F_OPT)};
-static const ch_field rp_stats[] = {INT("requests", CH_F_OPT), INT("errors", CH_F_OPT),
-                                    INT("orders", CH_F_OPT),
-                                    OBJ("fills", CH_F_OPT, rp_fills_by_source),
-                                    INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
-                                    INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
+static const ch_field rp_stats[] = {
+    INT("requests", CH_F_OPT), INT("errors", CH_F_OPT),
+    INT("orders", CH_F_OPT),   OBJ("fills", CH_F_OPT, rp_fills_by_source),
+    INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
+    INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
 
 static const ch_msg k_msgs[CH_MSG_COUNT] = {
-#define CH_MSG_ROW_(e, name, code_, mut, rq, rp)                                        \
-    [CH_MSG_##e] = {.id = CH_MSG_##e, .op = name, .code = code_, .mutating = mut,       \
-                    .req = rq, .rep = rp, .n_req = N(rq), .n_rep = N(rp)},
+#define CH_MSG_ROW_(e, name, code_, mut, rq, rp)                                                   \
+    [CH_MSG_##e] = {.id = CH_MSG_##e,                                                              \
+                    .op = name,                                                                    \
+                    .code = code_,                                                                 \
+                    .mutating = mut,                                                               \
+                    .req = rq,                                                                     \
+                    .rep = rp,                                                                     \
+                    .n_req = N(rq),                                                                \
+                    .n_rep = N(rp)},
     CH_MSG_TABLE(CH_MSG_ROW_)
 #undef CH_MSG_ROW_
 };
@@ -298,10 +327,10 @@ static bool check_val(checker *c, const ch_field *f, const cJSON *v, const char 
         ok = true;
         cJSON_ArrayForEach(x, v)
         {
-            if (f->type == CH_FT_STRS ? !cJSON_IsString(x)
-                                      : !cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
-                                            !cJSON_IsNumber(x->child) ||
-                                            !cJSON_IsNumber(x->child->next))
+            if (f->type == CH_FT_STRS
+                    ? !cJSON_IsString(x)
+                    : !cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
+                          !cJSON_IsNumber(x->child) || !cJSON_IsNumber(x->child->next))
                 ok = false;
         }
         break;
@@ -461,8 +490,8 @@ static void enc_val(chi_wr *w, const ch_field *f, const cJSON *v, bool check_req
                 else
                     enc_obj(w, f->sub, f->n_sub, x, check_req);
             } else if (f->type == CH_FT_PAIRS) {
-                if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 ||
-                    !is_finite_num(x->child) || !is_finite_num(x->child->next)) {
+                if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 || !is_finite_num(x->child) ||
+                    !is_finite_num(x->child->next)) {
                     w->bad = true;
                 } else {
                     chi_put_f64(w, x->child->valuedouble);
@@ -639,7 +668,11 @@ static cJSON *dec_val(chi_rd *r, const ch_field *f)
     case CH_FT_PAIRS:
     case CH_FT_STRS:
     case CH_FT_MAP:
-        k = get_count(r, f, f->type == CH_FT_PAIRS ? 16 : f->type == CH_FT_MAP ? 10 : f->type == CH_FT_LIST ? 8 : 2);
+        k = get_count(r, f,
+                      f->type == CH_FT_PAIRS  ? 16
+                      : f->type == CH_FT_MAP  ? 10
+                      : f->type == CH_FT_LIST ? 8
+                                              : 2);
         v = f->type == CH_FT_MAP ? cJSON_CreateObject() : cJSON_CreateArray();
         for (uint32_t i = 0; i < k && v != NULL && !r->bad; i++) {
             cJSON *x = NULL;

@@ -235,7 +235,7 @@ typedef struct lexer {
 } lexer;
 
 #define IS_DIGIT(c) ((c) >= '0' && (c) <= '9')
-#define IS_WS(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+#define IS_WS(c)    ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
 
 static bool fail(lexer *x, const unsigned char *at, const char *what)
 {
@@ -308,7 +308,14 @@ static bool lex_string(lexer *x)
         if (e - p < 2) /* a backslash, last byte */
             return fail(x, x->p, "not JSON: a string is not closed");
         switch (p[1]) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
             p += 2;
             continue;
         case 'u':
@@ -435,9 +442,21 @@ static bool lex_value(lexer *x, int depth)
         return lex_word(x, "false");
     case 'n':
         return lex_word(x, "null");
-    case '-': case '+': case '.': case 'N': case 'I':
-    case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9':
+    case '-':
+    case '+':
+    case '.':
+    case 'N':
+    case 'I':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
         return lex_number(x); /* +1, .5, NaN, Infinity fail there */
     default:
         return unexpected(x);
@@ -446,8 +465,11 @@ static bool lex_value(lexer *x, int depth)
 
 bool chi_json_lex(const char *buf, size_t len, int max_depth, char *why, size_t cap)
 {
-    lexer x = {.s = (const unsigned char *)buf, .p = (const unsigned char *)buf,
-               .e = (const unsigned char *)buf + len, .max_depth = max_depth, .why = why,
+    lexer x = {.s = (const unsigned char *)buf,
+               .p = (const unsigned char *)buf,
+               .e = (const unsigned char *)buf + len,
+               .max_depth = max_depth,
+               .why = why,
                .cap = cap};
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         x.p += 3;

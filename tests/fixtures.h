@@ -37,8 +37,8 @@ static inline ch_command ch_test_command(ch_command_type t)
 /* BTC as chd lists it by default. */
 static inline ch_underlying_config ch_test_btc(void)
 {
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 2000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     (void)ch_tick_parse("0.5", 3, &u); /* a valid literal tick */
     return u;
 }

@@ -30,8 +30,10 @@ static const ch_account_id A = {1}, B = {2}, C = {3};
 
 static void setup_sized(uint32_t max_orders, uint32_t max_levels)
 {
-    ch_book_config cfg = {.max_instruments = 4, .max_orders = max_orders,
-                          .max_levels = max_levels, .on_event = on_event};
+    ch_book_config cfg = {.max_instruments = 4,
+                          .max_orders = max_orders,
+                          .max_levels = max_levels,
+                          .on_event = on_event};
     bk = ch_book_create(&cfg);
     ck_assert_ptr_nonnull(bk);
     ck_assert_int_eq(ch_book_add_instrument(bk, I0, 1, 1000), CH_OK);
@@ -656,8 +658,8 @@ END_TEST
 START_TEST(many_instruments)
 {
     teardown();
-    ch_book_config cfg = {.max_instruments = 1000, .max_orders = 50000, .max_levels = 32,
-                          .on_event = NULL};
+    ch_book_config cfg = {
+        .max_instruments = 1000, .max_orders = 50000, .max_levels = 32, .on_event = NULL};
     bk = ch_book_create(&cfg);
     for (uint32_t i = 0; i < 1000; i++)
         ck_assert_int_eq(ch_book_add_instrument(bk, (ch_instr_id){i}, 1, 100000), CH_OK);
@@ -665,8 +667,11 @@ START_TEST(many_instruments)
     ck_assert_int_eq(ch_book_add_instrument(bk, (ch_instr_id){5}, 1, 10), CH_EEXISTS);
     for (uint32_t i = 0; i < 1000; i++) {
         for (int k = 0; k < 20; k++) {
-            ch_order_req q = {.instr = {i}, .account = {(uint32_t)k % 3}, .side = k % 2,
-                              .price = 500 + (k % 2 ? 10 : -10) + k, .qty = 1 + k};
+            ch_order_req q = {.instr = {i},
+                              .account = {(uint32_t)k % 3},
+                              .side = k % 2,
+                              .price = 500 + (k % 2 ? 10 : -10) + k,
+                              .qty = 1 + k};
             ck_assert_int_eq(ch_book_submit(bk, &q, NULL), CH_OK);
         }
     }
@@ -674,8 +679,8 @@ START_TEST(many_instruments)
     ch_book_stats st;
     ch_book_get_stats(bk, &st);
     ck_assert_uint_eq(st.open_orders, 20000);
-    ck_assert_ptr_null(ch_book_create(&(ch_book_config){.max_instruments = 1, .max_orders = 0,
-                                                          .max_levels = 1}));
+    ck_assert_ptr_null(
+        ch_book_create(&(ch_book_config){.max_instruments = 1, .max_orders = 0, .max_levels = 1}));
     ch_book_destroy(NULL);
 }
 END_TEST

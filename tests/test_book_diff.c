@@ -23,20 +23,20 @@
 #include "ch/book.h"
 #include "ch_check.h"
 
-#define N_INSTR 3
-#define N_ACCT 4
+#define N_INSTR  3
+#define N_ACCT   4
 #define BAND_MIN 1
 #define BAND_MAX 60
-#define MAXEV 8192
+#define MAXEV    8192
 
 static uint64_t seed0;
 static long op_no;
 /* Check's passing assertions write a mark to a file; this loop runs
  * millions of them, so only a failure goes through Check. */
-#define DIFF_ASSERT(cond, ...)                                                                 \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            ck_abort_msg("seed=%" PRIu64 " op=%ld: " __VA_ARGS__);                             \
+#define DIFF_ASSERT(cond, ...)                                                                     \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            ck_abort_msg("seed=%" PRIu64 " op=%ld: " __VA_ARGS__);                                 \
     } while (0)
 #define REQUIRE(cond) DIFF_ASSERT(cond, "%s", seed0, op_no, #cond)
 
@@ -168,10 +168,16 @@ static void ref_match(ref *r, rtaker *t, ch_cmd cmd)
                 t->stp_stop = true;
                 return;
             }
-            ref_emit(r, (ch_event){.type = CH_EV_CANCEL, .cmd = cmd, .reason = CH_ESELF_TRADE,
-                                   .side = m->side, .instr = {m->instr},
-                                   .account = {m->account}, .order = rid(m->id),
-                                   .price = m->price, .qty = m->rem, .user = m->user});
+            ref_emit(r, (ch_event){.type = CH_EV_CANCEL,
+                                   .cmd = cmd,
+                                   .reason = CH_ESELF_TRADE,
+                                   .side = m->side,
+                                   .instr = {m->instr},
+                                   .account = {m->account},
+                                   .order = rid(m->id),
+                                   .price = m->price,
+                                   .qty = m->rem,
+                                   .user = m->user});
             ref_remove(r, (size_t)i);
             if (t->stp == CH_STP_CANCEL_BOTH) {
                 t->stp_stop = true;
@@ -184,12 +190,21 @@ static void ref_match(ref *r, rtaker *t, ch_cmd cmd)
         m->filled += q;
         t->rem -= q;
         t->filled += q;
-        ref_emit(r, (ch_event){.type = CH_EV_FILL, .cmd = cmd, .side = t->side,
-                               .instr = {t->instr}, .account = {t->account},
-                               .order = rid(t->id), .price = m->price, .qty = q,
-                               .remaining = t->rem, .user = t->user, .maker = rid(m->id),
-                               .maker_account = {m->account}, .maker_remaining = m->rem,
-                               .maker_user = m->user, .trade_id = ++r->trades});
+        ref_emit(r, (ch_event){.type = CH_EV_FILL,
+                               .cmd = cmd,
+                               .side = t->side,
+                               .instr = {t->instr},
+                               .account = {t->account},
+                               .order = rid(t->id),
+                               .price = m->price,
+                               .qty = q,
+                               .remaining = t->rem,
+                               .user = t->user,
+                               .maker = rid(m->id),
+                               .maker_account = {m->account},
+                               .maker_remaining = m->rem,
+                               .maker_user = m->user,
+                               .trade_id = ++r->trades});
         if (m->rem == 0)
             ref_remove(r, (size_t)i);
     }
@@ -232,9 +247,15 @@ static void ref_restore(ref *r, snap *s)
 
 static ch_err ref_reject_submit(ref *r, const ch_order_req *q, ch_err why)
 {
-    ref_emit(r, (ch_event){.type = CH_EV_REJECT, .cmd = CH_CMD_SUBMIT, .reason = why,
-                           .side = q->side, .instr = q->instr, .account = q->account,
-                           .price = q->price, .qty = q->qty, .user = q->user});
+    ref_emit(r, (ch_event){.type = CH_EV_REJECT,
+                           .cmd = CH_CMD_SUBMIT,
+                           .reason = why,
+                           .side = q->side,
+                           .instr = q->instr,
+                           .account = q->account,
+                           .price = q->price,
+                           .qty = q->qty,
+                           .user = q->user});
     return why;
 }
 
@@ -242,21 +263,37 @@ static ch_err ref_reject_submit(ref *r, const ch_order_req *q, ch_err why)
 static void ref_finish(ref *r, rtaker *t, int64_t prior_filled, bool can_rest, bool post_only)
 {
     if (t->rem > 0 && can_rest && !t->stp_stop) {
-        ref_push(r, (rord){.id = t->id, .instr = t->instr, .account = t->account,
-                           .side = t->side, .stp = t->stp, .post_only = post_only,
-                           .price = t->limit, .rem = t->rem,
-                           .filled = prior_filled + t->filled, .prio = ++r->prio,
+        ref_push(r, (rord){.id = t->id,
+                           .instr = t->instr,
+                           .account = t->account,
+                           .side = t->side,
+                           .stp = t->stp,
+                           .post_only = post_only,
+                           .price = t->limit,
+                           .rem = t->rem,
+                           .filled = prior_filled + t->filled,
+                           .prio = ++r->prio,
                            .user = t->user});
-        ref_emit(r, (ch_event){.type = CH_EV_REST, .cmd = ref_ev.ev[ref_ev.n - 1].cmd,
-                               .side = t->side, .instr = {t->instr},
-                               .account = {t->account}, .order = rid(t->id),
-                               .price = t->limit, .remaining = t->rem, .user = t->user});
+        ref_emit(r, (ch_event){.type = CH_EV_REST,
+                               .cmd = ref_ev.ev[ref_ev.n - 1].cmd,
+                               .side = t->side,
+                               .instr = {t->instr},
+                               .account = {t->account},
+                               .order = rid(t->id),
+                               .price = t->limit,
+                               .remaining = t->rem,
+                               .user = t->user});
     } else if (t->rem > 0) {
-        ref_emit(r, (ch_event){.type = CH_EV_CANCEL, .cmd = ref_ev.ev[ref_ev.n - 1].cmd,
+        ref_emit(r, (ch_event){.type = CH_EV_CANCEL,
+                               .cmd = ref_ev.ev[ref_ev.n - 1].cmd,
                                .reason = t->stp_stop ? CH_ESELF_TRADE : CH_OK,
-                               .side = t->side, .instr = {t->instr},
-                               .account = {t->account}, .order = rid(t->id),
-                               .price = t->limit, .qty = t->rem, .user = t->user});
+                               .side = t->side,
+                               .instr = {t->instr},
+                               .account = {t->account},
+                               .order = rid(t->id),
+                               .price = t->limit,
+                               .qty = t->rem,
+                               .user = t->user});
     }
 }
 
@@ -294,12 +331,24 @@ static ch_err ref_submit(ref *r, const ch_order_req *q)
     if (tentative)
         s = ref_save(r);
     uint64_t id = ++r->next_id;
-    ref_emit(r, (ch_event){.type = CH_EV_ACK, .cmd = CH_CMD_SUBMIT, .side = q->side,
-                           .instr = q->instr, .account = q->account, .order = rid(id),
-                           .price = limit, .qty = q->qty, .remaining = q->qty,
+    ref_emit(r, (ch_event){.type = CH_EV_ACK,
+                           .cmd = CH_CMD_SUBMIT,
+                           .side = q->side,
+                           .instr = q->instr,
+                           .account = q->account,
+                           .order = rid(id),
+                           .price = limit,
+                           .qty = q->qty,
+                           .remaining = q->qty,
                            .user = q->user});
-    rtaker t = {.id = id, .instr = q->instr.v, .account = q->account.v, .side = q->side,
-                .stp = q->stp, .limit = limit, .rem = q->qty, .user = q->user};
+    rtaker t = {.id = id,
+                .instr = q->instr.v,
+                .account = q->account.v,
+                .side = q->side,
+                .stp = q->stp,
+                .limit = limit,
+                .rem = q->qty,
+                .user = q->user};
     ref_match(r, &t, CH_CMD_SUBMIT);
     if (tentative) {
         ch_err why = CH_OK;
@@ -329,8 +378,13 @@ static long ref_find(const ref *r, uint64_t id)
 static ch_err ref_reject_order(ref *r, ch_cmd cmd, uint32_t acct, uint64_t id, int64_t qty,
                                int64_t price, ch_err why)
 {
-    ch_event e = {.type = CH_EV_REJECT, .cmd = cmd, .reason = why, .account = {acct},
-                  .order = rid(id), .price = price, .qty = qty};
+    ch_event e = {.type = CH_EV_REJECT,
+                  .cmd = cmd,
+                  .reason = why,
+                  .account = {acct},
+                  .order = rid(id),
+                  .price = price,
+                  .qty = qty};
     long i = ref_find(r, id);
     if (i >= 0) {
         e.instr.v = r->o[i].instr;
@@ -350,9 +404,15 @@ static ch_err ref_cancel(ref *r, uint32_t acct, uint64_t id)
     rord *o = &r->o[i];
     if (o->account != acct)
         return ref_reject_order(r, CH_CMD_CANCEL, acct, id, 0, 0, CH_ENOT_OWNER);
-    ref_emit(r, (ch_event){.type = CH_EV_CANCEL, .cmd = CH_CMD_CANCEL, .side = o->side,
-                           .instr = {o->instr}, .account = {o->account}, .order = rid(o->id),
-                           .price = o->price, .qty = o->rem, .user = o->user});
+    ref_emit(r, (ch_event){.type = CH_EV_CANCEL,
+                           .cmd = CH_CMD_CANCEL,
+                           .side = o->side,
+                           .instr = {o->instr},
+                           .account = {o->account},
+                           .order = rid(o->id),
+                           .price = o->price,
+                           .qty = o->rem,
+                           .user = o->user});
     ref_remove(r, (size_t)i);
     return CH_OK;
 }
@@ -373,9 +433,16 @@ static ch_err ref_replace(ref *r, uint32_t acct, uint64_t id, int64_t nq, int64_
     if (np != 0 && (np < BAND_MIN || np > BAND_MAX))
         return ref_reject_order(r, CH_CMD_REPLACE, acct, id, nq, np, CH_EBADPRICE);
     int64_t qty = nq ? nq : o.rem, price = np ? np : o.price;
-    ch_event rev = {.type = CH_EV_REPLACE, .cmd = CH_CMD_REPLACE, .side = o.side,
-                    .instr = {o.instr}, .account = {acct}, .order = rid(id), .price = price,
-                    .qty = qty, .remaining = qty, .user = o.user};
+    ch_event rev = {.type = CH_EV_REPLACE,
+                    .cmd = CH_CMD_REPLACE,
+                    .side = o.side,
+                    .instr = {o.instr},
+                    .account = {acct},
+                    .order = rid(id),
+                    .price = price,
+                    .qty = qty,
+                    .remaining = qty,
+                    .user = o.user};
     if (price == o.price) {
         if (qty > o.rem)
             r->o[i].prio = ++r->prio;
@@ -392,8 +459,14 @@ static ch_err ref_replace(ref *r, uint32_t acct, uint64_t id, int64_t nq, int64_
     bool has;
     size_t nl = ref_levels(r, o.instr, o.side, &has, price);
     ref_emit(r, rev);
-    rtaker t = {.id = id, .instr = o.instr, .account = acct, .side = o.side, .stp = o.stp,
-                .limit = price, .rem = qty, .user = o.user};
+    rtaker t = {.id = id,
+                .instr = o.instr,
+                .account = acct,
+                .side = o.side,
+                .stp = o.stp,
+                .limit = price,
+                .rem = qty,
+                .user = o.user};
     ref_match(r, &t, CH_CMD_REPLACE);
     if (t.rem > 0 && !t.stp_stop && !has && nl >= r->max_levels) {
         ref_restore(r, &s);
@@ -407,8 +480,12 @@ static ch_err ref_replace(ref *r, uint32_t acct, uint64_t id, int64_t nq, int64_
 static void ref_take(ref *r, uint32_t instr, int side, int64_t limit, int64_t qty, uint32_t acct)
 {
     r->cmd_seq++;
-    rtaker t = {.instr = instr, .account = acct, .side = side ^ 1, .skip_own = true,
-                .limit = limit, .rem = qty};
+    rtaker t = {.instr = instr,
+                .account = acct,
+                .side = side ^ 1,
+                .skip_own = true,
+                .limit = limit,
+                .rem = qty};
     ref_match(r, &t, CH_CMD_TAKE);
 }
 
@@ -419,10 +496,15 @@ static void ref_close(ref *r, uint32_t instr)
         long i;
         while ((i = ref_best(r, instr, side, -1)) >= 0) {
             rord *o = &r->o[i];
-            ref_emit(r, (ch_event){.type = CH_EV_CANCEL, .cmd = CH_CMD_CLOSE,
-                                   .reason = CH_EEXPIRED, .side = o->side,
-                                   .instr = {o->instr}, .account = {o->account},
-                                   .order = rid(o->id), .price = o->price, .qty = o->rem,
+            ref_emit(r, (ch_event){.type = CH_EV_CANCEL,
+                                   .cmd = CH_CMD_CLOSE,
+                                   .reason = CH_EEXPIRED,
+                                   .side = o->side,
+                                   .instr = {o->instr},
+                                   .account = {o->account},
+                                   .order = rid(o->id),
+                                   .price = o->price,
+                                   .qty = o->rem,
                                    .user = o->user});
             ref_remove(r, (size_t)i);
         }
@@ -442,8 +524,6 @@ static uint64_t map_id(uint64_t ref_id)
     return real_of[ref_id];
 }
 
-
-
 static void compare_events(void)
 {
     DIFF_ASSERT(real_ev.n == ref_ev.n, "event count real %zu ref %zu", seed0, op_no, real_ev.n,
@@ -457,10 +537,8 @@ static void compare_events(void)
         DIFF_ASSERT(a->type == b->type && a->cmd == b->cmd && a->reason == b->reason,
                     "event %zu type %d/%d cmd %d/%d reason %s/%s", seed0, op_no, i, a->type,
                     b->type, a->cmd, b->cmd, ch_errname(a->reason), ch_errname(b->reason));
-        DIFF_ASSERT(a->seq == b->seq && a->cmd_seq == b->cmd_seq, "event %zu seq", seed0, op_no,
-                    i);
-        DIFF_ASSERT(a->side == b->side && a->instr.v == b->instr.v &&
-                        a->account.v == b->account.v,
+        DIFF_ASSERT(a->seq == b->seq && a->cmd_seq == b->cmd_seq, "event %zu seq", seed0, op_no, i);
+        DIFF_ASSERT(a->side == b->side && a->instr.v == b->instr.v && a->account.v == b->account.v,
                     "event %zu side/instr/account", seed0, op_no, i);
         DIFF_ASSERT(a->order.v == map_id(b->order.v), "event %zu order id", seed0, op_no, i);
         DIFF_ASSERT(a->price == b->price && a->qty == b->qty && a->remaining == b->remaining,
@@ -513,8 +591,7 @@ static void compare_books(ch_book *bk, ref *r)
                         side, l.n, n);
             for (size_t k = 0; k < n; k++) {
                 DIFF_ASSERT(l.o[k].id.v == map_id(tmp[k].id) && l.o[k].price == tmp[k].price &&
-                                l.o[k].remaining == tmp[k].rem &&
-                                l.o[k].filled == tmp[k].filled &&
+                                l.o[k].remaining == tmp[k].rem && l.o[k].filled == tmp[k].filled &&
                                 l.o[k].account.v == tmp[k].account,
                             "book %u side %d order %zu differs", seed0, op_no, i, side, k);
             }
@@ -527,8 +604,11 @@ static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_level
 {
     seed0 = seed;
     rng = seed ? seed : 1;
-    ch_book_config cfg = {.max_instruments = N_INSTR + 1, .max_orders = max_orders,
-                          .max_levels = max_levels, .on_event = on_real, .ctx = &real_ev};
+    ch_book_config cfg = {.max_instruments = N_INSTR + 1,
+                          .max_orders = max_orders,
+                          .max_levels = max_levels,
+                          .on_event = on_real,
+                          .ctx = &real_ev};
     ch_book *bk = ch_book_create(&cfg);
     ck_assert_ptr_nonnull(bk);
     for (uint32_t i = 0; i < N_INSTR; i++)
@@ -554,8 +634,10 @@ static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_level
         } else if (roll < 600 || r.n < want_depth) {
             /* new order */
             ch_order_req q = {.instr = {(uint32_t)(rin(0, 99) < 98 ? rin(0, N_INSTR - 1) : 3)},
-                              .account = {acct}, .side = (ch_side)rin(0, 1),
-                              .stp = (ch_stp)rin(0, 2), .qty = rin(1, 10),
+                              .account = {acct},
+                              .side = (ch_side)rin(0, 1),
+                              .stp = (ch_stp)rin(0, 2),
+                              .qty = rin(1, 10),
                               .user = rnd() & 0xffff};
             int64_t mid = 30;
             q.price = q.side == CH_BUY ? mid - rin(-3, 12) : mid + rin(-3, 12);
@@ -576,13 +658,28 @@ static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_level
             } else {
                 /* bad input of some kind */
                 switch (rin(0, 6)) {
-                case 0: q.qty = -rin(0, 5); break;
-                case 1: q.price = rin(0, 1) ? 0 : BAND_MAX + rin(1, 5); break;
-                case 2: q.side = (ch_side)rin(2, 9); break;
-                case 3: q.tif = (ch_tif)rin(3, 9); break;
-                case 4: q.post_only = true; q.tif = CH_TIF_IOC; break;
-                case 5: q.qty = CH_QTY_MAX + 1; break;
-                default: q.stp = (ch_stp)5; break;
+                case 0:
+                    q.qty = -rin(0, 5);
+                    break;
+                case 1:
+                    q.price = rin(0, 1) ? 0 : BAND_MAX + rin(1, 5);
+                    break;
+                case 2:
+                    q.side = (ch_side)rin(2, 9);
+                    break;
+                case 3:
+                    q.tif = (ch_tif)rin(3, 9);
+                    break;
+                case 4:
+                    q.post_only = true;
+                    q.tif = CH_TIF_IOC;
+                    break;
+                case 5:
+                    q.qty = CH_QTY_MAX + 1;
+                    break;
+                default:
+                    q.stp = (ch_stp)5;
+                    break;
                 }
             }
             ch_order_result res;
@@ -618,18 +715,32 @@ static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_level
             uint32_t who = rin(0, 19) ? o->account : acct;
             int64_t nq = 0, np = 0;
             switch (rin(0, 5)) {
-            case 0: nq = rin(1, o->rem); break;              /* down: keeps priority */
-            case 1: nq = o->rem + rin(1, 5); break;          /* up: loses it */
-            case 2: np = o->price + rin(-4, 4); break;       /* price */
-            case 3: nq = rin(1, 12); np = o->price + rin(-8, 8); break;
-            case 4: np = o->side == CH_BUY ? 30 + rin(0, 10) : 30 - rin(0, 10); break; /* cross */
-            default: nq = rin(-2, 0); np = rin(0, 3) ? 0 : BAND_MAX + 1; break;
+            case 0:
+                nq = rin(1, o->rem);
+                break; /* down: keeps priority */
+            case 1:
+                nq = o->rem + rin(1, 5);
+                break; /* up: loses it */
+            case 2:
+                np = o->price + rin(-4, 4);
+                break; /* price */
+            case 3:
+                nq = rin(1, 12);
+                np = o->price + rin(-8, 8);
+                break;
+            case 4:
+                np = o->side == CH_BUY ? 30 + rin(0, 10) : 30 - rin(0, 10);
+                break; /* cross */
+            default:
+                nq = rin(-2, 0);
+                np = rin(0, 3) ? 0 : BAND_MAX + 1;
+                break;
             }
             if (np < 0)
                 np = 0;
             ch_order_result res;
-            ch_err a = ch_book_replace(bk, (ch_account_id){who}, (ch_order_id){map_id(target)},
-                                       nq, np, &res);
+            ch_err a = ch_book_replace(bk, (ch_account_id){who}, (ch_order_id){map_id(target)}, nq,
+                                       np, &res);
             ch_err b = ref_replace(&r, who, target, nq, np);
             DIFF_ASSERT(a == b, "replace %s vs %s", seed0, op_no, ch_errname(a), ch_errname(b));
             counts[a == CH_OK ? 4 : 5]++;

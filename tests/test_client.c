@@ -28,34 +28,34 @@
 
 static int g_checks;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        g_checks++;                                                                   \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            exit(1);                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        g_checks++;                                                                                \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* A call that must fail with @p code, with the server's message. */
-#define CHECK_ERR(c, call, code)                                                         \
-    do {                                                                                 \
-        ch_err e_ = (call);                                                              \
-        if (e_ != (code))                                                                \
-            fprintf(stderr, "%s:%d: got %s (%s), want %s\n", __FILE__, __LINE__,         \
-                    ch_errwire(e_), ch_client_message(c), ch_errwire(code));             \
-        CHECK(e_ == (code));                                                             \
-        CHECK(ch_client_message(c)[0] != '\0');                                          \
+#define CHECK_ERR(c, call, code)                                                                   \
+    do {                                                                                           \
+        ch_err e_ = (call);                                                                        \
+        if (e_ != (code))                                                                          \
+            fprintf(stderr, "%s:%d: got %s (%s), want %s\n", __FILE__, __LINE__, ch_errwire(e_),   \
+                    ch_client_message(c), ch_errwire(code));                                       \
+        CHECK(e_ == (code));                                                                       \
+        CHECK(ch_client_message(c)[0] != '\0');                                                    \
     } while (0)
 
 #define OK(c, call) CHECK_ERR_OK(c, call)
-#define CHECK_ERR_OK(c, call)                                                            \
-    do {                                                                                 \
-        ch_err e_ = (call);                                                              \
-        if (e_ != CH_OK)                                                                 \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, ch_errwire(e_),       \
-                    ch_client_message(c));                                               \
-        CHECK(e_ == CH_OK);                                                              \
+#define CHECK_ERR_OK(c, call)                                                                      \
+    do {                                                                                           \
+        ch_err e_ = (call);                                                                        \
+        if (e_ != CH_OK)                                                                           \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, ch_errwire(e_),                 \
+                    ch_client_message(c));                                                         \
+        CHECK(e_ == CH_OK);                                                                        \
     } while (0)
 
 static double tick(double x)
@@ -66,8 +66,12 @@ static double tick(double x)
 static ch_client_order limit(const char *account, const char *symbol, ch_client_side side,
                              int64_t qty, double price)
 {
-    return (ch_client_order){.account = account, .symbol = symbol, .side = side, .qty = qty,
-                             .has_price = true, .price = price};
+    return (ch_client_order){.account = account,
+                             .symbol = symbol,
+                             .side = side,
+                             .qty = qty,
+                             .has_price = true,
+                             .price = price};
 }
 
 static void against_chd(const char *url, bool binary, const char *admin_key)
@@ -139,9 +143,14 @@ static void against_chd(const char *url, bool binary, const char *admin_key)
 
     /* market data: vol by expiry and by symbol, funding, perp */
     ch_client_vol iv[2] = {{expiry, 0.6}, {call, 0.6}};
-    ch_client_market m = {.underlying = "BTC", .index = 100000, .has_funding_rate = true,
-                          .funding_rate = 0.0001, .has_perp = true, .perp = 100010,
-                          .iv = iv, .n_iv = 1};
+    ch_client_market m = {.underlying = "BTC",
+                          .index = 100000,
+                          .has_funding_rate = true,
+                          .funding_rate = 0.0001,
+                          .has_perp = true,
+                          .perp = 100010,
+                          .iv = iv,
+                          .n_iv = 1};
     uint64_t seq = 0, seq2 = 0;
     OK(c, ch_client_market_update(c, &m, &seq));
     m.iv = &iv[1];
@@ -190,8 +199,7 @@ static void against_chd(const char *url, bool binary, const char *admin_key)
     ch_client_release(oo);
     OK(c, ch_client_order_replace(c, alice, r.order_id, 3, false, 0, &r2));
     CHECK(r2.remaining_qty == 3 && strcmp(r2.order_id, r.order_id) == 0);
-    CHECK_ERR(c, ch_client_order_replace(c, alice, r.order_id, 0, true, 10.25, &r2),
-              CH_EBADPRICE);
+    CHECK_ERR(c, ch_client_order_replace(c, alice, r.order_id, 0, true, 10.25, &r2), CH_EBADPRICE);
     CHECK_ERR(c, ch_client_order_replace(c, bob, r.order_id, 2, false, 0, &r2), CH_ENOT_OWNER);
     ch_client_cancel_result cr;
     OK(c, ch_client_order_cancel(c, alice, r.order_id, &cr));

@@ -31,11 +31,11 @@
 #include "ch_check.h"
 #include "fixtures.h"
 
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
-#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
-#define N_INSTR 5
-#define N_ACCT 8
-#define MAX_SEQ 400000
+#define DAY        (INT64_C(86400) * CH_NS_PER_SEC)
+#define USD(x)     ((int64_t)((x)*CH_CASH_SCALE))
+#define N_INSTR    5
+#define N_ACCT     8
+#define MAX_SEQ    400000
 #define MAX_TRADES 400000
 
 /* what goes through the pipe: fixed-size records, one write() each */
@@ -86,9 +86,12 @@ static void child_step(child_state *cs, const ch_command *c)
     if (ch_store_log(cs->st, c, &seq) != CH_OK)
         _exit(3);
     if (cs->n_pending < cs->cap)
-        cs->pending[cs->n_pending++] =
-            (ack){.kind = 1, .err = r.err, .seq = seq, .order_id = r.order.id.v,
-                  .filled = r.order.filled, .status = (int32_t)r.order.status};
+        cs->pending[cs->n_pending++] = (ack){.kind = 1,
+                                             .err = r.err,
+                                             .seq = seq,
+                                             .order_id = r.order.id.v,
+                                             .filled = r.order.filled,
+                                             .status = (int32_t)r.order.status};
     if (c->type == CH_C_SUBMIT && r.err == CH_OK && r.order.remaining > 0) {
         size_t k = cs->n_live < 1024 ? cs->n_live++ : (size_t)(r.order.id.v % 1024);
         cs->live[k] = r.order.id;
@@ -173,7 +176,8 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
                 c.order.side = (ch_side)((u >> 8) & 1);
                 c.order.tif = (u >> 9) % 4 == 0 ? CH_TIF_IOC : CH_TIF_GTC;
                 double base = c.order.instr.v < 2 ? 6000 : c.order.instr.v < 4 ? 4000 : 3500;
-                c.order.price = (int64_t)llround(base * (0.8 + 0.4 * ((u >> 12) % 100) / 100.0) / 0.5);
+                c.order.price =
+                    (int64_t)llround(base * (0.8 + 0.4 * ((u >> 12) % 100) / 100.0) / 0.5);
                 c.order.qty = 1 + (u >> 20) % 5;
             } else if (cs.n_live > 0) {
                 size_t k = (u >> 8) % cs.n_live;
@@ -222,7 +226,8 @@ static void on_replay_fill(void *ctx, const ch_engine_event *ev)
     r->n_fills++;
 }
 
-static void on_replay_cmd(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *res)
+static void on_replay_cmd(void *ctx, uint64_t seq, const ch_command *c,
+                          const ch_command_result *res)
 {
     (void)c;
     replayed *r = ctx;
@@ -302,7 +307,8 @@ static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills)
     }
     for (uint32_t a = 0; a < N_ACCT; a++)
         for (uint32_t i = 0; i < N_INSTR; i++)
-            ck_assert_msg(pos[a][i] == ch_engine_position(r.e, (ch_account_id){a}, (ch_instr_id){i}),
+            ck_assert_msg(pos[a][i] ==
+                              ch_engine_position(r.e, (ch_account_id){a}, (ch_instr_id){i}),
                           "seed %llu: position of %u in %u is not the sum of its fills",
                           (unsigned long long)g_seed, a, i);
     ck_assert_int_eq(ch_engine_check(r.e), CH_OK);

@@ -14,9 +14,9 @@
 #include "ch_check.h"
 #include "fixtures.h"
 
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
-#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
-#define TICK 0.5
+#define DAY    (INT64_C(86400) * CH_NS_PER_SEC)
+#define USD(x) ((int64_t)((x)*CH_CASH_SCALE))
+#define TICK   0.5
 
 static ch_engine *eng;
 static ch_time now0, exp1;
@@ -53,8 +53,14 @@ static void mark(double index, double vol)
 {
     ch_time e[1] = {exp1};
     double k[1] = {0}, v[1] = {vol};
-    ch_market_update mu = {.underlying = 0, .index = index, .rate = 0, .funding_rate = NAN,
-                           .perp = NAN, .n_marks = 1, .mark_expiry = e, .mark_strike = k,
+    ch_market_update mu = {.underlying = 0,
+                           .index = index,
+                           .rate = 0,
+                           .funding_rate = NAN,
+                           .perp = NAN,
+                           .n_marks = 1,
+                           .mark_expiry = e,
+                           .mark_strike = k,
                            .mark_vol = v};
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
 }
@@ -85,12 +91,12 @@ static void setup_with(const ch_engine_config *cfg)
     P90 = list("BTC-25DEC26-90000-P");
     C110 = list("BTC-25DEC26-110000-C");
     mark(100000, 0.5);
-    ck_assert_int_eq(ch_engine_account_open(eng, "alice", USD(10e6), CH_STP_CANCEL_INCOMING,
-                                            &alice), CH_OK);
+    ck_assert_int_eq(
+        ch_engine_account_open(eng, "alice", USD(10e6), CH_STP_CANCEL_INCOMING, &alice), CH_OK);
     ck_assert_int_eq(ch_engine_account_open(eng, "bob", USD(10e6), CH_STP_CANCEL_INCOMING, &bob),
                      CH_OK);
-    ck_assert_int_eq(ch_engine_account_open(eng, "carol", USD(10e6), CH_STP_CANCEL_INCOMING,
-                                            &carol), CH_OK);
+    ck_assert_int_eq(
+        ch_engine_account_open(eng, "carol", USD(10e6), CH_STP_CANCEL_INCOMING, &carol), CH_OK);
     int64_t sh;
     ck_assert_int_eq(ch_engine_pool_deposit(eng, carol, USD(5e6), &sh), CH_OK);
     nfills = 0;
@@ -121,8 +127,12 @@ static void teardown(void)
 static ch_engine_result order(ch_account_id a, ch_instr_id i, ch_side side, double price,
                               int64_t qty, ch_tif tif, ch_err want)
 {
-    ch_engine_order o = {.account = a, .instr = i, .side = side, .tif = tif,
-                         .price = (int64_t)llround(price / TICK), .qty = qty};
+    ch_engine_order o = {.account = a,
+                         .instr = i,
+                         .side = side,
+                         .tif = tif,
+                         .price = (int64_t)llround(price / TICK),
+                         .qty = qty};
     ch_engine_result r;
     nfills = 0;
     ck_assert_int_eq(ch_engine_submit(eng, &o, &r), want);
@@ -495,8 +505,8 @@ START_TEST(resting_sells_count_as_if_filled)
     /* dave can afford both exactly, not by the sum */
     double cash_usd = floor((m_both + m_call + m_put) / 2);
     ch_account_id dave;
-    ck_assert_int_eq(ch_engine_account_open(eng, "dave", USD(cash_usd), CH_STP_CANCEL_INCOMING,
-                                            &dave), CH_OK);
+    ck_assert_int_eq(
+        ch_engine_account_open(eng, "dave", USD(cash_usd), CH_STP_CANCEL_INCOMING, &dave), CH_OK);
     ck_assert_str_eq(ch_engine_account_name(eng, dave), "dave");
     ck_assert_ptr_null(ch_engine_account_name(eng, (ch_account_id){999}));
     ch_engine_result dc = order(dave, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
@@ -543,16 +553,16 @@ START_TEST(resting_sells_count_as_if_filled)
      * once and answers exactly */
     double sum_usd = floor(m_call + m_put) + 10;
     ch_account_id fay, gil;
-    ck_assert_int_eq(ch_engine_account_open(eng, "fay", USD(sum_usd), CH_STP_CANCEL_INCOMING,
-                                            &fay), CH_OK);
-    ck_assert_int_eq(ch_engine_account_open(eng, "gil", USD(sum_usd), CH_STP_CANCEL_INCOMING,
-                                            &gil), CH_OK);
+    ck_assert_int_eq(ch_engine_account_open(eng, "fay", USD(sum_usd), CH_STP_CANCEL_INCOMING, &fay),
+                     CH_OK);
+    ck_assert_int_eq(ch_engine_account_open(eng, "gil", USD(sum_usd), CH_STP_CANCEL_INCOMING, &gil),
+                     CH_OK);
     walks = exact_walks();
     order(fay, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
     ch_engine_result fp = order(fay, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
     order(gil, C110, CH_SELL, pc, 1, CH_TIF_GTC, CH_OK);
     order(gil, P90, CH_SELL, pp, 1, CH_TIF_GTC, CH_OK);
-    expect_walks(walks); /* the bound settled all four */
+    expect_walks(walks);                                /* the bound settled all four */
     ck_assert_double_eq_tol(margin(fay), m_both, 1e-6); /* exact, from the books */
     ck_assert_int_eq(ch_engine_replace(eng, fay, fp.id, 2, 0, NULL),
                      m_c2p <= sum_usd ? CH_OK : CH_EMARGIN);
@@ -577,8 +587,8 @@ START_TEST(bad_orders_change_nothing)
     order(alice, C100, CH_BUY, 5000, -1, CH_TIF_GTC, CH_EBADQTY);
     order(alice, C100, CH_BUY, 2000000, 1, CH_TIF_GTC, CH_EBADPRICE);
     order(alice, (ch_instr_id){60}, CH_BUY, 5000, 1, CH_TIF_GTC, CH_EUNKNOWN_SYMBOL);
-    ch_engine_order o = {.account = alice, .instr = C100, .side = (ch_side)5, .price = 10,
-                         .qty = 1};
+    ch_engine_order o = {
+        .account = alice, .instr = C100, .side = (ch_side)5, .price = 10, .qty = 1};
     ck_assert_int_eq(ch_engine_submit(eng, &o, NULL), CH_EBADSIDE);
     o.side = CH_BUY;
     o.post_only = true;
@@ -595,8 +605,8 @@ START_TEST(bad_orders_change_nothing)
     ck_assert_int_eq(ch_engine_replace(eng, alice, rr.id, CH_QTY_MAX, 1999999, NULL), CH_EFUNDS);
     ck_assert_int_eq(ch_engine_cancel(eng, alice, rr.id, NULL), CH_OK);
     /* an underlying whose band top cannot be reserved in 64-bit cash */
-    ch_underlying_config big = {.name = "ETH", .contract_size = 1.0, .min_price = 1,
-                                .max_price = INT64_C(1) << 50};
+    ch_underlying_config big = {
+        .name = "ETH", .contract_size = 1.0, .min_price = 1, .max_price = INT64_C(1) << 50};
     ck_assert_int_eq(ch_tick_parse("0.5", 3, &big), CH_OK);
     ck_assert_int_eq(ch_engine_add_underlying(eng, &big, NULL), CH_EBADCONFIG);
     int64_t tot, ext;
@@ -611,14 +621,18 @@ START_TEST(expiry_settles_in_cash)
 {
     order(bob, C90, CH_SELL, 11000, 2, CH_TIF_GTC, CH_OK);
     order(alice, C90, CH_BUY, 11000, 2, CH_TIF_GTC, CH_OK);
-    order(alice, P90, CH_BUY, 100, 1, CH_TIF_GTC, CH_OK); /* rests below the pool's bid? */
+    order(alice, P90, CH_BUY, 100, 1, CH_TIF_GTC, CH_OK);   /* rests below the pool's bid? */
     order(bob, C100, CH_SELL, 99999, 1, CH_TIF_GTC, CH_OK); /* resting, will be cancelled */
     int64_t a0 = cash(alice), b0 = cash(bob);
     ch_account_info ai;
     ch_engine_account(eng, bob, &ai);
     /* index at expiry 103000: C90 pays 13000 per contract */
-    ch_market_update mu = {.underlying = 0, .index = 103000, .rate = NAN, .funding_rate = NAN,
-                           .perp = NAN, .time = exp1};
+    ch_market_update mu = {.underlying = 0,
+                           .index = 103000,
+                           .rate = NAN,
+                           .funding_rate = NAN,
+                           .perp = NAN,
+                           .time = exp1};
     nsettle = 0;
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     check_ok();
@@ -673,8 +687,10 @@ START_TEST(lp_shares_at_nav)
     ck_assert_double_eq_tol(p4.hedge_value, -100, 1e-9); /* marked at its own price */
     ck_assert_double_eq_tol(p4.nav, p3.nav - 100, 1e-6);
     ck_assert_double_eq_tol(p4.nav_per_share, p4.nav * CH_CASH_SCALE / (double)p4.shares, 1e-12);
-    ck_assert_double_eq_tol(p4.nav, (double)p4.cash / CH_CASH_SCALE + p4.inventory_value +
-                                        p4.house_value + p4.hedge_value, 1e-6);
+    ck_assert_double_eq_tol(p4.nav,
+                            (double)p4.cash / CH_CASH_SCALE + p4.inventory_value + p4.house_value +
+                                p4.hedge_value,
+                            1e-6);
     ck_assert_int_eq(ch_engine_pool_deposit(eng, bob, 0, &got), CH_EINVAL);
     ck_assert_int_eq(ch_engine_pool_deposit(eng, bob, USD(1e9), &got), CH_EFUNDS);
 }
@@ -777,7 +793,9 @@ START_TEST(tight_position_capacity)
         if (ch_engine_quote(eng, i, side, 1, &q) != CH_OK)
             continue;
         int64_t off = (int64_t)((r >> 8) % 40) - 20;
-        ch_engine_order o = {.account = acc[(r >> 16) % 3], .instr = i, .side = side,
+        ch_engine_order o = {.account = acc[(r >> 16) % 3],
+                             .instr = i,
+                             .side = side,
                              .tif = (r >> 20) % 3 == 0 ? CH_TIF_IOC : CH_TIF_GTC,
                              .price = q.price + (side == CH_BUY ? off : -off),
                              .qty = 1 + (int64_t)((r >> 24) % 3)};
@@ -789,8 +807,7 @@ START_TEST(tight_position_capacity)
         capacity += err == CH_ECAPACITY;
         if (err == CH_OK)
             live_add(&live, o.account, &res);
-        ck_assert_msg(err == CH_OK || err == CH_ECAPACITY || err == CH_EMARGIN ||
-                          err == CH_EFUNDS,
+        ck_assert_msg(err == CH_OK || err == CH_ECAPACITY || err == CH_EMARGIN || err == CH_EFUNDS,
                       "step %d: %s", step, ch_errname(err));
         ck_assert_msg(ch_engine_check(eng) == CH_OK, "invariants broken at step %d", step);
     }
@@ -806,8 +823,9 @@ START_TEST(randomized_invariants)
     const char *names[5] = {"dan", "erin", "frank", "gus", "hal"};
     const double usd[5] = {2e6, 2e6, 2e6, 40000, 150000};
     for (int i = 0; i < 5; i++)
-        ck_assert_int_eq(ch_engine_account_open(eng, names[i], USD(usd[i]), (ch_stp)(i % 3),
-                                                &acc[3 + i]), CH_OK);
+        ck_assert_int_eq(
+            ch_engine_account_open(eng, names[i], USD(usd[i]), (ch_stp)(i % 3), &acc[3 + i]),
+            CH_OK);
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 4242;
     static live_orders live;
@@ -828,16 +846,20 @@ START_TEST(randomized_invariants)
             ch_side side = (ch_side)((r >> 6) & 1);
             ch_greeks g;
             const ch_instrument *in = ch_instruments_get(ch_engine_instruments(eng), i);
-            ch_bs(in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL, 100000,
-                  (double)in->sym.strike, years(), 0, 0, 0.5, &g);
+            ch_bs(in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL, 100000, (double)in->sym.strike,
+                  years(), 0, 0, 0.5, &g);
             double off = g.price * (((double)((r >> 8) % 41) - 20.0) / 100.0);
             double px = side == CH_BUY ? g.price - off : g.price + off;
             px = floor(px / TICK) * TICK;
             if (px < TICK)
                 px = TICK;
-            ch_tif tif = (ch_tif)((r >> 14) % 4 == 0 ? CH_TIF_IOC
-                                  : (r >> 14) % 9 == 1 ? CH_TIF_FOK : CH_TIF_GTC);
-            ch_engine_order o = {.account = a, .instr = i, .side = side, .tif = tif,
+            ch_tif tif = (ch_tif)((r >> 14) % 4 == 0   ? CH_TIF_IOC
+                                  : (r >> 14) % 9 == 1 ? CH_TIF_FOK
+                                                       : CH_TIF_GTC);
+            ch_engine_order o = {.account = a,
+                                 .instr = i,
+                                 .side = side,
+                                 .tif = tif,
                                  .price = (int64_t)llround(px / TICK),
                                  .qty = 1 + (int64_t)((r >> 18) % 6)};
             ch_engine_result res;
@@ -874,11 +896,16 @@ START_TEST(randomized_invariants)
             double idx = 100000 * (1 + (((double)((r >> 8) % 21)) - 10) / 1000);
             ch_time e1[1] = {exp1};
             double k[1] = {0}, v[1] = {0.5};
-            ch_market_update mu = {.underlying = 0, .index = idx, .rate = 0,
+            ch_market_update mu = {.underlying = 0,
+                                   .index = idx,
+                                   .rate = 0,
                                    .funding_rate = ((double)((r >> 16) % 7) - 3) * 1e-4,
                                    .perp = idx * (1 + ((double)((r >> 20) % 5) - 2) * 1e-4),
-                                   .time = now0 + hours * 3600 * CH_NS_PER_SEC, .n_marks = 1,
-                                   .mark_expiry = e1, .mark_strike = k, .mark_vol = v};
+                                   .time = now0 + hours * 3600 * CH_NS_PER_SEC,
+                                   .n_marks = 1,
+                                   .mark_expiry = e1,
+                                   .mark_strike = k,
+                                   .mark_vol = v};
             ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
         }
         ck_assert_msg(ch_engine_check(eng) == CH_OK, "invariants broken at step %d", step);
@@ -897,8 +924,9 @@ START_TEST(randomized_invariants)
     ch_engine_pool(eng, &pi);
     ck_assert_double_ne(pi.hedge_value, 0);
     ck_assert_double_ne(pi.house_value, 0);
-    fprintf(stderr, "engine random: %ld accepted, %ld rejected; lots book %lld net %lld pool %lld\n",
-            ok, rejected, (long long)n.lots[0], (long long)n.lots[1], (long long)n.lots[2]);
+    fprintf(stderr,
+            "engine random: %ld accepted, %ld rejected; lots book %lld net %lld pool %lld\n", ok,
+            rejected, (long long)n.lots[0], (long long)n.lots[1], (long long)n.lots[2]);
 #ifdef CH_ENGINE_SELF_CHECK
     extern unsigned long ch_engine_self_checks;
     extern unsigned long ch_engine_exact_walks, ch_engine_exact_free;
@@ -909,8 +937,12 @@ START_TEST(randomized_invariants)
     ck_assert_uint_gt(ch_engine_self_checks, 1000);
 #endif
     /* expiry settles everything */
-    ch_market_update mu = {.underlying = 0, .index = 101234.5, .rate = NAN, .funding_rate = NAN,
-                           .perp = NAN, .time = exp1 + 1};
+    ch_market_update mu = {.underlying = 0,
+                           .index = 101234.5,
+                           .rate = NAN,
+                           .funding_rate = NAN,
+                           .perp = NAN,
+                           .time = exp1 + 1};
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     check_ok();
     for (int i = 0; i < 8; i++)
@@ -935,7 +967,8 @@ START_TEST(randomized_margin_holds)
         char name[16];
         snprintf(name, sizeof name, "m%d", i);
         ck_assert_int_eq(ch_engine_account_open(eng, name, USD(20000 * pow(1.5, i)),
-                                                CH_STP_CANCEL_INCOMING, &acc[i]), CH_OK);
+                                                CH_STP_CANCEL_INCOMING, &acc[i]),
+                         CH_OK);
     }
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
     uint64_t rng = 99;
@@ -950,15 +983,18 @@ START_TEST(randomized_margin_holds)
         ch_instr_id i = ins[(r >> 8) % 5];
         const ch_instrument *in = ch_instruments_get(ch_engine_instruments(eng), i);
         ch_greeks g;
-        ch_bs(in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL, 100000,
-              (double)in->sym.strike, years(), 0, 0, 0.5, &g);
+        ch_bs(in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL, 100000, (double)in->sym.strike,
+              years(), 0, 0, 0.5, &g);
         if (kind < 65 || live.n == 0) {
             /* a resting order: mostly sells above the market, some bids */
             ch_account_id a = acc[(r >> 12) % NA];
             ch_side side = kind < 55 ? CH_SELL : CH_BUY;
             double off = g.price * (0.05 + (double)((r >> 16) % 30) / 100.0);
             double px = floor((side == CH_SELL ? g.price + off : g.price - off) / TICK) * TICK;
-            ch_engine_order o = {.account = a, .instr = i, .side = side, .tif = CH_TIF_GTC,
+            ch_engine_order o = {.account = a,
+                                 .instr = i,
+                                 .side = side,
+                                 .tif = CH_TIF_GTC,
                                  .price = (int64_t)llround(fmax(px, TICK) / TICK),
                                  .qty = 1 + (int64_t)((r >> 22) % 3)};
             ch_engine_result res;
@@ -971,7 +1007,10 @@ START_TEST(randomized_margin_holds)
             live_cancel(&live, (int)((r >> 8) % (unsigned)live.n));
         } else if (kind < 98) {
             /* someone takes what rests: bob's IOC buy well above the market */
-            ch_engine_order o = {.account = bob, .instr = i, .side = CH_BUY, .tif = CH_TIF_IOC,
+            ch_engine_order o = {.account = bob,
+                                 .instr = i,
+                                 .side = CH_BUY,
+                                 .tif = CH_TIF_IOC,
                                  .price = (int64_t)llround(floor(g.price * 1.4 / TICK)),
                                  .qty = 1 + (int64_t)((r >> 22) % 4)};
             ch_engine_result res;

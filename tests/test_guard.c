@@ -198,7 +198,8 @@ START_TEST(binary_needs_a_bound_connection)
     ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_EUNAUTHORIZED);
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
     chi_guard_conn_removed(g, 11);
-    ck_assert(chi_guard_conn_added_at(g, 11, false, 0)); /* a new connection with a reused id: unbound */
+    ck_assert(
+        chi_guard_conn_added_at(g, 11, false, 0)); /* a new connection with a reused id: unbound */
     ck_assert_int_eq(chi_guard_binary(g, 11, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
     chi_guard_destroy(g);
 }
@@ -248,8 +249,8 @@ START_TEST(open_order_cap)
     ec.max_orders = ec.max_positions = 256;
     ch_engine *e = ch_engine_create(&ec);
     ck_assert_ptr_nonnull(e);
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1, .min_price = 1,
-                              .max_price = 2000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 2000000};
     ch_tick_parse("0.5", 3, &u);
     ck_assert_int_eq(ch_engine_add_underlying(e, &u, NULL), CH_OK);
     ch_time t;
@@ -258,10 +259,10 @@ START_TEST(open_order_cap)
     ch_instr_id c;
     ck_assert_int_eq(ch_engine_list(e, "BTC-25DEC26-100000-C", 20, &c), CH_OK);
     ch_account_id a;
-    ck_assert_int_eq(ch_engine_account_open(e, "a", 1000000 * CH_CASH_SCALE, CH_STP_CANCEL_INCOMING,
-                                            &a), CH_OK);
-    chi_guard_config cfg = {.max_clients = 8, .max_open_orders = 3, .account_rate = 1000,
-                            .account_burst = 1000};
+    ck_assert_int_eq(
+        ch_engine_account_open(e, "a", 1000000 * CH_CASH_SCALE, CH_STP_CANCEL_INCOMING, &a), CH_OK);
+    chi_guard_config cfg = {
+        .max_clients = 8, .max_open_orders = 3, .account_rate = 1000, .account_burst = 1000};
     chi_guard *g = chi_guard_create(&cfg, 16);
     const char *msg;
     ch_order_id ids[4];
@@ -288,8 +289,12 @@ END_TEST
 
 int main(void)
 {
-    const TTest *const tests[] = {bucket_refills_at_its_rate, op_classes, keys,
-                                  connections_under_churn, binary_needs_a_bound_connection, connection_io_and_idle,
+    const TTest *const tests[] = {bucket_refills_at_its_rate,
+                                  op_classes,
+                                  keys,
+                                  connections_under_churn,
+                                  binary_needs_a_bound_connection,
+                                  connection_io_and_idle,
                                   open_order_cap};
     Suite *s = suite_create("guard");
     TCase *tc = tcase_create("guard");

@@ -28,8 +28,14 @@ extern char **environ;
 
 static ch_hedge_inputs at(ch_time now, double net_delta, double position)
 {
-    ch_hedge_inputs in = {.now = now, .net_delta = net_delta, .position = position,
-                          .gamma = 0.01, .spot = 100000, .vol = 0.5, .rate = 0, .tau = 0.1,
+    ch_hedge_inputs in = {.now = now,
+                          .net_delta = net_delta,
+                          .position = position,
+                          .gamma = 0.01,
+                          .spot = 100000,
+                          .vol = 0.5,
+                          .rate = 0,
+                          .tau = 0.1,
                           .last_trade = 0};
     return in;
 }
@@ -46,7 +52,7 @@ START_TEST(policy_off_and_every_batch)
     ch_hedge_inputs in = at(0, 12.5, 2.0);
     ck_assert_int_eq(ch_hedge_decide(&p, &in, &q), CH_OK);
     ck_assert_double_eq(q, -14.5); /* target -12.5, holding +2 */
-    in = at(0, 0.0005, 0);          /* dust */
+    in = at(0, 0.0005, 0);         /* dust */
     ck_assert_int_eq(ch_hedge_decide(&p, &in, &q), CH_OK);
     ck_assert_double_eq(q, 0);
     p.max_order = 5;
@@ -116,7 +122,7 @@ START_TEST(policy_interval_and_hybrid)
     in = at(HOUR, 12, 0); /* band breached before the interval */
     ch_hedge_decide(&p, &in, &q);
     ck_assert_double_eq(q, -2); /* to the edge */
-    in = at(5 * HOUR, 3, 0); /* inside the band, interval due: back to target */
+    in = at(5 * HOUR, 3, 0);    /* inside the band, interval due: back to target */
     ch_hedge_decide(&p, &in, &q);
     ck_assert_double_eq(q, -3);
     in = at(HOUR, 3, 0);
@@ -340,7 +346,7 @@ static pid_t start_venue(const char *const extra[])
     char *argv[16];
     int k = 0;
     argv[k++] = (char *)(uintptr_t)bin;
-    argv[k++] = (char *)(uintptr_t)"--listen";
+    argv[k++] = (char *)(uintptr_t) "--listen";
     argv[k++] = url;
     for (int i = 0; extra != NULL && extra[i] != NULL; i++)
         argv[k++] = (char *)(uintptr_t)extra[i];
@@ -399,8 +405,11 @@ static long venue_executed(void)
 
 static ch_hedger *nng_hedger(int timeout_ms)
 {
-    ch_hedge_nng_config c = {.url = url, .timeout_ms = timeout_ms, .backoff_ms = 10,
-                             .backoff_max_ms = 100, .max_attempts = 3};
+    ch_hedge_nng_config c = {.url = url,
+                             .timeout_ms = timeout_ms,
+                             .backoff_ms = 10,
+                             .backoff_max_ms = 100,
+                             .max_attempts = 3};
     ch_hedge_adapter a;
     ck_assert_int_eq(ch_hedge_adapter_nng(&c, &a), CH_OK);
     ch_hedge_policy p;

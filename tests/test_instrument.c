@@ -7,7 +7,7 @@
 #include "ch/instrument.h"
 #include "ch_check.h"
 
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+#define DAY   (INT64_C(86400) * CH_NS_PER_SEC)
 #define HOUR8 (INT64_C(8) * 3600 * CH_NS_PER_SEC)
 
 static ch_err parse(const char *s, ch_symbol *out)
@@ -122,8 +122,8 @@ START_TEST(round_trip_every_day)
     for (ch_time t = start; t <= end; t += DAY) {
         for (size_t k = 0; k < sizeof strikes / sizeof strikes[0]; k++) {
             for (int c = 0; c < 2; c++) {
-                ch_symbol s = {.kind = c ? CH_PUT : CH_CALL, .expiry = t + HOUR8,
-                               .strike = strikes[k]};
+                ch_symbol s = {
+                    .kind = c ? CH_PUT : CH_CALL, .expiry = t + HOUR8, .strike = strikes[k]};
                 strcpy(s.underlying, n % 2 ? "BTC" : "ETH_USDC");
                 char buf[CH_SYMBOL_MAX];
                 ck_assert_int_eq(ch_symbol_format(&s, buf, sizeof buf), CH_OK);
@@ -201,8 +201,8 @@ END_TEST
 
 static ch_underlying_config btc(void)
 {
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 2000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     ck_assert_int_eq(ch_tick_parse("0.5", 3, &u), CH_OK);
     return u;
 }
@@ -221,11 +221,11 @@ START_TEST(ticks_and_prices)
     ck_assert_int_eq(t, 2468);
     ck_assert_int_eq(ch_price_parse(&u, "0.5", 3, &t), CH_OK);
     ck_assert_int_eq(t, 1);
-    static const char *bad[] = {"1234.25", "1234.1", "0", "0.0", "-1", "+1", "1e3", ".5", "5.",
-                                "", "abc", "1 ", "1000000.5", "99999999999999999999"};
+    static const char *bad[] = {
+        "1234.25", "1234.1", "0", "0.0", "-1", "+1",        "1e3",
+        ".5",      "5.",     "",  "abc", "1 ", "1000000.5", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        ck_assert_msg(ch_price_parse(&u, bad[i], strlen(bad[i]), &t) == CH_EBADPRICE, "%s",
-                      bad[i]);
+        ck_assert_msg(ch_price_parse(&u, bad[i], strlen(bad[i]), &t) == CH_EBADPRICE, "%s", bad[i]);
     ck_assert_int_eq(ch_price_from_double(&u, 1234.5, &t), CH_OK);
     ck_assert_int_eq(t, 2469);
     ck_assert_int_eq(ch_price_from_double(&u, 1234.4, &t), CH_EBADPRICE);
@@ -300,8 +300,7 @@ START_TEST(registry)
     ck_assert_int_eq(ch_instruments_lookup(r, "ETH-27DEC26-100000-C", 20, now, &x),
                      CH_EUNKNOWN_SYMBOL);
     ck_assert_int_eq(ch_instruments_lookup(r, "BTC-27DEC26-100000", 18, now, &x), CH_EBADSYMBOL);
-    ck_assert_int_eq(ch_instruments_add(r, "ETH-27DEC26-1-C", 15, now, &x),
-                     CH_EUNKNOWN_UNDERLYING);
+    ck_assert_int_eq(ch_instruments_add(r, "ETH-27DEC26-1-C", 15, now, &x), CH_EUNKNOWN_UNDERLYING);
     /* expiry: 08:00 UTC on the day */
     ch_time exp = ch_instruments_get(r, c)->sym.expiry;
     ck_assert_int_eq(ch_instruments_lookup(r, cs, strlen(cs), exp - 1, &x), CH_OK);

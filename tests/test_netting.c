@@ -14,8 +14,8 @@
 #include "ch_check.h"
 #include "fixtures.h"
 
-#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
-#define TICK 0.5
+#define USD(x) ((int64_t)((x)*CH_CASH_SCALE))
+#define TICK   0.5
 
 static ch_engine *eng;
 static ch_instr_id C90, P90;
@@ -64,8 +64,14 @@ static void start(double delta_limit)
     ck_assert_int_eq(ch_engine_list(eng, "BTC-25DEC26-90000-P", 19, &P90), CH_OK);
     ch_time e[1] = {exp1};
     double k[1] = {0}, v[1] = {0.5};
-    ch_market_update mu = {.underlying = 0, .index = 100000, .rate = 0, .funding_rate = NAN,
-                           .perp = NAN, .n_marks = 1, .mark_expiry = e, .mark_strike = k,
+    ch_market_update mu = {.underlying = 0,
+                           .index = 100000,
+                           .rate = 0,
+                           .funding_rate = NAN,
+                           .perp = NAN,
+                           .n_marks = 1,
+                           .mark_expiry = e,
+                           .mark_strike = k,
                            .mark_vol = v};
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     open_acct("alice", &alice);
@@ -83,8 +89,12 @@ static void stop(void)
 static ch_engine_result order(ch_account_id a, ch_instr_id i, ch_side side, double price,
                               int64_t qty, ch_tif tif)
 {
-    ch_engine_order o = {.account = a, .instr = i, .side = side, .tif = tif,
-                         .price = (int64_t)llround(price / TICK), .qty = qty};
+    ch_engine_order o = {.account = a,
+                         .instr = i,
+                         .side = side,
+                         .tif = tif,
+                         .price = (int64_t)llround(price / TICK),
+                         .qty = qty};
     ch_engine_result r;
     nfills = 0;
     ck_assert_int_eq(ch_engine_submit(eng, &o, &r), CH_OK);
@@ -188,8 +198,8 @@ START_TEST(the_forward_comes_from_the_perp)
 {
     /* by default the index plus the perp's basis, as the marks price options */
     start(0);
-    ch_market_update m0 = {.underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001,
-                           .perp = 100050};
+    ch_market_update m0 = {
+        .underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001, .perp = 100050};
     ck_assert_int_eq(ch_engine_market(eng, &m0), CH_OK);
     order(bob, P90, CH_SELL, 1500, 1, CH_TIF_GTC);
     order(alice, C90, CH_BUY, 20000, 1, CH_TIF_IOC);
@@ -202,8 +212,8 @@ START_TEST(the_forward_comes_from_the_perp)
     g_forward_funding = false;
     /* expected funding 0.01 % per 8 h for 30 days = 0.9 %, and a perp 50
      * over the index: F = 100,000 x 1.009 + 50 = 100,950 */
-    ch_market_update mu = {.underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001,
-                           .perp = 100050};
+    ch_market_update mu = {
+        .underlying = 0, .index = NAN, .rate = NAN, .funding_rate = 0.0001, .perp = 100050};
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     ck_assert_double_eq_tol(ch_engine_expected_funding(eng, 0), 0.0001, 1e-15);
     order(bob, P90, CH_SELL, 1500, 1, CH_TIF_GTC);
@@ -300,8 +310,10 @@ END_TEST
  * engine as chd books them. @return the signed quantity traded. */
 static double hedge_step(ch_hedger *h, double index)
 {
-    ch_hedge_inputs in = {.now = ch_engine_now(eng), .net_delta = ch_engine_net_delta(eng, 0),
-                          .spot = index, .vol = 0.5};
+    ch_hedge_inputs in = {.now = ch_engine_now(eng),
+                          .net_delta = ch_engine_net_delta(eng, 0),
+                          .spot = index,
+                          .vol = 0.5};
     double sent = 0;
     ck_assert_int_eq(ch_engine_gamma_horizon(eng, 0, &in.gamma, &in.tau), CH_OK);
     ck_assert_int_eq(ch_hedger_on_batch(h, &in, index, &sent), CH_OK);
@@ -339,16 +351,24 @@ START_TEST(forwards_are_not_churned_and_unwind_once)
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         double index = 70000 + (double)(rng >> 40) / (double)(1ull << 24) * 60000;
         now += 3 * 3600 * CH_NS_PER_SEC; /* 25 days in all, up to the expiry */
-        ch_market_update mu = {.underlying = 0, .index = index, .rate = NAN, .funding_rate = 1e-4,
-                               .perp = index, .time = now};
+        ch_market_update mu = {.underlying = 0,
+                               .index = index,
+                               .rate = NAN,
+                               .funding_rate = 1e-4,
+                               .perp = index,
+                               .time = now};
         ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
         ck_assert_double_eq(hedge_step(h, index), 0);
     }
     ck_assert_uint_eq(ch_hedger_book(h)->orders, 1);
     ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), 0, 1e-9);
     /* expiry: the forwards settle in cash; one order takes the perp back */
-    ch_market_update mu = {.underlying = 0, .index = 95000, .rate = NAN, .funding_rate = NAN,
-                           .perp = 95000, .time = exp1};
+    ch_market_update mu = {.underlying = 0,
+                           .index = 95000,
+                           .rate = NAN,
+                           .funding_rate = NAN,
+                           .perp = 95000,
+                           .time = exp1};
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     ck_assert_double_eq_tol(ch_engine_net_delta(eng, 0), 0, 1e-9);
     ck_assert_double_eq_tol(hedge_step(h, 95000), -3, 1e-9);

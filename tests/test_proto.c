@@ -67,7 +67,8 @@ START_TEST(json_fields)
     ck_assert_int_eq(ch_proto_string(j, "e", true, s, sizeof s), CH_EBADREQ);
     ck_assert_int_eq(ch_proto_string(j, "qty", true, s, sizeof s), CH_EBADREQ);
     ck_assert_int_eq(ch_proto_string(j, "s", true, s, 3), CH_EBADREQ);
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000};
     ch_tick_parse("0.5", 3, &u);
     int64_t t;
     bool has;
@@ -116,10 +117,10 @@ START_TEST(binary_round_trips)
     ch_bin_batch b = {.id = 0x1122334455667788ull, .count = 3, .orders = orders};
     strcpy(b.account, "alice");
     orders[0] = (ch_bin_order){.instr = 7, .side = 0, .type = 0, .tif = 1, .qty = 5, .price = 1234};
-    orders[1] = (ch_bin_order){.instr = 8, .side = 1, .type = 1, .tif = 2, .flags = 0, .qty = 1,
-                               .price = 0};
-    orders[2] = (ch_bin_order){.instr = 9, .side = 0, .flags = 1, .qty = INT64_C(1) << 40,
-                               .price = -1};
+    orders[1] = (ch_bin_order){
+        .instr = 8, .side = 1, .type = 1, .tif = 2, .flags = 0, .qty = 1, .price = 0};
+    orders[2] =
+        (ch_bin_order){.instr = 9, .side = 0, .flags = 1, .qty = INT64_C(1) << 40, .price = -1};
     strcpy(orders[2].client_order_id, "coid-xyz");
     uint8_t buf[4096];
     size_t n = ch_bin_batch_encode(&b, buf, sizeof buf);
@@ -418,14 +419,14 @@ START_TEST(msg_refusals)
     ck_assert_ptr_null(ch_msg_by_code(CH_BIN_OP_BATCH));
     size_t n;
     static const char *const bad[] = {
-        "{\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1}",                          /* no account */
-        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1.5}",       /* qty not integral */
-        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":\"1\"}",     /* qty a string */
+        "{\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1}",                     /* no account */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1.5}", /* qty not integral */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":\"1\"}", /* qty a string */
         "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1,\"price\":true}",
         "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1,\"post_only\":1}",
-        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1e16}",      /* beyond 2^53 */
-        "{\"account\":\"a\",\"symbol\":null,\"side\":\"buy\",\"qty\":1}",          /* null */
-        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy!!!!!\",\"qty\":1}",    /* too long */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1e16}",   /* beyond 2^53 */
+        "{\"account\":\"a\",\"symbol\":null,\"side\":\"buy\",\"qty\":1}",       /* null */
+        "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy!!!!!\",\"qty\":1}", /* too long */
         "{\"account\":\"0123456789012345678901234567890123\",\"symbol\":\"S\",\"side\":\"buy\","
         "\"qty\":1}",
     };
@@ -438,7 +439,7 @@ START_TEST(msg_refusals)
     /* order ids: only canonical decimal text within 64 bits */
     const ch_msg *oc = ch_msg_find("order.cancel");
     static const char *const ids[] = {"\"007\"", "\"\"", "\"12a\"", "\"18446744073709551616\"",
-                                      "-1", "1.5"};
+                                      "-1",      "1.5"};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         char t[128];
         snprintf(t, sizeof t, "{\"account\":\"a\",\"order_id\":%s}", ids[i]);
@@ -467,8 +468,9 @@ START_TEST(msg_refusals)
     free(b);
     cJSON_Delete(j);
     double nan = NAN;
-    reply_refused("quote", "{\"price\":1,\"model\":2}", 12 + 2 + 8, &nan, 8); /* after header, error, state */
-    reply_refused("stats", "{\"halted\":true}", 12 + 2 + 8, "\2", 1);           /* a bool of 2 */
+    reply_refused("quote", "{\"price\":1,\"model\":2}", 12 + 2 + 8, &nan,
+                  8); /* after header, error, state */
+    reply_refused("stats", "{\"halted\":true}", 12 + 2 + 8, "\2", 1); /* a bool of 2 */
     const ch_msg *st = ch_msg_find("stats");
     ch_err e;
     char *text;
@@ -493,7 +495,8 @@ START_TEST(msg_refusals)
         ck_assert_ptr_nonnull(b);
         ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &m, &id, &back), CH_EBADREQ);
         free(b);
-        cJSON_ReplaceItemInObjectCaseSensitive(j, "client_order_id", cJSON_CreateString("ok\xC3\xA9"));
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "client_order_id",
+                                               cJSON_CreateString("ok\xC3\xA9"));
         b = ch_msg_bin_encode_request(on, 1, j, &n);
         ck_assert_int_eq(ch_msg_bin_decode_request(b, n, &m, &id, &back), CH_OK);
         cJSON_Delete(back);

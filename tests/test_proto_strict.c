@@ -137,16 +137,35 @@ START_TEST(invalid_utf8_is_refused)
     REFUSED("{\"id\":\"\xff\xfe\"}", "invalid UTF-8 at byte 7");
     ck_assert_str_eq(g_why, "invalid UTF-8 at byte 7");
     static const char *const bad[] = {
-        "\xff", "\xfe", "\x80", "\xbf",           /* never a lead byte */
-        "\xc0\xaf", "\xc1\xbf",                   /* overlong 2-byte */
-        "\xe0\x80\xaf", "\xe0\x9f\xbf",           /* overlong 3-byte */
-        "\xf0\x80\x80\xaf", "\xf0\x8f\xbf\xbf",   /* overlong 4-byte */
-        "\xed\xa0\x80", "\xed\xbf\xbf", "\xed\xb0\x80", /* encoded surrogates */
-        "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf7\xbf\xbf\xbf", /* above U+10FFFF */
-        "\xf8\x88\x80\x80\x80", "\xfc\x84\x80\x80\x80\x80", /* 5 and 6 byte forms */
-        "\xc3", "\xe2\x82", "\xf0\x9f\x98",        /* truncated */
-        "\xc3" "A", "\xe2\x82" "A", "\xf0\x9f\x98" "A", /* cut by ASCII */
-        "\xe2" "\xc3\xa9",                          /* cut by another sequence */
+        "\xff",
+        "\xfe",
+        "\x80",
+        "\xbf", /* never a lead byte */
+        "\xc0\xaf",
+        "\xc1\xbf", /* overlong 2-byte */
+        "\xe0\x80\xaf",
+        "\xe0\x9f\xbf", /* overlong 3-byte */
+        "\xf0\x80\x80\xaf",
+        "\xf0\x8f\xbf\xbf", /* overlong 4-byte */
+        "\xed\xa0\x80",
+        "\xed\xbf\xbf",
+        "\xed\xb0\x80", /* encoded surrogates */
+        "\xf4\x90\x80\x80",
+        "\xf5\x80\x80\x80",
+        "\xf7\xbf\xbf\xbf", /* above U+10FFFF */
+        "\xf8\x88\x80\x80\x80",
+        "\xfc\x84\x80\x80\x80\x80", /* 5 and 6 byte forms */
+        "\xc3",
+        "\xe2\x82",
+        "\xf0\x9f\x98", /* truncated */
+        "\xc3"
+        "A",
+        "\xe2\x82"
+        "A",
+        "\xf0\x9f\x98"
+        "A", /* cut by ASCII */
+        "\xe2"
+        "\xc3\xa9", /* cut by another sequence */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char t[64];
@@ -181,8 +200,9 @@ START_TEST(surrogate_escapes)
     REFUSED("{\"id\":\"\\U0041\"}", "a bad escape");
     REFUSED("{\"id\":\"\\", "not closed");
     /* pairs, and the edges of the planes, are accepted */
-    cJSON *j = ACCEPTED("{\"a\":\"\\uD834\\uDD1E\",\"b\":\"\\ud83d\\ude00\",\"c\":\"\\uDBFF\\uDFFF\","
-                        "\"d\":\"\\uFFFF\\uE000\\uD7FF\\u00e9\\u20AC\"}");
+    cJSON *j =
+        ACCEPTED("{\"a\":\"\\uD834\\uDD1E\",\"b\":\"\\ud83d\\ude00\",\"c\":\"\\uDBFF\\uDFFF\","
+                 "\"d\":\"\\uFFFF\\uE000\\uD7FF\\u00e9\\u20AC\"}");
     ck_assert_str_eq(str_of(j, "a"), "\xF0\x9D\x84\x9E");
     ck_assert_str_eq(str_of(j, "b"), "\xF0\x9F\x98\x80");
     ck_assert_str_eq(str_of(j, "c"), "\xF4\x8F\xBF\xBF");
@@ -228,10 +248,10 @@ END_TEST
 
 START_TEST(numbers_follow_rfc8259)
 {
-    static const char *const bad[] = {"00001", "01", "-01", "1.", "1.e5", ".5", "-.5", "+1",
-                                      "-", "--1", "1e", "1e+", "1E-", "1ee5", "0x1F", "0X1f",
-                                      "1.2.3", "1e5e5", "NaN", "Infinity", "-Infinity", "1_000",
-                                      "1f", "0b1", "1-2", "2+1"};
+    static const char *const bad[] = {
+        "00001", "01",       "-01",       "1.",    "1.e5", ".5",   "-.5",  "+1",    "-",
+        "--1",   "1e",       "1e+",       "1E-",   "1ee5", "0x1F", "0X1f", "1.2.3", "1e5e5",
+        "NaN",   "Infinity", "-Infinity", "1_000", "1f",   "0b1",  "1-2",  "2+1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char t[64];
         int n = snprintf(t, sizeof t, "{\"op\":\"book\",\"depth\":%s}", bad[i]);
@@ -250,9 +270,12 @@ START_TEST(numbers_follow_rfc8259)
     static const struct {
         const char *text;
         double v;
-    } good[] = {{"0", 0},      {"-0", -0.0},        {"1e5", 1e5},         {"1E5", 1e5},
-                {"1.5E-3", 1.5e-3}, {"-1.25e+10", -1.25e10}, {"0.5", 0.5}, {"-0.0e0", -0.0},
-                {"10", 10},    {"123456789", 123456789}, {"1e-0", 1},  {"9007199254740993", 9007199254740992.0}};
+    } good[] = {{"0", 0},           {"-0", -0.0},
+                {"1e5", 1e5},       {"1E5", 1e5},
+                {"1.5E-3", 1.5e-3}, {"-1.25e+10", -1.25e10},
+                {"0.5", 0.5},       {"-0.0e0", -0.0},
+                {"10", 10},         {"123456789", 123456789},
+                {"1e-0", 1},        {"9007199254740993", 9007199254740992.0}};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char t[160];
         int n = snprintf(t, sizeof t, "{\"x\":%s,\"y\":[%s],\"z\":{\"w\":%s}}", good[i].text,
@@ -265,7 +288,8 @@ START_TEST(numbers_follow_rfc8259)
         cJSON_Delete(j);
     }
     /* in range for the grammar, out of range for a double: the handlers refuse it */
-    cJSON *j = ACCEPTED("{\"x\":1e999,\"y\":123456789012345678901234567890123456789012345678901234567890123456789}");
+    cJSON *j = ACCEPTED("{\"x\":1e999,\"y\":"
+                        "123456789012345678901234567890123456789012345678901234567890123456789}");
     ck_assert(isinf(cJSON_GetObjectItemCaseSensitive(j, "x")->valuedouble));
     cJSON_Delete(j);
 }
@@ -481,23 +505,21 @@ END_TEST
 /* A value of each type's kind, and one of another kind. */
 static const char *good_of(ch_ftype t)
 {
-    static const char *const v[] = {[CH_FT_STR] = "\"x\"",  [CH_FT_INT] = "3",
-                                    [CH_FT_NUM] = "1.5",    [CH_FT_BOOL] = "true",
-                                    [CH_FT_DEC] = "\"2.5\"", [CH_FT_OID] = "\"77\"",
-                                    [CH_FT_OBJ] = "{}",     [CH_FT_LIST] = "[{}]",
-                                    [CH_FT_PAIRS] = "[[1,2]]", [CH_FT_STRS] = "[\"a\"]",
-                                    [CH_FT_MAP] = "{\"a\":1}"};
+    static const char *const v[] = {
+        [CH_FT_STR] = "\"x\"",    [CH_FT_INT] = "3",        [CH_FT_NUM] = "1.5",
+        [CH_FT_BOOL] = "true",    [CH_FT_DEC] = "\"2.5\"",  [CH_FT_OID] = "\"77\"",
+        [CH_FT_OBJ] = "{}",       [CH_FT_LIST] = "[{}]",    [CH_FT_PAIRS] = "[[1,2]]",
+        [CH_FT_STRS] = "[\"a\"]", [CH_FT_MAP] = "{\"a\":1}"};
     return v[t];
 }
 
 static const char *bad_of(ch_ftype t)
 {
-    static const char *const v[] = {[CH_FT_STR] = "1",       [CH_FT_INT] = "\"3\"",
-                                    [CH_FT_NUM] = "\"1.5\"", [CH_FT_BOOL] = "1",
-                                    [CH_FT_DEC] = "true",    [CH_FT_OID] = "[]",
-                                    [CH_FT_OBJ] = "[]",      [CH_FT_LIST] = "[1]",
-                                    [CH_FT_PAIRS] = "[[1]]", [CH_FT_STRS] = "[1]",
-                                    [CH_FT_MAP] = "{\"a\":\"b\"}"};
+    static const char *const v[] = {
+        [CH_FT_STR] = "1",    [CH_FT_INT] = "\"3\"",        [CH_FT_NUM] = "\"1.5\"",
+        [CH_FT_BOOL] = "1",   [CH_FT_DEC] = "true",         [CH_FT_OID] = "[]",
+        [CH_FT_OBJ] = "[]",   [CH_FT_LIST] = "[1]",         [CH_FT_PAIRS] = "[[1]]",
+        [CH_FT_STRS] = "[1]", [CH_FT_MAP] = "{\"a\":\"b\"}"};
     return v[t];
 }
 
@@ -542,14 +564,22 @@ START_TEST(fix_utf8_replaces_bad_bytes)
     static const struct {
         const char *in, *out;
     } cases[] = {
-        {"a\xff" "b", "a\xEF\xBF\xBD" "b"},
+        {"a\xff"
+         "b",
+         "a\xEF\xBF\xBD"
+         "b"},
         {"\xff\xfe", "\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xed\xa0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"}, /* a surrogate: 3 */
         {"\xc0\xaf", "\xEF\xBF\xBD\xEF\xBF\xBD"},                 /* overlong: 2 */
         {"\xf4\x90\x80\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},
-        {"x\xe2\x82", "x\xEF\xBF\xBD"},                  /* truncated at the end: 1 */
-        {"\xf0\x9f\x98" "A", "\xEF\xBF\xBD" "A"},        /* cut by ASCII: 1 */
-        {"\xe2" "\xc3\xa9", "\xEF\xBF\xBD\xC3\xA9"},     /* cut by a character */
+        {"x\xe2\x82", "x\xEF\xBF\xBD"}, /* truncated at the end: 1 */
+        {"\xf0\x9f\x98"
+         "A",
+         "\xEF\xBF\xBD"
+         "A"}, /* cut by ASCII: 1 */
+        {"\xe2"
+         "\xc3\xa9",
+         "\xEF\xBF\xBD\xC3\xA9"}, /* cut by a character */
         {"ok \xC3\xA9", "ok \xC3\xA9"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -78,20 +78,25 @@ START_TEST(reference_prices_and_greeks)
     while (fgets(line, sizeof line, f)) {
         char *fl[MAXF];
         ck_assert_int_eq(csv_split(line, fl), 15);
-        double S = atof(fl[1]), K = atof(fl[2]), T = atof(fl[3]), r = atof(fl[4]),
-               q = atof(fl[5]), v = atof(fl[6]);
+        double S = atof(fl[1]), K = atof(fl[2]), T = atof(fl[3]), r = atof(fl[4]), q = atof(fl[5]),
+               v = atof(fl[6]);
         ch_greeks g;
         ck_assert_int_eq(ch_bs(opt_of(fl[0]), S, K, T, r, q, v, &g), CH_OK);
         double got[8] = {g.price, g.delta, g.gamma, g.vega, g.theta, g.rho, g.vanna, g.volga};
         double rtol[8] = {1e-10, 1e-10, 1e-9, 1e-10, 1e-10, 1e-10, 1e-9, 1e-9};
-        double scale[8] = {fmax(S, K), 1.0, 1.0 / (S * v * sqrt(T)), S * sqrt(T),
-                           S * v / sqrt(T) + fabs(r) * K + fabs(q) * S, K * T, 1.0 / v,
+        double scale[8] = {fmax(S, K),
+                           1.0,
+                           1.0 / (S * v * sqrt(T)),
+                           S * sqrt(T),
+                           S * v / sqrt(T) + fabs(r) * K + fabs(q) * S,
+                           K * T,
+                           1.0 / v,
                            S * sqrt(T) / v};
         for (int c = 0; c < 8; c++) {
             double ref = atof(fl[7 + c]);
             double tol = rtol[c] * fabs(ref) + 1e-13 * scale[c];
-            ck_assert_msg(fabs(got[c] - ref) <= tol, "row %ld col %d: got %.17g ref %.17g", rows,
-                          c, got[c], ref);
+            ck_assert_msg(fabs(got[c] - ref) <= tol, "row %ld col %d: got %.17g ref %.17g", rows, c,
+                          got[c], ref);
         }
         rows++;
     }
@@ -128,8 +133,8 @@ START_TEST(reference_implied_vols)
         char *fl[MAXF];
         ck_assert_int_eq(csv_split(line, fl), 8);
         ch_opt t = opt_of(fl[0]);
-        double S = atof(fl[1]), K = atof(fl[2]), T = atof(fl[3]), r = atof(fl[4]),
-               q = atof(fl[5]), P = atof(fl[6]), ref = atof(fl[7]);
+        double S = atof(fl[1]), K = atof(fl[2]), T = atof(fl[3]), r = atof(fl[4]), q = atof(fl[5]),
+               P = atof(fl[6]), ref = atof(fl[7]);
         double sig = -1;
         ch_err e = ch_implied_vol(t, S, K, T, r, q, P, &sig);
         if (isnan(ref)) {
@@ -137,8 +142,8 @@ START_TEST(reference_implied_vols)
         } else {
             ck_assert_msg(e == CH_OK, "row %ld: %s", rows, ch_errname(e));
             double tol = iv_tol(t, S, K, T, r, q, P, ref);
-            ck_assert_msg(fabs(sig - ref) <= tol, "row %ld: got %.17g ref %.17g tol %g", rows,
-                          sig, ref, tol);
+            ck_assert_msg(fabs(sig - ref) <= tol, "row %ld: got %.17g ref %.17g tol %g", rows, sig,
+                          ref, tol);
         }
         rows++;
     }
@@ -157,8 +162,8 @@ START_TEST(textbook_values)
         char *fl[MAXF];
         ck_assert_int_ge(csv_split(line, fl), 12);
         ch_opt t = opt_of(fl[1]);
-        double S = atof(fl[2]), K = atof(fl[3]), T = atof(fl[4]), r = atof(fl[5]),
-               q = atof(fl[6]), v = atof(fl[7]);
+        double S = atof(fl[2]), K = atof(fl[3]), T = atof(fl[4]), r = atof(fl[5]), q = atof(fl[6]),
+               v = atof(fl[7]);
         const char *qty = fl[9];
         double pub = atof(fl[10]), tol = atof(fl[11]) * (1 + 1e-9);
         double got;
@@ -192,8 +197,8 @@ START_TEST(textbook_values)
             else
                 ck_abort_msg("unknown quantity %s", qty);
         }
-        ck_assert_msg(fabs(got - pub) <= tol, "%s %s: got %.10g published %.10g", fl[0], qty,
-                      got, pub);
+        ck_assert_msg(fabs(got - pub) <= tol, "%s %s: got %.10g published %.10g", fl[0], qty, got,
+                      pub);
         checked++;
     }
     fclose(f);
@@ -295,8 +300,8 @@ END_TEST
 START_TEST(implied_vol_round_trips)
 {
     double ks[] = {0.3, 0.5, 0.8, 0.95, 0.99, 1.0, 1.01, 1.05, 1.2, 1.5, 2, 3};
-    double ts[] = {1.0 / (365 * 24 * 60), 1.0 / (365 * 24), 1.0 / 365, 7.0 / 365, 30.0 / 365,
-                   0.5, 1, 2, 5};
+    double ts[] = {
+        1.0 / (365 * 24 * 60), 1.0 / (365 * 24), 1.0 / 365, 7.0 / 365, 30.0 / 365, 0.5, 1, 2, 5};
     double vs[] = {0.01, 0.02, 0.05, 0.1, 0.3, 0.6, 1, 2, 3, 5};
     long n = 0;
     for (int t = 0; t < 2; t++)
@@ -304,14 +309,14 @@ START_TEST(implied_vol_round_trips)
             for (size_t b = 0; b < 9; b++)
                 for (size_t c = 0; c < 10; c++)
                     for (int d = 0; d < 2; d++) {
-                        double S = 100, K = 100 * ks[a], T = ts[b], sig = vs[c],
-                               r = d ? 0.05 : 0.0, q = d ? 0.03 : 0.0;
+                        double S = 100, K = 100 * ks[a], T = ts[b], sig = vs[c], r = d ? 0.05 : 0.0,
+                               q = d ? 0.03 : 0.0;
                         ch_greeks g;
                         ch_bs(t, S, K, T, r, q, sig, &g);
                         double Dq = exp(-q * T), Dr = exp(-r * T);
                         bool itm = (S * Dq > K * Dr) == (t == CH_OPT_CALL);
-                        double lower = t == CH_OPT_CALL ? fmax(S * Dq - K * Dr, 0)
-                                                         : fmax(K * Dr - S * Dq, 0);
+                        double lower =
+                            t == CH_OPT_CALL ? fmax(S * Dq - K * Dr, 0) : fmax(K * Dr - S * Dq, 0);
                         double dP = 16 * DBL_EPSILON * (g.price + (itm ? S * Dq + K * Dr : 0));
                         if (g.price - lower <= dP || g.price < 1e-300)
                             continue; /* the time value is lost in rounding */
@@ -319,8 +324,8 @@ START_TEST(implied_vol_round_trips)
                         ck_assert_int_eq(ch_implied_vol(t, S, K, T, r, q, g.price, &s), CH_OK);
                         double tol = iv_tol(t, S, K, T, r, q, g.price, sig);
                         ck_assert_msg(fabs(s - sig) <= tol,
-                                      "type %d K %g T %g sig %g: got %.17g tol %g", t, K, T,
-                                      sig, s, tol);
+                                      "type %d K %g T %g sig %g: got %.17g tol %g", t, K, T, sig, s,
+                                      tol);
                         n++;
                     }
     ck_assert_int_gt(n, 2500);
@@ -525,8 +530,8 @@ START_TEST(inventory_incremental_equals_full)
     ck_assert_int_eq(ch_inventory_expiry(inv, 1, &ex), CH_ENOTFOUND);
     /* a position's Greeks are qty x unit Greeks x contract size */
     ch_inventory *one = ch_inventory_create(4);
-    ch_series s = {.type = CH_OPT_CALL, .strike = 100000, .expiry = b[0].expiry,
-                   .contract_size = 0.1};
+    ch_series s = {
+        .type = CH_OPT_CALL, .strike = 100000, .expiry = b[0].expiry, .contract_size = 0.1};
     ck_assert_int_eq(ch_inventory_define(one, 0, &s), CH_OK);
     ck_assert_int_eq(ch_inventory_define(one, 0, &s), CH_EEXISTS);
     ck_assert_int_eq(ch_inventory_define(one, 9, &s), CH_ERANGE);
@@ -567,9 +572,8 @@ START_TEST(scenarios)
     ck_assert_double_eq(r.spot_shock[r.worst], -0.2);
     ck_assert_int_eq(r.vol_shock[r.worst], -1);
     ch_greeks g;
-    ck_assert_int_eq(ch_mark(sm, &m, CH_OPT_CALL, 100000 - 50000 + 2500 * 20, m.now + 7 * DAY,
-                             &g, NULL),
-                     CH_OK);
+    ck_assert_int_eq(
+        ch_mark(sm, &m, CH_OPT_CALL, 100000 - 50000 + 2500 * 20, m.now + 7 * DAY, &g, NULL), CH_OK);
     ck_assert(r.worst_loss > 0 && r.worst_loss <= 10 * g.price + 1e-9);
     /* scenario 0 flat at spot 0 shock: pnl 0 */
     ck_assert_double_eq_tol(r.pnl[4 * 3 + 1], 0, 1e-9);

@@ -27,15 +27,16 @@
 static void small_cfg(sim_config *c, double sigma, double days)
 {
     char json[1024], msg[SIM_MSG_MAX];
-    snprintf(json, sizeof json,
-             "{\"days\": %g, \"price\": {\"source\": \"gbm\", \"spot0\": 50000, \"mu\": 0, "
-             "\"sigma\": %g, \"jumps_per_year\": 0, \"spikes_per_year\": 0},"
-             " \"funding\": {\"source\": \"constant\", \"rate\": 0},"
-             " \"chain\": {\"flat_vol\": 0.6, \"vol_follow\": 0, \"weeklies\": 2, \"monthlies\": 0},"
-             " \"flow\": {\"orders_per_hour\": 6, \"traders\": 4},"
-             " \"configurations\": [{\"name\": \"t\", \"hedge\": {\"policy\": \"every_batch\","
-             " \"min_order\": 0}}]}",
-             days, sigma);
+    snprintf(
+        json, sizeof json,
+        "{\"days\": %g, \"price\": {\"source\": \"gbm\", \"spot0\": 50000, \"mu\": 0, "
+        "\"sigma\": %g, \"jumps_per_year\": 0, \"spikes_per_year\": 0},"
+        " \"funding\": {\"source\": \"constant\", \"rate\": 0},"
+        " \"chain\": {\"flat_vol\": 0.6, \"vol_follow\": 0, \"weeklies\": 2, \"monthlies\": 0},"
+        " \"flow\": {\"orders_per_hour\": 6, \"traders\": 4},"
+        " \"configurations\": [{\"name\": \"t\", \"hedge\": {\"policy\": \"every_batch\","
+        " \"min_order\": 0}}]}",
+        days, sigma);
     sim_config_defaults(c);
     ck_assert_msg(sim_config_parse(c, json, msg, sizeof msg), "%s", msg);
 }
@@ -53,8 +54,8 @@ static void run_scenario(const sim_config *c, scenario *s)
     if (s->f.n == 0)
         ck_assert(sim_flow_generate(c, &s->m, &s->f));
     ck_assert_uint_gt(s->f.n, 0);
-    ck_assert_msg(sim_run(c, &c->runs[0], &s->m, &s->f, NULL, &s->r, NULL, NULL, msg, sizeof msg), "%s",
-                  msg);
+    ck_assert_msg(sim_run(c, &c->runs[0], &s->m, &s->f, NULL, &s->r, NULL, NULL, msg, sizeof msg),
+                  "%s", msg);
     /* the attribution adds up to the PnL, whatever the scenario */
     double sum = 0;
     for (int p = 0; p < SIM_PNL_N; p++)
@@ -170,8 +171,8 @@ START_TEST(hedged_short_option_earns_gamma_theory)
     double pnl = s.r.pool_pnl - s.r.pnl[SIM_PNL_SPREAD];
     ck_assert_msg(theory > 0 && fabs(pnl - theory) < tol,
                   "hedged PnL %.2f vs theory %.2f (tolerance %.2f)", pnl, theory, tol);
-    ck_assert_msg(fabs(pnl - pathwise) < 0.01 * fabs(pathwise),
-                  "hedged PnL %.2f vs pathwise %.2f", pnl, pathwise);
+    ck_assert_msg(fabs(pnl - pathwise) < 0.01 * fabs(pathwise), "hedged PnL %.2f vs pathwise %.2f",
+                  pnl, pathwise);
     /* every step hedged at zero cost: (almost) no delta PnL, no costs; the
      * hedge follows the engine's net delta, the attribution the positions'
      * cached unit deltas, which agree to well within 1% of the PnL */
@@ -202,16 +203,17 @@ static void report_once(const sim_config *c, const char *dir)
     char msg[SIM_MSG_MAX];
     bool plotted;
     ck_assert(mkdir(dir, 0700) == 0);
-    ck_assert_msg(sim_report_write(dir, c, &s.m, &s.f, &s.r, 1, NULL, false, &plotted, msg, sizeof msg),
-                  "%s", msg);
+    ck_assert_msg(
+        sim_report_write(dir, c, &s.m, &s.f, &s.r, 1, NULL, false, &plotted, msg, sizeof msg), "%s",
+        msg);
     ck_assert(!plotted);
     free_scenario(&s);
 }
 
 static void rm_dir(const char *dir)
 {
-    static const char *const files[] = {"report.json", "report.md", "series-1.csv", "pnl.csv",
-                                        "flow.csv", "plots.gp"};
+    static const char *const files[] = {"report.json", "report.md", "series-1.csv",
+                                        "pnl.csv",     "flow.csv",  "plots.gp"};
     char p[512];
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);

@@ -16,8 +16,8 @@
 #include "ch_check.h"
 #include "fixtures.h"
 
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
-#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
+#define DAY    (INT64_C(86400) * CH_NS_PER_SEC)
+#define USD(x) ((int64_t)((x)*CH_CASH_SCALE))
 
 static char dir[256];
 static int dir_n;
@@ -246,9 +246,12 @@ START_TEST(command_round_trips)
     all[11].hedge.price = 100012.5;
     all[11].hedge.fee = 16.25;
     all[11].hedge.slippage = 0.5;
-    all[0].underlying = (ch_underlying_config){.name = "ETH", .price_decimals = 2,
-                                               .tick_units = 5, .contract_size = 0.1,
-                                               .min_price = 1, .max_price = 99999};
+    all[0].underlying = (ch_underlying_config){.name = "ETH",
+                                               .price_decimals = 2,
+                                               .tick_units = 5,
+                                               .contract_size = 0.1,
+                                               .min_price = 1,
+                                               .max_price = 99999};
     strcpy(all[1].symbol, "ETH-27DEC26-3000-P");
     all[2].market.underlying = 1;
     all[2].market.index = 3000.5;
@@ -268,9 +271,14 @@ START_TEST(command_round_trips)
     all[4].amount = USD(123.456789);
     all[5].account.v = 9;
     all[5].amount = -77;
-    all[6].order = (ch_engine_order){.account = {4}, .instr = {3}, .side = CH_SELL,
-                                     .type = CH_ORD_MARKET, .tif = CH_TIF_FOK, .post_only = true,
-                                     .price = 123, .qty = 456};
+    all[6].order = (ch_engine_order){.account = {4},
+                                     .instr = {3},
+                                     .side = CH_SELL,
+                                     .type = CH_ORD_MARKET,
+                                     .tif = CH_TIF_FOK,
+                                     .post_only = true,
+                                     .price = 123,
+                                     .qty = 456};
     strcpy(all[6].client_order_id, "my-order-1");
     all[7].account.v = 5;
     all[7].order_id.v = UINT64_MAX - 3;
@@ -319,9 +327,19 @@ START_TEST(command_round_trips)
     ch_command back;
     ck_assert_int_eq(ch_command_decode(junk, 3, &back), CH_EBADREQ);
     /* fill records */
-    ch_fill f = {.trade_id = 1ull << 40, .source = CH_SRC_NET, .instr = {3}, .taker_side = CH_SELL,
-                 .price = 1234, .qty = 5, .taker = {7}, .maker = {8}, .taker_order = {99},
-                 .maker_order = {100}, .maker_instr = {4}, .maker_price = 1200, .fee = 17,
+    ch_fill f = {.trade_id = 1ull << 40,
+                 .source = CH_SRC_NET,
+                 .instr = {3},
+                 .taker_side = CH_SELL,
+                 .price = 1234,
+                 .qty = 5,
+                 .taker = {7},
+                 .maker = {8},
+                 .taker_order = {99},
+                 .maker_order = {100},
+                 .maker_instr = {4},
+                 .maker_price = 1200,
+                 .fee = 17,
                  .delta = -2.5};
     uint8_t fb[128];
     size_t fn = ch_fill_encode(&f, fb, sizeof fb);
@@ -413,7 +431,6 @@ START_TEST(recovery_is_exact)
     rm_dir();
 }
 END_TEST
-
 
 START_TEST(schema_and_config_are_checked)
 {
@@ -571,8 +588,8 @@ START_TEST(map_at_its_maximum_halts)
 {
     new_dir();
     ch_engine_config cfg = small_cfg();
-    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC, .map_size = 256 * 1024,
-                          .map_max = 256 * 1024};
+    ch_store_config sc = {
+        .dir = dir, .durability = CH_DURABLE_NOSYNC, .map_size = 256 * 1024, .map_max = 256 * 1024};
     ch_store *st;
     ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
     ch_command c = ch_test_command(CH_C_SUBMIT);

@@ -134,8 +134,8 @@ static int run(FILE *in, FILE *out, FILE *err, bool iv)
             continue;
         }
         if (parse_type(f[0], &type) != 0) {
-            fprintf(err, "chctl %s: line %ld: type must be call or put, not \"%s\"\n", cmd,
-                    lineno, f[0]);
+            fprintf(err, "chctl %s: line %ld: type must be call or put, not \"%s\"\n", cmd, lineno,
+                    f[0]);
             status = 1;
             continue;
         }
@@ -155,8 +155,7 @@ static int run(FILE *in, FILE *out, FILE *err, bool iv)
         if (!iv) {
             ch_greeks g;
             if (ch_bs(type, v[0], v[1], v[2], v[3], v[4], v[5], &g) != CH_OK) {
-                fprintf(err,
-                        "chctl price: line %ld: invalid inputs (S, K > 0; T, sigma >= 0)\n",
+                fprintf(err, "chctl price: line %ld: invalid inputs (S, K > 0; T, sigma >= 0)\n",
                         lineno);
                 status = 1;
                 continue;
@@ -175,11 +174,11 @@ static int run(FILE *in, FILE *out, FILE *err, bool iv)
                 continue;
             }
             if (e == CH_OK)
-                fprintf(out, "%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", tn, v[0], v[1],
-                        v[2], v[3], v[4], v[5], sigma);
+                fprintf(out, "%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g\n", tn, v[0], v[1], v[2],
+                        v[3], v[4], v[5], sigma);
             else
-                fprintf(out, "%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,nan\n", tn, v[0], v[1],
-                        v[2], v[3], v[4], v[5]);
+                fprintf(out, "%s,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,nan\n", tn, v[0], v[1], v[2],
+                        v[3], v[4], v[5]);
         }
     }
     if (!header_seen) {

@@ -23,7 +23,7 @@
 #include "chctl.h"
 
 #define OPT_NAME_MAX 48
-#define VAL_FIELD 256 /* getopt value of field i: VAL_FIELD + i */
+#define VAL_FIELD    256 /* getopt value of field i: VAL_FIELD + i */
 
 /* How a field's value is shown in the usage (display only). */
 static const struct {

@@ -30,10 +30,10 @@
 #include "ch/log.h"
 #include "../common/kit.h"
 
-#define N_EXP 3
-#define N_STRIKE 5
+#define N_EXP     3
+#define N_STRIKE  5
 #define N_TRADERS 4
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
+#define DAY       (INT64_C(86400) * CH_NS_PER_SEC)
 
 static const char *const k_traders[N_TRADERS] = {"alice", "bob", "carol", "dave"};
 static const int64_t k_strikes[N_STRIKE] = {90000, 95000, 100000, 105000, 110000};
@@ -178,9 +178,9 @@ int main(int argc, char **argv)
     ch_perp_venue_defaults(&d.base.venue);
     /* the house's hedger under three policies, side by side on the same flow */
     enum { N_HEDGERS = 3 };
-    static const char *const hedger_names[N_HEDGERS] = {
-        "house, every order (every_batch)", "house, band 10 BTC to the edge",
-        "house, band 25 BTC to the edge"};
+    static const char *const hedger_names[N_HEDGERS] = {"house, every order (every_batch)",
+                                                        "house, band 10 BTC to the edge",
+                                                        "house, band 25 BTC to the edge"};
     ch_hedger *hedgers[N_HEDGERS];
     for (int k = 0; k < N_HEDGERS; k++) {
         ch_hedge_policy policy;
@@ -220,8 +220,8 @@ int main(int argc, char **argv)
     c.time = now;
     run_cmd(e, &d, &c, &cr);
     c.type = CH_C_UNDERLYING;
-    c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                                          .max_price = 2000000};
+    c.underlying = (ch_underlying_config){
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     ch_tick_parse("0.5", 3, &c.underlying);
     if (run_cmd(e, &d, &c, &cr) != CH_OK) {
         fprintf(stderr, "chdemo: cannot set up the underlying\n");
@@ -235,8 +235,8 @@ int main(int argc, char **argv)
         exps[i] = now + (2 + 7 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
         for (int k = 0; k < N_STRIKE; k++) {
             for (int t = 0; t < 2; t++) {
-                ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = exps[i],
-                                 .strike = k_strikes[k]};
+                ch_symbol sym = {
+                    .kind = t ? CH_PUT : CH_CALL, .expiry = exps[i], .strike = k_strikes[k]};
                 strcpy(sym.underlying, "BTC");
                 memset(&c, 0, sizeof c);
                 c.type = CH_C_LIST;
@@ -321,7 +321,8 @@ int main(int argc, char **argv)
                              .instr = {instr},
                              .side = urand() < 0.5 ? CH_BUY : CH_SELL,
                              .qty = 1 + (int64_t)(urand() * 5)};
-        double mid = 0.5 * (double)(qb.price + qs.price), half = 0.5 * (double)(qb.price - qs.price);
+        double mid = 0.5 * (double)(qb.price + qs.price),
+               half = 0.5 * (double)(qb.price - qs.price);
         /* most quotes inside the pool's spread (they rest and meet each
          * other, directly or through parity); some cross it */
         double off = half * (2.4 * urand() - 0.9);
@@ -344,8 +345,8 @@ int main(int argc, char **argv)
         }
         /* after each order (a batch of one): only the house's net delta is hedged */
         for (int h = 0; h < N_HEDGERS; h++) {
-            ch_hedge_inputs hin = {.now = now, .net_delta = ch_engine_net_delta(e, und),
-                                   .spot = 100000, .vol = 0.5};
+            ch_hedge_inputs hin = {
+                .now = now, .net_delta = ch_engine_net_delta(e, und), .spot = 100000, .vol = 0.5};
             ch_hedger_on_batch(hedgers[h], &hin, 100000.0, NULL);
             ch_hedger_poll(hedgers[h]);
         }
@@ -405,8 +406,8 @@ int main(int argc, char **argv)
     for (int h = 0; h < N_HEDGERS; h++) {
         const ch_hedge_book *hb = ch_hedger_book(hedgers[h]);
         printf("  %-34s %10.1f %7" PRIu64 " %10.0f %10.0f %12.1f %8.3f\n", hedger_names[h],
-               hb->volume, hb->orders, hb->fees, hb->slippage,
-               (hb->fees + hb->slippage) / notional, ch_netting_ratio(hb->volume, n.gross_delta));
+               hb->volume, hb->orders, hb->fees, hb->slippage, (hb->fees + hb->slippage) / notional,
+               ch_netting_ratio(hb->volume, n.gross_delta));
     }
     printf("  (netting = 1 - hedge volume / the delta a trade-by-trade hedger sends; cost per 1M "
            "USD of option notional traded)\n");

@@ -513,12 +513,15 @@ typedef struct rfield {
 } rfield;
 
 /* entries of a table of struct T (#define T before the table) */
-#define F_AS(name, f, k) {name, k, offsetof(T, f), sizeof(((T *)0)->f)}
-#define D(f) F_AS(#f, f, 'd')
-#define I(f) F_AS(#f, f, 'i')
-#define U(f) F_AS(#f, f, 'u')
-#define S(f) F_AS(#f, f, 's')
-#define B(f) F_AS(#f, f, 'b')
+#define F_AS(name, f, k)                                                                           \
+    {                                                                                              \
+        name, k, offsetof(T, f), sizeof(((T *)0)->f)                                               \
+    }
+#define D(f)  F_AS(#f, f, 'd')
+#define I(f)  F_AS(#f, f, 'i')
+#define U(f)  F_AS(#f, f, 'u')
+#define S(f)  F_AS(#f, f, 's')
+#define B(f)  F_AS(#f, f, 'b')
 #define NF(a) (sizeof(a) / sizeof((a)[0]))
 
 static void read_fields(const cJSON *o, const rfield *f, size_t n, void *out)
@@ -567,8 +570,7 @@ static const char *const k_tif[] = {"gtc", "ioc", "fok"};
 
 /* A call whose request is @p q (consumed) and whose reply is read by @p f
  * into @p out (may be NULL: not read). */
-static ch_err call_read(ch_client *c, ch_msg_id id, cJSON *q, const rfield *f, size_t nf,
-                        void *out)
+static ch_err call_read(ch_client *c, ch_msg_id id, cJSON *q, const rfield *f, size_t nf, void *out)
 {
     cJSON *r;
     ch_err e = call_msg(c, id, q, &r);
@@ -611,11 +613,13 @@ ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out)
 }
 
 #define T ch_client_instrument
-static const rfield k_instrument[] = {S(symbol), U(id), S(underlying), S(expiry), D(strike),
-    S(type), D(tick), D(contract_size)};
+static const rfield k_instrument[] = {S(symbol), U(id),   S(underlying), S(expiry),
+                                      D(strike), S(type), D(tick),       D(contract_size)};
 /* instrument.add's reply: the envelope's "id" is the request's */
-static const rfield k_instrument_add[] = {S(symbol), F_AS("instrument_id", id, 'u'),
-    S(underlying), S(expiry), D(strike), S(type), D(tick), D(contract_size)};
+static const rfield k_instrument_add[] = {S(symbol),     F_AS("instrument_id", id, 'u'),
+                                          S(underlying), S(expiry),
+                                          D(strike),     S(type),
+                                          D(tick),       D(contract_size)};
 #undef T
 
 ch_err ch_client_instruments(ch_client *c, const char *underlying, ch_client_instrument **out,
@@ -865,9 +869,8 @@ ch_err ch_client_order_cancel(ch_client *c, const char *account, const char *ord
     return call_read(c, CH_MSG_ORDER_CANCEL, q, k_cancel, NF(k_cancel), out);
 }
 
-ch_err ch_client_order_replace(ch_client *c, const char *account, const char *order_id,
-                               int64_t qty, bool has_price, double price,
-                               ch_client_order_result *out)
+ch_err ch_client_order_replace(ch_client *c, const char *account, const char *order_id, int64_t qty,
+                               bool has_price, double price, ch_client_order_result *out)
 {
     ch_err e;
     cJSON *q = for_order(c, account, order_id, &e), *r;
@@ -886,9 +889,8 @@ ch_err ch_client_order_replace(ch_client *c, const char *account, const char *or
 ch_err ch_client_orders(ch_client *c, const char *account, ch_client_open_order **out, size_t *n)
 {
 #define T ch_client_open_order
-    static const rfield k_open_order[] = {S(order_id),      S(symbol),     S(side),
-                                          D(price),         I(remaining_qty), I(filled_qty),
-                                          B(post_only)};
+    static const rfield k_open_order[] = {S(order_id),      S(symbol),     S(side),     D(price),
+                                          I(remaining_qty), I(filled_qty), B(post_only)};
 #undef T
     ch_err e;
     cJSON *q = for_account(c, account, &e);
@@ -949,8 +951,8 @@ ch_err ch_client_quote(ch_client *c, const char *symbol, ch_client_side side, in
 static const rfield k_positions[] = {S(account), D(cash), D(reserved), D(equity), D(margin)};
 #undef T
 #define T ch_client_position
-static const rfield k_position[] = {S(symbol), I(qty), D(avg_price), D(mark), D(delta), D(gamma),
-    D(vega), D(theta), D(realized)};
+static const rfield k_position[] = {S(symbol), I(qty),  D(avg_price), D(mark),    D(delta),
+                                    D(gamma),  D(vega), D(theta),     D(realized)};
 #undef T
 
 ch_err ch_client_positions(ch_client *c, const char *account, ch_client_positions_info *out)
@@ -970,8 +972,8 @@ ch_err ch_client_positions(ch_client *c, const char *account, ch_client_position
 ch_err ch_client_risk(ch_client *c, const char *underlying, ch_client_risk_info *out)
 {
 #define T ch_client_strike
-    static const rfield k_strike[] = {S(expiry), D(strike), D(delta), D(gamma), D(vega),
-                                      D(gross_gamma), D(netted_gamma)};
+    static const rfield k_strike[] = {S(expiry), D(strike),      D(delta),       D(gamma),
+                                      D(vega),   D(gross_gamma), D(netted_gamma)};
 #undef T
 #define T ch_client_scenario
     static const rfield k_scenario[] = {D(spot_shock), S(vol_shock), D(pnl)};
@@ -980,9 +982,9 @@ ch_err ch_client_risk(ch_client *c, const char *underlying, ch_client_risk_info 
     static const rfield k_greeks[] = {D(delta), D(gamma), D(vega), D(theta)};
 #undef T
 #define T ch_client_risk_info
-    static const rfield k_netting[] = {D(gross_delta), D(hedged_delta), D(ratio), D(net_delta),
-                                       D(dealer_delta),
-                                       D(gross_gamma), D(netted_gamma)};
+    static const rfield k_netting[] = {D(gross_delta), D(hedged_delta), D(ratio),
+                                       D(net_delta),   D(dealer_delta), D(gross_gamma),
+                                       D(netted_gamma)};
 #undef T
     cJSON *q = request(), *r;
     add_str(q, "underlying", underlying);
@@ -1006,9 +1008,9 @@ ch_err ch_client_risk(ch_client *c, const char *underlying, ch_client_risk_info 
 }
 
 #define T ch_client_hedge_info
-static const rfield k_hedge[] = {S(policy), D(position), D(avg_price), D(fees), D(slippage),
-    D(funding), D(basis_pnl), D(realized), D(volume), I(orders), D(netting_ratio),
-    D(cost_per_1m_notional)};
+static const rfield k_hedge[] = {
+    S(policy),    D(position), D(avg_price), D(fees),   D(slippage),      D(funding),
+    D(basis_pnl), D(realized), D(volume),    I(orders), D(netting_ratio), D(cost_per_1m_notional)};
 #undef T
 
 ch_err ch_client_hedge(ch_client *c, ch_client_hedge_info *out)
@@ -1017,12 +1019,12 @@ ch_err ch_client_hedge(ch_client *c, ch_client_hedge_info *out)
 }
 
 #define T ch_client_stats_info
-static const rfield k_stats[] = {I(requests), I(errors), I(orders), I(batches), I(commits), I(seq),
-    B(halted)};
+static const rfield k_stats[] = {I(requests), I(errors), I(orders), I(batches),
+                                 I(commits),  I(seq),    B(halted)};
 #undef T
 #define T ch_client_stats_info
-static const rfield k_fills_by_source[] = {F_AS("book", fills_book, 'i'),
-    F_AS("net", fills_net, 'i'), F_AS("pool", fills_pool, 'i')};
+static const rfield k_fills_by_source[] = {
+    F_AS("book", fills_book, 'i'), F_AS("net", fills_net, 'i'), F_AS("pool", fills_pool, 'i')};
 #undef T
 
 ch_err ch_client_stats(ch_client *c, ch_client_stats_info *out)

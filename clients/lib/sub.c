@@ -37,18 +37,18 @@
 #include "ch/client.h"
 #include "internal.h"
 
-#define SP_SUB0 0x21
-#define SP_PUB0 0x20
-#define SUB_MAX_MSG (16u << 20)  /* larger is no event of chd's: the stream is bad */
-#define SUB_CONNECT_MS 5000      /* connect and header exchange, each */
+#define SP_SUB0          0x21
+#define SP_PUB0          0x20
+#define SUB_MAX_MSG      (16u << 20) /* larger is no event of chd's: the stream is bad */
+#define SUB_CONNECT_MS   5000        /* connect and header exchange, each */
 #define SUB_RETRY_MIN_MS 50
 #define SUB_RETRY_MAX_MS 1000
 
 struct ch_sub {
-    bool plain;     /* our own SP reader (else an NNG SUB socket) */
-    nng_socket s;   /* !plain */
-    int fd;         /* plain: -1 while disconnected */
-    bool ipc;       /* ipc framing: a type byte before each length */
+    bool plain;   /* our own SP reader (else an NNG SUB socket) */
+    nng_socket s; /* !plain */
+    int fd;       /* plain: -1 while disconnected */
+    bool ipc;     /* ipc framing: a type byte before each length */
     char url[512];
     char *prefix;
     size_t prefix_len;

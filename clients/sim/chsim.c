@@ -69,12 +69,13 @@ static bool dir_exists(const char *d)
 
 static void default_data_dir(sim_config *c)
 {
-    const char *cands[] = {getenv("CH_SIM_DATA"),
+    const char *cands[] = {
+        getenv("CH_SIM_DATA"),
 #ifdef CH_SIM_DATA_DIR
-                           CH_SIM_DATA_DIR,
+        CH_SIM_DATA_DIR,
 #endif
 #ifdef CH_SIM_INSTALL_DATA_DIR
-                           CH_SIM_INSTALL_DATA_DIR,
+        CH_SIM_INSTALL_DATA_DIR,
 #endif
     };
     for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
@@ -113,20 +114,31 @@ static char *read_all(const char *path)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chsim [--regime NAME] [--config FILE] [--out DIR] [--seed N] [--seeds N]\n"
-               "             [--no-plots] [--quiet] [--chd ENDPOINT [--key KEY | --key-file FILE]]\n"
-               "       chsim --help | --version\n"
-               "defaults: the shipped scenario, 5 seeds (1 with --chd), --out chsim-out;\n"
-               "regimes: busy, one-sided, high-volatility, negative-funding;\n"
-               "--chd runs it through a chd\n");
+    fprintf(f,
+            "usage: chsim [--regime NAME] [--config FILE] [--out DIR] [--seed N] [--seeds N]\n"
+            "             [--no-plots] [--quiet] [--chd ENDPOINT [--key KEY | --key-file FILE]]\n"
+            "       chsim --help | --version\n"
+            "defaults: the shipped scenario, 5 seeds (1 with --chd), --out chsim-out;\n"
+            "regimes: busy, one-sided, high-volatility, negative-funding;\n"
+            "--chd runs it through a chd\n");
 }
 
-enum { O_CONFIG = 256, O_OUT, O_SEED, O_CHD, O_KEY, O_KEY_FILE, O_QUIET, O_NO_PLOTS, O_VERSION,
-       O_SEEDS, O_REGIME };
+enum {
+    O_CONFIG = 256,
+    O_OUT,
+    O_SEED,
+    O_CHD,
+    O_KEY,
+    O_KEY_FILE,
+    O_QUIET,
+    O_NO_PLOTS,
+    O_VERSION,
+    O_SEEDS,
+    O_REGIME
+};
 
 /* The scenario's market and flow for c->seed. false + msg on error. */
-static bool load_scenario(const sim_config *c, sim_market *m, sim_flow *flow, char *msg,
-                          size_t cap)
+static bool load_scenario(const sim_config *c, sim_market *m, sim_flow *flow, char *msg, size_t cap)
 {
     if (!sim_market_build(c, m, msg, cap))
         return false;
@@ -141,8 +153,9 @@ static bool load_scenario(const sim_config *c, sim_market *m, sim_flow *flow, ch
     } else {
         ok = sim_flow_generate(c, m, flow);
         if (!ok)
-            snprintf(msg, cap, "generating the flow failed (out of memory or too many "
-                               "expiries)");
+            snprintf(msg, cap,
+                     "generating the flow failed (out of memory or too many "
+                     "expiries)");
     }
     if (!ok)
         sim_market_free(m);
@@ -321,8 +334,10 @@ int main(int argc, char **argv)
                      regime[0] != '\0' && strlen(regime) < 64;
         snprintf(name, sizeof name, "regimes/%.64s.json", regime);
         if (!known || !sim_resolve(&c, name, path, sizeof path)) {
-            fprintf(stderr, "chsim: --regime %s: no such regime (busy, one-sided, "
-                            "high-volatility, negative-funding)\n", regime);
+            fprintf(stderr,
+                    "chsim: --regime %s: no such regime (busy, one-sided, "
+                    "high-volatility, negative-funding)\n",
+                    regime);
             return 2;
         }
         if (!apply_config(&c, path))
@@ -349,8 +364,7 @@ int main(int argc, char **argv)
     sd.n_runs = n_runs;
     for (size_t i = 0; i < n_runs; i++)
         snprintf(sd.names[i], sizeof sd.names[i], "%s", chd != NULL ? "chd" : c.runs[i].name);
-    progress p = {.on = !quiet && isatty(2), .n_runs = (size_t)n_seeds * (n_runs + 1),
-                  .last = -1};
+    progress p = {.on = !quiet && isatty(2), .n_runs = (size_t)n_seeds * (n_runs + 1), .last = -1};
     size_t done = 0;
     if (res != NULL && chd != NULL) {
         p.run = 1;
@@ -403,8 +417,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "chsim: %s: %s\n", out, strerror(errno));
         rc = 1;
     }
-    if (rc == 0 && !sim_report_write(out, &c, &m, &flow, res, n_runs, &sd, plots, &plotted, msg,
-                                       sizeof msg)) {
+    if (rc == 0 &&
+        !sim_report_write(out, &c, &m, &flow, res, n_runs, &sd, plots, &plotted, msg, sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
         rc = 1;
     }

@@ -41,9 +41,9 @@
 #define SIM_PATH_MAX 1024
 #define SIM_NAME_MAX 64
 #define SIM_MAX_RUNS 16
-#define SIM_MSG_MAX 512
-#define SIM_HOUR (INT64_C(3600) * CH_NS_PER_SEC)
-#define SIM_DAY (INT64_C(86400) * CH_NS_PER_SEC)
+#define SIM_MSG_MAX  512
+#define SIM_HOUR     (INT64_C(3600) * CH_NS_PER_SEC)
+#define SIM_DAY      (INT64_C(86400) * CH_NS_PER_SEC)
 
 /* ---- configuration ------------------------------------------------------- */
 
@@ -81,10 +81,10 @@ typedef struct sim_config {
     struct {
         sim_price_src source;
         char file[SIM_PATH_MAX];
-        double spot0, mu, sigma;              /* GBM, per year */
+        double spot0, mu, sigma; /* GBM, per year */
         double jumps_per_year, jump_mean, jump_sd;
         double spikes_per_year, spike_mult, spike_hours;
-        double basis_bps;                     /* perp = index x (1 + basis), 0 = off */
+        double basis_bps; /* perp = index x (1 + basis), 0 = off */
     } price;
     struct {
         sim_funding_src source;
@@ -94,12 +94,12 @@ typedef struct sim_config {
     } funding;
     struct {
         char file[SIM_PATH_MAX];
-        double flat_vol;      /* > 0: a flat surface instead of the chain's smile */
-        double vol_scale;     /* multiplies the chain's vols */
-        double vol_follow;    /* 0..1: how far the vol level follows realized vol */
+        double flat_vol;   /* > 0: a flat surface instead of the chain's smile */
+        double vol_scale;  /* multiplies the chain's vols */
+        double vol_follow; /* 0..1: how far the vol level follows realized vol */
         double vol_window_hours;
         uint32_t weeklies, monthlies;
-        double strike_step;   /* USD */
+        double strike_step; /* USD */
         double min_moneyness, max_moneyness;
         double rate;
     } chain;
@@ -112,13 +112,13 @@ typedef struct sim_config {
         uint32_t size_min, size_max, traders;
     } flow;
     ch_perp_venue venue;
-    double pool_capital;   /* USD */
-    double taker_fee_bps;  /* engine taker fee */
+    double pool_capital;  /* USD */
+    double taker_fee_bps; /* engine taker fee */
     int64_t netting_fee_ticks;
     double hedge_impact_bps;    /* the engine's impact of a typical hedge order */
     double house_delta_limit;   /* the engine's limit on the house's unhedged delta (0: none) */
     double funding_half_life_h; /* the engine's expected-funding average */
-    ch_pool_config pool;   /* dynamic pricing parameters */
+    ch_pool_config pool;        /* dynamic pricing parameters */
     size_t n_runs;
     sim_run_config runs[SIM_MAX_RUNS];
 } sim_config;
@@ -160,17 +160,17 @@ bool sim_load_funding(const char *path, sim_series *out, char *msg, size_t cap);
  * non-decreasing in tenor at every grid point (so marks have no calendar
  * arbitrage), and the chain's listed strikes as moneyness per tenor.
  */
-#define SIM_X_N 41       /* log-moneyness grid: -1.0 .. 1.0 step 0.05 */
-#define SIM_X_STEP 0.05
-#define SIM_TENORS_MAX 32
+#define SIM_X_N         41 /* log-moneyness grid: -1.0 .. 1.0 step 0.05 */
+#define SIM_X_STEP      0.05
+#define SIM_TENORS_MAX  32
 #define SIM_STRIKES_MAX 128
 typedef struct sim_surface {
-    size_t n;                       /* tenors */
-    double tau[SIM_TENORS_MAX];     /* years, ascending */
+    size_t n;                   /* tenors */
+    double tau[SIM_TENORS_MAX]; /* years, ascending */
     double w[SIM_TENORS_MAX][SIM_X_N];
     size_t n_k[SIM_TENORS_MAX];
     double moneyness[SIM_TENORS_MAX][SIM_STRIKES_MAX]; /* K/F listed */
-    double atm30;                   /* 30-day ATM vol */
+    double atm30;                                      /* 30-day ATM vol */
 } sim_surface;
 
 /**
@@ -193,8 +193,8 @@ bool sim_resolve(const sim_config *c, const char *name, char *out, size_t cap);
 typedef struct sim_step {
     ch_time t;
     double spot;
-    double funding;  /* per 8 h */
-    double level;    /* multiplier of the surface's vols */
+    double funding; /* per 8 h */
+    double level;   /* multiplier of the surface's vols */
 } sim_step;
 
 typedef struct sim_market {
@@ -284,8 +284,8 @@ typedef struct sim_fill {
     ch_opt type;
     ch_side side;
     int64_t qty;
-    double price;  /* USD per contract */
-    double fee;    /* USD, the taker's; 0 for a maker */
+    double price; /* USD per contract */
+    double fee;   /* USD, the taker's; 0 for a maker */
 } sim_fill;
 
 typedef struct sim_fills {
@@ -305,14 +305,14 @@ typedef struct sim_metrics {
     double expiry_unwind_cost; /* fees + slippage of the unwinds of expired delta */
     double funding;            /* paid (> 0) or received (< 0) */
     double hedge_cost_per_contract;
-    double rebalancing_cost;   /* fees + slippage of the policy's orders (all of a pool's) */
-    double peak_capital;       /* largest worst scenario loss over the steps */
+    double rebalancing_cost; /* fees + slippage of the policy's orders (all of a pool's) */
+    double peak_capital;     /* largest worst scenario loss over the steps */
     double mean_abs_gamma, mean_abs_vega;
-    double pool_pnl;           /* the model's total PnL */
+    double pool_pnl; /* the model's total PnL */
     double lp_return_on_capital;
     double max_drawdown;
     double customer_cost_per_contract;
-    double fill_ratio;         /* contracts filled / ordered (the clearinghouse's) */
+    double fill_ratio; /* contracts filled / ordered (the clearinghouse's) */
 } sim_metrics;
 
 /** One option position of a model. */
@@ -332,18 +332,18 @@ typedef struct sim_model {
     const sim_market *m;
     sim_leg *leg;
     size_t n_leg, cap_leg;
-    double cash;            /* USD: premiums and settlements */
-    const ch_hedger *h;     /* the policy's hedger (the model does not own it) */
+    double cash;              /* USD: premiums and settlements */
+    const ch_hedger *h;       /* the policy's hedger (the model does not own it) */
     ch_hedge_book fill_hedge; /* the dealer's per-fill hedges */
-    double pending_unwind;  /* |delta| expiries removed, not yet unwound */
+    double pending_unwind;    /* |delta| expiries removed, not yet unwound */
     ch_time unwind_until;
     double unwind_cost, fees, slippage; /* of the policy's orders */
     double last_fees, last_slippage, last_volume;
     double sum_gamma, sum_vega;
     size_t steps;
     double pnl, peak;
-    double ordered;         /* lots the customers ordered */
-    double cust_edge;       /* Σ customer's (price - mark) x side + fees */
+    double ordered;   /* lots the customers ordered */
+    double cust_edge; /* Σ customer's (price - mark) x side + fees */
     sim_metrics out;
     bool oom;
 } sim_model;
@@ -393,14 +393,23 @@ struct sim_result;
  * false + msg on error.
  */
 bool sim_equal(const sim_config *c, const sim_run_config *rc, const sim_market *m,
-               const sim_flow *f, struct sim_result *ch_res, sim_metrics out[SIM_MODELS],
-               char *msg, size_t cap);
+               const sim_flow *f, struct sim_result *ch_res, sim_metrics out[SIM_MODELS], char *msg,
+               size_t cap);
 
 /* ---- one configuration --------------------------------------------------- */
 
-
-enum { SIM_PNL_SPREAD, SIM_PNL_DELTA, SIM_PNL_GAMMA, SIM_PNL_VEGA, SIM_PNL_THETA,
-       SIM_PNL_FUNDING, SIM_PNL_FEES, SIM_PNL_SLIPPAGE, SIM_PNL_OTHER, SIM_PNL_N };
+enum {
+    SIM_PNL_SPREAD,
+    SIM_PNL_DELTA,
+    SIM_PNL_GAMMA,
+    SIM_PNL_VEGA,
+    SIM_PNL_THETA,
+    SIM_PNL_FUNDING,
+    SIM_PNL_FEES,
+    SIM_PNL_SLIPPAGE,
+    SIM_PNL_OTHER,
+    SIM_PNL_N
+};
 extern const char *const sim_pnl_names[SIM_PNL_N];
 
 typedef struct sim_point {
@@ -416,18 +425,18 @@ typedef struct sim_result {
     uint64_t orders, rejected;
     uint64_t fills[3];
     int64_t lots[3];
-    double gross_delta;       /* what a trade-by-trade hedger would send */
+    double gross_delta; /* what a trade-by-trade hedger would send */
     double notional;
     double hedge_volume;
     uint64_t hedge_orders;
     double hedge_fees, hedge_slippage, hedge_funding;
-    double tbt_cost;          /* trade-by-trade hedger: fees + slippage */
+    double tbt_cost; /* trade-by-trade hedger: fees + slippage */
     double netting_ratio;
-    double internal_share;    /* lots filled by book + net / all lots */
-    double pnl[SIM_PNL_N];    /* attribution; sums to pool_pnl */
+    double internal_share; /* lots filled by book + net / all lots */
+    double pnl[SIM_PNL_N]; /* attribution; sums to pool_pnl */
     double pool_pnl;
     double max_drawdown;
-    double taker_fees;        /* collected by the fee account */
+    double taker_fees; /* collected by the fee account */
     double final_delta, final_gamma, final_vega;
     size_t n_points;
     sim_point *points;
@@ -450,9 +459,9 @@ typedef struct sim_run_opts {
 } sim_run_opts;
 
 /** Run configuration @p r over the market and flow (@p opts may be NULL). false + msg on error. */
-bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m,
-             const sim_flow *f, const sim_run_opts *opts, sim_result *out,
-             sim_progress_fn progress, void *pctx, char *msg, size_t cap);
+bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m, const sim_flow *f,
+             const sim_run_opts *opts, sim_result *out, sim_progress_fn progress, void *pctx,
+             char *msg, size_t cap);
 void sim_result_free(sim_result *r);
 
 /**
@@ -462,9 +471,9 @@ void sim_result_free(sim_result *r);
  * clock (chd's clock never goes back); the result has no PnL attribution and
  * no trade-by-trade baseline (sim_chd.c). false + msg on error.
  */
-bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
-                 const char *endpoint, const char *key, sim_result *out, sim_progress_fn progress,
-                 void *pctx, char *msg, size_t cap);
+bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, const char *endpoint,
+                 const char *key, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
+                 size_t cap);
 
 /* ---- several seeds ------------------------------------------------------- */
 
@@ -473,15 +482,15 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
 /** What one seed contributes to the report beyond the first seed's full tables. */
 typedef struct sim_seed {
     uint64_t seed;
-    double contracts[SIM_MAX_RUNS];  /* per configuration (sim_contracts) */
+    double contracts[SIM_MAX_RUNS]; /* per configuration (sim_contracts) */
     double hedge_cost[SIM_MAX_RUNS];
     double pool_pnl[SIM_MAX_RUNS];
-    sim_metrics eq[2][SIM_MODELS];   /* [0]: policy P, [1]: hedge every step */
+    sim_metrics eq[2][SIM_MODELS]; /* [0]: policy P, [1]: hedge every step */
 } sim_seed;
 
 typedef struct sim_seeds {
-    size_t n;           /* seeds run */
-    bool equal_flow;    /* false: through chd (the report says the section is unavailable) */
+    size_t n;        /* seeds run */
+    bool equal_flow; /* false: through chd (the report says the section is unavailable) */
     size_t n_runs;
     char names[SIM_MAX_RUNS][SIM_NAME_MAX];
     sim_seed s[SIM_SEEDS_MAX];
@@ -507,9 +516,9 @@ void sim_report_eq_gnuplot(FILE *f, const sim_seeds *s);
  * (which must exist); with @p plots, the PNGs if gnuplot is installed
  * (@p plotted says whether they were drawn). false + msg on error.
  */
-bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
-                      const sim_flow *f, const sim_result *res, size_t n,
-                      const sim_seeds *seeds, bool plots, bool *plotted, char *msg, size_t cap);
+bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m, const sim_flow *f,
+                      const sim_result *res, size_t n, const sim_seeds *seeds, bool plots,
+                      bool *plotted, char *msg, size_t cap);
 
 /** The comparison table (Markdown). */
 void sim_report_table(FILE *out, const sim_result *res, size_t n);

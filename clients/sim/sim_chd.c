@@ -30,7 +30,7 @@
 #include "ch/client.h"
 #include "sim.h"
 
-#define SIM_WEEK (7 * SIM_DAY)
+#define SIM_WEEK      (7 * SIM_DAY)
 #define SIM_CHD_MARKS 512 /* marks per market.update (chd's limit) */
 #define SIM_CHD_BATCH 5000
 
@@ -66,7 +66,7 @@ typedef struct chd_run {
     ch_client_vol *iv;
     char (*ivkey)[CH_CLIENT_SYMBOL_MAX];
     ch_time gexp[SIM_CHD_MARKS / SIM_X_N]; /* the expiry of each group of SIM_X_N marks */
-    uint64_t split_updates; /* market.updates sent one expiry at a time */
+    uint64_t split_updates;                /* market.updates sent one expiry at a time */
 } chd_run;
 
 /* The house and pool as chd reports them, and the hedge book. */
@@ -147,8 +147,8 @@ static bool list_expiry(chd_run *r, const sim_listing *l, char *msg, size_t cap)
 {
     for (size_t i = 0; i < l->n; i++)
         for (int t = 0; t < 2; t++) {
-            ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry,
-                             .strike = l->strike[i]};
+            ch_symbol sym = {
+                .kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry, .strike = l->strike[i]};
             snprintf(sym.underlying, sizeof sym.underlying, "BTC");
             char name[CH_CLIENT_SYMBOL_MAX];
             shifted(r, sym, name, sizeof name);
@@ -157,7 +157,6 @@ static bool list_expiry(chd_run *r, const sim_listing *l, char *msg, size_t cap)
         }
     return true;
 }
-
 
 static void iso_time(ch_time t, char *buf, size_t cap)
 {
@@ -205,8 +204,10 @@ static bool split_update(chd_run *r, ch_client_market *mu, size_t ng, char *msg,
         if (!set[g]) {
             char when[32];
             iso_time(r->gexp[g] + r->shift, when, sizeof when);
-            snprintf(msg, cap, "chd refused the marks of the expiry %s, even one expiry at a "
-                               "time: calendar arbitrage against its other marks", when);
+            snprintf(msg, cap,
+                     "chd refused the marks of the expiry %s, even one expiry at a "
+                     "time: calendar arbitrage against its other marks",
+                     when);
             return false;
         }
     return true;
@@ -232,8 +233,8 @@ static bool market(chd_run *r, size_t k, char *msg, size_t cap)
         r->gexp[n / SIM_X_N] = expiry;
         for (size_t j = 0; j < SIM_X_N; j++) {
             double x = -1.0 + SIM_X_STEP * (double)j;
-            ch_symbol sym = {.kind = CH_CALL, .expiry = expiry,
-                             .strike = (int64_t)llround(s->spot * exp(x))};
+            ch_symbol sym = {
+                .kind = CH_CALL, .expiry = expiry, .strike = (int64_t)llround(s->spot * exp(x))};
             snprintf(sym.underlying, sizeof sym.underlying, "BTC");
             shifted(r, sym, r->ivkey[n], sizeof r->ivkey[n]);
             r->iv[n] = (ch_client_vol){.key = r->ivkey[n],
@@ -247,10 +248,17 @@ static bool market(chd_run *r, size_t k, char *msg, size_t cap)
     double spot = llround(s->spot / r->tick) * r->tick;
     if (spot < r->tick)
         spot = r->tick;
-    ch_client_market mu = {.underlying = "BTC", .index = spot, .time = when,
-                           .has_rate = true, .rate = r->m->rate, .has_funding_rate = true,
-                           .funding_rate = s->funding, .has_perp = true, .perp = spot,
-                           .iv = r->iv, .n_iv = n};
+    ch_client_market mu = {.underlying = "BTC",
+                           .index = spot,
+                           .time = when,
+                           .has_rate = true,
+                           .rate = r->m->rate,
+                           .has_funding_rate = true,
+                           .funding_rate = s->funding,
+                           .has_perp = true,
+                           .perp = spot,
+                           .iv = r->iv,
+                           .n_iv = n};
     ch_err err = ch_client_market_update(r->cl, &mu, NULL);
     if (err == CH_EBADREQ && k == 0 && strstr(ch_client_message(r->cl), "backwards") != NULL) {
         snprintf(msg, cap,
@@ -306,8 +314,8 @@ static bool expire_orders(chd_run *r, ch_time now, char *msg, size_t cap)
             r->rest[w++] = r->rest[i];
             continue;
         }
-        ch_err err = ch_client_order_cancel(r->cl, r->names[r->rest[i].trader], r->rest[i].id,
-                                            NULL);
+        ch_err err =
+            ch_client_order_cancel(r->cl, r->names[r->rest[i].trader], r->rest[i].id, NULL);
         /* UNKNOWN_ORDER: filled meanwhile; anything else is the daemon failing */
         if (err != CH_OK && err != CH_EUNKNOWN_ORDER)
             return call_fail(r, "order.cancel", err, msg, cap);
@@ -346,13 +354,15 @@ static bool prepare(chd_run *r, const sim_order *o, size_t k, size_t n, sim_resu
             return false;
     }
     ch_client_order *co = &r->ord[n];
-    *co = (ch_client_order){.account = r->names[o->trader], .symbol = r->sym[n],
+    *co = (ch_client_order){.account = r->names[o->trader],
+                            .symbol = r->sym[n],
                             .side = o->side == CH_BUY ? CH_CLIENT_BUY : CH_CLIENT_SELL,
                             .qty = o->qty};
     if (o->limit) {
         const sim_step *s = &r->m->s[k];
         double tau = ch_years(s->t, sym.expiry);
-        double vol = sim_surface_vol(&r->m->surf, tau, log((double)sym.strike / s->spot)) * s->level;
+        double vol =
+            sim_surface_vol(&r->m->surf, tau, log((double)sym.strike / s->spot)) * s->level;
         vol += o->side == CH_BUY ? o->vol_offset : -o->vol_offset;
         double px = ch_bs_price(sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, s->spot,
                                 (double)sym.strike, tau, r->m->rate, 0, fmax(vol, 0.01));
@@ -384,8 +394,9 @@ static bool send_batch(chd_run *r, const sim_flow *f, size_t n, size_t k, sim_re
                 continue;
             }
             if (b->result.n_fills > CH_CLIENT_MAX_FILLS) {
-                snprintf(msg, cap, "chd: an order with %zu fills (the client lists %d): lower "
-                                   "flow.size_max",
+                snprintf(msg, cap,
+                         "chd: an order with %zu fills (the client lists %d): lower "
+                         "flow.size_max",
                          b->result.n_fills, CH_CLIENT_MAX_FILLS);
                 ch_client_release(res);
                 return false;
@@ -537,9 +548,9 @@ static void teardown(chd_run *r)
     free(r->ivkey);
 }
 
-bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
-                 const char *endpoint, const char *key, sim_result *out, sim_progress_fn progress,
-                 void *pctx, char *msg, size_t cap)
+bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, const char *endpoint,
+                 const char *key, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
+                 size_t cap)
 {
     memset(out, 0, sizeof *out);
     out->chd = true;
@@ -611,14 +622,18 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f,
         double pnl = s.equity + hedge_value(&s.h, m->s[k].spot) - v0;
         peak = fmax(peak, pnl);
         out->max_drawdown = fmax(out->max_drawdown, peak - pnl);
-        out->points[k] = (sim_point){
-            .t = m->s[k].t, .spot = m->s[k].spot,
-            .atm_vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level,
-            .option_delta = s.delta, .hedge_position = s.h.position, .gamma = s.gamma,
-            .vega = s.vega, .pnl = pnl,
-            .hedge_cost = (s.h.fees - s0.h.fees) + (s.h.slippage - s0.h.slippage) -
-                          (s.h.funding - s0.h.funding),
-            .pool_contracts = s.contracts};
+        out->points[k] =
+            (sim_point){.t = m->s[k].t,
+                        .spot = m->s[k].spot,
+                        .atm_vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level,
+                        .option_delta = s.delta,
+                        .hedge_position = s.h.position,
+                        .gamma = s.gamma,
+                        .vega = s.vega,
+                        .pnl = pnl,
+                        .hedge_cost = (s.h.fees - s0.h.fees) + (s.h.slippage - s0.h.slippage) -
+                                      (s.h.funding - s0.h.funding),
+                        .pool_contracts = s.contracts};
         out->n_points = k + 1;
         if (progress != NULL)
             progress(pctx, k + 1, m->n);

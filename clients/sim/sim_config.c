@@ -125,9 +125,9 @@ typedef struct field {
     const char *key;
     fkind kind;
     void *p;
-    double lo, hi;             /* numbers: inclusive range */
-    const char *const *names;  /* F_ENUM: NULL-terminated; the index is stored as int */
-    size_t cap;                /* F_STR */
+    double lo, hi;            /* numbers: inclusive range */
+    const char *const *names; /* F_ENUM: NULL-terminated; the index is stored as int */
+    size_t cap;               /* F_STR */
 } field;
 
 static const char *const k_price_src[] = {"csv", "gbm", NULL};
@@ -135,14 +135,29 @@ static const char *const k_fund_src[] = {"csv", "constant", "generated", NULL};
 static const char *const k_flow_src[] = {"generated", "csv", NULL};
 static const char *const k_shape[] = {"mixed", "offsetting", NULL};
 static const char *const k_impact[] = {"linear", "sqrt", NULL};
-static const char *const k_policy[] = {"off",      "every_batch", "band",
-                                       "interval", "hybrid",      "whalley_wilmott", NULL};
+static const char *const k_policy[] = {"off",    "every_batch",     "band", "interval",
+                                       "hybrid", "whalley_wilmott", NULL};
 
-#define DBL(k, ptr, l, h) {.key = k, .kind = F_DBL, .p = (ptr), .lo = (l), .hi = (h)}
-#define U32(k, ptr, l, h) {.key = k, .kind = F_U32, .p = (ptr), .lo = (l), .hi = (h)}
-#define BOOLF(k, ptr) {.key = k, .kind = F_BOOL, .p = (ptr)}
-#define STR(k, arr) {.key = k, .kind = F_STR, .p = (arr), .cap = sizeof(arr)}
-#define ENUMF(k, ptr, tab) {.key = k, .kind = F_ENUM, .p = (ptr), .names = (tab)}
+#define DBL(k, ptr, l, h)                                                                          \
+    {                                                                                              \
+        .key = k, .kind = F_DBL, .p = (ptr), .lo = (l), .hi = (h)                                  \
+    }
+#define U32(k, ptr, l, h)                                                                          \
+    {                                                                                              \
+        .key = k, .kind = F_U32, .p = (ptr), .lo = (l), .hi = (h)                                  \
+    }
+#define BOOLF(k, ptr)                                                                              \
+    {                                                                                              \
+        .key = k, .kind = F_BOOL, .p = (ptr)                                                       \
+    }
+#define STR(k, arr)                                                                                \
+    {                                                                                              \
+        .key = k, .kind = F_STR, .p = (arr), .cap = sizeof(arr)                                    \
+    }
+#define ENUMF(k, ptr, tab)                                                                         \
+    {                                                                                              \
+        .key = k, .kind = F_ENUM, .p = (ptr), .names = (tab)                                       \
+    }
 
 static bool fail(char *msg, size_t cap, const char *sect, const char *key, const char *what)
 {
@@ -178,7 +193,8 @@ static bool set_field(const field *f, const cJSON *v, const char *sect, char *ms
     case F_DATE: {
         int y, mo, d;
         char tail;
-        if (!cJSON_IsString(v) || sscanf(v->valuestring, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
+        if (!cJSON_IsString(v) ||
+            sscanf(v->valuestring, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
             ch_date_to_time(y, mo, d, f->p) != CH_OK)
             return fail(msg, cap, sect, f->key, "expected a date YYYY-MM-DD");
         return true;
@@ -264,7 +280,10 @@ static bool parse_run(const cJSON *o, sim_run_config *r, size_t idx, char *msg, 
             ENUMF("policy", &kind, k_policy),
             DBL("band", &r->hedge.band, 0, 1e9),
             BOOLF("to_edge", &r->hedge.to_edge),
-            {.key = "interval_hours", .kind = F_HOURS, .p = &r->hedge.interval, .lo = 0,
+            {.key = "interval_hours",
+             .kind = F_HOURS,
+             .p = &r->hedge.interval,
+             .lo = 0,
              .hi = 24 * 365},
             DBL("min_order", &r->hedge.min_order, 0, 1e9),
             DBL("max_order", &r->hedge.max_order, 0, 1e9),
@@ -297,8 +316,8 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
         DBL("step_seconds", &step, 1, 86400),
         STR("data_dir", c->data_dir),
     };
-    static const char *const sections[] = {"price", "funding", "chain",         "flow",
-                                           "venue", "pool",    "engine", "configurations", NULL};
+    static const char *const sections[] = {"price", "funding", "chain",          "flow", "venue",
+                                           "pool",  "engine",  "configurations", NULL};
     const field price[] = {
         ENUMF("source", &psrc, k_price_src),
         STR("file", c->price.file),
@@ -372,8 +391,7 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
     };
     const field engine[] = {
         DBL("taker_fee_bps", &c->taker_fee_bps, 0, 1000),
-        {.key = "netting_fee_ticks", .kind = F_I64, .p = &c->netting_fee_ticks, .lo = 0,
-         .hi = 1e9},
+        {.key = "netting_fee_ticks", .kind = F_I64, .p = &c->netting_fee_ticks, .lo = 0, .hi = 1e9},
         DBL("hedge_impact_bps", &c->hedge_impact_bps, 0, 1000),
         DBL("house_delta_limit", &c->house_delta_limit, 0, 1e12),
         DBL("funding_half_life_h", &c->funding_half_life_h, 0, 24 * 3650),

@@ -157,8 +157,8 @@ static bool price_row(void *ctx, char **f, size_t n, size_t line, char *msg, siz
     series_ctx *sc = ctx;
     double unix_s, close;
     if (n < 7 || !parse_num(f[0], &unix_s) || !parse_num(f[6], &close) || close <= 0) {
-        snprintf(msg, cap, "%s:%zu: expected unix,date,symbol,open,high,low,close,...",
-                 sc->path, line);
+        snprintf(msg, cap, "%s:%zu: expected unix,date,symbol,open,high,low,close,...", sc->path,
+                 line);
         return false;
     }
     if (!push(sc->s, &sc->cap, (ch_time)llround(unix_s) * CH_NS_PER_SEC, close)) {
@@ -168,8 +168,7 @@ static bool price_row(void *ctx, char **f, size_t n, size_t line, char *msg, siz
     return true;
 }
 
-static bool load_series(const char *path, sim_row_fn row, sim_series *out, char *msg,
-                        size_t cap)
+static bool load_series(const char *path, sim_row_fn row, sim_series *out, char *msg, size_t cap)
 {
     memset(out, 0, sizeof *out);
     series_ctx sc = {.s = out, .path = path};
@@ -189,7 +188,8 @@ static bool parse_date(const char *s, ch_time *t)
 {
     int y, m, d;
     char tail;
-    return sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && ch_date_to_time(y, m, d, t) == CH_OK;
+    return sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
+           ch_date_to_time(y, m, d, t) == CH_OK;
 }
 
 static bool funding_row(void *ctx, char **f, size_t n, size_t line, char *msg, size_t cap)
@@ -249,18 +249,25 @@ static bool parse_deribit_date(const char *s, ch_time *t)
     return false;
 }
 
-enum { COL_CREATED = 5, COL_UNDERLYING = 10, COL_MARK = 12, COL_EXPIRE = 21, COL_STRIKE = 22,
-       COL_TYPE = 23, N_COLS = 24 };
+enum {
+    COL_CREATED = 5,
+    COL_UNDERLYING = 10,
+    COL_MARK = 12,
+    COL_EXPIRE = 21,
+    COL_STRIKE = 22,
+    COL_TYPE = 23,
+    N_COLS = 24
+};
 
 static bool chain_row(void *ctx, char **f, size_t n, size_t line, char *msg, size_t cap)
 {
     chain_ctx *cc = ctx;
     double created, fwd, mark, strike;
     ch_time expiry;
-    if (n < N_COLS || !parse_num(f[COL_CREATED], &created) ||
-        !parse_num(f[COL_UNDERLYING], &fwd) || !parse_num(f[COL_MARK], &mark) ||
-        !parse_num(f[COL_STRIKE], &strike) || !parse_deribit_date(f[COL_EXPIRE], &expiry) ||
-        fwd <= 0 || strike <= 0 || (strcmp(f[COL_TYPE], "C") != 0 && strcmp(f[COL_TYPE], "P") != 0)) {
+    if (n < N_COLS || !parse_num(f[COL_CREATED], &created) || !parse_num(f[COL_UNDERLYING], &fwd) ||
+        !parse_num(f[COL_MARK], &mark) || !parse_num(f[COL_STRIKE], &strike) ||
+        !parse_deribit_date(f[COL_EXPIRE], &expiry) || fwd <= 0 || strike <= 0 ||
+        (strcmp(f[COL_TYPE], "C") != 0 && strcmp(f[COL_TYPE], "P") != 0)) {
         snprintf(msg, cap, "%s:%zu: not a Deribit book-summary row", cc->path, line);
         return false;
     }

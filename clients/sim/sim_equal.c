@@ -27,14 +27,16 @@
 
 const char *const sim_model_names[SIM_MODELS] = {"clearinghouse", "amm", "dealer"};
 
-#define M(name) {#name, offsetof(sim_metrics, name)}
+#define M(name)                                                                                    \
+    {                                                                                              \
+#name, offsetof(sim_metrics, name)                                                         \
+    }
 const sim_metric_field sim_metric_fields[SIM_METRICS] = {
-    M(contracts),     M(hedge_volume),       M(hedge_cost),
-    M(fees),          M(slippage),           M(expiry_unwind_cost),
-    M(funding),       M(hedge_cost_per_contract), M(rebalancing_cost),
-    M(peak_capital),  M(mean_abs_gamma),     M(mean_abs_vega),
-    M(pool_pnl),      M(lp_return_on_capital), M(max_drawdown),
-    M(customer_cost_per_contract), M(fill_ratio),
+    M(contracts),        M(hedge_volume),         M(hedge_cost),     M(fees),
+    M(slippage),         M(expiry_unwind_cost),   M(funding),        M(hedge_cost_per_contract),
+    M(rebalancing_cost), M(peak_capital),         M(mean_abs_gamma), M(mean_abs_vega),
+    M(pool_pnl),         M(lp_return_on_capital), M(max_drawdown),   M(customer_cost_per_contract),
+    M(fill_ratio),
 };
 #undef M
 
@@ -68,15 +70,16 @@ static bool dealer(const sim_config *c, const sim_run_config *rc, const sim_mark
             const sim_fill *f = &fs->f[next];
             double sign = f->side == CH_BUY ? 1.0 : -1.0;
             sim_model_customer(&md, k, f);
-            sim_model_trade(&md, f->expiry, f->strike, f->type, -sign * (double)f->qty,
-                            f->price);
+            sim_model_trade(&md, f->expiry, f->strike, f->type, -sign * (double)f->qty, f->price);
             ch_greeks g;
             double T = ch_years(s->t, f->expiry);
             if (T > 0 && ch_bs(f->type, s->spot, f->strike, T, m->rate, 0,
                                fmax(sim_vol(m, k, f->strike, f->expiry), 1e-4), &g) == CH_OK)
                 sim_model_fill_hedge(&md, k, sign * (double)f->qty * g.delta);
         }
-        ch_hedge_inputs in = {.now = s->t, .spot = s->spot, .rate = m->rate,
+        ch_hedge_inputs in = {.now = s->t,
+                              .spot = s->spot,
+                              .rate = m->rate,
                               .vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * s->level};
         sim_model_greeks(&md, k, &in.net_delta, &in.gamma, &in.tau);
         in.net_delta += md.fill_hedge.position; /* what the per-fill hedges left */

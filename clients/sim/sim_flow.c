@@ -21,8 +21,7 @@
 #include "../common/kit.h"
 #include "sim.h"
 
-bool sim_order_check(const sim_config *c, const sim_order *o, ch_symbol *sym, char *msg,
-                     size_t cap)
+bool sim_order_check(const sim_config *c, const sim_order *o, ch_symbol *sym, char *msg, size_t cap)
 {
     if (o->trader >= c->flow.traders) {
         snprintf(msg, cap, "flow: trader %u, but flow.traders is %u", o->trader, c->flow.traders);
@@ -137,8 +136,8 @@ bool sim_flow_write(const char *path, const sim_flow *f)
     fprintf(fp, "time,trader,symbol,side,qty,type,vol_offset\n");
     for (size_t i = 0; i < f->n; i++) {
         const sim_order *o = &f->o[i];
-        fprintf(fp, "%" PRId64 ",%u,%s,%s,%" PRId64 ",%s,%.17g\n", o->t / CH_NS_PER_SEC,
-                o->trader, o->symbol, o->side == CH_BUY ? "buy" : "sell", o->qty,
+        fprintf(fp, "%" PRId64 ",%u,%s,%s,%" PRId64 ",%s,%.17g\n", o->t / CH_NS_PER_SEC, o->trader,
+                o->symbol, o->side == CH_BUY ? "buy" : "sell", o->qty,
                 o->limit ? "limit" : "market", o->vol_offset);
     }
     return fclose(fp) == 0;

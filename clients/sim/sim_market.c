@@ -125,8 +125,8 @@ static bool build_funding(const sim_config *c, sim_market *m, char *msg, size_t 
         return true;
     }
     sim_series fs;
-    if (!load_covering(c, c->funding.file, "funding", sim_load_funding, m->s[0].t,
-                       m->s[m->n - 1].t, SIM_DAY - 1, &fs, msg, cap))
+    if (!load_covering(c, c->funding.file, "funding", sim_load_funding, m->s[0].t, m->s[m->n - 1].t,
+                       SIM_DAY - 1, &fs, msg, cap))
         return false;
     for (size_t k = 0; k < m->n; k++)
         m->s[k].funding = sim_series_at(&fs, m->s[k].t);

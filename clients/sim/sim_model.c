@@ -168,8 +168,8 @@ void sim_model_greeks(const sim_model *md, size_t k, double *delta, double *gamm
 void sim_model_fill_hedge(sim_model *md, size_t k, double qty)
 {
     ch_hedge_exec x;
-    if (fabs(qty) > 0 && ch_perp_execute(&md->c->venue, sim_perp(md->c, md->m, k), qty, &x) ==
-                             CH_OK)
+    if (fabs(qty) > 0 &&
+        ch_perp_execute(&md->c->venue, sim_perp(md->c, md->m, k), qty, &x) == CH_OK)
         ch_hedge_book_fill(&md->fill_hedge, &x);
 }
 
@@ -196,8 +196,8 @@ static double worst_loss(const sim_model *md, size_t k, double perp_pos)
         for (int mode = -1; mode <= 1; mode++) {
             double sv = fmax(vol * ch_scenario_vol_mult(&sc, T, mode), 1e-4);
             for (size_t j = 0; j < sc.n_spot; j++) {
-                double v = ch_bs_price(l->type, S * (1 + sc.spot_shocks[j]), l->strike, T,
-                                       m->rate, 0, sv);
+                double v =
+                    ch_bs_price(l->type, S * (1 + sc.spot_shocks[j]), l->strike, T, m->rate, 0, sv);
                 pnl[j * 3 + (size_t)(mode + 1)] += l->qty * (v - v0);
             }
         }

@@ -103,12 +103,13 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
         json_str(f, r->name);
         fprintf(f, ",\n      \"engine\": \"%s\",\n", r->chd ? "chd" : "in_process");
         if (r->chd)
-            fprintf(f, "      \"shift_weeks\": %" PRId64 ",\n"
-                       "      \"split_market_updates\": %" PRIu64 ",\n"
-                       "      \"not_available\": [\"internal\", \"netting\", "
-                       "\"dynamic_pricing\", \"pnl\", \"trade_by_trade_hedge_cost\", "
-                       "\"option_notional\"],\n"
-                       "      \"hedge_policy\": \"%s\",\n",
+            fprintf(f,
+                    "      \"shift_weeks\": %" PRId64 ",\n"
+                    "      \"split_market_updates\": %" PRIu64 ",\n"
+                    "      \"not_available\": [\"internal\", \"netting\", "
+                    "\"dynamic_pricing\", \"pnl\", \"trade_by_trade_hedge_cost\", "
+                    "\"option_notional\"],\n"
+                    "      \"hedge_policy\": \"%s\",\n",
                     r->shift_weeks, r->split_updates, ch_hedge_policy_name(r->run.hedge.kind));
         else
             fprintf(f,
@@ -137,10 +138,12 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 "      \"hedge_fees\": %.2f,\n      \"hedge_slippage\": %.2f,\n"
                 "      \"hedge_funding_received\": %.2f,\n",
                 r->internal_share, r->gross_delta, r->netting_ratio, r->hedge_volume,
-                r->hedge_orders, sim_hedge_cost(r), r->hedge_fees, r->hedge_slippage, r->hedge_funding);
+                r->hedge_orders, sim_hedge_cost(r), r->hedge_fees, r->hedge_slippage,
+                r->hedge_funding);
         if (!r->chd)
-            fprintf(f, "      \"trade_by_trade_hedge_cost\": %.2f,\n      \"option_notional\": %.2f,\n",
-                    r->tbt_cost, r->notional);
+            fprintf(
+                f, "      \"trade_by_trade_hedge_cost\": %.2f,\n      \"option_notional\": %.2f,\n",
+                r->tbt_cost, r->notional);
         fprintf(f, "      \"taker_fees_collected\": %.2f,\n      \"pool_pnl\": %.2f,\n",
                 r->taker_fees, r->pool_pnl);
         if (!r->chd) {
@@ -149,11 +152,12 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 fprintf(f, "%s\"%s\": %.2f", p ? ", " : "", sim_pnl_names[p], z(r->pnl[p]));
             fprintf(f, "},\n");
         }
-        fprintf(f,
-                "      \"max_drawdown\": %.2f,\n      \"final\": {\"delta\": %.4f, "
-                "\"gamma\": %.6f, \"vega\": %.2f},\n      \"series\": \"series-%zu.csv\"\n    }%s\n",
-                r->max_drawdown, r->final_delta, r->final_gamma, r->final_vega, i + 1,
-                i + 1 < n ? "," : "");
+        fprintf(
+            f,
+            "      \"max_drawdown\": %.2f,\n      \"final\": {\"delta\": %.4f, "
+            "\"gamma\": %.6f, \"vega\": %.2f},\n      \"series\": \"series-%zu.csv\"\n    }%s\n",
+            r->max_drawdown, r->final_delta, r->final_gamma, r->final_vega, i + 1,
+            i + 1 < n ? "," : "");
     }
     fprintf(f, "  ]");
     if (sd != NULL)
@@ -176,16 +180,17 @@ void sim_report_table(FILE *f, const sim_result *res, size_t n)
         else
             snprintf(tbt, sizeof tbt, "%.0f", r->tbt_cost);
         double k = sim_contracts(r);
-        fprintf(f, "| %s | %.0f | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %.2f | %s | %.0f "
-                   "| %.0f |\n",
+        fprintf(f,
+                "| %s | %.0f | %.1f%% | %.3f | %.1f | %" PRIu64 " | %.0f | %.2f | %s | %.0f "
+                "| %.0f |\n",
                 r->name, k, 100 * r->internal_share, r->netting_ratio, r->hedge_volume,
                 r->hedge_orders, sim_hedge_cost(r), k > 0 ? sim_hedge_cost(r) / k : 0, tbt,
                 r->pool_pnl, r->max_drawdown);
     }
 }
 
-static bool write_md(const char *path, const sim_config *c, const sim_market *m,
-                     const sim_flow *fl, const sim_result *res, size_t n, const sim_seeds *sd)
+static bool write_md(const char *path, const sim_config *c, const sim_market *m, const sim_flow *fl,
+                     const sim_result *res, size_t n, const sim_seeds *sd)
 {
     char d0[32], d1[32];
     FILE *f = open_report(path, m, d0, d1);
@@ -201,12 +206,13 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
             100 * m->surf.atm30, fl->n);
     for (size_t i = 0; i < n; i++)
         if (res[i].chd)
-            fprintf(f, "Engine: a running chd, through its protocol (chsim --chd), one "
-                       "configuration: the daemon's. The scenario's times were shifted by %" PRId64
-                       " weeks for it (chd's clock never goes back). Not available in daemon "
-                       "mode: the PnL attribution (only the total: house + pool equity at "
-                       "chd's marks plus the hedge book), the trade-by-trade baseline (fills "
-                       "carry no delta) and the option notional.\n\n",
+            fprintf(f,
+                    "Engine: a running chd, through its protocol (chsim --chd), one "
+                    "configuration: the daemon's. The scenario's times were shifted by %" PRId64
+                    " weeks for it (chd's clock never goes back). Not available in daemon "
+                    "mode: the PnL attribution (only the total: house + pool equity at "
+                    "chd's marks plus the hedge book), the trade-by-trade baseline (fills "
+                    "carry no delta) and the option notional.\n\n",
                     res[i].shift_weeks);
     fprintf(f, "## Netting and hedging\n\n");
     sim_report_table(f, res, n);
@@ -264,10 +270,10 @@ static bool write_series(const char *dir, const sim_result *res, size_t n)
         for (size_t k = 0; k < res[i].n_points; k++) {
             const sim_point *p = &res[i].points[k];
             fprintf(f, "%" PRId64 ",%.2f,%.2f,%.4f,%.4f,%.4f,%.4f,%.6f,%.2f,%.2f,%.2f,%.0f\n",
-                    p->t / CH_NS_PER_SEC,
-                    (double)(p->t - res[i].points[0].t) / (double)SIM_HOUR, p->spot, p->atm_vol,
-                    p->option_delta, p->hedge_position, p->option_delta + p->hedge_position,
-                    p->gamma, p->vega, p->pnl, p->hedge_cost, p->pool_contracts);
+                    p->t / CH_NS_PER_SEC, (double)(p->t - res[i].points[0].t) / (double)SIM_HOUR,
+                    p->spot, p->atm_vol, p->option_delta, p->hedge_position,
+                    p->option_delta + p->hedge_position, p->gamma, p->vega, p->pnl, p->hedge_cost,
+                    p->pool_contracts);
         }
         if (fclose(f) != 0)
             return false;
@@ -305,15 +311,14 @@ static void gp_lines(FILE *f, size_t n, const sim_result *res, const char *col)
 {
     fprintf(f, "plot ");
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s'series-%zu.csv' using ($2/24):(%s) with lines ls %zu title ", i ? ", \\\n  " : "",
-                i + 1, col, i % 9 + 1);
+        fprintf(f, "%s'series-%zu.csv' using ($2/24):(%s) with lines ls %zu title ",
+                i ? ", \\\n  " : "", i + 1, col, i % 9 + 1);
         gp_title(f, i, res[i].name);
     }
     fprintf(f, "\n");
 }
 
-static bool write_gnuplot(const char *path, const sim_result *res, size_t n,
-                          const sim_seeds *seeds)
+static bool write_gnuplot(const char *path, const sim_result *res, size_t n, const sim_seeds *seeds)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL)
@@ -346,13 +351,14 @@ static bool write_gnuplot(const char *path, const sim_result *res, size_t n,
                "book'\nset ylabel 'USD'\n");
     gp_lines(f, n, res, "$10");
     /* attribution: one cluster per configuration, one bar per component */
-    fprintf(f, "set terminal pngcairo size 1400,800 font 'sans,11'\nset output "
-               "'pnl_breakdown.png'\nset title 'PnL attribution per configuration'\n"
-               "set style data histograms\nset style histogram clustered gap 2\n"
-               "set style fill solid 0.9 border -1\nset boxwidth 0.9\nset xtics rotate by -25 "
-               "left\nset xlabel ''\nset ylabel 'USD'\nset key autotitle columnhead\n"
-               "set xzeroaxis lt -1\nset ylabel 'thousand USD'\n"
-               "plot 'pnl.csv' using ($2/1000):xtic(1) lc rgb '%s'",
+    fprintf(f,
+            "set terminal pngcairo size 1400,800 font 'sans,11'\nset output "
+            "'pnl_breakdown.png'\nset title 'PnL attribution per configuration'\n"
+            "set style data histograms\nset style histogram clustered gap 2\n"
+            "set style fill solid 0.9 border -1\nset boxwidth 0.9\nset xtics rotate by -25 "
+            "left\nset xlabel ''\nset ylabel 'USD'\nset key autotitle columnhead\n"
+            "set xzeroaxis lt -1\nset ylabel 'thousand USD'\n"
+            "plot 'pnl.csv' using ($2/1000):xtic(1) lc rgb '%s'",
             colors[0]);
     for (int p = 1; p <= SIM_PNL_N; p++) /* the components, then the total in black */
         fprintf(f, ", '' using ($%d/1000) lc rgb '%s'", p + 2, p < 9 ? colors[p] : "#000000");
@@ -372,9 +378,9 @@ static bool gnuplot_available(void)
     return pclose(p) == 0 && got;
 }
 
-bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m,
-                      const sim_flow *f, const sim_result *res, size_t n,
-                      const sim_seeds *seeds, bool plots, bool *plotted, char *msg, size_t cap)
+bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m, const sim_flow *f,
+                      const sim_result *res, size_t n, const sim_seeds *seeds, bool plots,
+                      bool *plotted, char *msg, size_t cap)
 {
     char path[SIM_PATH_MAX + 32];
     *plotted = false;

@@ -14,8 +14,8 @@
 
 static const char *const k_blocks[2] = {"equal_flow", "equal_flow_every_step"};
 
-static void stats(const sim_seeds *sd, int b, int model, size_t metric, double *mean,
-                  double *lo, double *hi)
+static void stats(const sim_seeds *sd, int b, int model, size_t metric, double *mean, double *lo,
+                  double *hi)
 {
     double sum = 0;
     *lo = INFINITY;
@@ -40,8 +40,7 @@ void sim_report_eq_json(FILE *f, const sim_seeds *sd)
     fprintf(f, ",\n  \"seeds\": [");
     for (size_t i = 0; i < sd->n; i++) {
         const sim_seed *s = &sd->s[i];
-        fprintf(f, "%s\n    {\"seed\": %" PRIu64 ", \"configurations\": [", i ? "," : "",
-                s->seed);
+        fprintf(f, "%s\n    {\"seed\": %" PRIu64 ", \"configurations\": [", i ? "," : "", s->seed);
         for (size_t r = 0; r < sd->n_runs; r++)
             fprintf(f, "%s{\"contracts\": %.0f, \"hedge_cost\": %.2f, \"pool_pnl\": %.2f}",
                     r ? ", " : "", s->contracts[r], s->hedge_cost[r], s->pool_pnl[r]);
@@ -50,8 +49,9 @@ void sim_report_eq_json(FILE *f, const sim_seeds *sd)
     fprintf(f, "\n  ]");
     for (int b = 0; b < 2; b++) {
         if (!sd->equal_flow) {
-            fprintf(f, ",\n  \"%s\": {\"available\": false, \"reason\": \"chsim --chd runs the "
-                       "daemon's one configuration; the comparison needs the engine in process\"}",
+            fprintf(f,
+                    ",\n  \"%s\": {\"available\": false, \"reason\": \"chsim --chd runs the "
+                    "daemon's one configuration; the comparison needs the engine in process\"}",
                     k_blocks[b]);
             continue;
         }
@@ -88,8 +88,7 @@ static void targets(FILE *f, const sim_seeds *sd)
     for (size_t i = 0; i < sd->n; i++) {
         const sim_metrics *e = sd->s[i].eq[0];
         double dealer = e[SIM_DEALER].hedge_cost;
-        half += dealer > 0 ? e[SIM_CH].hedge_cost <= 0.5 * dealer
-                           : e[SIM_CH].hedge_cost <= dealer;
+        half += dealer > 0 ? e[SIM_CH].hedge_cost <= 0.5 * dealer : e[SIM_CH].hedge_cost <= dealer;
         per_contract += e[SIM_CH].hedge_cost_per_contract < e[SIM_AMM].hedge_cost_per_contract;
         capital += e[SIM_CH].peak_capital < e[SIM_AMM].peak_capital;
     }
@@ -102,18 +101,22 @@ static void targets(FILE *f, const sim_seeds *sd)
     for (size_t i = 0; pool_only != SIZE_MAX && i < sd->n; i++) {
         const sim_seed *s = &sd->s[i];
         double a = s->contracts[0] > 0 ? s->hedge_cost[0] / s->contracts[0] : 0;
-        double b = s->contracts[pool_only] > 0 ? s->hedge_cost[pool_only] / s->contracts[pool_only]
-                                                : 0;
+        double b =
+            s->contracts[pool_only] > 0 ? s->hedge_cost[pool_only] / s->contracts[pool_only] : 0;
         table += a <= b;
     }
     fprintf(f, "\nTargets, seeds meeting each (of %zu):\n\n", sd->n);
-    fprintf(f, "- clearinghouse hedge cost at most half the dealer's (at most the dealer's "
-               "where that is <= 0): %zu\n", half);
+    fprintf(f,
+            "- clearinghouse hedge cost at most half the dealer's (at most the dealer's "
+            "where that is <= 0): %zu\n",
+            half);
     fprintf(f, "- clearinghouse hedge cost per contract below the AMM's: %zu\n", per_contract);
     fprintf(f, "- clearinghouse peak capital below the AMM's: %zu\n", capital);
     if (pool_only != SIZE_MAX)
-        fprintf(f, "- unequal flow: \"%s\" hedge cost per contract no higher than \"no internal "
-                   "netting\"'s: %zu\n", sd->names[0], table);
+        fprintf(f,
+                "- unequal flow: \"%s\" hedge cost per contract no higher than \"no internal "
+                "netting\"'s: %zu\n",
+                sd->names[0], table);
 }
 
 void sim_report_eq_md(FILE *f, const sim_seeds *sd)
@@ -130,8 +133,8 @@ void sim_report_eq_md(FILE *f, const sim_seeds *sd)
         fprintf(f, "| %s |", sd->names[r]);
         for (size_t i = 0; i < sd->n; i++) {
             const sim_seed *s = &sd->s[i];
-            fprintf(f, " %.2f (%.0f) |", s->contracts[r] > 0 ? s->hedge_cost[r] / s->contracts[r] : 0,
-                    s->contracts[r]);
+            fprintf(f, " %.2f (%.0f) |",
+                    s->contracts[r] > 0 ? s->hedge_cost[r] / s->contracts[r] : 0, s->contracts[r]);
         }
         fprintf(f, "\n");
     }
@@ -218,15 +221,17 @@ bool sim_report_eq_csv(const char *path, const sim_seeds *sd)
 
 void sim_report_eq_gnuplot(FILE *f, const sim_seeds *sd)
 {
-    fprintf(f, "# the equal-flow comparison: mean over %zu seeds, bars from min to max\n"
-               "set terminal pngcairo size 1400,1000 font 'sans,11'\n"
-               "set output 'equal_flow.png'\n"
-               "set multiplot layout 2,2 title 'Equal flow: the clearinghouse, an AMM and a "
-               "dealer on the same customer fills (mean of %zu seeds, min-max bars)'\n"
-               "set style data histograms\nset style histogram errorbars gap 2 lw 1\n"
-               "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
-               "set xtics norotate\nset xlabel ''\nset key outside bottom center horizontal autotitle columnhead\n"
-               "set rmargin 2\nset xzeroaxis lt -1\nset format y '%%g'\n",
+    fprintf(f,
+            "# the equal-flow comparison: mean over %zu seeds, bars from min to max\n"
+            "set terminal pngcairo size 1400,1000 font 'sans,11'\n"
+            "set output 'equal_flow.png'\n"
+            "set multiplot layout 2,2 title 'Equal flow: the clearinghouse, an AMM and a "
+            "dealer on the same customer fills (mean of %zu seeds, min-max bars)'\n"
+            "set style data histograms\nset style histogram errorbars gap 2 lw 1\n"
+            "set style fill solid 0.8 border -1\nset boxwidth 0.9\n"
+            "set xtics norotate\nset xlabel ''\nset key outside bottom center horizontal autotitle "
+            "columnhead\n"
+            "set rmargin 2\nset xzeroaxis lt -1\nset format y '%%g'\n",
             sd->n, sd->n);
     for (size_t i = 0; i < N_PLOTTED; i++) {
         size_t c0 = 2 + i * 3, c1 = 2 + (N_PLOTTED + i) * 3;
@@ -238,10 +243,11 @@ void sim_report_eq_gnuplot(FILE *f, const sim_seeds *sd)
                 lo = fmin(lo, 1.1 * mn * k_plotted[i].scale);
             }
         fprintf(f, "set yrange [%g:*]\n", lo);
-        fprintf(f, "set title '%s'\nset ylabel '%s'\n"
-                   "plot 'equal_flow.csv' using %zu:%zu:%zu:xtic(1) lc rgb '#1f77b4' "
-                   "title 'hedge policy P', \\\n"
-                   "  '' using %zu:%zu:%zu lc rgb '#ff7f0e' title 'every model hedging every step'\n",
+        fprintf(f,
+                "set title '%s'\nset ylabel '%s'\n"
+                "plot 'equal_flow.csv' using %zu:%zu:%zu:xtic(1) lc rgb '#1f77b4' "
+                "title 'hedge policy P', \\\n"
+                "  '' using %zu:%zu:%zu lc rgb '#ff7f0e' title 'every model hedging every step'\n",
                 k_plotted[i].title, k_plotted[i].title, c0, c0 + 1, c0 + 2, c1, c1 + 1, c1 + 2);
     }
     fprintf(f, "unset multiplot\n");

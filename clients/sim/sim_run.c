@@ -34,8 +34,8 @@
 #include "../common/kit.h"
 #include "sim.h"
 
-const char *const sim_pnl_names[SIM_PNL_N] = {"spread", "delta", "gamma",    "vega", "theta",
-                                              "funding", "fees", "slippage", "other"};
+const char *const sim_pnl_names[SIM_PNL_N] = {"spread",  "delta", "gamma",    "vega", "theta",
+                                              "funding", "fees",  "slippage", "other"};
 
 /* expiries marked at once (the engine's smile holds 64) */
 #define SIM_LIVE_MAX 64
@@ -64,9 +64,9 @@ typedef struct run {
     kit_tbt tbt;
     double spot, perp, taker_fees;
     const sim_run_opts *opts;
-    size_t k;             /* the step */
-    uint32_t cur_order;   /* the flow order being submitted */
-    bool failed;          /* a fill could not be recorded (out of memory) */
+    size_t k;           /* the step */
+    uint32_t cur_order; /* the flow order being submitted */
+    bool failed;        /* a fill could not be recorded (out of memory) */
     sim_chain *chain;
     ch_account_id *traders;
     resting *rest;
@@ -93,10 +93,15 @@ static void record_side(run *r, ch_instr_id id, ch_side side, int64_t qty, int64
                         double fee, bool house, uint32_t order)
 {
     const ch_symbol *sym = &ch_instruments_get(ch_engine_instruments(r->e), id)->sym;
-    sim_fill f = {.order = order, .k_fill = (uint32_t)r->k, .expiry = sym->expiry,
+    sim_fill f = {.order = order,
+                  .k_fill = (uint32_t)r->k,
+                  .expiry = sym->expiry,
                   .strike = (double)sym->strike,
-                  .type = sym->kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, .side = side,
-                  .qty = qty, .price = ch_price_to_double(r->u, ticks), .fee = fee};
+                  .type = sym->kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT,
+                  .side = side,
+                  .qty = qty,
+                  .price = ch_price_to_double(r->u, ticks),
+                  .fee = fee};
     if (r->opts->record != NULL && !sim_fills_push(r->opts->record, &f))
         r->failed = true;
     if (r->opts->model != NULL) {
@@ -154,9 +159,14 @@ static void collect(void *ctx, const ch_position_info *p)
     }
     const ch_instrument *in = ch_instruments_get(ch_engine_instruments(r->e), p->instr);
     double q = (double)p->qty;
-    r->held[r->n_held++] =
-        (held){q, q * p->unit.delta, q * p->unit.gamma, q * p->unit.vega, q * p->unit.theta,
-               (double)in->sym.strike, in->sym.expiry, in->sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT};
+    r->held[r->n_held++] = (held){q,
+                                  q * p->unit.delta,
+                                  q * p->unit.gamma,
+                                  q * p->unit.vega,
+                                  q * p->unit.theta,
+                                  (double)in->sym.strike,
+                                  in->sym.expiry,
+                                  in->sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT};
 }
 
 static bool snapshot(run *r)
@@ -177,8 +187,8 @@ static bool list_expiry(run *r, const sim_listing *l, char *msg, size_t cap)
 {
     for (size_t i = 0; i < l->n; i++)
         for (int t = 0; t < 2; t++) {
-            ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry,
-                             .strike = l->strike[i]};
+            ch_symbol sym = {
+                .kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry, .strike = l->strike[i]};
             snprintf(sym.underlying, sizeof sym.underlying, "BTC");
             char name[CH_SYMBOL_MAX];
             ch_symbol_format(&sym, name, sizeof name);
@@ -215,10 +225,17 @@ static bool market(run *r, size_t k, char *msg, size_t cap)
     double tick = ch_price_to_double(r->u, 1);
     double spot = fmax(round(s->spot / tick) * tick, tick);
     double perp = fmax(round(sim_perp(r->c, r->m, k) / tick) * tick, tick);
-    ch_market_update mu = {.underlying = r->und, .index = spot, .rate = r->m->rate,
-                           .funding_rate = s->funding, .perp = perp, .time = s->t,
-                           .n_marks = n, .mark_expiry = r->mk_exp, .mark_strike = r->mk_strike,
-                           .mark_vol = r->mk_vol, .replace_marks = true};
+    ch_market_update mu = {.underlying = r->und,
+                           .index = spot,
+                           .rate = r->m->rate,
+                           .funding_rate = s->funding,
+                           .perp = perp,
+                           .time = s->t,
+                           .n_marks = n,
+                           .mark_expiry = r->mk_exp,
+                           .mark_strike = r->mk_strike,
+                           .mark_vol = r->mk_vol,
+                           .replace_marks = true};
     ch_err err = ch_engine_market(r->e, &mu);
     if (err != CH_OK)
         return fail(msg, cap, "market update", err);
@@ -271,8 +288,8 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     ch_err err = ch_engine_advance(r->e, r->m->s[0].t);
     /* band: 0.5 USD to 10 M USD per contract (an option is worth less than the
      * spot); a market buy reserves cash at the band edge */
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                              .max_price = 20000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 20000000};
     if (err == CH_OK)
         err = ch_tick_parse("0.5", 3, &u);
     if (err == CH_OK)
@@ -283,8 +300,8 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     for (uint32_t t = 0; t < c->flow.traders; t++) {
         char name[CH_ACCOUNT_NAME_MAX];
         snprintf(name, sizeof name, "trader%u", t);
-        err = ch_engine_account_open(r->e, name, INT64_C(10000000000) * CH_CASH_SCALE, CH_STP_CANCEL_INCOMING,
-                                     &r->traders[t]);
+        err = ch_engine_account_open(r->e, name, INT64_C(10000000000) * CH_CASH_SCALE,
+                                     CH_STP_CANCEL_INCOMING, &r->traders[t]);
         if (err != CH_OK)
             return fail(msg, cap, "opening a trader's account", err);
     }
@@ -341,7 +358,7 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
         return true;
     }
     ch_err err = ch_instruments_lookup(ch_engine_instruments(r->e), o->symbol, strlen(o->symbol),
-                                r->m->s[k].t, &id);
+                                       r->m->s[k].t, &id);
     if (err == CH_EUNKNOWN_SYMBOL) {
         /* a replayed series the listing rule did not list: list it, and mark its expiry */
         bool added;
@@ -354,14 +371,14 @@ static bool submit(run *r, const sim_run_config *rc, const sim_order *o, size_t 
         snprintf(msg, cap, "flow: %s: %s", o->symbol, ch_strerror(err));
         return false;
     }
-    ch_engine_order eo = {.account = r->traders[o->trader], .instr = id, .side = o->side,
-                          .qty = o->qty};
+    ch_engine_order eo = {
+        .account = r->traders[o->trader], .instr = id, .side = o->side, .qty = o->qty};
     if (o->limit) {
         double vol = sim_vol(r->m, k, (double)sym.strike, sym.expiry);
         vol += o->side == CH_BUY ? o->vol_offset : -o->vol_offset;
-        double px = ch_bs_price(sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, r->spot,
-                                (double)sym.strike, ch_years(r->m->s[k].t, sym.expiry),
-                                r->m->rate, 0, fmax(vol, 0.01));
+        double px =
+            ch_bs_price(sym.kind == CH_CALL ? CH_OPT_CALL : CH_OPT_PUT, r->spot, (double)sym.strike,
+                        ch_years(r->m->s[k].t, sym.expiry), r->m->rate, 0, fmax(vol, 0.01));
         /* to the nearest tick: both halves of an offsetting pair get the same price */
         double ticks = px / ch_price_to_double(r->u, 1);
         eo.price = isfinite(ticks) && ticks >= 1 ? (int64_t)llround(ticks) : 1;
@@ -442,17 +459,21 @@ static void point(const run *r, size_t k, double pnl, sim_point *p)
         contracts += fabs(r->held[i].qty);
     }
     const ch_hedge_book *b = ch_hedger_book(r->h);
-    *p = (sim_point){.t = s->t, .spot = s->spot,
+    *p = (sim_point){.t = s->t,
+                     .spot = s->spot,
                      .atm_vol = sim_surface_vol(&r->m->surf, 30.0 / 365, 0) * s->level,
                      .option_delta = ch_engine_net_delta(r->e, r->und),
-                     .hedge_position = b->position, .gamma = g, .vega = v, .pnl = pnl,
+                     .hedge_position = b->position,
+                     .gamma = g,
+                     .vega = v,
+                     .pnl = pnl,
                      .hedge_cost = b->fees + b->slippage - b->funding,
                      .pool_contracts = contracts};
 }
 
-bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
-             const sim_flow *f, const sim_run_opts *opts, sim_result *out,
-             sim_progress_fn progress, void *pctx, char *msg, size_t cap)
+bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m, const sim_flow *f,
+             const sim_run_opts *opts, sim_result *out, sim_progress_fn progress, void *pctx,
+             char *msg, size_t cap)
 {
     static const sim_run_opts none = {0};
     memset(out, 0, sizeof *out);
@@ -511,8 +532,10 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
         }
         if (!ok)
             break;
-        ch_hedge_inputs in = {.now = m->s[k].t, .net_delta = ch_engine_net_delta(r.e, r.und),
-                              .spot = r.spot, .rate = m->rate};
+        ch_hedge_inputs in = {.now = m->s[k].t,
+                              .net_delta = ch_engine_net_delta(r.e, r.und),
+                              .spot = r.spot,
+                              .rate = m->rate};
         if (!snapshot(&r)) {
             snprintf(msg, cap, "out of memory");
             ok = false;
@@ -540,7 +563,8 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
         while (ok && (n_rep = ch_hedger_take_reports(r.h, rep, 8)) > 0)
             for (size_t i = 0; i < n_rep && ok; i++) {
                 ch_hedger_settle(r.h, &rep[i]);
-                if (rep[i].filled && (err = ch_engine_hedge_fill(r.e, r.und, &rep[i].exec)) != CH_OK)
+                if (rep[i].filled &&
+                    (err = ch_engine_hedge_fill(r.e, r.und, &rep[i].exec)) != CH_OK)
                     ok = fail(msg, cap, "booking the hedge", err);
             }
         if (!ok)

@@ -142,8 +142,9 @@ int main(int argc, char **argv)
     size_t n_done = 0;
     long requests = 0, executed = 0;
     double qty_total = 0;
-    CH_LOG(CH_LOG_INFO, "venue_start", "url=%s fee_bps=%g depth=%g drop=%ld reject=%ld delay_ms=%ld",
-           url, v.taker_fee_bps, v.depth, drop, reject, delay_ms);
+    CH_LOG(CH_LOG_INFO, "venue_start",
+           "url=%s fee_bps=%g depth=%g drop=%ld reject=%ld delay_ms=%ld", url, v.taker_fee_bps,
+           v.depth, drop, reject, delay_ms);
     while (!g_stop) {
         char *buf = NULL;
         size_t sz = 0;
@@ -152,7 +153,8 @@ int main(int argc, char **argv)
         cJSON *j = cJSON_ParseWithLength(buf, sz);
         nng_free(buf, sz);
         if (delay_ms > 0) {
-            struct timespec ts = {.tv_sec = delay_ms / 1000, .tv_nsec = (delay_ms % 1000) * 1000000L};
+            struct timespec ts = {.tv_sec = delay_ms / 1000,
+                                  .tv_nsec = (delay_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
         }
         const cJSON *op = j ? cJSON_GetObjectItemCaseSensitive(j, "op") : NULL;

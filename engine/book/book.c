@@ -415,8 +415,8 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
 ch_book *ch_book_create(const ch_book_config *cfg)
 {
     if (cfg == NULL || cfg->max_orders == 0 || cfg->max_orders >= (1u << 31) ||
-        cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) ||
-        cfg->max_levels == 0 || cfg->max_levels >= (1u << 24))
+        cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) || cfg->max_levels == 0 ||
+        cfg->max_levels >= (1u << 24))
         return NULL;
     ch_book *b = calloc(1, sizeof *b);
     if (b == NULL)
@@ -915,20 +915,18 @@ ch_err ch_book_replace(ch_book *b, ch_account_id account, ch_order_id id, int64_
     b->cmd_seq++;
     uint32_t s = slot_of(b, id);
     if (s == NIL)
-        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price,
-                            CH_EUNKNOWN_ORDER, res);
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EUNKNOWN_ORDER,
+                            res);
     order *o = &b->orders[s];
     ibook *bk = &b->books[o->instr];
     if (o->account != account.v)
-        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_ENOT_OWNER,
-                            res);
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_ENOT_OWNER, res);
     if (new_qty == 0 && new_price == 0)
         return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EINVAL, res);
     if (new_qty < 0 || new_qty > CH_QTY_MAX)
         return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EBADQTY, res);
     if (new_price != 0 && (new_price < bk->min_price || new_price > bk->max_price))
-        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EBADPRICE,
-                            res);
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EBADPRICE, res);
     int64_t qty = new_qty != 0 ? new_qty : o->remaining;
     int64_t price = new_price != 0 ? new_price : o->price;
     ch_event rev = {.type = CH_EV_REPLACE,
@@ -974,12 +972,11 @@ ch_err ch_book_replace(ch_book *b, ch_account_id account, ch_order_id id, int64_
                .limit = price,
                .remaining = qty};
     int64_t bp, bq;
-    bool crossing = ch_book_best(b, (ch_instr_id){o->instr}, (ch_side)(o->side ^ 1), &bp, &bq) ==
-                        CH_OK &&
-                    crosses(o->side, price, bp);
+    bool crossing =
+        ch_book_best(b, (ch_instr_id){o->instr}, (ch_side)(o->side ^ 1), &bp, &bq) == CH_OK &&
+        crosses(o->side, price, bp);
     if (crossing && o->post_only)
-        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EPOST_ONLY,
-                            res);
+        return reject_order(b, CH_CMD_REPLACE, account, id, new_qty, new_price, CH_EPOST_ONLY, res);
     {
         /* would the order need a new level with none free? its old level is
          * freed if it is alone there */
@@ -1158,9 +1155,9 @@ ch_err ch_book_check(const ch_book *b)
                 int64_t px = price_of(side, lv->key);
                 if (px < bk->min_price || px > bk->max_price)
                     return CH_EINVAL;
-                if (lv->head_account !=
-                    (lv->head != NIL && lv->head < b->max_orders ? b->orders[lv->head].account
-                                                                 : NIL))
+                if (lv->head_account != (lv->head != NIL && lv->head < b->max_orders
+                                             ? b->orders[lv->head].account
+                                             : NIL))
                     return CH_EINVAL;
                 int64_t qty = 0;
                 uint32_t count = 0, prev = NIL;

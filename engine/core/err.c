@@ -7,8 +7,8 @@
 const char *ch_errname(ch_err e)
 {
     switch (e) {
-#define CH_ERR_NAME_(name, num, wire, msg) \
-    case name:                             \
+#define CH_ERR_NAME_(name, num, wire, msg)                                                         \
+    case name:                                                                                     \
         return &#name[3];
         CH_ERR_TABLE(CH_ERR_NAME_)
 #undef CH_ERR_NAME_
@@ -19,8 +19,8 @@ const char *ch_errname(ch_err e)
 const char *ch_errwire(ch_err e)
 {
     switch (e) {
-#define CH_ERR_WIRE_(name, num, wire, msg) \
-    case name:                             \
+#define CH_ERR_WIRE_(name, num, wire, msg)                                                         \
+    case name:                                                                                     \
         return wire;
         CH_ERR_TABLE(CH_ERR_WIRE_)
 #undef CH_ERR_WIRE_
@@ -31,8 +31,8 @@ const char *ch_errwire(ch_err e)
 const char *ch_strerror(ch_err e)
 {
     switch (e) {
-#define CH_ERR_MSG_(name, num, wire, msg) \
-    case name:                            \
+#define CH_ERR_MSG_(name, num, wire, msg)                                                          \
+    case name:                                                                                     \
         return msg;
         CH_ERR_TABLE(CH_ERR_MSG_)
 #undef CH_ERR_MSG_

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #endif
 
-#define LINE ((size_t)64)
+#define LINE      ((size_t)64)
 #define HUGE_PAGE ((size_t)2 << 20)
 
 void *ch_table_alloc(size_t n, size_t size)

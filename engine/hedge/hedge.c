@@ -97,8 +97,8 @@ ch_err ch_hedge_decide(const ch_hedge_policy *p, const ch_hedge_inputs *in, doub
     case CH_HEDGE_WW: {
         if (!(p->ww_risk_aversion > 0) || !(p->ww_cost >= 0))
             return CH_EINVAL;
-        double h = ch_hedge_ww_band(in->gamma, in->spot, p->ww_cost, p->ww_risk_aversion,
-                                    in->rate, in->tau);
+        double h = ch_hedge_ww_band(in->gamma, in->spot, p->ww_cost, p->ww_risk_aversion, in->rate,
+                                    in->tau);
         if (fabs(gap) > h)
             q = gap - sgn(gap) * h; /* to the band edge */
         break;
@@ -255,9 +255,11 @@ static void sim_destroy(void *impl)
     free(s);
 }
 
-static const ch_hedge_adapter_ops k_sim_ops = {
-    .name = "sim", .send = sim_send, .poll = sim_poll, .status = sim_status,
-    .destroy = sim_destroy};
+static const ch_hedge_adapter_ops k_sim_ops = {.name = "sim",
+                                               .send = sim_send,
+                                               .poll = sim_poll,
+                                               .status = sim_status,
+                                               .destroy = sim_destroy};
 
 ch_err ch_hedge_adapter_sim(const ch_perp_venue *v, ch_hedge_adapter *out)
 {

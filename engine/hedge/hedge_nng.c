@@ -92,8 +92,10 @@ static int attempt(nng_adapter *a, const ch_hedge_order *o, ch_hedge_report *r)
         if (cJSON_IsNumber(q) && cJSON_IsNumber(p) && cJSON_IsNumber(f) && cJSON_IsNumber(s) &&
             p->valuedouble > 0) {
             r->filled = true;
-            r->exec = (ch_hedge_exec){.qty = q->valuedouble, .price = p->valuedouble,
-                                      .fee = f->valuedouble, .slippage = s->valuedouble};
+            r->exec = (ch_hedge_exec){.qty = q->valuedouble,
+                                      .price = p->valuedouble,
+                                      .fee = f->valuedouble,
+                                      .slippage = s->valuedouble};
             result = 1;
         }
     } else if (cJSON_IsFalse(ok)) {

@@ -191,8 +191,8 @@ ch_err ch_symbol_format(const ch_symbol *sym, char *buf, size_t cap)
         civil_from_days(days, &y, &m, &d);
         if (y < 2000 || y > 2099)
             return CH_EINVAL;
-        n = snprintf(buf, cap, "%s-%d%s%02d-%lld-%c", sym->underlying, d, k_months[m - 1],
-                     y - 2000, (long long)sym->strike, sym->kind == CH_CALL ? 'C' : 'P');
+        n = snprintf(buf, cap, "%s-%d%s%02d-%lld-%c", sym->underlying, d, k_months[m - 1], y - 2000,
+                     (long long)sym->strike, sym->kind == CH_CALL ? 'C' : 'P');
     }
     if (n < 0 || (size_t)n >= cap) {
         buf[0] = '\0';
@@ -546,8 +546,8 @@ ch_err ch_instruments_lookup(const ch_instruments *r, const char *symbol, size_t
     if (e != CH_OK)
         return e;
     uint32_t und;
-    if (ch_instruments_find_underlying(r, sym.underlying, strnlen(sym.underlying, CH_UNDERLYING_MAX),
-                                       &und) != CH_OK)
+    if (ch_instruments_find_underlying(r, sym.underlying,
+                                       strnlen(sym.underlying, CH_UNDERLYING_MAX), &und) != CH_OK)
         return CH_EUNKNOWN_SYMBOL;
     uint32_t slot;
     uint32_t idx = find_series(r, und, sym.kind, sym.expiry, sym.strike, &slot);

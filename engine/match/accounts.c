@@ -21,8 +21,7 @@ static bool valid_name(const char *s, size_t n)
     return true;
 }
 
-ch_err ch_engine_account_find(const ch_engine *e, const char *name, size_t len,
-                              ch_account_id *id)
+ch_err ch_engine_account_find(const ch_engine *e, const char *name, size_t len, ch_account_id *id)
 {
     if (len == 0 || len >= CH_ACCOUNT_NAME_MAX)
         return CH_ENOTFOUND;
@@ -170,8 +169,8 @@ void ch_engine_pool(const ch_engine *e, ch_pool_info *out)
     /* the LPs carry the whole house: options, parity forwards and hedges */
     out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm + out->house_value + out->hedge_value;
     out->shares = e->pool_shares;
-    out->nav_per_share = e->pool_shares > 0 ? out->nav * CH_CASH_SCALE / (double)e->pool_shares
-                                            : 1.0;
+    out->nav_per_share =
+        e->pool_shares > 0 ? out->nav * CH_CASH_SCALE / (double)e->pool_shares : 1.0;
 }
 
 ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash, int64_t *shares)

@@ -279,7 +279,9 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         break;
     case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's hedge book */
     case CH_C_HEDGE_REPORT: {
-        ch_hedge_exec x = {.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
+        ch_hedge_exec x = {.qty = c->hedge.qty,
+                           .price = c->hedge.price,
+                           .fee = c->hedge.fee,
                            .slippage = c->hedge.slippage};
         err = c->type == CH_C_HEDGE || c->hedge.filled
                   ? ch_engine_hedge_fill(e, c->hedge.underlying, &x)
@@ -312,10 +314,17 @@ size_t ch_config_encode(const ch_engine_config *c, uint8_t *buf, size_t cap)
     chi_put_f64(&w, c->fee_cap);
     const ch_pool_config *p = &c->pool;
     chi_put(&w, p->enabled ? 1 : 0, 1);
-    double pd[] = {p->half_spread_vol, p->pv_t,           p->pg_t,
-                   p->pv_k,            p->pg_k,           p->max_skew_vol,
-                   p->max_vega_total,  p->max_gamma_total, p->max_vega_strike,
-                   p->max_gamma_strike, p->max_notional};
+    double pd[] = {p->half_spread_vol,
+                   p->pv_t,
+                   p->pg_t,
+                   p->pv_k,
+                   p->pg_k,
+                   p->max_skew_vol,
+                   p->max_vega_total,
+                   p->max_gamma_total,
+                   p->max_vega_strike,
+                   p->max_gamma_strike,
+                   p->max_notional};
     for (size_t i = 0; i < sizeof pd / sizeof pd[0]; i++)
         chi_put_f64(&w, pd[i]);
     const ch_scenario_config *s = &c->scenarios;
@@ -330,8 +339,10 @@ size_t ch_config_encode(const ch_engine_config *c, uint8_t *buf, size_t cap)
     /* a tail for what came later, written only when it is not the old
      * behaviour, so that a store written before it still opens */
     if (c->risk_aware || p->no_limits || c->forward_funding) {
-        chi_put(&w, (uint8_t)((c->risk_aware ? 1 : 0) | (p->no_limits ? 2 : 0) |
-                           (c->forward_funding ? 4 : 0)), 1);
+        chi_put(&w,
+                (uint8_t)((c->risk_aware ? 1 : 0) | (p->no_limits ? 2 : 0) |
+                          (c->forward_funding ? 4 : 0)),
+                1);
         chi_put_f64(&w, c->hedge_fee_bps);
         chi_put_f64(&w, c->hedge_impact_bps);
         chi_put_f64(&w, c->house_delta_limit);
@@ -364,10 +375,17 @@ ch_err ch_config_decode(const uint8_t *buf, size_t len, ch_engine_config *c)
     if (en > 1)
         return CH_EBADREQ;
     p->enabled = en == 1;
-    double *pd[] = {&p->half_spread_vol, &p->pv_t,           &p->pg_t,
-                    &p->pv_k,            &p->pg_k,           &p->max_skew_vol,
-                    &p->max_vega_total,  &p->max_gamma_total, &p->max_vega_strike,
-                    &p->max_gamma_strike, &p->max_notional};
+    double *pd[] = {&p->half_spread_vol,
+                    &p->pv_t,
+                    &p->pg_t,
+                    &p->pv_k,
+                    &p->pg_k,
+                    &p->max_skew_vol,
+                    &p->max_vega_total,
+                    &p->max_gamma_total,
+                    &p->max_vega_strike,
+                    &p->max_gamma_strike,
+                    &p->max_notional};
     for (size_t i = 0; i < sizeof pd / sizeof pd[0]; i++)
         *pd[i] = chi_get_f64(&r);
     ch_scenario_config *s = &c->scenarios;

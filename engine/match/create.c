@@ -91,21 +91,20 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         e->axpy_n = (e->nscen + 7) / 8 * 8;
     }
 #endif
-    e->scen_arena = ch_table_alloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) *
-                                     e->scen_stride,
-                                 sizeof(double));
+    e->scen_arena =
+        ch_table_alloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) * e->scen_stride,
+                       sizeof(double));
     /* ch_table_alloc writes its memory: the record pages fault in now, not on
      * the trading path (and large tables get huge pages where offered) */
     e->pos = ch_table_alloc(cfg->max_positions, sizeof *e->pos);
     e->pos_link = ch_table_alloc(cfg->max_positions, sizeof *e->pos_link);
-    e->pos_index = ch_table_alloc((size_t)cfg->max_accounts * cfg->max_instruments,
-                                sizeof *e->pos_index);
+    e->pos_index =
+        ch_table_alloc((size_t)cfg->max_accounts * cfg->max_instruments, sizeof *e->pos_index);
     e->sell_words = (cfg->max_instruments + 63) / 64;
     e->sell_bits = ch_table_alloc((size_t)cfg->max_accounts * e->sell_words, sizeof *e->sell_bits);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->hold == NULL || e->und == NULL ||
         e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
-        e->sell_bits == NULL ||
-        e->scen_arena == NULL) {
+        e->sell_bits == NULL || e->scen_arena == NULL) {
         ch_engine_destroy(e);
         return NULL;
     }

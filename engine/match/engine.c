@@ -80,8 +80,8 @@ uint32_t chi_pos_get(ch_engine *e, uint32_t a, uint32_t i)
     uint32_t k = e->n_pos++;
     position *p = &e->pos[k];
     *p = (position){.account = a, .instr = i};
-    e->pos_link[k] = (pos_link){.next_acct = e->acct[a].first_pos,
-                                .next_series = e->ser[i].first_pos};
+    e->pos_link[k] =
+        (pos_link){.next_acct = e->acct[a].first_pos, .next_series = e->ser[i].first_pos};
     e->acct[a].first_pos = k;
     e->ser[i].first_pos = k;
     *slot = k + 1;
@@ -98,7 +98,7 @@ uint32_t chi_pos_get(ch_engine *e, uint32_t a, uint32_t i)
  * book's `user` word once known.
  */
 uint32_t chi_order_rec(ch_engine *e, uint32_t acct, ch_instr_id id, ch_order_id order,
-                          uint64_t user)
+                       uint64_t user)
 {
     if (user != NIL)
         return (uint32_t)user;
@@ -203,8 +203,7 @@ static void add_sell_of(void *ctx, const ch_order_info *o)
 {
     sells_ctx *c = ctx;
     if (o->account.v == c->acct)
-        (void)c->e->axpy_min(c->M, -(double)o->remaining, c->e->ser[o->instr.v].scen,
-                             c->e->axpy_n);
+        (void)c->e->axpy_min(c->M, -(double)o->remaining, c->e->ser[o->instr.v].scen, c->e->axpy_n);
 }
 
 /* M += every resting sell of account acct as if filled: walks the sell side
@@ -296,8 +295,8 @@ double chi_margin_bound(const account *a)
  * of the underlying) and its (expiry, strike) bucket's. A quote's skew is
  * their sum plus the trade's own half-step (chi_pool_price).
  */
-static void pool_skew_terms(const ch_engine *e, const und_state *u, ch_instr_id id,
-                            double *total, double *bucket)
+static void pool_skew_terms(const ch_engine *e, const und_state *u, ch_instr_id id, double *total,
+                            double *bucket)
 {
     const ch_pool_config *pc = &e->cfg.pool;
     ch_risk_totals tot, bk = {0};
@@ -332,7 +331,7 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (acct == CH_ACCOUNT_POOL) {
-        e->pool_epoch++; /* not base_mark: pool_drift bounds what a pool fill moves */
+        e->pool_epoch++;          /* not base_mark: pool_drift bounds what a pool fill moves */
         chi_house_delta_moved(e); /* ... and each quote's span its delta term */
         double before = fabs((double)(e->pos[k].qty - q));
         double after = fabs((double)e->pos[k].qty);
@@ -356,9 +355,9 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
  * exactly. `seller_held`: the seller is a resting sell order, whose lots its
  * margin vector already holds as if filled; they stay there as its position.
  */
-static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk,
-                        uint32_t seller, uint32_t sk, int64_t price, int64_t q,
-                        uint32_t fee_payer, int64_t fee, bool seller_held)
+static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
+                        uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
+                        bool seller_held)
 {
     int64_t px_cash = price * e->und[e->ser[id.v].und].tick_cash;
     int64_t amount = px_cash * q;
@@ -421,8 +420,8 @@ static void report_fill(ch_engine *e, ch_fill *f)
 /* Release what a resting order holds: buy reservation, sell pend or margin
  * vector. Reads the account and the series' hold_param, and, for a sell of
  * an exact account, the vectors. */
-static void release_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side,
-                          int64_t price, int64_t q)
+static void release_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side, int64_t price,
+                          int64_t q)
 {
     account *a = &e->acct[acct];
     const hold_param *h = &e->hold[id.v];
@@ -486,8 +485,7 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
         if (ev->maker_user == NIL)
             PREFETCH(&e->pos_index[(size_t)maker * e->cfg.max_instruments + id.v]);
         if (e->cur_taker_k == NIL)
-            PREFETCH(&e->pos_index[(size_t)e->cur_taker * e->cfg.max_instruments +
-                                   e->cur_instr.v]);
+            PREFETCH(&e->pos_index[(size_t)e->cur_taker * e->cfg.max_instruments + e->cur_instr.v]);
         /* the resting order traded: release what a buy held for those lots
          * (a sell's margin hold becomes its position's, see clear_trade) */
         if (taker_side == CH_SELL)
@@ -513,10 +511,18 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
                             false);
             }
             count_fill(e, x, CH_SRC_NET, ev->qty);
-            ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_NET, .instr = x,
-                         .taker_side = taker_side, .price = pe, .qty = ev->qty,
-                         .taker = {t}, .maker = {maker}, .taker_order = e->cur_order,
-                         .maker_order = ev->maker, .maker_instr = id, .maker_price = ev->price,
+            ch_fill f = {.trade_id = ++e->trades,
+                         .source = CH_SRC_NET,
+                         .instr = x,
+                         .taker_side = taker_side,
+                         .price = pe,
+                         .qty = ev->qty,
+                         .taker = {t},
+                         .maker = {maker},
+                         .taker_order = e->cur_order,
+                         .maker_order = ev->maker,
+                         .maker_instr = id,
+                         .maker_price = ev->price,
                          .fee = fee};
             report_fill(e, &f);
         } else {
@@ -527,11 +533,19 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
             else
                 clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee, false);
             count_fill(e, id, CH_SRC_BOOK, ev->qty);
-            ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_BOOK, .instr = id,
-                         .taker_side = taker_side, .price = ev->price, .qty = ev->qty,
-                         .taker = {t}, .maker = {maker}, .taker_order = ev->order,
-                         .maker_order = ev->maker, .maker_instr = id,
-                         .maker_price = ev->price, .fee = fee};
+            ch_fill f = {.trade_id = ++e->trades,
+                         .source = CH_SRC_BOOK,
+                         .instr = id,
+                         .taker_side = taker_side,
+                         .price = ev->price,
+                         .qty = ev->qty,
+                         .taker = {t},
+                         .maker = {maker},
+                         .taker_order = ev->order,
+                         .maker_order = ev->maker,
+                         .maker_instr = id,
+                         .maker_price = ev->price,
+                         .fee = fee};
             report_fill(e, &f);
         }
     } else if (ev->type == CH_EV_CANCEL && ev->order.v != e->cur_order.v) {
@@ -574,7 +588,6 @@ static bool margin_ok(ch_engine *e, account *a, const series *s, int64_t q)
         SELF_CHECK(ok, "margin bound");
     return ok;
 }
-
 
 static ch_err reject(ch_engine *e, ch_engine_result *res, ch_err why)
 {
@@ -643,8 +656,8 @@ typedef struct offer {
     int64_t sib_price;
 } offer;
 
-static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker,
-                       int64_t limit, bool book_on, bool net_on, bool pool_on, offer o[3])
+static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker, int64_t limit,
+                       bool book_on, bool net_on, bool pool_on, offer o[3])
 {
     ch_side opp = side == CH_BUY ? CH_SELL : CH_BUY;
     bool have[3] = {false, false, false};
@@ -655,8 +668,7 @@ static int best_source(ch_engine *e, ch_instr_id x, ch_side side, uint32_t taker
     if (net_on && e->cfg.netting && s->sibling.v != CH_INSTR_NONE && s->marked) {
         /* opposite gamma sign: a buyer takes the sibling's asks, a seller its bids */
         int64_t p, q;
-        if (ch_book_best_other(e->book, s->sibling, opp, (ch_account_id){taker}, &p, &q) ==
-                CH_OK &&
+        if (ch_book_best_other(e->book, s->sibling, opp, (ch_account_id){taker}, &p, &q) == CH_OK &&
             (!e->cfg.risk_aware || chi_net_hedge_terms(e, x, side, &q))) {
             int64_t pe = parity_price(e, x, side, p);
             const ch_underlying_config *uc = ch_instruments_underlying(e->reg, s->und);
@@ -765,8 +777,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             net_on = false;
         if (f < o->qty && e->cfg.netting && net_on && s->sibling.v != CH_INSTR_NONE)
             f += ch_book_fillable(e->book, s->sibling, o->side,
-                                  sibling_limit(e, o->instr, o->side, limit), o->account, stp,
-                                  true, o->qty - f, NULL);
+                                  sibling_limit(e, o->instr, o->side, limit), o->account, stp, true,
+                                  o->qty - f, NULL);
         if (f < o->qty)
             f += chi_pool_fill_qty_ex(e, o->instr, o->side, o->qty - f, limit, false, true, NULL);
         if (f < o->qty)
@@ -835,8 +847,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         if (left <= 0)
             break;
         offer of[3];
-        int src =
-            best_source(e, o->instr, o->side, o->account.v, limit, book_on, net_on, true, of);
+        int src = best_source(e, o->instr, o->side, o->account.v, limit, book_on, net_on, true, of);
         if (src < 0)
             break;
         if (src == CH_SRC_BOOK) {
@@ -852,8 +863,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                  * stop using the book rather than loop */
                 int64_t p2, q2;
                 ch_side opp = o->side == CH_BUY ? CH_SELL : CH_BUY;
-                if (ch_book_best(e->book, o->instr, opp, &p2, &q2) == CH_OK &&
-                    p2 == of[0].price && q2 == of[0].qty)
+                if (ch_book_best(e->book, o->instr, opp, &p2, &q2) == CH_OK && p2 == of[0].price &&
+                    q2 == of[0].qty)
                     book_on = false;
             }
         } else if (src == CH_SRC_NET) {
@@ -873,8 +884,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             int64_t bound = limit;
             bool strict = false;
             offer other[3];
-            int ob = best_source(e, o->instr, o->side, o->account.v, limit, book_on, net_on,
-                                 false, other);
+            int ob = best_source(e, o->instr, o->side, o->account.v, limit, book_on, net_on, false,
+                                 other);
             if (ob >= 0) {
                 bound = other[ob].price;
                 strict = true;
@@ -892,10 +903,18 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
                             px.ticks, q, o->account.v, fee, false);
             ch_book_fill_open(e->book, id, q);
             count_fill(e, o->instr, CH_SRC_POOL, q);
-            ch_fill f = {.trade_id = ++e->trades, .source = CH_SRC_POOL, .instr = o->instr,
-                         .taker_side = o->side, .price = px.ticks, .qty = q,
-                         .taker = o->account, .maker = {CH_ACCOUNT_POOL}, .taker_order = id,
-                         .maker_instr = o->instr, .maker_price = px.ticks, .fee = fee};
+            ch_fill f = {.trade_id = ++e->trades,
+                         .source = CH_SRC_POOL,
+                         .instr = o->instr,
+                         .taker_side = o->side,
+                         .price = px.ticks,
+                         .qty = q,
+                         .taker = o->account,
+                         .maker = {CH_ACCOUNT_POOL},
+                         .taker_order = id,
+                         .maker_instr = o->instr,
+                         .maker_price = px.ticks,
+                         .fee = fee};
             report_fill(e, &f);
         }
     }
@@ -916,7 +935,7 @@ ch_err ch_engine_cancel(ch_engine *e, ch_account_id acct, ch_order_id id, int64_
 {
     e->seq++;
     if (acct.v < e->n_acct)
-        PREFETCH(&e->acct[acct.v]); /* releasing the order reads it */
+        PREFETCH(&e->acct[acct.v]);                      /* releasing the order reads it */
     return ch_book_cancel(e->book, acct, id, cancelled); /* the CANCEL event releases */
 }
 

@@ -33,7 +33,7 @@
 #define NIL UINT32_MAX
 /* Without a sink the engine itself needs only fills and cancels from the book. */
 #define BOOK_EVENTS_OWN ((1u << CH_EV_FILL) | (1u << CH_EV_CANCEL))
-#define CH_LINE 64
+#define CH_LINE         64
 #define CH_LINE_ALIGNED _Alignas(CH_LINE)
 
 /* Start loading a line now, so that misses the order path will take anyway
@@ -53,13 +53,13 @@
 extern unsigned long ch_engine_self_checks; /* how many shortcuts were verified */
 extern unsigned long ch_engine_exact_walks; /* accounts made exact between revaluations */
 extern unsigned long ch_engine_exact_free;  /* ... of which without resting sells (no walk) */
-#define SELF_CHECK(cond, what)                                                          \
-    do {                                                                                \
-        ch_engine_self_checks++;                                                        \
-        if (!(cond)) {                                                                  \
-            fprintf(stderr, "ch_engine self-check failed: %s\n", what);                  \
-            abort();                                                                    \
-        }                                                                               \
+#define SELF_CHECK(cond, what)                                                                     \
+    do {                                                                                           \
+        ch_engine_self_checks++;                                                                   \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "ch_engine self-check failed: %s\n", what);                            \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 #else
 #define SELF_CHECK(cond, what) ((void)0)
@@ -76,23 +76,23 @@ typedef struct series {
     bool settled, marked;
     uint32_t und;
     ch_instr_id sibling;
-    uint32_t pool_k;        /* the pool's record (no lookup) */
-    ch_time trade_until;    /* orders are refused from then on (expiry; never for perps) */
-    double scen_up;         /* max(0, max scen): one short contract's worst loss */
-    double fwd_ticks;       /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
-    double ticks_per_skew;  /* how far a quote moves per 1.00 of skew (vega / tick) */
+    uint32_t pool_k;       /* the pool's record (no lookup) */
+    ch_time trade_until;   /* orders are refused from then on (expiry; never for perps) */
+    double scen_up;        /* max(0, max scen): one short contract's worst loss */
+    double fwd_ticks;      /* D(F - K) = S e^{-qT} - K e^{-rT}, in ticks */
+    double ticks_per_skew; /* how far a quote moves per 1.00 of skew (vega / tick) */
     /* the pool's 1-lot quote per customer side (pool_quote1) */
-    int64_t quote_px[2];    /* ticks; 0 = the pool does not quote */
-    double quote_raw[2];    /* the price in ticks before rounding */
+    int64_t quote_px[2];     /* ticks; 0 = the pool does not quote */
+    double quote_raw[2];     /* the price in ticks before rounding */
     uint64_t quote_epoch[2]; /* exact in this pool_epoch (0 = never computed) */
     double quote_span[2];    /* ticks the delta term can move it (risk-aware) */
     double quote_drift[2];   /* the underlying's pool drift then */
     /* fills, pricing and reports */
-    double *scen;           /* PnL of one long contract per scenario (nscen, in an arena) */
-    uint32_t house_k;       /* the house's record */
-    uint32_t first_pos;     /* positions in this series */
+    double *scen;       /* PnL of one long contract per scenario (nscen, in an arena) */
+    uint32_t house_k;   /* the house's record */
+    uint32_t first_pos; /* positions in this series */
     ch_series rs;
-    ch_greeks unit;         /* per contract at the mark */
+    ch_greeks unit; /* per contract at the mark */
     /* netting counters */
     double gross_g, gross_v, netted_g, netted_v, pool_g, pool_v;
 } series;
@@ -103,17 +103,17 @@ typedef struct und_state {
     ch_market m;
     bool has_index;
     double funding, perp;
-    double funding_avg;  /* expected funding per 8 h (exponential average; NAN: none yet) */
-    ch_time funding_at;  /* when funding_avg last took a rate */
-    ch_hedge_book hb;    /* the perp hedge booked (ch_engine_hedge_fill), marked by
-                          * ch_engine_market: part of the LPs' NAV */
-    double hedge_cash;   /* the same fills as cash flows: -qty x price - fees +
-                          * funding (ch_engine_check compares the two views) */
+    double funding_avg; /* expected funding per 8 h (exponential average; NAN: none yet) */
+    ch_time funding_at; /* when funding_avg last took a rate */
+    ch_hedge_book hb;   /* the perp hedge booked (ch_engine_hedge_fill), marked by
+                         * ch_engine_market: part of the LPs' NAV */
+    double hedge_cash;  /* the same fills as cash flows: -qty x price - fees +
+                         * funding (ch_engine_check compares the two views) */
     ch_smile *smile, *scratch;
     ch_inventory *pool_inv, *house_inv;
     double pool_abs_notional_units; /* Σ|pool position| × contract size */
-    double pool_drift; /* Σ over pool fills of how far they moved any quote's skew */
-    int64_t tick_cash;               /* cash units per tick */
+    double pool_drift;              /* Σ over pool fills of how far they moved any quote's skew */
+    int64_t tick_cash;              /* cash units per tick */
 } und_state;
 
 typedef struct account {
@@ -188,8 +188,8 @@ struct ch_engine {
     size_t nscen;
     size_t scen_stride; /* nscen rounded up to whole cache lines */
     double (*axpy_min)(double *M, double k, const double *x, size_t n); /* margin kernel */
-    size_t axpy_n;      /* nscen rounded up to its width (<= scen_stride) */
-    double *scen_arena; /* series scenario vectors, then account margin vectors */
+    size_t axpy_n;       /* nscen rounded up to its width (<= scen_stride) */
+    double *scen_arena;  /* series scenario vectors, then account margin vectors */
     uint64_t pool_epoch; /* bumped whenever a pool quote may change */
     uint64_t base_mark;  /* pool_epoch at the last change that moves quotes without
                           * a bound (pool fills are bounded by the pool drift) */
@@ -247,9 +247,9 @@ static inline int64_t taker_fee(const ch_engine *e, ch_instr_id id, int64_t pric
     const series *s = &e->ser[id.v];
     const und_state *u = &e->und[s->und];
     double prem = (double)(price * u->tick_cash);
-    double by_notional = u->has_index ? e->cfg.taker_fee_bps * 1e-4 * u->m.spot *
-                                            s->rs.contract_size * CH_CASH_SCALE
-                                      : 0.0;
+    double by_notional =
+        u->has_index ? e->cfg.taker_fee_bps * 1e-4 * u->m.spot * s->rs.contract_size * CH_CASH_SCALE
+                     : 0.0;
     double cap = e->cfg.fee_cap * prem;
     double f = by_notional < cap ? by_notional : cap;
     if (!(f > 0))
@@ -269,7 +269,7 @@ static inline void emit(ch_engine *e, ch_engine_event *ev)
 typedef struct pool_px {
     bool ok;
     int64_t ticks;
-    double raw; /* the price in ticks before rounding to a tick and to the band */
+    double raw;          /* the price in ticks before rounding to a tick and to the band */
     double mid, premium; /* per contract, quote ccy */
     double hedge_cost;   /* the delta term per contract (risk-aware), quote ccy, signed */
 } pool_px;
@@ -313,7 +313,6 @@ static inline bool better(ch_side cust, int64_t p, int64_t bound, bool strict)
         return strict ? p < bound : p <= bound;
     return strict ? p > bound : p >= bound;
 }
-
 
 /* engine.c */
 double chi_exact_worst(const ch_engine *e, const account *a);
@@ -359,11 +358,10 @@ double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n);
 #endif
 #if defined(CH_AXPY_AVX)
 __attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
-                                                          size_t n);
+                                                       size_t n);
 #endif
 
 /* market.c */
 void chi_refresh_accounts(ch_engine *e);
-
 
 #endif

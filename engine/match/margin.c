@@ -48,14 +48,13 @@ double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n)
 #if defined(CH_AXPY_AVX)
 /* 8 at a time (n a multiple of 8), two minimum chains */
 __attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
-                                                          size_t n)
+                                                       size_t n)
 {
     __m256d kk = _mm256_set1_pd(k), lo0 = _mm256_setzero_pd(), lo1 = _mm256_setzero_pd();
     for (size_t i = 0; i < n; i += 8) {
-        __m256d m0 =
-            _mm256_add_pd(_mm256_load_pd(M + i), _mm256_mul_pd(kk, _mm256_load_pd(x + i)));
-        __m256d m1 = _mm256_add_pd(_mm256_load_pd(M + i + 4),
-                                   _mm256_mul_pd(kk, _mm256_load_pd(x + i + 4)));
+        __m256d m0 = _mm256_add_pd(_mm256_load_pd(M + i), _mm256_mul_pd(kk, _mm256_load_pd(x + i)));
+        __m256d m1 =
+            _mm256_add_pd(_mm256_load_pd(M + i + 4), _mm256_mul_pd(kk, _mm256_load_pd(x + i + 4)));
         _mm256_store_pd(M + i, m0);
         _mm256_store_pd(M + i + 4, m1);
         lo0 = _mm256_min_pd(lo0, m0);

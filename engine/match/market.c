@@ -185,11 +185,11 @@ ch_err ch_engine_list(ch_engine *e, const char *symbol, size_t len, ch_instr_id 
     return err;
 }
 
-ch_err ch_engine_list_grid(ch_engine *e, uint32_t underlying, const ch_time *expiries,
-                           size_t n_exp, const int64_t *strikes, size_t n_strikes)
+ch_err ch_engine_list_grid(ch_engine *e, uint32_t underlying, const ch_time *expiries, size_t n_exp,
+                           const int64_t *strikes, size_t n_strikes)
 {
-    ch_err err = ch_instruments_add_grid(e->reg, underlying, expiries, n_exp, strikes, n_strikes,
-                                         e->now);
+    ch_err err =
+        ch_instruments_add_grid(e->reg, underlying, expiries, n_exp, strikes, n_strikes, e->now);
     uint32_t n = ch_instruments_count(e->reg);
     for (uint32_t i = 0; i < n; i++) {
         if (!e->ser[i].listed) {
@@ -225,9 +225,10 @@ static void settle_series(ch_engine *e, uint32_t i)
         } else if (p->account == CH_ACCOUNT_HOUSE) {
             ch_inventory_fill(u->house_inv, i, -(double)q);
         }
-        ch_engine_event ev = {.type = CH_EE_SETTLE,
-                              .settle = {.instr = {i}, .account = {p->account}, .qty = q,
-                                         .amount = amount, .index = S}};
+        ch_engine_event ev = {
+            .type = CH_EE_SETTLE,
+            .settle = {
+                .instr = {i}, .account = {p->account}, .qty = q, .amount = amount, .index = S}};
         emit(e, &ev);
     }
     s->settled = true;

@@ -82,8 +82,7 @@ static bool within_limits(const ch_engine *e, const series *s, double dq)
 }
 
 /* May the pool take n lots of this trade (limits unless no_limits, cash)? */
-bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n,
-                        int64_t ticks)
+bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n, int64_t ticks)
 {
     const series *s = &e->ser[id.v];
     double dq = cust == CH_BUY ? -(double)n : (double)n;
@@ -97,7 +96,6 @@ bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n
     return true;
 }
 
-
 /*
  * Largest n <= want the pool fills at an average price no worse than
  * `bound` (strictly better if `strict`), within limits. 0 if none. With
@@ -108,7 +106,7 @@ bool chi_pool_allows(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t n
  * needs.
  */
 int64_t chi_pool_fill_qty_ex(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
-                                int64_t bound, bool strict, bool marginal, pool_px *px_out)
+                             int64_t bound, bool strict, bool marginal, pool_px *px_out)
 {
     int64_t lo = 0, hi = want;
     pool_px best = {0};
@@ -129,7 +127,7 @@ int64_t chi_pool_fill_qty_ex(const ch_engine *e, ch_instr_id id, ch_side cust, i
 }
 
 int64_t chi_pool_fill_qty(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t want,
-                             int64_t bound, bool strict, pool_px *px_out)
+                          int64_t bound, bool strict, pool_px *px_out)
 {
     return chi_pool_fill_qty_ex(e, id, cust, want, bound, strict, false, px_out);
 }

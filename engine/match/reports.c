@@ -168,12 +168,12 @@ ch_err ch_engine_risk(const ch_engine *e, uint32_t underlying, ch_risk_totals *t
         if (!u->has_index)
             return CH_ENOTFOUND;
         ch_scenario_result s2;
-        ch_err err = ch_inventory_scenarios(u->pool_inv, u->smile, &u->m, &e->cfg.scenarios,
-                                            NULL, NULL, 0, scen);
+        ch_err err = ch_inventory_scenarios(u->pool_inv, u->smile, &u->m, &e->cfg.scenarios, NULL,
+                                            NULL, 0, scen);
         if (err != CH_OK)
             return err;
-        err = ch_inventory_scenarios(u->house_inv, u->smile, &u->m, &e->cfg.scenarios, NULL,
-                                     NULL, 0, &s2);
+        err = ch_inventory_scenarios(u->house_inv, u->smile, &u->m, &e->cfg.scenarios, NULL, NULL,
+                                     0, &s2);
         if (err != CH_OK)
             return err;
         scen->worst = 0;
@@ -226,8 +226,7 @@ static void check_order(void *ctx, const ch_order_info *o)
         check_term(c, o->account.v, o->instr.v, -(double)o->remaining);
     else {
         int64_t *p = &c->pend[o->account.v], add;
-        if (*p < 0 ||
-            __builtin_mul_overflow(o->remaining, c->e->hold[o->instr.v].up_cash, &add) ||
+        if (*p < 0 || __builtin_mul_overflow(o->remaining, c->e->hold[o->instr.v].up_cash, &add) ||
             __builtin_add_overflow(*p, add, p) ||
             !(c->e->sell_bits[(size_t)o->account.v * c->e->sell_words + o->instr.v / 64] >>
                   (o->instr.v % 64) &
@@ -241,8 +240,7 @@ static bool margins_ok(const ch_engine *e, check_ctx *c)
 {
     for (uint32_t k = 0; k < e->n_pos; k++)
         if (e->pos[k].qty != 0)
-            check_term(c, e->pos[k].account, e->pos[k].instr,
-                       (double)e->pos[k].qty);
+            check_term(c, e->pos[k].account, e->pos[k].instr, (double)e->pos[k].qty);
     for (uint32_t a = 0; a < e->n_acct; a++) {
         const account *ac = &e->acct[a];
         const double *M = c->M + (size_t)a * e->scen_stride;
@@ -333,8 +331,7 @@ ch_err ch_engine_check(const ch_engine *e)
         if (ch_inventory_position(u->pool_inv, i) !=
                 (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_POOL}, (ch_instr_id){i}) ||
             ch_inventory_position(u->house_inv, i) !=
-                (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_HOUSE},
-                                           (ch_instr_id){i}))
+                (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_HOUSE}, (ch_instr_id){i}))
             return CHECK_FAIL("inventory");
     }
     int64_t *res = calloc(e->n_acct, sizeof *res);

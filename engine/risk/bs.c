@@ -17,7 +17,7 @@
 
 #include <math.h>
 
-#define SQRT1_2 0.70710678118654752440
+#define SQRT1_2      0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
 
 double ch_norm_cdf(double x)
@@ -105,8 +105,7 @@ double ch_bs_price(ch_opt type, double S, double K, double T, double r, double q
     return ch_bs(type, S, K, T, r, q, sigma, &g) == CH_OK ? g.price : NAN;
 }
 
-ch_err ch_black76(ch_opt type, double F, double K, double T, double r, double sigma,
-                  ch_greeks *out)
+ch_err ch_black76(ch_opt type, double F, double K, double T, double r, double sigma, ch_greeks *out)
 {
     return ch_bs(type, F, K, T, r, r, sigma, out);
 }
@@ -125,8 +124,8 @@ static void price_vega(ch_opt type, double S, double K, double T, double r, doub
     *vega = S * dq * ch_norm_pdf(d1) * sqrtT;
 }
 
-ch_err ch_implied_vol(ch_opt type, double S, double K, double T, double r, double q,
-                      double price, double *sigma)
+ch_err ch_implied_vol(ch_opt type, double S, double K, double T, double r, double q, double price,
+                      double *sigma)
 {
     if (!valid(S, K, T, r, q, 0.0) || T <= 0 || !isfinite(price) ||
         (type != CH_OPT_CALL && type != CH_OPT_PUT))

@@ -6,8 +6,7 @@
 #include <math.h>
 
 ch_hedge_cost ch_marginal_hedge_cost(const ch_hedge_cost_params *p, double house_delta,
-                                     double trade_delta, double forward,
-                                     double funding_to_expiry)
+                                     double trade_delta, double forward, double funding_to_expiry)
 {
     ch_hedge_cost c = {0};
     if (!isfinite(house_delta) || !isfinite(trade_delta) || !isfinite(forward) ||

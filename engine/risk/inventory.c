@@ -90,8 +90,8 @@ ch_err ch_inventory_define(ch_inventory *inv, uint32_t id, const ch_series *s)
     ch_time ex = s->is_linear ? 0 : s->expiry;
     double k = s->is_linear ? 0.0 : s->strike;
     size_t bi = 0;
-    while (bi < inv->nb && (inv->b[bi].expiry < ex ||
-                            (inv->b[bi].expiry == ex && inv->b[bi].strike < k)))
+    while (bi < inv->nb &&
+           (inv->b[bi].expiry < ex || (inv->b[bi].expiry == ex && inv->b[bi].strike < k)))
         bi++;
     if (bi == inv->nb || inv->b[bi].expiry != ex || inv->b[bi].strike != k) {
         if (inv->nb == inv->max)
@@ -139,8 +139,8 @@ ch_err ch_inventory_fill(ch_inventory *inv, uint32_t id, double qty)
 
 /* Unit Greeks of a series at spot `spot` and vol multiplier `vm` (vm applies
  * to the smile's vol). Expired series are worth their payoff. */
-static ch_err series_greeks(const ch_series *s, const ch_smile *sm, const ch_market *m,
-                            double spot, double vm, ch_greeks *g)
+static ch_err series_greeks(const ch_series *s, const ch_smile *sm, const ch_market *m, double spot,
+                            double vm, ch_greeks *g)
 {
     double cs = s->contract_size;
     if (s->is_linear) {
@@ -161,8 +161,8 @@ static ch_err series_greeks(const ch_series *s, const ch_smile *sm, const ch_mar
     ch_err e = ch_smile_vol(sm, s->strike, s->expiry, m->now, &vol);
     if (e != CH_OK)
         return e;
-    e = ch_bs(s->type, spot, s->strike, ch_years(m->now, s->expiry), m->rate, m->carry,
-              vol * vm, g);
+    e = ch_bs(s->type, spot, s->strike, ch_years(m->now, s->expiry), m->rate, m->carry, vol * vm,
+              g);
     if (e != CH_OK)
         return e;
     g->price *= cs;
@@ -229,8 +229,8 @@ void ch_inventory_totals(const ch_inventory *inv, ch_risk_totals *out)
 size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size_t max)
 {
     for (size_t i = 0; i < inv->nb && i < max; i++)
-        out[i] = (ch_bucket){.expiry = inv->b[i].expiry, .strike = inv->b[i].strike,
-                             .net = inv->b[i].net};
+        out[i] = (ch_bucket){
+            .expiry = inv->b[i].expiry, .strike = inv->b[i].strike, .net = inv->b[i].net};
     return inv->nb;
 }
 

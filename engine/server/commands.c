@@ -22,7 +22,6 @@ ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r)
     return e;
 }
 
-
 /* ---- client order ids ------------------------------------------------------- */
 
 static uint64_t hash_str(const char *k)

@@ -41,8 +41,8 @@ void ch_server_defaults(ch_server_config *c)
     ch_engine_defaults(&c->engine);
     c->engine.max_accounts = 1024;
     c->engine.max_positions = 1u << 18;
-    c->underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                                           .max_price = 2000000};
+    c->underlying = (ch_underlying_config){
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     ch_tick_parse("0.5", 3, &c->underlying);
     c->n_expiries = 4;
     c->n_strikes = 9;
@@ -75,15 +75,19 @@ typedef enum {
     K_I64,      /* int64_t, an integer in [lo, hi] */
     K_SIZE,     /* size_t, an integer in [lo, hi] */
     K_SECS_MS,  /* int milliseconds, given in seconds in [lo, hi] */
-    K_DURABILITY, K_TICK, K_STRIKES, K_POLICY, K_RISK_AWARE,
+    K_DURABILITY,
+    K_TICK,
+    K_STRIKES,
+    K_POLICY,
+    K_RISK_AWARE,
 } key_kind;
 
 typedef struct cfg_key {
     const char *name;
     key_kind kind;
-    size_t off, size;  /* of the field in ch_server_config */
-    double lo, hi;     /* numbers: the accepted range */
-    bool zero_ok;      /* numbers: 0 is also accepted (it means a default) */
+    size_t off, size; /* of the field in ch_server_config */
+    double lo, hi;    /* numbers: the accepted range */
+    bool zero_ok;     /* numbers: 0 is also accepted (it means a default) */
     const char *doc;
 } cfg_key;
 
@@ -91,7 +95,8 @@ typedef struct cfg_key {
 
 static const cfg_key k_keys[] = {
     /* where it listens and keeps its data */
-    {"req", K_NONEMPTY, F(req_url), 0, 0, false, "request endpoint (REP): tcp://, tls+tcp://, ipc://"},
+    {"req", K_NONEMPTY, F(req_url), 0, 0, false,
+     "request endpoint (REP): tcp://, tls+tcp://, ipc://"},
     {"pub", K_NONEMPTY, F(pub_url), 0, 0, false, "event endpoint (PUB)"},
     {"admin", K_STR, F(admin_url), 0, 0, false,
      "second endpoint that max_clients does not count (keys still apply); \"\": "
@@ -233,8 +238,8 @@ static const char *kind_problem(const cfg_key *k, char *buf, size_t cap)
         return "is not a hedge policy";
     default:
         snprintf(buf, cap, "must be %s in [%.10g, %.10g]%s",
-                 k->kind == K_DBL || k->kind == K_SECS_MS ? "a number" : "an integer", k->lo,
-                 k->hi, k->zero_ok ? " or 0" : "");
+                 k->kind == K_DBL || k->kind == K_SECS_MS ? "a number" : "an integer", k->lo, k->hi,
+                 k->zero_ok ? " or 0" : "");
         return buf;
     }
 }

@@ -91,9 +91,10 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
                 }
             }
             if (s->n_bin_fills < s->cap_bin_fills)
-                s->bin_fills[s->n_bin_fills++] =
-                    (ch_bin_fill){.trade_id = f->trade_id, .price = f->price, .qty = f->qty,
-                                  .source = (uint8_t)f->source};
+                s->bin_fills[s->n_bin_fills++] = (ch_bin_fill){.trade_id = f->trade_id,
+                                                               .price = f->price,
+                                                               .qty = f->qty,
+                                                               .source = (uint8_t)f->source};
         }
         snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker));
         chi_publish(s, topic, fill_json(s, f, true));
@@ -105,8 +106,8 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
         s->touched[f->maker_instr.v] = 1;
     } else if (ev->type == CH_EE_ORDER && s->replay_fills == NULL) {
         const ch_event *be = ev->book;
-        static const char *const names[] = {"", "ack", "fill", "cancel", "reject", "replace",
-                                            "rest"};
+        static const char *const names[] = {"",       "ack",     "fill", "cancel",
+                                            "reject", "replace", "rest"};
         if (be->type == CH_EV_ACK && be->cmd == CH_CMD_SUBMIT)
             s->cur_ack = be->order;
         if (be->type == CH_EV_CANCEL && be->reason == CH_ESELF_TRADE && be->cmd == CH_CMD_SUBMIT) {
@@ -127,8 +128,9 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
          * (names and symbols are plain [A-Za-z0-9_.-] text, no escaping) */
         char *m = malloc(320);
         if (m != NULL) {
-            int k = snprintf(m, 320, "order.%s {\"event\":\"%s\",\"order_id\":\"%" PRIu64
-                                     "\",\"symbol\":\"%s\",\"side\":\"%s\",\"price\":%.10g",
+            int k = snprintf(m, 320,
+                             "order.%s {\"event\":\"%s\",\"order_id\":\"%" PRIu64
+                             "\",\"symbol\":\"%s\",\"side\":\"%s\",\"price\":%.10g",
                              acct_name(s, be->account), names[be->type], be->order.v,
                              instr_of(s, be->instr)->symbol, ch_side_name(be->side),
                              px(s, be->instr, be->price));

@@ -102,12 +102,12 @@ chi_access chi_op_access(const char *op)
         const char *name;
         chi_access access;
     } table[] = {
-        {"hello", CHI_PUBLIC},          {"instruments", CHI_PUBLIC},
-        {"book", CHI_PUBLIC},           {"quote", CHI_PUBLIC},
-        {"order.new", CHI_ACCOUNT},     {"order.batch", CHI_ACCOUNT},
-        {"order.cancel", CHI_ACCOUNT},  {"order.replace", CHI_ACCOUNT},
-        {"orders", CHI_ACCOUNT},        {"positions", CHI_ACCOUNT},
-        {"pool.deposit", CHI_ACCOUNT},  {"pool.withdraw", CHI_ACCOUNT},
+        {"hello", CHI_PUBLIC},         {"instruments", CHI_PUBLIC},
+        {"book", CHI_PUBLIC},          {"quote", CHI_PUBLIC},
+        {"order.new", CHI_ACCOUNT},    {"order.batch", CHI_ACCOUNT},
+        {"order.cancel", CHI_ACCOUNT}, {"order.replace", CHI_ACCOUNT},
+        {"orders", CHI_ACCOUNT},       {"positions", CHI_ACCOUNT},
+        {"pool.deposit", CHI_ACCOUNT}, {"pool.withdraw", CHI_ACCOUNT},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(op, table[i].name) == 0)
@@ -379,8 +379,7 @@ static void bind_conn(chi_guard *g, uint8_t how, uint32_t account)
 
 /* ---- requests ---- */
 
-ch_err chi_guard_begin(chi_guard *g, uint32_t pipe, const char *key, int64_t now,
-                       const char **msg)
+ch_err chi_guard_begin(chi_guard *g, uint32_t pipe, const char *key, int64_t now, const char **msg)
 {
     g->cur_pipe = pipe;
     size_t n = key != NULL ? strlen(key) : 0;
@@ -450,8 +449,7 @@ ch_err chi_guard_account(chi_guard *g, bool found, ch_account_id a, const char *
     return CH_OK;
 }
 
-ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a,
-                        const char **msg)
+ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a, const char **msg)
 {
     static const char denied[] = ACCOUNT_DENIED " (a compact binary order.batch is accepted on "
                                                 "a connection whose last keyed request "
@@ -473,8 +471,7 @@ static void prune_open(acct *ac, ch_account_id a, const ch_book *book)
     uint32_t k = 0;
     for (uint32_t i = 0; i < ac->n_open; i++) {
         ch_order_info oi;
-        if (ch_book_order(book, (ch_order_id){ac->open[i]}, &oi) == CH_OK &&
-            oi.account.v == a.v)
+        if (ch_book_order(book, (ch_order_id){ac->open[i]}, &oi) == CH_OK && oi.account.v == a.v)
             ac->open[k++] = ac->open[i];
     }
     ac->n_open = k;

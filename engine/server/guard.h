@@ -33,15 +33,15 @@
 
 /** Access keys are this many hex characters (128 random bits for accounts). */
 #define CHI_ACCOUNT_KEY_HEX 32
-#define CHI_ADMIN_KEY_HEX 64
+#define CHI_ADMIN_KEY_HEX   64
 
 typedef struct chi_guard_config {
-    bool no_auth;            /**< keys are not checked (local experiments) */
-    uint32_t max_clients;    /**< connections served; 0: no bound */
-    double conn_rate;        /**< requests/s per connection; 0: no bound */
-    double conn_burst;       /**< bucket size (requests) */
-    double account_rate;     /**< orders/s per account; 0: no bound */
-    double account_burst;    /**< bucket size (orders) */
+    bool no_auth;             /**< keys are not checked (local experiments) */
+    uint32_t max_clients;     /**< connections served; 0: no bound */
+    double conn_rate;         /**< requests/s per connection; 0: no bound */
+    double conn_burst;        /**< bucket size (requests) */
+    double account_rate;      /**< orders/s per account; 0: no bound */
+    double account_burst;     /**< bucket size (orders) */
     uint32_t max_open_orders; /**< resting orders per account; 0: no bound */
 } chi_guard_config;
 
@@ -130,8 +130,7 @@ uint32_t chi_guard_conns(chi_guard *g);
  * @return CH_OK; CH_ERATE_LIMITED; CH_EUNAVAILABLE (beyond max_clients);
  * @p msg gets the reason.
  */
-ch_err chi_guard_begin(chi_guard *g, uint32_t pipe, const char *key, int64_t now,
-                       const char **msg);
+ch_err chi_guard_begin(chi_guard *g, uint32_t pipe, const char *key, int64_t now, const char **msg);
 
 /** The current request may run an op of class @p access (admin check). */
 ch_err chi_guard_op(chi_guard *g, chi_access access, const char **msg);
@@ -149,8 +148,7 @@ ch_err chi_guard_account(chi_guard *g, bool found, ch_account_id a, const char *
  * @p a or as admin. Any refused request (UNAUTHORIZED) clears the
  * connection's authorization.
  */
-ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a,
-                        const char **msg);
+ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a, const char **msg);
 
 /**
  * An order of @p a at @p now, which may rest if @p may_rest: the account's

@@ -101,7 +101,9 @@ bool chi_hedge_waiting(const ch_server *s)
 
 static ch_hedge_exec exec_of(const ch_command *c)
 {
-    return (ch_hedge_exec){.qty = c->hedge.qty, .price = c->hedge.price, .fee = c->hedge.fee,
+    return (ch_hedge_exec){.qty = c->hedge.qty,
+                           .price = c->hedge.price,
+                           .fee = c->hedge.fee,
                            .slippage = c->hedge.slippage};
 }
 
@@ -141,8 +143,7 @@ static void publish_hedge_fill(ch_server *s, uint32_t u, const ch_hedge_exec *x,
         snprintf(t, sizeof t, "%" PRIu64, id);
         cJSON_AddStringToObject(o, "id", t);
     }
-    const ch_underlying_config *uc =
-        ch_instruments_underlying(ch_engine_instruments(s->e), u);
+    const ch_underlying_config *uc = ch_instruments_underlying(ch_engine_instruments(s->e), u);
     if (uc != NULL)
         cJSON_AddStringToObject(o, "underlying", uc->name);
     cJSON_AddNumberToObject(o, "qty", x->qty);
@@ -251,8 +252,10 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
             CH_LOG(CH_LOG_ERROR, "hedge_send_failed", "id=%" PRIu64 " reason=%s", o.id,
                    ch_errwire(e));
         else
-            CH_LOG(CH_LOG_INFO, "hedge_sent", "underlying=%u id=%" PRIu64 " qty=%.8g mark=%.8g "
-                   "venue=%s", u, o.id, o.qty, o.mark, s->cfg.hedge_venue);
+            CH_LOG(CH_LOG_INFO, "hedge_sent",
+                   "underlying=%u id=%" PRIu64 " qty=%.8g mark=%.8g "
+                   "venue=%s",
+                   u, o.id, o.qty, o.mark, s->cfg.hedge_venue);
         return;
     }
     /* the simulated venue fills at send; its answer is taken at once */

@@ -11,7 +11,6 @@
 
 /* ---- request handlers ------------------------------------------------------ */
 
-
 static ch_err get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
 {
     char name[CH_ACCOUNT_NAME_MAX];
@@ -53,8 +52,9 @@ static cJSON *instrument_json(ch_server *s, const ch_instrument *in)
         cJSON_AddNullToObject(o, "strike");
     }
     cJSON_AddStringToObject(o, "type",
-                            in->sym.kind == CH_CALL ? "call" : in->sym.kind == CH_PUT ? "put"
-                                                                                      : "perp");
+                            in->sym.kind == CH_CALL  ? "call"
+                            : in->sym.kind == CH_PUT ? "put"
+                                                     : "perp");
     cJSON_AddNumberToObject(o, "tick", ch_price_to_double(u, 1));
     cJSON_AddNumberToObject(o, "contract_size", u->contract_size);
     return o;
@@ -81,8 +81,8 @@ static ch_err opt_underlying(ch_server *s, req_ctx *r, uint32_t *ui, bool *given
         FAIL(CH_EBADREQ, "\"underlying\" must be a string");
     *ui = 0;
     *given = und[0] != '\0';
-    if (*given && ch_instruments_find_underlying(ch_engine_instruments(s->e), und, strlen(und),
-                                                 ui) != CH_OK)
+    if (*given &&
+        ch_instruments_find_underlying(ch_engine_instruments(s->e), und, strlen(und), ui) != CH_OK)
         FAIL(CH_EUNKNOWN_SYMBOL, "unknown underlying");
     return CH_OK;
 }
@@ -249,11 +249,11 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
         e = CH_EBADPRICE;
         r->msg = "\"index\" must be a positive number";
     }
-    if (e == CH_OK && (ch_proto_number(r->j, "rate", false, &c->market.rate, &has) != CH_OK ||
-                       ch_proto_number(r->j, "funding_rate", false, &c->market.funding_rate,
-                                       &has) != CH_OK ||
-                       ch_proto_number(r->j, "perp", false, &c->market.perp, &has) != CH_OK ||
-                       ch_proto_time(r->j, "time", &c->market.time, &has) != CH_OK)) {
+    if (e == CH_OK &&
+        (ch_proto_number(r->j, "rate", false, &c->market.rate, &has) != CH_OK ||
+         ch_proto_number(r->j, "funding_rate", false, &c->market.funding_rate, &has) != CH_OK ||
+         ch_proto_number(r->j, "perp", false, &c->market.perp, &has) != CH_OK ||
+         ch_proto_time(r->j, "time", &c->market.time, &has) != CH_OK)) {
         e = CH_EBADREQ;
         r->msg = "rate, funding_rate and perp are numbers; time is ISO-8601 or ns";
     }
@@ -265,7 +265,8 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
         e = CH_EBADPRICE;
         r->msg = "\"index\" is not on the underlying's tick (round it to the tick)";
     } else if (e == CH_OK && !isnan(c->market.perp) &&
-               (!(c->market.perp > 0) || ch_price_from_double(ucfg, c->market.perp, &ticks) != CH_OK)) {
+               (!(c->market.perp > 0) ||
+                ch_price_from_double(ucfg, c->market.perp, &ticks) != CH_OK)) {
         e = CH_EBADPRICE;
         r->msg = "\"perp\" must be a positive price on the underlying's tick";
     }
@@ -317,8 +318,8 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
     if (e == CH_OK) {
         e = chi_exec(s, c, NULL);
         if (e != CH_OK)
-            r->msg = e == CH_EINVAL ? "time goes backwards or a value is out of range"
-                                    : ch_strerror(e);
+            r->msg =
+                e == CH_EINVAL ? "time goes backwards or a value is out of range" : ch_strerror(e);
     }
     free(c);
     if (e == CH_OK)
@@ -360,8 +361,8 @@ ch_err chi_order_guard(ch_server *s, const ch_command *c, const char **msg)
 /* After a submit (live or replayed): count the order if it rests. */
 void chi_order_rested(ch_server *s, const ch_command *c, const ch_command_result *res)
 {
-    if (res->order.remaining > 0 && (res->order.status == CH_STATUS_NEW ||
-                                      res->order.status == CH_STATUS_PARTIALLY_FILLED))
+    if (res->order.remaining > 0 &&
+        (res->order.status == CH_STATUS_NEW || res->order.status == CH_STATUS_PARTIALLY_FILLED))
         chi_guard_order_rests(s->guard, c->order.account, res->order.id, ch_engine_book(s->e));
 }
 
@@ -583,8 +584,8 @@ static ch_err op_orders(ch_server *s, req_ctx *r)
     uint32_t n = ch_instruments_count(ch_engine_instruments(s->e));
     for (uint32_t i = 0; i < n; i++)
         for (int side = 0; side < 2; side++)
-            ch_book_foreach(ch_engine_book(s->e), (ch_instr_id){i}, (ch_side)side,
-                            put_open_order, &c);
+            ch_book_foreach(ch_engine_book(s->e), (ch_instr_id){i}, (ch_side)side, put_open_order,
+                            &c);
     return CH_OK;
 }
 
@@ -596,8 +597,8 @@ static ch_err op_book(ch_server *s, req_ctx *r)
         return e;
     double depth = 10;
     bool has;
-    if (ch_proto_number(r->j, "depth", false, &depth, &has) != CH_OK || depth < 1 ||
-        depth > 1000 || floor(depth) != depth)
+    if (ch_proto_number(r->j, "depth", false, &depth, &has) != CH_OK || depth < 1 || depth > 1000 ||
+        floor(depth) != depth)
         FAIL(CH_EBADREQ, "\"depth\" must be an integer 1..1000");
     ch_level lv[1000];
     for (int side = 0; side < 2; side++) {
@@ -718,8 +719,9 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddNumberToObject(o, "spot_shock", sc.spot_shock[k]);
             cJSON_AddStringToObject(o, "vol_shock",
-                                    sc.vol_shock[k] < 0 ? "down" : sc.vol_shock[k] > 0 ? "up"
-                                                                                       : "flat");
+                                    sc.vol_shock[k] < 0   ? "down"
+                                    : sc.vol_shock[k] > 0 ? "up"
+                                                          : "flat");
             cJSON_AddNumberToObject(o, "pnl", sc.pnl[k]);
             cJSON_AddItemToArray(sa, o);
         }
@@ -741,7 +743,6 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(no, "netted_gamma", n.netted_gamma);
     return CH_OK;
 }
-
 
 static ch_err op_hedge(ch_server *s, req_ctx *r)
 {

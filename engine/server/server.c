@@ -103,7 +103,8 @@ static void flush_pubs(ch_server *s)
     for (size_t k = 0; k < s->n_pubs; k++) {
         nng_msg *m;
         if (nng_msg_alloc(&m, 0) == 0) {
-            if (nng_msg_append(m, s->pubs[k], strlen(s->pubs[k])) != 0 || nng_sendmsg(s->pub, m, 0) != 0)
+            if (nng_msg_append(m, s->pubs[k], strlen(s->pubs[k])) != 0 ||
+                nng_sendmsg(s->pub, m, 0) != 0)
                 nng_msg_free(m); /* PUB is best effort */
         }
         free(s->pubs[k]);
@@ -446,8 +447,8 @@ static ch_err seed(ch_server *s)
         ch_time ex = midnight + (to_friday + 7 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
         for (size_t k = 0; k < s->cfg.n_strikes && e == CH_OK; k++) {
             for (int t = 0; t < 2 && e == CH_OK; t++) {
-                ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL, .expiry = ex,
-                                 .strike = s->cfg.strikes[k]};
+                ch_symbol sym = {
+                    .kind = t ? CH_PUT : CH_CALL, .expiry = ex, .strike = s->cfg.strikes[k]};
                 memcpy(sym.underlying, s->cfg.underlying.name, CH_UNDERLYING_MAX);
                 c = chi_cmd(CH_C_LIST);
                 ch_symbol_format(&sym, c.symbol, sizeof c.symbol);
@@ -563,9 +564,12 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     s->touched = calloc(cfg->engine.max_instruments, 1);
     s->bin_orders = calloc(CH_BIN_MAX_ORDERS, sizeof *s->bin_orders);
     s->e = ch_engine_create(&s->cfg.engine);
-    chi_guard_config gc = {.no_auth = cfg->no_auth, .max_clients = cfg->max_clients,
-                           .conn_rate = cfg->conn_rate, .conn_burst = cfg->conn_burst,
-                           .account_rate = cfg->account_rate, .account_burst = cfg->account_burst,
+    chi_guard_config gc = {.no_auth = cfg->no_auth,
+                           .max_clients = cfg->max_clients,
+                           .conn_rate = cfg->conn_rate,
+                           .conn_burst = cfg->conn_burst,
+                           .account_rate = cfg->account_rate,
+                           .account_burst = cfg->account_burst,
                            .max_open_orders = cfg->max_open_orders};
     s->guard = chi_guard_create(&gc, cfg->engine.max_accounts);
     if (s->touched == NULL || s->e == NULL || s->bin_orders == NULL || s->guard == NULL) {
@@ -574,8 +578,10 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         return NULL;
     }
     ch_engine_set_sink(s->e, chi_on_engine_event, s);
-    ch_store_config sc = {.dir = cfg->data_dir, .durability = cfg->durability,
-                          .map_size = cfg->map_size, .map_max = cfg->map_max};
+    ch_store_config sc = {.dir = cfg->data_dir,
+                          .durability = cfg->durability,
+                          .map_size = cfg->map_size,
+                          .map_max = cfg->map_max};
     ch_engine_config ecfg = s->cfg.engine;
     ch_err oe = ch_store_open(&sc, &ecfg, false, &s->st);
     if (oe == CH_EBADCONFIG && !cfg->risk_aware_set) {

@@ -52,10 +52,10 @@ struct ch_server {
     work *q_head, *q_tail;
     bool stop;
     /* engine thread only */
-    cJSON *cur_fills;  /* fills of the command being handled, for its reply */
+    cJSON *cur_fills; /* fills of the command being handled, for its reply */
     char **pubs;
     size_t n_pubs, cap_pubs;
-    uint8_t *touched;  /* instruments whose book changed in this batch */
+    uint8_t *touched; /* instruments whose book changed in this batch */
     bool halted;
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
@@ -67,7 +67,7 @@ struct ch_server {
     struct coid {
         char *key;
         cJSON *result;
-    } *coids;
+    } * coids;
     size_t n_coids, cap_coids;
     /* replay: fills of the command being replayed */
     cJSON *replay_fills;
@@ -164,10 +164,10 @@ typedef struct req_ctx {
     const char *msg; /* error message, static */
 } req_ctx;
 
-#define FAIL(rc, m)        \
-    do {                   \
-        r->msg = (m);      \
-        return (rc);       \
+#define FAIL(rc, m)                                                                                \
+    do {                                                                                           \
+        r->msg = (m);                                                                              \
+        return (rc);                                                                               \
     } while (0)
 
 /** The handler of one message of the table. */

@@ -22,7 +22,7 @@ static void refused_while_halted(ch_server *s)
 /* Run message @p m on request @p j (either codec), its result fields into
  * @p result; @p msg gets the error text. */
 static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *result,
-                           const char **msg)
+                       const char **msg)
 {
     if (s->halted && (m->mutating || !s->reads_ok)) {
         if (m->mutating)
@@ -59,14 +59,17 @@ static void bin_from_json(ch_server *s, ch_instr_id instr, const cJSON *j, ch_bi
         if (r->n_fills == CH_BIN_MAX_FILLS)
             break;
         ch_bin_fill *b = &r->fills[r->n_fills++];
-        b->trade_id = strtoull(cJSON_GetObjectItemCaseSensitive(f, "trade_id")->valuestring, NULL, 10);
+        b->trade_id =
+            strtoull(cJSON_GetObjectItemCaseSensitive(f, "trade_id")->valuestring, NULL, 10);
         int64_t t = 0;
-        ch_price_from_double(und_of(s, instr), cJSON_GetObjectItemCaseSensitive(f, "price")->valuedouble,
-                             &t);
+        ch_price_from_double(und_of(s, instr),
+                             cJSON_GetObjectItemCaseSensitive(f, "price")->valuedouble, &t);
         b->price = t;
         b->qty = (int64_t)cJSON_GetObjectItemCaseSensitive(f, "qty")->valuedouble;
         const char *src = cJSON_GetObjectItemCaseSensitive(f, "source")->valuestring;
-        b->source = (uint8_t)(src[0] == 'b' ? CH_SRC_BOOK : src[0] == 'n' ? CH_SRC_NET : CH_SRC_POOL);
+        b->source = (uint8_t)(src[0] == 'b'   ? CH_SRC_BOOK
+                              : src[0] == 'n' ? CH_SRC_NET
+                                              : CH_SRC_POOL);
     }
 }
 
@@ -165,8 +168,8 @@ uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *o
             r.status = (uint8_t)res.order.status;
             r.filled = res.order.filled;
             r.remaining = res.order.remaining;
-            r.n_fills = (uint16_t)(s->n_bin_fills < CH_BIN_MAX_FILLS ? s->n_bin_fills
-                                                                      : CH_BIN_MAX_FILLS);
+            r.n_fills =
+                (uint16_t)(s->n_bin_fills < CH_BIN_MAX_FILLS ? s->n_bin_fills : CH_BIN_MAX_FILLS);
             if (r.n_fills > 0)
                 memcpy(r.fills, s->bin_fills, r.n_fills * sizeof r.fills[0]);
             if (jf != NULL) { /* remembered as for JSON: a resend in either encoding */
@@ -207,8 +210,8 @@ uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *o
     }
     uint8_t *out = NULL;
     if (m != NULL) {
-        out = ch_msg_bin_encode_reply(m, id, e, msg != NULL ? msg : ch_strerror(e), result,
-                                      out_len);
+        out =
+            ch_msg_bin_encode_reply(m, id, e, msg != NULL ? msg : ch_strerror(e), result, out_len);
         if (out == NULL && e == CH_OK) { /* a result outside the table: a bug, said so */
             CH_LOG(CH_LOG_ERROR, "binary_reply_unencodable", "op=%s", m->op);
             e = CH_EUNAVAILABLE;

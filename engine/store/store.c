@@ -31,9 +31,9 @@
 
 #include "dirlock.h"
 
-#define KIND_CMD 1
+#define KIND_CMD  1
 #define KIND_FILL 2
-#define KIND_KEY 3 /* data: the account name (key bytes long), then the digest */
+#define KIND_KEY  3 /* data: the account name (key bytes long), then the digest */
 
 typedef struct rec {
     uint8_t kind;
@@ -131,7 +131,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
         snprintf(g_open_error, sizeof g_open_error, "no directory or configuration");
         return CH_EINVAL;
     }
-    if (strlen(cfg->dir) >= sizeof ((ch_store *)0)->dir) {
+    if (strlen(cfg->dir) >= sizeof((ch_store *)0)->dir) {
         snprintf(g_open_error, sizeof g_open_error, "data folder path too long");
         return CH_EINVAL;
     }
@@ -240,8 +240,8 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
     } else {
         const uint8_t *p = v.mv_data;
         uint32_t schema = v.mv_size == 4 ? (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                                                (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
-                                          : 0;
+                                               (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+                                         : 0;
         if (schema != CH_STORE_SCHEMA) {
             mdb_txn_abort(txn);
             snprintf(g_open_error, sizeof g_open_error,

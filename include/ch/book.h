@@ -73,7 +73,7 @@ typedef struct ch_order_req {
     ch_account_id account;
     ch_side side;
     ch_ord_type type;
-    ch_tif tif;   /**< ignored for market orders unless CH_TIF_FOK */
+    ch_tif tif; /**< ignored for market orders unless CH_TIF_FOK */
     ch_stp stp;
     bool post_only; /**< limit GTC only */
     int64_t price;  /**< limit price in ticks; for market orders the protection
@@ -219,8 +219,7 @@ CH_API ch_err ch_book_submit(ch_book *b, const ch_order_req *req, ch_order_resul
  *         never existed, filled, cancelled); CH_ENOT_OWNER. Rejects emit a
  *         REJECT event and change nothing.
  */
-CH_API ch_err ch_book_cancel(ch_book *b, ch_account_id account, ch_order_id id,
-                             int64_t *cancelled);
+CH_API ch_err ch_book_cancel(ch_book *b, ch_account_id account, ch_order_id id, int64_t *cancelled);
 
 /**
  * Replace a resting order: @p new_qty (0 = unchanged) is the new open
@@ -315,9 +314,9 @@ CH_API ch_err ch_book_close_order(ch_book *b, ch_order_id id, ch_order_result *r
  * the account's own orders are passed over (as ch_book_take() does).
  * @p stp_stop (may be NULL) tells whether the walk stops at a self-trade.
  */
-CH_API int64_t ch_book_fillable(const ch_book *b, ch_instr_id id, ch_side taker_side,
-                                int64_t limit, ch_account_id account, ch_stp stp, bool skip_own,
-                                int64_t want, bool *stp_stop);
+CH_API int64_t ch_book_fillable(const ch_book *b, ch_instr_id id, ch_side taker_side, int64_t limit,
+                                ch_account_id account, ch_stp stp, bool skip_own, int64_t want,
+                                bool *stp_stop);
 
 /**
  * Best price level on @p side of @p id holding an order of an account other
@@ -376,9 +375,9 @@ CH_API void ch_book_foreach(const ch_book *b, ch_instr_id id, ch_side side,
                             void (*fn)(void *ctx, const ch_order_info *o), void *ctx);
 
 typedef struct ch_book_stats {
-    uint64_t commands;   /**< last command sequence number */
-    uint64_t events;     /**< last event sequence number */
-    uint64_t trades;     /**< fills, all books */
+    uint64_t commands;    /**< last command sequence number */
+    uint64_t events;      /**< last event sequence number */
+    uint64_t trades;      /**< fills, all books */
     uint32_t open_orders; /**< resting orders, all books */
     uint32_t free_orders; /**< free order slots */
 } ch_book_stats;

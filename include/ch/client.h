@@ -86,11 +86,11 @@ CH_API int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *
 
 /* ---- typed calls ------------------------------------------------------------ */
 
-#define CH_CLIENT_ID_MAX 24     /**< an order or trade id: decimal text + NUL */
-#define CH_CLIENT_NAME_MAX 32   /**< an account name + NUL */
-#define CH_CLIENT_SYMBOL_MAX 56 /**< an instrument symbol + NUL */
-#define CH_CLIENT_TEXT_MAX 40   /**< short texts: status, times, keys... */
-#define CH_CLIENT_MAX_FILLS 64  /**< fills listed per order result */
+#define CH_CLIENT_ID_MAX          24 /**< an order or trade id: decimal text + NUL */
+#define CH_CLIENT_NAME_MAX        32 /**< an account name + NUL */
+#define CH_CLIENT_SYMBOL_MAX      56 /**< an instrument symbol + NUL */
+#define CH_CLIENT_TEXT_MAX        40 /**< short texts: status, times, keys... */
+#define CH_CLIENT_MAX_FILLS       64 /**< fills listed per order result */
 #define CH_CLIENT_MAX_UNDERLYINGS 16
 
 /**
@@ -103,7 +103,8 @@ CH_API ch_err ch_client_set_key(ch_client *c, const char *key);
 /** Typed calls use the binary encoding (true) or JSON (false, the default). */
 CH_API void ch_client_set_binary(ch_client *c, bool binary);
 
-/** The server's message of the last failed typed call ("" if none). View, valid until the next call. */
+/** The server's message of the last failed typed call ("" if none). View, valid until the next
+ * call. */
 CH_API const char *ch_client_message(const ch_client *c);
 
 /** The NNG error of the last typed call that returned CH_EIO (0 if none). */
@@ -114,7 +115,11 @@ CH_API void ch_client_release(void *array);
 
 typedef enum ch_client_side { CH_CLIENT_BUY = 0, CH_CLIENT_SELL = 1 } ch_client_side;
 typedef enum ch_client_type { CH_CLIENT_LIMIT = 0, CH_CLIENT_MARKET = 1 } ch_client_type;
-typedef enum ch_client_tif { CH_CLIENT_GTC = 0, CH_CLIENT_IOC = 1, CH_CLIENT_FOK = 2 } ch_client_tif;
+typedef enum ch_client_tif {
+    CH_CLIENT_GTC = 0,
+    CH_CLIENT_IOC = 1,
+    CH_CLIENT_FOK = 2
+} ch_client_tif;
 
 typedef struct ch_client_hello_info {
     int version;
@@ -128,11 +133,11 @@ CH_API ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out);
 
 typedef struct ch_client_instrument {
     char symbol[CH_CLIENT_SYMBOL_MAX];
-    uint32_t id;                       /**< the id of the binary order.batch */
+    uint32_t id; /**< the id of the binary order.batch */
     char underlying[CH_CLIENT_NAME_MAX];
-    char expiry[CH_CLIENT_TEXT_MAX];   /**< ISO-8601; "" for a perpetual */
-    double strike;                     /**< 0 for a perpetual */
-    char type[8];                      /**< call, put, perp */
+    char expiry[CH_CLIENT_TEXT_MAX]; /**< ISO-8601; "" for a perpetual */
+    double strike;                   /**< 0 for a perpetual */
+    char type[8];                    /**< call, put, perp */
     double tick, contract_size;
 } ch_client_instrument;
 
@@ -176,7 +181,7 @@ typedef struct ch_client_vol {
 typedef struct ch_client_market {
     const char *underlying;
     double index;
-    const char *time;   /**< NULL: none; ISO-8601 UTC or nanoseconds as decimal text */
+    const char *time; /**< NULL: none; ISO-8601 UTC or nanoseconds as decimal text */
     bool has_rate, has_funding_rate, has_perp;
     double rate, funding_rate, perp;
     const ch_client_vol *iv; /**< n_iv marks (borrowed) */
@@ -193,7 +198,7 @@ typedef struct ch_client_order {
     ch_client_side side;
     int64_t qty;
     ch_client_type type;
-    bool has_price;      /**< a limit order needs a price; a market order may give a protection price */
+    bool has_price; /**< a limit order needs a price; a market order may give a protection price */
     double price;
     ch_client_tif tif;
     bool post_only;
@@ -211,7 +216,7 @@ typedef struct ch_client_order_result {
     char order_id[CH_CLIENT_ID_MAX];
     char status[CH_CLIENT_TEXT_MAX]; /**< new, partially_filled, filled, cancelled */
     int64_t filled_qty, remaining_qty;
-    size_t n_fills;                  /**< fills of the reply (all of them counted) */
+    size_t n_fills;                            /**< fills of the reply (all of them counted) */
     ch_client_fill fills[CH_CLIENT_MAX_FILLS]; /**< the first CH_CLIENT_MAX_FILLS */
 } ch_client_order_result;
 
@@ -220,9 +225,9 @@ CH_API ch_err ch_client_order_new(ch_client *c, const ch_client_order *o,
                                   ch_client_order_result *out);
 
 typedef struct ch_client_batch_result {
-    ch_err err;                      /**< this order's code: CH_OK or why it was rejected */
-    char message[128];               /**< the server's text when err != CH_OK */
-    ch_client_order_result result;   /**< when err == CH_OK */
+    ch_err err;                    /**< this order's code: CH_OK or why it was rejected */
+    char message[128];             /**< the server's text when err != CH_OK */
+    ch_client_order_result result; /**< when err == CH_OK */
 } ch_client_batch_result;
 
 /**
@@ -281,8 +286,8 @@ typedef struct ch_client_quote_info {
 } ch_client_quote_info;
 
 /** quote: the pool's price for @p qty of @p symbol on @p side now. */
-CH_API ch_err ch_client_quote(ch_client *c, const char *symbol, ch_client_side side,
-                                  int64_t qty, ch_client_quote_info *out);
+CH_API ch_err ch_client_quote(ch_client *c, const char *symbol, ch_client_side side, int64_t qty,
+                              ch_client_quote_info *out);
 
 typedef struct ch_client_position {
     char symbol[CH_CLIENT_SYMBOL_MAX];
@@ -317,10 +322,10 @@ typedef struct ch_client_scenario {
 
 typedef struct ch_client_risk_info {
     size_t n_strikes;
-    ch_client_strike *strikes;      /**< owned: ch_client_release() */
+    ch_client_strike *strikes; /**< owned: ch_client_release() */
     ch_client_greeks totals;
     size_t n_scenarios;
-    ch_client_scenario *scenarios;  /**< owned: ch_client_release() */
+    ch_client_scenario *scenarios; /**< owned: ch_client_release() */
     double worst_loss;
     double gross_delta, hedged_delta, ratio, net_delta, gross_gamma, netted_gamma; /**< netting */
     double dealer_delta; /**< netting: the ratio's baseline, every customer leg (protocol 1.1) */

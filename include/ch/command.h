@@ -41,14 +41,13 @@ typedef enum ch_command_type {
     CH_C_HEDGE_REPORT = 14 /**< the venue's answer to it: a fill, or a final rejection */
 } ch_command_type;
 
-
 /** One command. Only the fields of its type are used. */
 typedef struct ch_command {
     ch_command_type type;
-    ch_underlying_config underlying;          /* UNDERLYING */
-    char symbol[CH_SYMBOL_MAX];               /* LIST */
-    ch_time time;                             /* ADVANCE */
-    struct {                                  /* MARKET */
+    ch_underlying_config underlying; /* UNDERLYING */
+    char symbol[CH_SYMBOL_MAX];      /* LIST */
+    ch_time time;                    /* ADVANCE */
+    struct {                         /* MARKET */
         uint32_t underlying;
         double index, rate, funding_rate, perp;
         ch_time time;
@@ -57,21 +56,21 @@ typedef struct ch_command {
         double strike[CH_COMMAND_MAX_MARKS];
         double vol[CH_COMMAND_MAX_MARKS];
     } market;
-    char name[CH_ACCOUNT_NAME_MAX];           /* ACCOUNT_OPEN */
-    ch_stp stp;                               /* ACCOUNT_OPEN */
-    ch_account_id account;                    /* DEPOSIT, CANCEL, REPLACE, POOL_* */
-    int64_t amount;                           /* ACCOUNT_OPEN cash, DEPOSIT, POOL_* */
-    ch_engine_order order;                    /* SUBMIT */
+    char name[CH_ACCOUNT_NAME_MAX];               /* ACCOUNT_OPEN */
+    ch_stp stp;                                   /* ACCOUNT_OPEN */
+    ch_account_id account;                        /* DEPOSIT, CANCEL, REPLACE, POOL_* */
+    int64_t amount;                               /* ACCOUNT_OPEN cash, DEPOSIT, POOL_* */
+    ch_engine_order order;                        /* SUBMIT */
     char client_order_id[CH_CLIENT_ORDER_ID_MAX]; /* SUBMIT, optional ("" = none) */
-    struct {                                  /* HEDGE, HEDGE_SENT, HEDGE_REPORT */
+    struct {                                      /* HEDGE, HEDGE_SENT, HEDGE_REPORT */
         uint32_t underlying;
-        double qty, price, fee, slippage;     /* HEDGE, HEDGE_REPORT (the fill) */
-        uint64_t id;                          /* HEDGE_SENT, HEDGE_REPORT: the venue order id */
-        double mark;                          /* HEDGE_SENT */
-        bool filled;                          /* HEDGE_REPORT: false = rejected, nothing booked */
+        double qty, price, fee, slippage; /* HEDGE, HEDGE_REPORT (the fill) */
+        uint64_t id;                      /* HEDGE_SENT, HEDGE_REPORT: the venue order id */
+        double mark;                      /* HEDGE_SENT */
+        bool filled;                      /* HEDGE_REPORT: false = rejected, nothing booked */
     } hedge;
-    ch_order_id order_id;                     /* CANCEL, REPLACE */
-    int64_t qty, price;                       /* REPLACE */
+    ch_order_id order_id; /* CANCEL, REPLACE */
+    int64_t qty, price;   /* REPLACE */
 } ch_command;
 
 /**
@@ -86,11 +85,11 @@ CH_API ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *out)
 /** What applying a command returned (for replies). */
 typedef struct ch_command_result {
     ch_err err;
-    ch_engine_result order;  /* SUBMIT, REPLACE */
-    ch_instr_id instr;       /* LIST */
-    uint32_t underlying;     /* UNDERLYING */
-    ch_account_id account;   /* ACCOUNT_OPEN */
-    int64_t value;           /* CANCEL: cancelled qty; POOL_*: shares or cash */
+    ch_engine_result order; /* SUBMIT, REPLACE */
+    ch_instr_id instr;      /* LIST */
+    uint32_t underlying;    /* UNDERLYING */
+    ch_account_id account;  /* ACCOUNT_OPEN */
+    int64_t value;          /* CANCEL: cancelled qty; POOL_*: shares or cash */
 } ch_command_result;
 
 /** Apply @p c to @p e. @return the engine's result code (also in @p res, may be NULL). */

@@ -91,27 +91,27 @@ typedef enum ch_source { CH_SRC_BOOK = 0, CH_SRC_NET = 1, CH_SRC_POOL = 2 } ch_s
  */
 typedef struct ch_pool_config {
     bool enabled;
-    double half_spread_vol;             /**< 0.01 = one vol point */
-    double pv_t, pg_t, pv_k, pg_k;      /**< vol charged at each limit */
-    double max_skew_vol;                /**< clamp of the premium, in vol */
-    double max_vega_total;              /**< Vmax_t, quote ccy per 1.00 vol */
-    double max_gamma_total;             /**< Gmax_t, underlying units per unit spot */
-    double max_vega_strike;             /**< Vmax_k */
-    double max_gamma_strike;            /**< Gmax_k */
-    double max_notional;                /**< quote ccy */
+    double half_spread_vol;        /**< 0.01 = one vol point */
+    double pv_t, pg_t, pv_k, pg_k; /**< vol charged at each limit */
+    double max_skew_vol;           /**< clamp of the premium, in vol */
+    double max_vega_total;         /**< Vmax_t, quote ccy per 1.00 vol */
+    double max_gamma_total;        /**< Gmax_t, underlying units per unit spot */
+    double max_vega_strike;        /**< Vmax_k */
+    double max_gamma_strike;       /**< Gmax_k */
+    double max_notional;           /**< quote ccy */
     bool no_limits; /**< price with the limits as scales but never refuse for them (the
                          simulator's AMM: takes every trade; cash is still checked) */
 } ch_pool_config;
 
 typedef struct ch_engine_config {
-    uint32_t max_instruments;  /**< listed series, all underlyings */
+    uint32_t max_instruments; /**< listed series, all underlyings */
     uint32_t max_underlyings;
-    uint32_t max_orders;       /**< resting orders */
-    uint32_t max_levels;       /**< price levels per side per book */
-    uint32_t max_accounts;     /**< including house, pool, fees */
-    uint32_t max_positions;    /**< (account, instrument) records; an order is admitted only
-                                    while records + resting orders + 1 fit (each may
-                                    need one on its first fill) */
+    uint32_t max_orders;    /**< resting orders */
+    uint32_t max_levels;    /**< price levels per side per book */
+    uint32_t max_accounts;  /**< including house, pool, fees */
+    uint32_t max_positions; /**< (account, instrument) records; an order is admitted only
+                                 while records + resting orders + 1 fit (each may
+                                 need one on its first fill) */
     /* max_accounts x max_instruments must not exceed 2^28: positions are
      * indexed by a dense table of that many 4-byte entries */
     bool netting;              /**< parity netting on (the default) */
@@ -155,9 +155,9 @@ typedef struct ch_engine ch_engine;
 typedef struct ch_fill {
     uint64_t trade_id;
     ch_source source;
-    ch_instr_id instr;     /**< the taker's instrument */
+    ch_instr_id instr; /**< the taker's instrument */
     ch_side taker_side;
-    int64_t price;         /**< the taker's price, ticks */
+    int64_t price; /**< the taker's price, ticks */
     int64_t qty;
     ch_account_id taker, maker; /**< maker: resting order's account, or pool */
     ch_order_id taker_order;    /**< the incoming order (0 for none) */
@@ -179,9 +179,9 @@ typedef enum ch_engine_event_type {
 typedef struct ch_settlement {
     ch_instr_id instr;
     ch_account_id account;
-    int64_t qty;       /**< position settled */
-    int64_t amount;    /**< cash received (negative: paid) */
-    double index;      /**< settlement price */
+    int64_t qty;    /**< position settled */
+    int64_t amount; /**< cash received (negative: paid) */
+    double index;   /**< settlement price */
 } ch_settlement;
 
 typedef struct ch_engine_event {
@@ -228,19 +228,19 @@ CH_API ch_err ch_engine_list_grid(ch_engine *e, uint32_t underlying, const ch_ti
 /** Market data for one underlying; fields set to NAN / 0 count are left unchanged. */
 typedef struct ch_market_update {
     uint32_t underlying;
-    double index;         /**< > 0, or NAN */
-    double rate;          /**< NAN = unchanged */
-    double funding_rate;  /**< kept for the hedge book; NAN = unchanged */
-    double perp;          /**< perp price; NAN = unchanged */
-    ch_time time;         /**< 0 = unchanged; must not go backwards */
-    size_t n_marks;       /**< smile marks: per expiry, flat or by strike */
+    double index;        /**< > 0, or NAN */
+    double rate;         /**< NAN = unchanged */
+    double funding_rate; /**< kept for the hedge book; NAN = unchanged */
+    double perp;         /**< perp price; NAN = unchanged */
+    ch_time time;        /**< 0 = unchanged; must not go backwards */
+    size_t n_marks;      /**< smile marks: per expiry, flat or by strike */
     const ch_time *mark_expiry;
     const double *mark_strike; /**< 0 = a flat vol for the whole expiry */
     const double *mark_vol;
-    bool replace_marks;   /**< the marks replace the whole smile (expiries not given are
-                               dropped), so they are checked against each other only, not
-                               against the previous marks (a simulator moving every expiry
-                               at once); false: they update the expiries given */
+    bool replace_marks; /**< the marks replace the whole smile (expiries not given are
+                             dropped), so they are checked against each other only, not
+                             against the previous marks (a simulator moving every expiry
+                             at once); false: they update the expiries given */
 } ch_market_update;
 
 /**
@@ -306,11 +306,11 @@ CH_API const char *ch_engine_account_name(const ch_engine *e, ch_account_id id);
 
 typedef struct ch_position_info {
     ch_instr_id instr;
-    int64_t qty;        /**< signed contracts */
-    double avg_price;   /**< quote ccy per contract */
-    int64_t realized;   /**< cash units */
-    double mark;        /**< quote ccy per contract */
-    ch_greeks unit;     /**< per contract, contract size applied */
+    int64_t qty;      /**< signed contracts */
+    double avg_price; /**< quote ccy per contract */
+    int64_t realized; /**< cash units */
+    double mark;      /**< quote ccy per contract */
+    ch_greeks unit;   /**< per contract, contract size applied */
 } ch_position_info;
 
 /**
@@ -366,12 +366,12 @@ CH_API ch_err ch_engine_replace(ch_engine *e, ch_account_id acct, ch_order_id id
 
 /** The pool's price for a customer trade now, without trading. */
 typedef struct ch_quote {
-    int64_t price;  /**< ticks, rounded in the pool's favour */
-    double model;   /**< model value per contract at the mark */
-    double premium; /**< half-spread + inventory premium, quote ccy per contract
-                         (signed: negative is a rebate beyond the half-spread) */
-    double vol;     /**< marked vol */
-    int64_t max_qty; /**< how much of qty the pool would fill (limits, cash) */
+    int64_t price;     /**< ticks, rounded in the pool's favour */
+    double model;      /**< model value per contract at the mark */
+    double premium;    /**< half-spread + inventory premium, quote ccy per contract
+                            (signed: negative is a rebate beyond the half-spread) */
+    double vol;        /**< marked vol */
+    int64_t max_qty;   /**< how much of qty the pool would fill (limits, cash) */
     double hedge_cost; /**< the delta term (risk-aware; 0 otherwise): the house's marginal
                             hedge cost of the trade per contract, quote ccy, signed (negative:
                             a rebate, the trade takes delta off the house); in price */
@@ -392,8 +392,7 @@ CH_API ch_err ch_engine_quote(const ch_engine *e, ch_instr_id instr, ch_side cus
  * 1 quote-currency unit for the first deposit). @return CH_OK, CH_EFUNDS,
  * CH_EINVAL, CH_EUNAUTHORIZED.
  */
-CH_API ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash,
-                                     int64_t *shares);
+CH_API ch_err ch_engine_pool_deposit(ch_engine *e, ch_account_id lp, int64_t cash, int64_t *shares);
 
 /**
  * Redeem @p shares at NAV per share (floored). @return CH_OK; CH_EFUNDS (not
@@ -414,8 +413,8 @@ typedef struct ch_pool_info {
     double nav;             /**< cash + inventory value + house_value + hedge_value */
     int64_t shares;         /**< outstanding */
     double nav_per_share;
-    double house_value;     /**< the house account: cash + positions at mark */
-    double hedge_value;     /**< Σ over underlyings of the hedge book's value */
+    double house_value; /**< the house account: cash + positions at mark */
+    double hedge_value; /**< Σ over underlyings of the hedge book's value */
 } ch_pool_info;
 
 CH_API void ch_engine_pool(const ch_engine *e, ch_pool_info *out);
@@ -433,17 +432,17 @@ typedef struct ch_netting_bucket {
 } ch_netting_bucket;
 
 typedef struct ch_netting {
-    double gross_delta; /**< Σ|delta| of every fill, the taker's leg only (its meaning
-                             since version 1; see dealer_delta) */
+    double gross_delta;  /**< Σ|delta| of every fill, the taker's leg only (its meaning
+                              since version 1; see dealer_delta) */
     double dealer_delta; /**< Σ|delta| of every customer's leg of every fill (a book match
                               and a parity fill count both customers, a pool fill one):
                               what a dealer hedging each fill on its own would send, the
                               baseline of the netting ratio */
-    double notional;    /**< Σ|qty| x contract size x index of every fill, quote ccy */
-    double net_delta;   /**< house + pool net delta now */
+    double notional;     /**< Σ|qty| x contract size x index of every fill, quote ccy */
+    double net_delta;    /**< house + pool net delta now */
     double gross_gamma, netted_gamma, gross_vega, netted_vega;
     uint64_t fills[3];
-    int64_t lots[3];    /**< lots filled by source */
+    int64_t lots[3]; /**< lots filled by source */
 } ch_netting;
 
 /** Totals. */

@@ -44,12 +44,12 @@ typedef enum ch_hedge_policy_kind {
 
 typedef struct ch_hedge_policy {
     ch_hedge_policy_kind kind;
-    double band;          /**< BAND/HYBRID: tolerated |gap|, underlying units */
-    bool to_edge;         /**< BAND/HYBRID: trade back to the band edge (else to zero) */
-    ch_time interval;     /**< INTERVAL/HYBRID: engine time between rebalances */
-    double min_order;     /**< gaps below this are not traded (dust) */
-    double max_order;     /**< largest single hedge order (0 = no limit) */
-    double hedge_cap;     /**< |target position| at most this (0 = no cap) */
+    double band;             /**< BAND/HYBRID: tolerated |gap|, underlying units */
+    bool to_edge;            /**< BAND/HYBRID: trade back to the band edge (else to zero) */
+    ch_time interval;        /**< INTERVAL/HYBRID: engine time between rebalances */
+    double min_order;        /**< gaps below this are not traded (dust) */
+    double max_order;        /**< largest single hedge order (0 = no limit) */
+    double hedge_cap;        /**< |target position| at most this (0 = no cap) */
     double ww_risk_aversion; /**< WW: gamma of the exponential utility, > 0 */
     double ww_cost;          /**< WW: proportional cost lambda (fee + impact), > 0 */
 } ch_hedge_policy;
@@ -64,13 +64,13 @@ CH_API const char *ch_hedge_policy_name(ch_hedge_policy_kind k);
 /** What a policy sees. */
 typedef struct ch_hedge_inputs {
     ch_time now;
-    double net_delta;  /**< options + forwards, underlying units */
-    double position;   /**< hedge position held + in flight */
-    double gamma;      /**< net gamma of the options (WW band) */
-    double spot;       /**< index */
-    double vol;        /**< a representative vol (WW band), per 1.00 */
-    double rate;       /**< for the WW discount */
-    double tau;        /**< years to a representative expiry (WW) */
+    double net_delta;   /**< options + forwards, underlying units */
+    double position;    /**< hedge position held + in flight */
+    double gamma;       /**< net gamma of the options (WW band) */
+    double spot;        /**< index */
+    double vol;         /**< a representative vol (WW band), per 1.00 */
+    double rate;        /**< for the WW discount */
+    double tau;         /**< years to a representative expiry (WW) */
     ch_time last_trade; /**< engine time of the last hedge order (INTERVAL) */
 } ch_hedge_inputs;
 
@@ -90,13 +90,13 @@ CH_API double ch_hedge_ww_band(double gamma_net, double spot, double cost, doubl
 typedef enum ch_impact_model { CH_IMPACT_LINEAR = 0, CH_IMPACT_SQRT = 1 } ch_impact_model;
 
 typedef struct ch_perp_venue {
-    double taker_fee_bps;  /**< on notional */
-    double maker_fee_bps;  /**< kept for completeness; hedges take liquidity */
+    double taker_fee_bps; /**< on notional */
+    double maker_fee_bps; /**< kept for completeness; hedges take liquidity */
     ch_impact_model impact;
-    double depth;          /**< LINEAR: impact fraction = qty / depth / 2 (units) */
-    double impact_y;       /**< SQRT: fraction = Y sigma_daily sqrt(qty / adv) */
+    double depth;    /**< LINEAR: impact fraction = qty / depth / 2 (units) */
+    double impact_y; /**< SQRT: fraction = Y sigma_daily sqrt(qty / adv) */
     double sigma_daily;
-    double adv;            /**< SQRT: average daily volume, units */
+    double adv; /**< SQRT: average daily volume, units */
 } ch_perp_venue;
 
 /** Defaults: taker 5 bps, maker 2 bps, linear impact with 50,000 units of depth (~1 bp for 10). */
@@ -119,13 +119,13 @@ CH_API ch_err ch_perp_execute(const ch_perp_venue *v, double mid, double qty, ch
 /* ---- the hedge book ----------------------------------------------------------- */
 
 typedef struct ch_hedge_book {
-    double position;   /**< perp units, signed */
-    double avg_price;  /**< of the open position */
-    double realized;   /**< closed trading PnL, quote ccy */
+    double position;       /**< perp units, signed */
+    double avg_price;      /**< of the open position */
+    double realized;       /**< closed trading PnL, quote ccy */
     double fees, slippage; /**< costs paid, >= 0 */
-    double funding;    /**< funding received (negative: paid) */
-    double basis_pnl;  /**< position x (change of perp - change of index) */
-    double volume;     /**< units traded */
+    double funding;        /**< funding received (negative: paid) */
+    double basis_pnl;      /**< position x (change of perp - change of index) */
+    double volume;         /**< units traded */
     uint64_t orders, fills, rejects, retries;
     double last_perp, last_index; /**< marks for the basis PnL */
     ch_time last_funding;         /**< last funding boundary accounted */

@@ -27,11 +27,11 @@ extern "C" {
 #endif
 
 typedef struct ch_hedge_nng_config {
-    const char *url;     /**< the venue's REP endpoint, e.g. ipc:///tmp/venue.ipc */
-    int timeout_ms;      /**< per attempt (default 500) */
-    int backoff_ms;      /**< first backoff (default 50), doubled per retry */
-    int backoff_max_ms;  /**< cap (default 2000) */
-    int max_attempts;    /**< for rejections (default 5) */
+    const char *url;    /**< the venue's REP endpoint, e.g. ipc:///tmp/venue.ipc */
+    int timeout_ms;     /**< per attempt (default 500) */
+    int backoff_ms;     /**< first backoff (default 50), doubled per retry */
+    int backoff_max_ms; /**< cap (default 2000) */
+    int max_attempts;   /**< for rejections (default 5) */
 } ch_hedge_nng_config;
 
 /**

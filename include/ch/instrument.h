@@ -107,17 +107,16 @@ CH_API double ch_price_to_double(const ch_underlying_config *u, int64_t ticks);
 /**
  * Exact decimal text of @p ticks ("1234.5"); CH_ERANGE if @p cap is too small.
  */
-CH_API ch_err ch_price_format(const ch_underlying_config *u, int64_t ticks, char *buf,
-                              size_t cap);
+CH_API ch_err ch_price_format(const ch_underlying_config *u, int64_t ticks, char *buf, size_t cap);
 
 /** One listed instrument. */
 typedef struct ch_instrument {
     ch_instr_id id;
-    uint32_t underlying;       /**< index of the underlying in the registry */
-    ch_symbol sym;             /**< parsed symbol */
+    uint32_t underlying;        /**< index of the underlying in the registry */
+    ch_symbol sym;              /**< parsed symbol */
     char symbol[CH_SYMBOL_MAX]; /**< canonical text */
-    ch_instr_id sibling;       /**< same expiry/strike, other option type, if
-                                    listed; CH_INSTR_NONE otherwise */
+    ch_instr_id sibling;        /**< same expiry/strike, other option type, if
+                                     listed; CH_INSTR_NONE otherwise */
 } ch_instrument;
 
 #define CH_INSTR_NONE UINT32_MAX
@@ -146,8 +145,8 @@ CH_API ch_err ch_instruments_add_underlying(ch_instruments *r, const ch_underlyi
                                             uint32_t *out_index);
 
 /** Index of the underlying named @p name, or CH_EUNKNOWN_UNDERLYING. */
-CH_API ch_err ch_instruments_find_underlying(const ch_instruments *r, const char *name,
-                                             size_t len, uint32_t *out_index);
+CH_API ch_err ch_instruments_find_underlying(const ch_instruments *r, const char *name, size_t len,
+                                             uint32_t *out_index);
 
 /** The config of underlying @p index (view, valid until destroy), NULL if none. */
 CH_API const ch_underlying_config *ch_instruments_underlying(const ch_instruments *r,

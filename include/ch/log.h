@@ -59,10 +59,10 @@ CH_API void ch_log_write(ch_log_level level, const char *event, const char *fmt,
  */
 CH_API const char *ch_log_quote(const char *s, char *buf, size_t cap);
 
-#define CH_LOG(level, event, ...)                                                              \
-    do {                                                                                       \
-        if (ch_log_enabled(level))                                                             \
-            ch_log_write(level, event, __VA_ARGS__);                                           \
+#define CH_LOG(level, event, ...)                                                                  \
+    do {                                                                                           \
+        if (ch_log_enabled(level))                                                                 \
+            ch_log_write(level, event, __VA_ARGS__);                                               \
     } while (0)
 
 #ifdef __cplusplus

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define CH_PROTO_VERSION 1
+#define CH_PROTO_VERSION   1
 #define CH_PROTO_MAX_DEPTH 16
 /** Room for any reason ch_proto_parse() or ch_msg_check_json() gives. */
 #define CH_PROTO_WHY_MAX 192
@@ -82,12 +82,11 @@ ch_err ch_proto_string(const cJSON *o, const char *key, bool required, char *out
 ch_err ch_proto_qty(const cJSON *o, const char *key, bool required, int64_t *out);
 
 /** A price on @p u's tick: a JSON number or decimal string. CH_EBADREQ, CH_EBADPRICE. */
-ch_err ch_proto_price(const cJSON *o, const char *key, const ch_underlying_config *u,
-                      bool required, int64_t *ticks, bool *present);
+ch_err ch_proto_price(const cJSON *o, const char *key, const ch_underlying_config *u, bool required,
+                      int64_t *ticks, bool *present);
 
 /** A finite number. @p present (may be NULL) tells whether it was there. */
-ch_err ch_proto_number(const cJSON *o, const char *key, bool required, double *out,
-                       bool *present);
+ch_err ch_proto_number(const cJSON *o, const char *key, bool required, double *out, bool *present);
 
 /** A boolean (absent = @p dflt). */
 ch_err ch_proto_bool(const cJSON *o, const char *key, bool dflt, bool *out);

@@ -37,11 +37,11 @@
 extern "C" {
 #endif
 
-#define CH_BIN_VERSION 1
-#define CH_BIN_OP_BATCH 1
+#define CH_BIN_VERSION        1
+#define CH_BIN_OP_BATCH       1
 #define CH_BIN_OP_BATCH_REPLY 129
-#define CH_BIN_MAX_ORDERS 5000
-#define CH_BIN_MAX_FILLS 64 /* per order in a reply; more are counted, not listed */
+#define CH_BIN_MAX_ORDERS     5000
+#define CH_BIN_MAX_FILLS      64 /* per order in a reply; more are counted, not listed */
 
 #define CH_BIN_FLAG_POST_ONLY 0x01 /**< the only defined order flag */
 

@@ -46,8 +46,8 @@
 extern "C" {
 #endif
 
-#define CH_MSG_VERSION 1    /* the same version byte as the compact order.batch */
-#define CH_MSG_REPLY 0x80   /* a reply's code: the request's code | CH_MSG_REPLY */
+#define CH_MSG_VERSION    1    /* the same version byte as the compact order.batch */
+#define CH_MSG_REPLY      0x80 /* a reply's code: the request's code | CH_MSG_REPLY */
 #define CH_MSG_MAX_FIELDS 32
 
 typedef enum ch_ftype {
@@ -69,8 +69,8 @@ enum { CH_F_OPT = 0, CH_F_REQ = 1, CH_F_NULL = 2 };
 typedef struct ch_field {
     const char *name;
     ch_ftype type;
-    int flags;            /**< CH_F_REQ (must be present), CH_F_NULL (may be null) */
-    uint32_t max;         /**< STR/DEC string: bytes; LIST/PAIRS/STRS/MAP: count */
+    int flags;                  /**< CH_F_REQ (must be present), CH_F_NULL (may be null) */
+    uint32_t max;               /**< STR/DEC string: bytes; LIST/PAIRS/STRS/MAP: count */
     const struct ch_field *sub; /**< OBJ, LIST: the element's fields */
     size_t n_sub;
 } ch_field;
@@ -81,32 +81,32 @@ typedef struct ch_field {
  * message is one row here, its field lists there (shared shapes are reused)
  * and its handler in the server.
  */
-#define CH_MSG_TABLE(X)                                                              \
-    X(HELLO, "hello", 2, 0, rq_key, rp_hello)                                        \
-    X(INSTRUMENTS, "instruments", 3, 0, rq_underlying, rp_instruments)               \
-    X(INSTRUMENT_ADD, "instrument.add", 4, 1, rq_symbol, rp_instrument_add)          \
-    X(ACCOUNT_OPEN, "account.open", 5, 1, rq_account_open, rp_account_open)          \
-    X(ACCOUNT_DEPOSIT, "account.deposit", 6, 1, rq_amount, rp_cash)                  \
-    X(POOL_DEPOSIT, "pool.deposit", 7, 1, rq_amount, rp_pool_deposit)                \
-    X(POOL_WITHDRAW, "pool.withdraw", 8, 1, rq_pool_withdraw, rp_pool_withdraw)      \
-    X(MARKET_UPDATE, "market.update", 9, 1, rq_market, rp_seq)                       \
-    X(ORDER_NEW, "order.new", 10, 1, rq_order_new, rp_order)                         \
-    X(ORDER_BATCH, "order.batch", 11, 1, rq_order_batch, rp_order_batch)             \
-    X(ORDER_CANCEL, "order.cancel", 12, 1, rq_order_cancel, rp_order_cancel)         \
-    X(ORDER_REPLACE, "order.replace", 13, 1, rq_order_replace, rp_order)             \
-    X(ORDERS, "orders", 14, 0, rq_account, rp_orders)                                \
-    X(BOOK, "book", 15, 0, rq_book, rp_book)                                         \
-    X(QUOTE, "quote", 16, 0, rq_quote, rp_quote)                                     \
-    X(POSITIONS, "positions", 17, 0, rq_account, rp_positions)                       \
-    X(RISK, "risk", 18, 0, rq_underlying, rp_risk)                                   \
-    X(HEDGE, "hedge", 19, 0, rq_underlying, rp_hedge)                                \
+#define CH_MSG_TABLE(X)                                                                            \
+    X(HELLO, "hello", 2, 0, rq_key, rp_hello)                                                      \
+    X(INSTRUMENTS, "instruments", 3, 0, rq_underlying, rp_instruments)                             \
+    X(INSTRUMENT_ADD, "instrument.add", 4, 1, rq_symbol, rp_instrument_add)                        \
+    X(ACCOUNT_OPEN, "account.open", 5, 1, rq_account_open, rp_account_open)                        \
+    X(ACCOUNT_DEPOSIT, "account.deposit", 6, 1, rq_amount, rp_cash)                                \
+    X(POOL_DEPOSIT, "pool.deposit", 7, 1, rq_amount, rp_pool_deposit)                              \
+    X(POOL_WITHDRAW, "pool.withdraw", 8, 1, rq_pool_withdraw, rp_pool_withdraw)                    \
+    X(MARKET_UPDATE, "market.update", 9, 1, rq_market, rp_seq)                                     \
+    X(ORDER_NEW, "order.new", 10, 1, rq_order_new, rp_order)                                       \
+    X(ORDER_BATCH, "order.batch", 11, 1, rq_order_batch, rp_order_batch)                           \
+    X(ORDER_CANCEL, "order.cancel", 12, 1, rq_order_cancel, rp_order_cancel)                       \
+    X(ORDER_REPLACE, "order.replace", 13, 1, rq_order_replace, rp_order)                           \
+    X(ORDERS, "orders", 14, 0, rq_account, rp_orders)                                              \
+    X(BOOK, "book", 15, 0, rq_book, rp_book)                                                       \
+    X(QUOTE, "quote", 16, 0, rq_quote, rp_quote)                                                   \
+    X(POSITIONS, "positions", 17, 0, rq_account, rp_positions)                                     \
+    X(RISK, "risk", 18, 0, rq_underlying, rp_risk)                                                 \
+    X(HEDGE, "hedge", 19, 0, rq_underlying, rp_hedge)                                              \
     X(STATS, "stats", 20, 0, rq_key, rp_stats)
 
 typedef enum ch_msg_id {
 #define CH_MSG_ENUM_(e, name, code, mut, rq, rp) CH_MSG_##e,
     CH_MSG_TABLE(CH_MSG_ENUM_)
 #undef CH_MSG_ENUM_
-    CH_MSG_COUNT
+        CH_MSG_COUNT
 } ch_msg_id;
 
 typedef struct ch_msg {

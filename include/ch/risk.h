@@ -243,8 +243,7 @@ CH_API size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size
  * Net Greeks of the (expiry, strike) bucket that series @p id belongs to.
  * @return CH_OK or CH_ENOTFOUND.
  */
-CH_API ch_err ch_inventory_series_bucket(const ch_inventory *inv, uint32_t id,
-                                         ch_risk_totals *out);
+CH_API ch_err ch_inventory_series_bucket(const ch_inventory *inv, uint32_t id, ch_risk_totals *out);
 
 /**
  * Net Greeks of the series expiring at @p expiry. @return CH_OK or
@@ -310,10 +309,10 @@ CH_API ch_err ch_series_mark(const ch_series *s, const ch_smile *sm, const ch_ma
  * margin) without changing the inventory.
  * @return CH_OK; CH_EINVAL (bad config); errors of ch_mark().
  */
-CH_API ch_err ch_inventory_scenarios(const ch_inventory *inv, const ch_smile *s,
-                                     const ch_market *m, const ch_scenario_config *cfg,
-                                     const uint32_t *extra_ids, const double *extra_qty,
-                                     size_t n_extra, ch_scenario_result *out);
+CH_API ch_err ch_inventory_scenarios(const ch_inventory *inv, const ch_smile *s, const ch_market *m,
+                                     const ch_scenario_config *cfg, const uint32_t *extra_ids,
+                                     const double *extra_qty, size_t n_extra,
+                                     ch_scenario_result *out);
 
 #ifdef __cplusplus
 }

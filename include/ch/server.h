@@ -35,9 +35,9 @@ extern "C" {
 #define CH_SERVER_MAX_STRIKES 64
 
 typedef struct ch_server_config {
-    char req_url[256];  /**< default tcp://127.0.0.1:7450 */
-    char pub_url[256];  /**< default tcp://127.0.0.1:7451 */
-    char data_dir[256]; /**< default ./var */
+    char req_url[256];      /**< default tcp://127.0.0.1:7450 */
+    char pub_url[256];      /**< default tcp://127.0.0.1:7451 */
+    char data_dir[256];     /**< default ./var */
     char tls_cert_key[256]; /**< for tls+tcp:// URLs: a PEM file with the certificate and key */
     ch_durability durability;
     bool no_auth;        /**< keys are not checked (--no-auth, "no_auth": true) */
@@ -48,26 +48,26 @@ typedef struct ch_server_config {
     int contexts;        /**< REP contexts in flight, default 64 */
     size_t max_batch;    /**< orders in one order.batch, default 5000 */
     /* bounds (README, Security): each refusal is an error reply, never a crash */
-    uint32_t max_clients;      /**< connections served, default 1024; more are answered
-                                    UNAVAILABLE, beyond twice as many they are closed */
-    double conn_rate;          /**< requests/s per connection, default 20,000 (0: none) */
-    double conn_burst;         /**< ... burst, default 40,000 */
-    double account_rate;       /**< orders/s per account, default 100,000 (0: none) */
-    double account_burst;      /**< ... burst, default 200,000 */
-    uint32_t max_open_orders;  /**< resting orders per account, default 10,000 (0: none) */
-    size_t map_size, map_max;  /**< LMDB map: initial (0: 64 MiB) and largest (0: none) */
+    uint32_t max_clients;     /**< connections served, default 1024; more are answered
+                                   UNAVAILABLE, beyond twice as many they are closed */
+    double conn_rate;         /**< requests/s per connection, default 20,000 (0: none) */
+    double conn_burst;        /**< ... burst, default 40,000 */
+    double account_rate;      /**< orders/s per account, default 100,000 (0: none) */
+    double account_burst;     /**< ... burst, default 200,000 */
+    uint32_t max_open_orders; /**< resting orders per account, default 10,000 (0: none) */
+    size_t map_size, map_max; /**< LMDB map: initial (0: 64 MiB) and largest (0: none) */
     /* connections: no client can stall the others */
     uint32_t max_pending_replies; /**< replies of one connection waiting for it to read,
                                        default 8; past it the connection is closed */
-    int send_timeout_ms;       /**< a reply not written in this long closes its
-                                    connection, default 2,000 */
-    int idle_timeout_ms;       /**< a connection with no request in flight and nothing
-                                    received or sent for this long (half a handshake or
-                                    a request included) is closed, default 10,000;
-                                    NNG clients reconnect on their next request */
-    char admin_url[256];       /**< a second endpoint that max_clients does not count
-                                    (keys still apply); "" (default): ipc://DATA/admin.sock
-                                    (mode 0600); "none": no admin endpoint */
+    int send_timeout_ms;          /**< a reply not written in this long closes its
+                                       connection, default 2,000 */
+    int idle_timeout_ms;          /**< a connection with no request in flight and nothing
+                                       received or sent for this long (half a handshake or
+                                       a request included) is closed, default 10,000;
+                                       NNG clients reconnect on their next request */
+    char admin_url[256];          /**< a second endpoint that max_clients does not count
+                                       (keys still apply); "" (default): ipc://DATA/admin.sock
+                                       (mode 0600); "none": no admin endpoint */
     ch_engine_config engine;
     /* what a fresh data directory starts with */
     ch_underlying_config underlying; /**< BTC, tick 0.5, band 0.5..1,000,000 */
@@ -77,8 +77,8 @@ typedef struct ch_server_config {
     double index, vol, rate;                /**< 100,000, 0.6, 0.03 */
     int64_t lp_cash;                        /**< seed LP capital of the pool, USD: 10M */
     ch_hedge_policy hedge;
-    ch_perp_venue venue;       /**< the simulated venue (when hedge_venue is empty) */
-    char hedge_venue[256];     /**< an external venue's REP URL ("": the simulated venue) */
+    ch_perp_venue venue;        /**< the simulated venue (when hedge_venue is empty) */
+    char hedge_venue[256];      /**< an external venue's REP URL ("": the simulated venue) */
     int hedge_venue_timeout_ms; /**< per attempt at the external venue (0: 500) */
 } ch_server_config;
 

@@ -22,9 +22,9 @@ extern "C" {
 /** Incremental state (caller's memory: init, update any number of times, final). */
 typedef struct ch_sha256 {
     uint32_t h[8];
-    uint64_t bytes;   /**< message length so far */
+    uint64_t bytes; /**< message length so far */
     uint8_t block[64];
-    size_t fill;      /**< bytes buffered in block */
+    size_t fill; /**< bytes buffered in block */
 } ch_sha256;
 
 CH_API void ch_sha256_init(ch_sha256 *s);

@@ -52,11 +52,11 @@ extern "C" {
 typedef enum ch_durability { CH_DURABLE_SYNC = 0, CH_DURABLE_NOSYNC = 1 } ch_durability;
 
 typedef struct ch_store_config {
-    const char *dir;          /**< created if missing (mode 0700) */
+    const char *dir; /**< created if missing (mode 0700) */
     ch_durability durability;
-    size_t map_size;          /**< initial map size in bytes (0: 64 MiB); grows on demand */
-    size_t map_max;           /**< the map never grows beyond this (0: no bound); a batch
-                                   that does not fit then halts the store (MDB_MAP_FULL) */
+    size_t map_size; /**< initial map size in bytes (0: 64 MiB); grows on demand */
+    size_t map_max;  /**< the map never grows beyond this (0: no bound); a batch
+                          that does not fit then halts the store (MDB_MAP_FULL) */
 } ch_store_config;
 
 typedef struct ch_store ch_store;
@@ -136,8 +136,7 @@ typedef void (*ch_replay_fn)(void *ctx, uint64_t seq, const ch_command *c,
  * when they ran are rejected again, the same way. @return CH_OK; CH_EBADREQ
  * (a damaged record: nothing after it is applied); CH_EIO.
  */
-CH_API ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx,
-                              uint64_t *n);
+CH_API ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, uint64_t *n);
 
 /**
  * Buffer the digest of @p account's access key for the current batch; it is

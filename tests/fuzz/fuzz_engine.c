@@ -23,7 +23,7 @@
 #include "ch/command.h"
 
 #define MAX_STEPS 512
-#define USD(x) ((int64_t)((x) * CH_CASH_SCALE))
+#define USD(x)    ((int64_t)((x)*CH_CASH_SCALE))
 
 static const char *const k_syms[] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P",
                                      "BTC-25DEC26-90000-C", "BTC-25DEC26-90000-P",
@@ -82,8 +82,8 @@ static void setup(ch_engine *e)
     c.time = g_t0;
     step(e, &c);
     c = (ch_command){.type = CH_C_UNDERLYING};
-    c.underlying = (ch_underlying_config){.name = "BTC", .contract_size = 1.0, .min_price = 1,
-                                          .max_price = 2000000};
+    c.underlying = (ch_underlying_config){
+        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     ch_tick_parse("0.5", 3, &c.underlying);
     step(e, &c);
     for (size_t i = 0; i < N_SYMS; i++) {
@@ -136,7 +136,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ch_command c;
         ch_account_id acct = {(uint32_t)(b[1] % 9)}; /* 0..2 internal, 3..6 real, 7..8 unknown */
         switch (b[0] % 10) {
-        case 0: case 1: case 2: case 3: { /* submit, priced around the premium scale */
+        case 0:
+        case 1:
+        case 2:
+        case 3: { /* submit, priced around the premium scale */
             c = (ch_command){.type = CH_C_SUBMIT};
             c.order = (ch_engine_order){.account = acct,
                                         .instr = {(uint32_t)(b[2] % (N_SYMS + 1))},
@@ -155,7 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c = (ch_command){.type = b[0] % 10 == 4 ? CH_C_CANCEL : CH_C_REPLACE};
             c.account = acct;
             c.order_id = n_live > 0 && b[2] < 230 ? live[b[2] % n_live]
-                                                   : (ch_order_id){(uint64_t)i16(b + 4)};
+                                                  : (ch_order_id){(uint64_t)i16(b + 4)};
             c.qty = b[6] % 4 == 0 ? 0 : (int64_t)(b[6] % 9);
             c.price = b[7] % 2 ? 0 : 1 + (i16(b + 4) & 0x3fff);
             step(e, &c);
@@ -185,8 +188,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      : b[2] % 3 == 1 ? CH_C_POOL_DEPOSIT
                                                      : CH_C_POOL_WITHDRAW};
             c.account = acct;
-            c.amount = c.type == CH_C_POOL_WITHDRAW ? (int64_t)(b[4] % 100)
-                                                    : i16(b + 4) * CH_CASH_SCALE;
+            c.amount =
+                c.type == CH_C_POOL_WITHDRAW ? (int64_t)(b[4] % 100) : i16(b + 4) * CH_CASH_SCALE;
             step(e, &c);
             break;
         default: /* a new account (names repeat: EEXISTS) */

@@ -48,8 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if ((e != CH_OK && e != CH_EBADREQ) || !ch_utf8_valid(reason, strlen(reason)))
             abort();
     }
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1, .min_price = 1,
-                              .max_price = 1000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000};
     ch_tick_parse("0.5", 3, &u);
     for (const cJSON *v = j->child; v != NULL; v = v->next) {
         char s[64];

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             back.strike != s.strike || back.kind != s.kind)
             abort();
     }
-    ch_underlying_config u = {.name = "BTC", .contract_size = 1, .min_price = 1,
-                              .max_price = 1000000000};
+    ch_underlying_config u = {
+        .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000000};
     if (ch_tick_parse((const char *)data, size, &u) != CH_OK)
         ch_tick_parse("0.25", 4, &u);
     int64_t t;
