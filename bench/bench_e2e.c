@@ -284,9 +284,9 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
             chd = argv[++i];
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            g_secs = atof(argv[++i]);
+            g_secs = bench_arg("bench_e2e", "--seconds", argv[++i], 0.01, 86400);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-            g_batch = atoi(argv[++i]);
+            g_batch = (int)bench_arg("bench_e2e", "--batch", argv[++i], 1, 5000);
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)

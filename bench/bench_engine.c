@@ -287,7 +287,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
             n_ops = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = atoi(argv[++i]);
+            rounds = (int)bench_arg("bench_engine", "--rounds", argv[++i], 1, 99);
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--by-kind") == 0)

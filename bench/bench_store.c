@@ -221,7 +221,7 @@ int main(int argc, char **argv)
     snprintf(base, sizeof base, "/tmp/ch-bench-store-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            secs = atof(argv[++i]);
+            secs = bench_arg("bench_store", "--seconds", argv[++i], 0.01, 86400);
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)

@@ -43,4 +43,15 @@ static inline ch_underlying_config ch_test_btc(void)
     return u;
 }
 
+/* Two fills equal field by field (memcmp would compare padding too). */
+static inline bool ch_test_fill_eq(const ch_fill *a, const ch_fill *b)
+{
+    return a->trade_id == b->trade_id && a->source == b->source && a->instr.v == b->instr.v &&
+           a->taker_side == b->taker_side && a->price == b->price && a->qty == b->qty &&
+           a->taker.v == b->taker.v && a->maker.v == b->maker.v &&
+           a->taker_order.v == b->taker_order.v && a->maker_order.v == b->maker_order.v &&
+           a->maker_instr.v == b->maker_instr.v && a->maker_price == b->maker_price &&
+           a->fee == b->fee && a->delta == b->delta;
+}
+
 #endif

@@ -252,7 +252,7 @@ static void on_stored_fill(void *ctx, const ch_fill *f)
 {
     stored *s = ctx;
     ck_assert_msg(f->trade_id < MAX_TRADES && s->r->seen[f->trade_id] &&
-                      memcmp(f, &s->r->fills[f->trade_id], sizeof *f) == 0,
+                      ch_test_fill_eq(f, &s->r->fills[f->trade_id]),
                   "seed %llu: stored fill %llu differs from the replay", (unsigned long long)g_seed,
                   (unsigned long long)f->trade_id);
     s->n++;
@@ -282,7 +282,7 @@ static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills)
         if (!x->have_fill[t])
             continue;
         fills++;
-        ck_assert_msg(r.seen[t] && memcmp(&x->fills[t], &r.fills[t], sizeof(ch_fill)) == 0,
+        ck_assert_msg(r.seen[t] && ch_test_fill_eq(&x->fills[t], &r.fills[t]),
                       "seed %llu: acknowledged fill %llu lost or changed",
                       (unsigned long long)g_seed, (unsigned long long)t);
     }
@@ -323,7 +323,7 @@ static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills)
 START_TEST(kill_nine_loses_nothing)
 {
     const char *env = getenv("CH_CRASH_CYCLES");
-    int cycles = env ? atoi(env) : 30;
+    int cycles = env ? (int)strtol(env, NULL, 10) : 30;
     const char *senv = getenv("CH_CRASH_SEED");
     g_seed = senv ? strtoull(senv, NULL, 10) : (uint64_t)time(NULL);
     snprintf(dir, sizeof dir, "/tmp/ch-crash-%d", (int)getpid());

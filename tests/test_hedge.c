@@ -400,7 +400,7 @@ static long venue_executed(void)
     nng_close(s);
     const char *p = strstr(text, "\"executed\":");
     ck_assert_ptr_nonnull(p);
-    return atol(p + 11);
+    return strtol(p + 11, NULL, 10);
 }
 
 static ch_hedger *nng_hedger(int timeout_ms)

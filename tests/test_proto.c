@@ -427,8 +427,8 @@ START_TEST(msg_refusals)
         "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy\",\"qty\":1e16}",   /* beyond 2^53 */
         "{\"account\":\"a\",\"symbol\":null,\"side\":\"buy\",\"qty\":1}",       /* null */
         "{\"account\":\"a\",\"symbol\":\"S\",\"side\":\"buy!!!!!\",\"qty\":1}", /* too long */
-        "{\"account\":\"0123456789012345678901234567890123\",\"symbol\":\"S\",\"side\":\"buy\","
-        "\"qty\":1}",
+        ("{\"account\":\"0123456789012345678901234567890123\",\"symbol\":\"S\",\"side\":"
+         "\"buy\",\"qty\":1}"),
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cJSON *j = parse(bad[i]);

@@ -158,14 +158,14 @@ START_TEST(invalid_utf8_is_refused)
         "\xc3",
         "\xe2\x82",
         "\xf0\x9f\x98", /* truncated */
-        "\xc3"
-        "A",
-        "\xe2\x82"
-        "A",
-        "\xf0\x9f\x98"
-        "A", /* cut by ASCII */
-        "\xe2"
-        "\xc3\xa9", /* cut by another sequence */
+        ("\xc3"
+         "A"),
+        ("\xe2\x82"
+         "A"),
+        ("\xf0\x9f\x98"
+         "A"), /* cut by ASCII */
+        ("\xe2"
+         "\xc3\xa9"), /* cut by another sequence */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char t[64];
@@ -360,6 +360,7 @@ static void check_refused(const char *text, const char *want)
 
 /* Requests as the clients send them (PROTOCOL.md's ops, proto/README's
  * additions; chctl, chclient.py, libchclient, the harness's ids). */
+/* NOLINTBEGIN(bugprone-suspicious-missing-comma): long requests split over lines */
 static const char *const k_requests[] = {
     "{\"op\":\"hello\"}",
     "{\"op\":\"hello\",\"id\":1,\"key\":\"0123456789abcdef0123456789abcdef\"}",
@@ -400,6 +401,7 @@ static const char *const k_requests[] = {
     "{\"op\":\"hedge\"}",
     "{\"op\":\"stats\",\"key\":\"admin\"}",
 };
+/* NOLINTEND(bugprone-suspicious-missing-comma) */
 
 START_TEST(schema_accepts_every_op)
 {

@@ -78,8 +78,8 @@ START_TEST(reference_prices_and_greeks)
     while (fgets(line, sizeof line, f)) {
         char *fl[MAXF];
         ck_assert_int_eq(csv_split(line, fl), 15);
-        double S = atof(fl[1]), K = atof(fl[2]), T = atof(fl[3]), r = atof(fl[4]), q = atof(fl[5]),
-               v = atof(fl[6]);
+        double S = strtod(fl[1], NULL), K = strtod(fl[2], NULL), T = strtod(fl[3], NULL),
+               r = strtod(fl[4], NULL), q = strtod(fl[5], NULL), v = strtod(fl[6], NULL);
         ch_greeks g;
         ck_assert_int_eq(ch_bs(opt_of(fl[0]), S, K, T, r, q, v, &g), CH_OK);
         double got[8] = {g.price, g.delta, g.gamma, g.vega, g.theta, g.rho, g.vanna, g.volga};
@@ -93,7 +93,7 @@ START_TEST(reference_prices_and_greeks)
                            1.0 / v,
                            S * sqrt(T) / v};
         for (int c = 0; c < 8; c++) {
-            double ref = atof(fl[7 + c]);
+            double ref = strtod(fl[7 + c], NULL);
             double tol = rtol[c] * fabs(ref) + 1e-13 * scale[c];
             ck_assert_msg(fabs(got[c] - ref) <= tol, "row %ld col %d: got %.17g ref %.17g", rows, c,
                           got[c], ref);
@@ -133,8 +133,9 @@ START_TEST(reference_implied_vols)
         char *fl[MAXF];
         ck_assert_int_eq(csv_split(line, fl), 8);
         ch_opt t = opt_of(fl[0]);
-        double S = atof(fl[1]), K = atof(fl[2]), T = atof(fl[3]), r = atof(fl[4]), q = atof(fl[5]),
-               P = atof(fl[6]), ref = atof(fl[7]);
+        double S = strtod(fl[1], NULL), K = strtod(fl[2], NULL), T = strtod(fl[3], NULL),
+               r = strtod(fl[4], NULL), q = strtod(fl[5], NULL), P = strtod(fl[6], NULL),
+               ref = strtod(fl[7], NULL);
         double sig = -1;
         ch_err e = ch_implied_vol(t, S, K, T, r, q, P, &sig);
         if (isnan(ref)) {
@@ -162,13 +163,13 @@ START_TEST(textbook_values)
         char *fl[MAXF];
         ck_assert_int_ge(csv_split(line, fl), 12);
         ch_opt t = opt_of(fl[1]);
-        double S = atof(fl[2]), K = atof(fl[3]), T = atof(fl[4]), r = atof(fl[5]), q = atof(fl[6]),
-               v = atof(fl[7]);
+        double S = strtod(fl[2], NULL), K = strtod(fl[3], NULL), T = strtod(fl[4], NULL),
+               r = strtod(fl[5], NULL), q = strtod(fl[6], NULL), v = strtod(fl[7], NULL);
         const char *qty = fl[9];
-        double pub = atof(fl[10]), tol = atof(fl[11]) * (1 + 1e-9);
+        double pub = strtod(fl[10], NULL), tol = strtod(fl[11], NULL) * (1 + 1e-9);
         double got;
         if (strcmp(qty, "implied_vol") == 0) {
-            ck_assert_int_eq(ch_implied_vol(t, S, K, T, r, q, atof(fl[8]), &got), CH_OK);
+            ck_assert_int_eq(ch_implied_vol(t, S, K, T, r, q, strtod(fl[8], NULL), &got), CH_OK);
         } else {
             ch_greeks g;
             ck_assert_int_eq(ch_bs(t, S, K, T, r, q, v, &g), CH_OK);

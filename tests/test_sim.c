@@ -310,8 +310,9 @@ START_TEST(surface_has_no_calendar_arbitrage)
     /* total variance non-decreasing in tenor at every moneyness of the grid */
     sim_surface s;
     sim_surface_flat(&s, 0.5);
-    for (double x = -1.2; x <= 1.2; x += 0.1)
-        for (double t = 0.001; t < 3; t *= 1.5) {
+    for (int i = -12; i <= 12; i++)
+        for (double t = 0.001; t < 3; t *= 1.5) { /* NOLINT(cert-flp30-c): a geometric grid */
+            double x = i / 10.0;
             double v1 = sim_surface_vol(&s, t, x), v2 = sim_surface_vol(&s, t * 1.5, x);
             ck_assert_double_le(v1 * v1 * t, v2 * v2 * t * 1.5 * (1 + 1e-12));
         }

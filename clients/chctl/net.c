@@ -123,7 +123,7 @@ static void print_rows(const char *title, const cJSON *arr)
     }
     printf("%s:\n", title);
     for (int c = 0; c < nc; c++)
-        printf("%s%*s", c ? "  " : "  ", w[c], col[c]);
+        printf("  %*s", w[c], col[c]);
     printf("\n");
     cJSON_ArrayForEach(row, arr)
     {

@@ -191,11 +191,8 @@ static bool set_field(const field *f, const cJSON *v, const char *sect, char *ms
             snprintf(why + strlen(why), sizeof why - strlen(why), " \"%s\"", f->names[i]);
         return fail(msg, cap, sect, f->key, why);
     case F_DATE: {
-        int y, mo, d;
-        char tail;
-        if (!cJSON_IsString(v) ||
-            sscanf(v->valuestring, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
-            ch_date_to_time(y, mo, d, f->p) != CH_OK)
+        if (!cJSON_IsString(v) || strlen(v->valuestring) != 10 ||
+            ch_date_parse(v->valuestring, f->p) != CH_OK)
             return fail(msg, cap, sect, f->key, "expected a date YYYY-MM-DD");
         return true;
     }

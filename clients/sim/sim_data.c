@@ -186,10 +186,7 @@ bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap)
 
 static bool parse_date(const char *s, ch_time *t)
 {
-    int y, m, d;
-    char tail;
-    return sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 &&
-           ch_date_to_time(y, m, d, t) == CH_OK;
+    return strlen(s) == 10 && ch_date_parse(s, t) == CH_OK;
 }
 
 static bool funding_row(void *ctx, char **f, size_t n, size_t line, char *msg, size_t cap)
@@ -237,10 +234,16 @@ static bool parse_deribit_date(const char *s, ch_time *t)
 {
     static const char *const mon[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                       "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-    int d, y;
-    char m[4], tail;
-    if (sscanf(s, "%2d%3[A-Z]%2d%c", &d, m, &y, &tail) != 3)
+    /* D or DD, the month's three letters, YY: "5JAN24", "25DEC26" */
+    size_t nd = s[0] >= '0' && s[0] <= '9' ? (s[1] >= '0' && s[1] <= '9' ? 2 : 1) : 0;
+    if (nd == 0 || strlen(s) != nd + 5)
         return false;
+    int d = nd == 2 ? (s[0] - '0') * 10 + (s[1] - '0') : s[0] - '0';
+    char m[4] = {s[nd], s[nd + 1], s[nd + 2], '\0'};
+    const char *yy = s + nd + 3;
+    if (yy[0] < '0' || yy[0] > '9' || yy[1] < '0' || yy[1] > '9')
+        return false;
+    int y = (yy[0] - '0') * 10 + (yy[1] - '0');
     for (int i = 0; i < 12; i++)
         if (strcmp(m, mon[i]) == 0 && ch_date_to_time(2000 + y, i + 1, d, t) == CH_OK) {
             *t += CH_EXPIRY_HOUR_UTC * SIM_HOUR;

@@ -145,9 +145,10 @@ static inline void chi_put_header(chi_wr *w, uint8_t version, uint8_t op, uint64
 static inline bool chi_get_header(chi_rd *r, uint8_t version, uint8_t op, uint8_t *op_out,
                                   uint64_t *id)
 {
-    if (chi_get(r, 1) != 'C' || chi_get(r, 1) != 'H' || chi_get(r, 1) != version)
-        return false;
+    uint64_t c = chi_get(r, 1), h = chi_get(r, 1), v = chi_get(r, 1);
     uint8_t o = (uint8_t)chi_get(r, 1);
+    if (c != 'C' || h != 'H' || v != version)
+        return false;
     if (op_out != NULL)
         *op_out = o;
     *id = chi_get(r, 8);

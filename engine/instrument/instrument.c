@@ -58,6 +58,30 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
+/* n decimal digits at s, or -1 if any is not a digit */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+ch_err ch_date_parse(const char *s, ch_time *out)
+{
+    int y = digits(s, 4);
+    if (y < 0 || s[4] != '-')
+        return CH_EBADDATE;
+    int m = digits(s + 5, 2);
+    if (m < 0 || s[7] != '-')
+        return CH_EBADDATE;
+    int d = digits(s + 8, 2);
+    return d < 0 ? CH_EBADDATE : ch_date_to_time(y, m, d, out);
+}
+
 ch_err ch_date_to_time(int year, int month, int day, ch_time *out)
 {
     if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 ||

@@ -69,6 +69,14 @@ CH_API ch_err ch_symbol_format(const ch_symbol *sym, char *buf, size_t cap);
  */
 CH_API ch_err ch_date_to_time(int year, int month, int day, ch_time *out);
 
+/**
+ * The date "YYYY-MM-DD" (ten characters, digits where digits stand: no
+ * sign, no space) at the start of @p s, midnight UTC. Reads at most
+ * s[0..9] and never past a NUL.
+ * @return CH_OK or CH_EBADDATE.
+ */
+CH_API ch_err ch_date_parse(const char *s, ch_time *out);
+
 /** Per-underlying settings (from configuration). */
 typedef struct ch_underlying_config {
     char name[CH_UNDERLYING_MAX];
