@@ -5,7 +5,19 @@
 #define CH_CLIENT_INTERNAL_H
 
 #include <nng/nng.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* A REQ connection (ch_client_open) and what its typed calls keep. */
+struct ch_client {
+    nng_socket s;
+    char key[256];
+    bool binary;
+    int nng_err;
+    uint64_t seq;
+    char message[256];
+};
 
 /* Dial `url` on `s`, synchronously (chd must be there); for tls+tcp:// the
  * server is verified against $CH_TLS_CA and $CH_TLS_SERVER_NAME. */
