@@ -28,6 +28,7 @@
 #include "ch/limits.h"
 #include "ch/proto_bin.h"
 #include "strict.h"
+#include "../engine/core/alloc.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define STR(name, fl, max)                                                                         \
@@ -581,7 +582,7 @@ static cJSON *dec_str(chi_rd *r, uint32_t max)
         r->bad = true;
         return NULL;
     }
-    char *s = malloc(n + 1);
+    char *s = ch_malloc(n + 1);
     if (s == NULL) {
         r->bad = true;
         return NULL;
@@ -599,6 +600,16 @@ static bool get_f64(chi_rd *r, double *d)
     if (!isfinite(*d))
         r->bad = true;
     return !r->bad;
+}
+
+/* A malloc'd copy of s (NULL: out of memory). */
+static char *dup_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = ch_malloc(n);
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
 }
 
 static cJSON *num_of(chi_rd *r)
@@ -691,8 +702,10 @@ static cJSON *dec_val(chi_rd *r, const ch_field *f)
             } else {
                 cJSON *key = dec_str(r, 65535);
                 x = key != NULL ? num_of(r) : NULL;
-                if (x != NULL)
-                    cJSON_AddItemToObject(v, key->valuestring, x);
+                if (x != NULL && !cJSON_AddItemToObject(v, key->valuestring, x)) {
+                    cJSON_Delete(x); /* the key's copy: out of memory */
+                    x = NULL;
+                }
                 cJSON_Delete(key);
                 if (x == NULL)
                     r->bad = true;
@@ -726,9 +739,10 @@ static bool dec_obj(chi_rd *r, const ch_field *f, size_t n, cJSON *into)
         if (s == 0)
             continue;
         cJSON *v = s == 2 ? cJSON_CreateNull() : dec_val(r, &f[i]);
-        if (v == NULL)
+        if (v == NULL || !cJSON_AddItemToObject(into, f[i].name, v)) {
+            cJSON_Delete(v); /* NULL, or the name's copy: out of memory */
             return r->bad = true, false;
-        cJSON_AddItemToObject(into, f[i].name, v);
+        }
     }
     return !r->bad;
 }
@@ -774,7 +788,7 @@ ch_err ch_msg_bin_decode_reply(const uint8_t *buf, size_t len, const ch_msg **m,
             cJSON_Delete(s);
             return CH_EBADREQ;
         }
-        *message = strdup(s->valuestring);
+        *message = dup_string(s->valuestring);
         cJSON_Delete(s);
         return *message != NULL ? CH_OK : CH_ENOMEM;
     }

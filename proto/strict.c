@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "ch/proto.h"
+#include "../engine/core/alloc.h"
 
 /* ---- UTF-8 ---- */
 
@@ -507,7 +508,7 @@ static bool names_distinct(const cJSON *o, size_t k, char *why, size_t cap)
                     return duplicate(a->string, why, cap);
         return true;
     }
-    const char *local[64], **v = k <= 64 ? local : malloc(k * sizeof *v);
+    const char *local[64], **v = k <= 64 ? local : ch_malloc(k * sizeof *v);
     if (v == NULL) {
         snprintf(why, cap, "out of memory");
         return false;

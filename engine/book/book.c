@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "../core/mem.h"
+#include "../core/alloc.h"
 
 #define NIL UINT32_MAX
 
@@ -418,11 +419,11 @@ ch_book *ch_book_create(const ch_book_config *cfg)
         cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) || cfg->max_levels == 0 ||
         cfg->max_levels >= (1u << 24))
         return NULL;
-    ch_book *b = calloc(1, sizeof *b);
+    ch_book *b = ch_calloc(1, sizeof *b);
     if (b == NULL)
         return NULL;
     b->orders = ch_table_alloc(cfg->max_orders, sizeof *b->orders); /* huge pages if offered */
-    b->books = calloc(cfg->max_instruments, sizeof *b->books);
+    b->books = ch_calloc(cfg->max_instruments, sizeof *b->books);
     if (b->orders == NULL || b->books == NULL) {
         ch_book_destroy(b);
         return NULL;
@@ -479,8 +480,8 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
         return CH_EEXISTS;
     if (min_price < 1 || max_price < min_price || max_price > CH_PRICE_MAX)
         return CH_EBADCONFIG;
-    level *l0 = malloc((size_t)b->max_levels * sizeof(level));
-    level *l1 = malloc((size_t)b->max_levels * sizeof(level));
+    level *l0 = ch_malloc((size_t)b->max_levels * sizeof(level));
+    level *l1 = ch_malloc((size_t)b->max_levels * sizeof(level));
     if (l0 == NULL || l1 == NULL) {
         free(l0);
         free(l1);

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "alloc.h"
 
 typedef struct chi_rd {
     const uint8_t *p;
@@ -79,7 +80,7 @@ static inline bool chi_room(chi_wr *w, size_t k)
     size_t nc = w->cap ? w->cap : 256;
     while (nc - w->n < k)
         nc *= 2;
-    uint8_t *nb = realloc(w->buf, nc);
+    uint8_t *nb = ch_realloc(w->buf, nc);
     if (nb == NULL) {
         w->bad = true;
         return false;

@@ -7,6 +7,8 @@
 #endif
 #include "mem.h"
 
+#include "alloc.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ void *ch_table_alloc(size_t n, size_t size)
         align = HUGE_PAGE;
         bytes = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
     }
-    void *p = aligned_alloc(align, bytes);
+    void *p = ch_aligned_alloc(align, bytes);
     if (p == NULL)
         return NULL;
 #if defined(MADV_HUGEPAGE)

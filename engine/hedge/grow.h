@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include "../core/alloc.h"
 
 /* Make room for one more element after @p n in *@p arr (capacity *@p cap,
  * doubled from 16). @return false, nothing changed, when out of memory. */
@@ -15,7 +16,7 @@ static inline bool chi_grow(void **arr, size_t n, size_t *cap, size_t elem)
     if (n < *cap)
         return true;
     size_t nc = *cap ? *cap * 2 : 16;
-    void *na = realloc(*arr, nc * elem);
+    void *na = ch_realloc(*arr, nc * elem);
     if (na == NULL)
         return false;
     *arr = na;

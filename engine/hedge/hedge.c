@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../core/alloc.h"
 
 void ch_hedge_policy_defaults(ch_hedge_policy *p)
 {
@@ -263,7 +264,7 @@ static const ch_hedge_adapter_ops k_sim_ops = {.name = "sim",
 
 ch_err ch_hedge_adapter_sim(const ch_perp_venue *v, ch_hedge_adapter *out)
 {
-    sim_adapter *s = calloc(1, sizeof *s);
+    sim_adapter *s = ch_calloc(1, sizeof *s);
     if (s == NULL)
         return CH_ENOMEM;
     s->v = *v;

@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "../core/alloc.h"
 
 typedef struct pending {
     ch_hedge_order o;
@@ -36,7 +37,7 @@ ch_hedger *ch_hedger_create(const ch_hedge_policy *p, ch_hedge_adapter adapter)
 {
     if (adapter.ops == NULL)
         return NULL;
-    ch_hedger *h = calloc(1, sizeof *h);
+    ch_hedger *h = ch_calloc(1, sizeof *h);
     if (h == NULL)
         return NULL;
     h->p = *p;

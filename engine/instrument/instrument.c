@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../core/alloc.h"
 
 static const char *const k_months[12] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -394,7 +395,7 @@ ch_instruments *ch_instruments_create(uint32_t max_instruments, uint32_t max_und
     if (max_instruments == 0 || max_instruments > (1u << 24) || max_underlyings == 0 ||
         max_underlyings > 4096)
         return NULL;
-    ch_instruments *r = calloc(1, sizeof *r);
+    ch_instruments *r = ch_calloc(1, sizeof *r);
     if (r == NULL)
         return NULL;
     uint32_t hs = 16;
@@ -402,9 +403,9 @@ ch_instruments *ch_instruments_create(uint32_t max_instruments, uint32_t max_und
         hs <<= 1;
     r->max_instr = max_instruments;
     r->max_und = max_underlyings;
-    r->instr = calloc(max_instruments, sizeof *r->instr);
-    r->und = calloc(max_underlyings, sizeof *r->und);
-    r->hash = calloc(hs, sizeof *r->hash);
+    r->instr = ch_calloc(max_instruments, sizeof *r->instr);
+    r->und = ch_calloc(max_underlyings, sizeof *r->und);
+    r->hash = ch_calloc(hs, sizeof *r->hash);
     r->hash_mask = hs - 1;
     if (r->instr == NULL || r->und == NULL || r->hash == NULL) {
         ch_instruments_destroy(r);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../core/alloc.h"
 
 /* ---- creation ---------------------------------------------------------------- */
 
@@ -61,7 +62,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         cfg->scenarios.n_spot == 0 || cfg->scenarios.n_spot > CH_SCEN_MAX_SPOT ||
         !(cfg->pool.half_spread_vol >= 0) || !(cfg->pool.max_skew_vol >= 0))
         return NULL;
-    ch_engine *e = calloc(1, sizeof *e);
+    ch_engine *e = ch_calloc(1, sizeof *e);
     if (e == NULL)
         return NULL;
     e->cfg = *cfg;
@@ -76,7 +77,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->book = ch_book_create(&bc);
     e->ser = ch_table_alloc(cfg->max_instruments, sizeof *e->ser);
     e->hold = ch_table_alloc(cfg->max_instruments, sizeof *e->hold);
-    e->und = calloc(cfg->max_underlyings, sizeof *e->und);
+    e->und = ch_calloc(cfg->max_underlyings, sizeof *e->und);
     e->acct = ch_table_alloc(cfg->max_accounts, sizeof *e->acct);
     e->scen_stride = (e->nscen * sizeof(double) + CH_LINE - 1) / CH_LINE * CH_LINE / sizeof(double);
     e->axpy_min = chi_axpy_min_scalar;
@@ -183,17 +184,26 @@ ch_err ch_engine_add_underlying(ch_engine *e, const ch_underlying_config *u, uin
         top *= 10;
     if (!(top * (1.0 + e->cfg.fee_cap) < 0x1p62))
         return CH_EBADCONFIG;
-    uint32_t idx;
-    ch_err err = ch_instruments_add_underlying(e->reg, u, &idx);
-    if (err != CH_OK)
+    /* everything it needs first: a failure registers nothing */
+    ch_smile *smile = ch_smile_create(64, 256), *scratch = ch_smile_create(64, 256);
+    ch_inventory *pool_inv = ch_inventory_create(e->cfg.max_instruments);
+    ch_inventory *house_inv = ch_inventory_create(e->cfg.max_instruments);
+    uint32_t idx = 0;
+    ch_err err = smile == NULL || scratch == NULL || pool_inv == NULL || house_inv == NULL
+                     ? CH_ENOMEM
+                     : ch_instruments_add_underlying(e->reg, u, &idx);
+    if (err != CH_OK) {
+        ch_smile_destroy(smile);
+        ch_smile_destroy(scratch);
+        ch_inventory_destroy(pool_inv);
+        ch_inventory_destroy(house_inv);
         return err;
+    }
     und_state *s = &e->und[idx];
-    s->smile = ch_smile_create(64, 256);
-    s->scratch = ch_smile_create(64, 256);
-    s->pool_inv = ch_inventory_create(e->cfg.max_instruments);
-    s->house_inv = ch_inventory_create(e->cfg.max_instruments);
-    if (s->smile == NULL || s->scratch == NULL || s->pool_inv == NULL || s->house_inv == NULL)
-        return CH_ENOMEM; /* the underlying stays registered but unusable: memory */
+    s->smile = smile;
+    s->scratch = scratch;
+    s->pool_inv = pool_inv;
+    s->house_inv = house_inv;
     int64_t p10 = 1;
     for (int i = u->price_decimals; i < 6; i++)
         p10 *= 10;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
+
 /* ---- reports -------------------------------------------------------------- */
 
 void ch_engine_netting(const ch_engine *e, ch_netting *out)
@@ -74,31 +76,25 @@ size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying, ch_net
     if (underlying >= e->n_und)
         return 0;
     const und_state *u = &e->und[underlying];
-    ch_bucket pb[1];
-    size_t nb = ch_inventory_buckets(u->pool_inv, pb, 0);
-    ch_bucket *pool_b = malloc((nb + 1) * sizeof *pool_b);
-    ch_bucket *house_b = malloc((nb + 1) * sizeof *house_b);
-    if (pool_b == NULL || house_b == NULL) {
-        free(pool_b);
-        free(house_b);
-        return 0;
-    }
-    ch_inventory_buckets(u->pool_inv, pool_b, nb);
-    ch_inventory_buckets(u->house_inv, house_b, nb);
+    /* both inventories define the same series: their buckets match index
+     * by index */
+    ch_bucket pb, hb;
     size_t n = 0;
-    for (size_t i = 0; i < nb && n < max; i++) {
-        if (pool_b[i].expiry == 0 && pool_b[i].strike == 0)
+    for (size_t i = 0; n < max && ch_inventory_bucket_at(u->pool_inv, i, &pb) == CH_OK &&
+                       ch_inventory_bucket_at(u->house_inv, i, &hb) == CH_OK;
+         i++) {
+        if (pb.expiry == 0 && pb.strike == 0)
             continue; /* linear series */
         ch_netting_bucket *o = &out[n++];
         memset(o, 0, sizeof *o);
-        o->expiry = pool_b[i].expiry;
-        o->strike = pool_b[i].strike;
-        o->residual = pool_b[i].net;
-        o->residual.delta += house_b[i].net.delta;
-        o->residual.gamma += house_b[i].net.gamma;
-        o->residual.vega += house_b[i].net.vega;
-        o->residual.theta += house_b[i].net.theta;
-        o->residual.value += house_b[i].net.value;
+        o->expiry = pb.expiry;
+        o->strike = pb.strike;
+        o->residual = pb.net;
+        o->residual.delta += hb.net.delta;
+        o->residual.gamma += hb.net.gamma;
+        o->residual.vega += hb.net.vega;
+        o->residual.theta += hb.net.theta;
+        o->residual.value += hb.net.value;
         uint32_t cnt = ch_instruments_count(e->reg);
         for (uint32_t k = 0; k < cnt; k++) {
             const series *s = &e->ser[k];
@@ -113,8 +109,6 @@ size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying, ch_net
             o->pool_vega += s->pool_v;
         }
     }
-    free(pool_b);
-    free(house_b);
     return n;
 }
 
@@ -128,21 +122,16 @@ ch_err ch_engine_gamma_horizon(const ch_engine *e, uint32_t underlying, double *
     const und_state *u = &e->und[underlying];
     /* the residual per (expiry, strike): pool + house buckets, index by index
      * (both inventories define the same series) */
-    ch_bucket one[1];
-    size_t nb = ch_inventory_buckets(u->pool_inv, one, 0);
-    ch_bucket *b = malloc((2 * nb + 1) * sizeof *b);
-    if (b == NULL)
-        return CH_ENOMEM;
-    ch_inventory_buckets(u->pool_inv, b, nb);
-    ch_inventory_buckets(u->house_inv, b + nb, nb);
+    ch_bucket pb, hb;
     double g_abs = 0, g_tau = 0;
-    for (size_t i = 0; i < nb; i++) {
-        double g = b[i].net.gamma + b[nb + i].net.gamma;
+    for (size_t i = 0; ch_inventory_bucket_at(u->pool_inv, i, &pb) == CH_OK &&
+                       ch_inventory_bucket_at(u->house_inv, i, &hb) == CH_OK;
+         i++) {
+        double g = pb.net.gamma + hb.net.gamma;
         *gamma += g;
         g_abs += fabs(g);
-        g_tau += fabs(g) * fmax(ch_years(e->now, b[i].expiry), 0);
+        g_tau += fabs(g) * fmax(ch_years(e->now, pb.expiry), 0);
     }
-    free(b);
     if (g_abs > 0)
         *years = g_tau / g_abs;
     return CH_OK;
@@ -334,9 +323,9 @@ ch_err ch_engine_check(const ch_engine *e)
                 (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_HOUSE}, (ch_instr_id){i}))
             return CHECK_FAIL("inventory");
     }
-    int64_t *res = calloc(e->n_acct, sizeof *res);
-    int64_t *pend = calloc(e->n_acct, sizeof *pend);
-    double *vec = calloc((size_t)e->n_acct * e->scen_stride * 2, sizeof *vec);
+    int64_t *res = ch_calloc(e->n_acct, sizeof *res);
+    int64_t *pend = ch_calloc(e->n_acct, sizeof *pend);
+    double *vec = ch_calloc((size_t)e->n_acct * e->scen_stride * 2, sizeof *vec);
     if (res == NULL || pend == NULL || vec == NULL) {
         free(res);
         free(pend);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ch/risk.h"
+#include "../core/alloc.h"
 
 typedef struct ser {
     bool defined;
@@ -49,13 +50,13 @@ ch_inventory *ch_inventory_create(size_t max_series)
 {
     if (max_series == 0 || max_series > (1u << 24))
         return NULL;
-    ch_inventory *inv = calloc(1, sizeof *inv);
+    ch_inventory *inv = ch_calloc(1, sizeof *inv);
     if (inv == NULL)
         return NULL;
     inv->max = max_series;
-    inv->s = calloc(max_series, sizeof *inv->s);
-    inv->b = calloc(max_series, sizeof *inv->b);
-    inv->e = calloc(max_series, sizeof *inv->e);
+    inv->s = ch_calloc(max_series, sizeof *inv->s);
+    inv->b = ch_calloc(max_series, sizeof *inv->b);
+    inv->e = ch_calloc(max_series, sizeof *inv->e);
     if (inv->s == NULL || inv->b == NULL || inv->e == NULL) {
         ch_inventory_destroy(inv);
         return NULL;
@@ -232,6 +233,15 @@ size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size_t max)
         out[i] = (ch_bucket){
             .expiry = inv->b[i].expiry, .strike = inv->b[i].strike, .net = inv->b[i].net};
     return inv->nb;
+}
+
+ch_err ch_inventory_bucket_at(const ch_inventory *inv, size_t i, ch_bucket *out)
+{
+    if (i >= inv->nb)
+        return CH_ENOTFOUND;
+    *out =
+        (ch_bucket){.expiry = inv->b[i].expiry, .strike = inv->b[i].strike, .net = inv->b[i].net};
+    return CH_OK;
 }
 
 ch_err ch_inventory_series_bucket(const ch_inventory *inv, uint32_t id, ch_risk_totals *out)

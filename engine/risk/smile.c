@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ch/risk.h"
+#include "../core/alloc.h"
 
 #define VOL_MAX 10.0
 
@@ -40,14 +41,14 @@ ch_smile *ch_smile_create(size_t max_expiries, size_t max_points)
 {
     if (max_expiries == 0 || max_expiries > 1024 || max_points == 0 || max_points > 4096)
         return NULL;
-    ch_smile *sm = calloc(1, sizeof *sm);
+    ch_smile *sm = ch_calloc(1, sizeof *sm);
     if (sm == NULL)
         return NULL;
     sm->max_exp = max_expiries;
     sm->max_pts = max_points;
-    sm->s = calloc(max_expiries + 1, sizeof *sm->s);
-    sm->pool = calloc((max_expiries + 1) * max_points * 3, sizeof *sm->pool);
-    sm->tmp_k = calloc(max_points * 2, sizeof *sm->tmp_k);
+    sm->s = ch_calloc(max_expiries + 1, sizeof *sm->s);
+    sm->pool = ch_calloc((max_expiries + 1) * max_points * 3, sizeof *sm->pool);
+    sm->tmp_k = ch_calloc(max_points * 2, sizeof *sm->tmp_k);
     if (sm->s == NULL || sm->pool == NULL || sm->tmp_k == NULL) {
         ch_smile_destroy(sm);
         return NULL;

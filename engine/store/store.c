@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "dirlock.h"
+#include "../core/alloc.h"
 
 #define KIND_CMD  1
 #define KIND_FILL 2
@@ -105,24 +106,6 @@ static int write_meta(MDB_txn *txn, MDB_dbi dbi, const char *key, const void *v,
     return mdb_put(txn, dbi, &k, &d, 0);
 }
 
-/* The stored engine configuration equals @p c but for the sizes (accounts,
- * instruments, orders, levels, positions, underlyings). */
-static bool sizes_only_differ(const void *stored, size_t len, const ch_engine_config *c)
-{
-    ch_engine_config old;
-    if (ch_config_decode(stored, len, &old) != CH_OK)
-        return false;
-    old.max_instruments = c->max_instruments;
-    old.max_underlyings = c->max_underlyings;
-    old.max_orders = c->max_orders;
-    old.max_levels = c->max_levels;
-    old.max_accounts = c->max_accounts;
-    old.max_positions = c->max_positions;
-    uint8_t a[1024], b[1024];
-    size_t la = ch_config_encode(&old, a, sizeof a), lb = ch_config_encode(c, b, sizeof b);
-    return la != 0 && la == lb && memcmp(a, b, la) == 0;
-}
-
 ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, bool adopt,
                      ch_store **out)
 {
@@ -159,7 +142,7 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
     snprintf(data_path, sizeof data_path, "%s/data.mdb", cfg->dir);
     struct stat sb;
     bool created_env = !adopt && stat(data_path, &sb) != 0 && errno == ENOENT;
-    ch_store *st = calloc(1, sizeof *st);
+    ch_store *st = ch_calloc(1, sizeof *st);
     if (st == NULL) {
         chi_dirlock_release(lock_fd);
         return CH_ENOMEM;
@@ -263,15 +246,6 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
                 return CH_EBADCONFIG;
             }
         } else if (v.mv_size != clen || memcmp(v.mv_data, cbuf, clen) != 0) {
-            if (sizes_only_differ(v.mv_data, v.mv_size, engine_cfg)) {
-                /* the engine's sizes are memory, not state: a store opens under
-                 * new ones (its replay refuses what no longer fits) */
-                if ((rc = write_meta(txn, st->meta, "config", cbuf, clen)) != 0) {
-                    mdb_txn_abort(txn);
-                    return open_fail(st, CH_EIO, "writing the configuration", rc);
-                }
-                goto config_ok;
-            }
             mdb_txn_abort(txn);
             snprintf(g_open_error, sizeof g_open_error,
                      "%s was written with another engine configuration; replaying it under "
@@ -280,7 +254,6 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
             ch_store_abandon(st);
             return CH_EBADCONFIG;
         }
-    config_ok:
         if (read_meta(txn, st->meta, "seq", &v) == 0 && v.mv_size == 8)
             st->last_seq = from_be64(v.mv_data);
     }
@@ -369,7 +342,7 @@ static ch_err add_rec(ch_store *st, uint8_t kind, uint64_t key, const uint8_t *d
         size_t nc = st->buf_cap ? st->buf_cap : 1 << 16;
         while (nc < st->buf_n + len)
             nc *= 2;
-        uint8_t *nb = realloc(st->buf, nc);
+        uint8_t *nb = ch_realloc(st->buf, nc);
         if (nb == NULL)
             return CH_ENOMEM;
         st->buf = nb;
@@ -377,7 +350,7 @@ static ch_err add_rec(ch_store *st, uint8_t kind, uint64_t key, const uint8_t *d
     }
     if (st->n_recs == st->cap_recs) {
         size_t nc = st->cap_recs ? st->cap_recs * 2 : 1024;
-        rec *nr = realloc(st->recs, nc * sizeof *nr);
+        rec *nr = ch_realloc(st->recs, nc * sizeof *nr);
         if (nr == NULL)
             return CH_ENOMEM;
         st->recs = nr;
@@ -588,7 +561,7 @@ ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, u
         mdb_txn_abort(txn);
         return CH_EIO;
     }
-    ch_command *c = malloc(sizeof *c);
+    ch_command *c = ch_malloc(sizeof *c);
     if (c == NULL) {
         mdb_cursor_close(cur);
         mdb_txn_abort(txn);
@@ -605,7 +578,12 @@ ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, u
             break;
         }
         ch_command_result res;
-        ch_command_apply(e, c, &res); /* rejects replay as rejects */
+        /* rejects replay as rejects; memory that runs out now did not
+         * then: the state would differ from the one acknowledged */
+        if (ch_command_apply(e, c, &res) == CH_ENOMEM) {
+            out = CH_ENOMEM;
+            break;
+        }
         if (fn != NULL)
             fn(ctx, expect, c, &res);
         expect++;

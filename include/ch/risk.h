@@ -240,6 +240,12 @@ typedef struct ch_bucket {
 CH_API size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size_t max);
 
 /**
+ * Bucket @p i of the same order, without copying the others.
+ * @return CH_OK, or CH_ENOTFOUND past the last bucket.
+ */
+CH_API ch_err ch_inventory_bucket_at(const ch_inventory *inv, size_t i, ch_bucket *out);
+
+/**
  * Net Greeks of the (expiry, strike) bucket that series @p id belongs to.
  * @return CH_OK or CH_ENOTFOUND.
  */
