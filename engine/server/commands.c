@@ -15,6 +15,8 @@ ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r)
     if (s->halted)
         return CH_EUNAVAILABLE;
     ch_err e = ch_command_apply(s->e, c, r);
+    if (e == CH_ENOMEM) /* changed nothing, and a replay with memory would not fail it */
+        return e;
     if (ch_store_log(s->st, c, &s->last_cmd_seq) != CH_OK) {
         s->halted = true;
         return CH_EUNAVAILABLE;
