@@ -29,6 +29,7 @@
  */
 #include "ch/book.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -262,6 +263,7 @@ static void unrest(ch_book *b, ibook *bk, uint32_t s)
     side_book *sd = &bk->s[o->side];
     bool found;
     uint32_t i = lv_find(sd, key_of(o->side, o->price), &found);
+    assert(found && o->state == SLOT_RESTING); /* a resting order has its level */
     fifo_unlink(b, &sd->lv[i], s);
     if (sd->lv[i].count == 0)
         lv_remove(sd, i);
@@ -346,6 +348,7 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
     while (t->remaining > 0 && li > 0) {
         li--;
         level *lv = &os->lv[li];
+        assert(lv->count > 0); /* empty levels are removed */
         int64_t px = price_of(mside, lv->key);
         if (!crosses(t->side, t->limit, px))
             break;

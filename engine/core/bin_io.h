@@ -13,6 +13,7 @@
 #ifndef CH_CORE_BIN_IO_H
 #define CH_CORE_BIN_IO_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,7 @@ static inline const uint8_t *chi_take(chi_rd *r, size_t k)
 
 static inline uint64_t chi_get(chi_rd *r, int bytes)
 {
+    assert(bytes >= 1 && bytes <= 8);
     const uint8_t *b = chi_take(r, (size_t)bytes);
     uint64_t v = 0;
     for (int i = 0; b != NULL && i < bytes; i++)
@@ -92,6 +94,7 @@ static inline bool chi_room(chi_wr *w, size_t k)
 
 static inline void chi_put(chi_wr *w, uint64_t v, int bytes)
 {
+    assert(bytes >= 1 && bytes <= 8);
     if (!chi_room(w, (size_t)bytes))
         return;
     for (int i = 0; i < bytes; i++)

@@ -46,6 +46,7 @@
  */
 #include "engine_int.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,7 @@ unsigned long ch_engine_exact_free;
  */
 uint32_t chi_pos_find(const ch_engine *e, uint32_t a, uint32_t i)
 {
+    assert(a < e->n_acct && i < e->cfg.max_instruments);
     uint32_t v = e->pos_index[(size_t)a * e->cfg.max_instruments + i];
     return v == 0 ? NIL : v - 1;
 }
@@ -120,6 +122,7 @@ static uint32_t taker_rec(ch_engine *e)
 /* Apply a trade of q lots (signed) at `px` cash per contract to a position. */
 void chi_pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px)
 {
+    assert(k < e->cfg.max_positions && q != 0);
     position *p = &e->pos[k];
     account *a = &e->acct[p->account];
     if (p->qty == 0)
@@ -359,6 +362,8 @@ static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t b
                         uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
                         bool seller_held)
 {
+    /* a trade: lots > 0, two different records, a price in the band */
+    assert(q > 0 && bk != sk && price > 0);
     int64_t px_cash = price * e->und[e->ser[id.v].und].tick_cash;
     int64_t amount = px_cash * q;
     e->acct[buyer].cash -= amount;
