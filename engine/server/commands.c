@@ -24,6 +24,14 @@ ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r)
     return e;
 }
 
+ch_err chi_exec_collect(ch_server *s, const ch_command *c, ch_command_result *r, chi_collect *k)
+{
+    s->collect = k;
+    ch_err e = chi_exec(s, c, r);
+    s->collect = NULL;
+    return e;
+}
+
 /* ---- client order ids ------------------------------------------------------- */
 
 static uint64_t hash_str(const char *k)

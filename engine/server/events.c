@@ -79,9 +79,10 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
         }
         if (s->st != NULL && ch_store_record_fill(s->st, f) != CH_OK)
             s->halted = true;
-        if (s->cur_fills != NULL)
-            cJSON_AddItemToArray(s->cur_fills, fill_json(s, f, false));
-        if (s->bin_active) {
+        chi_collect *col = s->collect;
+        if (col != NULL && col->fills != NULL)
+            cJSON_AddItemToArray(col->fills, fill_json(s, f, false));
+        if (col != NULL && col->bin) {
             if (s->n_bin_fills == s->cap_bin_fills) {
                 size_t nc = s->cap_bin_fills ? s->cap_bin_fills * 2 : 256;
                 ch_bin_fill *nf = realloc(s->bin_fills, nc * sizeof *nf);
@@ -108,13 +109,19 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
         const ch_event *be = ev->book;
         static const char *const names[] = {"",       "ack",     "fill", "cancel",
                                             "reject", "replace", "rest"};
-        if (be->type == CH_EV_ACK && be->cmd == CH_CMD_SUBMIT)
-            s->cur_ack = be->order;
-        if (be->type == CH_EV_CANCEL && be->reason == CH_ESELF_TRADE && be->cmd == CH_CMD_SUBMIT) {
-            if (be->order.v == s->cur_ack.v)
-                s->cur_stp = true;
-            else
-                s->cur_stp_others = true;
+        chi_collect *col = s->collect;
+        ch_order_id ack = {0};
+        if (col != NULL) {
+            if (be->type == CH_EV_ACK && be->cmd == CH_CMD_SUBMIT)
+                col->ack = be->order;
+            if (be->type == CH_EV_CANCEL && be->reason == CH_ESELF_TRADE &&
+                be->cmd == CH_CMD_SUBMIT) {
+                if (be->order.v == col->ack.v)
+                    col->stp = true;
+                else
+                    col->stp_others = true;
+            }
+            ack = col->ack;
         }
         if (be->type == CH_EV_FILL || be->type == CH_EV_REJECT || be->order.v == 0)
             return;
@@ -122,7 +129,7 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
          * leaves the book. The ack and the end of an order that never rested
          * are in its requester's reply already. */
         if (be->type == CH_EV_ACK ||
-            (be->type == CH_EV_CANCEL && be->cmd == CH_CMD_SUBMIT && be->order.v == s->cur_ack.v))
+            (be->type == CH_EV_CANCEL && be->cmd == CH_CMD_SUBMIT && be->order.v == ack.v))
             return;
         /* one per order event: formatted directly, not through a cJSON tree
          * (names and symbols are plain [A-Za-z0-9_.-] text, no escaping) */

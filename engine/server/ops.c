@@ -340,21 +340,22 @@ void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out
 
 /* Every request: its connection's rate and the client cap, its key, and the
  * key class of its op (NULL: not known yet, or not an op of the table). */
-ch_err chi_request_guard(ch_server *s, const cJSON *j, const char *op, const char **msg)
+ch_err chi_request_guard(ch_server *s, const chi_origin *from, const cJSON *j, const char *op,
+                         const char **msg)
 {
     const cJSON *key = j != NULL ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
-    ch_err e = chi_guard_begin(s->guard, s->cur_pipe, cJSON_IsString(key) ? key->valuestring : NULL,
-                               s->cur_now, msg);
+    ch_err e = chi_guard_begin(s->guard, from->pipe, cJSON_IsString(key) ? key->valuestring : NULL,
+                               from->now, msg);
     if (e == CH_OK && op != NULL)
         e = chi_guard_op(s->guard, chi_op_access(op), msg);
     return e;
 }
 
 /* Every order: the account's order rate and, if it may rest, its open-order cap. */
-ch_err chi_order_guard(ch_server *s, const ch_command *c, const char **msg)
+ch_err chi_order_guard(ch_server *s, const chi_origin *from, const ch_command *c, const char **msg)
 {
     bool may_rest = c->order.type == CH_ORD_LIMIT && c->order.tif == CH_TIF_GTC;
-    return chi_guard_order(s->guard, c->order.account, may_rest, ch_engine_book(s->e), s->cur_now,
+    return chi_guard_order(s->guard, c->order.account, may_rest, ch_engine_book(s->e), from->now,
                            msg);
 }
 
@@ -417,22 +418,19 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
             return CH_OK;
         }
     }
-    if ((e = chi_order_guard(s, &c, &r->msg)) != CH_OK)
+    if ((e = chi_order_guard(s, r->from, &c, &r->msg)) != CH_OK)
         return e;
     cJSON *fills = cJSON_CreateArray();
-    s->cur_fills = fills;
-    s->cur_stp = s->cur_stp_others = false;
-    s->cur_ack.v = 0;
+    chi_collect k = {.fills = fills};
     ch_command_result res;
-    e = chi_exec(s, &c, &res);
-    s->cur_fills = NULL;
+    e = chi_exec_collect(s, &c, &res, &k);
     if (e != CH_OK) {
         cJSON_Delete(fills);
         FAIL(e, ch_strerror(e));
     }
     s->orders++;
     chi_order_rested(s, &c, &res);
-    if (s->cur_stp && !s->cur_stp_others && res.order.filled == 0 &&
+    if (k.stp && !k.stp_others && res.order.filled == 0 &&
         res.order.status == CH_STATUS_CANCELLED) {
         /* self-trade prevention cancelled it before anything traded: nothing
          * changed for this account, so it is reported as a reject */
@@ -465,7 +463,7 @@ static ch_err op_order_batch(ch_server *s, req_ctx *r)
         FAIL(CH_EBADREQ, "too many orders in one batch (max_batch, 5000 by default)");
     cJSON *results = cJSON_AddArrayToObject(r->out, "results");
     for (const cJSON *o = orders->child; o != NULL; o = o->next) {
-        req_ctx sub = {.j = o, .out = cJSON_CreateObject()};
+        req_ctx sub = {.from = r->from, .j = o, .out = cJSON_CreateObject()};
         ch_err oe = cJSON_IsObject(o) ? new_order(s, &sub, acct, has) : CH_EBADREQ;
         if (!cJSON_IsObject(o))
             sub.msg = "each order must be an object";
@@ -539,10 +537,9 @@ static ch_err op_order_replace(ch_server *s, req_ctx *r)
     if (c.qty == 0 && !has_price)
         FAIL(CH_EBADREQ, "give \"qty\" and/or \"price\"");
     cJSON *fills = cJSON_CreateArray();
-    s->cur_fills = fills;
+    chi_collect k = {.fills = fills};
     ch_command_result res;
-    e = chi_exec(s, &c, &res);
-    s->cur_fills = NULL;
+    e = chi_exec_collect(s, &c, &res, &k);
     if (e != CH_OK) {
         cJSON_Delete(fills);
         FAIL(e, ch_strerror(e));

@@ -204,19 +204,18 @@ static void batch(ch_server *s, work *list)
     }
     size_t i = 0;
     for (work *w = list; w != NULL; w = w->next, i++) {
-        s->cur_pipe = nng_pipe_id(nng_msg_get_pipe(w->msg));
-        s->cur_now = mono_now();
+        chi_origin from = {.pipe = nng_pipe_id(nng_msg_get_pipe(w->msg)), .now = mono_now()};
         const uint8_t *body = nng_msg_body(w->msg);
         size_t blen = nng_msg_len(w->msg);
         if (ch_bin_is_binary(body, blen)) {
             bin[i] = true;
             /* the op byte tells the compact order.batch from the table's messages */
             if (blen >= 4 && body[3] != CH_BIN_OP_BATCH && ch_msg_by_code(body[3]) != NULL)
-                replies[i] = (char *)chi_handle_msg(s, body, blen, &lens[i]);
+                replies[i] = (char *)chi_handle_msg(s, &from, body, blen, &lens[i]);
             else
-                replies[i] = (char *)chi_handle_bin(s, body, blen, &lens[i]);
+                replies[i] = (char *)chi_handle_bin(s, &from, body, blen, &lens[i]);
         } else {
-            replies[i] = chi_handle(s, nng_msg_body(w->msg), nng_msg_len(w->msg), &mut[i]);
+            replies[i] = chi_handle(s, &from, nng_msg_body(w->msg), nng_msg_len(w->msg), &mut[i]);
             lens[i] = replies[i] != NULL ? strlen(replies[i]) : 0;
         }
         nng_msg_free(w->msg);

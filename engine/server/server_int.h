@@ -30,6 +30,22 @@
 #include "ipcwatch.h"
 
 typedef struct work work;
+
+/* Where a request came from: its connection and when it was taken. */
+typedef struct chi_origin {
+    uint32_t pipe;
+    int64_t now; /* monotonic ns */
+} chi_origin;
+
+/* What the engine's events of one command leave for its reply: events.c
+ * fills it while the command runs (chi_exec_collect); the handler owns it,
+ * on its stack. */
+typedef struct chi_collect {
+    cJSON *fills;         /* the fills as JSON (NULL: not kept) */
+    bool bin;             /* ... and as binary, in the server's bin_fills */
+    ch_order_id ack;      /* the order's id, from its ACK */
+    bool stp, stp_others; /* self-trade prevention cancelled the order / others */
+} chi_collect;
 struct ch_server {
     ch_server_config cfg;
     ch_engine *e;
@@ -52,16 +68,13 @@ struct ch_server {
     work *q_head, *q_tail;
     bool stop;
     /* engine thread only */
-    cJSON *cur_fills; /* fills of the command being handled, for its reply */
+    chi_collect *collect; /* what the command being handled collects (NULL: none) */
     char **pubs;
     size_t n_pubs, cap_pubs;
     uint8_t *touched; /* instruments whose book changed in this batch */
     bool halted;
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
-    bool cur_stp;          /* the current order was cancelled by self-trade prevention */
-    bool cur_stp_others;   /* ... and it cancelled other (resting) orders too */
-    ch_order_id cur_ack;   /* the current order's id (from its ACK) */
     ch_time last_advance;
     /* client order ids: open addressing, key "account\x1fcoid" -> reply fields */
     struct coid {
@@ -71,15 +84,12 @@ struct ch_server {
     size_t n_coids, cap_coids;
     /* replay: fills of the command being replayed */
     cJSON *replay_fills;
-    /* binary batches: decoded orders, and the fills of the order being handled */
+    /* binary batches: decoded orders, and room for one order's binary fills */
     ch_bin_order *bin_orders;
     ch_bin_fill *bin_fills;
     size_t n_bin_fills, cap_bin_fills;
-    bool bin_active;
-    /* access and limits (guard.c): the current request's connection and clock */
+    /* access and limits (guard.c) */
     chi_guard *guard;
-    uint32_t cur_pipe;
-    int64_t cur_now;
     /* a failed start: remove what it created (ch_store_abandon) */
     bool discard, admin_key_created;
     /* the admin endpoint (not counted against max_clients), the idle sweep,
@@ -159,6 +169,7 @@ static inline ch_command chi_cmd(ch_command_type t)
 }
 
 typedef struct req_ctx {
+    const chi_origin *from; /* its connection and arrival (the guard's rates and keys) */
     const cJSON *j;
     cJSON *out;      /* result fields */
     const char *msg; /* error message, static */
@@ -181,6 +192,8 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev);
 
 /* ---- the command path and the client order id index (commands.c) */
 ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r);
+/** The same, the command's fills and order events collected into @p k. */
+ch_err chi_exec_collect(ch_server *s, const ch_command *c, ch_command_result *r, chi_collect *k);
 struct coid *chi_coid_slot(ch_server *s, const char *key);
 void chi_coid_put(ch_server *s, const char *key, const cJSON *result);
 void chi_coid_key(char *out, size_t cap, ch_account_id a, const char *coid);
@@ -189,14 +202,18 @@ void chi_coids_clear(ch_server *s);
 
 /* ---- request handlers (ops.c) */
 void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);
-ch_err chi_request_guard(ch_server *s, const cJSON *j, const char *op, const char **msg);
-ch_err chi_order_guard(ch_server *s, const ch_command *c, const char **msg);
+ch_err chi_request_guard(ch_server *s, const chi_origin *from, const cJSON *j, const char *op,
+                         const char **msg);
+ch_err chi_order_guard(ch_server *s, const chi_origin *from, const ch_command *c, const char **msg);
 void chi_order_rested(ch_server *s, const ch_command *c, const ch_command_result *res);
 
 /* ---- one request in either encoding (wire.c) */
-uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *out_len);
-uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *out_len);
-char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating);
+uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *body, size_t len,
+                        size_t *out_len);
+uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *body, size_t len,
+                        size_t *out_len);
+char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t len,
+                 bool *mutating);
 char *chi_unavailable_reply(const char *would_have);
 
 /* ---- hedging after a batch (hedging.c) */

@@ -21,8 +21,8 @@ static void refused_while_halted(ch_server *s)
 
 /* Run message @p m on request @p j (either codec), its result fields into
  * @p result; @p msg gets the error text. */
-static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *result,
-                       const char **msg)
+static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_msg *m, const cJSON *j,
+                       cJSON *result, const char **msg)
 {
     if (s->halted && (m->mutating || !s->reads_ok)) {
         if (m->mutating)
@@ -32,7 +32,7 @@ static ch_err dispatch(ch_server *s, const ch_msg *m, const cJSON *j, cJSON *res
                            : "the store could not commit and its state could not be rebuilt";
         return CH_EUNAVAILABLE;
     }
-    req_ctx r = {.j = j, .out = result};
+    req_ctx r = {.from = from, .j = j, .out = result};
     ch_err e = chi_guard_op(s->guard, chi_op_access(m->op), &r.msg); /* the op's key class */
     if (e == CH_OK)
         e = chi_handlers[m->id](s, &r);
@@ -74,7 +74,8 @@ static void bin_from_json(ch_server *s, ch_instr_id instr, const cJSON *j, ch_bi
 }
 
 /* One binary order.batch: the same command path as JSON order.new. */
-uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *out_len)
+uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *body, size_t len,
+                        size_t *out_len)
 {
     s->requests++;
     ch_bin_batch b = {.orders = s->bin_orders};
@@ -96,9 +97,9 @@ uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *o
         e = CH_EUNAVAILABLE;
         msg = "writes stopped: the store could not commit (reads are served from the committed "
               "state)";
-    } else if ((e = chi_guard_begin(s->guard, s->cur_pipe, NULL, s->cur_now, &msg)) == CH_OK) {
+    } else if ((e = chi_guard_begin(s->guard, from->pipe, NULL, from->now, &msg)) == CH_OK) {
         bool found = ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) == CH_OK;
-        e = chi_guard_binary(s->guard, s->cur_pipe, found, acct, &msg);
+        e = chi_guard_binary(s->guard, from->pipe, found, acct, &msg);
     }
     if (e != CH_OK) {
         s->errors++;
@@ -140,22 +141,17 @@ uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *o
             ch_bin_reply_add(&w, &r);
             continue;
         }
-        s->bin_active = true;
         s->n_bin_fills = 0;
-        s->cur_stp = s->cur_stp_others = false;
-        s->cur_ack.v = 0;
         const char *gmsg;
-        if ((r.error = (uint16_t)chi_order_guard(s, &c, &gmsg)) != CH_OK) {
+        if ((r.error = (uint16_t)chi_order_guard(s, from, &c, &gmsg)) != CH_OK) {
             ch_bin_reply_add(&w, &r);
             continue;
         }
         cJSON *jf = c.client_order_id[0] != '\0' ? cJSON_CreateArray() : NULL;
-        s->cur_fills = jf;
+        chi_collect k = {.fills = jf, .bin = true};
         ch_command_result res;
-        ch_err oe = chi_exec(s, &c, &res);
-        s->cur_fills = NULL;
-        s->bin_active = false;
-        if (oe == CH_OK && s->cur_stp && !s->cur_stp_others && res.order.filled == 0 &&
+        ch_err oe = chi_exec_collect(s, &c, &res, &k);
+        if (oe == CH_OK && k.stp && !k.stp_others && res.order.filled == 0 &&
             res.order.status == CH_STATUS_CANCELLED)
             oe = CH_ESELF_TRADE;
         if (oe != CH_OK) {
@@ -189,7 +185,8 @@ uint8_t *chi_handle_bin(ch_server *s, const uint8_t *body, size_t len, size_t *o
 /* One binary message of the table (not the compact order.batch): decoded
  * into the request JSON would carry, run by the same handler, the result
  * encoded by the same table (owned: free()). */
-uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *out_len)
+uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *body, size_t len,
+                        size_t *out_len)
 {
     s->requests++;
     const ch_msg *m = NULL;
@@ -202,9 +199,9 @@ uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *o
         e = CH_EBADREQ;
         msg = "request too large";
     } else if (e == CH_OK && result != NULL) {
-        e = chi_request_guard(s, j, NULL, &msg); /* the connection's rate and the key */
+        e = chi_request_guard(s, from, j, NULL, &msg); /* the connection's rate and the key */
         if (e == CH_OK)
-            e = dispatch(s, m, j, result, &msg);
+            e = dispatch(s, from, m, j, result, &msg);
     } else if (e == CH_OK) {
         e = CH_ENOMEM;
     }
@@ -230,7 +227,7 @@ uint8_t *chi_handle_msg(ch_server *s, const uint8_t *body, size_t len, size_t *o
 }
 
 /* Build the reply to one request (text, owned by the caller: free()). */
-char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating)
+char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t len, bool *mutating)
 {
     s->requests++;
     const char *why = NULL;
@@ -241,7 +238,7 @@ char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating)
     const char *msg = NULL;
     cJSON *result = cJSON_CreateObject();
     *mutating = false;
-    if ((e = chi_request_guard(s, j, NULL, &msg)) != CH_OK) {
+    if ((e = chi_request_guard(s, from, j, NULL, &msg)) != CH_OK) {
         /* refused before anything else: msg says why */
     } else if (j == NULL) {
         e = CH_EBADREQ;
@@ -262,7 +259,7 @@ char *chi_handle(ch_server *s, const char *body, size_t len, bool *mutating)
             e = CH_EBADREQ; /* an unknown or mistyped field, named */
             msg = schema_why;
         } else {
-            e = dispatch(s, m, j, result, &msg);
+            e = dispatch(s, from, m, j, result, &msg);
             *mutating = m->mutating;
         }
     }
