@@ -449,6 +449,28 @@ typedef struct sim_result {
 
 typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
 
+/**
+ * A backend of the scenario's loop (sim_drive.c): the engine in process
+ * (sim_run.c) or a running chd (sim_chd.c). Each call returns false with
+ * the reason in msg.
+ */
+typedef struct sim_backend {
+    void *b;
+    bool (*list_expiry)(void *b, const sim_listing *l, char *msg, size_t cap);
+    bool (*market)(void *b, size_t k, char *msg, size_t cap);
+    bool (*open_step)(void *b, size_t k, struct sim_result *out, char *msg, size_t cap);
+    bool (*expire)(void *b, ch_time now, char *msg, size_t cap);
+    /* the flow's orders first .. first + n - 1, all due at step k */
+    bool (*orders)(void *b, size_t first, size_t n, size_t k, struct sim_result *out, char *msg,
+                   size_t cap);
+    bool (*close_step)(void *b, size_t k, struct sim_result *out, char *msg, size_t cap);
+} sim_backend;
+
+/** The scenario's steps through @p be (see sim_drive.c). */
+bool sim_drive(const sim_config *c, const sim_market *m, const sim_flow *f, sim_chain *chain,
+               const sim_backend *be, struct sim_result *out, sim_progress_fn progress, void *pctx,
+               char *msg, size_t cap);
+
 /** What a run records or plays for the equal-flow comparison (all optional). */
 typedef struct sim_run_opts {
     sim_fills *record;      /* every customer fill is appended */

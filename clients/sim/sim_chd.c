@@ -40,6 +40,12 @@ typedef struct chd_resting {
     ch_time deadline;
 } chd_resting;
 
+/* The house and pool as chd reports them, and the hedge book. */
+typedef struct chd_state {
+    double equity, delta, gamma, vega, contracts;
+    ch_client_hedge_info h;
+} chd_state;
+
 typedef struct chd_run {
     const sim_config *c;
     const sim_market *m;
@@ -67,13 +73,12 @@ typedef struct chd_run {
     char (*ivkey)[CH_CLIENT_SYMBOL_MAX];
     ch_time gexp[SIM_CHD_MARKS / SIM_X_N]; /* the expiry of each group of SIM_X_N marks */
     uint64_t split_updates;                /* market.updates sent one expiry at a time */
+    /* the loop's backend (sim_drive.c): the flow, the state at the start and
+     * after the last step, the value at the start and the PnL's peak */
+    const sim_flow *f;
+    chd_state s0, s;
+    double v0, peak;
 } chd_run;
-
-/* The house and pool as chd reports them, and the hedge book. */
-typedef struct chd_state {
-    double equity, delta, gamma, vega, contracts;
-    ch_client_hedge_info h;
-} chd_state;
 
 /* @p p with room for @p need items of @p size (NULL, @p p untouched: out of memory). */
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
@@ -548,6 +553,83 @@ static void teardown(chd_run *r)
     free(r->ivkey);
 }
 
+/* ---- the backend of sim_drive.c ------------------------------------------ */
+
+static bool be_list(void *b, const sim_listing *l, char *msg, size_t cap)
+{
+    return list_expiry(b, l, msg, cap);
+}
+
+static bool be_market(void *b, size_t k, char *msg, size_t cap)
+{
+    return market(b, k, msg, cap);
+}
+
+/* The daemon's state before the first step's orders: the run's origin. */
+static bool be_open(void *b, size_t k, sim_result *out, char *msg, size_t cap)
+{
+    (void)out;
+    chd_run *r = b;
+    if (k != 0)
+        return true;
+    if (!state(r, &r->s0, msg, cap))
+        return false;
+    r->v0 = r->s0.equity + hedge_value(&r->s0.h, r->m->s[0].spot);
+    return true;
+}
+
+static bool be_expire(void *b, ch_time now, char *msg, size_t cap)
+{
+    return expire_orders(b, now, msg, cap);
+}
+
+/* The step's orders as one order.batch. */
+static bool be_orders(void *b, size_t first, size_t n, size_t k, sim_result *out, char *msg,
+                      size_t cap)
+{
+    chd_run *r = b;
+    if (!reserve_orders(r, n)) {
+        snprintf(msg, cap, "out of memory");
+        return false;
+    }
+    size_t q = 0;
+    for (size_t i = first; i < first + n; i++) {
+        bool queued;
+        if (!prepare(r, &r->f->o[i], k, q, out, &queued, msg, cap))
+            return false;
+        if (queued)
+            r->src[q++] = i;
+    }
+    return q == 0 || send_batch(r, r->f, q, k, out, msg, cap);
+}
+
+/* The daemon's state after the step: its point. */
+static bool be_close(void *b, size_t k, sim_result *out, char *msg, size_t cap)
+{
+    chd_run *r = b;
+    const sim_market *m = r->m;
+    if (!state(r, &r->s, msg, cap))
+        return false;
+    const chd_state *s = &r->s, *s0 = &r->s0;
+    double pnl = s->equity + hedge_value(&s->h, m->s[k].spot) - r->v0;
+    r->peak = fmax(r->peak, pnl);
+    out->max_drawdown = fmax(out->max_drawdown, r->peak - pnl);
+    out->points[k] =
+        (sim_point){.t = m->s[k].t,
+                    .spot = m->s[k].spot,
+                    .atm_vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level,
+                    .option_delta = s->delta,
+                    .hedge_position = s->h.position,
+                    .gamma = s->gamma,
+                    .vega = s->vega,
+                    .pnl = pnl,
+                    .hedge_cost = (s->h.fees - s0->h.fees) + (s->h.slippage - s0->h.slippage) -
+                                  (s->h.funding - s0->h.funding),
+                    .pool_contracts = s->contracts};
+    out->n_points = k + 1;
+    return true;
+}
+
 bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, const char *endpoint,
                  const char *key, sim_result *out, sim_progress_fn progress, void *pctx, char *msg,
                  size_t cap)
@@ -577,71 +659,16 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, co
         if (err != CH_OK)
             ok = call_fail(&r, "stats, risk and positions before the run", err, msg, cap);
     }
-    chd_state s0 = {0}, s;
-    double v0 = 0, peak = 0;
-    size_t next = 0;
-    for (size_t k = 0; ok && k < m->n; k++) {
-        size_t added = sim_chain_update(c, m, k, r.chain);
-        if (added == SIZE_MAX) {
-            snprintf(msg, cap, "more than %d expiries: shorten the scenario", SIM_CHAIN_MAX);
-            ok = false;
-            break;
-        }
-        for (size_t i = r.chain->n - added; ok && i < r.chain->n; i++)
-            ok = list_expiry(&r, &r.chain->l[i], msg, cap);
-        if (!ok || !market(&r, k, msg, cap)) {
-            ok = false;
-            break;
-        }
-        if (k == 0) {
-            if (!(ok = state(&r, &s0, msg, cap)))
-                break;
-            v0 = s0.equity + hedge_value(&s0.h, m->s[0].spot);
-        }
-        if (!(ok = expire_orders(&r, m->s[k].t, msg, cap)))
-            break;
-        size_t want = 0;
-        while (next + want < f->n && f->o[next + want].t <= m->s[k].t)
-            want++;
-        if (!reserve_orders(&r, want)) {
-            snprintf(msg, cap, "out of memory");
-            ok = false;
-            break;
-        }
-        size_t n = 0;
-        for (; ok && next < f->n && f->o[next].t <= m->s[k].t; next++) {
-            bool queued;
-            ok = prepare(&r, &f->o[next], k, n, out, &queued, msg, cap);
-            if (ok && queued)
-                r.src[n++] = next;
-        }
-        if (ok && n > 0)
-            ok = send_batch(&r, f, n, k, out, msg, cap);
-        if (!ok || !(ok = state(&r, &s, msg, cap)))
-            break;
-        double pnl = s.equity + hedge_value(&s.h, m->s[k].spot) - v0;
-        peak = fmax(peak, pnl);
-        out->max_drawdown = fmax(out->max_drawdown, peak - pnl);
-        out->points[k] =
-            (sim_point){.t = m->s[k].t,
-                        .spot = m->s[k].spot,
-                        .atm_vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level,
-                        .option_delta = s.delta,
-                        .hedge_position = s.h.position,
-                        .gamma = s.gamma,
-                        .vega = s.vega,
-                        .pnl = pnl,
-                        .hedge_cost = (s.h.fees - s0.h.fees) + (s.h.slippage - s0.h.slippage) -
-                                      (s.h.funding - s0.h.funding),
-                        .pool_contracts = s.contracts};
-        out->n_points = k + 1;
-        if (progress != NULL)
-            progress(pctx, k + 1, m->n);
-    }
-    if (ok && next < f->n) {
-        snprintf(msg, cap, "flow: %zu orders after the scenario's end", f->n - next);
-        ok = false;
-    }
+    r.f = f;
+    sim_backend be = {.b = &r,
+                      .list_expiry = be_list,
+                      .market = be_market,
+                      .open_step = be_open,
+                      .expire = be_expire,
+                      .orders = be_orders,
+                      .close_step = be_close};
+    ok = ok && sim_drive(c, m, f, r.chain, &be, out, progress, pctx, msg, cap);
+    const chd_state s0 = r.s0, s = r.s;
     if (ok) {
         ch_err err = ch_client_stats(r.cl, &st1);
         if (err == CH_OK)

@@ -77,6 +77,13 @@ typedef struct run {
     /* marks for the engine */
     ch_time *mk_exp;
     double *mk_strike, *mk_vol;
+    /* the loop's backend (sim_drive.c): the flow, and what a step measures */
+    const sim_run_config *rc;
+    const sim_flow *f;
+    double hedge_pos;                       /* the hedge held through the last move */
+    double e0, h0, e_pre, h_pre;            /* equity and hedge value: first, and before trading */
+    double e_prev, h_prev, fund_prev, peak; /* ... after the last step's trading */
+    double fees0, slip0;                    /* the hedge's costs before this step's hedging */
 } run;
 
 /* The resting order `id`, or NULL (a short list: orders live for hours). */
@@ -471,6 +478,131 @@ static void point(const run *r, size_t k, double pnl, sim_point *p)
                      .pool_contracts = contracts};
 }
 
+/* ---- the backend of sim_drive.c ------------------------------------------ */
+
+static bool be_list(void *b, const sim_listing *l, char *msg, size_t cap)
+{
+    return list_expiry(b, l, msg, cap);
+}
+
+static bool be_market(void *b, size_t k, char *msg, size_t cap)
+{
+    run *r = b;
+    r->hedge_pos = ch_hedger_book(r->h)->position; /* held through the move */
+    return market(r, k, msg, cap);
+}
+
+/* Before trading: the move since the last step, attributed. */
+static bool be_open(void *b, size_t k, sim_result *out, char *msg, size_t cap)
+{
+    (void)msg;
+    (void)cap;
+    run *r = b;
+    const ch_hedge_book *hb = ch_hedger_book(r->h);
+    r->e_pre = equity(r);
+    r->h_pre = hedge_value(r);
+    if (k == 0) {
+        r->e0 = r->e_pre;
+        r->h0 = r->h_pre;
+    } else {
+        double explained;
+        attribute(r, k, r->hedge_pos, out->pnl, &explained);
+        out->pnl[SIM_PNL_FUNDING] += hb->funding - r->fund_prev;
+        out->pnl[SIM_PNL_OTHER] += (r->e_pre - r->e_prev) + (r->h_pre - r->h_prev) - explained -
+                                   (hb->funding - r->fund_prev);
+    }
+    r->fees0 = hb->fees;
+    r->slip0 = hb->slippage;
+    r->k = k;
+    if (r->opts->model != NULL)
+        sim_model_settle(r->opts->model, k);
+    return true;
+}
+
+static bool be_expire(void *b, ch_time now, char *msg, size_t cap)
+{
+    (void)msg;
+    (void)cap;
+    expire_orders(b, now);
+    return true;
+}
+
+static bool be_orders(void *b, size_t first, size_t n, size_t k, sim_result *out, char *msg,
+                      size_t cap)
+{
+    run *r = b;
+    sim_model *md = r->opts->model;
+    bool ok = true;
+    for (size_t i = first; ok && i < first + n; i++) {
+        r->cur_order = (uint32_t)i;
+        if (md != NULL)
+            md->ordered += (double)r->f->o[i].qty;
+        ok = submit(r, r->rc, &r->f->o[i], k, out, msg, cap);
+    }
+    if (ok && (r->failed || (md != NULL && md->oom))) {
+        snprintf(msg, cap, "out of memory recording fills");
+        ok = false;
+    }
+    return ok;
+}
+
+/* After trading: the policy hedges, the step's PnL and point are recorded. */
+static bool be_close(void *b, size_t k, sim_result *out, char *msg, size_t cap)
+{
+    run *r = b;
+    const sim_market *m = r->m;
+    sim_model *md = r->opts->model;
+    ch_hedge_inputs in = {.now = m->s[k].t,
+                          .net_delta = ch_engine_net_delta(r->e, r->und),
+                          .spot = r->spot,
+                          .rate = m->rate};
+    if (!snapshot(r)) {
+        snprintf(msg, cap, "out of memory");
+        return false;
+    }
+    /* Whalley-Wilmott's horizon: the gamma-weighted mean time to expiry */
+    double g_abs = 0, g_tau = 0;
+    for (size_t i = 0; i < r->n_held; i++) {
+        in.gamma += r->held[i].gamma;
+        g_abs += fabs(r->held[i].gamma);
+        g_tau += fabs(r->held[i].gamma) * fmax(ch_years(m->s[k].t, r->held[i].expiry), 0);
+    }
+    in.tau = g_abs > 0 ? g_tau / g_abs : 30.0 / 365;
+    in.vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level;
+    ch_err err = ch_hedger_on_batch(r->h, &in, r->perp, NULL);
+    if (err != CH_OK)
+        return fail(msg, cap, "hedge policy", err);
+    /* the hedge's fills enter the engine, as chd logs them: the house's
+     * delta that risk-aware netting and the pool's quote see, and the
+     * hedge book in the LPs' NAV */
+    ch_hedge_report rep[8];
+    size_t n_rep;
+    while ((n_rep = ch_hedger_take_reports(r->h, rep, 8)) > 0)
+        for (size_t i = 0; i < n_rep; i++) {
+            ch_hedger_settle(r->h, &rep[i]);
+            if (rep[i].filled && (err = ch_engine_hedge_fill(r->e, r->und, &rep[i].exec)) != CH_OK)
+                return fail(msg, cap, "booking the hedge", err);
+        }
+    if (md != NULL)
+        sim_model_close_step(md, k);
+    const ch_hedge_book *hb = ch_hedger_book(r->h);
+    r->e_prev = equity(r);
+    r->h_prev = hedge_value(r);
+    r->fund_prev = hb->funding;
+    /* the trading phase: edge against the mark, and the hedge's costs */
+    out->pnl[SIM_PNL_SPREAD] += r->e_prev - r->e_pre;
+    out->pnl[SIM_PNL_FEES] -= hb->fees - r->fees0;
+    out->pnl[SIM_PNL_SLIPPAGE] -= hb->slippage - r->slip0;
+    out->pnl[SIM_PNL_OTHER] +=
+        (r->h_prev - r->h_pre) + (hb->fees - r->fees0) + (hb->slippage - r->slip0);
+    double pnl = (r->e_prev - r->e0) + (r->h_prev - r->h0);
+    r->peak = fmax(r->peak, pnl);
+    out->max_drawdown = fmax(out->max_drawdown, r->peak - pnl);
+    point(r, k, pnl, &out->points[k]);
+    out->n_points = k + 1;
+    return true;
+}
+
 bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m, const sim_flow *f,
              const sim_run_opts *opts, sim_result *out, sim_progress_fn progress, void *pctx,
              char *msg, size_t cap)
@@ -487,110 +619,16 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
         snprintf(msg, cap, "out of memory");
     if (ok && md != NULL)
         md->h = r.h;
-    double e_prev = 0, h_prev = 0, e0 = 0, h0 = 0, peak = 0, fund_prev = 0;
-    size_t next = 0;
-    for (size_t k = 0; ok && k < m->n; k++) {
-        size_t added = sim_chain_update(c, m, k, r.chain);
-        if (added == SIZE_MAX) {
-            snprintf(msg, cap, "more than %d expiries: shorten the scenario", SIM_CHAIN_MAX);
-            ok = false;
-            break;
-        }
-        for (size_t i = r.chain->n - added; ok && i < r.chain->n; i++)
-            ok = list_expiry(&r, &r.chain->l[i], msg, cap);
-        double hedge_pos = ch_hedger_book(r.h)->position;
-        if (!ok || !market(&r, k, msg, cap)) {
-            ok = false;
-            break;
-        }
-        const ch_hedge_book *hb = ch_hedger_book(r.h);
-        double e_pre = equity(&r), h_pre = hedge_value(&r);
-        if (k == 0) {
-            e0 = e_pre;
-            h0 = h_pre;
-        } else {
-            double explained;
-            attribute(&r, k, hedge_pos, out->pnl, &explained);
-            out->pnl[SIM_PNL_FUNDING] += hb->funding - fund_prev;
-            out->pnl[SIM_PNL_OTHER] +=
-                (e_pre - e_prev) + (h_pre - h_prev) - explained - (hb->funding - fund_prev);
-        }
-        double fees0 = hb->fees, slip0 = hb->slippage;
-        r.k = k;
-        if (md != NULL)
-            sim_model_settle(md, k);
-        expire_orders(&r, m->s[k].t);
-        for (; ok && next < f->n && f->o[next].t <= m->s[k].t; next++) {
-            r.cur_order = (uint32_t)next;
-            if (md != NULL)
-                md->ordered += (double)f->o[next].qty;
-            ok = submit(&r, rc, &f->o[next], k, out, msg, cap);
-        }
-        if (ok && (r.failed || (md != NULL && md->oom))) {
-            snprintf(msg, cap, "out of memory recording fills");
-            ok = false;
-        }
-        if (!ok)
-            break;
-        ch_hedge_inputs in = {.now = m->s[k].t,
-                              .net_delta = ch_engine_net_delta(r.e, r.und),
-                              .spot = r.spot,
-                              .rate = m->rate};
-        if (!snapshot(&r)) {
-            snprintf(msg, cap, "out of memory");
-            ok = false;
-            break;
-        }
-        /* Whalley-Wilmott's horizon: the gamma-weighted mean time to expiry */
-        double g_abs = 0, g_tau = 0;
-        for (size_t i = 0; i < r.n_held; i++) {
-            in.gamma += r.held[i].gamma;
-            g_abs += fabs(r.held[i].gamma);
-            g_tau += fabs(r.held[i].gamma) * fmax(ch_years(m->s[k].t, r.held[i].expiry), 0);
-        }
-        in.tau = g_abs > 0 ? g_tau / g_abs : 30.0 / 365;
-        in.vol = sim_surface_vol(&m->surf, 30.0 / 365, 0) * m->s[k].level;
-        ch_err err = ch_hedger_on_batch(r.h, &in, r.perp, NULL);
-        if (err != CH_OK) {
-            ok = fail(msg, cap, "hedge policy", err);
-            break;
-        }
-        /* the hedge's fills enter the engine, as chd logs them: the house's
-         * delta that risk-aware netting and the pool's quote see, and the
-         * hedge book in the LPs' NAV */
-        ch_hedge_report rep[8];
-        size_t n_rep;
-        while (ok && (n_rep = ch_hedger_take_reports(r.h, rep, 8)) > 0)
-            for (size_t i = 0; i < n_rep && ok; i++) {
-                ch_hedger_settle(r.h, &rep[i]);
-                if (rep[i].filled &&
-                    (err = ch_engine_hedge_fill(r.e, r.und, &rep[i].exec)) != CH_OK)
-                    ok = fail(msg, cap, "booking the hedge", err);
-            }
-        if (!ok)
-            break;
-        if (md != NULL)
-            sim_model_close_step(md, k);
-        e_prev = equity(&r);
-        h_prev = hedge_value(&r);
-        fund_prev = hb->funding;
-        /* the trading phase: edge against the mark, and the hedge's costs */
-        out->pnl[SIM_PNL_SPREAD] += e_prev - e_pre;
-        out->pnl[SIM_PNL_FEES] -= hb->fees - fees0;
-        out->pnl[SIM_PNL_SLIPPAGE] -= hb->slippage - slip0;
-        out->pnl[SIM_PNL_OTHER] += (h_prev - h_pre) + (hb->fees - fees0) + (hb->slippage - slip0);
-        double pnl = (e_prev - e0) + (h_prev - h0);
-        peak = fmax(peak, pnl);
-        out->max_drawdown = fmax(out->max_drawdown, peak - pnl);
-        point(&r, k, pnl, &out->points[k]);
-        out->n_points = k + 1;
-        if (progress != NULL)
-            progress(pctx, k + 1, m->n);
-    }
-    if (ok && next < f->n) {
-        snprintf(msg, cap, "flow: %zu orders after the scenario's end", f->n - next);
-        ok = false;
-    }
+    r.rc = rc;
+    r.f = f;
+    sim_backend be = {.b = &r,
+                      .list_expiry = be_list,
+                      .market = be_market,
+                      .open_step = be_open,
+                      .expire = be_expire,
+                      .orders = be_orders,
+                      .close_step = be_close};
+    ok = ok && sim_drive(c, m, f, r.chain, &be, out, progress, pctx, msg, cap);
     if (ok && ch_engine_check(r.e) != CH_OK) {
         snprintf(msg, cap, "engine invariant check failed");
         ok = false;

@@ -1,0 +1,48 @@
+/*
+ * sim_drive.c - the scenario's one loop, over a backend: the engine in
+ * process (sim_run.c) or a running chd through libchclient (sim_chd.c).
+ *
+ * Each step: list the expiries the chain adds, apply the step's market
+ * data, open the step (what the backend measures before trading), cancel
+ * resting orders past their life, send the step's orders, close the step
+ * (hedging, what it records). A flow order left after the last step is an
+ * error: the flow and the scenario do not match.
+ */
+#include <stdio.h>
+
+#include "sim.h"
+
+bool sim_drive(const sim_config *c, const sim_market *m, const sim_flow *f, sim_chain *chain,
+               const sim_backend *be, sim_result *out, sim_progress_fn progress, void *pctx,
+               char *msg, size_t cap)
+{
+    size_t next = 0;
+    for (size_t k = 0; k < m->n; k++) {
+        size_t added = sim_chain_update(c, m, k, chain);
+        if (added == SIZE_MAX) {
+            snprintf(msg, cap, "more than %d expiries: shorten the scenario", SIM_CHAIN_MAX);
+            return false;
+        }
+        for (size_t i = chain->n - added; i < chain->n; i++)
+            if (!be->list_expiry(be->b, &chain->l[i], msg, cap))
+                return false;
+        if (!be->market(be->b, k, msg, cap) || !be->open_step(be->b, k, out, msg, cap) ||
+            !be->expire(be->b, m->s[k].t, msg, cap))
+            return false;
+        size_t n = 0;
+        while (next + n < f->n && f->o[next + n].t <= m->s[k].t)
+            n++;
+        if (!be->orders(be->b, next, n, k, out, msg, cap))
+            return false;
+        next += n;
+        if (!be->close_step(be->b, k, out, msg, cap))
+            return false;
+        if (progress != NULL)
+            progress(pctx, k + 1, m->n);
+    }
+    if (next < f->n) {
+        snprintf(msg, cap, "flow: %zu orders after the scenario's end", f->n - next);
+        return false;
+    }
+    return true;
+}
