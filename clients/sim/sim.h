@@ -456,7 +456,7 @@ typedef void (*sim_progress_fn)(void *ctx, size_t step, size_t n_steps);
  */
 typedef struct sim_backend {
     void *b;
-    bool (*list_expiry)(void *b, const sim_listing *l, char *msg, size_t cap);
+    bool (*list)(void *b, const ch_symbol *sym, char *msg, size_t cap); /* one series */
     bool (*market)(void *b, size_t k, char *msg, size_t cap);
     bool (*open_step)(void *b, size_t k, struct sim_result *out, char *msg, size_t cap);
     bool (*expire)(void *b, ch_time now, char *msg, size_t cap);

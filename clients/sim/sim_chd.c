@@ -148,21 +148,6 @@ static bool add_symbol(chd_run *r, const char *sym, char *msg, size_t cap)
     return true;
 }
 
-static bool list_expiry(chd_run *r, const sim_listing *l, char *msg, size_t cap)
-{
-    for (size_t i = 0; i < l->n; i++)
-        for (int t = 0; t < 2; t++) {
-            ch_symbol sym = {
-                .kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry, .strike = l->strike[i]};
-            snprintf(sym.underlying, sizeof sym.underlying, "BTC");
-            char name[CH_CLIENT_SYMBOL_MAX];
-            shifted(r, sym, name, sizeof name);
-            if (!add_symbol(r, name, msg, cap))
-                return false;
-        }
-    return true;
-}
-
 static void iso_time(ch_time t, char *buf, size_t cap)
 {
     time_t s = (time_t)(t / CH_NS_PER_SEC);
@@ -555,9 +540,12 @@ static void teardown(chd_run *r)
 
 /* ---- the backend of sim_drive.c ------------------------------------------ */
 
-static bool be_list(void *b, const sim_listing *l, char *msg, size_t cap)
+/* One series, as instrument.add of its symbol in the shifted time. */
+static bool be_list(void *b, const ch_symbol *sym, char *msg, size_t cap)
 {
-    return list_expiry(b, l, msg, cap);
+    char name[CH_CLIENT_SYMBOL_MAX];
+    shifted(b, *sym, name, sizeof name);
+    return add_symbol(b, name, msg, cap);
 }
 
 static bool be_market(void *b, size_t k, char *msg, size_t cap)
@@ -661,7 +649,7 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, co
     }
     r.f = f;
     sim_backend be = {.b = &r,
-                      .list_expiry = be_list,
+                      .list = be_list,
                       .market = be_market,
                       .open_step = be_open,
                       .expire = be_expire,

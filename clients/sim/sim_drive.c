@@ -2,7 +2,7 @@
  * sim_drive.c - the scenario's one loop, over a backend: the engine in
  * process (sim_run.c) or a running chd through libchclient (sim_chd.c).
  *
- * Each step: list the expiries the chain adds, apply the step's market
+ * Each step: list the series of the expiries the chain adds, apply the step's market
  * data, open the step (what the backend measures before trading), cancel
  * resting orders past their life, send the step's orders, close the step
  * (hedging, what it records). A flow order left after the last step is an
@@ -23,9 +23,16 @@ bool sim_drive(const sim_config *c, const sim_market *m, const sim_flow *f, sim_
             snprintf(msg, cap, "more than %d expiries: shorten the scenario", SIM_CHAIN_MAX);
             return false;
         }
-        for (size_t i = chain->n - added; i < chain->n; i++)
-            if (!be->list_expiry(be->b, &chain->l[i], msg, cap))
-                return false;
+        for (size_t i = chain->n - added; i < chain->n; i++) /* a call and a put per strike */
+            for (size_t j = 0; j < chain->l[i].n; j++)
+                for (int t = 0; t < 2; t++) {
+                    ch_symbol sym = {.kind = t ? CH_PUT : CH_CALL,
+                                     .expiry = chain->l[i].expiry,
+                                     .strike = chain->l[i].strike[j]};
+                    snprintf(sym.underlying, sizeof sym.underlying, "BTC");
+                    if (!be->list(be->b, &sym, msg, cap))
+                        return false;
+                }
         if (!be->market(be->b, k, msg, cap) || !be->open_step(be->b, k, out, msg, cap) ||
             !be->expire(be->b, m->s[k].t, msg, cap))
             return false;

@@ -190,23 +190,6 @@ static bool fail(char *msg, size_t cap, const char *what, ch_err err)
     return false;
 }
 
-static bool list_expiry(run *r, const sim_listing *l, char *msg, size_t cap)
-{
-    for (size_t i = 0; i < l->n; i++)
-        for (int t = 0; t < 2; t++) {
-            ch_symbol sym = {
-                .kind = t ? CH_PUT : CH_CALL, .expiry = l->expiry, .strike = l->strike[i]};
-            snprintf(sym.underlying, sizeof sym.underlying, "BTC");
-            char name[CH_SYMBOL_MAX];
-            ch_symbol_format(&sym, name, sizeof name);
-            ch_instr_id id;
-            ch_err err = ch_engine_list(r->e, name, strlen(name), &id);
-            if (err != CH_OK && err != CH_EEXISTS)
-                return fail(msg, cap, name, err);
-        }
-    return true;
-}
-
 static bool market(run *r, size_t k, char *msg, size_t cap)
 {
     const sim_step *s = &r->m->s[k];
@@ -480,9 +463,15 @@ static void point(const run *r, size_t k, double pnl, sim_point *p)
 
 /* ---- the backend of sim_drive.c ------------------------------------------ */
 
-static bool be_list(void *b, const sim_listing *l, char *msg, size_t cap)
+/* One series, listed in the engine (already listed: fine). */
+static bool be_list(void *b, const ch_symbol *sym, char *msg, size_t cap)
 {
-    return list_expiry(b, l, msg, cap);
+    run *r = b;
+    char name[CH_SYMBOL_MAX];
+    ch_symbol_format(sym, name, sizeof name);
+    ch_instr_id id;
+    ch_err err = ch_engine_list(r->e, name, strlen(name), &id);
+    return err == CH_OK || err == CH_EEXISTS || fail(msg, cap, name, err);
 }
 
 static bool be_market(void *b, size_t k, char *msg, size_t cap)
@@ -622,7 +611,7 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
     r.rc = rc;
     r.f = f;
     sim_backend be = {.b = &r,
-                      .list_expiry = be_list,
+                      .list = be_list,
                       .market = be_market,
                       .open_step = be_open,
                       .expire = be_expire,
