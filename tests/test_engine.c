@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/match/engine_int.h" /* the margin kernels */
 #include "ch/engine.h"
 #include "ch_check.h"
 #include "fixtures.h"
@@ -816,6 +817,61 @@ START_TEST(tight_position_capacity)
 }
 END_TEST
 
+#if defined(CH_AXPY_SSE2) || defined(CH_AXPY_AVX)
+/* The same bits in n doubles (not ==: -0.0 and 0.0 differ here). */
+static bool same_bits(const double *a, const double *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x, y;
+        memcpy(&x, &a[i], sizeof x);
+        memcpy(&y, &b[i], sizeof y);
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+#endif
+
+/* The margin kernels (margin.c): the scalar loop, SSE2 and AVX give the same
+ * bits, vector and minimum, on every length the engine pads to. */
+START_TEST(margin_kernels_agree_bit_for_bit)
+{
+    CH_LINE_ALIGNED double x[64], m0[64], m1[64], m2[64];
+    uint64_t rng = 99;
+    long compared = 0;
+    for (int round = 0; round < 2000; round++) {
+        size_t n = 8 * (1 + (size_t)round % 8);
+        for (size_t i = 0; i < n; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            x[i] = ((double)(rng >> 11) / 9007199254740992.0 - 0.5) * 1e4;
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            m0[i] = m1[i] = m2[i] = ((double)(rng >> 11) / 9007199254740992.0 - 0.3) * 1e6;
+        }
+        double k = (double)(round % 21) - 10.0;
+        double a = chi_axpy_min_scalar(m0, k, x, n);
+        ck_assert(a <= 0);
+#if defined(CH_AXPY_SSE2)
+        double b = chi_axpy_min_sse2(m1, k, x, n);
+        ck_assert(same_bits(&a, &b, 1) && same_bits(m0, m1, n));
+        compared++;
+#endif
+#if defined(CH_AXPY_AVX)
+        if (__builtin_cpu_supports("avx")) {
+            double c = chi_axpy_min_avx(m2, k, x, n);
+            ck_assert(same_bits(&a, &c, 1) && same_bits(m0, m2, n));
+            compared++;
+        }
+#endif
+    }
+#if defined(CH_AXPY_SSE2)
+    ck_assert_int_ge(compared, 2000);
+#endif
+    (void)m1;
+    (void)m2;
+    (void)compared;
+}
+END_TEST
+
 START_TEST(randomized_invariants)
 {
     /* three rich accounts, one less so, two near their margin limits */
@@ -1062,6 +1118,7 @@ int main(void)
     tcase_add_test(tc, bad_orders_change_nothing);
     tcase_add_test(tc, lp_shares_at_nav);
     tcase_add_test(tc, randomized_invariants);
+    tcase_add_test(tc, margin_kernels_agree_bit_for_bit);
     tcase_add_test(tc, randomized_margin_holds);
     tcase_add_test(tc, full_side_refuses_a_new_level);
     tcase_add_test(tc, tight_position_capacity);
