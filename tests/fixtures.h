@@ -1,8 +1,9 @@
 /*
  * fixtures.h - what the engine, store and crash tests each set up the same
- * way: an engine configuration sized for a test, an empty command of a
- * type, and the BTC underlying chd lists by default (tick 0.5, band
- * 1..2,000,000 ticks, one unit per contract). Header-only, for tests.
+ * way: an engine configuration sized for a test, the BTC underlying chd
+ * lists by default (tick 0.5, band 1..2,000,000 ticks, one unit per
+ * contract), and fills compared field by field (an empty command is
+ * ch_command_make, ch/command.h). Header-only, for tests.
  */
 #ifndef CH_TESTS_FIXTURES_H
 #define CH_TESTS_FIXTURES_H
@@ -22,15 +23,6 @@ static inline ch_engine_config ch_test_engine_config(uint32_t instruments, uint3
     c.max_accounts = accounts;
     c.max_orders = orders;
     c.max_positions = positions;
-    return c;
-}
-
-/* A command of type t, every other field zero. */
-static inline ch_command ch_test_command(ch_command_type t)
-{
-    ch_command c;
-    memset(&c, 0, sizeof c);
-    c.type = t;
     return c;
 }
 

@@ -93,23 +93,23 @@ static bool scenario(run *r)
         return false;
     ch_time t0;
     ch_date_to_time(2026, 11, 25, &t0);
-    ch_command c = ch_test_command(CH_C_ADVANCE);
+    ch_command c = ch_command_make(CH_C_ADVANCE);
     c.time = t0;
     if (!step(r, &c, "advance"))
         return false;
-    c = ch_test_command(CH_C_UNDERLYING);
+    c = ch_command_make(CH_C_UNDERLYING);
     c.underlying = ch_test_btc();
     if (!step(r, &c, "underlying"))
         return false;
     const char *syms[] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P", "BTC-25DEC26-90000-C",
                           "BTC-25DEC26-90000-P", "BTC-PERP"};
     for (int i = 0; i < 5; i++) {
-        c = ch_test_command(CH_C_LIST);
+        c = ch_command_make(CH_C_LIST);
         strcpy(c.symbol, syms[i]);
         if (!step(r, &c, "list"))
             return false;
     }
-    c = ch_test_command(CH_C_MARKET);
+    c = ch_command_make(CH_C_MARKET);
     c.market.index = 100000;
     c.market.rate = 0.02;
     c.market.funding_rate = 0.0001;
@@ -126,13 +126,13 @@ static bool scenario(run *r)
         return false;
     const char *names[] = {"alice", "bob", "lp"};
     for (int i = 0; i < 3; i++) {
-        c = ch_test_command(CH_C_ACCOUNT_OPEN);
+        c = ch_command_make(CH_C_ACCOUNT_OPEN);
         strcpy(c.name, names[i]);
         c.amount = USD(5e6);
         if (!step(r, &c, "account.open"))
             return false;
     }
-    c = ch_test_command(CH_C_POOL_DEPOSIT);
+    c = ch_command_make(CH_C_POOL_DEPOSIT);
     c.account.v = 5; /* lp */
     c.amount = USD(3e6);
     if (!step(r, &c, "pool.deposit"))
@@ -150,7 +150,7 @@ static bool scenario(run *r)
                   {4, 2, CH_SELL, 12000, CH_TIF_GTC},
                   {3, 2, CH_BUY, 12000, CH_TIF_IOC}};
     for (size_t i = 0; i < sizeof orders / sizeof orders[0]; i++) {
-        c = ch_test_command(CH_C_SUBMIT);
+        c = ch_command_make(CH_C_SUBMIT);
         c.order.account.v = orders[i].acct;
         c.order.instr.v = orders[i].instr;
         c.order.side = orders[i].side;
@@ -189,7 +189,7 @@ static bool scenario(run *r)
     if (!failed_ok(r, ch_hedger_on_batch(r->h, &in, 100020, &sent), "ch_hedger_on_batch"))
         return false;
     ch_hedge_exec x = {.qty = sent, .price = 100020, .fee = fabs(sent) * 100020 * 5e-4};
-    c = ch_test_command(CH_C_HEDGE);
+    c = ch_command_make(CH_C_HEDGE);
     c.hedge.qty = x.qty;
     c.hedge.price = x.price;
     c.hedge.fee = x.fee;

@@ -125,21 +125,21 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
     if (ch_store_last_seq(cs.st) == 0) {
         ch_time t0;
         ch_date_to_time(2026, 11, 25, &t0);
-        ch_command c = ch_test_command(CH_C_ADVANCE);
+        ch_command c = ch_command_make(CH_C_ADVANCE);
         c.time = t0;
         child_step(&cs, &c);
-        c = ch_test_command(CH_C_UNDERLYING);
+        c = ch_command_make(CH_C_UNDERLYING);
         c.underlying = ch_test_btc();
         child_step(&cs, &c);
         const char *syms[N_INSTR] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P",
                                      "BTC-25DEC26-95000-C", "BTC-25DEC26-95000-P",
                                      "BTC-25DEC26-105000-C"};
         for (int i = 0; i < N_INSTR; i++) {
-            c = ch_test_command(CH_C_LIST);
+            c = ch_command_make(CH_C_LIST);
             strcpy(c.symbol, syms[i]);
             child_step(&cs, &c);
         }
-        c = ch_test_command(CH_C_MARKET);
+        c = ch_command_make(CH_C_MARKET);
         c.market.index = 100000;
         c.market.rate = 0.01;
         c.market.funding_rate = NAN;
@@ -149,13 +149,13 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
         c.market.vol[0] = 0.55;
         child_step(&cs, &c);
         for (int a = 0; a < N_ACCT - 3; a++) {
-            c = ch_test_command(CH_C_ACCOUNT_OPEN);
+            c = ch_command_make(CH_C_ACCOUNT_OPEN);
             snprintf(c.name, sizeof c.name, "trader%d", a);
             c.stp = (ch_stp)(a % 3);
             c.amount = USD(10e6);
             child_step(&cs, &c);
         }
-        c = ch_test_command(CH_C_POOL_DEPOSIT);
+        c = ch_command_make(CH_C_POOL_DEPOSIT);
         c.account.v = 3;
         c.amount = USD(5e6);
         child_step(&cs, &c);
@@ -170,7 +170,7 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
             unsigned u = (unsigned)(x >> 33);
             ch_command c;
             if (u % 10 < 6) {
-                c = ch_test_command(CH_C_SUBMIT);
+                c = ch_command_make(CH_C_SUBMIT);
                 c.order.account.v = 3 + u % (N_ACCT - 3);
                 c.order.instr.v = (u >> 4) % N_INSTR;
                 c.order.side = (ch_side)((u >> 8) & 1);
@@ -181,7 +181,7 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
                 c.order.qty = 1 + (u >> 20) % 5;
             } else if (cs.n_live > 0) {
                 size_t k = (u >> 8) % cs.n_live;
-                c = ch_test_command(CH_C_CANCEL);
+                c = ch_command_make(CH_C_CANCEL);
                 c.account = cs.owner[k];
                 c.order_id = cs.live[k];
                 cs.live[k] = cs.live[--cs.n_live];

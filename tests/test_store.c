@@ -82,20 +82,20 @@ static ch_time expiry(void)
 /* the whole set-up as commands */
 static void setup_commands(run *r)
 {
-    ch_command c = ch_test_command(CH_C_ADVANCE);
+    ch_command c = ch_command_make(CH_C_ADVANCE);
     c.time = t0();
     step(r, &c);
-    c = ch_test_command(CH_C_UNDERLYING);
+    c = ch_command_make(CH_C_UNDERLYING);
     c.underlying = ch_test_btc();
     step(r, &c);
     const char *syms[] = {"BTC-25DEC26-100000-C", "BTC-25DEC26-100000-P", "BTC-25DEC26-90000-C",
                           "BTC-25DEC26-90000-P", "BTC-PERP"};
     for (int i = 0; i < 5; i++) {
-        c = ch_test_command(CH_C_LIST);
+        c = ch_command_make(CH_C_LIST);
         strcpy(c.symbol, syms[i]);
         step(r, &c);
     }
-    c = ch_test_command(CH_C_MARKET);
+    c = ch_command_make(CH_C_MARKET);
     c.market.index = 100000;
     c.market.rate = 0.02;
     c.market.funding_rate = NAN;
@@ -109,17 +109,17 @@ static void setup_commands(run *r)
     step(r, &c);
     const char *names[] = {"alice", "bob", "carol", "lp"};
     for (int i = 0; i < 4; i++) {
-        c = ch_test_command(CH_C_ACCOUNT_OPEN);
+        c = ch_command_make(CH_C_ACCOUNT_OPEN);
         strcpy(c.name, names[i]);
         c.stp = (ch_stp)(i % 3);
         c.amount = USD(5e6);
         step(r, &c);
     }
-    c = ch_test_command(CH_C_POOL_DEPOSIT);
+    c = ch_command_make(CH_C_POOL_DEPOSIT);
     c.account.v = 6; /* lp */
     c.amount = USD(3e6);
     step(r, &c);
-    c = ch_test_command(CH_C_DEPOSIT);
+    c = ch_command_make(CH_C_DEPOSIT);
     c.account.v = 3;
     c.amount = USD(1000);
     step(r, &c);
@@ -133,7 +133,7 @@ static void random_commands(run *r, uint64_t seed, int n)
         unsigned u = (unsigned)(x >> 33);
         ch_command c;
         if (u % 10 < 7) {
-            c = ch_test_command(CH_C_SUBMIT);
+            c = ch_command_make(CH_C_SUBMIT);
             c.order.account.v = 3 + u % 3;
             c.order.instr.v = (u >> 4) % 4;
             c.order.side = (ch_side)((u >> 8) & 1);
@@ -145,11 +145,11 @@ static void random_commands(run *r, uint64_t seed, int n)
             c.order.qty = 1 + (u >> 20) % 4;
         } else if (u % 10 < 9) {
             /* cancel some resting order of an account (ids are deterministic) */
-            c = ch_test_command(CH_C_CANCEL);
+            c = ch_command_make(CH_C_CANCEL);
             c.account.v = 3 + u % 3;
             c.order_id.v = ((uint64_t)1 << 32) | (1 + (u >> 8) % 64);
         } else {
-            c = ch_test_command(CH_C_MARKET);
+            c = ch_command_make(CH_C_MARKET);
             c.market.index = 100000 + (double)((int)((u >> 8) % 2001) - 1000);
             c.market.rate = NAN;
             c.market.funding_rate = 0.0001;
@@ -231,7 +231,7 @@ START_TEST(command_round_trips)
 {
     ch_command all[14];
     for (int t = 0; t < 14; t++)
-        all[t] = ch_test_command((ch_command_type)(t + 1));
+        all[t] = ch_command_make((ch_command_type)(t + 1));
     all[12].hedge.id = UINT64_C(1798358400000000123);
     all[12].hedge.qty = 4.5;
     all[12].hedge.mark = 100020;
@@ -415,7 +415,7 @@ START_TEST(recovery_is_exact)
     ck_assert_int_eq(ch_store_foreach_fill(st, count_fill, &cnt), CH_OK);
     ck_assert_uint_eq(cnt.n, r->fills);
     /* settlement after recovery, on both, stays identical */
-    ch_command c = ch_test_command(CH_C_MARKET);
+    ch_command c = ch_command_make(CH_C_MARKET);
     c.market.index = 97000;
     c.market.rate = NAN;
     c.market.funding_rate = NAN;
@@ -482,7 +482,7 @@ START_TEST(full_map_grows)
     ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC, .map_size = 256 * 1024};
     ch_store *st;
     ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
-    ch_command c = ch_test_command(CH_C_SUBMIT);
+    ch_command c = ch_command_make(CH_C_SUBMIT);
     c.order = (ch_engine_order){.account = {3}, .instr = {0}, .side = CH_BUY, .price = 1, .qty = 1};
     for (int b = 0; b < 20; b++) {
         for (int i = 0; i < 1000; i++)
@@ -506,7 +506,7 @@ START_TEST(failed_commit_halts)
     ch_store_config sc = {.dir = dir};
     ch_store *st;
     ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
-    ch_command c = ch_test_command(CH_C_ADVANCE);
+    ch_command c = ch_command_make(CH_C_ADVANCE);
     c.time = t0();
     ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_OK);
     ck_assert_int_eq(ch_store_commit(st), CH_OK);
@@ -592,7 +592,7 @@ START_TEST(map_at_its_maximum_halts)
         .dir = dir, .durability = CH_DURABLE_NOSYNC, .map_size = 256 * 1024, .map_max = 256 * 1024};
     ch_store *st;
     ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
-    ch_command c = ch_test_command(CH_C_SUBMIT);
+    ch_command c = ch_command_make(CH_C_SUBMIT);
     c.order = (ch_engine_order){.account = {3}, .instr = {0}, .side = CH_BUY, .price = 1, .qty = 1};
     uint64_t committed = 0;
     ch_err e = CH_OK;

@@ -176,7 +176,7 @@ static void take_answers(ch_server *s, uint32_t u, ch_hedger *h)
         return;
     ch_command c[64];
     for (size_t i = 0; i < n; i++) {
-        c[i] = chi_cmd(CH_C_HEDGE_REPORT);
+        c[i] = ch_command_make(CH_C_HEDGE_REPORT);
         c[i].hedge.underlying = u;
         c[i].hedge.id = rep[i].id;
         c[i].hedge.filled = rep[i].filled;
@@ -240,7 +240,7 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
     if (o.qty == 0)
         return;
     s->hedge_next_id = o.id + 1;
-    ch_command c = chi_cmd(external ? CH_C_HEDGE_SENT : CH_C_HEDGE);
+    ch_command c = ch_command_make(external ? CH_C_HEDGE_SENT : CH_C_HEDGE);
     c.hedge.underlying = u;
     if (external) { /* logged as sent, booked when it is answered */
         c.hedge.id = o.id;

@@ -108,7 +108,7 @@ static ch_err op_instruments(ch_server *s, req_ctx *r)
 
 static ch_err op_instrument_add(ch_server *s, req_ctx *r)
 {
-    ch_command c = chi_cmd(CH_C_LIST);
+    ch_command c = ch_command_make(CH_C_LIST);
     if (ch_proto_string(r->j, "symbol", true, c.symbol, sizeof c.symbol) != CH_OK)
         FAIL(CH_EUNKNOWN_SYMBOL, "\"symbol\" must be a symbol such as BTC-27DEC26-100000-C");
     ch_command_result res;
@@ -140,7 +140,7 @@ static ch_err get_cash(req_ctx *r, const char *key, int64_t *out)
 
 static ch_err op_account_open(ch_server *s, req_ctx *r)
 {
-    ch_command c = chi_cmd(CH_C_ACCOUNT_OPEN);
+    ch_command c = ch_command_make(CH_C_ACCOUNT_OPEN);
     if (ch_proto_string(r->j, "account", true, c.name, sizeof c.name) != CH_OK)
         FAIL(CH_EBADREQ, "\"account\" must be a name of 1-31 characters");
     ch_err e = get_cash(r, "cash", &c.amount);
@@ -172,7 +172,7 @@ static ch_err op_account_open(ch_server *s, req_ctx *r)
 
 static ch_err op_account_deposit(ch_server *s, req_ctx *r)
 {
-    ch_command c = chi_cmd(CH_C_DEPOSIT);
+    ch_command c = ch_command_make(CH_C_DEPOSIT);
     ch_err e = get_account(s, r, "account", &c.account);
     if (e != CH_OK)
         return e;
@@ -191,7 +191,7 @@ static ch_err op_account_deposit(ch_server *s, req_ctx *r)
 
 static ch_err op_pool(ch_server *s, req_ctx *r, bool deposit)
 {
-    ch_command c = chi_cmd(deposit ? CH_C_POOL_DEPOSIT : CH_C_POOL_WITHDRAW);
+    ch_command c = ch_command_make(deposit ? CH_C_POOL_DEPOSIT : CH_C_POOL_WITHDRAW);
     ch_err e = get_account(s, r, "account", &c.account);
     if (e != CH_OK)
         return e;
@@ -370,7 +370,7 @@ void chi_order_rested(ch_server *s, const ch_command *c, const ch_command_result
 /* One order.new field set (also one element of order.batch). */
 static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bool has_default)
 {
-    ch_command c = chi_cmd(CH_C_SUBMIT);
+    ch_command c = ch_command_make(CH_C_SUBMIT);
     ch_err e;
     if (cJSON_GetObjectItemCaseSensitive(r->j, "account") != NULL || !has_default) {
         if ((e = get_account(s, r, "account", &c.order.account)) != CH_OK)
@@ -504,7 +504,7 @@ static ch_err order_target(ch_server *s, req_ctx *r, ch_command *c)
 
 static ch_err op_order_cancel(ch_server *s, req_ctx *r)
 {
-    ch_command c = chi_cmd(CH_C_CANCEL);
+    ch_command c = ch_command_make(CH_C_CANCEL);
     ch_err e = order_target(s, r, &c);
     if (e != CH_OK)
         return e;
@@ -521,7 +521,7 @@ static ch_err op_order_cancel(ch_server *s, req_ctx *r)
 
 static ch_err op_order_replace(ch_server *s, req_ctx *r)
 {
-    ch_command c = chi_cmd(CH_C_REPLACE);
+    ch_command c = ch_command_make(CH_C_REPLACE);
     ch_err e = order_target(s, r, &c);
     if (e != CH_OK)
         return e;

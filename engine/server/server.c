@@ -198,7 +198,7 @@ static void batch(ch_server *s, work *list)
     /* the engine clock follows the wall clock (logged, so replay agrees) */
     ch_time now = wall_now();
     if (!s->halted && now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
-        ch_command c = chi_cmd(CH_C_ADVANCE);
+        ch_command c = ch_command_make(CH_C_ADVANCE);
         c.time = now;
         chi_exec(s, &c, NULL);
     }
@@ -421,10 +421,10 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
 static ch_err seed(ch_server *s)
 {
     ch_time now = wall_now();
-    ch_command c = chi_cmd(CH_C_ADVANCE);
+    ch_command c = ch_command_make(CH_C_ADVANCE);
     c.time = now;
     ch_err e = chi_exec(s, &c, NULL);
-    c = chi_cmd(CH_C_UNDERLYING);
+    c = ch_command_make(CH_C_UNDERLYING);
     c.underlying = s->cfg.underlying;
     if (e == CH_OK)
         e = chi_exec(s, &c, NULL);
@@ -449,7 +449,7 @@ static ch_err seed(ch_server *s)
                 ch_symbol sym = {
                     .kind = t ? CH_PUT : CH_CALL, .expiry = ex, .strike = s->cfg.strikes[k]};
                 memcpy(sym.underlying, s->cfg.underlying.name, CH_UNDERLYING_MAX);
-                c = chi_cmd(CH_C_LIST);
+                c = ch_command_make(CH_C_LIST);
                 ch_symbol_format(&sym, c.symbol, sizeof c.symbol);
                 e = chi_exec(s, &c, NULL);
             }
@@ -461,13 +461,13 @@ static ch_err seed(ch_server *s)
         e = chi_exec(s, m, NULL);
     free(m);
     if (e == CH_OK && s->cfg.lp_cash > 0) {
-        c = chi_cmd(CH_C_ACCOUNT_OPEN);
+        c = ch_command_make(CH_C_ACCOUNT_OPEN);
         snprintf(c.name, sizeof c.name, "lp");
         c.amount = s->cfg.lp_cash * CH_CASH_SCALE;
         ch_command_result r;
         e = chi_exec(s, &c, &r);
         if (e == CH_OK) {
-            c = chi_cmd(CH_C_POOL_DEPOSIT);
+            c = ch_command_make(CH_C_POOL_DEPOSIT);
             c.account = r.account;
             c.amount = s->cfg.lp_cash * CH_CASH_SCALE;
             e = chi_exec(s, &c, NULL);

@@ -160,14 +160,6 @@ static inline void add_u64(cJSON *o, const char *k, uint64_t v)
     cJSON_AddStringToObject(o, k, b);
 }
 
-static inline ch_command chi_cmd(ch_command_type t)
-{
-    ch_command c;
-    memset(&c, 0, sizeof c);
-    c.type = t;
-    return c;
-}
-
 typedef struct req_ctx {
     const chi_origin *from; /* its connection and arrival (the guard's rates and keys) */
     const cJSON *j;

@@ -120,7 +120,7 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
         const ch_bin_order *o = &b.orders[i];
         ch_bin_result r;
         memset(&r, 0, sizeof r);
-        ch_command c = chi_cmd(CH_C_SUBMIT);
+        ch_command c = ch_command_make(CH_C_SUBMIT);
         c.order = (ch_engine_order){.account = acct,
                                     .instr = {o->instr},
                                     .side = (ch_side)o->side,

@@ -12,6 +12,7 @@
 #define CH_COMMAND_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "ch/api.h"
 #include "ch/engine.h"
@@ -91,6 +92,15 @@ typedef struct ch_command_result {
     ch_account_id account;  /* ACCOUNT_OPEN */
     int64_t value;          /* CANCEL: cancelled qty; POOL_*: shares or cash */
 } ch_command_result;
+
+/** A command of type @p t, every other field zero. */
+static inline ch_command ch_command_make(ch_command_type t)
+{
+    ch_command c;
+    memset(&c, 0, sizeof c);
+    c.type = t;
+    return c;
+}
 
 /** Apply @p c to @p e. @return the engine's result code (also in @p res, may be NULL). */
 CH_API ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *res);
