@@ -17,7 +17,8 @@ if(CH_FUZZ)
   # coverage for libFuzzer in every library, not only in the fuzz targets
   # (which add -fsanitize=fuzzer when they link)
   target_compile_options(ch_options INTERFACE
-    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
+    -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+    -fno-sanitize-recover=all)  # undefined behaviour stops the fuzzer with an artifact
   target_link_options(ch_options INTERFACE -fsanitize=address,undefined)
 endif()
 

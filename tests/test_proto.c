@@ -112,7 +112,7 @@ START_TEST(json_fields)
         "+026-11-25T08:00:00Z", "2026-+1-25T08:00:00Z", "2026-11- 5T08:00:00Z",
         "2026-11-25T 8:00:00Z", "2026-11-25T08:-1:00Z", "2026-11-25T08:00:6Z",
         "2026-11-25T08:00",     "2026-11-25",           "2026-02-30T08:00:00Z",
-        "2026-11-25T24:00:00Z", "2026-11-25 08:00:00Z", ""};
+        "2026-11-25T24:00:00Z", "2026-11-25 08:00:00Z", "9999-11-25T08:00:00Z", ""};
     for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "t", bad_times[i]);
@@ -124,6 +124,8 @@ START_TEST(json_fields)
     ck_assert_int_eq(d2, day);
     ck_assert_int_eq(ch_date_parse("2026-11-2", &d2), CH_EBADDATE);
     ck_assert_int_eq(ch_date_parse("-026-11-25", &d2), CH_EBADDATE);
+    ck_assert_int_eq(ch_date_parse("2261-12-31", &d2), CH_OK); /* ch_time's last year */
+    ck_assert_int_eq(ch_date_parse("2262-01-01", &d2), CH_EBADDATE);
 }
 END_TEST
 

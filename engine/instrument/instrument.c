@@ -85,7 +85,8 @@ ch_err ch_date_parse(const char *s, ch_time *out)
 
 ch_err ch_date_to_time(int year, int month, int day, ch_time *out)
 {
-    if (year < 1970 || year > 9999 || month < 1 || month > 12 || day < 1 ||
+    /* ch_time (int64 ns since 1970) ends on 11 April 2262 */
+    if (year < 1970 || year > 2261 || month < 1 || month > 12 || day < 1 ||
         day > days_in_month(year, month))
         return CH_EBADDATE;
     *out = days_from_civil(year, month, day) * 86400 * CH_NS_PER_SEC;

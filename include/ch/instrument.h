@@ -65,7 +65,8 @@ CH_API ch_err ch_symbol_format(const ch_symbol *sym, char *buf, size_t cap);
 
 /**
  * ns since epoch of 00:00 UTC on a civil date; CH_EBADDATE if the date does
- * not exist or the year is outside 1970..9999.
+ * not exist or the year is outside 1970..2261 (ch_time, int64 nanoseconds,
+ * ends in April 2262).
  */
 CH_API ch_err ch_date_to_time(int year, int month, int day, ch_time *out);
 
