@@ -108,11 +108,19 @@ START_TEST(json_fields)
     ck_assert_int_eq(ch_proto_time(j, "tb", &tm, &has), CH_EBADREQ);
     cJSON_Delete(j);
     /* digits where digits stand: no sign, no space, no short field */
-    static const char *const bad_times[] = {
-        "+026-11-25T08:00:00Z", "2026-+1-25T08:00:00Z", "2026-11- 5T08:00:00Z",
-        "2026-11-25T 8:00:00Z", "2026-11-25T08:-1:00Z", "2026-11-25T08:00:6Z",
-        "2026-11-25T08:00",     "2026-11-25",           "2026-02-30T08:00:00Z",
-        "2026-11-25T24:00:00Z", "2026-11-25 08:00:00Z", "9999-11-25T08:00:00Z", ""};
+    static const char *const bad_times[] = {"+026-11-25T08:00:00Z",
+                                            "2026-+1-25T08:00:00Z",
+                                            "2026-11- 5T08:00:00Z",
+                                            "2026-11-25T 8:00:00Z",
+                                            "2026-11-25T08:-1:00Z",
+                                            "2026-11-25T08:00:6Z",
+                                            "2026-11-25T08:00",
+                                            "2026-11-25",
+                                            "2026-02-30T08:00:00Z",
+                                            "2026-11-25T24:00:00Z",
+                                            "2026-11-25 08:00:00Z",
+                                            "9999-11-25T08:00:00Z",
+                                            ""};
     for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "t", bad_times[i]);
