@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "ch/cli.h"
 #include "ch/client.h"
 #include "ch/proto_bin.h"
 
@@ -283,11 +284,15 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
             chd = argv[++i];
-        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            g_secs = bench_arg("bench_e2e", "--seconds", argv[++i], 0.01, 86400);
-        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc)
-            g_batch = (int)bench_arg("bench_e2e", "--batch", argv[++i], 1, 5000);
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            if (!ch_cli_double("bench_e2e", "--seconds", argv[++i], 0.01, 86400, &g_secs))
+                return 2;
+        } else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) {
+            long v;
+            if (!ch_cli_long("bench_e2e", "--batch", argv[++i], 1, 5000, &v))
+                return 2;
+            g_batch = (int)v;
+        } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)
             smoke = 1;

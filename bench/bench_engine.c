@@ -31,6 +31,7 @@
 
 #include "bench_feed.h"
 #include "bench_util.h"
+#include "ch/cli.h"
 #include "ch/engine.h"
 
 #define N_EXP    10
@@ -286,9 +287,12 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
             n_ops = strtoull(argv[++i], NULL, 10);
-        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = (int)bench_arg("bench_engine", "--rounds", argv[++i], 1, 99);
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            long v;
+            if (!ch_cli_long("bench_engine", "--rounds", argv[++i], 1, 99, &v))
+                return 2;
+            rounds = (int)v;
+        } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--by-kind") == 0)
             by_kind = true;

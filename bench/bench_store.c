@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench_util.h"
+#include "ch/cli.h"
 #include "ch/store.h"
 
 static char base[256];
@@ -220,9 +221,10 @@ int main(int argc, char **argv)
     const char *json = NULL;
     snprintf(base, sizeof base, "/tmp/ch-bench-store-%d", (int)getpid());
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
-            secs = bench_arg("bench_store", "--seconds", argv[++i], 0.01, 86400);
-        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
+            if (!ch_cli_double("bench_store", "--seconds", argv[++i], 0.01, 86400, &secs))
+                return 2;
+        } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)
             secs = 0.2;

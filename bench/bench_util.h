@@ -5,7 +5,6 @@
 #ifndef CH_BENCH_UTIL_H
 #define CH_BENCH_UTIL_H
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,21 +93,6 @@ static inline double bench_timer_overhead_ns(void)
     double p50 = bench_pct(&l, 0.5);
     free(l.v);
     return p50;
-}
-
-/* A numeric option's value: all of @p v a number in [lo, hi]; otherwise
- * the program says so and exits 2. */
-static inline double bench_arg(const char *prog, const char *opt, const char *v, double lo,
-                               double hi)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(v, &end);
-    if (errno != 0 || end == v || *end != '\0' || !(d >= lo && d <= hi)) {
-        fprintf(stderr, "%s: %s: expected a number in [%g, %g], not '%s'\n", prog, opt, lo, hi, v);
-        exit(2);
-    }
-    return d;
 }
 
 /* Open the --json file for writing, or say why not (NULL). */
