@@ -230,26 +230,10 @@ typedef struct chain_ctx {
     chain_exp e[SIM_TENORS_MAX];
 } chain_ctx;
 
+/* Deribit writes expiries as the symbols do ("5JAN24", "25DEC26"). */
 static bool parse_deribit_date(const char *s, ch_time *t)
 {
-    static const char *const mon[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                      "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
-    /* D or DD, the month's three letters, YY: "5JAN24", "25DEC26" */
-    size_t nd = s[0] >= '0' && s[0] <= '9' ? (s[1] >= '0' && s[1] <= '9' ? 2 : 1) : 0;
-    if (nd == 0 || strlen(s) != nd + 5)
-        return false;
-    int d = nd == 2 ? (s[0] - '0') * 10 + (s[1] - '0') : s[0] - '0';
-    char m[4] = {s[nd], s[nd + 1], s[nd + 2], '\0'};
-    const char *yy = s + nd + 3;
-    if (yy[0] < '0' || yy[0] > '9' || yy[1] < '0' || yy[1] > '9')
-        return false;
-    int y = (yy[0] - '0') * 10 + (yy[1] - '0');
-    for (int i = 0; i < 12; i++)
-        if (strcmp(m, mon[i]) == 0 && ch_date_to_time(2000 + y, i + 1, d, t) == CH_OK) {
-            *t += CH_EXPIRY_HOUR_UTC * SIM_HOUR;
-            return true;
-        }
-    return false;
+    return ch_expiry_parse(s, strlen(s), t) == CH_OK;
 }
 
 enum {

@@ -83,6 +83,29 @@ ch_err ch_date_parse(const char *s, ch_time *out)
     return d < 0 ? CH_EBADDATE : ch_date_to_time(y, m, d, out);
 }
 
+ch_err ch_expiry_parse(const char *e, size_t el, ch_time *out)
+{
+    /* DMMMYY or DDMMMYY */
+    if (el != 6 && el != 7)
+        return CH_EBADSYMBOL;
+    size_t dl = el - 5;
+    int day = digits(e, (int)dl), month = 0;
+    for (int m = 0; m < 12; m++) {
+        if (memcmp(e + dl, k_months[m], 3) == 0) {
+            month = m + 1;
+            break;
+        }
+    }
+    int yy = digits(e + dl + 3, 2);
+    ch_time midnight;
+    if (day < 0 || month == 0 || yy < 0)
+        return CH_EBADSYMBOL;
+    if (ch_date_to_time(2000 + yy, month, day, &midnight) != CH_OK)
+        return CH_EBADDATE;
+    *out = midnight + (int64_t)CH_EXPIRY_HOUR_UTC * 3600 * CH_NS_PER_SEC;
+    return CH_OK;
+}
+
 ch_err ch_date_to_time(int year, int month, int day, ch_time *out)
 {
     /* ch_time (int64 ns since 1970) ends on 11 April 2262 */
@@ -146,32 +169,9 @@ ch_err ch_symbol_parse(const char *s, size_t len, ch_symbol *out)
     if (nf != 4)
         return CH_EBADSYMBOL;
 
-    /* expiry DMMMYY or DDMMMYY */
-    const char *e = f[1];
-    size_t el = fl[1];
-    if (el != 6 && el != 7)
-        return CH_EBADSYMBOL;
-    size_t dl = el - 5;
-    int day = 0;
-    for (size_t i = 0; i < dl; i++) {
-        if (!is_digit(e[i]))
-            return CH_EBADSYMBOL;
-        day = day * 10 + (e[i] - '0');
-    }
-    int month = 0;
-    for (int m = 0; m < 12; m++) {
-        if (memcmp(e + dl, k_months[m], 3) == 0) {
-            month = m + 1;
-            break;
-        }
-    }
-    if (month == 0 || !is_digit(e[dl + 3]) || !is_digit(e[dl + 4]))
-        return CH_EBADSYMBOL;
-    int year = 2000 + (e[dl + 3] - '0') * 10 + (e[dl + 4] - '0');
-    ch_time midnight;
-    if (ch_date_to_time(year, month, day, &midnight) != CH_OK)
-        return CH_EBADDATE;
-    sym.expiry = midnight + (int64_t)CH_EXPIRY_HOUR_UTC * 3600 * CH_NS_PER_SEC;
+    ch_err ee = ch_expiry_parse(f[1], fl[1], &sym.expiry);
+    if (ee != CH_OK)
+        return ee;
 
     /* strike */
     const char *k = f[2];

@@ -78,6 +78,13 @@ CH_API ch_err ch_date_to_time(int year, int month, int day, ch_time *out);
  */
 CH_API ch_err ch_date_parse(const char *s, ch_time *out);
 
+/**
+ * An expiry as symbols write it, DMMMYY or DDMMMYY ("5JAN27", "25DEC26"),
+ * the @p len bytes at @p s: its time, CH_EXPIRY_HOUR_UTC on that day.
+ * @return CH_OK, CH_EBADSYMBOL (malformed) or CH_EBADDATE (no such day).
+ */
+CH_API ch_err ch_expiry_parse(const char *s, size_t len, ch_time *out);
+
 /** Per-underlying settings (from configuration). */
 typedef struct ch_underlying_config {
     char name[CH_UNDERLYING_MAX];
