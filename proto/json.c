@@ -161,14 +161,6 @@ ch_err ch_proto_order_id(const cJSON *o, const char *key, ch_order_id *out)
     return CH_OK;
 }
 
-/* Two decimal digits at p (never past a NUL), or -1. */
-static int two_digits(const char *p)
-{
-    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-        return -1;
-    return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
 ch_err ch_proto_time(const cJSON *o, const char *key, ch_time *out, bool *present)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -186,12 +178,8 @@ ch_err ch_proto_time(const cJSON *o, const char *key, ch_time *out, bool *presen
     if (!cJSON_IsString(v) || v->valuestring == NULL)
         return CH_EBADREQ;
     const char *s = v->valuestring;
-    ch_time day;
-    if (ch_date_parse(s, &day) != CH_OK || s[10] != 'T')
-        return CH_EBADREQ;
-    int h = two_digits(s + 11), mi = h < 0 || s[13] != ':' ? -1 : two_digits(s + 14);
-    int se = mi < 0 || s[16] != ':' ? -1 : two_digits(s + 17);
-    if (h < 0 || mi < 0 || se < 0 || h > 23 || mi > 59 || se > 59)
+    ch_time second;
+    if (ch_datetime_parse(s, &second) != CH_OK)
         return CH_EBADREQ;
     const char *p = s + 19;
     int64_t frac = 0, scale = CH_NS_PER_SEC;
@@ -209,7 +197,7 @@ ch_err ch_proto_time(const cJSON *o, const char *key, ch_time *out, bool *presen
     }
     if (strcmp(p, "Z") != 0)
         return CH_EBADREQ;
-    *out = day + ((int64_t)h * 3600 + mi * 60 + se) * CH_NS_PER_SEC + frac;
+    *out = second + frac;
     return CH_OK;
 }
 

@@ -83,6 +83,19 @@ ch_err ch_date_parse(const char *s, ch_time *out)
     return d < 0 ? CH_EBADDATE : ch_date_to_time(y, m, d, out);
 }
 
+ch_err ch_datetime_parse(const char *s, ch_time *out)
+{
+    ch_time day;
+    if (ch_date_parse(s, &day) != CH_OK || s[10] != 'T')
+        return CH_EBADDATE;
+    int h = digits(s + 11, 2), mi = h < 0 || s[13] != ':' ? -1 : digits(s + 14, 2);
+    int se = mi < 0 || s[16] != ':' ? -1 : digits(s + 17, 2);
+    if (h < 0 || mi < 0 || se < 0 || h > 23 || mi > 59 || se > 59)
+        return CH_EBADDATE;
+    *out = day + ((int64_t)h * 3600 + mi * 60 + se) * CH_NS_PER_SEC;
+    return CH_OK;
+}
+
 ch_err ch_expiry_parse(const char *e, size_t el, ch_time *out)
 {
     /* DMMMYY or DDMMMYY */

@@ -79,6 +79,12 @@ CH_API ch_err ch_date_to_time(int year, int month, int day, ch_time *out);
 CH_API ch_err ch_date_parse(const char *s, ch_time *out);
 
 /**
+ * The same followed by "THH:MM:SS" (19 characters, UTC): that second.
+ * Reads at most s[0..18] and never past a NUL. @return CH_OK or CH_EBADDATE.
+ */
+CH_API ch_err ch_datetime_parse(const char *s, ch_time *out);
+
+/**
  * An expiry as symbols write it, DMMMYY or DDMMMYY ("5JAN27", "25DEC26"),
  * the @p len bytes at @p s: its time, CH_EXPIRY_HOUR_UTC on that day.
  * @return CH_OK, CH_EBADSYMBOL (malformed) or CH_EBADDATE (no such day).
