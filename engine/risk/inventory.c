@@ -230,8 +230,7 @@ void ch_inventory_totals(const ch_inventory *inv, ch_risk_totals *out)
 size_t ch_inventory_buckets(const ch_inventory *inv, ch_bucket *out, size_t max)
 {
     for (size_t i = 0; i < inv->nb && i < max; i++)
-        out[i] = (ch_bucket){
-            .expiry = inv->b[i].expiry, .strike = inv->b[i].strike, .net = inv->b[i].net};
+        ch_inventory_bucket_at(inv, i, &out[i]);
     return inv->nb;
 }
 
