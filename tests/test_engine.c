@@ -582,6 +582,10 @@ END_TEST
 
 START_TEST(bad_orders_change_nothing)
 {
+    /* a position query for an account or series that does not exist: 0 */
+    ck_assert_int_eq(ch_engine_position(eng, (ch_account_id){40}, C100), 0); /* not opened */
+    ck_assert_int_eq(ch_engine_position(eng, (ch_account_id){1u << 30}, C100), 0);
+    ck_assert_int_eq(ch_engine_position(eng, alice, (ch_instr_id){1u << 30}), 0);
     int64_t tot0, ext0;
     ch_engine_cash_totals(eng, &tot0, &ext0);
     order(alice, C100, CH_BUY, 5000, 0, CH_TIF_GTC, CH_EBADQTY);

@@ -145,6 +145,8 @@ ch_err ch_engine_positions(const ch_engine *e, ch_account_id id,
 
 int64_t ch_engine_position(const ch_engine *e, ch_account_id acct, ch_instr_id instr)
 {
+    if (acct.v >= e->n_acct || instr.v >= e->cfg.max_instruments)
+        return 0; /* no such account or series: no position (and no read past the index) */
     uint32_t k = chi_pos_find(e, acct.v, instr.v);
     return k == NIL ? 0 : e->pos[k].qty;
 }
