@@ -3,6 +3,7 @@ daemon in a temporary folder, the audit dump, the acknowledged-work check,
 and the daemon's memory and file descriptors from /proc.
 
 Call configure(CHD, CHCTL, LIBCHCLIENT) before using anything else."""
+import faulthandler
 import json
 import os
 import signal
@@ -20,6 +21,15 @@ def configure(chd, chctl, lib):
     global CHD, CHCTL
     CHD, CHCTL = chd, chctl
     os.environ["CH_CLIENT_LIB"] = lib
+
+
+def watchdog(seconds):
+    """A test that hangs prints where (every thread's Python stack) and ends
+    after `seconds`, below ctest's timeout, instead of being killed silently.
+    CH_TEST_WATCHDOG overrides the time (0: off)."""
+    seconds = int(os.environ.get("CH_TEST_WATCHDOG", seconds))
+    if seconds > 0:
+        faulthandler.dump_traceback_later(seconds, exit=True)
 
 
 def client_module():
@@ -59,10 +69,17 @@ class Daemon:
                 "--durability", durability]
         if self.config:
             args += ["--config", self.config]
-        self.proc = subprocess.Popen(args + self.extra, stderr=self.log)
-        for _ in range(100):  # wait until it answers
+        # stdout too goes to the log: a daemon left behind by a failed test
+        # must not hold ctest's output pipe open
+        self.proc = subprocess.Popen(args + self.extra, stdout=self.log, stderr=self.log)
+        # wait until it answers (30 s at most): a refused dial is retried at
+        # once; a request is given 2 s, so that a loaded machine does not
+        # leave timed-out requests behind (closing a REQ socket with one in
+        # flight is where NNG 1.5.2's nng_close can hang, upstream #1543)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             try:
-                with cm.Client(self.req, timeout_ms=200) as c:
+                with cm.Client(self.req, timeout_ms=2000) as c:
                     c.hello()
                     self.key = cm.admin_key(self.dir)
                     return

@@ -32,6 +32,7 @@ import chd_harness  # noqa: E402
 from chd_harness import Daemon  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
+chd_harness.watchdog(280)  # ctest stops it at 300 s
 from chclient import (ChError, Client, Subscriber, TransportError,  # noqa: E402
                       decode_batch_reply, encode_batch)
 

@@ -26,6 +26,7 @@ import chd_harness  # noqa: E402
 from chd_harness import Daemon  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
+chd_harness.watchdog(110)  # ctest stops it at 120 s
 
 # the daemon's settings, given explicitly so the in-process run can use the same
 # on price alone, so that the in-process engine can be compared fill for fill:

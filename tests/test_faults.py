@@ -27,6 +27,7 @@ import chd_harness  # noqa: E402
 from chd_harness import Daemon, Ledger, open_traders  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
+chd_harness.watchdog(280)  # ctest stops it at 300 s
 from chclient import ChError, Client, TransportError  # noqa: E402
 
 

@@ -33,6 +33,7 @@ import chd_harness  # noqa: E402
 from chd_harness import Daemon, free_port  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
+chd_harness.watchdog(280)  # ctest stops it at 300 s
 from chclient import ChError, Client, TransportError  # noqa: E402
 
 SP_REQ = b"\x00SP\x00\x00\x30\x00\x00"  # SP header, protocol REQ (0x30)
