@@ -27,7 +27,9 @@
 #include "../engine/core/bin_io.h"
 #include "ch/limits.h"
 #include "ch/proto_bin.h"
+#include "req.h"
 #include "strict.h"
+#include "ch/proto.h"
 #include "../engine/core/alloc.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -574,24 +576,39 @@ uint8_t *ch_msg_bin_encode_reply(const ch_msg *m, uint64_t id, ch_err e, const c
 
 /* ---- decoding ---- */
 
-static cJSON *dec_str(chi_rd *r, uint32_t max)
+/* The binary reader, into typed values (ch/proto_req.h) in an arena. */
+typedef struct chi_dec {
+    chi_rd r;
+    ch_req_arena **arena;
+    bool utf8;  /* a request: every string valid UTF-8, as JSON's are */
+    bool nomem; /* the arena ran out (r.bad is set too) */
+} chi_dec;
+
+static void *take_mem(chi_dec *d, size_t n)
 {
-    size_t n = (size_t)chi_get(r, 2);
-    const uint8_t *b = chi_take(r, n);
-    if (b == NULL || n > max || memchr(b, 0, n) != NULL) {
-        r->bad = true;
+    void *p = chi_arena_alloc(d->arena, n);
+    if (p == NULL)
+        d->nomem = d->r.bad = true;
+    return p;
+}
+
+/* A string of at most @p max bytes, no NUL, copied NUL-terminated into the arena. */
+static const char *dec_str(chi_dec *d, uint32_t max, uint32_t *len)
+{
+    size_t n = (size_t)chi_get(&d->r, 2);
+    const uint8_t *b = chi_take(&d->r, n);
+    if (b == NULL || n > max || memchr(b, 0, n) != NULL ||
+        (d->utf8 && !ch_utf8_valid((const char *)b, n))) {
+        d->r.bad = true;
         return NULL;
     }
-    char *s = ch_malloc(n + 1);
-    if (s == NULL) {
-        r->bad = true;
+    char *s = take_mem(d, n + 1);
+    if (s == NULL)
         return NULL;
-    }
     memcpy(s, b, n);
-    s[n] = '\0';
-    cJSON *v = cJSON_CreateString(s);
-    free(s);
-    return v;
+    if (len != NULL)
+        *len = (uint32_t)n;
+    return s;
 }
 
 static bool get_f64(chi_rd *r, double *d)
@@ -602,23 +619,7 @@ static bool get_f64(chi_rd *r, double *d)
     return !r->bad;
 }
 
-/* A malloc'd copy of s (NULL: out of memory). */
-static char *dup_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = ch_malloc(n);
-    if (d != NULL)
-        memcpy(d, s, n);
-    return d;
-}
-
-static cJSON *num_of(chi_rd *r)
-{
-    double d;
-    return get_f64(r, &d) ? cJSON_CreateNumber(d) : NULL;
-}
-
-static bool dec_obj(chi_rd *r, const ch_field *f, size_t n, cJSON *into);
+static void dec_obj(chi_dec *d, const ch_field *f, size_t n, ch_fields *out);
 
 /* Read a u32 count within the field's bound; each element takes at least
  * @p min_size bytes, so a count beyond what is left is refused at once. */
@@ -630,173 +631,204 @@ static uint32_t get_count(chi_rd *r, const ch_field *f, size_t min_size)
     return r->bad ? 0 : k;
 }
 
-static cJSON *dec_val(chi_rd *r, const ch_field *f)
+static void dec_val(chi_dec *d, const ch_field *f, ch_value *v)
 {
-    cJSON *v = NULL;
+    chi_rd *r = &d->r;
     uint64_t u;
-    uint32_t k;
     switch (f->type) {
     case CH_FT_STR:
-        return dec_str(r, f->max);
+        v->kind = CH_V_STR;
+        v->u.str = dec_str(d, f->max, &v->n);
+        return;
     case CH_FT_INT: {
         int64_t x = (int64_t)chi_get(r, 8);
-        if (r->bad || x > (int64_t)MAX_EXACT || x < -(int64_t)MAX_EXACT) {
+        if (x > (int64_t)MAX_EXACT || x < -(int64_t)MAX_EXACT)
             r->bad = true;
-            return NULL;
-        }
-        return cJSON_CreateNumber((double)x);
+        v->kind = CH_V_NUM;
+        v->u.num = (double)x;
+        return;
     }
     case CH_FT_NUM:
-        return num_of(r);
+        v->kind = CH_V_NUM;
+        get_f64(r, &v->u.num);
+        return;
     case CH_FT_BOOL:
         u = chi_get(r, 1);
-        if (r->bad || u > 1) {
+        if (u > 1)
             r->bad = true;
-            return NULL;
-        }
-        return cJSON_CreateBool(u == 1);
+        v->kind = CH_V_BOOL;
+        v->u.b = u == 1;
+        return;
     case CH_FT_DEC:
         u = chi_get(r, 1);
-        if (u == 1)
-            return dec_str(r, f->max);
-        if (u != 0)
-            r->bad = true;
-        return num_of(r);
+        if (u == 1) {
+            v->kind = CH_V_STR;
+            v->u.str = dec_str(d, f->max, &v->n);
+        } else {
+            if (u != 0)
+                r->bad = true;
+            v->kind = CH_V_NUM;
+            get_f64(r, &v->u.num);
+        }
+        return;
     case CH_FT_OID: {
         char b[24];
         u = chi_get(r, 8);
-        snprintf(b, sizeof b, "%" PRIu64, u);
-        return r->bad ? NULL : cJSON_CreateString(b);
+        int n = snprintf(b, sizeof b, "%" PRIu64, u);
+        char *s = take_mem(d, (size_t)n + 1);
+        if (s != NULL)
+            memcpy(s, b, (size_t)n + 1);
+        v->kind = CH_V_STR;
+        v->u.str = s;
+        v->n = (uint32_t)n;
+        return;
     }
-    case CH_FT_OBJ:
-        v = cJSON_CreateObject();
-        if (v != NULL && dec_obj(r, f->sub, f->n_sub, v))
-            return v;
-        r->bad = true;
-        cJSON_Delete(v);
-        return NULL;
+    case CH_FT_OBJ: {
+        ch_fields *o = take_mem(d, sizeof *o);
+        if (o != NULL)
+            dec_obj(d, f->sub, f->n_sub, o);
+        v->kind = CH_V_OBJ;
+        v->n = 1;
+        v->u.obj = o;
+        return;
+    }
     case CH_FT_LIST:
     case CH_FT_PAIRS:
     case CH_FT_STRS:
     case CH_FT_MAP:
-        k = get_count(r, f,
-                      f->type == CH_FT_PAIRS  ? 16
-                      : f->type == CH_FT_MAP  ? 10
-                      : f->type == CH_FT_LIST ? 8
-                                              : 2);
-        v = f->type == CH_FT_MAP ? cJSON_CreateObject() : cJSON_CreateArray();
-        for (uint32_t i = 0; i < k && v != NULL && !r->bad; i++) {
-            cJSON *x = NULL;
-            if (f->type == CH_FT_LIST) {
-                x = cJSON_CreateObject();
-                if (x != NULL && !dec_obj(r, f->sub, f->n_sub, x)) {
-                    cJSON_Delete(x);
-                    x = NULL;
-                }
-            } else if (f->type == CH_FT_PAIRS) {
-                double p[2];
-                if (get_f64(r, &p[0]) && get_f64(r, &p[1]))
-                    x = cJSON_CreateDoubleArray(p, 2);
-            } else if (f->type == CH_FT_STRS) {
-                x = dec_str(r, 65535);
-            } else {
-                cJSON *key = dec_str(r, 65535);
-                x = key != NULL ? num_of(r) : NULL;
-                if (x != NULL && !cJSON_AddItemToObject(v, key->valuestring, x)) {
-                    cJSON_Delete(x); /* the key's copy: out of memory */
-                    x = NULL;
-                }
-                cJSON_Delete(key);
-                if (x == NULL)
-                    r->bad = true;
-                continue;
-            }
-            if (x == NULL)
-                r->bad = true;
-            else
-                cJSON_AddItemToArray(v, x);
-        }
-        if (v == NULL || r->bad) {
-            r->bad = true;
-            cJSON_Delete(v);
-            return NULL;
-        }
-        return v;
+        break;
     }
-    r->bad = true;
-    return NULL;
+    uint32_t k = get_count(r, f,
+                           f->type == CH_FT_PAIRS  ? 16
+                           : f->type == CH_FT_MAP  ? 10
+                           : f->type == CH_FT_LIST ? 8
+                                                   : 2);
+    size_t each = f->type == CH_FT_LIST    ? sizeof(ch_fields)
+                  : f->type == CH_FT_PAIRS ? 2 * sizeof(double)
+                  : f->type == CH_FT_STRS  ? sizeof(const char *)
+                                           : sizeof(ch_entry);
+    void *items = r->bad ? NULL : take_mem(d, (k > 0 ? k : 1) * each);
+    v->n = k;
+    for (uint32_t i = 0; items != NULL && i < k && !r->bad; i++) {
+        if (f->type == CH_FT_LIST) {
+            dec_obj(d, f->sub, f->n_sub, &((ch_fields *)items)[i]);
+        } else if (f->type == CH_FT_PAIRS) {
+            double *p = &((double *)items)[2 * i];
+            if (get_f64(r, &p[0]))
+                get_f64(r, &p[1]);
+        } else if (f->type == CH_FT_STRS) {
+            ((const char **)items)[i] = dec_str(d, 65535, NULL);
+        } else {
+            ch_entry *e = &((ch_entry *)items)[i];
+            if ((e->name = dec_str(d, 65535, NULL)) != NULL)
+                get_f64(r, &e->num);
+        }
+    }
+    v->kind = f->type == CH_FT_LIST    ? CH_V_LIST
+              : f->type == CH_FT_PAIRS ? CH_V_PAIRS
+              : f->type == CH_FT_STRS  ? CH_V_STRS
+                                       : CH_V_MAP;
+    if (f->type == CH_FT_LIST)
+        v->u.obj = items;
+    else if (f->type == CH_FT_PAIRS)
+        v->u.pairs = items;
+    else if (f->type == CH_FT_STRS)
+        v->u.strs = items;
+    else
+        v->u.map = items;
 }
 
-static bool dec_obj(chi_rd *r, const ch_field *f, size_t n, cJSON *into)
+static void dec_obj(chi_dec *d, const ch_field *f, size_t n, ch_fields *out)
 {
+    chi_rd *r = &d->r;
     uint64_t state = chi_get(r, 8);
-    if (r->bad || (n < 32 && state >> (2 * n) != 0))
-        return r->bad = true, false;
+    ch_value *v = r->bad ? NULL : take_mem(d, (n > 0 ? n : 1) * sizeof *v);
+    *out = (ch_fields){.f = f, .n = n, .v = v};
+    if (v == NULL || (n < 32 && state >> (2 * n) != 0)) {
+        r->bad = true;
+        return;
+    }
     for (size_t i = 0; i < n && !r->bad; i++) {
         unsigned s = (unsigned)(state >> (2 * i)) & 3;
         if (s == 3 || (s == 2 && !(f[i].flags & CH_F_NULL)))
-            return r->bad = true, false;
-        if (s == 0)
-            continue;
-        cJSON *v = s == 2 ? cJSON_CreateNull() : dec_val(r, &f[i]);
-        if (v == NULL || !cJSON_AddItemToObject(into, f[i].name, v)) {
-            cJSON_Delete(v); /* NULL, or the name's copy: out of memory */
-            return r->bad = true, false;
-        }
+            r->bad = true;
+        else if (s == 2)
+            v[i].kind = CH_V_NULL;
+        else if (s == 1)
+            dec_val(d, &f[i], &v[i]);
     }
-    return !r->bad;
+}
+
+/* The result of a decode that read @p len bytes. */
+static ch_err dec_result(const chi_dec *d, size_t len)
+{
+    return d->nomem ? CH_ENOMEM : d->r.bad || d->r.n != len ? CH_EBADREQ : CH_OK;
+}
+
+ch_err ch_req_from_bin(const uint8_t *buf, size_t len, uint64_t *id, ch_req *q)
+{
+    memset(q, 0, sizeof *q);
+    chi_dec d = {.r = {.p = buf, .len = len}, .arena = &q->arena, .utf8 = true};
+    uint8_t code = 0;
+    *id = 0;
+    if (!chi_get_header(&d.r, CH_MSG_VERSION, 0, &code, id) ||
+        (q->m = ch_msg_by_code(code)) == NULL)
+        return CH_EBADREQ;
+    dec_obj(&d, q->m->req, q->m->n_req, &q->root);
+    ch_err e = dec_result(&d, len);
+    if (e != CH_OK)
+        ch_req_free(q);
+    return e;
 }
 
 ch_err ch_msg_bin_decode_request(const uint8_t *buf, size_t len, const ch_msg **m, uint64_t *id,
                                  cJSON **req)
 {
-    chi_rd r = {.p = buf, .len = len};
-    uint8_t code = 0;
-    *id = 0;
+    ch_req q;
     *req = NULL;
-    if (!chi_get_header(&r, CH_MSG_VERSION, 0, &code, id) || (*m = ch_msg_by_code(code)) == NULL)
-        return CH_EBADREQ;
-    cJSON *j = cJSON_CreateObject();
-    if (j == NULL || cJSON_AddStringToObject(j, "op", (*m)->op) == NULL ||
-        !dec_obj(&r, (*m)->req, (*m)->n_req, j) || r.n != len ||
-        !chi_json_utf8_ok(j)) { /* as JSON: strings are valid UTF-8 */
-        cJSON_Delete(j);
-        return CH_EBADREQ;
-    }
-    *req = j;
-    return CH_OK;
+    *m = NULL;
+    ch_err e = ch_req_from_bin(buf, len, id, &q);
+    if (e != CH_OK)
+        return e;
+    *m = q.m;
+    *req = ch_fields_to_json(&q.root, q.m->op);
+    ch_req_free(&q);
+    return *req != NULL ? CH_OK : CH_ENOMEM;
 }
 
 ch_err ch_msg_bin_decode_reply(const uint8_t *buf, size_t len, const ch_msg **m, uint64_t *id,
                                ch_err *e, char **message, cJSON **result)
 {
-    chi_rd r = {.p = buf, .len = len};
+    ch_req_arena *arena = NULL;
+    chi_dec d = {.r = {.p = buf, .len = len}, .arena = &arena};
     uint8_t code = 0;
     *message = NULL;
     *result = NULL;
-    if (!chi_get_header(&r, CH_MSG_VERSION, 0, &code, id) || !(code & CH_MSG_REPLY))
+    if (!chi_get_header(&d.r, CH_MSG_VERSION, 0, &code, id) || !(code & CH_MSG_REPLY))
         return CH_EBADREQ;
     /* an error reply may come under another code (the compact batch's when
      * chd stops intake), so *m may be NULL for an error */
     *m = ch_msg_by_code((uint8_t)(code & ~CH_MSG_REPLY));
-    *e = (ch_err)chi_get(&r, 2);
-    if (r.bad || (*m == NULL && *e == CH_OK))
+    *e = (ch_err)chi_get(&d.r, 2);
+    if (d.r.bad || (*m == NULL && *e == CH_OK))
         return CH_EBADREQ;
+    ch_err rc;
     if (*e != CH_OK) {
-        cJSON *s = dec_str(&r, 1000);
-        if (s == NULL || r.n != len) {
-            cJSON_Delete(s);
-            return CH_EBADREQ;
+        uint32_t n = 0;
+        const char *s = dec_str(&d, 1000, &n);
+        if ((rc = dec_result(&d, len)) == CH_OK) {
+            *message = ch_malloc((size_t)n + 1);
+            if (*message != NULL)
+                memcpy(*message, s, (size_t)n + 1);
+            else
+                rc = CH_ENOMEM;
         }
-        *message = dup_string(s->valuestring);
-        cJSON_Delete(s);
-        return *message != NULL ? CH_OK : CH_ENOMEM;
+    } else {
+        ch_fields o;
+        dec_obj(&d, (*m)->rep, (*m)->n_rep, &o);
+        if ((rc = dec_result(&d, len)) == CH_OK && (*result = ch_fields_to_json(&o, NULL)) == NULL)
+            rc = CH_ENOMEM;
     }
-    cJSON *j = cJSON_CreateObject();
-    if (j == NULL || !dec_obj(&r, (*m)->rep, (*m)->n_rep, j) || r.n != len) {
-        cJSON_Delete(j);
-        return CH_EBADREQ;
-    }
-    *result = j;
-    return CH_OK;
+    chi_arena_free(arena);
+    return rc;
 }

@@ -98,17 +98,6 @@ static bool str_ok(const char *s)
     return s == NULL || ch_utf8_valid(s, strlen(s));
 }
 
-bool chi_json_utf8_ok(const cJSON *j)
-{
-    for (; j != NULL; j = j->next) {
-        if (!str_ok(j->string) ||
-            ((cJSON_IsString(j) || cJSON_IsRaw(j)) && !str_ok(j->valuestring)) ||
-            !chi_json_utf8_ok(j->child))
-            return false;
-    }
-    return true;
-}
-
 char *chi_name_for_message(const char *name, size_t max, char *out, size_t cap)
 {
     if (cap < 4) {

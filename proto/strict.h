@@ -28,9 +28,6 @@ bool chi_json_lex(const char *buf, size_t len, int max_depth, char *why, size_t 
  */
 bool chi_json_unique_keys(const cJSON *j, char *why, size_t cap);
 
-/** Whether every key and string value of @p j is valid UTF-8. */
-bool chi_json_utf8_ok(const cJSON *j);
-
 /**
  * Copy @p name into @p out (capacity @p cap) for a message, cut at a
  * character boundary to at most @p max bytes with "..." when longer, so the

@@ -9,6 +9,7 @@
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
 #include "ch/proto_msg.h"
+#include "ch/proto_req.h"
 #include "ch_check.h"
 
 static cJSON *parse(const char *s)
@@ -46,6 +47,15 @@ START_TEST(json_limits)
 }
 END_TEST
 
+/* The value of member @p k of @p j as the field readers take it (valid
+ * until the next call). */
+static const ch_value *V(const cJSON *j, const char *k)
+{
+    static ch_value slot;
+    slot = ch_value_of_json(cJSON_GetObjectItemCaseSensitive(j, k));
+    return &slot;
+}
+
 START_TEST(json_fields)
 {
     cJSON *j = parse("{\"qty\":3,\"q2\":1.5,\"q3\":-1,\"q4\":\"3\",\"s\":\"abc\",\"e\":\"\","
@@ -54,58 +64,58 @@ START_TEST(json_fields)
                      "\"tn\":1000,\"tb\":\"2026-02-30T00:00:00Z\",\"inf\":1e999}");
     ck_assert_ptr_nonnull(j);
     int64_t q = 0;
-    ck_assert_int_eq(ch_proto_qty(j, "qty", true, &q), CH_OK);
+    ck_assert_int_eq(ch_proto_qty(V(j, "qty"), true, &q), CH_OK);
     ck_assert_int_eq(q, 3);
-    ck_assert_int_eq(ch_proto_qty(j, "q2", true, &q), CH_EBADQTY);
-    ck_assert_int_eq(ch_proto_qty(j, "q3", true, &q), CH_EBADQTY);
-    ck_assert_int_eq(ch_proto_qty(j, "q4", true, &q), CH_EBADQTY);
-    ck_assert_int_eq(ch_proto_qty(j, "missing", true, &q), CH_EBADREQ);
-    ck_assert_int_eq(ch_proto_qty(j, "missing", false, &q), CH_OK);
+    ck_assert_int_eq(ch_proto_qty(V(j, "q2"), true, &q), CH_EBADQTY);
+    ck_assert_int_eq(ch_proto_qty(V(j, "q3"), true, &q), CH_EBADQTY);
+    ck_assert_int_eq(ch_proto_qty(V(j, "q4"), true, &q), CH_EBADQTY);
+    ck_assert_int_eq(ch_proto_qty(V(j, "missing"), true, &q), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_qty(V(j, "missing"), false, &q), CH_OK);
     char s[8];
-    ck_assert_int_eq(ch_proto_string(j, "s", true, s, sizeof s), CH_OK);
+    ck_assert_int_eq(ch_proto_string(V(j, "s"), true, s, sizeof s), CH_OK);
     ck_assert_str_eq(s, "abc");
-    ck_assert_int_eq(ch_proto_string(j, "e", true, s, sizeof s), CH_EBADREQ);
-    ck_assert_int_eq(ch_proto_string(j, "qty", true, s, sizeof s), CH_EBADREQ);
-    ck_assert_int_eq(ch_proto_string(j, "s", true, s, 3), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_string(V(j, "e"), true, s, sizeof s), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_string(V(j, "qty"), true, s, sizeof s), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_string(V(j, "s"), true, s, 3), CH_EBADREQ);
     ch_underlying_config u = {
         .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000};
     ch_tick_parse("0.5", 3, &u);
     int64_t t;
     bool has;
-    ck_assert_int_eq(ch_proto_price(j, "p", &u, true, &t, &has), CH_OK);
+    ck_assert_int_eq(ch_proto_price(V(j, "p"), &u, true, &t, &has), CH_OK);
     ck_assert_int_eq(t, 2469);
-    ck_assert_int_eq(ch_proto_price(j, "ps", &u, true, &t, &has), CH_OK);
+    ck_assert_int_eq(ch_proto_price(V(j, "ps"), &u, true, &t, &has), CH_OK);
     ck_assert_int_eq(t, 2469);
-    ck_assert_int_eq(ch_proto_price(j, "pb", &u, true, &t, &has), CH_EBADPRICE);
-    ck_assert_int_eq(ch_proto_price(j, "b", &u, true, &t, &has), CH_EBADPRICE);
-    ck_assert_int_eq(ch_proto_price(j, "none", &u, true, &t, &has), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_price(V(j, "pb"), &u, true, &t, &has), CH_EBADPRICE);
+    ck_assert_int_eq(ch_proto_price(V(j, "b"), &u, true, &t, &has), CH_EBADPRICE);
+    ck_assert_int_eq(ch_proto_price(V(j, "none"), &u, true, &t, &has), CH_EBADREQ);
     ck_assert(!has);
     bool bv;
-    ck_assert_int_eq(ch_proto_bool(j, "b", false, &bv), CH_OK);
+    ck_assert_int_eq(ch_proto_bool(V(j, "b"), false, &bv), CH_OK);
     ck_assert(bv);
-    ck_assert_int_eq(ch_proto_bool(j, "s", false, &bv), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_bool(V(j, "s"), false, &bv), CH_EBADREQ);
     double d;
-    ck_assert_int_eq(ch_proto_number(j, "n", true, &d, NULL), CH_OK);
+    ck_assert_int_eq(ch_proto_number(V(j, "n"), true, &d, NULL), CH_OK);
     ck_assert_double_eq(d, 7);
-    ck_assert_int_eq(ch_proto_number(j, "s", true, &d, NULL), CH_EBADREQ);
-    ck_assert_int_eq(ch_proto_number(j, "inf", true, &d, NULL), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_number(V(j, "s"), true, &d, NULL), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_number(V(j, "inf"), true, &d, NULL), CH_EBADREQ);
     ch_order_id id;
-    ck_assert_int_eq(ch_proto_order_id(j, "id", &id), CH_OK);
+    ck_assert_int_eq(ch_proto_order_id(V(j, "id"), &id), CH_OK);
     ck_assert_uint_eq(id.v, UINT64_MAX);
-    ck_assert_int_eq(ch_proto_order_id(j, "idn", &id), CH_OK);
+    ck_assert_int_eq(ch_proto_order_id(V(j, "idn"), &id), CH_OK);
     ck_assert_uint_eq(id.v, 12);
-    ck_assert_int_eq(ch_proto_order_id(j, "s", &id), CH_EUNKNOWN_ORDER);
+    ck_assert_int_eq(ch_proto_order_id(V(j, "s"), &id), CH_EUNKNOWN_ORDER);
     ch_time tm;
-    ck_assert_int_eq(ch_proto_time(j, "t", &tm, &has), CH_OK);
+    ck_assert_int_eq(ch_proto_time(V(j, "t"), &tm, &has), CH_OK);
     ch_time day;
     ch_date_to_time(2026, 11, 25, &day);
     ck_assert_int_eq(tm, day + 8 * 3600 * CH_NS_PER_SEC + CH_NS_PER_SEC / 2);
     char txt[40];
     ch_proto_format_time(tm, txt, sizeof txt);
     ck_assert_str_eq(txt, "2026-11-25T08:00:00.500Z");
-    ck_assert_int_eq(ch_proto_time(j, "tn", &tm, &has), CH_OK);
+    ck_assert_int_eq(ch_proto_time(V(j, "tn"), &tm, &has), CH_OK);
     ck_assert_int_eq(tm, 1000);
-    ck_assert_int_eq(ch_proto_time(j, "tb", &tm, &has), CH_EBADREQ);
+    ck_assert_int_eq(ch_proto_time(V(j, "tb"), &tm, &has), CH_EBADREQ);
     cJSON_Delete(j);
     /* digits where digits stand: no sign, no space, no short field */
     static const char *const bad_times[] = {"+026-11-25T08:00:00Z",
@@ -124,7 +134,8 @@ START_TEST(json_fields)
     for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "t", bad_times[i]);
-        ck_assert_msg(ch_proto_time(o, "t", &tm, &has) == CH_EBADREQ, "accepted %s", bad_times[i]);
+        ck_assert_msg(ch_proto_time(V(o, "t"), &tm, &has) == CH_EBADREQ, "accepted %s",
+                      bad_times[i]);
         cJSON_Delete(o);
     }
     ch_time d2;
@@ -352,6 +363,46 @@ static void check_cuts(uint8_t *buf, size_t n, bool reply)
     buf[2]--;
 }
 
+/* Whether two typed requests hold the same values, kind for kind. */
+static bool same_fields(const ch_fields *a, const ch_fields *b)
+{
+    if (a->n != b->n || a->f != b->f)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        const ch_value *x = &a->v[i], *y = &b->v[i];
+        if (x->kind != y->kind ||
+            (x->kind >= CH_V_STR && x->kind != CH_V_NUM && x->kind != CH_V_BOOL && x->n != y->n))
+            return false;
+        bool same = true;
+        switch (x->kind) {
+        case CH_V_STR:
+            same = memcmp(x->u.str, y->u.str, x->n + 1) == 0;
+            break;
+        case CH_V_NUM:
+            same = x->u.num == y->u.num;
+            break;
+        case CH_V_BOOL:
+            same = x->u.b == y->u.b;
+            break;
+        case CH_V_OBJ:
+        case CH_V_LIST:
+            for (uint32_t k = 0; k < x->n && same; k++)
+                same = same_fields(&x->u.obj[k], &y->u.obj[k]);
+            break;
+        case CH_V_MAP:
+            for (uint32_t k = 0; k < x->n && same; k++)
+                same = strcmp(x->u.map[k].name, y->u.map[k].name) == 0 &&
+                       x->u.map[k].num == y->u.map[k].num;
+            break;
+        default:
+            break;
+        }
+        if (!same)
+            return false;
+    }
+    return true;
+}
+
 START_TEST(msg_round_trips)
 {
     for (int k = 0; k < CH_MSG_COUNT; k++) {
@@ -385,6 +436,14 @@ START_TEST(msg_round_trips)
         ck_assert_msg(ch_msg_check_json(m, back, why, sizeof why) == CH_OK, "%s: %s", m->op, why);
         cJSON_DeleteItemFromObjectCaseSensitive(back, "op");
         ck_assert_msg(cJSON_Compare(req, back, true), "request of %s changed", m->op);
+        /* the handlers' view: the same typed request from either encoding */
+        ch_req qj, qb;
+        ck_assert_int_eq(ch_req_from_json(m, req, &qj), CH_OK);
+        ck_assert_int_eq(ch_req_from_bin(b, n, &id, &qb), CH_OK);
+        ck_assert_ptr_eq(qb.m, m);
+        ck_assert_msg(same_fields(&qj.root, &qb.root), "typed request of %s differs", m->op);
+        ch_req_free(&qj);
+        ch_req_free(&qb);
         check_cuts(b, n, false);
         free(b);
         cJSON_Delete(back);

@@ -14,7 +14,7 @@
 static ch_err get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
 {
     char name[CH_ACCOUNT_NAME_MAX];
-    if (ch_proto_string(r->j, key, true, name, sizeof name) != CH_OK)
+    if (ch_proto_string(FIELD(r, key), true, name, sizeof name) != CH_OK)
         FAIL(CH_EBADREQ, "\"account\" must be an account name");
     bool found = ch_engine_account_find(s->e, name, strlen(name), id) == CH_OK;
     return chi_guard_account(s->guard, found, *id, &r->msg);
@@ -23,7 +23,7 @@ static ch_err get_account(ch_server *s, req_ctx *r, const char *key, ch_account_
 static ch_err get_symbol(ch_server *s, req_ctx *r, ch_instr_id *id)
 {
     char sym[CH_SYMBOL_MAX + 8];
-    if (ch_proto_string(r->j, "symbol", true, sym, sizeof sym) != CH_OK)
+    if (ch_proto_string(FIELD(r, "symbol"), true, sym, sizeof sym) != CH_OK)
         FAIL(CH_EBADREQ, "\"symbol\" must be a string");
     ch_err e = ch_instruments_lookup(ch_engine_instruments(s->e), sym, strlen(sym),
                                      ch_engine_now(s->e), id);
@@ -77,7 +77,7 @@ static ch_err op_hello(ch_server *s, req_ctx *r)
 static ch_err opt_underlying(ch_server *s, req_ctx *r, uint32_t *ui, bool *given)
 {
     char und[CH_UNDERLYING_MAX] = "";
-    if (ch_proto_string(r->j, "underlying", false, und, sizeof und) != CH_OK)
+    if (ch_proto_string(FIELD(r, "underlying"), false, und, sizeof und) != CH_OK)
         FAIL(CH_EBADREQ, "\"underlying\" must be a string");
     *ui = 0;
     *given = und[0] != '\0';
@@ -109,7 +109,7 @@ static ch_err op_instruments(ch_server *s, req_ctx *r)
 static ch_err op_instrument_add(ch_server *s, req_ctx *r)
 {
     ch_command c = ch_command_make(CH_C_LIST);
-    if (ch_proto_string(r->j, "symbol", true, c.symbol, sizeof c.symbol) != CH_OK)
+    if (ch_proto_string(FIELD(r, "symbol"), true, c.symbol, sizeof c.symbol) != CH_OK)
         FAIL(CH_EUNKNOWN_SYMBOL, "\"symbol\" must be a symbol such as BTC-27DEC26-100000-C");
     ch_command_result res;
     ch_err e = chi_exec(s, &c, &res);
@@ -132,7 +132,7 @@ static ch_err op_instrument_add(ch_server *s, req_ctx *r)
 static ch_err get_cash(req_ctx *r, const char *key, int64_t *out)
 {
     double d;
-    if (ch_proto_number(r->j, key, true, &d, NULL) != CH_OK || d < 0 || d > 1e12)
+    if (ch_proto_number(FIELD(r, key), true, &d, NULL) != CH_OK || d < 0 || d > 1e12)
         FAIL(CH_EBADREQ, "the amount must be a number of USD between 0 and 1e12");
     *out = (int64_t)llround(d * CH_CASH_SCALE);
     return CH_OK;
@@ -141,7 +141,7 @@ static ch_err get_cash(req_ctx *r, const char *key, int64_t *out)
 static ch_err op_account_open(ch_server *s, req_ctx *r)
 {
     ch_command c = ch_command_make(CH_C_ACCOUNT_OPEN);
-    if (ch_proto_string(r->j, "account", true, c.name, sizeof c.name) != CH_OK)
+    if (ch_proto_string(FIELD(r, "account"), true, c.name, sizeof c.name) != CH_OK)
         FAIL(CH_EBADREQ, "\"account\" must be a name of 1-31 characters");
     ch_err e = get_cash(r, "cash", &c.amount);
     if (e != CH_OK)
@@ -177,7 +177,7 @@ static ch_err op_account_deposit(ch_server *s, req_ctx *r)
     if (e != CH_OK)
         return e;
     double d;
-    if (ch_proto_number(r->j, "amount", true, &d, NULL) != CH_OK || fabs(d) > 1e12 || d == 0)
+    if (ch_proto_number(FIELD(r, "amount"), true, &d, NULL) != CH_OK || fabs(d) > 1e12 || d == 0)
         FAIL(CH_EBADREQ, "\"amount\" must be a non-zero number of USD (negative: withdraw)");
     c.amount = (int64_t)llround(d * CH_CASH_SCALE);
     e = chi_exec(s, &c, NULL);
@@ -198,7 +198,7 @@ static ch_err op_pool(ch_server *s, req_ctx *r, bool deposit)
     if (deposit) {
         if ((e = get_cash(r, "amount", &c.amount)) != CH_OK)
             return e;
-    } else if (ch_proto_qty(r->j, "shares", true, &c.amount) != CH_OK) {
+    } else if (ch_proto_qty(FIELD(r, "shares"), true, &c.amount) != CH_OK) {
         FAIL(CH_EBADREQ, "\"shares\" must be a positive integer");
     }
     ch_command_result res;
@@ -234,7 +234,7 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
     ch_err e = CH_OK;
     char und[CH_UNDERLYING_MAX];
     const ch_instruments *reg = ch_engine_instruments(s->e);
-    if (ch_proto_string(r->j, "underlying", true, und, sizeof und) != CH_OK) {
+    if (ch_proto_string(FIELD(r, "underlying"), true, und, sizeof und) != CH_OK) {
         e = CH_EBADREQ;
         r->msg = "\"underlying\" must be a string";
     } else if (ch_instruments_find_underlying(reg, und, strlen(und), &c->market.underlying) !=
@@ -244,16 +244,16 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
     }
     bool has;
     c->market.index = c->market.rate = c->market.funding_rate = c->market.perp = NAN;
-    if (e == CH_OK && (ch_proto_number(r->j, "index", true, &c->market.index, NULL) != CH_OK ||
+    if (e == CH_OK && (ch_proto_number(FIELD(r, "index"), true, &c->market.index, NULL) != CH_OK ||
                        !(c->market.index > 0))) {
         e = CH_EBADPRICE;
         r->msg = "\"index\" must be a positive number";
     }
     if (e == CH_OK &&
-        (ch_proto_number(r->j, "rate", false, &c->market.rate, &has) != CH_OK ||
-         ch_proto_number(r->j, "funding_rate", false, &c->market.funding_rate, &has) != CH_OK ||
-         ch_proto_number(r->j, "perp", false, &c->market.perp, &has) != CH_OK ||
-         ch_proto_time(r->j, "time", &c->market.time, &has) != CH_OK)) {
+        (ch_proto_number(FIELD(r, "rate"), false, &c->market.rate, &has) != CH_OK ||
+         ch_proto_number(FIELD(r, "funding_rate"), false, &c->market.funding_rate, &has) != CH_OK ||
+         ch_proto_number(FIELD(r, "perp"), false, &c->market.perp, &has) != CH_OK ||
+         ch_proto_time(FIELD(r, "time"), &c->market.time, &has) != CH_OK)) {
         e = CH_EBADREQ;
         r->msg = "rate, funding_rate and perp are numbers; time is ISO-8601 or ns";
     }
@@ -270,27 +270,24 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
         e = CH_EBADPRICE;
         r->msg = "\"perp\" must be a positive price on the underlying's tick";
     }
-    const cJSON *iv = cJSON_GetObjectItemCaseSensitive(r->j, "iv");
-    if (e == CH_OK && iv != NULL) {
-        if (!cJSON_IsObject(iv)) {
+    const ch_value *iv = FIELD(r, "iv");
+    if (e == CH_OK && iv->kind != CH_V_ABSENT) {
+        if (iv->kind != CH_V_MAP || iv->n > CH_COMMAND_MAX_MARKS) {
             e = CH_EBADREQ;
-            r->msg = "\"iv\" must be an object of symbol or expiry (e.g. 27DEC26) -> vol";
+            r->msg = iv->kind != CH_V_MAP
+                         ? "\"iv\" must be an object of symbol or expiry (e.g. 27DEC26) -> vol"
+                         : "each \"iv\" value must be a number (at most 512)";
         }
-        for (const cJSON *v = iv ? iv->child : NULL; v != NULL && e == CH_OK; v = v->next) {
-            if (!cJSON_IsNumber(v) || c->market.n_marks == CH_COMMAND_MAX_MARKS) {
-                e = CH_EBADREQ;
-                r->msg = "each \"iv\" value must be a number (at most 512)";
-                break;
-            }
+        for (uint32_t i = 0; e == CH_OK && i < iv->n; i++) {
+            const ch_entry *v = &iv->u.map[i];
             ch_symbol sym;
             char full[CH_SYMBOL_MAX + 24];
             size_t m = c->market.n_marks;
-            if (ch_symbol_parse(v->string, strlen(v->string), &sym) == CH_OK &&
-                sym.kind != CH_PERP) {
+            if (ch_symbol_parse(v->name, strlen(v->name), &sym) == CH_OK && sym.kind != CH_PERP) {
                 c->market.expiry[m] = sym.expiry;
                 c->market.strike[m] = (double)sym.strike;
             } else {
-                snprintf(full, sizeof full, "%s-%s-1-C", und, v->string);
+                snprintf(full, sizeof full, "%s-%s-1-C", und, v->name);
                 if (ch_symbol_parse(full, strlen(full), &sym) != CH_OK) {
                     e = CH_EBADREQ;
                     r->msg = "an \"iv\" key is neither a symbol nor an expiry such as 27DEC26";
@@ -299,7 +296,7 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
                 c->market.expiry[m] = sym.expiry;
                 c->market.strike[m] = 0; /* flat for the expiry */
             }
-            c->market.vol[m] = v->valuedouble;
+            c->market.vol[m] = v->num;
             c->market.n_marks++;
         }
         /* group the marks of one expiry together (stable) */
@@ -338,17 +335,11 @@ void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out
 
 /* ---- access and limits: the calls into guard.c on the request path ------ */
 
-/* Every request: its connection's rate and the client cap, its key, and the
- * key class of its op (NULL: not known yet, or not an op of the table). */
-ch_err chi_request_guard(ch_server *s, const chi_origin *from, const cJSON *j, const char *op,
-                         const char **msg)
+/* Every request: its connection's rate and the client cap, and its key
+ * (NULL: none, or not a string). */
+ch_err chi_request_guard(ch_server *s, const chi_origin *from, const char *key, const char **msg)
 {
-    const cJSON *key = j != NULL ? cJSON_GetObjectItemCaseSensitive(j, "key") : NULL;
-    ch_err e = chi_guard_begin(s->guard, from->pipe, cJSON_IsString(key) ? key->valuestring : NULL,
-                               from->now, msg);
-    if (e == CH_OK && op != NULL)
-        e = chi_guard_op(s->guard, chi_op_access(op), msg);
-    return e;
+    return chi_guard_begin(s->guard, from->pipe, key, from->now, msg);
 }
 
 /* Every order: the account's order rate and, if it may rest, its open-order cap. */
@@ -372,7 +363,7 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
 {
     ch_command c = ch_command_make(CH_C_SUBMIT);
     ch_err e;
-    if (cJSON_GetObjectItemCaseSensitive(r->j, "account") != NULL || !has_default) {
+    if (FIELD(r, "account")->kind != CH_V_ABSENT || !has_default) {
         if ((e = get_account(s, r, "account", &c.order.account)) != CH_OK)
             return e;
     } else {
@@ -381,31 +372,31 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
     if ((e = get_symbol(s, r, &c.order.instr)) != CH_OK)
         return e;
     char side[8], type[8] = "limit", tif[8] = "gtc";
-    if (ch_proto_string(r->j, "side", true, side, sizeof side) != CH_OK ||
+    if (ch_proto_string(FIELD(r, "side"), true, side, sizeof side) != CH_OK ||
         (strcmp(side, "buy") != 0 && strcmp(side, "sell") != 0))
         FAIL(CH_EBADREQ, "\"side\" must be \"buy\" or \"sell\"");
     c.order.side = side[0] == 'b' ? CH_BUY : CH_SELL;
-    if (ch_proto_string(r->j, "type", false, type, sizeof type) != CH_OK ||
+    if (ch_proto_string(FIELD(r, "type"), false, type, sizeof type) != CH_OK ||
         (strcmp(type, "limit") != 0 && strcmp(type, "market") != 0))
         FAIL(CH_EBADREQ, "\"type\" must be \"limit\" or \"market\"");
     c.order.type = type[0] == 'l' ? CH_ORD_LIMIT : CH_ORD_MARKET;
-    if (ch_proto_string(r->j, "tif", false, tif, sizeof tif) != CH_OK ||
+    if (ch_proto_string(FIELD(r, "tif"), false, tif, sizeof tif) != CH_OK ||
         (strcmp(tif, "gtc") != 0 && strcmp(tif, "ioc") != 0 && strcmp(tif, "fok") != 0))
         FAIL(CH_EBADREQ, "\"tif\" must be \"gtc\", \"ioc\" or \"fok\"");
     c.order.tif = tif[0] == 'g' ? CH_TIF_GTC : tif[0] == 'i' ? CH_TIF_IOC : CH_TIF_FOK;
-    if (ch_proto_bool(r->j, "post_only", false, &c.order.post_only) != CH_OK)
+    if (ch_proto_bool(FIELD(r, "post_only"), false, &c.order.post_only) != CH_OK)
         FAIL(CH_EBADREQ, "\"post_only\" must be true or false");
-    if ((e = ch_proto_qty(r->j, "qty", true, &c.order.qty)) != CH_OK)
+    if ((e = ch_proto_qty(FIELD(r, "qty"), true, &c.order.qty)) != CH_OK)
         FAIL(e, e == CH_EBADQTY ? "\"qty\" must be a positive whole number of contracts"
                                 : "\"qty\" is required");
     bool has_price;
-    e = ch_proto_price(r->j, "price", und_of(s, c.order.instr), c.order.type == CH_ORD_LIMIT,
+    e = ch_proto_price(FIELD(r, "price"), und_of(s, c.order.instr), c.order.type == CH_ORD_LIMIT,
                        &c.order.price, &has_price);
     if (e != CH_OK)
         FAIL(e == CH_EBADREQ ? CH_EBADREQ : CH_EBADPRICE,
              e == CH_EBADREQ ? "\"price\" is required for a limit order"
                              : "price not positive, not on tick or outside the band");
-    if (ch_proto_string(r->j, "client_order_id", false, c.client_order_id,
+    if (ch_proto_string(FIELD(r, "client_order_id"), false, c.client_order_id,
                         sizeof c.client_order_id) != CH_OK)
         FAIL(CH_EBADREQ, "\"client_order_id\" must be a string of 1-63 bytes");
     char key[CH_CLIENT_ORDER_ID_MAX + 16];
@@ -452,21 +443,19 @@ static ch_err op_order_new(ch_server *s, req_ctx *r)
 static ch_err op_order_batch(ch_server *s, req_ctx *r)
 {
     ch_account_id acct = {0};
-    bool has = cJSON_GetObjectItemCaseSensitive(r->j, "account") != NULL;
+    bool has = FIELD(r, "account")->kind != CH_V_ABSENT;
     ch_err e;
     if (has && (e = get_account(s, r, "account", &acct)) != CH_OK)
         return e;
-    const cJSON *orders = cJSON_GetObjectItemCaseSensitive(r->j, "orders");
-    if (!cJSON_IsArray(orders))
+    const ch_value *orders = FIELD(r, "orders");
+    if (orders->kind != CH_V_LIST)
         FAIL(CH_EBADREQ, "\"orders\" must be an array");
-    if ((size_t)cJSON_GetArraySize(orders) > s->cfg.max_batch)
+    if (orders->n > s->cfg.max_batch)
         FAIL(CH_EBADREQ, "too many orders in one batch (max_batch, 5000 by default)");
     cJSON *results = cJSON_AddArrayToObject(r->out, "results");
-    for (const cJSON *o = orders->child; o != NULL; o = o->next) {
-        req_ctx sub = {.from = r->from, .j = o, .out = cJSON_CreateObject()};
-        ch_err oe = cJSON_IsObject(o) ? new_order(s, &sub, acct, has) : CH_EBADREQ;
-        if (!cJSON_IsObject(o))
-            sub.msg = "each order must be an object";
+    for (uint32_t i = 0; i < orders->n; i++) {
+        req_ctx sub = {.from = r->from, .q = &orders->u.obj[i], .out = cJSON_CreateObject()};
+        ch_err oe = new_order(s, &sub, acct, has);
         if (oe == CH_OK) {
             cJSON *ok = cJSON_CreateObject();
             cJSON_AddBoolToObject(ok, "ok", 1);
@@ -494,7 +483,7 @@ static ch_err order_target(ch_server *s, req_ctx *r, ch_command *c)
     ch_err e = get_account(s, r, "account", &c->account);
     if (e != CH_OK)
         return e;
-    e = ch_proto_order_id(r->j, "order_id", &c->order_id);
+    e = ch_proto_order_id(FIELD(r, "order_id"), &c->order_id);
     if (e == CH_EBADREQ)
         FAIL(CH_EBADREQ, "\"order_id\" must be a decimal string");
     if (e != CH_OK)
@@ -528,10 +517,10 @@ static ch_err op_order_replace(ch_server *s, req_ctx *r)
     ch_order_info oi;
     if (ch_book_order(ch_engine_book(s->e), c.order_id, &oi) != CH_OK)
         FAIL(CH_EUNKNOWN_ORDER, "no such open order");
-    if ((e = ch_proto_qty(r->j, "qty", false, &c.qty)) != CH_OK)
+    if ((e = ch_proto_qty(FIELD(r, "qty"), false, &c.qty)) != CH_OK)
         FAIL(e, "\"qty\" must be a positive whole number of contracts");
     bool has_price;
-    if ((e = ch_proto_price(r->j, "price", und_of(s, oi.instr), false, &c.price, &has_price)) !=
+    if ((e = ch_proto_price(FIELD(r, "price"), und_of(s, oi.instr), false, &c.price, &has_price)) !=
         CH_OK)
         FAIL(CH_EBADPRICE, "price not positive, not on tick or outside the band");
     if (c.qty == 0 && !has_price)
@@ -594,8 +583,8 @@ static ch_err op_book(ch_server *s, req_ctx *r)
         return e;
     double depth = 10;
     bool has;
-    if (ch_proto_number(r->j, "depth", false, &depth, &has) != CH_OK || depth < 1 || depth > 1000 ||
-        floor(depth) != depth)
+    if (ch_proto_number(FIELD(r, "depth"), false, &depth, &has) != CH_OK || depth < 1 ||
+        depth > 1000 || floor(depth) != depth)
         FAIL(CH_EBADREQ, "\"depth\" must be an integer 1..1000");
     ch_level lv[1000];
     for (int side = 0; side < 2; side++) {
@@ -618,11 +607,11 @@ static ch_err op_quote(ch_server *s, req_ctx *r)
     if (e != CH_OK)
         return e;
     char side[8];
-    if (ch_proto_string(r->j, "side", true, side, sizeof side) != CH_OK ||
+    if (ch_proto_string(FIELD(r, "side"), true, side, sizeof side) != CH_OK ||
         (strcmp(side, "buy") != 0 && strcmp(side, "sell") != 0))
         FAIL(CH_EBADREQ, "\"side\" must be \"buy\" or \"sell\"");
     int64_t qty;
-    if ((e = ch_proto_qty(r->j, "qty", true, &qty)) != CH_OK)
+    if ((e = ch_proto_qty(FIELD(r, "qty"), true, &qty)) != CH_OK)
         FAIL(e, "\"qty\" must be a positive whole number of contracts");
     ch_quote q;
     e = ch_engine_quote(s->e, id, side[0] == 'b' ? CH_BUY : CH_SELL, qty, &q);

@@ -25,6 +25,7 @@
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
 #include "ch/proto_msg.h"
+#include "ch/proto_req.h"
 #include "ch/server.h"
 #include "guard.h"
 #include "ipcwatch.h"
@@ -162,10 +163,13 @@ static inline void add_u64(cJSON *o, const char *k, uint64_t v)
 
 typedef struct req_ctx {
     const chi_origin *from; /* its connection and arrival (the guard's rates and keys) */
-    const cJSON *j;
-    cJSON *out;      /* result fields */
-    const char *msg; /* error message, static */
+    const ch_fields *q;     /* the typed request (an order of a batch: that order's fields) */
+    cJSON *out;             /* result fields */
+    const char *msg;        /* error message, static */
 } req_ctx;
+
+/* A field of the request being handled (an absent value if not sent). */
+#define FIELD(r, name) ch_fields_get((r)->q, (name))
 
 #define FAIL(rc, m)                                                                                \
     do {                                                                                           \
@@ -194,8 +198,7 @@ void chi_coids_clear(ch_server *s);
 
 /* ---- request handlers (ops.c) */
 void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);
-ch_err chi_request_guard(ch_server *s, const chi_origin *from, const cJSON *j, const char *op,
-                         const char **msg);
+ch_err chi_request_guard(ch_server *s, const chi_origin *from, const char *key, const char **msg);
 ch_err chi_order_guard(ch_server *s, const chi_origin *from, const ch_command *c, const char **msg);
 void chi_order_rested(ch_server *s, const ch_command *c, const ch_command_result *res);
 

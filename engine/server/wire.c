@@ -19,11 +19,12 @@ static void refused_while_halted(ch_server *s)
     }
 }
 
-/* Run message @p m on request @p j (either codec), its result fields into
+/* Run the typed request @p q (either encoding), its result fields into
  * @p result; @p msg gets the error text. */
-static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_msg *m, const cJSON *j,
-                       cJSON *result, const char **msg)
+static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_req *q, cJSON *result,
+                       const char **msg)
 {
+    const ch_msg *m = q->m;
     if (s->halted && (m->mutating || !s->reads_ok)) {
         if (m->mutating)
             refused_while_halted(s);
@@ -32,7 +33,7 @@ static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_msg *m, co
                            : "the store could not commit and its state could not be rebuilt";
         return CH_EUNAVAILABLE;
     }
-    req_ctx r = {.from = from, .j = j, .out = result};
+    req_ctx r = {.from = from, .q = &q->root, .out = result};
     ch_err e = chi_guard_op(s->guard, chi_op_access(m->op), &r.msg); /* the op's key class */
     if (e == CH_OK)
         e = chi_handlers[m->id](s, &r);
@@ -182,26 +183,35 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
     return out;
 }
 
+/* The request's key, for the guard (NULL: none, or not a string). */
+static const char *key_of(const ch_req *q)
+{
+    const ch_value *k = ch_fields_get(&q->root, "key");
+    return k->kind == CH_V_STR ? k->u.str : NULL;
+}
+
 /* One binary message of the table (not the compact order.batch): decoded
- * into the request JSON would carry, run by the same handler, the result
+ * into its typed request, run by the same handler as JSON's, the result
  * encoded by the same table (owned: free()). */
 uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *body, size_t len,
                         size_t *out_len)
 {
     s->requests++;
-    const ch_msg *m = NULL;
     uint64_t id = 0;
-    cJSON *j = NULL;
+    ch_req q;
     cJSON *result = cJSON_CreateObject();
     const char *msg = "malformed binary message";
-    ch_err e = ch_msg_bin_decode_request(body, len, &m, &id, &j);
-    if (e == CH_OK && len > s->cfg.max_request) {
+    ch_err e = ch_req_from_bin(body, len, &id, &q);
+    const ch_msg *m = e == CH_OK ? q.m : NULL;
+    if (e == CH_ENOMEM) {
+        msg = "out of memory";
+    } else if (e == CH_OK && len > s->cfg.max_request) {
         e = CH_EBADREQ;
         msg = "request too large";
     } else if (e == CH_OK && result != NULL) {
-        e = chi_request_guard(s, from, j, NULL, &msg); /* the connection's rate and the key */
+        e = chi_request_guard(s, from, key_of(&q), &msg); /* the connection's rate and the key */
         if (e == CH_OK)
-            e = dispatch(s, from, m, j, result, &msg);
+            e = dispatch(s, from, &q, result, &msg);
     } else if (e == CH_OK) {
         e = CH_ENOMEM;
     }
@@ -215,13 +225,15 @@ uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *bod
             out = ch_msg_bin_encode_reply(m, id, e, "reply not encodable", NULL, out_len);
         }
     } else {
-        e = CH_EBADREQ;
+        if (e != CH_ENOMEM)
+            e = CH_EBADREQ;
         out = malloc(256);
         *out_len = out != NULL ? ch_bin_reply_error(out, 256, id, e, msg) : 0;
     }
     if (e != CH_OK)
         s->errors++;
-    cJSON_Delete(j);
+    if (m != NULL)
+        ch_req_free(&q);
     cJSON_Delete(result);
     return out;
 }
@@ -238,7 +250,9 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
     const char *msg = NULL;
     cJSON *result = cJSON_CreateObject();
     *mutating = false;
-    if ((e = chi_request_guard(s, from, j, NULL, &msg)) != CH_OK) {
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
+    if ((e = chi_request_guard(s, from, cJSON_IsString(key) ? key->valuestring : NULL, &msg)) !=
+        CH_OK) {
         /* refused before anything else: msg says why */
     } else if (j == NULL) {
         e = CH_EBADREQ;
@@ -259,7 +273,13 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
             e = CH_EBADREQ; /* an unknown or mistyped field, named */
             msg = schema_why;
         } else {
-            e = dispatch(s, from, m, j, result, &msg);
+            ch_req q;
+            if ((e = ch_req_from_json(m, j, &q)) == CH_OK) {
+                e = dispatch(s, from, &q, result, &msg);
+                ch_req_free(&q);
+            } else {
+                msg = "out of memory";
+            }
             *mutating = m->mutating;
         }
     }

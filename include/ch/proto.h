@@ -1,9 +1,9 @@
 /*
  * ch/proto.h - the JSON wire protocol's request side (PROTOCOL.md): parsing
  * an untrusted request into a cJSON tree with the limits the contract
- * promises, and typed field access that maps every problem to the error the
- * protocol names (BAD_REQUEST for a missing or mistyped field, BAD_QTY,
- * BAD_PRICE...). cJSON trees never leave proto/ and the server.
+ * promises (then ch/proto_req.h makes it a typed request, whose field
+ * readers map every problem to the error the protocol names), and the
+ * formatting of times. cJSON trees never leave proto/ and the server.
  */
 #ifndef CH_PROTO_H
 #define CH_PROTO_H
@@ -74,31 +74,6 @@ bool ch_utf8_valid(const char *s, size_t n);
  * @return how many strings (keys and values) were rewritten; 0 if all were valid.
  */
 size_t ch_proto_fix_utf8(cJSON *tree);
-
-/** A field that must be a string of 1..max-1 bytes with no NUL: CH_OK, CH_EBADREQ. */
-ch_err ch_proto_string(const cJSON *o, const char *key, bool required, char *out, size_t max);
-
-/** A quantity: a JSON integer 1..CH_QTY_MAX. Missing: CH_EBADREQ; bad: CH_EBADQTY. */
-ch_err ch_proto_qty(const cJSON *o, const char *key, bool required, int64_t *out);
-
-/** A price on @p u's tick: a JSON number or decimal string. CH_EBADREQ, CH_EBADPRICE. */
-ch_err ch_proto_price(const cJSON *o, const char *key, const ch_underlying_config *u, bool required,
-                      int64_t *ticks, bool *present);
-
-/** A finite number. @p present (may be NULL) tells whether it was there. */
-ch_err ch_proto_number(const cJSON *o, const char *key, bool required, double *out, bool *present);
-
-/** A boolean (absent = @p dflt). */
-ch_err ch_proto_bool(const cJSON *o, const char *key, bool dflt, bool *out);
-
-/** An order id: a decimal string (or an integral number below 2^53). */
-ch_err ch_proto_order_id(const cJSON *o, const char *key, ch_order_id *out);
-
-/**
- * A time: an ISO-8601 UTC string (YYYY-MM-DDTHH:MM:SS[.fff...]Z) or a
- * number of nanoseconds since the epoch. CH_EBADREQ if malformed.
- */
-ch_err ch_proto_time(const cJSON *o, const char *key, ch_time *out, bool *present);
 
 /** Format @p t as ISO-8601 UTC with milliseconds into @p buf (>= 32 bytes). */
 void ch_proto_format_time(ch_time t, char *buf, size_t cap);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ch/proto.h"
+#include "ch/proto_req.h"
 #include "ch/proto_msg.h"
 
 /* The input up to its first NUL as one string value, repaired. */
@@ -29,6 +30,35 @@ static void repair(const uint8_t *data, size_t size)
     cJSON_Delete(v);
 }
 
+/* Every field reader on one value: none may crash, whatever the value. */
+static void read_value(const ch_value *v, const ch_underlying_config *u)
+{
+    char s[64];
+    int64_t q, t;
+    double d;
+    bool b, has;
+    ch_order_id id;
+    ch_time tm;
+    ch_proto_string(v, false, s, sizeof s);
+    ch_proto_qty(v, false, &q);
+    ch_proto_price(v, u, false, &t, &has);
+    ch_proto_number(v, false, &d, &has);
+    ch_proto_bool(v, false, &b);
+    ch_proto_order_id(v, &id);
+    ch_proto_time(v, &tm, &has);
+}
+
+/* ... on every field of a typed request, its lists' objects included. */
+static void read_all(const ch_fields *o, const ch_underlying_config *u)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        read_value(&o->v[i], u);
+        if (o->v[i].kind == CH_V_LIST || o->v[i].kind == CH_V_OBJ)
+            for (uint32_t k = 0; k < o->v[i].n; k++)
+                read_all(&o->v[i].u.obj[k], u);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -42,29 +72,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (ch_proto_fix_utf8(j) != 0)
         abort();
-    for (int k = 0; k < CH_MSG_COUNT; k++) {
-        char reason[CH_PROTO_WHY_MAX];
-        ch_err e = ch_msg_check_json(ch_msg_get((ch_msg_id)k), j, reason, sizeof reason);
-        if ((e != CH_OK && e != CH_EBADREQ) || !ch_utf8_valid(reason, strlen(reason)))
-            abort();
-    }
     ch_underlying_config u = {
         .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000};
     ch_tick_parse("0.5", 3, &u);
+    for (int k = 0; k < CH_MSG_COUNT; k++) {
+        char reason[CH_PROTO_WHY_MAX];
+        const ch_msg *m = ch_msg_get((ch_msg_id)k);
+        ch_err e = ch_msg_check_json(m, j, reason, sizeof reason);
+        if ((e != CH_OK && e != CH_EBADREQ) || !ch_utf8_valid(reason, strlen(reason)))
+            abort();
+        ch_req q;
+        if (e == CH_OK && ch_req_from_json(m, j, &q) == CH_OK) { /* as the server reads it */
+            read_all(&q.root, &u);
+            ch_req_free(&q);
+        }
+    }
     for (const cJSON *v = j->child; v != NULL; v = v->next) {
-        char s[64];
-        int64_t q, t;
-        double d;
-        bool b, has;
-        ch_order_id id;
-        ch_time tm;
-        ch_proto_string(j, v->string, false, s, sizeof s);
-        ch_proto_qty(j, v->string, false, &q);
-        ch_proto_price(j, v->string, &u, false, &t, &has);
-        ch_proto_number(j, v->string, false, &d, &has);
-        ch_proto_bool(j, v->string, false, &b);
-        ch_proto_order_id(j, v->string, &id);
-        ch_proto_time(j, v->string, &tm, &has);
+        ch_value x = ch_value_of_json(v);
+        read_value(&x, &u);
     }
     cJSON_Delete(j);
     return 0;
