@@ -2,12 +2,14 @@
  * fixtures.h - what the engine, store and crash tests each set up the same
  * way: an engine configuration sized for a test, the BTC underlying chd
  * lists by default (tick 0.5, band 1..2,000,000 ticks, one unit per
- * contract), and fills compared field by field (an empty command is
- * ch_command_make, ch/command.h). Header-only, for tests.
+ * contract), market updates of underlying 0, and fills compared field by
+ * field (an empty command is ch_command_make, ch/command.h). Header-only,
+ * for tests.
  */
 #ifndef CH_TESTS_FIXTURES_H
 #define CH_TESTS_FIXTURES_H
 
+#include <math.h>
 #include <string.h>
 
 #include "ch/command.h"
@@ -33,6 +35,34 @@ static inline ch_underlying_config ch_test_btc(void)
         .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
     (void)ch_tick_parse("0.5", 3, &u); /* a valid literal tick */
     return u;
+}
+
+/* A market update of underlying 0: the index at @p time (0: the engine's
+ * clock), no rate, funding, perp or marks (set what a test needs). */
+static inline ch_market_update ch_test_market(double index, ch_time time)
+{
+    ch_market_update mu = {.underlying = 0,
+                           .index = index,
+                           .rate = NAN,
+                           .funding_rate = NAN,
+                           .perp = NAN,
+                           .time = time};
+    return mu;
+}
+
+/* The index and one flat volatility for the expiry @p expiry, at a zero
+ * rate, applied to @p e. */
+static inline ch_err ch_test_mark(ch_engine *e, double index, ch_time expiry, double vol)
+{
+    ch_time ex[1] = {expiry};
+    double k[1] = {0}, v[1] = {vol};
+    ch_market_update mu = ch_test_market(index, 0);
+    mu.rate = 0;
+    mu.n_marks = 1;
+    mu.mark_expiry = ex;
+    mu.mark_strike = k;
+    mu.mark_vol = v;
+    return ch_engine_market(e, &mu);
 }
 
 /* Two fills equal field by field (memcmp would compare padding too). */

@@ -52,18 +52,7 @@ static ch_instr_id list(const char *sym)
 
 static void mark(double index, double vol)
 {
-    ch_time e[1] = {exp1};
-    double k[1] = {0}, v[1] = {vol};
-    ch_market_update mu = {.underlying = 0,
-                           .index = index,
-                           .rate = 0,
-                           .funding_rate = NAN,
-                           .perp = NAN,
-                           .n_marks = 1,
-                           .mark_expiry = e,
-                           .mark_strike = k,
-                           .mark_vol = v};
-    ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
+    ck_assert_int_eq(ch_test_mark(eng, index, exp1, vol), CH_OK);
 }
 
 /* Defaults, sized down for unit tests; parity on price and the netting fee
@@ -632,12 +621,7 @@ START_TEST(expiry_settles_in_cash)
     ch_account_info ai;
     ch_engine_account(eng, bob, &ai);
     /* index at expiry 103000: C90 pays 13000 per contract */
-    ch_market_update mu = {.underlying = 0,
-                           .index = 103000,
-                           .rate = NAN,
-                           .funding_rate = NAN,
-                           .perp = NAN,
-                           .time = exp1};
+    ch_market_update mu = ch_test_market(103000, exp1);
     nsettle = 0;
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     check_ok();
@@ -997,12 +981,7 @@ START_TEST(randomized_invariants)
     ck_assert_uint_gt(ch_engine_self_checks, 1000);
 #endif
     /* expiry settles everything */
-    ch_market_update mu = {.underlying = 0,
-                           .index = 101234.5,
-                           .rate = NAN,
-                           .funding_rate = NAN,
-                           .perp = NAN,
-                           .time = exp1 + 1};
+    ch_market_update mu = ch_test_market(101234.5, exp1 + 1);
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     check_ok();
     for (int i = 0; i < 8; i++)

@@ -62,18 +62,7 @@ static void start(double delta_limit)
     exp1 += 8 * 3600 * CH_NS_PER_SEC;
     ck_assert_int_eq(ch_engine_list(eng, "BTC-25DEC26-90000-C", 19, &C90), CH_OK);
     ck_assert_int_eq(ch_engine_list(eng, "BTC-25DEC26-90000-P", 19, &P90), CH_OK);
-    ch_time e[1] = {exp1};
-    double k[1] = {0}, v[1] = {0.5};
-    ch_market_update mu = {.underlying = 0,
-                           .index = 100000,
-                           .rate = 0,
-                           .funding_rate = NAN,
-                           .perp = NAN,
-                           .n_marks = 1,
-                           .mark_expiry = e,
-                           .mark_strike = k,
-                           .mark_vol = v};
-    ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
+    ck_assert_int_eq(ch_test_mark(eng, 100000, exp1, 0.5), CH_OK);
     open_acct("alice", &alice);
     open_acct("bob", &bob);
     open_acct("carol", &carol);
@@ -351,24 +340,17 @@ START_TEST(forwards_are_not_churned_and_unwind_once)
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
         double index = 70000 + (double)(rng >> 40) / (double)(1ull << 24) * 60000;
         now += 3 * 3600 * CH_NS_PER_SEC; /* 25 days in all, up to the expiry */
-        ch_market_update mu = {.underlying = 0,
-                               .index = index,
-                               .rate = NAN,
-                               .funding_rate = 1e-4,
-                               .perp = index,
-                               .time = now};
+        ch_market_update mu = ch_test_market(index, now);
+        mu.funding_rate = 1e-4;
+        mu.perp = index;
         ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
         ck_assert_double_eq(hedge_step(h, index), 0);
     }
     ck_assert_uint_eq(ch_hedger_book(h)->orders, 1);
     ck_assert_double_eq_tol(ch_engine_house_delta(eng, 0), 0, 1e-9);
     /* expiry: the forwards settle in cash; one order takes the perp back */
-    ch_market_update mu = {.underlying = 0,
-                           .index = 95000,
-                           .rate = NAN,
-                           .funding_rate = NAN,
-                           .perp = 95000,
-                           .time = exp1};
+    ch_market_update mu = ch_test_market(95000, exp1);
+    mu.perp = 95000;
     ck_assert_int_eq(ch_engine_market(eng, &mu), CH_OK);
     ck_assert_double_eq_tol(ch_engine_net_delta(eng, 0), 0, 1e-9);
     ck_assert_double_eq_tol(hedge_step(h, 95000), -3, 1e-9);
