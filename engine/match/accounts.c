@@ -168,8 +168,15 @@ void ch_engine_pool(const ch_engine *e, ch_pool_info *out)
     out->hedge_value = 0;
     for (uint32_t u = 0; u < e->n_und; u++)
         out->hedge_value += chi_hedge_value(&e->und[u]);
-    /* the LPs carry the whole house: options, parity forwards and hedges */
-    out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm + out->house_value + out->hedge_value;
+    /* the LPs carry the whole house: options, parity forwards and hedges
+     * (shared with the strike tranches by delta contribution) */
+    if (e->n_tranches == 0) {
+        out->house_share = out->house_value + out->hedge_value;
+        out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm + out->house_value + out->hedge_value;
+    } else {
+        out->house_share = chi_general_house_share(e);
+        out->nav = (double)p->cash / CH_CASH_SCALE + p->mtm + out->house_share;
+    }
     out->shares = e->pool_shares;
     out->nav_per_share =
         e->pool_shares > 0 ? out->nav * CH_CASH_SCALE / (double)e->pool_shares : 1.0;

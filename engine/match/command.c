@@ -73,6 +73,19 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
         chi_put(&w, c->account.v, 4);
         chi_put(&w, (uint64_t)(c->amount), 8);
         break;
+    case CH_C_TRANCHE_ADD:
+        chi_put(&w, c->tranche_spec.underlying, 4);
+        chi_put(&w, (uint64_t)c->tranche_spec.strike_lo, 8);
+        chi_put(&w, (uint64_t)c->tranche_spec.strike_hi, 8);
+        chi_put(&w, (uint64_t)c->tranche_spec.expiry_lo, 8);
+        chi_put(&w, (uint64_t)c->tranche_spec.expiry_hi, 8);
+        break;
+    case CH_C_TRANCHE_DEPOSIT:
+    case CH_C_TRANCHE_WITHDRAW:
+        chi_put(&w, c->account.v, 4);
+        chi_put(&w, c->tranche, 4);
+        chi_put(&w, (uint64_t)(c->amount), 8);
+        break;
     case CH_C_SUBMIT:
         chi_put(&w, c->order.account.v, 4);
         chi_put(&w, c->order.instr.v, 4);
@@ -166,6 +179,19 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
     case CH_C_POOL_DEPOSIT:
     case CH_C_POOL_WITHDRAW:
         c->account.v = (uint32_t)chi_get(&r, 4);
+        c->amount = (int64_t)chi_get(&r, 8);
+        break;
+    case CH_C_TRANCHE_ADD:
+        c->tranche_spec.underlying = (uint32_t)chi_get(&r, 4);
+        c->tranche_spec.strike_lo = (int64_t)chi_get(&r, 8);
+        c->tranche_spec.strike_hi = (int64_t)chi_get(&r, 8);
+        c->tranche_spec.expiry_lo = (int64_t)chi_get(&r, 8);
+        c->tranche_spec.expiry_hi = (int64_t)chi_get(&r, 8);
+        break;
+    case CH_C_TRANCHE_DEPOSIT:
+    case CH_C_TRANCHE_WITHDRAW:
+        c->account.v = (uint32_t)chi_get(&r, 4);
+        c->tranche = (uint32_t)chi_get(&r, 4);
         c->amount = (int64_t)chi_get(&r, 8);
         break;
     case CH_C_SUBMIT:
@@ -276,6 +302,15 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         break;
     case CH_C_POOL_WITHDRAW:
         err = ch_engine_pool_withdraw(e, c->account, c->amount, &r->value);
+        break;
+    case CH_C_TRANCHE_ADD:
+        err = ch_engine_tranche_add(e, &c->tranche_spec, &r->tranche);
+        break;
+    case CH_C_TRANCHE_DEPOSIT:
+        err = ch_engine_tranche_deposit(e, c->account, c->tranche, c->amount, &r->value);
+        break;
+    case CH_C_TRANCHE_WITHDRAW:
+        err = ch_engine_tranche_withdraw(e, c->account, c->tranche, c->amount, &r->value);
         break;
     case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's hedge book */
     case CH_C_HEDGE_REPORT: {

@@ -120,6 +120,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->pool_epoch = 1;
     open_internal(e, CH_ACCOUNT_HOUSE, "house");
     open_internal(e, CH_ACCOUNT_POOL, "pool");
+    e->acct[CH_ACCOUNT_POOL].pool_side = true;
     open_internal(e, CH_ACCOUNT_FEES, "fees");
     e->n_acct = 3;
     return e;
@@ -148,6 +149,8 @@ void ch_engine_destroy(ch_engine *e)
     free(e->pos_index);
     free(e->sell_bits);
     free(e->scen_arena);
+    free(e->tranches);
+    free(e->holdings);
     free(e);
 }
 

@@ -249,7 +249,9 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
         chi_margin_add(e, a, (double)q, s->scen);
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
-    if (acct == CH_ACCOUNT_POOL) {
+    if (a->pool_side) {
+        if (a->tranche != 0)
+            chi_quotes_moved(e);  /* its utilisation prices the strikes it covers */
         e->pool_epoch++;          /* not base_mark: pool_drift bounds what a pool fill moves */
         chi_house_delta_moved(e); /* ... and each quote's span its delta term */
         double before = fabs((double)(e->pos[k].qty - q));
@@ -816,27 +818,34 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             if (q <= 0)
                 break; /* cannot happen: one lot qualified in best_source */
             int64_t fee = taker_fee(e, o->instr, px.ticks, q);
-            if (o->side == CH_BUY)
-                clear_trade(e, o->instr, o->account.v, taker_rec(e), CH_ACCOUNT_POOL, s->pool_k,
-                            px.ticks, q, o->account.v, fee, false);
-            else
-                clear_trade(e, o->instr, CH_ACCOUNT_POOL, s->pool_k, o->account.v, taker_rec(e),
-                            px.ticks, q, o->account.v, fee, false);
-            ch_book_fill_open(e->book, id, q);
-            count_fill(e, o->instr, CH_SRC_POOL, q);
-            ch_fill f = {.trade_id = ++e->trades,
-                         .source = CH_SRC_POOL,
-                         .instr = o->instr,
-                         .taker_side = o->side,
-                         .price = px.ticks,
-                         .qty = q,
-                         .taker = o->account,
-                         .maker = {CH_ACCOUNT_POOL},
-                         .taker_order = id,
-                         .maker_instr = o->instr,
-                         .maker_price = px.ticks,
-                         .fee = fee};
-            report_fill(e, &f);
+            /* the strike tranches covering it first, then the general pool:
+             * a fill each, the fee on the first */
+            pool_leg legs[CH_TRANCHES_MAX + 1];
+            int n_legs = chi_pool_legs(e, o->instr, o->side, q, px.ticks, legs);
+            for (int l = 0; l < n_legs; l++, fee = 0) {
+                const pool_leg *g = &legs[l];
+                if (o->side == CH_BUY)
+                    clear_trade(e, o->instr, o->account.v, taker_rec(e), g->acct, g->rec, px.ticks,
+                                g->qty, o->account.v, fee, false);
+                else
+                    clear_trade(e, o->instr, g->acct, g->rec, o->account.v, taker_rec(e), px.ticks,
+                                g->qty, o->account.v, fee, false);
+                ch_book_fill_open(e->book, id, g->qty);
+                count_fill(e, o->instr, CH_SRC_POOL, g->qty);
+                ch_fill f = {.trade_id = ++e->trades,
+                             .source = CH_SRC_POOL,
+                             .instr = o->instr,
+                             .taker_side = o->side,
+                             .price = px.ticks,
+                             .qty = g->qty,
+                             .taker = o->account,
+                             .maker = {g->acct},
+                             .taker_order = id,
+                             .maker_instr = o->instr,
+                             .maker_price = px.ticks,
+                             .fee = fee};
+                report_fill(e, &f);
+            }
         }
     }
     ch_order_result br;
@@ -849,6 +858,7 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     r->cancelled = br.cancelled;
     e->cur_res = NULL;
     e->cur_order = (ch_order_id){0};
+    chi_tranches_allocate(e); /* parity fills move the house's value */
     return CH_OK;
 }
 

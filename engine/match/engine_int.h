@@ -131,6 +131,8 @@ typedef struct account {
     double mtm;   /* positions at mark, quote ccy */
     /* the rest */
     int64_t shares;
+    uint32_t tranche; /* a strike tranche's account: its id (1..); 0 otherwise */
+    bool pool_side; /* the general pool's or a tranche's: its positions are the pool's inventory */
     uint32_t first_pos, npos;
     char name[CH_ACCOUNT_NAME_MAX];
 } account;
@@ -162,6 +164,21 @@ typedef struct pos_link {
     uint32_t next_acct, next_series;
 } pos_link;
 
+/* A strike tranche (tranche.c): LP capital that takes the pool's side of
+ * trades at the strikes and expiries it covers, in its own account. */
+typedef struct tranche {
+    ch_tranche_spec spec;
+    uint32_t acct;
+    int64_t shares;
+    double house_alloc; /* its share of the house's value so far (chi_tranches_allocate) */
+} tranche;
+
+/* An LP's shares of one tranche. */
+typedef struct lp_holding {
+    uint32_t acct, tranche;
+    int64_t shares;
+} lp_holding;
+
 struct ch_engine {
     ch_engine_config cfg;
     ch_instruments *reg;
@@ -184,6 +201,11 @@ struct ch_engine {
     size_t sell_words;
     int64_t external; /* cash in from outside, net */
     int64_t pool_shares;
+    tranche *tranches; /* [0, n_tranches): tranche id k + 1 */
+    uint32_t n_tranches;
+    lp_holding *holdings;
+    uint32_t n_holdings, cap_holdings;
+    double house_allocated; /* the house's value when last allocated to the tranches */
     ch_time now;
     size_t nscen;
     size_t scen_stride; /* nscen rounded up to whole cache lines */
@@ -363,5 +385,30 @@ __attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, cons
 
 /* market.c */
 void chi_refresh_accounts(ch_engine *e);
+
+/* tranche.c: strike tranches */
+/* One leg of a pool fill: the pool-side account that takes it and how many lots. */
+typedef struct pool_leg {
+    uint32_t acct, rec;
+    int64_t qty;
+} pool_leg;
+/* Split a pool fill of q lots of series id (the customer's side cust, at
+ * `ticks`) between the tranches covering it, pro rata to their free capital
+ * (largest remainder; each within its capital and cash), and the general
+ * pool (the rest). @return the number of legs written (<= CH_TRANCHES_MAX + 1). */
+int chi_pool_legs(ch_engine *e, ch_instr_id id, ch_side cust, int64_t q, int64_t ticks,
+                  pool_leg *legs);
+/* The utilisation (worst scenario loss / capital) of the tranches covering
+ * series id, and whether any does. */
+bool chi_tranche_util(const ch_engine *e, const series *s, double *util);
+/* The house's value (its account, parity forwards included, and the hedge
+ * books), and its change since the last call given to the tranches and the
+ * general pool in proportion to the delta each holds. */
+double chi_house_value(const ch_engine *e);
+void chi_tranches_allocate(ch_engine *e);
+/* The general pool's part of the house's value (all of it without tranches). */
+double chi_general_house_share(const ch_engine *e);
+/* The tranches' part of ch_engine_check: shares, accounts, allocation. */
+bool chi_tranches_ok(const ch_engine *e);
 
 #endif

@@ -219,7 +219,7 @@ static void settle_series(ch_engine *e, uint32_t i)
         int64_t amount = q * pay;
         e->acct[p->account].cash += amount;
         chi_pos_apply(e, k, -q, pay);
-        if (p->account == CH_ACCOUNT_POOL) {
+        if (e->acct[p->account].pool_side) {
             u->pool_abs_notional_units -= fabs((double)q) * s->rs.contract_size;
             ch_inventory_fill(u->pool_inv, i, -(double)q);
         } else if (p->account == CH_ACCOUNT_HOUSE) {
@@ -333,6 +333,7 @@ ch_err ch_engine_market(ch_engine *e, const ch_market_update *mu)
                            u->funding);
         u->hedge_cash += u->hb.funding - funded;
     }
+    chi_tranches_allocate(e); /* the house's marks moved */
     ch_engine_event ev = {.type = CH_EE_MARKET};
     emit(e, &ev);
     return CH_OK;

@@ -37,6 +37,9 @@ pool_px chi_pool_price(const ch_engine *e, ch_instr_id id, ch_side cust, int64_t
     if (skew < -pc->max_skew_vol)
         skew = -pc->max_skew_vol;
     double prem = (pc->half_spread_vol + skew) * vg;
+    double util;
+    if (e->n_tranches > 0 && chi_tranche_util(e, s, &util)) /* thin strikes price risk higher */
+        prem *= 1 + CH_TRANCHE_UTIL_PREMIUM * (util < 1 ? util : 1);
     double hc = e->cfg.risk_aware ? chi_delta_cost(e, s, dq) / (double)n : 0.0;
     double px = cust == CH_BUY ? s->unit.price + prem + hc : s->unit.price - prem - hc;
     double tv = tick_value(e, s->und);

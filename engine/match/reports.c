@@ -43,6 +43,7 @@ ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, const ch_hedge_ex
     ch_hedge_book_fill(&u->hb, x);
     u->hedge_cash += -x->qty * x->price - x->fee;
     chi_house_delta_moved(e);
+    chi_tranches_allocate(e); /* its fee and slippage are the house's */
     return CH_OK;
 }
 
@@ -285,10 +286,19 @@ static bool nav_ok(const ch_engine *e)
         hedge += by_cash;
         hedge_mag += mag;
     }
+    /* the general pool and the tranches together hold the pool side and the
+     * whole house */
     ch_pool_info pi;
     ch_engine_pool(e, &pi);
-    double whole = part[0] + part[1] + hedge;
-    return fabs(pi.nav - whole) <= 1e-9 * (gross + hedge_mag) + 1e-6 &&
+    double whole = part[0] + part[1] + hedge, navs = pi.nav;
+    for (uint32_t k = 0; k < e->n_tranches; k++) {
+        const account *ta = &e->acct[e->tranches[k].acct];
+        whole += (double)ta->cash / CH_CASH_SCALE + ta->mtm;
+        ch_tranche_info ti;
+        ch_engine_tranche(e, k + 1, &ti);
+        navs += ti.nav;
+    }
+    return fabs(navs - whole) <= 1e-9 * (gross + hedge_mag) + 1e-6 &&
            fabs(pi.house_value - part[1]) <= 1e-9 * gross + 1e-6;
 }
 
@@ -317,8 +327,12 @@ ch_err ch_engine_check(const ch_engine *e)
         if (sum != 0)
             return CHECK_FAIL("positions do not sum to zero");
         const und_state *u = &e->und[e->ser[i].und];
-        if (ch_inventory_position(u->pool_inv, i) !=
-                (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_POOL}, (ch_instr_id){i}) ||
+        int64_t pool_side =
+            ch_engine_position(e, (ch_account_id){CH_ACCOUNT_POOL}, (ch_instr_id){i});
+        for (uint32_t k = 0; k < e->n_tranches; k++)
+            pool_side +=
+                ch_engine_position(e, (ch_account_id){e->tranches[k].acct}, (ch_instr_id){i});
+        if (ch_inventory_position(u->pool_inv, i) != (double)pool_side ||
             ch_inventory_position(u->house_inv, i) !=
                 (double)ch_engine_position(e, (ch_account_id){CH_ACCOUNT_HOUSE}, (ch_instr_id){i}))
             return CHECK_FAIL("inventory");
@@ -360,6 +374,8 @@ ch_err ch_engine_check(const ch_engine *e)
     free(res);
     if (shares != e->pool_shares)
         return CHECK_FAIL("shares");
+    if (!chi_tranches_ok(e))
+        return CHECK_FAIL("tranches: shares, holdings or the house's value shared");
     if (out == CH_OK && !nav_ok(e))
         return CHECK_FAIL("NAV: pool + house + hedge books");
     return out;

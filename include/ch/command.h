@@ -38,8 +38,11 @@ typedef enum ch_command_type {
     CH_C_POOL_DEPOSIT = 10,
     CH_C_POOL_WITHDRAW = 11,
     CH_C_HEDGE = 12, /**< a hedge fill booked (the hedge book; the engine keeps the position) */
-    CH_C_HEDGE_SENT = 13,  /**< a hedge order handed to an external venue (id, qty, mark) */
-    CH_C_HEDGE_REPORT = 14 /**< the venue's answer to it: a fill, or a final rejection */
+    CH_C_HEDGE_SENT = 13,      /**< a hedge order handed to an external venue (id, qty, mark) */
+    CH_C_HEDGE_REPORT = 14,    /**< the venue's answer to it: a fill, or a final rejection */
+    CH_C_TRANCHE_ADD = 15,     /**< a strike tranche (tranche_spec) */
+    CH_C_TRANCHE_DEPOSIT = 16, /**< account, tranche, amount (cash) */
+    CH_C_TRANCHE_WITHDRAW = 17 /**< account, tranche, amount (shares) */
 } ch_command_type;
 
 /** One command. Only the fields of its type are used. */
@@ -57,11 +60,11 @@ typedef struct ch_command {
         double strike[CH_COMMAND_MAX_MARKS];
         double vol[CH_COMMAND_MAX_MARKS];
     } market;
-    char name[CH_ACCOUNT_NAME_MAX];               /* ACCOUNT_OPEN */
-    ch_stp stp;                                   /* ACCOUNT_OPEN */
-    ch_account_id account;                        /* DEPOSIT, CANCEL, REPLACE, POOL_* */
-    int64_t amount;                               /* ACCOUNT_OPEN cash, DEPOSIT, POOL_* */
-    ch_engine_order order;                        /* SUBMIT */
+    char name[CH_ACCOUNT_NAME_MAX]; /* ACCOUNT_OPEN */
+    ch_stp stp;                     /* ACCOUNT_OPEN */
+    ch_account_id account;          /* DEPOSIT, CANCEL, REPLACE, POOL_*, TRANCHE_DEPOSIT/WITHDRAW */
+    int64_t amount;        /* ACCOUNT_OPEN cash, DEPOSIT, POOL_*, TRANCHE_DEPOSIT/WITHDRAW */
+    ch_engine_order order; /* SUBMIT */
     char client_order_id[CH_CLIENT_ORDER_ID_MAX]; /* SUBMIT, optional ("" = none) */
     struct {                                      /* HEDGE, HEDGE_SENT, HEDGE_REPORT */
         uint32_t underlying;
@@ -70,8 +73,10 @@ typedef struct ch_command {
         double mark;                      /* HEDGE_SENT */
         bool filled;                      /* HEDGE_REPORT: false = rejected, nothing booked */
     } hedge;
-    ch_order_id order_id; /* CANCEL, REPLACE */
-    int64_t qty, price;   /* REPLACE */
+    ch_order_id order_id;         /* CANCEL, REPLACE */
+    int64_t qty, price;           /* REPLACE */
+    ch_tranche_spec tranche_spec; /* TRANCHE_ADD */
+    uint32_t tranche;             /* TRANCHE_DEPOSIT, TRANCHE_WITHDRAW */
 } ch_command;
 
 /**
@@ -90,7 +95,8 @@ typedef struct ch_command_result {
     ch_instr_id instr;      /* LIST */
     uint32_t underlying;    /* UNDERLYING */
     ch_account_id account;  /* ACCOUNT_OPEN */
-    int64_t value;          /* CANCEL: cancelled qty; POOL_*: shares or cash */
+    int64_t value;    /* CANCEL: cancelled qty; POOL_*, TRANCHE_DEPOSIT/WITHDRAW: shares or cash */
+    uint32_t tranche; /* TRANCHE_ADD: its id */
 } ch_command_result;
 
 /** A command of type @p t, every other field zero. */

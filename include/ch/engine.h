@@ -402,22 +402,90 @@ CH_API ch_err ch_engine_pool_withdraw(ch_engine *e, ch_account_id lp, int64_t sh
                                       int64_t *cash);
 
 /**
- * The LPs' pool. They carry the whole house's risk, so its NAV is the pool
- * account (cash + options at mark) plus the house account (the parity
- * forwards: their cash + their value at mark) plus every hedge book (realized
- * + unrealized at the perp mark - fees + funding).
+ * The general pool. Its LPs carry the house's risk, so its NAV is the pool
+ * account (cash + options at mark) plus the house's value: the house account
+ * (the parity forwards: their cash + their value at mark) plus every hedge
+ * book (realized + unrealized at the perp mark - fees + funding). With strike
+ * tranches, the house's value is shared with them (house_share: the part
+ * that is the general pool's; see ch_tranche_info).
  */
 typedef struct ch_pool_info {
     int64_t cash;           /**< the pool account's */
     double inventory_value; /**< the pool account's positions at mark */
-    double nav;             /**< cash + inventory value + house_value + hedge_value */
+    double nav;             /**< cash + inventory value + house_share */
     int64_t shares;         /**< outstanding */
     double nav_per_share;
     double house_value; /**< the house account: cash + positions at mark */
     double hedge_value; /**< Σ over underlyings of the hedge book's value */
+    double house_share; /**< the general pool's part of house_value + hedge_value (all of it
+                         *   without tranches) */
 } ch_pool_info;
 
 CH_API void ch_engine_pool(const ch_engine *e, ch_pool_info *out);
+
+/* ---- strike tranches ---------------------------------------------------------
+ *
+ * LP capital for given strikes (and expiries) of one underlying, beside the
+ * general pool. After internal netting, the pool's side of a trade at strike
+ * K is taken by the tranches covering K, pro rata to their free capital
+ * (capital - worst scenario loss; whole lots by largest remainder), each as
+ * far as its capital and cash allow, then by the general pool, which stands
+ * behind every pool fill (its cash must cover the whole trade, as without
+ * tranches). Each tranche is an internal account ("tranche#N"): its cash and
+ * positions are its own, so its NAV moves with its strikes. The house's value
+ * (parity forwards and hedges, which exist for the pool side's delta) is
+ * shared by contribution: each change of it is given to the general pool and
+ * the tranches in proportion to the absolute delta each holds then (all to
+ * the general pool when none holds any), so the shares always add up to the
+ * whole. The pool's premium at K (half-spread + inventory skew) grows with
+ * the utilisation u of the tranches covering K (their worst scenario loss /
+ * their capital, as Lyra prices vega utilisation per board): it is
+ * multiplied by 1 + CH_TRANCHE_UTIL_PREMIUM x min(u, 1), so thin strikes
+ * price risk higher. Without a covering tranche nothing changes.
+ */
+
+#define CH_TRANCHES_MAX         64
+#define CH_TRANCHE_UTIL_PREMIUM 1.0
+
+typedef struct ch_tranche_spec {
+    uint32_t underlying;
+    int64_t strike_lo, strike_hi; /**< inclusive, in the quote currency */
+    ch_time expiry_lo, expiry_hi; /**< inclusive; both 0: every expiry */
+} ch_tranche_spec;
+
+typedef struct ch_tranche_info {
+    uint32_t id; /**< 1.. */
+    ch_tranche_spec spec;
+    ch_account_id account;  /**< its internal account */
+    int64_t cash;           /**< its account's */
+    double inventory_value; /**< its positions at mark */
+    double house_share;     /**< its part of the house's value */
+    double nav;             /**< cash + inventory value + house_share */
+    int64_t shares;
+    double nav_per_share;
+    double worst;       /**< worst scenario loss of its positions */
+    double utilisation; /**< worst / (cash + inventory value); 0 without capital */
+    double delta;       /**< its positions' delta: its weight in the house's value */
+} ch_tranche_info;
+
+/** A tranche. @return CH_OK (its id in @p id); CH_EINVAL (a bad range or
+ *  underlying); CH_ECAPACITY (CH_TRANCHES_MAX, or no account left). */
+CH_API ch_err ch_engine_tranche_add(ch_engine *e, const ch_tranche_spec *spec, uint32_t *id);
+CH_API uint32_t ch_engine_tranche_count(const ch_engine *e);
+/** @return CH_OK or CH_ENOTFOUND. */
+CH_API ch_err ch_engine_tranche(const ch_engine *e, uint32_t id, ch_tranche_info *out);
+/** Deposit into tranche @p id at its NAV per share (as ch_engine_pool_deposit). */
+CH_API ch_err ch_engine_tranche_deposit(ch_engine *e, ch_account_id lp, uint32_t id, int64_t cash,
+                                        int64_t *shares);
+/**
+ * Redeem @p shares of tranche @p id at its NAV per share (floored), at most
+ * what its open risk leaves free: its cash, and its capital less its worst
+ * scenario loss. @return CH_OK; CH_EFUNDS; CH_ENOTFOUND; CH_EINVAL.
+ */
+CH_API ch_err ch_engine_tranche_withdraw(ch_engine *e, ch_account_id lp, uint32_t id,
+                                         int64_t shares, int64_t *cash);
+/** The shares of tranche @p id that @p lp holds. */
+CH_API int64_t ch_engine_tranche_shares(const ch_engine *e, ch_account_id lp, uint32_t id);
 
 /* ---- risk and netting reports ---------------------------------------------- */
 

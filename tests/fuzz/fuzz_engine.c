@@ -183,15 +183,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c.time = now;
             step(e, &c);
             break;
-        case 8: /* cash in or out, or the pool */
-            c = (ch_command){.type = b[2] % 3 == 0   ? CH_C_DEPOSIT
-                                     : b[2] % 3 == 1 ? CH_C_POOL_DEPOSIT
-                                                     : CH_C_POOL_WITHDRAW};
+        case 8: { /* cash in or out, the pool, or a strike tranche */
+            static const ch_command_type kinds[6] = {
+                CH_C_DEPOSIT,     CH_C_POOL_DEPOSIT,    CH_C_POOL_WITHDRAW,
+                CH_C_TRANCHE_ADD, CH_C_TRANCHE_DEPOSIT, CH_C_TRANCHE_WITHDRAW};
+            c = (ch_command){.type = kinds[b[2] % 6]};
             c.account = acct;
-            c.amount =
-                c.type == CH_C_POOL_WITHDRAW ? (int64_t)(b[4] % 100) : i16(b + 4) * CH_CASH_SCALE;
+            c.tranche = b[3] % 4; /* 0 and beyond the last: ENOTFOUND */
+            bool shares = c.type == CH_C_POOL_WITHDRAW || c.type == CH_C_TRANCHE_WITHDRAW;
+            c.amount = shares ? (int64_t)(b[4] % 100) * (b[7] % 2 ? 1 : 100000)
+                              : i16(b + 4) * CH_CASH_SCALE;
+            /* strikes 80k..120k around the listed ones, sometimes reversed */
+            c.tranche_spec = (ch_tranche_spec){.underlying = b[7] % 5 == 0 ? 1u : 0u,
+                                               .strike_lo = 80000 + 5000 * (b[5] % 9),
+                                               .strike_hi = 80000 + 5000 * (b[6] % 9)};
             step(e, &c);
             break;
+        }
         default: /* a new account (names repeat: EEXISTS) */
             c = (ch_command){.type = CH_C_ACCOUNT_OPEN};
             snprintf(c.name, sizeof c.name, "n%u", (unsigned)(b[2] % 16));
