@@ -80,8 +80,17 @@ static const ch_field rq_account[] = {KEY, STR("account", CH_F_REQ, NAME)};
 static const ch_field rq_account_open[] = {KEY, STR("account", CH_F_REQ, NAME),
                                            DEC("cash", CH_F_REQ)};
 static const ch_field rq_amount[] = {KEY, STR("account", CH_F_REQ, NAME), DEC("amount", CH_F_REQ)};
+/* pool.deposit, pool.withdraw: "tranche" (protocol 1.2) names a strike tranche */
+static const ch_field rq_pool_deposit[] = {KEY, STR("account", CH_F_REQ, NAME),
+                                           DEC("amount", CH_F_REQ), INT("tranche", CH_F_OPT)};
 static const ch_field rq_pool_withdraw[] = {KEY, STR("account", CH_F_REQ, NAME),
-                                            INT("shares", CH_F_REQ)};
+                                            INT("shares", CH_F_REQ), INT("tranche", CH_F_OPT)};
+static const ch_field rq_tranche_add[] = {KEY,
+                                          STR("underlying", CH_F_REQ, UND),
+                                          DEC("strike_lo", CH_F_REQ),
+                                          DEC("strike_hi", CH_F_REQ),
+                                          DEC("expiry_lo", CH_F_OPT),
+                                          DEC("expiry_hi", CH_F_OPT)};
 static const ch_field rq_market[] = {
     KEY,
     STR("underlying", CH_F_REQ, UND),
@@ -194,6 +203,21 @@ static const ch_field rp_stats[] = {
     INT("orders", CH_F_OPT),   OBJ("fills", CH_F_OPT, rp_fills_by_source),
     INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
     INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
+
+static const ch_field rp_tranche_add[] = {INT("tranche", CH_F_OPT), STR("account", CH_F_OPT, NAME)};
+#define LP_FIELDS                                                                                  \
+    NUM("cash", CH_F_OPT), NUM("inventory_value", CH_F_OPT), NUM("house_share", CH_F_OPT),         \
+        NUM("nav", CH_F_OPT), INT("shares", CH_F_OPT), NUM("nav_per_share", CH_F_OPT)
+static const ch_field rp_general_pool[] = {LP_FIELDS};
+static const ch_field rp_tranche[] = {
+    INT("tranche", CH_F_OPT),        STR("underlying", CH_F_OPT, UND),
+    NUM("strike_lo", CH_F_OPT),      NUM("strike_hi", CH_F_OPT),
+    STR("expiry_lo", CH_F_NULL, 40), STR("expiry_hi", CH_F_NULL, 40),
+    STR("account", CH_F_OPT, NAME),  LP_FIELDS,
+    NUM("worst_loss", CH_F_OPT),     NUM("utilisation", CH_F_OPT),
+    NUM("delta", CH_F_OPT)};
+static const ch_field rp_pools[] = {OBJ("general", CH_F_OPT, rp_general_pool),
+                                    LIST("tranches", CH_F_OPT, CH_TRANCHES_MAX, rp_tranche)};
 
 static const ch_msg k_msgs[CH_MSG_COUNT] = {
 #define CH_MSG_ROW_(e, name, code_, mut, rq, rp)                                                   \

@@ -616,6 +616,62 @@ class NoAuth(Base):
         self.assertEqual(self.code(self.c.positions, "nobody"), "UNAUTHORIZED")
 
 
+class Tranches(Base):
+    """Strike tranches through the protocol (issue 18): created by the admin,
+    funded by LPs, taking the pool's side at their strikes, listed by
+    `pools`, and replayed after a kill."""
+
+    def test_tranches(self):
+        c = self.c
+        lq = c.account_open("lq", 5_000_000)["key"]
+        c.account_open("cust", 5_000_000)
+        t = c.tranche_add("BTC", 95000, 105000)
+        self.assertEqual(t["tranche"], 1)
+        self.assertEqual(t["account"], "tranche#1")
+        # an LP with its own key funds it; the admin alone creates tranches
+        with self.d.client(key=lq) as lc:
+            r = lc.pool_deposit("lq", 1_000_000, tranche=1)
+            self.assertGreater(r["shares"], 0)
+            self.assertEqual(r["nav_per_share"], 1.0)
+            self.assertEqual(self.code(lc.tranche_add, "BTC", 1, 2), "UNAUTHORIZED")
+        self.assertEqual(self.code(c.tranche_add, "BTC", 105000, 95000), "BAD_REQUEST")
+        self.assertEqual(self.code(c.tranche_add, "XYZ", 1, 2), "UNKNOWN_SYMBOL")
+        self.assertEqual(self.code(c.pool_deposit, "lq", 10, tranche=7), "BAD_REQUEST")
+        self.assertEqual(self.code(c.tranche_add, "BTC", 1, 2, expiry_lo="2026-12-25T08:00:00Z"),
+                         "BAD_REQUEST")
+        # the customer buys the 100k call from the pool: the tranche sells it
+        q = c.quote(self.call, "buy", 2)
+        r = c.order_new("cust", self.call, "buy", 2, price=q["price"], tif="ioc")
+        self.assertEqual(r["filled_qty"], 2)
+        pos = {p["symbol"]: p["qty"] for p in c.positions("tranche#1")["positions"]}
+        self.assertEqual(pos.get(self.call), -2)
+        p = c.pools("BTC")
+        self.assertEqual(len(p["tranches"]), 1)
+        tr = p["tranches"][0]
+        self.assertEqual((tr["tranche"], tr["strike_lo"], tr["strike_hi"]), (1, 95000, 105000))
+        self.assertIsNone(tr["expiry_lo"])
+        self.assertLess(tr["inventory_value"], 0)
+        self.assertGreater(tr["utilisation"], 0)
+        self.assertGreater(tr["worst_loss"], 0)
+        self.assertAlmostEqual(tr["nav"], tr["cash"] + tr["inventory_value"] + tr["house_share"],
+                               places=6)
+        # all its shares cannot leave while it carries that risk
+        shares = tr["shares"]
+        self.assertEqual(self.code(c.pool_withdraw, "lq", shares, tranche=1), "INSUFFICIENT_FUNDS")
+        w = c.pool_withdraw("lq", shares // 10, tranche=1)
+        self.assertGreater(w["cash"], 0)
+        before = c.pools()
+        self.assertEqual(before["tranches"][0]["shares"], shares - shares // 10)
+        # a kill: everything comes back from the log
+        c.close()
+        self.d.stop(signal.SIGKILL)
+        self.d.start()
+        type(self).c = self.d.client()
+        after = self.c.pools()
+        self.assertEqual(after["tranches"], before["tranches"])
+        self.assertEqual(after["general"]["shares"], before["general"]["shares"])
+
+
 class Limits(Base):
     """Every bound refuses with its own error and changes nothing."""
     transport = "tcp"

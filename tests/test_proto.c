@@ -248,10 +248,21 @@ static const struct sample {
     {"account.open", "{\"account\":\"alice\",\"cash\":2000000.5}",
      "{\"account\":\"alice\",\"cash\":2000000.5,\"key\":\"00ff\"}"},
     {"account.deposit", "{\"account\":\"alice\",\"amount\":\"-12.25\"}", "{\"cash\":1999988.25}"},
-    {"pool.deposit", "{\"account\":\"lp\",\"amount\":1000}",
+    {"pool.deposit", "{\"account\":\"lp\",\"amount\":1000,\"tranche\":1}",
      "{\"shares\":1000,\"nav_per_share\":1.0001}"},
-    {"pool.withdraw", "{\"account\":\"lp\",\"shares\":10}",
+    {"pool.withdraw", "{\"account\":\"lp\",\"shares\":10,\"tranche\":2}",
      "{\"cash\":10.5,\"nav_per_share\":1.05}"},
+    {"pool.tranche.add",
+     "{\"underlying\":\"BTC\",\"strike_lo\":90000,\"strike_hi\":\"95000\","
+     "\"expiry_lo\":\"2026-12-25T08:00:00.000Z\",\"expiry_hi\":\"2026-12-25T08:00:00.000Z\"}",
+     "{\"tranche\":1,\"account\":\"tranche#1\"}"},
+    {"pools", "{\"underlying\":\"BTC\"}",
+     "{\"general\":{\"cash\":1000.5,\"inventory_value\":-20.25,\"house_share\":-3.5,"
+     "\"nav\":976.75,\"shares\":1000000000,\"nav_per_share\":0.97675},"
+     "\"tranches\":[{\"tranche\":1,\"underlying\":\"BTC\",\"strike_lo\":90000,"
+     "\"strike_hi\":95000,\"expiry_lo\":null,\"expiry_hi\":null,\"account\":\"tranche#1\","
+     "\"cash\":50,\"inventory_value\":-2,\"house_share\":0.5,\"nav\":48.5,\"shares\":5,"
+     "\"nav_per_share\":9.7,\"worst_loss\":12,\"utilisation\":0.25,\"delta\":0.5}]}"},
     {"market.update",
      "{\"underlying\":\"BTC\",\"index\":101000,\"time\":\"2026-11-27T08:00:00.001Z\","
      "\"rate\":0.03,\"funding_rate\":0.0001,\"perp\":\"101050.5\","

@@ -400,6 +400,10 @@ static const char *const k_requests[] = {
     "{\"op\":\"risk\",\"underlying\":\"BTC\"}",
     "{\"op\":\"hedge\"}",
     "{\"op\":\"stats\",\"key\":\"admin\"}",
+    "{\"op\":\"pool.tranche.add\",\"underlying\":\"BTC\",\"strike_lo\":90000,"
+    "\"strike_hi\":\"95000\"}",
+    "{\"op\":\"pool.deposit\",\"account\":\"lp\",\"amount\":10,\"tranche\":1}",
+    "{\"op\":\"pools\"}",
 };
 /* NOLINTEND(bugprone-suspicious-missing-comma) */
 

@@ -210,11 +210,26 @@ class Client:
     def account_deposit(self, account, amount):
         return self.call("account.deposit", account=account, amount=amount)
 
-    def pool_deposit(self, account, amount):
-        return self.call("pool.deposit", account=account, amount=amount)
+    def pool_deposit(self, account, amount, tranche=None):
+        """Into the general pool, or strike tranche `tranche` (its id)."""
+        extra = {} if tranche is None else {"tranche": tranche}
+        return self.call("pool.deposit", account=account, amount=amount, **extra)
 
-    def pool_withdraw(self, account, shares):
-        return self.call("pool.withdraw", account=account, shares=shares)
+    def pool_withdraw(self, account, shares, tranche=None):
+        extra = {} if tranche is None else {"tranche": tranche}
+        return self.call("pool.withdraw", account=account, shares=shares, **extra)
+
+    def tranche_add(self, underlying, strike_lo, strike_hi, expiry_lo=None, expiry_hi=None):
+        """A strike tranche (admin): LP capital for strikes strike_lo..strike_hi
+        (and, optionally, expiries expiry_lo..expiry_hi, ISO-8601 times)."""
+        extra = {} if expiry_lo is None else {"expiry_lo": expiry_lo, "expiry_hi": expiry_hi}
+        return self.call("pool.tranche.add", underlying=underlying, strike_lo=strike_lo,
+                         strike_hi=strike_hi, **extra)
+
+    def pools(self, underlying=None):
+        """The general pool and every strike tranche: capital, utilisation, NAV."""
+        extra = {} if underlying is None else {"underlying": underlying}
+        return self.call("pools", **extra)
 
     def market_update(self, underlying, index, tick=None, **fields):
         """index and perp must be on the underlying's tick; with `tick`

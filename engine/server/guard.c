@@ -108,6 +108,7 @@ chi_access chi_op_access(const char *op)
         {"order.cancel", CHI_ACCOUNT}, {"order.replace", CHI_ACCOUNT},
         {"orders", CHI_ACCOUNT},       {"positions", CHI_ACCOUNT},
         {"pool.deposit", CHI_ACCOUNT}, {"pool.withdraw", CHI_ACCOUNT},
+        {"pools", CHI_PUBLIC},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(op, table[i].name) == 0)

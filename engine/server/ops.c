@@ -11,7 +11,7 @@
 
 /* ---- request handlers ------------------------------------------------------ */
 
-static ch_err get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
+ch_err chi_get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
 {
     char name[CH_ACCOUNT_NAME_MAX];
     if (ch_proto_string(FIELD(r, key), true, name, sizeof name) != CH_OK)
@@ -74,7 +74,7 @@ static ch_err op_hello(ch_server *s, req_ctx *r)
 
 /* The optional "underlying" field: its index in *ui (0, the first, when
  * absent) and whether it was given. */
-static ch_err opt_underlying(ch_server *s, req_ctx *r, uint32_t *ui, bool *given)
+ch_err chi_opt_underlying(ch_server *s, req_ctx *r, uint32_t *ui, bool *given)
 {
     char und[CH_UNDERLYING_MAX] = "";
     if (ch_proto_string(FIELD(r, "underlying"), false, und, sizeof und) != CH_OK)
@@ -91,7 +91,7 @@ static ch_err op_instruments(ch_server *s, req_ctx *r)
 {
     uint32_t ui;
     bool given;
-    ch_err ue = opt_underlying(s, r, &ui, &given);
+    ch_err ue = chi_opt_underlying(s, r, &ui, &given);
     if (ue != CH_OK)
         return ue;
     const ch_instruments *reg = ch_engine_instruments(s->e);
@@ -129,7 +129,7 @@ static ch_err op_instrument_add(ch_server *s, req_ctx *r)
     return CH_OK;
 }
 
-static ch_err get_cash(req_ctx *r, const char *key, int64_t *out)
+ch_err chi_get_cash(req_ctx *r, const char *key, int64_t *out)
 {
     double d;
     if (ch_proto_number(FIELD(r, key), true, &d, NULL) != CH_OK || d < 0 || d > 1e12)
@@ -143,7 +143,7 @@ static ch_err op_account_open(ch_server *s, req_ctx *r)
     ch_command c = ch_command_make(CH_C_ACCOUNT_OPEN);
     if (ch_proto_string(FIELD(r, "account"), true, c.name, sizeof c.name) != CH_OK)
         FAIL(CH_EBADREQ, "\"account\" must be a name of 1-31 characters");
-    ch_err e = get_cash(r, "cash", &c.amount);
+    ch_err e = chi_get_cash(r, "cash", &c.amount);
     if (e != CH_OK)
         return e;
     char key[CHI_ACCOUNT_KEY_HEX + 1];
@@ -173,7 +173,7 @@ static ch_err op_account_open(ch_server *s, req_ctx *r)
 static ch_err op_account_deposit(ch_server *s, req_ctx *r)
 {
     ch_command c = ch_command_make(CH_C_DEPOSIT);
-    ch_err e = get_account(s, r, "account", &c.account);
+    ch_err e = chi_get_account(s, r, "account", &c.account);
     if (e != CH_OK)
         return e;
     double d;
@@ -187,42 +187,6 @@ static ch_err op_account_deposit(ch_server *s, req_ctx *r)
     ch_engine_account(s->e, c.account, &ai);
     cJSON_AddNumberToObject(r->out, "cash", (double)ai.cash / CH_CASH_SCALE);
     return CH_OK;
-}
-
-static ch_err op_pool(ch_server *s, req_ctx *r, bool deposit)
-{
-    ch_command c = ch_command_make(deposit ? CH_C_POOL_DEPOSIT : CH_C_POOL_WITHDRAW);
-    ch_err e = get_account(s, r, "account", &c.account);
-    if (e != CH_OK)
-        return e;
-    if (deposit) {
-        if ((e = get_cash(r, "amount", &c.amount)) != CH_OK)
-            return e;
-    } else if (ch_proto_qty(FIELD(r, "shares"), true, &c.amount) != CH_OK) {
-        FAIL(CH_EBADREQ, "\"shares\" must be a positive integer");
-    }
-    ch_command_result res;
-    e = chi_exec(s, &c, &res);
-    if (e != CH_OK)
-        FAIL(e, ch_strerror(e));
-    if (deposit)
-        cJSON_AddNumberToObject(r->out, "shares", (double)res.value);
-    else
-        cJSON_AddNumberToObject(r->out, "cash", (double)res.value / CH_CASH_SCALE);
-    ch_pool_info pi;
-    ch_engine_pool(s->e, &pi);
-    cJSON_AddNumberToObject(r->out, "nav_per_share", pi.nav_per_share);
-    return CH_OK;
-}
-
-static ch_err op_pool_deposit(ch_server *s, req_ctx *r)
-{
-    return op_pool(s, r, true);
-}
-
-static ch_err op_pool_withdraw(ch_server *s, req_ctx *r)
-{
-    return op_pool(s, r, false);
 }
 
 static ch_err op_market_update(ch_server *s, req_ctx *r)
@@ -364,7 +328,7 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
     ch_command c = ch_command_make(CH_C_SUBMIT);
     ch_err e;
     if (FIELD(r, "account")->kind != CH_V_ABSENT || !has_default) {
-        if ((e = get_account(s, r, "account", &c.order.account)) != CH_OK)
+        if ((e = chi_get_account(s, r, "account", &c.order.account)) != CH_OK)
             return e;
     } else {
         c.order.account = acct_default;
@@ -445,7 +409,7 @@ static ch_err op_order_batch(ch_server *s, req_ctx *r)
     ch_account_id acct = {0};
     bool has = FIELD(r, "account")->kind != CH_V_ABSENT;
     ch_err e;
-    if (has && (e = get_account(s, r, "account", &acct)) != CH_OK)
+    if (has && (e = chi_get_account(s, r, "account", &acct)) != CH_OK)
         return e;
     const ch_value *orders = FIELD(r, "orders");
     if (orders->kind != CH_V_LIST)
@@ -480,7 +444,7 @@ static ch_err op_order_batch(ch_server *s, req_ctx *r)
 
 static ch_err order_target(ch_server *s, req_ctx *r, ch_command *c)
 {
-    ch_err e = get_account(s, r, "account", &c->account);
+    ch_err e = chi_get_account(s, r, "account", &c->account);
     if (e != CH_OK)
         return e;
     e = ch_proto_order_id(FIELD(r, "order_id"), &c->order_id);
@@ -563,7 +527,7 @@ static void put_open_order(void *ctx, const ch_order_info *o)
 static ch_err op_orders(ch_server *s, req_ctx *r)
 {
     orders_ctx c = {.s = s};
-    ch_err e = get_account(s, r, "account", &c.acct);
+    ch_err e = chi_get_account(s, r, "account", &c.acct);
     if (e != CH_OK)
         return e;
     c.arr = cJSON_AddArrayToObject(r->out, "orders");
@@ -653,7 +617,7 @@ static void put_position(void *ctx, const ch_position_info *p)
 static ch_err op_positions(ch_server *s, req_ctx *r)
 {
     ch_account_id a;
-    ch_err e = get_account(s, r, "account", &a);
+    ch_err e = chi_get_account(s, r, "account", &a);
     if (e != CH_OK)
         return e;
     ch_account_info ai;
@@ -672,7 +636,7 @@ static ch_err op_risk(ch_server *s, req_ctx *r)
 {
     uint32_t ui;
     bool given;
-    ch_err ue = opt_underlying(s, r, &ui, &given);
+    ch_err ue = chi_opt_underlying(s, r, &ui, &given);
     if (ue != CH_OK)
         return ue;
     ch_netting_bucket b[512];
@@ -734,7 +698,7 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
 {
     uint32_t ui;
     bool given;
-    ch_err ue = opt_underlying(s, r, &ui, &given);
+    ch_err ue = chi_opt_underlying(s, r, &ui, &given);
     if (ue != CH_OK)
         return ue;
     ch_hedger *hg = chi_hedger(s, ui);
@@ -828,8 +792,8 @@ const chi_op_fn chi_handlers[CH_MSG_COUNT] = {
     [CH_MSG_INSTRUMENT_ADD] = op_instrument_add,
     [CH_MSG_ACCOUNT_OPEN] = op_account_open,
     [CH_MSG_ACCOUNT_DEPOSIT] = op_account_deposit,
-    [CH_MSG_POOL_DEPOSIT] = op_pool_deposit,
-    [CH_MSG_POOL_WITHDRAW] = op_pool_withdraw,
+    [CH_MSG_POOL_DEPOSIT] = chi_op_pool_deposit,
+    [CH_MSG_POOL_WITHDRAW] = chi_op_pool_withdraw,
     [CH_MSG_MARKET_UPDATE] = op_market_update,
     [CH_MSG_ORDER_NEW] = op_order_new,
     [CH_MSG_ORDER_BATCH] = op_order_batch,
@@ -842,4 +806,6 @@ const chi_op_fn chi_handlers[CH_MSG_COUNT] = {
     [CH_MSG_RISK] = op_risk,
     [CH_MSG_HEDGE] = op_hedge,
     [CH_MSG_STATS] = op_stats,
+    [CH_MSG_POOL_TRANCHE_ADD] = chi_op_tranche_add,
+    [CH_MSG_POOLS] = chi_op_pools,
 };

@@ -196,7 +196,17 @@ void chi_coid_key(char *out, size_t cap, ch_account_id a, const char *coid);
 /** Forget every client order id (the table keeps its size). */
 void chi_coids_clear(ch_server *s);
 
-/* ---- request handlers (ops.c) */
+/* ---- request handlers (ops.c; the liquidity providers' in ops_pool.c) */
+/** The account named by field @p key, known and allowed to this request's key. */
+ch_err chi_get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id);
+/** A cash amount in USD, 0..1e12, as cash units. */
+ch_err chi_get_cash(req_ctx *r, const char *key, int64_t *out);
+/** The optional "underlying": its index (0 when absent) and whether it was given. */
+ch_err chi_opt_underlying(ch_server *s, req_ctx *r, uint32_t *ui, bool *given);
+ch_err chi_op_pool_deposit(ch_server *s, req_ctx *r);
+ch_err chi_op_pool_withdraw(ch_server *s, req_ctx *r);
+ch_err chi_op_tranche_add(ch_server *s, req_ctx *r);
+ch_err chi_op_pools(ch_server *s, req_ctx *r);
 void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);
 ch_err chi_request_guard(ch_server *s, const chi_origin *from, const char *key, const char **msg);
 ch_err chi_order_guard(ch_server *s, const chi_origin *from, const ch_command *c, const char **msg);

@@ -444,7 +444,7 @@ CH_API void ch_engine_pool(const ch_engine *e, ch_pool_info *out);
  * price risk higher. Without a covering tranche nothing changes.
  */
 
-#define CH_TRANCHES_MAX         64
+/* CH_TRANCHES_MAX: ch/limits.h */
 #define CH_TRANCHE_UTIL_PREMIUM 1.0
 
 typedef struct ch_tranche_spec {

@@ -17,5 +17,6 @@
 #define CH_QTY_MAX             INT64_C(1000000000000)    /**< lots in one order */
 #define CH_PRICE_MAX           INT64_C(1000000000000000) /**< ticks */
 #define CH_COMMAND_MAX_MARKS   512 /**< implied-vol marks in one market update */
+#define CH_TRANCHES_MAX        64  /**< strike tranches in one engine */
 
 #endif

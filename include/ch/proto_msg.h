@@ -87,7 +87,7 @@ typedef struct ch_field {
     X(INSTRUMENT_ADD, "instrument.add", 4, 1, rq_symbol, rp_instrument_add)                        \
     X(ACCOUNT_OPEN, "account.open", 5, 1, rq_account_open, rp_account_open)                        \
     X(ACCOUNT_DEPOSIT, "account.deposit", 6, 1, rq_amount, rp_cash)                                \
-    X(POOL_DEPOSIT, "pool.deposit", 7, 1, rq_amount, rp_pool_deposit)                              \
+    X(POOL_DEPOSIT, "pool.deposit", 7, 1, rq_pool_deposit, rp_pool_deposit)                        \
     X(POOL_WITHDRAW, "pool.withdraw", 8, 1, rq_pool_withdraw, rp_pool_withdraw)                    \
     X(MARKET_UPDATE, "market.update", 9, 1, rq_market, rp_seq)                                     \
     X(ORDER_NEW, "order.new", 10, 1, rq_order_new, rp_order)                                       \
@@ -100,7 +100,9 @@ typedef struct ch_field {
     X(POSITIONS, "positions", 17, 0, rq_account, rp_positions)                                     \
     X(RISK, "risk", 18, 0, rq_underlying, rp_risk)                                                 \
     X(HEDGE, "hedge", 19, 0, rq_underlying, rp_hedge)                                              \
-    X(STATS, "stats", 20, 0, rq_key, rp_stats)
+    X(STATS, "stats", 20, 0, rq_key, rp_stats)                                                     \
+    X(POOL_TRANCHE_ADD, "pool.tranche.add", 21, 1, rq_tranche_add, rp_tranche_add)                 \
+    X(POOLS, "pools", 22, 0, rq_underlying, rp_pools)
 
 typedef enum ch_msg_id {
 #define CH_MSG_ENUM_(e, name, code, mut, rq, rp) CH_MSG_##e,

@@ -184,9 +184,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             step(e, &c);
             break;
         case 8: { /* cash in or out, the pool, or a strike tranche */
-            static const ch_command_type kinds[6] = {
-                CH_C_DEPOSIT,     CH_C_POOL_DEPOSIT,    CH_C_POOL_WITHDRAW,
-                CH_C_TRANCHE_ADD, CH_C_TRANCHE_DEPOSIT, CH_C_TRANCHE_WITHDRAW};
+            static const ch_command_type kinds[6] = {CH_C_DEPOSIT,         CH_C_POOL_DEPOSIT,
+                                                     CH_C_POOL_WITHDRAW,   CH_C_TRANCHE_ADD,
+                                                     CH_C_TRANCHE_DEPOSIT, CH_C_TRANCHE_WITHDRAW};
             c = (ch_command){.type = kinds[b[2] % 6]};
             c.account = acct;
             c.tranche = b[3] % 4; /* 0 and beyond the last: ENOTFOUND */
