@@ -13,7 +13,8 @@ cat >"$dir/short.json" <<'JSON'
  "configurations": [
    {"name": "netting, band 5"},
    {"name": "no internal netting", "internal": false, "netting": false},
-   {"name": "every step", "hedge": {"policy": "every_batch"}}]}
+   {"name": "every step", "hedge": {"policy": "every_batch"}},
+   {"name": "tranches", "tranches": 3, "tranche_share": 0.5}]}
 JSON
 "$chsim" --config "$dir/short.json" --out "$dir/a" --no-plots --quiet >"$dir/a.log"
 "$chsim" --config "$dir/short.json" --out "$dir/b" --no-plots --quiet >"$dir/b.log"
@@ -50,6 +51,28 @@ for block in ("equal_flow", "equal_flow_every_step"):
 assert len(r["seeds"]) == 5
 PY
 grep -q '^## Equal flow: the clearinghouse, an AMM and a dealer' "$dir/a/report.md"
+# strike tranches: the LP capital splits as configured, each band takes the
+# pool's side at its strikes, and the NAVs add up to the LP side's PnL
+python3 - "$dir/a/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+runs = {x["name"]: x for x in r["configurations"]}
+assert "lps" not in runs["netting, band 5"]
+t = runs["tranches"]
+lps = t["lps"]
+assert [x["name"] for x in lps] == ["general pool", "tranche 1", "tranche 2", "tranche 3"]
+cap = sum(x["capital"] for x in lps)
+assert abs(cap - 50e6) < 1, cap
+assert abs(lps[0]["capital"] - 25e6) < 1
+assert lps[1]["strike_lo"] == 1 and lps[2]["strike_lo"] == lps[1]["strike_hi"] + 1
+pnl = sum(x["nav"] - x["capital"] for x in lps)
+assert abs(pnl - t["pool_pnl"]) <= 1e-6 * cap, (pnl, t["pool_pnl"])
+assert sum(x["contracts"] for x in lps) == t["contracts"]["pool"], t["contracts"]
+assert any(x["contracts"] > 0 for x in lps[1:])
+for x in lps[1:]:
+    assert 0 <= x["max_utilisation"] <= 1, x
+PY
+grep -q '^## Liquidity per strike: tranches' "$dir/a/report.md"
 # the equal-flow chart's data: one row per model, means within [min, max]
 python3 - "$dir/a/equal_flow.csv" <<'PY'
 import csv, sys

@@ -68,6 +68,11 @@ typedef struct sim_run_config {
     bool dynamic_pricing; /* the pool's inventory premium (else half-spread only) */
     bool risk_aware;      /* the engine's risk-aware netting and the pool's delta term */
     bool forward_funding; /* the parity forward projects expected funding (engine key) */
+    /* strike tranches: 0 = the general pool alone; N = N bands of strikes
+     * (edges at spot0 x (1 + width x (i - N/2)), the outer ones open), each
+     * a tranche funded with tranche_share / N of the LP capital */
+    uint32_t tranches;
+    double tranche_share, tranche_width;
     ch_hedge_policy hedge;
 } sim_run_config;
 
@@ -419,6 +424,21 @@ typedef struct sim_point {
     double pnl, hedge_cost, pool_contracts;
 } sim_point;
 
+#define SIM_LP_MAX 9 /* the general pool and up to 8 tranches */
+
+/* One LP entity over a run: the general pool (lp[0]) or a strike tranche. */
+typedef struct sim_lp {
+    char name[32];
+    double strike_lo, strike_hi; /* the tranche's band (the general pool: 0, 0) */
+    double capital;              /* deposited at the start */
+    double nav_end;              /* its NAV at the end */
+    double ret;                  /* nav_end / capital - 1 */
+    double max_drawdown;         /* largest fall of its NAV from a peak, USD */
+    double peak_nav;             /* (running) */
+    double util_max;             /* highest utilisation seen (tranches) */
+    int64_t lots;                /* lots it took from customers (pool fills) */
+} sim_lp;
+
 typedef struct sim_result {
     char name[SIM_NAME_MAX];
     sim_run_config run;
@@ -438,6 +458,8 @@ typedef struct sim_result {
     double max_drawdown;
     double taker_fees; /* collected by the fee account */
     double final_delta, final_gamma, final_vega;
+    uint32_t n_lp; /* LP entities tracked: 1 (the general pool) + tranches */
+    sim_lp lp[SIM_LP_MAX];
     size_t n_points;
     sim_point *points;
     /* daemon mode (sim_run_chd()): what chd could not tell is left out of the report */
@@ -485,6 +507,21 @@ bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m, 
              const sim_run_opts *opts, sim_result *out, sim_progress_fn progress, void *pctx,
              char *msg, size_t cap);
 void sim_result_free(sim_result *r);
+
+/* ---- the LPs of an in-process run (sim_lp.c) ---- */
+
+/** Fund the general pool and, if @p rc asks for them, strike tranches from
+ *  @p capital (cash units) of account @p lp; out->lp lists them. */
+bool sim_lp_setup(ch_engine *e, const sim_run_config *rc, int64_t capital, double spot0,
+                  ch_account_id lp, sim_result *out, char *msg, size_t cap);
+/** What the LP side holds: the house, the general pool and every tranche (cash + options). */
+double sim_lp_equity(const ch_engine *e);
+/** A fill: the lots an LP entity took from a customer. */
+void sim_lp_fill(const ch_engine *e, const ch_fill *f, sim_result *out);
+/** After a step: each entity's NAV peak, drawdown and utilisation. */
+void sim_lp_step(const ch_engine *e, sim_result *out);
+/** At the end: each entity's final NAV and return. */
+void sim_lp_finish(const ch_engine *e, sim_result *out);
 
 /**
  * The scenario through a running chd at @p endpoint (libchclient; @p key:

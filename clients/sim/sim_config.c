@@ -26,6 +26,8 @@ static void run_defaults(sim_run_config *r, const char *name)
     r->hedge.band = 5;
     r->hedge.to_edge = true;
     r->hedge.interval = 8 * SIM_HOUR;
+    r->tranche_share = 0.6;
+    r->tranche_width = 0.1;
 }
 
 void sim_config_defaults(sim_config *c)
@@ -103,6 +105,7 @@ void sim_config_defaults(sim_config *c)
         {"hybrid 25 or 8 h", true, true, true, true, CH_HEDGE_HYBRID},
         {"whalley-wilmott", true, true, true, true, CH_HEDGE_WW},
         {"unhedged", true, true, true, true, CH_HEDGE_OFF},
+        {"per-strike tranches", true, true, true, true, CH_HEDGE_BAND},
     };
     c->n_runs = sizeof k_runs / sizeof k_runs[0];
     for (size_t i = 0; i < c->n_runs; i++) {
@@ -115,6 +118,7 @@ void sim_config_defaults(sim_config *c)
         if (k_runs[i].kind == CH_HEDGE_HYBRID)
             c->runs[i].hedge.band = 25;
     }
+    c->runs[c->n_runs - 1].tranches = 3; /* below, around and above the money */
 }
 
 /* ---- table-driven JSON fields ---------------------------------------------- */
@@ -263,6 +267,9 @@ static bool parse_run(const cJSON *o, sim_run_config *r, size_t idx, char *msg, 
         BOOLF("dynamic_pricing", &r->dynamic_pricing),
         BOOLF("risk_aware", &r->risk_aware),
         BOOLF("forward_funding", &r->forward_funding),
+        U32("tranches", &r->tranches, 0, SIM_LP_MAX - 1),
+        DBL("tranche_share", &r->tranche_share, 0, 1),
+        DBL("tranche_width", &r->tranche_width, 0.001, 1),
     };
     static const char *const subs[] = {"hedge", NULL};
     if (!parse_obj(o, fs, sizeof fs / sizeof fs[0], sect, subs, msg, cap))

@@ -152,6 +152,20 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 fprintf(f, "%s\"%s\": %.2f", p ? ", " : "", sim_pnl_names[p], z(r->pnl[p]));
             fprintf(f, "},\n");
         }
+        if (r->n_lp > 1) { /* the LP entities: the general pool and the tranches */
+            fprintf(f, "      \"lps\": [");
+            for (uint32_t k = 0; k < r->n_lp; k++) {
+                const sim_lp *l = &r->lp[k];
+                fprintf(f,
+                        "%s\n        {\"name\": \"%s\", \"strike_lo\": %.0f, \"strike_hi\": %.0f, "
+                        "\"capital\": %.2f, \"nav\": %.2f, \"return\": %.6f, "
+                        "\"max_drawdown\": %.2f, \"max_utilisation\": %.4f, \"contracts\": %" PRId64
+                        "}",
+                        k ? "," : "", l->name, l->strike_lo, l->strike_hi, l->capital, l->nav_end,
+                        l->ret, l->max_drawdown, l->util_max, l->lots);
+            }
+            fprintf(f, "\n      ],\n");
+        }
         fprintf(
             f,
             "      \"max_drawdown\": %.2f,\n      \"final\": {\"delta\": %.4f, "
@@ -224,6 +238,37 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
                "what hedging every fill's delta on its own would have cost on the same venue. "
                "These configurations see unequal flow: each fills what its own prices meet; "
                "the equal-flow section below compares at the same fills.\n\n");
+    for (size_t i = 0; i < n; i++) {
+        const sim_result *r = &res[i];
+        if (r->n_lp <= 1)
+            continue;
+        fprintf(f,
+                "## Liquidity per strike: %s\n\nThe LP capital split between the general pool "
+                "and strike tranches (bands of strikes around the starting spot); each takes the "
+                "pool's side of trades at its strikes, pro rata to free capital, and its NAV "
+                "carries its options and its share of the house's value (by delta).\n\n"
+                "| LP | strikes | capital USD | contracts taken | NAV USD | return | max "
+                "drawdown USD | drawdown / capital | highest utilisation |\n"
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+                r->name);
+        for (uint32_t k = 0; k < r->n_lp; k++) {
+            const sim_lp *l = &r->lp[k];
+            char band[48];
+            if (k == 0)
+                snprintf(band, sizeof band, "the rest");
+            else if (l->strike_hi >= (double)CH_STRIKE_MAX)
+                snprintf(band, sizeof band, "%.0f and above", l->strike_lo);
+            else
+                snprintf(band, sizeof band, "%.0f to %.0f", l->strike_lo, l->strike_hi);
+            char util[16] = "n/a";
+            if (k > 0)
+                snprintf(util, sizeof util, "%.1f%%", 100 * l->util_max);
+            fprintf(f, "| %s | %s | %.0f | %" PRId64 " | %.0f | %.3f%% | %.0f | %.3f%% | %s |\n",
+                    l->name, band, l->capital, l->lots, l->nav_end, 100 * l->ret, l->max_drawdown,
+                    l->capital > 0 ? 100 * l->max_drawdown / l->capital : 0, util);
+        }
+        fprintf(f, "\n");
+    }
     fprintf(f, "## Fills by source (contracts)\n\n| configuration | book | net | pool | orders "
                "| rejected |\n|---|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++)

@@ -80,6 +80,7 @@ typedef struct run {
     /* the loop's backend (sim_drive.c): the flow, and what a step measures */
     const sim_run_config *rc;
     const sim_flow *f;
+    sim_result *out;                        /* where fills by LP entity are counted */
     double hedge_pos;                       /* the hedge held through the last move */
     double e0, h0, e_pre, h_pre;            /* equity and hedge value: first, and before trading */
     double e_prev, h_prev, fund_prev, peak; /* ... after the last step's trading */
@@ -126,6 +127,7 @@ static void on_event(void *ctx, const ch_engine_event *ev)
         return;
     const ch_fill *f = &ev->fill;
     kit_tbt_fill(&r->tbt, f->delta, r->spot);
+    sim_lp_fill(r->e, f, r->out);
     r->taker_fees += (double)f->fee / CH_CASH_SCALE;
     if (r->opts->record == NULL && r->opts->model == NULL)
         return;
@@ -144,10 +146,7 @@ static void on_event(void *ctx, const ch_engine_event *ev)
 
 static double equity(const run *r)
 {
-    ch_account_info h, p;
-    ch_engine_account(r->e, (ch_account_id){CH_ACCOUNT_HOUSE}, &h);
-    ch_engine_account(r->e, (ch_account_id){CH_ACCOUNT_POOL}, &p);
-    return h.equity + p.equity;
+    return sim_lp_equity(r->e); /* the house, the general pool, every tranche */
 }
 
 /* Hedge book value at the perp: realized + unrealized + funding - fees. */
@@ -243,7 +242,7 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     ec.max_instruments = 2 * SIM_STRIKES_MAX * SIM_LIVE_MAX;
     ec.max_underlyings = 1;
     ec.max_orders = 1u << 16;
-    ec.max_accounts = c->flow.traders + 4;
+    ec.max_accounts = c->flow.traders + 4 + rc->tranches;
     ec.max_positions = 1u << 18;
     bool amm = r->opts->amm_qty != NULL;
     ec.netting = rc->internal && rc->netting && !amm;
@@ -296,14 +295,11 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
             return fail(msg, cap, "opening a trader's account", err);
     }
     ch_account_id lp;
-    int64_t shares;
     int64_t capital = (int64_t)llround(c->pool_capital) * CH_CASH_SCALE;
     err = ch_engine_account_open(r->e, "lp", capital, CH_STP_CANCEL_INCOMING, &lp);
-    if (err == CH_OK)
-        err = ch_engine_pool_deposit(r->e, lp, capital, &shares);
     if (err != CH_OK)
         return fail(msg, cap, "funding the pool", err);
-    return true;
+    return sim_lp_setup(r->e, rc, capital, r->m->s[0].spot, lp, r->out, msg, cap);
 }
 
 static void teardown(run *r)
@@ -589,6 +585,7 @@ static bool be_close(void *b, size_t k, sim_result *out, char *msg, size_t cap)
     out->max_drawdown = fmax(out->max_drawdown, r->peak - pnl);
     point(r, k, pnl, &out->points[k]);
     out->n_points = k + 1;
+    sim_lp_step(r->e, out);
     return true;
 }
 
@@ -601,7 +598,7 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
     snprintf(out->name, sizeof out->name, "%s", rc->name);
     out->run = *rc;
     out->points = calloc(m->n, sizeof *out->points);
-    run r = {.c = c, .m = m, .opts = opts != NULL ? opts : &none};
+    run r = {.c = c, .m = m, .opts = opts != NULL ? opts : &none, .out = out};
     sim_model *md = r.opts->model;
     bool ok = out->points != NULL && setup(&r, rc, msg, cap);
     if (out->points == NULL)
@@ -647,6 +644,7 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
         out->final_delta = last->option_delta;
         out->final_gamma = last->gamma;
         out->final_vega = last->vega;
+        sim_lp_finish(r.e, out);
         if (md != NULL)
             sim_model_finish(md, c->pool_capital);
     }
