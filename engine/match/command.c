@@ -80,6 +80,12 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
         chi_put(&w, (uint64_t)c->tranche_spec.expiry_lo, 8);
         chi_put(&w, (uint64_t)c->tranche_spec.expiry_hi, 8);
         break;
+    case CH_C_OPTION_HEDGE:
+        chi_put(&w, c->option_hedge.instr.v, 4);
+        chi_put(&w, (uint64_t)c->option_hedge.qty, 8);
+        chi_put(&w, (uint64_t)c->option_hedge.price, 8);
+        chi_put(&w, (uint64_t)c->option_hedge.fee, 8);
+        break;
     case CH_C_TRANCHE_DEPOSIT:
     case CH_C_TRANCHE_WITHDRAW:
         chi_put(&w, c->account.v, 4);
@@ -187,6 +193,12 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
         c->tranche_spec.strike_hi = (int64_t)chi_get(&r, 8);
         c->tranche_spec.expiry_lo = (int64_t)chi_get(&r, 8);
         c->tranche_spec.expiry_hi = (int64_t)chi_get(&r, 8);
+        break;
+    case CH_C_OPTION_HEDGE:
+        c->option_hedge.instr.v = (uint32_t)chi_get(&r, 4);
+        c->option_hedge.qty = (int64_t)chi_get(&r, 8);
+        c->option_hedge.price = (int64_t)chi_get(&r, 8);
+        c->option_hedge.fee = (int64_t)chi_get(&r, 8);
         break;
     case CH_C_TRANCHE_DEPOSIT:
     case CH_C_TRANCHE_WITHDRAW:
@@ -311,6 +323,10 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         break;
     case CH_C_TRANCHE_WITHDRAW:
         err = ch_engine_tranche_withdraw(e, c->account, c->tranche, c->amount, &r->value);
+        break;
+    case CH_C_OPTION_HEDGE:
+        err = ch_engine_option_hedge_fill(e, c->option_hedge.instr, c->option_hedge.qty,
+                                          c->option_hedge.price, c->option_hedge.fee);
         break;
     case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's hedge book */
     case CH_C_HEDGE_REPORT: {

@@ -118,6 +118,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         e->acct[a].M = e->scen_arena + ((size_t)cfg->max_instruments + a) * e->scen_stride;
     }
     e->pool_epoch = 1;
+    e->venue_acct = NIL;
     open_internal(e, CH_ACCOUNT_HOUSE, "house");
     open_internal(e, CH_ACCOUNT_POOL, "pool");
     e->acct[CH_ACCOUNT_POOL].pool_side = true;

@@ -276,9 +276,9 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
  * exactly. `seller_held`: the seller is a resting sell order, whose lots its
  * margin vector already holds as if filled; they stay there as its position.
  */
-static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
-                        uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
-                        bool seller_held)
+void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
+                     uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
+                     bool seller_held)
 {
     /* a trade: lots > 0, two different records, a price in the band */
     assert(q > 0 && bk != sk && price > 0);
@@ -424,14 +424,14 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
             uint32_t t = e->cur_taker, tk = taker_rec(e);
             uint32_t hx = e->ser[x.v].house_k, hs = e->ser[id.v].house_k;
             if (taker_side == CH_BUY) {
-                clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee, false);
+                chi_clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee, false);
                 /* the resting sibling order is a sell (an ask) */
-                clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker, 0,
-                            true);
+                chi_clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker,
+                                0, true);
             } else {
-                clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee, false);
-                clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker, 0,
-                            false);
+                chi_clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee, false);
+                chi_clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker,
+                                0, false);
             }
             count_fill(e, x, CH_SRC_NET, ev->qty);
             ch_fill f = {.trade_id = ++e->trades,
@@ -452,9 +452,9 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
             uint32_t t = e->cur_taker, tk = taker_rec(e);
             int64_t fee = taker_fee(e, id, ev->price, ev->qty);
             if (taker_side == CH_BUY)
-                clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee, true);
+                chi_clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee, true);
             else
-                clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee, false);
+                chi_clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee, false);
             count_fill(e, id, CH_SRC_BOOK, ev->qty);
             ch_fill f = {.trade_id = ++e->trades,
                          .source = CH_SRC_BOOK,
@@ -825,11 +825,11 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             for (int l = 0; l < n_legs; l++, fee = 0) {
                 const pool_leg *g = &legs[l];
                 if (o->side == CH_BUY)
-                    clear_trade(e, o->instr, o->account.v, taker_rec(e), g->acct, g->rec, px.ticks,
-                                g->qty, o->account.v, fee, false);
+                    chi_clear_trade(e, o->instr, o->account.v, taker_rec(e), g->acct, g->rec,
+                                    px.ticks, g->qty, o->account.v, fee, false);
                 else
-                    clear_trade(e, o->instr, g->acct, g->rec, o->account.v, taker_rec(e), px.ticks,
-                                g->qty, o->account.v, fee, false);
+                    chi_clear_trade(e, o->instr, g->acct, g->rec, o->account.v, taker_rec(e),
+                                    px.ticks, g->qty, o->account.v, fee, false);
                 ch_book_fill_open(e->book, id, g->qty);
                 count_fill(e, o->instr, CH_SRC_POOL, g->qty);
                 ch_fill f = {.trade_id = ++e->trades,

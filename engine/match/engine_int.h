@@ -114,6 +114,7 @@ typedef struct und_state {
     double pool_abs_notional_units; /* Σ|pool position| × contract size */
     double pool_drift;              /* Σ over pool fills of how far they moved any quote's skew */
     int64_t tick_cash;              /* cash units per tick */
+    ch_vega_book vb;                /* the option hedges booked */
 } und_state;
 
 typedef struct account {
@@ -206,6 +207,7 @@ struct ch_engine {
     lp_holding *holdings;
     uint32_t n_holdings, cap_holdings;
     double house_allocated; /* the house's value when last allocated to the tranches */
+    uint32_t venue_acct;    /* the options venue's side of option hedges (NIL: none yet) */
     ch_time now;
     size_t nscen;
     size_t scen_stride; /* nscen rounded up to whole cache lines */
@@ -337,6 +339,11 @@ static inline bool better(ch_side cust, int64_t p, int64_t bound, bool strict)
 }
 
 /* engine.c */
+/* One trade of q lots of `id` at `price` ticks between buyer and seller
+ * (records bk, sk); the taker (fee_payer) pays `fee` to the fee account. */
+void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
+                     uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
+                     bool seller_held);
 double chi_exact_worst(const ch_engine *e, const account *a);
 double chi_free_equity(const account *a);
 void chi_margin_add(const ch_engine *e, account *a, double k, const double *x);

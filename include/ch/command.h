@@ -38,11 +38,12 @@ typedef enum ch_command_type {
     CH_C_POOL_DEPOSIT = 10,
     CH_C_POOL_WITHDRAW = 11,
     CH_C_HEDGE = 12, /**< a hedge fill booked (the hedge book; the engine keeps the position) */
-    CH_C_HEDGE_SENT = 13,      /**< a hedge order handed to an external venue (id, qty, mark) */
-    CH_C_HEDGE_REPORT = 14,    /**< the venue's answer to it: a fill, or a final rejection */
-    CH_C_TRANCHE_ADD = 15,     /**< a strike tranche (tranche_spec) */
-    CH_C_TRANCHE_DEPOSIT = 16, /**< account, tranche, amount (cash) */
-    CH_C_TRANCHE_WITHDRAW = 17 /**< account, tranche, amount (shares) */
+    CH_C_HEDGE_SENT = 13,       /**< a hedge order handed to an external venue (id, qty, mark) */
+    CH_C_HEDGE_REPORT = 14,     /**< the venue's answer to it: a fill, or a final rejection */
+    CH_C_TRANCHE_ADD = 15,      /**< a strike tranche (tranche_spec) */
+    CH_C_TRANCHE_DEPOSIT = 16,  /**< account, tranche, amount (cash) */
+    CH_C_TRANCHE_WITHDRAW = 17, /**< account, tranche, amount (shares) */
+    CH_C_OPTION_HEDGE = 18      /**< an option hedge filled at the venue (option_hedge) */
 } ch_command_type;
 
 /** One command. Only the fields of its type are used. */
@@ -76,7 +77,11 @@ typedef struct ch_command {
     ch_order_id order_id;         /* CANCEL, REPLACE */
     int64_t qty, price;           /* REPLACE */
     ch_tranche_spec tranche_spec; /* TRANCHE_ADD */
-    uint32_t tranche;             /* TRANCHE_DEPOSIT, TRANCHE_WITHDRAW */
+    struct {                      /* OPTION_HEDGE */
+        ch_instr_id instr;
+        int64_t qty, price, fee; /* contracts (> 0 the house buys), ticks, cash units */
+    } option_hedge;
+    uint32_t tranche; /* TRANCHE_DEPOSIT, TRANCHE_WITHDRAW */
 } ch_command;
 
 /**

@@ -554,6 +554,59 @@ CH_API ch_err ch_engine_hedge_fill(ch_engine *e, uint32_t underlying, const ch_h
 /** The perp position booked with ch_engine_hedge_fill (0 for an unknown underlying). */
 CH_API double ch_engine_hedge_position(const ch_engine *e, uint32_t underlying);
 
+/* ---- vega hedging ------------------------------------------------------------
+ *
+ * Option orders at an external options venue (ch/hedge.h, "vega"): the
+ * house trades listed series with the venue, whose side is booked in the
+ * internal account "venue" (opened at the first fill), so every series'
+ * positions still sum to zero; the house holds the options, so the delta
+ * hedge covers their delta and the LPs' NAV their value.
+ */
+
+/** The residual vega (pool + house) of @p underlying per expiry, sorted by
+ *  expiry. @return how many expiries (may exceed @p max). */
+CH_API size_t ch_engine_vega_exposures(const ch_engine *e, uint32_t underlying,
+                                       ch_vega_exposure *out, size_t max);
+
+/** One option order of the vega policy, with its series' mark. */
+typedef struct ch_vega_order {
+    ch_instr_id instr;
+    int64_t qty;  /**< contracts, signed: > 0 the house buys */
+    double mark;  /**< price per contract at the mark */
+    double vega;  /**< per contract, USD per 1.00 vol */
+    double index; /**< the underlying's index */
+    double contract_size;
+} ch_vega_order;
+
+/**
+ * What @p p asks for in @p underlying now: 0, 1 (the call) or 2 (a straddle)
+ * orders at the listed strike nearest the index of the expiry it picks.
+ */
+CH_API size_t ch_engine_vega_orders(const ch_engine *e, uint32_t underlying,
+                                    const ch_vega_policy *p, ch_vega_order out[2]);
+
+/**
+ * Book an option hedge filled at the venue: @p qty contracts (> 0 the house
+ * buys) of @p instr at @p price (ticks) and @p fee (cash units, paid to the
+ * venue). @return CH_OK; CH_EUNKNOWN_SYMBOL (not a listed, live option);
+ * CH_EINVAL (qty 0, price outside the band, fee < 0); CH_ECAPACITY (no
+ * account or position record left for the venue).
+ */
+CH_API ch_err ch_engine_option_hedge_fill(ch_engine *e, ch_instr_id instr, int64_t qty,
+                                          int64_t price, int64_t fee);
+
+/** What the vega hedges of one underlying did. */
+typedef struct ch_vega_book {
+    uint64_t orders;
+    int64_t contracts;  /**< Σ |qty| */
+    double premium;     /**< Σ qty x price paid (negative: received), USD */
+    double fees;        /**< USD */
+    double spread_cost; /**< Σ |qty| x |price - mark| at the fill, USD */
+    double vega_traded; /**< Σ qty x vega at the fill, USD per 1.00 vol */
+} ch_vega_book;
+
+CH_API const ch_vega_book *ch_engine_vega_book(const ch_engine *e, uint32_t underlying);
+
 /** The engine's hedge book of @p underlying (view; NULL for an unknown one). */
 CH_API const ch_hedge_book *ch_engine_hedge_book(const ch_engine *e, uint32_t underlying);
 

@@ -116,6 +116,67 @@ typedef struct ch_hedge_exec {
  */
 CH_API ch_err ch_perp_execute(const ch_perp_venue *v, double mid, double qty, ch_hedge_exec *out);
 
+/* ---- vega: the policy and the simulated options venue (hedge/vega.c) ------- */
+
+/*
+ * The perpetual cannot touch vega: a vega policy sends option orders. It
+ * watches the residual vega of the house and the pool (USD per 1.00 of vol)
+ * per expiry or in total; when it leaves the band it trades, at the expiry
+ * whose vega left it (the largest, if several; in total mode the largest
+ * contributor of the total's sign), the listed strike nearest the index: the
+ * call, or a straddle (the call and the put), enough contracts to bring the
+ * residual back to the band's edge (to_edge) or to zero.
+ */
+typedef enum ch_vega_mode {
+    CH_VEGA_OFF = 0,
+    CH_VEGA_EXPIRY = 1, /**< a band on each expiry's vega */
+    CH_VEGA_TOTAL = 2   /**< a band on the total */
+} ch_vega_mode;
+
+typedef struct ch_vega_policy {
+    ch_vega_mode mode;
+    double band;   /**< |vega| allowed, USD per 1.00 vol (per expiry or in total) */
+    bool to_edge;  /**< back to the band's edge (default), else to zero */
+    bool straddle; /**< the call and the put at the strike, else the call alone */
+} ch_vega_policy;
+
+/** Off; band 100,000 USD per 1.00 vol (1,000 USD per vol point), to the edge, a straddle. */
+CH_API void ch_vega_policy_defaults(ch_vega_policy *p);
+/** "off", "expiry", "total". @return CH_OK or CH_EINVAL. */
+CH_API ch_err ch_vega_mode_parse(const char *name, ch_vega_mode *out);
+CH_API const char *ch_vega_mode_name(ch_vega_mode m);
+
+/** One expiry's residual vega. */
+typedef struct ch_vega_exposure {
+    ch_time expiry;
+    double vega; /**< USD per 1.00 vol */
+} ch_vega_exposure;
+
+/**
+ * Which expiry to trade (@p which: an index of @p x) and the vega to add
+ * there (@p add, signed). @return true if an order is due.
+ */
+CH_API bool ch_vega_decide(const ch_vega_policy *p, const ch_vega_exposure *x, size_t n,
+                           size_t *which, double *add);
+
+/** The simulated options venue: fills at the mark's vol +/- a spread, with a fee. */
+typedef struct ch_option_venue {
+    double vol_spread; /**< paid on each side, in vol (0.005 = half a vol point) */
+    double fee_rate;   /**< of the index x contract size, per contract (0.0003) */
+    double fee_cap;    /**< at most this share of the premium (0.125) */
+} ch_option_venue;
+
+CH_API void ch_option_venue_defaults(ch_option_venue *v);
+
+/**
+ * Execute @p qty contracts (signed: > 0 buys) of an option marked at
+ * @p mark (price per contract) with vega @p vega per contract: the price
+ * moves by vol_spread x vega against the taker (never below zero), the fee is
+ * per contract. @return CH_OK or CH_EINVAL (not finite, mark < 0, qty 0).
+ */
+CH_API ch_err ch_option_execute(const ch_option_venue *v, double mark, double vega, double index,
+                                double contract_size, double qty, double *price, double *fee);
+
 /* ---- the hedge book ----------------------------------------------------------- */
 
 typedef struct ch_hedge_book {
