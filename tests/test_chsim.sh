@@ -14,7 +14,8 @@ cat >"$dir/short.json" <<'JSON'
    {"name": "netting, band 5"},
    {"name": "no internal netting", "internal": false, "netting": false},
    {"name": "every step", "hedge": {"policy": "every_batch"}},
-   {"name": "tranches", "tranches": 3, "tranche_share": 0.5}]}
+   {"name": "tranches", "tranches": 3, "tranche_share": 0.5},
+   {"name": "vega", "vega": {"mode": "expiry", "band": 20000}}]}
 JSON
 "$chsim" --config "$dir/short.json" --out "$dir/a" --no-plots --quiet >"$dir/a.log"
 "$chsim" --config "$dir/short.json" --out "$dir/b" --no-plots --quiet >"$dir/b.log"
@@ -73,6 +74,21 @@ for x in lps[1:]:
     assert 0 <= x["max_utilisation"] <= 1, x
 PY
 grep -q '^## Liquidity per strike: tranches' "$dir/a/report.md"
+# vega hedging: option orders are sent and the residual vega stays smaller
+python3 - "$dir/a/report.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+runs = {x["name"]: x for x in r["configurations"]}
+assert "vega_hedge" not in runs["netting, band 5"]
+v = runs["vega"]["vega_hedge"]
+assert v["mode"] == "expiry" and v["orders"] > 0 and v["contracts"] > 0, v
+assert v["fees"] > 0 and v["spread_cost"] > 0, v
+PY
+grep -q '^## Vega hedging' "$dir/a/report.md"
+# a bad vega mode is refused, naming the key
+printf '{"configurations": [{"name": "x", "vega": {"mode": "sometimes"}}]}' >"$dir/badv.json"
+! "$chsim" --config "$dir/badv.json" --out "$dir/bv" --quiet 2>"$dir/badv.log"
+grep -q 'configurations\[0\].vega.mode' "$dir/badv.log"
 # the equal-flow chart's data: one row per model, means within [min, max]
 python3 - "$dir/a/equal_flow.csv" <<'PY'
 import csv, sys

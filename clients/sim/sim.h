@@ -74,6 +74,7 @@ typedef struct sim_run_config {
     uint32_t tranches;
     double tranche_share, tranche_width;
     ch_hedge_policy hedge;
+    ch_vega_policy vega; /* option hedges at the simulated options venue (off by default) */
 } sim_run_config;
 
 typedef struct sim_config {
@@ -458,7 +459,12 @@ typedef struct sim_result {
     double max_drawdown;
     double taker_fees; /* collected by the fee account */
     double final_delta, final_gamma, final_vega;
-    uint32_t n_lp; /* LP entities tracked: 1 (the general pool) + tranches */
+    /* vega hedging (the policy on): what the option hedges did */
+    uint64_t vega_orders;
+    int64_t vega_contracts;
+    double vega_fees, vega_spread_cost, vega_premium;
+    double vega_abs_max; /* the largest |residual vega| over the run's steps, USD per 1.00 vol */
+    uint32_t n_lp;       /* LP entities tracked: 1 (the general pool) + tranches */
     sim_lp lp[SIM_LP_MAX];
     size_t n_points;
     sim_point *points;

@@ -28,6 +28,7 @@ static void run_defaults(sim_run_config *r, const char *name)
     r->hedge.interval = 8 * SIM_HOUR;
     r->tranche_share = 0.6;
     r->tranche_width = 0.1;
+    ch_vega_policy_defaults(&r->vega);
 }
 
 void sim_config_defaults(sim_config *c)
@@ -106,6 +107,7 @@ void sim_config_defaults(sim_config *c)
         {"whalley-wilmott", true, true, true, true, CH_HEDGE_WW},
         {"unhedged", true, true, true, true, CH_HEDGE_OFF},
         {"per-strike tranches", true, true, true, true, CH_HEDGE_BAND},
+        {"vega hedged", true, true, true, true, CH_HEDGE_BAND},
     };
     c->n_runs = sizeof k_runs / sizeof k_runs[0];
     for (size_t i = 0; i < c->n_runs; i++) {
@@ -118,7 +120,9 @@ void sim_config_defaults(sim_config *c)
         if (k_runs[i].kind == CH_HEDGE_HYBRID)
             c->runs[i].hedge.band = 25;
     }
-    c->runs[c->n_runs - 1].tranches = 3; /* below, around and above the money */
+    c->runs[c->n_runs - 2].tranches = 3;               /* below, around and above the money */
+    c->runs[c->n_runs - 1].vega.mode = CH_VEGA_EXPIRY; /* a straddle when an expiry's vega */
+    c->runs[c->n_runs - 1].vega.band = 1e5;            /* passes 1,000 USD per vol point */
 }
 
 /* ---- table-driven JSON fields ---------------------------------------------- */
@@ -139,6 +143,7 @@ static const char *const k_fund_src[] = {"csv", "constant", "generated", NULL};
 static const char *const k_flow_src[] = {"generated", "csv", NULL};
 static const char *const k_shape[] = {"mixed", "offsetting", NULL};
 static const char *const k_impact[] = {"linear", "sqrt", NULL};
+static const char *const k_vega_mode[] = {"off", "expiry", "total", NULL};
 static const char *const k_policy[] = {"off",    "every_batch",     "band", "interval",
                                        "hybrid", "whalley_wilmott", NULL};
 
@@ -271,7 +276,7 @@ static bool parse_run(const cJSON *o, sim_run_config *r, size_t idx, char *msg, 
         DBL("tranche_share", &r->tranche_share, 0, 1),
         DBL("tranche_width", &r->tranche_width, 0.001, 1),
     };
-    static const char *const subs[] = {"hedge", NULL};
+    static const char *const subs[] = {"hedge", "vega", NULL};
     if (!parse_obj(o, fs, sizeof fs / sizeof fs[0], sect, subs, msg, cap))
         return false;
     if (r->name[0] == '\0')
@@ -298,6 +303,21 @@ static bool parse_run(const cJSON *o, sim_run_config *r, size_t idx, char *msg, 
         if (!parse_obj(h, hf, sizeof hf / sizeof hf[0], hs, NULL, msg, cap))
             return false;
         r->hedge.kind = (ch_hedge_policy_kind)kind;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "vega");
+    if (v != NULL) {
+        char vs[64];
+        snprintf(vs, sizeof vs, "%s.vega", sect);
+        int mode = (int)r->vega.mode;
+        const field vf[] = {
+            ENUMF("mode", &mode, k_vega_mode),
+            DBL("band", &r->vega.band, 0, 1e12),
+            BOOLF("to_edge", &r->vega.to_edge),
+            BOOLF("straddle", &r->vega.straddle),
+        };
+        if (!parse_obj(v, vf, sizeof vf / sizeof vf[0], vs, NULL, msg, cap))
+            return false;
+        r->vega.mode = (ch_vega_mode)mode;
     }
     return true;
 }

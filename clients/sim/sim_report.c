@@ -152,6 +152,14 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
                 fprintf(f, "%s\"%s\": %.2f", p ? ", " : "", sim_pnl_names[p], z(r->pnl[p]));
             fprintf(f, "},\n");
         }
+        if (r->run.vega.mode != CH_VEGA_OFF)
+            fprintf(f,
+                    "      \"vega_hedge\": {\"mode\": \"%s\", \"band\": %.2f, \"orders\": %" PRIu64
+                    ", \"contracts\": %" PRId64 ", \"fees\": %.2f, \"spread_cost\": %.2f, "
+                    "\"premium_paid\": %.2f, \"max_abs_residual_vega\": %.2f},\n",
+                    ch_vega_mode_name(r->run.vega.mode), r->run.vega.band, r->vega_orders,
+                    r->vega_contracts, r->vega_fees, r->vega_spread_cost, r->vega_premium,
+                    r->vega_abs_max);
         if (r->n_lp > 1) { /* the LP entities: the general pool and the tranches */
             fprintf(f, "      \"lps\": [");
             for (uint32_t k = 0; k < r->n_lp; k++) {
@@ -238,6 +246,37 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
                "what hedging every fill's delta on its own would have cost on the same venue. "
                "These configurations see unequal flow: each fills what its own prices meet; "
                "the equal-flow section below compares at the same fills.\n\n");
+    bool any_vega = false;
+    for (size_t i = 0; i < n; i++)
+        any_vega |= res[i].run.vega.mode != CH_VEGA_OFF;
+    if (any_vega && n > 0) {
+        const sim_result *b = &res[0];
+        fprintf(f,
+                "## Vega hedging\n\nThe perpetual cannot touch vega: these configurations also "
+                "trade options at a simulated options venue (the mark's vol +/- half a vol point, "
+                "a fee of 0.03 %% of the index capped at 12.5 %% of the premium) when the "
+                "residual vega leaves the band, at the listed strike nearest the index. Beside "
+                "them, the first configuration (%s), which does not.\n\n"
+                "| configuration | policy | option orders | contracts | fees USD | spread paid "
+                "USD | largest residual vega USD/vol pt | pool PnL USD | max drawdown USD |\n"
+                "|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+                "| %s | off | 0 | 0 | 0 | 0 | %.0f | %.0f | %.0f |\n",
+                b->name, b->name, b->vega_abs_max / 100, b->pool_pnl, b->max_drawdown);
+        for (size_t i = 0; i < n; i++) {
+            const sim_result *r = &res[i];
+            if (r->run.vega.mode == CH_VEGA_OFF)
+                continue;
+            fprintf(f,
+                    "| %s | %s, band %.0f | %" PRIu64 " | %" PRId64 " | %.0f | %.0f | %.0f | %.0f "
+                    "| %.0f |\n",
+                    r->name, ch_vega_mode_name(r->run.vega.mode), r->run.vega.band / 100,
+                    r->vega_orders, r->vega_contracts, r->vega_fees, r->vega_spread_cost,
+                    r->vega_abs_max / 100, r->pool_pnl, r->max_drawdown);
+        }
+        fprintf(f, "\nVega in USD per vol point (a band of 1,000 is 100,000 per 1.00 of vol). "
+                   "The options' fees and spread are in the attribution's fees and slippage; "
+                   "their delta is the perp hedge's.\n\n");
+    }
     for (size_t i = 0; i < n; i++) {
         const sim_result *r = &res[i];
         if (r->n_lp <= 1)

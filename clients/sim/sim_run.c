@@ -81,6 +81,7 @@ typedef struct run {
     const sim_run_config *rc;
     const sim_flow *f;
     sim_result *out;                        /* where fills by LP entity are counted */
+    ch_option_venue option_venue;           /* the vega policy's options venue */
     double hedge_pos;                       /* the hedge held through the last move */
     double e0, h0, e_pre, h_pre;            /* equity and hedge value: first, and before trading */
     double e_prev, h_prev, fund_prev, peak; /* ... after the last step's trading */
@@ -180,6 +181,11 @@ static bool snapshot(run *r)
     r->n_held = 0;
     ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_HOUSE}, collect, r);
     ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_POOL}, collect, r);
+    for (uint32_t k = 1; k <= ch_engine_tranche_count(r->e); k++) { /* the pool's too */
+        ch_tranche_info t;
+        ch_engine_tranche(r->e, k, &t);
+        ch_engine_positions(r->e, t.account, collect, r);
+    }
     return !r->oom;
 }
 
@@ -242,7 +248,7 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     ec.max_instruments = 2 * SIM_STRIKES_MAX * SIM_LIVE_MAX;
     ec.max_underlyings = 1;
     ec.max_orders = 1u << 16;
-    ec.max_accounts = c->flow.traders + 4 + rc->tranches;
+    ec.max_accounts = c->flow.traders + 5 + rc->tranches; /* + the options venue */
     ec.max_positions = 1u << 18;
     bool amm = r->opts->amm_qty != NULL;
     ec.netting = rc->internal && rc->netting && !amm;
@@ -457,6 +463,40 @@ static void point(const run *r, size_t k, double pnl, sim_point *p)
                      .pool_contracts = contracts};
 }
 
+/* The vega policy: option orders at the simulated options venue, booked in
+ * the engine as chd books them (OPTION_HEDGE); their fees and their spread
+ * against the mark go to the attribution's fees and slippage. */
+static bool vega_step(run *r, sim_result *out, char *msg, size_t cap)
+{
+    ch_vega_order o[2];
+    size_t n = ch_engine_vega_orders(r->e, r->und, &r->rc->vega, o);
+    double tv = ch_price_to_double(r->u, 1);
+    for (size_t i = 0; i < n; i++) {
+        double px, fee;
+        ch_err err = ch_option_execute(&r->option_venue, o[i].mark, o[i].vega, o[i].index,
+                                       o[i].contract_size, (double)o[i].qty, &px, &fee);
+        /* on the tick, rounded in the venue's favour */
+        int64_t ticks = (int64_t)(o[i].qty > 0 ? ceil(px / tv - 1e-9) : floor(px / tv + 1e-9));
+        if (ticks < r->u->min_price)
+            ticks = r->u->min_price;
+        if (err == CH_OK)
+            err = ch_engine_option_hedge_fill(r->e, o[i].instr, o[i].qty, ticks,
+                                              (int64_t)llround(fee * CH_CASH_SCALE));
+        if (err != CH_OK)
+            return fail(msg, cap, "vega hedge", err);
+        double paid = (double)ticks * tv, spread = fabs(paid - o[i].mark) * fabs((double)o[i].qty);
+        out->vega_orders++;
+        out->vega_contracts += o[i].qty > 0 ? o[i].qty : -o[i].qty;
+        out->vega_fees += fee;
+        out->vega_spread_cost += spread;
+        out->vega_premium += (double)o[i].qty * paid;
+        out->pnl[SIM_PNL_FEES] -= fee;
+        out->pnl[SIM_PNL_SLIPPAGE] -= spread;
+        out->pnl[SIM_PNL_SPREAD] += fee + spread; /* the equity's change holds them */
+    }
+    return true;
+}
+
 /* ---- the backend of sim_drive.c ------------------------------------------ */
 
 /* One series, listed in the engine (already listed: fine). */
@@ -537,6 +577,9 @@ static bool be_close(void *b, size_t k, sim_result *out, char *msg, size_t cap)
     run *r = b;
     const sim_market *m = r->m;
     sim_model *md = r->opts->model;
+    /* vega first: the delta hedge then covers the options' delta too */
+    if (r->rc->vega.mode != CH_VEGA_OFF && !vega_step(r, out, msg, cap))
+        return false;
     ch_hedge_inputs in = {.now = m->s[k].t,
                           .net_delta = ch_engine_net_delta(r->e, r->und),
                           .spot = r->spot,
@@ -585,6 +628,7 @@ static bool be_close(void *b, size_t k, sim_result *out, char *msg, size_t cap)
     out->max_drawdown = fmax(out->max_drawdown, r->peak - pnl);
     point(r, k, pnl, &out->points[k]);
     out->n_points = k + 1;
+    out->vega_abs_max = fmax(out->vega_abs_max, fabs(out->points[k].vega));
     sim_lp_step(r->e, out);
     return true;
 }
@@ -599,6 +643,7 @@ bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m,
     out->run = *rc;
     out->points = calloc(m->n, sizeof *out->points);
     run r = {.c = c, .m = m, .opts = opts != NULL ? opts : &none, .out = out};
+    ch_option_venue_defaults(&r.option_venue);
     sim_model *md = r.opts->model;
     bool ok = out->points != NULL && setup(&r, rc, msg, cap);
     if (out->points == NULL)
