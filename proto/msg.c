@@ -189,13 +189,24 @@ static const ch_field rp_risk[] = {
     LIST("strikes", CH_F_OPT, 1u << 16, rp_strike), OBJ("totals", CH_F_OPT, rp_totals),
     LIST("scenarios", CH_F_OPT, 1024, rp_scenario), NUM("worst_loss", CH_F_OPT),
     OBJ("netting", CH_F_OPT, rp_netting)};
+static const ch_field rp_vega_residual[] = {STR("expiry", CH_F_OPT, 40), NUM("vega", CH_F_OPT)};
+static const ch_field rp_vega[] = {STR("policy", CH_F_OPT, 16),
+                                   NUM("band", CH_F_OPT),
+                                   INT("orders", CH_F_OPT),
+                                   INT("contracts", CH_F_OPT),
+                                   NUM("premium", CH_F_OPT),
+                                   NUM("fees", CH_F_OPT),
+                                   NUM("spread_cost", CH_F_OPT),
+                                   NUM("vega_traded", CH_F_OPT),
+                                   LIST("residual", CH_F_OPT, 64, rp_vega_residual)};
 static const ch_field rp_hedge[] = {
     STR("policy", CH_F_OPT, 32),    NUM("position", CH_F_OPT),
     NUM("avg_price", CH_F_OPT),     NUM("fees", CH_F_OPT),
     NUM("slippage", CH_F_OPT),      NUM("funding", CH_F_OPT),
     NUM("basis_pnl", CH_F_OPT),     NUM("realized", CH_F_OPT),
     NUM("volume", CH_F_OPT),        INT("orders", CH_F_OPT),
-    NUM("netting_ratio", CH_F_OPT), NUM("cost_per_1m_notional", CH_F_OPT)};
+    NUM("netting_ratio", CH_F_OPT), NUM("cost_per_1m_notional", CH_F_OPT),
+    OBJ("vega", CH_F_OPT, rp_vega)};
 static const ch_field rp_fills_by_source[] = {INT("book", CH_F_OPT), INT("net", CH_F_OPT),
                                               INT("pool", CH_F_OPT)};
 static const ch_field rp_stats[] = {

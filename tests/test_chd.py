@@ -672,6 +672,51 @@ class Tranches(Base):
         self.assertEqual(after["general"]["shares"], before["general"]["shares"])
 
 
+class VegaHedging(Base):
+    """The vega policy in chd (issue 18): after a batch that leaves an
+    expiry's residual vega beyond the band, a straddle is bought at the
+    simulated options venue, logged, booked against the venue account,
+    reported by `hedge`, published on `vega`, and replayed after a kill."""
+    config = {"pool_max_notional": 3e6, "vega_policy": "expiry", "vega_band": 6000}
+
+    def test_vega_hedge(self):
+        c = self.c
+        c.account_open("vc", 5_000_000)
+        sub = Subscriber(self.d.pub, prefix="vega")
+        time.sleep(0.3)
+        q = c.quote(self.call, "buy", 5)
+        r = c.order_new("vc", self.call, "buy", 5, price=q["price"], tif="ioc")
+        self.assertEqual(r["filled_qty"], 5)
+        h = c.hedge()
+        v = h["vega"]
+        self.assertEqual(v["policy"], "expiry")
+        self.assertGreater(v["orders"], 0)
+        self.assertGreater(v["contracts"], 0)
+        self.assertGreater(v["fees"], 0)
+        for x in v["residual"]:   # every expiry back inside the band
+            self.assertLessEqual(abs(x["vega"]), 6000 + 1e-6, x)
+        venue = {p["symbol"]: p["qty"] for p in c.positions("venue")["positions"]}
+        house = {p["symbol"]: p["qty"] for p in c.positions("house")["positions"]}
+        self.assertTrue(venue)
+        for sym, qty in venue.items():
+            self.assertEqual(house.get(sym, 0), -qty, sym)
+        ev = sub.recv(3000)
+        self.assertIsNotNone(ev)
+        self.assertEqual(ev[0], "vega")
+        self.assertIn(ev[1]["symbol"], venue)
+        sub.close()
+        # a kill: the option hedges come back from the log, and none is sent again
+        c.close()
+        self.d.stop(signal.SIGKILL)
+        self.d.start()
+        type(self).c = self.d.client()
+        v2 = self.c.hedge()["vega"]
+        for k in ("orders", "contracts", "fees", "premium"):
+            self.assertAlmostEqual(v2[k], v[k], places=6, msg=k)
+        self.assertEqual({p["symbol"]: p["qty"] for p in self.c.positions("venue")["positions"]},
+                         venue)
+
+
 class Limits(Base):
     """Every bound refuses with its own error and changes nothing."""
     transport = "tcp"

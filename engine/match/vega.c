@@ -101,8 +101,19 @@ size_t ch_engine_vega_orders(const ch_engine *e, uint32_t underlying, const ch_v
     double per = c->unit.vega + (straddle ? e->ser[put.v].unit.vega : 0);
     if (!(per > 0))
         return 0;
-    double q = round(add / per);
-    if (q == 0 || !isfinite(q) || fabs(q) > 1e9)
+    /* whole contracts: back inside the band if a whole number gets there
+     * (the fewest that do), else the nearest to it; to zero: the nearest */
+    double now = 0;
+    for (size_t i = 0; i < n; i++)
+        now += p->mode == CH_VEGA_TOTAL || i == which ? x[i].vega : 0;
+    double qa = fabs(add) / per, up = ceil(qa - 1e-9), down = floor(qa + 1e-9);
+    double after_up = fabs(now + copysign(up * per, add));
+    double after_down = fabs(now + copysign(down * per, add));
+    double lots = !p->to_edge                                    ? round(qa)
+                  : after_up <= p->band || after_up < after_down ? up
+                                                                 : down;
+    double q = copysign(lots, add);
+    if (lots == 0 || !isfinite(q) || fabs(q) > 1e9)
         return 0;
     const und_state *u = &e->und[underlying];
     size_t k = 0;

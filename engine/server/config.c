@@ -53,6 +53,8 @@ void ch_server_defaults(ch_server_config *c)
     c->rate = 0.03;
     c->lp_cash = 10000000;
     ch_hedge_policy_defaults(&c->hedge);
+    ch_vega_policy_defaults(&c->vega);
+    ch_option_venue_defaults(&c->option_venue);
     c->hedge.band = 5;
     ch_perp_venue_defaults(&c->venue);
 }
@@ -80,6 +82,7 @@ typedef enum {
     K_STRIKES,
     K_POLICY,
     K_RISK_AWARE,
+    K_VEGA_MODE,
 } key_kind;
 
 typedef struct cfg_key {
@@ -189,6 +192,21 @@ static const cfg_key k_keys[] = {
      "an external venue's REP URL (\"\": the simulated venue)"},
     {"hedge_venue_timeout_ms", K_INT, F(hedge_venue_timeout_ms), 1, 600000, true,
      "per attempt at the external venue, ms (0: 500)"},
+    /* vega hedging: options at the simulated options venue */
+    {"vega_policy", K_VEGA_MODE, F(vega.mode), 0, 0, false,
+     "off, expiry (a band on each expiry's residual vega) or total (on the sum)"},
+    {"vega_band", K_DBL, F(vega.band), 0, 1e15, false,
+     "|residual vega| allowed, USD per 1.00 vol (100000 = 1,000 per vol point)"},
+    {"vega_to_edge", K_BOOL, F(vega.to_edge), 0, 0, false,
+     "trade back to the band's edge (else to zero)"},
+    {"vega_straddle", K_BOOL, F(vega.straddle), 0, 0, false,
+     "trade a straddle at the strike nearest the index (else the call)"},
+    {"option_vol_spread", K_DBL, F(option_venue.vol_spread), 0, 1, false,
+     "the options venue's spread each side, in vol (0.005: half a vol point)"},
+    {"option_fee_rate", K_DBL, F(option_venue.fee_rate), 0, 0.1, false,
+     "the options venue's fee per contract, share of index x contract size"},
+    {"option_fee_cap", K_DBL, F(option_venue.fee_cap), 0, 1, false,
+     "the options venue's fee at most this share of the premium"},
 };
 #undef F
 
@@ -236,6 +254,8 @@ static const char *kind_problem(const cfg_key *k, char *buf, size_t cap)
         return "must be up to 64 positive integers";
     case K_POLICY:
         return "is not a hedge policy";
+    case K_VEGA_MODE:
+        return "must be \"off\", \"expiry\" or \"total\"";
     default:
         snprintf(buf, cap, "must be %s in [%.10g, %.10g]%s",
                  k->kind == K_DBL || k->kind == K_SECS_MS ? "a number" : "an integer", k->lo, k->hi,
@@ -327,6 +347,8 @@ static bool set_key(ch_server_config *c, const cfg_key *k, const cJSON *v)
     }
     case K_POLICY:
         return cJSON_IsString(v) && ch_hedge_policy_parse(v->valuestring, &c->hedge.kind) == CH_OK;
+    case K_VEGA_MODE:
+        return cJSON_IsString(v) && ch_vega_mode_parse(v->valuestring, &c->vega.mode) == CH_OK;
     }
     return false;
 }
@@ -466,6 +488,9 @@ static void print_value(FILE *f, const ch_server_config *c, const cfg_key *k)
     case K_POLICY:
         print_string(f, ch_hedge_policy_name(c->hedge.kind));
         break;
+    case K_VEGA_MODE:
+        print_string(f, ch_vega_mode_name(c->vega.mode));
+        break;
     }
 }
 
@@ -488,6 +513,7 @@ static const char *kind_type(key_kind k)
     case K_DURABILITY:
     case K_TICK:
     case K_POLICY:
+    case K_VEGA_MODE:
         return "string";
     case K_BOOL:
     case K_RISK_AWARE:

@@ -279,6 +279,60 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
     publish_hedge_fill(s, u, &r.exec, 0);
 }
 
+/* The vega policy on the residual vega of @p u: option orders at the
+ * simulated options venue, which fills at once; the fills are logged and
+ * committed (OPTION_HEDGE), then booked by the same path as a replay. */
+static void decide_vega(ch_server *s, uint32_t u)
+{
+    if (s->cfg.vega.mode == CH_VEGA_OFF)
+        return;
+    ch_vega_order o[2];
+    size_t n = ch_engine_vega_orders(s->e, u, &s->cfg.vega, o);
+    if (n == 0)
+        return;
+    const ch_underlying_config *uc = ch_instruments_underlying(ch_engine_instruments(s->e), u);
+    double tv = ch_price_to_double(uc, 1);
+    ch_command c[2];
+    for (size_t i = 0; i < n; i++) {
+        double px, fee;
+        if (ch_option_execute(&s->cfg.option_venue, o[i].mark, o[i].vega, o[i].index,
+                              o[i].contract_size, (double)o[i].qty, &px, &fee) != CH_OK)
+            return;
+        /* on the tick, rounded in the venue's favour, inside the band */
+        int64_t t = (int64_t)(o[i].qty > 0 ? ceil(px / tv - 1e-9) : floor(px / tv + 1e-9));
+        t = t < uc->min_price ? uc->min_price : t > uc->max_price ? uc->max_price : t;
+        c[i] = ch_command_make(CH_C_OPTION_HEDGE);
+        c[i].option_hedge.instr = o[i].instr;
+        c[i].option_hedge.qty = o[i].qty;
+        c[i].option_hedge.price = t;
+        c[i].option_hedge.fee = (int64_t)llround(fee * CH_CASH_SCALE);
+    }
+    if (!log_and_commit(s, c, n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        ch_command_result res;
+        ch_err e = ch_command_apply(s->e, &c[i], &res);
+        const ch_instrument *in = instr_of(s, c[i].option_hedge.instr);
+        if (e != CH_OK) { /* logged: a replay books it the same way, or refuses it the same way */
+            CH_LOG(CH_LOG_ERROR, "vega_hedge_failed", "underlying=%u symbol=%s reason=%s", u,
+                   in != NULL ? in->symbol : "?", ch_errwire(e));
+            continue;
+        }
+        double price = (double)c[i].option_hedge.price * tv;
+        double fee = (double)c[i].option_hedge.fee / CH_CASH_SCALE;
+        CH_LOG(CH_LOG_INFO, "vega_hedge_filled",
+               "underlying=%u symbol=%s qty=%" PRId64 " price=%.8g fee=%.8g", u,
+               in != NULL ? in->symbol : "?", c[i].option_hedge.qty, price, fee);
+        cJSON *ev = cJSON_CreateObject();
+        cJSON_AddStringToObject(ev, "underlying", uc->name);
+        cJSON_AddStringToObject(ev, "symbol", in != NULL ? in->symbol : "?");
+        cJSON_AddNumberToObject(ev, "qty", (double)c[i].option_hedge.qty);
+        cJSON_AddNumberToObject(ev, "price", price);
+        cJSON_AddNumberToObject(ev, "fee", fee);
+        chi_publish(s, "vega", ev);
+    }
+}
+
 /* After each batch (and, while orders are in flight at an external venue,
  * whenever the engine thread is idle), for each underlying: book the venue's
  * answers, then let the policy decide on position + in flight. */
@@ -292,6 +346,8 @@ void chi_hedge_after_batch(ch_server *s)
             continue; /* cannot happen after chi_hedgers_open(); out of memory */
         if (external)
             take_answers(s, u, h);
+        if (!s->halted) /* vega first: the delta hedge then covers the options' delta */
+            decide_vega(s, u);
         if (!s->halted)
             decide(s, u, h, external);
         if (external && !s->halted)

@@ -739,6 +739,28 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "cost_per_1m_notional",
                             n.notional > 0 ? (h->fees + h->slippage - h->funding) / n.notional * 1e6
                                            : 0.0);
+    /* the option hedges of the vega policy, and the residual vega per expiry */
+    const ch_vega_book *vb = ch_engine_vega_book(s->e, ui);
+    cJSON *v = cJSON_AddObjectToObject(r->out, "vega");
+    cJSON_AddStringToObject(v, "policy", ch_vega_mode_name(s->cfg.vega.mode));
+    cJSON_AddNumberToObject(v, "band", s->cfg.vega.band);
+    cJSON_AddNumberToObject(v, "orders", (double)vb->orders);
+    cJSON_AddNumberToObject(v, "contracts", (double)vb->contracts);
+    cJSON_AddNumberToObject(v, "premium", vb->premium);
+    cJSON_AddNumberToObject(v, "fees", vb->fees);
+    cJSON_AddNumberToObject(v, "spread_cost", vb->spread_cost);
+    cJSON_AddNumberToObject(v, "vega_traded", vb->vega_traded);
+    ch_vega_exposure x[64];
+    size_t nx = ch_engine_vega_exposures(s->e, ui, x, 64);
+    cJSON *res = cJSON_AddArrayToObject(v, "residual");
+    for (size_t i = 0; i < nx && i < 64; i++) {
+        char t[40];
+        ch_proto_format_time(x[i].expiry, t, sizeof t);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "expiry", t);
+        cJSON_AddNumberToObject(o, "vega", x[i].vega);
+        cJSON_AddItemToArray(res, o);
+    }
     return CH_OK;
 }
 

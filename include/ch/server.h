@@ -77,9 +77,11 @@ typedef struct ch_server_config {
     double index, vol, rate;                /**< 100,000, 0.6, 0.03 */
     int64_t lp_cash;                        /**< seed LP capital of the pool, USD: 10M */
     ch_hedge_policy hedge;
-    ch_perp_venue venue;        /**< the simulated venue (when hedge_venue is empty) */
-    char hedge_venue[256];      /**< an external venue's REP URL ("": the simulated venue) */
-    int hedge_venue_timeout_ms; /**< per attempt at the external venue (0: 500) */
+    ch_vega_policy vega;          /**< option hedges of the residual vega (off by default) */
+    ch_option_venue option_venue; /**< the simulated options venue they go to */
+    ch_perp_venue venue;          /**< the simulated venue (when hedge_venue is empty) */
+    char hedge_venue[256];        /**< an external venue's REP URL ("": the simulated venue) */
+    int hedge_venue_timeout_ms;   /**< per attempt at the external venue (0: 500) */
 } ch_server_config;
 
 /** The embedded defaults (runs with no file). */
