@@ -155,7 +155,7 @@ static ch_err tranche_move(ch_command_type t, ch_account_id lp, uint32_t id, int
 }
 
 /* alice takes qty from the pool (buys: the pool side goes short), up to
- * 30,000 USD a contract. */
+ * 100,000 USD a contract. */
 static ch_engine_result buy(ch_instr_id i, int64_t qty)
 {
     ch_command c = ch_command_make(CH_C_SUBMIT);
@@ -164,7 +164,7 @@ static ch_engine_result buy(ch_instr_id i, int64_t qty)
                                 .side = CH_BUY,
                                 .type = CH_ORD_LIMIT,
                                 .tif = CH_TIF_IOC,
-                                .price = 60000, /* ticks of 0.5 */
+                                .price = 200000, /* ticks of 0.5 */
                                 .qty = qty};
     ch_command_result r;
     nfills = 0;
@@ -334,6 +334,51 @@ START_TEST(the_house_value_is_shared_by_delta_and_adds_up)
 }
 END_TEST
 
+/* An option hedge's cost goes by vega, other changes of the house's value by
+ * delta: the general pool holds deep in-the-money calls (delta, little vega),
+ * a tranche at-the-money calls (vega). */
+START_TEST(an_option_hedge_cost_is_shared_by_vega)
+{
+    start(true);
+    ch_instr_id c130 = list("BTC-25DEC26-130000-C");
+    mark(130000, 0.5, 0.5, 0.5);
+    uint32_t a = tranche_add(125000, 135000);
+    ck_assert_int_eq(tranche_move(CH_C_TRANCHE_DEPOSIT, lp2, a, USD(2e6), NULL), CH_OK);
+    buy(C90, 10);
+    buy(c130, 10);
+    ck_assert_int_eq(ch_engine_position(eng, info(a).account, c130), -10);
+    ch_pool_info p0, p1, p2;
+    ch_engine_pool(eng, &p0);
+    ch_tranche_info t0 = info(a);
+    ch_quote q;
+    ck_assert_int_eq(ch_engine_quote(eng, c130, CH_BUY, 1, &q), CH_OK);
+    ch_command c = ch_command_make(CH_C_OPTION_HEDGE);
+    c.option_hedge.instr = c130;
+    c.option_hedge.qty = 2;
+    c.option_hedge.price = (int64_t)ceil(q.model / 0.5) + 200; /* 100 USD over the mark */
+    c.option_hedge.fee = USD(40);
+    ck_assert_int_eq(apply(c, NULL), CH_OK);
+    ch_engine_pool(eng, &p1);
+    ch_tranche_info t1 = info(a);
+    double da = t1.house_share - t0.house_share, dg = p1.house_share - p0.house_share;
+    ck_assert(da + dg < -200); /* 2 x (100 + tick rounding) + 2 x 40 */
+    ck_assert_msg(da / (da + dg) > 0.9, "the tranche's part %.3f", da / (da + dg));
+    /* a perp hedge's fee: by delta, most of it the general pool's */
+    ch_command h = ch_command_make(CH_C_HEDGE);
+    h.hedge.qty = 0.001;
+    h.hedge.price = 130000;
+    h.hedge.fee = 1000;
+    ck_assert_int_eq(apply(h, NULL), CH_OK);
+    ch_engine_pool(eng, &p2);
+    ch_tranche_info t2 = info(a);
+    da = t2.house_share - t1.house_share;
+    dg = p2.house_share - p1.house_share;
+    ck_assert_msg(da / (da + dg) < 0.5, "the tranche's part %.3f", da / (da + dg));
+    ck_assert_double_eq_tol(t2.house_share + p2.house_share, p2.house_value + p2.hedge_value, 1e-6);
+    stop();
+}
+END_TEST
+
 START_TEST(utilisation_raises_the_premium_at_the_strikes_it_covers)
 {
     /* two engines with the same trades: in one the general pool takes them,
@@ -435,6 +480,7 @@ int main(void)
     tcase_add_test(t, a_tranche_full_of_risk_passes_the_rest_to_the_general_pool);
     tcase_add_test(t, withdrawals_pay_nav_within_what_risk_leaves_free);
     tcase_add_test(t, the_house_value_is_shared_by_delta_and_adds_up);
+    tcase_add_test(t, an_option_hedge_cost_is_shared_by_vega);
     tcase_add_test(t, utilisation_raises_the_premium_at_the_strikes_it_covers);
     tcase_add_test(t, tranches_replay_from_the_log);
     tcase_add_test(t, bad_tranches_are_refused);

@@ -413,6 +413,9 @@ bool chi_tranche_util(const ch_engine *e, const series *s, double *util);
  * general pool in proportion to the delta each holds. */
 double chi_house_value(const ch_engine *e);
 void chi_tranches_allocate(ch_engine *e);
+/* The same by the vega each holds: an option hedge's cost (its fee and its
+ * spread against the mark), once what came before is given out by delta. */
+void chi_tranches_allocate_vega(ch_engine *e);
 /* The general pool's part of the house's value (all of it without tranches). */
 double chi_general_house_share(const ch_engine *e);
 /* The tranches' part of ch_engine_check: shares, accounts, allocation. */

@@ -88,14 +88,16 @@ double chi_house_value(const ch_engine *e)
     return v;
 }
 
-/* |delta| of an account's positions (underlying units). */
-static double abs_delta(const ch_engine *e, const account *a)
+/* |delta| (underlying units) or, with @p vega, |vega| (USD per 1.00 vol) of
+ * an account's positions. */
+static double abs_risk(const ch_engine *e, const account *a, bool vega)
 {
-    double d[64] = {0}; /* per underlying: deltas of different underlyings do not offset */
+    double d[64] = {0}; /* per underlying: different underlyings do not offset */
     double total = 0;
     for (uint32_t k = a->first_pos; k != NIL; k = e->pos_link[k].next_acct) {
         const series *s = &e->ser[e->pos[k].instr];
-        double x = (double)e->pos[k].qty * s->unit.delta * s->rs.contract_size;
+        double x =
+            (double)e->pos[k].qty * (vega ? s->unit.vega : s->unit.delta * s->rs.contract_size);
         if (s->und < 64)
             d[s->und] += x;
         else
@@ -106,14 +108,20 @@ static double abs_delta(const ch_engine *e, const account *a)
     return total;
 }
 
-/* The weights of the general pool (w[0]) and each tranche (w[k + 1]); their sum. */
-static double weights(const ch_engine *e, double *w)
+/* The weights of the general pool (w[0]) and each tranche (w[k + 1]): the
+ * delta each holds or, with @p vega, its vega; their sum. */
+static double weights_of(const ch_engine *e, double *w, bool vega)
 {
-    w[0] = abs_delta(e, &e->acct[CH_ACCOUNT_POOL]);
+    w[0] = abs_risk(e, &e->acct[CH_ACCOUNT_POOL], vega);
     double sum = w[0];
     for (uint32_t k = 0; k < e->n_tranches; k++)
-        sum += w[k + 1] = abs_delta(e, &e->acct[e->tranches[k].acct]);
+        sum += w[k + 1] = abs_risk(e, &e->acct[e->tranches[k].acct], vega);
     return sum;
+}
+
+static double weights(const ch_engine *e, double *w)
+{
+    return weights_of(e, w, false);
 }
 
 /* Tranche k's share of a change dh of the house's value (the general pool
@@ -123,7 +131,7 @@ static double share_of(double dh, const double *w, double sum, uint32_t k)
     return sum > 0 ? dh * w[k + 1] / sum : 0.0;
 }
 
-void chi_tranches_allocate(ch_engine *e)
+static void allocate(ch_engine *e, bool by_vega)
 {
     if (e->n_tranches == 0)
         return;
@@ -131,10 +139,20 @@ void chi_tranches_allocate(ch_engine *e)
     if (dh == 0)
         return;
     double w[CH_TRANCHES_MAX + 1];
-    double sum = weights(e, w);
+    double sum = weights_of(e, w, by_vega);
     for (uint32_t k = 0; k < e->n_tranches; k++)
         e->tranches[k].house_alloc += share_of(dh, w, sum, k);
     e->house_allocated = h;
+}
+
+void chi_tranches_allocate(ch_engine *e)
+{
+    allocate(e, false);
+}
+
+void chi_tranches_allocate_vega(ch_engine *e)
+{
+    allocate(e, true);
 }
 
 /* Tranche k's part of the house's value now: what it was given, and its

@@ -164,6 +164,7 @@ ch_err ch_engine_option_hedge_fill(ch_engine *e, ch_instr_id instr, int64_t qty,
         return CH_EINVAL;
     if (e->n_pos + e->unrecorded + 2 > e->cfg.max_positions)
         return CH_ECAPACITY;
+    chi_tranches_allocate(e); /* what the house's value did before, by delta */
     uint32_t v = venue_account(e);
     if (v == NIL)
         return CH_ECAPACITY;
@@ -187,7 +188,7 @@ ch_err ch_engine_option_hedge_fill(ch_engine *e, ch_instr_id instr, int64_t qty,
     u->vb.spread_cost += (double)q * fabs(px - s->unit.price);
     u->vb.vega_traded += (double)qty * s->unit.vega;
     chi_quotes_moved(e);
-    chi_tranches_allocate(e);
+    chi_tranches_allocate_vega(e); /* its cost, by the vega each holds */
     return CH_OK;
 }
 

@@ -435,13 +435,14 @@ CH_API void ch_engine_pool(const ch_engine *e, ch_pool_info *out);
  * positions are its own, so its NAV moves with its strikes. The house's value
  * (parity forwards and hedges, which exist for the pool side's delta) is
  * shared by contribution: each change of it is given to the general pool and
- * the tranches in proportion to the absolute delta each holds then (all to
- * the general pool when none holds any), so the shares always add up to the
- * whole. The pool's premium at K (half-spread + inventory skew) grows with
- * the utilisation u of the tranches covering K (their worst scenario loss /
- * their capital, as Lyra prices vega utilisation per board): it is
- * multiplied by 1 + CH_TRANCHE_UTIL_PREMIUM x min(u, 1), so thin strikes
- * price risk higher. Without a covering tranche nothing changes.
+ * the tranches in proportion to the absolute delta each holds then, except
+ * an option hedge's cost (its fee and spread against the mark, at its fill),
+ * given in proportion to the absolute vega each holds (all to the general
+ * pool when none holds any), so the shares always add up to the whole. The pool's premium at K
+ * (half-spread + inventory skew) grows with the utilisation u of the tranches covering K (their
+ * worst scenario loss / their capital, as Lyra prices vega utilisation per board): it is multiplied
+ * by 1 + CH_TRANCHE_UTIL_PREMIUM x min(u, 1), so thin strikes price risk higher. Without a covering
+ * tranche nothing changes.
  */
 
 /* CH_TRANCHES_MAX: ch/limits.h */
