@@ -198,6 +198,8 @@ static const ch_field rp_vega[] = {STR("policy", CH_F_OPT, 16),
                                    NUM("fees", CH_F_OPT),
                                    NUM("spread_cost", CH_F_OPT),
                                    NUM("vega_traded", CH_F_OPT),
+                                   INT("in_flight_orders", CH_F_OPT),
+                                   STR("venue", CH_F_OPT, 1024),
                                    LIST("residual", CH_F_OPT, 64, rp_vega_residual)};
 static const ch_field rp_hedge[] = {
     STR("policy", CH_F_OPT, 32),    NUM("position", CH_F_OPT),

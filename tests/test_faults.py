@@ -235,18 +235,18 @@ class Faults(unittest.TestCase):
                 t.inflight = None
 
 
-class HedgeVenue(unittest.TestCase):
-    """chd --hedge-venue against chvenue over ipc://: only the net delta goes
-    out, an order stays in flight until the venue answers, and each order is
-    executed and booked once (by id, across retries and restarts)."""
+class _Venue(unittest.TestCase):
+    """chd with chvenue over ipc:// (set-up and helpers; the tests are below)."""
 
     CONFIG = {"hedge_policy": "every_batch", "hedge_venue_timeout_ms": 200}
+    VENUE_ARGS = []
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="chd-venue-")
         self.venue_url = f"ipc://{self.tmp}/venue.ipc"
         self.vlog = open(os.path.join(self.tmp, "chvenue.log"), "a")
-        self.venue = subprocess.Popen([CHVENUE, "--listen", self.venue_url], stderr=self.vlog)
+        self.venue = subprocess.Popen([CHVENUE, "--listen", self.venue_url] + self.VENUE_ARGS,
+                                      stderr=self.vlog)
         self.stopped = False
         if self._testMethodName == "test_a_hedges_on_the_venue":  # the config key
             self.d = Daemon(self.tmp, "ipc", dict(self.CONFIG, hedge_venue=self.venue_url))
@@ -312,6 +312,12 @@ class HedgeVenue(unittest.TestCase):
         # the engine booked the venue's fills (its house delta is hedged away)
         self.assertAlmostEqual(h["house_delta"], 0, delta=0.01)
         return v
+
+
+class HedgeVenue(_Venue):
+    """chd --hedge-venue against chvenue over ipc://: only the net delta goes
+    out, an order stays in flight until the venue answers, and each order is
+    executed and booked once (by id, across retries and restarts)."""
 
     def test_a_hedges_on_the_venue(self):
         with self.d.client() as c:
@@ -387,6 +393,72 @@ class HedgeVenue(unittest.TestCase):
             self.check_booked_once(c, h)
         self.d.stop()
         self.assertEqual(led.check(self.d.dump(), exact=True), [])
+
+
+class VegaVenue(_Venue):
+    """The vega policy's option orders at chvenue: logged before they leave,
+    retried with the same id (the venue's first reply is lost), booked once,
+    partly filled to the venue's depth, and resent after a kill with the
+    order in flight."""
+
+    CONFIG = {"hedge_policy": "off", "vega_policy": "expiry", "vega_band": 6000,
+              "hedge_venue_timeout_ms": 200}
+    VENUE_ARGS = ["--drop", "1", "--option-depth", "2"]
+
+    def settled_vega(self, c, seconds=15):
+        deadline = time.monotonic() + seconds
+        while True:
+            v = c.hedge()["vega"]
+            if v["orders"] > 0 and v["in_flight_orders"] == 0:
+                return v
+            self.assertLess(time.monotonic(), deadline, f"options still in flight: {v}")
+            time.sleep(0.05)
+
+    def booked_once(self, c, v):
+        st = self.venue_stats()
+        self.assertEqual(st["options"], v["orders"])          # each order executed once
+        self.assertAlmostEqual(st["contracts"], v["contracts"])
+        venue = {p["symbol"]: p["qty"] for p in c.positions("venue")["positions"]}
+        house = {p["symbol"]: p["qty"] for p in c.positions("house")["positions"]}
+        self.assertTrue(venue)
+        for sym, qty in venue.items():
+            self.assertEqual(house.get(sym, 0), -qty, sym)
+
+    def test_a_options_on_the_venue(self):
+        with self.d.client() as c:
+            self.buy(c, 6)
+            v = self.settled_vega(c)
+            self.assertEqual(v["venue"], self.venue_url)
+            self.assertLessEqual(v["contracts"], 2 * v["orders"])  # the venue's depth
+            self.booked_once(c, v)
+        with open(os.path.join(self.tmp, "chd.log")) as f:
+            log = f.read()
+        self.assertIn("event=vega_sent", log)
+        self.assertIn("event=vega_hedge_filled", log)
+        self.d.stop()
+        self.d.start()
+        with self.d.client() as c:
+            again = c.hedge()["vega"]
+            for k in ("orders", "contracts", "fees", "premium"):
+                self.assertAlmostEqual(again[k], v[k], places=6, msg=k)
+            self.booked_once(c, again)
+
+    def test_b_kill_with_options_in_flight(self):
+        self.venue.send_signal(signal.SIGSTOP)
+        self.stopped = True
+        with self.d.client() as c:
+            self.buy(c, 6)
+            deadline = time.monotonic() + 10
+            while c.hedge()["vega"]["in_flight_orders"] == 0:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+        self.d.stop(signal.SIGKILL)
+        self.venue.send_signal(signal.SIGCONT)
+        self.stopped = False
+        self.d.start()  # the orders in flight go out again, with their ids
+        with self.d.client() as c:
+            v = self.settled_vega(c)
+            self.booked_once(c, v)
 
 
 if __name__ == "__main__":

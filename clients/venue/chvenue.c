@@ -1,16 +1,20 @@
 /*
- * chvenue - a mock perpetual-swap venue for the external hedge adapter: a REP
- * server that executes hedge orders with the simulated venue's rules (taker
- * fee, market impact around the mark the order carries) and answers
- * {"op":"stats"} with what it executed.
+ * chvenue - a mock venue for the external hedge adapter: a REP server that
+ * executes perpetual hedge orders ("hedge") with the simulated venue's rules
+ * (taker fee, market impact around the mark the order carries) and option
+ * orders of the vega policy ("option") with the simulated options venue's
+ * (the mark +/- a vol spread x vega, a fee of a share of the index capped at
+ * a share of the premium, at most --option-depth contracts an order), and
+ * answers {"op":"stats"} with what it executed.
  *
  * Orders are idempotent by id: a repeat gets the original reply. Fault
  * injection for tests: --drop N executes the first N orders but does not
  * reply (lost replies), --reject N refuses the first N requests, --delay-ms D
  * waits before every reply.
  *
- * Usage: chvenue --listen URL [--fee-bps F] [--depth D] [--drop N]
- *                [--reject N] [--delay-ms D]
+ * Usage: chvenue --listen URL [--fee-bps F] [--depth D] [--vol-spread V]
+ *                [--option-fee F] [--option-depth N] [--drop N] [--reject N]
+ *                [--delay-ms D]
  *        chvenue --help | --version
  * (getopt_long: "--opt value" or "--opt=value"; an unknown option or a bad
  * value is an error naming it, exit 2). Stops on SIGINT/SIGTERM.
@@ -52,24 +56,48 @@ static void reply(nng_socket s, const char *text)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chvenue --listen URL [--fee-bps F] [--depth D] [--drop N] [--reject N]\n"
+    fprintf(f, "usage: chvenue --listen URL [--fee-bps F] [--depth D] [--vol-spread V]\n"
+               "               [--option-fee F] [--option-depth N] [--drop N] [--reject N]\n"
                "               [--delay-ms D]\n"
                "       chvenue --help | --version\n"
                "--fee-bps F: taker fee (default 5); --depth D: units for the linear impact\n"
-               "(default 50000; 0: none); faults: --drop N executes the first N orders without\n"
-               "replying, --reject N refuses the first N, --delay-ms D waits before each reply\n");
+               "(default 50000; 0: none); options: --vol-spread V each side in vol (0.005),\n"
+               "--option-fee F of index x contract size (0.0003, capped at 12.5 %% of the\n"
+               "premium), --option-depth N contracts an order at most (0: no limit); faults:\n"
+               "--drop N executes the first N orders without replying, --reject N refuses the\n"
+               "first N, --delay-ms D waits before each reply\n");
 }
 
-enum { O_LISTEN = 256, O_FEE_BPS, O_DEPTH, O_DROP, O_REJECT, O_DELAY_MS, O_VERSION };
+enum {
+    O_LISTEN = 256,
+    O_FEE_BPS,
+    O_DEPTH,
+    O_VOL_SPREAD,
+    O_OPTION_FEE,
+    O_OPTION_DEPTH,
+    O_DROP,
+    O_REJECT,
+    O_DELAY_MS,
+    O_VERSION
+};
+
+/* The options side of the venue. */
+typedef struct opt_side {
+    ch_option_venue v;
+    long depth; /* contracts an order at most (0: no limit) */
+} opt_side;
 
 /* Read the command line: -1 to run, else the exit status. */
-static int parse(int argc, char **argv, const char **url, ch_perp_venue *v, long *drop,
-                 long *reject, long *delay_ms)
+static int parse(int argc, char **argv, const char **url, ch_perp_venue *v, opt_side *ov,
+                 long *drop, long *reject, long *delay_ms)
 {
     static const struct option lo[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"fee-bps", required_argument, NULL, O_FEE_BPS},
         {"depth", required_argument, NULL, O_DEPTH},
+        {"vol-spread", required_argument, NULL, O_VOL_SPREAD},
+        {"option-fee", required_argument, NULL, O_OPTION_FEE},
+        {"option-depth", required_argument, NULL, O_OPTION_DEPTH},
         {"drop", required_argument, NULL, O_DROP},
         {"reject", required_argument, NULL, O_REJECT},
         {"delay-ms", required_argument, NULL, O_DELAY_MS},
@@ -90,6 +118,15 @@ static int parse(int argc, char **argv, const char **url, ch_perp_venue *v, long
             break;
         case O_DEPTH:
             ok = ch_cli_double(p, "--depth", optarg, 0, INFINITY, &v->depth);
+            break;
+        case O_VOL_SPREAD:
+            ok = ch_cli_double(p, "--vol-spread", optarg, 0, 1, &ov->v.vol_spread);
+            break;
+        case O_OPTION_FEE:
+            ok = ch_cli_double(p, "--option-fee", optarg, 0, 0.1, &ov->v.fee_rate);
+            break;
+        case O_OPTION_DEPTH:
+            ok = ch_cli_long(p, "--option-depth", optarg, 0, LONG_MAX, &ov->depth);
             break;
         case O_DROP:
             ok = ch_cli_long(p, "--drop", optarg, 0, LONG_MAX, drop);
@@ -125,8 +162,10 @@ int main(int argc, char **argv)
     const char *url = NULL;
     ch_perp_venue v;
     ch_perp_venue_defaults(&v);
+    opt_side ov = {.depth = 0};
+    ch_option_venue_defaults(&ov.v);
     long drop = 0, reject = 0, delay_ms = 0;
-    int rc = parse(argc, argv, &url, &v, &drop, &reject, &delay_ms);
+    int rc = parse(argc, argv, &url, &v, &ov, &drop, &reject, &delay_ms);
     if (rc >= 0)
         return rc;
     signal(SIGINT, on_signal);
@@ -140,8 +179,8 @@ int main(int argc, char **argv)
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, 100);
     done *book = calloc(MAX_ORDERS, sizeof *book);
     size_t n_done = 0;
-    long requests = 0, executed = 0;
-    double qty_total = 0;
+    long requests = 0, executed = 0, options = 0;
+    double qty_total = 0, contracts = 0;
     CH_LOG(CH_LOG_INFO, "venue_start",
            "url=%s fee_bps=%g depth=%g drop=%ld reject=%ld delay_ms=%ld", url, v.taker_fee_bps,
            v.depth, drop, reject, delay_ms);
@@ -165,10 +204,11 @@ int main(int argc, char **argv)
             continue;
         }
         if (strcmp(op->valuestring, "stats") == 0) {
-            char out[160];
+            char out[256];
             snprintf(out, sizeof out,
-                     "{\"ok\":true,\"requests\":%ld,\"executed\":%ld,\"qty\":%.17g}", requests,
-                     executed, qty_total);
+                     "{\"ok\":true,\"requests\":%ld,\"executed\":%ld,\"qty\":%.17g,"
+                     "\"options\":%ld,\"contracts\":%.17g}",
+                     requests, executed, qty_total, options, contracts);
             reply(s, out);
             cJSON_Delete(j);
             continue;
@@ -177,8 +217,13 @@ int main(int argc, char **argv)
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
         const cJSON *q = cJSON_GetObjectItemCaseSensitive(j, "qty");
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "mark");
-        if (strcmp(op->valuestring, "hedge") != 0 || !cJSON_IsString(id) ||
-            strlen(id->valuestring) >= 32 || !cJSON_IsNumber(q) || !cJSON_IsNumber(m)) {
+        bool option = strcmp(op->valuestring, "option") == 0;
+        const cJSON *vg = cJSON_GetObjectItemCaseSensitive(j, "vega");
+        const cJSON *ix = cJSON_GetObjectItemCaseSensitive(j, "index");
+        const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "contract_size");
+        if ((!option && strcmp(op->valuestring, "hedge") != 0) || !cJSON_IsString(id) ||
+            strlen(id->valuestring) >= 32 || !cJSON_IsNumber(q) || !cJSON_IsNumber(m) ||
+            (option && (!cJSON_IsNumber(vg) || !cJSON_IsNumber(ix) || !cJSON_IsNumber(cs)))) {
             reply(s, "{\"ok\":false,\"error\":{\"code\":\"BAD_REQUEST\",\"message\":\"bad "
                      "hedge order\"}}");
             cJSON_Delete(j);
@@ -203,9 +248,20 @@ int main(int argc, char **argv)
             cJSON_Delete(j);
             continue;
         }
-        ch_hedge_exec x;
-        if (ch_perp_execute(&v, m->valuedouble, q->valuedouble, &x) != CH_OK ||
-            n_done == MAX_ORDERS) {
+        ch_hedge_exec x = {0};
+        ch_err xe;
+        if (option) { /* at most the depth; the spread against the mark as slippage */
+            double want = q->valuedouble, lots = fabs(want);
+            if (ov.depth > 0 && lots > (double)ov.depth)
+                lots = (double)ov.depth;
+            x.qty = copysign(lots, want);
+            xe = ch_option_execute(&ov.v, m->valuedouble, vg->valuedouble, ix->valuedouble,
+                                   cs->valuedouble, x.qty, &x.price, &x.fee);
+            x.slippage = fabs(x.price - m->valuedouble) * lots;
+        } else {
+            xe = ch_perp_execute(&v, m->valuedouble, q->valuedouble, &x);
+        }
+        if (xe != CH_OK || n_done == MAX_ORDERS) {
             char out[200];
             snprintf(out, sizeof out,
                      "{\"ok\":false,\"id\":\"%s\",\"error\":{\"code\":\"REJECTED\",\"message\":"
@@ -216,7 +272,12 @@ int main(int argc, char **argv)
             continue;
         }
         executed++;
-        qty_total += fabs(x.qty);
+        if (option) {
+            options++;
+            contracts += fabs(x.qty);
+        } else {
+            qty_total += fabs(x.qty);
+        }
         done *d = &book[n_done++];
         snprintf(d->id, sizeof d->id, "%s", id->valuestring);
         snprintf(d->reply, sizeof d->reply,

@@ -61,10 +61,16 @@ static void sleep_ms(int ms)
 /* One attempt. 1 = filled, 0 = rejected by the venue, -1 = no reply. */
 static int attempt(nng_adapter *a, const ch_hedge_order *o, ch_hedge_report *r)
 {
-    char req[256];
-    int n = snprintf(req, sizeof req,
-                     "{\"op\":\"hedge\",\"id\":\"%" PRIu64 "\",\"qty\":%.17g,\"mark\":%.17g}",
-                     o->id, o->qty, o->mark);
+    char req[512];
+    int n = o->symbol[0] == '\0'
+                ? snprintf(req, sizeof req,
+                           "{\"op\":\"hedge\",\"id\":\"%" PRIu64 "\",\"qty\":%.17g,\"mark\":%.17g}",
+                           o->id, o->qty, o->mark)
+                : snprintf(req, sizeof req,
+                           "{\"op\":\"option\",\"id\":\"%" PRIu64 "\",\"symbol\":\"%s\","
+                           "\"qty\":%.17g,\"mark\":%.17g,\"vega\":%.17g,\"index\":%.17g,"
+                           "\"contract_size\":%.17g}",
+                           o->id, o->symbol, o->qty, o->mark, o->vega, o->index, o->contract_size);
     if (n < 0 || (size_t)n >= sizeof req)
         return 0;
     if (nng_send(a->sock, req, (size_t)n, 0) != 0)
@@ -90,7 +96,7 @@ static int attempt(nng_adapter *a, const ch_hedge_order *o, ch_hedge_report *r)
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "fee");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(j, "slippage");
         if (cJSON_IsNumber(q) && cJSON_IsNumber(p) && cJSON_IsNumber(f) && cJSON_IsNumber(s) &&
-            p->valuedouble > 0) {
+            (p->valuedouble > 0 || (o->symbol[0] != '\0' && p->valuedouble == 0))) {
             r->filled = true;
             r->exec = (ch_hedge_exec){.qty = q->valuedouble,
                                       .price = p->valuedouble,

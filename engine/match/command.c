@@ -81,10 +81,24 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
         chi_put(&w, (uint64_t)c->tranche_spec.expiry_hi, 8);
         break;
     case CH_C_OPTION_HEDGE:
+    case CH_C_OPTION_REPORT:
         chi_put(&w, c->option_hedge.instr.v, 4);
         chi_put(&w, (uint64_t)c->option_hedge.qty, 8);
         chi_put(&w, (uint64_t)c->option_hedge.price, 8);
         chi_put(&w, (uint64_t)c->option_hedge.fee, 8);
+        if (c->type == CH_C_OPTION_REPORT) {
+            chi_put(&w, c->option_hedge.id, 8);
+            chi_put(&w, c->option_hedge.filled ? 1 : 0, 1);
+        }
+        break;
+    case CH_C_OPTION_SENT:
+        chi_put(&w, c->option_hedge.instr.v, 4);
+        chi_put(&w, c->option_hedge.id, 8);
+        chi_put(&w, (uint64_t)c->option_hedge.qty, 8);
+        chi_put_f64(&w, c->option_hedge.mark);
+        chi_put_f64(&w, c->option_hedge.vega);
+        chi_put_f64(&w, c->option_hedge.index);
+        chi_put_f64(&w, c->option_hedge.contract_size);
         break;
     case CH_C_TRANCHE_DEPOSIT:
     case CH_C_TRANCHE_WITHDRAW:
@@ -195,10 +209,27 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
         c->tranche_spec.expiry_hi = (int64_t)chi_get(&r, 8);
         break;
     case CH_C_OPTION_HEDGE:
+    case CH_C_OPTION_REPORT:
         c->option_hedge.instr.v = (uint32_t)chi_get(&r, 4);
         c->option_hedge.qty = (int64_t)chi_get(&r, 8);
         c->option_hedge.price = (int64_t)chi_get(&r, 8);
         c->option_hedge.fee = (int64_t)chi_get(&r, 8);
+        if (c->type == CH_C_OPTION_REPORT) {
+            c->option_hedge.id = chi_get(&r, 8);
+            uint8_t f = (uint8_t)chi_get(&r, 1);
+            if (f > 1) /* one canonical encoding per command */
+                return CH_EBADREQ;
+            c->option_hedge.filled = f == 1;
+        }
+        break;
+    case CH_C_OPTION_SENT:
+        c->option_hedge.instr.v = (uint32_t)chi_get(&r, 4);
+        c->option_hedge.id = chi_get(&r, 8);
+        c->option_hedge.qty = (int64_t)chi_get(&r, 8);
+        c->option_hedge.mark = chi_get_f64(&r);
+        c->option_hedge.vega = chi_get_f64(&r);
+        c->option_hedge.index = chi_get_f64(&r);
+        c->option_hedge.contract_size = chi_get_f64(&r);
         break;
     case CH_C_TRANCHE_DEPOSIT:
     case CH_C_TRANCHE_WITHDRAW:
@@ -325,8 +356,14 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         err = ch_engine_tranche_withdraw(e, c->account, c->tranche, c->amount, &r->value);
         break;
     case CH_C_OPTION_HEDGE:
-        err = ch_engine_option_hedge_fill(e, c->option_hedge.instr, c->option_hedge.qty,
-                                          c->option_hedge.price, c->option_hedge.fee);
+    case CH_C_OPTION_REPORT: /* a rejection books nothing */
+        err = c->type == CH_C_OPTION_HEDGE || c->option_hedge.filled
+                  ? ch_engine_option_hedge_fill(e, c->option_hedge.instr, c->option_hedge.qty,
+                                                c->option_hedge.price, c->option_hedge.fee)
+                  : CH_OK;
+        break;
+    case CH_C_OPTION_SENT:
+        err = CH_OK; /* in flight: booked by its report */
         break;
     case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's hedge book */
     case CH_C_HEDGE_REPORT: {

@@ -61,6 +61,10 @@ void chi_hedgers_close(ch_server *s)
     s->n_hedgers = 0;
     s->hedge_next_id = 0;
     s->hedge_err = CH_OK;
+    if (s->opt_adapter.ops != NULL) /* an order still unanswered is resent at the next start */
+        s->opt_adapter.ops->destroy(s->opt_adapter.impl);
+    s->opt_adapter = (ch_hedge_adapter){0};
+    s->n_opt_flight = 0;
 }
 
 ch_err chi_hedgers_open(ch_server *s)
@@ -71,6 +75,18 @@ ch_err chi_hedgers_open(ch_server *s)
     if (s->hedge_err != CH_OK)
         return s->hedge_err;
     bool external = s->cfg.hedge_venue[0] != '\0';
+    if (external && (s->cfg.vega.mode != CH_VEGA_OFF || s->n_opt_flight > 0)) {
+        ch_hedge_nng_config hc = {.url = s->cfg.hedge_venue,
+                                  .timeout_ms = s->cfg.hedge_venue_timeout_ms};
+        ch_err e = ch_hedge_adapter_nng(&hc, &s->opt_adapter);
+        if (e != CH_OK)
+            return e;
+        for (size_t i = 0; i < s->n_opt_flight; i++) /* in flight at the last stop: same ids */
+            s->opt_adapter.ops->send(s->opt_adapter.impl, &s->opt_flight[i].o);
+        if (s->n_opt_flight > 0)
+            CH_LOG(CH_LOG_INFO, "vega_venue_resend", "in_flight=%zu url=%s", s->n_opt_flight,
+                   s->cfg.hedge_venue);
+    }
     for (uint32_t u = 0; u < s->n_hedgers; u++) {
         ch_hedger *h = s->hedgers[u];
         size_t n_in = ch_hedger_in_flight_orders(h);
@@ -93,6 +109,8 @@ bool chi_hedge_waiting(const ch_server *s)
 {
     if (s->cfg.hedge_venue[0] == '\0' || s->halted)
         return false;
+    if (s->n_opt_flight > 0)
+        return true;
     for (uint32_t u = 0; u < s->n_hedgers; u++)
         if (s->hedgers[u] != NULL && ch_hedger_in_flight_orders(s->hedgers[u]) > 0)
             return true;
@@ -133,6 +151,42 @@ void chi_hedge_replay(ch_server *s, const ch_command *c)
             r.exec = exec_of(c);
         ch_hedger_settle(h, &r);
     }
+}
+
+static void flight_remove(ch_server *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->n_opt_flight; i++)
+        if (s->opt_flight[i].o.id == id) {
+            s->opt_flight[i] = s->opt_flight[--s->n_opt_flight];
+            return;
+        }
+}
+
+static void flight_add(ch_server *s, const ch_command *c)
+{
+    const ch_instrument *in = instr_of(s, c->option_hedge.instr);
+    if (s->n_opt_flight == sizeof s->opt_flight / sizeof s->opt_flight[0] || in == NULL)
+        return;
+    struct opt_flight *f = &s->opt_flight[s->n_opt_flight++];
+    f->und = in->underlying;
+    f->instr = c->option_hedge.instr;
+    f->o = (ch_hedge_order){.id = c->option_hedge.id,
+                            .qty = (double)c->option_hedge.qty,
+                            .mark = c->option_hedge.mark,
+                            .vega = c->option_hedge.vega,
+                            .index = c->option_hedge.index,
+                            .contract_size = c->option_hedge.contract_size};
+    snprintf(f->o.symbol, sizeof f->o.symbol, "%s", in->symbol);
+}
+
+void chi_option_replay(ch_server *s, const ch_command *c)
+{
+    if (c->type == CH_C_OPTION_SENT)
+        flight_add(s, c);
+    else
+        flight_remove(s, c->option_hedge.id);
+    if (c->option_hedge.id >= s->hedge_next_id)
+        s->hedge_next_id = c->option_hedge.id + 1;
 }
 
 static void publish_hedge_fill(ch_server *s, uint32_t u, const ch_hedge_exec *x, uint64_t id)
@@ -279,13 +333,85 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
     publish_hedge_fill(s, u, &r.exec, 0);
 }
 
+/* An option hedge booked: logged for operators, published on `vega`. */
+static void vega_filled(ch_server *s, const ch_underlying_config *uc, const ch_command *c)
+{
+    const ch_instrument *in = instr_of(s, c->option_hedge.instr);
+    double price = ch_price_to_double(uc, c->option_hedge.price);
+    double fee = (double)c->option_hedge.fee / CH_CASH_SCALE;
+    CH_LOG(CH_LOG_INFO, "vega_hedge_filled",
+           "underlying=%s symbol=%s qty=%" PRId64 " price=%.8g fee=%.8g", uc->name,
+           in != NULL ? in->symbol : "?", c->option_hedge.qty, price, fee);
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddStringToObject(ev, "underlying", uc->name);
+    cJSON_AddStringToObject(ev, "symbol", in != NULL ? in->symbol : "?");
+    cJSON_AddNumberToObject(ev, "qty", (double)c->option_hedge.qty);
+    cJSON_AddNumberToObject(ev, "price", price);
+    cJSON_AddNumberToObject(ev, "fee", fee);
+    chi_publish(s, "vega", ev);
+}
+
+/* The external venue's answers to option orders: logged and committed, then
+ * booked (the price on the underlying's tick, the nearest; the fee in cash
+ * units), as a replay books them. */
+static void take_option_answers(ch_server *s)
+{
+    ch_hedge_report rep[8];
+    size_t n = s->opt_adapter.ops->poll(s->opt_adapter.impl, rep, 8);
+    if (n == 0)
+        return;
+    ch_command c[8];
+    const ch_underlying_config *ucs[8];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct opt_flight *f = NULL;
+        for (size_t j = 0; j < s->n_opt_flight && f == NULL; j++)
+            if (s->opt_flight[j].o.id == rep[i].id)
+                f = &s->opt_flight[j];
+        if (f == NULL)
+            continue; /* not ours (cannot happen) */
+        const ch_underlying_config *uc =
+            ch_instruments_underlying(ch_engine_instruments(s->e), f->und);
+        ch_command *x = &c[k];
+        *x = ch_command_make(CH_C_OPTION_REPORT);
+        x->option_hedge.instr = f->instr;
+        x->option_hedge.id = rep[i].id;
+        double t = round(rep[i].exec.price / ch_price_to_double(uc, 1));
+        t = t < (double)uc->min_price ? (double)uc->min_price : t;
+        x->option_hedge.filled = rep[i].filled && fabs(rep[i].exec.qty) >= 0.5 && isfinite(t) &&
+                                 t <= (double)uc->max_price;
+        if (x->option_hedge.filled) {
+            x->option_hedge.qty = (int64_t)llround(rep[i].exec.qty);
+            x->option_hedge.price = (int64_t)t;
+            x->option_hedge.fee = (int64_t)llround(fmax(rep[i].exec.fee, 0) * CH_CASH_SCALE);
+        }
+        ucs[k++] = uc;
+    }
+    if (k == 0 || !log_and_commit(s, c, k))
+        return; /* nothing booked; the venue answers again after a restart */
+    for (size_t i = 0; i < k; i++) {
+        flight_remove(s, c[i].option_hedge.id);
+        if (!c[i].option_hedge.filled) {
+            CH_LOG(CH_LOG_WARN, "vega_rejected", "id=%" PRIu64, c[i].option_hedge.id);
+            continue;
+        }
+        ch_command_result res;
+        ch_err e = ch_command_apply(s->e, &c[i], &res);
+        if (e != CH_OK)
+            CH_LOG(CH_LOG_ERROR, "vega_hedge_failed", "id=%" PRIu64 " reason=%s",
+                   c[i].option_hedge.id, ch_errwire(e));
+        else
+            vega_filled(s, ucs[i], &c[i]);
+    }
+}
+
 /* The vega policy on the residual vega of @p u: option orders at the
  * simulated options venue, which fills at once; the fills are logged and
  * committed (OPTION_HEDGE), then booked by the same path as a replay. */
 static void decide_vega(ch_server *s, uint32_t u)
 {
-    if (s->cfg.vega.mode == CH_VEGA_OFF)
-        return;
+    if (s->cfg.vega.mode == CH_VEGA_OFF || s->n_opt_flight > 0)
+        return; /* an external venue: one decision at a time, as for the perp */
     ch_vega_order o[2];
     size_t n = ch_engine_vega_orders(s->e, u, &s->cfg.vega, o);
     if (n == 0)
@@ -293,6 +419,34 @@ static void decide_vega(ch_server *s, uint32_t u)
     const ch_underlying_config *uc = ch_instruments_underlying(ch_engine_instruments(s->e), u);
     double tv = ch_price_to_double(uc, 1);
     ch_command c[2];
+    if (s->opt_adapter.ops != NULL) { /* an external venue: logged as sent, booked when answered */
+        uint64_t id = s->hedge_next_id > (uint64_t)ch_engine_now(s->e)
+                          ? s->hedge_next_id
+                          : (uint64_t)ch_engine_now(s->e);
+        for (size_t i = 0; i < n; i++) {
+            c[i] = ch_command_make(CH_C_OPTION_SENT);
+            c[i].option_hedge.instr = o[i].instr;
+            c[i].option_hedge.id = id + i;
+            c[i].option_hedge.qty = o[i].qty;
+            c[i].option_hedge.mark = o[i].mark;
+            c[i].option_hedge.vega = o[i].vega;
+            c[i].option_hedge.index = o[i].index;
+            c[i].option_hedge.contract_size = o[i].contract_size;
+        }
+        s->hedge_next_id = id + n;
+        if (!log_and_commit(s, c, n))
+            return; /* not sent: a restart finds them in flight and sends them */
+        for (size_t i = 0; i < n; i++) {
+            flight_add(s, &c[i]);
+            const struct opt_flight *f = &s->opt_flight[s->n_opt_flight - 1];
+            if (s->opt_adapter.ops->send(s->opt_adapter.impl, &f->o) != CH_OK)
+                CH_LOG(CH_LOG_ERROR, "vega_send_failed", "id=%" PRIu64, f->o.id);
+            else
+                CH_LOG(CH_LOG_INFO, "vega_sent", "underlying=%u id=%" PRIu64 " symbol=%s qty=%g", u,
+                       f->o.id, f->o.symbol, f->o.qty);
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         double px, fee;
         if (ch_option_execute(&s->cfg.option_venue, o[i].mark, o[i].vega, o[i].index,
@@ -318,18 +472,7 @@ static void decide_vega(ch_server *s, uint32_t u)
                    in != NULL ? in->symbol : "?", ch_errwire(e));
             continue;
         }
-        double price = (double)c[i].option_hedge.price * tv;
-        double fee = (double)c[i].option_hedge.fee / CH_CASH_SCALE;
-        CH_LOG(CH_LOG_INFO, "vega_hedge_filled",
-               "underlying=%u symbol=%s qty=%" PRId64 " price=%.8g fee=%.8g", u,
-               in != NULL ? in->symbol : "?", c[i].option_hedge.qty, price, fee);
-        cJSON *ev = cJSON_CreateObject();
-        cJSON_AddStringToObject(ev, "underlying", uc->name);
-        cJSON_AddStringToObject(ev, "symbol", in != NULL ? in->symbol : "?");
-        cJSON_AddNumberToObject(ev, "qty", (double)c[i].option_hedge.qty);
-        cJSON_AddNumberToObject(ev, "price", price);
-        cJSON_AddNumberToObject(ev, "fee", fee);
-        chi_publish(s, "vega", ev);
+        vega_filled(s, uc, &c[i]);
     }
 }
 
@@ -339,6 +482,8 @@ static void decide_vega(ch_server *s, uint32_t u)
 void chi_hedge_after_batch(ch_server *s)
 {
     bool external = s->cfg.hedge_venue[0] != '\0';
+    if (s->opt_adapter.ops != NULL && !s->halted)
+        take_option_answers(s);
     uint32_t n = ch_instruments_underlying_count(ch_engine_instruments(s->e));
     for (uint32_t u = 0; u < n && !s->halted; u++) {
         ch_hedger *h = chi_hedger(s, u);

@@ -750,6 +750,11 @@ static ch_err op_hedge(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(v, "fees", vb->fees);
     cJSON_AddNumberToObject(v, "spread_cost", vb->spread_cost);
     cJSON_AddNumberToObject(v, "vega_traded", vb->vega_traded);
+    size_t opt_infl = 0;
+    for (size_t i = 0; i < s->n_opt_flight; i++)
+        opt_infl += s->opt_flight[i].und == ui;
+    cJSON_AddNumberToObject(v, "in_flight_orders", (double)opt_infl);
+    cJSON_AddStringToObject(v, "venue", s->opt_adapter.ops != NULL ? s->cfg.hedge_venue : "sim");
     ch_vega_exposure x[64];
     size_t nx = ch_engine_vega_exposures(s->e, ui, x, 64);
     cJSON *res = cJSON_AddArrayToObject(v, "residual");

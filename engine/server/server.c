@@ -410,6 +410,8 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
     } else if (c->type == CH_C_HEDGE || c->type == CH_C_HEDGE_SENT ||
                c->type == CH_C_HEDGE_REPORT) {
         chi_hedge_replay(s, c);
+    } else if (c->type == CH_C_OPTION_SENT || c->type == CH_C_OPTION_REPORT) {
+        chi_option_replay(s, c);
     }
     /* fills of other commands are not needed after their command */
     if (cJSON_GetArraySize(s->replay_fills) > 0) {

@@ -56,7 +56,16 @@ struct ch_server {
     ch_hedger **hedgers;
     uint32_t n_hedgers;
     uint64_t hedge_next_id; /* venue order ids: above every id logged */
-    ch_err hedge_err;       /* the first adapter that could not be created */
+    /* the vega policy's option orders at an external venue (hedging.c):
+     * its adapter, and the orders sent and not yet answered (logged) */
+    ch_hedge_adapter opt_adapter;
+    struct opt_flight {
+        uint32_t und;
+        ch_instr_id instr;
+        ch_hedge_order o;
+    } opt_flight[4];
+    size_t n_opt_flight;
+    ch_err hedge_err; /* the first adapter that could not be created */
     nng_socket rep, pub;
     nng_listener req_listener; /* re-created by the ipc watchdog */
     chi_ipc_watch *watch;
@@ -231,6 +240,8 @@ ch_err chi_hedgers_open(ch_server *s);
 void chi_hedgers_close(ch_server *s);
 /** A logged hedge command replayed into its hedger. */
 void chi_hedge_replay(ch_server *s, const ch_command *c);
+/** A logged option order or answer (external venue) replayed: what is in flight. */
+void chi_option_replay(ch_server *s, const ch_command *c);
 /** Orders in flight at an external venue (the engine thread polls for answers). */
 bool chi_hedge_waiting(const ch_server *s);
 void chi_hedge_after_batch(ch_server *s);

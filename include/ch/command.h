@@ -43,7 +43,9 @@ typedef enum ch_command_type {
     CH_C_TRANCHE_ADD = 15,      /**< a strike tranche (tranche_spec) */
     CH_C_TRANCHE_DEPOSIT = 16,  /**< account, tranche, amount (cash) */
     CH_C_TRANCHE_WITHDRAW = 17, /**< account, tranche, amount (shares) */
-    CH_C_OPTION_HEDGE = 18      /**< an option hedge filled at the venue (option_hedge) */
+    CH_C_OPTION_HEDGE = 18,     /**< an option hedge filled at the venue (option_hedge) */
+    CH_C_OPTION_SENT = 19,      /**< an option order handed to an external venue */
+    CH_C_OPTION_REPORT = 20     /**< the venue's answer to it: a fill, or a final rejection */
 } ch_command_type;
 
 /** One command. Only the fields of its type are used. */
@@ -77,9 +79,12 @@ typedef struct ch_command {
     ch_order_id order_id;         /* CANCEL, REPLACE */
     int64_t qty, price;           /* REPLACE */
     ch_tranche_spec tranche_spec; /* TRANCHE_ADD */
-    struct {                      /* OPTION_HEDGE */
+    struct {                      /* OPTION_HEDGE, OPTION_SENT, OPTION_REPORT */
         ch_instr_id instr;
         int64_t qty, price, fee; /* contracts (> 0 the house buys), ticks, cash units */
+        uint64_t id;             /* SENT, REPORT: the venue order id */
+        bool filled;             /* REPORT: false = rejected, nothing booked */
+        double mark, vega, index, contract_size; /* SENT: what the venue prices from */
     } option_hedge;
     uint32_t tranche; /* TRANCHE_DEPOSIT, TRANCHE_WITHDRAW */
 } ch_command;

@@ -23,6 +23,7 @@
 
 #include "ch/api.h"
 #include "ch/err.h"
+#include "ch/limits.h"
 #include "ch/types.h"
 
 #ifdef __cplusplus
@@ -211,8 +212,12 @@ CH_API double ch_hedge_book_unrealized(const ch_hedge_book *b, double perp);
 /** A hedge order; `id` makes it idempotent at the venue. */
 typedef struct ch_hedge_order {
     uint64_t id;
-    double qty;  /**< signed units */
-    double mark; /**< the perp price when sent (the simulated venue fills around it) */
+    double qty;  /**< signed units (an option: contracts) */
+    double mark; /**< the perp price when sent (the simulated venue fills around it); an
+                      option: its price per contract at the mark */
+    /* an option order of the vega policy (symbol[0] == 0: the perpetual) */
+    char symbol[CH_SYMBOL_MAX];
+    double vega, index, contract_size; /**< per contract at the mark; the index */
 } ch_hedge_order;
 
 /** What comes back: a fill, or a final rejection. */

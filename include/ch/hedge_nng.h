@@ -3,7 +3,11 @@
  * venue process over NNG REQ/REP, one JSON request per order:
  *
  *   request  {"op":"hedge","id":"<decimal>","qty":<signed units>,"mark":<price>}
+ *            {"op":"option","id":"<decimal>","symbol":"BTC-25DEC26-100000-C",
+ *             "qty":<signed contracts>,"mark":<price per contract>,"vega":<per
+ *             contract, per 1.00 vol>,"index":<price>,"contract_size":<units>}
  *   reply    {"ok":true,"id":"...","qty":..,"price":..,"fee":..,"slippage":..}
+ *            (an option: qty may be less than asked, the venue's depth)
  *            {"ok":false,"id":"...","error":{"code":"REJECTED","message":"..."}}
  *
  * The venue must treat `id` as idempotent (a repeat returns the original
