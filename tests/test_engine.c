@@ -871,6 +871,19 @@ START_TEST(randomized_invariants)
             ch_engine_account_open(eng, names[i], USD(usd[i]), (ch_stp)(i % 3), &acc[3 + i]),
             CH_OK);
     ch_instr_id ins[5] = {C100, P100, C90, P90, C110};
+    /* strike tranches beside the general pool: one at 90k, one around 100k
+     * (overlapping at 95k), funded by an LP who also takes shares out */
+    ch_account_id lpt;
+    ck_assert_int_eq(ch_engine_account_open(eng, "lpt", USD(5e6), CH_STP_CANCEL_INCOMING, &lpt),
+                     CH_OK);
+    ch_tranche_spec ts[2] = {{.underlying = 0, .strike_lo = 85000, .strike_hi = 95000},
+                             {.underlying = 0, .strike_lo = 95000, .strike_hi = 105000}};
+    for (uint32_t t = 0; t < 2; t++) {
+        uint32_t id;
+        ck_assert_int_eq(ch_engine_tranche_add(eng, &ts[t], &id), CH_OK);
+        ck_assert_int_eq(ch_engine_tranche_deposit(eng, lpt, id, USD(300000), NULL), CH_OK);
+    }
+    long option_hedges = 0;
     uint64_t rng = 4242;
     static live_orders live;
     live = (live_orders){.max = 512};
@@ -927,6 +940,21 @@ START_TEST(randomized_invariants)
             /* market moves: index and vol */
             double idx = 100000 * (1 + (((double)((r >> 8) % 21)) - 10) / 1000);
             mark(idx, 0.45 + (double)((r >> 16) % 10) / 100);
+        } else if (r % 2 == 1 && (r >> 24) % 2 == 0) {
+            /* a vega hedge at the options venue, or an LP in or out of a tranche */
+            ch_instr_id i = ins[(r >> 8) % 5];
+            int64_t q = (int64_t)((r >> 12) % 5) - 2;
+            if ((r >> 16) % 3 == 0) {
+                uint32_t id = 1 + (r >> 18) % 2;
+                if ((r >> 20) % 2 == 0)
+                    ch_engine_tranche_deposit(eng, lpt, id, USD(10000), NULL);
+                else
+                    ch_engine_tranche_withdraw(eng, lpt, id, USD(5000), NULL);
+            } else if (q != 0) {
+                ck_assert_int_eq(
+                    ch_engine_option_hedge_fill(eng, i, q, 2000 + (r >> 16) % 50, USD(3)), CH_OK);
+                option_hedges++;
+            }
         } else if (r % 2 == 0) {
             /* the hedge: a perp fill with its fee, booked into the LPs' NAV */
             double px = 100000 * (1 + (((double)((r >> 8) % 11)) - 5) / 2000);
@@ -962,6 +990,12 @@ START_TEST(randomized_invariants)
     ck_assert_int_gt(n.lots[CH_SRC_POOL], 0);
     const ch_hedge_book *hb = ch_engine_hedge_book(eng, 0);
     ck_assert_int_gt(hedges, 50);
+    ck_assert_int_gt(option_hedges, 10);
+    for (uint32_t t = 1; t <= 2; t++) { /* the tranches took part */
+        ch_tranche_info ti;
+        ck_assert_int_eq(ch_engine_tranche(eng, t, &ti), CH_OK);
+        ck_assert(ti.inventory_value != 0 || ti.cash != USD(300000));
+    }
     ck_assert_double_gt(hb->fees, 0);
     ck_assert_double_ne(hb->funding, 0); /* funding boundaries were crossed */
     ch_pool_info pi;

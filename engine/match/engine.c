@@ -276,9 +276,9 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
  * exactly. `seller_held`: the seller is a resting sell order, whose lots its
  * margin vector already holds as if filled; they stay there as its position.
  */
-void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
-                     uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
-                     bool seller_held)
+static void clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
+                        uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
+                        bool seller_held)
 {
     /* a trade: lots > 0, two different records, a price in the band */
     assert(q > 0 && bk != sk && price > 0);
@@ -292,6 +292,13 @@ void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, 
     }
     book_leg(e, buyer, bk, id, q, px_cash, false);
     book_leg(e, seller, sk, id, -q, px_cash, seller_held);
+}
+
+void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, uint32_t seller,
+                     uint32_t sk, int64_t price, int64_t q, uint32_t fee_payer, int64_t fee,
+                     bool seller_held)
+{
+    clear_trade(e, id, buyer, bk, seller, sk, price, q, fee_payer, fee, seller_held);
 }
 
 static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
@@ -424,14 +431,14 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
             uint32_t t = e->cur_taker, tk = taker_rec(e);
             uint32_t hx = e->ser[x.v].house_k, hs = e->ser[id.v].house_k;
             if (taker_side == CH_BUY) {
-                chi_clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee, false);
+                clear_trade(e, x, t, tk, CH_ACCOUNT_HOUSE, hx, pe, ev->qty, t, fee, false);
                 /* the resting sibling order is a sell (an ask) */
-                chi_clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker,
-                                0, true);
+                clear_trade(e, id, CH_ACCOUNT_HOUSE, hs, maker, mk, ev->price, ev->qty, maker, 0,
+                            true);
             } else {
-                chi_clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee, false);
-                chi_clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker,
-                                0, false);
+                clear_trade(e, x, CH_ACCOUNT_HOUSE, hx, t, tk, pe, ev->qty, t, fee, false);
+                clear_trade(e, id, maker, mk, CH_ACCOUNT_HOUSE, hs, ev->price, ev->qty, maker, 0,
+                            false);
             }
             count_fill(e, x, CH_SRC_NET, ev->qty);
             ch_fill f = {.trade_id = ++e->trades,
@@ -452,9 +459,9 @@ void chi_on_book_event(void *ctx, const ch_event *ev)
             uint32_t t = e->cur_taker, tk = taker_rec(e);
             int64_t fee = taker_fee(e, id, ev->price, ev->qty);
             if (taker_side == CH_BUY)
-                chi_clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee, true);
+                clear_trade(e, id, t, tk, maker, mk, ev->price, ev->qty, t, fee, true);
             else
-                chi_clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee, false);
+                clear_trade(e, id, maker, mk, t, tk, ev->price, ev->qty, t, fee, false);
             count_fill(e, id, CH_SRC_BOOK, ev->qty);
             ch_fill f = {.trade_id = ++e->trades,
                          .source = CH_SRC_BOOK,
@@ -821,15 +828,19 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
             /* the strike tranches covering it first, then the general pool:
              * a fill each, the fee on the first */
             pool_leg legs[CH_TRANCHES_MAX + 1];
-            int n_legs = chi_pool_legs(e, o->instr, o->side, q, px.ticks, legs);
+            int n_legs = 1;
+            if (e->n_tranches == 0)
+                legs[0] = (pool_leg){.acct = CH_ACCOUNT_POOL, .rec = s->pool_k, .qty = q};
+            else
+                n_legs = chi_pool_legs(e, o->instr, o->side, q, px.ticks, legs);
             for (int l = 0; l < n_legs; l++, fee = 0) {
                 const pool_leg *g = &legs[l];
                 if (o->side == CH_BUY)
-                    chi_clear_trade(e, o->instr, o->account.v, taker_rec(e), g->acct, g->rec,
-                                    px.ticks, g->qty, o->account.v, fee, false);
+                    clear_trade(e, o->instr, o->account.v, taker_rec(e), g->acct, g->rec, px.ticks,
+                                g->qty, o->account.v, fee, false);
                 else
-                    chi_clear_trade(e, o->instr, g->acct, g->rec, o->account.v, taker_rec(e),
-                                    px.ticks, g->qty, o->account.v, fee, false);
+                    clear_trade(e, o->instr, g->acct, g->rec, o->account.v, taker_rec(e), px.ticks,
+                                g->qty, o->account.v, fee, false);
                 ch_book_fill_open(e->book, id, g->qty);
                 count_fill(e, o->instr, CH_SRC_POOL, g->qty);
                 ch_fill f = {.trade_id = ++e->trades,
@@ -858,7 +869,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
     r->cancelled = br.cancelled;
     e->cur_res = NULL;
     e->cur_order = (ch_order_id){0};
-    chi_tranches_allocate(e); /* parity fills move the house's value */
+    if (e->n_tranches > 0)
+        chi_tranches_allocate(e); /* parity fills move the house's value */
     return CH_OK;
 }
 

@@ -184,10 +184,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             step(e, &c);
             break;
         case 8: { /* cash in or out, the pool, or a strike tranche */
-            static const ch_command_type kinds[6] = {CH_C_DEPOSIT,         CH_C_POOL_DEPOSIT,
-                                                     CH_C_POOL_WITHDRAW,   CH_C_TRANCHE_ADD,
-                                                     CH_C_TRANCHE_DEPOSIT, CH_C_TRANCHE_WITHDRAW};
-            c = (ch_command){.type = kinds[b[2] % 6]};
+            static const ch_command_type kinds[7] = {
+                CH_C_DEPOSIT,         CH_C_POOL_DEPOSIT,     CH_C_POOL_WITHDRAW, CH_C_TRANCHE_ADD,
+                CH_C_TRANCHE_DEPOSIT, CH_C_TRANCHE_WITHDRAW, CH_C_OPTION_HEDGE};
+            c = (ch_command){.type = kinds[b[2] % 7]};
             c.account = acct;
             c.tranche = b[3] % 4; /* 0 and beyond the last: ENOTFOUND */
             bool shares = c.type == CH_C_POOL_WITHDRAW || c.type == CH_C_TRANCHE_WITHDRAW;
@@ -197,6 +197,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             c.tranche_spec = (ch_tranche_spec){.underlying = b[7] % 5 == 0 ? 1u : 0u,
                                                .strike_lo = 80000 + 5000 * (b[5] % 9),
                                                .strike_hi = 80000 + 5000 * (b[6] % 9)};
+            /* a vega hedge: any series (or none), either side, a price in or out of the band */
+            c.option_hedge.instr = (ch_instr_id){(uint32_t)(b[5] % (N_SYMS + 1))};
+            c.option_hedge.qty = (int64_t)(b[6] % 7) - 3;
+            c.option_hedge.price = (int64_t)(b[4] | b[5] << 8) * (b[7] % 3);
+            c.option_hedge.fee = (int64_t)(b[3] % 5) - 1;
             step(e, &c);
             break;
         }
