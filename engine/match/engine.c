@@ -546,8 +546,13 @@ static int64_t pool_quote1(ch_engine *e, ch_instr_id x, ch_side side, int64_t li
     const und_state *u = &e->und[s->und];
     if (s->quote_epoch[side] != e->pool_epoch) {
         if (e->base_mark <= s->quote_epoch[side] && s->quote_px[side] > 0) {
+            /* a covering tranche's utilisation scales the skew's effect by up
+             * to 1 + CH_TRANCHE_UTIL_PREMIUM (the utilisation itself only
+             * changes with a tranche's fills, cash and marks: base_mark) */
+            double scale = e->n_tranches > 0 ? 1 + CH_TRANCHE_UTIL_PREMIUM : 1;
             double moved =
-                (u->pool_drift - s->quote_drift[side]) * s->ticks_per_skew * (1 + 1e-6) + 1e-6;
+                (u->pool_drift - s->quote_drift[side]) * s->ticks_per_skew * scale * (1 + 1e-6) +
+                1e-6;
             if (e->house_mark > s->quote_epoch[side])
                 moved += s->quote_span[side];
             double reach = side == CH_BUY ? ceil(s->quote_raw[side] - moved - 1e-9)
