@@ -625,7 +625,12 @@ class Tranches(Base):
         c = self.c
         lq = c.account_open("lq", 5_000_000)["key"]
         c.account_open("cust", 5_000_000)
-        t = c.tranche_add("BTC", 95000, 105000)
+        # the first through chctl (pool tranche-add is op pool.tranche.add)
+        r = subprocess.run([CHCTL, "--url", self.d.req, "--data", self.d.dir, "--json", "pool",
+                            "tranche-add", "--underlying", "BTC", "--strike-lo", "95000",
+                            "--strike-hi", "105000"], capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t = json.loads(r.stdout)
         self.assertEqual(t["tranche"], 1)
         self.assertEqual(t["account"], "tranche#1")
         # an LP with its own key funds it; the admin alone creates tranches
@@ -647,6 +652,10 @@ class Tranches(Base):
         self.assertEqual(pos.get(self.call), -2)
         p = c.pools("BTC")
         self.assertEqual(len(p["tranches"]), 1)
+        r = subprocess.run([CHCTL, "--url", self.d.req, "pools"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("tranche#1", r.stdout)
         tr = p["tranches"][0]
         self.assertEqual((tr["tranche"], tr["strike_lo"], tr["strike_hi"]), (1, 95000, 105000))
         self.assertIsNone(tr["expiry_lo"])

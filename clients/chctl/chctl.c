@@ -32,7 +32,9 @@ static const command k_commands[] = {
     {"account", chctl_account,
      "account open --account NAME --cash USD | deposit --account NAME --amount USD"},
     {"pool", chctl_pool,
-     "pool deposit --account NAME --amount USD | withdraw --account NAME --shares N"},
+     "pool deposit --account NAME --amount USD [--tranche ID] | withdraw --account NAME "
+     "--shares N [--tranche ID] | tranche-add --underlying BTC --strike-lo K --strike-hi K"},
+    {"pools", chctl_pools, "the general pool and the strike tranches [UNDERLYING]"},
     {"market", chctl_market, "market update --underlying BTC --index 100000 [--time ISO] ..."},
     {"order", chctl_order,
      "order new|batch|cancel|replace --account A --symbol S --side buy --qty N --price P ..."},

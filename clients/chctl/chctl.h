@@ -24,6 +24,7 @@ int chctl_market(int argc, char **argv);
 int chctl_order(int argc, char **argv);
 int chctl_account(int argc, char **argv);
 int chctl_pool(int argc, char **argv);
+int chctl_pools(int argc, char **argv);
 int chctl_watch(int argc, char **argv);
 
 /** chctl's options before the command (read by chctl.c, used by net.c). */

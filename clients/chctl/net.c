@@ -326,6 +326,10 @@ int chctl_quote(int argc, char **argv)
 {
     return simple("quote", "symbol", argc, argv);
 }
+int chctl_pools(int argc, char **argv)
+{
+    return simple("pools", "underlying", argc, argv);
+}
 
 /* chctl GROUP ACTION [--field value ...] for op GROUP.ACTION (order new, account
  * open, pool withdraw, market update, instrument add ...): each action takes
@@ -350,6 +354,9 @@ static int grouped(const char *group, int argc, char **argv)
     }
     char op[64];
     snprintf(op, sizeof op, "%s.%s", group, argv[optind]);
+    for (char *p = op + strlen(group) + 1; *p; p++) /* tranche-add: op pool.tranche.add */
+        if (*p == '-')
+            *p = '.';
     if (strchr(argv[optind], '.') != NULL || ch_msg_find(op) == NULL) {
         fprintf(stderr, "%s: unknown action '%s'\n", prog, argv[optind]);
         chctl_group_usage(stderr, group);

@@ -153,7 +153,11 @@ void chctl_group_usage(FILE *f, const char *group)
         if (strncmp(m->op, group, n) != 0 || m->op[n] != '.')
             continue;
         char lead[96];
-        snprintf(lead, sizeof lead, "  chctl %s %s", group, m->op + n + 1);
+        int at = snprintf(lead, sizeof lead, "  chctl %s ", group);
+        snprintf(lead + at, sizeof lead - (size_t)at, "%s", m->op + n + 1);
+        for (char *p = lead + at; *p; p++) /* pool.tranche.add: chctl pool tranche-add */
+            if (*p == '.')
+                *p = '-';
         synopsis(f, lead, m, NULL);
     }
 }
