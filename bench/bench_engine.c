@@ -266,6 +266,59 @@ static double account_query_us(const ch_engine *e, const ch_account_id *acct, si
     return (double)(t1 - t0) / 1e3 / N_ACCT;
 }
 
+/*
+ * Nanoseconds per account lookup by name among @p n accounts (each name once,
+ * in a scrambled order): the engine's hash index, and as the in-run baseline
+ * the linear scan over the same names it replaced (what a batch naming an
+ * account paid per order).
+ */
+static void lookup_ns(uint32_t n, double *index_ns, double *scan_ns)
+{
+    ch_engine_config c;
+    ch_engine_defaults(&c);
+    c.max_instruments = 4;
+    c.max_accounts = n + 4;
+    c.max_orders = c.max_levels = 16;
+    c.max_positions = 16;
+    ch_engine *e = ch_engine_create(&c);
+    char(*names)[CH_ACCOUNT_NAME_MAX] = calloc(n, sizeof *names);
+    if (e == NULL || names == NULL) {
+        *index_ns = *scan_ns = 0;
+        ch_engine_destroy(e);
+        free(names);
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "trader-%u", i);
+        ch_engine_account_open(e, names[i], 0, CH_STP_CANCEL_INCOMING, NULL);
+    }
+    uint64_t sum = 0, t0 = bench_now_ns();
+    for (uint32_t k = 0; k < n; k++) {
+        const char *nm = names[(k * 2654435761u) % n];
+        ch_account_id id = {0};
+        ch_engine_account_find(e, nm, strlen(nm), &id);
+        sum += id.v;
+    }
+    uint64_t t1 = bench_now_ns();
+    uint32_t probes = n < 2000 ? n : 2000; /* the scan is slow: a sample of lookups */
+    for (uint32_t k = 0; k < probes; k++) {
+        const char *nm = names[(k * 2654435761u) % n];
+        size_t len = strlen(nm);
+        for (uint32_t i = 0; i < n; i++)
+            if (strncmp(names[i], nm, len) == 0 && names[i][len] == '\0') {
+                sum += i;
+                break;
+            }
+    }
+    uint64_t t2 = bench_now_ns();
+    if (sum == 1)
+        printf("(?)\n");
+    *index_ns = (double)(t1 - t0) / n;
+    *scan_ns = (double)(t2 - t1) / probes;
+    ch_engine_destroy(e);
+    free(names);
+}
+
 /* One round's figures. */
 typedef struct rates {
     double book_rate, full_rate;
@@ -389,6 +442,15 @@ int main(int argc, char **argv)
                full_rate / 1e6, 1e9 / full_rate);
     if (do_book && do_full)
         printf("| ratio full / book | %.3f | (target >= 0.5) |\n", full_rate / book_rate);
+    if (only == NULL) {
+        printf("\n| account lookup by name | hash index ns | linear scan ns (baseline, same "
+               "run) |\n|---|---:|---:|\n");
+        for (uint32_t na = 1000; na <= 100000; na *= 100) {
+            double ix, scan;
+            lookup_ns(na, &ix, &scan);
+            printf("| among %u accounts | %.0f | %.0f |\n", na, ix, scan);
+        }
+    }
     if (by_kind) {
         static const char *const names[4] = {"resting add", "cancel", "marketable IOC", "replace"};
         printf("\n| kind (clock reads included) | share | book ns | full ns | full - book ns "

@@ -569,6 +569,41 @@ START_TEST(resting_sells_count_as_if_filled)
 }
 END_TEST
 
+/* Accounts are found by name through a hash index: each of 3,000, none that
+ * was not opened, the internal ones; "venue" is reserved for the options
+ * venue's account. */
+START_TEST(accounts_are_found_by_name)
+{
+    ch_engine_config c = ch_test_engine_config(8, 3010, 64, 64);
+    ch_engine *e = ch_engine_create(&c);
+    ck_assert_ptr_nonnull(e);
+    char name[CH_ACCOUNT_NAME_MAX];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "acct-%d", i);
+        ch_account_id id;
+        ck_assert_int_eq(ch_engine_account_open(e, name, 0, CH_STP_CANCEL_INCOMING, &id), CH_OK);
+        ck_assert_uint_eq(id.v, 3 + (uint32_t)i);
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(name, sizeof name, "acct-%d", i);
+        ch_account_id id;
+        ck_assert_int_eq(ch_engine_account_find(e, name, strlen(name), &id), CH_OK);
+        ck_assert_uint_eq(id.v, 3 + (uint32_t)i);
+        ck_assert_str_eq(ch_engine_account_name(e, id), name);
+    }
+    ch_account_id id;
+    ck_assert_int_eq(ch_engine_account_find(e, "acct-3000", 9, &id), CH_ENOTFOUND);
+    ck_assert_int_eq(ch_engine_account_find(e, "acct-1", 5, &id), CH_ENOTFOUND); /* a prefix */
+    ck_assert_int_eq(ch_engine_account_find(e, "pool", 4, &id), CH_OK);
+    ck_assert_uint_eq(id.v, CH_ACCOUNT_POOL);
+    ck_assert_int_eq(ch_engine_account_open(e, "acct-7", 0, CH_STP_CANCEL_INCOMING, &id),
+                     CH_EEXISTS);
+    ck_assert_int_eq(ch_engine_account_open(e, "venue", 0, CH_STP_CANCEL_INCOMING, &id),
+                     CH_EEXISTS);
+    ch_engine_destroy(e);
+}
+END_TEST
+
 START_TEST(bad_orders_change_nothing)
 {
     /* a position query for an account or series that does not exist: 0 */
@@ -1117,6 +1152,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, direct_fill_leaves_house_flat);
+    tcase_add_test(tc, accounts_are_found_by_name);
     TCase *tn = tcase_create("no_pool");
     tcase_add_checked_fixture(tn, setup_nopool, teardown);
     tcase_set_timeout(tn, 60);

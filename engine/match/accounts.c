@@ -21,13 +21,34 @@ static bool valid_name(const char *s, size_t n)
     return true;
 }
 
+/* FNV-1a of a name's @p len bytes. */
+static size_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+void chi_account_index(ch_engine *e, uint32_t id)
+{
+    const char *name = e->acct[id].name;
+    size_t k = name_hash(name, strnlen(name, CH_ACCOUNT_NAME_MAX)) & e->names_mask;
+    while (e->names[k] != 0) /* never full: twice the accounts */
+        k = (k + 1) & e->names_mask;
+    e->names[k] = id + 1;
+}
+
+/* By name through the index (accounts are never removed: no tombstones). */
 ch_err ch_engine_account_find(const ch_engine *e, const char *name, size_t len, ch_account_id *id)
 {
     if (len == 0 || len >= CH_ACCOUNT_NAME_MAX)
         return CH_ENOTFOUND;
-    for (uint32_t i = 0; i < e->n_acct; i++) {
-        if (strncmp(e->acct[i].name, name, len) == 0 && e->acct[i].name[len] == '\0') {
-            id->v = i;
+    for (size_t k = name_hash(name, len) & e->names_mask; e->names[k] != 0;
+         k = (k + 1) & e->names_mask) {
+        const char *n = e->acct[e->names[k] - 1].name;
+        if (strncmp(n, name, len) == 0 && n[len] == '\0') {
+            id->v = e->names[k] - 1;
             return CH_OK;
         }
     }
@@ -43,7 +64,10 @@ ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_s
          stp != CH_STP_CANCEL_BOTH))
         return CH_EINVAL;
     ch_account_id x;
-    if (ch_engine_account_find(e, name, n, &x) == CH_OK)
+    /* "venue" is the options venue's internal account, opened at its first
+     * fill: reserved from the start, as house, pool and fees are taken */
+    if (ch_engine_account_find(e, name, n, &x) == CH_OK ||
+        (n == 5 && memcmp(name, "venue", 5) == 0))
         return CH_EEXISTS;
     if (e->n_acct == e->cfg.max_accounts)
         return CH_ECAPACITY;
@@ -57,6 +81,7 @@ ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_s
     memcpy(a->name, name, n);
     a->stp = stp;
     a->cash = cash;
+    chi_account_index(e, i);
     e->external += cash;
     e->seq++;
     if (id != NULL)

@@ -101,11 +101,16 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->pos_link = ch_table_alloc(cfg->max_positions, sizeof *e->pos_link);
     e->pos_index =
         ch_table_alloc((size_t)cfg->max_accounts * cfg->max_instruments, sizeof *e->pos_index);
+    size_t names = 16;
+    while (names < 2 * (size_t)cfg->max_accounts)
+        names *= 2;
+    e->names = ch_calloc(names, sizeof *e->names);
+    e->names_mask = names - 1;
     e->sell_words = (cfg->max_instruments + 63) / 64;
     e->sell_bits = ch_table_alloc((size_t)cfg->max_accounts * e->sell_words, sizeof *e->sell_bits);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->hold == NULL || e->und == NULL ||
         e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
-        e->sell_bits == NULL || e->scen_arena == NULL) {
+        e->sell_bits == NULL || e->scen_arena == NULL || e->names == NULL) {
         ch_engine_destroy(e);
         return NULL;
     }
@@ -124,6 +129,8 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->acct[CH_ACCOUNT_POOL].pool_side = true;
     open_internal(e, CH_ACCOUNT_FEES, "fees");
     e->n_acct = 3;
+    for (uint32_t i = 0; i < 3; i++)
+        chi_account_index(e, i);
     return e;
 }
 
@@ -152,6 +159,7 @@ void ch_engine_destroy(ch_engine *e)
     free(e->scen_arena);
     free(e->tranches);
     free(e->holdings);
+    free(e->names);
     free(e);
 }
 

@@ -190,6 +190,8 @@ struct ch_engine {
     uint32_t n_und;
     account *acct;
     uint32_t n_acct;
+    uint32_t *names;   /* account names: open addressing, id + 1 (0: empty), a power of two */
+    size_t names_mask; /* its size - 1 (>= 2 x max_accounts) */
     position *pos;
     pos_link *pos_link; /* per record: the next of its account's and its series' */
     uint32_t n_pos;
@@ -389,6 +391,10 @@ double chi_axpy_min_sse2(double *M, double k, const double *x, size_t n);
 __attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, const double *x,
                                                        size_t n);
 #endif
+
+/* accounts.c */
+/* Account @p id (opened, its name set) becomes findable by name. */
+void chi_account_index(ch_engine *e, uint32_t id);
 
 /* market.c */
 void chi_refresh_accounts(ch_engine *e);

@@ -64,6 +64,7 @@ ch_err ch_engine_tranche_add(ch_engine *e, const ch_tranche_spec *spec, uint32_t
     ac->pool_side = true;
     ac->tranche = k + 1;
     snprintf(ac->name, sizeof ac->name, "tranche#%u", k + 1);
+    chi_account_index(e, a);
     e->tranches[k] = (tranche){.spec = *spec, .acct = a};
     e->n_tranches++;
     e->seq++;

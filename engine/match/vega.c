@@ -147,6 +147,7 @@ static uint32_t venue_account(ch_engine *e)
     ac->exact = true;
     ac->first_pos = NIL;
     memcpy(ac->name, "venue", 6);
+    chi_account_index(e, a);
     e->venue_acct = a;
     return a;
 }
