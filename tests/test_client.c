@@ -140,6 +140,27 @@ static void against_chd(const char *url, bool binary, const char *admin_key)
     OK(c, ch_client_pool_withdraw(c, alice, shares, &cash, &nav));
     CHECK(cash > 0 && nav > 0);
     CHECK_ERR(c, ch_client_pool_withdraw(c, alice, shares, &cash, &nav), CH_EFUNDS);
+    /* a strike tranche: created, funded, listed, drawn from (run twice: JSON
+     * then binary, so the binary run's tranche is the second) */
+    uint32_t tid = 0;
+    OK(c, ch_client_tranche_add(c, "BTC", binary ? 200000 : 190000, binary ? 210000 : 200000, NULL,
+                                NULL, &tid));
+    CHECK(tid >= 1);
+    CHECK_ERR(c, ch_client_tranche_add(c, "BTC", 1, 2, "2026-12-25T08:00:00Z", NULL, &tid),
+              CH_EINVAL);
+    OK(c, ch_client_tranche_deposit(c, alice, tid, 500, &shares, &nav));
+    CHECK(shares > 0 && nav == 1.0);
+    ch_client_pool_info gp;
+    ch_client_tranche *tr = NULL;
+    size_t ntr = 0;
+    OK(c, ch_client_pools(c, "BTC", &gp, &tr, &ntr));
+    CHECK(ntr >= 1 && tr[ntr - 1].tranche == tid && tr[ntr - 1].cash == 500 &&
+          tr[ntr - 1].shares == shares && tr[ntr - 1].expiry_lo[0] == '\0' &&
+          strncmp(tr[ntr - 1].account, "tranche#", 8) == 0 && gp.shares > 0);
+    ch_client_release(tr);
+    OK(c, ch_client_tranche_withdraw(c, alice, tid, shares, &cash, &nav));
+    CHECK(cash == 500);
+    CHECK_ERR(c, ch_client_tranche_withdraw(c, alice, tid, 1, &cash, &nav), CH_EFUNDS);
 
     /* market data: vol by expiry and by symbol, funding, perp */
     ch_client_vol iv[2] = {{expiry, 0.6}, {call, 0.6}};

@@ -406,6 +406,95 @@ ch_err ch_client_pool_withdraw(ch_client *c, const char *account, int64_t shares
                       "nav_per_share", nav_per_share);
 }
 
+/* A pool.deposit / pool.withdraw with a tranche. */
+static ch_err tranche_call(ch_client *c, ch_msg_id id, const char *account, uint32_t tranche,
+                           const char *field, double value, const char *k1, double *v1,
+                           double *nav_per_share)
+{
+    ch_err e;
+    cJSON *q = for_account(c, account, &e), *r;
+    if (e != CH_OK)
+        return e;
+    add_num(q, field, value);
+    add_num(q, "tranche", (double)tranche);
+    if ((e = call_msg(c, id, q, &r)) == CH_OK) {
+        if (v1 != NULL)
+            *v1 = num(r, k1);
+        if (nav_per_share != NULL)
+            *nav_per_share = num(r, "nav_per_share");
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
+ch_err ch_client_tranche_deposit(ch_client *c, const char *account, uint32_t tranche, double amount,
+                                 int64_t *shares, double *nav_per_share)
+{
+    double sh = 0;
+    ch_err e = tranche_call(c, CH_MSG_POOL_DEPOSIT, account, tranche, "amount", amount, "shares",
+                            &sh, nav_per_share);
+    if (e == CH_OK && shares != NULL)
+        *shares = (int64_t)sh;
+    return e;
+}
+
+ch_err ch_client_tranche_withdraw(ch_client *c, const char *account, uint32_t tranche,
+                                  int64_t shares, double *cash, double *nav_per_share)
+{
+    return tranche_call(c, CH_MSG_POOL_WITHDRAW, account, tranche, "shares", (double)shares, "cash",
+                        cash, nav_per_share);
+}
+
+ch_err ch_client_tranche_add(ch_client *c, const char *underlying, int64_t strike_lo,
+                             int64_t strike_hi, const char *expiry_lo, const char *expiry_hi,
+                             uint32_t *id)
+{
+    if (underlying == NULL || (expiry_lo == NULL) != (expiry_hi == NULL))
+        return fail(c, CH_EINVAL, "an underlying, and both expiries or neither");
+    cJSON *q = request(), *r;
+    add_str(q, "underlying", underlying);
+    add_num(q, "strike_lo", (double)strike_lo);
+    add_num(q, "strike_hi", (double)strike_hi);
+    if (expiry_lo != NULL) {
+        add_str(q, "expiry_lo", expiry_lo);
+        add_str(q, "expiry_hi", expiry_hi);
+    }
+    ch_err e = call_msg(c, CH_MSG_POOL_TRANCHE_ADD, q, &r);
+    if (e == CH_OK && id != NULL)
+        *id = (uint32_t)num(r, "tranche");
+    cJSON_Delete(r);
+    return e;
+}
+
+#define T ch_client_pool_info
+static const rfield k_general_pool[] = {D(cash), D(inventory_value), D(house_share),
+                                        D(nav),  I(shares),          D(nav_per_share)};
+#undef T
+#define T ch_client_tranche
+static const rfield k_tranche[] = {U(tranche),         S(underlying),  S(account),     D(strike_lo),
+                                   D(strike_hi),       S(expiry_lo),   S(expiry_hi),   D(cash),
+                                   D(inventory_value), D(house_share), D(nav),         I(shares),
+                                   D(nav_per_share),   D(worst_loss),  D(utilisation), D(delta)};
+#undef T
+
+ch_err ch_client_pools(ch_client *c, const char *underlying, ch_client_pool_info *general,
+                       ch_client_tranche **out, size_t *n)
+{
+    cJSON *q = request(), *r;
+    if (underlying != NULL)
+        add_str(q, "underlying", underlying);
+    ch_err e = call_msg(c, CH_MSG_POOLS, q, &r);
+    if (e == CH_OK) {
+        if (general != NULL) {
+            memset(general, 0, sizeof *general);
+            read_fields(item(r, "general"), k_general_pool, NF(k_general_pool), general);
+        }
+        e = read_list(c, r, "tranches", k_tranche, NF(k_tranche), sizeof **out, (void **)out, n);
+    }
+    cJSON_Delete(r);
+    return e;
+}
+
 ch_err ch_client_market_update(ch_client *c, const ch_client_market *m, uint64_t *seq)
 {
     if (m == NULL || m->underlying == NULL || (m->n_iv > 0 && m->iv == NULL))

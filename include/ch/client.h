@@ -173,6 +173,48 @@ CH_API ch_err ch_client_pool_deposit(ch_client *c, const char *account, double a
 CH_API ch_err ch_client_pool_withdraw(ch_client *c, const char *account, int64_t shares,
                                       double *cash, double *nav_per_share);
 
+/** pool.deposit / pool.withdraw into strike tranche @p tranche (an id from ch_client_pools). */
+CH_API ch_err ch_client_tranche_deposit(ch_client *c, const char *account, uint32_t tranche,
+                                        double amount, int64_t *shares, double *nav_per_share);
+CH_API ch_err ch_client_tranche_withdraw(ch_client *c, const char *account, uint32_t tranche,
+                                         int64_t shares, double *cash, double *nav_per_share);
+
+/**
+ * pool.tranche.add (admin): a strike tranche for strikes @p strike_lo ..
+ * @p strike_hi of @p underlying, and (both or neither, ISO-8601 times; NULL:
+ * every expiry) expiries @p expiry_lo .. @p expiry_hi. Its id in @p id (may be NULL).
+ */
+CH_API ch_err ch_client_tranche_add(ch_client *c, const char *underlying, int64_t strike_lo,
+                                    int64_t strike_hi, const char *expiry_lo, const char *expiry_hi,
+                                    uint32_t *id);
+
+/** The general pool (pools' "general"). */
+typedef struct ch_client_pool_info {
+    double cash, inventory_value, house_share, nav;
+    int64_t shares;
+    double nav_per_share;
+} ch_client_pool_info;
+
+/** One strike tranche (pools' "tranches"). */
+typedef struct ch_client_tranche {
+    uint32_t tranche;
+    char underlying[CH_CLIENT_NAME_MAX];
+    double strike_lo, strike_hi;
+    char expiry_lo[CH_CLIENT_ID_MAX], expiry_hi[CH_CLIENT_ID_MAX]; /**< "" = every expiry */
+    char account[CH_CLIENT_NAME_MAX];
+    double cash, inventory_value, house_share, nav;
+    int64_t shares;
+    double nav_per_share, worst_loss, utilisation, delta;
+} ch_client_tranche;
+
+/**
+ * pools: the general pool (@p general, may be NULL) and the strike tranches
+ * of @p underlying (NULL: all); @p out returns owned (ch_client_release()),
+ * @p n entries.
+ */
+CH_API ch_err ch_client_pools(ch_client *c, const char *underlying, ch_client_pool_info *general,
+                              ch_client_tranche **out, size_t *n);
+
 typedef struct ch_client_vol {
     const char *key; /**< an option symbol, or an expiry such as 27NOV26 */
     double vol;
