@@ -677,7 +677,16 @@ class Tranches(Base):
         self.d.start()
         type(self).c = self.d.client()
         after = self.c.pools()
-        self.assertEqual(after["tranches"], before["tranches"])
+        # what was booked comes back exactly; what is marked moves with chd's
+        # clock (a slow machine restarts later: theta), so within 0.1 %
+        marked = {"inventory_value", "nav", "nav_per_share", "worst_loss", "utilisation", "delta",
+                  "house_share"}
+        self.assertEqual(len(after["tranches"]), len(before["tranches"]))
+        for a, b in zip(after["tranches"], before["tranches"]):
+            self.assertEqual({k: v for k, v in a.items() if k not in marked},
+                             {k: v for k, v in b.items() if k not in marked})
+            for k in marked:
+                self.assertAlmostEqual(a[k], b[k], delta=1e-3 * max(1.0, abs(b[k])), msg=k)
         self.assertEqual(after["general"]["shares"], before["general"]["shares"])
 
 
