@@ -65,6 +65,30 @@ static inline ch_err ch_test_mark(ch_engine *e, double index, ch_time expiry, do
     return ch_engine_market(e, &mu);
 }
 
+/* A fresh engine of @p cfg with the @p n commands of @p log applied through
+ * their encoding, as a restart replays the command log; each result in
+ * @p errs (may be NULL). NULL if a command does not encode and decode back,
+ * or the engine cannot be created. */
+static inline ch_engine *ch_test_replay(const ch_engine_config *cfg, const ch_command *log,
+                                        size_t n, ch_err *errs)
+{
+    ch_engine *e = ch_engine_create(cfg);
+    for (size_t i = 0; e != NULL && i < n; i++) {
+        uint8_t buf[16384];
+        size_t len = ch_command_encode(&log[i], buf, sizeof buf);
+        ch_command c;
+        ch_command_result r;
+        if (len == 0 || ch_command_decode(buf, len, &c) != CH_OK) {
+            ch_engine_destroy(e);
+            return NULL;
+        }
+        ch_err err = ch_command_apply(e, &c, &r);
+        if (errs != NULL)
+            errs[i] = err;
+    }
+    return e;
+}
+
 /* Two fills equal field by field (memcmp would compare padding too). */
 static inline bool ch_test_fill_eq(const ch_fill *a, const ch_fill *b)
 {

@@ -415,16 +415,9 @@ START_TEST(tranches_replay_from_the_log)
     mark(101000, 0.55, 0.5, 0.45);
     ck_assert_int_eq(tranche_move(CH_C_TRANCHE_WITHDRAW, lp3, b, 1000, NULL), CH_OK);
     /* every command through its encoding, into a fresh engine */
-    ch_engine *e2 = make(true);
-    for (size_t i = 0; i < g_n; i++) {
-        uint8_t buf[16384];
-        size_t n = ch_command_encode(&g_log[i], buf, sizeof buf);
-        ck_assert_uint_gt(n, 0);
-        ch_command c;
-        ck_assert_int_eq(ch_command_decode(buf, n, &c), CH_OK);
-        ch_command_result r;
-        ch_command_apply(e2, &c, &r);
-    }
+    ch_engine_config cfg = ch_test_engine_config(16, 16, 1024, 1024);
+    ch_engine *e2 = ch_test_replay(&cfg, g_log, g_n, NULL);
+    ck_assert_ptr_nonnull(e2);
     ck_assert_int_eq(ch_engine_check(e2), CH_OK);
     ck_assert_uint_eq(ch_engine_tranche_count(e2), 2);
     for (uint32_t k = 1; k <= 2; k++) {

@@ -203,16 +203,11 @@ START_TEST(an_option_hedge_takes_the_residual_back_to_the_band)
     ck_assert_int_eq(ch_engine_option_hedge_fill(eng, c100, 0, 10, 0), CH_EINVAL);
     ck_assert_int_eq(ch_engine_option_hedge_fill(eng, c100, 1, 10, -1), CH_EINVAL);
     /* replayed from the log: the same */
-    ch_engine *e2 = ch_engine_create(&cfg);
-    for (size_t i = 0; i < g_n; i++) {
-        uint8_t buf[16384];
-        size_t n = ch_command_encode(&g_log[i], buf, sizeof buf);
-        ck_assert_uint_gt(n, 0);
-        ch_command d;
-        ck_assert_int_eq(ch_command_decode(buf, n, &d), CH_OK);
-        ch_command_result rr;
-        ck_assert_int_eq(ch_command_apply(e2, &d, &rr), CH_OK);
-    }
+    ch_err errs[64];
+    ch_engine *e2 = ch_test_replay(&cfg, g_log, g_n, errs);
+    ck_assert_ptr_nonnull(e2);
+    for (size_t i = 0; i < g_n; i++)
+        ck_assert_int_eq(errs[i], CH_OK);
     ck_assert_int_eq(ch_engine_check(e2), CH_OK);
     ck_assert_int_eq(ch_engine_position(e2, venue_acct, p100), -o[1].qty);
     ck_assert_double_eq(ch_engine_vega_book(e2, 0)->fees, vb->fees);

@@ -39,6 +39,24 @@ void chi_account_index(ch_engine *e, uint32_t id)
     e->names[k] = id + 1;
 }
 
+uint32_t chi_account_new(ch_engine *e, const char *name, size_t len, bool internal)
+{
+    if (e->n_acct == e->cfg.max_accounts)
+        return NIL;
+    uint32_t i = e->n_acct++;
+    account *a = &e->acct[i];
+    double *M = a->M; /* its margin vector's place in the arena */
+    memset(a, 0, sizeof *a);
+    a->M = M;
+    a->open = true;
+    a->internal = internal;
+    a->exact = internal; /* internal accounts never have resting orders */
+    a->first_pos = NIL;
+    memcpy(a->name, name, len < CH_ACCOUNT_NAME_MAX ? len : CH_ACCOUNT_NAME_MAX - 1);
+    chi_account_index(e, i);
+    return i;
+}
+
 /* By name through the index (accounts are never removed: no tombstones). */
 ch_err ch_engine_account_find(const ch_engine *e, const char *name, size_t len, ch_account_id *id)
 {
@@ -69,19 +87,12 @@ ch_err ch_engine_account_open(ch_engine *e, const char *name, int64_t cash, ch_s
     if (ch_engine_account_find(e, name, n, &x) == CH_OK ||
         (n == 5 && memcmp(name, "venue", 5) == 0))
         return CH_EEXISTS;
-    if (e->n_acct == e->cfg.max_accounts)
+    uint32_t i = chi_account_new(e, name, n, false);
+    if (i == NIL)
         return CH_ECAPACITY;
-    uint32_t i = e->n_acct++;
     account *a = &e->acct[i];
-    double *M = a->M;
-    memset(a, 0, sizeof *a);
-    a->M = M;
-    a->open = true;
-    a->first_pos = NIL;
-    memcpy(a->name, name, n);
     a->stp = stp;
     a->cash = cash;
-    chi_account_index(e, i);
     e->external += cash;
     e->seq++;
     if (id != NULL)

@@ -395,6 +395,9 @@ __attribute__((target("avx"))) double chi_axpy_min_avx(double *M, double k, cons
 /* accounts.c */
 /* Account @p id (opened, its name set) becomes findable by name. */
 void chi_account_index(ch_engine *e, uint32_t id);
+/* A new account named by the @p len bytes at @p name (no cash, indexed),
+ * internal or a customer's; NIL when max_accounts are open. */
+uint32_t chi_account_new(ch_engine *e, const char *name, size_t len, bool internal);
 
 /* market.c */
 void chi_refresh_accounts(ch_engine *e);

@@ -52,19 +52,11 @@ ch_err ch_engine_tranche_add(ch_engine *e, const ch_tranche_spec *spec, uint32_t
             return CH_ENOMEM;
     }
     uint32_t k = e->n_tranches;
-    uint32_t a = e->n_acct++;
-    account *ac = &e->acct[a];
-    double *M = ac->M;
-    memset(ac, 0, sizeof *ac);
-    ac->M = M;
-    ac->open = true;
-    ac->internal = true;
-    ac->exact = true; /* never has resting orders */
-    ac->first_pos = NIL;
-    ac->pool_side = true;
-    ac->tranche = k + 1;
-    snprintf(ac->name, sizeof ac->name, "tranche#%u", k + 1);
-    chi_account_index(e, a);
+    char name[CH_ACCOUNT_NAME_MAX];
+    int len = snprintf(name, sizeof name, "tranche#%u", k + 1);
+    uint32_t a = chi_account_new(e, name, (size_t)len, true);
+    e->acct[a].pool_side = true; /* cannot be NIL: capacity was checked */
+    e->acct[a].tranche = k + 1;
     e->tranches[k] = (tranche){.spec = *spec, .acct = a};
     e->n_tranches++;
     e->seq++;

@@ -135,21 +135,8 @@ static uint32_t venue_account(ch_engine *e)
 {
     if (e->venue_acct != NIL)
         return e->venue_acct;
-    if (e->n_acct == e->cfg.max_accounts)
-        return NIL;
-    uint32_t a = e->n_acct++;
-    account *ac = &e->acct[a];
-    double *M = ac->M;
-    memset(ac, 0, sizeof *ac);
-    ac->M = M;
-    ac->open = true;
-    ac->internal = true;
-    ac->exact = true;
-    ac->first_pos = NIL;
-    memcpy(ac->name, "venue", 6);
-    chi_account_index(e, a);
-    e->venue_acct = a;
-    return a;
+    e->venue_acct = chi_account_new(e, "venue", 5, true); /* NIL: no room */
+    return e->venue_acct;
 }
 
 ch_err ch_engine_option_hedge_fill(ch_engine *e, ch_instr_id instr, int64_t qty, int64_t price,
