@@ -92,9 +92,14 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         e->axpy_n = (e->nscen + 7) / 8 * 8;
     }
 #endif
-    e->scen_arena =
-        ch_table_alloc(((size_t)cfg->max_instruments + (size_t)cfg->max_accounts) * e->scen_stride,
-                       sizeof(double));
+    /* an account's region: a block per underlying, then a line-rounded
+     * worst loss per underlying */
+    e->worst_off = (size_t)cfg->max_underlyings * e->scen_stride;
+    e->acct_stride = e->worst_off + ((size_t)cfg->max_underlyings + 7) / 8 * 8;
+    e->scen_arena = ch_table_alloc((size_t)cfg->max_instruments * e->scen_stride +
+                                       (size_t)cfg->max_accounts * e->acct_stride,
+                                   sizeof(double));
+    e->mscratch = ch_table_alloc(e->acct_stride, sizeof(double));
     /* ch_table_alloc writes its memory: the record pages fault in now, not on
      * the trading path (and large tables get huge pages where offered) */
     e->pos = ch_table_alloc(cfg->max_positions, sizeof *e->pos);
@@ -110,7 +115,7 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
     e->sell_bits = ch_table_alloc((size_t)cfg->max_accounts * e->sell_words, sizeof *e->sell_bits);
     if (e->reg == NULL || e->book == NULL || e->ser == NULL || e->hold == NULL || e->und == NULL ||
         e->acct == NULL || e->pos == NULL || e->pos_link == NULL || e->pos_index == NULL ||
-        e->sell_bits == NULL || e->scen_arena == NULL || e->names == NULL) {
+        e->sell_bits == NULL || e->scen_arena == NULL || e->names == NULL || e->mscratch == NULL) {
         ch_engine_destroy(e);
         return NULL;
     }
@@ -120,7 +125,8 @@ ch_engine *ch_engine_create(const ch_engine_config *cfg)
         e->ser[i].scen = e->scen_arena + (size_t)i * e->scen_stride;
     }
     for (uint32_t a = 0; a < cfg->max_accounts; a++) {
-        e->acct[a].M = e->scen_arena + ((size_t)cfg->max_instruments + a) * e->scen_stride;
+        e->acct[a].M = e->scen_arena + (size_t)cfg->max_instruments * e->scen_stride +
+                       (size_t)a * e->acct_stride;
     }
     e->pool_epoch = 1;
     e->venue_acct = NIL;
@@ -157,6 +163,7 @@ void ch_engine_destroy(ch_engine *e)
     free(e->pos_index);
     free(e->sell_bits);
     free(e->scen_arena);
+    free(e->mscratch);
     free(e->tranches);
     free(e->holdings);
     free(e->names);

@@ -77,26 +77,46 @@ static void prefetch_vec(const ch_engine *e, const double *v)
         PREFETCH(v + i);
 }
 
-/* M += k x, and the account's worst scenario loss after it, in one pass. */
-void chi_margin_add(const ch_engine *e, account *a, double k, const double *x)
+/*
+ * Margin across underlyings: an account has one scenario block per
+ * underlying (a series' scenarios move its own underlying only), and its
+ * margin is the sum of the blocks' worst losses: no offset between
+ * underlyings (DESIGN section 6). W = a->M + worst_off holds each block's
+ * worst loss; worst is their sum, always added in underlying order, so that
+ * a recomputation gives the same bits.
+ */
+double chi_worst_sum(const ch_engine *e, const double *W, uint32_t u, double wu)
 {
+    double sum = 0.0;
+    for (uint32_t k = 0; k < e->n_und; k++)
+        sum += k == u ? wu : W[k];
+    return sum;
+}
+
+/* M += k x in s's block, and the account's worst scenario loss after it. */
+void chi_margin_add(const ch_engine *e, account *a, double k, const series *s)
+{
+    double *M = a->M + (size_t)s->und * e->scen_stride;
+    const double *x = s->scen;
 #ifdef CH_ENGINE_SELF_CHECK
     /* the chosen kernel gives the scalar loop's bits */
     double ref[256], ref_low = 0.0;
     bool cmp = e->nscen <= 256;
     if (cmp) {
-        memcpy(ref, a->M, e->nscen * sizeof(double));
+        memcpy(ref, M, e->nscen * sizeof(double));
         ref_low = chi_axpy_min_scalar(ref, k, x, e->nscen);
     }
 #endif
-    double low = e->axpy_min(a->M, k, x, e->axpy_n);
+    double low = e->axpy_min(M, k, x, e->axpy_n);
 #ifdef CH_ENGINE_SELF_CHECK
     if (cmp)
-        SELF_CHECK(memcmp(ref, a->M, e->nscen * sizeof(double)) == 0 &&
+        SELF_CHECK(memcmp(ref, M, e->nscen * sizeof(double)) == 0 &&
                        (ref_low < 0 ? -ref_low : 0.0) == (low < 0 ? -low : 0.0),
                    "margin kernel");
 #endif
-    a->worst = low < 0 ? -low : 0.0;
+    double *W = a->M + e->worst_off;
+    W[s->und] = low < 0 ? -low : 0.0;
+    a->worst = chi_worst_sum(e, W, UINT32_MAX, 0.0);
 }
 
 /*
@@ -121,8 +141,10 @@ typedef struct sells_ctx {
 static void add_sell_of(void *ctx, const ch_order_info *o)
 {
     sells_ctx *c = ctx;
+    const series *s = &c->e->ser[o->instr.v];
     if (o->account.v == c->acct)
-        (void)c->e->axpy_min(c->M, -(double)o->remaining, c->e->ser[o->instr.v].scen, c->e->axpy_n);
+        (void)c->e->axpy_min(c->M + (size_t)s->und * c->e->scen_stride, -(double)o->remaining,
+                             s->scen, c->e->axpy_n);
 }
 
 /* M += every resting sell of account acct as if filled: walks the sell side
@@ -143,13 +165,32 @@ void chi_mark_sells(ch_engine *e, uint32_t acct, ch_instr_id id)
     e->sell_bits[(size_t)acct * e->sell_words + id.v / 64] |= UINT64_C(1) << (id.v % 64);
 }
 
-double chi_worst_of(const ch_engine *e, const double *M)
+/* The worst loss of one block. */
+double chi_block_worst(const ch_engine *e, const double *B)
 {
     double low = 0.0;
     for (size_t i = 0; i < e->nscen; i++)
-        if (M[i] < low)
-            low = M[i];
+        if (B[i] < low)
+            low = B[i];
     return low < 0 ? -low : 0.0;
+}
+
+/* The margin of a region's blocks: the sum of their worst losses. */
+double chi_worst_of(const ch_engine *e, const double *M)
+{
+    double sum = 0.0;
+    for (uint32_t u = 0; u < e->n_und; u++)
+        sum += chi_block_worst(e, M + (size_t)u * e->scen_stride);
+    return sum;
+}
+
+/* W and worst from the blocks as they are. */
+void chi_margin_rescan(const ch_engine *e, account *a)
+{
+    double *W = a->M + e->worst_off;
+    for (uint32_t u = 0; u < e->n_und; u++)
+        W[u] = chi_block_worst(e, a->M + (size_t)u * e->scen_stride);
+    a->worst = chi_worst_sum(e, W, UINT32_MAX, 0.0);
 }
 
 /* Account a becomes exact: its vector takes its resting sells, found in the
@@ -160,7 +201,7 @@ static void become_exact(ch_engine *e, account *a)
     ch_engine_exact_walks++;
 #endif
     add_sells(e, (uint32_t)(a - e->acct), a->M);
-    a->worst = chi_worst_of(e, a->M);
+    chi_margin_rescan(e, a);
     a->pend = 0;
     a->exact = true;
 }
@@ -179,13 +220,15 @@ void chi_materialize(ch_engine *e, account *a)
     }
 }
 
-/* M (CH_SCEN_MAX_SPOT * 3, aligned) = account a's exact vector, without
- * changing a: its vector plus, unless exact, its sells from the books. */
-static void exact_vector(const ch_engine *e, const account *a, double *M)
+/* The engine's scratch region = account a's exact blocks, without changing
+ * a: its vector plus, unless exact, its sells from the books. */
+static double *exact_vector(const ch_engine *e, const account *a)
 {
-    memcpy(M, a->M, e->axpy_n * sizeof(double));
+    double *M = e->mscratch;
+    memcpy(M, a->M, (size_t)e->n_und * e->scen_stride * sizeof(double));
     if (!a->exact)
         add_sells(e, (uint32_t)(a - e->acct), M);
+    return M;
 }
 
 /* The margin in use: the worst loss of positions and resting sells. */
@@ -193,9 +236,7 @@ double chi_exact_worst(const ch_engine *e, const account *a)
 {
     if (a->exact || a->pend == 0)
         return a->worst;
-    CH_LINE_ALIGNED double M[CH_SCEN_MAX_SPOT * 3];
-    exact_vector(e, a, M);
-    return chi_worst_of(e, M);
+    return chi_worst_of(e, exact_vector(e, a));
 }
 
 double chi_free_equity(const account *a)
@@ -246,7 +287,7 @@ static void book_leg(ch_engine *e, uint32_t acct, uint32_t k, ch_instr_id id, in
     if (held && !a->exact) /* pend held the lots (q < 0): now they are a position */
         a->pend += q * e->hold[id.v].up_cash;
     if (!held || !a->exact)
-        chi_margin_add(e, a, (double)q, s->scen);
+        chi_margin_add(e, a, (double)q, s);
     a->mtm += (double)q * s->unit.price;
     und_state *u = &e->und[s->und];
     if (a->pool_side) {
@@ -301,36 +342,45 @@ void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, 
     clear_trade(e, id, buyer, bk, seller, sk, price, q, fee_payer, fee, seller_held);
 }
 
+/* One fill's contribution to netting counters (the totals and its underlying's). */
+static void count_into(ch_netting *n, double g, double v, double dx, double dealer, double notional,
+                       ch_source src, int64_t q)
+{
+    n->gross_gamma += g;
+    n->gross_vega += v;
+    if (src != CH_SRC_POOL) {
+        n->netted_gamma += g;
+        n->netted_vega += v;
+    }
+    n->gross_delta += dx;
+    n->dealer_delta += dealer;
+    n->notional += notional;
+    n->fills[src]++;
+    n->lots[src] += q;
+}
+
 static void count_fill(ch_engine *e, ch_instr_id id, ch_source src, int64_t q)
 {
     series *s = &e->ser[id.v];
     double g = fabs((double)q * s->unit.gamma), v = fabs((double)q * s->unit.vega);
     s->gross_g += g;
     s->gross_v += v;
-    e->net.gross_gamma += g;
-    e->net.gross_vega += v;
     if (src == CH_SRC_POOL) {
         s->pool_g += g;
         s->pool_v += v;
     } else {
         s->netted_g += g;
         s->netted_v += v;
-        e->net.netted_gamma += g;
-        e->net.netted_vega += v;
     }
     double dx = fabs((double)q * s->unit.delta);
-    e->net.gross_delta += dx;
     /* the dealer baseline: every customer's leg (book: both customers on x;
      * parity: the taker on x, the maker on the sibling; pool: the taker) */
-    if (src == CH_SRC_BOOK)
-        e->net.dealer_delta += 2 * dx;
-    else if (src == CH_SRC_NET)
-        e->net.dealer_delta += dx + fabs((double)q * e->ser[s->sibling.v].unit.delta);
-    else
-        e->net.dealer_delta += dx;
-    e->net.notional += fabs((double)q) * s->rs.contract_size * e->und[s->und].m.spot;
-    e->net.fills[src]++;
-    e->net.lots[src] += q;
+    double dealer = src == CH_SRC_BOOK  ? 2 * dx
+                    : src == CH_SRC_NET ? dx + fabs((double)q * e->ser[s->sibling.v].unit.delta)
+                                        : dx;
+    double notional = fabs((double)q) * s->rs.contract_size * e->und[s->und].m.spot;
+    count_into(&e->net, g, v, dx, dealer, notional, src, q);
+    count_into(&e->und[s->und].net, g, v, dx, dealer, notional, src, q);
 }
 
 static void report_fill(ch_engine *e, ch_fill *f)
@@ -360,7 +410,7 @@ static void release_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side s
     else if (!a->exact)
         a->pend -= q * h->up_cash;
     else
-        chi_margin_add(e, a, (double)q, e->ser[id.v].scen); /* a resting sell held -q x scen */
+        chi_margin_add(e, a, (double)q, &e->ser[id.v]); /* a resting sell held -q x scen */
 }
 
 /* Hold what the order resting in its book now takes (the order is there). */
@@ -380,7 +430,7 @@ static void hold_order(ch_engine *e, uint32_t acct, ch_instr_id id, ch_side side
         else
             become_exact(e, a); /* beyond an integer (the walk finds this order too) */
     } else {
-        chi_margin_add(e, a, -(double)q, e->ser[id.v].scen);
+        chi_margin_add(e, a, -(double)q, &e->ser[id.v]);
     }
 }
 
@@ -501,17 +551,19 @@ static bool margin_ok(ch_engine *e, account *a, const series *s, int64_t q)
 #endif
     double need = 0.0;
     if (fast && !a->exact) { /* self-check: the exact vector, left as it was */
-        CH_LINE_ALIGNED double M[CH_SCEN_MAX_SPOT * 3];
-        exact_vector(e, a, M);
-        (void)e->axpy_min(M, -(double)q, s->scen, e->axpy_n);
+        double *M = exact_vector(e, a);
+        (void)e->axpy_min(M + (size_t)s->und * e->scen_stride, -(double)q, s->scen, e->axpy_n);
         need = chi_worst_of(e, M);
     } else {
         chi_materialize(e, a);
+        const double *B = a->M + (size_t)s->und * e->scen_stride;
+        double nu = 0.0; /* s's block after the sale; the others as they are */
         for (size_t i = 0; i < e->nscen; i++) {
-            double v = a->M[i] - (double)q * s->scen[i];
-            if (-v > need)
-                need = -v;
+            double v = B[i] - (double)q * s->scen[i];
+            if (-v > nu)
+                nu = -v;
         }
+        need = chi_worst_sum(e, a->M + e->worst_off, s->und, nu);
     }
     bool ok = !(need > 0 && need > eq);
     if (fast)
@@ -650,7 +702,8 @@ ch_err ch_engine_submit(ch_engine *e, const ch_engine_order *o, ch_engine_result
         PREFETCH(&e->acct[o->account.v]);
         PREFETCH(&e->ser[o->instr.v]);
         if (o->side == CH_SELL && e->acct[o->account.v].exact) { /* its check and hold read these */
-            prefetch_vec(e, e->acct[o->account.v].M);
+            prefetch_vec(e,
+                         e->acct[o->account.v].M + (size_t)e->ser[o->instr.v].und * e->scen_stride);
             prefetch_vec(e, e->ser[o->instr.v].scen);
         }
         ch_book_prefetch(e->book, o->instr);

@@ -115,6 +115,7 @@ typedef struct und_state {
     double pool_drift;              /* Σ over pool fills of how far they moved any quote's skew */
     int64_t tick_cash;              /* cash units per tick */
     ch_vega_book vb;                /* the option hedges booked */
+    ch_netting net;                 /* its fills' netting counters (net_delta: unused) */
 } und_state;
 
 typedef struct account {
@@ -124,9 +125,10 @@ typedef struct account {
     bool exact; /* M counts the resting sells too (else pend bounds them) */
     ch_stp stp;
     int64_t cash, reserved;
-    double *M;    /* margin vector: scenario PnL of positions, plus, when exact,
-                   * resting sell orders as if filled (nscen, in an arena) */
-    double worst; /* max(0, -min M), kept with M */
+    double *M;    /* margin vectors, one block per underlying (scen_stride each): the
+                   * scenario PnL of positions, plus, when exact, resting sell orders
+                   * as if filled; then each block's worst loss (M + worst_off) */
+    double worst; /* the sum over underlyings of max(0, -min block), kept with M */
     int64_t pend; /* not exact: sum over resting sells of lots x up_cash, an
                    * upper bound (cash units) of what they add to the margin */
     double mtm;   /* positions at mark, quote ccy */
@@ -216,6 +218,9 @@ struct ch_engine {
     double (*axpy_min)(double *M, double k, const double *x, size_t n); /* margin kernel */
     size_t axpy_n;       /* nscen rounded up to its width (<= scen_stride) */
     double *scen_arena;  /* series scenario vectors, then account margin vectors */
+    size_t acct_stride;  /* an account's region: max_underlyings blocks, then worst_off */
+    size_t worst_off;    /* where the per-underlying worst losses start in a region */
+    double *mscratch;    /* one account region, for exact_vector (single thread) */
     uint64_t pool_epoch; /* bumped whenever a pool quote may change */
     uint64_t base_mark;  /* pool_epoch at the last change that moves quotes without
                           * a bound (pool fills are bounded by the pool drift) */
@@ -348,7 +353,7 @@ void chi_clear_trade(ch_engine *e, ch_instr_id id, uint32_t buyer, uint32_t bk, 
                      bool seller_held);
 double chi_exact_worst(const ch_engine *e, const account *a);
 double chi_free_equity(const account *a);
-void chi_margin_add(const ch_engine *e, account *a, double k, const double *x);
+void chi_margin_add(const ch_engine *e, account *a, double k, const series *s);
 double chi_margin_bound(const account *a);
 void chi_mark_sells(ch_engine *e, uint32_t acct, ch_instr_id id);
 void chi_materialize(ch_engine *e, account *a);
@@ -359,6 +364,9 @@ void chi_pos_apply(ch_engine *e, uint32_t k, int64_t q, int64_t px);
 uint32_t chi_pos_find(const ch_engine *e, uint32_t a, uint32_t i);
 uint32_t chi_pos_get(ch_engine *e, uint32_t a, uint32_t i);
 double chi_worst_of(const ch_engine *e, const double *M);
+double chi_block_worst(const ch_engine *e, const double *B);
+double chi_worst_sum(const ch_engine *e, const double *W, uint32_t u, double wu);
+void chi_margin_rescan(const ch_engine *e, account *a);
 
 /* netting.c: risk-aware netting */
 double chi_perp_forward(const ch_engine *e, const und_state *u, double T);

@@ -65,7 +65,7 @@ static void add_resting_sell(void *ctx, const ch_order_info *o)
     ch_engine *e = ctx;
     account *a = &e->acct[o->account.v];
     if (a->exact)
-        chi_margin_add(e, a, -(double)o->remaining, e->ser[o->instr.v].scen);
+        chi_margin_add(e, a, -(double)o->remaining, &e->ser[o->instr.v]);
 }
 
 /*
@@ -77,7 +77,7 @@ static void add_resting_sell(void *ctx, const ch_order_info *o)
 void chi_refresh_accounts(ch_engine *e)
 {
     for (uint32_t a = 0; a < e->n_acct; a++) {
-        memset(e->acct[a].M, 0, e->nscen * sizeof(double));
+        memset(e->acct[a].M, 0, e->acct_stride * sizeof(double));
         e->acct[a].worst = 0;
         e->acct[a].mtm = 0;
         e->acct[a].pend = 0;
@@ -90,7 +90,7 @@ void chi_refresh_accounts(ch_engine *e)
             continue;
         const series *s = &e->ser[p->instr];
         account *a = &e->acct[p->account];
-        chi_margin_add(e, a, (double)p->qty, s->scen);
+        chi_margin_add(e, a, (double)p->qty, s);
         a->mtm += (double)p->qty * s->unit.price;
     }
     uint32_t n = ch_instruments_count(e->reg);

@@ -21,6 +21,15 @@ void ch_engine_netting(const ch_engine *e, ch_netting *out)
     out->net_delta = d;
 }
 
+ch_err ch_engine_netting_of(const ch_engine *e, uint32_t underlying, ch_netting *out)
+{
+    if (underlying >= e->n_und)
+        return CH_EUNKNOWN_UNDERLYING;
+    *out = e->und[underlying].net;
+    out->net_delta = ch_engine_net_delta(e, underlying);
+    return CH_OK;
+}
+
 double ch_engine_net_delta(const ch_engine *e, uint32_t underlying)
 {
     if (underlying >= e->n_und)
@@ -190,7 +199,7 @@ typedef struct check_ctx {
     const ch_engine *e;
     int64_t *reserved;
     int64_t *pend;
-    double *M, *mag; /* per account (scen_stride each): expected M, sum of |terms| */
+    double *M, *mag; /* per account (acct_stride each): expected M, sum of |terms| */
     uint32_t unrecorded;
 } check_ctx;
 
@@ -198,7 +207,8 @@ typedef struct check_ctx {
 static void check_term(check_ctx *c, uint32_t a, uint32_t i, double q)
 {
     const ch_engine *e = c->e;
-    double *M = c->M + (size_t)a * e->scen_stride, *mag = c->mag + (size_t)a * e->scen_stride;
+    size_t at = (size_t)a * e->acct_stride + (size_t)e->ser[i].und * e->scen_stride;
+    double *M = c->M + at, *mag = c->mag + at;
     for (size_t k = 0; k < e->nscen; k++) {
         M[k] += q * e->ser[i].scen[k];
         mag[k] += fabs(q * e->ser[i].scen[k]);
@@ -233,14 +243,21 @@ static bool margins_ok(const ch_engine *e, check_ctx *c)
             check_term(c, e->pos[k].account, e->pos[k].instr, (double)e->pos[k].qty);
     for (uint32_t a = 0; a < e->n_acct; a++) {
         const account *ac = &e->acct[a];
-        const double *M = c->M + (size_t)a * e->scen_stride;
-        const double *mag = c->mag + (size_t)a * e->scen_stride;
+        const double *M = c->M + (size_t)a * e->acct_stride;
+        const double *mag = c->mag + (size_t)a * e->acct_stride;
         if (ac->pend != c->pend[a] || ac->pend < 0 || (ac->exact && ac->pend != 0) ||
             chi_worst_of(e, ac->M) != ac->worst)
             return false;
+        /* each underlying's worst loss as kept, and the sum of them */
+        const double *W = ac->M + e->worst_off;
+        for (uint32_t u = 0; u < e->n_und; u++)
+            if (W[u] != chi_block_worst(e, ac->M + (size_t)u * e->scen_stride))
+                return false;
+        if (chi_worst_sum(e, W, UINT32_MAX, 0.0) != ac->worst)
+            return false;
         /* the vector was summed in another order, over a history whose
          * rounding this cannot see: a missing or doubled term is what counts */
-        for (size_t k = 0; k < e->nscen; k++)
+        for (size_t k = 0; k < (size_t)e->n_und * e->scen_stride; k++)
             if (!(fabs(ac->M[k] - M[k]) <= 1e-7 * mag[k] + 1e-3))
                 return false;
     }
@@ -339,14 +356,14 @@ ch_err ch_engine_check(const ch_engine *e)
     }
     int64_t *res = ch_calloc(e->n_acct, sizeof *res);
     int64_t *pend = ch_calloc(e->n_acct, sizeof *pend);
-    double *vec = ch_calloc((size_t)e->n_acct * e->scen_stride * 2, sizeof *vec);
+    double *vec = ch_calloc((size_t)e->n_acct * e->acct_stride * 2, sizeof *vec);
     if (res == NULL || pend == NULL || vec == NULL) {
         free(res);
         free(pend);
         free(vec);
         return CH_ENOMEM;
     }
-    check_ctx c = {e, res, pend, vec, vec + (size_t)e->n_acct * e->scen_stride, 0};
+    check_ctx c = {e, res, pend, vec, vec + (size_t)e->n_acct * e->acct_stride, 0};
     for (uint32_t i = 0; i < n; i++) {
         if (e->ser[i].listed) {
             ch_book_foreach(e->book, (ch_instr_id){i}, CH_BUY, check_order, &c);

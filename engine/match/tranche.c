@@ -220,14 +220,15 @@ static bool can_take(const ch_engine *e, const account *a, const series *s, doub
     double cash = (double)a->cash - dq * (double)px_cash; /* a buyer pays */
     if (cash < 0)
         return false;
+    const double *B = a->M + (size_t)s->und * e->scen_stride;
     double low = 0;
     for (size_t i = 0; i < e->nscen; i++) {
-        double m = a->M[i] + dq * s->scen[i];
+        double m = B[i] + dq * s->scen[i];
         if (m < low)
             low = m;
     }
     double cap = cash / CH_CASH_SCALE + a->mtm + dq * s->unit.price;
-    return cap + low >= 0;
+    return cap - chi_worst_sum(e, a->M + e->worst_off, s->und, -low) >= 0;
 }
 
 /* The most lots (<= want) account a can take: a binary search on can_take. */

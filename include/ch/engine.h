@@ -41,7 +41,10 @@
  * amount is reserved while the order rests. A seller must have equity (cash -
  * reserved + positions marked to the smile) covering the worst scenario loss
  * of its positions, its resting sell orders and the new order (the risk
- * core's grid). Failures: CH_EFUNDS, CH_EMARGIN; nothing changes. The house,
+ * core's grid), taken per underlying and summed: the grid moves one
+ * underlying at a time, so a long BTC call never offsets a short ETH call
+ * (no correlation between underlyings is assumed, none can be configured).
+ * Failures: CH_EFUNDS, CH_EMARGIN; nothing changes. The house,
  * pool and fee accounts cannot place orders.
  */
 #ifndef CH_ENGINE_H
@@ -287,7 +290,8 @@ typedef struct ch_account_info {
     int64_t cash;       /**< cash units */
     int64_t reserved;   /**< held by resting buy orders */
     double equity;      /**< cash - reserved + positions at mark, quote ccy */
-    double margin;      /**< worst scenario loss of positions + resting sells */
+    double margin;      /**< worst scenario loss of positions + resting sells, summed over
+                             underlyings */
     int64_t shares;     /**< pool shares held */
     uint32_t positions; /**< non-zero positions */
 } ch_account_info;
@@ -514,8 +518,12 @@ typedef struct ch_netting {
     int64_t lots[3]; /**< lots filled by source */
 } ch_netting;
 
-/** Totals. */
+/** Totals over every underlying (deltas and notionals add units of different
+ *  underlyings: per underlying, ch_engine_netting_of()). */
 CH_API void ch_engine_netting(const ch_engine *e, ch_netting *out);
+
+/** The fills of one underlying. @return CH_OK or CH_EUNKNOWN_UNDERLYING. */
+CH_API ch_err ch_engine_netting_of(const ch_engine *e, uint32_t underlying, ch_netting *out);
 
 /** Per (expiry, strike) for one underlying; @return the number of buckets. */
 CH_API size_t ch_engine_netting_buckets(const ch_engine *e, uint32_t underlying,
