@@ -91,6 +91,20 @@ static const ch_field rq_tranche_add[] = {KEY,
                                           DEC("strike_hi", CH_F_REQ),
                                           DEC("expiry_lo", CH_F_OPT),
                                           DEC("expiry_hi", CH_F_OPT)};
+static const ch_field rq_underlying_add[] = {KEY,
+                                             STR("underlying", CH_F_REQ, UND),
+                                             STR("tick", CH_F_REQ, 24),
+                                             NUM("contract_size", CH_F_OPT),
+                                             INT("min_price", CH_F_OPT),
+                                             INT("max_price", CH_F_OPT),
+                                             INT("expiries", CH_F_OPT),
+                                             {"strikes", CH_FT_PAIRS, CH_F_REQ, 64, NULL, 0},
+                                             DEC("index", CH_F_REQ),
+                                             NUM("vol", CH_F_OPT),
+                                             NUM("rate", CH_F_OPT),
+                                             STR("perp", CH_F_OPT, SYM),
+                                             STR("hedge_policy", CH_F_OPT, 32),
+                                             NUM("hedge_band", CH_F_OPT)};
 static const ch_field rq_market[] = {
     KEY,
     STR("underlying", CH_F_REQ, UND),
@@ -217,6 +231,9 @@ static const ch_field rp_stats[] = {
     INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
     INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
 
+static const ch_field rp_underlying_add[] = {
+    STR("underlying", CH_F_OPT, UND), INT("instruments", CH_F_OPT), STR("perp", CH_F_OPT, SYM),
+    STR("hedge_policy", CH_F_OPT, 32), NUM("hedge_band", CH_F_OPT)};
 static const ch_field rp_tranche_add[] = {INT("tranche", CH_F_OPT), STR("account", CH_F_OPT, NAME)};
 #define LP_FIELDS                                                                                  \
     NUM("cash", CH_F_OPT), NUM("inventory_value", CH_F_OPT), NUM("house_share", CH_F_OPT),         \

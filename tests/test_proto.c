@@ -256,6 +256,13 @@ static const struct sample {
      "{\"underlying\":\"BTC\",\"strike_lo\":90000,\"strike_hi\":\"95000\","
      "\"expiry_lo\":\"2026-12-25T08:00:00.000Z\",\"expiry_hi\":\"2026-12-25T08:00:00.000Z\"}",
      "{\"tranche\":1,\"account\":\"tranche#1\"}"},
+    {"underlying.add",
+     "{\"underlying\":\"SOL\",\"tick\":\"0.01\",\"contract_size\":1,\"min_price\":1,"
+     "\"max_price\":10000000,\"expiries\":2,\"strikes\":[[100,0.9],[120,0]],\"index\":\"120\","
+     "\"vol\":0.8,\"rate\":0.03,\"perp\":\"SOL-PERP\",\"hedge_policy\":\"band\","
+     "\"hedge_band\":1000}",
+     "{\"underlying\":\"SOL\",\"instruments\":8,\"perp\":\"SOL-PERP\",\"hedge_policy\":"
+     "\"band\",\"hedge_band\":1000}"},
     {"pools", "{\"underlying\":\"BTC\"}",
      "{\"general\":{\"cash\":1000.5,\"inventory_value\":-20.25,\"house_share\":-3.5,"
      "\"nav\":976.75,\"shares\":1000000000,\"nav_per_share\":0.97675},"

@@ -62,10 +62,15 @@ static void sleep_ms(int ms)
 static int attempt(nng_adapter *a, const ch_hedge_order *o, ch_hedge_report *r)
 {
     char req[512];
-    int n = o->symbol[0] == '\0'
+    int n = o->symbol[0] == '\0' && o->perp[0] == '\0'
                 ? snprintf(req, sizeof req,
                            "{\"op\":\"hedge\",\"id\":\"%" PRIu64 "\",\"qty\":%.17g,\"mark\":%.17g}",
                            o->id, o->qty, o->mark)
+            : o->symbol[0] == '\0'
+                ? snprintf(req, sizeof req,
+                           "{\"op\":\"hedge\",\"id\":\"%" PRIu64
+                           "\",\"symbol\":\"%s\",\"qty\":%.17g,\"mark\":%.17g}",
+                           o->id, o->perp, o->qty, o->mark)
                 : snprintf(req, sizeof req,
                            "{\"op\":\"option\",\"id\":\"%" PRIu64 "\",\"symbol\":\"%s\","
                            "\"qty\":%.17g,\"mark\":%.17g,\"vega\":%.17g,\"index\":%.17g,"

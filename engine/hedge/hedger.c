@@ -13,6 +13,7 @@
 #include "ch/hedge.h"
 #include "grow.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../core/alloc.h"
@@ -31,6 +32,7 @@ struct ch_hedger {
     uint64_t next_id;
     ch_time last_trade;
     bool traded;
+    char perp[CH_SYMBOL_MAX];
 };
 
 ch_hedger *ch_hedger_create(const ch_hedge_policy *p, ch_hedge_adapter adapter)
@@ -44,6 +46,14 @@ ch_hedger *ch_hedger_create(const ch_hedge_policy *p, ch_hedge_adapter adapter)
     h->a = adapter;
     h->next_id = 1;
     return h;
+}
+
+void ch_hedger_set_perp(ch_hedger *h, const char *symbol)
+{
+    snprintf(h->perp, sizeof h->perp, "%s", symbol);
+    for (size_t i = 0; i < h->npend; i++)
+        if (h->pend[i].o.symbol[0] == '\0')
+            memcpy(h->pend[i].o.perp, h->perp, sizeof h->perp);
 }
 
 void ch_hedger_destroy(ch_hedger *h)
@@ -73,7 +83,10 @@ static ch_err add_pending(ch_hedger *h, const ch_hedge_order *o, ch_time when)
 {
     if (!chi_grow((void **)&h->pend, h->npend, &h->cap, sizeof *h->pend))
         return CH_ENOMEM;
-    h->pend[h->npend++] = (pending){.o = *o};
+    h->pend[h->npend] = (pending){.o = *o};
+    if (o->symbol[0] == '\0' && o->perp[0] == '\0')
+        memcpy(h->pend[h->npend].o.perp, h->perp, sizeof h->perp);
+    h->npend++;
     if (o->id >= h->next_id)
         h->next_id = o->id + 1;
     h->book.orders++;
@@ -95,7 +108,7 @@ ch_err ch_hedger_decide(ch_hedger *h, ch_hedge_inputs *in, double mark, uint64_t
     ch_hedge_order o = {.id = min_id > h->next_id ? min_id : h->next_id, .qty = q, .mark = mark};
     if ((e = add_pending(h, &o, in->now)) != CH_OK)
         return e;
-    *out = o;
+    *out = h->pend[h->npend - 1].o;
     return CH_OK;
 }
 

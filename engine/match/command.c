@@ -39,6 +39,13 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
     switch (c->type) {
     case CH_C_UNDERLYING:
         w_underlying(&w, &c->underlying);
+        if (c->und_hedge.set) { /* absent in records from before it existed */
+            if ((unsigned)c->und_hedge.kind > 255 || !isfinite(c->und_hedge.band))
+                return 0;
+            chi_put(&w, 1, 1);
+            chi_put(&w, (uint8_t)c->und_hedge.kind, 1);
+            chi_put_f64(&w, c->und_hedge.band);
+        }
         break;
     case CH_C_LIST:
         chi_put_str(&w, 1, c->symbol, strnlen(c->symbol, CH_SYMBOL_MAX));
@@ -165,6 +172,15 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
     switch (c->type) {
     case CH_C_UNDERLYING:
         r_underlying(&r, &c->underlying);
+        if (!r.bad && r.n < len) { /* the optional hedge policy: present means set */
+            if ((uint8_t)chi_get(&r, 1) != 1)
+                return CH_EBADREQ; /* canonical: one encoding per command */
+            c->und_hedge.set = true;
+            c->und_hedge.kind = (ch_hedge_policy_kind)(uint8_t)chi_get(&r, 1);
+            c->und_hedge.band = chi_get_f64(&r);
+            if (!isfinite(c->und_hedge.band))
+                return CH_EBADREQ;
+        }
         break;
     case CH_C_LIST:
         chi_get_str(&r, 1, c->symbol, CH_SYMBOL_MAX);

@@ -41,16 +41,40 @@ void ch_server_defaults(ch_server_config *c)
     ch_engine_defaults(&c->engine);
     c->engine.max_accounts = 1024;
     c->engine.max_positions = 1u << 18;
-    c->underlying = (ch_underlying_config){
-        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000};
-    ch_tick_parse("0.5", 3, &c->underlying);
-    c->n_expiries = 4;
-    c->n_strikes = 9;
-    for (size_t i = 0; i < c->n_strikes; i++)
-        c->strikes[i] = 80000 + 5000 * (int64_t)i;
-    c->index = 100000;
-    c->vol = 0.6;
-    c->rate = 0.03;
+    c->n_und = 2;
+    ch_server_underlying *b = &c->und[0], *e = &c->und[1];
+    *b = (ch_server_underlying){
+        .u = {.name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 2000000},
+        .n_expiries = 4,
+        .n_strikes = 9,
+        .index = 100000,
+        .vol = 0.6,
+        .rate = 0.03,
+        .hedge_kind = -1,
+        .hedge_band = -1};
+    ch_tick_parse("0.5", 3, &b->u);
+    for (size_t i = 0; i < b->n_strikes; i++)
+        b->strikes[i] = 80000 + 5000 * (int64_t)i;
+    /* ETH: the strikes and smile of the Deribit ETH chain the simulator ships
+     * (clients/sim/data/deribit_options.csv, 26JAN24, out-of-the-money marks
+     * inverted to Black-Scholes vols), its index 2,222.2; band 200 ETH, about
+     * the notional of BTC's 5 */
+    static const double eth_smile[9] = {0.831, 0.789, 0.756, 0.731, 0.717,
+                                        0.711, 0.713, 0.722, 0.730};
+    *e = (ch_server_underlying){
+        .u = {.name = "ETH", .contract_size = 1.0, .min_price = 1, .max_price = 2000000},
+        .n_expiries = 4,
+        .n_strikes = 9,
+        .index = 2222.2,
+        .vol = 0.72,
+        .rate = 0.03,
+        .hedge_kind = -1,
+        .hedge_band = 200};
+    ch_tick_parse("0.05", 4, &e->u);
+    for (size_t i = 0; i < e->n_strikes; i++) {
+        e->strikes[i] = 1800 + 100 * (int64_t)i;
+        e->smile[i] = eth_smile[i];
+    }
     c->lp_cash = 10000000;
     ch_hedge_policy_defaults(&c->hedge);
     ch_vega_policy_defaults(&c->vega);
@@ -83,6 +107,9 @@ typedef enum {
     K_POLICY,
     K_RISK_AWARE,
     K_VEGA_MODE,
+    K_SMILE,       /* vols per strike (ch_server_underlying) */
+    K_UPOLICY,     /* an underlying's hedge policy, or "default" */
+    K_UNDERLYINGS, /* the list of underlyings */
 } key_kind;
 
 typedef struct cfg_key {
@@ -136,23 +163,31 @@ static const cfg_key k_keys[] = {
      "accounts, the house, pool and fee accounts included"},
     {"max_instruments", K_U32, F(engine.max_instruments), 1, 1 << 20, false,
      "listed series, all underlyings (max_accounts x max_instruments <= 2^28)"},
-    {"max_underlyings", K_U32, F(engine.max_underlyings), 1, 1024, false, "underlyings"},
+    {"max_underlyings", K_U32, F(engine.max_underlyings), 1, 64, false,
+     "underlyings (each account keeps a margin vector per underlying)"},
     {"max_orders", K_U32, F(engine.max_orders), 1, 1 << 26, false, "resting orders, all books"},
     {"max_levels", K_U32, F(engine.max_levels), 1, 1 << 16, false,
      "price levels per side of one book"},
     {"max_positions", K_U32, F(engine.max_positions), 1, 1 << 28, false,
      "(account, series) position records"},
     /* what a fresh data folder starts with */
-    {"underlying", K_NONEMPTY, F(underlying.name), 0, 0, false, "name of the listed underlying"},
-    {"tick", K_TICK, F(underlying), 0, 0, false, "price tick, a decimal string"},
-    {"contract_size", K_DBL, F(underlying.contract_size), 1e-9, 1e9, false,
+    {"underlyings", K_UNDERLYINGS, F(und), 0, 0, false,
+     "the underlyings a fresh data folder lists, 1 to 16 objects: name, tick, strikes and index "
+     "(required), contract_size, min_price and max_price (ticks; 1 .. 2000000), expiries (4), "
+     "smile (a vol per strike; 0: vol), vol (0.6), rate (0.03), hedge_policy (\"default\": "
+     "hedge_policy's) and hedge_band (-1: hedge_band's), as the keys below; the policy and band "
+     "also apply by name at every start. The keys that follow set the first one"},
+    {"underlying", K_NONEMPTY, F(und[0].u.name), 0, 0, false,
+     "name of the first underlying (given without `underlyings`: the only one, as in 1.0)"},
+    {"tick", K_TICK, F(und[0].u), 0, 0, false, "price tick, a decimal string"},
+    {"contract_size", K_DBL, F(und[0].u.contract_size), 1e-9, 1e9, false,
      "units of the underlying per contract"},
-    {"expiries", K_INT, F(n_expiries), 1, 52, false, "weekly Friday expiries listed"},
-    {"strikes", K_STRIKES, F(strikes), 1, 1e12, false,
+    {"expiries", K_INT, F(und[0].n_expiries), 1, 52, false, "weekly Friday expiries listed"},
+    {"strikes", K_STRIKES, F(und[0]), 1, 1e12, false,
      "strikes listed for each expiry, up to 64 positive integers, USD"},
-    {"index", K_DBL, F(index), 1e-9, 1e12, false, "starting index price, USD"},
-    {"vol", K_DBL, F(vol), 0.01, 10, false, "starting implied volatility (0.6 = 60 %)"},
-    {"rate", K_DBL, F(rate), -1, 1, false, "interest rate, a year"},
+    {"index", K_DBL, F(und[0].index), 1e-9, 1e12, false, "starting index price, USD"},
+    {"vol", K_DBL, F(und[0].vol), 0.01, 10, false, "starting implied volatility (0.6 = 60 %)"},
+    {"rate", K_DBL, F(und[0].rate), -1, 1, false, "interest rate, a year"},
     {"lp_cash", K_I64, F(lp_cash), 0, 1e12, false, "seed capital of the pool, USD"},
     /* netting and the pool */
     {"netting", K_BOOL, F(engine.netting), 0, 0, false, "parity netting (calls against puts)"},
@@ -212,6 +247,27 @@ static const cfg_key k_keys[] = {
 
 #define N_KEYS (sizeof k_keys / sizeof k_keys[0])
 
+/* The keys of one entry of `underlyings` (offsets in ch_server_underlying). */
+#define U(field)                                                                                   \
+    offsetof(ch_server_underlying, field), sizeof(((ch_server_underlying *)NULL)->field)
+static const cfg_key k_und_keys[] = {
+    {"name", K_NONEMPTY, U(u.name), 0, 0, false, ""},
+    {"tick", K_TICK, U(u), 0, 0, false, ""},
+    {"contract_size", K_DBL, U(u.contract_size), 1e-9, 1e9, false, ""},
+    {"min_price", K_I64, U(u.min_price), 1, 1e15, false, ""},
+    {"max_price", K_I64, U(u.max_price), 1, 1e15, false, ""},
+    {"expiries", K_INT, U(n_expiries), 1, 52, false, ""},
+    {"strikes", K_STRIKES, 0, sizeof(ch_server_underlying), 1, 1e12, false, ""},
+    {"smile", K_SMILE, 0, sizeof(ch_server_underlying), 0, 10, true, ""},
+    {"index", K_DBL, U(index), 1e-9, 1e12, false, ""},
+    {"vol", K_DBL, U(vol), 0.01, 10, false, ""},
+    {"rate", K_DBL, U(rate), -1, 1, false, ""},
+    {"hedge_policy", K_UPOLICY, U(hedge_kind), 0, 0, false, ""},
+    {"hedge_band", K_DBL, U(hedge_band), -1, 1e9, false, ""},
+};
+#undef U
+#define N_UND_KEYS (sizeof k_und_keys / sizeof k_und_keys[0])
+
 static ch_err cfg_fail(char *err, size_t cap, const char *key, const char *problem)
 {
     snprintf(err, cap, "config: \"%s\": %s", key, problem);
@@ -256,6 +312,12 @@ static const char *kind_problem(const cfg_key *k, char *buf, size_t cap)
         return "is not a hedge policy";
     case K_VEGA_MODE:
         return "must be \"off\", \"expiry\" or \"total\"";
+    case K_SMILE:
+        return "must be one vol in (0, 10] per strike, or 0 for `vol`";
+    case K_UPOLICY:
+        return "is not a hedge policy (or \"default\")";
+    case K_UNDERLYINGS:
+        return "must be an array of 1 to 16 objects with distinct names";
     default:
         snprintf(buf, cap, "must be %s in [%.10g, %.10g]%s",
                  k->kind == K_DBL || k->kind == K_SECS_MS ? "a number" : "an integer", k->lo, k->hi,
@@ -264,10 +326,13 @@ static const char *kind_problem(const cfg_key *k, char *buf, size_t cap)
     }
 }
 
-/* Set one key from v; false: a value of the wrong type or range. */
-static bool set_key(ch_server_config *c, const cfg_key *k, const cJSON *v)
+static bool set_underlyings(ch_server_config *c, const cJSON *v, char *err, size_t cap);
+
+/* Set one key from v, at base (the configuration, or one of its
+ * underlyings); false: a value of the wrong type or range. */
+static bool set_key(ch_server_config *c, char *base, const cfg_key *k, const cJSON *v)
 {
-    char *p = (char *)c + k->off;
+    char *p = base + k->off;
     double d;
     switch (k->kind) {
     case K_NONEMPTY:
@@ -324,27 +389,51 @@ static bool set_key(ch_server_config *c, const cfg_key *k, const cJSON *v)
             return false;
         return true;
     case K_TICK: {
-        ch_underlying_config u = c->underlying;
+        ch_underlying_config *u = (ch_underlying_config *)p, t = *u;
         if (!cJSON_IsString(v) ||
-            ch_tick_parse(v->valuestring, strlen(v->valuestring), &u) != CH_OK)
+            ch_tick_parse(v->valuestring, strlen(v->valuestring), &t) != CH_OK)
             return false;
-        c->underlying = u;
+        *u = t;
         return true;
     }
-    case K_STRIKES: {
-        int64_t s[CH_SERVER_MAX_STRIKES];
+    case K_STRIKES:
+    case K_SMILE: {
+        ch_server_underlying *u = (ch_server_underlying *)p;
+        double x[CH_SERVER_MAX_STRIKES];
         size_t i = 0;
         if (!cJSON_IsArray(v))
             return false;
-        for (const cJSON *x = v->child; x != NULL; x = x->next) {
-            if (i == CH_SERVER_MAX_STRIKES || !in_range(k, x, &d) || floor(d) != d)
+        for (const cJSON *e = v->child; e != NULL; e = e->next) {
+            if (i == CH_SERVER_MAX_STRIKES || !in_range(k, e, &d) ||
+                (k->kind == K_STRIKES && floor(d) != d))
                 return false;
-            s[i++] = (int64_t)d;
+            x[i++] = d;
         }
-        memcpy(c->strikes, s, i * sizeof s[0]);
-        c->n_strikes = i;
+        if (k->kind == K_STRIKES) {
+            if (i == 0)
+                return false;
+            for (size_t j = 0; j < i; j++)
+                u->strikes[j] = (int64_t)x[j];
+            u->n_strikes = i;
+        } else {
+            memset(u->smile, 0, sizeof u->smile);
+            memcpy(u->smile, x, i * sizeof x[0]);
+        }
         return true;
     }
+    case K_UPOLICY: {
+        ch_hedge_policy_kind kind;
+        if (cJSON_IsString(v) && strcmp(v->valuestring, "default") == 0) {
+            *(int *)p = -1;
+            return true;
+        }
+        if (!cJSON_IsString(v) || ch_hedge_policy_parse(v->valuestring, &kind) != CH_OK)
+            return false;
+        *(int *)p = (int)kind;
+        return true;
+    }
+    case K_UNDERLYINGS:
+        return set_underlyings(c, v, NULL, 0);
     case K_POLICY:
         return cJSON_IsString(v) && ch_hedge_policy_parse(v->valuestring, &c->hedge.kind) == CH_OK;
     case K_VEGA_MODE:
@@ -380,6 +469,10 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
         return CH_EBADCONFIG;
     }
     ch_err e = CH_OK; /* ch_proto_parse took objects only */
+    /* `underlyings` first, wherever it stands: the flat keys then set its first */
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "underlyings");
+    if (list != NULL && !set_underlyings(c, list, err, cap))
+        e = CH_EBADCONFIG;
     for (const cJSON *v = j->child; v != NULL && e == CH_OK; v = v->next) {
         const cfg_key *k = NULL;
         for (size_t i = 0; i < N_KEYS && k == NULL; i++)
@@ -388,11 +481,85 @@ ch_err ch_server_config_parse(ch_server_config *c, const char *text, size_t len,
         char buf[128];
         if (k == NULL)
             e = cfg_fail(err, cap, v->string, "unknown key");
-        else if (!set_key(c, k, v))
+        else if (k->kind == K_UNDERLYINGS)
+            continue; /* done */
+        else if (!set_key(c, (char *)c, k, v))
             e = cfg_fail(err, cap, k->name, kind_problem(k, buf, sizeof buf));
+        else if (strcmp(k->name, "underlying") == 0)
+            c->und_named = true;
     }
+    /* a 1.0 configuration naming its underlying lists that one only */
+    if (e == CH_OK && c->und_named && !c->und_list)
+        c->n_und = 1;
+    for (size_t i = 0; e == CH_OK && i < c->n_und; i++)
+        for (size_t k = i + 1; k < c->n_und; k++)
+            if (strcmp(c->und[i].u.name, c->und[k].u.name) == 0)
+                e = cfg_fail(err, cap, "underlyings", "an underlying is listed twice");
     cJSON_Delete(j);
     return e;
+}
+
+/* `underlyings`: each entry starts from defaults (one unit per contract,
+ * band 1..2,000,000 ticks, 4 expiries, vol 0.6, rate 0.03, the global hedge
+ * policy and band); name, tick, strikes and index are required. */
+static bool set_underlyings(ch_server_config *c, const cJSON *v, char *err, size_t cap)
+{
+    char dummy[8];
+    if (err == NULL) {
+        err = dummy;
+        cap = sizeof dummy;
+    }
+    size_t n = 0;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 ||
+        cJSON_GetArraySize(v) > CH_SERVER_MAX_UNDERLYINGS) {
+        cfg_fail(err, cap, "underlyings", "must be an array of 1 to 16 objects");
+        return false;
+    }
+    ch_server_underlying list[CH_SERVER_MAX_UNDERLYINGS];
+    for (const cJSON *o = v->child; o != NULL; o = o->next, n++) {
+        ch_server_underlying *u = &list[n];
+        *u = (ch_server_underlying){
+            .u = {.contract_size = 1.0, .min_price = 1, .max_price = 2000000},
+            .n_expiries = 4,
+            .vol = 0.6,
+            .rate = 0.03,
+            .hedge_kind = -1,
+            .hedge_band = -1};
+        if (!cJSON_IsObject(o)) {
+            cfg_fail(err, cap, "underlyings", "each entry must be an object");
+            return false;
+        }
+        static const char *const required[] = {"name", "tick", "strikes", "index"};
+        for (size_t r = 0; r < 4; r++)
+            if (cJSON_GetObjectItemCaseSensitive(o, required[r]) == NULL) {
+                char what[96];
+                snprintf(what, sizeof what, "entry %zu has no \"%s\"", n + 1, required[r]);
+                cfg_fail(err, cap, "underlyings", what);
+                return false;
+            }
+        for (const cJSON *f = o->child; f != NULL; f = f->next) {
+            const cfg_key *k = NULL;
+            for (size_t i = 0; i < N_UND_KEYS && k == NULL; i++)
+                if (strcmp(k_und_keys[i].name, f->string) == 0)
+                    k = &k_und_keys[i];
+            char what[192], buf[128];
+            if (k == NULL) {
+                snprintf(what, sizeof what, "entry %zu: \"%s\": unknown key", n + 1, f->string);
+                cfg_fail(err, cap, "underlyings", what);
+                return false;
+            }
+            if (!set_key(c, (char *)u, k, f)) {
+                snprintf(what, sizeof what, "entry %zu: \"%s\" %s", n + 1, k->name,
+                         kind_problem(k, buf, sizeof buf));
+                cfg_fail(err, cap, "underlyings", what);
+                return false;
+            }
+        }
+    }
+    memcpy(c->und, list, n * sizeof list[0]);
+    c->n_und = n;
+    c->und_list = true;
+    return true;
 }
 
 /* ---- printing ------------------------------------------------------------------ */
@@ -440,10 +607,28 @@ static void format_tick(const ch_underlying_config *u, char *buf, size_t cap)
         buf[--w] = '\0';
 }
 
-/* One key's value as JSON. */
-static void print_value(FILE *f, const ch_server_config *c, const cfg_key *k)
+static void print_value(FILE *f, const ch_server_config *c, const char *base, const cfg_key *k);
+
+/* The underlyings as a JSON array, every key of each (one line each, or
+ * all on one line). */
+static void print_underlyings(FILE *f, const ch_server_config *c, bool one_line)
 {
-    const char *p = (const char *)c + k->off;
+    fputc('[', f);
+    for (size_t i = 0; i < c->n_und; i++) {
+        fputs(one_line ? (i ? ", {" : "{") : (i ? ",\n    {" : "\n    {"), f);
+        for (size_t k = 0; k < N_UND_KEYS; k++) {
+            fprintf(f, "%s\"%s\": ", k ? ", " : "", k_und_keys[k].name);
+            print_value(f, c, (const char *)&c->und[i], &k_und_keys[k]);
+        }
+        fputc('}', f);
+    }
+    fputs("]", f);
+}
+
+/* One key's value as JSON, at base (the configuration or an underlying). */
+static void print_value(FILE *f, const ch_server_config *c, const char *base, const cfg_key *k)
+{
+    const char *p = base + k->off;
     char buf[64];
     switch (k->kind) {
     case K_NONEMPTY:
@@ -476,14 +661,38 @@ static void print_value(FILE *f, const ch_server_config *c, const cfg_key *k)
         fputs(c->durability == CH_DURABLE_SYNC ? "\"sync\"" : "\"nosync\"", f);
         break;
     case K_TICK:
-        format_tick(&c->underlying, buf, sizeof buf);
+        format_tick((const ch_underlying_config *)p, buf, sizeof buf);
         print_string(f, buf);
         break;
-    case K_STRIKES:
+    case K_STRIKES: {
+        const ch_server_underlying *u = (const ch_server_underlying *)p;
         fputc('[', f);
-        for (size_t i = 0; i < c->n_strikes; i++)
-            fprintf(f, "%s%" PRId64, i ? ", " : "", c->strikes[i]);
+        for (size_t i = 0; i < u->n_strikes; i++)
+            fprintf(f, "%s%" PRId64, i ? ", " : "", u->strikes[i]);
         fputc(']', f);
+        break;
+    }
+    case K_SMILE: {
+        const ch_server_underlying *u = (const ch_server_underlying *)p;
+        size_t n = 0;
+        for (size_t i = 0; i < u->n_strikes; i++)
+            if (u->smile[i] != 0)
+                n = i + 1;
+        fputc('[', f);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i ? ", " : "", f);
+            print_double(f, u->smile[i]);
+        }
+        fputc(']', f);
+        break;
+    }
+    case K_UPOLICY: {
+        int kind = *(const int *)p;
+        print_string(f, kind < 0 ? "default" : ch_hedge_policy_name((ch_hedge_policy_kind)kind));
+        break;
+    }
+    case K_UNDERLYINGS:
+        print_underlyings(f, c, false);
         break;
     case K_POLICY:
         print_string(f, ch_hedge_policy_name(c->hedge.kind));
@@ -499,7 +708,7 @@ void ch_server_config_print(const ch_server_config *c, FILE *f)
     fprintf(f, "{\n");
     for (size_t i = 0; i < N_KEYS; i++) {
         fprintf(f, "  \"%s\": ", k_keys[i].name);
-        print_value(f, c, &k_keys[i]);
+        print_value(f, c, (const char *)c, &k_keys[i]);
         fprintf(f, "%s\n", i + 1 < N_KEYS ? "," : "");
     }
     fprintf(f, "}\n");
@@ -514,7 +723,12 @@ static const char *kind_type(key_kind k)
     case K_TICK:
     case K_POLICY:
     case K_VEGA_MODE:
+    case K_UPOLICY:
         return "string";
+    case K_UNDERLYINGS:
+        return "objects";
+    case K_SMILE:
+        return "numbers";
     case K_BOOL:
     case K_RISK_AWARE:
         return "bool";
@@ -557,9 +771,16 @@ void ch_server_config_doc(FILE *f)
         default:
             break;
         }
-        fprintf(f, " | `");
-        print_value(f, &d, k);
-        fprintf(f, "` | ");
+        if (k->kind == K_UNDERLYINGS) { /* the names: chd --print-config shows each */
+            fprintf(f, " | ");
+            for (size_t u = 0; u < d.n_und; u++)
+                fprintf(f, "%s`%s`", u ? ", " : "", d.und[u].u.name);
+            fprintf(f, " (`chd --print-config` shows every key) | ");
+        } else {
+            fprintf(f, " | `");
+            print_value(f, &d, (const char *)&d, k);
+            fprintf(f, "` | ");
+        }
         for (const char *c = k->doc; *c; c++) /* a bar would end the cell */
             fputs(*c == '|' ? "\\|" : (char[2]){*c, 0}, f);
         fprintf(f, " |\n");

@@ -40,7 +40,14 @@ ch_hedger *chi_hedger(ch_server *s, uint32_t u)
             s->hedge_err = e;
         return NULL;
     }
-    s->hedgers[u] = ch_hedger_create(&s->cfg.hedge, a);
+    ch_hedge_policy pol = chi_hedge_policy_of(s, u);
+    s->hedgers[u] = ch_hedger_create(&pol, a);
+    const ch_underlying_config *uc = ch_instruments_underlying(ch_engine_instruments(s->e), u);
+    if (s->hedgers[u] != NULL && uc != NULL) { /* its perpetual: NAME-PERP */
+        char perp[CH_SYMBOL_MAX];
+        snprintf(perp, sizeof perp, "%s-PERP", uc->name);
+        ch_hedger_set_perp(s->hedgers[u], perp);
+    }
     if (s->hedgers[u] == NULL) {
         a.ops->destroy(a.impl);
         if (s->hedge_err == CH_OK)
@@ -270,18 +277,21 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
     /* one order at a time goes to an external venue: while it is unanswered
      * (a slow or hung venue) the next decision waits, then covers the whole
      * gap in one order; no index yet: nothing to hedge at */
-    if (s->cfg.hedge.kind == CH_HEDGE_OFF || b->last_index <= 0 ||
+    ch_hedge_policy_kind kind = ch_hedger_policy(h)->kind;
+    if (kind == CH_HEDGE_OFF || b->last_index <= 0 ||
         (external && ch_hedger_in_flight_orders(h) > 0))
         return;
+    const ch_server_underlying *su = chi_underlying_config(s, u);
+    if (su == NULL) /* listed by underlying.add: the first underlying's vol and rate */
+        su = &s->cfg.und[0];
     ch_hedge_inputs in = {.now = ch_engine_now(s->e),
                           .net_delta = ch_engine_net_delta(s->e, u),
                           .spot = b->last_index,
-                          .vol = s->cfg.vol,
-                          .rate = s->cfg.rate};
+                          .vol = su->vol,
+                          .rate = su->rate};
     /* Whalley-Wilmott's band: the residual's gamma over its gamma-weighted
      * mean time to expiry (only that policy reads them) */
-    if (s->cfg.hedge.kind == CH_HEDGE_WW &&
-        ch_engine_gamma_horizon(s->e, u, &in.gamma, &in.tau) != CH_OK)
+    if (kind == CH_HEDGE_WW && ch_engine_gamma_horizon(s->e, u, &in.gamma, &in.tau) != CH_OK)
         return;
     double mark = b->last_perp > 0 ? b->last_perp : in.spot;
     uint64_t min_id = s->hedge_next_id > (uint64_t)in.now ? s->hedge_next_id : (uint64_t)in.now;

@@ -632,143 +632,6 @@ static ch_err op_positions(ch_server *s, req_ctx *r)
     return CH_OK;
 }
 
-static ch_err op_risk(ch_server *s, req_ctx *r)
-{
-    uint32_t ui;
-    bool given;
-    ch_err ue = chi_opt_underlying(s, r, &ui, &given);
-    if (ue != CH_OK)
-        return ue;
-    ch_netting_bucket b[512];
-    size_t nb = ch_engine_netting_buckets(s->e, ui, b, 512);
-    cJSON *st = cJSON_AddArrayToObject(r->out, "strikes");
-    for (size_t i = 0; i < nb; i++) {
-        cJSON *o = cJSON_CreateObject();
-        char t[40];
-        ch_proto_format_time(b[i].expiry, t, sizeof t);
-        cJSON_AddStringToObject(o, "expiry", t);
-        cJSON_AddNumberToObject(o, "strike", b[i].strike);
-        cJSON_AddNumberToObject(o, "delta", b[i].residual.delta);
-        cJSON_AddNumberToObject(o, "gamma", b[i].residual.gamma);
-        cJSON_AddNumberToObject(o, "vega", b[i].residual.vega);
-        cJSON_AddNumberToObject(o, "gross_gamma", b[i].gross_gamma);
-        cJSON_AddNumberToObject(o, "netted_gamma", b[i].netted_gamma);
-        cJSON_AddItemToArray(st, o);
-    }
-    ch_risk_totals t;
-    ch_scenario_result sc;
-    ch_err e = ch_engine_risk(s->e, ui, &t, &sc);
-    cJSON *tot = cJSON_AddObjectToObject(r->out, "totals");
-    cJSON_AddNumberToObject(tot, "delta", t.delta);
-    cJSON_AddNumberToObject(tot, "gamma", t.gamma);
-    cJSON_AddNumberToObject(tot, "vega", t.vega);
-    cJSON_AddNumberToObject(tot, "theta", t.theta);
-    cJSON *sa = cJSON_AddArrayToObject(r->out, "scenarios");
-    if (e == CH_OK) {
-        for (size_t k = 0; k < sc.n; k++) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "spot_shock", sc.spot_shock[k]);
-            cJSON_AddStringToObject(o, "vol_shock",
-                                    sc.vol_shock[k] < 0   ? "down"
-                                    : sc.vol_shock[k] > 0 ? "up"
-                                                          : "flat");
-            cJSON_AddNumberToObject(o, "pnl", sc.pnl[k]);
-            cJSON_AddItemToArray(sa, o);
-        }
-        cJSON_AddNumberToObject(r->out, "worst_loss", sc.worst_loss);
-    }
-    ch_netting n;
-    ch_engine_netting(s->e, &n);
-    cJSON *no = cJSON_AddObjectToObject(r->out, "netting");
-    cJSON_AddNumberToObject(no, "gross_delta", n.gross_delta);
-    const ch_hedge_book *hb = ch_engine_hedge_book(s->e, ui);
-    double hedged = hb != NULL ? hb->volume : 0.0;
-    cJSON_AddNumberToObject(no, "hedged_delta", hedged);
-    /* the ratio's baseline: a dealer hedging every customer leg of every fill */
-    cJSON_AddNumberToObject(no, "ratio", ch_netting_ratio(hedged, n.dealer_delta));
-    cJSON_AddNumberToObject(no, "dealer_delta", n.dealer_delta);
-    cJSON_AddStringToObject(no, "baseline", "dealer");
-    cJSON_AddNumberToObject(no, "net_delta", n.net_delta);
-    cJSON_AddNumberToObject(no, "gross_gamma", n.gross_gamma);
-    cJSON_AddNumberToObject(no, "netted_gamma", n.netted_gamma);
-    return CH_OK;
-}
-
-static ch_err op_hedge(ch_server *s, req_ctx *r)
-{
-    uint32_t ui;
-    bool given;
-    ch_err ue = chi_opt_underlying(s, r, &ui, &given);
-    if (ue != CH_OK)
-        return ue;
-    ch_hedger *hg = chi_hedger(s, ui);
-    if (hg == NULL)
-        FAIL(CH_ENOMEM, "out of memory");
-    /* the book is the engine's (replayed from the logged fills, marked and
-     * funded by market updates); the orders in flight are the hedger's */
-    const ch_hedge_book *h = ch_engine_hedge_book(s->e, ui);
-    cJSON_AddStringToObject(r->out, "policy", ch_hedge_policy_name(s->cfg.hedge.kind));
-    cJSON_AddNumberToObject(r->out, "position", h->position);
-    cJSON_AddNumberToObject(r->out, "avg_price", h->avg_price);
-    cJSON_AddNumberToObject(r->out, "fees", h->fees);
-    cJSON_AddNumberToObject(r->out, "slippage", h->slippage);
-    cJSON_AddNumberToObject(r->out, "funding", h->funding);
-    cJSON_AddNumberToObject(r->out, "basis_pnl", h->basis_pnl);
-    cJSON_AddNumberToObject(r->out, "realized", h->realized);
-    cJSON_AddNumberToObject(r->out, "volume", h->volume);
-    /* orders sent and refused are the hedger's (an order is logged when
-     * sent; the engine books fills only) */
-    cJSON_AddNumberToObject(r->out, "orders", (double)ch_hedger_book(hg)->orders);
-    /* where orders go, and what is sent but not yet answered */
-    cJSON_AddStringToObject(r->out, "venue",
-                            s->cfg.hedge_venue[0] != '\0' ? s->cfg.hedge_venue : "sim");
-    cJSON_AddNumberToObject(r->out, "in_flight", ch_hedger_in_flight(hg));
-    cJSON_AddNumberToObject(r->out, "in_flight_orders", (double)ch_hedger_in_flight_orders(hg));
-    cJSON_AddNumberToObject(r->out, "fills", (double)h->fills);
-    cJSON_AddNumberToObject(r->out, "rejects", (double)ch_hedger_book(hg)->rejects);
-    uint32_t infl = 0;
-    uint64_t retries = 0;
-    ch_hedger_status(hg, &infl, &retries);
-    cJSON_AddNumberToObject(r->out, "retries", (double)retries);
-    /* options + parity forwards + this position: what risk-aware netting
-     * prices against */
-    cJSON_AddNumberToObject(r->out, "house_delta", ch_engine_house_delta(s->e, ui));
-    ch_netting n;
-    ch_engine_netting(s->e, &n);
-    cJSON_AddNumberToObject(r->out, "netting_ratio", ch_netting_ratio(h->volume, n.dealer_delta));
-    cJSON_AddNumberToObject(r->out, "cost_per_1m_notional",
-                            n.notional > 0 ? (h->fees + h->slippage - h->funding) / n.notional * 1e6
-                                           : 0.0);
-    /* the option hedges of the vega policy, and the residual vega per expiry */
-    const ch_vega_book *vb = ch_engine_vega_book(s->e, ui);
-    cJSON *v = cJSON_AddObjectToObject(r->out, "vega");
-    cJSON_AddStringToObject(v, "policy", ch_vega_mode_name(s->cfg.vega.mode));
-    cJSON_AddNumberToObject(v, "band", s->cfg.vega.band);
-    cJSON_AddNumberToObject(v, "orders", (double)vb->orders);
-    cJSON_AddNumberToObject(v, "contracts", (double)vb->contracts);
-    cJSON_AddNumberToObject(v, "premium", vb->premium);
-    cJSON_AddNumberToObject(v, "fees", vb->fees);
-    cJSON_AddNumberToObject(v, "spread_cost", vb->spread_cost);
-    cJSON_AddNumberToObject(v, "vega_traded", vb->vega_traded);
-    size_t opt_infl = 0;
-    for (size_t i = 0; i < s->n_opt_flight; i++)
-        opt_infl += s->opt_flight[i].und == ui;
-    cJSON_AddNumberToObject(v, "in_flight_orders", (double)opt_infl);
-    cJSON_AddStringToObject(v, "venue", s->opt_adapter.ops != NULL ? s->cfg.hedge_venue : "sim");
-    ch_vega_exposure x[64];
-    size_t nx = ch_engine_vega_exposures(s->e, ui, x, 64);
-    cJSON *res = cJSON_AddArrayToObject(v, "residual");
-    for (size_t i = 0; i < nx && i < 64; i++) {
-        char t[40];
-        ch_proto_format_time(x[i].expiry, t, sizeof t);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "expiry", t);
-        cJSON_AddNumberToObject(o, "vega", x[i].vega);
-        cJSON_AddItemToArray(res, o);
-    }
-    return CH_OK;
-}
-
 static ch_err op_stats(ch_server *s, req_ctx *r)
 {
     ch_netting n;
@@ -830,9 +693,10 @@ const chi_op_fn chi_handlers[CH_MSG_COUNT] = {
     [CH_MSG_BOOK] = op_book,
     [CH_MSG_QUOTE] = op_quote,
     [CH_MSG_POSITIONS] = op_positions,
-    [CH_MSG_RISK] = op_risk,
-    [CH_MSG_HEDGE] = op_hedge,
+    [CH_MSG_RISK] = chi_op_risk,
+    [CH_MSG_HEDGE] = chi_op_hedge,
     [CH_MSG_STATS] = op_stats,
     [CH_MSG_POOL_TRANCHE_ADD] = chi_op_tranche_add,
+    [CH_MSG_UNDERLYING_ADD] = chi_op_underlying_add,
     [CH_MSG_POOLS] = chi_op_pools,
 };

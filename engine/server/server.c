@@ -39,8 +39,6 @@
 
 #include "server_int.h"
 
-#define DAY (INT64_C(86400) * CH_NS_PER_SEC)
-
 /* ---- the engine thread ------------------------------------------------------ */
 
 /* Receive the next request on @p w's context (no deadline: a context waits
@@ -405,7 +403,9 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
         cJSON_Delete(o);
         s->replay_fills = cJSON_CreateArray();
     }
-    if (c->type == CH_C_SUBMIT && r->err == CH_OK) {
+    if (c->type == CH_C_UNDERLYING) {
+        chi_underlying_replay(s, c, r);
+    } else if (c->type == CH_C_SUBMIT && r->err == CH_OK) {
         chi_order_rested(s, c, r);
     } else if (c->type == CH_C_HEDGE || c->type == CH_C_HEDGE_SENT ||
                c->type == CH_C_HEDGE_REPORT) {
@@ -422,46 +422,17 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
 
 static ch_err seed(ch_server *s)
 {
-    ch_time now = wall_now();
     ch_command c = ch_command_make(CH_C_ADVANCE);
-    c.time = now;
+    c.time = wall_now();
     ch_err e = chi_exec(s, &c, NULL);
-    c = ch_command_make(CH_C_UNDERLYING);
-    c.underlying = s->cfg.underlying;
-    if (e == CH_OK)
-        e = chi_exec(s, &c, NULL);
-    /* weekly Fridays, 08:00 UTC */
-    ch_time midnight = now / DAY * DAY;
-    int64_t dow = (now / DAY + 4) % 7;
-    int64_t to_friday = (5 - dow + 7) % 7;
-    if (to_friday == 0)
-        to_friday = 7;
-    ch_command *m = calloc(1, sizeof *m);
-    if (m == NULL)
-        return CH_ENOMEM;
-    m->type = CH_C_MARKET;
-    m->market.index = s->cfg.index;
-    m->market.rate = s->cfg.rate;
-    m->market.funding_rate = NAN;
-    m->market.perp = NAN;
-    for (int i = 0; i < s->cfg.n_expiries && e == CH_OK; i++) {
-        ch_time ex = midnight + (to_friday + 7 * i) * DAY + 8 * 3600 * CH_NS_PER_SEC;
-        for (size_t k = 0; k < s->cfg.n_strikes && e == CH_OK; k++) {
-            for (int t = 0; t < 2 && e == CH_OK; t++) {
-                ch_symbol sym = {
-                    .kind = t ? CH_PUT : CH_CALL, .expiry = ex, .strike = s->cfg.strikes[k]};
-                memcpy(sym.underlying, s->cfg.underlying.name, CH_UNDERLYING_MAX);
-                c = ch_command_make(CH_C_LIST);
-                ch_symbol_format(&sym, c.symbol, sizeof c.symbol);
-                e = chi_exec(s, &c, NULL);
-            }
-        }
-        m->market.expiry[m->market.n_marks] = ex;
-        m->market.vol[m->market.n_marks++] = s->cfg.vol;
+    for (size_t i = 0; i < s->cfg.n_und && e == CH_OK; i++) {
+        size_t listed;
+        const char *why;
+        e = chi_list_underlying(s, &s->cfg.und[i], &listed, &why);
+        if (e != CH_OK)
+            CH_LOG(CH_LOG_ERROR, "seed_failed", "underlying=%s reason=\"%s\" err=%s",
+                   s->cfg.und[i].u.name, why, ch_errwire(e));
     }
-    if (e == CH_OK)
-        e = chi_exec(s, m, NULL);
-    free(m);
     if (e == CH_OK && s->cfg.lp_cash > 0) {
         c = ch_command_make(CH_C_ACCOUNT_OPEN);
         snprintf(c.name, sizeof c.name, "lp");

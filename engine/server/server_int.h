@@ -47,6 +47,8 @@ typedef struct chi_collect {
     ch_order_id ack;      /* the order's id, from its ACK */
     bool stp, stp_others; /* self-trade prevention cancelled the order / others */
 } chi_collect;
+#define CHI_MAX_UND 64 /* the engine's most underlyings */
+
 struct ch_server {
     ch_server_config cfg;
     ch_engine *e;
@@ -66,6 +68,12 @@ struct ch_server {
     } opt_flight[4];
     size_t n_opt_flight;
     ch_err hedge_err; /* the first adapter that could not be created */
+    /* the hedge policy logged with an underlying's listing (underlyings.c) */
+    struct und_logged {
+        bool set;
+        ch_hedge_policy_kind kind;
+        double band;
+    } und_logged[CHI_MAX_UND];
     nng_socket rep, pub;
     nng_listener req_listener; /* re-created by the ipc watchdog */
     chi_ipc_watch *watch;
@@ -216,6 +224,8 @@ ch_err chi_op_pool_deposit(ch_server *s, req_ctx *r);
 ch_err chi_op_pool_withdraw(ch_server *s, req_ctx *r);
 ch_err chi_op_tranche_add(ch_server *s, req_ctx *r);
 ch_err chi_op_pools(ch_server *s, req_ctx *r);
+ch_err chi_op_risk(ch_server *s, req_ctx *r);  /* ops_risk.c */
+ch_err chi_op_hedge(ch_server *s, req_ctx *r); /* ops_risk.c */
 void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);
 ch_err chi_request_guard(ch_server *s, const chi_origin *from, const char *key, const char **msg);
 ch_err chi_order_guard(ch_server *s, const chi_origin *from, const ch_command *c, const char **msg);
@@ -237,6 +247,14 @@ ch_hedger *chi_hedger(ch_server *s, uint32_t u);
 /** At start, after replay: a hedger per underlying; orders in flight at the
  *  last stop go to the venue again. @return CH_OK or the adapter's error. */
 ch_err chi_hedgers_open(ch_server *s);
+/* ---- underlyings: listing, underlying.add, hedge policy per underlying (underlyings.c) */
+const ch_server_underlying *chi_underlying_config(const ch_server *s, uint32_t u);
+ch_hedge_policy chi_hedge_policy_of(const ch_server *s, uint32_t u);
+void chi_underlying_replay(ch_server *s, const ch_command *c, const ch_command_result *r);
+/** List su (logged commands), whole or not at all; *why says what failed. */
+ch_err chi_list_underlying(ch_server *s, const ch_server_underlying *su, size_t *listed,
+                           const char **why);
+ch_err chi_op_underlying_add(ch_server *s, req_ctx *r);
 void chi_hedgers_close(ch_server *s);
 /** A logged hedge command replayed into its hedger. */
 void chi_hedge_replay(ch_server *s, const ch_command *c);

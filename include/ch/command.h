@@ -52,9 +52,15 @@ typedef enum ch_command_type {
 typedef struct ch_command {
     ch_command_type type;
     ch_underlying_config underlying; /* UNDERLYING */
-    char symbol[CH_SYMBOL_MAX];      /* LIST */
-    ch_time time;                    /* ADVANCE */
-    struct {                         /* MARKET */
+    struct {                         /* UNDERLYING, optional: its hedge policy (chd's, logged
+                                        with the listing; the engine ignores it) */
+        bool set;
+        ch_hedge_policy_kind kind;
+        double band; /* underlying units */
+    } und_hedge;
+    char symbol[CH_SYMBOL_MAX]; /* LIST */
+    ch_time time;               /* ADVANCE */
+    struct {                    /* MARKET */
         uint32_t underlying;
         double index, rate, funding_rate, perp;
         ch_time time;

@@ -218,6 +218,8 @@ typedef struct ch_hedge_order {
     /* an option order of the vega policy (symbol[0] == 0: the perpetual) */
     char symbol[CH_SYMBOL_MAX];
     double vega, index, contract_size; /**< per contract at the mark; the index */
+    char perp[CH_SYMBOL_MAX]; /**< a perpetual order: the perp's symbol (ch_hedger_set_perp;
+                                   "": unnamed, the venue's one perpetual) */
 } ch_hedge_order;
 
 /** What comes back: a fill, or a final rejection. */
@@ -268,6 +270,10 @@ typedef struct ch_hedger ch_hedger;
  */
 CH_API ch_hedger *ch_hedger_create(const ch_hedge_policy *p, ch_hedge_adapter adapter);
 CH_API void ch_hedger_destroy(ch_hedger *h);
+
+/** Name the perpetual this hedger trades (e.g. "ETH-PERP"): every perp order it
+ *  holds or makes from now on carries it to the venue. */
+CH_API void ch_hedger_set_perp(ch_hedger *h, const char *symbol);
 
 /**
  * Decide with @p in (its `position` and `last_trade` are filled in by the

@@ -32,7 +32,21 @@
 extern "C" {
 #endif
 
-#define CH_SERVER_MAX_STRIKES 64
+#define CH_SERVER_MAX_STRIKES     64
+#define CH_SERVER_MAX_UNDERLYINGS 16
+
+/** An underlying a fresh data directory lists (and, by name, the hedge
+ *  policy of an underlying at every start). */
+typedef struct ch_server_underlying {
+    ch_underlying_config u; /**< name, tick, contract size, price band */
+    int n_expiries;         /**< weekly Fridays from the start */
+    size_t n_strikes;
+    int64_t strikes[CH_SERVER_MAX_STRIKES];
+    double smile[CH_SERVER_MAX_STRIKES]; /**< vol per strike (0: `vol`) */
+    double index, vol, rate;
+    int hedge_kind;    /**< a ch_hedge_policy_kind, or -1: the `hedge_policy` key's */
+    double hedge_band; /**< underlying units, or -1: the `hedge_band` key's */
+} ch_server_underlying;
 
 typedef struct ch_server_config {
     char req_url[256];      /**< default tcp://127.0.0.1:7450 */
@@ -69,13 +83,17 @@ typedef struct ch_server_config {
                                        (keys still apply); "" (default): ipc://DATA/admin.sock
                                        (mode 0600); "none": no admin endpoint */
     ch_engine_config engine;
-    /* what a fresh data directory starts with */
-    ch_underlying_config underlying; /**< BTC, tick 0.5, band 0.5..1,000,000 */
-    int n_expiries;                  /**< weekly Fridays from the start: 4 */
-    size_t n_strikes;
-    int64_t strikes[CH_SERVER_MAX_STRIKES]; /**< 80,000..120,000 step 5,000 */
-    double index, vol, rate;                /**< 100,000, 0.6, 0.03 */
-    int64_t lp_cash;                        /**< seed LP capital of the pool, USD: 10M */
+    /* what a fresh data directory starts with: BTC (tick 0.5, band
+     * 0.5..1,000,000, strikes 80,000..120,000 step 5,000, index 100,000,
+     * vol 0.6, rate 0.03, band 5 BTC) and ETH (tick 0.05, strikes
+     * 1,800..2,600 step 100 with the Deribit chain's smile, index 2,222.2,
+     * band 200 ETH); the flat keys (`underlying`, `tick`, ...) set und[0] */
+    ch_server_underlying und[CH_SERVER_MAX_UNDERLYINGS];
+    size_t n_und;
+    bool und_named;  /**< the flat `underlying` key was given (without `underlyings`:
+                          that one underlying only, as before 1.1) */
+    bool und_list;   /**< the `underlyings` key was given */
+    int64_t lp_cash; /**< seed LP capital of the pool, USD: 10M */
     ch_hedge_policy hedge;
     ch_vega_policy vega;          /**< option hedges of the residual vega (off by default) */
     ch_option_venue option_venue; /**< the simulated options venue they go to */

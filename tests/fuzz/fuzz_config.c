@@ -34,11 +34,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     require(c.max_clients >= 1 && c.max_clients <= 65536);
     require(c.conn_rate >= 0 && c.account_rate >= 0 && c.conn_burst >= 1 && c.account_burst >= 1);
     require(c.max_batch >= 1);
-    require(c.n_strikes <= CH_SERVER_MAX_STRIKES && c.n_expiries >= 1 && c.n_expiries <= 52);
-    for (size_t i = 0; i < c.n_strikes; i++)
-        require(c.strikes[i] >= 1);
-    require(c.vol >= 0.01 && c.vol <= 10 && c.index > 0 && c.lp_cash >= 0);
-    require(memchr(c.underlying.name, '\0', sizeof c.underlying.name) != NULL);
-    require(c.underlying.contract_size > 0);
+    require(c.n_und >= 1 && c.n_und <= CH_SERVER_MAX_UNDERLYINGS && c.lp_cash >= 0);
+    for (size_t k = 0; k < c.n_und; k++) {
+        const ch_server_underlying *u = &c.und[k];
+        require(u->n_strikes >= 1 && u->n_strikes <= CH_SERVER_MAX_STRIKES && u->n_expiries >= 1 &&
+                u->n_expiries <= 52);
+        for (size_t i = 0; i < u->n_strikes; i++)
+            require(u->strikes[i] >= 1 && u->smile[i] >= 0 && u->smile[i] <= 10);
+        require(u->vol >= 0.01 && u->vol <= 10 && u->index > 0);
+        require(memchr(u->u.name, '\0', sizeof u->u.name) != NULL && u->u.name[0] != '\0');
+        require(u->u.contract_size > 0);
+        for (size_t j = k + 1; j < c.n_und; j++)
+            require(strcmp(u->u.name, c.und[j].u.name) != 0);
+    }
     return 0;
 }
