@@ -85,8 +85,18 @@ static void fill_sink(void *ctx, const ch_engine_event *ev)
 }
 
 /* orders through the store (optionally the engine too), batch of 1000 */
-static double store_run(const char *dir, ch_durability mode, bool with_engine, double secs,
-                        double *batches_per_s, uint64_t *fills_out)
+/* what chd writes into the client order id index for an order.new: its reply */
+#define COID_REPLY                                                                                 \
+    "{\"order_id\":%" PRIu64 ",\"status\":\"resting\",\"filled\":0,\"remaining\":2,"               \
+    "\"fills\":[],\"seq\":%" PRIu64 "}"
+
+/* the client order id index measured by a run with coids */
+static uint64_t coid_entries, coid_bytes, coid_ids;
+
+/* orders through the store (optionally the engine too, optionally each
+ * submit with a client order id looked up then indexed), batch of 1000 */
+static double store_run(const char *dir, ch_durability mode, bool with_engine, bool coids,
+                        double secs, double *batches_per_s, uint64_t *fills_out)
 {
     wipe(dir);
     ch_engine_config cfg;
@@ -196,6 +206,19 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, d
             if (ch_store_log(st, &c, NULL) != CH_OK)
                 exit(3);
             orders++;
+            if (coids && c.type == CH_C_SUBMIT) {
+                char key[64], reply[200], *old = NULL;
+                snprintf(key, sizeof key,
+                         "%u\x1f"
+                         "cl-%" PRIu64,
+                         c.order.account.v, orders);
+                if (ch_store_get_coid(st, key, &old) != CH_OK || old != NULL)
+                    exit(3); /* every id is new: a miss, as for chd's new orders */
+                snprintf(reply, sizeof reply, COID_REPLY, orders, orders);
+                if (ch_store_put_coid(st, key, reply) != CH_OK)
+                    exit(3);
+                coid_ids++;
+            }
         }
         if (ch_store_commit(st) != CH_OK) {
             fprintf(stderr, "bench_store: commit failed: %s\n", ch_store_error(st));
@@ -209,6 +232,8 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, d
     ch_store_get_stats(st, &ss);
     *fills_out = ss.fills;
     *batches_per_s = (double)batches / el;
+    if (coids)
+        ch_store_coid_stat(st, &coid_entries, &coid_bytes);
     ch_store_close(st);
     ch_engine_destroy(e);
     wipe(dir);
@@ -244,12 +269,13 @@ int main(int argc, char **argv)
     raw(d, false, 1000, secs, &rbc_sync, &rbp_sync);
     raw(d, true, 1000, secs, &rbc_nosync, &rbp_nosync);
     snprintf(d, sizeof d, "%s-store", base);
-    double bps[4];
-    uint64_t fills[4];
-    double s_sync = store_run(d, CH_DURABLE_SYNC, false, secs, &bps[0], &fills[0]);
-    double s_nosync = store_run(d, CH_DURABLE_NOSYNC, false, secs, &bps[1], &fills[1]);
-    double e_sync = store_run(d, CH_DURABLE_SYNC, true, secs, &bps[2], &fills[2]);
-    double e_nosync = store_run(d, CH_DURABLE_NOSYNC, true, secs, &bps[3], &fills[3]);
+    double bps[6];
+    uint64_t fills[6];
+    double s_sync = store_run(d, CH_DURABLE_SYNC, false, false, secs, &bps[0], &fills[0]);
+    double s_nosync = store_run(d, CH_DURABLE_NOSYNC, false, false, secs, &bps[1], &fills[1]);
+    double e_sync = store_run(d, CH_DURABLE_SYNC, true, false, secs, &bps[2], &fills[2]);
+    double e_nosync = store_run(d, CH_DURABLE_NOSYNC, true, false, secs, &bps[3], &fills[3]);
+    double c_nosync = store_run(d, CH_DURABLE_NOSYNC, true, true, secs, &bps[4], &fills[4]);
 
     char machine[300];
     bench_machine(machine, sizeof machine);
@@ -261,12 +287,21 @@ int main(int argc, char **argv)
     printf("| raw LMDB puts/s (1,000 per commit) | %.0f | %.0f |\n", rbp_sync, rbp_nosync);
     printf("| store: orders committed/s (log only) | %.0f | %.0f |\n", s_sync, s_nosync);
     printf("| engine + store: orders applied and committed/s | %.0f | %.0f |\n", e_sync, e_nosync);
+    printf("| engine + store + client order id index (every submit): orders/s | | %.0f |\n",
+           c_nosync);
     printf("| store / raw batched puts | %.2f | %.2f |\n", s_sync / rbp_sync,
            s_nosync / rbp_nosync);
     printf("| sync group commits/s vs raw sync commits/s | %.0f / %.0f = %.2f | |\n", bps[0],
            rc_sync, bps[0] / rc_sync);
     printf("\n(engine + store runs recorded %" PRIu64 " and %" PRIu64 " fills)\n", fills[2],
            fills[3]);
+    double per_id = coid_entries > 0 ? (double)coid_bytes / (double)coid_entries : 0;
+    printf("client order id index: %" PRIu64 " ids, %" PRIu64 " bytes of pages = %.0f bytes per id "
+           "(key ~12 bytes, reply %zu bytes; LMDB's B-tree pages, 4 KiB)\n",
+           coid_entries, coid_bytes, per_id,
+           strlen("{\"order_id\":1000000,\"status\":\"resting\","
+                  "\"filled\":0,\"remaining\":2,\"fills\":[],"
+                  "\"seq\":1000000}"));
     if (json != NULL) {
         FILE *f = bench_json_open(json);
         if (f == NULL)
@@ -277,9 +312,13 @@ int main(int argc, char **argv)
                 "\"raw_batched_puts_per_s\":{\"sync\":%.0f,\"nosync\":%.0f}},"
                 "\"store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
                 "\"engine_store_orders_per_s\":{\"sync\":%.0f,\"nosync\":%.0f},"
-                "\"ratio_store_to_raw_batched\":{\"sync\":%.3f,\"nosync\":%.3f}}\n",
+                "\"ratio_store_to_raw_batched\":{\"sync\":%.3f,\"nosync\":%.3f},"
+                "\"engine_store_coid_orders_per_s\":{\"nosync\":%.0f},"
+                "\"coid_index\":{\"ids\":%" PRIu64 ",\"bytes\":%" PRIu64
+                ",\"bytes_per_id\":%.1f}}\n",
                 machine, secs, rc_sync, rc_nosync, rbp_sync, rbp_nosync, s_sync, s_nosync, e_sync,
-                e_nosync, s_sync / rbp_sync, s_nosync / rbp_nosync);
+                e_nosync, s_sync / rbp_sync, s_nosync / rbp_nosync, c_nosync, coid_entries,
+                coid_bytes, per_id);
         fclose(f);
     }
     return 0;

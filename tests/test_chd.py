@@ -737,6 +737,48 @@ class VegaHedging(Base):
                          venue)
 
 
+class ClientOrderIds(Base):
+    """The client_order_id index lives in the store (issue 19): with a cache of
+    two ids, repeats of older ids are read back from LMDB, in both encodings
+    and after a kill, and still change nothing."""
+    config = {"pool_max_notional": 3e6, "coid_cache": 2}
+
+    def test_old_repeats_from_the_store(self):
+        c = self.c
+        c.account_open("co", 1_000_000)
+        first = {}
+        for i in range(20):  # resting buys far below the market: nothing fills
+            first[i] = c.order_new("co", self.call, "buy", 1, price=1 + i,
+                                   client_order_id=f"id-{i}")
+        before = c.orders("co")
+        self.assertEqual(len(before), 20)
+        for i in (0, 3, 19):
+            again = c.order_new("co", self.call, "buy", 1, price=1 + i,
+                                client_order_id=f"id-{i}")
+            self.assertEqual(again, first[i])
+        self.assertGreater(c.stats()["coid_store_hits"], 0)  # id-0 left the cache long ago
+        # a repeat inside one batch, of an id older than the cache, and a new one
+        res = c.order_batch("co", [
+            {"symbol": self.call, "side": "buy", "qty": 1, "price": 1,
+             "client_order_id": "id-1"},
+            {"symbol": self.call, "side": "buy", "qty": 1, "price": 30,
+             "client_order_id": "new-1"},
+            {"symbol": self.call, "side": "buy", "qty": 1, "price": 30,
+             "client_order_id": "new-1"}])
+        self.assertEqual(res[0]["order_id"], first[1]["order_id"])
+        self.assertEqual(res[1]["order_id"], res[2]["order_id"])
+        self.assertEqual(len(c.orders("co")), 21)
+        # after a kill the cache is empty: every repeat comes from the store
+        c.close()
+        self.d.stop(signal.SIGKILL)
+        self.d.start()
+        type(self).c = c = self.d.client()
+        for i in (0, 10, 19):
+            self.assertEqual(c.order_new("co", self.call, "buy", 1, price=1 + i,
+                                         client_order_id=f"id-{i}"), first[i])
+        self.assertEqual(len(c.orders("co")), 21)
+
+
 class Limits(Base):
     """Every bound refuses with its own error and changes nothing."""
     transport = "tcp"

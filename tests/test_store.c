@@ -582,6 +582,115 @@ START_TEST(keys_are_stored_with_their_batch)
 }
 END_TEST
 
+/* The client order id index: an id is found in its own batch and after its
+ * commit, across a reopen; the first reply stays; a discarded batch leaves
+ * none; thousands in one batch (the batch's hash grows) all come back. */
+static void expect_coid(ch_store *st, const char *key, const char *want)
+{
+    char *got = NULL;
+    ck_assert_int_eq(ch_store_get_coid(st, key, &got), CH_OK);
+    if (want == NULL) {
+        ck_assert_ptr_null(got);
+    } else {
+        ck_assert_ptr_nonnull(got);
+        ck_assert_str_eq(got, want);
+    }
+    free(got);
+}
+
+START_TEST(coids_are_indexed_with_their_batch)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC};
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert(!ch_store_coid_backfill(st)); /* a new store has no log to index */
+    ck_assert_int_eq(ch_store_put_coid(st, "", "{}"), CH_EINVAL);
+    expect_coid(st,
+                "3\x1f"
+                "a",
+                NULL);
+    ck_assert_int_eq(ch_store_put_coid(st,
+                                       "3\x1f"
+                                       "a",
+                                       "{\"order_id\":1}"),
+                     CH_OK);
+    ck_assert_int_eq(ch_store_put_coid(st,
+                                       "3\x1f"
+                                       "a",
+                                       "{\"order_id\":2}"),
+                     CH_OK);
+    expect_coid(st,
+                "3\x1f"
+                "a",
+                "{\"order_id\":1}"); /* in the batch, the first */
+    expect_coid(st,
+                "4\x1f"
+                "a",
+                NULL); /* another account's */
+    ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    expect_coid(st,
+                "3\x1f"
+                "a",
+                "{\"order_id\":1}");
+    ck_assert_int_eq(ch_store_put_coid(st,
+                                       "3\x1f"
+                                       "a",
+                                       "{\"order_id\":3}"),
+                     CH_OK);
+    ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    expect_coid(st,
+                "3\x1f"
+                "a",
+                "{\"order_id\":1}"); /* committed: the first stays */
+    ck_assert_int_eq(ch_store_put_coid(st,
+                                       "3\x1f"
+                                       "b",
+                                       "{}"),
+                     CH_OK);
+    ch_store_discard(st);
+    expect_coid(st,
+                "3\x1f"
+                "b",
+                NULL);
+    char key[32], val[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key,
+                 "5\x1f"
+                 "k%d",
+                 i);
+        snprintf(val, sizeof val, "{\"n\":%d}", i);
+        ck_assert_int_eq(ch_store_put_coid(st, key, val), CH_OK);
+    }
+    for (int i = 0; i < 5000; i += 7) {
+        snprintf(key, sizeof key,
+                 "5\x1f"
+                 "k%d",
+                 i);
+        snprintf(val, sizeof val, "{\"n\":%d}", i);
+        expect_coid(st, key, val);
+    }
+    ck_assert_int_eq(ch_store_commit(st), CH_OK);
+    ch_store_close(st);
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    expect_coid(st,
+                "3\x1f"
+                "a",
+                "{\"order_id\":1}");
+    expect_coid(st,
+                "5\x1f"
+                "k4999",
+                "{\"n\":4999}");
+    uint64_t n, bytes;
+    ck_assert_int_eq(ch_store_coid_stat(st, &n, &bytes), CH_OK);
+    ck_assert_uint_eq(n, 5001);
+    ck_assert_uint_gt(bytes, 5001 * 8);
+    ch_store_close(st);
+    rm_dir();
+}
+END_TEST
+
 /* A map that may not grow: the batch that does not fit halts the store;
  * every batch committed before it is intact after a reopen. */
 START_TEST(map_at_its_maximum_halts)
@@ -687,6 +796,7 @@ int main(void)
     tcase_add_test(tc, full_map_grows);
     tcase_add_test(tc, failed_commit_halts);
     tcase_add_test(tc, keys_are_stored_with_their_batch);
+    tcase_add_test(tc, coids_are_indexed_with_their_batch);
     tcase_add_test(tc, map_at_its_maximum_halts);
     tcase_add_test(tc, one_writer_per_folder);
     suite_add_tcase(s, tc);

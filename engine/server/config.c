@@ -29,6 +29,7 @@ void ch_server_defaults(ch_server_config *c)
     c->max_request = (size_t)1 << 20;
     c->contexts = 64;
     c->max_batch = 5000;
+    c->coid_cache = 65536;
     c->max_clients = 1024;
     c->conn_rate = 20000;
     c->conn_burst = 40000;
@@ -141,6 +142,9 @@ static const cfg_key k_keys[] = {
     {"max_request", K_SIZE, F(max_request), 1024, 64 << 20, false, "bytes of one request"},
     {"contexts", K_INT, F(contexts), 1, 4096, false, "REP contexts in flight"},
     {"max_batch", K_SIZE, F(max_batch), 1, CH_BIN_MAX_ORDERS, false, "orders in one order.batch"},
+    {"coid_cache", K_SIZE, F(coid_cache), 2, 1e8, false,
+     "client order ids kept in memory (the index of every id is in the store; older repeats "
+     "are read from it)"},
     {"max_clients", K_U32, F(max_clients), 1, 65536, false,
      "connections served; more are answered UNAVAILABLE, beyond twice as many closed"},
     {"conn_rate", K_DBL, F(conn_rate), 0, 1e9, false, "requests/s per connection (0: no limit)"},

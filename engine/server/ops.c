@@ -366,9 +366,9 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
     char key[CH_CLIENT_ORDER_ID_MAX + 16];
     if (c.client_order_id[0] != '\0') {
         chi_coid_key(key, sizeof key, c.order.account, c.client_order_id);
-        struct coid *sl = chi_coid_slot(s, key);
-        if (sl != NULL && sl->key != NULL) { /* a repeat: the original result */
-            for (const cJSON *f = sl->result->child; f != NULL; f = f->next)
+        const cJSON *first = chi_coid_find(s, key);
+        if (first != NULL) { /* a repeat: the original result */
+            for (const cJSON *f = first->child; f != NULL; f = f->next)
                 cJSON_AddItemToObject(r->out, f->string, cJSON_Duplicate(f, 1));
             return CH_OK;
         }
@@ -395,7 +395,7 @@ static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bo
     chi_order_result_json(s, &res.order, r->out);
     cJSON_AddItemToObject(r->out, "fills", fills);
     if (c.client_order_id[0] != '\0')
-        chi_coid_put(s, key, r->out);
+        chi_coid_put(s, key, r->out, true);
     return CH_OK;
 }
 
@@ -641,6 +641,7 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "requests", (double)s->requests);
     cJSON_AddNumberToObject(r->out, "errors", (double)s->errors);
     cJSON_AddNumberToObject(r->out, "orders", (double)s->orders);
+    cJSON_AddNumberToObject(r->out, "coid_store_hits", (double)s->coid_store_hits);
     cJSON *f = cJSON_AddObjectToObject(r->out, "fills");
     for (int k = 0; k < 3; k++)
         cJSON_AddNumberToObject(f, chi_source_names[k], (double)n.fills[k]);

@@ -392,14 +392,19 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
 {
     (void)seq;
     ch_server *s = ctx;
-    if (c->type == CH_C_SUBMIT && c->client_order_id[0] != '\0' && r->err == CH_OK) {
-        /* rebuild the reply fields of an order with a client order id */
+    if (c->type == CH_C_SUBMIT && c->client_order_id[0] != '\0' && r->err == CH_OK &&
+        ch_store_coid_backfill(s->st)) {
+        /* a store from before the client order id index: its ids go into
+         * the index once (committed after the replay) */
         cJSON *o = cJSON_CreateObject();
         chi_order_result_json(s, &r->order, o);
         cJSON_AddItemToObject(o, "fills", s->replay_fills);
         char key[CH_CLIENT_ORDER_ID_MAX + 16];
         chi_coid_key(key, sizeof key, c->order.account, c->client_order_id);
-        chi_coid_put(s, key, o);
+        char *text = cJSON_PrintUnformatted(o);
+        if (text == NULL || ch_store_put_coid(s->st, key, text) != CH_OK)
+            s->coid_backfill_failed = true;
+        free(text);
         cJSON_Delete(o);
         s->replay_fills = cJSON_CreateArray();
     }
@@ -592,6 +597,15 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
                  ch_strerror(e));
         return fail_start(s);
     }
+    if (ch_store_coid_backfill(s->st)) { /* the replay indexed an older store's ids */
+        if (s->coid_backfill_failed || ch_store_commit(s->st) != CH_OK) {
+            snprintf(err, cap, "store: indexing the client order ids of the log failed");
+            return fail_start(s);
+        }
+        uint64_t ids, bytes;
+        ch_store_coid_stat(s->st, &ids, &bytes);
+        CH_LOG(CH_LOG_INFO, "coid_index_built", "ids=%" PRIu64 " bytes=%" PRIu64, ids, bytes);
+    }
     if (n == 0 && (e = seed(s)) != CH_OK) {
         snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
         return fail_start(s);
@@ -755,7 +769,6 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
     nng_close(s->pub);
     ch_engine_destroy(s->e);
     chi_coids_clear(s);
-    free(s->coids);
     for (size_t i = 0; i < s->n_pubs; i++)
         free(s->pubs[i]);
     free(s->pubs);

@@ -94,12 +94,17 @@ struct ch_server {
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
     ch_time last_advance;
-    /* client order ids: open addressing, key "account\x1fcoid" -> reply fields */
-    struct coid {
-        char *key;
-        cJSON *result;
-    } * coids;
-    size_t n_coids, cap_coids;
+    /* client order ids (coids.c): the store's index, and a bounded cache of
+     * two generations, key "account\x1fcoid" -> reply fields */
+    struct coid_gen {
+        struct coid {
+            char *key;
+            cJSON *result;
+        } * t;
+        size_t n, cap;
+    } coid_cur, coid_old;
+    uint64_t coid_store_hits;  /* repeats answered from the store (older than the cache) */
+    bool coid_backfill_failed; /* a replay could not index an old store's ids */
     /* replay: fills of the command being replayed */
     cJSON *replay_fills;
     /* binary batches: decoded orders, and room for one order's binary fills */
@@ -207,8 +212,12 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev);
 ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r);
 /** The same, the command's fills and order events collected into @p k. */
 ch_err chi_exec_collect(ch_server *s, const ch_command *c, ch_command_result *r, chi_collect *k);
-struct coid *chi_coid_slot(ch_server *s, const char *key);
-void chi_coid_put(ch_server *s, const char *key, const cJSON *result);
+/* ---- client order ids (coids.c) */
+/** The reply remembered under key (the cache, then the store), or NULL;
+ *  borrowed until the next chi_coid_put. */
+const cJSON *chi_coid_find(ch_server *s, const char *key);
+/** Remember result under key in the cache and, if log, in the batch's index. */
+void chi_coid_put(ch_server *s, const char *key, const cJSON *result, bool log);
 void chi_coid_key(char *out, size_t cap, ch_account_id a, const char *coid);
 /** Forget every client order id (the table keeps its size). */
 void chi_coids_clear(ch_server *s);

@@ -132,13 +132,13 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
                                     .qty = o->qty};
         memcpy(c.client_order_id, o->client_order_id, sizeof c.client_order_id);
         char key[CH_CLIENT_ORDER_ID_MAX + 16];
-        struct coid *sl = NULL;
+        const cJSON *first = NULL;
         if (c.client_order_id[0] != '\0') {
             chi_coid_key(key, sizeof key, acct, c.client_order_id);
-            sl = chi_coid_slot(s, key);
+            first = chi_coid_find(s, key);
         }
-        if (sl != NULL && sl->key != NULL) { /* a repeat: the original result */
-            bin_from_json(s, c.order.instr, sl->result, &r);
+        if (first != NULL) { /* a repeat: the original result */
+            bin_from_json(s, c.order.instr, first, &r);
             ch_bin_reply_add(&w, &r);
             continue;
         }
@@ -173,7 +173,7 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
                 cJSON *o2 = cJSON_CreateObject();
                 chi_order_result_json(s, &res.order, o2);
                 cJSON_AddItemToObject(o2, "fills", jf);
-                chi_coid_put(s, key, o2);
+                chi_coid_put(s, key, o2, true);
                 cJSON_Delete(o2);
             }
         }

@@ -35,6 +35,7 @@
 #define KIND_CMD  1
 #define KIND_FILL 2
 #define KIND_KEY  3 /* data: the account name (key bytes long), then the digest */
+#define KIND_COID 4 /* data: the client order id's key (key bytes long), then the reply */
 
 typedef struct rec {
     uint8_t kind;
@@ -44,8 +45,10 @@ typedef struct rec {
 
 struct ch_store {
     MDB_env *env;
-    MDB_dbi meta, cmd, fill, key;
-    bool no_key_db; /* a read-only open of a store older than the key database */
+    MDB_dbi meta, cmd, fill, key, coid;
+    bool no_key_db;  /* a read-only open of a store older than the key database */
+    bool no_coid_db; /* ... older than the client order id index */
+    bool coid_new;   /* the client order id index was created by this open */
     ch_durability durability;
     size_t map_size, map_max;
     uint64_t last_seq;
@@ -53,6 +56,13 @@ struct ch_store {
     size_t buf_n, buf_cap;
     rec *recs;
     size_t n_recs, cap_recs;
+    /* the batch's client order ids by hash (slot: generation, record + 1),
+     * emptied by moving to the next generation at commit or discard */
+    struct coid_slot {
+        uint32_t gen, rec;
+    } * coid_t;
+    size_t coid_cap, coid_n;
+    uint32_t coid_gen;
     uint64_t pending_cmds;
     bool halted, inject_fail;
     char error[256];
@@ -202,6 +212,20 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
         }
         st->no_key_db = true;
     }
+    /* "coid" came later still: a store that lacks it gets it, filled by the
+     * first replay (ch_store_coid_backfill) */
+    if ((rc = mdb_dbi_open(txn, "coid", 0, &st->coid)) == MDB_NOTFOUND) {
+        if (adopt) {
+            st->no_coid_db = true;
+        } else {
+            st->coid_new = true;
+            rc = mdb_dbi_open(txn, "coid", MDB_CREATE, &st->coid);
+        }
+    }
+    if (rc != 0 && !(adopt && rc == MDB_NOTFOUND)) {
+        mdb_txn_abort(txn);
+        return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
+    }
     uint8_t cbuf[1024];
     size_t clen = ch_config_encode(engine_cfg, cbuf, sizeof cbuf);
     MDB_val v;
@@ -276,6 +300,7 @@ void ch_store_close(ch_store *st)
     chi_dirlock_release(st->lock_fd);
     free(st->buf);
     free(st->recs);
+    free(st->coid_t);
     free(st);
 }
 
@@ -404,6 +429,140 @@ ch_err ch_store_put_key(ch_store *st, const char *account, const uint8_t digest[
     return add_rec(st, KIND_KEY, n, b, n + CH_SHA256_LEN);
 }
 
+static uint64_t coid_hash(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+/* The batch's slot of key: its record's, or the empty one it would take (coid_cap > 0). */
+static struct coid_slot *coid_slot_of(ch_store *st, const char *key, size_t kn)
+{
+    size_t m = st->coid_cap - 1;
+    for (size_t i = coid_hash(key, kn) & m;; i = (i + 1) & m) {
+        struct coid_slot *sl = &st->coid_t[i];
+        if (sl->gen != st->coid_gen)
+            return sl;
+        const rec *r = &st->recs[sl->rec - 1];
+        if (r->key == kn && memcmp(st->buf + r->off, key, kn) == 0)
+            return sl;
+    }
+}
+
+/* Room for one more id in the batch's hash. */
+static ch_err coid_reserve(ch_store *st)
+{
+    if ((st->coid_n + 1) * 2 <= st->coid_cap)
+        return CH_OK;
+    size_t nc = st->coid_cap ? st->coid_cap * 2 : 1024;
+    struct coid_slot *old = st->coid_t, *nt = ch_calloc(nc, sizeof *nt);
+    if (nt == NULL)
+        return CH_ENOMEM;
+    size_t oc = st->coid_cap;
+    uint32_t gen = st->coid_gen ? st->coid_gen : 1;
+    st->coid_t = nt;
+    st->coid_cap = nc;
+    st->coid_gen = gen;
+    for (size_t i = 0; i < oc; i++)
+        if (old[i].gen == gen) {
+            const rec *r = &st->recs[old[i].rec - 1];
+            *coid_slot_of(st, (const char *)st->buf + r->off, r->key) = old[i];
+        }
+    free(old);
+    return CH_OK;
+}
+
+ch_err ch_store_put_coid(ch_store *st, const char *key, const char *reply)
+{
+    if (st->halted)
+        return CH_EUNAVAILABLE;
+    size_t kn = strlen(key), rn = strlen(reply);
+    if (kn == 0 || kn > 511) /* LMDB's key limit */
+        return CH_EINVAL;
+    if (coid_reserve(st) != CH_OK)
+        return CH_ENOMEM;
+    struct coid_slot *sl = coid_slot_of(st, key, kn);
+    if (sl->gen == st->coid_gen)
+        return CH_OK; /* already in this batch: the first reply stays */
+    char *b = ch_malloc(kn + rn);
+    if (b == NULL)
+        return CH_ENOMEM;
+    memcpy(b, key, kn);
+    memcpy(b + kn, reply, rn);
+    ch_err e = add_rec(st, KIND_COID, kn, (const uint8_t *)b, kn + rn);
+    free(b);
+    if (e == CH_OK) {
+        /* add_rec may have moved buf, not the hash: the slot is still key's */
+        *sl = (struct coid_slot){st->coid_gen, (uint32_t)st->n_recs};
+        st->coid_n++;
+    }
+    return e;
+}
+
+ch_err ch_store_get_coid(ch_store *st, const char *key, char **reply)
+{
+    *reply = NULL;
+    size_t kn = strlen(key);
+    if (st->coid_n > 0) { /* the batch not yet committed */
+        const struct coid_slot *sl = coid_slot_of(st, key, kn);
+        if (sl->gen == st->coid_gen) {
+            const rec *r = &st->recs[sl->rec - 1];
+            *reply = ch_malloc(r->len - kn + 1);
+            if (*reply == NULL)
+                return CH_ENOMEM;
+            memcpy(*reply, st->buf + r->off + kn, r->len - kn);
+            (*reply)[r->len - kn] = '\0';
+            return CH_OK;
+        }
+    }
+    if (st->no_coid_db)
+        return CH_OK;
+    MDB_txn *txn;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CH_EIO;
+    MDB_val k = {kn, (void *)(uintptr_t)key}, v;
+    int rc = mdb_get(txn, st->coid, &k, &v);
+    ch_err e = CH_OK;
+    if (rc == 0) {
+        *reply = ch_malloc(v.mv_size + 1);
+        if (*reply == NULL) {
+            e = CH_ENOMEM;
+        } else {
+            memcpy(*reply, v.mv_data, v.mv_size);
+            (*reply)[v.mv_size] = '\0';
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        e = CH_EIO;
+    }
+    mdb_txn_abort(txn);
+    return e;
+}
+
+bool ch_store_coid_backfill(const ch_store *st)
+{
+    return st->coid_new && st->last_seq > 0;
+}
+
+ch_err ch_store_coid_stat(ch_store *st, uint64_t *entries, uint64_t *bytes)
+{
+    *entries = *bytes = 0;
+    if (st->no_coid_db)
+        return CH_OK;
+    MDB_txn *txn;
+    MDB_stat ms;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CH_EIO;
+    int rc = mdb_stat(txn, st->coid, &ms);
+    mdb_txn_abort(txn);
+    if (rc != 0)
+        return CH_EIO;
+    *entries = ms.ms_entries;
+    *bytes = (uint64_t)ms.ms_psize * (ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages);
+    return CH_OK;
+}
+
 /* Called for each record of a database in key order; false: damaged, stop. */
 typedef bool (*rec_fn)(void *ctx, const MDB_val *k, const MDB_val *v);
 
@@ -465,6 +624,12 @@ void ch_store_discard(ch_store *st)
     st->buf_n = 0;
     st->n_recs = 0;
     st->pending_cmds = 0;
+    st->coid_n = 0;
+    if (++st->coid_gen == 0) { /* wrapped: old stamps could look current */
+        if (st->coid_t != NULL)
+            memset(st->coid_t, 0, st->coid_cap * sizeof *st->coid_t);
+        st->coid_gen = 1;
+    }
 }
 
 static ch_err halt(ch_store *st, const char *what, int rc)
@@ -484,10 +649,14 @@ static int write_batch(ch_store *st)
         return rc;
     for (size_t i = 0; i < st->n_recs && rc == 0; i++) {
         const rec *r = &st->recs[i];
-        if (r->kind == KIND_KEY) {
+        if (r->kind == KIND_KEY || r->kind == KIND_COID) {
             MDB_val k = {r->key, st->buf + r->off};
-            MDB_val v = {CH_SHA256_LEN, st->buf + r->off + r->key};
-            rc = mdb_put(txn, st->key, &k, &v, 0);
+            MDB_val v = {r->len - r->key, st->buf + r->off + r->key};
+            if (r->kind == KIND_KEY) {
+                rc = mdb_put(txn, st->key, &k, &v, 0);
+            } else if ((rc = mdb_put(txn, st->coid, &k, &v, MDB_NOOVERWRITE)) == MDB_KEYEXIST) {
+                rc = 0; /* the first reply for an id stays */
+            }
             continue;
         }
         uint8_t key[8];
@@ -545,6 +714,7 @@ ch_err ch_store_commit(ch_store *st)
     for (size_t i = 0; i < st->n_recs; i++)
         st->stats.fills += st->recs[i].kind == KIND_FILL;
     st->last_seq += st->pending_cmds;
+    st->coid_new = false; /* written with this batch (a backfill, or ids from now on) */
     ch_store_discard(st);
     return CH_OK;
 }

@@ -61,6 +61,8 @@ typedef struct ch_server_config {
     size_t max_request;  /**< bytes, default 1 MiB */
     int contexts;        /**< REP contexts in flight, default 64 */
     size_t max_batch;    /**< orders in one order.batch, default 5000 */
+    size_t coid_cache;   /**< client order ids cached in memory, default 65,536 (the
+                              index itself is in the store) */
     /* bounds (README, Security): each refusal is an error reply, never a crash */
     uint32_t max_clients;     /**< connections served, default 1024; more are answered
                                    UNAVAILABLE, beyond twice as many they are closed */

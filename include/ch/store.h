@@ -148,6 +148,26 @@ CH_API ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void 
 CH_API ch_err ch_store_put_key(ch_store *st, const char *account,
                                const uint8_t digest[CH_SHA256_LEN]);
 
+/**
+ * The client order id index: @p reply (the order's reply, as JSON text) under
+ * @p key (the account and the id, 1..511 bytes), buffered for the current
+ * batch and written with it, so a repeat is recognised however old it is.
+ * The first reply for a key is the one a repeat gets (chd looks it up before
+ * it writes). @return CH_OK; CH_EUNAVAILABLE; CH_EINVAL; CH_ENOMEM.
+ */
+CH_API ch_err ch_store_put_coid(ch_store *st, const char *key, const char *reply);
+
+/** The reply under @p key, committed or in the current batch: *reply
+ *  malloc'ed (free()), or NULL if none. @return CH_OK or CH_EIO / CH_ENOMEM. */
+CH_API ch_err ch_store_get_coid(ch_store *st, const char *key, char **reply);
+
+/** True when this open created the index on a store that has a log: the
+ *  replay should write every client order id of the log into it. */
+CH_API bool ch_store_coid_backfill(const ch_store *st);
+
+/** Entries and bytes (pages x page size) of the client order id index. */
+CH_API ch_err ch_store_coid_stat(ch_store *st, uint64_t *entries, uint64_t *bytes);
+
 /** Called with each stored key digest: @p account and @p digest are borrowed for the call. */
 typedef void (*ch_store_key_fn)(void *ctx, const char *account, const uint8_t *digest);
 
