@@ -10,6 +10,7 @@
 #define CH_TESTS_FIXTURES_H
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ch/command.h"
@@ -65,28 +66,69 @@ static inline ch_err ch_test_mark(ch_engine *e, double index, ch_time expiry, do
     return ch_engine_market(e, &mu);
 }
 
-/* A fresh engine of @p cfg with the @p n commands of @p log applied through
- * their encoding, as a restart replays the command log; each result in
- * @p errs (may be NULL). NULL if a command does not encode and decode back,
- * or the engine cannot be created. */
-static inline ch_engine *ch_test_replay(const ch_engine_config *cfg, const ch_command *log,
-                                        size_t n, ch_err *errs)
+/* Apply the @p n commands of @p log to @p e through their encoding, as a
+ * restart replays the command log; each result in @p errs (may be NULL).
+ * false if a command does not encode and decode back. */
+static inline bool ch_test_apply(ch_engine *e, const ch_command *log, size_t n, ch_err *errs)
 {
-    ch_engine *e = ch_engine_create(cfg);
-    for (size_t i = 0; e != NULL && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         uint8_t buf[16384];
         size_t len = ch_command_encode(&log[i], buf, sizeof buf);
         ch_command c;
         ch_command_result r;
-        if (len == 0 || ch_command_decode(buf, len, &c) != CH_OK) {
-            ch_engine_destroy(e);
-            return NULL;
-        }
+        if (len == 0 || ch_command_decode(buf, len, &c) != CH_OK)
+            return false;
         ch_err err = ch_command_apply(e, &c, &r);
         if (errs != NULL)
             errs[i] = err;
     }
+    return true;
+}
+
+/* A fresh engine of @p cfg with the @p n commands of @p log applied
+ * (ch_test_apply). NULL if a command does not encode and decode back, or
+ * the engine cannot be created. */
+static inline ch_engine *ch_test_replay(const ch_engine_config *cfg, const ch_command *log,
+                                        size_t n, ch_err *errs)
+{
+    ch_engine *e = ch_engine_create(cfg);
+    if (e != NULL && !ch_test_apply(e, log, n, errs)) {
+        ch_engine_destroy(e);
+        return NULL;
+    }
     return e;
+}
+
+/* Snapshots taken at cuts through @p log (about 16, the first and last
+ * included), each restored into a fresh engine that then applies the rest
+ * of the log, end byte for byte in the snapshot of the full replay: what a
+ * restart from any snapshot gives is what a full replay gives. */
+static inline bool ch_test_snapshot_cuts(const ch_engine_config *cfg, const ch_command *log,
+                                         size_t n)
+{
+    ch_engine *full = ch_test_replay(cfg, log, n, NULL);
+    uint8_t *want = NULL;
+    size_t wlen = 0;
+    bool ok = full != NULL && ch_engine_snapshot(full, &want, &wlen) == CH_OK;
+    size_t step = n / 16 > 0 ? n / 16 : 1;
+    for (size_t k = 0; ok && k <= n; k = k < n && k + step > n ? n : k + step) {
+        ch_engine *head = ch_test_replay(cfg, log, k, NULL), *b = ch_engine_create(cfg);
+        uint8_t *s = NULL, *got = NULL;
+        size_t len = 0, glen = 0;
+        ok = head != NULL && b != NULL && ch_engine_snapshot(head, &s, &len) == CH_OK &&
+             ch_engine_restore(b, s, len) == CH_OK && ch_test_apply(b, log + k, n - k, NULL) &&
+             ch_engine_snapshot(b, &got, &glen) == CH_OK && glen == wlen &&
+             memcmp(got, want, wlen) == 0;
+        free(s);
+        free(got);
+        ch_engine_destroy(head);
+        ch_engine_destroy(b);
+        if (k == n)
+            break;
+    }
+    free(want);
+    ch_engine_destroy(full);
+    return ok;
 }
 
 /* Two fills equal field by field (memcmp would compare padding too). */

@@ -429,6 +429,8 @@ START_TEST(tranches_replay_from_the_log)
     }
     ck_assert_int_eq(ch_engine_tranche_shares(e2, lp3, b), ch_engine_tranche_shares(eng, lp3, b));
     ch_engine_destroy(e2);
+    /* and from a snapshot at any point of that log */
+    ck_assert(ch_test_snapshot_cuts(&cfg, g_log, g_n));
     stop();
 }
 END_TEST

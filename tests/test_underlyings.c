@@ -16,6 +16,7 @@
 #define USD(x) ((int64_t)((x)*CH_CASH_SCALE))
 
 static ch_engine *eng;
+static ch_engine_config cfg;
 static ch_time exp1;
 static ch_instr_id BC, BP, EC, EP; /* BTC 100000 call/put, ETH 3500 call/put */
 
@@ -47,7 +48,7 @@ static void mark(uint32_t u, double index, double vol)
 
 static void setup(void)
 {
-    ch_engine_config cfg = ch_test_engine_config(64, 64, 4096, 4096);
+    cfg = ch_test_engine_config(64, 64, 4096, 4096);
     cfg.pool.enabled = false; /* book and parity fills only: the accounts' own */
     eng = ch_engine_create(&cfg);
     ck_assert_ptr_nonnull(eng);
@@ -208,6 +209,54 @@ START_TEST(hedge_books_are_per_underlying)
 }
 END_TEST
 
+/* Both engines' snapshots, byte for byte. */
+static void same_snapshot(const ch_engine *a, const ch_engine *b)
+{
+    uint8_t *x, *y;
+    size_t nx, ny;
+    ck_assert_int_eq(ch_engine_snapshot(a, &x, &nx), CH_OK);
+    ck_assert_int_eq(ch_engine_snapshot(b, &y, &ny), CH_OK);
+    ck_assert_uint_eq(nx, ny);
+    ck_assert_mem_eq(x, y, nx);
+    free(x);
+    free(y);
+}
+
+/* A snapshot holds both underlyings (positions, margin blocks, hedge books,
+ * resting orders): the restored engine is the same, and stays the same
+ * through the same trades and hedges in both. */
+START_TEST(a_snapshot_holds_every_underlying)
+{
+    ch_account_id a = open_acct("a", 1e7), b = open_acct("b", 1e7);
+    trade(a, b, BC, 5000, 2);
+    trade(b, a, EC, 1000, 3);
+    ck_assert_int_eq(order(a, EP, CH_BUY, 100, 4, CH_TIF_GTC), CH_OK);
+    ch_hedge_exec x = {.qty = -3, .price = 3500, .fee = 1};
+    ck_assert_int_eq(ch_engine_hedge_fill(eng, 1, &x), CH_OK);
+    uint8_t *s;
+    size_t n;
+    ck_assert_int_eq(ch_engine_snapshot(eng, &s, &n), CH_OK);
+    ch_engine *e2 = ch_engine_create(&cfg);
+    ck_assert_int_eq(ch_engine_restore(e2, s, n), CH_OK);
+    free(s);
+    ck_assert_int_eq(ch_engine_check(e2), CH_OK);
+    same_snapshot(eng, e2);
+    ch_engine *mine = eng;
+    for (int k = 0; k < 2; k++) { /* the same steps on each */
+        eng = k == 0 ? mine : e2;
+        trade(b, a, BP, 4000, 1);
+        trade(a, b, EP, 200, 2);
+        ch_hedge_exec y = {.qty = 1.5, .price = 100100, .fee = 2};
+        ck_assert_int_eq(ch_engine_hedge_fill(eng, 0, &y), CH_OK);
+        mark(1, 3600, 0.72);
+    }
+    eng = mine;
+    same_snapshot(eng, e2);
+    ck_assert_double_eq(ch_engine_hedge_book(e2, 1)->position, -3);
+    ch_engine_destroy(e2);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("underlyings");
@@ -217,6 +266,7 @@ int main(void)
     tcase_add_test(tc, margin_check_counts_the_other_underlying);
     tcase_add_test(tc, netting_stays_within_an_underlying);
     tcase_add_test(tc, hedge_books_are_per_underlying);
+    tcase_add_test(tc, a_snapshot_holds_every_underlying);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

@@ -216,6 +216,7 @@ START_TEST(an_option_hedge_takes_the_residual_back_to_the_band)
     ch_engine_pool(e2, &b);
     ck_assert_double_eq(a.nav, b.nav);
     ch_engine_destroy(e2);
+    ck_assert(ch_test_snapshot_cuts(&cfg, g_log, g_n)); /* and from a snapshot anywhere in it */
     ch_engine_destroy(eng);
 }
 END_TEST

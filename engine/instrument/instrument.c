@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../core/alloc.h"
+#include "../core/snap.h"
 
 static const char *const k_months[12] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
@@ -636,4 +637,37 @@ ch_err ch_instruments_add_grid(ch_instruments *r, uint32_t underlying, const ch_
         }
     }
     return CH_OK;
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+#define TAG_REG CHI_SNAP_TAG('I', 'N', 'S', 'T')
+
+void chi_instruments_save(const ch_instruments *r, chi_wr *w)
+{
+    chi_snap_tag(w, TAG_REG);
+    chi_put(w, r->max_instr, 4);
+    chi_put(w, r->max_und, 4);
+    chi_put(w, r->hash_mask, 4);
+    chi_put(w, r->n_instr, 4);
+    chi_put(w, r->n_und, 4);
+    chi_put_bytes(w, r->instr, (size_t)r->n_instr * sizeof *r->instr);
+    chi_put_bytes(w, r->und, (size_t)r->n_und * sizeof *r->und);
+    chi_put_bytes(w, r->hash, ((size_t)r->hash_mask + 1) * sizeof *r->hash);
+}
+
+bool chi_instruments_load(ch_instruments *r, chi_rd *rd)
+{
+    if (!chi_snap_expect(rd, TAG_REG) || chi_get(rd, 4) != r->max_instr ||
+        chi_get(rd, 4) != r->max_und || chi_get(rd, 4) != r->hash_mask)
+        return false;
+    uint32_t ni = (uint32_t)chi_get(rd, 4), nu = (uint32_t)chi_get(rd, 4);
+    if (rd->bad || ni > r->max_instr || nu > r->max_und)
+        return false;
+    r->n_instr = ni;
+    r->n_und = nu;
+    chi_snap_take(rd, r->instr, ni, sizeof *r->instr);
+    chi_snap_take(rd, r->und, nu, sizeof *r->und);
+    chi_snap_take(rd, r->hash, (size_t)r->hash_mask + 1, sizeof *r->hash);
+    return !rd->bad;
 }

@@ -204,7 +204,8 @@ ch_err ch_engine_add_underlying(ch_engine *e, const ch_underlying_config *u, uin
     if (!(top * (1.0 + e->cfg.fee_cap) < 0x1p62))
         return CH_EBADCONFIG;
     /* everything it needs first: a failure registers nothing */
-    ch_smile *smile = ch_smile_create(64, 256), *scratch = ch_smile_create(64, 256);
+    ch_smile *smile = ch_smile_create(CHI_SMILE_EXPIRIES, CHI_SMILE_POINTS);
+    ch_smile *scratch = ch_smile_create(CHI_SMILE_EXPIRIES, CHI_SMILE_POINTS);
     ch_inventory *pool_inv = ch_inventory_create(e->cfg.max_instruments);
     ch_inventory *house_inv = ch_inventory_create(e->cfg.max_instruments);
     uint32_t idx = 0;

@@ -34,7 +34,10 @@
 /* Without a sink the engine itself needs only fills and cancels from the book. */
 #define BOOK_EVENTS_OWN ((1u << CH_EV_FILL) | (1u << CH_EV_CANCEL))
 #define CH_LINE         64
-#define CH_LINE_ALIGNED _Alignas(CH_LINE)
+/* An underlying's smiles: expiries and points per expiry (create.c, snapshot.c). */
+#define CHI_SMILE_EXPIRIES 64
+#define CHI_SMILE_POINTS   256
+#define CH_LINE_ALIGNED    _Alignas(CH_LINE)
 
 /* Start loading a line now, so that misses the order path will take anyway
  * overlap instead of following one another. */

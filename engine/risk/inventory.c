@@ -16,6 +16,7 @@
 
 #include "ch/risk.h"
 #include "../core/alloc.h"
+#include "../core/snap.h"
 
 typedef struct ser {
     bool defined;
@@ -374,4 +375,41 @@ ch_err ch_inventory_scenarios(const ch_inventory *inv, const ch_smile *sm, const
     worst = -out->pnl[out->worst];
     out->worst_loss = worst > 0 ? worst : 0.0;
     return CH_OK;
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+#define TAG_INV CHI_SNAP_TAG('I', 'N', 'V', 'T')
+
+/* The series records up to the last defined one, the buckets and expiries. */
+void chi_inventory_save(const ch_inventory *inv, chi_wr *w)
+{
+    chi_snap_tag(w, TAG_INV);
+    size_t top = inv->max;
+    while (top > 0 && !inv->s[top - 1].defined)
+        top--;
+    chi_put(w, inv->max, 4);
+    chi_put(w, top, 4);
+    chi_put(w, inv->nb, 4);
+    chi_put(w, inv->ne, 4);
+    chi_put_bytes(w, inv->s, top * sizeof *inv->s);
+    chi_put_bytes(w, inv->b, inv->nb * sizeof *inv->b);
+    chi_put_bytes(w, inv->e, inv->ne * sizeof *inv->e);
+    chi_put_bytes(w, &inv->total, sizeof inv->total);
+}
+
+bool chi_inventory_load(ch_inventory *inv, chi_rd *r)
+{
+    if (!chi_snap_expect(r, TAG_INV) || chi_get(r, 4) != inv->max)
+        return false;
+    size_t top = (size_t)chi_get(r, 4), nb = (size_t)chi_get(r, 4), ne = (size_t)chi_get(r, 4);
+    if (r->bad || top > inv->max || nb > inv->max || ne > inv->max)
+        return false;
+    chi_snap_take(r, inv->s, top, sizeof *inv->s);
+    chi_snap_take(r, inv->b, nb, sizeof *inv->b);
+    chi_snap_take(r, inv->e, ne, sizeof *inv->e);
+    chi_snap_take(r, &inv->total, 1, sizeof inv->total);
+    inv->nb = nb;
+    inv->ne = ne;
+    return !r->bad;
 }

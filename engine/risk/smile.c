@@ -19,6 +19,7 @@
 
 #include "ch/risk.h"
 #include "../core/alloc.h"
+#include "../core/snap.h"
 
 #define VOL_MAX 10.0
 
@@ -284,4 +285,53 @@ ch_err ch_mark(const ch_smile *s, const ch_market *m, ch_opt type, double strike
     if (e == CH_OK && vol != NULL)
         *vol = v;
     return e;
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+#define TAG_SMILE CHI_SNAP_TAG('S', 'M', 'I', 'L')
+
+/* Each slice: its expiry, its points, and which pool area it owns (slots are
+ * swapped, so the area is not the slot's index). */
+void chi_smile_save(const ch_smile *sm, chi_wr *w)
+{
+    chi_snap_tag(w, TAG_SMILE);
+    chi_put(w, sm->max_exp, 4);
+    chi_put(w, sm->max_pts, 4);
+    chi_put(w, sm->n, 4);
+    for (size_t i = 0; i <= sm->max_exp; i++) {
+        const slice *sl = &sm->s[i];
+        chi_put(w, (uint64_t)sl->expiry, 8);
+        chi_put(w, sl->n, 4);
+        chi_put(w, (uint64_t)(sl->k - sm->pool) / (sm->max_pts * 3), 4);
+        chi_put_bytes(w, sl->k, sl->n * sizeof(double));
+        chi_put_bytes(w, sl->lnk, sl->n * sizeof(double));
+        chi_put_bytes(w, sl->v2, sl->n * sizeof(double));
+    }
+}
+
+bool chi_smile_load(ch_smile *sm, chi_rd *r)
+{
+    if (!chi_snap_expect(r, TAG_SMILE) || chi_get(r, 4) != sm->max_exp ||
+        chi_get(r, 4) != sm->max_pts)
+        return false;
+    sm->n = (size_t)chi_get(r, 4);
+    if (sm->n > sm->max_exp)
+        return false;
+    for (size_t i = 0; i <= sm->max_exp && !r->bad; i++) {
+        slice *sl = &sm->s[i];
+        sl->expiry = (ch_time)chi_get(r, 8);
+        sl->n = (size_t)chi_get(r, 4);
+        size_t area = (size_t)chi_get(r, 4);
+        if (sl->n > sm->max_pts || area > sm->max_exp)
+            return false;
+        double *base = sm->pool + area * sm->max_pts * 3;
+        sl->k = base;
+        sl->lnk = base + sm->max_pts;
+        sl->v2 = base + 2 * sm->max_pts;
+        chi_snap_take(r, sl->k, sl->n, sizeof(double));
+        chi_snap_take(r, sl->lnk, sl->n, sizeof(double));
+        chi_snap_take(r, sl->v2, sl->n, sizeof(double));
+    }
+    return !r->bad;
 }

@@ -45,10 +45,12 @@ typedef struct rec {
 
 struct ch_store {
     MDB_env *env;
-    MDB_dbi meta, cmd, fill, key, coid;
-    bool no_key_db;  /* a read-only open of a store older than the key database */
-    bool no_coid_db; /* ... older than the client order id index */
-    bool coid_new;   /* the client order id index was created by this open */
+    MDB_dbi meta, cmd, fill, key, coid, snap;
+    bool no_key_db;       /* a read-only open of a store older than the key database */
+    bool no_coid_db;      /* ... older than the client order id index */
+    bool coid_new;        /* the client order id index was created by this open */
+    bool no_snap_db;      /* ... older than snapshots (read-only open) */
+    char snap_error[128]; /* why the last snapshot was not written */
     ch_durability durability;
     size_t map_size, map_max;
     uint64_t last_seq;
@@ -225,6 +227,14 @@ ch_err ch_store_open(const ch_store_config *cfg, ch_engine_config *engine_cfg, b
     if (rc != 0 && !(adopt && rc == MDB_NOTFOUND)) {
         mdb_txn_abort(txn);
         return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
+    }
+    /* "snap": engine snapshots by the sequence number they follow */
+    if ((rc = mdb_dbi_open(txn, "snap", adopt ? 0 : MDB_CREATE, &st->snap)) != 0) {
+        if (!(adopt && rc == MDB_NOTFOUND)) {
+            mdb_txn_abort(txn);
+            return open_fail(st, CH_EIO, "mdb_dbi_open", rc);
+        }
+        st->no_snap_db = true;
     }
     uint8_t cbuf[1024];
     size_t clen = ch_config_encode(engine_cfg, cbuf, sizeof cbuf);
@@ -684,6 +694,22 @@ static int write_batch(ch_store *st)
     return mdb_txn_commit(txn);
 }
 
+/* Double the map (no transaction open): 0, or why not (the map at its
+ * configured maximum: MDB_MAP_FULL). */
+static int grow_map(ch_store *st)
+{
+    size_t grow = st->map_size * 2;
+    if (st->map_max != 0 && grow > st->map_max)
+        return MDB_MAP_FULL;
+    int rc = mdb_env_set_mapsize(st->env, grow);
+    if (rc != 0)
+        return rc;
+    st->map_size = grow;
+    st->stats.map_grows++;
+    st->stats.map_size = grow;
+    return 0;
+}
+
 ch_err ch_store_commit(ch_store *st)
 {
     if (st->halted)
@@ -696,15 +722,11 @@ ch_err ch_store_commit(ch_store *st)
             break;
         if (rc == MDB_MAP_FULL && attempt < 16) {
             /* no transaction is open here: the map may be resized */
-            size_t grow = st->map_size * 2;
-            if (st->map_max != 0 && grow > st->map_max)
+            int g = grow_map(st);
+            if (g == MDB_MAP_FULL)
                 return halt(st, "commit (the map is at its configured maximum)", rc);
-            int r2 = mdb_env_set_mapsize(st->env, grow);
-            if (r2 != 0)
-                return halt(st, "growing the map", r2);
-            st->map_size = grow;
-            st->stats.map_grows++;
-            st->stats.map_size = grow;
+            if (g != 0)
+                return halt(st, "growing the map", g);
             continue;
         }
         return halt(st, "commit", rc);
@@ -719,7 +741,109 @@ ch_err ch_store_commit(ch_store *st)
     return CH_OK;
 }
 
+/* One attempt at writing a snapshot and dropping all but the newest keep. */
+static int write_snapshot(ch_store *st, uint64_t seq, const uint8_t *buf, size_t len, unsigned keep)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
+    if (rc != 0)
+        return rc;
+    uint8_t key[8];
+    be64(key, seq);
+    MDB_val k = {8, key}, v = {len, (void *)(uintptr_t)buf};
+    rc = mdb_put(txn, st->snap, &k, &v, 0);
+    MDB_cursor *cur = NULL;
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, st->snap, &cur);
+    unsigned seen = 0;
+    int g = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
+    while (rc == 0 && g == 0) {
+        if (++seen > keep)
+            rc = mdb_cursor_del(cur, 0);
+        g = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : g;
+    }
+    if (cur != NULL)
+        mdb_cursor_close(cur);
+    if (rc == 0 && g != MDB_NOTFOUND)
+        rc = g;
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    return mdb_txn_commit(txn);
+}
+
+ch_err ch_store_put_snapshot(ch_store *st, uint64_t seq, const uint8_t *buf, size_t len,
+                             unsigned keep)
+{
+    if (st->halted)
+        return CH_EUNAVAILABLE;
+    if (st->read_only || seq != st->last_seq || st->n_recs != 0 || keep == 0)
+        return CH_EINVAL;
+    for (int attempt = 0;; attempt++) {
+        int rc = write_snapshot(st, seq, buf, len, keep);
+        if (rc == 0)
+            break;
+        if (rc == MDB_MAP_FULL && attempt < 16 && (rc = grow_map(st)) == 0)
+            continue;
+        snprintf(st->snap_error, sizeof st->snap_error, "snapshot: %s", mdb_strerror(rc));
+        return CH_EIO; /* not written: the log still holds everything */
+    }
+    st->stats.snapshots++;
+    st->stats.snapshot_bytes = len;
+    return CH_OK;
+}
+
+const char *ch_store_snapshot_error(const ch_store *st)
+{
+    return st->snap_error;
+}
+
+ch_err ch_store_get_snapshot(ch_store *st, uint64_t before, uint64_t *seq, uint8_t **buf,
+                             size_t *len)
+{
+    *seq = 0;
+    *buf = NULL;
+    *len = 0;
+    if (st->no_snap_db)
+        return CH_OK;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+        return CH_EIO;
+    if (mdb_cursor_open(txn, st->snap, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return CH_EIO;
+    }
+    MDB_val k, v;
+    ch_err e = CH_OK;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    while (rc == 0 && (k.mv_size != 8 || from_be64(k.mv_data) >= before))
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    if (rc == 0) {
+        *buf = ch_malloc(v.mv_size > 0 ? v.mv_size : 1);
+        if (*buf == NULL) {
+            e = CH_ENOMEM;
+        } else {
+            memcpy(*buf, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+            *seq = from_be64(k.mv_data);
+        }
+    } else if (rc != MDB_NOTFOUND) {
+        e = CH_EIO;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return e;
+}
+
 ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, uint64_t *n)
+{
+    return ch_store_replay_from(st, e, 0, fn, ctx, n);
+}
+
+ch_err ch_store_replay_from(ch_store *st, ch_engine *e, uint64_t after, ch_replay_fn fn, void *ctx,
+                            uint64_t *n)
 {
     if (n != NULL)
         *n = 0;
@@ -739,8 +863,11 @@ ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, u
     }
     MDB_val k, v;
     ch_err out = CH_OK;
-    uint64_t expect = 1;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    uint64_t expect = after + 1;
+    uint8_t first[8];
+    be64(first, expect);
+    k = (MDB_val){8, first};
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     while (rc == 0) {
         if (k.mv_size != 8 || from_be64(k.mv_data) != expect ||
             ch_command_decode(v.mv_data, v.mv_size, c) != CH_OK) {

@@ -202,6 +202,27 @@ CH_API ch_engine *ch_engine_create(const ch_engine_config *cfg);
 
 CH_API void ch_engine_destroy(ch_engine *e);
 
+/**
+ * The engine's whole state as bytes (*out malloc'ed, free()): books with
+ * time priority and the next order ids, accounts, cash, reservations,
+ * positions, margin vectors, pool and tranches with their shares, marks and
+ * smiles, hedge books, counters and the command sequence number. Records are
+ * written as they are in memory: a snapshot is for the build that wrote it
+ * (its version and record layout are in it) and the engine configuration it
+ * ran with. @return CH_OK; CH_ENOMEM.
+ */
+CH_API ch_err ch_engine_snapshot(const ch_engine *e, uint8_t **out, size_t *len);
+
+/**
+ * Load a snapshot into @p e, an engine just made by ch_engine_create() with
+ * the snapshot's configuration and given no command yet; afterwards it is
+ * the engine that wrote the snapshot (the event sink stays @p e's own).
+ * @return CH_OK; CH_EBADCONFIG (another build's snapshot or another
+ * configuration's: replay the log instead; e unchanged); CH_EBADREQ
+ * (damaged: e must be destroyed); CH_EINVAL (@p e is not fresh).
+ */
+CH_API ch_err ch_engine_restore(ch_engine *e, const uint8_t *buf, size_t len);
+
 /** Event callback (may be NULL); events arrive during the call that causes them. */
 CH_API void ch_engine_set_sink(ch_engine *e, ch_engine_event_fn fn, void *ctx);
 

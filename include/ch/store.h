@@ -138,6 +138,37 @@ typedef void (*ch_replay_fn)(void *ctx, uint64_t seq, const ch_command *c,
  */
 CH_API ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, uint64_t *n);
 
+/** As ch_store_replay(), from the command after @p after (a snapshot's
+ *  sequence number; @p e holds that snapshot's state). */
+CH_API ch_err ch_store_replay_from(ch_store *st, ch_engine *e, uint64_t after, ch_replay_fn fn,
+                                   void *ctx, uint64_t *n);
+
+/**
+ * Store @p buf (ch_engine_snapshot() and whatever the caller adds) as the
+ * state after command @p seq, in its own write transaction, and drop all but
+ * the newest @p keep (>= 1) snapshots. Only between batches: @p seq must be
+ * ch_store_last_seq() and nothing buffered. A snapshot is never needed for
+ * correctness (the command log keeps every command): one that cannot be
+ * written changes nothing else.
+ * @return CH_OK; CH_EINVAL (a batch is buffered, a stale seq, keep 0, a
+ * read-only open); CH_EUNAVAILABLE (halted); CH_EIO (not written: see
+ * ch_store_snapshot_error()).
+ */
+CH_API ch_err ch_store_put_snapshot(ch_store *st, uint64_t seq, const uint8_t *buf, size_t len,
+                                    unsigned keep);
+
+/** Why the last ch_store_put_snapshot() failed ("" if none did). */
+CH_API const char *ch_store_snapshot_error(const ch_store *st);
+
+/**
+ * The newest snapshot taken after a command before @p before (UINT64_MAX:
+ * the newest of all): *buf malloc'ed (free()), its command's sequence number
+ * in *seq; *buf NULL and *seq 0 if there is none. @return CH_OK; CH_EIO;
+ * CH_ENOMEM.
+ */
+CH_API ch_err ch_store_get_snapshot(ch_store *st, uint64_t before, uint64_t *seq, uint8_t **buf,
+                                    size_t *len);
+
 /**
  * Buffer the digest of @p account's access key for the current batch; it is
  * written with the batch (so it is durable exactly when the account.open
@@ -181,6 +212,8 @@ CH_API ch_err ch_store_foreach_fill(ch_store *st, void (*fn)(void *ctx, const ch
 typedef struct ch_store_stats {
     uint64_t commits, commands, fills, map_grows;
     size_t map_size;
+    uint64_t snapshots;    /**< written by this open */
+    size_t snapshot_bytes; /**< the last one's size */
 } ch_store_stats;
 
 CH_API void ch_store_get_stats(const ch_store *st, ch_store_stats *out);

@@ -1,0 +1,62 @@
+/*
+ * snap.h - the pieces of an engine snapshot (ch_engine_snapshot): each
+ * module writes its own state into one growable writer and reads it back
+ * into an object freshly created with the same sizes. Records are copied as
+ * they are in memory (a snapshot is read back by the same build: the
+ * snapshot's header carries a layout fingerprint, engine/match/snapshot.c);
+ * pointers are never written, the loader keeps the fresh object's own.
+ * Each piece starts with a tag so that a reader that lost its place stops.
+ * Internal (not installed).
+ */
+#ifndef CH_CORE_SNAP_H
+#define CH_CORE_SNAP_H
+
+#include "bin_io.h"
+#include "ch/book.h"
+#include "ch/instrument.h"
+#include "ch/risk.h"
+
+/* A tag of four letters. */
+#define CHI_SNAP_TAG(a, b, c, d)                                                                   \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+
+static inline void chi_snap_tag(chi_wr *w, uint32_t tag)
+{
+    chi_put(w, tag, 4);
+}
+
+/* False (and the reader bad) unless the next tag is @p tag. */
+static inline bool chi_snap_expect(chi_rd *r, uint32_t tag)
+{
+    if (chi_get(r, 4) != tag)
+        r->bad = true;
+    return !r->bad;
+}
+
+/* @p n records of @p size bytes into @p dst (exactly what chi_put_bytes wrote). */
+static inline void chi_snap_take(chi_rd *r, void *dst, size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size) {
+        r->bad = true;
+        return;
+    }
+    const uint8_t *p = chi_take(r, n * size);
+    if (p != NULL && n * size > 0)
+        memcpy(dst, p, n * size);
+}
+
+/* The book: orders (with their time priority and ids), levels, counters. */
+void chi_book_save(const ch_book *b, chi_wr *w);
+bool chi_book_load(ch_book *b, chi_rd *r);
+
+/* The instrument registry. */
+void chi_instruments_save(const ch_instruments *reg, chi_wr *w);
+bool chi_instruments_load(ch_instruments *reg, chi_rd *r);
+
+/* A smile and an inventory (risk). */
+void chi_smile_save(const ch_smile *s, chi_wr *w);
+bool chi_smile_load(ch_smile *s, chi_rd *r);
+void chi_inventory_save(const ch_inventory *inv, chi_wr *w);
+bool chi_inventory_load(ch_inventory *inv, chi_rd *r);
+
+#endif
