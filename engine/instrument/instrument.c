@@ -454,8 +454,14 @@ ch_err ch_instruments_add_underlying(ch_instruments *r, const ch_underlying_conf
         return CH_EEXISTS;
     if (r->n_und == r->max_und)
         return CH_ECAPACITY;
-    r->und[r->n_und] = *cfg;
-    memset(r->und[r->n_und].name + nl, 0, CH_UNDERLYING_MAX - nl);
+    ch_underlying_config *u = &r->und[r->n_und];
+    memset(u, 0, sizeof *u); /* padding too: snapshots write the record's bytes */
+    memcpy(u->name, cfg->name, nl);
+    u->price_decimals = cfg->price_decimals;
+    u->tick_units = cfg->tick_units;
+    u->contract_size = cfg->contract_size;
+    u->min_price = cfg->min_price;
+    u->max_price = cfg->max_price;
     if (out_index != NULL)
         *out_index = r->n_und;
     r->n_und++;
@@ -548,10 +554,16 @@ ch_err ch_instruments_add_parsed(ch_instruments *r, const ch_symbol *sym, ch_tim
         return CH_ECAPACITY;
     idx = r->n_instr++;
     ch_instrument *in = &r->instr[idx];
+    /* Zeroed, then field by field: snapshots write the record's bytes, so
+     * padding and the bytes after each name's NUL must not be the caller's. */
+    memset(in, 0, sizeof *in);
     in->id.v = idx;
     in->underlying = und;
-    in->sym = *sym;
-    memcpy(in->symbol, text, sizeof text);
+    memcpy(in->sym.underlying, sym->underlying, strnlen(sym->underlying, CH_UNDERLYING_MAX));
+    in->sym.kind = sym->kind;
+    in->sym.expiry = sym->expiry;
+    in->sym.strike = sym->strike;
+    memcpy(in->symbol, text, strnlen(text, sizeof text));
     in->sibling.v = CH_INSTR_NONE;
     r->hash[slot] = idx + 1;
     if (sym->kind != CH_PERP) {

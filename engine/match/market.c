@@ -148,11 +148,13 @@ static ch_err after_listing(ch_engine *e, ch_instr_id id)
     s->listed = true;
     s->und = in->underlying;
     s->sibling = in->sibling;
-    s->rs = (ch_series){.type = in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL,
-                        .strike = (double)in->sym.strike,
-                        .expiry = in->sym.expiry,
-                        .contract_size = uc->contract_size,
-                        .is_linear = in->sym.kind == CH_PERP};
+    /* member by member: snapshots write the record's bytes, padding too */
+    memset(&s->rs, 0, sizeof s->rs);
+    s->rs.type = in->sym.kind == CH_PUT ? CH_OPT_PUT : CH_OPT_CALL;
+    s->rs.strike = (double)in->sym.strike;
+    s->rs.expiry = in->sym.expiry;
+    s->rs.contract_size = uc->contract_size;
+    s->rs.is_linear = in->sym.kind == CH_PERP;
     if (s->rs.is_linear)
         s->rs.strike = 1.0;
     s->trade_until = s->rs.is_linear ? INT64_MAX : s->rs.expiry;

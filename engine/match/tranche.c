@@ -57,7 +57,14 @@ ch_err ch_engine_tranche_add(ch_engine *e, const ch_tranche_spec *spec, uint32_t
     uint32_t a = chi_account_new(e, name, (size_t)len, true);
     e->acct[a].pool_side = true; /* cannot be NIL: capacity was checked */
     e->acct[a].tranche = k + 1;
-    e->tranches[k] = (tranche){.spec = *spec, .acct = a};
+    tranche *t = &e->tranches[k];
+    memset(t, 0, sizeof *t); /* padding too: snapshots write the record's bytes */
+    t->spec.underlying = spec->underlying;
+    t->spec.strike_lo = spec->strike_lo;
+    t->spec.strike_hi = spec->strike_hi;
+    t->spec.expiry_lo = spec->expiry_lo;
+    t->spec.expiry_hi = spec->expiry_hi;
+    t->acct = a;
     e->n_tranches++;
     e->seq++;
     chi_quotes_moved(e);

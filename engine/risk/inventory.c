@@ -112,7 +112,11 @@ ch_err ch_inventory_define(ch_inventory *inv, uint32_t id, const ch_series *s)
         inv->e[inv->ne++] = (exp_sum){.expiry = ex};
     memset(x, 0, sizeof *x);
     x->defined = true;
-    x->s = *s;
+    x->s.type = s->type; /* member by member: snapshots write padding too */
+    x->s.strike = s->strike;
+    x->s.expiry = s->expiry;
+    x->s.contract_size = s->contract_size;
+    x->s.is_linear = s->is_linear;
     x->bucket = (uint32_t)bi;
     x->expiry = (uint32_t)ei;
     return CH_OK;
