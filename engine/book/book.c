@@ -100,7 +100,8 @@ static void slot_free(ch_book *b, uint32_t s)
 {
     order *o = &b->orders[s];
     o->state = SLOT_FREE;
-    o->gen = o->gen == UINT32_MAX ? 1 : o->gen + 1;
+    /* generation 1 is a slot never taken (snapshots rely on it): a wrap skips it */
+    o->gen = o->gen == UINT32_MAX ? 2 : o->gen + 1;
     o->next = b->free_head;
     o->prev = NIL;
     b->free_head = s;

@@ -1,8 +1,9 @@
 /*
- * book_snap.c - the book in an engine snapshot: counters, every order slot
- * that is not as a fresh book has it (resting orders with their priority,
- * and the generations that make old ids stale), the free list in its order
- * (so the next ids are the same), and each listed instrument's levels.
+ * book_snap.c - the book in an engine snapshot: counters, the generations
+ * of the slots ever taken (they make old ids stale), the live orders with
+ * their priority, the free list in its order (so the next ids are the
+ * same), and each listed instrument's levels. Its size follows the most
+ * orders ever open at once, not the history.
  */
 #include <string.h>
 
@@ -10,6 +11,21 @@
 #include "book_int.h"
 
 #define TAG_BOOK CHI_SNAP_TAG('B', 'O', 'O', 'K')
+
+/* How many slots were ever taken: [0, n) (binary search: taken slots are a
+ * prefix, see chi_book_save). */
+static uint32_t taken(const ch_book *b)
+{
+    uint32_t lo = 0, hi = b->max_orders; /* [0, lo) taken; [hi, max) not */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (b->orders[mid].gen != 1 || b->orders[mid].state != SLOT_FREE)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 
 void chi_book_save(const ch_book *b, chi_wr *w)
 {
@@ -23,19 +39,68 @@ void chi_book_save(const ch_book *b, chi_wr *w)
     chi_put(w, b->cmd_seq, 8);
     chi_put(w, b->ev_seq, 8);
     chi_put(w, b->trades, 8);
-    uint32_t used = 0;
-    for (uint32_t i = 0; i < b->max_orders; i++)
-        used += b->orders[i].gen != 1 || b->orders[i].state != SLOT_FREE;
-    chi_put(w, used, 4);
-    for (uint32_t i = 0; i < b->max_orders; i++) {
-        if (b->orders[i].gen != 1 || b->orders[i].state != SLOT_FREE) {
+    /* the slots ever taken: a prefix of the pool, [0, hwm) (the free list
+     * starts in slot order and gives back the slot freed last, so fresh
+     * slots are taken lowest first; a slot never taken is free with
+     * generation 1, which a freed slot never has again): their generations,
+     * and the orders that live in them */
+    uint32_t hwm = taken(b);
+    chi_put(w, hwm, 4);
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < hwm; i++) {
+        chi_put(w, b->orders[i].gen, 4);
+        live += b->orders[i].state != SLOT_FREE;
+    }
+    chi_put(w, live, 4);
+    for (uint32_t i = 0; i < hwm; i++) {
+        if (b->orders[i].state != SLOT_FREE) {
             chi_put(w, i, 4);
             chi_put_bytes(w, &b->orders[i], sizeof(order));
         }
     }
-    /* the free list, in its order */
-    for (uint32_t i = 0, k = b->free_head; i < b->n_free; i++, k = b->orders[k].next)
-        chi_put(w, k, 4);
+    /* the free list in its order, as runs of consecutive slots: the slots
+     * freed (last freed first), then the slots never taken, hwm.. in order
+     * (one pass counts the runs, the next writes them) */
+    if (b->n_free < b->max_orders - hwm) {
+        w->bad = true; /* not the list this book keeps: no snapshot */
+        return;
+    }
+    uint32_t freed = b->n_free - (b->max_orders - hwm);
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t runs = 0, start = NIL, len = 0, prev = NIL, k = b->free_head;
+        for (uint32_t i = 0; i <= freed; i++) {
+            bool tail = i == freed; /* past the freed slots: the never-taken ones */
+            if (tail && hwm == b->max_orders)
+                break;
+            if (tail && k != hwm) {
+                w->bad = true; /* not the list this book keeps: no snapshot */
+                return;
+            }
+            if (prev == NIL || k != prev + 1) {
+                if (pass == 1 && prev != NIL) {
+                    chi_put(w, start, 4);
+                    chi_put(w, len, 4);
+                }
+                runs++;
+                start = k;
+                len = 0;
+            }
+            len += tail ? b->max_orders - hwm : 1;
+            prev = k;
+            if (!tail)
+                k = b->orders[k].next;
+            if (!tail && k == NIL && i + 1 < freed + (hwm < b->max_orders)) {
+                w->bad = true;
+                return;
+            }
+        }
+        if (pass == 0)
+            chi_put(w, runs, 4);
+        else if (prev != NIL) {
+            chi_put(w, start, 4);
+            chi_put(w, len, 4);
+        }
+    }
     uint32_t listed = 0;
     for (uint32_t i = 0; i < b->max_instr; i++)
         listed += b->books[i].state != BOOK_ABSENT;
@@ -66,26 +131,41 @@ bool chi_book_load(ch_book *b, chi_rd *r)
     b->cmd_seq = chi_get(r, 8);
     b->ev_seq = chi_get(r, 8);
     b->trades = chi_get(r, 8);
-    uint32_t used = (uint32_t)chi_get(r, 4);
-    if (used > b->max_orders || b->n_free > b->max_orders)
+    uint32_t hwm = (uint32_t)chi_get(r, 4);
+    if (r->bad || hwm > b->max_orders || b->n_free > b->max_orders)
         return false;
-    for (uint32_t j = 0; j < used && !r->bad; j++) {
+    for (uint32_t i = 0; i < hwm && !r->bad; i++)
+        b->orders[i].gen = (uint32_t)chi_get(r, 4);
+    uint32_t live = (uint32_t)chi_get(r, 4);
+    for (uint32_t j = 0; j < live && !r->bad; j++) {
         uint32_t i = (uint32_t)chi_get(r, 4);
-        if (i >= b->max_orders)
+        if (i >= hwm)
             return false;
         chi_snap_take(r, &b->orders[i], 1, sizeof(order));
     }
-    uint32_t prev = NIL;
-    for (uint32_t j = 0; j < b->n_free && !r->bad; j++) {
-        uint32_t k = (uint32_t)chi_get(r, 4);
-        if (k >= b->max_orders || b->orders[k].state != SLOT_FREE)
+    uint32_t runs = (uint32_t)chi_get(r, 4), total = 0, prev = NIL;
+    for (uint32_t j = 0; j < runs && !r->bad; j++) {
+        uint32_t start = (uint32_t)chi_get(r, 4), len = (uint32_t)chi_get(r, 4);
+        if (len == 0 || start >= b->max_orders || len > b->max_orders - start ||
+            len > b->n_free - total)
             return false;
+        /* slots from hwm on are as the fresh book made them: free, each
+         * linked to the next; only the link into the run is written */
         if (prev == NIL)
-            b->free_head = k;
+            b->free_head = start;
         else
-            b->orders[prev].next = k;
-        prev = k;
+            b->orders[prev].next = start;
+        for (uint32_t k = start; k < start + len && k <= hwm; k++) {
+            if (k < hwm && b->orders[k].state != SLOT_FREE)
+                return false;
+            if (k > start)
+                b->orders[k - 1].next = k;
+        }
+        prev = start + len - 1;
+        total += len;
     }
+    if (total != b->n_free)
+        return false;
     if (prev != NIL)
         b->orders[prev].next = NIL;
     else

@@ -13,6 +13,7 @@
 
 #include "bin_io.h"
 #include "ch/book.h"
+#include "ch/hedge.h"
 #include "ch/instrument.h"
 #include "ch/risk.h"
 
@@ -58,5 +59,11 @@ void chi_smile_save(const ch_smile *s, chi_wr *w);
 bool chi_smile_load(ch_smile *s, chi_rd *r);
 void chi_inventory_save(const ch_inventory *inv, chi_wr *w);
 bool chi_inventory_load(ch_inventory *inv, chi_rd *r);
+
+/* A hedger's replayed state: its book (retries are this process's, not the
+ * log's: written as 0, as a replay has them), orders in flight (as not
+ * sent: a start sends them again), next id, last trade. */
+void chi_hedger_save(const ch_hedger *h, chi_wr *w);
+bool chi_hedger_load(ch_hedger *h, chi_rd *r);
 
 #endif

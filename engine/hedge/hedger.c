@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../core/alloc.h"
+#include "../core/snap.h"
 
 typedef struct pending {
     ch_hedge_order o;
@@ -232,4 +233,42 @@ void ch_hedger_status(const ch_hedger *h, uint32_t *in_flight, uint64_t *retries
 const ch_hedge_policy *ch_hedger_policy(const ch_hedger *h)
 {
     return &h->p;
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+#define TAG_HEDGER CHI_SNAP_TAG('H', 'D', 'G', 'R')
+
+void chi_hedger_save(const ch_hedger *h, chi_wr *w)
+{
+    chi_snap_tag(w, TAG_HEDGER);
+    ch_hedge_book b;
+    memcpy(&b, &h->book, sizeof b);
+    b.retries = 0;
+    chi_put_bytes(w, &b, sizeof b);
+    chi_put(w, h->npend, 4);
+    for (size_t i = 0; i < h->npend; i++)
+        chi_put_bytes(w, &h->pend[i].o, sizeof h->pend[i].o);
+    chi_put(w, h->next_id, 8);
+    chi_put(w, (uint64_t)h->last_trade, 8);
+    chi_put(w, h->traded, 1);
+}
+
+bool chi_hedger_load(ch_hedger *h, chi_rd *r)
+{
+    if (!chi_snap_expect(r, TAG_HEDGER) || h->npend != 0)
+        return false;
+    chi_snap_take(r, &h->book, 1, sizeof h->book);
+    size_t n = (size_t)chi_get(r, 4);
+    for (size_t i = 0; i < n && !r->bad; i++) {
+        if (!chi_grow((void **)&h->pend, h->npend, &h->cap, sizeof *h->pend))
+            return false;
+        h->pend[h->npend] = (pending){.sent = false};
+        chi_snap_take(r, &h->pend[h->npend].o, 1, sizeof h->pend[h->npend].o);
+        h->npend++;
+    }
+    h->next_id = chi_get(r, 8);
+    h->last_trade = (ch_time)chi_get(r, 8);
+    h->traded = chi_get(r, 1) != 0;
+    return !r->bad;
 }
