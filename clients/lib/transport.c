@@ -101,6 +101,8 @@ static char *own_copy(const void *data, size_t len)
 
 int ch_client_call(ch_client *c, const char *request, size_t len, char **reply, size_t *rlen)
 {
+    if (c == NULL)
+        return NNG_ECLOSED; /* a closed client (the Python one after close()) */
     int rv = nng_send(c->s, (void *)(uintptr_t)request, len, 0);
     if (rv != 0)
         return rv;

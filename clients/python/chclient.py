@@ -167,6 +167,8 @@ class Client:
 
     def raw_bytes(self, data):
         """Send request bytes (JSON or the binary encoding), return the reply bytes."""
+        if not self._h:
+            raise TransportError(f"{self.url}: the client is closed")
         out = ctypes.c_void_p()
         n = ctypes.c_size_t()
         rv = _lib.ch_client_call(self._h, data, len(data), ctypes.byref(out), ctypes.byref(n))

@@ -30,6 +30,10 @@ void ch_server_defaults(ch_server_config *c)
     c->contexts = 64;
     c->max_batch = 5000;
     c->coid_cache = 65536;
+    c->snapshot_every = 1000000;
+    c->snapshot_seconds = 600;
+    c->snapshot_keep = 2;
+    c->snapshot_load = true;
     c->max_clients = 1024;
     c->conn_rate = 20000;
     c->conn_burst = 40000;
@@ -145,6 +149,16 @@ static const cfg_key k_keys[] = {
     {"coid_cache", K_SIZE, F(coid_cache), 2, 1e8, false,
      "client order ids kept in memory (the index of every id is in the store; older repeats "
      "are read from it)"},
+    {"snapshot_every", K_SIZE, F(snapshot_every), 1000, 1e12, true,
+     "commands between snapshots of the state (0: none by count); a start loads the newest "
+     "and replays only the log after it"},
+    {"snapshot_seconds", K_DBL, F(snapshot_seconds), 1, 1e7, true,
+     "seconds between snapshots when commands came since the last one (0: none by time)"},
+    {"snapshot_keep", K_U32, F(snapshot_keep), 1, 100, false,
+     "snapshots kept in the store (the newest; an older one serves if the newest cannot)"},
+    {"snapshot_load", K_BOOL, F(snapshot_load), 0, 0, false,
+     "a start loads the newest snapshot; false: it replays the whole log (to check the "
+     "snapshots against it)"},
     {"max_clients", K_U32, F(max_clients), 1, 65536, false,
      "connections served; more are answered UNAVAILABLE, beyond twice as many closed"},
     {"conn_rate", K_DBL, F(conn_rate), 0, 1e9, false, "requests/s per connection (0: no limit)"},

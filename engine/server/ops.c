@@ -642,6 +642,12 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "errors", (double)s->errors);
     cJSON_AddNumberToObject(r->out, "orders", (double)s->orders);
     cJSON_AddNumberToObject(r->out, "coid_store_hits", (double)s->coid_store_hits);
+    cJSON_AddNumberToObject(r->out, "snapshots", (double)s->snapshots);
+    cJSON_AddNumberToObject(r->out, "snapshot_failures", (double)s->snapshot_failures);
+    cJSON_AddNumberToObject(r->out, "snapshot_seq", (double)s->snap_last_seq);
+    cJSON_AddNumberToObject(r->out, "snapshot_bytes", (double)s->snap_bytes);
+    cJSON_AddNumberToObject(r->out, "snapshot_ms", s->snap_ms);
+    cJSON_AddNumberToObject(r->out, "restored_seq", (double)s->restored_seq);
     cJSON *f = cJSON_AddObjectToObject(r->out, "fills");
     for (int k = 0; k < 3; k++)
         cJSON_AddNumberToObject(f, chi_source_names[k], (double)n.fills[k]);

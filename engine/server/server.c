@@ -121,7 +121,11 @@ static ch_err replay_log(ch_server *s, uint64_t *n)
     s->replay_fills = cJSON_CreateArray();
     if (s->replay_fills == NULL)
         return CH_ENOMEM;
-    ch_err e = ch_store_replay(s->st, s->e, replay_cb, s, n);
+    uint64_t at = 0;
+    ch_err e = chi_snapshot_restore(s, &at);
+    s->restored_seq = at;
+    if (e == CH_OK)
+        e = ch_store_replay_from(s->st, s->e, at, replay_cb, s, n);
     cJSON_Delete(s->replay_fills);
     s->replay_fills = NULL;
     return e;
@@ -277,6 +281,7 @@ static void batch(ch_server *s, work *list)
         chi_publish(s, topic, o);
     }
     flush_pubs(s);
+    chi_snapshot_maybe(s); /* after the replies: a snapshot delays the next batch only */
     free(replies);
     free(lens);
     free(mut);
@@ -606,7 +611,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         ch_store_coid_stat(s->st, &ids, &bytes);
         CH_LOG(CH_LOG_INFO, "coid_index_built", "ids=%" PRIu64 " bytes=%" PRIu64, ids, bytes);
     }
-    if (n == 0 && (e = seed(s)) != CH_OK) {
+    if (ch_store_last_seq(s->st) == 0 && (e = seed(s)) != CH_OK) {
         snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
         return fail_start(s);
     }
@@ -624,8 +629,10 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         snprintf(err, cap, "admin key: %s", kerr);
         return fail_start(s);
     }
-    CH_LOG(CH_LOG_INFO, "store_open", "dir=%s recovered_commands=%" PRIu64 " durability=%s",
-           cfg->data_dir, n, cfg->durability == CH_DURABLE_SYNC ? "sync" : "nosync");
+    CH_LOG(CH_LOG_INFO, "store_open",
+           "dir=%s snapshot_seq=%" PRIu64 " replayed_commands=%" PRIu64 " durability=%s",
+           cfg->data_dir, s->restored_seq, n,
+           cfg->durability == CH_DURABLE_SYNC ? "sync" : "nosync");
     int rv;
     if ((rv = nng_rep0_open(&s->rep)) != 0 || (rv = nng_pub0_open(&s->pub)) != 0) {
         snprintf(err, cap, "nng: %s", nng_strerror(rv));
@@ -732,6 +739,12 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
         pthread_join(s->thread, NULL);
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
+        /* a clean stop leaves a snapshot of its last state: the next start
+         * replays nothing */
+        if (s->st != NULL && !s->discard && !s->halted &&
+            (s->cfg.snapshot_every > 0 || s->cfg.snapshot_seconds > 0) &&
+            ch_store_commit(s->st) == CH_OK && ch_store_last_seq(s->st) != s->snap_last_seq)
+            chi_snapshot_take(s);
     }
     chi_hedgers_close(s);
     /* the store is done with before the sockets close: nothing runs on it

@@ -103,7 +103,14 @@ struct ch_server {
         } * t;
         size_t n, cap;
     } coid_cur, coid_old;
-    uint64_t coid_store_hits;  /* repeats answered from the store (older than the cache) */
+    uint64_t coid_store_hits; /* repeats answered from the store (older than the cache) */
+    /* snapshots (snapshots.c) */
+    uint64_t snap_last_seq; /* the command the last snapshot (taken or loaded) follows */
+    int64_t snap_last_at;   /* monotonic ns of it */
+    uint64_t snapshots, snapshot_failures;
+    size_t snap_bytes;         /* the last one's */
+    double snap_ms;            /* the last one's time, engine thread */
+    uint64_t restored_seq;     /* the start loaded the snapshot after this command (0: none) */
     bool coid_backfill_failed; /* a replay could not index an old store's ids */
     /* replay: fills of the command being replayed */
     cJSON *replay_fills;
@@ -212,6 +219,15 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev);
 ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r);
 /** The same, the command's fills and order events collected into @p k. */
 ch_err chi_exec_collect(ch_server *s, const ch_command *c, ch_command_result *r, chi_collect *k);
+/* ---- snapshots (snapshots.c) */
+/* Write one now (between batches, nothing buffered). */
+ch_err chi_snapshot_take(ch_server *s);
+/* After a batch: one is written when snapshot_every or snapshot_seconds says. */
+void chi_snapshot_maybe(ch_server *s);
+/* Into the fresh engine: the newest snapshot that loads; *seq its command
+ * (0: none, the whole log replays). */
+ch_err chi_snapshot_restore(ch_server *s, uint64_t *seq);
+
 /* ---- client order ids (coids.c) */
 /** The reply remembered under key (the cache, then the store), or NULL;
  *  borrowed until the next chi_coid_put. */

@@ -54,15 +54,19 @@ typedef struct ch_server_config {
     char data_dir[256];     /**< default ./var */
     char tls_cert_key[256]; /**< for tls+tcp:// URLs: a PEM file with the certificate and key */
     ch_durability durability;
-    bool no_auth;        /**< keys are not checked (--no-auth, "no_auth": true) */
-    bool risk_aware_set; /**< the configuration named `risk_aware`; if it did not, a
-                              store written under the other setting keeps its own (a
-                              store from before risk-aware netting was the default) */
-    size_t max_request;  /**< bytes, default 1 MiB */
-    int contexts;        /**< REP contexts in flight, default 64 */
-    size_t max_batch;    /**< orders in one order.batch, default 5000 */
-    size_t coid_cache;   /**< client order ids cached in memory, default 65,536 (the
-                              index itself is in the store) */
+    bool no_auth;            /**< keys are not checked (--no-auth, "no_auth": true) */
+    bool risk_aware_set;     /**< the configuration named `risk_aware`; if it did not, a
+                                  store written under the other setting keeps its own (a
+                                  store from before risk-aware netting was the default) */
+    size_t max_request;      /**< bytes, default 1 MiB */
+    int contexts;            /**< REP contexts in flight, default 64 */
+    size_t max_batch;        /**< orders in one order.batch, default 5000 */
+    size_t coid_cache;       /**< client order ids cached in memory, default 65,536 (the
+                                  index itself is in the store) */
+    size_t snapshot_every;   /**< commands between snapshots, default 1,000,000 (0: none) */
+    double snapshot_seconds; /**< seconds between snapshots, default 600 (0: none) */
+    uint32_t snapshot_keep;  /**< snapshots kept, default 2 */
+    bool snapshot_load;      /**< a start loads the newest snapshot, default true */
     /* bounds (README, Security): each refusal is an error reply, never a crash */
     uint32_t max_clients;     /**< connections served, default 1024; more are answered
                                    UNAVAILABLE, beyond twice as many they are closed */

@@ -1,0 +1,218 @@
+/*
+ * snapshots.c - chd's snapshots: every snapshot_every commands or
+ * snapshot_seconds (with commands since), between batches, the engine's
+ * state (ch_engine_snapshot) and what chd derives from the log (the hedge
+ * policies logged with listings, each hedger's book and orders in flight,
+ * the option orders in flight, the next venue order id) go into the store in
+ * their own transaction. A start loads the newest snapshot it can read and
+ * replays only the commands after it; one it cannot read (another build's,
+ * damaged) is passed over for the one before, and with none the whole log
+ * is replayed: the log stays complete, a snapshot only saves time. What a
+ * start rebuilds from the engine (open-order counts, keys) is rebuilt from
+ * the restored engine as after a replay.
+ *
+ * Blob: u32 length + the engine's snapshot, then the server's part and its
+ * SHA-256.
+ */
+#include "server_int.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "../core/snap.h"
+#include "ch/sha256.h"
+
+#define TAG_SERVER CHI_SNAP_TAG('C', 'H', 'D', 'S')
+
+static void put_server(const ch_server *s, chi_wr *w)
+{
+    chi_snap_tag(w, TAG_SERVER);
+    chi_put(w, CHI_MAX_UND, 4);
+    for (size_t u = 0; u < CHI_MAX_UND; u++) {
+        chi_put(w, s->und_logged[u].set, 1);
+        chi_put(w, (uint64_t)s->und_logged[u].kind, 4);
+        chi_put_f64(w, s->und_logged[u].band);
+    }
+    chi_put(w, s->hedge_next_id, 8);
+    chi_put(w, s->n_hedgers, 4);
+    for (uint32_t u = 0; u < s->n_hedgers; u++) {
+        chi_put(w, s->hedgers[u] != NULL, 1);
+        if (s->hedgers[u] != NULL)
+            chi_hedger_save(s->hedgers[u], w);
+    }
+    chi_put(w, s->n_opt_flight, 4);
+    for (size_t i = 0; i < s->n_opt_flight; i++) {
+        chi_put(w, s->opt_flight[i].und, 4);
+        chi_put(w, s->opt_flight[i].instr.v, 4);
+        chi_put_bytes(w, &s->opt_flight[i].o, sizeof s->opt_flight[i].o);
+    }
+}
+
+static bool get_server(ch_server *s, chi_rd *r)
+{
+    if (!chi_snap_expect(r, TAG_SERVER) || chi_get(r, 4) != CHI_MAX_UND)
+        return false;
+    for (size_t u = 0; u < CHI_MAX_UND; u++) {
+        s->und_logged[u].set = chi_get(r, 1) != 0;
+        s->und_logged[u].kind = (ch_hedge_policy_kind)chi_get(r, 4);
+        s->und_logged[u].band = chi_get_f64(r);
+    }
+    s->hedge_next_id = chi_get(r, 8);
+    uint32_t n = (uint32_t)chi_get(r, 4);
+    if (r->bad || n > s->cfg.engine.max_underlyings)
+        return false;
+    for (uint32_t u = 0; u < n && !r->bad; u++) {
+        if (chi_get(r, 1) == 0)
+            continue;
+        ch_hedger *h = chi_hedger(s, u); /* as a replay makes it: policy, perp, venue */
+        if (h == NULL || !chi_hedger_load(h, r))
+            return false;
+    }
+    size_t nf = (size_t)chi_get(r, 4);
+    if (nf > sizeof s->opt_flight / sizeof s->opt_flight[0])
+        return false;
+    for (size_t i = 0; i < nf && !r->bad; i++) {
+        s->opt_flight[i].und = (uint32_t)chi_get(r, 4);
+        s->opt_flight[i].instr.v = (uint32_t)chi_get(r, 4);
+        chi_snap_take(r, &s->opt_flight[i].o, 1, sizeof s->opt_flight[i].o);
+    }
+    s->n_opt_flight = nf;
+    return !r->bad && r->n == r->len;
+}
+
+ch_err chi_snapshot_take(ch_server *s)
+{
+    int64_t t0 = mono_now();
+    uint64_t seq = ch_store_last_seq(s->st);
+    uint8_t *eng;
+    size_t elen;
+    ch_err e = ch_engine_snapshot(s->e, &eng, &elen);
+    if (e != CH_OK)
+        return e;
+    chi_wr w = {.grow = true};
+    chi_put(&w, elen, 4);
+    chi_put_bytes(&w, eng, elen);
+    free(eng);
+    size_t from = w.n;
+    put_server(s, &w);
+    if (!w.bad) {
+        uint8_t d[CH_SHA256_LEN];
+        ch_sha256_digest(w.buf + from, w.n - from, d);
+        chi_put_bytes(&w, d, sizeof d);
+    }
+    if (w.bad || elen > UINT32_MAX) {
+        free(w.buf);
+        return CH_ENOMEM;
+    }
+    int64_t t1 = mono_now();
+    e = ch_store_put_snapshot(s->st, seq, w.buf, w.n, s->cfg.snapshot_keep);
+    int64_t t2 = mono_now();
+    s->snap_last_seq = seq;
+    s->snap_last_at = t2;
+    if (e == CH_OK) {
+        s->snapshots++;
+        s->snap_bytes = w.n;
+        s->snap_ms = (double)(t2 - t0) / 1e6;
+        CH_LOG(CH_LOG_INFO, "snapshot", "seq=%" PRIu64 " bytes=%zu serialize_ms=%.1f write_ms=%.1f",
+               seq, w.n, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6);
+    } else {
+        s->snapshot_failures++;
+        CH_LOG(CH_LOG_WARN, "snapshot_failed", "seq=%" PRIu64 " reason=\"%s\"", seq,
+               e == CH_EIO ? ch_store_snapshot_error(s->st) : ch_strerror(e));
+    }
+    free(w.buf);
+    return e;
+}
+
+void chi_snapshot_maybe(ch_server *s)
+{
+    if (s->halted || s->st == NULL)
+        return;
+    uint64_t seq = ch_store_last_seq(s->st);
+    if (seq == s->snap_last_seq)
+        return;
+    bool by_count =
+        s->cfg.snapshot_every > 0 && seq - s->snap_last_seq >= (uint64_t)s->cfg.snapshot_every;
+    bool by_time = s->cfg.snapshot_seconds > 0 &&
+                   (double)(mono_now() - s->snap_last_at) >= s->cfg.snapshot_seconds * 1e9;
+    if (by_count || by_time)
+        chi_snapshot_take(s);
+}
+
+/* A fresh engine in place of one a failed restore left half written. */
+static ch_err fresh_engine(ch_server *s)
+{
+    ch_engine *e = ch_engine_create(&s->cfg.engine);
+    if (e == NULL)
+        return CH_ENOMEM;
+    ch_engine_destroy(s->e);
+    s->e = e;
+    ch_engine_set_sink(e, chi_on_engine_event, s);
+    chi_hedgers_close(s);
+    memset(s->und_logged, 0, sizeof s->und_logged);
+    return CH_OK;
+}
+
+/* Load blob into the fresh engine and server: CH_OK, CH_EBADCONFIG
+ * (another build's or configuration's), CH_EBADREQ (damaged). */
+static ch_err load_blob(ch_server *s, const uint8_t *b, size_t len)
+{
+    chi_rd r = {.p = b, .len = len};
+    size_t elen = (size_t)chi_get(&r, 4);
+    const uint8_t *eng = chi_take(&r, elen);
+    if (eng == NULL || len - r.n < CH_SHA256_LEN)
+        return CH_EBADREQ;
+    uint8_t d[CH_SHA256_LEN];
+    ch_sha256_digest(b + r.n, len - r.n - CH_SHA256_LEN, d);
+    if (memcmp(d, b + len - CH_SHA256_LEN, CH_SHA256_LEN) != 0)
+        return CH_EBADREQ;
+    ch_err e = ch_engine_restore(s->e, eng, elen);
+    if (e != CH_OK)
+        return e;
+    chi_rd sr = {.p = b + r.n, .len = len - r.n - CH_SHA256_LEN};
+    return get_server(s, &sr) ? CH_OK : CH_EBADREQ;
+}
+
+static void count_rest(void *ctx, const ch_order_info *o)
+{
+    ch_server *s = ctx;
+    chi_guard_order_rests(s->guard, o->account, o->id, ch_engine_book(s->e));
+}
+
+ch_err chi_snapshot_restore(ch_server *s, uint64_t *seq)
+{
+    *seq = 0;
+    if (!s->cfg.snapshot_load)
+        return CH_OK;
+    uint64_t before = UINT64_MAX;
+    for (uint32_t tries = 0; tries <= s->cfg.snapshot_keep; tries++) {
+        uint64_t at;
+        uint8_t *b;
+        size_t len;
+        ch_err e = ch_store_get_snapshot(s->st, before, &at, &b, &len);
+        if (e != CH_OK || b == NULL)
+            return e == CH_ENOMEM ? e : CH_OK; /* none (or unreadable): the whole log */
+        int64_t t0 = mono_now();
+        e = load_blob(s, b, len);
+        free(b);
+        if (e == CH_OK) {
+            const ch_book *book = ch_engine_book(s->e);
+            uint32_t n = ch_instruments_count(ch_engine_instruments(s->e));
+            for (uint32_t k = 0; k < n; k++)
+                for (int side = 0; side < 2; side++)
+                    ch_book_foreach(book, (ch_instr_id){k}, (ch_side)side, count_rest, s);
+            *seq = at;
+            s->snap_last_seq = at;
+            s->snap_last_at = mono_now();
+            CH_LOG(CH_LOG_INFO, "snapshot_loaded", "seq=%" PRIu64 " bytes=%zu ms=%.1f", at, len,
+                   (double)(mono_now() - t0) / 1e6);
+            return CH_OK;
+        }
+        CH_LOG(CH_LOG_WARN, "snapshot_skipped", "seq=%" PRIu64 " reason=\"%s\"", at,
+               e == CH_EBADCONFIG ? "written by another build or configuration" : "damaged");
+        if ((e = fresh_engine(s)) != CH_OK)
+            return e;
+        before = at;
+    }
+    return CH_OK;
+}
