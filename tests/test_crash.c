@@ -11,6 +11,10 @@
  *   - the stored fill records are exactly the replayed fills,
  *   - each account's position in each series equals the sum of its fills,
  *   - positions sum to zero per instrument and cash is conserved.
+ * The child also writes an engine snapshot every few batches (its own store
+ * transaction, so kills land inside snapshot writes too) and starts from the
+ * newest one; the parent checks that the newest snapshot restored and the
+ * log after it replayed give exactly the full replay's state, byte for byte.
  * The next child continues on the same store. CH_CRASH_CYCLES sets the number
  * of kills (default 30); the seed is printed on failure.
  */
@@ -40,7 +44,7 @@
 
 /* what goes through the pipe: fixed-size records, one write() each */
 typedef struct ack {
-    uint8_t kind; /* 1 = command result, 2 = fill */
+    uint8_t kind; /* 1 = command result, 2 = fill, 3/4 = a snapshot begins/ends */
     uint8_t pad[3];
     int32_t err;
     uint64_t seq;
@@ -63,6 +67,7 @@ typedef struct child_state {
     ch_store *st;
     ack *pending;
     size_t n_pending, cap;
+    uint64_t snapshots;     /* written by this child */
     ch_order_id live[1024]; /* recent resting orders, to cancel */
     ch_account_id owner[1024];
     size_t n_live;
@@ -110,6 +115,46 @@ static void child_commit_and_ack(child_state *cs, int fd)
     cs->n_pending = 0;
 }
 
+/* What chd does at start: the newest loadable snapshot, then the log after
+ * it (a snapshot that does not load: a fresh engine and the whole log). */
+static ch_err start_from_snapshot(ch_store *st, ch_engine **e, const ch_engine_config *cfg)
+{
+    uint64_t seq = 0;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ch_err err = ch_store_get_snapshot(st, UINT64_MAX, &seq, &buf, &len);
+    if (err != CH_OK)
+        return err;
+    if (buf != NULL && ch_engine_restore(*e, buf, len) != CH_OK) {
+        ch_engine_destroy(*e);
+        *e = ch_engine_create(cfg);
+        seq = 0;
+    }
+    free(buf);
+    if (*e == NULL)
+        return CH_ENOMEM;
+    return ch_store_replay_from(st, *e, seq, NULL, NULL, NULL);
+}
+
+/* A snapshot after a committed batch, as chd takes them (keep two). */
+static void child_snapshot(child_state *cs, int fd)
+{
+    ack mark = {.kind = 3};
+    if (write(fd, &mark, sizeof mark) != (ssize_t)sizeof mark)
+        _exit(5);
+    uint8_t *buf;
+    size_t len;
+    if (ch_engine_snapshot(cs->e, &buf, &len) != CH_OK)
+        _exit(7);
+    if (ch_store_put_snapshot(cs->st, ch_store_last_seq(cs->st), buf, len, 2) != CH_OK)
+        _exit(8);
+    free(buf);
+    cs->snapshots++;
+    mark.kind = 4;
+    if (write(fd, &mark, sizeof mark) != (ssize_t)sizeof mark)
+        _exit(5);
+}
+
 static void child_main(uint64_t seed, int fd, ch_durability mode)
 {
     ch_engine_config cfg = cfg_of();
@@ -119,7 +164,7 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
     ch_store_config sc = {.dir = dir, .durability = mode};
     if (cs.e == NULL || cs.pending == NULL || ch_store_open(&sc, &cfg, false, &cs.st) != CH_OK)
         _exit(2);
-    if (ch_store_replay(cs.st, cs.e, NULL, NULL, NULL) != CH_OK)
+    if (start_from_snapshot(cs.st, &cs.e, &cfg) != CH_OK)
         _exit(6);
     ch_engine_set_sink(cs.e, child_fill, &cs);
     if (ch_store_last_seq(cs.st) == 0) {
@@ -192,6 +237,9 @@ static void child_main(uint64_t seed, int fd, ch_durability mode)
             child_step(&cs, &c);
         }
         child_commit_and_ack(&cs, fd);
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        if ((x >> 33) % 4 == 0)
+            child_snapshot(&cs, fd);
     }
 }
 
@@ -258,7 +306,7 @@ static void on_stored_fill(void *ctx, const ch_fill *f)
     s->n++;
 }
 
-static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills)
+static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills, int *from_snapshot)
 {
     ch_engine_config cfg = cfg_of();
     ch_store_config sc = {.dir = dir};
@@ -312,6 +360,26 @@ static void verify(const expect *x, uint64_t *acked_cmds, uint64_t *acked_fills)
                           "seed %llu: position of %u in %u is not the sum of its fills",
                           (unsigned long long)g_seed, a, i);
     ck_assert_int_eq(ch_engine_check(r.e), CH_OK);
+    /* the newest snapshot and the log after it: the full replay, byte for byte */
+    uint64_t snap_seq;
+    uint8_t *snap, *want_b, *got_b;
+    size_t snap_len, want_len, got_len;
+    ck_assert_int_eq(ch_store_get_snapshot(st, UINT64_MAX, &snap_seq, &snap, &snap_len), CH_OK);
+    if (snap != NULL) {
+        ch_engine *b = ch_engine_create(&cfg);
+        ck_assert_int_eq(ch_engine_restore(b, snap, snap_len), CH_OK);
+        ck_assert_int_eq(ch_store_replay_from(st, b, snap_seq, NULL, NULL, NULL), CH_OK);
+        ck_assert_int_eq(ch_engine_snapshot(r.e, &want_b, &want_len), CH_OK);
+        ck_assert_int_eq(ch_engine_snapshot(b, &got_b, &got_len), CH_OK);
+        ck_assert_msg(got_len == want_len && memcmp(got_b, want_b, want_len) == 0,
+                      "seed %llu: snapshot %llu and the log after it differ from a full replay",
+                      (unsigned long long)g_seed, (unsigned long long)snap_seq);
+        free(want_b);
+        free(got_b);
+        free(snap);
+        ch_engine_destroy(b);
+        (*from_snapshot)++;
+    }
     *acked_cmds = want;
     *acked_fills = fills;
     ch_engine_destroy(r.e);
@@ -337,6 +405,7 @@ START_TEST(kill_nine_loses_nothing)
     x.have_fill = calloc(MAX_TRADES, 1);
     uint64_t rng = g_seed;
     uint64_t total_cmds = 0, total_fills = 0;
+    int from_snapshot = 0, in_snapshot_kills = 0;
     for (int cycle = 0; cycle < cycles; cycle++) {
         int p[2];
         ck_assert_int_eq(pipe(p), 0);
@@ -356,7 +425,9 @@ START_TEST(kill_nine_loses_nothing)
         clock_gettime(CLOCK_MONOTONIC, &start);
         uint8_t buf[sizeof(ack) * 256];
         size_t have = 0;
-        bool killed = false;
+        bool killed = false, in_snapshot = false;
+        /* every third cycle dies as soon as a snapshot begins: inside its write */
+        bool at_snapshot = cycle % 3 == 2;
         for (;;) {
             struct pollfd pf = {.fd = p[0], .events = POLLIN};
             poll(&pf, 1, 5);
@@ -373,6 +444,12 @@ START_TEST(kill_nine_loses_nothing)
                 } else if (a.kind == 2 && a.fill.trade_id < MAX_TRADES) {
                     x.fills[a.fill.trade_id] = a.fill;
                     x.have_fill[a.fill.trade_id] = 1;
+                } else if (a.kind == 3 || a.kind == 4) {
+                    in_snapshot = a.kind == 3;
+                    if (in_snapshot && at_snapshot && !killed) {
+                        kill(pid, SIGKILL);
+                        killed = true;
+                    }
                 }
             }
             memmove(buf, buf + whole, have - whole);
@@ -382,7 +459,7 @@ START_TEST(kill_nine_loses_nothing)
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
             long el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-            if (!killed && el >= ms) {
+            if (!killed && el >= (at_snapshot ? 10 * ms : ms)) {
                 kill(pid, SIGKILL);
                 killed = true;
             }
@@ -393,13 +470,16 @@ START_TEST(kill_nine_loses_nothing)
                       "seed %llu: the child stopped by itself (status %d)",
                       (unsigned long long)g_seed, st);
         close(p[0]);
-        verify(&x, &total_cmds, &total_fills);
+        verify(&x, &total_cmds, &total_fills, &from_snapshot);
+        in_snapshot_kills += in_snapshot;
     }
     fprintf(stderr,
-            "crash: %d kills (seed %llu), %llu acknowledged commands and %llu fills all "
-            "recovered\n",
-            cycles, (unsigned long long)g_seed, (unsigned long long)total_cmds,
-            (unsigned long long)total_fills);
+            "crash: %d kills (seed %llu; %d inside a snapshot's write), %llu acknowledged "
+            "commands and %llu fills all recovered; %d recoveries from a snapshot equal the "
+            "full replay\n",
+            cycles, (unsigned long long)g_seed, in_snapshot_kills, (unsigned long long)total_cmds,
+            (unsigned long long)total_fills, from_snapshot);
+    ck_assert_int_gt(from_snapshot, 0);
     ck_assert_uint_gt(total_fills, 0);
     free(x.by_seq);
     free(x.fills);
