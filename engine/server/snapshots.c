@@ -80,33 +80,40 @@ static bool get_server(ch_server *s, chi_rd *r)
     return !r->bad && r->n == r->len;
 }
 
-ch_err chi_snapshot_take(ch_server *s)
+/* The blob: the engine's snapshot (its length in 8 bytes), chd's part, a
+ * SHA-256 of chd's part (the engine's closes itself). */
+static ch_err build_blob(ch_server *s, chi_wr *w)
 {
-    int64_t t0 = mono_now();
-    uint64_t seq = ch_store_last_seq(s->st);
     uint8_t *eng;
     size_t elen;
     ch_err e = ch_engine_snapshot(s->e, &eng, &elen);
     if (e != CH_OK)
         return e;
-    chi_wr w = {.grow = true};
-    chi_put(&w, elen, 4);
-    chi_put_bytes(&w, eng, elen);
+    chi_put(w, elen, 8);
+    chi_put_bytes(w, eng, elen);
     free(eng);
-    size_t from = w.n;
-    put_server(s, &w);
-    if (!w.bad) {
+    size_t from = w->n;
+    put_server(s, w);
+    if (!w->bad) {
         uint8_t d[CH_SHA256_LEN];
-        ch_sha256_digest(w.buf + from, w.n - from, d);
-        chi_put_bytes(&w, d, sizeof d);
+        ch_sha256_digest(w->buf + from, w->n - from, d);
+        chi_put_bytes(w, d, sizeof d);
     }
-    if (w.bad || elen > UINT32_MAX) {
-        free(w.buf);
-        return CH_ENOMEM;
-    }
+    return w->bad ? CH_ENOMEM : CH_OK;
+}
+
+ch_err chi_snapshot_take(ch_server *s)
+{
+    int64_t t0 = mono_now();
+    uint64_t seq = ch_store_last_seq(s->st);
+    chi_wr w = {.grow = true};
+    ch_err e = build_blob(s, &w);
     int64_t t1 = mono_now();
-    e = ch_store_put_snapshot(s->st, seq, w.buf, w.n, s->cfg.snapshot_keep);
+    if (e == CH_OK)
+        e = ch_store_put_snapshot(s->st, seq, w.buf, w.n, s->cfg.snapshot_keep);
     int64_t t2 = mono_now();
+    /* an attempt, written or not, restarts the count: a snapshot that cannot
+     * be made is not tried again after every batch */
     s->snap_last_seq = seq;
     s->snap_last_at = t2;
     if (e == CH_OK) {
@@ -142,12 +149,11 @@ void chi_snapshot_maybe(ch_server *s)
 /* A fresh engine in place of one a failed restore left half written. */
 static ch_err fresh_engine(ch_server *s)
 {
-    ch_engine *e = ch_engine_create(&s->cfg.engine);
-    if (e == NULL)
+    ch_engine_destroy(s->e); /* first: two engines may not fit */
+    s->e = ch_engine_create(&s->cfg.engine);
+    if (s->e == NULL)
         return CH_ENOMEM;
-    ch_engine_destroy(s->e);
-    s->e = e;
-    ch_engine_set_sink(e, chi_on_engine_event, s);
+    ch_engine_set_sink(s->e, chi_on_engine_event, s);
     chi_hedgers_close(s);
     memset(s->und_logged, 0, sizeof s->und_logged);
     return CH_OK;
@@ -158,15 +164,15 @@ static ch_err fresh_engine(ch_server *s)
 static ch_err load_blob(ch_server *s, const uint8_t *b, size_t len)
 {
     chi_rd r = {.p = b, .len = len};
-    size_t elen = (size_t)chi_get(&r, 4);
-    const uint8_t *eng = chi_take(&r, elen);
+    uint64_t elen = chi_get(&r, 8);
+    const uint8_t *eng = elen <= len ? chi_take(&r, (size_t)elen) : NULL;
     if (eng == NULL || len - r.n < CH_SHA256_LEN)
         return CH_EBADREQ;
     uint8_t d[CH_SHA256_LEN];
     ch_sha256_digest(b + r.n, len - r.n - CH_SHA256_LEN, d);
     if (memcmp(d, b + len - CH_SHA256_LEN, CH_SHA256_LEN) != 0)
         return CH_EBADREQ;
-    ch_err e = ch_engine_restore(s->e, eng, elen);
+    ch_err e = ch_engine_restore(s->e, eng, (size_t)elen);
     if (e != CH_OK)
         return e;
     chi_rd sr = {.p = b + r.n, .len = len - r.n - CH_SHA256_LEN};
