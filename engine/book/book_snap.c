@@ -27,6 +27,13 @@ static uint32_t taken(const ch_book *b)
     return lo;
 }
 
+static void put_run(chi_wr *w, uint32_t start, uint32_t len, uint32_t *runs)
+{
+    chi_put(w, start, 4);
+    chi_put(w, len, 4);
+    (*runs)++;
+}
+
 void chi_book_save(const ch_book *b, chi_wr *w)
 {
     chi_snap_tag(w, TAG_BOOK);
@@ -59,48 +66,45 @@ void chi_book_save(const ch_book *b, chi_wr *w)
         }
     }
     /* the free list in its order, as runs of consecutive slots: the slots
-     * freed (last freed first), then the slots never taken, hwm.. in order
-     * (one pass counts the runs, the next writes them) */
+     * freed (last freed first), then the slots never taken, hwm.. in order */
     if (b->n_free < b->max_orders - hwm) {
         w->bad = true; /* not the list this book keeps: no snapshot */
         return;
     }
-    uint32_t freed = b->n_free - (b->max_orders - hwm);
-    for (int pass = 0; pass < 2; pass++) {
-        uint32_t runs = 0, start = NIL, len = 0, prev = NIL, k = b->free_head;
-        for (uint32_t i = 0; i <= freed; i++) {
-            bool tail = i == freed; /* past the freed slots: the never-taken ones */
-            if (tail && hwm == b->max_orders)
-                break;
-            if (tail && k != hwm) {
-                w->bad = true; /* not the list this book keeps: no snapshot */
-                return;
-            }
-            if (prev == NIL || k != prev + 1) {
-                if (pass == 1 && prev != NIL) {
-                    chi_put(w, start, 4);
-                    chi_put(w, len, 4);
-                }
-                runs++;
-                start = k;
-                len = 0;
-            }
-            len += tail ? b->max_orders - hwm : 1;
-            prev = k;
-            if (!tail)
-                k = b->orders[k].next;
-            if (!tail && k == NIL && i + 1 < freed + (hwm < b->max_orders)) {
-                w->bad = true;
-                return;
-            }
+    size_t at = w->n;
+    chi_put(w, 0, 4); /* the runs' count, written once known */
+    uint32_t runs = 0, start = NIL, len = 0, k = b->free_head;
+    for (uint32_t i = b->max_orders - hwm; i < b->n_free; i++, k = b->orders[k].next) {
+        if (k == NIL) {
+            w->bad = true;
+            return;
         }
-        if (pass == 0)
-            chi_put(w, runs, 4);
-        else if (prev != NIL) {
-            chi_put(w, start, 4);
-            chi_put(w, len, 4);
+        if (len > 0 && k == start + len) {
+            len++;
+            continue;
+        }
+        if (len > 0)
+            put_run(w, start, len, &runs);
+        start = k;
+        len = 1;
+    }
+    if (hwm < b->max_orders) {
+        if (k != hwm) {
+            w->bad = true; /* the never-taken slots are not the list's tail */
+            return;
+        }
+        if (len > 0 && hwm == start + len) {
+            len += b->max_orders - hwm;
+        } else {
+            if (len > 0)
+                put_run(w, start, len, &runs);
+            start = hwm;
+            len = b->max_orders - hwm;
         }
     }
+    if (len > 0)
+        put_run(w, start, len, &runs);
+    chi_put_at(w, at, runs, 4);
     uint32_t listed = 0;
     for (uint32_t i = 0; i < b->max_instr; i++)
         listed += b->books[i].state != BOOK_ABSENT;

@@ -101,6 +101,17 @@ static inline void chi_put(chi_wr *w, uint64_t v, int bytes)
         w->buf[w->n++] = (uint8_t)(v >> (8 * i));
 }
 
+/* Over @p bytes already written at @p at (a count or a length known only
+ * after what follows it was written). */
+static inline void chi_put_at(chi_wr *w, size_t at, uint64_t v, int bytes)
+{
+    assert(bytes >= 1 && bytes <= 8);
+    if (w->bad || at > w->n || (size_t)bytes > w->n - at)
+        return;
+    for (int i = 0; i < bytes; i++)
+        w->buf[at + (size_t)i] = (uint8_t)(v >> (8 * i));
+}
+
 static inline void chi_put_bytes(chi_wr *w, const void *p, size_t k)
 {
     if (k == 0 || !chi_room(w, k))

@@ -13,6 +13,7 @@
 
 #include "bin_io.h"
 #include "ch/book.h"
+#include "ch/engine.h"
 #include "ch/hedge.h"
 #include "ch/instrument.h"
 #include "ch/risk.h"
@@ -45,6 +46,11 @@ static inline void chi_snap_take(chi_rd *r, void *dst, size_t n, size_t size)
     if (p != NULL && n * size > 0)
         memcpy(dst, p, n * size);
 }
+
+/* The engine's snapshot (ch_engine_snapshot's bytes, closed by their
+ * SHA-256) appended to @p w, so that a caller adding its own part needs no
+ * copy. @return CH_OK or CH_ENOMEM. */
+ch_err chi_engine_save(const ch_engine *e, chi_wr *w);
 
 /* The book: orders (with their time priority and ids), levels, counters. */
 void chi_book_save(const ch_book *b, chi_wr *w);

@@ -135,62 +135,68 @@ static size_t region_used(const ch_engine *e)
     return (size_t)e->n_und * e->scen_stride;
 }
 
-ch_err ch_engine_snapshot(const ch_engine *e, uint8_t **out, size_t *len)
+ch_err chi_engine_save(const ch_engine *e, chi_wr *w)
 {
-    *out = NULL;
-    *len = 0;
-    chi_wr w = {.grow = true};
-    put_header(&w, e);
-    put_counters(&w, e);
+    size_t from = w->n; /* appended to what w holds: the SHA-256 covers this part */
+    put_header(w, e);
+    put_counters(w, e);
     uint32_t n_instr = ch_instruments_count(e->reg);
-    chi_snap_tag(&w, TAG_SERIES);
-    chi_put(&w, n_instr, 4);
+    chi_snap_tag(w, TAG_SERIES);
+    chi_put(w, n_instr, 4);
     for (uint32_t i = 0; i < n_instr; i++) {
         series rec; /* without its pointer: equal states write equal bytes */
         memcpy(&rec, &e->ser[i], sizeof rec);
         rec.scen = NULL;
-        chi_put_bytes(&w, &rec, sizeof rec);
-        chi_put_bytes(&w, e->ser[i].scen, e->nscen * sizeof(double));
-        chi_put_bytes(&w, &e->hold[i], sizeof(hold_param));
+        chi_put_bytes(w, &rec, sizeof rec);
+        chi_put_bytes(w, e->ser[i].scen, e->nscen * sizeof(double));
+        chi_put_bytes(w, &e->hold[i], sizeof(hold_param));
     }
-    chi_snap_tag(&w, TAG_UND);
+    chi_snap_tag(w, TAG_UND);
     for (uint32_t u = 0; u < e->n_und; u++) {
         und_state rec;
         memcpy(&rec, &e->und[u], sizeof rec);
         rec.smile = rec.scratch = NULL;
         rec.pool_inv = rec.house_inv = NULL;
-        chi_put_bytes(&w, &rec, sizeof rec);
-        chi_smile_save(e->und[u].smile, &w);
-        chi_smile_save(e->und[u].scratch, &w);
-        chi_inventory_save(e->und[u].pool_inv, &w);
-        chi_inventory_save(e->und[u].house_inv, &w);
+        chi_put_bytes(w, &rec, sizeof rec);
+        chi_smile_save(e->und[u].smile, w);
+        chi_smile_save(e->und[u].scratch, w);
+        chi_inventory_save(e->und[u].pool_inv, w);
+        chi_inventory_save(e->und[u].house_inv, w);
     }
-    chi_snap_tag(&w, TAG_ACCT);
-    chi_put_bytes(&w, e->names, (e->names_mask + 1) * sizeof *e->names);
+    chi_snap_tag(w, TAG_ACCT);
+    chi_put_bytes(w, e->names, (e->names_mask + 1) * sizeof *e->names);
     for (uint32_t a = 0; a < e->n_acct; a++) {
         account rec;
         memcpy(&rec, &e->acct[a], sizeof rec);
         rec.M = NULL;
-        chi_put_bytes(&w, &rec, sizeof rec);
-        chi_put_bytes(&w, e->acct[a].M, region_used(e) * sizeof(double));
-        chi_put_bytes(&w, e->acct[a].M + e->worst_off, e->n_und * sizeof(double));
+        chi_put_bytes(w, &rec, sizeof rec);
+        chi_put_bytes(w, e->acct[a].M, region_used(e) * sizeof(double));
+        chi_put_bytes(w, e->acct[a].M + e->worst_off, e->n_und * sizeof(double));
     }
-    chi_put_bytes(&w, e->sell_bits, (size_t)e->n_acct * e->sell_words * sizeof *e->sell_bits);
-    chi_snap_tag(&w, TAG_POS);
-    chi_put_bytes(&w, e->pos, (size_t)e->n_pos * sizeof *e->pos);
-    chi_put_bytes(&w, e->pos_link, (size_t)e->n_pos * sizeof *e->pos_link);
-    chi_snap_tag(&w, TAG_LP);
-    chi_put_bytes(&w, e->tranches, (size_t)e->n_tranches * sizeof *e->tranches);
-    chi_put_bytes(&w, e->holdings, (size_t)e->n_holdings * sizeof *e->holdings);
-    chi_instruments_save(e->reg, &w);
-    chi_book_save(e->book, &w);
-    chi_snap_tag(&w, TAG_END);
-    if (!w.bad) {
+    chi_put_bytes(w, e->sell_bits, (size_t)e->n_acct * e->sell_words * sizeof *e->sell_bits);
+    chi_snap_tag(w, TAG_POS);
+    chi_put_bytes(w, e->pos, (size_t)e->n_pos * sizeof *e->pos);
+    chi_put_bytes(w, e->pos_link, (size_t)e->n_pos * sizeof *e->pos_link);
+    chi_snap_tag(w, TAG_LP);
+    chi_put_bytes(w, e->tranches, (size_t)e->n_tranches * sizeof *e->tranches);
+    chi_put_bytes(w, e->holdings, (size_t)e->n_holdings * sizeof *e->holdings);
+    chi_instruments_save(e->reg, w);
+    chi_book_save(e->book, w);
+    chi_snap_tag(w, TAG_END);
+    if (!w->bad) {
         uint8_t d[CH_SHA256_LEN];
-        ch_sha256_digest(w.buf, w.n, d);
-        chi_put_bytes(&w, d, sizeof d);
+        ch_sha256_digest(w->buf + from, w->n - from, d);
+        chi_put_bytes(w, d, sizeof d);
     }
-    if (w.bad) {
+    return w->bad ? CH_ENOMEM : CH_OK;
+}
+
+ch_err ch_engine_snapshot(const ch_engine *e, uint8_t **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    chi_wr w = {.grow = true};
+    if (chi_engine_save(e, &w) != CH_OK) {
         free(w.buf);
         return CH_ENOMEM;
     }

@@ -11,8 +11,8 @@
  * start rebuilds from the engine (open-order counts, keys) is rebuilt from
  * the restored engine as after a replay.
  *
- * Blob: u32 length + the engine's snapshot, then the server's part and its
- * SHA-256.
+ * Blob: the engine's snapshot's length (8 bytes) and the snapshot, then
+ * the server's part and its SHA-256.
  */
 #include "server_int.h"
 
@@ -84,14 +84,11 @@ static bool get_server(ch_server *s, chi_rd *r)
  * SHA-256 of chd's part (the engine's closes itself). */
 static ch_err build_blob(ch_server *s, chi_wr *w)
 {
-    uint8_t *eng;
-    size_t elen;
-    ch_err e = ch_engine_snapshot(s->e, &eng, &elen);
+    chi_put(w, 0, 8); /* the engine part's length, written once known */
+    ch_err e = chi_engine_save(s->e, w);
     if (e != CH_OK)
         return e;
-    chi_put(w, elen, 8);
-    chi_put_bytes(w, eng, elen);
-    free(eng);
+    chi_put_at(w, 0, w->n - 8, 8);
     size_t from = w->n;
     put_server(s, w);
     if (!w->bad) {
