@@ -52,10 +52,7 @@ static char base[256];
 
 static void wipe(const char *d)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_restart: could not remove %s\n", d);
+    bench_wipe("bench_restart", d);
 }
 
 static ch_engine_config engine_config(void)

@@ -28,10 +28,7 @@ static char base[256];
 
 static void wipe(const char *d)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", d);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_store: could not remove %s\n", d);
+    bench_wipe("bench_store", d);
 }
 
 /* raw LMDB: puts per txn; returns commits/s and puts/s */

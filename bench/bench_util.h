@@ -133,4 +133,13 @@ static inline void bench_machine(char *buf, size_t cap)
     snprintf(buf, cap, "%s, %ld CPUs", model, ncpu);
 }
 
+/* Remove a benchmark's folder (rm -rf), saying so if that fails. */
+static inline void bench_wipe(const char *prog, const char *dir)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "%s: could not remove %s\n", prog, dir);
+}
+
 #endif
