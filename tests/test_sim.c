@@ -8,7 +8,11 @@
  *   - a short option delta-hedged at zero cost earns the gamma/theta
  *     difference 1/2 Gamma S^2 (sigma_implied^2 - sigma_realized^2) dt;
  *   - the PnL attribution adds up; the same seed gives the same report bytes;
- *   - config: unknown keys and bad values are refused; flow CSV round trip.
+ *   - config: unknown keys and bad values are refused; flow CSV round trip;
+ *   - two underlyings in one engine: the second's path is correlated with the
+ *     first's as configured, each lane's fills and hedges are its own, a
+ *     second underlying without flow changes nothing of the first's, and each
+ *     lane's attribution adds up to its PnL.
  * Scenarios are small (hours to days of simulated time) and use a flat vol
  * surface and GBM paths, so no data file is needed.
  */
@@ -204,8 +208,8 @@ static void report_once(const sim_config *c, const char *dir)
     bool plotted;
     ck_assert(mkdir(dir, 0700) == 0);
     ck_assert_msg(
-        sim_report_write(dir, c, &s.m, &s.f, &s.r, 1, NULL, false, &plotted, msg, sizeof msg), "%s",
-        msg);
+        sim_report_write(dir, c, &s.m, &s.f, NULL, &s.r, 1, NULL, false, &plotted, msg, sizeof msg),
+        "%s", msg);
     ck_assert(!plotted);
     free_scenario(&s);
 }
@@ -302,6 +306,160 @@ START_TEST(config_is_strict)
     ck_assert(!c.runs[0].netting && c.runs[0].internal);
     ck_assert_int_eq(c.runs[0].hedge.kind, CH_HEDGE_INTERVAL);
     ck_assert_int_eq(c.runs[0].hedge.interval, 2 * SIM_HOUR);
+    /* the second underlying: its name, its tick, and no tranches beside it */
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"second_underlying\": {\"name\": \"BTC\"}}", "second_underlying.name"},
+        {"{\"second_underlying\": {\"name\": \"eth\"}}", "second_underlying.name"},
+        {"{\"second_underlying\": {\"tick\": 0.0000001}}", "second_underlying.tick"},
+        {"{\"second_underlying\": {\"correlation\": 1.5}}", "second_underlying.correlation"},
+        {"{\"second_underlying\": {\"enabled\": true}, \"configurations\": [{\"name\": "
+         "\"x\", \"tranches\": 2}]}",
+         "configurations[0].tranches"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sim_config_defaults(&c);
+        ck_assert_msg(!sim_config_parse(&c, bad[i].json, msg, sizeof msg), "%s", bad[i].json);
+        ck_assert_msg(strstr(msg, bad[i].want), "%s: %s", bad[i].json, msg);
+    }
+}
+END_TEST
+
+/* The second underlying of small_cfg(): a 80% vol GBM correlated by rho. */
+static void second_cfg(sim_config *c, double rho, double orders_per_hour)
+{
+    char json[512], msg[SIM_MSG_MAX];
+    snprintf(json, sizeof json,
+             "{\"second_underlying\": {\"enabled\": true, \"name\": \"ETH\", "
+             "\"correlation\": %g, \"spot0\": 2500, \"sigma\": 0.8, \"tick\": 0.05, "
+             "\"strike_step\": 50, \"orders_per_hour\": %g}}",
+             rho, orders_per_hour);
+    ck_assert_msg(sim_config_parse(c, json, msg, sizeof msg), "%s", msg);
+}
+
+typedef struct two {
+    sim_config c2;
+    sim_market m, m2;
+    sim_flow f, f2;
+    sim_result r[2];
+} two;
+
+static void run_two(const sim_config *c, two *t)
+{
+    char msg[SIM_MSG_MAX] = "";
+    ck_assert_msg(sim_market_build(c, &t->m, msg, sizeof msg), "%s", msg);
+    sim_config_second(c, t->m.s[0].spot / c->second.spot0, &t->c2);
+    ck_assert_msg(
+        sim_market_correlated(&t->c2, &t->m, c->second.correlation, &t->m2, msg, sizeof msg), "%s",
+        msg);
+    ck_assert(sim_flow_generate(c, &t->m, &t->f));
+    ck_assert(sim_flow_generate(&t->c2, &t->m2, &t->f2));
+    sim_lane_input in[2] = {{c, &c->runs[0], &t->m, &t->f},
+                            {&t->c2, &t->c2.runs[0], &t->m2, &t->f2}};
+    ck_assert_msg(sim_run_lanes(in, 2, t->r, NULL, NULL, msg, sizeof msg), "%s", msg);
+    for (int i = 0; i < 2; i++) {
+        double sum = 0;
+        for (int p = 0; p < SIM_PNL_N; p++)
+            sum += t->r[i].pnl[p];
+        ck_assert_msg(fabs(sum - t->r[i].pool_pnl) < 1e-6 * (1 + fabs(t->r[i].pool_pnl)),
+                      "lane %d: attribution %.6f vs pnl %.6f", i, sum, t->r[i].pool_pnl);
+    }
+}
+
+static void free_two(two *t)
+{
+    for (int i = 0; i < 2; i++)
+        sim_result_free(&t->r[i]);
+    sim_flow_free(&t->f);
+    sim_flow_free(&t->f2);
+    sim_market_free(&t->m);
+    sim_market_free(&t->m2);
+}
+
+START_TEST(second_path_is_correlated)
+{
+    static const double rhos[] = {0.8, 0.0, -0.5, 1.0};
+    for (size_t i = 0; i < sizeof rhos / sizeof rhos[0]; i++) {
+        static sim_config c, c2;
+        small_cfg(&c, 0.6, 30); /* 720 hourly returns: the sample correlation's sd ~0.04 */
+        second_cfg(&c, rhos[i], 0);
+        sim_market m, m2;
+        char msg[SIM_MSG_MAX];
+        ck_assert_msg(sim_market_build(&c, &m, msg, sizeof msg), "%s", msg);
+        sim_config_second(&c, m.s[0].spot / c.second.spot0, &c2);
+        ck_assert_msg(sim_market_correlated(&c2, &m, rhos[i], &m2, msg, sizeof msg), "%s", msg);
+        ck_assert_uint_eq(m2.n, m.n);
+        ck_assert_double_eq_tol(m2.s[0].spot, 2500, 1e-9);
+        double rho = sim_market_correlation(&m, &m2);
+        ck_assert_msg(fabs(rho - rhos[i]) < 0.15, "rho %.3f, wanted %.3f", rho, rhos[i]);
+        /* its vol: 80% a year, within the sampling error of 720 returns */
+        double s2 = 0;
+        for (size_t k = 1; k < m2.n; k++) {
+            double r = log(m2.s[k].spot / m2.s[k - 1].spot);
+            s2 += r * r;
+        }
+        double vol = sqrt(s2 / (double)(m2.n - 1) * 365 * 24);
+        ck_assert_msg(fabs(vol - 0.8) < 0.1, "vol %.3f", vol);
+        for (size_t k = 0; k < m.n; k++)
+            ck_assert_int_eq(m2.s[k].t, m.s[k].t);
+        sim_market_free(&m);
+        sim_market_free(&m2);
+    }
+}
+END_TEST
+
+START_TEST(two_underlyings_net_and_hedge_apart)
+{
+    static sim_config c;
+    small_cfg(&c, 0.6, 2);
+    second_cfg(&c, 0.8, 6);
+    static two t;
+    run_two(&c, &t);
+    ck_assert_str_eq(t.r[0].underlying, "BTC");
+    ck_assert_str_eq(t.r[1].underlying, "ETH");
+    ck_assert_str_eq(t.r[1].name, "t [ETH]");
+    for (int i = 0; i < 2; i++) {
+        ck_assert_uint_eq(t.r[i].orders, i == 0 ? t.f.n : t.f2.n);
+        ck_assert_int_gt(
+            t.r[i].lots[CH_SRC_BOOK] + t.r[i].lots[CH_SRC_NET] + t.r[i].lots[CH_SRC_POOL], 0);
+        ck_assert_double_gt(t.r[i].hedge_volume, 0.0); /* every step, its own delta */
+    }
+    free_two(&t);
+    /* ETH's flow alone: BTC's hedger never trades, and BTC's lane made nothing */
+    small_cfg(&c, 0.6, 2);
+    c.flow.orders_per_hour = 0;
+    second_cfg(&c, 0.8, 6);
+    memset(&t, 0, sizeof t);
+    run_two(&c, &t);
+    ck_assert_uint_eq(t.r[0].orders, 0);
+    ck_assert_double_eq(t.r[0].hedge_volume, 0.0);
+    ck_assert_double_eq_tol(t.r[0].pool_pnl, 0.0, 1e-6);
+    ck_assert_double_gt(t.r[1].hedge_volume, 0.0);
+    free_two(&t);
+}
+END_TEST
+
+START_TEST(idle_second_underlying_changes_nothing)
+{
+    /* a second underlying listed and marked every step but without flow: the
+     * first's lane equals the single-underlying run of the same scenario */
+    static sim_config c;
+    small_cfg(&c, 0.6, 3);
+    scenario s = {0};
+    run_scenario(&c, &s);
+    second_cfg(&c, 0.5, 0);
+    static two t;
+    run_two(&c, &t);
+    ck_assert_uint_eq(t.f2.n, 0);
+    ck_assert_uint_eq(t.r[0].orders, s.r.orders);
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(t.r[0].lots[k], s.r.lots[k]);
+    ck_assert_double_eq(t.r[0].hedge_volume, s.r.hedge_volume);
+    ck_assert_double_eq_tol(t.r[0].pool_pnl, s.r.pool_pnl, 1e-6 * (1 + fabs(s.r.pool_pnl)));
+    ck_assert_double_eq_tol(t.r[1].pool_pnl, 0.0, 1e-6);
+    free_two(&t);
+    free_scenario(&s);
 }
 END_TEST
 
@@ -331,6 +489,9 @@ int main(void)
     tcase_add_test(t, same_seed_same_report);
     tcase_add_test(t, config_is_strict);
     tcase_add_test(t, surface_has_no_calendar_arbitrage);
+    tcase_add_test(t, second_path_is_correlated);
+    tcase_add_test(t, two_underlyings_net_and_hedge_apart);
+    tcase_add_test(t, idle_second_underlying_changes_nothing);
     suite_add_tcase(s, t);
     return ch_check_run(s);
 }

@@ -20,7 +20,10 @@
  * Every seed runs every configuration and the equal-flow comparison
  * (sim_equal.c); the full tables are the first seed's. --regime NAME applies
  * a shipped regime (regimes/NAME.json in the data directory: busy,
- * one-sided, high-volatility, negative-funding) before --config.
+ * one-sided, high-volatility, negative-funding, two-underlyings) before
+ * --config. two-underlyings lists ETH beside BTC in the same engine (its
+ * path generated, correlated with BTC's; see sim_second in sim.h) and
+ * reports every configuration per underlying.
  * Data files are looked up as given, then in $CH_SIM_DATA, then in the data
  * directory of the source tree this binary was built from, then in the
  * installed data directory.
@@ -119,7 +122,7 @@ static void usage(FILE *f)
             "             [--no-plots] [--quiet] [--chd ENDPOINT [--key KEY | --key-file FILE]]\n"
             "       chsim --help | --version\n"
             "defaults: the shipped scenario, 5 seeds (1 with --chd), --out chsim-out;\n"
-            "regimes: busy, one-sided, high-volatility, negative-funding;\n"
+            "regimes: busy, one-sided, high-volatility, negative-funding, two-underlyings;\n"
             "--chd runs it through a chd\n");
 }
 
@@ -137,10 +140,31 @@ enum {
     O_REGIME
 };
 
-/* The scenario's market and flow for c->seed. false + msg on error. */
-static bool load_scenario(const sim_config *c, sim_market *m, sim_flow *flow, char *msg, size_t cap)
+/* A scenario's markets and flows for one seed: the first underlying's, and
+ * the second's when the config lists one. */
+typedef struct scenario {
+    sim_market m, m2;
+    sim_flow f, f2;
+    sim_config c2; /* the second underlying as a single-underlying config */
+    bool two;
+} scenario;
+
+static void scenario_free(scenario *sc)
 {
-    if (!sim_market_build(c, m, msg, cap))
+    sim_flow_free(&sc->f);
+    sim_flow_free(&sc->f2);
+    sim_market_free(&sc->m);
+    sim_market_free(&sc->m2);
+}
+
+/* The scenario's markets and flows for c->seed. false + msg on error. */
+static bool load_scenario(const sim_config *c, scenario *sc, char *msg, size_t cap)
+{
+    memset(&sc->f, 0, sizeof sc->f);
+    memset(&sc->f2, 0, sizeof sc->f2);
+    memset(&sc->m2, 0, sizeof sc->m2);
+    sc->two = c->second.enabled;
+    if (!sim_market_build(c, &sc->m, msg, cap))
         return false;
     bool ok;
     if (c->flow.source == SIM_FLOW_CSV) {
@@ -149,16 +173,22 @@ static bool load_scenario(const sim_config *c, sim_market *m, sim_flow *flow, ch
         if (!ok)
             snprintf(msg, cap, "flow file \"%.400s\" not found", c->flow.file);
         else
-            ok = sim_flow_load(path, flow, msg, cap);
+            ok = sim_flow_load(path, &sc->f, msg, cap);
     } else {
-        ok = sim_flow_generate(c, m, flow);
+        ok = sim_flow_generate(c, &sc->m, &sc->f);
         if (!ok)
             snprintf(msg, cap,
                      "generating the flow failed (out of memory or too many "
                      "expiries)");
     }
+    if (ok && sc->two) {
+        sim_config_second(c, sc->m.s[0].spot / c->second.spot0, &sc->c2);
+        ok = sim_market_correlated(&sc->c2, &sc->m, c->second.correlation, &sc->m2, msg, cap);
+        if (ok && !(ok = sim_flow_generate(&sc->c2, &sc->m2, &sc->f2)))
+            snprintf(msg, cap, "generating the %s flow failed", sc->c2.underlying);
+    }
     if (!ok)
-        sim_market_free(m);
+        scenario_free(sc);
     return ok;
 }
 
@@ -188,32 +218,43 @@ static bool blame(char *msg, size_t cap, uint64_t seed, const char *run)
 }
 
 /* One seed: every configuration (the first with the equal-flow models) and
- * the every-step block. res: n_runs results. false + msg on error. */
-static bool run_seed(sim_config *c, const sim_market *m, const sim_flow *flow, bool equal,
-                     sim_result *res, size_t n_runs, sim_seed *out, progress *p, char *msg,
-                     size_t cap)
+ * the every-step block; with two underlyings, every configuration over both
+ * in one engine, a result per underlying (no equal flow). res: n_res
+ * results. false + msg on error. */
+static bool run_seed(sim_config *c, const scenario *sc, bool equal, sim_result *res, size_t n_res,
+                     sim_seed *out, progress *p, char *msg, size_t cap)
 {
     out->seed = c->seed;
-    for (size_t i = 0; i < n_runs; i++) {
+    size_t lanes = sc->two ? 2 : 1;
+    for (size_t i = 0; i < n_res / lanes; i++) {
         p->run++;
         p->name = c->runs[i].name;
         p->last = -1;
-        bool ok = i == 0 && equal
-                      ? sim_equal(c, &c->runs[0], m, flow, &res[0], out->eq[0], msg, cap)
-                      : sim_run(c, &c->runs[i], m, flow, NULL, &res[i], on_progress, p, msg, cap);
+        bool ok;
+        if (sc->two) {
+            sim_lane_input in[2] = {{c, &c->runs[i], &sc->m, &sc->f},
+                                    {&sc->c2, &sc->c2.runs[i], &sc->m2, &sc->f2}};
+            ok = sim_run_lanes(in, 2, &res[2 * i], on_progress, p, msg, cap);
+        } else if (i == 0 && equal) {
+            ok = sim_equal(c, &c->runs[0], &sc->m, &sc->f, &res[0], out->eq[0], msg, cap);
+        } else {
+            ok = sim_run(c, &c->runs[i], &sc->m, &sc->f, NULL, &res[i], on_progress, p, msg, cap);
+        }
         if (!ok)
             return blame(msg, cap, c->seed, c->runs[i].name);
+    }
+    for (size_t i = 0; i < n_res; i++) {
         out->contracts[i] = sim_contracts(&res[i]);
         out->hedge_cost[i] = sim_hedge_cost(&res[i]);
         out->pool_pnl[i] = res[i].pool_pnl;
     }
-    if (!equal)
+    if (!equal || sc->two)
         return true;
     sim_run_config every = c->runs[0];
     every.hedge.kind = CH_HEDGE_EVERY_BATCH;
     p->run++;
     p->name = "equal flow, every step";
-    return sim_equal(c, &every, m, flow, NULL, out->eq[1], msg, cap) ||
+    return sim_equal(c, &every, &sc->m, &sc->f, NULL, out->eq[1], msg, cap) ||
            blame(msg, cap, c->seed, "equal flow, every step");
 }
 
@@ -336,7 +377,7 @@ int main(int argc, char **argv)
         if (!known || !sim_resolve(&c, name, path, sizeof path)) {
             fprintf(stderr,
                     "chsim: --regime %s: no such regime (busy, one-sided, "
-                    "high-volatility, negative-funding)\n",
+                    "high-volatility, negative-funding, two-underlyings)\n",
                     regime);
             return 2;
         }
@@ -349,28 +390,37 @@ int main(int argc, char **argv)
         c.seed = seed;
     if (n_seeds == 0)
         n_seeds = chd != NULL ? 1 : 5;
-    static sim_market m;
-    sim_flow flow;
-    if (!load_scenario(&c, &m, &flow, msg, sizeof msg)) {
+    if (chd != NULL && c.second.enabled) {
+        fprintf(stderr, "chsim: second_underlying: --chd runs one underlying (the in-process "
+                        "engine runs two)\n");
+        return 2;
+    }
+    static scenario sc;
+    if (!load_scenario(&c, &sc, msg, sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
         return 1;
     }
-    /* daemon mode: one configuration, the daemon's */
-    size_t n_runs = chd != NULL ? 1 : c.n_runs;
+    /* daemon mode: one configuration, the daemon's; two underlyings: a result per underlying */
+    size_t n_runs = chd != NULL ? 1 : c.n_runs * (sc.two ? 2 : 1);
     sim_result *res = calloc(n_runs, sizeof *res);
     sim_result *more = calloc(n_runs, sizeof *more);
     static sim_seeds sd;
-    sd.equal_flow = chd == NULL;
+    sd.equal_flow = chd == NULL && !sc.two;
+    snprintf(sd.why_not, sizeof sd.why_not, "%s",
+             chd != NULL ? "chsim --chd runs the daemon's one configuration; the comparison "
+                           "needs the engine in process"
+                         : "a two-underlying scenario reports per underlying; the comparison "
+                           "runs on one underlying (chsim without second_underlying)");
     sd.n_runs = n_runs;
-    for (size_t i = 0; i < n_runs; i++)
-        snprintf(sd.names[i], sizeof sd.names[i], "%s", chd != NULL ? "chd" : c.runs[i].name);
-    progress p = {.on = !quiet && isatty(2), .n_runs = (size_t)n_seeds * (n_runs + 1), .last = -1};
+    progress p = {.on = !quiet && isatty(2),
+                  .n_runs = (size_t)n_seeds * (chd != NULL || sc.two ? c.n_runs : c.n_runs + 1),
+                  .last = -1};
     size_t done = 0;
     if (res != NULL && chd != NULL) {
         p.run = 1;
         p.n_runs = 1;
         p.name = "chd";
-        if (sim_run_chd(&c, &m, &flow, chd, key, &res[0], on_progress, &p, msg, sizeof msg)) {
+        if (sim_run_chd(&c, &sc.m, &sc.f, chd, key, &res[0], on_progress, &p, msg, sizeof msg)) {
             done = 1;
             sd.n = 1;
             sd.s[0].seed = c.seed;
@@ -385,18 +435,16 @@ int main(int argc, char **argv)
     }
     if (res != NULL && more != NULL && chd == NULL) {
         uint64_t base = c.seed;
-        bool ok = run_seed(&c, &m, &flow, true, res, n_runs, &sd.s[0], &p, msg, sizeof msg);
+        bool ok = run_seed(&c, &sc, true, res, n_runs, &sd.s[0], &p, msg, sizeof msg);
         for (uint64_t i = 1; ok && i < n_seeds; i++) {
-            static sim_market mi;
-            sim_flow fi;
+            static scenario si;
             c.seed = base + i;
-            ok = load_scenario(&c, &mi, &fi, msg, sizeof msg);
+            ok = load_scenario(&c, &si, msg, sizeof msg);
             if (ok) {
-                ok = run_seed(&c, &mi, &fi, true, more, n_runs, &sd.s[i], &p, msg, sizeof msg);
+                ok = run_seed(&c, &si, true, more, n_runs, &sd.s[i], &p, msg, sizeof msg);
                 for (size_t r = 0; ok && r < n_runs; r++)
                     sim_result_free(&more[r]);
-                sim_flow_free(&fi);
-                sim_market_free(&mi);
+                scenario_free(&si);
             }
         }
         c.seed = base;
@@ -409,6 +457,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "chsim: %s\n", msg);
         }
     }
+    for (size_t i = 0; done == n_runs && i < n_runs; i++)
+        snprintf(sd.names[i], sizeof sd.names[i], "%s", res[i].name);
     if (p.on && done == n_runs)
         fprintf(stderr, "\n");
     int rc = res != NULL && done == n_runs ? 0 : 1;
@@ -417,8 +467,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "chsim: %s: %s\n", out, strerror(errno));
         rc = 1;
     }
-    if (rc == 0 &&
-        !sim_report_write(out, &c, &m, &flow, res, n_runs, &sd, plots, &plotted, msg, sizeof msg)) {
+    sim_lane_input second = {&sc.c2, NULL, &sc.m2, &sc.f2};
+    if (rc == 0 && !sim_report_write(out, &c, &sc.m, &sc.f, sc.two ? &second : NULL, res, n_runs,
+                                     &sd, plots, &plotted, msg, sizeof msg)) {
         fprintf(stderr, "chsim: %s\n", msg);
         rc = 1;
     }
@@ -438,10 +489,18 @@ int main(int argc, char **argv)
                    ", in chd's stats %" PRIu64 "/%" PRIu64 "/%" PRIu64 " (book/net/pool)\n",
                    chd, res[0].shift_weeks, res[0].fills[0], res[0].fills[1], res[0].fills[2],
                    res[0].daemon_fills[0], res[0].daemon_fills[1], res[0].daemon_fills[2]);
-        printf("\nchsim: %zu configurations x %zu steps x %zu seeds, %zu orders (first seed), "
+        char what[64], flow2[48] = "";
+        if (sc.two)
+            snprintf(flow2, sizeof flow2, ", flow-%s.csv", sc.c2.underlying);
+        if (sc.two)
+            snprintf(what, sizeof what, "%zu configurations x 2 underlyings", c.n_runs);
+        else
+            snprintf(what, sizeof what, "%zu configurations", n_runs);
+        printf("\nchsim: %s x %zu steps x %zu seeds, %zu orders (first seed), "
                "in %.1f s; wrote %s/ "
-               "(report.json, report.md, series-N.csv, pnl.csv, flow.csv%s, plots.gp%s%s)\n",
-               n_runs, m.n, sd.n, flow.n, secs, out, sd.equal_flow ? ", equal_flow.csv" : "",
+               "(report.json, report.md, series-N.csv, pnl.csv, flow.csv%s%s, plots.gp%s%s)\n",
+               what, sc.m.n, sd.n, sc.f.n + sc.f2.n, secs, out, flow2,
+               sd.equal_flow ? ", equal_flow.csv" : "",
                plotted ? ", inventory.png, hedge_cost.png, pnl.png, pnl_breakdown.png" : "",
                plotted && sd.equal_flow ? ", equal_flow.png" : "");
         if (plots && !plotted)
@@ -453,7 +512,6 @@ int main(int argc, char **argv)
         sim_result_free(&res[i]);
     free(res);
     free(more);
-    sim_flow_free(&flow);
-    sim_market_free(&m);
+    scenario_free(&sc);
     return rc;
 }

@@ -77,10 +77,34 @@ typedef struct sim_run_config {
     ch_vega_policy vega; /* option hedges at the simulated options venue (off by default) */
 } sim_run_config;
 
+/**
+ * A second underlying listed in the same engine (off by default): its spot
+ * is generated, seeded, with log returns correlated with the first
+ * underlying's by `correlation` (the first's returns standardised, mixed
+ * with an independent normal); its funding is generated (mean-reverting,
+ * seeded); its smile and strike grid come from the chain file by moneyness
+ * (the shipped chain is Deribit's ETH chain); its flow is generated like the
+ * first's, at its own rate, by the same traders. Hedge bands, order sizes and
+ * the venue's depth are given in the first underlying's units and scaled by
+ * the ratio of starting spots, so both hedge at the same USD notional.
+ */
+typedef struct sim_second {
+    bool enabled;
+    char name[CH_UNDERLYING_MAX];
+    double correlation; /* of log returns with the first underlying's, -1 .. 1 */
+    double spot0, mu, sigma;
+    double tick;        /* USD per price tick */
+    double strike_step; /* USD */
+    double orders_per_hour;
+    double funding_rate, funding_sd, funding_reversion; /* per 8 h; AR(1) per day */
+} sim_second;
+
 typedef struct sim_config {
     uint64_t seed;
-    char data_dir[SIM_PATH_MAX]; /* where relative data file names are looked up */
-    ch_time start;               /* first step (00:00 UTC of the start date) */
+    char underlying[CH_UNDERLYING_MAX]; /* the options' underlying: "BTC" */
+    double tick;                        /* USD per price tick: 0.5 */
+    char data_dir[SIM_PATH_MAX];        /* where relative data file names are looked up */
+    ch_time start;                      /* first step (00:00 UTC of the start date) */
     double days;
     int64_t step_seconds;
 
@@ -127,7 +151,16 @@ typedef struct sim_config {
     ch_pool_config pool;        /* dynamic pricing parameters */
     size_t n_runs;
     sim_run_config runs[SIM_MAX_RUNS];
+    sim_second second;
 } sim_config;
+
+/**
+ * The second underlying's scenario as a single-underlying config of its own
+ * (its name, tick, generated path and funding, strike step, flow rate, a seed
+ * of its own; hedge sizes and venue depth scaled by @p spot_ratio, the first
+ * underlying's starting spot over the second's). Only when c->second.enabled.
+ */
+void sim_config_second(const sim_config *c, double spot_ratio, sim_config *out);
 
 /** The default scenario (shipped data, seven configurations). */
 void sim_config_defaults(sim_config *c);
@@ -212,6 +245,17 @@ typedef struct sim_market {
 
 /** Build the path, funding and surface of @p c. false + msg on error. */
 bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap);
+/**
+ * The second underlying's market (@p c2 from sim_config_second()) on the
+ * steps of @p first: spot from c2->price.spot0 with log returns
+ * rho z_k + sqrt(1 - rho^2) e_k (z: the first's returns standardised by their
+ * sample sd, e: seeded normals) scaled to c2->price.sigma; funding generated;
+ * the chain's surface; the vol level from its own trailing realized vol.
+ */
+bool sim_market_correlated(const sim_config *c2, const sim_market *first, double rho, sim_market *m,
+                           char *msg, size_t cap);
+/** Correlation of the log returns of two markets over the same steps. */
+double sim_market_correlation(const sim_market *a, const sim_market *b);
 void sim_market_free(sim_market *m);
 
 /** Expiries that must be listed at @p now (08:00 UTC Fridays); returns how many. */
@@ -442,6 +486,7 @@ typedef struct sim_lp {
 
 typedef struct sim_result {
     char name[SIM_NAME_MAX];
+    char underlying[CH_UNDERLYING_MAX];
     sim_run_config run;
     uint64_t orders, rejected;
     uint64_t fills[3];
@@ -499,6 +544,14 @@ bool sim_drive(const sim_config *c, const sim_market *m, const sim_flow *f, sim_
                const sim_backend *be, struct sim_result *out, sim_progress_fn progress, void *pctx,
                char *msg, size_t cap);
 
+/** Step @p k's listing: the expiries the chain adds, a call and a put per strike. */
+bool sim_drive_list(const sim_config *c, const sim_market *m, size_t k, sim_chain *chain,
+                    const sim_backend *be, char *msg, size_t cap);
+/** How many of the flow's orders from @p next are due at @p t. */
+size_t sim_drive_due(const sim_flow *f, size_t next, ch_time t);
+/** After the last step: false + msg if orders of the flow are left. */
+bool sim_drive_end(const sim_flow *f, size_t next, char *msg, size_t cap);
+
 /** What a run records or plays for the equal-flow comparison (all optional). */
 typedef struct sim_run_opts {
     sim_fills *record;      /* every customer fill is appended */
@@ -513,6 +566,31 @@ bool sim_run(const sim_config *c, const sim_run_config *r, const sim_market *m, 
              const sim_run_opts *opts, sim_result *out, sim_progress_fn progress, void *pctx,
              char *msg, size_t cap);
 void sim_result_free(sim_result *r);
+
+/** One underlying of a run over several: its scenario, market and flow. */
+typedef struct sim_lane_input {
+    const sim_config *c;      /* a single-underlying config (sim_config_second() for the second) */
+    const sim_run_config *rc; /* the configuration as this lane runs it (its hedge sizes); the
+                                 first lane's sets the engine (netting, pricing, fees) */
+    const sim_market *m;      /* every lane's market has the same steps */
+    const sim_flow *f;
+} sim_lane_input;
+
+#define SIM_LANES_MAX 2
+
+/**
+ * A configuration over @p n underlyings in one engine: the traders, the
+ * house and the pool are shared (margin adds up across underlyings), while
+ * netting, pool limits and hedging stay per underlying (one hedger each, with
+ * the lane's hedge policy). out[i] is underlying i's result. At each step
+ * every lane's market data is applied, then the lanes trade and hedge in
+ * turn. Each result's PnL is its underlying's part of the house and pool's
+ * equity: what changed while its lane traded, plus its share of the market
+ * phase (its positions' revaluation and settlements). No tranches, no
+ * equal-flow recording. false + msg on error.
+ */
+bool sim_run_lanes(const sim_lane_input *in, size_t n, sim_result *out, sim_progress_fn progress,
+                   void *pctx, char *msg, size_t cap);
 
 /* ---- the LPs of an in-process run (sim_lp.c) ---- */
 
@@ -542,22 +620,24 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, co
 
 /* ---- several seeds ------------------------------------------------------- */
 
-#define SIM_SEEDS_MAX 64
+#define SIM_SEEDS_MAX   64
+#define SIM_MAX_RESULTS (SIM_LANES_MAX * SIM_MAX_RUNS) /* a result per configuration and lane */
 
 /** What one seed contributes to the report beyond the first seed's full tables. */
 typedef struct sim_seed {
     uint64_t seed;
-    double contracts[SIM_MAX_RUNS]; /* per configuration (sim_contracts) */
-    double hedge_cost[SIM_MAX_RUNS];
-    double pool_pnl[SIM_MAX_RUNS];
+    double contracts[SIM_MAX_RESULTS]; /* per result (sim_contracts) */
+    double hedge_cost[SIM_MAX_RESULTS];
+    double pool_pnl[SIM_MAX_RESULTS];
     sim_metrics eq[2][SIM_MODELS]; /* [0]: policy P, [1]: hedge every step */
 } sim_seed;
 
 typedef struct sim_seeds {
-    size_t n;        /* seeds run */
-    bool equal_flow; /* false: through chd (the report says the section is unavailable) */
-    size_t n_runs;
-    char names[SIM_MAX_RUNS][SIM_NAME_MAX];
+    size_t n;          /* seeds run */
+    bool equal_flow;   /* false: the report says the section is unavailable, and why */
+    char why_not[160]; /* the reason (chd, two underlyings) */
+    size_t n_runs;     /* results per seed */
+    char names[SIM_MAX_RESULTS][SIM_NAME_MAX];
     sim_seed s[SIM_SEEDS_MAX];
 } sim_seeds;
 
@@ -578,12 +658,13 @@ void sim_report_eq_gnuplot(FILE *f, const sim_seeds *s);
 
 /**
  * report.json, report.md, series-N.csv, pnl.csv, flow.csv, plots.gp in @p dir
- * (which must exist); with @p plots, the PNGs if gnuplot is installed
+ * (which must exist); @p second: the second underlying's scenario (NULL:
+ * one underlying); with @p plots, the PNGs if gnuplot is installed
  * (@p plotted says whether they were drawn). false + msg on error.
  */
 bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m, const sim_flow *f,
-                      const sim_result *res, size_t n, const sim_seeds *seeds, bool plots,
-                      bool *plotted, char *msg, size_t cap);
+                      const sim_lane_input *second, const sim_result *res, size_t n,
+                      const sim_seeds *seeds, bool plots, bool *plotted, char *msg, size_t cap);
 
 /** The comparison table (Markdown). */
 void sim_report_table(FILE *out, const sim_result *res, size_t n);

@@ -624,6 +624,7 @@ bool sim_run_chd(const sim_config *c, const sim_market *m, const sim_flow *f, co
 {
     memset(out, 0, sizeof *out);
     out->chd = true;
+    snprintf(out->underlying, sizeof out->underlying, "%s", c->underlying);
     out->points = calloc(m->n, sizeof *out->points);
     chd_run r = {.c = c, .m = m};
     bool ok = out->points != NULL && setup(&r, endpoint, key, msg, cap);

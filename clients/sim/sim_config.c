@@ -35,6 +35,8 @@ void sim_config_defaults(sim_config *c)
 {
     memset(c, 0, sizeof *c);
     c->seed = 7;
+    snprintf(c->underlying, sizeof c->underlying, "BTC");
+    c->tick = 0.5;
     ch_date_to_time(2021, 5, 1, &c->start);
     c->days = 30;
     c->step_seconds = 3600;
@@ -120,6 +122,17 @@ void sim_config_defaults(sim_config *c)
         if (k_runs[i].kind == CH_HEDGE_HYBRID)
             c->runs[i].hedge.band = 25;
     }
+    /* a second underlying (off): ETH about its May 2021 level, more volatile than BTC */
+    snprintf(c->second.name, sizeof c->second.name, "ETH");
+    c->second.correlation = 0.8;
+    c->second.spot0 = 2900;
+    c->second.sigma = 0.9;
+    c->second.tick = 0.05;
+    c->second.strike_step = 50;
+    c->second.orders_per_hour = 20;
+    c->second.funding_rate = 0.0001;
+    c->second.funding_sd = 0.0002;
+    c->second.funding_reversion = 0.2;
     c->runs[c->n_runs - 2].tranches = 3;               /* below, around and above the money */
     c->runs[c->n_runs - 1].vega.mode = CH_VEGA_EXPIRY; /* a straddle when an expiry's vega */
     c->runs[c->n_runs - 1].vega.band = 1e5;            /* passes 1,000 USD per vol point */
@@ -322,6 +335,64 @@ static bool parse_run(const cJSON *o, sim_run_config *r, size_t idx, char *msg, 
     return true;
 }
 
+/* The second underlying: a name a symbol can carry, a tick the engine takes,
+ * and configurations a two-underlying run supports. */
+static bool check_second(const sim_config *c, char *msg, size_t cap)
+{
+    const sim_second *s = &c->second;
+    size_t len = strlen(s->name);
+    if (len == 0 || strspn(s->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != len)
+        return fail(msg, cap, "second_underlying", "name", "expected 1 to 15 capitals or digits");
+    if (strcmp(s->name, c->underlying) == 0)
+        return fail(msg, cap, "second_underlying", "name", "must differ from the first (BTC)");
+    char tick[32];
+    ch_underlying_config u = {0};
+    snprintf(tick, sizeof tick, "%.10g", s->tick);
+    if (ch_tick_parse(tick, strlen(tick), &u) != CH_OK)
+        return fail(msg, cap, "second_underlying", "tick", "not a decimal tick the engine takes");
+    if (!s->enabled)
+        return true;
+    for (size_t i = 0; i < c->n_runs; i++)
+        if (c->runs[i].tranches > 0) {
+            char sect[48];
+            snprintf(sect, sizeof sect, "configurations[%zu]", i);
+            return fail(msg, cap, sect, "tranches",
+                        "strike tranches are for one underlying; give configurations without "
+                        "them for a two-underlying scenario");
+        }
+    return true;
+}
+
+void sim_config_second(const sim_config *c, double spot_ratio, sim_config *o)
+{
+    *o = *c;
+    o->second.enabled = false;
+    snprintf(o->underlying, sizeof o->underlying, "%s", c->second.name);
+    o->tick = c->second.tick;
+    o->seed = c->seed ^ UINT64_C(0x5bd1e9955bd1e995); /* its own flow and funding streams */
+    o->price.source = SIM_PRICE_GBM;
+    o->price.spot0 = c->second.spot0;
+    o->price.mu = c->second.mu;
+    o->price.sigma = c->second.sigma;
+    o->price.jumps_per_year = o->price.spikes_per_year = 0; /* jumps come with the first's */
+    o->funding.source = SIM_FUND_GENERATED;
+    o->funding.rate = c->second.funding_rate;
+    o->funding.sd = c->second.funding_sd;
+    o->funding.reversion = c->second.funding_reversion;
+    o->chain.strike_step = c->second.strike_step;
+    o->flow.source = SIM_FLOW_GENERATED;
+    o->flow.orders_per_hour = c->second.orders_per_hour;
+    o->venue.depth *= spot_ratio;
+    o->venue.adv *= spot_ratio;
+    for (size_t i = 0; i < o->n_runs; i++) {
+        ch_hedge_policy *h = &o->runs[i].hedge;
+        h->band *= spot_ratio;
+        h->min_order *= spot_ratio;
+        h->max_order *= spot_ratio;
+        h->hedge_cap *= spot_ratio;
+    }
+}
+
 bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
 {
     cJSON *root = cJSON_Parse(json);
@@ -340,8 +411,9 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
         DBL("step_seconds", &step, 1, 86400),
         STR("data_dir", c->data_dir),
     };
-    static const char *const sections[] = {"price", "funding", "chain",          "flow", "venue",
-                                           "pool",  "engine",  "configurations", NULL};
+    static const char *const sections[] = {
+        "price",          "funding",           "chain", "flow", "venue", "pool", "engine",
+        "configurations", "second_underlying", NULL};
     const field price[] = {
         ENUMF("source", &psrc, k_price_src),
         STR("file", c->price.file),
@@ -420,11 +492,26 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
         DBL("house_delta_limit", &c->house_delta_limit, 0, 1e12),
         DBL("funding_half_life_h", &c->funding_half_life_h, 0, 24 * 3650),
     };
+    const field second[] = {
+        BOOLF("enabled", &c->second.enabled),
+        STR("name", c->second.name),
+        DBL("correlation", &c->second.correlation, -1, 1),
+        DBL("spot0", &c->second.spot0, 1e-6, 1e9),
+        DBL("mu", &c->second.mu, -10, 10),
+        DBL("sigma", &c->second.sigma, 0, 10),
+        DBL("tick", &c->second.tick, 1e-6, 1e6),
+        DBL("strike_step", &c->second.strike_step, 1, 1e6),
+        DBL("orders_per_hour", &c->second.orders_per_hour, 0, 10000),
+        DBL("funding_rate", &c->second.funding_rate, -0.1, 0.1),
+        DBL("funding_sd", &c->second.funding_sd, 0, 0.1),
+        DBL("funding_reversion", &c->second.funding_reversion, 0, 1),
+    };
     struct {
         const char *name;
         const field *fs;
         size_t n;
     } subs[] = {
+        {"second_underlying", second, sizeof second / sizeof second[0]},
         {"price", price, sizeof price / sizeof price[0]},
         {"funding", funding, sizeof funding / sizeof funding[0]},
         {"chain", chain, sizeof chain / sizeof chain[0]},
@@ -473,5 +560,5 @@ bool sim_config_parse(sim_config *c, const char *json, char *msg, size_t cap)
         return fail(msg, cap, "chain", "weeklies", "a generated flow needs listed expiries");
     if ((c->flow.source == SIM_FLOW_CSV && c->flow.file[0] == '\0'))
         return fail(msg, cap, "flow", "file", "a csv flow needs a file");
-    return true;
+    return check_second(c, msg, cap);
 }

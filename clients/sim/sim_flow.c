@@ -28,8 +28,8 @@ bool sim_order_check(const sim_config *c, const sim_order *o, ch_symbol *sym, ch
         return false;
     }
     if (ch_symbol_parse(o->symbol, strlen(o->symbol), sym) != CH_OK ||
-        strcmp(sym->underlying, "BTC") != 0 || sym->kind == CH_PERP) {
-        snprintf(msg, cap, "flow: %s: not a BTC option", o->symbol);
+        strcmp(sym->underlying, c->underlying) != 0 || sym->kind == CH_PERP) {
+        snprintf(msg, cap, "flow: %s: not an option on %s", o->symbol, c->underlying);
         return false;
     }
     return true;
@@ -49,10 +49,10 @@ void sim_flow_free(sim_flow *f)
     memset(f, 0, sizeof *f);
 }
 
-static void symbol_of(ch_time expiry, int64_t strike, bool call, char *out)
+static void symbol_of(const char *und, ch_time expiry, int64_t strike, bool call, char *out)
 {
     ch_symbol sym = {.kind = call ? CH_CALL : CH_PUT, .expiry = expiry, .strike = strike};
-    snprintf(sym.underlying, sizeof sym.underlying, "BTC");
+    snprintf(sym.underlying, sizeof sym.underlying, "%s", und);
     ch_symbol_format(&sym, out, CH_SYMBOL_MAX);
 }
 
@@ -102,7 +102,7 @@ bool sim_flow_generate(const sim_config *c, const sim_market *m, sim_flow *f)
                     best = i;
             sim_order o = {.t = now, .trader = (uint32_t)(kit_uniform(&r) * c->flow.traders)};
             bool call = kit_uniform(&r) < c->flow.call_share;
-            symbol_of(l->expiry, l->strike[best], call, o.symbol);
+            symbol_of(c->underlying, l->expiry, l->strike[best], call, o.symbol);
             o.side = kit_uniform(&r) < c->flow.buy_share ? CH_BUY : CH_SELL;
             o.qty = c->flow.size_min +
                     (int64_t)(kit_uniform(&r) * (double)(c->flow.size_max - c->flow.size_min + 1));

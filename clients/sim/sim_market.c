@@ -134,18 +134,52 @@ static bool build_funding(const sim_config *c, sim_market *m, char *msg, size_t 
     return true;
 }
 
-bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap)
+/* The steps from spot[warm ..] (spot[0 .. warm - 1]: the warm-up), with the
+ * vol level: (1 - f) + f * realized / the surface's 30-day ATM vol, over the
+ * trailing window of `warm` steps. */
+static void fill_steps(const sim_config *c, sim_market *m, const double *spot, size_t warm)
+{
+    size_t n = m->n;
+    ch_time step = c->step_seconds * CH_NS_PER_SEC;
+    double dt = (double)c->step_seconds / YEAR_S, sum2 = 0;
+    for (size_t k = 0; k < n + warm; k++) {
+        if (k > 0) {
+            double r = log(spot[k] / spot[k - 1]);
+            sum2 += r * r;
+        }
+        if (k > warm) {
+            double r = log(spot[k - warm] / spot[k - warm - 1]);
+            sum2 -= r * r;
+        }
+        if (k < warm)
+            continue;
+        size_t i = k - warm;
+        double rv = warm > 0 ? sqrt(fmax(sum2, 0) / ((double)warm * dt)) : m->surf.atm30;
+        double level = (1 - c->chain.vol_follow) + c->chain.vol_follow * rv / m->surf.atm30;
+        m->s[i].t = c->start + (ch_time)i * step;
+        m->s[i].spot = spot[k];
+        m->s[i].level = c->chain.vol_scale * fmin(fmax(level, 0.5), 3.0);
+    }
+}
+
+/* The rate and the vol surface (flat, or the chain's). */
+static bool load_surface(const sim_config *c, sim_market *m, char *msg, size_t cap)
 {
     memset(m, 0, sizeof *m);
     m->rate = c->chain.rate;
     if (c->chain.flat_vol > 0) {
         sim_surface_flat(&m->surf, c->chain.flat_vol);
-    } else {
-        char path[SIM_PATH_MAX];
-        if (!load_or_fail(c, c->chain.file, "chain", path, msg, cap) ||
-            !sim_load_chain(path, &m->surf, msg, cap))
-            return false;
+        return true;
     }
+    char path[SIM_PATH_MAX];
+    return load_or_fail(c, c->chain.file, "chain", path, msg, cap) &&
+           sim_load_chain(path, &m->surf, msg, cap);
+}
+
+bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap)
+{
+    if (!load_surface(c, m, msg, cap))
+        return false;
     ch_time step = c->step_seconds * CH_NS_PER_SEC;
     size_t n = (size_t)llround(c->days * 86400.0 / (double)c->step_seconds) + 1;
     size_t warm = (size_t)ceil(c->chain.vol_window_hours * 3600.0 / (double)c->step_seconds);
@@ -167,32 +201,84 @@ bool sim_market_build(const sim_config *c, sim_market *m, char *msg, size_t cap)
         sim_market_free(m);
         return false;
     }
-    /* vol level: (1 - f) + f * realized / the surface's 30-day ATM vol, over the trailing window */
-    double dt = (double)c->step_seconds / YEAR_S, sum2 = 0;
-    for (size_t k = 0; k < n + warm; k++) {
-        if (k > 0) {
-            double r = log(spot[k] / spot[k - 1]);
-            sum2 += r * r;
-        }
-        if (k > warm) {
-            double r = log(spot[k - warm] / spot[k - warm - 1]);
-            sum2 -= r * r;
-        }
-        if (k < warm)
-            continue;
-        size_t i = k - warm;
-        double rv = warm > 0 ? sqrt(fmax(sum2, 0) / ((double)warm * dt)) : m->surf.atm30;
-        double level = (1 - c->chain.vol_follow) + c->chain.vol_follow * rv / m->surf.atm30;
-        m->s[i].t = c->start + (ch_time)i * step;
-        m->s[i].spot = spot[k];
-        m->s[i].level = c->chain.vol_scale * fmin(fmax(level, 0.5), 3.0);
-    }
+    fill_steps(c, m, spot, warm);
     free(spot);
     if (!build_funding(c, m, msg, cap)) {
         sim_market_free(m);
         return false;
     }
     return true;
+}
+
+bool sim_market_correlated(const sim_config *c2, const sim_market *first, double rho, sim_market *m,
+                           char *msg, size_t cap)
+{
+    if (!load_surface(c2, m, msg, cap))
+        return false;
+    size_t n = first->n;
+    size_t warm = (size_t)ceil(c2->chain.vol_window_hours * 3600.0 / (double)c2->step_seconds);
+    double *spot = malloc((n + warm) * sizeof *spot);
+    m->s = calloc(n, sizeof *m->s);
+    if (spot == NULL || m->s == NULL) {
+        free(spot);
+        sim_market_free(m);
+        snprintf(msg, cap, "out of memory");
+        return false;
+    }
+    m->n = n;
+    /* the first's log returns, standardised */
+    double mean = 0, var = 0;
+    for (size_t k = 1; k < n; k++)
+        mean += log(first->s[k].spot / first->s[k - 1].spot) / (double)(n - 1);
+    for (size_t k = 1; k < n; k++) {
+        double r = log(first->s[k].spot / first->s[k - 1].spot) - mean;
+        var += r * r / (double)(n - 1);
+    }
+    double sd = sqrt(var), dt = (double)c2->step_seconds / YEAR_S, sig = c2->price.sigma;
+    double drift = (c2->price.mu - 0.5 * sig * sig) * dt, mix = sqrt(fmax(1 - rho * rho, 0));
+    kit_rng r = kit_rng_seed(c2->seed ^ UINT64_C(0x9e3779b97f4a7c15));
+    /* the warm-up (for the vol level only) is independent; the scenario's
+     * steps move with the first's */
+    spot[0] = 1;
+    for (size_t k = 1; k < n + warm; k++) {
+        double e = kit_normal(&r), z = e;
+        if (k > warm) {
+            size_t i = k - warm;
+            double zf = sd > 0 ? (log(first->s[i].spot / first->s[i - 1].spot) - mean) / sd : 0;
+            z = rho * zf + mix * e;
+        }
+        spot[k] = spot[k - 1] * exp(drift + sig * sqrt(dt) * z);
+    }
+    double scale = c2->price.spot0 / spot[warm];
+    for (size_t k = 0; k < n + warm; k++)
+        spot[k] *= scale;
+    fill_steps(c2, m, spot, warm);
+    free(spot);
+    for (size_t k = 0; k < n; k++)
+        m->s[k].t = first->s[k].t;
+    if (!build_funding(c2, m, msg, cap)) {
+        sim_market_free(m);
+        return false;
+    }
+    return true;
+}
+
+double sim_market_correlation(const sim_market *a, const sim_market *b)
+{
+    size_t n = a->n < b->n ? a->n : b->n;
+    if (n < 3)
+        return 0;
+    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, k = (double)(n - 1);
+    for (size_t i = 1; i < n; i++) {
+        double x = log(a->s[i].spot / a->s[i - 1].spot), y = log(b->s[i].spot / b->s[i - 1].spot);
+        sa += x;
+        sb += y;
+        saa += x * x;
+        sbb += y * y;
+        sab += x * y;
+    }
+    double cov = sab - sa * sb / k, va = saa - sa * sa / k, vb = sbb - sb * sb / k;
+    return va > 0 && vb > 0 ? cov / sqrt(va * vb) : 0;
 }
 
 /* ---- listing ------------------------------------------------------------------- */

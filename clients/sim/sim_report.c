@@ -75,8 +75,28 @@ static FILE *open_report(const char *path, const sim_market *m, char d0[32], cha
     return fopen(path, "w");
 }
 
+/* The second underlying's scenario (report.json's "second_underlying"). */
+static void json_second(FILE *f, const sim_config *c, const sim_market *m, const sim_lane_input *s2)
+{
+    const sim_market *m2 = s2->m;
+    double fund = 0;
+    for (size_t k = 0; k < m2->n; k++)
+        fund += m2->s[k].funding / (double)m2->n;
+    fprintf(f, ",\n    \"second_underlying\": {\"name\": ");
+    json_str(f, s2->c->underlying);
+    fprintf(f,
+            ", \"price\": \"generated, correlated\", \"correlation\": %.4f, "
+            "\"realized_correlation\": %.4f, \"sigma\": %.4f, \"spot_start\": %.2f, "
+            "\"spot_end\": %.2f, \"funding\": \"generated\", \"funding_mean\": %.8f, "
+            "\"tick\": %g, \"strike_step\": %g, \"hedge_size_scale\": %.6f, \"orders\": %zu}",
+            c->second.correlation, sim_market_correlation(m, m2), c->second.sigma, m2->s[0].spot,
+            m2->s[m2->n - 1].spot, fund, s2->c->tick, s2->c->chain.strike_step,
+            m->s[0].spot / m2->s[0].spot, s2->f->n);
+}
+
 static bool write_json(const char *path, const sim_config *c, const sim_market *m,
-                       const sim_flow *fl, const sim_result *res, size_t n, const sim_seeds *sd)
+                       const sim_flow *fl, const sim_lane_input *s2, const sim_result *res,
+                       size_t n, const sim_seeds *sd)
 {
     char d0[32], d1[32];
     FILE *f = open_report(path, m, d0, d1);
@@ -93,14 +113,21 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
     json_str(f, funding_source(c));
     fprintf(f, ",\n    \"chain\": ");
     json_str(f, c->chain.flat_vol > 0 ? "flat" : c->chain.file);
+    fprintf(f, ",\n    \"underlying\": ");
+    json_str(f, c->underlying);
     fprintf(f,
             ",\n    \"spot_start\": %.2f,\n    \"spot_end\": %.2f,\n    \"atm_vol_30d\": %.4f,\n"
-            "    \"orders\": %zu\n  },\n  \"configurations\": [\n",
+            "    \"orders\": %zu",
             m->s[0].spot, m->s[m->n - 1].spot, m->surf.atm30, fl->n);
+    if (s2 != NULL)
+        json_second(f, c, m, s2);
+    fprintf(f, "\n  },\n  \"configurations\": [\n");
     for (size_t i = 0; i < n; i++) {
         const sim_result *r = &res[i];
         fprintf(f, "    {\n      \"name\": ");
         json_str(f, r->name);
+        fprintf(f, ",\n      \"underlying\": ");
+        json_str(f, r->underlying);
         fprintf(f, ",\n      \"engine\": \"%s\",\n", r->chd ? "chd" : "in_process");
         if (r->chd)
             fprintf(f,
@@ -190,9 +217,14 @@ static bool write_json(const char *path, const sim_config *c, const sim_market *
 
 void sim_report_table(FILE *f, const sim_result *res, size_t n)
 {
-    fprintf(f, "| configuration | contracts | internal fills | netting ratio | hedge volume BTC "
-               "| hedge orders | hedge cost USD | per contract | trade-by-trade cost USD "
-               "| pool PnL USD | max drawdown USD |\n");
+    bool one = true; /* one underlying: its name in the header, else in each row's name */
+    for (size_t i = 1; i < n; i++)
+        one = one && strcmp(res[i].underlying, res[0].underlying) == 0;
+    fprintf(f,
+            "| configuration | contracts | internal fills | netting ratio | hedge volume %s "
+            "| hedge orders | hedge cost USD | per contract | trade-by-trade cost USD "
+            "| pool PnL USD | max drawdown USD |\n",
+            one && n > 0 ? res[0].underlying : "(underlying units)");
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++) {
         const sim_result *r = &res[i];
@@ -212,7 +244,7 @@ void sim_report_table(FILE *f, const sim_result *res, size_t n)
 }
 
 static bool write_md(const char *path, const sim_config *c, const sim_market *m, const sim_flow *fl,
-                     const sim_result *res, size_t n, const sim_seeds *sd)
+                     const sim_lane_input *s2, const sim_result *res, size_t n, const sim_seeds *sd)
 {
     char d0[32], d1[32];
     FILE *f = open_report(path, m, d0, d1);
@@ -226,6 +258,24 @@ static bool write_md(const char *path, const sim_config *c, const sim_market *m,
             d0, d1, m->n, c->step_seconds, c->seed, price_source(c), m->s[0].spot,
             m->s[m->n - 1].spot, funding_source(c), c->chain.flat_vol > 0 ? "flat" : c->chain.file,
             100 * m->surf.atm30, fl->n);
+    if (s2 != NULL) {
+        const sim_market *m2 = s2->m;
+        fprintf(f,
+                "Two underlyings in one engine: %s as above and %s, whose spot is generated "
+                "(%.0f to %.0f USD, %.0f%% vol a year, log returns correlated with %s's by "
+                "%.2f, measured %.3f), funding generated (mean-reverting, seeded), smile and "
+                "strikes from the chain by moneyness (strike step %g USD, tick %g USD); "
+                "%zu customer orders from the same traders. Hedge bands, order sizes and the "
+                "venue's depth are %s's scaled by the ratio of starting spots (%.2f), so both "
+                "hedge at the same USD notional. Each configuration has a row per underlying "
+                "([%s], [%s]): fills, netting and hedging are that underlying's; its PnL is its "
+                "part of the house and pool's equity plus its hedge book. The traders' margin, "
+                "the house and the pool are shared.\n\n",
+                c->underlying, s2->c->underlying, m2->s[0].spot, m2->s[m2->n - 1].spot,
+                100 * c->second.sigma, c->underlying, c->second.correlation,
+                sim_market_correlation(m, m2), s2->c->chain.strike_step, s2->c->tick, s2->f->n,
+                c->underlying, m->s[0].spot / m2->s[0].spot, c->underlying, s2->c->underlying);
+    }
     for (size_t i = 0; i < n; i++)
         if (res[i].chd)
             fprintf(f,
@@ -416,13 +466,19 @@ static bool write_gnuplot(const char *path, const sim_result *res, size_t n, con
     for (int i = 0; i < 9; i++)
         fprintf(f, "set style line %d lc rgb '%s' lw 2 dt %d\n", i + 1, colors[i], i < 5 ? 1 : 2);
     /* inventory: spot, the options' net delta, the hedge position */
-    fprintf(f, "set terminal pngcairo size 1400,1100 font 'sans,11'\nset output 'inventory.png'\n"
-               "set multiplot layout 3,1 title 'Inventory of the house and pool over time'\n"
-               "set ylabel 'USD'\nset title 'BTC index'\n"
-               "plot 'series-1.csv' using ($2/24):3 every ::1 with lines lc rgb 'black' lw 2 "
-               "title 'spot'\n"
-               "set ylabel 'BTC'\nset title 'net delta of the options (house + pool), before "
-               "hedging'\n");
+    const char *und = n > 0 ? res[0].underlying : "";
+    bool one = true; /* one underlying: deltas in its units; else each row's own */
+    for (size_t i = 1; i < n; i++)
+        one = one && strcmp(res[i].underlying, und) == 0;
+    fprintf(f,
+            "set terminal pngcairo size 1400,1100 font 'sans,11'\nset output 'inventory.png'\n"
+            "set multiplot layout 3,1 title 'Inventory of the house and pool over time'\n"
+            "set ylabel 'USD'\nset title '%s index'\n"
+            "plot 'series-1.csv' using ($2/24):3 every ::1 with lines lc rgb 'black' lw 2 "
+            "title 'spot'\n"
+            "set ylabel '%s'\nset title 'net delta of the options (house + pool), before "
+            "hedging'\n",
+            und, one ? und : "units of each underlying");
     gp_lines(f, n, res, "$5");
     fprintf(f, "set title 'hedge position (perpetual)'\n");
     gp_lines(f, n, res, "$6");
@@ -463,22 +519,26 @@ static bool gnuplot_available(void)
 }
 
 bool sim_report_write(const char *dir, const sim_config *c, const sim_market *m, const sim_flow *f,
-                      const sim_result *res, size_t n, const sim_seeds *seeds, bool plots,
-                      bool *plotted, char *msg, size_t cap)
+                      const sim_lane_input *second, const sim_result *res, size_t n,
+                      const sim_seeds *seeds, bool plots, bool *plotted, char *msg, size_t cap)
 {
     char path[SIM_PATH_MAX + 32];
     *plotted = false;
     snprintf(path, sizeof path, "%s/report.json", dir);
-    bool ok = write_json(path, c, m, f, res, n, seeds);
+    bool ok = write_json(path, c, m, f, second, res, n, seeds);
     if (ok) {
         snprintf(path, sizeof path, "%s/report.md", dir);
-        ok = write_md(path, c, m, f, res, n, seeds);
+        ok = write_md(path, c, m, f, second, res, n, seeds);
     }
     if (ok)
         ok = write_series(dir, res, n);
     if (ok) {
         snprintf(path, sizeof path, "%s/flow.csv", dir);
         ok = sim_flow_write(path, f);
+    }
+    if (ok && second != NULL) { /* the second underlying's orders */
+        snprintf(path, sizeof path, "%s/flow-%s.csv", dir, second->c->underlying);
+        ok = sim_flow_write(path, second->f);
     }
     if (ok && seeds != NULL && seeds->equal_flow) {
         snprintf(path, sizeof path, "%s/equal_flow.csv", dir);

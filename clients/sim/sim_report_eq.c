@@ -49,10 +49,8 @@ void sim_report_eq_json(FILE *f, const sim_seeds *sd)
     fprintf(f, "\n  ]");
     for (int b = 0; b < 2; b++) {
         if (!sd->equal_flow) {
-            fprintf(f,
-                    ",\n  \"%s\": {\"available\": false, \"reason\": \"chsim --chd runs the "
-                    "daemon's one configuration; the comparison needs the engine in process\"}",
-                    k_blocks[b]);
+            fprintf(f, ",\n  \"%s\": {\"available\": false, \"reason\": \"%s\"}", k_blocks[b],
+                    sd->why_not);
             continue;
         }
         fprintf(f, ",\n  \"%s\": {\n    \"runs\": [", k_blocks[b]);
@@ -140,8 +138,7 @@ void sim_report_eq_md(FILE *f, const sim_seeds *sd)
     }
     fprintf(f, "\nIn brackets: the contracts each configuration filled (each customer side).\n");
     if (!sd->equal_flow) {
-        fprintf(f, "\n## Equal flow\n\nUnavailable through chd (chsim --chd): the comparison "
-                   "needs the engine in process.\n");
+        fprintf(f, "\n## Equal flow\n\nUnavailable: %s.\n", sd->why_not);
         return;
     }
     static const char *const titles[2] = {

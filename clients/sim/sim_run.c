@@ -54,10 +54,15 @@ typedef struct resting {
     uint32_t order; /* its index in the flow */
 } resting;
 
+struct lanes;
+
+/* One underlying's lane of a run (sim_run() has one; sim_run_lanes() several
+ * sharing the engine and the traders). */
 typedef struct run {
     const sim_config *c;
     const sim_market *m;
     ch_engine *e;
+    struct lanes *all;
     uint32_t und;
     const ch_underlying_config *u;
     ch_hedger *h;
@@ -86,7 +91,20 @@ typedef struct run {
     double e0, h0, e_pre, h_pre;            /* equity and hedge value: first, and before trading */
     double e_prev, h_prev, fund_prev, peak; /* ... after the last step's trading */
     double fees0, slip0;                    /* the hedge's costs before this step's hedging */
+    /* several lanes: the equity changes made outside this lane's phases (its
+     * equity is the engine's minus these), and its settlements in the market
+     * phase (house and pool cash) */
+    double foreign, settled;
+    size_t next; /* its next flow order */
 } run;
+
+typedef struct lanes {
+    ch_engine *e;
+    ch_account_id *traders;
+    double unsplit; /* the market phases' equity moves no lane accounted for (USD) */
+    size_t n;
+    run r[SIM_LANES_MAX];
+} lanes;
 
 /* The resting order `id`, or NULL (a short list: orders live for hours). */
 static const resting *find_resting(const run *r, ch_order_id id)
@@ -121,12 +139,26 @@ static void record_side(run *r, ch_instr_id id, ch_side side, int64_t qty, int64
     }
 }
 
+/* The lane of a series: the lanes list their underlyings in order. */
+static run *lane_of(lanes *L, ch_instr_id id)
+{
+    const ch_instrument *in = ch_instruments_get(ch_engine_instruments(L->e), id);
+    return &L->r[in != NULL && in->underlying < L->n ? in->underlying : 0];
+}
+
 static void on_event(void *ctx, const ch_engine_event *ev)
 {
-    run *r = ctx;
+    lanes *L = ctx;
+    if (ev->type == CH_EE_SETTLE) {
+        ch_account_id a = ev->settle.account;
+        if (a.v == CH_ACCOUNT_HOUSE || a.v == CH_ACCOUNT_POOL)
+            lane_of(L, ev->settle.instr)->settled += (double)ev->settle.amount / CH_CASH_SCALE;
+        return;
+    }
     if (ev->type != CH_EE_FILL)
         return;
     const ch_fill *f = &ev->fill;
+    run *r = lane_of(L, f->instr);
     kit_tbt_fill(&r->tbt, f->delta, r->spot);
     sim_lp_fill(r->e, f, r->out);
     r->taker_fees += (double)f->fee / CH_CASH_SCALE;
@@ -147,7 +179,7 @@ static void on_event(void *ctx, const ch_engine_event *ev)
 
 static double equity(const run *r)
 {
-    return sim_lp_equity(r->e); /* the house, the general pool, every tranche */
+    return sim_lp_equity(r->e) - r->foreign; /* the house, the general pool, every tranche */
 }
 
 /* Hedge book value at the perp: realized + unrealized + funding - fees. */
@@ -160,11 +192,13 @@ static double hedge_value(const run *r)
 static void collect(void *ctx, const ch_position_info *p)
 {
     run *r = ctx;
+    const ch_instrument *in = ch_instruments_get(ch_engine_instruments(r->e), p->instr);
+    if (in->underlying != r->und)
+        return; /* another lane's */
     if (!kit_reserve(&r->held, &r->cap_held, r->n_held, sizeof *r->held, 256)) {
         r->oom = true; /* snapshot() reports it */
         return;
     }
-    const ch_instrument *in = ch_instruments_get(ch_engine_instruments(r->e), p->instr);
     double q = (double)p->qty;
     r->held[r->n_held++] = (held){q,
                                   q * p->unit.delta,
@@ -240,17 +274,50 @@ static bool market(run *r, size_t k, char *msg, size_t cap)
     return true;
 }
 
-static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
+/* A lane's own parts: its hedger, chain, marks and underlying. */
+static bool setup_lane(run *r, char *msg, size_t cap)
 {
     const sim_config *c = r->c;
+    r->h = kit_hedger_sim(&r->rc->hedge, &c->venue);
+    r->chain = calloc(1, sizeof *r->chain);
+    size_t max_marks = SIM_LIVE_MAX * SIM_X_N;
+    r->mk_exp = calloc(max_marks, sizeof *r->mk_exp);
+    r->mk_strike = calloc(max_marks, sizeof *r->mk_strike);
+    r->mk_vol = calloc(max_marks, sizeof *r->mk_vol);
+    if (r->h == NULL || r->chain == NULL || r->mk_exp == NULL || r->mk_strike == NULL ||
+        r->mk_vol == NULL) {
+        snprintf(msg, cap, "out of memory");
+        return false;
+    }
+    r->tbt.venue = c->venue;
+    /* band: 1 tick to 10 M ticks per contract (an option is worth less than the
+     * spot); a market buy reserves cash at the band edge */
+    ch_underlying_config u = {.contract_size = 1.0, .min_price = 1, .max_price = 20000000};
+    snprintf(u.name, sizeof u.name, "%s", c->underlying);
+    char tick[32];
+    snprintf(tick, sizeof tick, "%.10g", c->tick);
+    ch_err err = ch_tick_parse(tick, strlen(tick), &u);
+    if (err == CH_OK)
+        err = ch_engine_add_underlying(r->e, &u, &r->und);
+    if (err != CH_OK)
+        return fail(msg, cap, "underlying", err);
+    r->u = ch_instruments_underlying(ch_engine_instruments(r->e), r->und);
+    return true;
+}
+
+/* The engine the lanes share, their underlyings, the traders and the LPs. */
+static bool setup(lanes *L, const sim_run_config *rc, const sim_run_opts *opts, char *msg,
+                  size_t cap)
+{
+    const sim_config *c = L->r[0].c;
     ch_engine_config ec;
     ch_engine_defaults(&ec);
-    ec.max_instruments = 2 * SIM_STRIKES_MAX * SIM_LIVE_MAX;
-    ec.max_underlyings = 1;
+    ec.max_instruments = (uint32_t)L->n * 2 * SIM_STRIKES_MAX * SIM_LIVE_MAX;
+    ec.max_underlyings = (uint32_t)L->n;
     ec.max_orders = 1u << 16;
     ec.max_accounts = c->flow.traders + 5 + rc->tranches; /* + the options venue */
-    ec.max_positions = 1u << 18;
-    bool amm = r->opts->amm_qty != NULL;
+    ec.max_positions = (uint32_t)L->n << 18;
+    bool amm = opts->amm_qty != NULL;
     ec.netting = rc->internal && rc->netting && !amm;
     ec.netting_fee_ticks = c->netting_fee_ticks;
     ec.taker_fee_bps = c->taker_fee_bps;
@@ -265,60 +332,52 @@ static bool setup(run *r, const sim_run_config *rc, char *msg, size_t cap)
     ec.pool.no_limits = amm;
     if (!rc->dynamic_pricing)
         ec.pool.pv_t = ec.pool.pg_t = ec.pool.pv_k = ec.pool.pg_k = 0;
-    r->e = ch_engine_create(&ec);
-    r->h = kit_hedger_sim(&rc->hedge, &c->venue);
-    r->chain = calloc(1, sizeof *r->chain);
-    r->traders = calloc(c->flow.traders, sizeof *r->traders);
-    size_t max_marks = SIM_LIVE_MAX * SIM_X_N;
-    r->mk_exp = calloc(max_marks, sizeof *r->mk_exp);
-    r->mk_strike = calloc(max_marks, sizeof *r->mk_strike);
-    r->mk_vol = calloc(max_marks, sizeof *r->mk_vol);
-    if (r->e == NULL || r->h == NULL || r->chain == NULL || r->traders == NULL ||
-        r->mk_exp == NULL || r->mk_strike == NULL || r->mk_vol == NULL) {
+    L->e = ch_engine_create(&ec);
+    L->traders = calloc(c->flow.traders, sizeof *L->traders);
+    if (L->e == NULL || L->traders == NULL) {
         snprintf(msg, cap, "out of memory");
         return false;
     }
-    r->tbt.venue = c->venue;
-    ch_engine_set_sink(r->e, on_event, r);
-    ch_err err = ch_engine_advance(r->e, r->m->s[0].t);
-    /* band: 0.5 USD to 10 M USD per contract (an option is worth less than the
-     * spot); a market buy reserves cash at the band edge */
-    ch_underlying_config u = {
-        .name = "BTC", .contract_size = 1.0, .min_price = 1, .max_price = 20000000};
-    if (err == CH_OK)
-        err = ch_tick_parse("0.5", 3, &u);
-    if (err == CH_OK)
-        err = ch_engine_add_underlying(r->e, &u, &r->und);
+    ch_engine_set_sink(L->e, on_event, L);
+    ch_err err = ch_engine_advance(L->e, L->r[0].m->s[0].t);
     if (err != CH_OK)
-        return fail(msg, cap, "underlying", err);
-    r->u = ch_instruments_underlying(ch_engine_instruments(r->e), r->und);
+        return fail(msg, cap, "clock", err);
+    for (size_t i = 0; i < L->n; i++) {
+        L->r[i].e = L->e;
+        L->r[i].traders = L->traders;
+        if (!setup_lane(&L->r[i], msg, cap))
+            return false;
+    }
     for (uint32_t t = 0; t < c->flow.traders; t++) {
         char name[CH_ACCOUNT_NAME_MAX];
         snprintf(name, sizeof name, "trader%u", t);
-        err = ch_engine_account_open(r->e, name, INT64_C(10000000000) * CH_CASH_SCALE,
-                                     CH_STP_CANCEL_INCOMING, &r->traders[t]);
+        err = ch_engine_account_open(L->e, name, INT64_C(10000000000) * CH_CASH_SCALE,
+                                     CH_STP_CANCEL_INCOMING, &L->traders[t]);
         if (err != CH_OK)
             return fail(msg, cap, "opening a trader's account", err);
     }
     ch_account_id lp;
     int64_t capital = (int64_t)llround(c->pool_capital) * CH_CASH_SCALE;
-    err = ch_engine_account_open(r->e, "lp", capital, CH_STP_CANCEL_INCOMING, &lp);
+    err = ch_engine_account_open(L->e, "lp", capital, CH_STP_CANCEL_INCOMING, &lp);
     if (err != CH_OK)
         return fail(msg, cap, "funding the pool", err);
-    return sim_lp_setup(r->e, rc, capital, r->m->s[0].spot, lp, r->out, msg, cap);
+    return sim_lp_setup(L->e, rc, capital, L->r[0].m->s[0].spot, lp, L->r[0].out, msg, cap);
 }
 
-static void teardown(run *r)
+static void teardown(lanes *L)
 {
-    ch_hedger_destroy(r->h);
-    ch_engine_destroy(r->e);
-    free(r->chain);
-    free(r->traders);
-    free(r->rest);
-    free(r->held);
-    free(r->mk_exp);
-    free(r->mk_strike);
-    free(r->mk_vol);
+    for (size_t i = 0; i < L->n; i++) {
+        run *r = &L->r[i];
+        ch_hedger_destroy(r->h);
+        free(r->chain);
+        free(r->rest);
+        free(r->held);
+        free(r->mk_exp);
+        free(r->mk_strike);
+        free(r->mk_vol);
+    }
+    ch_engine_destroy(L->e);
+    free(L->traders);
 }
 
 /* Cancel resting orders past their deadline (they may have filled meanwhile). */
@@ -633,72 +692,223 @@ static bool be_close(void *b, size_t k, sim_result *out, char *msg, size_t cap)
     return true;
 }
 
+/* ---- the lanes' loop ------------------------------------------------------ */
+
+/* The value of a lane's house and pool positions at the engine's marks. */
+typedef struct lane_sum {
+    const run *r;
+    double v;
+} lane_sum;
+
+static void add_value(void *ctx, const ch_position_info *p)
+{
+    lane_sum *s = ctx;
+    const ch_instrument *in = ch_instruments_get(ch_engine_instruments(s->r->e), p->instr);
+    if (in->underlying == s->r->und)
+        s->v += (double)p->qty * p->mark;
+}
+
+static double lane_value(const run *r)
+{
+    lane_sum s = {r, 0};
+    ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_HOUSE}, add_value, &s);
+    ch_engine_positions(r->e, (ch_account_id){CH_ACCOUNT_POOL}, add_value, &s);
+    return s.v;
+}
+
+/*
+ * Every lane's market data for step k. One lane: its update. Several: the
+ * other lanes' index first (so what expires settles at this step's prices
+ * when the first lane's update moves the clock), then each lane's update;
+ * the equity this moved is split by lane (its positions' change of value
+ * and its settlements), the rest of the move being foreign to it.
+ */
+static bool market_phase(lanes *L, size_t k, char *msg, size_t cap)
+{
+    if (L->n == 1)
+        return be_market(&L->r[0], k, msg, cap);
+    double e0 = sim_lp_equity(L->e), v0[SIM_LANES_MAX];
+    for (size_t i = 0; i < L->n; i++) {
+        v0[i] = lane_value(&L->r[i]);
+        L->r[i].settled = 0;
+    }
+    for (size_t i = 1; i < L->n; i++) {
+        run *r = &L->r[i];
+        double tick = ch_price_to_double(r->u, 1);
+        ch_market_update mu = {.underlying = r->und,
+                               .index = fmax(round(r->m->s[k].spot / tick) * tick, tick),
+                               .rate = NAN,
+                               .funding_rate = NAN,
+                               .perp = NAN};
+        ch_err err = ch_engine_market(L->e, &mu);
+        if (err != CH_OK)
+            return fail(msg, cap, "market update", err);
+    }
+    for (size_t i = 0; i < L->n; i++)
+        if (!be_market(&L->r[i], k, msg, cap))
+            return false;
+    double moved = sim_lp_equity(L->e) - e0, own = 0;
+    for (size_t i = 0; i < L->n; i++) {
+        run *r = &L->r[i];
+        double mine = lane_value(r) - v0[i] + r->settled;
+        r->foreign += moved - mine;
+        own += mine;
+    }
+    L->unsplit += moved - own;
+    return true;
+}
+
+/* Step k of every lane: listing, the market phase, then each lane's trading
+ * and hedging in turn, what it moves being foreign to the others. */
+static bool drive_step(lanes *L, size_t k, const sim_backend *be, char *msg, size_t cap)
+{
+    for (size_t i = 0; i < L->n; i++)
+        if (!sim_drive_list(L->r[i].c, L->r[i].m, k, L->r[i].chain, &be[i], msg, cap))
+            return false;
+    if (!market_phase(L, k, msg, cap))
+        return false;
+    for (size_t i = 0; i < L->n; i++) {
+        run *r = &L->r[i];
+        double e0 = sim_lp_equity(L->e);
+        ch_time now = r->m->s[k].t;
+        size_t n = sim_drive_due(r->f, r->next, now);
+        if (!be_open(r, k, r->out, msg, cap) || !be_expire(r, now, msg, cap) ||
+            !be_orders(r, r->next, n, k, r->out, msg, cap) || !be_close(r, k, r->out, msg, cap))
+            return false;
+        r->next += n;
+        double moved = sim_lp_equity(L->e) - e0;
+        for (size_t j = 0; j < L->n; j++)
+            if (j != i)
+                L->r[j].foreign += moved;
+    }
+    return true;
+}
+
+/* A lane's totals after the last step. */
+static void finish_lane(const run *r, sim_result *out)
+{
+    ch_netting n;
+    ch_engine_netting_of(r->e, r->und, &n);
+    const ch_hedge_book *hb = ch_hedger_book(r->h);
+    for (int s = 0; s < 3; s++) {
+        out->fills[s] = n.fills[s];
+        out->lots[s] = n.lots[s];
+    }
+    int64_t lots = n.lots[0] + n.lots[1] + n.lots[2];
+    out->internal_share = lots > 0 ? (double)(n.lots[0] + n.lots[1]) / (double)lots : 0;
+    out->gross_delta = n.gross_delta;
+    out->notional = n.notional;
+    out->hedge_volume = hb->volume;
+    out->hedge_orders = hb->orders;
+    out->hedge_fees = hb->fees;
+    out->hedge_slippage = hb->slippage;
+    out->hedge_funding = hb->funding;
+    out->tbt_cost = r->tbt.fees + r->tbt.slippage;
+    out->netting_ratio = ch_netting_ratio(hb->volume, n.dealer_delta);
+    out->taker_fees = r->taker_fees;
+    const sim_point *last = &out->points[out->n_points - 1];
+    out->pool_pnl = last->pnl;
+    out->final_delta = last->option_delta;
+    out->final_gamma = last->gamma;
+    out->final_vega = last->vega;
+}
+
+static bool run_lanes(const sim_lane_input *in, size_t n, const sim_run_opts *opts, sim_result *out,
+                      sim_progress_fn progress, void *pctx, char *msg, size_t cap)
+{
+    static const sim_run_opts none = {0};
+    lanes L = {.n = n};
+    opts = opts != NULL ? opts : &none;
+    bool ok = true;
+    sim_backend be[SIM_LANES_MAX];
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        if (n > 1) /* one result per underlying */
+            snprintf(out[i].name, sizeof out[i].name, "%.*s [%s]",
+                     (int)(SIM_NAME_MAX - 4 - strlen(in[i].c->underlying)), in[i].rc->name,
+                     in[i].c->underlying);
+        else
+            snprintf(out[i].name, sizeof out[i].name, "%s", in[i].rc->name);
+        snprintf(out[i].underlying, sizeof out[i].underlying, "%s", in[i].c->underlying);
+        out[i].run = *in[i].rc;
+        out[i].points = calloc(in[i].m->n, sizeof *out[i].points);
+        ok = ok && out[i].points != NULL;
+        run *r = &L.r[i];
+        *r = (run){.c = in[i].c,
+                   .m = in[i].m,
+                   .f = in[i].f,
+                   .opts = opts,
+                   .out = &out[i],
+                   .all = &L,
+                   .rc = in[i].rc};
+        ch_option_venue_defaults(&r->option_venue);
+        be[i] = (sim_backend){.b = r, .list = be_list};
+    }
+    if (!ok)
+        snprintf(msg, cap, "out of memory");
+    sim_model *md = opts->model;
+    ok = ok && setup(&L, in[0].rc, opts, msg, cap);
+    if (ok && md != NULL)
+        md->h = L.r[0].h;
+    const sim_market *m = in[0].m;
+    for (size_t k = 0; ok && k < m->n; k++) {
+        ok = drive_step(&L, k, be, msg, cap);
+        if (ok && progress != NULL)
+            progress(pctx, k + 1, m->n);
+    }
+    for (size_t i = 0; ok && i < n; i++)
+        ok = sim_drive_end(in[i].f, L.r[i].next, msg, cap);
+    if (ok && ch_engine_check(L.e) != CH_OK) {
+        snprintf(msg, cap, "engine invariant check failed");
+        ok = false;
+    }
+    /* the lanes' PnL adds up to the house and pool's: every market move was
+     * split (to a cent over the run; float sums of USD amounts) */
+    if (ok && !(fabs(L.unsplit) < 0.01)) {
+        snprintf(msg, cap, "the underlyings' PnL split missed %.6f USD", L.unsplit);
+        ok = false;
+    }
+    if (ok) {
+        for (size_t i = 0; i < n; i++)
+            finish_lane(&L.r[i], &out[i]);
+        sim_lp_finish(L.e, &out[0]);
+        if (md != NULL)
+            sim_model_finish(md, in[0].c->pool_capital);
+    }
+    if (md != NULL)
+        md->h = NULL; /* the hedger goes with the run */
+    teardown(&L);
+    for (size_t i = 0; !ok && i < n; i++)
+        sim_result_free(&out[i]);
+    return ok;
+}
+
 bool sim_run(const sim_config *c, const sim_run_config *rc, const sim_market *m, const sim_flow *f,
              const sim_run_opts *opts, sim_result *out, sim_progress_fn progress, void *pctx,
              char *msg, size_t cap)
 {
-    static const sim_run_opts none = {0};
-    memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s", rc->name);
-    out->run = *rc;
-    out->points = calloc(m->n, sizeof *out->points);
-    run r = {.c = c, .m = m, .opts = opts != NULL ? opts : &none, .out = out};
-    ch_option_venue_defaults(&r.option_venue);
-    sim_model *md = r.opts->model;
-    bool ok = out->points != NULL && setup(&r, rc, msg, cap);
-    if (out->points == NULL)
-        snprintf(msg, cap, "out of memory");
-    if (ok && md != NULL)
-        md->h = r.h;
-    r.rc = rc;
-    r.f = f;
-    sim_backend be = {.b = &r,
-                      .list = be_list,
-                      .market = be_market,
-                      .open_step = be_open,
-                      .expire = be_expire,
-                      .orders = be_orders,
-                      .close_step = be_close};
-    ok = ok && sim_drive(c, m, f, r.chain, &be, out, progress, pctx, msg, cap);
-    if (ok && ch_engine_check(r.e) != CH_OK) {
-        snprintf(msg, cap, "engine invariant check failed");
-        ok = false;
+    sim_lane_input in = {c, rc, m, f};
+    return run_lanes(&in, 1, opts, out, progress, pctx, msg, cap);
+}
+
+bool sim_run_lanes(const sim_lane_input *in, size_t n, sim_result *out, sim_progress_fn progress,
+                   void *pctx, char *msg, size_t cap)
+{
+    if (n == 0 || n > SIM_LANES_MAX) {
+        snprintf(msg, cap, "1 to %d underlyings", SIM_LANES_MAX);
+        return false;
     }
-    if (ok) {
-        ch_netting n;
-        ch_engine_netting(r.e, &n);
-        const ch_hedge_book *hb = ch_hedger_book(r.h);
-        for (int s = 0; s < 3; s++) {
-            out->fills[s] = n.fills[s];
-            out->lots[s] = n.lots[s];
+    for (size_t i = 1; i < n; i++)
+        if (in[i].m->n != in[0].m->n) {
+            snprintf(msg, cap, "the underlyings' markets have different steps");
+            return false;
         }
-        int64_t lots = n.lots[0] + n.lots[1] + n.lots[2];
-        out->internal_share = lots > 0 ? (double)(n.lots[0] + n.lots[1]) / (double)lots : 0;
-        out->gross_delta = n.gross_delta;
-        out->notional = n.notional;
-        out->hedge_volume = hb->volume;
-        out->hedge_orders = hb->orders;
-        out->hedge_fees = hb->fees;
-        out->hedge_slippage = hb->slippage;
-        out->hedge_funding = hb->funding;
-        out->tbt_cost = r.tbt.fees + r.tbt.slippage;
-        out->netting_ratio = ch_netting_ratio(hb->volume, n.dealer_delta);
-        out->taker_fees = r.taker_fees;
-        const sim_point *last = &out->points[out->n_points - 1];
-        out->pool_pnl = last->pnl;
-        out->final_delta = last->option_delta;
-        out->final_gamma = last->gamma;
-        out->final_vega = last->vega;
-        sim_lp_finish(r.e, out);
-        if (md != NULL)
-            sim_model_finish(md, c->pool_capital);
-    }
-    if (md != NULL)
-        md->h = NULL; /* the hedger goes with the run */
-    teardown(&r);
-    if (!ok)
-        sim_result_free(out);
-    return ok;
+    for (size_t i = 0; n > 1 && i < n; i++)
+        if (in[i].rc->tranches > 0) {
+            snprintf(msg, cap, "strike tranches are for one underlying");
+            return false;
+        }
+    return run_lanes(in, n, NULL, out, progress, pctx, msg, cap);
 }
 
 void sim_result_free(sim_result *r)
