@@ -22,10 +22,12 @@
  * writing the history; a restart after a reboot also reads the files from
  * disk. The snapshot's cost: its size, the time to build it (engine) and to
  * write it (store, its own transaction), and the commit rate of the same
- * flow with a snapshot every 100,000 commands against none (both in the run).
+ * flow with a snapshot every --rate-every commands (100,000) against none
+ * (both in the run).
  *
  * Usage: bench_restart [--sizes 10000,1000000,10000000] [--every N]
- *                      [--rounds R] [--dir DIR] [--json FILE] [--smoke]
+ *                      [--rate-every N] [--rounds R] [--dir DIR] [--json FILE]
+ *                      [--smoke]
  */
 #include <inttypes.h>
 #include <math.h>
@@ -401,7 +403,7 @@ static uint64_t dir_bytes(const char *dir)
 
 int main(int argc, char **argv)
 {
-    uint64_t sizes[8] = {10000, 1000000, 10000000}, every = 1000000;
+    uint64_t sizes[8] = {10000, 1000000, 10000000}, every = 1000000, rate_every = 100000;
     size_t n_sizes = 3;
     int rounds = 3;
     const char *json = NULL, *dir = NULL;
@@ -416,6 +418,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--every") == 0 && i + 1 < argc) {
             every = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--rate-every") == 0 && i + 1 < argc) {
+            rate_every = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = (int)strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
@@ -425,9 +429,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--smoke") == 0) {
             smoke = true;
         } else {
-            fprintf(stderr,
-                    "usage: bench_restart [--sizes A,B,C] [--every N] [--rounds R] [--dir DIR] "
-                    "[--json FILE] [--smoke]\n");
+            fprintf(stderr, "usage: bench_restart [--sizes A,B,C] [--every N] [--rate-every N] "
+                            "[--rounds R] [--dir DIR] [--json FILE] [--smoke]\n");
             return 2;
         }
     }
@@ -436,10 +439,11 @@ int main(int argc, char **argv)
         sizes[1] = 60000;
         n_sizes = 2;
         every = 20000;
+        rate_every = 10000;
         rounds = 1;
     }
-    if (rounds < 1 || rounds > 15 || every < BATCH) {
-        fprintf(stderr, "bench_restart: --rounds 1..15, --every >= %d\n", BATCH);
+    if (rounds < 1 || rounds > 15 || every < BATCH || rate_every < BATCH) {
+        fprintf(stderr, "bench_restart: --rounds 1..15, --every and --rate-every >= %d\n", BATCH);
         return 2;
     }
     snprintf(base, sizeof base, "%s/ch-bench-restart-%d", dir ? dir : "/tmp", (int)getpid());
@@ -448,7 +452,7 @@ int main(int argc, char **argv)
         fprintf(js, "{\"bench\":\"restart\",\"every\":%" PRIu64 ",\"rows\":[", every);
 
     /* the commit rate with and without snapshots, same flow, same run */
-    uint64_t rate_n = smoke ? 50000 : 1000000, rate_every = smoke ? 10000 : 100000;
+    uint64_t rate_n = smoke ? 50000 : 1000000;
     snap_cost none = {0}, some = {0};
     flow *f;
     double r_none = history(base, rate_n, 0, &none, &f);

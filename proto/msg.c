@@ -231,6 +231,8 @@ static const ch_field rp_stats[] = {
     INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
     INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
 
+static const ch_field rp_state_hash[] = {INT("seq", CH_F_OPT), STR("sha256", CH_F_OPT, 64),
+                                         INT("bytes", CH_F_OPT)};
 static const ch_field rp_underlying_add[] = {
     STR("underlying", CH_F_OPT, UND), INT("instruments", CH_F_OPT), STR("perp", CH_F_OPT, SYM),
     STR("hedge_policy", CH_F_OPT, 32), NUM("hedge_band", CH_F_OPT)};

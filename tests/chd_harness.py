@@ -78,6 +78,8 @@ class Daemon:
         # flight is where NNG 1.5.2's nng_close can hang, upstream #1543)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:  # it refused to start: no need to wait
+                break
             try:
                 with cm.Client(self.req, timeout_ms=2000) as c:
                     c.hello()

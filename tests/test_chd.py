@@ -70,6 +70,12 @@ class Base(unittest.TestCase):
             fn(*a, **k)
         return cm.exception.code
 
+    def hold_clock(self):
+        """Move chd's clock an hour ahead of the wall clock (index unchanged),
+        so that no batch steps it meanwhile: the log, and so state.hash,
+        stays where the test left it."""
+        self.c.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
+
     def raw(self, text):
         """A hand-written request; a JSON object gets the admin key added."""
         if text.startswith('{"op"'):
@@ -814,7 +820,8 @@ class Snapshots(Base):
 
     def test_restart_from_a_snapshot_is_a_full_replay(self):
         c = self.c
-        c.account_open("sa", 5_000_000)
+        self.hold_clock()
+        type(self).sa_key = c.account_open("sa", 5_000_000)["key"]
         c.account_open("sb", 5_000_000)
         ids = []
         for i in range(700):  # resting buys far below the market, half cancelled
@@ -834,16 +841,90 @@ class Snapshots(Base):
         self.assertEqual(len(before["orders"]["sa"]), 350)
         self.assertGreater(before["hedge"]["fills"], 0)
         self.assertEqual(len(before["positions"]["sb"][2]), 2)
+        # the whole state, chd's part (hedgers, next ids) included, hashed
+        h0 = c.call("state.hash")
+        self.assertEqual(len(h0["sha256"]), 64)
+        with self.d.client(key=self.sa_key) as other:  # an account's key: refused
+            self.assertEqual(self.code(other.call, "state.hash"), "UNAUTHORIZED")
+        self.assertEqual(h0["seq"], st["seq"])
+        self.assertEqual(c.call("state.hash"), h0)  # reading it changes nothing
         st = self.restart(True)
         self.assertGreater(st["restored_seq"], 1000)  # loaded, then replayed the rest
         from_snapshot = self.state()
         self.assertEqual(from_snapshot, before)
+        self.assertEqual(self.c.call("state.hash"), h0)
         st = self.restart(False)
         self.assertEqual(st["restored_seq"], 0)  # the whole log
         self.assertEqual(self.state(), from_snapshot)
+        self.assertEqual(self.c.call("state.hash"), h0)
         # the restored orders are live: one cancels
         self.c.order_cancel("sa", ids[0])
         self.assertEqual(len(self.c.orders("sa")), 349)
+
+
+class LogPrune(Base):
+    """log_prune (issue 19): after each snapshot the commands every kept
+    snapshot holds leave the log; a start from a snapshot reaches the same
+    state, chctl dump still shows every fill, and a start that would need
+    the dropped commands (snapshot_load false) refuses, saying why."""
+    config = {"pool_max_notional": 3e6, "snapshot_every": 1000, "snapshot_keep": 2,
+              "log_prune": True}
+
+    def restart(self, **cfg):
+        with open(self.d.config, "w") as f:
+            json.dump(dict(self.config, **cfg), f)
+        self.c.close()
+        self.d.stop(signal.SIGKILL)
+        self.d.start()
+        type(self).c = self.d.client()
+        return self.c.stats()
+
+    def test_pruned_log_restarts_from_a_snapshot(self):
+        c = self.c
+        self.hold_clock()
+        c.account_open("pa", 5_000_000)
+        c.account_open("pb", 5_000_000)
+        for i in range(1500):  # resting buys, half cancelled: > 2,000 commands
+            r = c.order_new("pa", self.call, "buy", 1, price=1 + i % 40)
+            if i % 2:
+                c.order_cancel("pa", r["order_id"])
+        for i in range(6):  # fills with the pool
+            q = c.quote(self.call, "buy", 2)
+            c.order_new("pb", self.call, "buy", 2, price=q["price"], tif="ioc")
+        st = c.stats()
+        self.assertGreaterEqual(st["snapshots"], 2)
+        self.assertGreater(st["log_pruned"], 0)
+        self.assertGreater(st["log_first_seq"], 1)
+        self.assertEqual(st["log_first_seq"], st["log_pruned"] + 1)
+        h0 = c.call("state.hash")
+        fills = sum(st["fills"].values())
+        self.assertGreater(fills, 0)
+        st = self.restart()
+        self.assertGreater(st["restored_seq"], 0)
+        self.assertEqual(self.c.call("state.hash"), h0)
+        self.c.close()
+        self.d.stop()  # a clean stop: its snapshot, then the dump reads the folder
+        dump = self.d.dump()
+        self.assertEqual(len(dump["fills"]), fills)  # every fill, pruned or not
+        self.assertGreater(dump["snapshot_seq"], 0)
+        self.assertEqual(dump["last_seq"], h0["seq"])
+        pa = next(a for a in dump["accounts"] if a["account"] == "pa")
+        self.assertEqual(len([o for o in dump["open_orders"] if o["account"] == "pa"]), 750)
+        self.assertGreater(pa["reserved"], 0)
+        # a start that must replay the whole log cannot: it says so and exits
+        with open(self.d.config, "w") as f:
+            json.dump(dict(self.config, snapshot_load=False), f)
+        with self.assertRaises(RuntimeError):
+            self.d.start()
+        self.assertIsNotNone(self.d.proc.poll())
+        self.d.proc = None
+        with open(os.path.join(self.tmp, "chd.log")) as f:
+            self.assertIn("the log was pruned up to command", f.read())
+        with open(self.d.config, "w") as f:
+            json.dump(self.config, f)
+        self.d.start()
+        type(self).c = self.d.client()
+        self.assertEqual(self.c.call("state.hash"), h0)
 
 
 class Limits(Base):

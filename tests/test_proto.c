@@ -263,6 +263,10 @@ static const struct sample {
      "\"hedge_band\":1000}",
      "{\"underlying\":\"SOL\",\"instruments\":8,\"perp\":\"SOL-PERP\",\"hedge_policy\":"
      "\"band\",\"hedge_band\":1000}"},
+    {"state.hash", "{}",
+     "{\"seq\":2413,\"sha256\":"
+     "\"5b3acf9235f5d8589a20b84e4ecb05ec71a0db3c6b77173c251f5dfb6341aa6b\","
+     "\"bytes\":203314}"},
     {"pools", "{\"underlying\":\"BTC\"}",
      "{\"general\":{\"cash\":1000.5,\"inventory_value\":-20.25,\"house_share\":-3.5,"
      "\"nav\":976.75,\"shares\":1000000000,\"nav_per_share\":0.97675},"

@@ -404,6 +404,7 @@ static const char *const k_requests[] = {
     "\"strike_hi\":\"95000\"}",
     "{\"op\":\"pool.deposit\",\"account\":\"lp\",\"amount\":10,\"tranche\":1}",
     "{\"op\":\"pools\"}",
+    "{\"op\":\"state.hash\",\"key\":\"admin\"}",
     "{\"op\":\"underlying.add\",\"underlying\":\"SOL\",\"tick\":\"0.01\","
     "\"strikes\":[[100,0.9],[120,0]],\"index\":120}",
 };

@@ -567,6 +567,84 @@ START_TEST(snapshot_restores_exactly)
 }
 END_TEST
 
+/* Pruning drops the commands every kept snapshot holds, and nothing else:
+ * a kept snapshot still replays to the full replay's state, the fills stay,
+ * and a replay from the start is refused instead of skipping commands. */
+START_TEST(prune_keeps_what_snapshots_need)
+{
+    new_dir();
+    ch_engine_config cfg = small_cfg();
+    run *r = calloc(1, sizeof *r);
+    r->e = ch_engine_create(&cfg);
+    ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC};
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &r->st), CH_OK);
+    ch_engine_set_sink(r->e, on_fill, r);
+    setup_commands(r);
+    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    uint64_t removed = 1;
+    ck_assert_int_eq(ch_store_prune(r->st, &removed), CH_OK); /* no snapshot: nothing */
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_uint_eq(ch_store_first_seq(r->st), 1);
+    uint64_t snaps[2];
+    for (int i = 0; i < 2; i++) {
+        random_commands(r, 21 + (unsigned)i, 600);
+        uint8_t *snap;
+        size_t len;
+        ck_assert_int_eq(ch_engine_snapshot(r->e, &snap, &len), CH_OK);
+        snaps[i] = ch_store_last_seq(r->st);
+        ck_assert_int_eq(ch_store_put_snapshot(r->st, snaps[i], snap, len, 2), CH_OK);
+        free(snap);
+    }
+    random_commands(r, 23, 600);
+    ck_assert_int_eq(ch_store_prune(r->st, &removed), CH_OK);
+    ck_assert_uint_eq(removed, snaps[0]); /* up to the oldest kept snapshot */
+    ck_assert_uint_eq(ch_store_first_seq(r->st), snaps[0] + 1);
+    ck_assert_int_eq(ch_store_prune(r->st, &removed), CH_OK);
+    ck_assert_uint_eq(removed, 0);
+    uint64_t fills = r->fills, last = ch_store_last_seq(r->st);
+    ck_assert_uint_gt(fills, 20);
+    ch_store_close(r->st);
+
+    ch_store *st;
+    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &st), CH_OK);
+    ck_assert_uint_eq(ch_store_last_seq(st), last);
+    ck_assert_uint_eq(ch_store_first_seq(st), snaps[0] + 1);
+    for (int i = 0; i < 2; i++) { /* either kept snapshot, then the log after it */
+        uint64_t seq, n;
+        uint8_t *got;
+        size_t glen;
+        ck_assert_int_eq(
+            ch_store_get_snapshot(st, i == 0 ? UINT64_MAX : snaps[1], &seq, &got, &glen), CH_OK);
+        ck_assert_uint_eq(seq, snaps[1 - i]);
+        ch_engine *e2 = ch_engine_create(&cfg);
+        ck_assert_int_eq(ch_engine_restore(e2, got, glen), CH_OK);
+        ck_assert_int_eq(ch_store_replay_from(st, e2, seq, NULL, NULL, &n), CH_OK);
+        ck_assert_uint_eq(seq + n, last);
+        ck_assert(ch_test_same_state(r->e, e2));
+        ch_engine_destroy(e2);
+        free(got);
+    }
+    /* from the start: the first command is missing, refused as damaged */
+    ch_engine *e3 = ch_engine_create(&cfg);
+    ck_assert_int_eq(ch_store_replay(st, e3, NULL, NULL, NULL), CH_EBADREQ);
+    ch_engine_destroy(e3);
+    /* the fill records are all there */
+    fill_count stored = {0};
+    ck_assert_int_eq(ch_store_foreach_fill(st, count_fill, &stored), CH_OK);
+    ck_assert_uint_eq(stored.n, fills);
+    /* a batch buffered: refused */
+    ch_command c = ch_command_make(CH_C_ADVANCE);
+    c.time = t0();
+    ck_assert_int_eq(ch_store_log(st, &c, NULL), CH_OK);
+    ck_assert_int_eq(ch_store_prune(st, NULL), CH_EINVAL);
+    ch_store_discard(st);
+    ch_store_close(st);
+    ch_engine_destroy(r->e);
+    free(r);
+    rm_dir();
+}
+END_TEST
+
 START_TEST(schema_and_config_are_checked)
 {
     new_dir();
@@ -928,6 +1006,7 @@ int main(void)
     tcase_add_test(tc, command_round_trips);
     tcase_add_test(tc, recovery_is_exact);
     tcase_add_test(tc, snapshot_restores_exactly);
+    tcase_add_test(tc, prune_keeps_what_snapshots_need);
     tcase_add_test(tc, schema_and_config_are_checked);
     tcase_add_test(tc, full_map_grows);
     tcase_add_test(tc, failed_commit_halts);

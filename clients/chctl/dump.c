@@ -2,7 +2,8 @@
  * dump.c - `chctl dump --db DIR`: accounts, positions, open orders and fills
  * of a store as JSON, for audits and tests. The state is rebuilt by replaying
  * the command log (under the configuration stored with it) into an engine in
- * memory; the fills are the stored fill records. The store is only read.
+ * memory, from its newest snapshot when chd pruned the log (log_prune); the
+ * fills are the stored fill records, every one. The store is only read.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -31,6 +32,32 @@ static const char *symbol_of(const ch_engine *e, ch_instr_id id)
 {
     const ch_instrument *in = ch_instruments_get(ch_engine_instruments(e), id);
     return in != NULL ? in->symbol : "?";
+}
+
+/* A log pruned by chd (log_prune) starts after its oldest snapshot: the
+ * state comes from the newest snapshot then (*at its command), else from the
+ * whole log (*at 0), which checks every command. */
+static ch_err from_snapshot(ch_store *st, ch_engine *e, uint64_t *at)
+{
+    *at = 0;
+    uint64_t first = ch_store_first_seq(st);
+    if (first == 1 || (first == 0 && ch_store_last_seq(st) == 0))
+        return CH_OK;
+    uint8_t *blob;
+    size_t len, elen;
+    const uint8_t *eng;
+    uint64_t seq;
+    ch_err err = ch_store_get_snapshot(st, UINT64_MAX, &seq, &blob, &len);
+    if (err != CH_OK)
+        return err;
+    if (blob == NULL) /* pruned without a snapshot: the replay says what is missing */
+        return CH_OK;
+    err = ch_store_snapshot_engine(blob, len, &eng, &elen) ? ch_engine_restore(e, eng, elen)
+                                                           : CH_EBADREQ;
+    free(blob);
+    if (err == CH_OK)
+        *at = seq;
+    return err;
 }
 
 static void add_id(cJSON *o, const char *k, uint64_t v)
@@ -141,8 +168,11 @@ int chctl_dump(int argc, char **argv)
         return 1;
     }
     ch_engine *e = ch_engine_create(&cfg);
-    uint64_t n = 0;
-    if (e == NULL || (err = ch_store_replay(st, e, NULL, NULL, &n)) != CH_OK) {
+    uint64_t n = 0, at = 0;
+    if (e != NULL)
+        err = from_snapshot(st, e, &at);
+    if (e == NULL || err != CH_OK ||
+        (err = ch_store_replay_from(st, e, at, NULL, NULL, &n)) != CH_OK) {
         fprintf(stderr, "chctl dump: replaying %s failed: %s\n", db,
                 e == NULL ? "out of memory" : ch_strerror(err));
         ch_engine_destroy(e);
@@ -150,7 +180,9 @@ int chctl_dump(int argc, char **argv)
         return 1;
     }
     cJSON *root = cJSON_CreateObject();
-    cJSON_AddNumberToObject(root, "last_seq", (double)n);
+    cJSON_AddNumberToObject(root, "last_seq", (double)(at + n));
+    if (at > 0)
+        cJSON_AddNumberToObject(root, "snapshot_seq", (double)at);
     cJSON *accts = cJSON_AddArrayToObject(root, "accounts");
     for (uint32_t a = 0;; a++) {
         ch_account_info ai;

@@ -159,6 +159,9 @@ static const cfg_key k_keys[] = {
     {"snapshot_load", K_BOOL, F(snapshot_load), 0, 0, false,
      "a start loads the newest snapshot; false: it replays the whole log (to check the "
      "snapshots against it)"},
+    {"log_prune", K_BOOL, F(log_prune), 0, 0, false,
+     "after each snapshot, drop the log's commands up to the oldest kept snapshot (the fill "
+     "records stay; a start then needs a snapshot that loads)"},
     {"max_clients", K_U32, F(max_clients), 1, 65536, false,
      "connections served; more are answered UNAVAILABLE, beyond twice as many closed"},
     {"conn_rate", K_DBL, F(conn_rate), 0, 1e9, false, "requests/s per connection (0: no limit)"},

@@ -304,9 +304,9 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
     if (o.qty == 0)
         return;
     s->hedge_next_id = o.id + 1;
-    ch_command c = ch_command_make(external ? CH_C_HEDGE_SENT : CH_C_HEDGE);
-    c.hedge.underlying = u;
     if (external) { /* logged as sent, booked when it is answered */
+        ch_command c = ch_command_make(CH_C_HEDGE_SENT);
+        c.hedge.underlying = u;
         c.hedge.id = o.id;
         c.hedge.qty = o.qty;
         c.hedge.mark = o.mark;
@@ -322,23 +322,36 @@ static void decide(ch_server *s, uint32_t u, ch_hedger *h, bool external)
                    u, o.id, o.qty, o.mark, s->cfg.hedge_venue);
         return;
     }
-    /* the simulated venue fills at send; its answer is taken at once */
+    /* the simulated venue fills at send; its answer is taken at once. The
+     * order and the answer, filled or not, are logged together as an
+     * external venue's are (sent, then its report), so that a replay makes
+     * the hedger's bookkeeping (orders, rejects, last trade, next id) what
+     * it was, from a snapshot or from the start */
     ch_hedge_report r = {.id = o.id, .reason = CH_ENOMEM};
     if (ch_hedger_send(h) == CH_OK)
         ch_hedger_take_reports(h, &r, 1);
+    ch_command two[2] = {ch_command_make(CH_C_HEDGE_SENT), ch_command_make(CH_C_HEDGE_REPORT)};
+    for (int i = 0; i < 2; i++) {
+        two[i].hedge.underlying = u;
+        two[i].hedge.id = o.id;
+    }
+    two[0].hedge.qty = o.qty;
+    two[0].hedge.mark = o.mark;
+    two[1].hedge.filled = r.filled;
+    if (r.filled) {
+        two[1].hedge.qty = r.exec.qty;
+        two[1].hedge.price = r.exec.price;
+        two[1].hedge.fee = r.exec.fee;
+        two[1].hedge.slippage = r.exec.slippage;
+    }
+    if (!log_and_commit(s, two, 2))
+        return;
+    ch_hedger_settle(h, &r);
     if (!r.filled) { /* out of memory, or a mark the venue cannot fill at */
-        ch_hedger_settle(h, &r);
         CH_LOG(CH_LOG_ERROR, "hedge_send_failed", "underlying=%u qty=%.8g mark=%.8g reason=%s", u,
                o.qty, o.mark, ch_errwire(r.reason));
         return;
     }
-    c.hedge.qty = r.exec.qty;
-    c.hedge.price = r.exec.price;
-    c.hedge.fee = r.exec.fee;
-    c.hedge.slippage = r.exec.slippage;
-    if (!log_and_commit(s, &c, 1))
-        return;
-    ch_hedger_settle(h, &r);
     ch_engine_hedge_fill(s->e, u, &r.exec);
     publish_hedge_fill(s, u, &r.exec, 0);
 }

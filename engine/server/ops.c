@@ -648,6 +648,8 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     cJSON_AddNumberToObject(r->out, "snapshot_bytes", (double)s->snap_bytes);
     cJSON_AddNumberToObject(r->out, "snapshot_ms", s->snap_ms);
     cJSON_AddNumberToObject(r->out, "restored_seq", (double)s->restored_seq);
+    cJSON_AddNumberToObject(r->out, "log_first_seq", (double)ch_store_first_seq(s->st));
+    cJSON_AddNumberToObject(r->out, "log_pruned", (double)s->log_pruned);
     cJSON *f = cJSON_AddObjectToObject(r->out, "fills");
     for (int k = 0; k < 3; k++)
         cJSON_AddNumberToObject(f, chi_source_names[k], (double)n.fills[k]);
@@ -706,4 +708,5 @@ const chi_op_fn chi_handlers[CH_MSG_COUNT] = {
     [CH_MSG_POOL_TRANCHE_ADD] = chi_op_tranche_add,
     [CH_MSG_UNDERLYING_ADD] = chi_op_underlying_add,
     [CH_MSG_POOLS] = chi_op_pools,
+    [CH_MSG_STATE_HASH] = chi_op_state_hash,
 };

@@ -124,6 +124,16 @@ static ch_err replay_log(ch_server *s, uint64_t *n)
     uint64_t at = 0;
     ch_err e = chi_snapshot_restore(s, &at);
     s->restored_seq = at;
+    uint64_t pruned = chi_log_pruned_upto(s);
+    if (e == CH_OK && at < pruned) { /* log_prune dropped what it would need */
+        CH_LOG(CH_LOG_ERROR, "log_pruned_no_snapshot",
+               "pruned_upto=%" PRIu64 " loaded_seq=%" PRIu64
+               " reason=\"the log was pruned and no snapshot at or after it loads (snapshot_load "
+               "false, or written by another build): restore the data folder from a backup or "
+               "start with the build that wrote the snapshot\"",
+               pruned, at);
+        e = CH_EBADCONFIG;
+    }
     if (e == CH_OK)
         e = ch_store_replay_from(s->st, s->e, at, replay_cb, s, n);
     cJSON_Delete(s->replay_fills);
@@ -598,8 +608,15 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     uint64_t n = 0;
     ch_err e = replay_log(s, &n);
     if (e != CH_OK) {
-        snprintf(err, cap, "store: replay failed after %" PRIu64 " commands: %s", n,
-                 ch_strerror(e));
+        if (e == CH_EBADCONFIG)
+            snprintf(err, cap,
+                     "store: the log was pruned up to command %" PRIu64
+                     " (log_prune) and no snapshot at or after it loads (snapshot_load false, or "
+                     "written by another build): restore the data folder from a backup",
+                     chi_log_pruned_upto(s));
+        else
+            snprintf(err, cap, "store: replay failed after %" PRIu64 " commands: %s", n,
+                     ch_strerror(e));
         return fail_start(s);
     }
     if (ch_store_coid_backfill(s->st)) { /* the replay indexed an older store's ids */

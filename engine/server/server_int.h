@@ -108,6 +108,7 @@ struct ch_server {
     uint64_t snap_last_seq; /* the command the last snapshot (taken or loaded) follows */
     int64_t snap_last_at;   /* monotonic ns of it */
     uint64_t snapshots, snapshot_failures;
+    uint64_t log_pruned;       /* commands this process dropped from the log (log_prune) */
     size_t snap_bytes;         /* the last one's */
     double snap_ms;            /* the last one's time, engine thread */
     uint64_t restored_seq;     /* the start loaded the snapshot after this command (0: none) */
@@ -249,6 +250,11 @@ ch_err chi_op_pool_deposit(ch_server *s, req_ctx *r);
 ch_err chi_op_pool_withdraw(ch_server *s, req_ctx *r);
 ch_err chi_op_tranche_add(ch_server *s, req_ctx *r);
 ch_err chi_op_pools(ch_server *s, req_ctx *r);
+/* state.hash (snapshots.c): the SHA-256 of the snapshot chd would write now */
+ch_err chi_op_state_hash(ch_server *s, req_ctx *r);
+/* The command before the log's first (snapshots.c): a start must load a
+ * snapshot at or after it (0: the log was never pruned). */
+uint64_t chi_log_pruned_upto(ch_server *s);
 ch_err chi_op_risk(ch_server *s, req_ctx *r);  /* ops_risk.c */
 ch_err chi_op_hedge(ch_server *s, req_ctx *r); /* ops_risk.c */
 void chi_order_result_json(ch_server *s, const ch_engine_result *res, cJSON *out);

@@ -17,6 +17,7 @@
 #include "server_int.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../core/snap.h"
@@ -99,6 +100,53 @@ static ch_err build_blob(ch_server *s, chi_wr *w)
     return w->bad ? CH_ENOMEM : CH_OK;
 }
 
+/*
+ * state.hash: what a snapshot taken now would hold (the engine and chd's
+ * part), hashed: two chd that applied the same log, from a snapshot or from
+ * the start, on a primary or a standby, answer the same for the same `seq`
+ * (the batch of the request may step the clock first: a logged command).
+ * Admin only (it serialises the whole state: milliseconds for a large
+ * book).
+ */
+ch_err chi_op_state_hash(ch_server *s, req_ctx *r)
+{
+    chi_wr w = {.grow = true};
+    ch_err e = build_blob(s, &w);
+    if (e != CH_OK) {
+        free(w.buf);
+        FAIL(e, "the state could not be serialised");
+    }
+    uint8_t d[CH_SHA256_LEN];
+    ch_sha256_digest(w.buf, w.n, d);
+    char hex[2 * CH_SHA256_LEN + 1];
+    for (size_t i = 0; i < CH_SHA256_LEN; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    /* the last command applied: this batch's own (a clock step) count */
+    uint64_t seq = ch_store_last_seq(s->st);
+    if (s->last_cmd_seq > seq)
+        seq = s->last_cmd_seq;
+    cJSON_AddNumberToObject(r->out, "seq", (double)seq);
+    cJSON_AddStringToObject(r->out, "sha256", hex);
+    cJSON_AddNumberToObject(r->out, "bytes", (double)w.n);
+    free(w.buf);
+    return CH_OK;
+}
+
+/* log_prune: the commands every kept snapshot holds leave the log. */
+static void prune(ch_server *s)
+{
+    uint64_t n = 0;
+    int64_t t0 = mono_now();
+    ch_err e = ch_store_prune(s->st, &n);
+    s->log_pruned += n;
+    if (e != CH_OK)
+        CH_LOG(CH_LOG_WARN, "log_prune_failed", "reason=\"%s\"",
+               e == CH_EIO ? ch_store_snapshot_error(s->st) : ch_strerror(e));
+    else if (n > 0)
+        CH_LOG(CH_LOG_INFO, "log_pruned", "commands=%" PRIu64 " first_seq=%" PRIu64 " ms=%.1f", n,
+               ch_store_first_seq(s->st), (double)(mono_now() - t0) / 1e6);
+}
+
 ch_err chi_snapshot_take(ch_server *s)
 {
     int64_t t0 = mono_now();
@@ -119,6 +167,8 @@ ch_err chi_snapshot_take(ch_server *s)
         s->snap_ms = (double)(t2 - t0) / 1e6;
         CH_LOG(CH_LOG_INFO, "snapshot", "seq=%" PRIu64 " bytes=%zu serialize_ms=%.1f write_ms=%.1f",
                seq, w.n, (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6);
+        if (s->cfg.log_prune)
+            prune(s);
     } else {
         s->snapshot_failures++;
         CH_LOG(CH_LOG_WARN, "snapshot_failed", "seq=%" PRIu64 " reason=\"%s\"", seq,
@@ -180,6 +230,14 @@ static void count_rest(void *ctx, const ch_order_info *o)
 {
     ch_server *s = ctx;
     chi_guard_order_rests(s->guard, o->account, o->id, ch_engine_book(s->e));
+}
+
+/* The command before the log's first: a start must load a snapshot at or
+ * after it (0: the log was never pruned). */
+uint64_t chi_log_pruned_upto(ch_server *s)
+{
+    uint64_t first = ch_store_first_seq(s->st), last = ch_store_last_seq(s->st);
+    return first > 0 ? first - 1 : last;
 }
 
 ch_err chi_snapshot_restore(ch_server *s, uint64_t *seq)

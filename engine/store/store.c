@@ -30,71 +30,14 @@
 #include <unistd.h>
 
 #include "dirlock.h"
+#include "store_int.h"
 #include "../core/alloc.h"
-
-#define KIND_CMD  1
-#define KIND_FILL 2
-#define KIND_KEY  3 /* data: the account name (key bytes long), then the digest */
-#define KIND_COID 4 /* data: the client order id's key (key bytes long), then the reply */
-
-typedef struct rec {
-    uint8_t kind;
-    uint64_t key;
-    size_t off, len; /* in the batch buffer */
-} rec;
-
-struct ch_store {
-    MDB_env *env;
-    MDB_dbi meta, cmd, fill, key, coid, snap;
-    bool no_key_db;       /* a read-only open of a store older than the key database */
-    bool no_coid_db;      /* ... older than the client order id index */
-    bool coid_new;        /* the client order id index was created by this open */
-    bool no_snap_db;      /* ... older than snapshots (read-only open) */
-    char snap_error[128]; /* why the last snapshot was not written */
-    ch_durability durability;
-    size_t map_size, map_max;
-    uint64_t last_seq;
-    uint8_t *buf;
-    size_t buf_n, buf_cap;
-    rec *recs;
-    size_t n_recs, cap_recs;
-    /* the batch's client order ids by hash (slot: generation, record + 1),
-     * emptied by moving to the next generation at commit or discard */
-    struct coid_slot {
-        uint32_t gen, rec;
-    } * coid_t;
-    size_t coid_cap, coid_n;
-    uint32_t coid_gen;
-    uint64_t pending_cmds;
-    bool halted, inject_fail;
-    char error[256];
-    ch_store_stats stats;
-    /* the writer's lock (dirlock.h; -1 for a read-only open) and what this
-     * open created, for ch_store_abandon */
-    int lock_fd;
-    bool read_only, created_dir, created_lock, created_env;
-    char dir[4096];
-};
 
 static _Thread_local char g_open_error[256];
 
 const char *ch_store_open_error(void)
 {
     return g_open_error;
-}
-
-static void be64(uint8_t *out, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        out[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t from_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
 }
 
 static ch_err open_fail(ch_store *st, ch_err e, const char *what, int rc)
@@ -696,7 +639,7 @@ static int write_batch(ch_store *st)
 
 /* Double the map (no transaction open): 0, or why not (the map at its
  * configured maximum: MDB_MAP_FULL). */
-static int grow_map(ch_store *st)
+int chi_store_grow_map(ch_store *st)
 {
     size_t grow = st->map_size * 2;
     if (st->map_max != 0 && grow > st->map_max)
@@ -722,7 +665,7 @@ ch_err ch_store_commit(ch_store *st)
             break;
         if (rc == MDB_MAP_FULL && attempt < 16) {
             /* no transaction is open here: the map may be resized */
-            int g = grow_map(st);
+            int g = chi_store_grow_map(st);
             if (g == MDB_MAP_FULL)
                 return halt(st, "commit (the map is at its configured maximum)", rc);
             if (g != 0)
@@ -742,101 +685,6 @@ ch_err ch_store_commit(ch_store *st)
 }
 
 /* One attempt at writing a snapshot and dropping all but the newest keep. */
-static int write_snapshot(ch_store *st, uint64_t seq, const uint8_t *buf, size_t len, unsigned keep)
-{
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(st->env, NULL, 0, &txn);
-    if (rc != 0)
-        return rc;
-    uint8_t key[8];
-    be64(key, seq);
-    MDB_val k = {8, key}, v = {len, (void *)(uintptr_t)buf};
-    rc = mdb_put(txn, st->snap, &k, &v, 0);
-    MDB_cursor *cur = NULL;
-    if (rc == 0)
-        rc = mdb_cursor_open(txn, st->snap, &cur);
-    unsigned seen = 0;
-    int g = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : MDB_NOTFOUND;
-    while (rc == 0 && g == 0) {
-        if (++seen > keep)
-            rc = mdb_cursor_del(cur, 0);
-        g = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : g;
-    }
-    if (cur != NULL)
-        mdb_cursor_close(cur);
-    if (rc == 0 && g != MDB_NOTFOUND)
-        rc = g;
-    if (rc != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return mdb_txn_commit(txn);
-}
-
-ch_err ch_store_put_snapshot(ch_store *st, uint64_t seq, const uint8_t *buf, size_t len,
-                             unsigned keep)
-{
-    if (st->halted)
-        return CH_EUNAVAILABLE;
-    if (st->read_only || seq != st->last_seq || st->n_recs != 0 || keep == 0)
-        return CH_EINVAL;
-    for (int attempt = 0;; attempt++) {
-        int rc = write_snapshot(st, seq, buf, len, keep);
-        if (rc == 0)
-            break;
-        if (rc == MDB_MAP_FULL && attempt < 16 && (rc = grow_map(st)) == 0)
-            continue;
-        snprintf(st->snap_error, sizeof st->snap_error, "snapshot: %s", mdb_strerror(rc));
-        return CH_EIO; /* not written: the log still holds everything */
-    }
-    st->stats.snapshots++;
-    st->stats.snapshot_bytes = len;
-    return CH_OK;
-}
-
-const char *ch_store_snapshot_error(const ch_store *st)
-{
-    return st->snap_error;
-}
-
-ch_err ch_store_get_snapshot(ch_store *st, uint64_t before, uint64_t *seq, uint8_t **buf,
-                             size_t *len)
-{
-    *seq = 0;
-    *buf = NULL;
-    *len = 0;
-    if (st->no_snap_db)
-        return CH_OK;
-    MDB_txn *txn;
-    MDB_cursor *cur;
-    if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
-        return CH_EIO;
-    if (mdb_cursor_open(txn, st->snap, &cur) != 0) {
-        mdb_txn_abort(txn);
-        return CH_EIO;
-    }
-    MDB_val k, v;
-    ch_err e = CH_OK;
-    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    while (rc == 0 && (k.mv_size != 8 || from_be64(k.mv_data) >= before))
-        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    if (rc == 0) {
-        *buf = ch_malloc(v.mv_size > 0 ? v.mv_size : 1);
-        if (*buf == NULL) {
-            e = CH_ENOMEM;
-        } else {
-            memcpy(*buf, v.mv_data, v.mv_size);
-            *len = v.mv_size;
-            *seq = from_be64(k.mv_data);
-        }
-    } else if (rc != MDB_NOTFOUND) {
-        e = CH_EIO;
-    }
-    mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
-    return e;
-}
-
 ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, uint64_t *n)
 {
     return ch_store_replay_from(st, e, 0, fn, ctx, n);

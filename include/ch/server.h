@@ -67,6 +67,8 @@ typedef struct ch_server_config {
     double snapshot_seconds; /**< seconds between snapshots, default 600 (0: none) */
     uint32_t snapshot_keep;  /**< snapshots kept, default 2 */
     bool snapshot_load;      /**< a start loads the newest snapshot, default true */
+    bool log_prune;          /**< drop the log's commands up to the oldest kept snapshot after
+                                  each snapshot, default false (fills stay) */
     /* bounds (README, Security): each refusal is an error reply, never a crash */
     uint32_t max_clients;     /**< connections served, default 1024; more are answered
                                    UNAVAILABLE, beyond twice as many they are closed */

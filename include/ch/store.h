@@ -170,6 +170,32 @@ CH_API ch_err ch_store_get_snapshot(ch_store *st, uint64_t before, uint64_t *seq
                                     size_t *len);
 
 /**
+ * The engine's part of a snapshot as chd stores it: the blob begins with that
+ * part's length (8 bytes, little-endian) and ch_engine_snapshot()'s bytes,
+ * then the writer's own part. For readers of a pruned log (chctl dump).
+ * @return false if @p len cannot hold it.
+ */
+CH_API bool ch_store_snapshot_engine(const uint8_t *blob, size_t len, const uint8_t **eng,
+                                     size_t *elen);
+
+/**
+ * Drop the log's commands up to the oldest kept snapshot (each kept snapshot
+ * can still be replayed forward; the whole log no longer can), in write
+ * transactions of at most 65,536 commands. Fill records, keys and client
+ * order ids are kept. Only between batches; @p removed (may be NULL) counts
+ * the commands dropped. @return CH_OK (nothing to drop included); CH_EINVAL
+ * (a batch buffered, a read-only open); CH_EUNAVAILABLE (halted); CH_EIO.
+ */
+CH_API ch_err ch_store_prune(ch_store *st, uint64_t *removed);
+
+/**
+ * Sequence number of the first command the log holds: 1 for a log never
+ * pruned, 0 for an empty one. A log whose first command is after 1 can only
+ * be replayed from a snapshot taken at or after the command before it.
+ */
+CH_API uint64_t ch_store_first_seq(ch_store *st);
+
+/**
  * Buffer the digest of @p account's access key for the current batch; it is
  * written with the batch (so it is durable exactly when the account.open
  * that made it is). A later digest for the same name replaces it.
