@@ -13,8 +13,17 @@
  * Reported for 1, 8 and 32 clients over ipc:// and tcp://127.0.0.1: requests
  * and orders per second, latency p50/p99 per request.
  *
+ * With --replicate: a nats-server (JetStream, file storage, loopback) is
+ * started too, and over ipc:// chd runs twice in the same run, without and
+ * with its replicated batch log (config `cluster`: every batch appended to
+ * the shard's stream and acknowledged by JetStream before it is stored and
+ * answered): orders/s and p50/p99 of order.new and of binary batches, and
+ * the ratios.
+ *
  * Usage: bench_e2e --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]
+ *                  [--replicate]
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -221,7 +230,8 @@ static char *batch_bin(const char *acct, int n, size_t *len)
     return buf;
 }
 
-static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir)
+static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir,
+                       const char *cluster)
 {
     /* capacity is measured, not policy: no keys (--no-auth) and no rate or
      * open-order limits, which a production chd keeps on */
@@ -230,7 +240,10 @@ static pid_t start_chd(const char *chd, const char *req, const char *pub, const 
     FILE *f = fopen(cfg, "w");
     if (f == NULL)
         return -1;
-    fputs("{\"conn_rate\":0,\"account_rate\":0,\"max_open_orders\":0}\n", f);
+    fprintf(f, "{\"conn_rate\":0,\"account_rate\":0,\"max_open_orders\":0");
+    if (cluster != NULL) /* a shard of its own per run */
+        fprintf(f, ",\"cluster\":\"%s\",\"shard\":\"bench%d\"", cluster, (int)getpid());
+    fprintf(f, "}\n");
     fclose(f);
     char *argv[] = {(char *)(uintptr_t)chd,
                     "--req",
@@ -277,10 +290,134 @@ static void call_ok(const char *url, const char *req)
     ch_client_close(c);
 }
 
+/* ---- replication on and off (--replicate) ---- */
+
+/* A chd with its accounts and requests; the measurements of one setting. */
+typedef struct rep_run {
+    result single[2], bin[2];
+} rep_run;
+
+static pid_t start_nats(const char *dir, int port)
+{
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
+    char *argv[] = {"nats-server", "-js", "-sd", (char *)(uintptr_t)dir, "-a", "127.0.0.1",
+                    "-p",          ports, NULL};
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(&pid, "nats-server", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    nanosleep(&(struct timespec){0, 500000000L}, NULL);
+    return pid;
+}
+
+static bool run_setting(const char *chd, const char *cluster, const int *conc, int n_conc,
+                        rep_run *out)
+{
+    char dir[128], req[160], pub[160];
+    snprintf(dir, sizeof dir, "/tmp/ch-bench-rep-%d-%s", (int)getpid(), cluster ? "on" : "off");
+    snprintf(req, sizeof req, "ipc://%s.req", dir);
+    snprintf(pub, sizeof pub, "ipc://%s.pub", dir);
+    pid_t pid = start_chd(chd, req, pub, dir, cluster);
+    if (pid < 0)
+        return false;
+    char sym[64] = "";
+    {
+        ch_client *c;
+        ch_client_open(req, 5000, &c);
+        char *r = NULL;
+        const char *iq = "{\"op\":\"instruments\"}";
+        ch_client_call(c, iq, strlen(iq), &r, NULL);
+        const char *p = r ? strstr(r, "\"symbol\":\"") : NULL;
+        if (p != NULL)
+            snprintf(sym, sizeof sym, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
+        ch_client_free(r);
+        ch_client_close(c);
+    }
+    char *orders[64], *bins[64];
+    size_t bin_lens[64];
+    for (int i = 0; i < 8; i++) {
+        char acct[16], open_req[160];
+        snprintf(acct, sizeof acct, "b%d", i);
+        snprintf(open_req, sizeof open_req,
+                 "{\"op\":\"account.open\",\"account\":\"%s\",\"cash\":100000000000}", acct);
+        call_ok(req, open_req);
+        orders[i] = order_json(acct, sym, i);
+        bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);
+    }
+    bool ok = sym[0] != '\0';
+    for (int k = 0; ok && k < n_conc; k++) {
+        out->single[k] = measure(req, (const char *const *)orders, conc[k], false, 1);
+        out->bin[k] =
+            measure_len(req, (const char *const *)bins, bin_lens, conc[k], false, g_batch);
+        ok = out->single[k].errors == 0 && out->bin[k].errors == 0;
+    }
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    for (int i = 0; i < 8; i++) {
+        free(orders[i]);
+        free(bins[i]);
+    }
+    char rm[720];
+    snprintf(rm, sizeof rm, "rm -rf %s %s.req %s.pub %s.json", dir, dir, dir, dir);
+    if (system(rm) != 0)
+        fprintf(stderr, "bench_e2e: could not remove %s\n", dir);
+    return ok;
+}
+
+static int replicate_bench(const char *chd)
+{
+    char ndir[128], url[64];
+    snprintf(ndir, sizeof ndir, "/tmp/ch-bench-nats-%d", (int)getpid());
+    int port = 24000 + (int)(getpid() % 20000);
+    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
+    pid_t np = start_nats(ndir, port);
+    if (np < 0) {
+        fprintf(stderr, "bench_e2e: --replicate needs nats-server (apt-get install nats-server)\n");
+        return 1;
+    }
+    const int conc[2] = {1, 8};
+    rep_run off, on;
+    bool ok = run_setting(chd, NULL, conc, 2, &off) && run_setting(chd, url, conc, 2, &on);
+    kill(np, SIGTERM);
+    int st;
+    waitpid(np, &st, 0);
+    char rm[200];
+    snprintf(rm, sizeof rm, "rm -rf %s", ndir);
+    if (system(rm) != 0)
+        fprintf(stderr, "bench_e2e: could not remove %s\n", ndir);
+    if (!ok) {
+        fprintf(stderr, "bench_e2e: a replication run failed\n");
+        return 1;
+    }
+    printf("replication: chd over ipc://, nosync, without and with its replicated batch log "
+           "(one nats-server, JetStream file storage, loopback), same run, %.1f s each\n\n"
+           "| clients | order.new orders/s off / on (ratio) | p50 / p99 us off | p50 / p99 us on "
+           "| binary batch of %d orders/s off / on (ratio) | p50 / p99 ms off | p50 / p99 ms on "
+           "|\n|---|---|---|---|---|---|---|\n",
+           g_secs, g_batch);
+    for (int k = 0; k < 2; k++)
+        printf("| %d | %.0f / %.0f (%.2f) | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f (%.2f) | "
+               "%.1f / %.1f | %.1f / %.1f |\n",
+               conc[k], off.single[k].orders_per_s, on.single[k].orders_per_s,
+               on.single[k].orders_per_s / off.single[k].orders_per_s, off.single[k].p50_us,
+               off.single[k].p99_us, on.single[k].p50_us, on.single[k].p99_us,
+               off.bin[k].orders_per_s, on.bin[k].orders_per_s,
+               on.bin[k].orders_per_s / off.bin[k].orders_per_s, off.bin[k].p50_us / 1e3,
+               off.bin[k].p99_us / 1e3, on.bin[k].p50_us / 1e3, on.bin[k].p99_us / 1e3);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *chd = NULL, *json = NULL;
-    int smoke = 0;
+    int smoke = 0, replicate = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
             chd = argv[++i];
@@ -296,9 +433,12 @@ int main(int argc, char **argv)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)
             smoke = 1;
+        else if (strcmp(argv[i], "--replicate") == 0)
+            replicate = 1;
         else {
             fprintf(stderr,
-                    "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]\n",
+                    "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke] "
+                    "[--replicate]\n",
                     argv[0]);
             return 2;
         }
@@ -312,6 +452,8 @@ int main(int argc, char **argv)
         g_batch = 50;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (replicate)
+        return replicate_bench(chd);
     const int conc[] = {1, 8, 32};
     const int n_conc = smoke ? 2 : 3;
     char machine[300];
@@ -355,7 +497,7 @@ int main(int argc, char **argv)
             nng_ctx_open(&ec[i].ctx, rep);
             nng_ctx_recv(ec[i].ctx, ec[i].aio);
         }
-        pid_t pid = start_chd(chd, req, pub, dir);
+        pid_t pid = start_chd(chd, req, pub, dir, NULL);
         if (pid < 0) {
             fprintf(stderr, "bench_e2e: chd did not start\n");
             return 1;

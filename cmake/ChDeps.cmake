@@ -1,4 +1,4 @@
-# Finds the four run-time/test dependencies as Debian 12 ships them.
+# Finds the run-time/test dependencies as Debian 12 ships them.
 # A missing one stops configuration with the package that provides it.
 find_package(Threads REQUIRED)
 find_package(PkgConfig QUIET)
@@ -19,6 +19,12 @@ endif()
 find_package(cJSON 1.7.15 CONFIG QUIET)  # target: cjson (not namespaced)
 if(NOT cJSON_FOUND)
   message(FATAL_ERROR "cJSON >= 1.7.15 not found: apt-get install libcjson-dev")
+endif()
+
+# the replicated batch log (scale-out on NATS JetStream; chd --cluster)
+pkg_check_modules(NATS QUIET IMPORTED_TARGET libnats>=3.4)
+if(NOT NATS_FOUND)
+  message(FATAL_ERROR "the NATS C client >= 3.4 not found: apt-get install libnats-dev")
 endif()
 
 if(CH_BUILD_TESTS)

@@ -3,7 +3,7 @@
  *
  * Usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]
  *            [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]
- *            [--log-level error|warn|info|debug] [--hedge-venue URL]
+ *            [--log-level error|warn|info|debug] [--hedge-venue URL] [--cluster NATS]
  *        chd [--config FILE]... [flags] --print-config
  *        chd --config-doc | --help | --version
  * Options are read with getopt_long: "--opt value" or "--opt=value"; an
@@ -27,19 +27,21 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
-               "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
-               "           [--log-level error|warn|info|debug] [--hedge-venue URL]\n"
-               "       chd [--config FILE]... [flags] --print-config\n"
-               "       chd --config-doc | --help | --version\n"
-               "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
-               "--config FILE: a JSON configuration, read first (the flags override it)\n"
-               "--contexts N: requests in flight, 1..4096 (default 64)\n"
-               "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n"
-               "--hedge-venue URL: send hedge orders to an external venue (e.g. chvenue)\n"
-               "                   instead of the simulated one\n"
-               "--print-config: print the effective configuration (JSON, every key) and exit\n"
-               "--config-doc: print every configuration key (type, range, default, meaning)\n");
+    fprintf(f,
+            "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
+            "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
+            "           [--log-level error|warn|info|debug] [--hedge-venue URL] [--cluster NATS]\n"
+            "       chd [--config FILE]... [flags] --print-config\n"
+            "       chd --config-doc | --help | --version\n"
+            "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
+            "--config FILE: a JSON configuration, read first (the flags override it)\n"
+            "--contexts N: requests in flight, 1..4096 (default 64)\n"
+            "--tls PEM: certificate and key for tls+tcp:// URLs (clients: CH_TLS_CA)\n"
+            "--hedge-venue URL: send hedge orders to an external venue (e.g. chvenue)\n"
+            "                   instead of the simulated one\n"
+            "--cluster NATS: append every batch to the shard's JetStream stream first\n"
+            "--print-config: print the effective configuration (JSON, every key) and exit\n"
+            "--config-doc: print every configuration key (type, range, default, meaning)\n");
 }
 
 enum {
@@ -53,6 +55,7 @@ enum {
     O_CONTEXTS,
     O_LOG_LEVEL,
     O_HEDGE_VENUE,
+    O_CLUSTER,
     O_VERSION,
     O_PRINT_CONFIG,
     O_CONFIG_DOC
@@ -69,6 +72,7 @@ static const struct option k_options[] = {
     {"contexts", required_argument, NULL, O_CONTEXTS},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"hedge-venue", required_argument, NULL, O_HEDGE_VENUE},
+    {"cluster", required_argument, NULL, O_CLUSTER},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, O_VERSION},
     {"print-config", no_argument, NULL, O_PRINT_CONFIG},
@@ -78,7 +82,7 @@ static const struct option k_options[] = {
 
 /* The flags as given (the last of each wins), applied over the config files. */
 typedef struct flags {
-    const char *req, *pub, *data, *tls, *hedge_venue;
+    const char *req, *pub, *data, *tls, *hedge_venue, *cluster;
     bool no_auth, has_durability, print_config;
     ch_durability durability;
     long contexts; /* 0: not given */
@@ -118,6 +122,11 @@ static int parse(int argc, char **argv, flags *fl, const char **configs, int *n_
             if (!ch_cli_fits("chd", "--hedge-venue", optarg, CAP(hedge_venue)))
                 return CH_CLI_USAGE;
             fl->hedge_venue = optarg;
+            break;
+        case O_CLUSTER:
+            if (!ch_cli_fits("chd", "--cluster", optarg, CAP(cluster)))
+                return CH_CLI_USAGE;
+            fl->cluster = optarg;
             break;
         case O_CONFIG:
             configs[(*n_configs)++] = optarg;
@@ -219,6 +228,8 @@ int main(int argc, char **argv)
         snprintf(cfg.tls_cert_key, sizeof cfg.tls_cert_key, "%s", fl.tls);
     if (fl.hedge_venue != NULL)
         snprintf(cfg.hedge_venue, sizeof cfg.hedge_venue, "%s", fl.hedge_venue);
+    if (fl.cluster != NULL)
+        snprintf(cfg.cluster, sizeof cfg.cluster, "%s", fl.cluster);
     if (fl.no_auth)
         cfg.no_auth = true;
     if (fl.has_durability)

@@ -12,7 +12,7 @@
 ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r)
 {
     if (s->halted)
-        return CH_EUNAVAILABLE;
+        return s->halt_code == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;
     ch_err e = ch_command_apply(s->e, c, r);
     if (e == CH_ENOMEM) /* changed nothing, and a replay with memory would not fail it */
         return e;

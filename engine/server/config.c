@@ -32,6 +32,9 @@ void ch_server_defaults(ch_server_config *c)
     c->coid_cache = 65536;
     c->snapshot_every = 1000000;
     c->snapshot_seconds = 600;
+    snprintf(c->shard, sizeof c->shard, "main");
+    c->cluster_replicas = 1;
+    c->cluster_timeout_ms = 2000;
     c->snapshot_keep = 2;
     c->snapshot_load = true;
     c->max_clients = 1024;
@@ -248,6 +251,16 @@ static const cfg_key k_keys[] = {
      "an external venue's REP URL (\"\": the simulated venue)"},
     {"hedge_venue_timeout_ms", K_INT, F(hedge_venue_timeout_ms), 1, 600000, true,
      "per attempt at the external venue, ms (0: 500)"},
+    /* scale-out: the shard's replicated batch log */
+    {"cluster", K_STR, F(cluster), 0, 0, false,
+     "NATS servers of the replicated batch log, comma-separated (\"\": none); each batch is "
+     "appended to the shard's JetStream stream before it is written and answered"},
+    {"shard", K_STR, F(shard), 0, 0, false,
+     "the shard's name (1 to 31 of a-z 0-9 _ -): its stream is CH_<SHARD>"},
+    {"cluster_replicas", K_INT, F(cluster_replicas), 1, 5, false,
+     "replicas of the shard's stream when chd creates it (3 in a 3-server cluster)"},
+    {"cluster_timeout_ms", K_INT, F(cluster_timeout_ms), 1, 600000, false,
+     "an append not acknowledged by then fails: writes stop with UNAVAILABLE"},
     /* vega hedging: options at the simulated options venue */
     {"vega_policy", K_VEGA_MODE, F(vega.mode), 0, 0, false,
      "off, expiry (a band on each expiry's residual vega) or total (on the sum)"},

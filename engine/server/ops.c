@@ -680,6 +680,7 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
     }
     cJSON_AddNumberToObject(r->out, "hedge_venue_retries", (double)retries);
     cJSON_AddNumberToObject(r->out, "hedge_venue_rejects", (double)rejects);
+    chi_cluster_stats(s, r->out);
     return CH_OK;
 }
 

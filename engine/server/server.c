@@ -247,11 +247,15 @@ static void batch(ch_server *s, work *list)
                     id |= (uint64_t)(uint8_t)was[4 + b] << (8 * b);
                 replies[k] = malloc(256);
                 lens[k] = replies[k] != NULL
-                              ? ch_bin_reply_error((uint8_t *)replies[k], 256, id, CH_EUNAVAILABLE,
-                                                   "the store could not commit: intake stopped")
+                              ? ch_bin_reply_error((uint8_t *)replies[k], 256, id, s->halt_code,
+                                                   s->halt_code == CH_ENOT_PRIMARY
+                                                       ? "not the primary: this batch was not "
+                                                         "stored"
+                                                       : "the store could not commit: intake "
+                                                         "stopped")
                               : 0;
             } else {
-                replies[k] = chi_unavailable_reply(was);
+                replies[k] = chi_unavailable_reply(was, s->halt_code);
                 lens[k] = replies[k] != NULL ? strlen(replies[k]) : 0;
             }
             free(was);
@@ -553,6 +557,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         return NULL;
     }
     s->cfg = *cfg;
+    s->halt_code = CH_EUNAVAILABLE;
     s->touched = calloc(cfg->engine.max_instruments, 1);
     s->bin_orders = calloc(CH_BIN_MAX_ORDERS, sizeof *s->bin_orders);
     s->e = ch_engine_create(&s->cfg.engine);
@@ -628,6 +633,8 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         ch_store_coid_stat(s->st, &ids, &bytes);
         CH_LOG(CH_LOG_INFO, "coid_index_built", "ids=%" PRIu64 " bytes=%" PRIu64, ids, bytes);
     }
+    if (!chi_cluster_start(s, err, cap)) /* before the seed: it is replicated too */
+        return fail_start(s);
     if (ch_store_last_seq(s->st) == 0 && (e = seed(s)) != CH_OK) {
         snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
         return fail_start(s);
@@ -776,9 +783,11 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
         }
         ch_store_abandon(s->st);
     } else if (s->st != NULL) {
-        ch_store_commit(s->st);
+        ch_store_commit(s->st); /* replicated first, as every batch */
         ch_store_close(s->st);
     }
+    s->st = NULL;
+    chi_cluster_stop(s); /* after the store's last commit */
     if (store_closed != NULL)
         store_closed(ctx);
     for (int i = 0; s->works != NULL && i < s->n_works; i++)

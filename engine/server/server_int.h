@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "ch/hedge_nng.h"
+#include "ch/replog.h"
 #include "ch/log.h"
 #include "ch/proto.h"
 #include "ch/proto_bin.h"
@@ -91,6 +92,10 @@ struct ch_server {
     size_t n_pubs, cap_pubs;
     uint8_t *touched; /* instruments whose book changed in this batch */
     bool halted;
+    ch_err halt_code; /* why writes are refused: CH_EUNAVAILABLE, or CH_ENOT_PRIMARY (fenced) */
+    /* the shard's replicated batch log (cluster.c; NULL: none) */
+    ch_replog *replog;
+    uint64_t rep_batches, rep_failures;
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
     ch_time last_advance;
@@ -250,6 +255,14 @@ ch_err chi_op_pool_deposit(ch_server *s, req_ctx *r);
 ch_err chi_op_pool_withdraw(ch_server *s, req_ctx *r);
 ch_err chi_op_tranche_add(ch_server *s, req_ctx *r);
 ch_err chi_op_pools(ch_server *s, req_ctx *r);
+/* The shard's replicated log (cluster.c): bound, checked against the store
+ * and taken over at a start (the store then replicates every batch through
+ * it); closed at a stop. */
+bool chi_cluster_start(ch_server *s, char *err, size_t cap);
+void chi_cluster_stop(ch_server *s);
+/* stats fields of the replicated log */
+void chi_cluster_stats(ch_server *s, cJSON *out);
+
 /* state.hash (snapshots.c): the SHA-256 of the snapshot chd would write now */
 ch_err chi_op_state_hash(ch_server *s, req_ctx *r);
 /* The command before the log's first (snapshots.c): a start must load a
@@ -269,7 +282,7 @@ uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *bod
                         size_t *out_len);
 char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t len,
                  bool *mutating);
-char *chi_unavailable_reply(const char *would_have);
+char *chi_unavailable_reply(const char *would_have, ch_err code);
 
 /* ---- hedging after a batch (hedging.c) */
 /** The hedger of underlying @p u, created on first use (NULL: out of memory,

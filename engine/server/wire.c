@@ -28,10 +28,13 @@ static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_req *q, cJ
     if (s->halted && (m->mutating || !s->reads_ok)) {
         if (m->mutating)
             refused_while_halted(s);
-        *msg = m->mutating ? "writes stopped: the store could not commit (reads are served from "
-                             "the committed state)"
-                           : "the store could not commit and its state could not be rebuilt";
-        return CH_EUNAVAILABLE;
+        *msg = !m->mutating ? "the store could not commit and its state could not be rebuilt"
+               : s->halt_code == CH_ENOT_PRIMARY
+                   ? "not the primary: another chd took this shard's replicated log over "
+                     "(reads are served from the state as it was)"
+                   : "writes stopped: the store could not commit (reads are served from the "
+                     "committed state)";
+        return m->mutating && s->halt_code == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;
     }
     req_ctx r = {.from = from, .q = &q->root, .out = result};
     ch_err e = chi_guard_op(s->guard, chi_op_access(m->op), &r.msg); /* the op's key class */
@@ -95,9 +98,11 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
         msg = "too many orders in one batch (max_batch, 5000 by default)";
     } else if (s->halted) {
         refused_while_halted(s);
-        e = CH_EUNAVAILABLE;
-        msg = "writes stopped: the store could not commit (reads are served from the committed "
-              "state)";
+        e = s->halt_code == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;
+        msg = e == CH_ENOT_PRIMARY ? "not the primary: another chd took this shard's replicated "
+                                     "log over"
+                                   : "writes stopped: the store could not commit (reads are "
+                                     "served from the committed state)";
     } else if ((e = chi_guard_begin(s->guard, from->pipe, NULL, from->now, &msg)) == CH_OK) {
         bool found = ch_engine_account_find(s->e, b.account, strlen(b.account), &acct) == CH_OK;
         e = chi_guard_binary(s->guard, from->pipe, found, acct, &msg);
@@ -307,7 +312,7 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
 
 /* The reply to a request of a batch that could not be committed: the
  * request's id (taken from the reply it would have had) and UNAVAILABLE. */
-char *chi_unavailable_reply(const char *would_have)
+char *chi_unavailable_reply(const char *would_have, ch_err code)
 {
     cJSON *was = would_have != NULL ? cJSON_Parse(would_have) : NULL;
     cJSON *o = cJSON_CreateObject();
@@ -316,8 +321,12 @@ char *chi_unavailable_reply(const char *would_have)
         cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
     cJSON_AddBoolToObject(o, "ok", 0);
     cJSON *eo = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(eo, "code", "UNAVAILABLE");
-    cJSON_AddStringToObject(eo, "message", "the store could not commit: intake stopped");
+    cJSON_AddStringToObject(eo, "code", ch_errwire(code));
+    cJSON_AddStringToObject(eo, "message",
+                            code == CH_ENOT_PRIMARY
+                                ? "not the primary: another chd took this shard's replicated log "
+                                  "over; this batch was not stored"
+                                : "the store could not commit: intake stopped");
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     cJSON_Delete(was);

@@ -252,6 +252,7 @@ void ch_store_close(ch_store *st)
     }
     chi_dirlock_release(st->lock_fd);
     free(st->buf);
+    free(st->rep_buf);
     free(st->recs);
     free(st->coid_t);
     free(st);
@@ -653,12 +654,62 @@ int chi_store_grow_map(ch_store *st)
     return 0;
 }
 
+void ch_store_set_replicator(ch_store *st, ch_store_replicate_fn fn, void *ctx)
+{
+    st->replicate = fn;
+    st->replicate_ctx = ctx;
+}
+
+/* The batch to the replicator (its commands, and the account keys they
+ * made, which no command carries): CH_OK, or its refusal. */
+static ch_err replicate(ch_store *st)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < st->n_recs; i++)
+        if (st->recs[i].kind == KIND_CMD || st->recs[i].kind == KIND_KEY)
+            need += 6 + st->recs[i].len;
+    if (need == 0)
+        return CH_OK;
+    if (need > st->rep_cap) {
+        uint8_t *nb = realloc(st->rep_buf, need);
+        if (nb == NULL)
+            return CH_ENOMEM;
+        st->rep_buf = nb;
+        st->rep_cap = need;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < st->n_recs; i++) {
+        const rec *r = &st->recs[i];
+        if (r->kind != KIND_CMD && r->kind != KIND_KEY)
+            continue;
+        size_t len = r->len + (r->kind == KIND_KEY ? 1 : 0); /* a key: its name's length first */
+        st->rep_buf[at++] = r->kind == KIND_CMD ? CH_STORE_REC_COMMAND : CH_STORE_REC_KEY;
+        for (int b = 0; b < 4; b++)
+            st->rep_buf[at++] = (uint8_t)(len >> (8 * b));
+        if (r->kind == KIND_KEY)
+            st->rep_buf[at++] = (uint8_t)r->key;
+        memcpy(st->rep_buf + at, st->buf + r->off, r->len);
+        at += r->len;
+    }
+    return st->replicate(st->replicate_ctx, st->last_seq + 1, (uint32_t)st->pending_cmds,
+                         st->rep_buf, at);
+}
+
 ch_err ch_store_commit(ch_store *st)
 {
     if (st->halted)
         return CH_EUNAVAILABLE;
     if (st->n_recs == 0)
         return CH_OK;
+    if (st->replicate != NULL) { /* replicated first: the local log never holds more */
+        ch_err e = replicate(st);
+        if (e != CH_OK) {
+            halt(st, "replication", 0);
+            snprintf(st->error, sizeof st->error, "replication refused the batch: %s",
+                     ch_strerror(e));
+            return e;
+        }
+    }
     for (int attempt = 0;; attempt++) {
         int rc = write_batch(st);
         if (rc == 0)
@@ -684,7 +735,6 @@ ch_err ch_store_commit(ch_store *st)
     return CH_OK;
 }
 
-/* One attempt at writing a snapshot and dropping all but the newest keep. */
 ch_err ch_store_replay(ch_store *st, ch_engine *e, ch_replay_fn fn, void *ctx, uint64_t *n)
 {
     return ch_store_replay_from(st, e, 0, fn, ctx, n);

@@ -49,6 +49,10 @@ struct ch_store {
     bool halted, inject_fail;
     char error[256];
     ch_store_stats stats;
+    ch_store_replicate_fn replicate; /* a replicated log's append, before each write */
+    void *replicate_ctx;
+    uint8_t *rep_buf; /* the batch's commands as the replicator takes them */
+    size_t rep_cap;
     /* the writer's lock (dirlock.h; -1 for a read-only open) and what this
      * open created, for ch_store_abandon */
     int lock_fd;

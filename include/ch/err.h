@@ -45,6 +45,8 @@ extern "C" {
     X(CH_EUNAUTHORIZED, 15, "UNAUTHORIZED", "unauthorized")                                        \
     X(CH_EUNAVAILABLE, 16, "UNAVAILABLE", "service unavailable")                                   \
     X(CH_ERATE_LIMITED, 17, "RATE_LIMITED", "request rate limit exceeded")                         \
+    X(CH_ENOT_PRIMARY, 18, "NOT_PRIMARY",                                                          \
+      "not the shard's primary: another chd took over its replicated log")                         \
     /* symbols and instruments (UNKNOWN_SYMBOL / BAD_REQUEST on the wire) */                       \
     X(CH_EBADSYMBOL, 32, "UNKNOWN_SYMBOL", "malformed instrument symbol")                          \
     X(CH_EBADDATE, 33, "UNKNOWN_SYMBOL", "expiry date does not exist")                             \

@@ -108,6 +108,11 @@ typedef struct ch_server_config {
     ch_perp_venue venue;          /**< the simulated venue (when hedge_venue is empty) */
     char hedge_venue[256];        /**< an external venue's REP URL ("": the simulated venue) */
     int hedge_venue_timeout_ms;   /**< per attempt at the external venue (0: 500) */
+    /* scale-out: the shard's replicated batch log on NATS JetStream (ch/replog.h) */
+    char cluster[256];      /**< NATS servers ("": no replication) */
+    char shard[32];         /**< the shard's name, default "main" */
+    int cluster_replicas;   /**< the stream's replicas when chd creates it, default 1 */
+    int cluster_timeout_ms; /**< an append not acknowledged by then fails, default 2000 */
 } ch_server_config;
 
 /** The embedded defaults (runs with no file). */

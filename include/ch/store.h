@@ -118,9 +118,26 @@ CH_API ch_err ch_store_record_fill(ch_store *st, const ch_fill *f);
 /**
  * Write the batch in one transaction. @return CH_OK (durable per the mode);
  * CH_EUNAVAILABLE (the store halted, now or before; the batch is not stored
- * and must not be acknowledged).
+ * and must not be acknowledged); with a replicator, its refusal
+ * (CH_ENOT_PRIMARY, CH_EUNAVAILABLE...), the store halted likewise.
  */
 CH_API ch_err ch_store_commit(ch_store *st);
+
+/**
+ * A replicated log's append (ch/replog.h), called by ch_store_commit() before
+ * the batch is written, with the batch's @p n commands from sequence
+ * @p first and the account keys they made, as records: u8 kind
+ * (CH_STORE_REC_COMMAND: the encoded command, the bytes the store writes;
+ * CH_STORE_REC_KEY: u8 name length, the name, the key's SHA-256), u32 length
+ * (little-endian), the bytes. Non-CH_OK: nothing is written, the store halts
+ * and ch_store_commit() returns that code.
+ */
+enum { CH_STORE_REC_COMMAND = 1, CH_STORE_REC_KEY = 3 };
+typedef ch_err (*ch_store_replicate_fn)(void *ctx, uint64_t first, uint32_t n, const uint8_t *recs,
+                                        size_t len);
+
+/** Replicate every batch through @p fn before it is written (NULL: none). */
+CH_API void ch_store_set_replicator(ch_store *st, ch_store_replicate_fn fn, void *ctx);
 
 /** Drop the buffered batch. */
 CH_API void ch_store_discard(ch_store *st);

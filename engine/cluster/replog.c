@@ -1,0 +1,329 @@
+/*
+ * replog.c - the replicated batch log of a shard on NATS JetStream (see
+ * ch/replog.h): the stream bound or created, appends fenced by
+ * ExpectLastSeq, term markers, and reads by stream sequence. Synchronous:
+ * an append returns when JetStream acknowledged it (stored on a quorum of
+ * the stream's replicas) or the timeout passed.
+ */
+#include "ch/replog.h"
+
+#include <nats/nats.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HDR     32
+#define VERSION 1
+
+struct ch_replog {
+    natsConnection *nc;
+    jsCtx *js;
+    char stream[48], subject[48];
+    int64_t timeout_ms;
+    uint64_t last;     /* the stream sequence this writer expects last */
+    uint64_t term;     /* the highest term seen */
+    uint64_t next_cmd; /* the command after the last record */
+    natsMsg *held;     /* the message of the last read */
+    uint8_t *buf;      /* one record being written */
+    size_t cap;
+    int max_payload;
+    char error[256];
+};
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+bool ch_replog_decode(const uint8_t *buf, size_t len, ch_replog_rec *out)
+{
+    if (len < HDR || memcmp(buf, "CHRL", 4) != 0 || buf[4] != VERSION ||
+        (buf[5] != CH_REPLOG_BATCH && buf[5] != CH_REPLOG_TERM))
+        return false;
+    *out = (ch_replog_rec){.kind = buf[5],
+                           .part = (uint16_t)get_le(buf + 6, 2),
+                           .parts = (uint16_t)get_le(buf + 8, 2),
+                           .term = get_le(buf + 12, 8),
+                           .first = get_le(buf + 20, 8),
+                           .n = (uint32_t)get_le(buf + 28, 4),
+                           .payload = buf + HDR,
+                           .len = len - HDR};
+    return out->parts >= 1 && out->part < out->parts;
+}
+
+/* A JetStream call's outcome as a ch_err, with its text kept. */
+static ch_err fail(ch_replog *r, const char *what, natsStatus s, jsErrCode je)
+{
+    if (s == NATS_OK)
+        return CH_OK;
+    snprintf(r->error, sizeof r->error, "%s: %s (%s%d)", what, natsStatus_GetText(s),
+             je != 0 ? "jetstream error " : "status ", je != 0 ? (int)je : (int)s);
+    if (je == JSStreamWrongLastSequenceErr)
+        return CH_ENOT_PRIMARY;
+    if (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_CLOSED ||
+        s == NATS_CONNECTION_DISCONNECTED || s == NATS_NO_SERVER)
+        return CH_EUNAVAILABLE;
+    return CH_EIO;
+}
+
+static bool valid_shard(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    return n >= 1 && n <= 31 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+/* Read the stream's end: its last sequence, and from its last record the
+ * next command and the term (every record carries its writer's term, and a
+ * term only grows). */
+static ch_err read_tail(ch_replog *r)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = r->timeout_ms;
+    natsStatus s = js_GetStreamInfo(&si, r->js, r->stream, &o, &je);
+    if (s != NATS_OK)
+        return fail(r, "stream info", s, je);
+    r->last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    r->term = 0;
+    r->next_cmd = 0;
+    if (r->last == 0)
+        return CH_OK;
+    ch_replog_rec rec;
+    ch_err e = ch_replog_read(r, r->last, &rec);
+    if (e == CH_OK) {
+        r->next_cmd = rec.first + rec.n;
+        r->term = rec.term;
+    }
+    return e;
+}
+
+ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, size_t cap)
+{
+    *out = NULL;
+    if (cfg->url == NULL || cfg->url[0] == '\0' || !valid_shard(cfg->shard) || cfg->replicas < 1 ||
+        cfg->replicas > 5 || cfg->timeout_ms < 1) {
+        snprintf(err, cap,
+                 "replicated log: a NATS URL, a shard of 1 to 31 [a-z0-9_-], replicas "
+                 "1 to 5 and a timeout are needed");
+        return CH_EINVAL;
+    }
+    ch_replog *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        snprintf(err, cap, "out of memory");
+        return CH_ENOMEM;
+    }
+    r->timeout_ms = cfg->timeout_ms;
+    snprintf(r->subject, sizeof r->subject, "ch.%s.log", cfg->shard);
+    snprintf(r->stream, sizeof r->stream, "CH_%s", cfg->shard);
+    for (char *p = r->stream; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+        else if (*p == '-')
+            *p = '_';
+    natsOptions *no = NULL;
+    natsStatus s = natsOptions_Create(&no);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(no, cfg->url);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(no, cfg->timeout_ms);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(no, "chd");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(no, -1); /* keep trying: appends time out meanwhile */
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(no, 100);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&r->nc, no);
+    natsOptions_Destroy(no);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = cfg->timeout_ms;
+    if (s == NATS_OK)
+        s = natsConnection_JetStream(&r->js, r->nc, &jo);
+    ch_err e = fail(r, "connecting to NATS", s, 0);
+    if (e == CH_OK) {
+        r->max_payload = (int)natsConnection_GetMaxPayload(r->nc);
+        jsStreamInfo *si = NULL;
+        jsErrCode je = 0;
+        s = js_GetStreamInfo(&si, r->js, r->stream, &jo, &je);
+        if (s != NATS_OK && je == JSStreamNotFoundErr) {
+            jsStreamConfig sc;
+            jsStreamConfig_Init(&sc);
+            const char *subj[1] = {r->subject};
+            sc.Name = r->stream;
+            sc.Subjects = subj;
+            sc.SubjectsLen = 1;
+            sc.Storage = js_FileStorage;
+            sc.Replicas = cfg->replicas;
+            je = 0;
+            s = js_AddStream(&si, r->js, &sc, &jo, &je);
+        }
+        jsStreamInfo_Destroy(si);
+        e = fail(r, "binding the stream", s, je);
+    }
+    if (e == CH_OK)
+        e = read_tail(r);
+    if (e != CH_OK) {
+        snprintf(err, cap, "replicated log %s at %s: %s", r->stream, cfg->url, r->error);
+        ch_replog_close(r);
+        return e;
+    }
+    *out = r;
+    return CH_OK;
+}
+
+void ch_replog_close(ch_replog *r)
+{
+    if (r == NULL)
+        return;
+    natsMsg_Destroy(r->held);
+    jsCtx_Destroy(r->js);
+    natsConnection_Destroy(r->nc);
+    free(r->buf);
+    free(r);
+}
+
+uint64_t ch_replog_last(const ch_replog *r)
+{
+    return r->last;
+}
+
+uint64_t ch_replog_term(const ch_replog *r)
+{
+    return r->term;
+}
+
+uint64_t ch_replog_next_cmd(const ch_replog *r)
+{
+    return r->next_cmd;
+}
+
+const char *ch_replog_error(const ch_replog *r)
+{
+    return r->error;
+}
+
+/* Append one record: its header and payload, fenced by the last sequence. */
+static ch_err put(ch_replog *r, int kind, uint16_t part, uint16_t parts, uint64_t first, uint32_t n,
+                  const uint8_t *payload, size_t len)
+{
+    if (HDR + len > r->cap) {
+        uint8_t *nb = realloc(r->buf, HDR + len);
+        if (nb == NULL)
+            return CH_ENOMEM;
+        r->buf = nb;
+        r->cap = HDR + len;
+    }
+    memcpy(r->buf, "CHRL", 4);
+    r->buf[4] = VERSION;
+    r->buf[5] = (uint8_t)kind;
+    put_le(r->buf + 6, part, 2);
+    put_le(r->buf + 8, parts, 2);
+    put_le(r->buf + 10, 0, 2);
+    put_le(r->buf + 12, r->term, 8);
+    put_le(r->buf + 20, first, 8);
+    put_le(r->buf + 28, n, 4);
+    if (len > 0)
+        memcpy(r->buf + HDR, payload, len);
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = r->timeout_ms;
+    po.ExpectStream = r->stream;
+    po.ExpectLastSeq = r->last;
+    jsPubAck *ack = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_Publish(&ack, r->js, r->subject, r->buf, (int)(HDR + len), &po, &je);
+    ch_err e = fail(r, "append", s, je);
+    if (e == CH_OK) {
+        r->last = ack->Sequence;
+        r->next_cmd = first + n;
+    }
+    jsPubAck_Destroy(ack);
+    return e;
+}
+
+ch_err ch_replog_take_over(ch_replog *r, uint64_t next_cmd, const char *url)
+{
+    r->term++;
+    ch_err e = put(r, CH_REPLOG_TERM, 0, 1, next_cmd, 0, (const uint8_t *)url,
+                   url != NULL ? strlen(url) : 0);
+    if (e != CH_OK)
+        r->term--;
+    return e;
+}
+
+ch_err ch_replog_append(ch_replog *r, uint64_t first, uint32_t n, const uint8_t *recs, size_t len)
+{
+    size_t room = r->max_payload > HDR + 1024 ? (size_t)r->max_payload - HDR : 1024;
+    /* the parts: whole commands up to room bytes each */
+    uint16_t parts = 0;
+    for (size_t at = 0; at < len; parts++) {
+        size_t end = at;
+        while (end + 5 <= len) {
+            size_t one = 5 + (size_t)get_le(recs + end + 1, 4);
+            if (end + one > len)
+                return CH_EINVAL;
+            if (end > at && end + one - at > room)
+                break;
+            end += one;
+        }
+        if (end - at > room) {
+            snprintf(r->error, sizeof r->error, "append: a record of %zu bytes exceeds max_payload",
+                     end - at);
+            return CH_EINVAL;
+        }
+        at = end;
+    }
+    if (parts == 0)
+        return CH_OK;
+    uint64_t cmd = first;
+    size_t at = 0;
+    for (uint16_t p = 0; p < parts; p++) {
+        size_t end = at;
+        uint32_t k = 0;
+        while (end + 5 <= len) {
+            size_t one = 5 + (size_t)get_le(recs + end + 1, 4);
+            if (end > at && end + one - at > room)
+                break;
+            k += recs[end] == 1; /* commands (keys ride with them) */
+            end += one;
+        }
+        ch_err e = put(r, CH_REPLOG_BATCH, p, parts, cmd, k, recs + at, end - at);
+        if (e != CH_OK)
+            return e;
+        cmd += k;
+        at = end;
+    }
+    return cmd == first + n ? CH_OK : CH_EINVAL;
+}
+
+ch_err ch_replog_read(ch_replog *r, uint64_t seq, ch_replog_rec *out)
+{
+    natsMsg_Destroy(r->held);
+    r->held = NULL;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = r->timeout_ms;
+    jsErrCode je = 0;
+    natsStatus s = js_GetMsg(&r->held, r->js, r->stream, seq, &o, &je);
+    if (s != NATS_OK && (je == JSNoMessageFoundErr || s == NATS_NOT_FOUND))
+        return CH_ENOTFOUND;
+    ch_err e = fail(r, "read", s, je);
+    if (e != CH_OK)
+        return e;
+    const uint8_t *d = (const uint8_t *)natsMsg_GetData(r->held);
+    int n = natsMsg_GetDataLength(r->held);
+    return n > 0 && ch_replog_decode(d, (size_t)n, out) ? CH_OK : CH_EBADREQ;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""chd on a shard's replicated batch log (issue 20, first part): NATS
+JetStream on loopback (nats-server -js, one server, file storage).
+
+- A primary appends every batch (the seed, clients' batches, hedging) to the
+  shard's stream before it stores and answers it: stats.cluster counts the
+  appends and the stream's sequence follows them (one term marker first).
+- Split brain: the primary is stopped (SIGSTOP), a second chd starts on a
+  copy of its data folder and takes the shard over (a term marker); the first
+  is continued (SIGCONT): its next write is refused with NOT_PRIMARY
+  (JetStream's ExpectLastSeq), nothing of it is stored, its reads still
+  answer; the second holds every write the first acknowledged.
+- A chd whose store is behind the stream refuses to start, saying why.
+- NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
+  (never acknowledged without the stream), reads still answer.
+
+Usage: test_cluster.py CHD CHCTL LIBCHCLIENT. Skipped (exit 77) without
+nats-server (apt-get install nats-server)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import chd_harness as H
+
+if shutil.which("nats-server") is None or shutil.which("mdb_copy") is None:
+    print("test_cluster: skipped: nats-server or mdb_copy not installed")
+    sys.exit(77)
+CHD, CHCTL, LIB = sys.argv[1:4]
+H.configure(CHD, CHCTL, LIB)
+del sys.argv[1:4]
+H.watchdog(150)
+Daemon = H.Daemon
+ChError = H.client_module().ChError
+
+
+class Nats:
+    def __init__(self, tmp):
+        self.port = H.free_port()
+        self.dir = os.path.join(tmp, "nats")
+        self.url = f"nats://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(tmp, "nats.log"), "a")
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["nats-server", "-js", "-sd", self.dir, "-a", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                import socket
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("nats-server did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+class Cluster(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ch-cluster-")
+        self.nats = Nats(self.tmp)
+        self.nats.start()
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            if d.proc is not None:
+                try:
+                    d.proc.send_signal(signal.SIGCONT)
+                    d.stop(signal.SIGKILL)
+                except OSError:
+                    pass
+            d.log.close()
+        self.nats.stop()
+        self.nats.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def chd(self, name, **cfg):
+        t = os.path.join(self.tmp, name)
+        os.makedirs(t, exist_ok=True)
+        conf = {"cluster": self.nats.url, "shard": "btc", "cluster_timeout_ms": 1000}
+        conf.update(cfg)
+        d = Daemon(t, "ipc", conf)
+        self.daemons.append(d)
+        return d
+
+    def test_primary_is_fenced_by_a_new_one(self):
+        a = self.chd("a")
+        a.start()
+        ca = a.client()
+        st = ca.stats()["cluster"]
+        self.assertEqual((st["shard"], st["role"], st["term"]), ("btc", "primary", 1))
+        self.assertGreater(st["replicated_batches"], 0)  # the seed, at least
+        self.assertEqual(st["stream_seq"], st["replicated_batches"] + 1)  # + the term marker
+        syms = [i["symbol"] for i in ca.instruments("BTC")]
+        call = next(s for s in syms if s.endswith("-100000-C"))
+        ca.account_open("alice", 1_000_000)
+        acked = []
+        for i in range(20):
+            r = ca.order_new("alice", call, "buy", 1, price=10 + i, client_order_id=f"a{i}")
+            acked.append(r["order_id"])
+        st = ca.stats()["cluster"]
+        self.assertEqual(st["stream_seq"], st["replicated_batches"] + 1)
+        self.assertEqual(st["replication_failures"], 0)
+        # split brain: a is stopped, b starts from a copy of its folder and takes over
+        a.proc.send_signal(signal.SIGSTOP)
+        bdir = os.path.join(self.tmp, "b", "var")
+        os.makedirs(bdir)
+        subprocess.run(["mdb_copy", a.dir, bdir], check=True)
+        shutil.copy(os.path.join(a.dir, "admin.key"), bdir)
+        b = self.chd("b")
+        b.start()
+        cb = b.client()
+        sb = cb.stats()["cluster"]
+        self.assertEqual((sb["role"], sb["term"]), ("primary", 2))
+        mine = {o["order_id"] for o in cb.orders("alice")}
+        self.assertEqual(mine, set(acked))  # every write a acknowledged
+        a.proc.send_signal(signal.SIGCONT)
+        with self.assertRaises(ChError) as cm:
+            ca.order_new("alice", call, "buy", 1, price=50, client_order_id="late")
+        self.assertEqual(cm.exception.code, "NOT_PRIMARY")
+        with self.assertRaises(ChError) as cm:  # and every write after it
+            ca.order_new("alice", call, "buy", 1, price=51)
+        self.assertEqual(cm.exception.code, "NOT_PRIMARY")
+        self.assertEqual(ca.stats()["cluster"]["role"], "fenced")
+        self.assertEqual(len(ca.orders("alice")), 20)  # reads answer, from the state as it was
+        # the refused write is nowhere: b never saw it, and b takes writes
+        self.assertEqual(len(cb.orders("alice")), 20)
+        cb.order_new("alice", call, "buy", 1, price=52, client_order_id="b0")
+        self.assertEqual(len(cb.orders("alice")), 21)
+        ca.close()
+        a.stop(signal.SIGKILL)
+        # a's store is behind the stream now: it refuses to start, saying why
+        with self.assertRaises(RuntimeError):
+            a.start()
+        a.proc = None
+        with open(os.path.join(self.tmp, "a", "chd.log")) as f:
+            self.assertIn("another chd wrote after this one", f.read())
+        cb.close()
+
+    def test_writes_stop_without_the_stream(self):
+        a = self.chd("a")
+        a.start()
+        ca = a.client(timeout_ms=10000)
+        ca.account_open("carol", 1_000_000)
+        self.nats.stop()
+        t0 = time.monotonic()
+        with self.assertRaises(ChError) as cm:
+            ca.account_open("dave", 1_000_000)
+        self.assertEqual(cm.exception.code, "UNAVAILABLE")
+        self.assertLess(time.monotonic() - t0, 8)  # the timeout, and NATS' reconnects
+        with self.assertRaises(ChError) as cm:
+            ca.account_open("erin", 1_000_000)
+        self.assertEqual(cm.exception.code, "UNAVAILABLE")
+        st = ca.stats()
+        self.assertTrue(st["halted"])
+        self.assertGreater(st["cluster"]["replication_failures"], 0)
+        ca.close()
+        a.stop()
+        # nothing unreplicated was stored: dave and erin are not in the store
+        names = [x["account"] for x in a.dump()["accounts"]]
+        self.assertIn("carol", names)
+        self.assertNotIn("dave", names)
+        self.assertNotIn("erin", names)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
