@@ -97,6 +97,11 @@ class Cluster(unittest.TestCase):
         self.daemons.append(d)
         return d
 
+    def status(self, shard="btc"):
+        out = subprocess.run([CHCTL, "cluster", "status", "--nats", self.nats.url, "--shard",
+                              shard, "--json"], capture_output=True, text=True, timeout=30)
+        return out.returncode, (json.loads(out.stdout) if out.returncode == 0 else out.stderr)
+
     def test_primary_is_fenced_by_a_new_one(self):
         a = self.chd("a")
         a.start()
@@ -107,6 +112,8 @@ class Cluster(unittest.TestCase):
         self.assertEqual(st["stream_seq"], st["replicated_batches"] + 1)  # + the term marker
         syms = [i["symbol"] for i in ca.instruments("BTC")]
         call = next(s for s in syms if s.endswith("-100000-C"))
+        # chd's clock an hour ahead: no batch steps it meanwhile (a logged command)
+        ca.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
         ca.account_open("alice", 1_000_000)
         acked = []
         for i in range(20):
@@ -115,6 +122,12 @@ class Cluster(unittest.TestCase):
         st = ca.stats()["cluster"]
         self.assertEqual(st["stream_seq"], st["replicated_batches"] + 1)
         self.assertEqual(st["replication_failures"], 0)
+        # the stream as chctl reads it: a's term, a's URL, the next command
+        rc, cs = self.status()
+        self.assertEqual(rc, 0, cs)
+        self.assertEqual((cs["term"], cs["primary"], cs["replicas"]), (1, a.req, 1))
+        self.assertEqual(cs["last_seq"], ca.stats()["cluster"]["stream_seq"])
+        self.assertEqual(cs["next_command"], ca.call("state.hash")["seq"] + 1)
         # split brain: a is stopped, b starts from a copy of its folder and takes over
         a.proc.send_signal(signal.SIGSTOP)
         bdir = os.path.join(self.tmp, "b", "var")
@@ -126,6 +139,8 @@ class Cluster(unittest.TestCase):
         cb = b.client()
         sb = cb.stats()["cluster"]
         self.assertEqual((sb["role"], sb["term"]), ("primary", 2))
+        rc, cs = self.status()
+        self.assertEqual((cs["term"], cs["primary"]), (2, b.req))
         mine = {o["order_id"] for o in cb.orders("alice")}
         self.assertEqual(mine, set(acked))  # every write a acknowledged
         a.proc.send_signal(signal.SIGCONT)
@@ -150,6 +165,10 @@ class Cluster(unittest.TestCase):
         with open(os.path.join(self.tmp, "a", "chd.log")) as f:
             self.assertIn("another chd wrote after this one", f.read())
         cb.close()
+        # an unknown shard: said so, exit 1
+        rc, err = self.status("eth")
+        self.assertEqual(rc, 1)
+        self.assertIn("no such shard", err)
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

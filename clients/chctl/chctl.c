@@ -25,6 +25,8 @@ static const command k_commands[] = {
     {"iv", chctl_iv, "implied vols: CSV type,S,K,T,r,q,price on stdin -> sigma (nan if none)"},
     {"dump", chctl_dump,
      "dump a store (--db DIR): accounts, positions, open orders, fills as JSON"},
+    {"cluster", chctl_cluster,
+     "cluster status --nats URL [--shard NAME]: a shard's replicated batch log"},
     {"call", chctl_call, "send any request: chctl call '{\"op\":\"hello\"}'"},
     {"hello", chctl_hello, "server version and underlyings"},
     {"instruments", chctl_instruments, "listed series [UNDERLYING]"},

@@ -9,6 +9,8 @@
 int chctl_price(int argc, char **argv);
 int chctl_iv(int argc, char **argv);
 int chctl_dump(int argc, char **argv);
+/* `chctl cluster status`: a shard's replicated log (cluster.c) */
+int chctl_cluster(int argc, char **argv);
 int chctl_call(int argc, char **argv);
 int chctl_hello(int argc, char **argv);
 int chctl_instruments(int argc, char **argv);

@@ -18,7 +18,7 @@
 struct ch_replog {
     natsConnection *nc;
     jsCtx *js;
-    char stream[48], subject[48];
+    char stream[48], subject[48], term_subject[48];
     int64_t timeout_ms;
     uint64_t last;     /* the stream sequence this writer expects last */
     uint64_t term;     /* the highest term seen */
@@ -126,6 +126,7 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
     }
     r->timeout_ms = cfg->timeout_ms;
     snprintf(r->subject, sizeof r->subject, "ch.%s.log", cfg->shard);
+    snprintf(r->term_subject, sizeof r->term_subject, "ch.%s.term", cfg->shard);
     snprintf(r->stream, sizeof r->stream, "CH_%s", cfg->shard);
     for (char *p = r->stream; *p; p++)
         if (*p >= 'a' && *p <= 'z')
@@ -158,13 +159,13 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
         jsStreamInfo *si = NULL;
         jsErrCode je = 0;
         s = js_GetStreamInfo(&si, r->js, r->stream, &jo, &je);
-        if (s != NATS_OK && je == JSStreamNotFoundErr) {
+        if (s != NATS_OK && je == JSStreamNotFoundErr && !cfg->no_create) {
             jsStreamConfig sc;
             jsStreamConfig_Init(&sc);
-            const char *subj[1] = {r->subject};
+            const char *subj[2] = {r->subject, r->term_subject};
             sc.Name = r->stream;
             sc.Subjects = subj;
-            sc.SubjectsLen = 1;
+            sc.SubjectsLen = 2;
             sc.Storage = js_FileStorage;
             sc.Replicas = cfg->replicas;
             je = 0;
@@ -172,6 +173,8 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
         }
         jsStreamInfo_Destroy(si);
         e = fail(r, "binding the stream", s, je);
+        if (e != CH_OK && je == JSStreamNotFoundErr)
+            e = CH_ENOTFOUND;
     }
     if (e == CH_OK)
         e = read_tail(r);
@@ -244,7 +247,8 @@ static ch_err put(ch_replog *r, int kind, uint16_t part, uint16_t parts, uint64_
     po.ExpectLastSeq = r->last;
     jsPubAck *ack = NULL;
     jsErrCode je = 0;
-    natsStatus s = js_Publish(&ack, r->js, r->subject, r->buf, (int)(HDR + len), &po, &je);
+    natsStatus s = js_Publish(&ack, r->js, kind == CH_REPLOG_TERM ? r->term_subject : r->subject,
+                              r->buf, (int)(HDR + len), &po, &je);
     ch_err e = fail(r, "append", s, je);
     if (e == CH_OK) {
         r->last = ack->Sequence;
@@ -326,4 +330,47 @@ ch_err ch_replog_read(ch_replog *r, uint64_t seq, ch_replog_rec *out)
     const uint8_t *d = (const uint8_t *)natsMsg_GetData(r->held);
     int n = natsMsg_GetDataLength(r->held);
     return n > 0 && ch_replog_decode(d, (size_t)n, out) ? CH_OK : CH_EBADREQ;
+}
+
+ch_err ch_replog_status_get(ch_replog *r, ch_replog_status *out)
+{
+    memset(out, 0, sizeof *out);
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = r->timeout_ms;
+    natsStatus s = js_GetStreamInfo(&si, r->js, r->stream, &o, &je);
+    if (s != NATS_OK)
+        return fail(r, "stream info", s, je);
+    out->messages = si->State.Msgs;
+    out->bytes = si->State.Bytes;
+    out->first_seq = si->State.FirstSeq;
+    out->last_seq = si->State.LastSeq;
+    out->replicas = si->Config != NULL ? (int)si->Config->Replicas : 0;
+    if (si->Cluster != NULL) {
+        snprintf(out->leader, sizeof out->leader, "%s",
+                 si->Cluster->Leader != NULL ? si->Cluster->Leader : "");
+        for (int i = 0; i < si->Cluster->ReplicasLen; i++) {
+            const jsPeerInfo *p = si->Cluster->Replicas[i];
+            out->current += p->Current ? 1 : 0;
+            if (p->Lag > out->max_lag)
+                out->max_lag = p->Lag;
+        }
+    }
+    jsStreamInfo_Destroy(si);
+    natsMsg *m = NULL;
+    je = 0;
+    s = js_GetLastMsg(&m, r->js, r->stream, r->term_subject, &o, &je);
+    ch_replog_rec rec;
+    if (s == NATS_OK && ch_replog_decode((const uint8_t *)natsMsg_GetData(m),
+                                         (size_t)natsMsg_GetDataLength(m), &rec)) {
+        out->term = rec.term;
+        snprintf(out->primary, sizeof out->primary, "%.*s", (int)rec.len,
+                 (const char *)rec.payload);
+    }
+    natsMsg_Destroy(m);
+    if (out->last_seq > 0 && ch_replog_read(r, out->last_seq, &rec) == CH_OK)
+        out->next_cmd = rec.first + rec.n;
+    return CH_OK;
 }

@@ -184,10 +184,19 @@ static void *shutdown_watchdog(void *arg)
     _exit(*(int *)arg);
 }
 
-static void start_watchdog(void *exit_code)
+typedef struct stopping {
+    ch_server *s;
+    int exit_code;
+} stopping;
+
+/* The store is closed and the engine thread joined: whether it halted can be
+ * read now (1 if it did), then the watchdog starts. */
+static void start_watchdog(void *arg)
 {
+    stopping *st = arg;
+    st->exit_code = ch_server_halted(st->s) ? 1 : 0;
     pthread_t dog;
-    if (pthread_create(&dog, NULL, shutdown_watchdog, exit_code) == 0)
+    if (pthread_create(&dog, NULL, shutdown_watchdog, &st->exit_code) == 0)
         pthread_detach(dog);
 }
 
@@ -257,11 +266,10 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     CH_LOG(CH_LOG_INFO, "shutdown", "signal=%d", sig);
-    bool halted = ch_server_halted(s);
     /* once the store is committed and closed, a watchdog ends the process
      * if NNG then hangs closing a socket (1.5.2, a peer mid-exchange) */
-    static int exit_code;
-    exit_code = halted ? 1 : 0;
-    ch_server_stop_then(s, start_watchdog, &exit_code);
-    return exit_code;
+    static stopping st;
+    st.s = s;
+    ch_server_stop_then(s, start_watchdog, &st);
+    return st.exit_code;
 }

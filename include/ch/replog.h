@@ -3,12 +3,12 @@
  *
  * A shard (one chd: one underlying or a fixed group of them) appends each
  * batch of commands it commits to a JetStream stream of its own,
- * `CH_<SHARD>` (subject `ch.<shard>.log`, file storage, the configured
- * replicas), before the batch is written locally and before any reply
- * leaves. Every append carries ExpectLastSeq = the stream sequence this
- * writer last saw, so only one writer can append: a primary that another
- * took over from (a term marker appended after its last batch) has its next
- * append refused (JetStream error 10071) and must stop taking writes.
+ * `CH_<SHARD>` (subjects `ch.<shard>.log` for batches and `ch.<shard>.term`
+ * for term markers, file storage, the configured replicas), before the batch is written locally and
+ * before any reply leaves. Every append carries ExpectLastSeq = the stream sequence this writer
+ * last saw, so only one writer can append: a primary that another took over from (a term marker
+ * appended after its last batch) has its next append refused (JetStream error 10071) and must stop
+ * taking writes.
  *
  * Records (little-endian), one per stream message:
  *   "CHRL" | u8 version (1) | u8 kind (1 batch, 2 term marker) | u16 part
@@ -49,7 +49,20 @@ typedef struct ch_replog_config {
     const char *shard;  /**< the shard's name: 1 to 31 of [a-z0-9_-] */
     int replicas;       /**< stream replicas when the stream is created (1..5) */
     int64_t timeout_ms; /**< an append or request not answered by then: CH_EUNAVAILABLE */
+    bool no_create;     /**< bind an existing stream only (CH_ENOTFOUND if there is none) */
 } ch_replog_config;
+
+/** What a shard's stream holds (ch_replog_status()). */
+typedef struct ch_replog_status {
+    uint64_t messages, bytes, first_seq, last_seq;
+    uint64_t term;     /**< of the newest term marker */
+    uint64_t next_cmd; /**< the command after the last record */
+    char primary[256]; /**< the URL in the newest term marker ("" if none) */
+    int replicas;      /**< the stream's configured replicas */
+    char leader[64];   /**< the NATS server leading the stream ("" on a single server) */
+    int current;       /**< replicas other than the leader that are current */
+    uint64_t max_lag;  /**< the largest lag of a replica, messages */
+} ch_replog_status;
 
 enum { CH_REPLOG_BATCH = 1, CH_REPLOG_TERM = 2 };
 
@@ -108,6 +121,9 @@ CH_API ch_err ch_replog_read(ch_replog *r, uint64_t seq, ch_replog_rec *out);
 
 /** Decode a record's header. @return false if @p len bytes are not one. */
 CH_API bool ch_replog_decode(const uint8_t *buf, size_t len, ch_replog_rec *out);
+
+/** Read the stream's state now (for `chctl cluster status`). */
+CH_API ch_err ch_replog_status_get(ch_replog *r, ch_replog_status *out);
 
 /** The text of the last failure ("" if none). */
 CH_API const char *ch_replog_error(const ch_replog *r);

@@ -162,7 +162,9 @@ void ch_server_stop(ch_server *s);
  */
 void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx);
 
-/** True once the store halted (intake stopped). */
+/** True once the store halted (intake stopped). The engine thread sets it:
+ *  read it from another thread only once that one is joined (in
+ *  ch_server_stop_then()'s @p store_closed). */
 bool ch_server_halted(const ch_server *s);
 
 #ifdef __cplusplus
