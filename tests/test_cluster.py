@@ -10,9 +10,12 @@ JetStream on loopback (nats-server -js, one server, file storage).
   is continued (SIGCONT): its next write is refused with NOT_PRIMARY
   (JetStream's ExpectLastSeq), nothing of it is stored, its reads still
   answer; the second holds every write the first acknowledged.
-- A chd whose store is behind the stream refuses to start, saying why.
+- A chd whose store is behind the stream catches up from it at its start
+  (the other's writes, keys and client order ids: the same state hash), then
+  takes the shard over.
 - NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
-  (never acknowledged without the stream), reads still answer.
+  (never acknowledged without the stream), reads still answer; with NATS
+  back, a restart takes the shard again.
 
 Usage: test_cluster.py CHD CHCTL LIBCHCLIENT. Skipped (exit 77) without
 nats-server (apt-get install nats-server)."""
@@ -156,15 +159,24 @@ class Cluster(unittest.TestCase):
         self.assertEqual(len(cb.orders("alice")), 20)
         cb.order_new("alice", call, "buy", 1, price=52, client_order_id="b0")
         self.assertEqual(len(cb.orders("alice")), 21)
+        hb = cb.call("state.hash")
         ca.close()
         a.stop(signal.SIGKILL)
-        # a's store is behind the stream now: it refuses to start, saying why
-        with self.assertRaises(RuntimeError):
-            a.start()
-        a.proc = None
-        with open(os.path.join(self.tmp, "a", "chd.log")) as f:
-            self.assertIn("another chd wrote after this one", f.read())
         cb.close()
+        b.stop(signal.SIGKILL)
+        # a's store is behind the stream now: a start applies what it lacks from
+        # the stream (b's writes, keys and client order ids), then takes over
+        a.start()
+        ca = a.client()
+        self.assertEqual(ca.call("state.hash"), hb)  # b's state, byte for byte
+        sa = ca.stats()["cluster"]
+        self.assertEqual((sa["role"], sa["term"]), ("primary", 3))
+        self.assertEqual(len(ca.orders("alice")), 21)
+        ca.order_new("alice", call, "buy", 1, price=52, client_order_id="b0")
+        self.assertEqual(len(ca.orders("alice")), 21)  # the repeat created nothing
+        with open(os.path.join(self.tmp, "a", "chd.log")) as f:
+            self.assertIn("event=caught_up", f.read())
+        ca.close()
         # an unknown shard: said so, exit 1
         rc, err = self.status("eth")
         self.assertEqual(rc, 1)
@@ -194,6 +206,15 @@ class Cluster(unittest.TestCase):
         self.assertIn("carol", names)
         self.assertNotIn("dave", names)
         self.assertNotIn("erin", names)
+        # NATS back (its stream on disk): a restart takes the shard again and writes go on
+        self.nats.start()
+        a.start()
+        ca = a.client()
+        ca.account_open("dave", 1_000_000)
+        st = ca.stats()
+        self.assertFalse(st["halted"])
+        self.assertEqual((st["cluster"]["role"], st["cluster"]["term"]), ("primary", 2))
+        ca.close()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ struct ch_replog {
     char stream[48], subject[48], term_subject[48];
     int64_t timeout_ms;
     uint64_t last;     /* the stream sequence this writer expects last */
+    uint64_t first;    /* the stream's first sequence (at the last look) */
     uint64_t term;     /* the highest term seen */
     uint64_t next_cmd; /* the command after the last record */
     natsMsg *held;     /* the message of the last read */
@@ -95,6 +96,7 @@ static ch_err read_tail(ch_replog *r)
     if (s != NATS_OK)
         return fail(r, "stream info", s, je);
     r->last = si->State.LastSeq;
+    r->first = si->State.FirstSeq;
     jsStreamInfo_Destroy(si);
     r->term = 0;
     r->next_cmd = 0;
@@ -372,5 +374,34 @@ ch_err ch_replog_status_get(ch_replog *r, ch_replog_status *out)
     natsMsg_Destroy(m);
     if (out->last_seq > 0 && ch_replog_read(r, out->last_seq, &rec) == CH_OK)
         out->next_cmd = rec.first + rec.n;
+    return CH_OK;
+}
+
+ch_err ch_replog_find(ch_replog *r, uint64_t cmd, uint64_t *seq)
+{
+    ch_err e = read_tail(r); /* where the stream is now */
+    if (e != CH_OK)
+        return e;
+    if (r->last == 0)
+        return CH_ENOTFOUND;
+    uint64_t lo = r->first > 0 ? r->first : 1, hi = r->last, found = 0;
+    while (lo <= hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        ch_replog_rec rec;
+        e = ch_replog_read(r, mid, &rec);
+        if (e != CH_OK)
+            return e;
+        if (rec.first <= cmd) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            if (mid == 0)
+                break;
+            hi = mid - 1;
+        }
+    }
+    if (found == 0)
+        return CH_ENOTFOUND;
+    *seq = found;
     return CH_OK;
 }

@@ -9,12 +9,114 @@
  * intake with NOT_PRIMARY; one not acknowledged in time (no quorum, servers
  * down) halts it with UNAVAILABLE. Reads are served from the state as it was.
  *
- * Not here yet (issue 20): a standby following the stream, the lease and
- * directory in KeyValue, catching up a store behind the stream.
+ * A store behind the stream (the primary moved on while this one was down,
+ * or an append whose acknowledgement was lost) is caught up first: the
+ * stream's records after its last command are applied as a replay applies
+ * the log (same results: the core is deterministic), logged and committed
+ * locally, with the keys and client order id replies they carry.
+ *
+ * Not here yet (issue 20): a standby following the stream continuously, the
+ * lease and directory in KeyValue.
  */
 #include "server_int.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
+
+static uint64_t le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* One record of the stream applied: its commands (those after the store's
+ * last), keys and client order id replies, committed locally. */
+static ch_err apply_record(ch_server *s, const ch_replog_rec *rec, ch_command *c)
+{
+    uint64_t cmd = rec->first, want = ch_store_last_seq(s->st) + 1;
+    const uint8_t *p = rec->payload, *end = rec->payload + rec->len;
+    bool skip = false; /* the records of a command this store holds */
+    while (p + 5 <= end) {
+        int kind = p[0];
+        size_t len = (size_t)le(p + 1, 4);
+        const uint8_t *b = p + 5;
+        if (len > (size_t)(end - b))
+            return CH_EBADREQ;
+        p = b + len;
+        if (kind == CH_STORE_REC_COMMAND) {
+            uint64_t this_cmd = cmd++;
+            skip = this_cmd < want;
+            if (skip)
+                continue;
+            if (ch_command_decode(b, len, c) != CH_OK)
+                return CH_EBADREQ;
+            ch_command_result res;
+            if (ch_command_apply(s->e, c, &res) == CH_ENOMEM)
+                return CH_ENOMEM;
+            uint64_t seq;
+            ch_err e = ch_store_log(s->st, c, &seq);
+            if (e != CH_OK)
+                return e;
+            if (seq != this_cmd) /* a gap in the stream: never apply out of order */
+                return CH_EBADREQ;
+            chi_replay_command(s, seq, c, &res);
+        } else if ((kind == CH_STORE_REC_KEY || kind == CH_STORE_REC_COID) && len >= 2 && !skip) {
+            size_t kn = (size_t)le(b, 2);
+            if (kn == 0 || kn > len - 2 || kn > 511)
+                return CH_EBADREQ;
+            char key[512];
+            memcpy(key, b + 2, kn);
+            key[kn] = '\0';
+            ch_err e = CH_OK;
+            if (kind == CH_STORE_REC_KEY && len - 2 - kn == CH_SHA256_LEN) {
+                e = ch_store_put_key(s->st, key, b + 2 + kn);
+                chi_restore_key(s, key, b + 2 + kn);
+            } else if (kind == CH_STORE_REC_COID) {
+                char *reply = malloc(len - 2 - kn + 1);
+                if (reply == NULL)
+                    return CH_ENOMEM;
+                memcpy(reply, b + 2 + kn, len - 2 - kn);
+                reply[len - 2 - kn] = '\0';
+                e = ch_store_put_coid(s->st, key, reply);
+                free(reply);
+            } else {
+                return CH_EBADREQ;
+            }
+            if (e != CH_OK)
+                return e;
+        }
+    }
+    return p == end ? ch_store_commit(s->st) : CH_EBADREQ;
+}
+
+/* Apply the stream's records after the store's last command. */
+static ch_err catch_up(ch_server *s, uint64_t *applied)
+{
+    uint64_t from = ch_store_last_seq(s->st), q;
+    *applied = 0;
+    ch_err e = ch_replog_find(s->replog, from + 1, &q);
+    if (e != CH_OK)
+        return e;
+    ch_command *c = malloc(sizeof *c);
+    if (c == NULL)
+        return CH_ENOMEM;
+    for (uint64_t last = ch_replog_last(s->replog); e == CH_OK && q <= last; q++) {
+        ch_replog_rec rec;
+        e = ch_replog_read(s->replog, q, &rec);
+        if (e == CH_OK && rec.kind == CH_REPLOG_BATCH)
+            e = apply_record(s, &rec, c);
+    }
+    free(c);
+    /* events of the applied commands are not published: no one asked yet */
+    for (size_t k = 0; k < s->n_pubs; k++)
+        free(s->pubs[k]);
+    s->n_pubs = 0;
+    memset(s->touched, 0, s->cfg.engine.max_instruments);
+    *applied = ch_store_last_seq(s->st) - from;
+    return e;
+}
 
 static ch_err replicate(void *ctx, uint64_t first, uint32_t n, const uint8_t *recs, size_t len)
 {
@@ -45,6 +147,22 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
         return false;
     }
     uint64_t local = ch_store_last_seq(s->st), next = ch_replog_next_cmd(s->replog);
+    if (next > local + 1) { /* the stream is ahead: apply what this store lacks */
+        uint64_t applied = 0;
+        int64_t t0 = mono_now();
+        ch_err ce = catch_up(s, &applied);
+        local = ch_store_last_seq(s->st);
+        CH_LOG(ce == CH_OK ? CH_LOG_INFO : CH_LOG_ERROR, "caught_up",
+               "shard=%s commands=%" PRIu64 " ms=%.1f result=%s", s->cfg.shard, applied,
+               (double)(mono_now() - t0) / 1e6, ch_errwire(ce));
+        if (ce != CH_OK) {
+            snprintf(err, cap, "cluster: catching up from shard %s's stream failed: %s (%s)",
+                     s->cfg.shard, ch_strerror(ce), ch_replog_error(s->replog));
+            chi_cluster_stop(s);
+            return false;
+        }
+        next = ch_replog_next_cmd(s->replog);
+    }
     /* an empty stream starts after this store's history (a marker says where);
      * else it must end exactly where the store ends */
     if (next != 0 && next != local + 1) {
@@ -52,9 +170,8 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
                  "cluster: shard %s's stream ends at command %" PRIu64 " and this store at %" PRIu64
                  ": %s",
                  s->cfg.shard, next - 1, local,
-                 next - 1 > local ? "another chd wrote after this one (start this one from a copy "
-                                    "of the primary's data folder; a standby that follows the "
-                                    "stream is not implemented yet)"
+                 next - 1 > local ? "the stream moved on while it was caught up (another chd "
+                                    "writing?)"
                                   : "the stream lost commands this store holds (a stream "
                                     "recreated?): refusing to diverge");
         chi_cluster_stop(s);

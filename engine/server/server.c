@@ -111,7 +111,6 @@ static void flush_pubs(ch_server *s)
 }
 
 static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *r);
-static void restore_key(void *ctx, const char *account, const uint8_t *digest);
 
 /* Replay the command log into the engine, rebuilding what chd derives from
  * it (replay_cb); @p n gets the commands replayed. At start and after a
@@ -160,7 +159,7 @@ static ch_err rebuild(ch_server *s)
     uint64_t n = 0;
     ch_err err = replay_log(s, &n);
     if (err == CH_OK)
-        err = ch_store_foreach_key(s->st, restore_key, s);
+        err = ch_store_foreach_key(s->st, chi_restore_key, s);
     for (size_t k = 0; k < s->n_pubs; k++)
         free(s->pubs[k]);
     s->n_pubs = 0;
@@ -407,6 +406,11 @@ static void idle_cb(void *arg)
 
 /* ---- start and stop --------------------------------------------------------- */
 
+void chi_replay_command(ch_server *s, uint64_t seq, const ch_command *c, const ch_command_result *r)
+{
+    replay_cb(s, seq, c, r);
+}
+
 static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_command_result *r)
 {
     (void)seq;
@@ -476,7 +480,7 @@ static ch_err seed(ch_server *s)
 }
 
 /* Key digests from the store, by account id (the replay made the accounts). */
-static void restore_key(void *ctx, const char *account, const uint8_t *digest)
+void chi_restore_key(void *ctx, const char *account, const uint8_t *digest)
 {
     ch_server *s = ctx;
     ch_account_id id;
@@ -639,7 +643,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
         return fail_start(s);
     }
-    if ((e = ch_store_foreach_key(s->st, restore_key, s)) != CH_OK) {
+    if ((e = ch_store_foreach_key(s->st, chi_restore_key, s)) != CH_OK) {
         snprintf(err, cap, "store: reading the account keys failed: %s", ch_strerror(e));
         return fail_start(s);
     }

@@ -259,6 +259,13 @@ ch_err chi_op_pools(ch_server *s, req_ctx *r);
  * and taken over at a start (the store then replicates every batch through
  * it); closed at a stop. */
 bool chi_cluster_start(ch_server *s, char *err, size_t cap);
+/* What a replay derives from one command (server.c: client order ids, open
+ * orders, hedgers, option hedges, listed underlyings), for commands applied
+ * from the stream; an account key into the guard (ch_store_foreach_key's
+ * callback). */
+void chi_replay_command(ch_server *s, uint64_t seq, const ch_command *c,
+                        const ch_command_result *r);
+void chi_restore_key(void *ctx, const char *account, const uint8_t *digest);
 void chi_cluster_stop(ch_server *s);
 /* stats fields of the replicated log */
 void chi_cluster_stats(ch_server *s, cJSON *out);

@@ -660,14 +660,15 @@ void ch_store_set_replicator(ch_store *st, ch_store_replicate_fn fn, void *ctx)
     st->replicate_ctx = ctx;
 }
 
-/* The batch to the replicator (its commands, and the account keys they
- * made, which no command carries): CH_OK, or its refusal. */
+/* The batch to the replicator (its commands, and the account keys and
+ * client order id replies they made, which no command carries): CH_OK, or
+ * its refusal. */
 static ch_err replicate(ch_store *st)
 {
     size_t need = 0;
     for (size_t i = 0; i < st->n_recs; i++)
-        if (st->recs[i].kind == KIND_CMD || st->recs[i].kind == KIND_KEY)
-            need += 6 + st->recs[i].len;
+        if (st->recs[i].kind != KIND_FILL) /* fills follow from the commands */
+            need += 7 + st->recs[i].len;
     if (need == 0)
         return CH_OK;
     if (need > st->rep_cap) {
@@ -680,14 +681,19 @@ static ch_err replicate(ch_store *st)
     size_t at = 0;
     for (size_t i = 0; i < st->n_recs; i++) {
         const rec *r = &st->recs[i];
-        if (r->kind != KIND_CMD && r->kind != KIND_KEY)
+        if (r->kind == KIND_FILL)
             continue;
-        size_t len = r->len + (r->kind == KIND_KEY ? 1 : 0); /* a key: its name's length first */
-        st->rep_buf[at++] = r->kind == KIND_CMD ? CH_STORE_REC_COMMAND : CH_STORE_REC_KEY;
+        bool keyed = r->kind != KIND_CMD; /* a key or an id: its key's length first */
+        size_t len = r->len + (keyed ? 2 : 0);
+        st->rep_buf[at++] = r->kind == KIND_CMD   ? CH_STORE_REC_COMMAND
+                            : r->kind == KIND_KEY ? CH_STORE_REC_KEY
+                                                  : CH_STORE_REC_COID;
         for (int b = 0; b < 4; b++)
             st->rep_buf[at++] = (uint8_t)(len >> (8 * b));
-        if (r->kind == KIND_KEY)
+        if (keyed) {
             st->rep_buf[at++] = (uint8_t)r->key;
+            st->rep_buf[at++] = (uint8_t)(r->key >> 8);
+        }
         memcpy(st->rep_buf + at, st->buf + r->off, r->len);
         at += r->len;
     }

@@ -119,6 +119,14 @@ CH_API ch_err ch_replog_append(ch_replog *r, uint64_t first, uint32_t n, const u
  */
 CH_API ch_err ch_replog_read(ch_replog *r, uint64_t seq, ch_replog_rec *out);
 
+/**
+ * The stream sequence from which command @p cmd can be read: the last record
+ * whose first command is at most @p cmd (a binary search: records' first
+ * commands never decrease). @return CH_OK; CH_ENOTFOUND (the stream starts
+ * after it, or is empty); others as above.
+ */
+CH_API ch_err ch_replog_find(ch_replog *r, uint64_t cmd, uint64_t *seq);
+
 /** Decode a record's header. @return false if @p len bytes are not one. */
 CH_API bool ch_replog_decode(const uint8_t *buf, size_t len, ch_replog_rec *out);
 

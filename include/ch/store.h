@@ -126,13 +126,15 @@ CH_API ch_err ch_store_commit(ch_store *st);
 /**
  * A replicated log's append (ch/replog.h), called by ch_store_commit() before
  * the batch is written, with the batch's @p n commands from sequence
- * @p first and the account keys they made, as records: u8 kind
- * (CH_STORE_REC_COMMAND: the encoded command, the bytes the store writes;
- * CH_STORE_REC_KEY: u8 name length, the name, the key's SHA-256), u32 length
- * (little-endian), the bytes. Non-CH_OK: nothing is written, the store halts
- * and ch_store_commit() returns that code.
+ * @p first, and the account keys and client order id replies written with
+ * them, as records: u8 kind, u32 length (little-endian), the bytes:
+ * CH_STORE_REC_COMMAND the encoded command (the bytes the store writes);
+ * CH_STORE_REC_KEY u16 name length, the name, the key's SHA-256;
+ * CH_STORE_REC_COID u16 key length, the key, the first reply. Fill records
+ * are not sent: applying the commands makes them. Non-CH_OK: nothing is
+ * written, the store halts and ch_store_commit() returns that code.
  */
-enum { CH_STORE_REC_COMMAND = 1, CH_STORE_REC_KEY = 3 };
+enum { CH_STORE_REC_COMMAND = 1, CH_STORE_REC_KEY = 3, CH_STORE_REC_COID = 4 };
 typedef ch_err (*ch_store_replicate_fn)(void *ctx, uint64_t first, uint32_t n, const uint8_t *recs,
                                         size_t len);
 
