@@ -13,6 +13,10 @@ JetStream on loopback (nats-server -js, one server, file storage).
 - A chd whose store is behind the stream catches up from it at its start
   (the other's writes, keys and client order ids: the same state hash), then
   takes the shard over.
+- A standby from an empty folder follows the primary's stream: after a
+  seeded flow it holds the primary's state hash, answers reads and refuses
+  writes with NOT_PRIMARY naming the primary; restarted without `standby`
+  after the primary's kill -9, it takes the shard over with every write.
 - NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
   (never acknowledged without the stream), reads still answer; with NATS
   back, a restart takes the shard again.
@@ -181,6 +185,71 @@ class Cluster(unittest.TestCase):
         rc, err = self.status("eth")
         self.assertEqual(rc, 1)
         self.assertIn("no such shard", err)
+
+    def test_standby_follows_then_takes_over(self):
+        a = self.chd("a")
+        a.start()
+        ca = a.client()
+        syms = [i["symbol"] for i in ca.instruments("BTC")]
+        call = next(x for x in syms if x.endswith("-100000-C"))
+        put = call[:-1] + "P"
+        ca.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
+        # a standby from an empty folder: it applies the stream from its start
+        sb = self.chd("s", standby=True)
+        sb.start()
+        cs = sb.client()
+        self.assertEqual(cs.stats()["cluster"]["role"], "standby")
+        # a seeded flow on the primary: resting orders, cancels, pool fills, hedges
+        import random
+        rnd = random.Random(20)
+        ca.account_open("alice", 5_000_000)
+        ca.account_open("bob", 5_000_000)
+        ids = []
+        for i in range(300):
+            who = rnd.choice(["alice", "bob"])
+            if rnd.random() < 0.2 and ids:
+                acct, oid, _ = ids.pop(rnd.randrange(len(ids)))
+                ca.order_cancel(acct, oid)
+            elif rnd.random() < 0.1:
+                q = ca.quote(rnd.choice([call, put]), "buy", 1)
+                ca.order_new(who, call, "buy", 1, price=q["price"], tif="ioc")
+            else:
+                r = ca.order_new(who, rnd.choice([call, put]), "buy", 1,
+                                 price=1 + rnd.randrange(200), client_order_id=f"o{i}")
+                ids.append((who, r["order_id"], f"o{i}"))
+        want = ca.stats()["cluster"]["stream_seq"]
+        deadline = time.monotonic() + 10
+        while cs.stats()["cluster"]["stream_seq"] < want and time.monotonic() < deadline:
+            time.sleep(0.02)
+        st = cs.stats()["cluster"]
+        self.assertEqual(st["stream_seq"], want)
+        self.assertEqual(st["primary"], a.req)
+        ha = ca.call("state.hash")
+        self.assertEqual(cs.call("state.hash"), ha)  # the same state, byte for byte
+        self.assertEqual(cs.orders("alice"), ca.orders("alice"))
+        with self.assertRaises(ChError) as cm:
+            cs.order_new("alice", call, "buy", 1, price=5)
+        self.assertEqual(cm.exception.code, "NOT_PRIMARY")
+        # the primary dies; the standby restarted without `standby` takes over
+        ca.close()
+        a.stop(signal.SIGKILL)
+        cs.close()
+        sb.stop()
+        with open(sb.config, "w") as f:
+            json.dump({"cluster": self.nats.url, "shard": "btc", "cluster_timeout_ms": 1000}, f)
+        sb.start()
+        cs = sb.client()
+        st = cs.stats()["cluster"]
+        self.assertEqual((st["role"], st["term"]), ("primary", 2))
+        self.assertEqual(cs.call("state.hash")["sha256"], ha["sha256"])
+        n = len(cs.orders("alice"))
+        acct, oid, coid = next(x for x in ids if x[0] == "alice")
+        r = cs.order_new("alice", call, "buy", 1, price=5, client_order_id=coid)  # a repeat
+        self.assertEqual(r["order_id"], oid)  # the first result, from a's time
+        self.assertEqual(len(cs.orders("alice")), n)
+        cs.order_new("alice", call, "buy", 1, price=5, client_order_id="new")
+        self.assertEqual(len(cs.orders("alice")), n + 1)
+        cs.close()
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

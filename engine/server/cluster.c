@@ -15,8 +15,15 @@
  * the log (same results: the core is deterministic), logged and committed
  * locally, with the keys and client order id replies they carry.
  *
- * Not here yet (issue 20): a standby following the stream continuously, the
- * lease and directory in KeyValue.
+ * A standby (config `standby`) catches up the same way and then keeps
+ * following the stream (chi_cluster_follow, on the engine thread every
+ * 10 ms when idle): it applies each new batch, answers reads from the state
+ * it reached, and refuses writes with NOT_PRIMARY naming the primary (the
+ * URL in the newest term marker). A restart without `standby` promotes it
+ * (catch up, then take over).
+ *
+ * Not here yet (issue 20): the lease and directory in KeyValue (automatic
+ * promotion), routing clients by underlying.
  */
 #include "server_int.h"
 
@@ -133,6 +140,52 @@ static ch_err replicate(void *ctx, uint64_t first, uint32_t n, const uint8_t *re
     return s->halt_code;
 }
 
+/* The newest term marker's term and primary URL. */
+static void note_primary(ch_server *s)
+{
+    ch_replog_status st;
+    if (ch_replog_status_get(s->replog, &st) == CH_OK) {
+        s->follow_term = st.term;
+        snprintf(s->primary_url, sizeof s->primary_url, "%s", st.primary);
+    }
+}
+
+void chi_cluster_follow(ch_server *s)
+{
+    if (!s->standby || s->halted)
+        return;
+    ch_command *c = NULL;
+    for (;;) {
+        ch_replog_rec rec;
+        ch_err e = ch_replog_read(s->replog, s->follow_seq + 1, &rec);
+        if (e == CH_ENOTFOUND)
+            break; /* nothing new */
+        if (e == CH_OK && rec.kind == CH_REPLOG_TERM) {
+            s->follow_term = rec.term;
+            snprintf(s->primary_url, sizeof s->primary_url, "%.*s", (int)rec.len,
+                     (const char *)rec.payload);
+        } else if (e == CH_OK) {
+            if (c == NULL && (c = malloc(sizeof *c)) == NULL)
+                e = CH_ENOMEM;
+            if (e == CH_OK)
+                e = apply_record(s, &rec, c);
+            if (e == CH_OK)
+                s->follow_applied++;
+        }
+        if (e != CH_OK) {
+            if (e != CH_EUNAVAILABLE) { /* a stream this store cannot follow: stop here */
+                s->halted = true;
+                s->halt_code = CH_ENOT_PRIMARY;
+            }
+            CH_LOG(CH_LOG_ERROR, "follow_failed", "stream_seq=%" PRIu64 " reason=\"%s\" (%s)",
+                   s->follow_seq + 1, ch_strerror(e), ch_replog_error(s->replog));
+            break;
+        }
+        s->follow_seq++;
+    }
+    free(c);
+}
+
 bool chi_cluster_start(ch_server *s, char *err, size_t cap)
 {
     if (s->cfg.cluster[0] == '\0')
@@ -177,6 +230,17 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
         chi_cluster_stop(s);
         return false;
     }
+    if (s->cfg.standby) { /* follow from here; writes go to the primary */
+        s->standby = true;
+        s->follow_seq = ch_replog_last(s->replog);
+        note_primary(s);
+        CH_LOG(CH_LOG_INFO, "standby",
+               "shard=%s term=%" PRIu64 " stream_seq=%" PRIu64 " next_command=%" PRIu64
+               " primary=%s nats=%s",
+               s->cfg.shard, s->follow_term, s->follow_seq, local + 1, s->primary_url,
+               s->cfg.cluster);
+        return true;
+    }
     ch_err e = ch_replog_take_over(s->replog, local + 1, s->cfg.req_url);
     if (e != CH_OK) {
         snprintf(err, cap, "cluster: taking shard %s over failed: %s", s->cfg.shard,
@@ -206,7 +270,17 @@ void chi_cluster_stats(ch_server *s, cJSON *out)
         return;
     cJSON *c = cJSON_AddObjectToObject(out, "cluster");
     cJSON_AddStringToObject(c, "shard", s->cfg.shard);
-    cJSON_AddStringToObject(c, "role", s->halt_code == CH_ENOT_PRIMARY ? "fenced" : "primary");
+    cJSON_AddStringToObject(c, "role",
+                            s->standby                        ? "standby"
+                            : s->halt_code == CH_ENOT_PRIMARY ? "fenced"
+                                                              : "primary");
+    if (s->standby) {
+        cJSON_AddNumberToObject(c, "term", (double)s->follow_term);
+        cJSON_AddNumberToObject(c, "stream_seq", (double)s->follow_seq); /* applied up to */
+        cJSON_AddStringToObject(c, "primary", s->primary_url);
+        cJSON_AddNumberToObject(c, "applied_batches", (double)s->follow_applied);
+        return;
+    }
     cJSON_AddNumberToObject(c, "term", (double)ch_replog_term(s->replog));
     cJSON_AddNumberToObject(c, "stream_seq", (double)ch_replog_last(s->replog));
     cJSON_AddNumberToObject(c, "replicated_batches", (double)s->rep_batches);

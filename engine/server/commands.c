@@ -11,6 +11,8 @@
 /* Apply a command and log it (the batch is committed later). */
 ch_err chi_exec(ch_server *s, const ch_command *c, ch_command_result *r)
 {
+    if (s->standby) /* a standby applies the stream's commands, never its own */
+        return CH_ENOT_PRIMARY;
     if (s->halted)
         return s->halt_code == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;
     ch_err e = ch_command_apply(s->e, c, r);

@@ -261,6 +261,9 @@ static const cfg_key k_keys[] = {
      "replicas of the shard's stream when chd creates it (3 in a 3-server cluster)"},
     {"cluster_timeout_ms", K_INT, F(cluster_timeout_ms), 1, 600000, false,
      "an append not acknowledged by then fails: writes stop with UNAVAILABLE"},
+    {"standby", K_BOOL, F(standby), 0, 0, false,
+     "with cluster: follow the shard's stream (apply its batches, answer reads, refuse writes "
+     "with NOT_PRIMARY) instead of taking the shard over"},
     /* vega hedging: options at the simulated options venue */
     {"vega_policy", K_VEGA_MODE, F(vega.mode), 0, 0, false,
      "off, expiry (a band on each expiry's residual vega) or total (on the sum)"},

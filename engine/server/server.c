@@ -208,7 +208,7 @@ static void batch(ch_server *s, work *list)
     }
     /* the engine clock follows the wall clock (logged, so replay agrees) */
     ch_time now = wall_now();
-    if (!s->halted && now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
+    if (!s->halted && !s->standby && now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
         ch_command c = ch_command_make(CH_C_ADVANCE);
         c.time = now;
         chi_exec(s, &c, NULL);
@@ -263,7 +263,7 @@ static void batch(ch_server *s, work *list)
             free(s->pubs[k]);
         s->n_pubs = 0;
         on_halt(s, n);
-    } else if (!s->halted) {
+    } else if (!s->halted && !s->standby) {
         chi_hedge_after_batch(s);
     }
     i = 0;
@@ -307,7 +307,7 @@ static void *engine_thread(void *arg)
     for (;;) {
         /* with orders in flight at an external venue, wake up every 10 ms to
          * book its answers even when no request comes */
-        bool waiting = chi_hedge_waiting(s);
+        bool waiting = chi_hedge_waiting(s) || s->standby; /* a standby follows its stream */
         pthread_mutex_lock(&s->mu);
         if (waiting && s->q_head == NULL && !s->stop) {
             struct timespec dl;
@@ -326,9 +326,13 @@ static void *engine_thread(void *arg)
         s->q_head = s->q_tail = NULL;
         bool stop = s->stop;
         pthread_mutex_unlock(&s->mu);
-        if (list != NULL) {
+        if (list != NULL)
             batch(s, list);
-        } else if (waiting) {
+        if (s->standby) { /* what the stream gained, then its events */
+            chi_cluster_follow(s);
+            flush_pubs(s);
+            chi_snapshot_maybe(s);
+        } else if (list == NULL && waiting) {
             chi_hedge_after_batch(s);
             flush_pubs(s);
         }
@@ -639,7 +643,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     }
     if (!chi_cluster_start(s, err, cap)) /* before the seed: it is replicated too */
         return fail_start(s);
-    if (ch_store_last_seq(s->st) == 0 && (e = seed(s)) != CH_OK) {
+    if (ch_store_last_seq(s->st) == 0 && !s->standby && (e = seed(s)) != CH_OK) {
         snprintf(err, cap, "seeding a fresh store failed: %s", ch_strerror(e));
         return fail_start(s);
     }

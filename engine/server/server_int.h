@@ -96,6 +96,12 @@ struct ch_server {
     /* the shard's replicated batch log (cluster.c; NULL: none) */
     ch_replog *replog;
     uint64_t rep_batches, rep_failures;
+    /* a standby (config standby): it applies the stream's records up to
+     * follow_seq and refuses writes; primary_url from the newest term marker */
+    bool standby;
+    uint64_t follow_seq, follow_applied;
+    uint64_t follow_term;
+    char primary_url[256];
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
     ch_time last_advance;
@@ -267,6 +273,8 @@ void chi_replay_command(ch_server *s, uint64_t seq, const ch_command *c,
                         const ch_command_result *r);
 void chi_restore_key(void *ctx, const char *account, const uint8_t *digest);
 void chi_cluster_stop(ch_server *s);
+/* A standby: apply what the stream gained since the last look (engine thread). */
+void chi_cluster_follow(ch_server *s);
 /* stats fields of the replicated log */
 void chi_cluster_stats(ch_server *s, cJSON *out);
 

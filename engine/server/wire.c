@@ -25,6 +25,10 @@ static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_req *q, cJ
                        const char **msg)
 {
     const ch_msg *m = q->m;
+    if (s->standby && m->mutating) {
+        *msg = "a standby: writes go to the shard's primary (stats.cluster.primary)";
+        return CH_ENOT_PRIMARY;
+    }
     if (s->halted && (m->mutating || !s->reads_ok)) {
         if (m->mutating)
             refused_while_halted(s);
@@ -96,6 +100,9 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
     } else if (b.count > s->cfg.max_batch) {
         e = CH_EBADREQ;
         msg = "too many orders in one batch (max_batch, 5000 by default)";
+    } else if (s->standby) {
+        e = CH_ENOT_PRIMARY;
+        msg = "a standby: writes go to the shard's primary (stats.cluster.primary)";
     } else if (s->halted) {
         refused_while_halted(s);
         e = s->halt_code == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;

@@ -113,6 +113,7 @@ typedef struct ch_server_config {
     char shard[32];         /**< the shard's name, default "main" */
     int cluster_replicas;   /**< the stream's replicas when chd creates it, default 1 */
     int cluster_timeout_ms; /**< an append not acknowledged by then fails, default 2000 */
+    bool standby;           /**< follow the shard's stream (reads only) instead of taking it */
 } ch_server_config;
 
 /** The embedded defaults (runs with no file). */
