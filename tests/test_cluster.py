@@ -15,8 +15,9 @@ JetStream on loopback (nats-server -js, one server, file storage).
   takes the shard over.
 - A standby from an empty folder follows the primary's stream: after a
   seeded flow it holds the primary's state hash, answers reads and refuses
-  writes with NOT_PRIMARY naming the primary; restarted without `standby`
-  after the primary's kill -9, it takes the shard over with every write.
+  writes with NOT_PRIMARY naming the primary; after the primary's kill -9
+  it takes the lapsed lease and the shard, with every write, by itself; the
+  old primary restarted finds the lease held and follows as a standby.
 - NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
   (never acknowledged without the stream), reads still answer; with NATS
   back, a restart takes the shard again.
@@ -104,6 +105,16 @@ class Cluster(unittest.TestCase):
         self.daemons.append(d)
         return d
 
+    def wait_role(self, c, role, seconds=8):
+        """Poll stats until the role is `role` (the lease lapses in 1.5 s): the
+        time it took. A liveness bound, not a timing test."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            if c.stats()["cluster"]["role"] == role:
+                return time.monotonic() - t0
+            time.sleep(0.02)
+        self.fail(f"not {role} after {seconds} s: {c.stats()['cluster']}")
+
     def status(self, shard="btc"):
         out = subprocess.run([CHCTL, "cluster", "status", "--nats", self.nats.url, "--shard",
                               shard, "--json"], capture_output=True, text=True, timeout=30)
@@ -144,8 +155,10 @@ class Cluster(unittest.TestCase):
         b = self.chd("b")
         b.start()
         cb = b.client()
+        # a's lease lapses (it cannot renew it, stopped): b takes it and the shard
+        self.wait_role(cb, "primary")
         sb = cb.stats()["cluster"]
-        self.assertEqual((sb["role"], sb["term"]), ("primary", 2))
+        self.assertEqual(sb["term"], 2)
         rc, cs = self.status()
         self.assertEqual((cs["term"], cs["primary"]), (2, b.req))
         mine = {o["order_id"] for o in cb.orders("alice")}
@@ -158,6 +171,9 @@ class Cluster(unittest.TestCase):
             ca.order_new("alice", call, "buy", 1, price=51)
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")
         self.assertEqual(ca.stats()["cluster"]["role"], "fenced")
+        with open(os.path.join(self.tmp, "a", "chd.log")) as f:
+            log = f.read()
+        self.assertTrue("event=fenced" in log or "event=lease_lost" in log, log[-2000:])
         self.assertEqual(len(ca.orders("alice")), 20)  # reads answer, from the state as it was
         # the refused write is nowhere: b never saw it, and b takes writes
         self.assertEqual(len(cb.orders("alice")), 20)
@@ -170,11 +186,13 @@ class Cluster(unittest.TestCase):
         b.stop(signal.SIGKILL)
         # a's store is behind the stream now: a start applies what it lacks from
         # the stream (b's writes, keys and client order ids), then takes over
+        # once b's lease lapsed
         a.start()
         ca = a.client()
+        self.wait_role(ca, "primary")
         self.assertEqual(ca.call("state.hash"), hb)  # b's state, byte for byte
         sa = ca.stats()["cluster"]
-        self.assertEqual((sa["role"], sa["term"]), ("primary", 3))
+        self.assertEqual(sa["term"], 3)
         self.assertEqual(len(ca.orders("alice")), 21)
         ca.order_new("alice", call, "buy", 1, price=52, client_order_id="b0")
         self.assertEqual(len(ca.orders("alice")), 21)  # the repeat created nothing
@@ -230,17 +248,15 @@ class Cluster(unittest.TestCase):
         with self.assertRaises(ChError) as cm:
             cs.order_new("alice", call, "buy", 1, price=5)
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")
-        # the primary dies; the standby restarted without `standby` takes over
+        # the primary dies: the standby takes its lease once it lapsed, follows
+        # the stream to its end and serves writes, with no one restarting it
         ca.close()
         a.stop(signal.SIGKILL)
-        cs.close()
-        sb.stop()
-        with open(sb.config, "w") as f:
-            json.dump({"cluster": self.nats.url, "shard": "btc", "cluster_timeout_ms": 1000}, f)
-        sb.start()
-        cs = sb.client()
+        took = self.wait_role(cs, "primary")
         st = cs.stats()["cluster"]
-        self.assertEqual((st["role"], st["term"]), ("primary", 2))
+        self.assertEqual(st["term"], 2)
+        self.assertLess(took, 8)
+        self.assertGreater(st["last_failover_ms"], 0)
         self.assertEqual(cs.call("state.hash")["sha256"], ha["sha256"])
         n = len(cs.orders("alice"))
         acct, oid, coid = next(x for x in ids if x[0] == "alice")
@@ -249,6 +265,16 @@ class Cluster(unittest.TestCase):
         self.assertEqual(len(cs.orders("alice")), n)
         cs.order_new("alice", call, "buy", 1, price=5, client_order_id="new")
         self.assertEqual(len(cs.orders("alice")), n + 1)
+        # the old primary restarted: the lease is held, so it follows as a standby
+        a.start()
+        ca = a.client()
+        self.assertEqual(ca.stats()["cluster"]["role"], "standby")
+        want = cs.stats()["cluster"]["stream_seq"]
+        deadline = time.monotonic() + 10
+        while ca.stats()["cluster"]["stream_seq"] < want and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(ca.call("state.hash"), cs.call("state.hash"))
+        ca.close()
         cs.close()
 
     def test_writes_stop_without_the_stream(self):
@@ -279,6 +305,7 @@ class Cluster(unittest.TestCase):
         self.nats.start()
         a.start()
         ca = a.client()
+        self.wait_role(ca, "primary")  # at once, or once its old lease lapsed
         ca.account_open("dave", 1_000_000)
         st = ca.stats()
         self.assertFalse(st["halted"])

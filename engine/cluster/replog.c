@@ -19,6 +19,12 @@ struct ch_replog {
     natsConnection *nc;
     jsCtx *js;
     char stream[48], subject[48], term_subject[48];
+    char lease_key[48];
+    kvStore *kv;        /* the leases' bucket (bound on first use) */
+    uint64_t lease_rev; /* the revision of the lease this writer holds (0: none) */
+    int64_t lease_ms;
+    int replicas;
+    char holder[256];
     int64_t timeout_ms;
     uint64_t last;     /* the stream sequence this writer expects last */
     uint64_t first;    /* the stream's first sequence (at the last look) */
@@ -129,6 +135,9 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
     r->timeout_ms = cfg->timeout_ms;
     snprintf(r->subject, sizeof r->subject, "ch.%s.log", cfg->shard);
     snprintf(r->term_subject, sizeof r->term_subject, "ch.%s.term", cfg->shard);
+    snprintf(r->lease_key, sizeof r->lease_key, "lease.%s", cfg->shard);
+    r->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : 1500;
+    r->replicas = cfg->replicas;
     snprintf(r->stream, sizeof r->stream, "CH_%s", cfg->shard);
     for (char *p = r->stream; *p; p++)
         if (*p >= 'a' && *p <= 'z')
@@ -194,6 +203,7 @@ void ch_replog_close(ch_replog *r)
     if (r == NULL)
         return;
     natsMsg_Destroy(r->held);
+    kvStore_Destroy(r->kv);
     jsCtx_Destroy(r->js);
     natsConnection_Destroy(r->nc);
     free(r->buf);
@@ -404,4 +414,86 @@ ch_err ch_replog_find(ch_replog *r, uint64_t cmd, uint64_t *seq)
         return CH_ENOTFOUND;
     *seq = found;
     return CH_OK;
+}
+
+/* ---- the lease ---------------------------------------------------------- */
+
+static ch_err bind_leases(ch_replog *r)
+{
+    if (r->kv != NULL)
+        return CH_OK;
+    natsStatus s = js_KeyValue(&r->kv, r->js, "CH_LEASES");
+    if (s != NATS_OK) {
+        kvConfig kc;
+        kvConfig_Init(&kc);
+        kc.Bucket = "CH_LEASES";
+        kc.History = 1;
+        kc.TTL = r->lease_ms * 1000000; /* nanoseconds, as libnats 3.4 takes it */
+        kc.StorageType = js_FileStorage;
+        kc.Replicas = r->replicas;
+        s = js_CreateKeyValue(&r->kv, r->js, &kc);
+        if (s != NATS_OK) { /* another chd made it meanwhile? */
+            char why[160];
+            snprintf(why, sizeof why, "%s", nats_GetLastError(NULL));
+            s = js_KeyValue(&r->kv, r->js, "CH_LEASES");
+            if (s != NATS_OK) {
+                snprintf(r->error, sizeof r->error, "creating the leases' bucket: %s", why);
+                return CH_EIO;
+            }
+        }
+    }
+    return fail(r, "binding the leases' bucket", s, 0);
+}
+
+ch_err ch_replog_lease_take(ch_replog *r, const char *holder, char *who, size_t cap)
+{
+    if (who != NULL && cap > 0)
+        who[0] = '\0';
+    ch_err e = bind_leases(r);
+    if (e != CH_OK)
+        return e;
+    uint64_t rev = 0;
+    natsStatus s = kvStore_CreateString(&rev, r->kv, r->lease_key, holder);
+    if (s == NATS_OK) {
+        r->lease_rev = rev;
+        snprintf(r->holder, sizeof r->holder, "%s", holder);
+        return CH_OK;
+    }
+    kvEntry *ent = NULL;
+    if (kvStore_Get(&ent, r->kv, r->lease_key) == NATS_OK) { /* held: by whom */
+        if (who != NULL && cap > 0)
+            snprintf(who, cap, "%s", kvEntry_ValueString(ent));
+        kvEntry_Destroy(ent);
+        return CH_EBUSY;
+    }
+    e = fail(r, "taking the lease", s, 0);
+    return e == CH_EIO ? CH_EBUSY : e; /* it was there when asked, gone since: not ours */
+}
+
+ch_err ch_replog_lease_renew(ch_replog *r)
+{
+    if (r->lease_rev == 0)
+        return CH_ENOT_PRIMARY;
+    ch_err e = bind_leases(r);
+    if (e != CH_OK)
+        return e;
+    uint64_t rev = 0;
+    natsStatus s = kvStore_UpdateString(&rev, r->kv, r->lease_key, r->holder, r->lease_rev);
+    if (s == NATS_OK) {
+        r->lease_rev = rev;
+        return CH_OK;
+    }
+    e = fail(r, "renewing the lease", s, 0);
+    if (e == CH_EUNAVAILABLE)
+        return e;
+    r->lease_rev = 0; /* another revision: someone else's now */
+    return CH_ENOT_PRIMARY;
+}
+
+void ch_replog_lease_release(ch_replog *r)
+{
+    if (r->lease_rev == 0 || bind_leases(r) != CH_OK)
+        return;
+    kvStore_Delete(r->kv, r->lease_key);
+    r->lease_rev = 0;
 }

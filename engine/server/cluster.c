@@ -19,11 +19,18 @@
  * following the stream (chi_cluster_follow, on the engine thread every
  * 10 ms when idle): it applies each new batch, answers reads from the state
  * it reached, and refuses writes with NOT_PRIMARY naming the primary (the
- * URL in the newest term marker). A restart without `standby` promotes it
- * (catch up, then take over).
+ * URL in the newest term marker).
  *
- * Not here yet (issue 20): the lease and directory in KeyValue (automatic
- * promotion), routing clients by underlying.
+ * The lease (key lease.<shard> in the KeyValue bucket CH_LEASES, TTL
+ * cluster_lease_ms): a primary takes it at its start and renews it every
+ * 200 ms by revision; losing it (another revision) fences it. A chd that
+ * finds it held starts as a standby, and a standby takes it once it lapsed
+ * (tried every 100 ms), follows the stream to its end, appends its term
+ * marker and serves writes: a failover needs no operator. A clean stop gives
+ * the lease up.
+ *
+ * Not here yet (issue 20): the directory of underlyings to shards, routing
+ * clients by underlying.
  */
 #include "server_int.h"
 
@@ -174,8 +181,9 @@ void chi_cluster_follow(ch_server *s)
         }
         if (e != CH_OK) {
             if (e != CH_EUNAVAILABLE) { /* a stream this store cannot follow: stop here */
-                s->halted = true;
                 s->halt_code = CH_ENOT_PRIMARY;
+                ch_store_discard(s->st);
+                chi_halt(s); /* reads from the committed state, rebuilt */
             }
             CH_LOG(CH_LOG_ERROR, "follow_failed", "stream_seq=%" PRIu64 " reason=\"%s\" (%s)",
                    s->follow_seq + 1, ch_strerror(e), ch_replog_error(s->replog));
@@ -193,7 +201,8 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
     ch_replog_config rc = {.url = s->cfg.cluster,
                            .shard = s->cfg.shard,
                            .replicas = s->cfg.cluster_replicas,
-                           .timeout_ms = s->cfg.cluster_timeout_ms};
+                           .timeout_ms = s->cfg.cluster_timeout_ms,
+                           .lease_ms = s->cfg.cluster_lease_ms};
     char why[384];
     if (ch_replog_open(&rc, &s->replog, why, sizeof why) != CH_OK) {
         snprintf(err, cap, "cluster: %s", why);
@@ -230,8 +239,20 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
         chi_cluster_stop(s);
         return false;
     }
-    if (s->cfg.standby) { /* follow from here; writes go to the primary */
+    char holder[256] = "";
+    ch_err le = s->cfg.standby
+                    ? CH_EBUSY
+                    : ch_replog_lease_take(s->replog, s->cfg.req_url, holder, sizeof holder);
+    if (le != CH_OK && le != CH_EBUSY) {
+        snprintf(err, cap, "cluster: shard %s's lease: %s", s->cfg.shard,
+                 ch_replog_error(s->replog));
+        chi_cluster_stop(s);
+        return false;
+    }
+    s->lease_at = mono_now();
+    if (le == CH_EBUSY) { /* follow from here; writes go to the primary */
         s->standby = true;
+        s->lease_lost_at = 0;
         s->follow_seq = ch_replog_last(s->replog);
         note_primary(s);
         CH_LOG(CH_LOG_INFO, "standby",
@@ -243,6 +264,7 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
     }
     ch_err e = ch_replog_take_over(s->replog, local + 1, s->cfg.req_url);
     if (e != CH_OK) {
+        ch_replog_lease_release(s->replog);
         snprintf(err, cap, "cluster: taking shard %s over failed: %s", s->cfg.shard,
                  ch_replog_error(s->replog));
         chi_cluster_stop(s);
@@ -256,8 +278,76 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
     return true;
 }
 
+/* A standby that holds the lease now: follow to the stream's end, append
+ * its term marker (retried if the stream moved meanwhile: a primary that
+ * was only paused), then take writes. */
+static void promote(ch_server *s)
+{
+    int64_t t0 = mono_now();
+    for (int attempt = 0; attempt < 20; attempt++) {
+        chi_cluster_follow(s);
+        if (s->halted)
+            break;
+        uint64_t seq;
+        uint64_t local = ch_store_last_seq(s->st);
+        /* where the stream ends now (find reads its tail) */
+        if (ch_replog_find(s->replog, local + 1, &seq) == CH_EUNAVAILABLE)
+            continue;
+        if (ch_replog_next_cmd(s->replog) > local + 1)
+            continue; /* more came in: follow again */
+        if (ch_replog_take_over(s->replog, local + 1, s->cfg.req_url) != CH_OK)
+            continue;
+        ch_store_set_replicator(s->st, replicate, s);
+        s->standby = false;
+        s->lease_at = mono_now();
+        s->last_failover_ms =
+            s->lease_lost_at > 0 ? (double)(mono_now() - s->lease_lost_at) / 1e6 : 0;
+        CH_LOG(CH_LOG_INFO, "promoted",
+               "shard=%s term=%" PRIu64 " next_command=%" PRIu64
+               " ms=%.1f since_lease_seen_ms=%.1f",
+               s->cfg.shard, ch_replog_term(s->replog), local + 1, (double)(mono_now() - t0) / 1e6,
+               s->last_failover_ms);
+        return;
+    }
+    ch_replog_lease_release(s->replog); /* could not take the stream: let another try */
+    CH_LOG(CH_LOG_ERROR, "promotion_failed", "shard=%s reason=\"%s\"", s->cfg.shard,
+           ch_replog_error(s->replog));
+}
+
+void chi_cluster_tick(ch_server *s)
+{
+    if (s->replog == NULL)
+        return;
+    int64_t now = mono_now();
+    if (s->standby) {
+        chi_cluster_follow(s);
+        if (s->halted || now - s->lease_at < 100 * 1000000LL)
+            return;
+        s->lease_at = now;
+        char who[256];
+        ch_err e = ch_replog_lease_take(s->replog, s->cfg.req_url, who, sizeof who);
+        if (e == CH_EBUSY)
+            s->lease_lost_at = now; /* still held: a failover is timed from here */
+        else if (e == CH_OK)
+            promote(s);
+        return;
+    }
+    if (s->halted || now - s->lease_at < 200 * 1000000LL)
+        return;
+    s->lease_at = now;
+    if (ch_replog_lease_renew(s->replog) == CH_ENOT_PRIMARY) {
+        s->halted = true; /* another took the shard: no more writes from here */
+        s->halt_code = CH_ENOT_PRIMARY;
+        s->reads_ok = true; /* between batches: the engine holds the committed state */
+        CH_LOG(CH_LOG_ERROR, "lease_lost", "shard=%s action=\"writes refused: NOT_PRIMARY\"",
+               s->cfg.shard);
+    }
+}
+
 void chi_cluster_stop(ch_server *s)
 {
+    if (s->replog != NULL && !s->standby && !s->halted)
+        ch_replog_lease_release(s->replog); /* a clean stop: a standby need not wait */
     if (s->st != NULL)
         ch_store_set_replicator(s->st, NULL, NULL);
     ch_replog_close(s->replog);
@@ -281,6 +371,7 @@ void chi_cluster_stats(ch_server *s, cJSON *out)
         cJSON_AddNumberToObject(c, "applied_batches", (double)s->follow_applied);
         return;
     }
+    cJSON_AddNumberToObject(c, "last_failover_ms", s->last_failover_ms);
     cJSON_AddNumberToObject(c, "term", (double)ch_replog_term(s->replog));
     cJSON_AddNumberToObject(c, "stream_seq", (double)ch_replog_last(s->replog));
     cJSON_AddNumberToObject(c, "replicated_batches", (double)s->rep_batches);

@@ -35,6 +35,7 @@ void ch_server_defaults(ch_server_config *c)
     snprintf(c->shard, sizeof c->shard, "main");
     c->cluster_replicas = 1;
     c->cluster_timeout_ms = 2000;
+    c->cluster_lease_ms = 1500;
     c->snapshot_keep = 2;
     c->snapshot_load = true;
     c->max_clients = 1024;
@@ -262,8 +263,11 @@ static const cfg_key k_keys[] = {
     {"cluster_timeout_ms", K_INT, F(cluster_timeout_ms), 1, 600000, false,
      "an append not acknowledged by then fails: writes stop with UNAVAILABLE"},
     {"standby", K_BOOL, F(standby), 0, 0, false,
-     "with cluster: follow the shard's stream (apply its batches, answer reads, refuse writes "
-     "with NOT_PRIMARY) instead of taking the shard over"},
+     "with cluster: start by following the shard's stream (apply its batches, answer reads, "
+     "refuse writes with NOT_PRIMARY) and take the shard over when the primary's lease lapses"},
+    {"cluster_lease_ms", K_INT, F(cluster_lease_ms), 200, 60000, false,
+     "the primary's lease in JetStream KeyValue: renewed every 200 ms, a standby takes the "
+     "shard once it lapses"},
     /* vega hedging: options at the simulated options venue */
     {"vega_policy", K_VEGA_MODE, F(vega.mode), 0, 0, false,
      "off, expiry (a band on each expiry's residual vega) or total (on the sum)"},

@@ -185,6 +185,12 @@ static void on_halt(ch_server *s, size_t requests)
                "reason=\"%s\" action=\"every request is refused\"", ch_strerror(e));
 }
 
+void chi_halt(ch_server *s)
+{
+    s->halted = true;
+    on_halt(s, 0);
+}
+
 static void batch(ch_server *s, work *list)
 {
     size_t n = 0;
@@ -307,7 +313,8 @@ static void *engine_thread(void *arg)
     for (;;) {
         /* with orders in flight at an external venue, wake up every 10 ms to
          * book its answers even when no request comes */
-        bool waiting = chi_hedge_waiting(s) || s->standby; /* a standby follows its stream */
+        /* a cluster member keeps its lease or follows its stream */
+        bool waiting = chi_hedge_waiting(s) || s->replog != NULL;
         pthread_mutex_lock(&s->mu);
         if (waiting && s->q_head == NULL && !s->stop) {
             struct timespec dl;
@@ -328,11 +335,14 @@ static void *engine_thread(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (list != NULL)
             batch(s, list);
-        if (s->standby) { /* what the stream gained, then its events */
-            chi_cluster_follow(s);
+        if (s->standby) { /* what the stream gained, then its events; the lease */
+            chi_cluster_tick(s);
             flush_pubs(s);
             chi_snapshot_maybe(s);
-        } else if (list == NULL && waiting) {
+        } else if (s->replog != NULL) {
+            chi_cluster_tick(s);
+        }
+        if (!s->standby && list == NULL && chi_hedge_waiting(s)) {
             chi_hedge_after_batch(s);
             flush_pubs(s);
         }

@@ -99,6 +99,9 @@ struct ch_server {
     /* a standby (config standby): it applies the stream's records up to
      * follow_seq and refuses writes; primary_url from the newest term marker */
     bool standby;
+    int64_t lease_at;      /* when the lease was last renewed or tried (monotonic ns) */
+    int64_t lease_lost_at; /* a standby: when it last saw the lease held (for the failover time) */
+    double last_failover_ms;
     uint64_t follow_seq, follow_applied;
     uint64_t follow_term;
     char primary_url[256];
@@ -275,6 +278,11 @@ void chi_restore_key(void *ctx, const char *account, const uint8_t *digest);
 void chi_cluster_stop(ch_server *s);
 /* A standby: apply what the stream gained since the last look (engine thread). */
 void chi_cluster_follow(ch_server *s);
+/* Every pass of the engine thread: a primary renews its lease (every 200 ms;
+ * lost: fenced), a standby follows and takes the lease once it lapsed. */
+void chi_cluster_tick(ch_server *s);
+/* Stop writes now and rebuild the committed state for reads (server.c). */
+void chi_halt(ch_server *s);
 /* stats fields of the replicated log */
 void chi_cluster_stats(ch_server *s, cJSON *out);
 

@@ -50,6 +50,7 @@ typedef struct ch_replog_config {
     int replicas;       /**< stream replicas when the stream is created (1..5) */
     int64_t timeout_ms; /**< an append or request not answered by then: CH_EUNAVAILABLE */
     bool no_create;     /**< bind an existing stream only (CH_ENOTFOUND if there is none) */
+    int64_t lease_ms;   /**< the lease's time to live (the KeyValue bucket's TTL), default 1500 */
 } ch_replog_config;
 
 /** What a shard's stream holds (ch_replog_status()). */
@@ -132,6 +133,24 @@ CH_API bool ch_replog_decode(const uint8_t *buf, size_t len, ch_replog_rec *out)
 
 /** Read the stream's state now (for `chctl cluster status`). */
 CH_API ch_err ch_replog_status_get(ch_replog *r, ch_replog_status *out);
+
+/*
+ * The shard's lease: key `lease.<shard>` of the KeyValue bucket CH_LEASES
+ * (created with the stream's replicas; TTL lease_ms: a key not renewed by
+ * then is gone). The primary creates it (only if absent) and renews it by
+ * revision; a standby takes it once it lapsed.
+ */
+
+/** Take the lease if no one holds it: CH_OK (held now, @p holder in it);
+ *  CH_EBUSY (another holds it: its holder in @p who, if not NULL). */
+CH_API ch_err ch_replog_lease_take(ch_replog *r, const char *holder, char *who, size_t cap);
+
+/** Renew the lease this writer holds: CH_OK; CH_ENOT_PRIMARY (it lapsed and
+ *  another took it, or it is gone); CH_EUNAVAILABLE. */
+CH_API ch_err ch_replog_lease_renew(ch_replog *r);
+
+/** Give the lease up (a clean stop): the standby need not wait for it. */
+CH_API void ch_replog_lease_release(ch_replog *r);
 
 /** The text of the last failure ("" if none). */
 CH_API const char *ch_replog_error(const ch_replog *r);

@@ -113,7 +113,8 @@ typedef struct ch_server_config {
     char shard[32];         /**< the shard's name, default "main" */
     int cluster_replicas;   /**< the stream's replicas when chd creates it, default 1 */
     int cluster_timeout_ms; /**< an append not acknowledged by then fails, default 2000 */
-    bool standby;           /**< follow the shard's stream (reads only) instead of taking it */
+    bool standby;           /**< start by following the shard's stream (reads only) */
+    int cluster_lease_ms;   /**< the primary's lease: lapses after this, default 1500 */
 } ch_server_config;
 
 /** The embedded defaults (runs with no file). */
