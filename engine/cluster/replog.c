@@ -77,7 +77,8 @@ static ch_err fail(ch_replog *r, const char *what, natsStatus s, jsErrCode je)
     if (je == JSStreamWrongLastSequenceErr)
         return CH_ENOT_PRIMARY;
     if (s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_CLOSED ||
-        s == NATS_CONNECTION_DISCONNECTED || s == NATS_NO_SERVER)
+        s == NATS_CONNECTION_DISCONNECTED || s == NATS_NO_SERVER || s == NATS_INSUFFICIENT_BUFFER ||
+        s == NATS_STALE_CONNECTION || s == NATS_IO_ERROR)
         return CH_EUNAVAILABLE;
     return CH_EIO;
 }
@@ -156,6 +157,10 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
         s = natsOptions_SetMaxReconnect(no, -1); /* keep trying: appends time out meanwhile */
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(no, 100);
+    /* no reconnect buffer: an append made while disconnected fails now,
+     * instead of reaching the stream later, after its batch was refused */
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectBufSize(no, 1);
     if (s == NATS_OK)
         s = natsConnection_Connect(&r->nc, no);
     natsOptions_Destroy(no);
@@ -484,9 +489,9 @@ ch_err ch_replog_lease_renew(ch_replog *r)
         return CH_OK;
     }
     e = fail(r, "renewing the lease", s, 0);
-    if (e == CH_EUNAVAILABLE)
-        return e;
-    r->lease_rev = 0; /* another revision: someone else's now */
+    if (s != NATS_ERR) /* not the server's answer: unreachable, try again */
+        return CH_EUNAVAILABLE;
+    r->lease_rev = 0; /* the server refused the revision: someone else's now */
     return CH_ENOT_PRIMARY;
 }
 

@@ -314,6 +314,68 @@ static void promote(ch_server *s)
            ch_replog_error(s->replog));
 }
 
+/*
+ * Writes stopped because appends were not acknowledged (NATS down, no
+ * quorum): every 500 ms, see whether the shard can be written again. Still
+ * ours (the lease renews, or lapsed and nobody took it): apply what the
+ * stream holds beyond the store (an append whose acknowledgement was lost),
+ * then take writes again. Another's: follow it as a standby.
+ */
+static void try_resume(ch_server *s)
+{
+    ch_err e = ch_replog_lease_renew(s->replog);
+    if (e == CH_ENOT_PRIMARY) {
+        char who[256];
+        e = ch_replog_lease_take(s->replog, s->cfg.req_url, who, sizeof who);
+        if (e == CH_EBUSY) {             /* another primary now: follow it */
+            if (chi_rebuild(s) != CH_OK) /* from what was stored */
+                return;
+            uint64_t q = 1;
+            if (ch_replog_find(s->replog, ch_store_last_seq(s->st) + 1, &q) != CH_OK)
+                q = 1;
+            ch_store_set_replicator(s->st, NULL, NULL);
+            if (ch_store_resume(s->st) == CH_OK) {
+                s->standby = true;
+                s->halted = false;
+                s->halt_code = CH_EUNAVAILABLE;
+                s->follow_seq = q - 1; /* held commands are skipped */
+                note_primary(s);
+                CH_LOG(CH_LOG_WARN, "demoted", "shard=%s primary=%s", s->cfg.shard, who);
+            }
+            return;
+        }
+    }
+    if (e != CH_OK)
+        return; /* still unreachable */
+    /* the engine exactly as stored (a hedge's commit may have failed after
+     * its command was applied) */
+    if (chi_rebuild(s) != CH_OK)
+        return;
+    uint64_t local = ch_store_last_seq(s->st), q;
+    e = ch_replog_find(s->replog, local + 1, &q); /* reads where the stream ends */
+    if (e != CH_OK && e != CH_ENOTFOUND)
+        return;
+    uint64_t next = ch_replog_next_cmd(s->replog), applied = 0;
+    if (next > local + 1) { /* our last append made it; its acknowledgement did not */
+        ch_store_set_replicator(s->st, NULL, NULL);
+        if (ch_store_resume(s->st) != CH_OK || catch_up(s, &applied) != CH_OK) {
+            ch_store_set_replicator(s->st, replicate, s);
+            return;
+        }
+        ch_store_set_replicator(s->st, replicate, s);
+        next = ch_replog_next_cmd(s->replog);
+        local = ch_store_last_seq(s->st);
+    }
+    if (next != 0 && next != local + 1)
+        return; /* the stream lost commands: stay stopped (logged at the halt) */
+    if (ch_store_resume(s->st) != CH_OK)
+        return;
+    s->halted = false;
+    s->halt_code = CH_EUNAVAILABLE;
+    CH_LOG(CH_LOG_INFO, "resumed", "shard=%s applied_from_stream=%" PRIu64 " stream_seq=%" PRIu64,
+           s->cfg.shard, applied, ch_replog_last(s->replog));
+}
+
 void chi_cluster_tick(ch_server *s)
 {
     if (s->replog == NULL)
@@ -330,6 +392,12 @@ void chi_cluster_tick(ch_server *s)
             s->lease_lost_at = now; /* still held: a failover is timed from here */
         else if (e == CH_OK)
             promote(s);
+        return;
+    }
+    if (s->halted && s->halt_code == CH_EUNAVAILABLE && s->rep_failures > 0 &&
+        now - s->lease_at >= 500 * 1000000LL) {
+        s->lease_at = now;
+        try_resume(s);
         return;
     }
     if (s->halted || now - s->lease_at < 200 * 1000000LL)

@@ -191,6 +191,13 @@ void chi_halt(ch_server *s)
     on_halt(s, 0);
 }
 
+ch_err chi_rebuild(ch_server *s)
+{
+    ch_err e = rebuild(s);
+    s->reads_ok = e == CH_OK;
+    return e;
+}
+
 static void batch(ch_server *s, work *list)
 {
     size_t n = 0;

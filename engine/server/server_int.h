@@ -283,6 +283,8 @@ void chi_cluster_follow(ch_server *s);
 void chi_cluster_tick(ch_server *s);
 /* Stop writes now and rebuild the committed state for reads (server.c). */
 void chi_halt(ch_server *s);
+/* The engine rebuilt from the store (what a halt does), without a halt. */
+ch_err chi_rebuild(ch_server *s);
 /* stats fields of the replicated log */
 void chi_cluster_stats(ch_server *s, cJSON *out);
 

@@ -654,6 +654,16 @@ int chi_store_grow_map(ch_store *st)
     return 0;
 }
 
+ch_err ch_store_resume(ch_store *st)
+{
+    if (!st->halted || !st->halted_by_replication)
+        return st->halted ? CH_EUNAVAILABLE : CH_OK;
+    st->halted = false;
+    st->halted_by_replication = false;
+    st->error[0] = '\0';
+    return CH_OK;
+}
+
 void ch_store_set_replicator(ch_store *st, ch_store_replicate_fn fn, void *ctx)
 {
     st->replicate = fn;
@@ -713,6 +723,7 @@ ch_err ch_store_commit(ch_store *st)
             halt(st, "replication", 0);
             snprintf(st->error, sizeof st->error, "replication refused the batch: %s",
                      ch_strerror(e));
+            st->halted_by_replication = true;
             return e;
         }
     }

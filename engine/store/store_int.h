@@ -47,6 +47,7 @@ struct ch_store {
     uint32_t coid_gen;
     uint64_t pending_cmds;
     bool halted, inject_fail;
+    bool halted_by_replication; /* nothing went wrong locally: ch_store_resume() may undo it */
     char error[256];
     ch_store_stats stats;
     ch_store_replicate_fn replicate; /* a replicated log's append, before each write */

@@ -138,6 +138,13 @@ enum { CH_STORE_REC_COMMAND = 1, CH_STORE_REC_KEY = 3, CH_STORE_REC_COID = 4 };
 typedef ch_err (*ch_store_replicate_fn)(void *ctx, uint64_t first, uint32_t n, const uint8_t *recs,
                                         size_t len);
 
+/**
+ * Take writes again after a halt that only the replicator caused (nothing
+ * failed locally: the batch it refused was not written). @return CH_OK;
+ * CH_EUNAVAILABLE (the halt came from the disk: a restart is needed).
+ */
+CH_API ch_err ch_store_resume(ch_store *st);
+
 /** Replicate every batch through @p fn before it is written (NULL: none). */
 CH_API void ch_store_set_replicator(ch_store *st, ch_store_replicate_fn fn, void *ctx);
 
