@@ -21,7 +21,9 @@
  * the ratios.
  *
  * Usage: bench_e2e --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]
- *                  [--replicate]
+ *                  [--replicate [--nats-servers 1|3]]
+ * (--nats-servers 3: three clustered nats-server, the stream with 3 replicas:
+ * an append is acknowledged once two of them hold it)
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -230,6 +232,8 @@ static char *batch_bin(const char *acct, int n, size_t *len)
     return buf;
 }
 
+static int g_replicas = 1;
+
 static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir,
                        const char *cluster)
 {
@@ -242,7 +246,8 @@ static pid_t start_chd(const char *chd, const char *req, const char *pub, const 
         return -1;
     fprintf(f, "{\"conn_rate\":0,\"account_rate\":0,\"max_open_orders\":0");
     if (cluster != NULL) /* a shard of its own per run */
-        fprintf(f, ",\"cluster\":\"%s\",\"shard\":\"bench%d\"", cluster, (int)getpid());
+        fprintf(f, ",\"cluster\":\"%s\",\"shard\":\"bench%d\",\"cluster_replicas\":%d", cluster,
+                (int)getpid(), g_replicas);
     fprintf(f, "}\n");
     fclose(f);
     char *argv[] = {(char *)(uintptr_t)chd,
@@ -297,12 +302,23 @@ typedef struct rep_run {
     result single[2], bin[2];
 } rep_run;
 
-static pid_t start_nats(const char *dir, int port)
+/* nats-server number i of n (n 3: clustered on loopback, routes to the others). */
+static pid_t start_nats(const char *dir, int port, int i, int n)
 {
-    char ports[16];
-    snprintf(ports, sizeof ports, "%d", port);
-    char *argv[] = {"nats-server", "-js", "-sd", (char *)(uintptr_t)dir, "-a", "127.0.0.1",
-                    "-p",          ports, NULL};
+    char ports[16], sd[160], name[16], cl[64], routes[160] = "";
+    snprintf(ports, sizeof ports, "%d", port + i);
+    snprintf(sd, sizeof sd, "%s/n%d", dir, i);
+    snprintf(name, sizeof name, "n%d", i);
+    snprintf(cl, sizeof cl, "nats://127.0.0.1:%d", port + 100 + i);
+    for (int j = 0; j < n; j++)
+        if (j != i)
+            snprintf(routes + strlen(routes), sizeof routes - strlen(routes),
+                     "%snats://127.0.0.1:%d", routes[0] ? "," : "", port + 100 + j);
+    char *one[] = {"nats-server", "-js", "-sd", sd, "-a", "127.0.0.1", "-p", ports, NULL};
+    char *three[] = {
+        "nats-server",    "-js", "-sd",       sd, "-a",       "127.0.0.1", "-p", ports, "-n", name,
+        "--cluster_name", "ch",  "--cluster", cl, "--routes", routes,      NULL};
+    char **argv = n > 1 ? three : one;
     pid_t pid;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -310,10 +326,7 @@ static pid_t start_nats(const char *dir, int port)
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     int rc = posix_spawnp(&pid, "nats-server", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    nanosleep(&(struct timespec){0, 500000000L}, NULL);
-    return pid;
+    return rc == 0 ? pid : -1;
 }
 
 static bool run_setting(const char *chd, const char *cluster, const int *conc, int n_conc,
@@ -371,23 +384,34 @@ static bool run_setting(const char *chd, const char *cluster, const int *conc, i
     return ok;
 }
 
+static int g_servers = 1;
+
 static int replicate_bench(const char *chd)
 {
-    char ndir[128], url[64];
+    char ndir[128], url[256] = "";
     snprintf(ndir, sizeof ndir, "/tmp/ch-bench-nats-%d", (int)getpid());
     int port = 24000 + (int)(getpid() % 20000);
-    snprintf(url, sizeof url, "nats://127.0.0.1:%d", port);
-    pid_t np = start_nats(ndir, port);
-    if (np < 0) {
-        fprintf(stderr, "bench_e2e: --replicate needs nats-server (apt-get install nats-server)\n");
-        return 1;
+    pid_t np[3];
+    for (int i = 0; i < g_servers; i++) {
+        snprintf(url + strlen(url), sizeof url - strlen(url), "%snats://127.0.0.1:%d", i ? "," : "",
+                 port + i);
+        if ((np[i] = start_nats(ndir, port, i, g_servers)) < 0) {
+            fprintf(stderr,
+                    "bench_e2e: --replicate needs nats-server (apt-get install nats-server)\n");
+            return 1;
+        }
     }
+    /* JetStream answers once its meta leader is elected (clustered: seconds) */
+    nanosleep(&(struct timespec){g_servers > 1 ? 6 : 0, 500000000L}, NULL);
+    g_replicas = g_servers;
     const int conc[2] = {1, 8};
     rep_run off, on;
     bool ok = run_setting(chd, NULL, conc, 2, &off) && run_setting(chd, url, conc, 2, &on);
-    kill(np, SIGTERM);
-    int st;
-    waitpid(np, &st, 0);
+    for (int i = 0; i < g_servers; i++) {
+        int st;
+        kill(np[i], SIGTERM);
+        waitpid(np[i], &st, 0);
+    }
     char rm[200];
     snprintf(rm, sizeof rm, "rm -rf %s", ndir);
     if (system(rm) != 0)
@@ -397,11 +421,11 @@ static int replicate_bench(const char *chd)
         return 1;
     }
     printf("replication: chd over ipc://, nosync, without and with its replicated batch log "
-           "(one nats-server, JetStream file storage, loopback), same run, %.1f s each\n\n"
+           "(%s, JetStream file storage, loopback), same run, %.1f s each\n\n"
            "| clients | order.new orders/s off / on (ratio) | p50 / p99 us off | p50 / p99 us on "
            "| binary batch of %d orders/s off / on (ratio) | p50 / p99 ms off | p50 / p99 ms on "
            "|\n|---|---|---|---|---|---|---|\n",
-           g_secs, g_batch);
+           g_servers > 1 ? "three nats-server, replicas 3" : "one nats-server", g_secs, g_batch);
     for (int k = 0; k < 2; k++)
         printf("| %d | %.0f / %.0f (%.2f) | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f (%.2f) | "
                "%.1f / %.1f | %.1f / %.1f |\n",
@@ -435,10 +459,17 @@ int main(int argc, char **argv)
             smoke = 1;
         else if (strcmp(argv[i], "--replicate") == 0)
             replicate = 1;
-        else {
+        else if (strcmp(argv[i], "--nats-servers") == 0 && i + 1 < argc) {
+            long v;
+            if (!ch_cli_long("bench_e2e", "--nats-servers", argv[++i], 1, 3, &v) || v == 2) {
+                fprintf(stderr, "bench_e2e: --nats-servers 1 or 3\n");
+                return 2;
+            }
+            g_servers = (int)v;
+        } else {
             fprintf(stderr,
                     "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke] "
-                    "[--replicate]\n",
+                    "[--replicate [--nats-servers 1|3]]\n",
                     argv[0]);
             return 2;
         }

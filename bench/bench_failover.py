@@ -11,7 +11,10 @@ kill to the first accepted write, as the client sees it (the lease's TTL,
 1.5 s by default, is most of it). Every acknowledged order must be on the
 new primary (checked each round). Measured, never asserted as a time.
 
-Usage: bench_failover.py CHD CHCTL LIBCHCLIENT [--rounds N] [--lease-ms MS]
+With --servers 3: a JetStream cluster of three nats-server on loopback and
+the shard's stream and lease bucket with 3 replicas.
+
+Usage: bench_failover.py CHD CHCTL LIBCHCLIENT [--rounds N] [--lease-ms MS] [--servers 1|3]
 """
 import argparse
 import os
@@ -32,6 +35,7 @@ ap.add_argument("chctl")
 ap.add_argument("lib")
 ap.add_argument("--rounds", type=int, default=10)
 ap.add_argument("--lease-ms", type=int, default=1500)
+ap.add_argument("--servers", type=int, choices=(1, 3), default=1)
 args = ap.parse_args()
 if shutil.which("nats-server") is None:
     print("bench_failover: skipped: needs nats-server (apt-get install nats-server)")
@@ -48,13 +52,27 @@ def pct(xs, p):
 failovers, lags, lost = [], [], 0
 for rnd in range(args.rounds):
     tmp = tempfile.mkdtemp(prefix="ch-failover-")
-    port = H.free_port()
-    url = f"nats://127.0.0.1:{port}"
     nlog = open(os.path.join(tmp, "nats.log"), "w")
-    nats = subprocess.Popen(["nats-server", "-js", "-sd", os.path.join(tmp, "js"), "-a",
-                             "127.0.0.1", "-p", str(port)], stdout=nlog, stderr=nlog)
-    time.sleep(0.5)
-    conf = {"cluster": url, "shard": "bench", "cluster_lease_ms": args.lease_ms}
+    ports = [(H.free_port(), H.free_port()) for _ in range(args.servers)]
+    servers = []
+    for i, (p, c) in enumerate(ports):
+        cmd = ["nats-server", "-js", "-sd", os.path.join(tmp, f"js{i}"), "-a", "127.0.0.1",
+               "-p", str(p)]
+        if args.servers > 1:
+            cmd += ["-n", f"n{i}", "--cluster_name", "ch", "--cluster", f"nats://127.0.0.1:{c}",
+                    "--routes", ",".join(f"nats://127.0.0.1:{cp}"
+                                         for j, (_, cp) in enumerate(ports) if j != i)]
+        servers.append(subprocess.Popen(cmd, stdout=nlog, stderr=nlog))
+    url = ",".join(f"nats://127.0.0.1:{p}" for p, _ in ports)
+    deadline = time.monotonic() + 30  # until JetStream answers (a meta leader, clustered)
+    while time.monotonic() < deadline:
+        out = subprocess.run([args.chctl, "cluster", "status", "--nats", url, "--shard",
+                              "probe"], capture_output=True, text=True)
+        if "no such shard" in out.stderr:
+            break
+        time.sleep(0.2)
+    conf = {"cluster": url, "shard": "bench", "cluster_lease_ms": args.lease_ms,
+            "cluster_replicas": args.servers, "cluster_timeout_ms": 5000}
     ds = []
     try:
         for sub in ("a", "s"):
@@ -104,12 +122,14 @@ for rnd in range(args.rounds):
             if d.proc is not None:
                 d.stop(signal.SIGKILL)
             d.log.close()
-        nats.terminate()
-        nats.wait()
+        for n in servers:
+            n.terminate()
+            n.wait()
         nlog.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"failover: {args.rounds} rounds, lease {args.lease_ms} ms, one nats-server on loopback, "
+where = "one nats-server" if args.servers == 1 else "three nats-server (replicas 3)"
+print(f"failover: {args.rounds} rounds, lease {args.lease_ms} ms, {where} on loopback, "
       f"primary and standby on ipc://, a client writing ~1 s of orders before each kill -9\n")
 print("| measure | p50 | p99 | max | mean |\n|---|---:|---:|---:|---:|")
 print(f"| failover: kill -9 to the first accepted write, ms | {pct(failovers, 0.5):.0f} | "

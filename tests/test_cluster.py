@@ -77,6 +77,39 @@ class Nats:
             self.proc = None
 
 
+class NatsCluster:
+    """Three nats-server with JetStream clustered on loopback (routes)."""
+
+    def __init__(self, tmp):
+        self.nodes = []
+        ports = [(H.free_port(), H.free_port()) for _ in range(3)]
+        for i, (p, c) in enumerate(ports):
+            routes = ",".join(f"nats://127.0.0.1:{cp}" for j, (_, cp) in enumerate(ports)
+                              if j != i)
+            args = ["nats-server", "-js", "-sd", os.path.join(tmp, f"n{i}"), "-a", "127.0.0.1",
+                    "-p", str(p), "-n", f"n{i}", "--cluster_name", "ch", "--cluster",
+                    f"nats://127.0.0.1:{c}", "--routes", routes]
+            self.nodes.append({"args": args, "port": p, "proc": None,
+                               "log": open(os.path.join(tmp, f"n{i}.log"), "a")})
+        self.url = ",".join(f"nats://127.0.0.1:{n['port']}" for n in self.nodes)
+
+    def start(self, i):
+        n = self.nodes[i]
+        n["proc"] = subprocess.Popen(n["args"], stdout=n["log"], stderr=n["log"])
+
+    def kill(self, i):
+        n = self.nodes[i]
+        n["proc"].kill()
+        n["proc"].wait(timeout=10)
+        n["proc"] = None
+
+    def close(self):
+        for i, n in enumerate(self.nodes):
+            if n["proc"] is not None:
+                self.kill(i)
+            n["log"].close()
+
+
 class Cluster(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ch-cluster-")
@@ -95,7 +128,8 @@ class Cluster(unittest.TestCase):
             d.log.close()
         self.nats.stop()
         self.nats.log.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if os.environ.get("CH_KEEP_TMP") is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def chd(self, name, **cfg):
         t = os.path.join(self.tmp, name)
@@ -277,6 +311,76 @@ class Cluster(unittest.TestCase):
         self.assertEqual(ca.call("state.hash"), cs.call("state.hash"))
         ca.close()
         cs.close()
+
+    def test_three_servers(self):
+        """replicas 3 on three servers: one killed, writes go on; two
+        killed, writes stop with UNAVAILABLE; both back, writes resume by
+        themselves; every acknowledged order is stored once."""
+        nc = NatsCluster(self.tmp)
+        try:
+            for i in range(3):
+                nc.start(i)
+            deadline = time.monotonic() + 30  # a meta leader elected: streams can be made
+            while True:
+                out = subprocess.run([CHCTL, "cluster", "status", "--nats", nc.url, "--shard",
+                                      "probe"], capture_output=True, text=True, timeout=30)
+                if "no such shard" in out.stderr:
+                    break
+                self.assertLess(time.monotonic(), deadline, out.stderr)
+                time.sleep(0.2)
+            a = self.chd("a", cluster=nc.url, cluster_replicas=3, cluster_timeout_ms=5000)
+            a.start()
+            ca = a.client(timeout_ms=15000)
+            call = next(i["symbol"] for i in ca.instruments("BTC")
+                        if i["symbol"].endswith("-100000-C"))
+            ca.account_open("zoe", 10_000_000)
+            acked, n = [], [0]
+
+            def write(seconds, expect_ok=True):
+                """Orders for `seconds`, each retried on UNAVAILABLE (a leader
+                election) until accepted; the acknowledged ones are kept."""
+                t_end = time.monotonic() + seconds
+                while time.monotonic() < t_end:
+                    n[0] += 1
+                    coid = f"z{n[0]}"
+                    while True:
+                        try:
+                            r = ca.order_new("zoe", call, "buy", 1, price=1 + n[0] % 40,
+                                             client_order_id=coid)
+                            acked.append(r["order_id"])
+                            break
+                        except ChError as e:
+                            self.assertEqual(e.code, "UNAVAILABLE")
+                            if not expect_ok:
+                                return False
+                            self.assertLess(time.monotonic(), t_end + 60, "no service")
+                            time.sleep(0.05)
+                return True
+
+            write(1.0)
+            self.assertEqual(self.status_at(nc.url)["replicas"], 3)
+            nc.kill(0)  # one of three: the stream keeps a quorum
+            write(2.0)
+            nc.kill(1)  # two of three: no quorum, no acknowledgement
+            self.assertFalse(write(5.0, expect_ok=False))
+            before = len(acked)
+            nc.start(0)
+            nc.start(1)
+            write(2.0)  # resumed by itself (retried until then)
+            self.assertGreater(len(acked), before)
+            ca.close()
+            a.stop()
+            mine = [o for o in a.dump()["open_orders"] if o["account"] == "zoe"]
+            ids = [o["order_id"] for o in mine]
+            self.assertEqual(len(ids), len(set(ids)))
+            self.assertTrue(set(acked) <= set(ids), set(acked) - set(ids))
+        finally:
+            nc.close()
+
+    def status_at(self, url, shard="btc"):
+        out = subprocess.run([CHCTL, "cluster", "status", "--nats", url, "--shard", shard,
+                              "--json"], capture_output=True, text=True, timeout=30, check=True)
+        return json.loads(out.stdout)
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

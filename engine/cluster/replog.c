@@ -7,10 +7,12 @@
  */
 #include "ch/replog.h"
 
+#include <inttypes.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define HDR     32
 #define VERSION 1
@@ -34,8 +36,16 @@ struct ch_replog {
     uint8_t *buf;      /* one record being written */
     size_t cap;
     int max_payload;
+    uint64_t retried; /* appends acknowledged as duplicates of a retried one */
     char error[256];
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void put_le(uint8_t *p, uint64_t v, int n)
 {
@@ -147,8 +157,16 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
             *p = '_';
     natsOptions *no = NULL;
     natsStatus s = natsOptions_Create(&no);
+    /* the servers, comma-separated: each one a URL the client may use */
+    char urls[1024];
+    const char *list[16];
+    int n_urls = 0;
+    snprintf(urls, sizeof urls, "%s", cfg->url);
+    for (char *save = NULL, *u = strtok_r(urls, ", ", &save); u != NULL && n_urls < 16;
+         u = strtok_r(NULL, ", ", &save))
+        list[n_urls++] = u;
     if (s == NATS_OK)
-        s = natsOptions_SetURL(no, cfg->url);
+        s = natsOptions_SetServers(no, list, n_urls);
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(no, cfg->timeout_ms);
     if (s == NATS_OK)
@@ -257,22 +275,38 @@ static ch_err put(ch_replog *r, int kind, uint16_t part, uint16_t parts, uint64_
     put_le(r->buf + 28, n, 4);
     if (len > 0)
         memcpy(r->buf + HDR, payload, len);
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = r->timeout_ms;
-    po.ExpectStream = r->stream;
-    po.ExpectLastSeq = r->last;
-    jsPubAck *ack = NULL;
-    jsErrCode je = 0;
-    natsStatus s = js_Publish(&ack, r->js, kind == CH_REPLOG_TERM ? r->term_subject : r->subject,
-                              r->buf, (int)(HDR + len), &po, &je);
-    ch_err e = fail(r, "append", s, je);
-    if (e == CH_OK) {
-        r->last = ack->Sequence;
-        r->next_cmd = first + n;
+    /* retried until the timeout while the servers cannot answer (a stream
+     * leader being elected, a reconnect): the message id makes a retry of an
+     * append that was stored, its acknowledgement lost, a duplicate the
+     * stream acknowledges again instead of a second copy */
+    char msg_id[64];
+    snprintf(msg_id, sizeof msg_id, "%" PRIu64 "-%" PRIu64 "-%u-%d", r->term, first, part, kind);
+    int64_t deadline = now_ms() + r->timeout_ms;
+    ch_err e;
+    for (;;) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        int64_t left = deadline - now_ms();
+        po.MaxWait = left > 1 ? left : 1;
+        po.MsgId = msg_id;
+        po.ExpectStream = r->stream;
+        po.ExpectLastSeq = r->last;
+        jsPubAck *ack = NULL;
+        jsErrCode je = 0;
+        natsStatus s =
+            js_Publish(&ack, r->js, kind == CH_REPLOG_TERM ? r->term_subject : r->subject,
+                       r->buf, (int)(HDR + len), &po, &je);
+        e = fail(r, "append", s, je);
+        if (e == CH_OK) {
+            r->last = ack->Sequence;
+            r->next_cmd = first + n;
+            r->retried += ack->Duplicate ? 1 : 0;
+        }
+        jsPubAck_Destroy(ack);
+        if (e != CH_EUNAVAILABLE || now_ms() + 50 >= deadline)
+            return e;
+        nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL); /* 50 ms, then again */
     }
-    jsPubAck_Destroy(ack);
-    return e;
 }
 
 ch_err ch_replog_take_over(ch_replog *r, uint64_t next_cmd, const char *url)
