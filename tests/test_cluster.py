@@ -18,6 +18,8 @@ JetStream on loopback (nats-server -js, one server, file storage).
   writes with NOT_PRIMARY naming the primary; after the primary's kill -9
   it takes the lapsed lease and the shard, with every write, by itself; the
   old primary restarted finds the lease held and follows as a standby.
+- Two shards (BTC with a standby, ETH): one client over a shard map routes
+  each request by its underlying and follows the BTC shard's failover.
 - NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
   (never acknowledged without the stream), reads still answer; with NATS
   back, chd takes writes again by itself (same term), and nothing refused
@@ -381,6 +383,72 @@ class Cluster(unittest.TestCase):
         out = subprocess.run([CHCTL, "cluster", "status", "--nats", url, "--shard", shard,
                               "--json"], capture_output=True, text=True, timeout=30, check=True)
         return json.loads(out.stdout)
+
+    def test_two_shards_routed(self):
+        """BTC and ETH on a shard each (BTC with a standby); one client over
+        the shard map routes every request by its underlying and follows the
+        BTC shard's failover by itself."""
+        full = json.loads(subprocess.run([CHD, "--print-config"], capture_output=True,
+                                         text=True, check=True).stdout)
+        und = {u["name"]: u for u in full["underlyings"]}
+        key = os.path.join(self.tmp, "admin.key")  # one admin key for every chd of the test
+        with open(key, "w") as f:
+            f.write("k" * 32 + "\n")
+        os.chmod(key, 0o600)
+
+        def member(name, shard, u, **cfg):
+            d = self.chd(name, shard=shard, underlyings=[und[u]], **cfg)
+            os.makedirs(d.dir, exist_ok=True)
+            shutil.copy(key, os.path.join(d.dir, "admin.key"))
+            d.start()
+            return d
+
+        btc_a = member("btc_a", "btc", "BTC")
+        btc_s = member("btc_s", "btc", "BTC", standby=True)
+        eth = member("eth", "eth", "ETH")
+        shards = os.path.join(self.tmp, "shards.json")
+        with open(shards, "w") as f:
+            json.dump({"shards": [
+                {"name": "btc", "underlyings": ["BTC"], "endpoints": [btc_s.req, btc_a.req]},
+                {"name": "eth", "underlyings": ["ETH"], "endpoints": [eth.req]}]}, f)
+        c = H.client_module().Client(shards=shards, key="k" * 32, timeout_ms=3000)
+        self.assertEqual(c.hello()["underlyings"], ["BTC"])  # the first shard by default
+        c.account_open("alice", 1_000_000)  # names no underlying: the chosen shard, btc
+        c.set_shard("ETH")
+        self.assertEqual(c.hello()["underlyings"], ["ETH"])
+        c.account_open("alice", 1_000_000)  # the same account on the other shard
+        btc_call = next(i["symbol"] for i in c.instruments("BTC") if i["symbol"].endswith("-C"))
+        eth_call = next(i["symbol"] for i in c.instruments("ETH") if i["symbol"].endswith("-C"))
+        rb = c.order_new("alice", btc_call, "buy", 1, price=10, client_order_id="b1")
+        re_ = c.order_new("alice", eth_call, "buy", 1, price=10, client_order_id="e1")
+        with btc_a.client() as a, eth.client() as e:
+            self.assertEqual([o["order_id"] for o in a.orders("alice")], [rb["order_id"]])
+            self.assertEqual([o["order_id"] for o in e.orders("alice")], [re_["order_id"]])
+        # the standby comes first in the map: NOT_PRIMARY, then the primary
+        # answered. Now the primary dies: the same client goes on, once the
+        # standby took the shard
+        btc_a.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        rb2 = c.order_new("alice", btc_call, "buy", 1, price=11, client_order_id="b2")
+        took = time.monotonic() - t0
+        self.assertLess(took, 10)
+        c.set_shard("btc")
+        ids = sorted(o["order_id"] for o in c.orders("alice"))
+        self.assertEqual(ids, sorted([rb["order_id"], rb2["order_id"]]))
+        with btc_s.client() as sb:
+            self.assertEqual(sb.stats()["cluster"]["role"], "primary")
+        c.close()
+        # chctl over the same map: by the symbol's underlying, or --shard
+        base = [CHCTL, "--shards", shards, "--key", "k" * 32, "--json"]
+        out = subprocess.run(base + ["orders", "alice"], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(len(json.loads(out.stdout)["orders"]), 2)  # btc: the first shard
+        out = subprocess.run(base + ["--shard", "eth", "orders", "alice"], capture_output=True,
+                             text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual([o["order_id"] for o in json.loads(out.stdout)["orders"]],
+                         [re_["order_id"]])
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

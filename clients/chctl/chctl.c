@@ -54,11 +54,13 @@ static const command k_commands[] = {
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: chctl [--url REQ_URL] [--pub PUB_URL] [--json]\n"
+            "usage: chctl [--url REQ_URL | --shards FILE [--shard NAME]] [--pub PUB_URL] [--json]\n"
             "             [--key KEY | --key-file FILE | --data DIR] COMMAND [ARGS]\n"
             "       chctl --help | --version | COMMAND --help\n"
             "(defaults tcp://127.0.0.1:7450 and :7451; the key: --key, the file, DIR/admin.key,\n"
-            " $CH_KEY, else ./var/admin.key if readable)\n\ncommands:\n");
+            " $CH_KEY, else ./var/admin.key if readable; --shards: a shard map, each request\n"
+            " to the primary of its underlying's shard, --shard for those naming none)\n"
+            "\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
         fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
 }
@@ -77,12 +79,14 @@ int chctl_plain_args(const char *prog, int argc, char **argv, void (*usage_fn)(F
     return -1;
 }
 
-enum { O_URL = 256, O_PUB, O_JSON, O_KEY, O_KEY_FILE, O_DATA, O_VERSION };
+enum { O_URL = 256, O_PUB, O_JSON, O_KEY, O_KEY_FILE, O_DATA, O_VERSION, O_SHARDS, O_SHARD };
 
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         {"url", required_argument, NULL, O_URL},
+        {"shards", required_argument, NULL, O_SHARDS},
+        {"shard", required_argument, NULL, O_SHARD},
         {"pub", required_argument, NULL, O_PUB},
         {"json", no_argument, NULL, O_JSON},
         {"key", required_argument, NULL, O_KEY},
@@ -100,6 +104,12 @@ int main(int argc, char **argv)
         switch (c) {
         case O_URL:
             g.url = optarg;
+            break;
+        case O_SHARDS:
+            g.shards = optarg;
+            break;
+        case O_SHARD:
+            g.shard = optarg;
             break;
         case O_PUB:
             g.pub = optarg;

@@ -32,6 +32,8 @@ int chctl_watch(int argc, char **argv);
 /** chctl's options before the command (read by chctl.c, used by net.c). */
 typedef struct chctl_global {
     const char *url, *pub;      /**< NULL: tcp://127.0.0.1:7450 and :7451 */
+    const char *shards;         /**< --shards FILE: a shard map (requests routed by underlying) */
+    const char *shard;          /**< --shard NAME: where requests naming no underlying go */
     const char *key, *key_file; /**< --key; --key-file FILE or --data DIR's admin.key */
     bool json;                  /**< print replies as they came */
 } chctl_global;

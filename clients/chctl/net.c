@@ -27,6 +27,7 @@
 #include "chctl.h"
 
 static const char *g_url = "tcp://127.0.0.1:7450";
+static const char *g_shards, *g_shard; /* a shard map, and the shard for requests naming none */
 static const char *g_pub = "tcp://127.0.0.1:7451";
 static bool g_json;
 static const char *g_key_opt, *g_key_file;
@@ -66,6 +67,8 @@ void chctl_net_setup(const chctl_global *g)
 {
     if (g->url != NULL)
         g_url = g->url;
+    g_shards = g->shards;
+    g_shard = g->shard;
     if (g->pub != NULL)
         g_pub = g->pub;
     g_json = g->json;
@@ -217,8 +220,22 @@ static int send_request(cJSON *req)
     if (text == NULL)
         return 3;
     ch_client *c;
-    int rv = ch_client_open(g_url, 5000, &c);
-    if (rv != 0) {
+    int rv;
+    if (g_shards != NULL) {
+        char msg[256];
+        ch_err e = ch_client_open_shards(g_shards, 5000, &c, msg, sizeof msg);
+        if (e == CH_OK && g_shard != NULL && ch_client_set_shard(c, g_shard) != CH_OK) {
+            snprintf(msg, sizeof msg, "no shard %s", g_shard);
+            ch_client_close(c);
+            e = CH_ENOTFOUND;
+        }
+        if (e != CH_OK) {
+            fprintf(stderr, "chctl: %s: %s\n", g_shards, msg);
+            cJSON_free(text);
+            return 3;
+        }
+        g_url = g_shards;
+    } else if ((rv = ch_client_open(g_url, 5000, &c)) != 0) {
         fprintf(stderr, "chctl: %s: %s\n", g_url, ch_client_strerror(rv));
         cJSON_free(text);
         return 3;

@@ -9,7 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A REQ connection (ch_client_open) and what its typed calls keep. */
+struct ch_shards;
+
+/* A REQ connection (ch_client_open) and what its typed calls keep; opened
+ * on a shard map (ch_client_open_shards), one connection per shard, each
+ * request routed by its underlying (shards.c). */
 struct ch_client {
     nng_socket s;
     char key[256];
@@ -17,7 +21,15 @@ struct ch_client {
     int nng_err;
     uint64_t seq;
     char message[256];
+    struct ch_shards *shards; /* NULL: one server */
 };
+
+/* The shard map's call (shards.c): route, send, fail over. */
+int ch_shards_call(ch_client *c, const char *request, size_t len, char **reply, size_t *rlen);
+void ch_shards_close(struct ch_shards *m);
+
+/* REQ socket options (timeouts, reconnect) of every client connection. */
+void ch_tune_req(nng_socket s, int timeout_ms);
 
 /* Dial `url` on `s`, synchronously (chd must be there); for tls+tcp:// the
  * server is verified against $CH_TLS_CA and $CH_TLS_SERVER_NAME. */

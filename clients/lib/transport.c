@@ -45,7 +45,7 @@ int ch_dial(nng_socket s, const char *url)
     return rv;
 }
 
-static void tune_req(nng_socket s, int timeout_ms)
+void ch_tune_req(nng_socket s, int timeout_ms)
 {
     nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, timeout_ms > 0 ? timeout_ms : 5000);
     nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, timeout_ms > 0 ? timeout_ms : 5000);
@@ -67,7 +67,7 @@ int ch_client_open(const char *url, int timeout_ms, ch_client **out)
         free(c);
         return rv;
     }
-    tune_req(c->s, timeout_ms);
+    ch_tune_req(c->s, timeout_ms);
     /* a synchronous dial: no server fails fast (ECONNREFUSED), and no
      * background dialer is left retrying, which NNG 1.5.2's nng_close can
      * deadlock against (upstream #1543); an established connection is still
@@ -85,7 +85,10 @@ void ch_client_close(ch_client *c)
 {
     if (c == NULL)
         return;
-    nng_close(c->s);
+    if (c->shards != NULL)
+        ch_shards_close(c->shards); /* its connections; c->s is one of them */
+    else
+        nng_close(c->s);
     free(c);
 }
 
@@ -103,6 +106,8 @@ int ch_client_call(ch_client *c, const char *request, size_t len, char **reply, 
 {
     if (c == NULL)
         return NNG_ECLOSED; /* a closed client (the Python one after close()) */
+    if (c->shards != NULL)
+        return ch_shards_call(c, request, len, reply, rlen);
     int rv = nng_send(c->s, (void *)(uintptr_t)request, len, 0);
     if (rv != 0)
         return rv;
@@ -198,7 +203,7 @@ int ch_client_pipeline_open(const char *url, int depth, int timeout_ms, ch_clien
         free(p);
         return rv;
     }
-    tune_req(p->s, p->timeout_ms);
+    ch_tune_req(p->s, p->timeout_ms);
     p->slots = calloc((size_t)depth, sizeof *p->slots);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);

@@ -70,6 +70,10 @@ _lib = _load()
 _c_char_pp = ctypes.POINTER(ctypes.c_char_p)
 _lib.ch_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p)]
 _lib.ch_client_close.argtypes = [ctypes.c_void_p]
+_lib.ch_client_open_shards.argtypes = [ctypes.c_char_p, ctypes.c_int,
+                                       ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                                       ctypes.c_size_t]
+_lib.ch_client_set_shard.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
 _lib.ch_client_call.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                 ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
 _lib.ch_client_free.argtypes = [ctypes.c_void_p]
@@ -144,15 +148,32 @@ def round_to_tick(price, tick):
 
 
 class Client:
-    """A connection to chd's request endpoint (one request at a time)."""
+    """A connection to chd's request endpoint (one request at a time); with
+    `shards` (the path of a shard map, see ch_client_open_shards in
+    ch/client.h), a client of several shards: each request goes to the
+    primary of its underlying's shard, following a failover by itself."""
 
-    def __init__(self, url="tcp://127.0.0.1:7450", timeout_ms=5000, key=None):
+    def __init__(self, url="tcp://127.0.0.1:7450", timeout_ms=5000, key=None, shards=None):
         self._h = ctypes.c_void_p()
-        rv = _lib.ch_client_open(url.encode(), timeout_ms, ctypes.byref(self._h))
-        if rv != 0:
-            raise TransportError(f"{url}: {_err(rv)}")
+        if shards is not None:
+            msg = ctypes.create_string_buffer(256)
+            rv = _lib.ch_client_open_shards(shards.encode(), timeout_ms, ctypes.byref(self._h),
+                                            msg, len(msg))
+            if rv != 0:
+                raise TransportError(f"{shards}: {msg.value.decode(errors='replace')}")
+            url = shards
+        else:
+            rv = _lib.ch_client_open(url.encode(), timeout_ms, ctypes.byref(self._h))
+            if rv != 0:
+                raise TransportError(f"{url}: {_err(rv)}")
         self.url = url
         self.key = key if key is not None else (os.environ.get("CH_KEY") or None)
+
+    def set_shard(self, name_or_underlying):
+        """A shard client: requests that name no underlying (positions,
+        stats...) go to this shard from now on."""
+        if _lib.ch_client_set_shard(self._h, name_or_underlying.encode()) != 0:
+            raise ValueError(f"no shard {name_or_underlying!r} in {self.url}")
 
     def close(self):
         if self._h:

@@ -54,6 +54,28 @@ CH_API int ch_client_open(const char *url, int timeout_ms, ch_client **out);
 CH_API void ch_client_close(ch_client *c);
 
 /**
+ * A client over several shards: @p map_path is a JSON shard map, each shard
+ * its name, its underlyings and its chd endpoints (primary and standbys):
+ *   {"shards": [{"name": "btc", "underlyings": ["BTC"],
+ *                "endpoints": ["tcp://127.0.0.1:7450", "tcp://127.0.0.1:7460"]}, ...]}
+ * Every call then goes to the shard of the request's underlying (its
+ * `underlying`, or its symbol's); one that names none (positions, stats,
+ * hello; binary requests) to the shard set with ch_client_set_shard(), the
+ * first by default. A reply NOT_PRIMARY, or no reply from a dead endpoint,
+ * is resent to the shard's next endpoint until one answers (10 s at most: a
+ * failover takes about the lease's 1.5 s); after no reply or UNAVAILABLE only
+ * when resending is harmless: a read, or a write with a client_order_id.
+ * Connections are made on first use. @return CH_OK; CH_EIO (the file cannot
+ * be read); CH_EBADCONFIG (not a shard map: @p msg says why); CH_ENOMEM.
+ */
+CH_API ch_err ch_client_open_shards(const char *map_path, int timeout_ms, ch_client **out,
+                                    char *msg, size_t cap);
+
+/** Requests that name no underlying go to this shard (its name, or one of its
+ *  underlyings). @return CH_OK; CH_ENOTFOUND; CH_EINVAL (not a shard client). */
+CH_API ch_err ch_client_set_shard(ch_client *c, const char *name_or_underlying);
+
+/**
  * Send @p len bytes of @p request and wait for the reply. @p reply receives
  * an owned, NUL-terminated buffer (free with ch_client_free()) of @p reply_len
  * bytes (may be NULL). @return 0 or an NNG error (timeout: the request may
