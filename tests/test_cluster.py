@@ -282,6 +282,11 @@ class Cluster(unittest.TestCase):
         ha = ca.call("state.hash")
         self.assertEqual(cs.call("state.hash"), ha)  # the same state, byte for byte
         self.assertEqual(cs.orders("alice"), ca.orders("alice"))
+        r = cs.call("orders", account="alice")  # a standby's read says how stale it is
+        self.assertGreaterEqual(r["stale_batches"], 0)
+        self.assertLess(r["stale_batches"], 5)
+        self.assertGreaterEqual(r["stale_ms"], 0)
+        self.assertNotIn("stale_batches", ca.call("orders", account="alice"))
         with self.assertRaises(ChError) as cm:
             cs.order_new("alice", call, "buy", 1, price=5)
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")

@@ -294,8 +294,8 @@ static ch_err put(ch_replog *r, int kind, uint16_t part, uint16_t parts, uint64_
         jsPubAck *ack = NULL;
         jsErrCode je = 0;
         natsStatus s =
-            js_Publish(&ack, r->js, kind == CH_REPLOG_TERM ? r->term_subject : r->subject,
-                       r->buf, (int)(HDR + len), &po, &je);
+            js_Publish(&ack, r->js, kind == CH_REPLOG_TERM ? r->term_subject : r->subject, r->buf,
+                       (int)(HDR + len), &po, &je);
         e = fail(r, "append", s, je);
         if (e == CH_OK) {
             r->last = ack->Sequence;
@@ -535,4 +535,18 @@ void ch_replog_lease_release(ch_replog *r)
         return;
     kvStore_Delete(r->kv, r->lease_key);
     r->lease_rev = 0;
+}
+
+ch_err ch_replog_end(ch_replog *r, uint64_t *last)
+{
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = r->timeout_ms;
+    natsStatus s = js_GetStreamInfo(&si, r->js, r->stream, &o, &je);
+    if (s == NATS_OK)
+        *last = si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    return fail(r, "stream info", s, je);
 }

@@ -165,8 +165,10 @@ void chi_cluster_follow(ch_server *s)
     for (;;) {
         ch_replog_rec rec;
         ch_err e = ch_replog_read(s->replog, s->follow_seq + 1, &rec);
-        if (e == CH_ENOTFOUND)
-            break; /* nothing new */
+        if (e == CH_ENOTFOUND) { /* nothing new: at the stream's end */
+            s->follow_caught_at = mono_now();
+            break;
+        }
         if (e == CH_OK && rec.kind == CH_REPLOG_TERM) {
             s->follow_term = rec.term;
             snprintf(s->primary_url, sizeof s->primary_url, "%.*s", (int)rec.len,
@@ -386,6 +388,9 @@ void chi_cluster_tick(ch_server *s)
         if (s->halted || now - s->lease_at < 100 * 1000000LL)
             return;
         s->lease_at = now;
+        uint64_t end;
+        if (ch_replog_end(s->replog, &end) == CH_OK) /* how far behind reads are */
+            s->stream_end = end;
         char who[256];
         ch_err e = ch_replog_lease_take(s->replog, s->cfg.req_url, who, sizeof who);
         if (e == CH_EBUSY)
@@ -420,6 +425,15 @@ void chi_cluster_stop(ch_server *s)
         ch_store_set_replicator(s->st, NULL, NULL);
     ch_replog_close(s->replog);
     s->replog = NULL;
+}
+
+void chi_cluster_staleness(ch_server *s, cJSON *out)
+{
+    uint64_t behind = s->stream_end > s->follow_seq ? s->stream_end - s->follow_seq : 0;
+    cJSON_AddNumberToObject(out, "stale_batches", (double)behind);
+    cJSON_AddNumberToObject(
+        out, "stale_ms",
+        s->follow_caught_at > 0 ? (double)(mono_now() - s->follow_caught_at) / 1e6 : -1);
 }
 
 void chi_cluster_stats(ch_server *s, cJSON *out)

@@ -103,6 +103,8 @@ struct ch_server {
     int64_t lease_lost_at; /* a standby: when it last saw the lease held (for the failover time) */
     double last_failover_ms;
     uint64_t follow_seq, follow_applied;
+    int64_t follow_caught_at; /* when the last pass reached the stream's end (monotonic ns) */
+    uint64_t stream_end;      /* the stream's last sequence at the last look (every 100 ms) */
     uint64_t follow_term;
     char primary_url[256];
     uint64_t requests, errors, batches, commits, orders;
@@ -281,6 +283,10 @@ void chi_cluster_follow(ch_server *s);
 /* Every pass of the engine thread: a primary renews its lease (every 200 ms;
  * lost: fenced), a standby follows and takes the lease once it lapsed. */
 void chi_cluster_tick(ch_server *s);
+/* A standby's JSON read reply: stale_batches (stream records past what it
+ * applied, as of its last look at the stream's end, every 100 ms) and
+ * stale_ms (since it last applied up to the stream's end). */
+void chi_cluster_staleness(ch_server *s, cJSON *out);
 /* Stop writes now and rebuild the committed state for reads (server.c). */
 void chi_halt(ch_server *s);
 /* The engine rebuilt from the store (what a halt does), without a halt. */

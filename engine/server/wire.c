@@ -289,6 +289,10 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
             if ((e = ch_req_from_json(m, j, &q)) == CH_OK) {
                 e = dispatch(s, from, &q, result, &msg);
                 ch_req_free(&q);
+                /* a standby's read: how far behind (state.hash and stats say it
+                 * their own way) */
+                if (e == CH_OK && s->standby && m->id != CH_MSG_STATE_HASH && m->id != CH_MSG_STATS)
+                    chi_cluster_staleness(s, result);
             } else {
                 msg = "out of memory";
             }

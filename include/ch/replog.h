@@ -131,6 +131,9 @@ CH_API ch_err ch_replog_find(ch_replog *r, uint64_t cmd, uint64_t *seq);
 /** Decode a record's header. @return false if @p len bytes are not one. */
 CH_API bool ch_replog_decode(const uint8_t *buf, size_t len, ch_replog_rec *out);
 
+/** The stream's last sequence now (one request; for a standby's staleness). */
+CH_API ch_err ch_replog_end(ch_replog *r, uint64_t *last);
+
 /** Read the stream's state now (for `chctl cluster status`). */
 CH_API ch_err ch_replog_status_get(ch_replog *r, ch_replog_status *out);
 
