@@ -411,11 +411,21 @@ class Cluster(unittest.TestCase):
         btc_a = member("btc_a", "btc", "BTC")
         btc_s = member("btc_s", "btc", "BTC", standby=True)
         eth = member("eth", "eth", "ETH")
+        # the shard map from the directory chd keeps in KeyValue: each shard's
+        # underlyings and endpoints, its primary first
+        out = subprocess.run([CHCTL, "cluster", "map", "--nats", self.nats.url],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        smap = {x["name"]: x for x in json.loads(out.stdout)["shards"]}
+        self.assertEqual(smap["btc"]["underlyings"], ["BTC"])
+        self.assertEqual(smap["btc"]["endpoints"], [btc_a.req, btc_s.req])
+        self.assertEqual((smap["eth"]["underlyings"], smap["eth"]["endpoints"]),
+                         (["ETH"], [eth.req]))
+        # the standby first: a client must get past a NOT_PRIMARY too
+        smap["btc"]["endpoints"].reverse()
         shards = os.path.join(self.tmp, "shards.json")
         with open(shards, "w") as f:
-            json.dump({"shards": [
-                {"name": "btc", "underlyings": ["BTC"], "endpoints": [btc_s.req, btc_a.req]},
-                {"name": "eth", "underlyings": ["ETH"], "endpoints": [eth.req]}]}, f)
+            json.dump({"shards": list(smap.values())}, f)
         c = H.client_module().Client(shards=shards, key="k" * 32, timeout_ms=3000)
         self.assertEqual(c.hello()["underlyings"], ["BTC"])  # the first shard by default
         c.account_open("alice", 1_000_000)  # names no underlying: the chosen shard, btc
@@ -442,6 +452,10 @@ class Cluster(unittest.TestCase):
         self.assertEqual(ids, sorted([rb["order_id"], rb2["order_id"]]))
         with btc_s.client() as sb:
             self.assertEqual(sb.stats()["cluster"]["role"], "primary")
+        out = subprocess.run([CHCTL, "cluster", "map", "--nats", self.nats.url],
+                             capture_output=True, text=True, timeout=30)
+        smap = {x["name"]: x for x in json.loads(out.stdout)["shards"]}
+        self.assertEqual(smap["btc"]["endpoints"][0], btc_s.req)  # the new primary first
         c.close()
         # chctl over the same map: by the symbol's underlying, or --shard
         base = [CHCTL, "--shards", shards, "--key", "k" * 32, "--json"]

@@ -21,8 +21,9 @@ struct ch_replog {
     natsConnection *nc;
     jsCtx *js;
     char stream[48], subject[48], term_subject[48];
-    char lease_key[48];
+    char lease_key[48], shard[32];
     kvStore *kv;        /* the leases' bucket (bound on first use) */
+    kvStore *dir;       /* the directory's bucket (bound on first use) */
     uint64_t lease_rev; /* the revision of the lease this writer holds (0: none) */
     int64_t lease_ms;
     int replicas;
@@ -147,6 +148,7 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
     snprintf(r->subject, sizeof r->subject, "ch.%s.log", cfg->shard);
     snprintf(r->term_subject, sizeof r->term_subject, "ch.%s.term", cfg->shard);
     snprintf(r->lease_key, sizeof r->lease_key, "lease.%s", cfg->shard);
+    snprintf(r->shard, sizeof r->shard, "%s", cfg->shard);
     r->lease_ms = cfg->lease_ms > 0 ? cfg->lease_ms : 1500;
     r->replicas = cfg->replicas;
     snprintf(r->stream, sizeof r->stream, "CH_%s", cfg->shard);
@@ -188,6 +190,10 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
     if (s == NATS_OK)
         s = natsConnection_JetStream(&r->js, r->nc, &jo);
     ch_err e = fail(r, "connecting to NATS", s, 0);
+    if (e == CH_OK && cfg->no_stream) {
+        *out = r;
+        return CH_OK;
+    }
     if (e == CH_OK) {
         r->max_payload = (int)natsConnection_GetMaxPayload(r->nc);
         jsStreamInfo *si = NULL;
@@ -227,6 +233,7 @@ void ch_replog_close(ch_replog *r)
         return;
     natsMsg_Destroy(r->held);
     kvStore_Destroy(r->kv);
+    kvStore_Destroy(r->dir);
     jsCtx_Destroy(r->js);
     natsConnection_Destroy(r->nc);
     free(r->buf);
@@ -549,4 +556,72 @@ ch_err ch_replog_end(ch_replog *r, uint64_t *last)
         *last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
     return fail(r, "stream info", s, je);
+}
+
+/* ---- the directory ------------------------------------------------------ */
+
+static ch_err bind_directory(ch_replog *r)
+{
+    if (r->dir != NULL)
+        return CH_OK;
+    natsStatus s = js_KeyValue(&r->dir, r->js, "CH_DIRECTORY");
+    if (s != NATS_OK) {
+        kvConfig kc;
+        kvConfig_Init(&kc);
+        kc.Bucket = "CH_DIRECTORY";
+        kc.History = 1;
+        kc.StorageType = js_FileStorage;
+        kc.Replicas = r->replicas;
+        s = js_CreateKeyValue(&r->dir, r->js, &kc);
+        if (s != NATS_OK) /* made by another meanwhile */
+            s = js_KeyValue(&r->dir, r->js, "CH_DIRECTORY");
+    }
+    return fail(r, "binding the directory", s, 0);
+}
+
+ch_err ch_replog_directory_put(ch_replog *r, const char *url, const char *underlyings, bool primary)
+{
+    ch_err e = bind_directory(r);
+    if (e != CH_OK)
+        return e;
+    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a of the URL: the member's id */
+    for (const char *p = url; *p; p++)
+        h = (h ^ (uint8_t)*p) * UINT64_C(1099511628211);
+    char key[96], val[768];
+    snprintf(key, sizeof key, "member.%s.%016" PRIx64, r->shard, h);
+    snprintf(val, sizeof val, "%s %s %s", primary ? "primary" : "standby", url, underlyings);
+    natsStatus s = kvStore_PutString(NULL, r->dir, key, val);
+    if (s == NATS_OK && primary) {
+        snprintf(key, sizeof key, "primary.%s", r->shard);
+        s = kvStore_PutString(NULL, r->dir, key, url);
+    }
+    char list[512];
+    snprintf(list, sizeof list, "%s", underlyings);
+    for (char *save = NULL, *u = strtok_r(list, ",", &save); s == NATS_OK && u != NULL;
+         u = strtok_r(NULL, ",", &save)) {
+        snprintf(key, sizeof key, "und.%s", u);
+        s = kvStore_PutString(NULL, r->dir, key, r->shard);
+    }
+    return fail(r, "writing the directory", s, 0);
+}
+
+ch_err ch_replog_directory_list(ch_replog *r,
+                                void (*fn)(void *ctx, const char *key, const char *value),
+                                void *ctx)
+{
+    ch_err e = bind_directory(r);
+    if (e != CH_OK)
+        return e;
+    kvKeysList keys = {0};
+    natsStatus s = kvStore_Keys(&keys, r->dir, NULL);
+    if (s == NATS_NOT_FOUND) /* an empty bucket */
+        return CH_OK;
+    for (int i = 0; s == NATS_OK && i < keys.Count; i++) {
+        kvEntry *ent = NULL;
+        if (kvStore_Get(&ent, r->dir, keys.Keys[i]) == NATS_OK)
+            fn(ctx, keys.Keys[i], kvEntry_ValueString(ent));
+        kvEntry_Destroy(ent);
+    }
+    kvKeysList_Destroy(&keys);
+    return fail(r, "reading the directory", s, 0);
 }

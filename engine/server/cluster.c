@@ -147,6 +147,24 @@ static ch_err replicate(void *ctx, uint64_t first, uint32_t n, const uint8_t *re
     return s->halt_code;
 }
 
+/* This chd in the shard directory (its role, URL and underlyings); a
+ * failure is logged, never fatal: clients can use a map file instead. */
+static void directory(ch_server *s, bool primary)
+{
+    char unds[512] = "";
+    const ch_instruments *reg = ch_engine_instruments(s->e);
+    for (uint32_t i = 0; i < ch_instruments_underlying_count(reg); i++)
+        snprintf(unds + strlen(unds), sizeof unds - strlen(unds), "%s%s", i ? "," : "",
+                 ch_instruments_underlying(reg, i)->name);
+    if (unds[0] == '\0') /* a standby of an empty stream: the configuration's */
+        for (size_t i = 0; i < s->cfg.n_und; i++)
+            snprintf(unds + strlen(unds), sizeof unds - strlen(unds), "%s%s", i ? "," : "",
+                     s->cfg.und[i].u.name);
+    if (ch_replog_directory_put(s->replog, s->cfg.req_url, unds, primary) != CH_OK)
+        CH_LOG(CH_LOG_WARN, "directory_failed", "shard=%s reason=\"%s\"", s->cfg.shard,
+               ch_replog_error(s->replog));
+}
+
 /* The newest term marker's term and primary URL. */
 static void note_primary(ch_server *s)
 {
@@ -257,6 +275,7 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
         s->lease_lost_at = 0;
         s->follow_seq = ch_replog_last(s->replog);
         note_primary(s);
+        directory(s, false);
         CH_LOG(CH_LOG_INFO, "standby",
                "shard=%s term=%" PRIu64 " stream_seq=%" PRIu64 " next_command=%" PRIu64
                " primary=%s nats=%s",
@@ -273,6 +292,7 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
         return false;
     }
     ch_store_set_replicator(s->st, replicate, s);
+    directory(s, true);
     CH_LOG(CH_LOG_INFO, "primary",
            "shard=%s term=%" PRIu64 " stream_seq=%" PRIu64 " next_command=%" PRIu64 " nats=%s",
            s->cfg.shard, ch_replog_term(s->replog), ch_replog_last(s->replog), local + 1,
@@ -302,6 +322,7 @@ static void promote(ch_server *s)
         ch_store_set_replicator(s->st, replicate, s);
         s->standby = false;
         s->lease_at = mono_now();
+        directory(s, true);
         s->last_failover_ms =
             s->lease_lost_at > 0 ? (double)(mono_now() - s->lease_lost_at) / 1e6 : 0;
         CH_LOG(CH_LOG_INFO, "promoted",

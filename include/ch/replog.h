@@ -50,6 +50,7 @@ typedef struct ch_replog_config {
     int replicas;       /**< stream replicas when the stream is created (1..5) */
     int64_t timeout_ms; /**< an append or request not answered by then: CH_EUNAVAILABLE */
     bool no_create;     /**< bind an existing stream only (CH_ENOTFOUND if there is none) */
+    bool no_stream;     /**< connect only (the directory's readers): no stream bound */
     int64_t lease_ms;   /**< the lease's time to live (the KeyValue bucket's TTL), default 1500 */
 } ch_replog_config;
 
@@ -154,6 +155,25 @@ CH_API ch_err ch_replog_lease_renew(ch_replog *r);
 
 /** Give the lease up (a clean stop): the standby need not wait for it. */
 CH_API void ch_replog_lease_release(ch_replog *r);
+
+/*
+ * The directory: the KeyValue bucket CH_DIRECTORY (the stream's replicas)
+ * maps `und.<UNDERLYING>` to a shard, `primary.<shard>` to its primary's
+ * URL and `member.<shard>.<id>` to each chd of the shard ("role url
+ * underlyings", underlyings comma-separated). chd writes its entries when it
+ * starts and when it becomes primary; `chctl cluster map` turns them into a
+ * shard map for clients.
+ */
+
+/** This chd in the directory: its URL, the shard's underlyings
+ *  (comma-separated), and whether it is the primary now. */
+CH_API ch_err ch_replog_directory_put(ch_replog *r, const char *url, const char *underlyings,
+                                      bool primary);
+
+/** Every directory entry: @p fn(ctx, key, value). */
+CH_API ch_err ch_replog_directory_list(ch_replog *r,
+                                       void (*fn)(void *ctx, const char *key, const char *value),
+                                       void *ctx);
 
 /** The text of the last failure ("" if none). */
 CH_API const char *ch_replog_error(const ch_replog *r);
