@@ -80,6 +80,8 @@ static const ch_field rq_account[] = {KEY, STR("account", CH_F_REQ, NAME)};
 static const ch_field rq_account_open[] = {KEY, STR("account", CH_F_REQ, NAME),
                                            DEC("cash", CH_F_REQ)};
 static const ch_field rq_amount[] = {KEY, STR("account", CH_F_REQ, NAME), DEC("amount", CH_F_REQ)};
+static const ch_field rq_transfer[] = {KEY, STR("account", CH_F_REQ, NAME), DEC("amount", CH_F_REQ),
+                                       STR("to_shard", CH_F_REQ, 31)};
 /* pool.deposit, pool.withdraw: "tranche" (protocol 1.2) names a strike tranche */
 static const ch_field rq_pool_deposit[] = {KEY, STR("account", CH_F_REQ, NAME),
                                            DEC("amount", CH_F_REQ), INT("tranche", CH_F_OPT)};
@@ -231,6 +233,7 @@ static const ch_field rp_stats[] = {
     INT("batches", CH_F_OPT),  INT("commits", CH_F_OPT),
     INT("seq", CH_F_OPT),      BOOL("halted", CH_F_OPT)};
 
+static const ch_field rp_transfer[] = {STR("transfer_id", CH_F_OPT, 64), NUM("cash", CH_F_OPT)};
 static const ch_field rp_state_hash[] = {INT("seq", CH_F_OPT), STR("sha256", CH_F_OPT, 64),
                                          INT("bytes", CH_F_OPT)};
 static const ch_field rp_underlying_add[] = {

@@ -20,6 +20,9 @@ JetStream on loopback (nats-server -js, one server, file storage).
   old primary restarted finds the lease held and follows as a standby.
 - Two shards (BTC with a standby, ETH): one client over a shard map routes
   each request by its underlying and follows the BTC shard's failover.
+- account.transfer between two shards: debit at once, credit once on the
+  other shard, across a kill -9 of either; a refused transfer moves nothing;
+  a credit for an account the destination lacks waits until it is opened.
 - NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
   (never acknowledged without the stream), reads still answer; with NATS
   back, chd takes writes again by itself (same term), and nothing refused
@@ -468,6 +471,78 @@ class Cluster(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual([o["order_id"] for o in json.loads(out.stdout)["orders"]],
                          [re_["order_id"]])
+
+    def test_transfer_between_shards(self):
+        """account.transfer: the debit on the source when acknowledged, the
+        credit on the destination once, also across a kill -9 of either."""
+        full = json.loads(subprocess.run([CHD, "--print-config"], capture_output=True,
+                                         text=True, check=True).stdout)
+        und = {u["name"]: u for u in full["underlyings"]}
+        btc = self.chd("btc", shard="btc", underlyings=[und["BTC"]])
+        eth = self.chd("eth", shard="eth", underlyings=[und["ETH"]])
+        btc.start()
+        eth.start()
+        cb, ce = btc.client(), eth.client()
+        cb.account_open("al", 1_000)
+        ce.account_open("al", 50)
+
+        def cash(c):
+            return c.positions("al")["cash"]
+
+        def wait_cash(c, want):
+            deadline = time.monotonic() + 10
+            while cash(c) != want:
+                self.assertLess(time.monotonic(), deadline, f"cash {cash(c)}, want {want}")
+                time.sleep(0.02)
+
+        r = cb.call("account.transfer", account="al", amount=100, to_shard="eth")
+        self.assertTrue(r["transfer_id"].startswith("btc:"))
+        self.assertEqual(r["cash"], 900)
+        wait_cash(ce, 150)
+        st = cb.stats()["cluster"]
+        self.assertEqual((st["transfers_pending"], st["transfers_sent"]), (0, 1))
+        self.assertEqual(ce.stats()["cluster"]["transfers_received"], 1)
+        # refused: nothing moves anywhere
+        for bad, code in (({"amount": 10_000}, "INSUFFICIENT_FUNDS"),
+                          ({"amount": -5}, "BAD_REQUEST"),
+                          ({"to_shard": "btc"}, "BAD_REQUEST")):
+            args = dict({"account": "al", "amount": 1, "to_shard": "eth"}, **bad)
+            with self.assertRaises(ChError) as cm:
+                cb.call("account.transfer", **args)
+            self.assertEqual(cm.exception.code, code, args)
+        self.assertEqual((cash(cb), cash(ce)), (900, 150))
+        # the source dies right after acknowledging: its successor (here: its
+        # restart) sends the credit from the log, once
+        eth.proc.send_signal(signal.SIGSTOP)  # the credit cannot be applied meanwhile
+        cb.call("account.transfer", account="al", amount=25, to_shard="eth")
+        cb.close()
+        btc.stop(signal.SIGKILL)
+        btc.start()
+        cb = btc.client()
+        self.assertEqual(cash(cb), 875)
+        eth.proc.send_signal(signal.SIGCONT)
+        wait_cash(ce, 175)
+        # the destination restarted applies nothing twice (its cursor is in its log)
+        ce.close()
+        eth.stop(signal.SIGKILL)
+        eth.start()
+        ce = eth.client()
+        self.wait_role(ce, "primary")  # its own lease lapses first (it was killed)
+        time.sleep(0.3)
+        self.assertEqual(cash(ce), 175)
+        self.assertEqual(ce.stats()["cluster"]["transfer_in_seq"], 2)
+        # a credit for an account the destination lacks waits until it is opened there
+        cb.account_open("bo", 100)
+        cb.call("account.transfer", account="bo", amount=40, to_shard="eth")
+        time.sleep(0.5)
+        self.assertEqual(ce.stats()["cluster"]["transfer_in_seq"], 2)
+        ce.account_open("bo", 0)
+        wait_cash_bo = time.monotonic() + 10
+        while ce.positions("bo")["cash"] != 40:
+            self.assertLess(time.monotonic(), wait_cash_bo)
+            time.sleep(0.02)
+        cb.close()
+        ce.close()
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

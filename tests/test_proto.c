@@ -263,6 +263,8 @@ static const struct sample {
      "\"hedge_band\":1000}",
      "{\"underlying\":\"SOL\",\"instruments\":8,\"perp\":\"SOL-PERP\",\"hedge_policy\":"
      "\"band\",\"hedge_band\":1000}"},
+    {"account.transfer", "{\"account\":\"alice\",\"amount\":\"100.5\",\"to_shard\":\"eth\"}",
+     "{\"transfer_id\":\"btc:42\",\"cash\":899.5}"},
     {"state.hash", "{}",
      "{\"seq\":2413,\"sha256\":"
      "\"5b3acf9235f5d8589a20b84e4ecb05ec71a0db3c6b77173c251f5dfb6341aa6b\","

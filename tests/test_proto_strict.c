@@ -405,6 +405,7 @@ static const char *const k_requests[] = {
     "{\"op\":\"pool.deposit\",\"account\":\"lp\",\"amount\":10,\"tranche\":1}",
     "{\"op\":\"pools\"}",
     "{\"op\":\"state.hash\",\"key\":\"admin\"}",
+    "{\"op\":\"account.transfer\",\"account\":\"alice\",\"amount\":5,\"to_shard\":\"eth\"}",
     "{\"op\":\"underlying.add\",\"underlying\":\"SOL\",\"tick\":\"0.01\","
     "\"strikes\":[[100,0.9],[120,0]],\"index\":120}",
 };

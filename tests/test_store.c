@@ -307,6 +307,32 @@ START_TEST(command_round_trips)
         ck_assert_uint_eq(ch_command_encode(&all[t], buf, n - 1), 0);
     }
     ck_assert_str_eq(all[1].symbol, "ETH-27DEC26-3000-P");
+    { /* transfers between shards keep their account, amount, shard and sequence */
+        ch_command x[3] = {ch_command_make(CH_C_TRANSFER_OUT), ch_command_make(CH_C_TRANSFER_IN),
+                           ch_command_make(CH_C_TRANSFER_SENT)};
+        for (int i = 0; i < 2; i++) {
+            x[i].account.v = 7;
+            x[i].amount = USD(1234.5);
+            strcpy(x[i].transfer.shard, i == 0 ? "eth" : "btc-2");
+        }
+        x[1].transfer.seq = 42;
+        x[2].transfer.seq = UINT64_C(1) << 40;
+        for (int i = 0; i < 3; i++) {
+            uint8_t buf[256], again[256];
+            ch_command back;
+            size_t n = ch_command_encode(&x[i], buf, sizeof buf);
+            ck_assert_uint_gt(n, 2);
+            ck_assert_int_eq(ch_command_decode(buf, n, &back), CH_OK);
+            ck_assert_int_eq(back.type, x[i].type);
+            ck_assert_uint_eq(back.account.v, x[i].account.v);
+            ck_assert_int_eq(back.amount, x[i].amount);
+            ck_assert_str_eq(back.transfer.shard, x[i].transfer.shard);
+            ck_assert_uint_eq(back.transfer.seq, x[i].transfer.seq);
+            ck_assert_uint_eq(ch_command_encode(&back, again, sizeof again), n);
+            for (size_t cut = 0; cut < n; cut++)
+                ck_assert_int_eq(ch_command_decode(buf, cut, &back), CH_EBADREQ);
+        }
+    }
     { /* the external venue's order and its report keep their id, mark and fill */
         uint8_t buf[256];
         ch_command back;

@@ -625,3 +625,90 @@ ch_err ch_replog_directory_list(ch_replog *r,
     kvKeysList_Destroy(&keys);
     return fail(r, "reading the directory", s, 0);
 }
+
+/* ---- transfers between shards ------------------------------------------- */
+
+/* Stream and subject names of shard @p shard's transfer stream. */
+static bool xfer_names(const char *shard, char *stream, char *subject, size_t cap)
+{
+    if (!valid_shard(shard))
+        return false;
+    snprintf(subject, cap, "ch.xfer.%s", shard);
+    snprintf(stream, cap, "CH_XFER_%s", shard);
+    for (char *p = stream; *p; p++)
+        if (*p >= 'a' && *p <= 'z')
+            *p = (char)(*p - 'a' + 'A');
+        else if (*p == '-')
+            *p = '_';
+    return true;
+}
+
+ch_err ch_replog_xfer_put(ch_replog *r, const char *to, const char *msg_id, const char *data,
+                          size_t len)
+{
+    char stream[64], subject[64];
+    if (!xfer_names(to, stream, subject, sizeof stream))
+        return CH_EINVAL;
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = r->timeout_ms;
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_GetStreamInfo(&si, r->js, stream, &jo, &je);
+    if (s != NATS_OK && je == JSStreamNotFoundErr) {
+        jsStreamConfig sc;
+        jsStreamConfig_Init(&sc);
+        const char *subj[1] = {subject};
+        sc.Name = stream;
+        sc.Subjects = subj;
+        sc.SubjectsLen = 1;
+        sc.Storage = js_FileStorage;
+        sc.Replicas = r->replicas;
+        je = 0;
+        s = js_AddStream(&si, r->js, &sc, &jo, &je);
+    }
+    jsStreamInfo_Destroy(si);
+    ch_err e = fail(r, "the transfer stream", s, je);
+    if (e != CH_OK)
+        return e;
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = r->timeout_ms;
+    po.MsgId = msg_id;
+    po.ExpectStream = stream;
+    jsPubAck *ack = NULL;
+    je = 0;
+    s = js_Publish(&ack, r->js, subject, data, (int)len, &po, &je);
+    jsPubAck_Destroy(ack);
+    return fail(r, "appending a transfer", s, je);
+}
+
+ch_err ch_replog_xfer_get(ch_replog *r, const char *shard, uint64_t seq, char *buf, size_t cap)
+{
+    char stream[64], subject[64];
+    if (!xfer_names(shard, stream, subject, sizeof stream))
+        return CH_EINVAL;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = r->timeout_ms;
+    natsMsg *m = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_GetMsg(&m, r->js, stream, seq, &o, &je);
+    if (s != NATS_OK &&
+        (je == JSNoMessageFoundErr || je == JSStreamNotFoundErr || s == NATS_NOT_FOUND)) {
+        natsMsg_Destroy(m);
+        return CH_ENOTFOUND;
+    }
+    ch_err e = fail(r, "reading a transfer", s, je);
+    if (e == CH_OK) {
+        int n = natsMsg_GetDataLength(m);
+        if (n < 0 || (size_t)n >= cap)
+            e = CH_ERANGE;
+        else {
+            memcpy(buf, natsMsg_GetData(m), (size_t)n);
+            buf[n] = '\0';
+        }
+    }
+    natsMsg_Destroy(m);
+    return e;
+}

@@ -113,6 +113,17 @@ size_t ch_command_encode(const ch_command *c, uint8_t *buf, size_t cap)
         chi_put(&w, c->tranche, 4);
         chi_put(&w, (uint64_t)(c->amount), 8);
         break;
+    case CH_C_TRANSFER_OUT:
+    case CH_C_TRANSFER_IN:
+        chi_put(&w, c->account.v, 4);
+        chi_put(&w, (uint64_t)(c->amount), 8);
+        chi_put_str(&w, 1, c->transfer.shard, strnlen(c->transfer.shard, sizeof c->transfer.shard));
+        if (c->type == CH_C_TRANSFER_IN)
+            chi_put(&w, c->transfer.seq, 8);
+        break;
+    case CH_C_TRANSFER_SENT:
+        chi_put(&w, c->transfer.seq, 8);
+        break;
     case CH_C_SUBMIT:
         chi_put(&w, c->order.account.v, 4);
         chi_put(&w, c->order.instr.v, 4);
@@ -253,6 +264,17 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
         c->tranche = (uint32_t)chi_get(&r, 4);
         c->amount = (int64_t)chi_get(&r, 8);
         break;
+    case CH_C_TRANSFER_OUT:
+    case CH_C_TRANSFER_IN:
+        c->account.v = (uint32_t)chi_get(&r, 4);
+        c->amount = (int64_t)chi_get(&r, 8);
+        chi_get_str(&r, 1, c->transfer.shard, sizeof c->transfer.shard);
+        if (c->type == CH_C_TRANSFER_IN)
+            c->transfer.seq = chi_get(&r, 8);
+        break;
+    case CH_C_TRANSFER_SENT:
+        c->transfer.seq = chi_get(&r, 8);
+        break;
     case CH_C_SUBMIT:
         c->order.account.v = (uint32_t)chi_get(&r, 4);
         c->order.instr.v = (uint32_t)chi_get(&r, 4);
@@ -380,6 +402,16 @@ ch_err ch_command_apply(ch_engine *e, const ch_command *c, ch_command_result *re
         break;
     case CH_C_OPTION_SENT:
         err = CH_OK; /* in flight: booked by its report */
+        break;
+    case CH_C_TRANSFER_OUT: /* a withdrawal, for another shard */
+    case CH_C_TRANSFER_IN:  /* a deposit, from another shard */
+        err = c->amount > 0
+                  ? ch_engine_deposit(e, c->account,
+                                      c->type == CH_C_TRANSFER_OUT ? -c->amount : c->amount)
+                  : CH_EINVAL;
+        break;
+    case CH_C_TRANSFER_SENT:
+        err = CH_OK; /* chd's bookkeeping */
         break;
     case CH_C_HEDGE: /* a hedge fill: the engine keeps the house's hedge book */
     case CH_C_HEDGE_REPORT: {

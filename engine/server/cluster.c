@@ -475,6 +475,10 @@ void chi_cluster_stats(ch_server *s, cJSON *out)
         return;
     }
     cJSON_AddNumberToObject(c, "last_failover_ms", s->last_failover_ms);
+    cJSON_AddNumberToObject(c, "transfers_pending", (double)s->n_xfer_out);
+    cJSON_AddNumberToObject(c, "transfers_sent", (double)s->xfers_sent);
+    cJSON_AddNumberToObject(c, "transfers_received", (double)s->xfers_received);
+    cJSON_AddNumberToObject(c, "transfer_in_seq", (double)s->xfer_in_seq);
     cJSON_AddNumberToObject(c, "term", (double)ch_replog_term(s->replog));
     cJSON_AddNumberToObject(c, "stream_seq", (double)ch_replog_last(s->replog));
     cJSON_AddNumberToObject(c, "replicated_batches", (double)s->rep_batches);

@@ -710,4 +710,5 @@ const chi_op_fn chi_handlers[CH_MSG_COUNT] = {
     [CH_MSG_UNDERLYING_ADD] = chi_op_underlying_add,
     [CH_MSG_POOLS] = chi_op_pools,
     [CH_MSG_STATE_HASH] = chi_op_state_hash,
+    [CH_MSG_ACCOUNT_TRANSFER] = chi_op_account_transfer,
 };

@@ -155,6 +155,7 @@ static ch_err rebuild(ch_server *s)
     ch_engine_set_sink(e, chi_on_engine_event, s);
     chi_coids_clear(s);
     chi_hedgers_close(s);
+    chi_transfers_clear(s);
     chi_guard_reset_accounts(s->guard);
     uint64_t n = 0;
     ch_err err = replay_log(s, &n);
@@ -348,6 +349,7 @@ static void *engine_thread(void *arg)
             chi_snapshot_maybe(s);
         } else if (s->replog != NULL) {
             chi_cluster_tick(s);
+            chi_transfers_tick(s);
         }
         if (!s->standby && list == NULL && chi_hedge_waiting(s)) {
             chi_hedge_after_batch(s);
@@ -461,6 +463,9 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
         chi_hedge_replay(s, c);
     } else if (c->type == CH_C_OPTION_SENT || c->type == CH_C_OPTION_REPORT) {
         chi_option_replay(s, c);
+    } else if (c->type == CH_C_TRANSFER_OUT || c->type == CH_C_TRANSFER_IN ||
+               c->type == CH_C_TRANSFER_SENT) {
+        chi_transfer_replay(s, seq, c, r->err);
     }
     /* fills of other commands are not needed after their command */
     if (cJSON_GetArraySize(s->replay_fills) > 0) {

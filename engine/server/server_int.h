@@ -50,6 +50,15 @@ typedef struct chi_collect {
 } chi_collect;
 #define CHI_MAX_UND 64 /* the engine's most underlyings */
 
+/* A transfer to another shard whose credit is not appended yet. */
+#define CHI_XFER_MAX 64
+typedef struct chi_xfer {
+    uint64_t seq; /* its TRANSFER_OUT's command sequence: the transfer's id */
+    ch_account_id account;
+    int64_t amount; /* cash units */
+    char to[32];
+} chi_xfer;
+
 struct ch_server {
     ch_server_config cfg;
     ch_engine *e;
@@ -98,6 +107,13 @@ struct ch_server {
     uint64_t rep_batches, rep_failures;
     /* a standby (config standby): it applies the stream's records up to
      * follow_seq and refuses writes; primary_url from the newest term marker */
+    /* transfers between shards (transfers.c): credits owed to other shards
+     * (TRANSFER_OUT without its TRANSFER_SENT yet), and the last message of
+     * this shard's transfer stream applied */
+    chi_xfer xfer_out[CHI_XFER_MAX];
+    size_t n_xfer_out;
+    uint64_t xfer_in_seq, xfers_sent, xfers_received;
+    int64_t xfer_at, xfer_warned_at;
     bool standby;
     int64_t lease_at;      /* when the lease was last renewed or tried (monotonic ns) */
     int64_t lease_lost_at; /* a standby: when it last saw the lease held (for the failover time) */
@@ -287,6 +303,14 @@ void chi_cluster_tick(ch_server *s);
  * applied, as of its last look at the stream's end, every 100 ms) and
  * stale_ms (since it last applied up to the stream's end). */
 void chi_cluster_staleness(ch_server *s, cJSON *out);
+/* Transfers between shards (transfers.c): the op, what the log says of them
+ * (replay and live), the clearing of that state before a rebuild, and the
+ * primary's work between batches (send what is owed, apply what came). */
+ch_err chi_op_account_transfer(ch_server *s, req_ctx *r);
+void chi_transfer_replay(ch_server *s, uint64_t seq, const ch_command *c, ch_err err);
+void chi_transfers_clear(ch_server *s);
+void chi_transfers_tick(ch_server *s);
+
 /* Stop writes now and rebuild the committed state for reads (server.c). */
 void chi_halt(ch_server *s);
 /* The engine rebuilt from the store (what a halt does), without a halt. */

@@ -47,6 +47,16 @@ static void put_server(const ch_server *s, chi_wr *w)
         chi_put(w, s->opt_flight[i].instr.v, 4);
         chi_put_bytes(w, &s->opt_flight[i].o, sizeof s->opt_flight[i].o);
     }
+    /* transfers between shards: the credits owed, the cursor of those received */
+    chi_put(w, s->xfer_in_seq, 8);
+    chi_put(w, s->n_xfer_out, 4);
+    for (size_t i = 0; i < s->n_xfer_out; i++) {
+        const chi_xfer *x = &s->xfer_out[i];
+        chi_put(w, x->seq, 8);
+        chi_put(w, x->account.v, 4);
+        chi_put(w, (uint64_t)x->amount, 8);
+        chi_put_str(w, 1, x->to, strnlen(x->to, sizeof x->to));
+    }
 }
 
 static bool get_server(ch_server *s, chi_rd *r)
@@ -78,6 +88,18 @@ static bool get_server(ch_server *s, chi_rd *r)
         chi_snap_take(r, &s->opt_flight[i].o, 1, sizeof s->opt_flight[i].o);
     }
     s->n_opt_flight = nf;
+    s->xfer_in_seq = chi_get(r, 8);
+    size_t nx = (size_t)chi_get(r, 4);
+    if (nx > CHI_XFER_MAX)
+        return false;
+    for (size_t i = 0; i < nx && !r->bad; i++) {
+        chi_xfer *x = &s->xfer_out[i];
+        x->seq = chi_get(r, 8);
+        x->account.v = (uint32_t)chi_get(r, 4);
+        x->amount = (int64_t)chi_get(r, 8);
+        chi_get_str(r, 1, x->to, sizeof x->to);
+    }
+    s->n_xfer_out = nx;
     return !r->bad && r->n == r->len;
 }
 
@@ -202,6 +224,7 @@ static ch_err fresh_engine(ch_server *s)
         return CH_ENOMEM;
     ch_engine_set_sink(s->e, chi_on_engine_event, s);
     chi_hedgers_close(s);
+    chi_transfers_clear(s);
     memset(s->und_logged, 0, sizeof s->und_logged);
     return CH_OK;
 }

@@ -45,7 +45,13 @@ typedef enum ch_command_type {
     CH_C_TRANCHE_WITHDRAW = 17, /**< account, tranche, amount (shares) */
     CH_C_OPTION_HEDGE = 18,     /**< an option hedge filled at the venue (option_hedge) */
     CH_C_OPTION_SENT = 19,      /**< an option order handed to an external venue */
-    CH_C_OPTION_REPORT = 20     /**< the venue's answer to it: a fill, or a final rejection */
+    CH_C_OPTION_REPORT = 20,    /**< the venue's answer to it: a fill, or a final rejection */
+    CH_C_TRANSFER_OUT = 21, /**< cash leaves for another shard: account, amount, transfer.shard */
+    CH_C_TRANSFER_IN = 22,  /**< cash from another shard: account, amount, transfer.shard (the
+                                 source), transfer.seq (its message in this shard's
+                                 transfer stream) */
+    CH_C_TRANSFER_SENT = 23 /**< the credit of the TRANSFER_OUT logged as command
+                                 transfer.seq is in the destination's transfer stream */
 } ch_command_type;
 
 /** One command. Only the fields of its type are used. */
@@ -93,6 +99,11 @@ typedef struct ch_command {
         double mark, vega, index, contract_size; /* SENT: what the venue prices from */
     } option_hedge;
     uint32_t tranche; /* TRANCHE_DEPOSIT, TRANCHE_WITHDRAW */
+    struct {          /* TRANSFER_OUT, TRANSFER_IN, TRANSFER_SENT (chd's; the engine moves
+                         the cash of OUT and IN, account and amount > 0) */
+        char shard[32];
+        uint64_t seq;
+    } transfer;
 } ch_command;
 
 /**

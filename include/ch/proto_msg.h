@@ -104,7 +104,8 @@ typedef struct ch_field {
     X(POOL_TRANCHE_ADD, "pool.tranche.add", 21, 1, rq_tranche_add, rp_tranche_add)                 \
     X(POOLS, "pools", 22, 0, rq_underlying, rp_pools)                                              \
     X(UNDERLYING_ADD, "underlying.add", 23, 1, rq_underlying_add, rp_underlying_add)               \
-    X(STATE_HASH, "state.hash", 24, 0, rq_key, rp_state_hash)
+    X(STATE_HASH, "state.hash", 24, 0, rq_key, rp_state_hash)                                      \
+    X(ACCOUNT_TRANSFER, "account.transfer", 25, 1, rq_transfer, rp_transfer)
 
 typedef enum ch_msg_id {
 #define CH_MSG_ENUM_(e, name, code, mut, rq, rp) CH_MSG_##e,

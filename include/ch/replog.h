@@ -175,6 +175,23 @@ CH_API ch_err ch_replog_directory_list(ch_replog *r,
                                        void (*fn)(void *ctx, const char *key, const char *value),
                                        void *ctx);
 
+/*
+ * Transfers between shards: each shard has a transfer stream CH_XFER_<SHARD>
+ * (subject ch.xfer.<shard>, file storage, the replicas) of credits other
+ * shards owe it. A source appends a credit with a message id (a retry of a
+ * stored one is a duplicate, not a second credit); the destination's
+ * primary reads them in order by sequence.
+ */
+
+/** Append a credit for shard @p to (its stream created if absent). */
+CH_API ch_err ch_replog_xfer_put(ch_replog *r, const char *to, const char *msg_id, const char *data,
+                                 size_t len);
+
+/** Message @p seq of shard @p shard's transfer stream into @p buf (NUL
+ *  ended; CH_ENOTFOUND: none yet; CH_ERANGE: larger than @p cap). */
+CH_API ch_err ch_replog_xfer_get(ch_replog *r, const char *shard, uint64_t seq, char *buf,
+                                 size_t cap);
+
 /** The text of the last failure ("" if none). */
 CH_API const char *ch_replog_error(const ch_replog *r);
 
