@@ -23,12 +23,14 @@ JetStream on loopback (nats-server -js, one server, file storage).
 - account.transfer between two shards: debit at once, credit once on the
   other shard, across a kill -9 of either; a refused transfer moves nothing;
   a credit for an account the destination lacks waits until it is opened.
+- A hedge order in flight at chvenue when the primary dies: the promoted
+  standby sends it again by id and books the venue's one execution.
 - NATS stopped: writes stop with UNAVAILABLE within cluster_timeout_ms
   (never acknowledged without the stream), reads still answer; with NATS
   back, chd takes writes again by itself (same term), and nothing refused
   was stored.
 
-Usage: test_cluster.py CHD CHCTL LIBCHCLIENT. Skipped (exit 77) without
+Usage: test_cluster.py CHD CHCTL LIBCHCLIENT [CHVENUE]. Skipped (exit 77) without
 nats-server (apt-get install nats-server)."""
 import json
 import os
@@ -46,8 +48,9 @@ if shutil.which("nats-server") is None or shutil.which("mdb_copy") is None:
     print("test_cluster: skipped: nats-server or mdb_copy not installed")
     sys.exit(77)
 CHD, CHCTL, LIB = sys.argv[1:4]
+CHVENUE = sys.argv[4] if len(sys.argv) > 4 and not sys.argv[4].startswith("-") else None
 H.configure(CHD, CHCTL, LIB)
-del sys.argv[1:4]
+del sys.argv[1:5 if CHVENUE else 4]
 H.watchdog(150)
 Daemon = H.Daemon
 ChError = H.client_module().ChError
@@ -543,6 +546,64 @@ class Cluster(unittest.TestCase):
             time.sleep(0.02)
         cb.close()
         ce.close()
+
+    @unittest.skipIf(CHVENUE is None, "needs chvenue (the 4th argument)")
+    def test_hedge_in_flight_across_a_failover(self):
+        """A hedge order in flight at an external venue when the primary dies:
+        the standby, promoted, sends it again by its id and books the venue's
+        one execution; none executes twice."""
+        venue_url = f"ipc://{self.tmp}/venue.ipc"
+        vlog = open(os.path.join(self.tmp, "chvenue.log"), "a")
+        venue = subprocess.Popen([CHVENUE, "--listen", venue_url], stderr=vlog)
+        try:
+            conf = {"hedge_policy": "every_batch", "hedge_venue": venue_url,
+                    "hedge_venue_timeout_ms": 200}
+            a = self.chd("a", **conf)
+            a.start()
+            sb = self.chd("s", standby=True, **conf)
+            sb.start()
+            ca, cs = a.client(), sb.client()
+            ca.account_open("hx", 50_000_000)
+            calls = sorted((i for i in ca.instruments("BTC") if i["type"] == "call"),
+                           key=lambda i: (i["expiry"], abs(i["strike"] - 100000)))
+            sym = calls[0]["symbol"]
+
+            def buy(n):
+                for _ in range(n):
+                    q = ca.quote(sym, "buy", 1)
+                    ca.order_new("hx", sym, "buy", 1, price=q["price"], tif="ioc")
+
+            buy(2)
+            deadline = time.monotonic() + 15
+            while ca.hedge()["in_flight_orders"] != 0:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+            venue.send_signal(signal.SIGSTOP)  # the next order stays in flight
+            buy(4)
+            h = ca.hedge()
+            self.assertEqual(h["in_flight_orders"], 1)
+            ca.close()
+            a.stop(signal.SIGKILL)
+            self.wait_role(cs, "primary")
+            again = cs.hedge()
+            self.assertEqual((again["in_flight_orders"], again["orders"]),
+                             (1, h["orders"]))
+            venue.send_signal(signal.SIGCONT)
+            deadline = time.monotonic() + 15
+            while (again := cs.hedge())["in_flight_orders"] != 0:
+                self.assertLess(time.monotonic(), deadline, again)
+                time.sleep(0.05)
+            with H.client_module().Client(venue_url, timeout_ms=2000) as v:
+                vs = v.call("stats")
+            self.assertEqual(vs["executed"], again["orders"])  # each order executed once
+            self.assertEqual(again["fills"], again["orders"])
+            self.assertAlmostEqual(vs["qty"], again["volume"], places=6)
+            cs.close()
+        finally:
+            venue.send_signal(signal.SIGCONT)
+            venue.terminate()
+            venue.wait(timeout=10)
+            vlog.close()
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

@@ -323,6 +323,7 @@ static void promote(ch_server *s)
         s->standby = false;
         s->lease_at = mono_now();
         directory(s, true);
+        chi_hedge_resend(s); /* in flight at the venue when the old primary went */
         s->last_failover_ms =
             s->lease_lost_at > 0 ? (double)(mono_now() - s->lease_lost_at) / 1e6 : 0;
         CH_LOG(CH_LOG_INFO, "promoted",

@@ -311,6 +311,11 @@ void chi_transfer_replay(ch_server *s, uint64_t seq, const ch_command *c, ch_err
 void chi_transfers_clear(ch_server *s);
 void chi_transfers_tick(ch_server *s);
 
+/* A standby promoted: the orders its predecessor had in flight at an
+ * external venue, sent again by id (the venue answers a known id with its
+ * first answer: none executes twice) (hedging.c). */
+void chi_hedge_resend(ch_server *s);
+
 /* Stop writes now and rebuild the committed state for reads (server.c). */
 void chi_halt(ch_server *s);
 /* The engine rebuilt from the store (what a halt does), without a halt. */
