@@ -238,6 +238,20 @@ class Protocol(Base):
             self.assertEqual(topic, "fill.fred")
             self.assertEqual(body["taker"], "fred")
             self.assertIn(body["source"], ("book", "net", "pool"))
+        # every event is numbered: event_seq counts within an epoch, so that a
+        # subscriber of everything sees consecutive numbers (or a gap)
+        with Subscriber(self.d.pub, "") as sub:
+            time.sleep(0.3)
+            q = self.c.quote(self.call, "buy", 1)
+            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            seen = []
+            while (ev := sub.recv(500)) is not None:
+                seen.append(ev[1])
+            self.assertGreaterEqual(len(seen), 2)
+            seqs = [b["event_seq"] for b in seen]
+            self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
+            self.assertEqual({b["epoch"] for b in seen}, {seen[0]["epoch"]})
+            self.assertGreater(seen[0]["epoch"], 0)
         for _ in range(20):  # until chctl, which may have started late, has seen one
             if watch.poll() is not None:
                 break

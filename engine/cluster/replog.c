@@ -507,8 +507,15 @@ ch_err ch_replog_lease_take(ch_replog *r, const char *holder, char *who, size_t 
     }
     kvEntry *ent = NULL;
     if (kvStore_Get(&ent, r->kv, r->lease_key) == NATS_OK) { /* held: by whom */
+        const char *v = kvEntry_ValueString(ent);
+        if (v != NULL && strcmp(v, holder) == 0) { /* by this chd already (an answer lost) */
+            r->lease_rev = kvEntry_Revision(ent);
+            snprintf(r->holder, sizeof r->holder, "%s", holder);
+            kvEntry_Destroy(ent);
+            return CH_OK;
+        }
         if (who != NULL && cap > 0)
-            snprintf(who, cap, "%s", kvEntry_ValueString(ent));
+            snprintf(who, cap, "%s", v != NULL ? v : "");
         kvEntry_Destroy(ent);
         return CH_EBUSY;
     }
@@ -530,9 +537,50 @@ ch_err ch_replog_lease_renew(ch_replog *r)
         return CH_OK;
     }
     e = fail(r, "renewing the lease", s, 0);
-    if (s != NATS_ERR) /* not the server's answer: unreachable, try again */
+    /* refused: lost only if the lease now holds another revision (someone
+     * else's) or is gone; a server that could not answer (an election,
+     * "temporarily unavailable") is tried again */
+    kvEntry *ent = NULL;
+    natsStatus g = kvStore_Get(&ent, r->kv, r->lease_key);
+    if (g == NATS_OK) {
+        /* ours if our revision, or our name with a newer one (an update of
+         * ours that the server made but whose answer was lost) */
+        uint64_t rev_now = kvEntry_Revision(ent);
+        const char *holder = kvEntry_ValueString(ent);
+        bool ours = holder != NULL && strcmp(holder, r->holder) == 0;
+        kvEntry_Destroy(ent);
+        if (rev_now == r->lease_rev)
+            return CH_EUNAVAILABLE; /* ours, unchanged: the update failed, try again */
+        if (ours) {
+            r->lease_rev = rev_now;
+            return CH_OK;
+        }
+    } else if (g == NATS_NOT_FOUND) {
+        /* lapsed while the servers could not renew it (no quorum) and no one
+         * took it: take it again (another primary would have fenced this one
+         * in the stream already) */
+        uint64_t again = 0;
+        g = kvStore_CreateString(&again, r->kv, r->lease_key, r->holder);
+        if (g == NATS_OK) {
+            r->lease_rev = again;
+            return CH_OK;
+        }
+        kvEntry *now = NULL;
+        if (kvStore_Get(&now, r->kv, r->lease_key) != NATS_OK)
+            return CH_EUNAVAILABLE;
+        const char *v = kvEntry_ValueString(now);
+        bool ours = v != NULL && strcmp(v, r->holder) == 0;
+        uint64_t rev_now = kvEntry_Revision(now);
+        kvEntry_Destroy(now);
+        if (ours) { /* our create made it; its answer did not */
+            r->lease_rev = rev_now;
+            return CH_OK;
+        }
+    } else {
         return CH_EUNAVAILABLE;
-    r->lease_rev = 0; /* the server refused the revision: someone else's now */
+    }
+    (void)e;
+    r->lease_rev = 0; /* another's now: not ours */
     return CH_ENOT_PRIMARY;
 }
 

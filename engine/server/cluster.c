@@ -36,6 +36,15 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t wall_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static uint64_t le(const uint8_t *p, int n)
 {
@@ -218,6 +227,16 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
 {
     if (s->cfg.cluster[0] == '\0')
         return true;
+    /* the lease's holder: this process (its URL, for operators, and a
+     * random instance: two chd can share a URL on two machines) */
+    uint64_t inst = (uint64_t)wall_now_ns() ^ ((uint64_t)getpid() << 32);
+    FILE *ur = fopen("/dev/urandom", "rb");
+    if (ur != NULL) {
+        if (fread(&inst, sizeof inst, 1, ur) != 1)
+            inst ^= (uint64_t)mono_now();
+        fclose(ur);
+    }
+    snprintf(s->lease_holder, sizeof s->lease_holder, "%s#%016" PRIx64, s->cfg.req_url, inst);
     ch_replog_config rc = {.url = s->cfg.cluster,
                            .shard = s->cfg.shard,
                            .replicas = s->cfg.cluster_replicas,
@@ -262,7 +281,7 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
     char holder[256] = "";
     ch_err le = s->cfg.standby
                     ? CH_EBUSY
-                    : ch_replog_lease_take(s->replog, s->cfg.req_url, holder, sizeof holder);
+                    : ch_replog_lease_take(s->replog, s->lease_holder, holder, sizeof holder);
     if (le != CH_OK && le != CH_EBUSY) {
         snprintf(err, cap, "cluster: shard %s's lease: %s", s->cfg.shard,
                  ch_replog_error(s->replog));
@@ -293,6 +312,7 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
     }
     ch_store_set_replicator(s->st, replicate, s);
     directory(s, true);
+    s->epoch = ch_replog_term(s->replog);
     CH_LOG(CH_LOG_INFO, "primary",
            "shard=%s term=%" PRIu64 " stream_seq=%" PRIu64 " next_command=%" PRIu64 " nats=%s",
            s->cfg.shard, ch_replog_term(s->replog), ch_replog_last(s->replog), local + 1,
@@ -322,6 +342,8 @@ static void promote(ch_server *s)
         ch_store_set_replicator(s->st, replicate, s);
         s->standby = false;
         s->lease_at = mono_now();
+        s->epoch = ch_replog_term(s->replog); /* the events' numbering restarts */
+        s->event_seq = 0;
         directory(s, true);
         chi_hedge_resend(s); /* in flight at the venue when the old primary went */
         s->last_failover_ms =
@@ -350,7 +372,7 @@ static void try_resume(ch_server *s)
     ch_err e = ch_replog_lease_renew(s->replog);
     if (e == CH_ENOT_PRIMARY) {
         char who[256];
-        e = ch_replog_lease_take(s->replog, s->cfg.req_url, who, sizeof who);
+        e = ch_replog_lease_take(s->replog, s->lease_holder, who, sizeof who);
         if (e == CH_EBUSY) {             /* another primary now: follow it */
             if (chi_rebuild(s) != CH_OK) /* from what was stored */
                 return;
@@ -414,7 +436,7 @@ void chi_cluster_tick(ch_server *s)
         if (ch_replog_end(s->replog, &end) == CH_OK) /* how far behind reads are */
             s->stream_end = end;
         char who[256];
-        ch_err e = ch_replog_lease_take(s->replog, s->cfg.req_url, who, sizeof who);
+        ch_err e = ch_replog_lease_take(s->replog, s->lease_holder, who, sizeof who);
         if (e == CH_EBUSY)
             s->lease_lost_at = now; /* still held: a failover is timed from here */
         else if (e == CH_OK)

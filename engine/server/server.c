@@ -96,12 +96,27 @@ static void send_reply(work *w, char *text, size_t len)
     nng_ctx_send(w->ctx, w->aio);
 }
 
+/*
+ * The queued events, out. Each is numbered as it leaves: "event_seq" (1, 2,
+ * ... within an epoch) and "epoch" (the shard's term for a cluster primary,
+ * else this process's start time in ns) go first in its object, so that a
+ * subscriber sees a gap (PUB drops what a slow subscriber cannot take) or a
+ * new epoch (a restart, a failover: resynchronise from the replies).
+ */
 static void flush_pubs(ch_server *s)
 {
     for (size_t k = 0; k < s->n_pubs; k++) {
+        const char *ev = s->pubs[k], *brace = strchr(ev, '{');
         nng_msg *m;
-        if (nng_msg_alloc(&m, 0) == 0) {
-            if (nng_msg_append(m, s->pubs[k], strlen(s->pubs[k])) != 0 ||
+        if (brace != NULL && nng_msg_alloc(&m, 0) == 0) {
+            char head[96];
+            bool empty = brace[1] == '}';
+            int n =
+                snprintf(head, sizeof head, "{\"event_seq\":%" PRIu64 ",\"epoch\":%" PRIu64 "%s",
+                         ++s->event_seq, s->epoch, empty ? "" : ",");
+            if (nng_msg_append(m, ev, (size_t)(brace - ev)) != 0 ||
+                nng_msg_append(m, head, (size_t)n) != 0 ||
+                nng_msg_append(m, brace + 1, strlen(brace + 1)) != 0 ||
                 nng_sendmsg(s->pub, m, 0) != 0)
                 nng_msg_free(m); /* PUB is best effort */
         }
@@ -588,6 +603,7 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
     }
     s->cfg = *cfg;
     s->halt_code = CH_EUNAVAILABLE;
+    s->epoch = (uint64_t)wall_now(); /* a cluster primary: its term (cluster.c) */
     s->touched = calloc(cfg->engine.max_instruments, 1);
     s->bin_orders = calloc(CH_BIN_MAX_ORDERS, sizeof *s->bin_orders);
     s->e = ch_engine_create(&s->cfg.engine);

@@ -123,6 +123,7 @@ struct ch_server {
     uint64_t stream_end;      /* the stream's last sequence at the last look (every 100 ms) */
     uint64_t follow_term;
     char primary_url[256];
+    char lease_holder[300]; /* "<req URL>#<random instance>" */
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
     ch_time last_advance;
@@ -141,6 +142,7 @@ struct ch_server {
     int64_t snap_last_at;   /* monotonic ns of it */
     uint64_t snapshots, snapshot_failures;
     uint64_t log_pruned;       /* commands this process dropped from the log (log_prune) */
+    uint64_t event_seq, epoch; /* the events' numbering (server.c, flush_pubs) */
     size_t snap_bytes;         /* the last one's */
     double snap_ms;            /* the last one's time, engine thread */
     uint64_t restored_seq;     /* the start loaded the snapshot after this command (0: none) */
