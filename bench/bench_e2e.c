@@ -299,7 +299,7 @@ static void call_ok(const char *url, const char *req)
 
 /* A chd with its accounts and requests; the measurements of one setting. */
 typedef struct rep_run {
-    result single[2], bin[2];
+    result single[3], bin[3];
 } rep_run;
 
 /* nats-server number i of n (n 3: clustered on loopback, routes to the others). */
@@ -354,7 +354,7 @@ static bool run_setting(const char *chd, const char *cluster, const int *conc, i
     }
     char *orders[64], *bins[64];
     size_t bin_lens[64];
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 32; i++) {
         char acct[16], open_req[160];
         snprintf(acct, sizeof acct, "b%d", i);
         snprintf(open_req, sizeof open_req,
@@ -373,7 +373,7 @@ static bool run_setting(const char *chd, const char *cluster, const int *conc, i
     kill(pid, SIGTERM);
     int st;
     waitpid(pid, &st, 0);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 32; i++) {
         free(orders[i]);
         free(bins[i]);
     }
@@ -404,9 +404,9 @@ static int replicate_bench(const char *chd)
     /* JetStream answers once its meta leader is elected (clustered: seconds) */
     nanosleep(&(struct timespec){g_servers > 1 ? 6 : 0, 500000000L}, NULL);
     g_replicas = g_servers;
-    const int conc[2] = {1, 8};
+    const int conc[3] = {1, 8, 32};
     rep_run off, on;
-    bool ok = run_setting(chd, NULL, conc, 2, &off) && run_setting(chd, url, conc, 2, &on);
+    bool ok = run_setting(chd, NULL, conc, 3, &off) && run_setting(chd, url, conc, 3, &on);
     for (int i = 0; i < g_servers; i++) {
         int st;
         kill(np[i], SIGTERM);
@@ -426,7 +426,7 @@ static int replicate_bench(const char *chd)
            "| binary batch of %d orders/s off / on (ratio) | p50 / p99 ms off | p50 / p99 ms on "
            "|\n|---|---|---|---|---|---|---|\n",
            g_servers > 1 ? "three nats-server, replicas 3" : "one nats-server", g_secs, g_batch);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         printf("| %d | %.0f / %.0f (%.2f) | %.0f / %.0f | %.0f / %.0f | %.0f / %.0f (%.2f) | "
                "%.1f / %.1f | %.1f / %.1f |\n",
                conc[k], off.single[k].orders_per_s, on.single[k].orders_per_s,

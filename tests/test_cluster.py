@@ -57,17 +57,23 @@ ChError = H.client_module().ChError
 
 
 class Nats:
-    def __init__(self, tmp):
+    def __init__(self, tmp, max_payload=None):
         self.port = H.free_port()
         self.dir = os.path.join(tmp, "nats")
         self.url = f"nats://127.0.0.1:{self.port}"
         self.log = open(os.path.join(tmp, "nats.log"), "a")
         self.proc = None
+        self.extra = []
+        if max_payload is not None:  # a configuration file: no flag for it
+            conf = os.path.join(tmp, "nats.conf")
+            with open(conf, "w") as f:
+                f.write(f"max_payload: {max_payload}\n")
+            self.extra = ["-c", conf]
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["nats-server", "-js", "-sd", self.dir, "-a", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log, stderr=self.log)
+            ["nats-server", "-js", "-sd", self.dir, "-a", "127.0.0.1", "-p", str(self.port)]
+            + self.extra, stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -614,6 +620,39 @@ class Cluster(unittest.TestCase):
             venue.terminate()
             venue.wait(timeout=10)
             vlog.close()
+
+    def test_large_batch_is_split(self):
+        """A batch larger than the server's max_payload goes in several
+        appends of whole records; a standby applies it whole."""
+        self.nats.stop()
+        self.nats.log.close()
+        self.nats = Nats(self.tmp, max_payload=65536)
+        self.nats.start()
+        a = self.chd("a")
+        a.start()
+        sb = self.chd("s", standby=True)
+        sb.start()
+        ca, cs = a.client(), sb.client()
+        ca.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
+        ca.account_open("big", 100_000_000)
+        call = next(i["symbol"] for i in ca.instruments("BTC") if i["symbol"].endswith("-C"))
+        orders = [{"symbol": call, "side": "buy", "qty": 1, "price": 1 + i % 100}
+                  for i in range(3000)]  # about 3000 commands: several 64 KiB parts
+        before = ca.stats()["cluster"]["stream_seq"]
+        r = ca.call("order.batch", account="big", orders=orders)
+        self.assertEqual(len(r["results"]), 3000)
+        self.assertTrue(all(x.get("ok", True) and "error" not in x for x in r["results"]),
+                        r["results"][:2])
+        after = ca.stats()["cluster"]["stream_seq"]
+        self.assertGreaterEqual(after - before, 2)  # split: one append would be 1
+        deadline = time.monotonic() + 10
+        while cs.stats()["cluster"]["stream_seq"] < after:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        self.assertEqual(cs.call("state.hash"), ca.call("state.hash"))
+        self.assertEqual(len(cs.orders("big")), 3000)
+        ca.close()
+        cs.close()
 
     def test_writes_stop_without_the_stream(self):
         a = self.chd("a")

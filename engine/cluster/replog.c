@@ -328,7 +328,9 @@ ch_err ch_replog_take_over(ch_replog *r, uint64_t next_cmd, const char *url)
 
 ch_err ch_replog_append(ch_replog *r, uint64_t first, uint32_t n, const uint8_t *recs, size_t len)
 {
-    size_t room = r->max_payload > HDR + 1024 ? (size_t)r->max_payload - HDR : 1024;
+    /* each part within max_payload, its headers (message id, expected stream
+     * and sequence) included: 1 KiB kept for them */
+    size_t room = r->max_payload > HDR + 2048 ? (size_t)r->max_payload - HDR - 1024 : 1024;
     /* the parts: whole commands up to room bytes each */
     uint16_t parts = 0;
     for (size_t at = 0; at < len; parts++) {
