@@ -234,6 +234,24 @@ static char *batch_bin(const char *acct, int n, size_t *len)
 
 static int g_replicas = 1;
 
+/* The first listed symbol of the chd at @p req into @p out ("" if none). */
+static bool first_symbol(const char *req, char *out, size_t cap)
+{
+    out[0] = '\0';
+    ch_client *c;
+    if (ch_client_open(req, 5000, &c) != 0)
+        return false;
+    char *r = NULL;
+    const char *iq = "{\"op\":\"instruments\"}";
+    ch_client_call(c, iq, strlen(iq), &r, NULL);
+    const char *p = r ? strstr(r, "\"symbol\":\"") : NULL;
+    if (p != NULL)
+        snprintf(out, cap, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
+    ch_client_free(r);
+    ch_client_close(c);
+    return out[0] != '\0';
+}
+
 static pid_t start_chd(const char *chd, const char *req, const char *pub, const char *dir,
                        const char *cluster)
 {
@@ -339,19 +357,8 @@ static bool run_setting(const char *chd, const char *cluster, const int *conc, i
     pid_t pid = start_chd(chd, req, pub, dir, cluster);
     if (pid < 0)
         return false;
-    char sym[64] = "";
-    {
-        ch_client *c;
-        ch_client_open(req, 5000, &c);
-        char *r = NULL;
-        const char *iq = "{\"op\":\"instruments\"}";
-        ch_client_call(c, iq, strlen(iq), &r, NULL);
-        const char *p = r ? strstr(r, "\"symbol\":\"") : NULL;
-        if (p != NULL)
-            snprintf(sym, sizeof sym, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
-        ch_client_free(r);
-        ch_client_close(c);
-    }
+    char sym[64];
+    first_symbol(req, sym, sizeof sym);
     char *orders[64], *bins[64];
     size_t bin_lens[64];
     for (int i = 0; i < 32; i++) {
@@ -535,22 +542,8 @@ int main(int argc, char **argv)
         }
         /* 32 funded accounts; orders far from the market so they do not rest
          * (IOC) and the run measures the request path, not a growing book */
-        const char *sym = NULL;
-        char symbuf[64] = "";
-        {
-            ch_client *c;
-            ch_client_open(req, 5000, &c);
-            char *r = NULL;
-            const char *iq = "{\"op\":\"instruments\"}";
-            ch_client_call(c, iq, strlen(iq), &r, NULL);
-            const char *p = r ? strstr(r, "\"symbol\":\"") : NULL;
-            if (p != NULL) {
-                snprintf(symbuf, sizeof symbuf, "%.*s", (int)strcspn(p + 10, "\""), p + 10);
-                sym = symbuf;
-            }
-            ch_client_free(r);
-            ch_client_close(c);
-        }
+        char symbuf[64];
+        const char *sym = first_symbol(req, symbuf, sizeof symbuf) ? symbuf : NULL;
         if (sym == NULL) {
             fprintf(stderr, "bench_e2e: no instruments\n");
             return 1;

@@ -100,19 +100,27 @@ static bool valid_shard(const char *s)
     return n >= 1 && n <= 31 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
 }
 
+/* The stream's info (jsStreamInfo_Destroy it): CH_OK or the failure. */
+static ch_err stream_info(ch_replog *r, const char *stream, jsStreamInfo **si)
+{
+    *si = NULL;
+    jsErrCode je = 0;
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Wait = r->timeout_ms;
+    natsStatus s = js_GetStreamInfo(si, r->js, stream, &o, &je);
+    return fail(r, "stream info", s, je);
+}
+
 /* Read the stream's end: its last sequence, and from its last record the
  * next command and the term (every record carries its writer's term, and a
  * term only grows). */
 static ch_err read_tail(ch_replog *r)
 {
-    jsStreamInfo *si = NULL;
-    jsErrCode je = 0;
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = r->timeout_ms;
-    natsStatus s = js_GetStreamInfo(&si, r->js, r->stream, &o, &je);
-    if (s != NATS_OK)
-        return fail(r, "stream info", s, je);
+    jsStreamInfo *si;
+    ch_err ie = stream_info(r, r->stream, &si);
+    if (ie != CH_OK)
+        return ie;
     r->last = si->State.LastSeq;
     r->first = si->State.FirstSeq;
     jsStreamInfo_Destroy(si);
@@ -395,14 +403,15 @@ ch_err ch_replog_read(ch_replog *r, uint64_t seq, ch_replog_rec *out)
 ch_err ch_replog_status_get(ch_replog *r, ch_replog_status *out)
 {
     memset(out, 0, sizeof *out);
-    jsStreamInfo *si = NULL;
-    jsErrCode je = 0;
+    jsStreamInfo *si;
+    ch_err ie = stream_info(r, r->stream, &si);
+    if (ie != CH_OK)
+        return ie;
     jsOptions o;
     jsOptions_Init(&o);
     o.Wait = r->timeout_ms;
-    natsStatus s = js_GetStreamInfo(&si, r->js, r->stream, &o, &je);
-    if (s != NATS_OK)
-        return fail(r, "stream info", s, je);
+    jsErrCode je = 0;
+    natsStatus s;
     out->messages = si->State.Msgs;
     out->bytes = si->State.Bytes;
     out->first_seq = si->State.FirstSeq;
@@ -596,16 +605,12 @@ void ch_replog_lease_release(ch_replog *r)
 
 ch_err ch_replog_end(ch_replog *r, uint64_t *last)
 {
-    jsStreamInfo *si = NULL;
-    jsErrCode je = 0;
-    jsOptions o;
-    jsOptions_Init(&o);
-    o.Wait = r->timeout_ms;
-    natsStatus s = js_GetStreamInfo(&si, r->js, r->stream, &o, &je);
-    if (s == NATS_OK)
+    jsStreamInfo *si;
+    ch_err e = stream_info(r, r->stream, &si);
+    if (e == CH_OK)
         *last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
-    return fail(r, "stream info", s, je);
+    return e;
 }
 
 /* ---- the directory ------------------------------------------------------ */
