@@ -302,6 +302,7 @@ class Cluster(unittest.TestCase):
         with self.assertRaises(ChError) as cm:
             cs.order_new("alice", call, "buy", 1, price=5)
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")
+        self.assertIn(a.req, str(cm.exception))  # the primary's URL
         # the primary dies: the standby takes its lease once it lapsed, follows
         # the stream to its end and serves writes, with no one restarting it
         ca.close()

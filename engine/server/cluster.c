@@ -471,6 +471,14 @@ void chi_cluster_stop(ch_server *s)
     s->replog = NULL;
 }
 
+const char *chi_cluster_not_primary(ch_server *s)
+{
+    snprintf(s->not_primary, sizeof s->not_primary,
+             "a standby: writes go to the shard's primary at %s",
+             s->primary_url[0] ? s->primary_url : "(unknown yet)");
+    return s->not_primary;
+}
+
 void chi_cluster_staleness(ch_server *s, cJSON *out)
 {
     uint64_t behind = s->stream_end > s->follow_seq ? s->stream_end - s->follow_seq : 0;

@@ -124,6 +124,7 @@ struct ch_server {
     uint64_t follow_term;
     char primary_url[256];
     char lease_holder[300]; /* "<req URL>#<random instance>" */
+    char not_primary[400];  /* chi_cluster_not_primary's text */
     uint64_t requests, errors, batches, commits, orders;
     uint64_t last_cmd_seq; /* sequence number of the last command logged */
     ch_time last_advance;
@@ -305,6 +306,9 @@ void chi_cluster_tick(ch_server *s);
  * applied, as of its last look at the stream's end, every 100 ms) and
  * stale_ms (since it last applied up to the stream's end). */
 void chi_cluster_staleness(ch_server *s, cJSON *out);
+/* A standby's refusal of a write, naming the primary's URL (cluster.c;
+ * valid until the next call, on the engine thread). */
+const char *chi_cluster_not_primary(ch_server *s);
 /* Transfers between shards (transfers.c): the op, what the log says of them
  * (replay and live), the clearing of that state before a rebuild, and the
  * primary's work between batches (send what is owed, apply what came). */

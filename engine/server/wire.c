@@ -26,7 +26,7 @@ static ch_err dispatch(ch_server *s, const chi_origin *from, const ch_req *q, cJ
 {
     const ch_msg *m = q->m;
     if (s->standby && m->mutating) {
-        *msg = "a standby: writes go to the shard's primary (stats.cluster.primary)";
+        *msg = chi_cluster_not_primary(s);
         return CH_ENOT_PRIMARY;
     }
     if (s->halted && (m->mutating || !s->reads_ok)) {
@@ -102,7 +102,7 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
         msg = "too many orders in one batch (max_batch, 5000 by default)";
     } else if (s->standby) {
         e = CH_ENOT_PRIMARY;
-        msg = "a standby: writes go to the shard's primary (stats.cluster.primary)";
+        msg = chi_cluster_not_primary(s);
     } else if (s->halted) {
         refused_while_halted(s);
         e = s->halt_code == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;
