@@ -87,6 +87,7 @@ class Protocol(Base):
     def test_00_ops(self):
         h = self.c.hello()
         self.assertEqual(h["version"], 1)
+        self.assertRegex(h["software_version"], r"^\d+\.\d+\.\d+$")  # chd --version's
         self.assertIn("BTC", h["underlyings"])
         inst = self.c.instruments("BTC")
         self.assertGreaterEqual(len(inst), 72)

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
             if (e == CH_OK) {
                 printf("built with %s: %s, %zu underlyings\n", CH_VERSION, h.server,
                        h.n_underlyings);
-                return 0;
+                return strcmp(ch_client_version(), CH_VERSION) == 0 ? 0 : 1;
             }
         }
         struct timespec ts = {0, 50000000};

@@ -9,6 +9,7 @@
  * host).
  */
 #include "ch/client.h"
+#include "ch/version.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -79,6 +80,11 @@ int ch_client_open(const char *url, int timeout_ms, ch_client **out)
     }
     *out = c;
     return 0;
+}
+
+const char *ch_client_version(void)
+{
+    return CH_VERSION;
 }
 
 void ch_client_close(ch_client *c)

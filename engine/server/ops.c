@@ -5,6 +5,8 @@
  * commands (commands.c) and writes its result fields.
  */
 #include "server_int.h"
+
+#include "ch/version.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,7 @@ static ch_err op_hello(ch_server *s, req_ctx *r)
 {
     cJSON_AddNumberToObject(r->out, "version", CH_PROTO_VERSION);
     cJSON_AddStringToObject(r->out, "server", "chd");
+    cJSON_AddStringToObject(r->out, "software_version", CH_VERSION);
     cJSON_AddBoolToObject(r->out, "auth", chi_guard_auth(s->guard));
     cJSON *a = cJSON_AddArrayToObject(r->out, "underlyings");
     const ch_instruments *reg = ch_engine_instruments(s->e);

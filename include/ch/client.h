@@ -53,6 +53,9 @@ CH_API int ch_client_open(const char *url, int timeout_ms, ch_client **out);
 /** Close; NULL is a no-op. */
 CH_API void ch_client_close(ch_client *c);
 
+/** The library's version ("0.1.0": the project's, as `--version` prints it). */
+CH_API const char *ch_client_version(void);
+
 /**
  * A client over several shards: @p map_path is a JSON shard map, each shard
  * its name, its underlyings and its chd endpoints (primary and standbys):
