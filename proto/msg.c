@@ -150,7 +150,7 @@ static const ch_field rp_instrument_add[] = {
     NUM("tick", CH_F_OPT),        NUM("contract_size", CH_F_OPT)};
 static const ch_field rp_hello[] = {INT("version", CH_F_OPT),
                                     STR("server", CH_F_OPT, 64),
-                                    STR("software_version", CH_F_OPT, 32),
+                                    STR("software", CH_F_OPT, 32),
                                     {"underlyings", CH_FT_STRS, CH_F_OPT, 4096, NULL, 0}};
 static const ch_field rp_instruments[] = {LIST("instruments", CH_F_OPT, 1u << 20, rp_instrument)};
 static const ch_field rp_account_open[] = {STR("account", CH_F_OPT, NAME), NUM("cash", CH_F_OPT),

@@ -87,7 +87,7 @@ class Protocol(Base):
     def test_00_ops(self):
         h = self.c.hello()
         self.assertEqual(h["version"], 1)
-        self.assertRegex(h["software_version"], r"^\d+\.\d+\.\d+$")  # chd --version's
+        self.assertRegex(h["software"], r"^\d+\.\d+\.\d+$")  # chd --version's
         self.assertIn("BTC", h["underlyings"])
         inst = self.c.instruments("BTC")
         self.assertGreaterEqual(len(inst), 72)
@@ -253,6 +253,18 @@ class Protocol(Base):
             self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
             self.assertEqual({b["epoch"] for b in seen}, {seen[0]["epoch"]})
             self.assertGreater(seen[0]["epoch"], 0)
+        # the risk topic: the risk reply's fields of the underlying a batch moved
+        with Subscriber(self.d.pub, "risk") as sub:
+            time.sleep(0.3)
+            q = self.c.quote(self.call, "buy", 1)
+            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            ev = sub.recv(3000)
+            self.assertIsNotNone(ev)
+            topic, body = ev
+            self.assertEqual((topic, body["underlying"]), ("risk", "BTC"))
+            now = self.c.call("risk", underlying="BTC")
+            for k in ("totals", "strikes", "netting"):
+                self.assertEqual(body[k], now[k], k)
         for _ in range(20):  # until chctl, which may have started late, has seen one
             if watch.poll() is not None:
                 break

@@ -216,6 +216,7 @@ class Cluster(unittest.TestCase):
         with self.assertRaises(ChError) as cm:
             ca.order_new("alice", call, "buy", 1, price=50, client_order_id="late")
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")
+        self.assertEqual(cm.exception.reply["error"]["primary"], b.req)  # who took over
         with self.assertRaises(ChError) as cm:  # and every write after it
             ca.order_new("alice", call, "buy", 1, price=51)
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")
@@ -302,7 +303,8 @@ class Cluster(unittest.TestCase):
         with self.assertRaises(ChError) as cm:
             cs.order_new("alice", call, "buy", 1, price=5)
         self.assertEqual(cm.exception.code, "NOT_PRIMARY")
-        self.assertIn(a.req, str(cm.exception))  # the primary's URL
+        self.assertIn(a.req, str(cm.exception))  # the primary's URL, in the message
+        self.assertEqual(cm.exception.reply["error"]["primary"], a.req)  # and as a field
         # the primary dies: the standby takes its lease once it lapsed, follows
         # the stream to its end and serves writes, with no one restarting it
         ca.close()

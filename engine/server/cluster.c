@@ -141,6 +141,8 @@ static ch_err catch_up(ch_server *s, uint64_t *applied)
     return e;
 }
 
+static void note_primary(ch_server *s);
+
 static ch_err replicate(void *ctx, uint64_t first, uint32_t n, const uint8_t *recs, size_t len)
 {
     ch_server *s = ctx;
@@ -151,6 +153,8 @@ static ch_err replicate(void *ctx, uint64_t first, uint32_t n, const uint8_t *re
     }
     s->rep_failures++;
     s->halt_code = e == CH_ENOT_PRIMARY ? CH_ENOT_PRIMARY : CH_EUNAVAILABLE;
+    if (e == CH_ENOT_PRIMARY)
+        note_primary(s); /* who took the shard: NOT_PRIMARY replies name it */
     CH_LOG(CH_LOG_ERROR, e == CH_ENOT_PRIMARY ? "fenced" : "replication_failed",
            "first=%" PRIu64 " commands=%u reason=\"%s\"", first, n, ch_replog_error(s->replog));
     return s->halt_code;
@@ -455,6 +459,7 @@ void chi_cluster_tick(ch_server *s)
     if (ch_replog_lease_renew(s->replog) == CH_ENOT_PRIMARY) {
         s->halted = true; /* another took the shard: no more writes from here */
         s->halt_code = CH_ENOT_PRIMARY;
+        note_primary(s);
         s->reads_ok = true; /* between batches: the engine holds the committed state */
         CH_LOG(CH_LOG_ERROR, "lease_lost", "shard=%s action=\"writes refused: NOT_PRIMARY\"",
                s->cfg.shard);

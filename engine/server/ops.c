@@ -66,7 +66,7 @@ static ch_err op_hello(ch_server *s, req_ctx *r)
 {
     cJSON_AddNumberToObject(r->out, "version", CH_PROTO_VERSION);
     cJSON_AddStringToObject(r->out, "server", "chd");
-    cJSON_AddStringToObject(r->out, "software_version", CH_VERSION);
+    cJSON_AddStringToObject(r->out, "software", CH_VERSION);
     cJSON_AddBoolToObject(r->out, "auth", chi_guard_auth(s->guard));
     cJSON *a = cJSON_AddArrayToObject(r->out, "underlyings");
     const ch_instruments *reg = ch_engine_instruments(s->e);
@@ -284,6 +284,8 @@ static ch_err op_market_update(ch_server *s, req_ctx *r)
         if (e != CH_OK)
             r->msg =
                 e == CH_EINVAL ? "time goes backwards or a value is out of range" : ch_strerror(e);
+        else if (c->market.underlying < CHI_MAX_UND)
+            s->risk_dirty[c->market.underlying] = true; /* the marks moved: a risk event */
     }
     free(c);
     if (e == CH_OK)

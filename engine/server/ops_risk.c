@@ -139,6 +139,23 @@ static void hedge_fields(ch_server *s, uint32_t ui, ch_hedger *hg, cJSON *out)
     }
 }
 
+void chi_publish_risk(ch_server *s)
+{
+    const ch_instruments *reg = ch_engine_instruments(s->e);
+    uint32_t n = ch_instruments_underlying_count(reg);
+    int64_t now = mono_now();
+    for (uint32_t u = 0; u < n && u < CHI_MAX_UND; u++) {
+        if (!s->risk_dirty[u] || now - s->risk_at[u] < 100 * 1000000LL)
+            continue; /* unchanged, or one left less than 100 ms ago: a later batch sends it */
+        s->risk_dirty[u] = false;
+        s->risk_at[u] = now;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "underlying", ch_instruments_underlying(reg, u)->name);
+        risk_fields(s, u, o);
+        chi_publish(s, "risk", o);
+    }
+}
+
 ch_err chi_op_risk(ch_server *s, req_ctx *r)
 {
     uint32_t ui;

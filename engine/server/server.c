@@ -283,7 +283,7 @@ static void batch(ch_server *s, work *list)
                                                          "stopped")
                               : 0;
             } else {
-                replies[k] = chi_unavailable_reply(was, s->halt_code);
+                replies[k] = chi_unavailable_reply(s, was, s->halt_code);
                 lens[k] = replies[k] != NULL ? strlen(replies[k]) : 0;
             }
             free(was);
@@ -306,6 +306,9 @@ static void batch(ch_server *s, work *list)
         if (!s->touched[k])
             continue;
         s->touched[k] = 0;
+        uint32_t und = instr_of(s, (ch_instr_id){k})->underlying;
+        if (und < CHI_MAX_UND) /* trades or orders there: its residual may have moved */
+            s->risk_dirty[und] = true;
         cJSON *o = cJSON_CreateObject();
         ch_level lv[5];
         for (int side = 0; side < 2; side++) {
@@ -322,6 +325,8 @@ static void batch(ch_server *s, work *list)
         snprintf(topic, sizeof topic, "book.%s", instr_of(s, (ch_instr_id){k})->symbol);
         chi_publish(s, topic, o);
     }
+    if (!s->halted)
+        chi_publish_risk(s);
     flush_pubs(s);
     chi_snapshot_maybe(s); /* after the replies: a snapshot delays the next batch only */
     free(replies);

@@ -142,12 +142,14 @@ struct ch_server {
     uint64_t snap_last_seq; /* the command the last snapshot (taken or loaded) follows */
     int64_t snap_last_at;   /* monotonic ns of it */
     uint64_t snapshots, snapshot_failures;
-    uint64_t log_pruned;       /* commands this process dropped from the log (log_prune) */
-    uint64_t event_seq, epoch; /* the events' numbering (server.c, flush_pubs) */
-    size_t snap_bytes;         /* the last one's */
-    double snap_ms;            /* the last one's time, engine thread */
-    uint64_t restored_seq;     /* the start loaded the snapshot after this command (0: none) */
-    bool coid_backfill_failed; /* a replay could not index an old store's ids */
+    uint64_t log_pruned;          /* commands this process dropped from the log (log_prune) */
+    uint64_t event_seq, epoch;    /* the events' numbering (server.c, flush_pubs) */
+    bool risk_dirty[CHI_MAX_UND]; /* the residual may have moved since the last risk event */
+    int64_t risk_at[CHI_MAX_UND]; /* when the last one left (monotonic ns) */
+    size_t snap_bytes;            /* the last one's */
+    double snap_ms;               /* the last one's time, engine thread */
+    uint64_t restored_seq;        /* the start loaded the snapshot after this command (0: none) */
+    bool coid_backfill_failed;    /* a replay could not index an old store's ids */
     /* replay: fills of the command being replayed */
     cJSON *replay_fills;
     /* binary batches: decoded orders, and room for one order's binary fills */
@@ -329,6 +331,10 @@ ch_err chi_rebuild(ch_server *s);
 /* stats fields of the replicated log */
 void chi_cluster_stats(ch_server *s, cJSON *out);
 
+/* The `risk` event (ops_risk.c): the risk reply's fields of each underlying
+ * whose residual a batch may have moved, at most every 100 ms each. */
+void chi_publish_risk(ch_server *s);
+
 /* state.hash (snapshots.c): the SHA-256 of the snapshot chd would write now */
 ch_err chi_op_state_hash(ch_server *s, req_ctx *r);
 /* The command before the log's first (snapshots.c): a start must load a
@@ -348,7 +354,7 @@ uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *bod
                         size_t *out_len);
 char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t len,
                  bool *mutating);
-char *chi_unavailable_reply(const char *would_have, ch_err code);
+char *chi_unavailable_reply(ch_server *s, const char *would_have, ch_err code);
 
 /* ---- hedging after a batch (hedging.c) */
 /** The hedger of underlying @p u, created on first use (NULL: out of memory,

@@ -312,6 +312,8 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
         cJSON *eo = cJSON_AddObjectToObject(reply, "error");
         cJSON_AddStringToObject(eo, "code", ch_errwire(e));
         cJSON_AddStringToObject(eo, "message", msg != NULL ? msg : ch_strerror(e));
+        if (e == CH_ENOT_PRIMARY && s->primary_url[0] != '\0') /* PROTOCOL.md 1.1 */
+            cJSON_AddStringToObject(eo, "primary", s->primary_url);
     }
     cJSON_Delete(result);
     cJSON_Delete(j);
@@ -323,7 +325,7 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
 
 /* The reply to a request of a batch that could not be committed: the
  * request's id (taken from the reply it would have had) and UNAVAILABLE. */
-char *chi_unavailable_reply(const char *would_have, ch_err code)
+char *chi_unavailable_reply(ch_server *s, const char *would_have, ch_err code)
 {
     cJSON *was = would_have != NULL ? cJSON_Parse(would_have) : NULL;
     cJSON *o = cJSON_CreateObject();
@@ -338,6 +340,8 @@ char *chi_unavailable_reply(const char *would_have, ch_err code)
                                 ? "not the primary: another chd took this shard's replicated log "
                                   "over; this batch was not stored"
                                 : "the store could not commit: intake stopped");
+    if (code == CH_ENOT_PRIMARY && s->primary_url[0] != '\0')
+        cJSON_AddStringToObject(eo, "primary", s->primary_url);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     cJSON_Delete(was);
