@@ -313,6 +313,16 @@ static void call_ok(const char *url, const char *req)
     ch_client_close(c);
 }
 
+/* Funded account b<i> at the chd of @p req; its name into @p acct. */
+static void open_account(const char *req, int i, char *acct, size_t cap)
+{
+    char open_req[160];
+    snprintf(acct, cap, "b%d", i);
+    snprintf(open_req, sizeof open_req,
+             "{\"op\":\"account.open\",\"account\":\"%s\",\"cash\":100000000000}", acct);
+    call_ok(req, open_req);
+}
+
 /* ---- replication on and off (--replicate) ---- */
 
 /* A chd with its accounts and requests; the measurements of one setting. */
@@ -362,11 +372,8 @@ static bool run_setting(const char *chd, const char *cluster, const int *conc, i
     char *orders[64], *bins[64];
     size_t bin_lens[64];
     for (int i = 0; i < 32; i++) {
-        char acct[16], open_req[160];
-        snprintf(acct, sizeof acct, "b%d", i);
-        snprintf(open_req, sizeof open_req,
-                 "{\"op\":\"account.open\",\"account\":\"%s\",\"cash\":100000000000}", acct);
-        call_ok(req, open_req);
+        char acct[16];
+        open_account(req, i, acct, sizeof acct);
         orders[i] = order_json(acct, sym, i);
         bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);
     }
@@ -551,11 +558,8 @@ int main(int argc, char **argv)
         char *orders[64], *batches[64], *bins[64];
         size_t bin_lens[64];
         for (int i = 0; i < 32; i++) {
-            char acct[16], open_req[160];
-            snprintf(acct, sizeof acct, "b%d", i);
-            snprintf(open_req, sizeof open_req,
-                     "{\"op\":\"account.open\",\"account\":\"%s\",\"cash\":100000000000}", acct);
-            call_ok(req, open_req);
+            char acct[16];
+            open_account(req, i, acct, sizeof acct);
             orders[i] = order_json(acct, sym, i);
             batches[i] = batch_json(acct, sym, g_batch);
             bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);

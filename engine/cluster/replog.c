@@ -475,31 +475,38 @@ ch_err ch_replog_find(ch_replog *r, uint64_t cmd, uint64_t *seq)
 
 /* ---- the lease ---------------------------------------------------------- */
 
-static ch_err bind_leases(ch_replog *r)
+/* Bind KeyValue bucket @p bucket into *kv, created if absent (history 1, file
+ * storage, the stream's replicas; @p ttl_ns 0: none). */
+static ch_err bind_kv(ch_replog *r, kvStore **kv, const char *bucket, int64_t ttl_ns)
 {
-    if (r->kv != NULL)
+    if (*kv != NULL)
         return CH_OK;
-    natsStatus s = js_KeyValue(&r->kv, r->js, "CH_LEASES");
+    natsStatus s = js_KeyValue(kv, r->js, bucket);
     if (s != NATS_OK) {
         kvConfig kc;
         kvConfig_Init(&kc);
-        kc.Bucket = "CH_LEASES";
+        kc.Bucket = bucket;
         kc.History = 1;
-        kc.TTL = r->lease_ms * 1000000; /* nanoseconds, as libnats 3.4 takes it */
+        kc.TTL = ttl_ns; /* nanoseconds, as libnats 3.4 takes it */
         kc.StorageType = js_FileStorage;
         kc.Replicas = r->replicas;
-        s = js_CreateKeyValue(&r->kv, r->js, &kc);
+        s = js_CreateKeyValue(kv, r->js, &kc);
         if (s != NATS_OK) { /* another chd made it meanwhile? */
             char why[160];
             snprintf(why, sizeof why, "%s", nats_GetLastError(NULL));
-            s = js_KeyValue(&r->kv, r->js, "CH_LEASES");
+            s = js_KeyValue(kv, r->js, bucket);
             if (s != NATS_OK) {
-                snprintf(r->error, sizeof r->error, "creating the leases' bucket: %s", why);
+                snprintf(r->error, sizeof r->error, "creating the bucket %s: %s", bucket, why);
                 return CH_EIO;
             }
         }
     }
-    return fail(r, "binding the leases' bucket", s, 0);
+    return fail(r, "binding a bucket", s, 0);
+}
+
+static ch_err bind_leases(ch_replog *r)
+{
+    return bind_kv(r, &r->kv, "CH_LEASES", r->lease_ms * 1000000);
 }
 
 ch_err ch_replog_lease_take(ch_replog *r, const char *holder, char *who, size_t cap)
@@ -617,21 +624,7 @@ ch_err ch_replog_end(ch_replog *r, uint64_t *last)
 
 static ch_err bind_directory(ch_replog *r)
 {
-    if (r->dir != NULL)
-        return CH_OK;
-    natsStatus s = js_KeyValue(&r->dir, r->js, "CH_DIRECTORY");
-    if (s != NATS_OK) {
-        kvConfig kc;
-        kvConfig_Init(&kc);
-        kc.Bucket = "CH_DIRECTORY";
-        kc.History = 1;
-        kc.StorageType = js_FileStorage;
-        kc.Replicas = r->replicas;
-        s = js_CreateKeyValue(&r->dir, r->js, &kc);
-        if (s != NATS_OK) /* made by another meanwhile */
-            s = js_KeyValue(&r->dir, r->js, "CH_DIRECTORY");
-    }
-    return fail(r, "binding the directory", s, 0);
+    return bind_kv(r, &r->dir, "CH_DIRECTORY", 0);
 }
 
 ch_err ch_replog_directory_put(ch_replog *r, const char *url, const char *underlyings, bool primary)
