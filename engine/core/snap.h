@@ -17,6 +17,7 @@
 #include "ch/hedge.h"
 #include "ch/instrument.h"
 #include "ch/risk.h"
+#include "ch/sha256.h"
 
 /* A tag of four letters. */
 #define CHI_SNAP_TAG(a, b, c, d)                                                                   \
@@ -45,6 +46,27 @@ static inline void chi_snap_take(chi_rd *r, void *dst, size_t n, size_t size)
     const uint8_t *p = chi_take(r, n * size);
     if (p != NULL && n * size > 0)
         memcpy(dst, p, n * size);
+}
+
+/* Close what @p w holds since @p from with its SHA-256 (snapshots end so). */
+static inline void chi_snap_seal(chi_wr *w, size_t from)
+{
+    if (w->bad)
+        return;
+    uint8_t d[CH_SHA256_LEN];
+    ch_sha256_digest(w->buf + from, w->n - from, d);
+    chi_put_bytes(w, d, sizeof d);
+}
+
+/* Whether the @p len bytes at @p p end with the SHA-256 of what precedes
+ * them (what chi_snap_seal wrote). */
+static inline bool chi_snap_sealed(const uint8_t *p, size_t len)
+{
+    if (len < CH_SHA256_LEN)
+        return false;
+    uint8_t d[CH_SHA256_LEN];
+    ch_sha256_digest(p, len - CH_SHA256_LEN, d);
+    return memcmp(d, p + len - CH_SHA256_LEN, CH_SHA256_LEN) == 0;
 }
 
 /* The engine's snapshot (ch_engine_snapshot's bytes, closed by their

@@ -183,11 +183,7 @@ ch_err chi_engine_save(const ch_engine *e, chi_wr *w)
     chi_instruments_save(e->reg, w);
     chi_book_save(e->book, w);
     chi_snap_tag(w, TAG_END);
-    if (!w->bad) {
-        uint8_t d[CH_SHA256_LEN];
-        ch_sha256_digest(w->buf + from, w->n - from, d);
-        chi_put_bytes(w, d, sizeof d);
-    }
+    chi_snap_seal(w, from);
     return w->bad ? CH_ENOMEM : CH_OK;
 }
 
@@ -287,11 +283,7 @@ ch_err ch_engine_restore(ch_engine *e, const uint8_t *buf, size_t len)
 {
     if (e->n_acct != 3 || e->n_und != 0 || e->seq != 0 || ch_instruments_count(e->reg) != 0)
         return CH_EINVAL; /* not fresh */
-    if (len < CH_SHA256_LEN)
-        return CH_EBADREQ;
-    uint8_t d[CH_SHA256_LEN];
-    ch_sha256_digest(buf, len - CH_SHA256_LEN, d);
-    if (memcmp(d, buf + len - CH_SHA256_LEN, CH_SHA256_LEN) != 0)
+    if (!chi_snap_sealed(buf, len))
         return CH_EBADREQ;
     chi_rd r = {.p = buf, .len = len - CH_SHA256_LEN};
     chi_rd h = r;

@@ -114,11 +114,7 @@ static ch_err build_blob(ch_server *s, chi_wr *w)
     chi_put_at(w, 0, w->n - 8, 8);
     size_t from = w->n;
     put_server(s, w);
-    if (!w->bad) {
-        uint8_t d[CH_SHA256_LEN];
-        ch_sha256_digest(w->buf + from, w->n - from, d);
-        chi_put_bytes(w, d, sizeof d);
-    }
+    chi_snap_seal(w, from);
     return w->bad ? CH_ENOMEM : CH_OK;
 }
 
@@ -236,11 +232,7 @@ static ch_err load_blob(ch_server *s, const uint8_t *b, size_t len)
     chi_rd r = {.p = b, .len = len};
     uint64_t elen = chi_get(&r, 8);
     const uint8_t *eng = elen <= len ? chi_take(&r, (size_t)elen) : NULL;
-    if (eng == NULL || len - r.n < CH_SHA256_LEN)
-        return CH_EBADREQ;
-    uint8_t d[CH_SHA256_LEN];
-    ch_sha256_digest(b + r.n, len - r.n - CH_SHA256_LEN, d);
-    if (memcmp(d, b + len - CH_SHA256_LEN, CH_SHA256_LEN) != 0)
+    if (eng == NULL || !chi_snap_sealed(b + r.n, len - r.n))
         return CH_EBADREQ;
     ch_err e = ch_engine_restore(s->e, eng, (size_t)elen);
     if (e != CH_OK)
