@@ -39,13 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t wall_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static uint64_t le(const uint8_t *p, int n)
 {
     uint64_t v = 0;
@@ -114,29 +107,54 @@ static ch_err apply_record(ch_server *s, const ch_replog_rec *rec, ch_command *c
     return p == end ? ch_store_commit(s->st) : CH_EBADREQ;
 }
 
+/* Apply the stream's records after stream sequence *seq up to its end (a
+ * record not there yet): batches applied (*batches counts them), term
+ * markers noted when @p note_terms (a standby names its primary from them);
+ * *seq is the last record taken. */
+static ch_err walk_stream(ch_server *s, uint64_t *seq, uint64_t *batches, bool note_terms)
+{
+    ch_command *c = NULL;
+    ch_err e;
+    for (;;) {
+        ch_replog_rec rec;
+        e = ch_replog_read(s->replog, *seq + 1, &rec);
+        if (e == CH_ENOTFOUND) {
+            e = CH_OK;
+            break;
+        }
+        if (e == CH_OK && rec.kind == CH_REPLOG_TERM) {
+            if (note_terms) {
+                s->follow_term = rec.term;
+                snprintf(s->primary_url, sizeof s->primary_url, "%.*s", (int)rec.len,
+                         (const char *)rec.payload);
+            }
+        } else if (e == CH_OK) {
+            if (c == NULL && (c = malloc(sizeof *c)) == NULL)
+                e = CH_ENOMEM;
+            if (e == CH_OK)
+                e = apply_record(s, &rec, c);
+            if (e == CH_OK)
+                (*batches)++;
+        }
+        if (e != CH_OK)
+            break;
+        (*seq)++;
+    }
+    free(c);
+    return e;
+}
+
 /* Apply the stream's records after the store's last command. */
 static ch_err catch_up(ch_server *s, uint64_t *applied)
 {
-    uint64_t from = ch_store_last_seq(s->st), q;
+    uint64_t from = ch_store_last_seq(s->st), q, batches = 0;
     *applied = 0;
     ch_err e = ch_replog_find(s->replog, from + 1, &q);
     if (e != CH_OK)
         return e;
-    ch_command *c = malloc(sizeof *c);
-    if (c == NULL)
-        return CH_ENOMEM;
-    for (uint64_t last = ch_replog_last(s->replog); e == CH_OK && q <= last; q++) {
-        ch_replog_rec rec;
-        e = ch_replog_read(s->replog, q, &rec);
-        if (e == CH_OK && rec.kind == CH_REPLOG_BATCH)
-            e = apply_record(s, &rec, c);
-    }
-    free(c);
-    /* events of the applied commands are not published: no one asked yet */
-    for (size_t k = 0; k < s->n_pubs; k++)
-        free(s->pubs[k]);
-    s->n_pubs = 0;
-    memset(s->touched, 0, s->cfg.engine.max_instruments);
+    q--; /* the walk starts after it */
+    e = walk_stream(s, &q, &batches, false);
+    chi_events_drop(s); /* the applied commands' events: no one asked yet */
     *applied = ch_store_last_seq(s->st) - from;
     return e;
 }
@@ -192,39 +210,18 @@ void chi_cluster_follow(ch_server *s)
 {
     if (!s->standby || s->halted)
         return;
-    ch_command *c = NULL;
-    for (;;) {
-        ch_replog_rec rec;
-        ch_err e = ch_replog_read(s->replog, s->follow_seq + 1, &rec);
-        if (e == CH_ENOTFOUND) { /* nothing new: at the stream's end */
-            s->follow_caught_at = mono_now();
-            break;
-        }
-        if (e == CH_OK && rec.kind == CH_REPLOG_TERM) {
-            s->follow_term = rec.term;
-            snprintf(s->primary_url, sizeof s->primary_url, "%.*s", (int)rec.len,
-                     (const char *)rec.payload);
-        } else if (e == CH_OK) {
-            if (c == NULL && (c = malloc(sizeof *c)) == NULL)
-                e = CH_ENOMEM;
-            if (e == CH_OK)
-                e = apply_record(s, &rec, c);
-            if (e == CH_OK)
-                s->follow_applied++;
-        }
-        if (e != CH_OK) {
-            if (e != CH_EUNAVAILABLE) { /* a stream this store cannot follow: stop here */
-                s->halt_code = CH_ENOT_PRIMARY;
-                ch_store_discard(s->st);
-                chi_halt(s); /* reads from the committed state, rebuilt */
-            }
-            CH_LOG(CH_LOG_ERROR, "follow_failed", "stream_seq=%" PRIu64 " reason=\"%s\" (%s)",
-                   s->follow_seq + 1, ch_strerror(e), ch_replog_error(s->replog));
-            break;
-        }
-        s->follow_seq++;
+    ch_err e = walk_stream(s, &s->follow_seq, &s->follow_applied, true);
+    if (e == CH_OK) { /* at the stream's end */
+        s->follow_caught_at = mono_now();
+        return;
     }
-    free(c);
+    if (e != CH_EUNAVAILABLE) { /* a stream this store cannot follow: stop here */
+        s->halt_code = CH_ENOT_PRIMARY;
+        ch_store_discard(s->st);
+        chi_halt(s); /* reads from the committed state, rebuilt */
+    }
+    CH_LOG(CH_LOG_ERROR, "follow_failed", "stream_seq=%" PRIu64 " reason=\"%s\" (%s)",
+           s->follow_seq + 1, ch_strerror(e), ch_replog_error(s->replog));
 }
 
 bool chi_cluster_start(ch_server *s, char *err, size_t cap)
@@ -233,7 +230,7 @@ bool chi_cluster_start(ch_server *s, char *err, size_t cap)
         return true;
     /* the lease's holder: this process (its URL, for operators, and a
      * random instance: two chd can share a URL on two machines) */
-    uint64_t inst = (uint64_t)wall_now_ns() ^ ((uint64_t)getpid() << 32);
+    uint64_t inst = (uint64_t)wall_now() ^ ((uint64_t)getpid() << 32);
     FILE *ur = fopen("/dev/urandom", "rb");
     if (ur != NULL) {
         if (fread(&inst, sizeof inst, 1, ur) != 1)

@@ -27,6 +27,14 @@ static void publish_owned(ch_server *s, char *m)
     s->pubs[s->n_pubs++] = m;
 }
 
+void chi_events_drop(ch_server *s)
+{
+    for (size_t k = 0; k < s->n_pubs; k++)
+        free(s->pubs[k]);
+    s->n_pubs = 0;
+    memset(s->touched, 0, s->cfg.engine.max_instruments);
+}
+
 void chi_publish(ch_server *s, const char *topic, cJSON *body)
 {
     char *text = cJSON_PrintUnformatted(body);

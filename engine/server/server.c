@@ -176,10 +176,7 @@ static ch_err rebuild(ch_server *s)
     ch_err err = replay_log(s, &n);
     if (err == CH_OK)
         err = ch_store_foreach_key(s->st, chi_restore_key, s);
-    for (size_t k = 0; k < s->n_pubs; k++)
-        free(s->pubs[k]);
-    s->n_pubs = 0;
-    memset(s->touched, 0, s->cfg.engine.max_instruments);
+    chi_events_drop(s);
     return err;
 }
 
@@ -288,9 +285,7 @@ static void batch(ch_server *s, work *list)
             }
             free(was);
         }
-        for (size_t k = 0; k < s->n_pubs; k++)
-            free(s->pubs[k]);
-        s->n_pubs = 0;
+        chi_events_drop(s); /* of work that was not stored */
         on_halt(s, n);
     } else if (!s->halted && !s->standby) {
         chi_hedge_after_batch(s);

@@ -251,6 +251,9 @@ extern const char *const chi_source_names[3]; /**< by ch_source */
 
 /* ---- events: engine events to PUB topics (events.c) */
 void chi_publish(ch_server *s, const char *topic, cJSON *body);
+/* The queued events and the marks of touched books dropped, unpublished
+ * (work that was not stored, or applied where no one asked for events). */
+void chi_events_drop(ch_server *s);
 void chi_on_engine_event(void *ctx, const ch_engine_event *ev);
 
 /* ---- the command path and the client order id index (commands.c) */
