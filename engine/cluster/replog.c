@@ -137,6 +137,34 @@ static ch_err read_tail(ch_replog *r)
     return e;
 }
 
+/* Bind stream @p stream (subjects @p subj), created if absent when
+ * @p create (file storage, the replicas): CH_OK; CH_ENOTFOUND (absent, not
+ * created); another failure, said with @p what. */
+static ch_err bind_stream(ch_replog *r, const char *stream, const char **subj, int n, bool create,
+                          const char *what)
+{
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = r->timeout_ms;
+    jsStreamInfo *si = NULL;
+    jsErrCode je = 0;
+    natsStatus s = js_GetStreamInfo(&si, r->js, stream, &jo, &je);
+    if (s != NATS_OK && je == JSStreamNotFoundErr && create) {
+        jsStreamConfig sc;
+        jsStreamConfig_Init(&sc);
+        sc.Name = stream;
+        sc.Subjects = subj;
+        sc.SubjectsLen = n;
+        sc.Storage = js_FileStorage;
+        sc.Replicas = r->replicas;
+        je = 0;
+        s = js_AddStream(&si, r->js, &sc, &jo, &je);
+    }
+    jsStreamInfo_Destroy(si);
+    ch_err e = fail(r, what, s, je);
+    return e != CH_OK && je == JSStreamNotFoundErr ? CH_ENOTFOUND : e;
+}
+
 ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, size_t cap)
 {
     *out = NULL;
@@ -204,25 +232,8 @@ ch_err ch_replog_open(const ch_replog_config *cfg, ch_replog **out, char *err, s
     }
     if (e == CH_OK) {
         r->max_payload = (int)natsConnection_GetMaxPayload(r->nc);
-        jsStreamInfo *si = NULL;
-        jsErrCode je = 0;
-        s = js_GetStreamInfo(&si, r->js, r->stream, &jo, &je);
-        if (s != NATS_OK && je == JSStreamNotFoundErr && !cfg->no_create) {
-            jsStreamConfig sc;
-            jsStreamConfig_Init(&sc);
-            const char *subj[2] = {r->subject, r->term_subject};
-            sc.Name = r->stream;
-            sc.Subjects = subj;
-            sc.SubjectsLen = 2;
-            sc.Storage = js_FileStorage;
-            sc.Replicas = cfg->replicas;
-            je = 0;
-            s = js_AddStream(&si, r->js, &sc, &jo, &je);
-        }
-        jsStreamInfo_Destroy(si);
-        e = fail(r, "binding the stream", s, je);
-        if (e != CH_OK && je == JSStreamNotFoundErr)
-            e = CH_ENOTFOUND;
+        const char *subj[2] = {r->subject, r->term_subject};
+        e = bind_stream(r, r->stream, subj, 2, !cfg->no_create, "binding the stream");
     }
     if (e == CH_OK)
         e = read_tail(r);
@@ -697,26 +708,8 @@ ch_err ch_replog_xfer_put(ch_replog *r, const char *to, const char *msg_id, cons
     char stream[64], subject[64];
     if (!xfer_names(to, stream, subject, sizeof stream))
         return CH_EINVAL;
-    jsOptions jo;
-    jsOptions_Init(&jo);
-    jo.Wait = r->timeout_ms;
-    jsStreamInfo *si = NULL;
-    jsErrCode je = 0;
-    natsStatus s = js_GetStreamInfo(&si, r->js, stream, &jo, &je);
-    if (s != NATS_OK && je == JSStreamNotFoundErr) {
-        jsStreamConfig sc;
-        jsStreamConfig_Init(&sc);
-        const char *subj[1] = {subject};
-        sc.Name = stream;
-        sc.Subjects = subj;
-        sc.SubjectsLen = 1;
-        sc.Storage = js_FileStorage;
-        sc.Replicas = r->replicas;
-        je = 0;
-        s = js_AddStream(&si, r->js, &sc, &jo, &je);
-    }
-    jsStreamInfo_Destroy(si);
-    ch_err e = fail(r, "the transfer stream", s, je);
+    const char *subj[1] = {subject};
+    ch_err e = bind_stream(r, stream, subj, 1, true, "the transfer stream");
     if (e != CH_OK)
         return e;
     jsPubOptions po;
@@ -725,8 +718,8 @@ ch_err ch_replog_xfer_put(ch_replog *r, const char *to, const char *msg_id, cons
     po.MsgId = msg_id;
     po.ExpectStream = stream;
     jsPubAck *ack = NULL;
-    je = 0;
-    s = js_Publish(&ack, r->js, subject, data, (int)len, &po, &je);
+    jsErrCode je = 0;
+    natsStatus s = js_Publish(&ack, r->js, subject, data, (int)len, &po, &je);
     jsPubAck_Destroy(ack);
     return fail(r, "appending a transfer", s, je);
 }
