@@ -190,12 +190,12 @@ ch_err ch_client_set_shard(ch_client *c, const char *name_or_underlying)
     return CH_ENOTFOUND;
 }
 
-/* The shard of a JSON request (see the top of the file). */
-static size_t route(const struct ch_shards *m, const char *req, size_t len)
+/* The shard of request @p j (its parsed JSON; NULL: binary), see the top of
+ * the file. */
+static size_t route(const struct ch_shards *m, const cJSON *j)
 {
-    if (len == 0 || req[0] != '{')
+    if (j == NULL)
         return m->chosen; /* binary */
-    cJSON *j = cJSON_ParseWithLength(req, len);
     char und[16] = "";
     const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "underlying");
     const cJSON *sym = cJSON_GetObjectItemCaseSensitive(j, "symbol");
@@ -206,7 +206,6 @@ static size_t route(const struct ch_shards *m, const char *req, size_t len)
         snprintf(und, sizeof und, "%s", u->valuestring);
     else if (cJSON_IsString(sym))
         snprintf(und, sizeof und, "%.*s", (int)strcspn(sym->valuestring, "-"), sym->valuestring);
-    cJSON_Delete(j);
     for (size_t i = 0; und[0] != '\0' && i < m->n; i++)
         for (size_t k = 0; k < m->sh[i].n_und; k++)
             if (strcmp(m->sh[i].und[k], und) == 0)
@@ -214,19 +213,14 @@ static size_t route(const struct ch_shards *m, const char *req, size_t len)
     return m->chosen;
 }
 
-/* Whether resending @p req after no reply or UNAVAILABLE is safe. */
-static bool safe_to_resend(const char *req, size_t len)
+/* Whether resending request @p j (NULL: binary) after no reply or
+ * UNAVAILABLE is safe. */
+static bool safe_to_resend(const cJSON *j)
 {
-    if (len == 0 || req[0] != '{')
-        return false;
-    cJSON *j = cJSON_ParseWithLength(req, len);
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
     const ch_msg *mm = cJSON_IsString(op) ? ch_msg_find(op->valuestring) : NULL;
-    bool ok =
-        mm != NULL &&
-        (!mm->mutating || cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "client_order_id")));
-    cJSON_Delete(j);
-    return ok;
+    return mm != NULL && (!mm->mutating ||
+                          cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "client_order_id")));
 }
 
 static int dial(shard *sh, int timeout_ms)
@@ -257,10 +251,13 @@ static void rotate(shard *sh)
 int ch_shards_call(ch_client *c, const char *request, size_t len, char **reply, size_t *rlen)
 {
     struct ch_shards *m = c->shards;
-    shard *sh = &m->sh[route(m, request, len)];
+    /* parsed once: where it goes, and whether a second copy is harmless */
+    cJSON *j = len > 0 && request[0] == '{' ? cJSON_ParseWithLength(request, len) : NULL;
+    shard *sh = &m->sh[route(m, j)];
+    bool resend_ok = safe_to_resend(j);
+    cJSON_Delete(j);
     int64_t deadline = now_ms() + m->failover_ms;
     int rv = NNG_ETIMEDOUT;
-    bool resend_ok = safe_to_resend(request, len);
     for (;;) {
         bool sent = false;
         rv = dial(sh, m->timeout_ms);
