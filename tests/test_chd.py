@@ -70,6 +70,16 @@ class Base(unittest.TestCase):
             fn(*a, **k)
         return cm.exception.code
 
+    def restart(self, **cfg):
+        """kill -9, then a start with the class's config and @p cfg: its stats."""
+        with open(self.d.config, "w") as f:
+            json.dump(dict(self.config, **cfg), f)
+        self.c.close()
+        self.d.stop(signal.SIGKILL)
+        self.d.start()
+        type(self).c = self.d.client()
+        return self.c.stats()
+
     def hold_clock(self):
         """Move chd's clock an hour ahead of the wall clock (index unchanged),
         so that no batch steps it meanwhile: the log, and so state.hash,
@@ -838,16 +848,6 @@ class Snapshots(Base):
                 "hedge": {k: h[k] for k in ("position", "orders", "fills")},
                 "netting": {k: v for k, v in c.risk()["netting"].items() if k != "net_delta"}}
 
-    def restart(self, load):
-        cfg = dict(self.config, snapshot_load=load)
-        with open(self.d.config, "w") as f:
-            json.dump(cfg, f)
-        self.c.close()
-        self.d.stop(signal.SIGKILL)
-        self.d.start()
-        type(self).c = self.d.client()
-        return self.c.stats()
-
     def test_restart_from_a_snapshot_is_a_full_replay(self):
         c = self.c
         self.hold_clock()
@@ -878,12 +878,12 @@ class Snapshots(Base):
             self.assertEqual(self.code(other.call, "state.hash"), "UNAUTHORIZED")
         self.assertEqual(h0["seq"], st["seq"])
         self.assertEqual(c.call("state.hash"), h0)  # reading it changes nothing
-        st = self.restart(True)
+        st = self.restart(snapshot_load=True)
         self.assertGreater(st["restored_seq"], 1000)  # loaded, then replayed the rest
         from_snapshot = self.state()
         self.assertEqual(from_snapshot, before)
         self.assertEqual(self.c.call("state.hash"), h0)
-        st = self.restart(False)
+        st = self.restart(snapshot_load=False)
         self.assertEqual(st["restored_seq"], 0)  # the whole log
         self.assertEqual(self.state(), from_snapshot)
         self.assertEqual(self.c.call("state.hash"), h0)
@@ -899,15 +899,6 @@ class LogPrune(Base):
     the dropped commands (snapshot_load false) refuses, saying why."""
     config = {"pool_max_notional": 3e6, "snapshot_every": 1000, "snapshot_keep": 2,
               "log_prune": True}
-
-    def restart(self, **cfg):
-        with open(self.d.config, "w") as f:
-            json.dump(dict(self.config, **cfg), f)
-        self.c.close()
-        self.d.stop(signal.SIGKILL)
-        self.d.start()
-        type(self).c = self.d.client()
-        return self.c.stats()
 
     def test_pruned_log_restarts_from_a_snapshot(self):
         c = self.c

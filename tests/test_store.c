@@ -397,17 +397,26 @@ static void count_fill(void *ctx, const ch_fill *f)
     c->n++;
 }
 
+/* A run on the fresh store folder @p sc names: its engine, the store open,
+ * the setup commands committed. */
+static run *start_run(ch_engine_config *cfg, const ch_store_config *sc)
+{
+    run *r = calloc(1, sizeof *r);
+    ck_assert_ptr_nonnull(r);
+    r->e = ch_engine_create(cfg);
+    ck_assert_int_eq(ch_store_open(sc, cfg, false, &r->st), CH_OK);
+    ch_engine_set_sink(r->e, on_fill, r);
+    setup_commands(r);
+    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    return r;
+}
+
 START_TEST(recovery_is_exact)
 {
     new_dir();
     ch_engine_config cfg = small_cfg();
-    run *r = calloc(1, sizeof *r);
-    r->e = ch_engine_create(&cfg);
     ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_SYNC};
-    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &r->st), CH_OK);
-    ch_engine_set_sink(r->e, on_fill, r);
-    setup_commands(r);
-    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    run *r = start_run(&cfg, &sc);
     random_commands(r, 7, 1500);
     ck_assert_uint_eq(ch_store_last_seq(r->st), r->n);
     ck_assert_uint_gt(r->fills, 20);
@@ -486,13 +495,8 @@ START_TEST(snapshot_restores_exactly)
 {
     new_dir();
     ch_engine_config cfg = small_cfg();
-    run *r = calloc(1, sizeof *r);
-    r->e = ch_engine_create(&cfg);
     ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC};
-    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &r->st), CH_OK);
-    ch_engine_set_sink(r->e, on_fill, r);
-    setup_commands(r);
-    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    run *r = start_run(&cfg, &sc);
     random_commands(r, 11, 700);
     uint8_t *snap;
     size_t len;
@@ -600,13 +604,8 @@ START_TEST(prune_keeps_what_snapshots_need)
 {
     new_dir();
     ch_engine_config cfg = small_cfg();
-    run *r = calloc(1, sizeof *r);
-    r->e = ch_engine_create(&cfg);
     ch_store_config sc = {.dir = dir, .durability = CH_DURABLE_NOSYNC};
-    ck_assert_int_eq(ch_store_open(&sc, &cfg, false, &r->st), CH_OK);
-    ch_engine_set_sink(r->e, on_fill, r);
-    setup_commands(r);
-    ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
+    run *r = start_run(&cfg, &sc);
     uint64_t removed = 1;
     ck_assert_int_eq(ch_store_prune(r->st, &removed), CH_OK); /* no snapshot: nothing */
     ck_assert_uint_eq(removed, 0);
