@@ -74,6 +74,18 @@ void chi_hedgers_close(ch_server *s)
     s->n_opt_flight = 0;
 }
 
+/* The orders in flight at the external venue (options and hedges, as the
+ * log left them), sent again with their ids: the venue answers a known id
+ * with its first answer. */
+static void send_in_flight(ch_server *s)
+{
+    for (size_t i = 0; s->opt_adapter.ops != NULL && i < s->n_opt_flight; i++)
+        s->opt_adapter.ops->send(s->opt_adapter.impl, &s->opt_flight[i].o);
+    for (uint32_t u = 0; u < s->n_hedgers; u++)
+        if (s->hedgers[u] != NULL)
+            ch_hedger_send(s->hedgers[u]); /* the ones not sent yet */
+}
+
 ch_err chi_hedgers_open(ch_server *s)
 {
     uint32_t n = ch_instruments_underlying_count(ch_engine_instruments(s->e));
@@ -88,10 +100,6 @@ ch_err chi_hedgers_open(ch_server *s)
         ch_err e = ch_hedge_adapter_nng(&hc, &s->opt_adapter);
         if (e != CH_OK)
             return e;
-        /* in flight at the last stop: same ids (a standby leaves them to the
-         * primary; promoted, it sends them after its first pass) */
-        for (size_t i = 0; i < s->n_opt_flight && !s->standby; i++)
-            s->opt_adapter.ops->send(s->opt_adapter.impl, &s->opt_flight[i].o);
         if (s->n_opt_flight > 0)
             CH_LOG(CH_LOG_INFO, "vega_venue_resend", "in_flight=%zu url=%s", s->n_opt_flight,
                    s->cfg.hedge_venue);
@@ -102,8 +110,6 @@ ch_err chi_hedgers_open(ch_server *s)
         if (external) {
             CH_LOG(CH_LOG_INFO, "hedge_venue", "underlying=%u url=%s in_flight=%zu", u,
                    s->cfg.hedge_venue, n_in);
-            if (!s->standby)       /* a standby's primary has them; promoted, it sends them */
-                ch_hedger_send(h); /* orders in flight at the last stop: same ids */
         } else if (n_in > 0) {
             CH_LOG(CH_LOG_WARN, "hedge_unresolved",
                    "underlying=%u in_flight=%zu qty=%.8g reason=\"orders sent to an external "
@@ -112,6 +118,10 @@ ch_err chi_hedgers_open(ch_server *s)
                    u, n_in, ch_hedger_in_flight(h));
         }
     }
+    /* in flight at the last stop (a standby leaves them to its primary;
+     * promoted, it sends them: chi_hedge_resend) */
+    if (external && !s->standby)
+        send_in_flight(s);
     return CH_OK;
 }
 
@@ -502,22 +512,18 @@ static void decide_vega(ch_server *s, uint32_t u)
     }
 }
 
-/* After each batch (and, while orders are in flight at an external venue,
- * whenever the engine thread is idle), for each underlying: book the venue's
- * answers, then let the policy decide on position + in flight. */
 void chi_hedge_resend(ch_server *s)
 {
     if (s->cfg.hedge_venue[0] == '\0')
         return;
-    for (size_t i = 0; s->opt_adapter.ops != NULL && i < s->n_opt_flight; i++)
-        s->opt_adapter.ops->send(s->opt_adapter.impl, &s->opt_flight[i].o);
-    for (uint32_t u = 0; u < s->n_hedgers; u++)
-        if (s->hedgers[u] != NULL)
-            ch_hedger_send(s->hedgers[u]); /* the ones not sent yet, same ids */
+    send_in_flight(s);
     CH_LOG(CH_LOG_INFO, "hedge_venue_resend", "option_orders=%zu url=%s", s->n_opt_flight,
            s->cfg.hedge_venue);
 }
 
+/* After each batch (and, while orders are in flight at an external venue,
+ * whenever the engine thread is idle), for each underlying: book the venue's
+ * answers, then let the policy decide on position + in flight. */
 void chi_hedge_after_batch(ch_server *s)
 {
     bool external = s->cfg.hedge_venue[0] != '\0';
