@@ -26,6 +26,12 @@
 #include <inttypes.h>
 #include <math.h>
 
+/* A transfer's id: "<source shard>:<its TRANSFER_OUT's command>". */
+static void xfer_id(const ch_server *s, uint64_t seq, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%" PRIu64, s->cfg.shard, seq);
+}
+
 static void pending_add(ch_server *s, uint64_t seq, ch_account_id account, int64_t amount,
                         const char *to)
 {
@@ -84,7 +90,7 @@ ch_err chi_op_account_transfer(ch_server *s, req_ctx *r)
         FAIL(e, ch_strerror(e));
     pending_add(s, s->last_cmd_seq, c.account, c.amount, c.transfer.shard);
     char id[64];
-    snprintf(id, sizeof id, "%s:%" PRIu64, s->cfg.shard, s->last_cmd_seq);
+    xfer_id(s, s->last_cmd_seq, id, sizeof id);
     cJSON_AddStringToObject(r->out, "transfer_id", id);
     ch_account_info ai;
     ch_engine_account(s->e, c.account, &ai);
@@ -112,7 +118,7 @@ static void send_pending(ch_server *s)
     while (s->n_xfer_out > 0 && !s->halted) {
         chi_xfer x = s->xfer_out[0];
         char id[64], body[256];
-        snprintf(id, sizeof id, "%s:%" PRIu64, s->cfg.shard, x.seq);
+        xfer_id(s, x.seq, id, sizeof id);
         const char *name = ch_engine_account_name(s->e, x.account);
         int n =
             snprintf(body, sizeof body,
