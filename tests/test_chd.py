@@ -579,6 +579,42 @@ class Auth(Base):
             self.assertEqual(reply["error"]["code"], "UNAUTHORIZED", bad[:10])
         self.assertGreaterEqual(self.c.stats()["unauthorized"], 15)
 
+    def test_readonly_key(self):
+        """PROTOCOL.md 1.1: DIR/readonly.key (0600) reads, and writes nothing."""
+        d = self.d
+        path = os.path.join(d.dir, "readonly.key")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        with open(path) as f:
+            ro = f.read().strip()
+        self.assertNotEqual(ro, d.key)
+        kate = self.c.account_open("ro-kate", 1_000_000)["key"]
+        with Client(d.req, key=ro) as r:
+            r.hello()
+            r.instruments()
+            r.book(self.call)
+            r.quote(self.call, "buy", 1)
+            self.assertEqual(r.risk()["totals"], self.c.risk()["totals"])
+            self.assertEqual(r.hedge()["position"], self.c.hedge()["position"])
+            r.stats()
+            r.pools()
+            for a in ("house", "pool", "fees"):
+                self.assertEqual(r.positions(a)["cash"], self.c.positions(a)["cash"])
+            before = self.c.stats()["orders"]
+            denied = ((r.positions, ("ro-kate",)), (r.orders, ("house",)),
+                      (r.order_new, ("house", self.call, "buy", 1, 10)),
+                      (r.order_new, ("ro-kate", self.call, "buy", 1, 10)),
+                      (r.account_open, ("ro-x", 10)), (r.account_deposit, ("ro-kate", 10)),
+                      (r.pool_deposit, ("ro-kate", 10)), (r.market_update, ("BTC", 100000)),
+                      (r.instrument_add, (self.call,)), (r.call, ("state.hash",)),
+                      (r.call, ("underlying.add",)))
+            for fn, args in denied:
+                self.assertEqual(self.code(fn, *args), "UNAUTHORIZED", (fn.__name__, args))
+            self.assertEqual(self.c.stats()["orders"], before)
+            self.assertEqual(self.c.positions("ro-kate")["cash"], 1_000_000)
+        with Client(d.req, key=kate) as k:  # an account's key is not a read-only key
+            for fn, args in ((k.risk, ()), (k.stats, ()), (k.positions, ("house",))):
+                self.assertEqual(self.code(fn, *args), "UNAUTHORIZED", fn.__name__)
+
     def test_binary_needs_an_authenticated_connection(self):
         key = self.c.account_open("mona", 1_000_000)["key"]
         ids = {i["symbol"]: i["id"] for i in self.c.instruments()}

@@ -39,7 +39,10 @@ START_TEST(op_classes)
     ck_assert_int_eq(chi_op_access("order.new"), CHI_ACCOUNT);
     ck_assert_int_eq(chi_op_access("positions"), CHI_ACCOUNT);
     ck_assert_int_eq(chi_op_access("account.open"), CHI_ADMIN);
-    ck_assert_int_eq(chi_op_access("stats"), CHI_ADMIN);
+    ck_assert_int_eq(chi_op_access("stats"), CHI_READ);
+    ck_assert_int_eq(chi_op_access("risk"), CHI_READ);
+    ck_assert_int_eq(chi_op_access("hedge"), CHI_READ);
+    ck_assert_int_eq(chi_op_access("state.hash"), CHI_ADMIN);
     ck_assert_int_eq(chi_op_access("some.future.op"), CHI_ADMIN); /* closed by default */
 }
 END_TEST
@@ -61,7 +64,7 @@ START_TEST(keys)
     chi_guard_config cfg = {.max_clients = 8};
     chi_guard *g = chi_guard_create(&cfg, 16);
     char err[256];
-    ck_assert_int_eq(chi_guard_load_admin_key(g, dir, err, sizeof err), CH_OK);
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_OK);
     char path[200], admin[100] = "";
     snprintf(path, sizeof path, "%s/admin.key", dir);
     struct stat sb;
@@ -107,7 +110,7 @@ START_TEST(keys)
     chi_guard_destroy(g);
     /* a second start reads the same file; a short file is refused */
     g = chi_guard_create(&cfg, 16);
-    ck_assert_int_eq(chi_guard_load_admin_key(g, dir, err, sizeof err), CH_OK);
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_OK);
     ck_assert_int_eq(chi_guard_begin(g, 0, admin, 0, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_OK);
     chi_guard_destroy(g);
@@ -115,7 +118,7 @@ START_TEST(keys)
     fputs("short\n", f);
     fclose(f);
     g = chi_guard_create(&cfg, 16);
-    ck_assert_int_eq(chi_guard_load_admin_key(g, dir, err, sizeof err), CH_EIO);
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_EIO);
     ck_assert_ptr_nonnull(strstr(err, "admin.key"));
     chi_guard_destroy(g);
     /* --no-auth: nothing is checked but the account's existence */
@@ -125,6 +128,77 @@ START_TEST(keys)
     ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_account(g, true, (ch_account_id){5}, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_account(g, false, (ch_account_id){0}, &msg), CH_EUNAUTHORIZED);
+    chi_guard_destroy(g);
+    rm_dir();
+}
+END_TEST
+
+/* The read-only key (PROTOCOL.md 1.1): read ops and the positions of house,
+ * pool and fees; nothing else, and never a binary batch. */
+START_TEST(readonly_key)
+{
+    snprintf(dir, sizeof dir, "/tmp/ch-guard-ro-%d", (int)getpid());
+    rm_dir();
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    chi_guard_config cfg = {.max_clients = 8};
+    chi_guard *g = chi_guard_create(&cfg, 16);
+    char err[256], path[200], ro[100] = "";
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_OK);
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_READONLY, err, sizeof err), CH_OK);
+    snprintf(path, sizeof path, "%s/%s", dir, chi_key_file(CHI_KEY_READONLY));
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(fgets(ro, sizeof ro, f));
+    fclose(f);
+    ro[strcspn(ro, "\n")] = '\0';
+    ck_assert_int_eq((int)strlen(ro), CHI_ADMIN_KEY_HEX);
+    uint8_t d[CH_SHA256_LEN];
+    char k[CHI_ACCOUNT_KEY_HEX + 1];
+    ck_assert_int_eq(chi_key_new(k, d), CH_OK);
+    chi_guard_set_key(g, (ch_account_id){5}, d);
+    const char *msg = NULL;
+    ck_assert_int_eq(chi_guard_conn_added_at(g, 9, false, 0), true);
+    ck_assert_int_eq(chi_guard_begin(g, 9, ro, 0, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_op(g, CHI_PUBLIC, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_op(g, CHI_READ, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_EUNAUTHORIZED);
+    /* positions: house, pool, fees yes; an account (its own key or not) no */
+    ck_assert_int_eq(chi_guard_account_view(g, true, (ch_account_id){1}, true, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_account_view(g, true, (ch_account_id){5}, false, &msg),
+                     CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_account_view(g, false, (ch_account_id){0}, true, &msg),
+                     CH_EUNAUTHORIZED);
+    /* orders for any account, and a binary batch on its connection */
+    ck_assert_int_eq(chi_guard_account(g, true, (ch_account_id){0}, &msg), CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_account(g, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_op(g, CHI_READ, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_binary(g, 9, true, (ch_account_id){5}, &msg), CH_EUNAUTHORIZED);
+    /* an account key cannot read; the admin key can */
+    ck_assert_int_eq(chi_guard_begin(g, 9, k, 0, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_op(g, CHI_READ, &msg), CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_account_view(g, true, (ch_account_id){1}, true, &msg),
+                     CH_EUNAUTHORIZED);
+    ck_assert_int_eq(chi_guard_account_view(g, true, (ch_account_id){5}, false, &msg), CH_OK);
+    char admin[100] = "";
+    snprintf(path, sizeof path, "%s/%s", dir, chi_key_file(CHI_KEY_ADMIN));
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(fgets(admin, sizeof admin, f));
+    fclose(f);
+    admin[strcspn(admin, "\n")] = '\0';
+    ck_assert_str_ne(admin, ro);
+    ck_assert_int_eq(chi_guard_begin(g, 9, admin, 0, &msg), CH_OK);
+    ck_assert_int_eq(chi_guard_op(g, CHI_READ, &msg), CH_OK);
+    chi_guard_destroy(g);
+    /* the same key in both files is refused */
+    f = fopen(path, "w");
+    fprintf(f, "%s\n", ro);
+    fclose(f);
+    g = chi_guard_create(&cfg, 16);
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_OK);
+    ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_READONLY, err, sizeof err), CH_EIO);
+    ck_assert_ptr_nonnull(strstr(err, "same key"));
     chi_guard_destroy(g);
     rm_dir();
 }
@@ -292,6 +366,7 @@ int main(void)
     const TTest *const tests[] = {bucket_refills_at_its_rate,
                                   op_classes,
                                   keys,
+                                  readonly_key,
                                   connections_under_churn,
                                   binary_needs_a_bound_connection,
                                   connection_io_and_idle,

@@ -56,13 +56,13 @@ typedef struct acct {
 
 struct chi_guard {
     chi_guard_config cfg;
-    bool has_admin;
-    uint8_t admin[CH_SHA256_LEN];
+    bool has_admin, has_readonly;
+    uint8_t admin[CH_SHA256_LEN], readonly[CH_SHA256_LEN];
     acct *accts;
     uint32_t n_accts;
     /* the current request (engine thread) */
     uint32_t cur_pipe;
-    bool cur_has_key, cur_admin;
+    bool cur_has_key, cur_admin, cur_readonly;
     uint8_t cur_digest[CH_SHA256_LEN];
     /* connections */
     pthread_mutex_t mu;
@@ -108,7 +108,8 @@ chi_access chi_op_access(const char *op)
         {"order.cancel", CHI_ACCOUNT}, {"order.replace", CHI_ACCOUNT},
         {"orders", CHI_ACCOUNT},       {"positions", CHI_ACCOUNT},
         {"pool.deposit", CHI_ACCOUNT}, {"pool.withdraw", CHI_ACCOUNT},
-        {"pools", CHI_PUBLIC},
+        {"pools", CHI_PUBLIC},         {"risk", CHI_READ},
+        {"hedge", CHI_READ},           {"stats", CHI_READ},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(op, table[i].name) == 0)
@@ -189,17 +190,23 @@ static ch_err key_fail(char *err, size_t cap, const char *what, const char *path
     return CH_EIO;
 }
 
-ch_err chi_guard_load_admin_key(chi_guard *g, const char *dir, char *err, size_t cap)
+const char *chi_key_file(chi_key_kind kind)
+{
+    return kind == CHI_KEY_ADMIN ? "admin.key" : "readonly.key";
+}
+
+ch_err chi_guard_load_key(chi_guard *g, const char *dir, chi_key_kind kind, char *err, size_t cap)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/admin.key", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, chi_key_file(kind));
+    const char *what = kind == CHI_KEY_ADMIN ? "admin" : "readonly";
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) { /* first start: a new key */
         char hex[CHI_ADMIN_KEY_HEX + 2];
         if (random_hex(hex, CHI_ADMIN_KEY_HEX / 2) != CH_OK) {
             close(fd);
             unlink(path);
-            snprintf(err, cap, "no random source for the admin key");
+            snprintf(err, cap, "no random source for the %s key", what);
             return CH_EIO;
         }
         hex[CHI_ADMIN_KEY_HEX] = '\n';
@@ -209,7 +216,7 @@ ch_err chi_guard_load_admin_key(chi_guard *g, const char *dir, char *err, size_t
             unlink(path);
             return key_fail(err, cap, "cannot write", path);
         }
-        CH_LOG(CH_LOG_INFO, "admin_key_created", "path=%s mode=0600", path);
+        CH_LOG(CH_LOG_INFO, "key_created", "kind=%s path=%s mode=0600", what, path);
     } else if (errno != EEXIST) {
         return key_fail(err, cap, "cannot create", path);
     }
@@ -218,8 +225,8 @@ ch_err chi_guard_load_admin_key(chi_guard *g, const char *dir, char *err, size_t
         return key_fail(err, cap, "cannot read", path);
     struct stat sb;
     if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
-        CH_LOG(CH_LOG_WARN, "admin_key_exposed", "path=%s mode=%03o hint=\"chmod 600\"", path,
-               (unsigned)(sb.st_mode & 0777));
+        CH_LOG(CH_LOG_WARN, "key_exposed", "kind=%s path=%s mode=%03o hint=\"chmod 600\"", what,
+               path, (unsigned)(sb.st_mode & 0777));
     char text[MAX_KEY_TEXT + 2];
     ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
@@ -229,8 +236,17 @@ ch_err chi_guard_load_admin_key(chi_guard *g, const char *dir, char *err, size_t
         snprintf(err, cap, "%s must hold one key of 16..%d characters", path, MAX_KEY_TEXT);
         return CH_EIO;
     }
-    ch_sha256_digest(text, (size_t)n, g->admin);
-    g->has_admin = true;
+    if (kind == CHI_KEY_ADMIN) {
+        ch_sha256_digest(text, (size_t)n, g->admin);
+        g->has_admin = true;
+    } else {
+        ch_sha256_digest(text, (size_t)n, g->readonly);
+        g->has_readonly = true;
+    }
+    if (g->has_admin && g->has_readonly && ch_ct_equal(g->admin, g->readonly, CH_SHA256_LEN)) {
+        snprintf(err, cap, "%s/admin.key and %s/readonly.key hold the same key", dir, dir);
+        return CH_EIO;
+    }
     return CH_OK;
 }
 
@@ -385,10 +401,11 @@ ch_err chi_guard_begin(chi_guard *g, uint32_t pipe, const char *key, int64_t now
     g->cur_pipe = pipe;
     size_t n = key != NULL ? strlen(key) : 0;
     g->cur_has_key = n > 0 && n <= MAX_KEY_TEXT;
-    g->cur_admin = false;
+    g->cur_admin = g->cur_readonly = false;
     if (g->cur_has_key) {
         ch_sha256_digest(key, n, g->cur_digest);
         g->cur_admin = g->has_admin && ch_ct_equal(g->cur_digest, g->admin, CH_SHA256_LEN);
+        g->cur_readonly = g->has_readonly && ch_ct_equal(g->cur_digest, g->readonly, CH_SHA256_LEN);
     }
     pthread_mutex_lock(&g->mu);
     conn *c = conn_find(g, pipe);
@@ -422,10 +439,14 @@ static ch_err unauthorized(chi_guard *g, const char **msg, const char *text)
 
 ch_err chi_guard_op(chi_guard *g, chi_access access, const char **msg)
 {
-    if (access != CHI_ADMIN || g->cfg.no_auth)
+    if (access == CHI_PUBLIC || access == CHI_ACCOUNT || g->cfg.no_auth)
         return CH_OK;
+    if (access == CHI_READ && g->cur_readonly)
+        return CH_OK; /* binds nothing: a read-only key never sends binary batches */
     if (!g->cur_admin)
-        return unauthorized(g, msg, "this op needs the admin key");
+        return unauthorized(g, msg,
+                            access == CHI_READ ? "this op needs the admin key or the read-only key"
+                                               : "this op needs the admin key");
     bind_conn(g, 1, 0);
     return CH_OK;
 }
@@ -448,6 +469,14 @@ ch_err chi_guard_account(chi_guard *g, bool found, ch_account_id a, const char *
         return unauthorized(g, msg, ACCOUNT_DENIED);
     bind_conn(g, 2, a.v);
     return CH_OK;
+}
+
+ch_err chi_guard_account_view(chi_guard *g, bool found, ch_account_id a, bool house_account,
+                              const char **msg)
+{
+    if (house_account && found && g->cur_readonly && !g->cfg.no_auth)
+        return CH_OK;
+    return chi_guard_account(g, found, a, msg);
 }
 
 ch_err chi_guard_binary(chi_guard *g, uint32_t pipe, bool found, ch_account_id a, const char **msg)

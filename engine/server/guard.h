@@ -2,13 +2,14 @@
  * guard.h - chd's access control and resource bounds (private to the
  * server): who may send a request, how fast, and how much it may hold.
  *
- * Access (PROTOCOL.md, Authentication): each op is public, admin or
- * account. The admin key lives in DIR/admin.key (0600, created at first
- * start); each account's key is returned once by account.open and only its
- * SHA-256 is kept (in the store, restored at start). A presented key is
- * hashed once per request and compared with ch_ct_equal(). An unknown
- * account and a wrong key get the same answer after the same work. The
- * admin key may act for any account (the house's operator).
+ * Access (PROTOCOL.md, Authentication): each op is public, admin, account
+ * or read (admin or read-only key). The admin key lives in DIR/admin.key and
+ * the read-only key in DIR/readonly.key (0600, created at first start); the
+ * read-only key may also read the positions of house, pool and fees; each account's key is returned
+ * once by account.open and only its SHA-256 is kept (in the store, restored at start). A presented
+ * key is hashed once per request and compared with ch_ct_equal(). An unknown account and a wrong
+ * key get the same answer after the same work. The admin key may act for any account (the house's
+ * operator).
  *
  * Limits: a token bucket per connection (requests) and per account
  * (orders), refilled from the server's monotonic clock, which the caller
@@ -59,8 +60,9 @@ typedef struct chi_bucket {
  */
 bool chi_bucket_take(chi_bucket *b, double rate, double burst, int64_t now, double n);
 
-/** Which key an op needs. */
-typedef enum chi_access { CHI_PUBLIC, CHI_ACCOUNT, CHI_ADMIN } chi_access;
+/** Which key an op needs: none, the account's, the admin's or the
+ * read-only key's (which the admin key also opens). */
+typedef enum chi_access { CHI_PUBLIC, CHI_ACCOUNT, CHI_ADMIN, CHI_READ } chi_access;
 
 /** The class of @p op; an op not in the table is admin (closed by default). */
 chi_access chi_op_access(const char *op);
@@ -71,11 +73,18 @@ typedef struct chi_guard chi_guard;
 chi_guard *chi_guard_create(const chi_guard_config *cfg, uint32_t max_accounts);
 void chi_guard_destroy(chi_guard *g);
 
+/** The two keys chd makes at first start. */
+typedef enum chi_key_kind { CHI_KEY_ADMIN, CHI_KEY_READONLY } chi_key_kind;
+
+/** The file name of a key in the data directory: "admin.key", "readonly.key". */
+const char *chi_key_file(chi_key_kind kind);
+
 /**
- * Read DIR/admin.key, creating it first (mode 0600, 64 hex characters) if
- * it does not exist. @return CH_OK; CH_EIO (with the reason in @p err).
+ * Read DIR/admin.key or DIR/readonly.key, creating it first (mode 0600, 64
+ * hex characters) if it does not exist. @return CH_OK; CH_EIO (with the
+ * reason in @p err; also when both files hold the same key).
  */
-ch_err chi_guard_load_admin_key(chi_guard *g, const char *dir, char *err, size_t cap);
+ch_err chi_guard_load_key(chi_guard *g, const char *dir, chi_key_kind kind, char *err, size_t cap);
 
 /**
  * A fresh account key: CHI_ACCOUNT_KEY_HEX hex characters from the
@@ -141,6 +150,13 @@ ch_err chi_guard_op(chi_guard *g, chi_access access, const char **msg);
  * take the same path and give the same UNAUTHORIZED.
  */
 ch_err chi_guard_account(chi_guard *g, bool found, ch_account_id a, const char **msg);
+
+/**
+ * chi_guard_account for a read of @p a (positions): the read-only key may
+ * also read the @p house_account ones (house, pool, fees).
+ */
+ch_err chi_guard_account_view(chi_guard *g, bool found, ch_account_id a, bool house_account,
+                              const char **msg);
 
 /**
  * A compact binary order.batch (no key field) for @p a from connection

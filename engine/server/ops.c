@@ -13,13 +13,23 @@
 
 /* ---- request handlers ------------------------------------------------------ */
 
-ch_err chi_get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
+/* The account named by field @p key, read (@p view: positions, which the
+ * read-only key may read for house, pool and fees) or acted for. */
+static ch_err find_account(ch_server *s, req_ctx *r, const char *key, bool view, ch_account_id *id)
 {
     char name[CH_ACCOUNT_NAME_MAX];
     if (ch_proto_string(FIELD(r, key), true, name, sizeof name) != CH_OK)
         FAIL(CH_EBADREQ, "\"account\" must be an account name");
     bool found = ch_engine_account_find(s->e, name, strlen(name), id) == CH_OK;
+    if (view)
+        return chi_guard_account_view(s->guard, found, *id, found && id->v <= CH_ACCOUNT_FEES,
+                                      &r->msg);
     return chi_guard_account(s->guard, found, *id, &r->msg);
+}
+
+ch_err chi_get_account(ch_server *s, req_ctx *r, const char *key, ch_account_id *id)
+{
+    return find_account(s, r, key, false, id);
 }
 
 static ch_err get_symbol(ch_server *s, req_ctx *r, ch_instr_id *id)
@@ -622,7 +632,7 @@ static void put_position(void *ctx, const ch_position_info *p)
 static ch_err op_positions(ch_server *s, req_ctx *r)
 {
     ch_account_id a;
-    ch_err e = chi_get_account(s, r, "account", &a);
+    ch_err e = find_account(s, r, "account", true, &a);
     if (e != CH_OK)
         return e;
     ch_account_info ai;

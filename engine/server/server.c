@@ -579,8 +579,8 @@ static int relisten(void *ctx)
 }
 
 /* A start that fails after opening the store leaves the disk as it found it:
- * the store removes what its open created, and the admin key goes if this
- * start made it. */
+ * the store removes what its open created, and the keys go if this start
+ * made them. */
 static ch_server *fail_start(ch_server *s)
 {
     s->discard = true;
@@ -689,15 +689,18 @@ ch_server *ch_server_start(const ch_server_config *cfg, char *err, size_t cap)
         snprintf(err, cap, "store: reading the account keys failed: %s", ch_strerror(e));
         return fail_start(s);
     }
-    char kerr[600];
-    char kpath[sizeof cfg->data_dir + 16];
-    struct stat kst;
-    snprintf(kpath, sizeof kpath, "%s/admin.key", cfg->data_dir);
-    s->admin_key_created = stat(kpath, &kst) != 0 && errno == ENOENT;
-    if (chi_guard_load_admin_key(s->guard, cfg->data_dir, kerr, sizeof kerr) != CH_OK &&
-        !cfg->no_auth) {
-        snprintf(err, cap, "admin key: %s", kerr);
-        return fail_start(s);
+    for (int k = CHI_KEY_ADMIN; k <= CHI_KEY_READONLY; k++) {
+        char kerr[600];
+        char kpath[sizeof cfg->data_dir + 16];
+        struct stat kst;
+        snprintf(kpath, sizeof kpath, "%s/%s", cfg->data_dir, chi_key_file((chi_key_kind)k));
+        s->key_created[k] = stat(kpath, &kst) != 0 && errno == ENOENT;
+        if (chi_guard_load_key(s->guard, cfg->data_dir, (chi_key_kind)k, kerr, sizeof kerr) !=
+                CH_OK &&
+            !cfg->no_auth) {
+            snprintf(err, cap, "%s: %s", chi_key_file((chi_key_kind)k), kerr);
+            return fail_start(s);
+        }
     }
     CH_LOG(CH_LOG_INFO, "store_open",
            "dir=%s snapshot_seq=%" PRIu64 " replayed_commands=%" PRIu64 " durability=%s",
@@ -822,10 +825,11 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
      * the REP socket can hang with a peer mid-exchange (seen under load in
      * test_hardening.py), which must never cost a commit */
     if (s->st != NULL && s->discard) {
-        if (s->admin_key_created) {
+        for (int k = CHI_KEY_ADMIN; k <= CHI_KEY_READONLY; k++) {
             char path[sizeof s->cfg.data_dir + 16];
-            snprintf(path, sizeof path, "%s/admin.key", s->cfg.data_dir);
-            unlink(path);
+            snprintf(path, sizeof path, "%s/%s", s->cfg.data_dir, chi_key_file((chi_key_kind)k));
+            if (s->key_created[k])
+                unlink(path);
         }
         ch_store_abandon(s->st);
     } else if (s->st != NULL) {

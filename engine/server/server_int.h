@@ -159,7 +159,7 @@ struct ch_server {
     /* access and limits (guard.c) */
     chi_guard *guard;
     /* a failed start: remove what it created (ch_store_abandon) */
-    bool discard, admin_key_created;
+    bool discard, key_created[2]; /* by this start, per chi_key_kind */
     /* the admin endpoint (not counted against max_clients), the idle sweep,
      * and the connections closed for not reading or for idling */
     nng_listener admin_listener;
