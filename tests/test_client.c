@@ -22,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nng/protocol/pubsub0/pub.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "ch/client.h"
 #include "ch/proto_bin.h"
 #include "ch/proto_msg.h"
@@ -204,9 +208,12 @@ static void against_chd(const char *url, bool binary, const char *admin_key)
     CHECK(na >= 1 && asks[0].qty >= 3);
     o = limit(alice, call, CH_CLIENT_BUY, 2, q.price + 500);
     o.tif = CH_CLIENT_IOC;
+    ch_client_fill fb[4];
+    r = (ch_client_order_result){.fills = fb, .fills_cap = 4}; /* the caller's buffer */
     OK(c, ch_client_order_new(c, &o, &r));
     CHECK(strcmp(r.status, "filled") == 0 && r.filled_qty == 2 && r.n_fills >= 1);
-    CHECK(strcmp(r.fills[0].source, "net") == 0 && r.fills[0].trade_id[0] != '\0');
+    CHECK(r.fills == fb && r.fills_cap == 4);
+    CHECK(strcmp(fb[0].source, "net") == 0 && fb[0].trade_id[0] != '\0');
 
     /* an order that rests, is replaced and cancelled */
     o = limit(alice, call, CH_CLIENT_BUY, 5, 100);
@@ -401,8 +408,50 @@ static void *fake_server(void *arg)
     return NULL;
 }
 
+/* One error space without a daemon: opening nothing, a URL NNG cannot
+ * use, a subscriber's timeout, and the key files. */
+static void errors_and_keys(void)
+{
+    ch_client *c = NULL;
+    CHECK(ch_client_open("tcp://127.0.0.1:1", 1000, &c) == CH_EIO);
+    CHECK(ch_client_nng_error() == NNG_ECONNREFUSED);
+    CHECK(strstr(ch_client_strerror(CH_EIO), "refused") != NULL);
+    CHECK(ch_client_open("nosuch://x", 1000, &c) == CH_EINVAL);
+    CHECK(ch_client_open(NULL, 1000, &c) == CH_EINVAL);
+    ch_sub *sub = NULL;
+    CHECK(ch_sub_open("tcp://127.0.0.1:1", "", &sub) == CH_EIO);
+    char url[64], path[64];
+    snprintf(url, sizeof url, "ipc:///tmp/ch-client-pub-%d", (int)getpid());
+    nng_socket pub;
+    CHECK(nng_pub0_open(&pub) == 0 && nng_listen(pub, url, NULL, 0) == 0);
+    CHECK(ch_sub_open(url, "", &sub) == CH_OK);
+    char *ev = NULL;
+    CHECK(ch_sub_recv(sub, 50, &ev, NULL) == CH_ETIMEDOUT && ev == NULL);
+    ch_sub_close(sub);
+    nng_close(pub);
+    /* key files: one line, white space around it dropped */
+    snprintf(path, sizeof path, "/tmp/ch-client-keys-%d", (int)getpid());
+    CHECK(mkdir(path, 0700) == 0);
+    char file[96], key[257];
+    snprintf(file, sizeof file, "%s/admin.key", path);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    fputs("  0123abcd \nsecond line\n", f);
+    fclose(f);
+    CHECK(ch_client_admin_key(path, key, sizeof key) == CH_OK && strcmp(key, "0123abcd") == 0);
+    CHECK(ch_client_read_key(file, key, 5) == CH_EINVAL); /* does not fit */
+    f = fopen(file, "w");
+    fputs("\n", f);
+    fclose(f);
+    CHECK(ch_client_read_key(file, key, sizeof key) == CH_EINVAL);
+    unlink(file);
+    CHECK(ch_client_admin_key(path, key, sizeof key) == CH_EIO);
+    rmdir(path);
+}
+
 static void keycheck(void)
 {
+    errors_and_keys();
     nng_socket s;
     CHECK(nng_rep0_open(&s) == 0);
     CHECK(nng_listen(s, "inproc://keycheck", NULL, 0) == 0);

@@ -19,7 +19,7 @@ for p in chd chctl chsim chvenue; do
     "$prefix/bin/$p" --version | grep -q "^$p [0-9]"
 done
 libdir=$(dirname "$(find "$prefix" -name libchclient.pc)")/..
-test -e "$libdir/libchclient.so.0" && test -e "$libdir/libchbook.so.0"
+test -e "$libdir/libchclient.so.1" && test -e "$libdir/libchbook.so.0"
 test -e "$prefix/include/ch/client.h" && test -e "$prefix/include/ch/book.h"
 # the installed chd, on ipc://, without keys
 "$prefix/bin/chd" --req "ipc://$tmp/req.ipc" --pub "ipc://$tmp/pub.ipc" --data "$tmp/var" \

@@ -83,11 +83,11 @@ static ch_err send_binary(ch_client *c, const ch_msg *m, const cJSON *req, cJSON
         return fail(c, CH_EINVAL, "the request does not fit the message table");
     char *reply = NULL;
     size_t rlen = 0;
-    int rv = ch_client_call(c, (const char *)b, n, &reply, &rlen);
+    ch_err rv = ch_client_call(c, (const char *)b, n, &reply, &rlen);
     free(b);
     if (rv != 0) {
-        c->nng_err = rv;
-        return fail(c, CH_EIO, nng_strerror(rv));
+        c->nng_err = ch_client_nng_error();
+        return fail(c, rv, nng_strerror(c->nng_err));
     }
     const ch_msg *rm;
     uint64_t id;
@@ -117,11 +117,11 @@ static ch_err send_json(ch_client *c, const ch_msg *m, cJSON *req, cJSON **resul
         return fail(c, CH_ENOMEM, "out of memory");
     char *reply = NULL;
     size_t rlen = 0;
-    int rv = ch_client_call(c, text, strlen(text), &reply, &rlen);
+    ch_err rv = ch_client_call(c, text, strlen(text), &reply, &rlen);
     cJSON_free(text);
     if (rv != 0) {
-        c->nng_err = rv;
-        return fail(c, CH_EIO, nng_strerror(rv));
+        c->nng_err = ch_client_nng_error();
+        return fail(c, rv, nng_strerror(c->nng_err));
     }
     cJSON *r = cJSON_ParseWithLength(reply, rlen);
     ch_client_free(reply);
@@ -553,15 +553,21 @@ static const rfield k_fill[] = {S(trade_id), D(price), I(qty), S(source)};
 static const rfield k_order_result[] = {S(order_id), S(status), I(filled_qty), I(remaining_qty)};
 #undef T
 
+/* The fills go to the caller's buffer (out->fills, out->fills_cap), which
+ * the reading keeps; n_fills counts every fill of the reply. */
 static void read_order_result(const cJSON *r, ch_client_order_result *out)
 {
+    ch_client_fill *fills = out->fills;
+    size_t cap = fills != NULL ? out->fills_cap : 0;
     memset(out, 0, sizeof *out);
+    out->fills = fills;
+    out->fills_cap = cap;
     read_fields(r, k_order_result, NF(k_order_result), out);
     const cJSON *f;
     cJSON_ArrayForEach(f, item(r, "fills"))
     {
-        if (out->n_fills < CH_CLIENT_MAX_FILLS)
-            read_fields(f, k_fill, NF(k_fill), &out->fills[out->n_fills]);
+        if (out->n_fills < cap)
+            read_fields(f, k_fill, NF(k_fill), &fills[out->n_fills]);
         out->n_fills++;
     }
 }
@@ -603,18 +609,28 @@ ch_err ch_client_order_batch(ch_client *c, const char *account, const ch_client_
         cJSON_Delete(r);
         return fail(c, CH_EIO, "the reply has not one result per order");
     }
-    ch_client_batch_result *a = calloc(n, sizeof *a);
+    /* one block (ch_client_release): the results, then every result's fills */
+    size_t n_fills = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, item(r, "results"))
+    {
+        n_fills += (size_t)cJSON_GetArraySize(item(x, "fills"));
+    }
+    ch_client_batch_result *a = calloc(1, n * sizeof *a + n_fills * sizeof(ch_client_fill));
     if (a == NULL) {
         cJSON_Delete(r);
         return fail(c, CH_ENOMEM, "out of memory");
     }
+    ch_client_fill *fills = (ch_client_fill *)(a + n);
     size_t i = 0;
-    const cJSON *x;
     cJSON_ArrayForEach(x, item(r, "results"))
     {
         ch_client_batch_result *b = &a[i++];
         if (cJSON_IsTrue(item(x, "ok"))) {
+            b->result.fills = fills;
+            b->result.fills_cap = (size_t)cJSON_GetArraySize(item(x, "fills"));
             read_order_result(x, &b->result);
+            fills += b->result.n_fills;
         } else {
             const cJSON *eo = item(x, "error");
             const cJSON *code = item(eo, "code");

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ch/err.h"
+
 struct ch_shards;
 
 /* A REQ connection (ch_client_open) and what its typed calls keep; opened
@@ -39,5 +41,11 @@ int ch_dial(nng_socket s, const char *url);
  * copy with a NUL after it (freed with ch_client_free) and its length:
  * 0, or an NNG error. */
 int ch_recv_copy(nng_socket s, char **out, size_t *len);
+
+/* An NNG result as the library's ch_err (0: CH_OK, NNG_ETIMEDOUT:
+ * CH_ETIMEDOUT, NNG_ENOMEM: CH_ENOMEM, a bad address: CH_EINVAL, else
+ * CH_EIO), remembered per thread for ch_client_strerror() and
+ * ch_client_nng_error(). */
+ch_err ch_nng_err(int rv);
 
 #endif

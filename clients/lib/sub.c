@@ -335,7 +335,7 @@ static int sp_pump(ch_sub *s)
     }
 }
 
-int ch_sub_open(const char *url, const char *prefix, ch_sub **out)
+static int sub_open(const char *url, const char *prefix, ch_sub **out)
 {
     if (url == NULL || prefix == NULL || out == NULL)
         return NNG_EINVAL;
@@ -380,6 +380,11 @@ int ch_sub_open(const char *url, const char *prefix, ch_sub **out)
     return 0;
 }
 
+ch_err ch_sub_open(const char *url, const char *prefix, ch_sub **out)
+{
+    return ch_nng_err(sub_open(url, prefix, out));
+}
+
 void ch_sub_close(ch_sub *s)
 {
     if (s == NULL)
@@ -395,7 +400,7 @@ void ch_sub_close(ch_sub *s)
     free(s);
 }
 
-int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
+static int sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
 {
     if (s == NULL || event == NULL)
         return NNG_EINVAL;
@@ -449,4 +454,9 @@ int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
         if (rv != 0)
             sp_drop(s);
     }
+}
+
+ch_err ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len)
+{
+    return ch_nng_err(sub_recv(s, timeout_ms, event, len));
 }

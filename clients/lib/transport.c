@@ -58,8 +58,49 @@ void ch_tune_req(nng_socket s, int timeout_ms)
     nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 }
 
-int ch_client_open(const char *url, int timeout_ms, ch_client **out)
+/* The NNG error behind the calling thread's last result of this library
+ * (0: none), for ch_client_strerror() and ch_client_nng_error(). */
+static _Thread_local int t_nng;
+
+ch_err ch_nng_err(int rv)
 {
+    t_nng = rv;
+    switch (rv) {
+    case 0:
+        return CH_OK;
+    case NNG_ETIMEDOUT:
+        return CH_ETIMEDOUT;
+    case NNG_ENOMEM:
+        return CH_ENOMEM;
+    case NNG_EINVAL:
+    case NNG_EADDRINVAL:
+    case NNG_ENOTSUP:
+    case NNG_ESTATE:
+        return CH_EINVAL;
+    default:
+        return CH_EIO;
+    }
+}
+
+int ch_client_nng_error(void)
+{
+    return t_nng;
+}
+
+const char *ch_client_strerror(ch_err err)
+{
+    static _Thread_local char text[160];
+    if ((err == CH_EIO || err == CH_ETIMEDOUT || err == CH_EINVAL) && t_nng != 0) {
+        snprintf(text, sizeof text, "%s: %s", ch_strerror(err), nng_strerror(t_nng));
+        return text;
+    }
+    return ch_strerror(err);
+}
+
+static int client_open(const char *url, int timeout_ms, ch_client **out)
+{
+    if (url == NULL || out == NULL)
+        return NNG_EINVAL;
     ch_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NNG_ENOMEM;
@@ -80,6 +121,11 @@ int ch_client_open(const char *url, int timeout_ms, ch_client **out)
     }
     *out = c;
     return 0;
+}
+
+ch_err ch_client_open(const char *url, int timeout_ms, ch_client **out)
+{
+    return ch_nng_err(client_open(url, timeout_ms, out));
 }
 
 const char *ch_client_version(void)
@@ -108,7 +154,7 @@ static char *own_copy(const void *data, size_t len)
     return r;
 }
 
-int ch_client_call(ch_client *c, const char *request, size_t len, char **reply, size_t *rlen)
+static int call(ch_client *c, const char *request, size_t len, char **reply, size_t *rlen)
 {
     if (c == NULL)
         return NNG_ECLOSED; /* a closed client (the Python one after close()) */
@@ -118,6 +164,11 @@ int ch_client_call(ch_client *c, const char *request, size_t len, char **reply, 
     if (rv != 0)
         return rv;
     return ch_recv_copy(c->s, reply, rlen);
+}
+
+ch_err ch_client_call(ch_client *c, const char *request, size_t len, char **reply, size_t *rlen)
+{
+    return ch_nng_err(call(c, request, len, reply, rlen));
 }
 
 int ch_recv_copy(nng_socket s, char **out, size_t *len)
@@ -139,11 +190,6 @@ int ch_recv_copy(nng_socket s, char **out, size_t *len)
 void ch_client_free(char *reply)
 {
     free(reply);
-}
-
-const char *ch_client_strerror(int err)
-{
-    return nng_strerror(err);
 }
 
 /* ---- pipelined ---- */
@@ -195,7 +241,7 @@ static void slot_cb(void *arg)
     pthread_mutex_unlock(&p->mu);
 }
 
-int ch_client_pipeline_open(const char *url, int depth, int timeout_ms, ch_client_pipeline **out)
+static int pipeline_open(const char *url, int depth, int timeout_ms, ch_client_pipeline **out)
 {
     if (depth < 1 || depth > 1024)
         return NNG_EINVAL;
@@ -230,6 +276,11 @@ int ch_client_pipeline_open(const char *url, int depth, int timeout_ms, ch_clien
     return 0;
 }
 
+ch_err ch_client_pipeline_open(const char *url, int depth, int timeout_ms, ch_client_pipeline **out)
+{
+    return ch_nng_err(pipeline_open(url, depth, timeout_ms, out));
+}
+
 void ch_client_pipeline_close(ch_client_pipeline *p)
 {
     if (p == NULL)
@@ -252,8 +303,8 @@ void ch_client_pipeline_close(ch_client_pipeline *p)
     free(p);
 }
 
-int ch_client_pipeline_send(ch_client_pipeline *p, const char *request, size_t len,
-                            unsigned long tag)
+ch_err ch_client_pipeline_send(ch_client_pipeline *p, const char *request, size_t len,
+                               unsigned long tag)
 {
     pthread_mutex_lock(&p->mu);
     slot *sl = NULL;
@@ -279,15 +330,14 @@ int ch_client_pipeline_send(ch_client_pipeline *p, const char *request, size_t l
         sl->state = 0;
         p->busy--;
         pthread_mutex_unlock(&p->mu);
-        return rv;
+        return ch_nng_err(rv);
     }
     nng_aio_set_msg(sl->aio, m);
     nng_ctx_send(sl->ctx, sl->aio);
-    return 0;
+    return ch_nng_err(0);
 }
 
-int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_len,
-                            unsigned long *tag)
+static int pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_len, unsigned long *tag)
 {
     pthread_mutex_lock(&p->mu);
     slot *sl = NULL;
@@ -318,4 +368,10 @@ int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_l
         *reply_len = nng_msg_len(m);
     nng_msg_free(m);
     return *reply != NULL ? 0 : NNG_ENOMEM;
+}
+
+ch_err ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_len,
+                               unsigned long *tag)
+{
+    return ch_nng_err(pipeline_recv(p, reply, reply_len, tag));
 }

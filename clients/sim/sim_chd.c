@@ -96,9 +96,8 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 
 static bool call_fail(const chd_run *r, const char *what, ch_err err, char *msg, size_t cap)
 {
-    if (err == CH_EIO)
-        snprintf(msg, cap, "chd: %s: no reply (%s)", what,
-                 ch_client_strerror(ch_client_transport_error(r->cl)));
+    if (err == CH_EIO || err == CH_ETIMEDOUT)
+        snprintf(msg, cap, "chd: %s: no reply (%s)", what, ch_client_message(r->cl));
     else
         snprintf(msg, cap, "chd: %s: %s (%s)", what, ch_strerror(err), ch_client_message(r->cl));
     return false;
@@ -383,14 +382,6 @@ static bool send_batch(chd_run *r, const sim_flow *f, size_t n, size_t k, sim_re
                 out->rejected++;
                 continue;
             }
-            if (b->result.n_fills > CH_CLIENT_MAX_FILLS) {
-                snprintf(msg, cap,
-                         "chd: an order with %zu fills (the client lists %d): lower "
-                         "flow.size_max",
-                         b->result.n_fills, CH_CLIENT_MAX_FILLS);
-                ch_client_release(res);
-                return false;
-            }
             for (size_t j = 0; j < b->result.n_fills; j++) {
                 int s = fill_source(b->result.fills[j].source);
                 if (s < 0) {
@@ -454,8 +445,8 @@ static bool setup(chd_run *r, const char *endpoint, const char *key, char *msg, 
         snprintf(msg, cap, "out of memory");
         return false;
     }
-    int rc = ch_client_open(endpoint, 30000, &r->cl);
-    if (rc != 0) {
+    ch_err rc = ch_client_open(endpoint, 30000, &r->cl);
+    if (rc != CH_OK) {
         snprintf(msg, cap, "chd at %s: %s", endpoint, ch_client_strerror(rc));
         return false;
     }

@@ -11,15 +11,24 @@
  * the same messages after ch_client_set_binary(c, true); both give the same
  * results and the same codes.
  *
- * Errors of typed calls: CH_OK; a server error as the ch_err of its wire
+ * Errors: one space, ch_err (ch/err.h), for every function that can fail,
+ * the transport's included. CH_OK; a server error as the ch_err of its wire
  * code (CH_EBADREQ for BAD_REQUEST, CH_EUNKNOWN_SYMBOL, CH_EBADPRICE, ...,
- * CH_EUNAVAILABLE), its text in ch_client_message(); CH_EIO when the request
- * could not be sent or no reply came (the NNG error in
- * ch_client_transport_error(); on a timeout the request may still have been
- * executed: resend it with the same client_order_id); CH_EINVAL for an
- * argument the library refuses before sending (NULL where a name is
- * needed); CH_ENOMEM. On an error the output struct is unspecified (arrays
- * are not allocated).
+ * CH_EUNAVAILABLE), its text in ch_client_message(); CH_ETIMEDOUT when no
+ * reply came in time (the request may still have been executed: resend it
+ * with the same client_order_id); CH_EIO when the request could not be sent
+ * or the connection failed; CH_EINVAL for an argument the library refuses
+ * (NULL where a name is needed, a URL NNG cannot use); CH_ENOMEM. The NNG
+ * error behind a CH_EIO or CH_ETIMEDOUT is in ch_client_nng_error() (this
+ * thread's last) and ch_client_transport_error() (the client's last typed
+ * call); ch_client_strerror() gives a text with both. On an error the output
+ * struct is unspecified (arrays are not allocated).
+ *
+ * ABI (SONAME libchclient.so.1): the structs below change only with the
+ * SONAME. No result has a fixed-size array of what the server decides the
+ * number of: lists come as owned arrays (ch_client_release()) or go to a
+ * buffer the caller sizes (an order's fills: ch_client_order_result's
+ * fills and fills_cap), and every count is the reply's whole count.
  *
  * Thread safety: a ch_client serves one request at a time (NNG REQ); use
  * one per thread, or ch_client_pipeline for many in flight. A ch_sub is used
@@ -42,18 +51,18 @@ extern "C" {
 typedef struct ch_client ch_client;
 
 /**
- * Connect to chd's request endpoint @p url (tcp://, ipc://). The first
- * connection is made now (no server: an error at once, e.g. "Connection
- * refused"); after that NNG reconnects by itself if the server restarts.
- * @p timeout_ms bounds each call (0: 5000). @return 0, or an NNG error
- * number (see ch_client_strerror()).
+ * Connect to chd's request endpoint @p url (tcp://, ipc://, tls+tcp://).
+ * The first connection is made now (no server: CH_EIO at once, "Connection
+ * refused" in ch_client_strerror()); after that NNG reconnects by itself if
+ * the server restarts. @p timeout_ms bounds each call (0: 5000).
+ * @return CH_OK; CH_EIO; CH_EINVAL (a URL NNG cannot use); CH_ENOMEM.
  */
-CH_API int ch_client_open(const char *url, int timeout_ms, ch_client **out);
+CH_API ch_err ch_client_open(const char *url, int timeout_ms, ch_client **out);
 
 /** Close; NULL is a no-op. */
 CH_API void ch_client_close(ch_client *c);
 
-/** The library's version ("0.1.0": the project's, as `--version` prints it). */
+/** The library's version ("0.2.0": the project's, as `--version` prints it). */
 CH_API const char *ch_client_version(void);
 
 /**
@@ -81,17 +90,36 @@ CH_API ch_err ch_client_set_shard(ch_client *c, const char *name_or_underlying);
 /**
  * Send @p len bytes of @p request and wait for the reply. @p reply receives
  * an owned, NUL-terminated buffer (free with ch_client_free()) of @p reply_len
- * bytes (may be NULL). @return 0 or an NNG error (timeout: the request may
- * still be executed; resend it with the same client_order_id).
+ * bytes (may be NULL). @return CH_OK; CH_ETIMEDOUT (the request may still
+ * be executed: resend it with the same client_order_id); CH_EIO.
  */
-CH_API int ch_client_call(ch_client *c, const char *request, size_t len, char **reply,
-                          size_t *reply_len);
+CH_API ch_err ch_client_call(ch_client *c, const char *request, size_t len, char **reply,
+                             size_t *reply_len);
 
 /** Free a reply. */
 CH_API void ch_client_free(char *reply);
 
-/** Text of an error number from this library. */
-CH_API const char *ch_client_strerror(int err);
+/**
+ * Text of @p err, with the NNG error behind it when this thread's last
+ * failure was the transport's ("input/output error: Connection refused").
+ * Valid until this thread's next call of it.
+ */
+CH_API const char *ch_client_strerror(ch_err err);
+
+/** The NNG error number behind this thread's last result of this library (0: none). */
+CH_API int ch_client_nng_error(void);
+
+/**
+ * Read a key file (chd's DIR/admin.key or DIR/readonly.key, or an
+ * account's key saved by the caller): its first line, without surrounding
+ * white space, into @p key (@p cap bytes, 257 is always enough). @return
+ * CH_OK; CH_EIO (cannot be read: errno tells why); CH_EINVAL (empty, or
+ * longer than @p cap - 1 or 255).
+ */
+CH_API ch_err ch_client_read_key(const char *path, char *key, size_t cap);
+
+/** ch_client_read_key() of chd's DIR/admin.key for the data folder @p data_dir. */
+CH_API ch_err ch_client_admin_key(const char *data_dir, char *key, size_t cap);
 
 /**
  * Pipelined requests for throughput: up to @p depth requests in flight on one
@@ -100,14 +128,16 @@ CH_API const char *ch_client_strerror(int err);
  * with the tag given at send.
  */
 typedef struct ch_client_pipeline ch_client_pipeline;
-CH_API int ch_client_pipeline_open(const char *url, int depth, int timeout_ms,
-                                   ch_client_pipeline **out);
+/** @p depth 1..1024. @return CH_OK; CH_EINVAL; CH_EIO; CH_ENOMEM. */
+CH_API ch_err ch_client_pipeline_open(const char *url, int depth, int timeout_ms,
+                                      ch_client_pipeline **out);
 CH_API void ch_client_pipeline_close(ch_client_pipeline *p);
-CH_API int ch_client_pipeline_send(ch_client_pipeline *p, const char *request, size_t len,
-                                   unsigned long tag);
-/** @return 0 (reply owned by the caller, ch_client_free) or an error. */
-CH_API int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_len,
-                                   unsigned long *tag);
+CH_API ch_err ch_client_pipeline_send(ch_client_pipeline *p, const char *request, size_t len,
+                                      unsigned long tag);
+/** @return CH_OK (reply owned by the caller, ch_client_free); CH_ETIMEDOUT
+ *  or CH_EIO (that request's; its @p tag is set); CH_EINVAL (nothing in flight). */
+CH_API ch_err ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *reply_len,
+                                      unsigned long *tag);
 
 /* ---- typed calls ------------------------------------------------------------ */
 
@@ -115,7 +145,6 @@ CH_API int ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_t *
 #define CH_CLIENT_NAME_MAX        32 /**< an account name + NUL */
 #define CH_CLIENT_SYMBOL_MAX      56 /**< an instrument symbol + NUL */
 #define CH_CLIENT_TEXT_MAX        40 /**< short texts: status, times, keys... */
-#define CH_CLIENT_MAX_FILLS       64 /**< fills listed per order result */
 #define CH_CLIENT_MAX_UNDERLYINGS 16
 
 /**
@@ -132,7 +161,7 @@ CH_API void ch_client_set_binary(ch_client *c, bool binary);
  * call. */
 CH_API const char *ch_client_message(const ch_client *c);
 
-/** The NNG error of the last typed call that returned CH_EIO (0 if none). */
+/** The NNG error of the last typed call that returned CH_EIO or CH_ETIMEDOUT (0 if none). */
 CH_API int ch_client_transport_error(const ch_client *c);
 
 /** Free an array returned by a typed call; NULL is a no-op. */
@@ -279,12 +308,22 @@ typedef struct ch_client_fill {
     char source[8]; /**< book, net, pool */
 } ch_client_fill;
 
+/**
+ * An order's result. Its fills go to a buffer the caller sizes: set
+ * @c fills and @c fills_cap before the call (NULL and 0: the count only);
+ * the call writes the first min(n_fills, fills_cap) and counts them all in
+ * @c n_fills, so a caller that wants every fill calls with a buffer of
+ * n_fills after a short one, or sizes it by the order's qty (each fill is
+ * at least one contract). In a batch result the library points @c fills
+ * at the batch's own block, holding every fill.
+ */
 typedef struct ch_client_order_result {
     char order_id[CH_CLIENT_ID_MAX];
     char status[CH_CLIENT_TEXT_MAX]; /**< new, partially_filled, filled, cancelled */
     int64_t filled_qty, remaining_qty;
-    size_t n_fills;                            /**< fills of the reply (all of them counted) */
-    ch_client_fill fills[CH_CLIENT_MAX_FILLS]; /**< the first CH_CLIENT_MAX_FILLS */
+    size_t n_fills;        /**< out: fills of the reply, all of them counted */
+    ch_client_fill *fills; /**< in: the caller's buffer (may be NULL); out: kept */
+    size_t fills_cap;      /**< in: entries of @c fills */
 } ch_client_order_result;
 
 /** order.new. */
@@ -300,8 +339,8 @@ typedef struct ch_client_batch_result {
 /**
  * order.batch: @p n orders (1..5000) for @p account (NULL: each order names
  * its own). Each order stands alone: @p out returns owned (ch_client_release())
- * @p n results in order. The call's own code is CH_OK unless the whole
- * batch was refused.
+ * @p n results in order, each result's fills in the same block (all of them). The call's own code
+ * is CH_OK unless the whole batch was refused.
  */
 CH_API ch_err ch_client_order_batch(ch_client *c, const char *account,
                                     const ch_client_order *orders, size_t n,
@@ -430,18 +469,19 @@ typedef struct ch_sub ch_sub;
  * dialer would. On ipc:// and tcp:// the library speaks SP itself over a
  * plain socket, so that ch_sub_close() never blocks (NNG 1.5.2 can deadlock
  * closing a SUB socket that is receiving); tls+tcp:// uses NNG.
- * One thread at a time per subscriber. @return 0 or an NNG error
- * (NNG_ECONNREFUSED: nothing listens there; NNG_EPROTO: not a PUB endpoint).
+ * One thread at a time per subscriber. @return CH_OK; CH_EIO (nothing
+ * listens there, or not a PUB endpoint: see ch_client_strerror()); CH_EINVAL;
+ * CH_ENOMEM.
  */
-CH_API int ch_sub_open(const char *url, const char *prefix, ch_sub **out);
+CH_API ch_err ch_sub_open(const char *url, const char *prefix, ch_sub **out);
 CH_API void ch_sub_close(ch_sub *s);
 
 /**
  * Wait up to @p timeout_ms (< 0: without end) for one event: "TOPIC JSON",
- * owned (ch_client_free). @return 0, or an NNG error (timed out:
- * NNG_ETIMEDOUT = 5).
+ * owned (ch_client_free). @return CH_OK; CH_ETIMEDOUT (nothing came: not
+ * an error of the connection, which reconnects by itself); CH_EINVAL; CH_EIO.
  */
-CH_API int ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len);
+CH_API ch_err ch_sub_recv(ch_sub *s, int timeout_ms, char **event, size_t *len);
 
 #ifdef __cplusplus
 }

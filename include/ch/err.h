@@ -70,7 +70,9 @@ extern "C" {
     X(CH_EINVAL, 67, "BAD_REQUEST", "invalid argument")                                            \
     X(CH_EIO, 68, "UNAVAILABLE", "input/output error")                                             \
     X(CH_ENOTFOUND, 69, "BAD_REQUEST", "not found")                                                \
-    X(CH_EBUSY, 70, "UNAVAILABLE", "in use by another process")
+    X(CH_EBUSY, 70, "UNAVAILABLE", "in use by another process")                                    \
+    /* a client's (libchclient): no reply in time; the request may have run */                     \
+    X(CH_ETIMEDOUT, 71, "UNAVAILABLE", "timed out")
 
 /** The error codes. Values are stable (see the table). */
 typedef enum ch_err {
