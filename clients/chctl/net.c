@@ -36,13 +36,7 @@ static char g_key[300];
 /* The first line of @p path into g_key; false if unreadable or empty. */
 static bool read_key_file(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    bool ok = fgets(g_key, sizeof g_key, f) != NULL;
-    fclose(f);
-    g_key[strcspn(g_key, "\r\n")] = '\0';
-    return ok && g_key[0] != '\0';
+    return ch_client_read_key(path, g_key, sizeof g_key) == CH_OK;
 }
 
 /* The key to send, per the order above ("" for none); exits 2 on a named, unreadable file. */
