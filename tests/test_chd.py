@@ -326,6 +326,50 @@ class Protocol(Base):
         self.assertEqual(r.returncode, 1)
         self.assertIn("UNAUTHORIZED", r.stderr)
 
+    def test_08_metrics(self):
+        """chctl metrics: Prometheus' text format, with the read-only key, and
+        the same numbers as the replies."""
+        import re
+        self.hold_clock()
+        self.c.account_open("metrics-a", 1_000_000)
+        q = self.c.quote(self.call, "buy", 1)
+        self.c.order_new("metrics-a", self.call, "buy", 1, price=q["price"] + 100, tif="ioc")
+        ro = os.path.join(self.d.dir, "readonly.key")
+        r = subprocess.run([CHCTL, "--url", self.d.req, "--key-file", ro, "metrics"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st, risk, hedge = self.c.stats(), self.c.risk(), self.c.hedge()
+        samples, typed = {}, set()
+        line_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"\})? '
+                             r'(-?[0-9.e+-]+|NaN|[+-]Inf)$')
+        for line in r.stdout.splitlines():
+            if line.startswith("# TYPE "):
+                name, kind = line.split()[2:4]
+                self.assertIn(kind, ("counter", "gauge", "untyped"))
+                self.assertNotIn(name, typed)  # one family, once
+                typed.add(name)
+                continue
+            if line.startswith("# HELP "):
+                continue
+            m = line_re.match(line)
+            self.assertIsNotNone(m, line)
+            self.assertIn(m.group(1), typed, "a sample before its TYPE")
+            samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        for src in ("book", "net", "pool"):
+            self.assertEqual(samples['ch_fills_total{source="%s"}' % src], st["fills"][src])
+        self.assertGreater(sum(st["fills"].values()), 0)
+        self.assertLessEqual(samples["ch_batches_total"], st["batches"])  # counted on
+        self.assertGreater(samples["ch_batches_total"], 0)
+        self.assertAlmostEqual(samples['ch_residual_delta{underlying="BTC"}'],
+                               risk["totals"]["delta"], places=9)
+        self.assertAlmostEqual(samples['ch_netting_ratio{underlying="BTC"}'],
+                               risk["netting"]["ratio"], places=12)
+        self.assertAlmostEqual(samples['ch_hedge_position{underlying="BTC"}'], hedge["position"],
+                               places=9)
+        self.assertIn('ch_residual_vega_usd{underlying="ETH"}', samples)
+        self.assertEqual(samples["ch_pool_nav_per_share_usd"],
+                         self.c.pools()["general"]["nav_per_share"])
+
     def test_07_binary_batch(self):
         self.c.account_open("gina", 3_000_000)
         ids = {i["symbol"]: i["id"] for i in self.c.instruments()}

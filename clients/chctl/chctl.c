@@ -47,6 +47,8 @@ static const command k_commands[] = {
     {"risk", chctl_risk, "residual inventory, scenarios, netting [UNDERLYING]"},
     {"hedge", chctl_hedge, "the hedge book"},
     {"stats", chctl_stats, "server counters"},
+    {"metrics", chctl_metrics,
+     "counters and netting gauges in Prometheus' text format (read-only key suffices)"},
     {"watch", chctl_watch,
      "print events: watch [TOPIC_PREFIX [COUNT]] (fill.alice, book., risk ...)"},
 };

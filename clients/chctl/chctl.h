@@ -28,6 +28,15 @@ int chctl_account(int argc, char **argv);
 int chctl_pool(int argc, char **argv);
 int chctl_pools(int argc, char **argv);
 int chctl_watch(int argc, char **argv);
+/* `chctl metrics`: the counters and gauges in Prometheus' text format (metrics.c) */
+int chctl_metrics(int argc, char **argv);
+
+/**
+ * Send op @p op (no fields; the key as every command) and return its
+ * successful reply (owned), or NULL with the error printed and the exit
+ * status in *@p status (1: refused by chd, 3: no reply).
+ */
+cJSON *chctl_fetch(const char *op, int *status);
 
 /** chctl's options before the command (read by chctl.c, used by net.c). */
 typedef struct chctl_global {

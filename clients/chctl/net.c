@@ -201,20 +201,21 @@ static void print_table(const cJSON *r, const char *op)
     print_object(r, "");
 }
 
-/* Send one request (a tree, consumed) and print the reply. */
-static int send_request(cJSON *req)
+/* Send one request (a tree, consumed): its reply text (owned, ch_client_free)
+ * into *@p reply, or NULL with the error printed; @p op gets its op. */
+static int exchange(cJSON *req, char op[64], char **reply, size_t *len)
 {
+    *reply = NULL;
     const char *key = key_to_send();
     if (key[0] != '\0' && cJSON_GetObjectItemCaseSensitive(req, "key") == NULL)
         cJSON_AddStringToObject(req, "key", key);
     char *text = cJSON_PrintUnformatted(req);
-    char op[64];
-    snprintf(op, sizeof op, "%s", cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring);
+    snprintf(op, 64, "%s", cJSON_GetObjectItemCaseSensitive(req, "op")->valuestring);
     cJSON_Delete(req);
     if (text == NULL)
         return 3;
     ch_client *c;
-    int rv;
+    ch_err rv;
     if (g_shards != NULL) {
         char msg[256];
         ch_err e = ch_client_open_shards(g_shards, 5000, &c, msg, sizeof msg);
@@ -229,25 +230,30 @@ static int send_request(cJSON *req)
             return 3;
         }
         g_url = g_shards;
-    } else if ((rv = ch_client_open(g_url, 5000, &c)) != 0) {
+    } else if ((rv = ch_client_open(g_url, 5000, &c)) != CH_OK) {
         fprintf(stderr, "chctl: %s: %s\n", g_url, ch_client_strerror(rv));
         cJSON_free(text);
         return 3;
     }
-    char *reply = NULL;
-    size_t len = 0;
-    rv = ch_client_call(c, text, strlen(text), &reply, &len);
+    rv = ch_client_call(c, text, strlen(text), reply, len);
     cJSON_free(text);
     ch_client_close(c);
-    if (rv != 0) {
+    if (rv != CH_OK) {
         fprintf(stderr, "chctl: %s: %s (is chd running?)\n", g_url, ch_client_strerror(rv));
+        *reply = NULL;
         return 3;
     }
+    return 0;
+}
+
+/* The reply @p reply as a tree, or NULL with the error printed and the
+ * exit status in *@p status (1: the server refused, 3: not JSON). */
+static cJSON *parse_reply(const char *reply, size_t len, int *status)
+{
     cJSON *r = cJSON_ParseWithLength(reply, len);
-    int status = 0;
     if (r == NULL) {
         fprintf(stderr, "chctl: the reply is not JSON: %s\n", reply);
-        status = 3;
+        *status = 3;
     } else if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"))) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "error");
         const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
@@ -256,10 +262,42 @@ static int send_request(cJSON *req)
             puts(reply);
         fprintf(stderr, "chctl: %s: %s\n", cJSON_IsString(code) ? code->valuestring : "?",
                 cJSON_IsString(msg) ? msg->valuestring : "");
-        status = 1;
-    } else if (g_json) {
+        cJSON_Delete(r);
+        r = NULL;
+        *status = 1;
+    }
+    return r;
+}
+
+cJSON *chctl_fetch(const char *op, int *status)
+{
+    cJSON *req = cJSON_CreateObject();
+    char name[64], *reply;
+    size_t len = 0;
+    if (req == NULL || cJSON_AddStringToObject(req, "op", op) == NULL) {
+        cJSON_Delete(req);
+        *status = 3;
+        return NULL;
+    }
+    if ((*status = exchange(req, name, &reply, &len)) != 0)
+        return NULL;
+    cJSON *r = parse_reply(reply, len, status);
+    ch_client_free(reply);
+    return r;
+}
+
+/* Send one request (a tree, consumed) and print the reply. */
+static int send_request(cJSON *req)
+{
+    char op[64], *reply;
+    size_t len = 0;
+    int status = exchange(req, op, &reply, &len);
+    if (status != 0)
+        return status;
+    cJSON *r = parse_reply(reply, len, &status);
+    if (r != NULL && g_json) {
         puts(reply);
-    } else {
+    } else if (r != NULL) {
         cJSON_DeleteItemFromObjectCaseSensitive(r, "ok");
         print_table(r, op);
     }
