@@ -510,6 +510,46 @@ class Startup(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+    def test_fixed_clock_repeats(self):
+        """config clock: a fixed clock lists the same series and gives the same
+        marks whenever it runs; the wall clock does not move it, and
+        market.update's time still does."""
+        start = "2026-01-02T08:00:00Z"
+        seen = []
+        for run in range(2):
+            tmp = tempfile.mkdtemp(prefix="chd-clock-")
+            d = Daemon(tmp, config={"clock": start})
+            d.start()
+            try:
+                with d.client() as c:
+                    inst = c.instruments("BTC")
+                    first = min(i["expiry"] for i in inst if i["type"] == "call")
+                    self.assertTrue(start < first < "2026-02-02", first)
+                    sym = next(i["symbol"] for i in inst
+                               if i["expiry"] == first and i["strike"] == 100000
+                               and i["type"] == "call")
+                    c.account_open("a", 1_000_000)
+                    q = c.quote(sym, "buy", 2)
+                    c.order_new("a", sym, "buy", 2, price=q["price"], tif="ioc")
+                    if run == 0:
+                        time.sleep(1.2)  # the wall clock moves; chd's does not
+                    q2 = c.quote(sym, "buy", 2)
+                    risk = c.risk("BTC")["totals"]
+                    seen.append((sorted(i["symbol"] for i in inst), q["price"], q2["price"],
+                                 risk))
+                    c.market_update("BTC", 100000, time=first.replace(".000Z", ".001Z"))
+                    self.assertNotIn(sym, [i["symbol"] for i in c.instruments("BTC")])
+            finally:
+                d.stop()
+                d.log.close()
+                shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(seen[0], seen[1])
+        r = subprocess.run([CHD, "--clock", "2026-13-01T00:00:00Z", "--print-config"],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("clock", r.stderr)
+
+
 class Concurrency(Base):
     transport = "tcp"
     config = None

@@ -4,6 +4,7 @@
  * Usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]
  *            [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]
  *            [--log-level error|warn|info|debug] [--hedge-venue URL] [--cluster NATS]
+ *            [--clock wall|TIME]
  *        chd [--config FILE]... [flags] --print-config
  *        chd --config-doc | --help | --version
  * Options are read with getopt_long: "--opt value" or "--opt=value"; an
@@ -21,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "ch/cli.h"
 #include "ch/log.h"
 #include "ch/server.h"
@@ -31,6 +34,7 @@ static void usage(FILE *f)
             "usage: chd [--req URL] [--pub URL] [--data DIR] [--config FILE]\n"
             "           [--durability sync|nosync] [--no-auth] [--tls PEM] [--contexts N]\n"
             "           [--log-level error|warn|info|debug] [--hedge-venue URL] [--cluster NATS]\n"
+            "           [--clock wall|TIME]\n"
             "       chd [--config FILE]... [flags] --print-config\n"
             "       chd --config-doc | --help | --version\n"
             "defaults: --req tcp://127.0.0.1:7450 --pub tcp://127.0.0.1:7451 --data ./var\n"
@@ -40,6 +44,8 @@ static void usage(FILE *f)
             "--hedge-venue URL: send hedge orders to an external venue (e.g. chvenue)\n"
             "                   instead of the simulated one\n"
             "--cluster NATS: append every batch to the shard's JetStream stream first\n"
+            "--clock TIME: a fixed clock from TIME (ISO-8601 UTC, 2026-01-02T08:00:00Z),\n"
+            "              moved only by market.update's time: runs repeat exactly\n"
             "--print-config: print the effective configuration (JSON, every key) and exit\n"
             "--config-doc: print every configuration key (type, range, default, meaning)\n");
 }
@@ -56,6 +62,7 @@ enum {
     O_LOG_LEVEL,
     O_HEDGE_VENUE,
     O_CLUSTER,
+    O_CLOCK,
     O_VERSION,
     O_PRINT_CONFIG,
     O_CONFIG_DOC
@@ -73,6 +80,7 @@ static const struct option k_options[] = {
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
     {"hedge-venue", required_argument, NULL, O_HEDGE_VENUE},
     {"cluster", required_argument, NULL, O_CLUSTER},
+    {"clock", required_argument, NULL, O_CLOCK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, O_VERSION},
     {"print-config", no_argument, NULL, O_PRINT_CONFIG},
@@ -82,7 +90,7 @@ static const struct option k_options[] = {
 
 /* The flags as given (the last of each wins), applied over the config files. */
 typedef struct flags {
-    const char *req, *pub, *data, *tls, *hedge_venue, *cluster;
+    const char *req, *pub, *data, *tls, *hedge_venue, *cluster, *clock;
     bool no_auth, has_durability, print_config;
     ch_durability durability;
     long contexts; /* 0: not given */
@@ -127,6 +135,11 @@ static int parse(int argc, char **argv, flags *fl, const char **configs, int *n_
             if (!ch_cli_fits("chd", "--cluster", optarg, CAP(cluster)))
                 return CH_CLI_USAGE;
             fl->cluster = optarg;
+            break;
+        case O_CLOCK:
+            if (!ch_cli_fits("chd", "--clock", optarg, 64))
+                return CH_CLI_USAGE;
+            fl->clock = optarg;
             break;
         case O_CONFIG:
             configs[(*n_configs)++] = optarg;
@@ -239,6 +252,20 @@ int main(int argc, char **argv)
         snprintf(cfg.hedge_venue, sizeof cfg.hedge_venue, "%s", fl.hedge_venue);
     if (fl.cluster != NULL)
         snprintf(cfg.cluster, sizeof cfg.cluster, "%s", fl.cluster);
+    if (fl.clock != NULL) { /* the config key's parser, so both read it alike */
+        cJSON *j = cJSON_CreateObject();
+        char *text = j != NULL && cJSON_AddStringToObject(j, "clock", fl.clock) != NULL
+                         ? cJSON_PrintUnformatted(j)
+                         : NULL;
+        cJSON_Delete(j);
+        ch_err e = text != NULL ? ch_server_config_parse(&cfg, text, strlen(text), err, sizeof err)
+                                : CH_ENOMEM;
+        cJSON_free(text);
+        if (e != CH_OK) {
+            fprintf(stderr, "chd: --clock: %s\n", e == CH_ENOMEM ? "out of memory" : err);
+            return 2;
+        }
+    }
     if (fl.no_auth)
         cfg.no_auth = true;
     if (fl.has_durability)

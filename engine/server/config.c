@@ -111,6 +111,7 @@ typedef enum {
     K_SIZE,     /* size_t, an integer in [lo, hi] */
     K_SECS_MS,  /* int milliseconds, given in seconds in [lo, hi] */
     K_DURABILITY,
+    K_CLOCK, /* ch_time: 0 (the wall clock) or a fixed start */
     K_TICK,
     K_STRIKES,
     K_POLICY,
@@ -146,6 +147,10 @@ static const cfg_key k_keys[] = {
     {"durability", K_DURABILITY, F(durability), 0, 0, false,
      "\"sync\": every batch is on disk before its replies; \"nosync\": the OS writes it"},
     {"no_auth", K_BOOL, F(no_auth), 0, 0, false, "keys are not checked (tests, benchmarks)"},
+    {"clock", K_CLOCK, F(clock_start), 0, 0, false,
+     "\"wall\": the engine's clock follows the wall clock; an ISO-8601 UTC time "
+     "(2026-01-02T08:00:00Z): a fixed clock that starts there (series listed from it) and "
+     "moves only with market.update's time, so runs repeat exactly (demos, tests)"},
     /* transport and bounds */
     {"max_request", K_SIZE, F(max_request), 1024, 64 << 20, false, "bytes of one request"},
     {"contexts", K_INT, F(contexts), 1, 4096, false, "REP contexts in flight"},
@@ -345,6 +350,8 @@ static const char *kind_problem(const cfg_key *k, char *buf, size_t cap)
         return "must be true or false";
     case K_DURABILITY:
         return "must be \"sync\" or \"nosync\"";
+    case K_CLOCK:
+        return "must be \"wall\" or an ISO-8601 UTC time such as \"2026-01-02T08:00:00Z\"";
     case K_TICK:
         return "is not a valid tick";
     case K_STRIKES:
@@ -421,6 +428,20 @@ static bool set_key(ch_server_config *c, char *base, const cfg_key *k, const cJS
             return false;
         *(int *)p = (int)(d * 1000);
         return true;
+    case K_CLOCK: {
+        ch_time t;
+        if (!cJSON_IsString(v))
+            return false;
+        if (strcmp(v->valuestring, "wall") == 0) {
+            *(ch_time *)p = 0;
+            return true;
+        }
+        if (strlen(v->valuestring) != 20 || v->valuestring[19] != 'Z' ||
+            ch_datetime_parse(v->valuestring, &t) != CH_OK || t <= 0)
+            return false;
+        *(ch_time *)p = t;
+        return true;
+    }
     case K_DURABILITY:
         if (cJSON_IsString(v) && strcmp(v->valuestring, "sync") == 0)
             c->durability = CH_DURABLE_SYNC;
@@ -701,6 +722,16 @@ static void print_value(FILE *f, const ch_server_config *c, const char *base, co
     case K_DURABILITY:
         fputs(c->durability == CH_DURABLE_SYNC ? "\"sync\"" : "\"nosync\"", f);
         break;
+    case K_CLOCK:
+        if (*(const ch_time *)p == 0) {
+            fputs("\"wall\"", f);
+        } else {
+            ch_proto_format_time(*(const ch_time *)p, buf, sizeof buf);
+            buf[19] = 'Z'; /* whole seconds: as it was given */
+            buf[20] = '\0';
+            print_string(f, buf);
+        }
+        break;
     case K_TICK:
         format_tick((const ch_underlying_config *)p, buf, sizeof buf);
         print_string(f, buf);
@@ -761,6 +792,7 @@ static const char *kind_type(key_kind k)
     case K_NONEMPTY:
     case K_STR:
     case K_DURABILITY:
+    case K_CLOCK:
     case K_TICK:
     case K_POLICY:
     case K_VEGA_MODE:

@@ -232,9 +232,11 @@ static void batch(ch_server *s, work *list)
         }
         return;
     }
-    /* the engine clock follows the wall clock (logged, so replay agrees) */
+    /* the engine clock follows the wall clock (logged, so replay agrees),
+     * unless it is fixed (config clock: moved by market.update only) */
     ch_time now = wall_now();
-    if (!s->halted && !s->standby && now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
+    if (!s->halted && !s->standby && s->cfg.clock_start == 0 &&
+        now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
         ch_command c = ch_command_make(CH_C_ADVANCE);
         c.time = now;
         chi_exec(s, &c, NULL);
@@ -492,7 +494,7 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
 static ch_err seed(ch_server *s)
 {
     ch_command c = ch_command_make(CH_C_ADVANCE);
-    c.time = wall_now();
+    c.time = s->cfg.clock_start != 0 ? s->cfg.clock_start : wall_now();
     ch_err e = chi_exec(s, &c, NULL);
     for (size_t i = 0; i < s->cfg.n_und && e == CH_OK; i++) {
         size_t listed;

@@ -107,6 +107,8 @@ typedef struct ch_server_config {
     ch_option_venue option_venue; /**< the simulated options venue they go to */
     ch_perp_venue venue;          /**< the simulated venue (when hedge_venue is empty) */
     char hedge_venue[256];        /**< an external venue's REP URL ("": the simulated venue) */
+    ch_time clock_start;          /**< 0: the engine's clock follows the wall clock; else a fixed
+                                       clock starting there, moved by market.update only */
     int hedge_venue_timeout_ms;   /**< per attempt at the external venue (0: 500) */
     /* scale-out: the shard's replicated batch log on NATS JetStream (ch/replog.h) */
     char cluster[256];      /**< NATS servers ("": no replication) */
