@@ -77,4 +77,90 @@ echo '{"days": 1, "configurations": [{"name": "a"}]}' >"$tmp/sim.json"
 "$prefix/bin/chsim" --config "$tmp/sim.json" --seeds 1 --no-plots --quiet --out "$tmp/sim" \
     >/dev/null
 test -s "$tmp/sim/report.json"
+# man pages (clients/man, built with scdoc) and the systemd unit: the pages
+# are installed and render; every --option of each program's --help (and of
+# each chctl command's --help), every chctl command and action, and every
+# key of the installed chd's --config-doc appear in the rendered pages; the
+# unit names the installed chd and passes systemd-analyze verify
+mandir=$prefix/share/man
+if grep -Eq '^CH_(SCDOC|AWK):FILEPATH=.*NOTFOUND' "$build/CMakeCache.txt"; then
+    echo "install: scdoc was not found at configure time: man pages not checked"
+else
+    for p in man1/chd.1 man1/chctl.1 man1/chsim.1 man5/chd.conf.5; do
+        test -s "$mandir/$p" || { echo "install: no $mandir/$p" >&2; exit 1; }
+    done
+    if command -v man >/dev/null && command -v col >/dev/null; then
+        # one line per page (no hyphenation; a break after an explicit hyphen joined back)
+        render() {
+            MANWIDTH=80 MAN_KEEP_FORMATTING=0 MANROFFOPT=-rHY=0 LC_ALL=C man -l "$1" \
+                2>"$tmp/man.err" | col -b >"$2"
+            if grep -q . "$tmp/man.err"; then
+                echo "install: man -l $1:" >&2
+                cat "$tmp/man.err" >&2
+                exit 1
+            fi
+            awk '{ sub(/^ +/, ""); if (prev ~ /[^ ]-$/) out = out $0; else out = out " " $0
+                   prev = $0 } END { print out }' "$2" >"$2.flat"
+        }
+        need() { # need PAGE WHAT WORD...: each WORD in the page, not as part of a longer one
+            local page=$1 what=$2 w
+            shift 2
+            for w in "$@"; do
+                grep -Eq -- "(^|[^[:alnum:]_-])${w}([^[:alnum:]_-]|$)" "$page.flat" || {
+                    echo "install: $what '$w' is not in $(basename "$page")" >&2
+                    exit 1
+                }
+            done
+        }
+        opts_of() { grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }
+        for p in chd chctl chsim; do
+            render "$mandir/man1/$p.1" "$tmp/$p.txt"
+            grep -Eq "^ *$p - " "$tmp/$p.txt"
+            "$prefix/bin/$p" --help >"$tmp/$p.help"
+            need "$tmp/$p.txt" "$p --help's option" $(opts_of <"$tmp/$p.help")
+        done
+        grep -Eq '^ *--data DIR' "$tmp/chd.txt"
+        # chctl: every command, its options, and each action of a group
+        for c in $(awk '/^commands:/ { f = 1; next } f && /^  [a-z]/ { print $1 }' \
+                       "$tmp/chctl.help"); do
+            "$prefix/bin/chctl" "$c" --help >"$tmp/cmd.help"
+            need "$tmp/chctl.txt" "chctl command" "$c"
+            need "$tmp/chctl.txt" "option of chctl $c" $(opts_of <"$tmp/cmd.help")
+            for a in $(sed -n "s/^  chctl $c \([a-z-]*\) .*/\1/p" "$tmp/cmd.help"); do
+                need "$tmp/chctl.txt" "chctl action" "$c $a"
+            done
+        done
+        render "$mandir/man5/chd.conf.5" "$tmp/chd.conf.txt"
+        "$prefix/bin/chd" --config-doc | sed -n 's/^| `\([a-z0-9_]*\)` |.*/\1/p' >"$tmp/keys"
+        test "$(wc -l <"$tmp/keys")" -gt 50
+        need "$tmp/chd.conf.txt" "config key" $(cat "$tmp/keys")
+        # found through MANPATH, by name
+        MANPATH=$mandir MANWIDTH=80 LC_ALL=C man chd 2>/dev/null | col -b >"$tmp/chd.man"
+        grep -Eq '^ *chd - ' "$tmp/chd.man"
+        MANPATH=$mandir MANWIDTH=80 LC_ALL=C man 5 chd.conf 2>/dev/null | col -b >"$tmp/conf.man"
+        grep -Eq '^ *chd.conf - ' "$tmp/conf.man"
+    else
+        echo "install: man (man-db) or col not found: the pages are not rendered"
+    fi
+fi
+unit=$prefix/lib/systemd/system/chd.service
+test -s "$unit" || { echo "install: no $unit" >&2; exit 1; }
+for l in "ExecStart=$prefix/bin/chd --data /var/lib/clearinghouse " DynamicUser=yes \
+    StateDirectory=clearinghouse Restart=on-failure KillSignal=SIGTERM TimeoutStopSec= \
+    LimitNOFILE= NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ReadWritePaths= \
+    WantedBy=multi-user.target; do
+    grep -qF -- "$l" "$unit" || { echo "install: '$l' is not in $unit" >&2; exit 1; }
+done
+if command -v systemd-analyze >/dev/null; then
+    # Documentation=man:chd(1) man:chd.conf(5): found in the prefix (--man=no without them)
+    verify_man=--man=no
+    [ -e "$mandir/man1/chd.1" ] && command -v man >/dev/null && verify_man=--man=yes
+    MANPATH=$mandir systemd-analyze verify "$verify_man" "$unit" >"$tmp/verify" 2>&1 || {
+        cat "$tmp/verify" >&2
+        exit 1
+    }
+    if grep 'chd.service' "$tmp/verify" >&2; then exit 1; fi
+else
+    echo "install: systemd-analyze not found: chd.service not verified"
+fi
 echo "install: programs, libraries, headers, pkg-config and find_package: ok"
