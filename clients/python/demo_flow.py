@@ -44,15 +44,15 @@ def main():
     key = admin_key(data) if os.path.exists(os.path.join(data, "admin.key")) else None
     c = Client(url, key=key)
     hello = c.hello()
-    print(f"connected to {hello['server']} (protocol {hello['version']}) at {url}")
-    inst = [i for i in c.instruments("BTC") if i["type"] in ("call", "put")]
-    expiries = sorted({i["expiry"] for i in inst})[:2]
-    series = [i["symbol"] for i in inst if i["expiry"] in expiries and 85000 <= i["strike"] <= 115000]
+    print(f"connected to {hello.server} (protocol {hello.version}) at {url}")
+    inst = [i for i in c.instruments("BTC") if i.type in ("call", "put")]
+    expiries = sorted({i.expiry for i in inst})[:2]
+    series = [i.symbol for i in inst if i.expiry in expiries and 85000 <= i.strike <= 115000]
     traders = ["alice", "bob", "carol", "dave"]
     clients = {}
     for t in traders:
         try:
-            clients[t] = Client(url, key=c.account_open(t, 5_000_000)["key"])
+            clients[t] = Client(url, key=c.account_open(t, 5_000_000).key)
         except ChError as e:
             if e.code != "BAD_REQUEST":  # exists from an earlier run: its key was shown then
                 raise
@@ -79,7 +79,7 @@ def main():
                 pass
             continue
         s = rnd.choice(series)
-        ask, bid = quotes[s][0]["price"], quotes[s][1]["price"]
+        ask, bid = quotes[s][0].price, quotes[s][1].price
         mid, half = (ask + bid) / 2, (ask - bid) / 2
         side = rnd.choice(["buy", "sell"])
         off = half * (2.4 * rnd.random() - 0.9)  # mostly inside the pool's spread
@@ -92,10 +92,10 @@ def main():
         except ChError:
             rejected += 1
             continue
-        for f in r["fills"]:
-            by_source[f["source"]] += f["qty"]
-        if r["remaining_qty"] > 0:
-            resting.append((acct, r["order_id"]))
+        for f in r.fills:
+            by_source[f.source] += f.qty
+        if r.remaining_qty > 0:
+            resting.append((acct, r.order_id))
     total = sum(by_source.values()) or 1
     print("Contracts filled by source:")
     for src, q in by_source.items():
@@ -103,22 +103,22 @@ def main():
     risk = c.risk("BTC")
     print("\nResidual inventory of the house and the pool, per strike:")
     print(f"  {'expiry':10} {'strike':>8} {'delta':>10} {'gamma':>12} {'vega':>12}")
-    for b in risk["strikes"]:
-        if b["gross_gamma"] > 0:
-            print(f"  {b['expiry'][:10]:10} {b['strike']:8.0f} {b['delta']:10.3f} "
-                  f"{b['gamma']:12.6f} {b['vega']:12.1f}")
-    n = risk["netting"]
-    print(f"\nNetting: gamma traded {n['gross_gamma']:.5f}, netted internally {n['netted_gamma']:.5f} "
-          f"({100 * n['netted_gamma'] / (n['gross_gamma'] or 1):.1f}%)")
-    print(f"  delta a trade-by-trade hedger would have sent: {n['gross_delta']:.2f} BTC")
+    for b in risk.strikes:
+        if b.gross_gamma > 0:
+            print(f"  {b.expiry[:10]:10} {b.strike:8.0f} {b.delta:10.3f} "
+                  f"{b.gamma:12.6f} {b.vega:12.1f}")
+    n = risk.netting
+    print(f"\nNetting: gamma traded {n.gross_gamma:.5f}, netted internally {n.netted_gamma:.5f} "
+          f"({100 * n.netted_gamma / (n.gross_gamma or 1):.1f}%)")
+    print(f"  delta a trade-by-trade hedger would have sent: {n.gross_delta:.2f} BTC")
     h = c.hedge()
-    print(f"  hedge orders sent by the house ({h['policy']}): {h['orders']}, volume "
-          f"{h['volume']:.2f} BTC, position {h['position']:.2f} BTC")
-    print(f"  netting ratio (1 - hedge volume / gross delta): {h['netting_ratio']:.3f}")
-    print(f"  hedge costs: fees {h['fees']:.0f} USD, slippage {h['slippage']:.0f} USD, "
-          f"funding {h['funding']:.0f} USD")
-    print(f"  residual totals: delta {risk['totals']['delta']:.2f}, vega {risk['totals']['vega']:.0f}; "
-          f"worst scenario loss {risk.get('worst_loss', 0):.0f} USD")
+    print(f"  hedge orders sent by the house ({h.policy}): {h.orders}, volume "
+          f"{h.volume:.2f} BTC, position {h.position:.2f} BTC")
+    print(f"  netting ratio (1 - hedge volume / gross delta): {h.netting_ratio:.3f}")
+    print(f"  hedge costs: fees {h.fees:.0f} USD, slippage {h.slippage:.0f} USD, "
+          f"funding {h.funding:.0f} USD")
+    print(f"  residual totals: delta {risk.totals.delta:.2f}, vega {risk.totals.vega:.0f}; "
+          f"worst scenario loss {risk.worst_loss:.0f} USD")
     print(f"  {rejected} orders rejected")
     for t in {id(x): x for x in clients.values()}.values():
         if t is not c:
