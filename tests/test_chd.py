@@ -550,6 +550,31 @@ class Startup(unittest.TestCase):
         self.assertIn("clock", r.stderr)
 
 
+class Demo(unittest.TestCase):
+    def test_demo_prints_the_readme_excerpt(self):
+        """scripts/quickstart demo's flow (demo_flow.py against chd on a fixed
+        clock) prints exactly the output the README shows."""
+        readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "README.md")
+        with open(readme) as f:
+            text = f.read()
+        want = text.split("<!-- demo output -->\n```\n", 1)[1].split("```\n<!-- end", 1)[0]
+        tmp = tempfile.mkdtemp(prefix="chd-demo-")
+        d = Daemon(tmp, config={"clock": "2026-01-02T08:00:00Z"})
+        d.start()
+        try:
+            demo = os.path.join(os.path.dirname(readme), "clients", "python", "demo_flow.py")
+            r = subprocess.run([sys.executable, demo, d.req, "--data", d.dir],
+                               capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, CH_CLIENT_LIB=LIB))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = r.stdout.replace(d.req, "tcp://127.0.0.1:7450")
+            self.assertEqual(got, want)
+        finally:
+            d.stop()
+            d.log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class Concurrency(Base):
     transport = "tcp"
     config = None

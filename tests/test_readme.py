@@ -29,7 +29,7 @@ SRC, BUILD = (os.path.abspath(p) for p in sys.argv[1:3])
 # Lines not run, by their start: why.
 SKIP = {
     "bash scripts/quickstart demo": "the set-up command; CI runs `quickstart test`, and the demo's "
-                                    "flow is run by test_chd's demo test",
+                                    "flow is run by test_chd's Demo test",
     "bash scripts/quickstart test": "the set-up command CI runs (.ci/run)",
     "bash scripts/quickstart bench": "all benchmarks, several minutes (its own command)",
     "./build/bench/bench_restart": "a benchmark of about 4 minutes (its own command)",

@@ -101,14 +101,16 @@ def main():
     for src, q in by_source.items():
         print(f"  {src:5} {q:6d} ({100 * q / total:4.1f}%)")
     risk = c.risk("BTC")
-    print("\nResidual inventory of the house and the pool, per strike:")
-    print(f"  {'expiry':10} {'strike':>8} {'delta':>10} {'gamma':>12} {'vega':>12}")
+    print("\nResidual inventory of the house and the pool, per strike")
+    print("(delta in BTC; gamma in BTC per 1 USD of spot; vega in USD per 1.00 of vol):")
+    print(f"  {'expiry':10} {'strike USD':>10} {'delta':>10} {'gamma':>12} {'vega':>12}")
     for b in risk.strikes:
         if b.gross_gamma > 0:
-            print(f"  {b.expiry[:10]:10} {b.strike:8.0f} {b.delta:10.3f} "
+            print(f"  {b.expiry[:10]:10} {b.strike:10.0f} {b.delta:10.3f} "
                   f"{b.gamma:12.6f} {b.vega:12.1f}")
     n = risk.netting
-    print(f"\nNetting: gamma traded {n.gross_gamma:.5f}, netted internally {n.netted_gamma:.5f} "
+    print(f"\nNetting (gamma in BTC per 1 USD of spot): gamma traded {n.gross_gamma:.5f}, "
+          f"netted internally {n.netted_gamma:.5f} "
           f"({100 * n.netted_gamma / (n.gross_gamma or 1):.1f}%)")
     print(f"  delta a trade-by-trade hedger would have sent: {n.gross_delta:.2f} BTC")
     h = c.hedge()
@@ -117,8 +119,8 @@ def main():
     print(f"  netting ratio (1 - hedge volume / gross delta): {h.netting_ratio:.3f}")
     print(f"  hedge costs: fees {h.fees:.0f} USD, slippage {h.slippage:.0f} USD, "
           f"funding {h.funding:.0f} USD")
-    print(f"  residual totals: delta {risk.totals.delta:.2f}, vega {risk.totals.vega:.0f}; "
-          f"worst scenario loss {risk.worst_loss:.0f} USD")
+    print(f"  residual totals: delta {risk.totals.delta:.2f} BTC, vega {risk.totals.vega:.0f} USD "
+          f"per 1.00 of vol; worst scenario loss {risk.worst_loss:.0f} USD")
     print(f"  {rejected} orders rejected")
     for t in {id(x): x for x in clients.values()}.values():
         if t is not c:
