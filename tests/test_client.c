@@ -100,7 +100,9 @@ static void against_chd(const char *url, bool binary, const char *admin_key)
     OK(c, ch_client_hello(c, &h));
     CHECK(h.version == 1);
     CHECK(strcmp(h.server, "chd") == 0);
-    CHECK(h.n_underlyings >= 1 && strcmp(h.underlyings[0], "BTC") == 0);
+    CHECK(h.n_underlyings >= 1 && strcmp(h.underlyings[0].name, "BTC") == 0);
+    CHECK(strcmp(h.software, ch_client_version()) == 0);
+    ch_client_release(h.underlyings);
     ch_client_instrument *ins = NULL;
     size_t n_ins = 0;
     OK(c, ch_client_instruments(c, "BTC", &ins, &n_ins));
@@ -463,9 +465,11 @@ static void keycheck(void)
     ch_client_hello_info h;
     OK(c, ch_client_hello(c, &h));
     CHECK(strcmp(h.server, "fake-json") == 0);
+    ch_client_release(h.underlyings);
     ch_client_set_binary(c, true);
     OK(c, ch_client_hello(c, &h));
     CHECK(strcmp(h.server, "fake-binary") == 0);
+    ch_client_release(h.underlyings);
     ch_client_set_binary(c, false);
     CHECK(ch_client_hello(c, &h) == CH_EIO);
     CHECK(ch_client_transport_error(c) == 0);

@@ -40,8 +40,9 @@ int main(int argc, char **argv)
             ch_err e = ch_client_hello(c, &h);
             ch_client_close(c);
             if (e == CH_OK) {
-                printf("built with %s: %s, %zu underlyings\n", CH_VERSION, h.server,
-                       h.n_underlyings);
+                printf("built with %s: %s %s, %zu underlyings\n", CH_VERSION, h.server,
+                       h.software, h.n_underlyings);
+                ch_client_release(h.underlyings);
                 return strcmp(ch_client_version(), CH_VERSION) == 0 ? 0 : 1;
             }
         }
@@ -53,11 +54,12 @@ int main(int argc, char **argv)
 }
 C
 sed -i '1i #define _POSIX_C_SOURCE 200809L\n#include <time.h>' "$tmp/client.c"
+ver=$("$prefix/bin/chd" --version | cut -d' ' -f2) # hello.software, as the client prints it
 # 1. pkg-config
 PKG_CONFIG_PATH=$libdir/pkgconfig cc -std=c11 -Wall -Werror -o "$tmp/client_pc" \
     "$tmp/client.c" $(PKG_CONFIG_PATH=$libdir/pkgconfig pkg-config --cflags --libs libchclient) \
     -Wl,-rpath,"$libdir"
-"$tmp/client_pc" "ipc://$tmp/req.ipc" | grep -q "chd, 2 underlyings"
+"$tmp/client_pc" "ipc://$tmp/req.ipc" | grep -q "chd $ver, 2 underlyings"
 # 2. CMake's find_package
 mkdir "$tmp/proj"
 cp "$tmp/client.c" "$tmp/proj/"
@@ -71,7 +73,7 @@ set_target_properties(client PROPERTIES BUILD_RPATH "${clearinghouse_DIR}/../.."
 CM
 cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/proj/build" >/dev/null
-"$tmp/proj/build/client" "ipc://$tmp/req.ipc" | grep -q "chd, 2 underlyings"
+"$tmp/proj/build/client" "ipc://$tmp/req.ipc" | grep -q "chd $ver, 2 underlyings"
 # chsim from the prefix: it starts (libchclient beside it) and runs a day
 echo '{"days": 1, "configurations": [{"name": "a"}]}' >"$tmp/sim.json"
 "$prefix/bin/chsim" --config "$tmp/sim.json" --seeds 1 --no-plots --quiet --out "$tmp/sim" \

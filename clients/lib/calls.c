@@ -296,11 +296,17 @@ ch_err ch_client_hello(ch_client *c, ch_client_hello_info *out)
     memset(out, 0, sizeof *out);
     out->version = (int)num(r, "version");
     str(r, "server", out->server, sizeof out->server);
-    const cJSON *u;
-    cJSON_ArrayForEach(u, item(r, "underlyings"))
+    str(r, "software", out->software, sizeof out->software);
+    const cJSON *list = item(r, "underlyings"), *u;
+    out->underlyings = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof *out->underlyings);
+    if (out->underlyings == NULL) {
+        cJSON_Delete(r);
+        return fail(c, CH_ENOMEM, "out of memory");
+    }
+    cJSON_ArrayForEach(u, list)
     {
-        if (out->n_underlyings < CH_CLIENT_MAX_UNDERLYINGS && cJSON_IsString(u))
-            snprintf(out->underlyings[out->n_underlyings++], CH_CLIENT_NAME_MAX, "%s",
+        if (cJSON_IsString(u))
+            snprintf(out->underlyings[out->n_underlyings++].name, CH_CLIENT_NAME_MAX, "%s",
                      u->valuestring);
     }
     cJSON_Delete(r);

@@ -461,7 +461,8 @@ static bool setup(chd_run *r, const char *endpoint, const char *key, char *msg, 
         return call_fail(r, "hello", err, msg, cap);
     bool btc = false;
     for (size_t i = 0; i < hi.n_underlyings; i++)
-        btc = btc || strcmp(hi.underlyings[i], "BTC") == 0;
+        btc = btc || strcmp(hi.underlyings[i].name, "BTC") == 0;
+    ch_client_release(hi.underlyings);
     if (!btc) {
         snprintf(msg, cap, "chd at %s does not list BTC options (chsim simulates BTC)", endpoint);
         return false;

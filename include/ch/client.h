@@ -141,11 +141,10 @@ CH_API ch_err ch_client_pipeline_recv(ch_client_pipeline *p, char **reply, size_
 
 /* ---- typed calls ------------------------------------------------------------ */
 
-#define CH_CLIENT_ID_MAX          24 /**< an order or trade id: decimal text + NUL */
-#define CH_CLIENT_NAME_MAX        32 /**< an account name + NUL */
-#define CH_CLIENT_SYMBOL_MAX      56 /**< an instrument symbol + NUL */
-#define CH_CLIENT_TEXT_MAX        40 /**< short texts: status, times, keys... */
-#define CH_CLIENT_MAX_UNDERLYINGS 16
+#define CH_CLIENT_ID_MAX     24 /**< an order or trade id: decimal text + NUL */
+#define CH_CLIENT_NAME_MAX   32 /**< an account name + NUL */
+#define CH_CLIENT_SYMBOL_MAX 56 /**< an instrument symbol + NUL */
+#define CH_CLIENT_TEXT_MAX   40 /**< short texts: status, times, keys... */
 
 /**
  * The key sent as "key" with every typed call (PROTOCOL.md, Authentication):
@@ -175,11 +174,17 @@ typedef enum ch_client_tif {
     CH_CLIENT_FOK = 2
 } ch_client_tif;
 
+/** A name (of an underlying...). */
+typedef struct ch_client_name {
+    char name[CH_CLIENT_NAME_MAX];
+} ch_client_name;
+
 typedef struct ch_client_hello_info {
-    int version;
-    char server[CH_CLIENT_TEXT_MAX];
+    int version;                       /**< the protocol's (1) */
+    char server[CH_CLIENT_TEXT_MAX];   /**< "chd" */
+    char software[CH_CLIENT_TEXT_MAX]; /**< chd's version, e.g. "0.2.0" */
     size_t n_underlyings;
-    char underlyings[CH_CLIENT_MAX_UNDERLYINGS][CH_CLIENT_NAME_MAX];
+    ch_client_name *underlyings; /**< owned: ch_client_release() */
 } ch_client_hello_info;
 
 /** hello. */
