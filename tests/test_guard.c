@@ -49,6 +49,22 @@ END_TEST
 
 static char dir[128];
 
+/* The key chd wrote to DIR/@p file (its first line) into @p out. */
+static void read_key(const char *file, char *out, size_t cap)
+{
+    char path[200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(out, (int)cap, f));
+    fclose(f);
+    out[strcspn(out, "\n")] = '\0';
+    ck_assert_int_eq((int)strlen(out), CHI_ADMIN_KEY_HEX);
+}
+
 static void rm_dir(void)
 {
     char cmd[200];
@@ -67,14 +83,7 @@ START_TEST(keys)
     ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_OK);
     char path[200], admin[100] = "";
     snprintf(path, sizeof path, "%s/admin.key", dir);
-    struct stat sb;
-    ck_assert_int_eq(stat(path, &sb), 0);
-    ck_assert_int_eq(sb.st_mode & 0777, 0600);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(fgets(admin, sizeof admin, f));
-    fclose(f);
-    admin[strcspn(admin, "\n")] = '\0';
-    ck_assert_int_eq((int)strlen(admin), CHI_ADMIN_KEY_HEX);
+    read_key("admin.key", admin, sizeof admin);
     char k1[CHI_ACCOUNT_KEY_HEX + 1], k2[CHI_ACCOUNT_KEY_HEX + 1];
     uint8_t d1[CH_SHA256_LEN], d2[CH_SHA256_LEN];
     ck_assert_int_eq(chi_key_new(k1, d1), CH_OK);
@@ -114,7 +123,7 @@ START_TEST(keys)
     ck_assert_int_eq(chi_guard_begin(g, 0, admin, 0, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_op(g, CHI_ADMIN, &msg), CH_OK);
     chi_guard_destroy(g);
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
     fputs("short\n", f);
     fclose(f);
     g = chi_guard_create(&cfg, 16);
@@ -145,15 +154,7 @@ START_TEST(readonly_key)
     char err[256], path[200], ro[100] = "";
     ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_ADMIN, err, sizeof err), CH_OK);
     ck_assert_int_eq(chi_guard_load_key(g, dir, CHI_KEY_READONLY, err, sizeof err), CH_OK);
-    snprintf(path, sizeof path, "%s/%s", dir, chi_key_file(CHI_KEY_READONLY));
-    struct stat sb;
-    ck_assert_int_eq(stat(path, &sb), 0);
-    ck_assert_int_eq(sb.st_mode & 0777, 0600);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(fgets(ro, sizeof ro, f));
-    fclose(f);
-    ro[strcspn(ro, "\n")] = '\0';
-    ck_assert_int_eq((int)strlen(ro), CHI_ADMIN_KEY_HEX);
+    read_key(chi_key_file(CHI_KEY_READONLY), ro, sizeof ro);
     uint8_t d[CH_SHA256_LEN];
     char k[CHI_ACCOUNT_KEY_HEX + 1];
     ck_assert_int_eq(chi_key_new(k, d), CH_OK);
@@ -182,17 +183,14 @@ START_TEST(readonly_key)
                      CH_EUNAUTHORIZED);
     ck_assert_int_eq(chi_guard_account_view(g, true, (ch_account_id){5}, false, &msg), CH_OK);
     char admin[100] = "";
-    snprintf(path, sizeof path, "%s/%s", dir, chi_key_file(CHI_KEY_ADMIN));
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(fgets(admin, sizeof admin, f));
-    fclose(f);
-    admin[strcspn(admin, "\n")] = '\0';
+    read_key(chi_key_file(CHI_KEY_ADMIN), admin, sizeof admin);
     ck_assert_str_ne(admin, ro);
+    snprintf(path, sizeof path, "%s/%s", dir, chi_key_file(CHI_KEY_ADMIN));
     ck_assert_int_eq(chi_guard_begin(g, 9, admin, 0, &msg), CH_OK);
     ck_assert_int_eq(chi_guard_op(g, CHI_READ, &msg), CH_OK);
     chi_guard_destroy(g);
     /* the same key in both files is refused */
-    f = fopen(path, "w");
+    FILE *f = fopen(path, "w");
     fprintf(f, "%s\n", ro);
     fclose(f);
     g = chi_guard_create(&cfg, 16);
