@@ -34,6 +34,8 @@ static const metric k_stats[] = {
     {"orders", "ch_orders_total", "counter", "Orders received (order.new and each of a batch)."},
     {"batches", "ch_batches_total", "counter", "Batches of commands committed."},
     {"commits", "ch_commits_total", "counter", "Store commits."},
+    {"commit_ms", "ch_commit_ms", "gauge", "The last batch's store commit, ms."},
+    {"commit_ms_mean", "ch_commit_ms_mean", "gauge", "Mean store commit per batch, ms."},
     {"seq", "ch_log_seq", "gauge", "Sequence number of the last stored command."},
     {"halted", "ch_halted", "gauge", "1 when writes are stopped (the store could not commit)."},
     {"connections", "ch_connections", "gauge", "Client connections open."},

@@ -670,6 +670,10 @@ static ch_err op_stats(ch_server *s, req_ctx *r)
         cJSON_AddNumberToObject(f, chi_source_names[k], (double)n.fills[k]);
     cJSON_AddNumberToObject(r->out, "batches", (double)s->batches);
     cJSON_AddNumberToObject(r->out, "commits", (double)ss.commits);
+    cJSON_AddNumberToObject(r->out, "commit_ms", (double)s->commit_ns_last / 1e6);
+    cJSON_AddNumberToObject(r->out, "commit_ms_mean",
+                            s->batches ? (double)s->commit_ns_total / 1e6 / (double)s->batches
+                                       : 0.0);
     cJSON_AddNumberToObject(r->out, "seq", (double)ch_store_last_seq(s->st));
     cJSON_AddBoolToObject(r->out, "halted", s->halted);
     chi_guard_stats gs;

@@ -262,8 +262,11 @@ static void batch(ch_server *s, work *list)
     }
     s->batches++;
     bool was_halted = s->halted;
+    int64_t t0 = mono_now();
     if (!s->halted && ch_store_commit(s->st) != CH_OK)
         s->halted = true;
+    s->commit_ns_last = mono_now() - t0; /* stats: commit_ms, commit_ms_mean */
+    s->commit_ns_total += (uint64_t)s->commit_ns_last;
     if (s->halted && !was_halted) {
         /* nothing of this batch is stored: every reply says so */
         for (size_t k = 0; k < n; k++) {

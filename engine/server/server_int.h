@@ -126,7 +126,9 @@ struct ch_server {
     char lease_holder[300]; /* "<req URL>#<random instance>" */
     char not_primary[400];  /* chi_cluster_not_primary's text */
     uint64_t requests, errors, batches, commits, orders;
-    uint64_t last_cmd_seq; /* sequence number of the last command logged */
+    int64_t commit_ns_last;   /* the last batch's store commit (stats: commit_ms) */
+    uint64_t commit_ns_total; /* of every batch since the start (commit_ms_mean) */
+    uint64_t last_cmd_seq;    /* sequence number of the last command logged */
     ch_time last_advance;
     /* client order ids (coids.c): the store's index, and a bounded cache of
      * two generations, key "account\x1fcoid" -> reply fields */
