@@ -143,7 +143,9 @@ class Protocol(Base):
         self.assertEqual(p["positions"][0]["qty"], 2)
         risk = self.c.risk()
         self.assertEqual(set(risk) - {"ok"}, {"strikes", "totals", "scenarios", "netting",
-                                              "worst_loss", "underlyings"})
+                                              "worst_loss", "limits", "underlyings"})
+        self.assertEqual(risk["limits"]["pool_max_gamma_strike"], 10)  # the config's default
+        self.assertEqual(risk["limits"]["house_delta_limit"], 0)
         self.assertGreater(risk["netting"]["gross_delta"], 0)
         # the ratio's baseline is the dealer's: every customer leg, so at least the taker legs
         self.assertEqual(risk["netting"]["baseline"], "dealer")

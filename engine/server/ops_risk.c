@@ -64,6 +64,15 @@ static void risk_fields(ch_server *s, uint32_t ui, cJSON *out)
     cJSON_AddNumberToObject(no, "net_delta", n.net_delta);
     cJSON_AddNumberToObject(no, "gross_gamma", n.gross_gamma);
     cJSON_AddNumberToObject(no, "netted_gamma", n.netted_gamma);
+    /* the limits the residual is held to (config; 0: none), for a view to draw */
+    const ch_pool_config *pc = &s->cfg.engine.pool;
+    cJSON *lim = cJSON_AddObjectToObject(out, "limits");
+    cJSON_AddNumberToObject(lim, "pool_max_gamma_strike", pc->max_gamma_strike);
+    cJSON_AddNumberToObject(lim, "pool_max_vega_strike", pc->max_vega_strike);
+    cJSON_AddNumberToObject(lim, "pool_max_gamma_total", pc->max_gamma_total);
+    cJSON_AddNumberToObject(lim, "pool_max_vega_total", pc->max_vega_total);
+    cJSON_AddNumberToObject(lim, "pool_max_notional", pc->max_notional);
+    cJSON_AddNumberToObject(lim, "house_delta_limit", s->cfg.engine.house_delta_limit);
 }
 
 /* The hedge reply's fields of underlying ui (its hedger hg), into out. */
