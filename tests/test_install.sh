@@ -15,7 +15,7 @@ cleanup() {
 trap cleanup EXIT
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
-for p in chd chctl chsim chvenue; do
+for p in chd chctl chsim chvenue chweb; do
     "$prefix/bin/$p" --version | grep -q "^$p [0-9]"
 done
 libdir=$(dirname "$(find "$prefix" -name libchclient.pc)")/..
@@ -74,6 +74,36 @@ CM
 cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$tmp/proj/build" >/dev/null
 "$tmp/proj/build/client" "ipc://$tmp/req.ipc" | grep -q "chd $ver, 2 underlyings"
+# chweb from the prefix (its page, the Python client and libchclient found
+# from where it is, no variable set) serves the installed chd's state
+if [ -f /usr/share/javascript/chart.js/chart.min.js ]; then
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    env -u CH_CLIENT_LIB -u PYTHONPATH "$prefix/bin/chweb" --req "ipc://$tmp/req.ipc" \
+        --pub "ipc://$tmp/pub.ipc" --listen "127.0.0.1:$port" >"$tmp/chweb.log" 2>&1 &
+    web_pid=$!
+    python3 - "$port" <<'PY'
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+for _ in range(100):
+    try:
+        s = json.load(urllib.request.urlopen(base + "/api/state", timeout=2))
+        if s["connected"]:
+            break
+    except OSError:
+        pass
+    time.sleep(0.1)
+else:
+    sys.exit("chweb: not connected to chd")
+assert s["chd"]["hello"]["underlyings"] == ["BTC", "ETH"], s["chd"]["hello"]
+page = urllib.request.urlopen(base + "/").read().decode()
+assert "/static/app.js" in page and len(urllib.request.urlopen(base + "/static/app.js").read()) > 1000
+assert len(urllib.request.urlopen(base + "/vendor/chart.js").read()) > 100000
+PY
+    kill "$web_pid"
+    wait "$web_pid" || true
+else
+    echo "install: chweb not checked (apt-get install libjs-chart.js)" >&2
+fi
 # chsim from the prefix: it starts (libchclient beside it) and runs a day
 echo '{"days": 1, "configurations": [{"name": "a"}]}' >"$tmp/sim.json"
 "$prefix/bin/chsim" --config "$tmp/sim.json" --seeds 1 --no-plots --quiet --out "$tmp/sim" \

@@ -12,11 +12,16 @@ folder (--data DIR, default ./var, as chd's default), opens the traders'
 accounts with it, and sends each trader's orders with that trader's own key
 (returned by account.open). With chd --no-auth no key is needed.
 
-Usage: demo_flow.py [REQ_URL] [--data DIR] [--orders N] [--seed N]
+With --live RATE it then goes on trading, RATE orders a second, and moves
+the index by a small random step every 10 seconds, until interrupted (the
+flow behind `scripts/quickstart dashboard`).
+
+Usage: demo_flow.py [REQ_URL] [--data DIR] [--orders N] [--seed N] [--live RATE]
 """
 import os
 import random
 import sys
+import time
 
 from chclient import ChError, Client, admin_key
 
@@ -29,6 +34,7 @@ def main():
     url = "tcp://127.0.0.1:7450"
     n_orders, seed = 600, 7
     data = "var"
+    live = 0.0
     args = sys.argv[1:]
     while args:
         a = args.pop(0)
@@ -38,6 +44,8 @@ def main():
             seed = int(args.pop(0))
         elif a == "--data":
             data = args.pop(0)
+        elif a == "--live":
+            live = float(args.pop(0))
         else:
             url = a
     rnd = random.Random(seed)
@@ -60,25 +68,31 @@ def main():
 
     c.market_update("BTC", 100000, rate=0.03, funding_rate=0.0001, perp=100020)
     quotes = {}
-    for s in series:  # series where the pool quotes both sides (far wings may have no bid)
-        try:
-            quotes[s] = (c.quote(s, "buy", 1), c.quote(s, "sell", 1))
-        except ChError:
-            pass
+
+    def requote():
+        quotes.clear()
+        for s in series:  # series where the pool quotes both sides (far wings may have no bid)
+            try:
+                quotes[s] = (c.quote(s, "buy", 1), c.quote(s, "sell", 1))
+            except ChError:
+                pass
+
+    requote()
     series = sorted(quotes)
     print(f"{len(series)} series, {n_orders} orders from {len(traders)} traders\n")
     by_source = {"book": 0, "net": 0, "pool": 0}
     rejected = 0
     resting = []
-    for k in range(n_orders):
+    def step(k):
+        nonlocal rejected
         if resting and rnd.random() < 0.1:
             acct, oid = resting.pop(rnd.randrange(len(resting)))
             try:
                 clients[acct].order_cancel(acct, oid)
             except ChError:
                 pass
-            continue
-        s = rnd.choice(series)
+            return
+        s = rnd.choice(sorted(quotes))
         ask, bid = quotes[s][0].price, quotes[s][1].price
         mid, half = (ask + bid) / 2, (ask - bid) / 2
         side = rnd.choice(["buy", "sell"])
@@ -87,15 +101,18 @@ def main():
         acct = rnd.choice(traders)
         try:
             r = clients[acct].order_new(acct, s, side, rnd.randint(1, 5), price=price,
-                            tif="ioc" if rnd.random() < 0.15 else "gtc",
-                            client_order_id=f"demo-{seed}-{k}")
+                                        tif="ioc" if rnd.random() < 0.15 else "gtc",
+                                        client_order_id=f"demo-{seed}-{k}")
         except ChError:
             rejected += 1
-            continue
+            return
         for f in r.fills:
             by_source[f.source] += f.qty
         if r.remaining_qty > 0:
             resting.append((acct, r.order_id))
+
+    for k in range(n_orders):
+        step(k)
     total = sum(by_source.values()) or 1
     print("Contracts filled by source:")
     for src, q in by_source.items():
@@ -122,6 +139,23 @@ def main():
     print(f"  residual totals: delta {risk.totals.delta:.2f} BTC, vega {risk.totals.vega:.0f} USD "
           f"per 1.00 of vol; worst scenario loss {risk.worst_loss:.0f} USD")
     print(f"  {rejected} orders rejected")
+    if live > 0:
+        print(f"\ntrading on, {live:g} orders a second (Ctrl-C stops)", flush=True)
+        index, k, moved = 100000.0, n_orders, time.monotonic()
+        try:
+            while True:
+                if time.monotonic() - moved >= 10:
+                    index = round(index * (1 + rnd.gauss(0, 0.002)) * 2) / 2
+                    c.market_update("BTC", index, rate=0.03, funding_rate=0.0001,
+                                    perp=index + 20)
+                    requote()
+                    moved = time.monotonic()
+                if quotes:
+                    step(k)
+                k += 1
+                time.sleep(1 / live)
+        except KeyboardInterrupt:
+            pass
     for t in {id(x): x for x in clients.values()}.values():
         if t is not c:
             t.close()
