@@ -15,9 +15,10 @@ through Selenium at 1280x800 and checks:
   - a JSON that is not a chsim report, opened with the file picker, is
     refused with a message, and the report opened the same way loads again;
   - the browser logged no error (level SEVERE).
-Screenshots go to the temporary folder (their paths are printed).
+Screenshots go to OUT_DIR (made afresh; ctest gives build/web-artifacts/sim),
+else to a temporary folder (their paths are printed).
 
-Usage: test_web_sim.py CHSIM_BIN STATIC_DIR CHARTJS_PATH
+Usage: test_web_sim.py CHSIM_BIN STATIC_DIR CHARTJS_PATH [OUT_DIR]
 Exit 77 (skipped) without selenium, chromium or chromedriver.
 """
 import faulthandler
@@ -32,7 +33,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-if len(sys.argv) != 4:
+if len(sys.argv) not in (4, 5):
     sys.exit(__doc__.split("Usage: ")[1].split("\n")[0])
 CHSIM, STATIC, CHARTJS = (os.path.abspath(a) for a in sys.argv[1:4])
 faulthandler.dump_traceback_later(int(os.environ.get("CH_TEST_WATCHDOG", 110)), exit=True)
@@ -68,7 +69,12 @@ def check(ok, what):
 
 
 # ---- the report: the default scenario, one seed ----
-tmp = tempfile.mkdtemp(prefix="test_web_sim.")
+if len(sys.argv) == 5:
+    tmp = os.path.abspath(sys.argv[4])
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+else:
+    tmp = tempfile.mkdtemp(prefix="test_web_sim.")
 out = os.path.join(tmp, "chsim-out")
 t0 = time.monotonic()
 run = subprocess.run([CHSIM, "--seeds", "1", "--no-plots", "--quiet", "--out", out],
