@@ -42,76 +42,63 @@ double ch_norm_pdf(double x)
 
 static bool valid(double S, double K, double T, double r, double q, double sigma)
 {
-    return isfinite(S) && S > 0 && isfinite(K) && K > 0 && isfinite(T) && T >= 0 &&
-           isfinite(sigma) && sigma >= 0 && isfinite(r) && isfinite(q);
+    return S > 0 && S < INFINITY && K > 0 && K < INFINITY && T >= 0 && T < INFINITY && sigma >= 0 &&
+           sigma < INFINITY && fabs(r) < INFINITY && fabs(q) < INFINITY;
 }
 
-/* N(x), given e = exp(-x^2/2): Cody's three ranges (algorithm 715, ANORM,
- * his coefficients), each a ratio of polynomials written out in Horner's
- * form; the tail is e times the ratio. */
-static double cdf_with(double x, double e)
+/* Cody's coefficients (algorithm 715, ANORM), numerator and denominator of
+ * each range side by side, so that both polynomials are evaluated at once in
+ * one pair of doubles (GCC and Clang vector extensions: SSE2 on x86-64, the
+ * same IEEE operations per lane, so the same results as two scalar loops). */
+typedef double pair __attribute__((vector_size(16)));
+
+/* |x| <= 0.67448975, in x^2: numerator a[4] ... a[0..3], denominator b */
+static const pair k_ab[4] = {{2.2352520354606839287, 47.20258190468824187},
+                             {161.02823106855587881, 976.09855173777669322},
+                             {1067.6894854603709582, 10260.932208618978205},
+                             {18154.981253343561249, 45507.789335026729956}};
+#define A_LEAD 0.065682337918207449113
+/* up to sqrt(32), in |x|: c[8] ... c[0..7], d */
+static const pair k_cd[8] = {{0.39894151208813466764, 22.266688044328115691},
+                             {8.8831497943883759412, 235.38790178262499861},
+                             {93.506656132177855979, 1519.377599407554805},
+                             {597.27027639480026226, 6485.558298266760755},
+                             {2494.5375852903726711, 18615.571640885098091},
+                             {6848.1904505362823326, 34900.952721145977266},
+                             {11602.651437647350124, 38912.003286093271411},
+                             {9842.7148383839780218, 19685.429676859990727}};
+#define C_LEAD 1.0765576773720192317e-8
+/* beyond, in 1/x^2: p[5] ... p[0..4], q */
+static const pair k_pq[5] = {{0.21589853405795699, 1.28426009614491121},
+                             {0.1274011611602473639, 0.468238212480865118},
+                             {0.022235277870649807, 0.0659881378689285515},
+                             {0.001421619193227893466, 0.00378239633202758244},
+                             {2.9112874951168792e-5, 7.29751555083966205e-5}};
+#define P_LEAD 0.02307344176494017303
+
+/* (lead t^n + k[0] t^(n-1) + ... + k[n-1]) / (t^n + ...), both at once */
+static inline double rational(const pair *k, int n, double lead, double t)
+{
+    pair acc = {lead * t, t}, tt = {t, t};
+    for (int i = 0; i < n - 1; i++)
+        acc = (acc + k[i]) * tt;
+    acc += k[n - 1];
+    return acc[0] / acc[1];
+}
+
+/* N(x), given e = exp(-x^2/2): Cody's three ranges; the tail is e times
+ * the range's rational function. */
+static inline __attribute__((always_inline)) double cdf_with(double x, double e)
 {
     double y = fabs(x);
-    if (y <= 0.67448975) {
-        double z = x * x;
-        double num =
-            ((((0.065682337918207449113 * z + 2.2352520354606839287) * z + 161.02823106855587881) *
-                  z +
-              1067.6894854603709582) *
-                 z +
-             18154.981253343561249);
-        double den = ((((z + 47.20258190468824187) * z + 976.09855173777669322) * z +
-                       10260.932208618978205) *
-                          z +
-                      45507.789335026729956);
-        return 0.5 + x * num / den;
-    }
+    if (y <= 0.67448975)
+        return 0.5 + x * rational(k_ab, 4, A_LEAD, x * x);
     double tail;
     if (y <= 5.656854249492380195) { /* sqrt(32) */
-        double num = ((((((((1.0765576773720192317e-8 * y + 0.39894151208813466764) * y +
-                            8.8831497943883759412) *
-                               y +
-                           93.506656132177855979) *
-                              y +
-                          597.27027639480026226) *
-                             y +
-                         2494.5375852903726711) *
-                            y +
-                        6848.1904505362823326) *
-                           y +
-                       11602.651437647350124) *
-                          y +
-                      9842.7148383839780218);
-        double den = ((((((((y + 22.266688044328115691) * y + 235.38790178262499861) * y +
-                           1519.377599407554805) *
-                              y +
-                          6485.558298266760755) *
-                             y +
-                         18615.571640885098091) *
-                            y +
-                        34900.952721145977266) *
-                           y +
-                       38912.003286093271411) *
-                          y +
-                      19685.429676859990727);
-        tail = e * num / den;
+        tail = e * rational(k_cd, 8, C_LEAD, y);
     } else {
         double z = 1.0 / (x * x);
-        double num =
-            (((((0.02307344176494017303 * z + 0.21589853405795699) * z + 0.1274011611602473639) *
-                   z +
-               0.022235277870649807) *
-                  z +
-              0.001421619193227893466) *
-                 z +
-             2.9112874951168792e-5);
-        double den =
-            (((((z + 1.28426009614491121) * z + 0.468238212480865118) * z + 0.0659881378689285515) *
-                  z +
-              0.00378239633202758244) *
-                 z +
-             7.29751555083966205e-5);
-        tail = e * (INV_SQRT_2PI - z * num / den) / y;
+        tail = e * (INV_SQRT_2PI - z * rational(k_pq, 5, P_LEAD, z)) / y;
     }
     return x > 0 ? 1.0 - tail : tail;
 }
@@ -159,27 +146,26 @@ ch_err ch_bs(ch_opt type, double S, double K, double T, double r, double q, doub
     double e2 = e1 > 1e-290 ? e1 * (Sdq / Kdr) : exp(-0.5 * d2 * d2);
     double vega = Sdq * pdf1 * sqrtT;
     double decay = -Sdq * pdf1 * sigma / (2.0 * sqrtT);
-    ch_greeks g;
+    ch_greeks *g = out;
     if (type == CH_OPT_CALL) {
         double n1 = cdf_with(d1, e1), n2 = cdf_with(d2, e2);
-        g.price = Sdq * n1 - Kdr * n2;
-        g.delta = dq * n1;
-        g.theta = decay - r * Kdr * n2 + q * Sdq * n1;
-        g.rho = K * T * dr * n2;
+        g->price = Sdq * n1 - Kdr * n2;
+        g->delta = dq * n1;
+        g->theta = decay - r * Kdr * n2 + q * Sdq * n1;
+        g->rho = K * T * dr * n2;
     } else {
         double n1 = cdf_with(-d1, e1), n2 = cdf_with(-d2, e2);
-        g.price = Kdr * n2 - Sdq * n1;
-        g.delta = -dq * n1;
-        g.theta = decay + r * Kdr * n2 - q * Sdq * n1;
-        g.rho = -K * T * dr * n2;
+        g->price = Kdr * n2 - Sdq * n1;
+        g->delta = -dq * n1;
+        g->theta = decay + r * Kdr * n2 - q * Sdq * n1;
+        g->rho = -K * T * dr * n2;
     }
-    if (g.price < 0)
-        g.price = 0; /* rounding in the far tail */
-    g.gamma = dq * pdf1 / (S * v);
-    g.vega = vega;
-    g.vanna = -dq * pdf1 * d2 / sigma;
-    g.volga = vega * d1 * d2 / sigma;
-    *out = g;
+    if (g->price < 0)
+        g->price = 0; /* rounding in the far tail */
+    g->gamma = dq * pdf1 / (S * v);
+    g->vega = vega;
+    g->vanna = -dq * pdf1 * d2 / sigma;
+    g->volga = vega * d1 * d2 / sigma;
     return CH_OK;
 }
 
