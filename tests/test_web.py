@@ -143,12 +143,22 @@ def main():
             "stats.fills.pool": stats.fills["pool"], "pools.nav": pools.general.nav,
             "pools.nav_per_share": pools.general.nav_per_share,
         }
-        checked = 0
-        for k, v in want.items():
-            text, digits = card(k)
-            if text != shown(v, digits):
-                fail(f"{k}: the page shows {text!r}, the reply {v!r} ({shown(v, digits)!r})")
-            checked += 1
+        # every figure equal, once chweb's next refresh has drawn the flow's end
+        # (the page updates on events; 15 s: liveness, not a timing test)
+        deadline = time.monotonic() + 15
+        while True:
+            diff = []
+            for k, v in want.items():
+                text, digits = card(k)
+                if text != shown(v, digits):
+                    diff.append(f"{k}: the page shows {text!r}, the reply {v!r} "
+                                f"({shown(v, digits)!r})")
+            if not diff:
+                break
+            if time.monotonic() > deadline:
+                fail("; ".join(diff))
+            time.sleep(0.3)
+        checked = len(want)
         if stats.fills["net"] < 1 or stats.fills["pool"] < 1 or hedge.orders < 1:
             fail(f"the flow lacks a source: {stats.fills} hedges {hedge.orders}")
         # charts drawn, tabs per underlying, units shown
