@@ -13,7 +13,14 @@
  * operation and fold it into a checksum), so the ratio book/baseline says how
  * many "feed reads" one book operation costs on this machine.
  *
+ * 3. the regime suite (book_regimes.h): five feeds (a cancel-heavy normal
+ *    day, a deep static book, +-25 % and +-40 % swings, a flash crash) on one
+ *    symbol and on 700, each through ch_book and through a flat price-array
+ *    book written here as the QuantCup 2011 winner was (flat_book.h), the
+ *    in-run baseline; both must make the same fills.
+ *
  * Usage: bench_book [--ops N] [--instruments N] [--seed N] [--json FILE] [--smoke]
+ *                   [--regime-ops N] [--no-regimes]
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +28,7 @@
 #include <string.h>
 
 #include "bench_feed.h"
+#include "book_regimes.h"
 #include "bench_util.h"
 #include "ch/book.h"
 
@@ -132,6 +140,8 @@ int main(int argc, char **argv)
     uint32_t n_instr = 700;
     uint64_t seed = 42;
     const char *json = NULL;
+    size_t regime_ops = 2000000;
+    bool regimes = true;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--ops") == 0 && i + 1 < argc)
             n_ops = strtoull(argv[++i], NULL, 10);
@@ -142,10 +152,15 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)
-            n_ops = 200000;
+            n_ops = regime_ops = 200000;
+        else if (strcmp(argv[i], "--regime-ops") == 0 && i + 1 < argc)
+            regime_ops = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--no-regimes") == 0)
+            regimes = false;
         else {
             fprintf(stderr,
-                    "usage: %s [--ops N] [--instruments N] [--seed N] [--json FILE] [--smoke]\n",
+                    "usage: %s [--ops N] [--instruments N] [--seed N] [--json FILE] [--smoke]\n"
+                    "          [--regime-ops N] [--no-regimes]\n",
                     argv[0]);
             return 2;
         }
@@ -248,6 +263,39 @@ int main(int argc, char **argv)
         printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f |\n", lat[k].name, lat[k].n,
                bench_pct(&lat[k], 0.5), bench_pct(&lat[k], 0.99), bench_pct(&lat[k], 0.999),
                bench_pct(&lat[k], 1.0));
+    /* 3: the regime suite against the flat price-array book */
+    regime_result rr[2 * R_COUNT];
+    size_t n_rr = 0;
+    bool agree = true;
+    double lo_ratio = 1e9, hi_ratio = 0, worst = 1e18, best = 0;
+    if (regimes && regime_ops >= 1000) {
+        printf("\n| regime | symbols | ch_book M ops/s | flat array M ops/s | ratio | trades | "
+               "most levels a side | same fills |\n|---|---|---|---|---|---|---|---|\n");
+        for (int n_sym = 1; n_sym <= 700; n_sym += 699)
+            for (int k = 0; k < R_COUNT; k++) {
+                regime_result *x = &rr[n_rr];
+                if (regime_run(k, regime_ops, (uint32_t)n_sym, seed + (uint64_t)k, x) != 0) {
+                    fprintf(stderr, "bench_book: regime %s: out of memory\n", regime_names[k]);
+                    return 2;
+                }
+                n_rr++;
+                agree = agree && x->agree;
+                double ratio = x->book_ops_per_s / x->flat_ops_per_s;
+                if (n_sym == 1) { /* single symbol: the targets */
+                    lo_ratio = ratio < lo_ratio ? ratio : lo_ratio;
+                    hi_ratio = ratio > hi_ratio ? ratio : hi_ratio;
+                }
+                worst = x->book_ops_per_s < worst ? x->book_ops_per_s : worst;
+                best = x->book_ops_per_s > best ? x->book_ops_per_s : best;
+                printf("| %s | %u | %.2f | %.2f | %.3f | %" PRIu64 " | %" PRIu64 " | %s |\n",
+                       x->name, x->instruments, x->book_ops_per_s / 1e6, x->flat_ops_per_s / 1e6,
+                       ratio, x->trades, x->levels_max, x->agree ? "yes" : "NO");
+            }
+        printf(
+            "\nch_book / flat array, one symbol: %.3f .. %.3f; ch_book's worst regime / its best: "
+            "%.3f\n",
+            lo_ratio, hi_ratio, worst / best);
+    }
     if (json != NULL) {
         FILE *f = bench_json_open(json);
         if (f == NULL)
@@ -262,12 +310,21 @@ int main(int argc, char **argv)
             fprintf(f, "%s\"%s\":{\"n\":%zu,\"p50\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%.0f}",
                     k ? "," : "", lat[k].name, lat[k].n, bench_pct(&lat[k], 0.5),
                     bench_pct(&lat[k], 0.99), bench_pct(&lat[k], 0.999), bench_pct(&lat[k], 1.0));
-        fprintf(f, "}}\n");
+        fprintf(f, "},\"regimes\":[");
+        for (size_t k = 0; k < n_rr; k++)
+            fprintf(f,
+                    "%s{\"name\":\"%s\",\"instruments\":%u,\"ops\":%zu,\"book_ops_per_s\":%.0f,"
+                    "\"flat_ops_per_s\":%.0f,\"trades\":%" PRIu64 ",\"levels_max\":%" PRIu64
+                    ",\"agree\":%s}",
+                    k ? "," : "", rr[k].name, rr[k].instruments, rr[k].ops, rr[k].book_ops_per_s,
+                    rr[k].flat_ops_per_s, rr[k].trades, rr[k].levels_max,
+                    rr[k].agree ? "true" : "false");
+        fprintf(f, "]}\n");
         fclose(f);
     }
     for (int k = 0; k <= BENCH_KINDS; k++)
         free(lat[k].v);
     free(feed);
     free(mid);
-    return 0;
+    return agree ? 0 : 1;
 }

@@ -1,0 +1,246 @@
+/*
+ * book_regimes.h - bench_book's regime suite: five order feeds that stress
+ * a book differently, each replayed through ch_book and through the flat
+ * price-array baseline (flat_book.h) on one symbol and on 700, single
+ * thread, with the fills of both books compared (count, volume and an
+ * order-sensitive checksum must agree: the same trades in the same order).
+ *
+ *   normal  a cancel-heavy day: adds near the touch, cancels, marketable IOC
+ *           (46 / 44 / 10 per 100), the mid still;
+ *   deep    a deep static book: adds spread over 400 ticks a side, so every
+ *           side holds hundreds of levels (level search and insertion);
+ *   swing25, swing40  the mid swings +-25 % and +-40 % (two cycles), adds
+ *           follow it and leave stale orders behind, marketable orders and
+ *           crossing adds sweep them when it comes back;
+ *   flash   a flash crash: the mid falls 30 % within 1 % of the feed while
+ *           large marketable sells sweep the bids, holds, then recovers.
+ *
+ * Replaces are left out (the main pass times them): a replace's priority
+ * rules are the book's own and the baseline has none. Every order has its
+ * own account, so self-trade prevention never acts and both books must
+ * trade alike. Header-only, for bench_book.
+ */
+#ifndef CH_BENCH_BOOK_REGIMES_H
+#define CH_BENCH_BOOK_REGIMES_H
+
+#include <math.h>
+#include <stdio.h>
+
+#include "bench_feed.h"
+#include "ch/book.h"
+#include "flat_book.h"
+
+enum { R_NORMAL, R_DEEP, R_SWING25, R_SWING40, R_FLASH, R_COUNT };
+static const char *const regime_names[R_COUNT] = {"normal", "deep", "swing25", "swing40", "flash"};
+
+typedef struct regime_result {
+    const char *name;
+    uint32_t instruments;
+    size_t ops;
+    double book_ops_per_s, flat_ops_per_s;
+    uint64_t trades, levels_max; /* levels: the most a side of one symbol held */
+    bool agree;                  /* both books made the same fills */
+} regime_result;
+
+/* The regime's mid at fraction @p t of the feed. */
+static double regime_mid(int kind, double mid0, double t)
+{
+    switch (kind) {
+    case R_SWING25:
+        return mid0 * (1 + 0.25 * sin(4 * 3.14159265358979323846 * t));
+    case R_SWING40:
+        return mid0 * (1 + 0.40 * sin(4 * 3.14159265358979323846 * t));
+    case R_FLASH:
+        if (t < 0.40 || t >= 0.60)
+            return mid0;
+        if (t < 0.41)
+            return mid0 * (1 - 0.30 * (t - 0.40) / 0.01);
+        if (t < 0.50)
+            return mid0 * 0.70;
+        return mid0 * (0.70 + 0.30 * (t - 0.50) / 0.10);
+    default:
+        return mid0;
+    }
+}
+
+/* The feed of regime @p kind: @p n operations over @p n_instr symbols whose
+ * prices stay in lo[i] .. hi[i]. Returns the number of adds (their slots are
+ * 1 .. adds), 0 when out of memory. */
+static uint32_t regime_make(int kind, bench_op *feed, size_t n, uint32_t n_instr,
+                            const int64_t *mid0, const int64_t *lo, const int64_t *hi,
+                            size_t live_per_instr, uint64_t *rng)
+{
+    uint32_t *live = malloc((n ? n : 1) * sizeof *live);
+    if (live == NULL)
+        return 0;
+    size_t n_live = 0, target = (size_t)n_instr * live_per_instr;
+    uint32_t adds = 0;
+    for (size_t k = 0; k < n; k++) {
+        bench_op *o = &feed[k];
+        memset(o, 0, sizeof *o);
+        uint32_t i = (uint32_t)(bench_xorshift(rng) % n_instr);
+        double t = (double)k / (double)n;
+        int64_t mid = (int64_t)regime_mid(kind, (double)mid0[i], t);
+        bool crash = kind == R_FLASH && t >= 0.40 && t < 0.41;
+        unsigned roll = (unsigned)(bench_xorshift(rng) % 100);
+        if (n_live < target / 2)
+            roll = 0; /* fill the books first */
+        if (crash && roll >= 46)
+            roll = 95; /* the crash: sells sweep the bids */
+        o->instr = i;
+        if (roll < 46 || n_live == 0) {
+            o->kind = BENCH_ADD;
+            o->side = (uint8_t)(bench_xorshift(rng) & 1);
+            int64_t off;
+            if (kind == R_DEEP) {
+                off = 1 + (int64_t)(bench_xorshift(rng) % 400);
+            } else {
+                int64_t a = (int64_t)(bench_xorshift(rng) % 8);
+                off = 1 + a * (int64_t)(bench_xorshift(rng) % 8);
+            }
+            o->price = o->side == 0 ? mid - off : mid + off;
+            o->qty = 1 + (uint32_t)(bench_xorshift(rng) % 20);
+            live[n_live++] = ++adds;
+            o->ref = adds;
+        } else if (roll < 90) {
+            o->kind = BENCH_CANCEL;
+            size_t j = (size_t)(bench_xorshift(rng) % n_live);
+            o->ref = live[j];
+            live[j] = live[--n_live];
+        } else {
+            o->kind = BENCH_MARKET;
+            o->side = crash ? 1 : (uint8_t)(bench_xorshift(rng) & 1);
+            int64_t reach = crash ? mid / 33 : 10; /* the crash: 3 % deep */
+            o->price = o->side == 0 ? mid + reach : mid - reach;
+            o->qty = 1 + (uint32_t)(bench_xorshift(rng) % (crash ? 200 : 10));
+        }
+        if (o->kind != BENCH_CANCEL) {
+            if (o->price < lo[i])
+                o->price = lo[i];
+            if (o->price > hi[i])
+                o->price = hi[i];
+        }
+    }
+    free(live);
+    return adds;
+}
+
+typedef struct regime_sink {
+    uint64_t trades, volume, checksum;
+} regime_sink;
+
+static void regime_on_event(void *ctx, const ch_event *ev)
+{
+    regime_sink *s = ctx;
+    if (ev->type != CH_EV_FILL)
+        return;
+    s->trades++;
+    s->volume += (uint64_t)ev->qty;
+    s->checksum = s->checksum * 1000003u ^ (uint64_t)(ev->price * 131 + ev->qty);
+}
+
+/* One regime at @p n_instr symbols: both books on the same feed. */
+static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, regime_result *out)
+{
+    uint64_t rng = seed ? seed : 1;
+    int64_t *mid0 = malloc(n_instr * sizeof *mid0), *lo = malloc(n_instr * sizeof *lo),
+            *hi = malloc(n_instr * sizeof *hi);
+    bench_op *feed = malloc(n * sizeof *feed);
+    if (mid0 == NULL || lo == NULL || hi == NULL || feed == NULL)
+        return -1;
+    for (uint32_t i = 0; i < n_instr; i++) {
+        mid0[i] = n_instr == 1 ? 50000 : 2000 + (int64_t)(bench_xorshift(&rng) % 4000);
+        lo[i] = mid0[i] / 2;
+        hi[i] = mid0[i] * 3 / 2 + 500;
+    }
+    size_t live = kind == R_DEEP ? (n_instr == 1 ? 40000 : 400) : (n_instr == 1 ? 2000 : 60);
+    uint32_t adds = regime_make(kind, feed, n, n_instr, mid0, lo, hi, live, &rng);
+    ch_order_id *ids = calloc((size_t)adds + 1, sizeof *ids);
+    regime_sink sink = {0};
+    uint32_t max_levels = 0; /* every price of the band: no level can be refused */
+    for (uint32_t i = 0; i < n_instr; i++)
+        if ((uint32_t)(hi[i] - lo[i] + 1) > max_levels)
+            max_levels = (uint32_t)(hi[i] - lo[i] + 1);
+    ch_book_config cfg = {.max_instruments = n_instr,
+                          .max_orders = adds + 1024,
+                          .max_levels = max_levels,
+                          .on_event = regime_on_event,
+                          .ctx = &sink};
+    ch_book *bk = ch_book_create(&cfg);
+    flat_book *fb = flat_create(n_instr, lo, hi, adds + 1);
+    if (adds == 0 || ids == NULL || bk == NULL || fb == NULL)
+        return -1;
+    for (uint32_t i = 0; i < n_instr; i++)
+        if (ch_book_add_instrument(bk, (ch_instr_id){i}, lo[i], hi[i]) != CH_OK)
+            return -1;
+    memset(ids, 0xff, ((size_t)adds + 1) * sizeof *ids); /* fault the pages in */
+    ch_book_set_event_mask(bk, 1u << CH_EV_FILL);
+
+    uint64_t t0 = bench_now_ns();
+    for (size_t k = 0; k < n; k++) {
+        const bench_op *o = &feed[k];
+        if (o->kind == BENCH_CANCEL) {
+            ch_book_cancel(bk, (ch_account_id){o->ref}, ids[o->ref], NULL);
+            continue;
+        }
+        ch_order_req q = {.instr = {o->instr},
+                          .account = {o->kind == BENCH_ADD ? o->ref : 0x80000000u + (uint32_t)k},
+                          .side = o->side,
+                          .tif = o->kind == BENCH_ADD ? CH_TIF_GTC : CH_TIF_IOC,
+                          .price = o->price,
+                          .qty = o->qty};
+        ch_order_result res;
+        ch_book_submit(bk, &q, &res);
+        if (o->kind == BENCH_ADD)
+            ids[o->ref] = res.id;
+    }
+    uint64_t t1 = bench_now_ns();
+    ch_book_stats st;
+    ch_book_get_stats(bk, &st);
+    bool ok = ch_book_check(bk) == CH_OK;
+
+    uint64_t t2 = bench_now_ns();
+    for (size_t k = 0; k < n; k++) {
+        const bench_op *o = &feed[k];
+        if (o->kind == BENCH_CANCEL)
+            flat_cancel(fb, o->ref);
+        else
+            flat_limit(fb, o->kind == BENCH_ADD ? o->ref : 0, o->instr, o->side, o->price, o->qty,
+                       o->kind != BENCH_ADD);
+    }
+    uint64_t t3 = bench_now_ns();
+
+    uint64_t levels = 0; /* the most levels one side of one symbol held at the end */
+    for (uint32_t i = 0; i < n_instr; i++)
+        for (int d = 0; d < 2; d++) {
+            uint64_t c = 0;
+            for (uint32_t p = 0; p < fb->sym[i].n; p++)
+                c += fb->sym[i].lv[d][p].head != 0;
+            levels = c > levels ? c : levels;
+        }
+    *out = (regime_result){.name = regime_names[kind],
+                           .instruments = n_instr,
+                           .ops = n,
+                           .book_ops_per_s = (double)n / ((double)(t1 - t0) / 1e9),
+                           .flat_ops_per_s = (double)n / ((double)(t3 - t2) / 1e9),
+                           .trades = sink.trades,
+                           .levels_max = levels,
+                           .agree = ok && sink.trades == fb->trades && sink.volume == fb->volume &&
+                                    sink.checksum == fb->checksum && st.trades == sink.trades};
+    if (!out->agree)
+        fprintf(stderr,
+                "bench_book: regime %s (%u symbols): the books differ: trades %" PRIu64
+                " / %" PRIu64 ", volume %" PRIu64 " / %" PRIu64 "%s\n",
+                out->name, n_instr, sink.trades, fb->trades, sink.volume, fb->volume,
+                ok ? "" : ", ch_book_check failed");
+    ch_book_destroy(bk);
+    flat_destroy(fb);
+    free(ids);
+    free(feed);
+    free(mid0);
+    free(lo);
+    free(hi);
+    return 0;
+}
+
+#endif
