@@ -77,6 +77,14 @@ static uint32_t slot_of(const ch_book *b, ch_order_id id)
     return live_slot(b, id, SLOT_RESTING);
 }
 
+/* Whether an event of @p type reaches the callback: one that does not is
+ * not built, only numbered (ch_book_set_event_mask: a filtered event still
+ * takes its number). */
+static inline bool wants(const ch_book *b, ch_event_type type)
+{
+    return b->fn != NULL && (b->ev_mask >> type & 1u);
+}
+
 static inline void emit(ch_book *b, ch_event *ev)
 {
     ev->seq = ++b->ev_seq;
@@ -222,17 +230,21 @@ static void unrest(ch_book *b, ibook *bk, uint32_t s)
 static void emit_cancel(ch_book *b, ch_cmd cmd, uint32_t s, int64_t qty, ch_err reason)
 {
     const order *o = &b->orders[s];
-    ch_event ev = {.type = CH_EV_CANCEL,
-                   .cmd = cmd,
-                   .reason = reason,
-                   .side = (ch_side)o->side,
-                   .instr = {o->instr},
-                   .account = {o->account},
-                   .order = make_id(b, s),
-                   .price = o->price,
-                   .qty = qty,
-                   .user = o->user};
-    emit(b, &ev);
+    if (wants(b, CH_EV_CANCEL)) {
+        ch_event ev = {.type = CH_EV_CANCEL,
+                       .cmd = cmd,
+                       .reason = reason,
+                       .side = (ch_side)o->side,
+                       .instr = {o->instr},
+                       .account = {o->account},
+                       .order = make_id(b, s),
+                       .price = o->price,
+                       .qty = qty,
+                       .user = o->user};
+        emit(b, &ev);
+    } else {
+        b->ev_seq++;
+    }
 }
 
 /* ---- the match ------------------------------------------------------------ */
@@ -332,22 +344,27 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
             lv->qty -= q;
             t->remaining -= q;
             t->filled += q;
-            ch_event ev = {.type = CH_EV_FILL,
-                           .cmd = cmd,
-                           .side = (ch_side)t->side,
-                           .instr = {instr},
-                           .account = {t->account},
-                           .order = tid,
-                           .price = px,
-                           .qty = q,
-                           .remaining = t->remaining,
-                           .user = user,
-                           .maker = make_id(b, s),
-                           .maker_account = {m->account},
-                           .maker_remaining = m->remaining,
-                           .maker_user = m->user,
-                           .trade_id = ++b->trades};
-            emit(b, &ev);
+            uint64_t trade = ++b->trades; /* counted whether or not it is delivered */
+            if (wants(b, CH_EV_FILL)) {
+                ch_event ev = {.type = CH_EV_FILL,
+                               .cmd = cmd,
+                               .side = (ch_side)t->side,
+                               .instr = {instr},
+                               .account = {t->account},
+                               .order = tid,
+                               .price = px,
+                               .qty = q,
+                               .remaining = t->remaining,
+                               .user = user,
+                               .maker = make_id(b, s),
+                               .maker_account = {m->account},
+                               .maker_remaining = m->remaining,
+                               .maker_user = m->user,
+                               .trade_id = trade};
+                emit(b, &ev);
+            } else {
+                b->ev_seq++;
+            }
             if (m->remaining == 0) {
                 fifo_unlink(b, lv, s);
                 b->open_orders--;
@@ -479,16 +496,20 @@ void ch_book_prefetch(const ch_book *b, ch_instr_id id)
 
 static ch_err reject_submit(ch_book *b, const ch_order_req *r, ch_err why, ch_order_result *res)
 {
-    ch_event ev = {.type = CH_EV_REJECT,
-                   .cmd = CH_CMD_SUBMIT,
-                   .reason = why,
-                   .side = r->side,
-                   .instr = r->instr,
-                   .account = r->account,
-                   .price = r->price,
-                   .qty = r->qty,
-                   .user = r->user};
-    emit(b, &ev);
+    if (wants(b, CH_EV_REJECT)) {
+        ch_event ev = {.type = CH_EV_REJECT,
+                       .cmd = CH_CMD_SUBMIT,
+                       .reason = why,
+                       .side = r->side,
+                       .instr = r->instr,
+                       .account = r->account,
+                       .price = r->price,
+                       .qty = r->qty,
+                       .user = r->user};
+        emit(b, &ev);
+    } else {
+        b->ev_seq++;
+    }
     if (res != NULL) {
         memset(res, 0, sizeof *res);
         res->status = CH_STATUS_REJECTED;
@@ -517,16 +538,20 @@ static void finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool
     ch_order_id id = make_id(b, s);
     if (t->remaining > 0 && can_rest && !t->stp_stop) {
         rest(b, bk, s);
-        ch_event ev = {.type = CH_EV_REST,
-                       .cmd = cmd,
-                       .side = (ch_side)o->side,
-                       .instr = {o->instr},
-                       .account = {o->account},
-                       .order = id,
-                       .price = o->price,
-                       .remaining = o->remaining,
-                       .user = o->user};
-        emit(b, &ev);
+        if (wants(b, CH_EV_REST)) {
+            ch_event ev = {.type = CH_EV_REST,
+                           .cmd = cmd,
+                           .side = (ch_side)o->side,
+                           .instr = {o->instr},
+                           .account = {o->account},
+                           .order = id,
+                           .price = o->price,
+                           .remaining = o->remaining,
+                           .user = o->user};
+            emit(b, &ev);
+        } else {
+            b->ev_seq++;
+        }
     } else {
         if (t->remaining > 0) {
             cancelled = t->remaining;
@@ -596,17 +621,21 @@ static uint32_t open_slot(ch_book *b, const ch_order_req *r, int64_t limit)
     o->post_only = r->post_only;
     /* the tif/type decide whether it may rest: kept in the spare state bits */
     o->state = SLOT_ACTIVE;
-    ch_event ack = {.type = CH_EV_ACK,
-                    .cmd = CH_CMD_SUBMIT,
-                    .side = r->side,
-                    .instr = r->instr,
-                    .account = r->account,
-                    .order = make_id(b, s),
-                    .price = limit,
-                    .qty = r->qty,
-                    .remaining = r->qty,
-                    .user = r->user};
-    emit(b, &ack);
+    if (wants(b, CH_EV_ACK)) {
+        ch_event ack = {.type = CH_EV_ACK,
+                        .cmd = CH_CMD_SUBMIT,
+                        .side = r->side,
+                        .instr = r->instr,
+                        .account = r->account,
+                        .order = make_id(b, s),
+                        .price = limit,
+                        .qty = r->qty,
+                        .remaining = r->qty,
+                        .user = r->user};
+        emit(b, &ack);
+    } else {
+        b->ev_seq++;
+    }
     return s;
 }
 
