@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
             json = argv[++i];
         else if (strcmp(argv[i], "--smoke") == 0)
-            n_ops = regime_ops = 200000;
+            n_ops = 200000, regime_ops = 50000;
         else if (strcmp(argv[i], "--regime-ops") == 0 && i + 1 < argc)
             regime_ops = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--no-regimes") == 0)
