@@ -10,6 +10,9 @@
  * approximations of the normal CDF (ACM TOMS 19 (1993), algorithm 715;
  * relative accuracy near double precision in each range) take the tail as
  * exp(-x^2/2) times a rational function, and that factor is already known:
+ * (the central range, |x| <= 0.674, stays with erfc: there glibc's erfc is
+ * a short polynomial within half an ulp, where Cody's 0.5 + x R(x^2) lost a
+ * few ulps that an at-the-money price's cancellation multiplies):
  * exp(-d1^2/2) is the density's (computed once for gamma and vega) and
  * exp(-d2^2/2) follows from it by the identity S e^{-qT} phi(d1) =
  * K e^{-rT} phi(d2). So one exp serves the density and both CDFs where
@@ -52,12 +55,6 @@ static bool valid(double S, double K, double T, double r, double q, double sigma
  * same IEEE operations per lane, so the same results as two scalar loops). */
 typedef double pair __attribute__((vector_size(16)));
 
-/* |x| <= 0.67448975, in x^2: numerator a[4] ... a[0..3], denominator b */
-static const pair k_ab[4] = {{2.2352520354606839287, 47.20258190468824187},
-                             {161.02823106855587881, 976.09855173777669322},
-                             {1067.6894854603709582, 10260.932208618978205},
-                             {18154.981253343561249, 45507.789335026729956}};
-#define A_LEAD 0.065682337918207449113
 /* up to sqrt(32), in |x|: c[8] ... c[0..7], d */
 static const pair k_cd[8] = {{0.39894151208813466764, 22.266688044328115691},
                              {8.8831497943883759412, 235.38790178262499861},
@@ -91,8 +88,8 @@ static inline double rational(const pair *k, int n, double lead, double t)
 static inline __attribute__((always_inline)) double cdf_with(double x, double e)
 {
     double y = fabs(x);
-    if (y <= 0.67448975)
-        return 0.5 + x * rational(k_ab, 4, A_LEAD, x * x);
+    if (y <= 0.67448975) /* libm's erfc is a short polynomial here, and exact to half an ulp */
+        return ch_norm_cdf(x);
     double tail;
     if (y <= 5.656854249492380195) { /* sqrt(32) */
         tail = e * rational(k_cd, 8, C_LEAD, y);
