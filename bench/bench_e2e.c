@@ -21,7 +21,10 @@
  * the ratios.
  *
  * Usage: bench_e2e --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]
- *                  [--replicate [--nats-servers 1|3]]
+ *                  [--replicate [--nats-servers 1|3]] [--single-only N]
+ * (--single-only N: only chd's order.new with N clients over ipc:// for S
+ * seconds, chd's pid printed first: for a profiler attached to chd, e.g.
+ * perf record -p PID, to see where the request path spends its time)
  * (--nats-servers 3: three clustered nats-server, the stream with 3 replicas:
  * an append is acknowledged once two of them hold it)
  */
@@ -455,7 +458,7 @@ static int replicate_bench(const char *chd)
 int main(int argc, char **argv)
 {
     const char *chd = NULL, *json = NULL;
-    int smoke = 0, replicate = 0;
+    int smoke = 0, replicate = 0, single_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
             chd = argv[++i];
@@ -473,7 +476,12 @@ int main(int argc, char **argv)
             smoke = 1;
         else if (strcmp(argv[i], "--replicate") == 0)
             replicate = 1;
-        else if (strcmp(argv[i], "--nats-servers") == 0 && i + 1 < argc) {
+        else if (strcmp(argv[i], "--single-only") == 0 && i + 1 < argc) {
+            long v;
+            if (!ch_cli_long("bench_e2e", "--single-only", argv[++i], 1, 32, &v))
+                return 2;
+            single_only = (int)v;
+        } else if (strcmp(argv[i], "--nats-servers") == 0 && i + 1 < argc) {
             long v;
             if (!ch_cli_long("bench_e2e", "--nats-servers", argv[++i], 1, 3, &v) || v == 2) {
                 fprintf(stderr, "bench_e2e: --nats-servers 1 or 3\n");
@@ -483,7 +491,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke] "
-                    "[--replicate [--nats-servers 1|3]]\n",
+                    "[--replicate [--nats-servers 1|3]] [--single-only N]\n",
                     argv[0]);
             return 2;
         }
@@ -563,6 +571,17 @@ int main(int argc, char **argv)
             orders[i] = order_json(acct, sym, i);
             batches[i] = batch_json(acct, sym, g_batch);
             bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);
+        }
+        if (single_only) { /* one measurement, for a profiler */
+            printf("chd pid %d\n", (int)pid);
+            fflush(stdout);
+            result one = measure(req, (const char *const *)orders, single_only, false, 1);
+            printf("order.new, %d clients over ipc: %.0f orders/s, p50 %.1f us\n", single_only,
+                   one.orders_per_s, one.p50_us);
+            kill(pid, SIGTERM);
+            int st;
+            waitpid(pid, &st, 0);
+            return one.errors > 0;
         }
         for (int k = 0; k < n_conc; k++) {
             int n = conc[k];
