@@ -101,6 +101,10 @@ def main():
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
         driver.set_window_size(1280, 800)
+        # the page's viewport itself at 1280x800 (the window's includes its frame)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 1280, "height": 800, "deviceScaleFactor": 1,
+                                "mobile": False})
         base = f"http://127.0.0.1:{port}/"
         for _ in range(100):  # chweb listening
             try:
@@ -159,6 +163,14 @@ def main():
                 fail("; ".join(diff))
             time.sleep(0.3)
         checked = len(want)
+        # the hedge fills, as the hedge events told them: the newest ends at
+        # the hedge book's position
+        rows = driver.find_elements(By.CSS_SELECTOR, "#hedges tbody tr")
+        if not rows:
+            fail("no hedge order shown")
+        last = rows[0].find_elements(By.TAG_NAME, "td")[-1].text
+        if last != shown(hedge.position, 3):
+            fail(f"the newest hedge row ends at {last!r}, the hedge book at {hedge.position!r}")
         if stats.fills["net"] < 1 or stats.fills["pool"] < 1 or hedge.orders < 1:
             fail(f"the flow lacks a source: {stats.fills} hedges {hedge.orders}")
         # charts drawn, tabs per underlying, units shown
@@ -192,8 +204,8 @@ def main():
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if errors:
             fail(f"console errors: {errors}")
-        print(f"test_web: {checked} figures equal the replies, a new fill shown, no console "
-              f"error; screenshot {shot}")
+        print(f"test_web: {checked} figures equal the replies, {len(rows)} hedge fills shown, a "
+              f"new fill shown, no console error; screenshot {shot}")
         admin.close()
     finally:
         if driver is not None:

@@ -221,6 +221,21 @@ function fillRow(f, fresh) {
 function renderFills() {
   const body = document.querySelector("#fills tbody");
   body.replaceChildren(...(state.fills ?? []).slice(0, 50).map(f => fillRow(f, false)));
+  const hedges = document.querySelector("#hedges tbody");
+  hedges.replaceChildren(...(state.hedges ?? []).slice(0, 50).map(hedgeRow));
+}
+
+/* One hedge fill (the `hedge` event): qty and position in the underlying. */
+function hedgeRow(h) {
+  const tr = document.createElement("tr");
+  tr.dataset.hedge = h.id ?? "";
+  for (const v of [utc(h.time), h.underlying, fmt("hedge.position", h.qty), fmt("fill.price", h.price),
+                   fmt("hedge.fees", h.fee), fmt("hedge.position", h.position)]) {
+    const td = document.createElement("td");
+    td.textContent = v;
+    tr.appendChild(td);
+  }
+  return tr;
 }
 
 function render() {
@@ -240,6 +255,11 @@ function connect() {
     const body = document.querySelector("#fills tbody");
     if (body.querySelector(`tr[data-trade="${f.trade_id}"]`)) return;
     body.prepend(fillRow(f, true));
+    while (body.children.length > 50) body.lastChild.remove();
+  });
+  es.addEventListener("hedge", e => {
+    const body = document.querySelector("#hedges tbody");
+    body.prepend(hedgeRow(JSON.parse(e.data)));
     while (body.children.length > 50) body.lastChild.remove();
   });
   es.onerror = () => {
