@@ -77,12 +77,15 @@ static uint32_t slot_of(const ch_book *b, ch_order_id id)
     return live_slot(b, id, SLOT_RESTING);
 }
 
-/* Whether an event of @p type reaches the callback: one that does not is
- * not built, only numbered (ch_book_set_event_mask: a filtered event still
- * takes its number). */
-static inline bool wants(const ch_book *b, ch_event_type type)
+/* Whether an event of @p type reaches the callback. One that does not is
+ * not built, only numbered here (ch_book_set_event_mask: a filtered event
+ * still takes its number); one that does is numbered by emit(). */
+static inline bool wants(ch_book *b, ch_event_type type)
 {
-    return b->fn != NULL && (b->ev_mask >> type & 1u);
+    if (b->fn != NULL && (b->ev_mask >> type & 1u))
+        return true;
+    b->ev_seq++;
+    return false;
 }
 
 static inline void emit(ch_book *b, ch_event *ev)
@@ -242,8 +245,6 @@ static void emit_cancel(ch_book *b, ch_cmd cmd, uint32_t s, int64_t qty, ch_err 
                        .qty = qty,
                        .user = o->user};
         emit(b, &ev);
-    } else {
-        b->ev_seq++;
     }
 }
 
@@ -362,8 +363,6 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
                                .maker_user = m->user,
                                .trade_id = trade};
                 emit(b, &ev);
-            } else {
-                b->ev_seq++;
             }
             if (m->remaining == 0) {
                 fifo_unlink(b, lv, s);
@@ -507,8 +506,6 @@ static ch_err reject_submit(ch_book *b, const ch_order_req *r, ch_err why, ch_or
                        .qty = r->qty,
                        .user = r->user};
         emit(b, &ev);
-    } else {
-        b->ev_seq++;
     }
     if (res != NULL) {
         memset(res, 0, sizeof *res);
@@ -549,8 +546,6 @@ static void finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool
                            .remaining = o->remaining,
                            .user = o->user};
             emit(b, &ev);
-        } else {
-            b->ev_seq++;
         }
     } else {
         if (t->remaining > 0) {
@@ -633,8 +628,6 @@ static uint32_t open_slot(ch_book *b, const ch_order_req *r, int64_t limit)
                         .remaining = r->qty,
                         .user = r->user};
         emit(b, &ack);
-    } else {
-        b->ev_seq++;
     }
     return s;
 }
