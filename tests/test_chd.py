@@ -236,15 +236,19 @@ class Protocol(Base):
             big.raw('{"op":"hello","pad":"' + "x" * 3_000_000 + '"}')
         c.hello()
 
+    def fred_buys_one(self):
+        """After a subscriber's connection settles: fred buys a call from the pool."""
+        time.sleep(0.3)
+        q = self.c.quote(self.call, "buy", 1)
+        self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+
     def test_03_events(self):
         self.c.account_open("fred", 1_000_000)
         # chctl watch: the same events on stdout, until the count is reached
         watch = subprocess.Popen([CHCTL, "--pub", self.d.pub, "watch", "fill.fred", "1"],
                                  stdout=subprocess.PIPE, text=True)
         with Subscriber(self.d.pub, "fill.fred") as sub:
-            time.sleep(0.3)
-            q = self.c.quote(self.call, "buy", 1)
-            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            self.fred_buys_one()
             ev = sub.recv(3000)
             self.assertIsNotNone(ev)
             topic, body = ev
@@ -254,9 +258,7 @@ class Protocol(Base):
         # every event is numbered: event_seq counts within an epoch, so that a
         # subscriber of everything sees consecutive numbers (or a gap)
         with Subscriber(self.d.pub, "") as sub:
-            time.sleep(0.3)
-            q = self.c.quote(self.call, "buy", 1)
-            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            self.fred_buys_one()
             seen = []
             while (ev := sub.recv(500)) is not None:
                 seen.append(ev[1])
@@ -267,9 +269,7 @@ class Protocol(Base):
             self.assertGreater(seen[0]["epoch"], 0)
         # the risk topic: the risk reply's fields of the underlying a batch moved
         with Subscriber(self.d.pub, "risk") as sub:
-            time.sleep(0.3)
-            q = self.c.quote(self.call, "buy", 1)
-            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
+            self.fred_buys_one()
             ev = sub.recv(3000)
             self.assertIsNotNone(ev)
             topic, body = ev

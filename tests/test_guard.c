@@ -72,11 +72,17 @@ static void rm_dir(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-START_TEST(keys)
+/* An empty data folder /tmp/ch-guard-NAME-PID in dir. */
+static void fresh_dir(const char *name)
 {
-    snprintf(dir, sizeof dir, "/tmp/ch-guard-test-%d", (int)getpid());
+    snprintf(dir, sizeof dir, "/tmp/ch-guard-%s-%d", name, (int)getpid());
     rm_dir();
     ck_assert_int_eq(mkdir(dir, 0700), 0);
+}
+
+START_TEST(keys)
+{
+    fresh_dir("test");
     chi_guard_config cfg = {.max_clients = 8};
     chi_guard *g = chi_guard_create(&cfg, 16);
     char err[256];
@@ -146,9 +152,7 @@ END_TEST
  * pool and fees; nothing else, and never a binary batch. */
 START_TEST(readonly_key)
 {
-    snprintf(dir, sizeof dir, "/tmp/ch-guard-ro-%d", (int)getpid());
-    rm_dir();
-    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    fresh_dir("ro");
     chi_guard_config cfg = {.max_clients = 8};
     chi_guard *g = chi_guard_create(&cfg, 16);
     char err[256], path[200], ro[100] = "";
