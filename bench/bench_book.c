@@ -271,10 +271,12 @@ int main(int argc, char **argv)
     if (regimes && regime_ops >= 1000) {
         printf("\n| regime | symbols | ch_book M ops/s | flat array M ops/s | ratio | trades | "
                "most levels a side | same fills |\n|---|---|---|---|---|---|---|---|\n");
-        for (int n_sym = 1; n_sym <= 700; n_sym += 699)
+        static const uint32_t sizes[] = {1, 700}; /* symbols */
+        for (int z = 0; z < 2; z++)
             for (int k = 0; k < R_COUNT; k++) {
+                uint32_t n_sym = sizes[z];
                 regime_result *x = &rr[n_rr];
-                if (regime_run(k, regime_ops, (uint32_t)n_sym, seed + (uint64_t)k, x) != 0) {
+                if (regime_run(k, regime_ops, n_sym, seed + (uint64_t)k, x) != 0) {
                     fprintf(stderr, "bench_book: regime %s: out of memory\n", regime_names[k]);
                     return 2;
                 }

@@ -43,6 +43,19 @@ typedef struct flat_book {
     uint64_t trades, volume, checksum;
 } flat_book;
 
+static inline void flat_destroy(flat_book *b)
+{
+    if (b == NULL)
+        return;
+    for (uint32_t i = 0; b->sym != NULL && i < b->n_sym; i++) {
+        free(b->sym[i].lv[0]);
+        free(b->sym[i].lv[1]);
+    }
+    free(b->sym);
+    free(b->ord);
+    free(b);
+}
+
 /* Books for @p n_sym symbols, each over prices lo[i] .. hi[i], and room for
  * orders in slots 1 .. max_orders; every page written now, outside the timed
  * region. NULL: out of memory. */
@@ -56,8 +69,10 @@ static inline flat_book *flat_create(uint32_t n_sym, const int64_t *lo, const in
     b->ord = malloc(((size_t)max_orders + 1) * sizeof *b->ord);
     b->n_sym = n_sym;
     b->cap = max_orders;
-    if (b->sym == NULL || b->ord == NULL)
+    if (b->sym == NULL || b->ord == NULL) {
+        flat_destroy(b);
         return NULL;
+    }
     memset(b->ord, 0, ((size_t)max_orders + 1) * sizeof *b->ord);
     for (uint32_t i = 0; i < n_sym; i++) {
         flat_sym *s = &b->sym[i];
@@ -65,27 +80,16 @@ static inline flat_book *flat_create(uint32_t n_sym, const int64_t *lo, const in
         s->n = (uint32_t)(hi[i] - lo[i] + 1);
         for (int d = 0; d < 2; d++) {
             s->lv[d] = malloc((size_t)s->n * sizeof(flat_level));
-            if (s->lv[d] == NULL)
+            if (s->lv[d] == NULL) {
+                flat_destroy(b);
                 return NULL;
+            }
             memset(s->lv[d], 0, (size_t)s->n * sizeof(flat_level));
         }
         s->best[0] = -1;
         s->best[1] = s->n;
     }
     return b;
-}
-
-static inline void flat_destroy(flat_book *b)
-{
-    if (b == NULL)
-        return;
-    for (uint32_t i = 0; b->sym != NULL && i < b->n_sym; i++) {
-        free(b->sym[i].lv[0]);
-        free(b->sym[i].lv[1]);
-    }
-    free(b->sym);
-    free(b->ord);
-    free(b);
 }
 
 /* Take order @p id out of its level; move the side's best past empty levels. */

@@ -80,7 +80,7 @@ def listening(port):
 
 class Session:
     def __init__(self, root):
-        self.root, self.bg, self.env = root, [], None
+        self.root, self.bg = root, []
         self.vars = {}
 
     def run_bg(self, cmd, n):
