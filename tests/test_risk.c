@@ -261,6 +261,25 @@ START_TEST(limits_without_nan)
 }
 END_TEST
 
+/* N's central range (|x| <= 0.67448975) is erfc's own polynomial inline:
+ * bit for bit libm's 0.5 erfc(-x / sqrt 2), small and subnormal x too. */
+START_TEST(central_cdf_is_libm_erfc)
+{
+    uint64_t rng = 7;
+    for (int i = 0; i < 1000000; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        double x = ((double)(rng >> 11) / 9007199254740992.0 * 2 - 1) * 0.67448975;
+        if (i % 4 == 0)
+            x = ldexp(x, -(i % 1100));
+        double want = 0.5 * erfc(-x * 0.70710678118654752440);
+        if (ch_norm_cdf(x) != want)
+            ck_abort_msg("N(%a) = %a, libm %a", x, ch_norm_cdf(x), want);
+    }
+    ck_assert(ch_norm_cdf(0.0) == 0.5 && ch_norm_cdf(-0.0) == 0.5);
+    ck_assert(ch_norm_cdf(0.67448975) == 0.5 * erfc(-0.67448975 * 0.70710678118654752440));
+}
+END_TEST
+
 START_TEST(parity_and_finite_differences)
 {
     double S = 95000, K = 100000, T = 0.1, r = 0.04, q = 0.01, v = 0.65;
@@ -659,6 +678,7 @@ int main(void)
     TCase *te = tcase_create("edges");
     tcase_set_timeout(te, 120);
     tcase_add_test(te, limits_without_nan);
+    tcase_add_test(te, central_cdf_is_libm_erfc);
     tcase_add_test(te, parity_and_finite_differences);
     tcase_add_test(te, implied_vol_round_trips);
     tcase_add_test(te, no_implied_vol);

@@ -10,9 +10,9 @@
  * approximations of the normal CDF (ACM TOMS 19 (1993), algorithm 715;
  * relative accuracy near double precision in each range) take the tail as
  * exp(-x^2/2) times a rational function, and that factor is already known:
- * (the central range, |x| <= 0.674, stays with erfc: there glibc's erfc is
- * a short polynomial within half an ulp, where Cody's 0.5 + x R(x^2) lost a
- * few ulps that an at-the-money price's cancellation multiplies):
+ * (the central range, |x| <= 0.674, keeps erfc's own polynomial, inline:
+ * it is within half an ulp there, where Cody's 0.5 + x R(x^2) lost a few
+ * ulps that an at-the-money price's cancellation multiplies):
  * exp(-d1^2/2) is the density's (computed once for gamma and vega) and
  * exp(-d2^2/2) follows from it by the identity S e^{-qT} phi(d1) =
  * K e^{-rT} phi(d2). So one exp serves the density and both CDFs where
@@ -33,8 +33,31 @@
 #define SQRT1_2      0.70710678118654752440
 #define INV_SQRT_2PI 0.39894228040143267794
 
+/*
+ * N(x) for |x| <= 0.67448975 (|x| / sqrt(2) < 0.84375): 0.5 erfc(-x / sqrt 2)
+ * with erfc's central branch inline, FDLIBM's rational erf(u) = u + u R(u^2)
+ * (Sun Microsystems 1993, freely distributable; the coefficients are its
+ * pp0..pp4, qq1..qq5), evaluated in the order glibc's s_erf.c uses, so that
+ * the result is bit for bit libm's (test_risk compares them over the range):
+ * the call, and erfc's dispatch over its five ranges, are what is saved.
+ */
+static inline double cdf_central(double x)
+{
+    double u = -x * SQRT1_2, z = u * u, z2 = z * z, z4 = z2 * z2;
+    double r = (1.28379167095512558561e-01 + z * -3.25042107247001499370e-01) +
+               z2 * (-2.84817495755985104766e-02 + z * -5.77027029648944159157e-03) +
+               z4 * -2.37630166566501626084e-05;
+    double s = (1.0 + z * 3.97917223959155352819e-01) +
+               z2 * (6.50222499887672944485e-02 + z * 5.08130628187576562776e-03) +
+               z4 * (1.32494738004321644526e-04 + z * -3.96022827877536812320e-06);
+    double y = r / s;
+    return 0.5 * (u < 0.25 ? 1.0 - (u + u * y) : 0.5 - (u * y + (u - 0.5)));
+}
+
 double ch_norm_cdf(double x)
 {
+    if (fabs(x) <= 0.67448975)
+        return cdf_central(x);
     return 0.5 * erfc(-x * SQRT1_2);
 }
 
@@ -88,8 +111,8 @@ static inline double rational(const pair *k, int n, double lead, double t)
 static inline __attribute__((always_inline)) double cdf_with(double x, double e)
 {
     double y = fabs(x);
-    if (y <= 0.67448975) /* libm's erfc is a short polynomial here, and exact to half an ulp */
-        return ch_norm_cdf(x);
+    if (y <= 0.67448975) /* libm's erfc's own polynomial here, within half an ulp */
+        return cdf_central(x);
     double tail;
     if (y <= 5.656854249492380195) { /* sqrt(32) */
         tail = e * rational(k_cd, 8, C_LEAD, y);
@@ -127,7 +150,7 @@ ch_err ch_bs(ch_opt type, double S, double K, double T, double r, double q, doub
         return CH_EINVAL;
     double sqrtT = sqrt(T);
     double v = sigma * sqrtT;
-    if (T == 0 || v == 0) {
+    if (!(v > 0)) { /* T == 0, sigma == 0, or their product below the smallest double */
         limit_greeks(type, S, K, T, r, q, out);
         return CH_OK;
     }
