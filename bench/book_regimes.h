@@ -18,7 +18,10 @@
  * Replaces are left out (the main pass times them): a replace's priority
  * rules are the book's own and the baseline has none. Every order has its
  * own account, so self-trade prevention never acts and both books must
- * trade alike. Header-only, for bench_book.
+ * trade alike. Each regime is replayed in rounds (5 by default), each on
+ * fresh books, ch_book then the flat book: the medians are reported, so
+ * that one slow moment of a shared machine moves neither. Header-only, for
+ * bench_book.
  */
 #ifndef CH_BENCH_BOOK_REGIMES_H
 #define CH_BENCH_BOOK_REGIMES_H
@@ -37,9 +40,11 @@ typedef struct regime_result {
     const char *name;
     uint32_t instruments;
     size_t ops;
-    double book_ops_per_s, flat_ops_per_s;
-    uint64_t trades, levels_max; /* levels: the most a side of one symbol held */
-    bool agree;                  /* both books made the same fills */
+    int rounds;
+    double book_ops_per_s, flat_ops_per_s; /* each book's median round */
+    double ratio_median;                   /* the median round's ratio */
+    uint64_t trades, levels_max;           /* levels: the most a side of one symbol held */
+    bool agree;                            /* both books made the same fills, every round */
 } regime_result;
 
 /* The regime's mid at fraction @p t of the feed. */
@@ -139,46 +144,45 @@ static void regime_on_event(void *ctx, const ch_event *ev)
     s->checksum = s->checksum * 1000003u ^ (uint64_t)(ev->price * 131 + ev->qty);
 }
 
-/* One regime at @p n_instr symbols: both books on the same feed. */
-static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, regime_result *out)
+/* The regime's books and feed, made once and replayed every round. */
+typedef struct regime_setup {
+    int kind;
+    uint32_t n_instr, adds, max_levels;
+    size_t n;
+    int64_t *lo, *hi;
+    bench_op *feed;
+    ch_order_id *ids;
+} regime_setup;
+
+/* One round: a fresh ch_book and a fresh flat book over the whole feed,
+ * timed apart. Returns 0 (and fills @p out but for its name and sizes) or
+ * -1 when out of memory. */
+static int regime_round(const regime_setup *z, regime_result *out)
 {
-    uint64_t rng = seed ? seed : 1;
-    int64_t *mid0 = malloc(n_instr * sizeof *mid0), *lo = malloc(n_instr * sizeof *lo),
-            *hi = malloc(n_instr * sizeof *hi);
-    bench_op *feed = malloc(n * sizeof *feed);
-    if (mid0 == NULL || lo == NULL || hi == NULL || feed == NULL)
-        return -1;
-    for (uint32_t i = 0; i < n_instr; i++) {
-        mid0[i] = n_instr == 1 ? 50000 : 2000 + (int64_t)(bench_xorshift(&rng) % 4000);
-        lo[i] = mid0[i] / 2;
-        hi[i] = mid0[i] * 3 / 2 + 500;
-    }
-    size_t live = kind == R_DEEP ? (n_instr == 1 ? 40000 : 400) : (n_instr == 1 ? 2000 : 60);
-    uint32_t adds = regime_make(kind, feed, n, n_instr, mid0, lo, hi, live, &rng);
-    ch_order_id *ids = calloc((size_t)adds + 1, sizeof *ids);
     regime_sink sink = {0};
-    uint32_t max_levels = 0; /* every price of the band: no level can be refused */
-    for (uint32_t i = 0; i < n_instr; i++)
-        if ((uint32_t)(hi[i] - lo[i] + 1) > max_levels)
-            max_levels = (uint32_t)(hi[i] - lo[i] + 1);
-    ch_book_config cfg = {.max_instruments = n_instr,
-                          .max_orders = adds + 1024,
-                          .max_levels = max_levels,
+    ch_book_config cfg = {.max_instruments = z->n_instr,
+                          .max_orders = z->adds + 1024,
+                          .max_levels = z->max_levels,
                           .on_event = regime_on_event,
                           .ctx = &sink};
     ch_book *bk = ch_book_create(&cfg);
-    flat_book *fb = flat_create(n_instr, lo, hi, adds + 1);
-    if (adds == 0 || ids == NULL || bk == NULL || fb == NULL)
+    flat_book *fb = flat_create(z->n_instr, z->lo, z->hi, z->adds + 1);
+    int rc = bk == NULL || fb == NULL ? -1 : 0;
+    for (uint32_t i = 0; rc == 0 && i < z->n_instr; i++)
+        if (ch_book_add_instrument(bk, (ch_instr_id){i}, z->lo[i], z->hi[i]) != CH_OK)
+            rc = -1;
+    if (rc != 0) {
+        ch_book_destroy(bk);
+        flat_destroy(fb);
         return -1;
-    for (uint32_t i = 0; i < n_instr; i++)
-        if (ch_book_add_instrument(bk, (ch_instr_id){i}, lo[i], hi[i]) != CH_OK)
-            return -1;
-    memset(ids, 0xff, ((size_t)adds + 1) * sizeof *ids); /* fault the pages in */
+    }
+    ch_order_id *ids = z->ids;
+    memset(ids, 0xff, ((size_t)z->adds + 1) * sizeof *ids); /* fault the pages in */
     ch_book_set_event_mask(bk, 1u << CH_EV_FILL);
 
     uint64_t t0 = bench_now_ns();
-    for (size_t k = 0; k < n; k++) {
-        const bench_op *o = &feed[k];
+    for (size_t k = 0; k < z->n; k++) {
+        const bench_op *o = &z->feed[k];
         if (o->kind == BENCH_CANCEL) {
             ch_book_cancel(bk, (ch_account_id){o->ref}, ids[o->ref], NULL);
             continue;
@@ -200,8 +204,8 @@ static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, regim
     bool ok = ch_book_check(bk) == CH_OK;
 
     uint64_t t2 = bench_now_ns();
-    for (size_t k = 0; k < n; k++) {
-        const bench_op *o = &feed[k];
+    for (size_t k = 0; k < z->n; k++) {
+        const bench_op *o = &z->feed[k];
         if (o->kind == BENCH_CANCEL)
             flat_cancel(fb, o->ref);
         else
@@ -211,36 +215,100 @@ static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, regim
     uint64_t t3 = bench_now_ns();
 
     uint64_t levels = 0; /* the most levels one side of one symbol held at the end */
-    for (uint32_t i = 0; i < n_instr; i++)
+    for (uint32_t i = 0; i < z->n_instr; i++)
         for (int d = 0; d < 2; d++) {
             uint64_t c = 0;
             for (uint32_t p = 0; p < fb->sym[i].n; p++)
                 c += fb->sym[i].lv[d][p].head != 0;
             levels = c > levels ? c : levels;
         }
-    *out = (regime_result){.name = regime_names[kind],
-                           .instruments = n_instr,
-                           .ops = n,
-                           .book_ops_per_s = (double)n / ((double)(t1 - t0) / 1e9),
-                           .flat_ops_per_s = (double)n / ((double)(t3 - t2) / 1e9),
-                           .trades = sink.trades,
-                           .levels_max = levels,
-                           .agree = ok && sink.trades == fb->trades && sink.volume == fb->volume &&
-                                    sink.checksum == fb->checksum && st.trades == sink.trades};
+    out->book_ops_per_s = (double)z->n / ((double)(t1 - t0) / 1e9);
+    out->flat_ops_per_s = (double)z->n / ((double)(t3 - t2) / 1e9);
+    out->trades = sink.trades;
+    out->levels_max = levels;
+    out->agree = ok && sink.trades == fb->trades && sink.volume == fb->volume &&
+                 sink.checksum == fb->checksum && st.trades == sink.trades;
     if (!out->agree)
         fprintf(stderr,
                 "bench_book: regime %s (%u symbols): the books differ: trades %" PRIu64
                 " / %" PRIu64 ", volume %" PRIu64 " / %" PRIu64 "%s\n",
-                out->name, n_instr, sink.trades, fb->trades, sink.volume, fb->volume,
+                regime_names[z->kind], z->n_instr, sink.trades, fb->trades, sink.volume, fb->volume,
                 ok ? "" : ", ch_book_check failed");
     ch_book_destroy(bk);
     flat_destroy(fb);
-    free(ids);
-    free(feed);
-    free(mid0);
-    free(lo);
-    free(hi);
     return 0;
+}
+
+static int regime_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* One regime at @p n_instr symbols: both books on the same feed, @p rounds
+ * times (the books made afresh each round); the rates reported are each
+ * book's median round, the ratio's median is in @p out->ratio_median. */
+static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, int rounds,
+                      regime_result *out)
+{
+    uint64_t rng = seed ? seed : 1;
+    regime_setup z = {.kind = kind, .n_instr = n_instr, .n = n};
+    int64_t *mid0 = malloc(n_instr * sizeof *mid0);
+    z.lo = malloc(n_instr * sizeof *z.lo);
+    z.hi = malloc(n_instr * sizeof *z.hi);
+    z.feed = malloc(n * sizeof *z.feed);
+    double *book = malloc((size_t)rounds * sizeof *book),
+           *flat = malloc((size_t)rounds * sizeof *flat),
+           *ratio = malloc((size_t)rounds * sizeof *ratio);
+    int rc = -1;
+    if (mid0 == NULL || z.lo == NULL || z.hi == NULL || z.feed == NULL || book == NULL ||
+        flat == NULL || ratio == NULL || rounds < 1)
+        goto out;
+    for (uint32_t i = 0; i < n_instr; i++) {
+        mid0[i] = n_instr == 1 ? 50000 : 2000 + (int64_t)(bench_xorshift(&rng) % 4000);
+        z.lo[i] = mid0[i] / 2;
+        z.hi[i] = mid0[i] * 3 / 2 + 500;
+    }
+    size_t live = kind == R_DEEP ? (n_instr == 1 ? 40000 : 400) : (n_instr == 1 ? 2000 : 60);
+    z.adds = regime_make(kind, z.feed, n, n_instr, mid0, z.lo, z.hi, live, &rng);
+    z.ids = calloc((size_t)z.adds + 1, sizeof *z.ids);
+    if (z.adds == 0 || z.ids == NULL)
+        goto out;
+    z.max_levels = 0; /* every price of the band: no level can be refused */
+    for (uint32_t i = 0; i < n_instr; i++)
+        if ((uint32_t)(z.hi[i] - z.lo[i] + 1) > z.max_levels)
+            z.max_levels = (uint32_t)(z.hi[i] - z.lo[i] + 1);
+    *out = (regime_result){
+        .name = regime_names[kind], .instruments = n_instr, .ops = n, .agree = true};
+    for (int r = 0; r < rounds; r++) {
+        regime_result one;
+        if (regime_round(&z, &one) != 0)
+            goto out;
+        book[r] = one.book_ops_per_s;
+        flat[r] = one.flat_ops_per_s;
+        ratio[r] = one.book_ops_per_s / one.flat_ops_per_s;
+        out->trades = one.trades;
+        out->levels_max = one.levels_max;
+        out->agree = out->agree && one.agree;
+    }
+    qsort(book, (size_t)rounds, sizeof *book, regime_cmp_double);
+    qsort(flat, (size_t)rounds, sizeof *flat, regime_cmp_double);
+    qsort(ratio, (size_t)rounds, sizeof *ratio, regime_cmp_double);
+    out->rounds = rounds;
+    out->book_ops_per_s = book[rounds / 2];
+    out->flat_ops_per_s = flat[rounds / 2];
+    out->ratio_median = ratio[rounds / 2];
+    rc = 0;
+out:
+    free(mid0);
+    free(z.lo);
+    free(z.hi);
+    free(z.feed);
+    free(z.ids);
+    free(book);
+    free(flat);
+    free(ratio);
+    return rc;
 }
 
 #endif

@@ -38,6 +38,8 @@
 
 #include "book_int.h"
 
+#define HINT_MAX 4096u /* entries of a side's level hint, at most (16 KiB) */
+
 /* ---- small helpers ------------------------------------------------------- */
 
 static inline int64_t key_of(int side, int64_t price)
@@ -121,8 +123,12 @@ static void slot_free(ch_book *b, uint32_t s)
 
 /*
  * Index of the level with `key`, or where it would be inserted. The best
- * level is checked first (most traffic is there); otherwise a branchless
- * lower bound, since the comparisons of a binary search are unpredictable.
+ * level is checked first (most traffic is there), then where the hint saw
+ * this key last and that place's two neighbours (a level inserted or
+ * removed below moves it by one); otherwise a branchless lower bound, since
+ * the comparisons of a binary search are unpredictable, which leaves the
+ * level's place in the hint. The hint is a cache of the array, written
+ * through a const side (it changes nothing the book's state means).
  */
 static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
 {
@@ -135,6 +141,17 @@ static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
         *found = true;
         return n - 1;
     }
+    uint32_t *hint = &sd->hint[(uint64_t)key & sd->hint_mask];
+    uint32_t h = *hint;
+    if (h < n) {
+        *found = true;
+        if (sd->lv[h].key == key)
+            return h;
+        if (h + 1 < n && sd->lv[h + 1].key == key)
+            return *hint = h + 1;
+        if (h > 0 && sd->lv[h - 1].key == key)
+            return *hint = h - 1;
+    }
     const level *base = sd->lv;
     uint32_t len = n;
     while (len > 1) {
@@ -144,6 +161,7 @@ static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
     }
     uint32_t i = (uint32_t)(base - sd->lv) + (base->key < key);
     *found = sd->lv[i].key == key; /* i < n: lv[n-1].key > key */
+    *hint = i;
     return i;
 }
 
@@ -418,8 +436,10 @@ void ch_book_destroy(ch_book *b)
         return;
     if (b->books != NULL) {
         for (uint32_t i = 0; i < b->max_instr; i++) {
-            free(b->books[i].s[0].lv);
-            free(b->books[i].s[1].lv);
+            for (int d = 0; d < 2; d++) {
+                free(b->books[i].s[d].lv);
+                free(b->books[i].s[d].hint);
+            }
         }
     }
     free(b->books);
@@ -447,20 +467,32 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
         return CH_EEXISTS;
     if (min_price < 1 || max_price < min_price || max_price > CH_PRICE_MAX)
         return CH_EBADCONFIG;
-    level *l0 = ch_malloc((size_t)b->max_levels * sizeof(level));
-    level *l1 = ch_malloc((size_t)b->max_levels * sizeof(level));
-    if (l0 == NULL || l1 == NULL) {
-        free(l0);
-        free(l1);
+    /* the hint: two entries a level, at most HINT_MAX (prices of one side
+     * rarely span more ticks, and a collision only costs a binary search) */
+    uint32_t hints = 1;
+    while (hints < 2 * b->max_levels && hints < HINT_MAX)
+        hints *= 2;
+    side_book sd[2] = {{0}};
+    for (int d = 0; d < 2; d++) {
+        sd[d].lv = ch_malloc((size_t)b->max_levels * sizeof(level));
+        sd[d].hint = ch_malloc((size_t)hints * sizeof(uint32_t));
+        sd[d].hint_mask = hints - 1;
+    }
+    if (sd[0].lv == NULL || sd[1].lv == NULL || sd[0].hint == NULL || sd[1].hint == NULL) {
+        for (int d = 0; d < 2; d++) {
+            free(sd[d].lv);
+            free(sd[d].hint);
+        }
         return CH_ENOMEM;
     }
     /* touch the pages now, not on the first order at a deep level (0xff:
-     * a zero memset after malloc may be turned into a lazy calloc) */
-    memset(l0, 0xff, (size_t)b->max_levels * sizeof(level));
-    memset(l1, 0xff, (size_t)b->max_levels * sizeof(level));
-    bk->s[0].lv = l0;
-    bk->s[1].lv = l1;
-    bk->s[0].n = bk->s[1].n = 0;
+     * a zero memset after malloc may be turned into a lazy calloc; a hint
+     * of 0xffffffff is no place) */
+    for (int d = 0; d < 2; d++) {
+        memset(sd[d].lv, 0xff, (size_t)b->max_levels * sizeof(level));
+        memset(sd[d].hint, 0xff, (size_t)hints * sizeof(uint32_t));
+        bk->s[d] = sd[d];
+    }
     bk->min_price = min_price;
     bk->max_price = max_price;
     bk->state = BOOK_OPEN;
@@ -841,20 +873,22 @@ ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_acc
 static ch_err reject_order(ch_book *b, ch_cmd cmd, ch_account_id account, ch_order_id id,
                            int64_t qty, int64_t price, ch_err why, ch_order_result *res)
 {
-    ch_event ev = {.type = CH_EV_REJECT,
-                   .cmd = cmd,
-                   .reason = why,
-                   .account = account,
-                   .order = id,
-                   .price = price,
-                   .qty = qty};
-    uint32_t s = slot_of(b, id);
-    if (s != NIL) {
-        ev.instr.v = b->orders[s].instr;
-        ev.side = (ch_side)b->orders[s].side;
-        ev.user = b->orders[s].user;
+    if (wants(b, CH_EV_REJECT)) {
+        ch_event ev = {.type = CH_EV_REJECT,
+                       .cmd = cmd,
+                       .reason = why,
+                       .account = account,
+                       .order = id,
+                       .price = price,
+                       .qty = qty};
+        uint32_t s = slot_of(b, id);
+        if (s != NIL) {
+            ev.instr.v = b->orders[s].instr;
+            ev.side = (ch_side)b->orders[s].side;
+            ev.user = b->orders[s].user;
+        }
+        emit(b, &ev);
     }
-    emit(b, &ev);
     if (res != NULL) {
         memset(res, 0, sizeof *res);
         res->id = id;

@@ -42,6 +42,12 @@ typedef struct level {
 typedef struct side_book {
     level *lv; /* lv[0] worst .. lv[n-1] best */
     uint32_t n;
+    uint32_t hint_mask; /* hint has hint_mask + 1 entries (a power of two) */
+    uint32_t *hint;     /* key & hint_mask -> where that key's level was last
+                         * seen: a cache that lv_find() checks (and its
+                         * neighbours, since a level inserted or removed
+                         * below shifts it by one) before a binary search,
+                         * never trusted without comparing the key */
 } side_book;
 
 typedef struct ibook {
