@@ -12,13 +12,17 @@
  *    (key = price for bids, -price for asks). Most activity is at or near the
  *    best price, so inserting or removing a level is a short memmove at the
  *    end of the array and taking the best is O(1); finding a level for a
- *    cancel is a binary search;
+ *    cancel is a hint (where that price's level was last seen) checked
+ *    against the key, else a binary search; a level emptied far from the
+ *    best stays "dead" (no orders) until many are, then one pass drops them,
+ *    so that a stale deep level's cancel does not memmove every better one;
  *  - each level is an intrusive doubly linked FIFO of order slots (O(1)
  *    unlink for cancels) with its total quantity and order count.
  *
  * Invariants (checked by ch_book_check()):
- *  - levels strictly increasing by key, none empty; qty and count of a level
- *    equal the sum over its FIFO; best bid < best ask;
+ *  - levels strictly increasing by key; qty and count of a level equal the
+ *    sum over its FIFO; the levels with none are the side's `dead`, and the
+ *    best level is never one; best bid < best ask;
  *  - every RESTING slot is in exactly one FIFO, of its own instrument, side
  *    and price; every FREE slot is on the free list; no slot is ACTIVE
  *    between commands.
@@ -39,6 +43,19 @@
 #include "book_int.h"
 
 #define HINT_MAX 4096u /* entries of a side's level hint, at most (16 KiB) */
+
+/* An emptied level this near the best is removed; deeper it stays dead,
+ * and a side compacts once it has LV_DEAD_MIN dead levels, a quarter of its
+ * levels at least. (Tests build the book with 1 and 2 too: every path of
+ * dead levels on a narrow band.) */
+#ifndef CH_BOOK_LV_NEAR
+#define CH_BOOK_LV_NEAR 64u
+#endif
+#ifndef CH_BOOK_LV_DEAD_MIN
+#define CH_BOOK_LV_DEAD_MIN 32u
+#endif
+#define LV_NEAR     CH_BOOK_LV_NEAR
+#define LV_DEAD_MIN CH_BOOK_LV_DEAD_MIN
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -172,6 +189,63 @@ static void lv_remove(side_book *sd, uint32_t i)
     sd->n--;
 }
 
+/* Drop every dead level in one pass (levels keep their order). */
+static __attribute__((noinline, cold)) void lv_compact(side_book *sd)
+{
+    uint32_t w = 0;
+    for (uint32_t r = 0; r < sd->n; r++)
+        if (sd->lv[r].count != 0)
+            sd->lv[w++] = sd->lv[r];
+    sd->n = w;
+    sd->dead = 0;
+}
+
+/* A full side with dead levels: compact it and return where @p key's new
+ * level goes. */
+static __attribute__((noinline, cold)) uint32_t lv_make_room(side_book *sd, int64_t key)
+{
+    bool found;
+    lv_compact(sd);
+    return lv_find(sd, key, &found);
+}
+
+/* Dead levels on top of a side go (the best level always holds orders). */
+static __attribute__((noinline, cold)) void lv_pop_dead(side_book *sd)
+{
+    while (sd->n > 0 && sd->lv[sd->n - 1].count == 0) {
+        sd->n--;
+        sd->dead--;
+    }
+}
+
+/*
+ * Level i has just been emptied. Near the best (LV_NEAR levels) it is
+ * removed: a short memmove. Deeper, where removing it would move every
+ * better level (a stale level of a book whose price has moved away: 64 KiB
+ * of memmove under 2,000 levels), it stays as a dead level, which walks
+ * pass over (its queue is empty) and rest() revives if an order comes to
+ * its price; lv_tidy() compacts them once they are many. Dead levels then
+ * on top are dropped, so the best level always holds orders. Safe inside a
+ * walk from the best down: only levels above i move or go.
+ */
+static inline void lv_emptied(side_book *sd, uint32_t i)
+{
+    if (sd->n - i <= LV_NEAR) {
+        lv_remove(sd, i);
+        if (sd->dead != 0)
+            lv_pop_dead(sd);
+    } else {
+        sd->dead++;
+    }
+}
+
+/* Outside any walk: compact once the dead are a quarter of a side. */
+static inline void lv_tidy(side_book *sd)
+{
+    if (sd->dead >= LV_DEAD_MIN && sd->dead * 4 >= sd->n)
+        lv_compact(sd);
+}
+
 /* Unlink slot s from level lv (the level itself stays, maybe empty). */
 static void fifo_unlink(ch_book *b, level *lv, uint32_t s)
 {
@@ -216,7 +290,12 @@ static void rest(ch_book *b, ibook *bk, uint32_t s)
     bool found;
     int64_t key = key_of(o->side, o->price);
     uint32_t i = lv_find(sd, key, &found);
-    if (!found) {
+    if (found) {
+        if (sd->lv[i].count == 0)
+            sd->dead--; /* a dead level revived */
+    } else {
+        if (sd->n == b->max_levels)
+            i = lv_make_room(sd, key); /* the caller saw room: dead levels hold it */
         if (i < sd->n)
             memmove(&sd->lv[i + 1], &sd->lv[i], (size_t)(sd->n - i) * sizeof(level));
         sd->n++;
@@ -242,8 +321,10 @@ static void unrest(ch_book *b, ibook *bk, uint32_t s)
     uint32_t i = lv_find(sd, key_of(o->side, o->price), &found);
     assert(found && o->state == SLOT_RESTING); /* a resting order has its level */
     fifo_unlink(b, &sd->lv[i], s);
-    if (sd->lv[i].count == 0)
-        lv_remove(sd, i);
+    if (sd->lv[i].count == 0) {
+        lv_emptied(sd, i);
+        lv_tidy(sd);
+    }
     o->state = SLOT_ACTIVE;
     b->open_orders--;
 }
@@ -327,10 +408,11 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
     while (t->remaining > 0 && li > 0) {
         li--;
         level *lv = &os->lv[li];
-        assert(lv->count > 0); /* empty levels are removed */
         int64_t px = price_of(mside, lv->key);
         if (!crosses(t->side, t->limit, px))
             break;
+        if (lv->count == 0)
+            continue; /* dead */
         uint32_t s = lv->head;
         while (s != NIL && t->remaining > 0) {
             order *m = &b->orders[s];
@@ -389,11 +471,15 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
             }
             s = next;
         }
-        if (lv->count == 0)
-            lv_remove(os, li); /* levels below li keep their index */
+        if (lv->count == 0) {
+            lv_emptied(os, li); /* levels below li keep their index... */
+            if (li > os->n)
+                li = os->n; /* ...unless dead ones under it went with it */
+        }
         if (t->stp_stop)
             break;
     }
+    lv_tidy(os);
 }
 
 /* ---- public API ----------------------------------------------------------- */
@@ -550,15 +636,15 @@ static ch_err reject_submit(ch_book *b, const ch_order_req *r, ch_err why, ch_or
 static bool level_full(const ch_book *b, const ibook *bk, int side, int64_t price, uint32_t freed)
 {
     const side_book *sd = &bk->s[side];
-    if (sd->n - freed < b->max_levels)
-        return false; /* room for a new level: no need to look for this one */
+    if (sd->n - sd->dead - freed < b->max_levels)
+        return false; /* room for a new level (rest() compacts the dead): no need to look */
     bool found;
     lv_find(sd, key_of(side, price), &found);
     return !found;
 }
 
-static void finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool can_rest,
-                   ch_order_result *res)
+static inline __attribute__((always_inline)) void
+finish(ch_book *b, ibook *bk, uint32_t s, taker *t, ch_cmd cmd, bool can_rest, ch_order_result *res)
 {
     order *o = &b->orders[s];
     o->remaining = t->remaining;
@@ -854,6 +940,8 @@ ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_acc
         /* the first order of another account decides; the level's total is
          * an upper bound of what others offer there (ch_book_take skips the
          * account's own orders) */
+        if (sd->lv[li].count == 0)
+            continue;                               /* dead */
         if (sd->lv[li].head_account != account.v) { /* the common case */
             *price = price_of(side, sd->lv[li].key);
             *qty = sd->lv[li].qty;
@@ -1019,6 +1107,10 @@ ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id)
         side_book *sd = &bk->s[side];
         while (sd->n > 0) {
             level *lv = &sd->lv[sd->n - 1];
+            if (lv->count == 0) { /* dead */
+                sd->n--;
+                continue;
+            }
             uint32_t s = lv->head;
             int64_t q = b->orders[s].remaining;
             fifo_unlink(b, lv, s);
@@ -1028,6 +1120,7 @@ ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id)
             if (lv->count == 0)
                 sd->n--;
         }
+        sd->dead = 0;
     }
     bk->state = BOOK_CLOSED;
     return CH_OK;
@@ -1078,6 +1171,8 @@ size_t ch_book_depth(const ch_book *b, ch_instr_id id, ch_side side, ch_level *o
     const side_book *sd = &bk->s[side];
     size_t n = 0;
     for (uint32_t i = sd->n; i-- > 0 && n < max;) {
+        if (sd->lv[i].count == 0)
+            continue; /* dead */
         out[n].price = price_of(side, sd->lv[i].key);
         out[n].qty = sd->lv[i].qty;
         out[n].orders = sd->lv[i].count;
@@ -1154,8 +1249,9 @@ ch_err ch_book_check(const ch_book *b)
             continue;
         for (int side = 0; side < 2; side++) {
             const side_book *sd = &bk->s[side];
-            if (sd->n > b->max_levels)
-                return CH_EINVAL;
+            if (sd->n > b->max_levels || (sd->n > 0 && sd->lv[sd->n - 1].count == 0))
+                return CH_EINVAL; /* the best level holds orders */
+            uint32_t dead = 0;
             for (uint32_t li = 0; li < sd->n; li++) {
                 const level *lv = &sd->lv[li];
                 if (li > 0 && sd->lv[li - 1].key >= lv->key)
@@ -1182,10 +1278,13 @@ ch_err ch_book_check(const ch_book *b)
                     count++;
                     prev = s;
                 }
-                if (count == 0 || count != lv->count || qty != lv->qty || lv->tail != prev)
+                if (count != lv->count || qty != lv->qty || lv->tail != prev)
                     return CH_EINVAL;
+                dead += count == 0;
                 resting_seen += count;
             }
+            if (dead != sd->dead)
+                return CH_EINVAL;
         }
         if (bk->s[0].n > 0 && bk->s[1].n > 0 &&
             price_of(CH_BUY, bk->s[0].lv[bk->s[0].n - 1].key) >=

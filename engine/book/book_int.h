@@ -42,6 +42,9 @@ typedef struct level {
 typedef struct side_book {
     level *lv; /* lv[0] worst .. lv[n-1] best */
     uint32_t n;
+    uint32_t dead;      /* emptied levels left in place (count 0), never the best:
+                         * a level emptied far from the best is not memmoved out
+                         * at once; lv_compact() drops them in one pass */
     uint32_t hint_mask; /* hint has hint_mask + 1 entries (a power of two) */
     uint32_t *hint;     /* key & hint_mask -> where that key's level was last
                          * seen: a cache that lv_find() checks (and its

@@ -117,9 +117,12 @@ void chi_book_save(const ch_book *b, chi_wr *w)
         chi_put(w, (uint64_t)bk->state, 4);
         chi_put(w, (uint64_t)bk->min_price, 8);
         chi_put(w, (uint64_t)bk->max_price, 8);
-        for (int s = 0; s < 2; s++) {
-            chi_put(w, bk->s[s].n, 4);
-            chi_put_bytes(w, bk->s[s].lv, (size_t)bk->s[s].n * sizeof(level));
+        for (int s = 0; s < 2; s++) { /* the levels that hold orders (no dead ones) */
+            const side_book *sd = &bk->s[s];
+            chi_put(w, sd->n - sd->dead, 4);
+            for (uint32_t li = 0; li < sd->n; li++)
+                if (sd->lv[li].count != 0)
+                    chi_put_bytes(w, &sd->lv[li], sizeof(level));
         }
     }
 }
