@@ -311,9 +311,12 @@ int main(int argc, char **argv)
                        x->name, x->instruments, x->book_ops_per_s / 1e6, x->flat_ops_per_s / 1e6,
                        ratio, x->trades, x->levels_max, x->agree ? "yes" : "NO");
             }
-        printf("\nmedians of %d rounds. One symbol: ch_book / flat array %.3f .. %.3f; ch_book's "
-               "worst regime / its best %.3f\n",
-               rounds, lo_ratio, hi_ratio, best > 0 ? worst / best : 0.0);
+        if (best > 0) /* one-symbol regimes ran */
+            printf("\nmedians of %d rounds. One symbol: ch_book / flat array %.3f .. %.3f; "
+                   "ch_book's worst regime / its best %.3f\n",
+                   rounds, lo_ratio, hi_ratio, worst / best);
+        else
+            printf("\nmedians of %d rounds\n", rounds);
     }
     if (json != NULL) {
         FILE *f = bench_json_open(json);
