@@ -21,10 +21,11 @@
  * the ratios.
  *
  * Usage: bench_e2e --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]
- *                  [--replicate [--nats-servers 1|3]] [--single-only N]
+ *                  [--replicate [--nats-servers 1|3]] [--single-only N] [--binary-only N]
  * (--single-only N: only chd's order.new with N clients over ipc:// for S
  * seconds, chd's pid printed first: for a profiler attached to chd, e.g.
- * perf record -p PID, to see where the request path spends its time)
+ * perf record -p PID, to see where the request path spends its time;
+ * --binary-only N the same with binary batches of --batch orders)
  * (--nats-servers 3: three clustered nats-server, the stream with 3 replicas:
  * an append is acknowledged once two of them hold it)
  */
@@ -458,7 +459,7 @@ static int replicate_bench(const char *chd)
 int main(int argc, char **argv)
 {
     const char *chd = NULL, *json = NULL;
-    int smoke = 0, replicate = 0, single_only = 0;
+    int smoke = 0, replicate = 0, single_only = 0, binary_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
             chd = argv[++i];
@@ -481,6 +482,11 @@ int main(int argc, char **argv)
             if (!ch_cli_long("bench_e2e", "--single-only", argv[++i], 1, 32, &v))
                 return 2;
             single_only = (int)v;
+        } else if (strcmp(argv[i], "--binary-only") == 0 && i + 1 < argc) {
+            long v;
+            if (!ch_cli_long("bench_e2e", "--binary-only", argv[++i], 1, 32, &v))
+                return 2;
+            binary_only = (int)v;
         } else if (strcmp(argv[i], "--nats-servers") == 0 && i + 1 < argc) {
             long v;
             if (!ch_cli_long("bench_e2e", "--nats-servers", argv[++i], 1, 3, &v) || v == 2) {
@@ -491,7 +497,8 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr,
                     "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke] "
-                    "[--replicate [--nats-servers 1|3]] [--single-only N]\n",
+                    "[--replicate [--nats-servers 1|3]] [--single-only N]\n"
+                    "          [--binary-only N]\n",
                     argv[0]);
             return 2;
         }
@@ -572,12 +579,16 @@ int main(int argc, char **argv)
             batches[i] = batch_json(acct, sym, g_batch);
             bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);
         }
-        if (single_only) { /* one measurement, for a profiler */
+        if (single_only || binary_only) { /* one measurement, for a profiler */
             printf("chd pid %d\n", (int)pid);
             fflush(stdout);
-            result one = measure(req, (const char *const *)orders, single_only, false, 1);
-            printf("order.new, %d clients over ipc: %.0f orders/s, p50 %.1f us\n", single_only,
-                   one.orders_per_s, one.p50_us);
+            result one = single_only
+                             ? measure(req, (const char *const *)orders, single_only, false, 1)
+                             : measure_len(req, (const char *const *)bins, bin_lens, binary_only,
+                                           false, g_batch);
+            printf("%s, %d clients over ipc: %.0f orders/s, p50 %.1f us\n",
+                   single_only ? "order.new" : "binary batches",
+                   single_only ? single_only : binary_only, one.orders_per_s, one.p50_us);
             kill(pid, SIGTERM);
             int st;
             waitpid(pid, &st, 0);

@@ -178,8 +178,7 @@ ch_err ch_command_decode(const uint8_t *buf, size_t len, ch_command *c)
     chi_rd r = {.p = buf, .len = len};
     if ((uint8_t)chi_get(&r, 1) != CH_COMMAND_VERSION)
         return CH_EBADREQ;
-    memset(c, 0, sizeof *c);
-    c->type = (ch_command_type)(uint8_t)chi_get(&r, 1);
+    ch_command_reset(c, (ch_command_type)(uint8_t)chi_get(&r, 1)); /* marks: as many as read */
     switch (c->type) {
     case CH_C_UNDERLYING:
         r_underlying(&r, &c->underlying);

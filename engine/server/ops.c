@@ -340,7 +340,8 @@ void chi_order_rested(ch_server *s, const ch_command *c, const ch_command_result
 /* One order.new field set (also one element of order.batch). */
 static ch_err new_order(ch_server *s, req_ctx *r, ch_account_id acct_default, bool has_default)
 {
-    ch_command c = ch_command_make(CH_C_SUBMIT);
+    ch_command c;
+    ch_command_reset(&c, CH_C_SUBMIT);
     ch_err e;
     if (FIELD(r, "account")->kind != CH_V_ABSENT || !has_default) {
         if ((e = chi_get_account(s, r, "account", &c.order.account)) != CH_OK)
@@ -472,7 +473,8 @@ static ch_err order_target(ch_server *s, req_ctx *r, ch_command *c)
 
 static ch_err op_order_cancel(ch_server *s, req_ctx *r)
 {
-    ch_command c = ch_command_make(CH_C_CANCEL);
+    ch_command c;
+    ch_command_reset(&c, CH_C_CANCEL);
     ch_err e = order_target(s, r, &c);
     if (e != CH_OK)
         return e;
@@ -489,7 +491,8 @@ static ch_err op_order_cancel(ch_server *s, req_ctx *r)
 
 static ch_err op_order_replace(ch_server *s, req_ctx *r)
 {
-    ch_command c = ch_command_make(CH_C_REPLACE);
+    ch_command c;
+    ch_command_reset(&c, CH_C_REPLACE);
     ch_err e = order_target(s, r, &c);
     if (e != CH_OK)
         return e;

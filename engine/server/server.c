@@ -237,7 +237,8 @@ static void batch(ch_server *s, work *list)
     ch_time now = wall_now();
     if (!s->halted && !s->standby && s->cfg.clock_start == 0 &&
         now > ch_engine_now(s->e) + CH_NS_PER_SEC) {
-        ch_command c = ch_command_make(CH_C_ADVANCE);
+        ch_command c;
+        ch_command_reset(&c, CH_C_ADVANCE);
         c.time = now;
         chi_exec(s, &c, NULL);
     }

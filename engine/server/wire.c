@@ -129,11 +129,12 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
     out = big;
     ch_bin_writer w;
     ch_bin_reply_begin(&w, out, cap, b.id);
+    ch_command c;
     for (uint32_t i = 0; i < b.count; i++) {
         const ch_bin_order *o = &b.orders[i];
         ch_bin_result r;
         memset(&r, 0, sizeof r);
-        ch_command c = ch_command_make(CH_C_SUBMIT);
+        ch_command_reset(&c, CH_C_SUBMIT);
         c.order = (ch_engine_order){.account = acct,
                                     .instr = {o->instr},
                                     .side = (ch_side)o->side,

@@ -64,17 +64,8 @@ typedef struct ch_command {
         ch_hedge_policy_kind kind;
         double band; /* underlying units */
     } und_hedge;
-    char symbol[CH_SYMBOL_MAX]; /* LIST */
-    ch_time time;               /* ADVANCE */
-    struct {                    /* MARKET */
-        uint32_t underlying;
-        double index, rate, funding_rate, perp;
-        ch_time time;
-        size_t n_marks;
-        ch_time expiry[CH_COMMAND_MAX_MARKS];
-        double strike[CH_COMMAND_MAX_MARKS];
-        double vol[CH_COMMAND_MAX_MARKS];
-    } market;
+    char symbol[CH_SYMBOL_MAX];     /* LIST */
+    ch_time time;                   /* ADVANCE */
     char name[CH_ACCOUNT_NAME_MAX]; /* ACCOUNT_OPEN */
     ch_stp stp;                     /* ACCOUNT_OPEN */
     ch_account_id account;          /* DEPOSIT, CANCEL, REPLACE, POOL_*, TRANCHE_DEPOSIT/WITHDRAW */
@@ -104,6 +95,15 @@ typedef struct ch_command {
         char shard[32];
         uint64_t seq;
     } transfer;
+    struct { /* MARKET; last, for ch_command_reset() (its marks are 12 KiB) */
+        uint32_t underlying;
+        double index, rate, funding_rate, perp;
+        ch_time time;
+        size_t n_marks;
+        ch_time expiry[CH_COMMAND_MAX_MARKS];
+        double strike[CH_COMMAND_MAX_MARKS];
+        double vol[CH_COMMAND_MAX_MARKS];
+    } market;
 } ch_command;
 
 /**
@@ -133,6 +133,18 @@ static inline ch_command ch_command_make(ch_command_type t)
     memset(&c, 0, sizeof c);
     c.type = t;
     return c;
+}
+
+/**
+ * Make @p c a command of type @p t in place: every field zero but the
+ * market marks (their first market.n_marks are read, and n_marks becomes
+ * 0), so that a command made per order costs no 12 KiB memset and copy as
+ * ch_command_make()'s would (a third of chd's time on binary batches).
+ */
+static inline void ch_command_reset(ch_command *c, ch_command_type t)
+{
+    memset(c, 0, offsetof(ch_command, market.expiry));
+    c->type = t;
 }
 
 /** Apply @p c to @p e. @return the engine's result code (also in @p res, may be NULL). */
