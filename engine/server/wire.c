@@ -5,6 +5,7 @@
  * that could not commit.
  */
 #include "server_int.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -133,7 +134,7 @@ uint8_t *chi_handle_bin(ch_server *s, const chi_origin *from, const uint8_t *bod
     for (uint32_t i = 0; i < b.count; i++) {
         const ch_bin_order *o = &b.orders[i];
         ch_bin_result r;
-        memset(&r, 0, sizeof r);
+        memset(&r, 0, offsetof(ch_bin_result, fills)); /* its n_fills fills are written */
         ch_command_reset(&c, CH_C_SUBMIT);
         c.order = (ch_engine_order){.account = acct,
                                     .instr = {o->instr},
