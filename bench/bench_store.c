@@ -161,9 +161,8 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, b
         for (int i = 0; i < 1000; i++) {
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
             unsigned u = (unsigned)(rng >> 33);
-            memset(&c, 0, sizeof c);
+            ch_command_reset(&c, CH_C_SUBMIT); /* as chd makes a command per order */
             if (u % 10 < 5 || nlive == 0) {
-                c.type = CH_C_SUBMIT;
                 c.order.account.v = 3 + u % 32;
                 c.order.instr.v = (u >> 5) % 4;
                 c.order.side = (ch_side)((u >> 7) & 1);
@@ -173,13 +172,12 @@ static double store_run(const char *dir, ch_durability mode, bool with_engine, b
                 c.order.qty = 1 + (u >> 16) % 3;
             } else if (u % 10 < 9) {
                 size_t k = (u >> 8) % nlive;
-                c.type = CH_C_CANCEL;
+                ch_command_reset(&c, CH_C_CANCEL);
                 c.account.v = owner[k];
                 c.order_id = live[k];
                 live[k] = live[--nlive];
                 owner[k] = owner[nlive];
             } else {
-                c.type = CH_C_SUBMIT;
                 c.order.account.v = 3 + u % 32;
                 c.order.instr.v = (u >> 5) % 4;
                 c.order.side = (ch_side)((u >> 7) & 1);
