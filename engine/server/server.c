@@ -65,6 +65,23 @@ static void close_slow(ch_server *s, nng_pipe p, const char *why)
     nng_pipe_close(p);
 }
 
+/* The hand-off below completes at once: there is nothing to cancel. */
+static void handed_off(nng_aio *aio, void *arg, int rv)
+{
+    (void)aio;
+    (void)arg;
+    (void)rv;
+}
+
+/*
+ * Reply to @p w's request with @p text (freed here; NULL: out of memory).
+ * The send itself (nng_ctx_send: the REP socket's lock, which NNG's threads
+ * also take, and the write) is handed to one of NNG's threads by completing
+ * the context's aio as a provider would (begin, defer, finish: its callback
+ * runs there, state 3), so that the engine thread does not pay it for every
+ * reply of its batch in turn: measured at 8 clients over ipc, +10 to +19 %
+ * order.new throughput (3 interleaved runs each), none at 1 client.
+ */
 static void send_reply(work *w, char *text, size_t len)
 {
     ch_server *s = w->s;
@@ -90,10 +107,15 @@ static void send_reply(work *w, char *text, size_t len)
         recv_next(w);
         return;
     }
-    w->state = 2;
-    nng_aio_set_msg(w->aio, m);
-    nng_aio_set_timeout(w->aio, s->cfg.send_timeout_ms);
-    nng_ctx_send(w->ctx, w->aio);
+    w->state = 3;
+    w->reply = m;
+    if (nng_aio_begin(w->aio)) {
+        nng_aio_defer(w->aio, handed_off, w);
+        nng_aio_finish(w->aio, 0);
+    } else { /* the aio is stopped: chd is stopping */
+        w->reply = NULL;
+        nng_msg_free(m);
+    }
 }
 
 /*
@@ -420,6 +442,19 @@ static void work_cb(void *arg)
                 close_slow(s, w->pipe, "a reply waited send_timeout for the client to read");
         }
         recv_next(w);
+        break;
+    }
+    case 3: { /* the reply handed over by send_reply(): send it from here */
+        nng_msg *m = w->reply;
+        w->reply = NULL;
+        if (nng_aio_result(w->aio) != 0) {
+            nng_msg_free(m);
+            return;
+        }
+        w->state = 2;
+        nng_aio_set_msg(w->aio, m);
+        nng_aio_set_timeout(w->aio, s->cfg.send_timeout_ms);
+        nng_ctx_send(w->ctx, w->aio);
         break;
     }
     default:
@@ -857,6 +892,8 @@ void ch_server_stop_then(ch_server *s, void (*store_closed)(void *), void *ctx)
         nng_aio_free(w->aio);
         if (w->msg != NULL)
             nng_msg_free(w->msg);
+        if (w->reply != NULL)
+            nng_msg_free(w->reply);
         free(w);
     }
     free(s->works);

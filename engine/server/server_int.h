@@ -179,9 +179,10 @@ struct work {
     ch_server *s;
     nng_aio *aio;
     nng_ctx ctx;
-    int state; /* 0 recv, 1 queued, 2 send */
+    int state; /* 0 recv, 1 queued, 2 send, 3 reply handed to NNG's threads */
     nng_msg *msg;
-    nng_pipe pipe; /* the request's connection */
+    nng_msg *reply; /* state 3: sent from the callback */
+    nng_pipe pipe;  /* the request's connection */
     work *next;
 };
 
