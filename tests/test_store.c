@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,46 @@ static run *start_run(ch_engine_config *cfg, const ch_store_config *sc)
     ck_assert_int_eq(ch_store_commit(r->st), CH_OK);
     return r;
 }
+
+/* ch_command_reset() (made per order by chd) leaves the command as
+ * ch_command_make() would, but for the market marks past n_marks, and a
+ * decode into a used command reads back the same command. */
+START_TEST(command_reset_is_make_but_the_marks)
+{
+    static ch_command dirty, made; /* 12.9 KiB each */
+    size_t prefix = offsetof(ch_command, market.expiry);
+    for (int t = CH_C_UNDERLYING; t <= CH_C_TRANSFER_SENT; t++) {
+        memset(&dirty, 0xab, sizeof dirty);
+        ch_command_reset(&dirty, (ch_command_type)t);
+        made = ch_command_make((ch_command_type)t);
+        ck_assert_int_eq(memcmp(&dirty, &made, prefix), 0);
+        ck_assert_uint_eq(dirty.market.n_marks, 0);
+    }
+    /* a market update decoded into a command that held another */
+    made = ch_command_make(CH_C_MARKET);
+    made.market.underlying = 1;
+    made.market.index = 3000.5;
+    made.market.n_marks = 2;
+    for (int i = 0; i < 2; i++) {
+        made.market.expiry[i] = 1000 + i;
+        made.market.strike[i] = 2000 + 500 * i;
+        made.market.vol[i] = 0.5 + 0.1 * i;
+    }
+    uint8_t buf[512], again[512];
+    size_t n = ch_command_encode(&made, buf, sizeof buf);
+    ck_assert_uint_gt(n, 2);
+    memset(&dirty, 0xab, sizeof dirty);
+    ck_assert_int_eq(ch_command_decode(buf, n, &dirty), CH_OK);
+    ck_assert_int_eq(memcmp(&dirty, &made, prefix), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(dirty.market.expiry[i], made.market.expiry[i]);
+        ck_assert(dirty.market.strike[i] == made.market.strike[i]);
+        ck_assert(dirty.market.vol[i] == made.market.vol[i]);
+    }
+    ck_assert_uint_eq(ch_command_encode(&dirty, again, sizeof again), n);
+    ck_assert_int_eq(memcmp(buf, again, n), 0);
+}
+END_TEST
 
 START_TEST(recovery_is_exact)
 {
@@ -1029,6 +1070,7 @@ int main(void)
     TCase *tc = tcase_create("store");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, command_round_trips);
+    tcase_add_test(tc, command_reset_is_make_but_the_marks);
     tcase_add_test(tc, recovery_is_exact);
     tcase_add_test(tc, snapshot_restores_exactly);
     tcase_add_test(tc, prune_keeps_what_snapshots_need);
