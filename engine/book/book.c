@@ -1,5 +1,9 @@
 /*
- * book.c - per-instrument limit order books, price-time priority.
+ * book.c - per-instrument limit order books, price-time priority: what
+ * changes a book (submit, the engine's split submit, cancel, replace, take,
+ * closing). Beside it: levels.h (a side's level index), book_query.c (what
+ * the book answers without changing), book_check.c (the invariants below),
+ * book_snap.c (snapshots).
  *
  * Layout (all sized before the first order; nothing is allocated after
  * ch_book_add_instrument()):
@@ -41,60 +45,9 @@
 #include "../core/alloc.h"
 
 #include "book_int.h"
-
-#define HINT_MAX 4096u /* entries of a side's level hint, at most (16 KiB) */
-
-/* An emptied level this near the best is removed; deeper it stays dead,
- * and a side compacts once it has LV_DEAD_MIN dead levels, a quarter of its
- * levels at least. (Tests build the book with 1 and 2 too: every path of
- * dead levels on a narrow band.) */
-#ifndef CH_BOOK_LV_NEAR
-#define CH_BOOK_LV_NEAR 64u
-#endif
-#ifndef CH_BOOK_LV_DEAD_MIN
-#define CH_BOOK_LV_DEAD_MIN 32u
-#endif
-#define LV_NEAR     CH_BOOK_LV_NEAR
-#define LV_DEAD_MIN CH_BOOK_LV_DEAD_MIN
+#include "levels.h"
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static inline int64_t key_of(int side, int64_t price)
-{
-    return side == CH_BUY ? price : -price;
-}
-
-static inline int64_t price_of(int side, int64_t key)
-{
-    return side == CH_BUY ? key : -key;
-}
-
-static inline ch_order_id make_id(const ch_book *b, uint32_t slot)
-{
-    ch_order_id id = {((uint64_t)b->orders[slot].gen << 32) | (uint64_t)(slot + 1)};
-    return id;
-}
-
-/* Slot of a live order id whose slot is in state `want` (SLOT_RESTING,
- * SLOT_ACTIVE, or SLOT_LIVE for either), or NIL. */
-static inline uint32_t live_slot(const ch_book *b, ch_order_id id, int want)
-{
-    uint64_t lo = id.v & 0xffffffffu;
-    if (lo == 0 || lo > b->max_orders)
-        return NIL;
-    uint32_t slot = (uint32_t)(lo - 1);
-    const order *o = &b->orders[slot];
-    if (o->state == SLOT_FREE || (want != SLOT_LIVE && o->state != want) ||
-        o->gen != (uint32_t)(id.v >> 32))
-        return NIL;
-    return slot;
-}
-
-/* Slot of a resting order id, or NIL. */
-static uint32_t slot_of(const ch_book *b, ch_order_id id)
-{
-    return live_slot(b, id, SLOT_RESTING);
-}
 
 /* Whether an event of @p type reaches the callback. One that does not is
  * not built, only numbered here (ch_book_set_event_mask: a filtered event
@@ -136,114 +89,6 @@ static void slot_free(ch_book *b, uint32_t s)
     o->prev = NIL;
     b->free_head = s;
     b->n_free++;
-}
-
-/*
- * Index of the level with `key`, or where it would be inserted. The best
- * level is checked first (most traffic is there), then where the hint saw
- * this key last and that place's two neighbours (a level inserted or
- * removed below moves it by one); otherwise a branchless lower bound, since
- * the comparisons of a binary search are unpredictable, which leaves the
- * level's place in the hint. The hint is a cache of the array, written
- * through a const side (it changes nothing the book's state means).
- */
-static uint32_t lv_find(const side_book *sd, int64_t key, bool *found)
-{
-    uint32_t n = sd->n;
-    if (n == 0 || sd->lv[n - 1].key < key) {
-        *found = false;
-        return n;
-    }
-    if (sd->lv[n - 1].key == key) {
-        *found = true;
-        return n - 1;
-    }
-    uint32_t *hint = &sd->hint[(uint64_t)key & sd->hint_mask];
-    uint32_t h = *hint;
-    if (h < n) {
-        *found = true;
-        if (sd->lv[h].key == key)
-            return h;
-        if (h + 1 < n && sd->lv[h + 1].key == key)
-            return *hint = h + 1;
-        if (h > 0 && sd->lv[h - 1].key == key)
-            return *hint = h - 1;
-    }
-    const level *base = sd->lv;
-    uint32_t len = n;
-    while (len > 1) {
-        uint32_t half = len / 2;
-        base = base[half].key < key ? base + half : base;
-        len -= half;
-    }
-    uint32_t i = (uint32_t)(base - sd->lv) + (base->key < key);
-    *found = sd->lv[i].key == key; /* i < n: lv[n-1].key > key */
-    *hint = i;
-    return i;
-}
-
-static void lv_remove(side_book *sd, uint32_t i)
-{
-    if (i + 1 < sd->n)
-        memmove(&sd->lv[i], &sd->lv[i + 1], (size_t)(sd->n - i - 1) * sizeof(level));
-    sd->n--;
-}
-
-/* Drop every dead level in one pass (levels keep their order). */
-static __attribute__((noinline, cold)) void lv_compact(side_book *sd)
-{
-    uint32_t w = 0;
-    for (uint32_t r = 0; r < sd->n; r++)
-        if (sd->lv[r].count != 0)
-            sd->lv[w++] = sd->lv[r];
-    sd->n = w;
-    sd->dead = 0;
-}
-
-/* A full side with dead levels: compact it and return where @p key's new
- * level goes. */
-static __attribute__((noinline, cold)) uint32_t lv_make_room(side_book *sd, int64_t key)
-{
-    bool found;
-    lv_compact(sd);
-    return lv_find(sd, key, &found);
-}
-
-/* Dead levels on top of a side go (the best level always holds orders). */
-static __attribute__((noinline, cold)) void lv_pop_dead(side_book *sd)
-{
-    while (sd->n > 0 && sd->lv[sd->n - 1].count == 0) {
-        sd->n--;
-        sd->dead--;
-    }
-}
-
-/*
- * Level i has just been emptied. Near the best (LV_NEAR levels) it is
- * removed: a short memmove. Deeper, where removing it would move every
- * better level (a stale level of a book whose price has moved away: 64 KiB
- * of memmove under 2,000 levels), it stays as a dead level, which walks
- * pass over (its queue is empty) and rest() revives if an order comes to
- * its price; lv_tidy() compacts them once they are many. Dead levels then
- * on top are dropped, so the best level always holds orders. Safe inside a
- * walk from the best down: only levels above i move or go.
- */
-static inline void lv_emptied(side_book *sd, uint32_t i)
-{
-    if (sd->n - i <= LV_NEAR) {
-        lv_remove(sd, i);
-        if (sd->dead != 0)
-            lv_pop_dead(sd);
-    } else {
-        sd->dead++;
-    }
-}
-
-/* Outside any walk: compact once the dead are a quarter of a side. */
-static inline void lv_tidy(side_book *sd)
-{
-    if (sd->dead >= LV_DEAD_MIN && sd->dead * 4 >= sd->n)
-        lv_compact(sd);
 }
 
 /* Unlink slot s from level lv (the level itself stays, maybe empty). */
@@ -585,13 +430,6 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
     return CH_OK;
 }
 
-static ibook *book_of(const ch_book *b, ch_instr_id id)
-{
-    if (id.v >= b->max_instr || b->books[id.v].state == BOOK_ABSENT)
-        return NULL;
-    return &b->books[id.v];
-}
-
 void ch_book_prefetch(const ch_book *b, ch_instr_id id)
 {
 #if defined(__GNUC__)
@@ -929,35 +767,6 @@ int64_t ch_book_fillable(const ch_book *b, ch_instr_id id, ch_side taker_side, i
     return f;
 }
 
-ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_account_id account,
-                          int64_t *price, int64_t *qty)
-{
-    const ibook *bk = book_of(b, id);
-    if (bk == NULL || (side != CH_BUY && side != CH_SELL))
-        return CH_ENOTFOUND;
-    const side_book *sd = &bk->s[side];
-    for (uint32_t li = sd->n; li-- > 0;) {
-        /* the first order of another account decides; the level's total is
-         * an upper bound of what others offer there (ch_book_take skips the
-         * account's own orders) */
-        if (sd->lv[li].count == 0)
-            continue;                               /* dead */
-        if (sd->lv[li].head_account != account.v) { /* the common case */
-            *price = price_of(side, sd->lv[li].key);
-            *qty = sd->lv[li].qty;
-            return CH_OK;
-        }
-        for (uint32_t s = sd->lv[li].head; s != NIL; s = b->orders[s].next) {
-            if (b->orders[s].account != account.v) {
-                *price = price_of(side, sd->lv[li].key);
-                *qty = sd->lv[li].qty;
-                return CH_OK;
-            }
-        }
-    }
-    return CH_ENOTFOUND;
-}
-
 static ch_err reject_order(ch_book *b, ch_cmd cmd, ch_account_id account, ch_order_id id,
                            int64_t qty, int64_t price, ch_err why, ch_order_result *res)
 {
@@ -1126,17 +935,6 @@ ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id)
     return CH_OK;
 }
 
-ch_err ch_book_best(const ch_book *b, ch_instr_id id, ch_side side, int64_t *price, int64_t *qty)
-{
-    const ibook *bk = book_of(b, id);
-    if (bk == NULL || (side != CH_BUY && side != CH_SELL) || bk->s[side].n == 0)
-        return CH_ENOTFOUND;
-    const level *lv = &bk->s[side].lv[bk->s[side].n - 1];
-    *price = price_of(side, lv->key);
-    *qty = lv->qty;
-    return CH_OK;
-}
-
 ch_err ch_book_take(ch_book *b, ch_instr_id id, ch_side side, int64_t limit, int64_t qty,
                     ch_account_id account, int64_t *filled)
 {
@@ -1163,49 +961,6 @@ ch_err ch_book_take(ch_book *b, ch_instr_id id, ch_side side, int64_t limit, int
     return CH_OK;
 }
 
-size_t ch_book_depth(const ch_book *b, ch_instr_id id, ch_side side, ch_level *out, size_t max)
-{
-    const ibook *bk = book_of(b, id);
-    if (bk == NULL || (side != CH_BUY && side != CH_SELL))
-        return 0;
-    const side_book *sd = &bk->s[side];
-    size_t n = 0;
-    for (uint32_t i = sd->n; i-- > 0 && n < max;) {
-        if (sd->lv[i].count == 0)
-            continue; /* dead */
-        out[n].price = price_of(side, sd->lv[i].key);
-        out[n].qty = sd->lv[i].qty;
-        out[n].orders = sd->lv[i].count;
-        n++;
-    }
-    return n;
-}
-
-static void info_of(const ch_book *b, uint32_t s, ch_order_info *out)
-{
-    const order *o = &b->orders[s];
-    out->id = make_id(b, s);
-    out->instr.v = o->instr;
-    out->account.v = o->account;
-    out->side = (ch_side)o->side;
-    out->stp = (ch_stp)o->stp;
-    out->post_only = o->post_only != 0;
-    out->price = o->price;
-    out->remaining = o->remaining;
-    out->filled = o->filled;
-    out->priority = o->priority;
-    out->user = o->user;
-}
-
-ch_err ch_book_order(const ch_book *b, ch_order_id id, ch_order_info *out)
-{
-    uint32_t s = slot_of(b, id);
-    if (s == NIL)
-        return CH_EUNKNOWN_ORDER;
-    info_of(b, s, out);
-    return CH_OK;
-}
-
 ch_err ch_book_set_user(ch_book *b, ch_order_id id, uint64_t user)
 {
     uint32_t s = live_slot(b, id, SLOT_LIVE); /* resting or open */
@@ -1213,124 +968,4 @@ ch_err ch_book_set_user(ch_book *b, ch_order_id id, uint64_t user)
         return CH_EUNKNOWN_ORDER;
     b->orders[s].user = user;
     return CH_OK;
-}
-
-void ch_book_foreach(const ch_book *b, ch_instr_id id, ch_side side,
-                     void (*fn)(void *ctx, const ch_order_info *o), void *ctx)
-{
-    const ibook *bk = book_of(b, id);
-    if (bk == NULL || (side != CH_BUY && side != CH_SELL))
-        return;
-    const side_book *sd = &bk->s[side];
-    for (uint32_t i = sd->n; i-- > 0;) {
-        for (uint32_t s = sd->lv[i].head; s != NIL; s = b->orders[s].next) {
-            ch_order_info info;
-            info_of(b, s, &info);
-            fn(ctx, &info);
-        }
-    }
-}
-
-void ch_book_get_stats(const ch_book *b, ch_book_stats *out)
-{
-    out->commands = b->cmd_seq;
-    out->events = b->ev_seq;
-    out->trades = b->trades;
-    out->open_orders = b->open_orders;
-    out->free_orders = b->n_free;
-}
-
-ch_err ch_book_check(const ch_book *b)
-{
-    uint64_t resting_seen = 0;
-    for (uint32_t i = 0; i < b->max_instr; i++) {
-        const ibook *bk = &b->books[i];
-        if (bk->state == BOOK_ABSENT)
-            continue;
-        for (int side = 0; side < 2; side++) {
-            const side_book *sd = &bk->s[side];
-            if (sd->n > b->max_levels || (sd->n > 0 && sd->lv[sd->n - 1].count == 0))
-                return CH_EINVAL; /* the best level holds orders */
-            uint32_t dead = 0;
-            for (uint32_t li = 0; li < sd->n; li++) {
-                const level *lv = &sd->lv[li];
-                if (li > 0 && sd->lv[li - 1].key >= lv->key)
-                    return CH_EINVAL;
-                int64_t px = price_of(side, lv->key);
-                if (px < bk->min_price || px > bk->max_price)
-                    return CH_EINVAL;
-                if (lv->head_account != (lv->head != NIL && lv->head < b->max_orders
-                                             ? b->orders[lv->head].account
-                                             : NIL))
-                    return CH_EINVAL;
-                int64_t qty = 0;
-                uint32_t count = 0, prev = NIL;
-                for (uint32_t s = lv->head; s != NIL; s = b->orders[s].next) {
-                    if (s >= b->max_orders || count > b->max_orders)
-                        return CH_EINVAL;
-                    const order *o = &b->orders[s];
-                    if (o->state != SLOT_RESTING || o->instr != i || o->side != side ||
-                        o->price != px || o->remaining <= 0 || o->prev != prev)
-                        return CH_EINVAL;
-                    if (prev != NIL && b->orders[prev].priority > o->priority)
-                        return CH_EINVAL;
-                    qty += o->remaining;
-                    count++;
-                    prev = s;
-                }
-                if (count != lv->count || qty != lv->qty || lv->tail != prev)
-                    return CH_EINVAL;
-                dead += count == 0;
-                resting_seen += count;
-            }
-            if (dead != sd->dead)
-                return CH_EINVAL;
-        }
-        if (bk->s[0].n > 0 && bk->s[1].n > 0 &&
-            price_of(CH_BUY, bk->s[0].lv[bk->s[0].n - 1].key) >=
-                price_of(CH_SELL, bk->s[1].lv[bk->s[1].n - 1].key))
-            return CH_EINVAL;
-        if (bk->state == BOOK_CLOSED && (bk->s[0].n != 0 || bk->s[1].n != 0))
-            return CH_EINVAL;
-    }
-    if (resting_seen != b->open_orders)
-        return CH_EINVAL;
-    uint64_t free_seen = 0, resting = 0;
-    for (uint32_t s = b->free_head; s != NIL; s = b->orders[s].next) {
-        if (s >= b->max_orders || b->orders[s].state != SLOT_FREE || free_seen > b->max_orders)
-            return CH_EINVAL;
-        free_seen++;
-    }
-    if (free_seen != b->n_free)
-        return CH_EINVAL;
-    for (uint32_t s = 0; s < b->max_orders; s++) {
-        if (b->orders[s].state == SLOT_ACTIVE)
-            return CH_EINVAL;
-        resting += b->orders[s].state == SLOT_RESTING;
-    }
-    if (resting != b->open_orders || resting + free_seen != b->max_orders)
-        return CH_EINVAL;
-    return CH_OK;
-}
-
-const char *ch_side_name(ch_side s)
-{
-    return s == CH_BUY ? "buy" : s == CH_SELL ? "sell" : "?";
-}
-
-const char *ch_status_name(ch_order_status s)
-{
-    switch (s) {
-    case CH_STATUS_NEW:
-        return "new";
-    case CH_STATUS_PARTIALLY_FILLED:
-        return "partially_filled";
-    case CH_STATUS_FILLED:
-        return "filled";
-    case CH_STATUS_CANCELLED:
-        return "cancelled";
-    case CH_STATUS_REJECTED:
-        return "rejected";
-    }
-    return "?";
 }

@@ -74,4 +74,50 @@ struct ch_book {
     uint32_t ev_mask; /* event types delivered to fn (bit 1 << type) */
 };
 
+/* Keys: price for bids, -price for asks, so that a larger key is a better
+ * price on both sides. */
+static inline int64_t key_of(int side, int64_t price)
+{
+    return side == CH_BUY ? price : -price;
+}
+
+static inline int64_t price_of(int side, int64_t key)
+{
+    return side == CH_BUY ? key : -key;
+}
+
+static inline ch_order_id make_id(const ch_book *b, uint32_t slot)
+{
+    ch_order_id id = {((uint64_t)b->orders[slot].gen << 32) | (uint64_t)(slot + 1)};
+    return id;
+}
+
+/* Slot of a live order id whose slot is in state `want` (SLOT_RESTING,
+ * SLOT_ACTIVE, or SLOT_LIVE for either), or NIL. */
+static inline uint32_t live_slot(const ch_book *b, ch_order_id id, int want)
+{
+    uint64_t lo = id.v & 0xffffffffu;
+    if (lo == 0 || lo > b->max_orders)
+        return NIL;
+    uint32_t slot = (uint32_t)(lo - 1);
+    const order *o = &b->orders[slot];
+    if (o->state == SLOT_FREE || (want != SLOT_LIVE && o->state != want) ||
+        o->gen != (uint32_t)(id.v >> 32))
+        return NIL;
+    return slot;
+}
+
+/* Slot of a resting order id, or NIL. */
+static inline uint32_t slot_of(const ch_book *b, ch_order_id id)
+{
+    return live_slot(b, id, SLOT_RESTING);
+}
+
+static inline ibook *book_of(const ch_book *b, ch_instr_id id)
+{
+    if (id.v >= b->max_instr || b->books[id.v].state == BOOK_ABSENT)
+        return NULL;
+    return &b->books[id.v];
+}
+
 #endif
