@@ -363,12 +363,6 @@ static double restart(const char *dir, int how, uint64_t *replayed, uint8_t *dig
     return secs;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double median_restart(const char *dir, int how, int rounds, uint64_t *replayed,
                              const uint8_t *want)
 {
@@ -382,8 +376,7 @@ static double median_restart(const char *dir, int how, int rounds, uint64_t *rep
             exit(4);
         }
     }
-    qsort(t, (size_t)rounds, sizeof *t, cmp_d);
-    return t[rounds / 2];
+    return bench_median(t, (size_t)rounds);
 }
 
 static uint64_t dir_bytes(const char *dir)

@@ -33,6 +33,20 @@ static int bench_cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The median of @p n > 0 rounds' figures (sorted in place; the upper of the
+ * middle two for an even n). */
+static inline double bench_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, bench_cmp_double);
+    return v[n / 2];
+}
+
 /* Latency samples (ns) of one kind of operation. */
 typedef struct bench_lat {
     const char *name;

@@ -239,12 +239,6 @@ static int regime_round(const regime_setup *z, regime_result *out)
     return 0;
 }
 
-static int regime_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* One regime at @p n_instr symbols: both books on the same feed, @p rounds
  * times (the books made afresh each round); the rates reported are each
  * book's median round, the ratio's median is in @p out->ratio_median. */
@@ -291,13 +285,10 @@ static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, int r
         out->levels_max = one.levels_max;
         out->agree = out->agree && one.agree;
     }
-    qsort(book, (size_t)rounds, sizeof *book, regime_cmp_double);
-    qsort(flat, (size_t)rounds, sizeof *flat, regime_cmp_double);
-    qsort(ratio, (size_t)rounds, sizeof *ratio, regime_cmp_double);
     out->rounds = rounds;
-    out->book_ops_per_s = book[rounds / 2];
-    out->flat_ops_per_s = flat[rounds / 2];
-    out->ratio_median = ratio[rounds / 2];
+    out->book_ops_per_s = bench_median(book, (size_t)rounds);
+    out->flat_ops_per_s = bench_median(flat, (size_t)rounds);
+    out->ratio_median = bench_median(ratio, (size_t)rounds);
     rc = 0;
 out:
     free(mid0);
