@@ -15,25 +15,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-/* Zeroed memory for @p bytes with the policy ch_book's order table gets
- * (ch_table_alloc): 2 MiB aligned and offered transparent huge pages when
- * that large, so that neither book is faster only by its TLB. */
-static inline void *flat_table(size_t bytes)
-{
-    size_t huge = (size_t)2 << 20, align = bytes >= huge ? huge : 64;
-    bytes = (bytes + align - 1) / align * align;
-    void *p = aligned_alloc(align, bytes);
-    if (p == NULL)
-        return NULL;
-#if defined(MADV_HUGEPAGE)
-    if (align == huge)
-        (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    memset(p, 0, bytes);
-    return p;
-}
+/* The engine's table allocator: the flat book's arena and levels get the
+ * memory policy ch_book's order table gets (2 MiB aligned, transparent
+ * huge pages offered when that large), so that neither book is faster only
+ * by its TLB. */
+#include "../engine/core/mem.h"
 
 typedef struct flat_order {
     uint32_t next, prev; /* in its level's FIFO (0: none) */
@@ -85,7 +72,7 @@ static inline flat_book *flat_create(uint32_t n_sym, const int64_t *lo, const in
     if (b == NULL)
         return NULL;
     b->sym = calloc(n_sym, sizeof *b->sym);
-    b->ord = flat_table(((size_t)max_orders + 1) * sizeof *b->ord);
+    b->ord = ch_table_alloc((size_t)max_orders + 1, sizeof *b->ord);
     b->n_sym = n_sym;
     b->cap = max_orders;
     if (b->sym == NULL || b->ord == NULL) {
@@ -97,7 +84,7 @@ static inline flat_book *flat_create(uint32_t n_sym, const int64_t *lo, const in
         s->lo = lo[i];
         s->n = (uint32_t)(hi[i] - lo[i] + 1);
         for (int d = 0; d < 2; d++) {
-            s->lv[d] = flat_table((size_t)s->n * sizeof(flat_level));
+            s->lv[d] = ch_table_alloc(s->n, sizeof(flat_level));
             if (s->lv[d] == NULL) {
                 flat_destroy(b);
                 return NULL;
