@@ -367,10 +367,8 @@ void ch_book_destroy(ch_book *b)
         return;
     if (b->books != NULL) {
         for (uint32_t i = 0; i < b->max_instr; i++) {
-            for (int d = 0; d < 2; d++) {
-                free(b->books[i].s[d].lv);
-                free(b->books[i].s[d].hint);
-            }
+            lv_side_close(&b->books[i].s[0]);
+            lv_side_close(&b->books[i].s[1]);
         }
     }
     free(b->books);
@@ -398,32 +396,15 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
         return CH_EEXISTS;
     if (min_price < 1 || max_price < min_price || max_price > CH_PRICE_MAX)
         return CH_EBADCONFIG;
-    /* the hint: two entries a level, at most HINT_MAX (prices of one side
-     * rarely span more ticks, and a collision only costs a binary search) */
-    uint32_t hints = 1;
-    while (hints < 2 * b->max_levels && hints < HINT_MAX)
-        hints *= 2;
-    side_book sd[2] = {{0}};
-    for (int d = 0; d < 2; d++) {
-        sd[d].lv = ch_malloc((size_t)b->max_levels * sizeof(level));
-        sd[d].hint = ch_malloc((size_t)hints * sizeof(uint32_t));
-        sd[d].hint_mask = hints - 1;
-    }
-    if (sd[0].lv == NULL || sd[1].lv == NULL || sd[0].hint == NULL || sd[1].hint == NULL) {
-        for (int d = 0; d < 2; d++) {
-            free(sd[d].lv);
-            free(sd[d].hint);
-        }
+    side_book sd[2];
+    bool ok0 = lv_side_open(&sd[0], b->max_levels), ok1 = lv_side_open(&sd[1], b->max_levels);
+    if (!ok0 || !ok1) {
+        lv_side_close(&sd[0]);
+        lv_side_close(&sd[1]);
         return CH_ENOMEM;
     }
-    /* touch the pages now, not on the first order at a deep level (0xff:
-     * a zero memset after malloc may be turned into a lazy calloc; a hint
-     * of 0xffffffff is no place) */
-    for (int d = 0; d < 2; d++) {
-        memset(sd[d].lv, 0xff, (size_t)b->max_levels * sizeof(level));
-        memset(sd[d].hint, 0xff, (size_t)hints * sizeof(uint32_t));
-        bk->s[d] = sd[d];
-    }
+    bk->s[0] = sd[0];
+    bk->s[1] = sd[1];
     bk->min_price = min_price;
     bk->max_price = max_price;
     bk->state = BOOK_OPEN;

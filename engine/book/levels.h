@@ -10,8 +10,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../core/alloc.h"
 #include "book_int.h"
 
 #define HINT_MAX 4096u /* entries of a side's level hint, at most (16 KiB) */
@@ -28,6 +30,38 @@
 #endif
 #define LV_NEAR     CH_BOOK_LV_NEAR
 #define LV_DEAD_MIN CH_BOOK_LV_DEAD_MIN
+
+/*
+ * An empty side with room for @p max_levels levels and its hint (two
+ * entries a level, at most HINT_MAX: prices of one side rarely span more
+ * ticks, and a collision only costs a binary search). The pages are
+ * touched now, not on the first order at a deep level (0xff: a zero memset
+ * after malloc may be turned into a lazy calloc; a hint of 0xffffffff is no
+ * place). @return false when out of memory (@p sd then holds what
+ * lv_side_close() frees).
+ */
+static inline bool lv_side_open(side_book *sd, uint32_t max_levels)
+{
+    uint32_t hints = 1;
+    while (hints < 2 * max_levels && hints < HINT_MAX)
+        hints *= 2;
+    *sd = (side_book){.hint_mask = hints - 1};
+    sd->lv = ch_malloc((size_t)max_levels * sizeof(level));
+    sd->hint = ch_malloc((size_t)hints * sizeof(uint32_t));
+    if (sd->lv == NULL || sd->hint == NULL)
+        return false;
+    memset(sd->lv, 0xff, (size_t)max_levels * sizeof(level));
+    memset(sd->hint, 0xff, (size_t)hints * sizeof(uint32_t));
+    return true;
+}
+
+static inline void lv_side_close(side_book *sd)
+{
+    free(sd->lv);
+    free(sd->hint);
+    sd->lv = NULL;
+    sd->hint = NULL;
+}
 
 /*
  * Index of the level with `key`, or where it would be inserted. The best
@@ -116,8 +150,10 @@ static __attribute__((noinline, cold, unused)) void lv_pop_dead(side_book *sd)
  * of memmove under 2,000 levels), it stays as a dead level, which walks
  * pass over (its queue is empty) and rest() revives if an order comes to
  * its price; lv_tidy() compacts them once they are many. Dead levels then
- * on top are dropped, so the best level always holds orders. Safe inside a
- * walk from the best down: only levels above i move or go.
+ * on top are dropped, so the best level always holds orders. Inside a walk
+ * from the best down, levels above i move or go, and when i was the best,
+ * the dead levels under it go too: a walk's index is then past sd->n (see
+ * match()).
  */
 static inline void lv_emptied(side_book *sd, uint32_t i)
 {
