@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/core/snap.h" /* the book's snapshot, saved and loaded */
 #include "ch/book.h"
 #include "ch_check.h"
 
@@ -28,12 +29,18 @@ static void on_event(void *ctx, const ch_event *ev)
 static const ch_instr_id I0 = {0}, I1 = {1};
 static const ch_account_id A = {1}, B = {2}, C = {3};
 
+/* How the fixture's books index their levels: the "matching" case runs
+ * with CH_LEVELS_AUTO (a band of 1000 ticks over at most 64 levels: sorted),
+ * "matching by price" runs the same tests on price-indexed sides. */
+static ch_level_index index_mode;
+
 static void setup_sized(uint32_t max_orders, uint32_t max_levels)
 {
     ch_book_config cfg = {.max_instruments = 4,
                           .max_orders = max_orders,
                           .max_levels = max_levels,
-                          .on_event = on_event};
+                          .on_event = on_event,
+                          .level_index = index_mode};
     bk = ch_book_create(&cfg);
     ck_assert_ptr_nonnull(bk);
     ck_assert_int_eq(ch_book_add_instrument(bk, I0, 1, 1000), CH_OK);
@@ -43,6 +50,13 @@ static void setup_sized(uint32_t max_orders, uint32_t max_levels)
 
 static void setup(void)
 {
+    index_mode = CH_LEVELS_AUTO;
+    setup_sized(1024, 64);
+}
+
+static void setup_by_price(void)
+{
+    index_mode = CH_LEVELS_PRICE;
     setup_sized(1024, 64);
 }
 
@@ -685,11 +699,200 @@ START_TEST(many_instruments)
 }
 END_TEST
 
-int main(void)
+/* Which index a band gets, and what each mode refuses. */
+START_TEST(level_index_modes)
 {
-    Suite *s = suite_create("book");
-    TCase *tc = tcase_create("matching");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    teardown();
+    ck_assert_ptr_null(ch_book_create(&(ch_book_config){
+        .max_instruments = 1, .max_orders = 8, .max_levels = 4, .level_index = 3}));
+    ch_book_config cfg = {.max_instruments = 4, .max_orders = 64, .max_levels = 100};
+    bk = ch_book_create(&cfg);
+    /* AUTO: price-indexed when the band's ticks fit in max_levels, sorted
+     * beyond (a band of 2^23 ticks: no 256 MiB side) */
+    ck_assert_int_eq(ch_book_add_instrument(bk, I0, 1, 100), CH_OK);
+    ck_assert_int_eq(ch_book_add_instrument(bk, I1, 1, 1 << 23), CH_OK);
+    ch_book_destroy(bk);
+    cfg.level_index = CH_LEVELS_PRICE;
+    bk = ch_book_create(&cfg);
+    ck_assert_int_eq(ch_book_add_instrument(bk, I0, 1, CH_LEVELS_PRICE_MAX), CH_OK);
+    ck_assert_int_eq(ch_book_add_instrument(bk, I1, 1, CH_LEVELS_PRICE_MAX + 1), CH_EBADCONFIG);
+    ck_assert_int_eq(ch_book_add_instrument(bk, I1, 1, 1000), CH_OK);
+    /* the band's edges are levels like any other; the best falls from the
+     * top of the band to its bottom over every empty tick */
+    ch_order_req lo = {.instr = I1, .account = A, .side = CH_BUY, .price = 1, .qty = 2};
+    ch_order_req hi = lo;
+    hi.price = 1000;
+    ch_order_result rl, rh;
+    ck_assert_int_eq(ch_book_submit(bk, &lo, &rl), CH_OK);
+    ck_assert_int_eq(ch_book_submit(bk, &hi, &rh), CH_OK);
+    int64_t p, q;
+    ck_assert_int_eq(ch_book_best(bk, I1, CH_BUY, &p, &q), CH_OK);
+    ck_assert_int_eq(p, 1000);
+    ck_assert_int_eq(ch_book_cancel(bk, A, rh.id, NULL), CH_OK);
+    ck_assert_int_eq(ch_book_best(bk, I1, CH_BUY, &p, &q), CH_OK);
+    ck_assert_int_eq(p, 1);
+    ch_order_req sell = {.instr = I1, .account = B, .side = CH_SELL, .price = 1, .qty = 2};
+    ck_assert_int_eq(ch_book_submit(bk, &sell, &rl), CH_OK);
+    ck_assert_int_eq(rl.filled, 2);
+    ck_assert_int_eq(ch_book_best(bk, I1, CH_BUY, &p, &q), CH_ENOTFOUND);
+    ck_assert_int_eq(ch_book_check(bk), CH_OK);
+}
+END_TEST
+
+/* A price-indexed side finds the next level through its marks, a bit a
+ * tick, 64 a word: levels on both sides of word edges, walked by depth, a
+ * sweep and cancels of the best, on both sides of the book. */
+START_TEST(price_index_across_mark_words)
+{
+    teardown();
+    ch_book_config cfg = {.max_instruments = 1,
+                          .max_orders = 64,
+                          .max_levels = 16,
+                          .on_event = on_event,
+                          .level_index = CH_LEVELS_PRICE};
+    bk = ch_book_create(&cfg);
+    ck_assert_int_eq(ch_book_add_instrument(bk, I0, 1, 300), CH_OK);
+    static const int64_t px[] = {1, 63, 64, 65, 127, 128, 129, 200, 256, 300};
+    enum { N = sizeof px / sizeof px[0] };
+    ch_order_id bid[N], ask[N];
+    for (int k = 0; k < N; k++) {
+        bid[k] = lim(A, CH_BUY, px[k], 1 + k);
+        ck_assert_int_eq(ch_book_cancel(bk, A, bid[k], NULL), CH_OK); /* the bids go first */
+    }
+    for (int k = 0; k < N; k++)
+        bid[k] = lim(A, CH_BUY, px[k], 1 + k);
+    ch_level lv[N];
+    ck_assert_uint_eq(ch_book_depth(bk, I0, CH_BUY, lv, N), N);
+    for (int k = 0; k < N; k++)
+        ck_assert_int_eq(lv[k].price, px[N - 1 - k]);
+    /* cancel the best, then a middle one: the best falls over the gaps */
+    ck_assert_int_eq(ch_book_cancel(bk, A, bid[N - 1], NULL), CH_OK);
+    ck_assert_int_eq(ch_book_cancel(bk, A, bid[5], NULL), CH_OK); /* 128 */
+    best_is(CH_BUY, 256, N - 1);
+    ck_assert_int_eq(ch_book_cancel(bk, A, bid[N - 2], NULL), CH_OK);
+    best_is(CH_BUY, 200, N - 2);
+    ck_assert_int_eq(ch_book_cancel(bk, A, bid[N - 3], NULL), CH_OK);
+    best_is(CH_BUY, 129, 7);
+    /* a sell sweeping every bid from 129 down to 64 (1+...: 7 + 5 + 4 + 3 lots) */
+    ch_order_result r = submit_r(
+        (ch_order_req){
+            .instr = I0, .account = B, .side = CH_SELL, .tif = CH_TIF_IOC, .price = 64, .qty = 100},
+        CH_OK);
+    ck_assert_int_eq(r.filled, 7 + 5 + 4 + 3);
+    best_is(CH_BUY, 63, 2);
+    ck_assert_uint_eq(ch_book_depth(bk, I0, CH_BUY, lv, N), 2);
+    ck_assert_int_eq(lv[1].price, 1);
+    /* asks: keys are -price, so the marks run the other way */
+    for (int k = 0; k < N; k++)
+        ask[k] = lim(B, CH_SELL, px[k] > 63 ? px[k] : px[k] + 100, 1);
+    best_is(CH_SELL, 64, 1);
+    ck_assert_int_eq(ch_book_cancel(bk, B, ask[2], NULL), CH_OK); /* 64 */
+    best_is(CH_SELL, 65, 1);
+    ck_assert_uint_eq(ch_book_depth(bk, I0, CH_SELL, lv, 3), 3);
+    ck_assert_int_eq(lv[1].price, 101);
+    ck_assert_int_eq(lv[2].price, 127);
+}
+END_TEST
+
+/* A snapshot's levels (those that hold orders, worst first) load into
+ * either index: sorted to price-indexed and back, byte for byte the same
+ * snapshot and the same book; levels out of order or out of the band are
+ * refused. */
+static void snap_fill(ch_book *b)
+{
+    for (int k = 0; k < 40; k++) {
+        ch_order_req q = {.instr = k % 2 ? I0 : I1,
+                          .account = {(uint32_t)(k % 3)},
+                          .side = k % 4 < 2 ? CH_BUY : CH_SELL,
+                          .price = k % 4 < 2 ? 400 - 7 * k : 600 + 5 * k,
+                          .qty = 1 + k};
+        ch_order_result r;
+        ck_assert_int_eq(ch_book_submit(b, &q, &r), CH_OK);
+        if (k % 5 == 2) /* empty levels under the best */
+            ck_assert_int_eq(ch_book_cancel(b, q.account, r.id, NULL), CH_OK);
+    }
+}
+
+static ch_book *snap_book(ch_level_index mode)
+{
+    ch_book_config cfg = {
+        .max_instruments = 4, .max_orders = 256, .max_levels = 1000, .level_index = mode};
+    ch_book *b = ch_book_create(&cfg);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+static chi_wr snap_of(const ch_book *b)
+{
+    chi_wr w = {.grow = true};
+    chi_book_save(b, &w);
+    ck_assert(!w.bad);
+    return w;
+}
+
+START_TEST(snapshot_between_index_modes)
+{
+    ch_book *sorted = snap_book(CH_LEVELS_SORTED);
+    ck_assert_int_eq(ch_book_add_instrument(sorted, I0, 1, 1000), CH_OK);
+    ck_assert_int_eq(ch_book_add_instrument(sorted, I1, 1, 1000), CH_OK);
+    snap_fill(sorted);
+    chi_wr a = snap_of(sorted);
+    ch_book *by_price = snap_book(CH_LEVELS_PRICE);
+    chi_rd r = {.p = a.buf, .len = a.n};
+    ck_assert(chi_book_load(by_price, &r));
+    ck_assert_uint_eq(r.n, a.n);
+    ck_assert_int_eq(ch_book_check(by_price), CH_OK);
+    chi_wr b = snap_of(by_price);
+    ck_assert_uint_eq(b.n, a.n);
+    ck_assert_mem_eq(b.buf, a.buf, a.n);
+    for (int side = 0; side < 2; side++) {
+        ch_level da[64], db[64];
+        size_t na = ch_book_depth(sorted, I0, (ch_side)side, da, 64),
+               nb = ch_book_depth(by_price, I0, (ch_side)side, db, 64);
+        ck_assert_uint_eq(na, nb);
+        ck_assert_uint_gt(na, 2);
+        for (size_t k = 0; k < na; k++) {
+            ck_assert_int_eq(da[k].price, db[k].price);
+            ck_assert_int_eq(da[k].qty, db[k].qty);
+            ck_assert_uint_eq(da[k].orders, db[k].orders);
+        }
+    }
+    /* and back: the price-indexed book's snapshot into a sorted one */
+    ch_book *again = snap_book(CH_LEVELS_SORTED);
+    r = (chi_rd){.p = b.buf, .len = b.n};
+    ck_assert(chi_book_load(again, &r));
+    ck_assert_int_eq(ch_book_check(again), CH_OK);
+    chi_wr c = snap_of(again);
+    ck_assert_mem_eq(c.buf, a.buf, a.n);
+
+    /* the last level written, I1's best ask (key -price), moved under the
+     * level before it or out of the band: refused by both indexes (a sorted
+     * side finds the band's breach in ch_book_check) */
+    size_t last = a.n - sizeof(int64_t) * 2 - sizeof(uint32_t) * 4; /* its key */
+    for (int mode = CH_LEVELS_SORTED; mode <= CH_LEVELS_PRICE; mode++) {
+        int64_t keys[2] = {-2000, 0}; /* under the level before; in order, price 0 */
+        for (int k = 0; k < 2; k++) {
+            uint8_t *bad = malloc(a.n);
+            memcpy(bad, a.buf, a.n);
+            memcpy(bad + last, &keys[k], sizeof keys[k]);
+            ch_book *x = snap_book((ch_level_index)mode);
+            r = (chi_rd){.p = bad, .len = a.n};
+            ck_assert(!chi_book_load(x, &r) || ch_book_check(x) != CH_OK);
+            ch_book_destroy(x);
+            free(bad);
+        }
+    }
+    free(a.buf);
+    free(b.buf);
+    free(c.buf);
+    ch_book_destroy(sorted);
+    ch_book_destroy(by_price);
+    ch_book_destroy(again);
+}
+END_TEST
+
+static void add_matching_tests(TCase *tc)
+{
     tcase_add_test(tc, rests_and_depth);
     tcase_add_test(tc, price_then_time_priority);
     tcase_add_test(tc, partial_fill_rests_remainder);
@@ -711,7 +914,24 @@ int main(void)
     tcase_add_test(tc, level_capacity);
     tcase_add_test(tc, close_instrument);
     tcase_add_test(tc, take_for_netting);
+}
+
+int main(void)
+{
+    Suite *s = suite_create("book");
+    TCase *tc = tcase_create("matching");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    add_matching_tests(tc);
     tcase_add_test(tc, many_instruments);
+    tcase_add_test(tc, level_index_modes);
+    tcase_add_test(tc, price_index_across_mark_words);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("matching by price");
+    tcase_add_checked_fixture(tp, setup_by_price, teardown);
+    add_matching_tests(tp);
+    suite_add_tcase(s, tp);
+    TCase *ts = tcase_create("snapshots");
+    tcase_add_test(ts, snapshot_between_index_modes);
+    suite_add_tcase(s, ts);
     return ch_check_run(s);
 }

@@ -9,7 +9,8 @@
  * get the same seeded random stream of operations (limit, IOC, FOK, market,
  * post-only, cancel, replace, take, bad input, closing a book); every event
  * is compared field by field (order ids translated between the two), and
- * the books are compared in full periodically and at the end.
+ * the books are compared in full periodically and at the end. Sides run
+ * both ways (sorted and indexed by price), roomy and at tight capacity.
  *
  * CH_DIFF_OPS (default 1000000 in total) and CH_DIFF_SEED override the run;
  * the seed is printed on failure.
@@ -600,13 +601,15 @@ static void compare_books(ch_book *bk, ref *r)
 }
 
 /* ---- the run ---- */
-static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_levels)
+static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_levels,
+                ch_level_index index)
 {
     seed0 = seed;
     rng = seed ? seed : 1;
     ch_book_config cfg = {.max_instruments = N_INSTR + 1,
                           .max_orders = max_orders,
                           .max_levels = max_levels,
+                          .level_index = index,
                           .on_event = on_real,
                           .ctx = &real_ev};
     ch_book *bk = ch_book_create(&cfg);
@@ -766,11 +769,12 @@ static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_level
     ck_assert_uint_eq(st.trades, r.trades);
     ck_assert_uint_eq(st.open_orders, r.n);
     fprintf(stderr,
-            "diff seed=%" PRIu64 " ops=%ld orders=%u levels=%u: submits ok %ld rejected %ld, "
+            "diff seed=%" PRIu64
+            " ops=%ld orders=%u levels=%u index=%d: submits ok %ld rejected %ld, "
             "cancels ok %ld rejected %ld, replaces ok %ld rejected %ld, takes %ld, trades %" PRIu64
             ", open at end %u\n",
-            seed, ops, max_orders, max_levels, counts[0], counts[1], counts[2], counts[3],
-            counts[4], counts[5], counts[6], st.trades, st.open_orders);
+            seed, ops, max_orders, max_levels, (int)index, counts[0], counts[1], counts[2],
+            counts[3], counts[4], counts[5], counts[6], st.trades, st.open_orders);
     free(dead);
     free(real_of);
     free(r.o);
@@ -790,15 +794,30 @@ static uint64_t base_seed(void)
     return s ? strtoull(s, NULL, 10) : UINT64_C(20261125);
 }
 
+/* The band (60 ticks) fits in 64 levels: sides are indexed by price. */
 START_TEST(roomy_books)
 {
-    run(base_seed(), total_ops() * 7 / 10, 4096, 64);
+    run(base_seed(), total_ops() * 35 / 100, 4096, 64, CH_LEVELS_AUTO);
 }
 END_TEST
 
+START_TEST(roomy_books_sorted)
+{
+    run(base_seed() + 2, total_ops() * 35 / 100, 4096, 64, CH_LEVELS_SORTED);
+}
+END_TEST
+
+/* 5 levels of a 60-tick band: sorted sides, full often. */
 START_TEST(tight_capacity)
 {
-    run(base_seed() + 1, total_ops() * 3 / 10, 48, 5);
+    run(base_seed() + 1, total_ops() * 15 / 100, 48, 5, CH_LEVELS_AUTO);
+}
+END_TEST
+
+/* The same limit on price-indexed sides: levels counted, not places. */
+START_TEST(tight_capacity_by_price)
+{
+    run(base_seed() + 3, total_ops() * 15 / 100, 48, 5, CH_LEVELS_PRICE);
 }
 END_TEST
 
@@ -808,7 +827,9 @@ int main(void)
     TCase *tc = tcase_create("differential");
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, roomy_books);
+    tcase_add_test(tc, roomy_books_sorted);
     tcase_add_test(tc, tight_capacity);
+    tcase_add_test(tc, tight_capacity_by_price);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

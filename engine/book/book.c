@@ -137,19 +137,9 @@ static void rest(ch_book *b, ibook *bk, uint32_t s)
     uint32_t i = lv_find(sd, key, &found);
     if (found) {
         if (sd->lv[i].count == 0)
-            sd->dead--; /* a dead level revived */
+            lv_revived(sd, i);
     } else {
-        if (sd->n == b->max_levels)
-            i = lv_make_room(sd, key); /* the caller saw room: dead levels hold it */
-        if (i < sd->n)
-            memmove(&sd->lv[i + 1], &sd->lv[i], (size_t)(sd->n - i) * sizeof(level));
-        sd->n++;
-        level *nl = &sd->lv[i];
-        nl->key = key;
-        nl->qty = 0;
-        nl->head = nl->tail = NIL;
-        nl->count = 0;
-        nl->head_account = NIL;
+        i = lv_open(sd, i, key, b->max_levels);
     }
     o->state = SLOT_RESTING;
     o->priority = b->cmd_seq;
@@ -222,7 +212,7 @@ static int64_t would_fill(const ch_book *b, const ibook *bk, const taker *t, int
     const side_book *os = &bk->s[t->side ^ 1];
     int64_t sum = 0;
     *stp_stop = false;
-    for (uint32_t li = os->n; li-- > 0;) {
+    for (uint32_t li = lv_below(os, os->n); li != NIL; li = lv_below(os, li)) {
         const level *lv = &os->lv[li];
         if (!crosses(t->side, t->limit, price_of(t->side ^ 1, lv->key)))
             break;
@@ -249,9 +239,7 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
     ch_order_id tid = {0};
     if (t->slot != NIL)
         tid = make_id(b, t->slot);
-    uint32_t li = os->n;
-    while (t->remaining > 0 && li > 0) {
-        li--;
+    for (uint32_t li = os->n; t->remaining > 0 && (li = lv_below(os, li)) != NIL;) {
         level *lv = &os->lv[li];
         int64_t px = price_of(mside, lv->key);
         if (!crosses(t->side, t->limit, px))
@@ -333,7 +321,7 @@ ch_book *ch_book_create(const ch_book_config *cfg)
 {
     if (cfg == NULL || cfg->max_orders == 0 || cfg->max_orders >= (1u << 31) ||
         cfg->max_instruments == 0 || cfg->max_instruments >= (1u << 24) || cfg->max_levels == 0 ||
-        cfg->max_levels >= (1u << 24))
+        cfg->max_levels >= (1u << 24) || (unsigned)cfg->level_index > CH_LEVELS_PRICE)
         return NULL;
     ch_book *b = ch_calloc(1, sizeof *b);
     if (b == NULL)
@@ -347,6 +335,7 @@ ch_book *ch_book_create(const ch_book_config *cfg)
     b->max_orders = cfg->max_orders;
     b->max_instr = cfg->max_instruments;
     b->max_levels = cfg->max_levels;
+    b->level_index = cfg->level_index;
     b->fn = cfg->on_event;
     b->ctx = cfg->ctx;
     b->ev_mask = CH_EV_ALL;
@@ -396,8 +385,19 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
         return CH_EEXISTS;
     if (min_price < 1 || max_price < min_price || max_price > CH_PRICE_MAX)
         return CH_EBADCONFIG;
+    /* price-indexed when asked, or when the band's ticks fit in the levels a
+     * sorted side would reserve (CH_LEVELS_AUTO) */
+    uint64_t band = (uint64_t)(max_price - min_price) + 1;
+    bool by_price = b->level_index == CH_LEVELS_PRICE ||
+                    (b->level_index == CH_LEVELS_AUTO && band <= b->max_levels);
+    if (by_price && band > CH_LEVELS_PRICE_MAX)
+        return CH_EBADCONFIG;
     side_book sd[2];
-    bool ok0 = lv_side_open(&sd[0], b->max_levels), ok1 = lv_side_open(&sd[1], b->max_levels);
+    /* keys: bids price, asks -price (a larger key is better) */
+    bool ok0 = by_price ? lv_side_open_indexed(&sd[0], min_price, (uint32_t)band)
+                        : lv_side_open(&sd[0], b->max_levels),
+         ok1 = by_price ? lv_side_open_indexed(&sd[1], -max_price, (uint32_t)band)
+                        : lv_side_open(&sd[1], b->max_levels);
     if (!ok0 || !ok1) {
         lv_side_close(&sd[0]);
         lv_side_close(&sd[1]);
@@ -458,8 +458,8 @@ static bool level_full(const ch_book *b, const ibook *bk, int side, int64_t pric
     if (sd->n - sd->dead - freed < b->max_levels)
         return false; /* room for a new level (rest() compacts the dead): no need to look */
     bool found;
-    lv_find(sd, key_of(side, price), &found);
-    return !found;
+    uint32_t i = lv_find(sd, key_of(side, price), &found);
+    return !found || sd->lv[i].count == 0; /* a dead level revived is one more */
 }
 
 static inline __attribute__((always_inline)) void
@@ -910,7 +910,7 @@ ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id)
             if (lv->count == 0)
                 sd->n--;
         }
-        sd->dead = 0;
+        lv_side_emptied(sd);
     }
     bk->state = BOOK_CLOSED;
     return CH_OK;

@@ -6,6 +6,13 @@
 #include "ch/book.h"
 
 #include "book_int.h"
+#include "levels.h"
+
+/* Level i of a price-indexed side is marked as holding orders. */
+static bool marked(const side_book *sd, uint32_t i)
+{
+    return (lv_marks(sd)[i / 64] >> (i % 64)) & 1;
+}
 
 ch_err ch_book_check(const ch_book *b)
 {
@@ -16,13 +23,23 @@ ch_err ch_book_check(const ch_book *b)
             continue;
         for (int side = 0; side < 2; side++) {
             const side_book *sd = &bk->s[side];
-            if (sd->n > b->max_levels || (sd->n > 0 && sd->lv[sd->n - 1].count == 0))
-                return CH_EINVAL; /* the best level holds orders */
+            if (sd->dead > sd->n || sd->n - sd->dead > b->max_levels ||
+                (sd->span != 0 && sd->n > sd->span) || (sd->n > 0 && sd->lv[sd->n - 1].count == 0))
+                return CH_EINVAL;                            /* the best level holds orders */
+            for (uint32_t li = sd->n; li < sd->span; li++) { /* price-indexed: empty above */
+                const level *lv = &sd->lv[li];
+                if (lv->key != sd->base + li || lv->count != 0 || lv->qty != 0 || lv->head != NIL ||
+                    lv->tail != NIL || lv->head_account != NIL || marked(sd, li))
+                    return CH_EINVAL;
+            }
             uint32_t dead = 0;
             for (uint32_t li = 0; li < sd->n; li++) {
                 const level *lv = &sd->lv[li];
                 if (li > 0 && sd->lv[li - 1].key >= lv->key)
                     return CH_EINVAL;
+                if (sd->span != 0 &&
+                    (lv->key != sd->base + li || marked(sd, li) != (lv->count != 0)))
+                    return CH_EINVAL; /* price-indexed: at its price, marked if it holds orders */
                 int64_t px = price_of(side, lv->key);
                 if (px < bk->min_price || px > bk->max_price)
                     return CH_EINVAL;

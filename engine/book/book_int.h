@@ -42,16 +42,24 @@ typedef struct level {
 typedef struct side_book {
     level *lv; /* lv[0] worst .. lv[n-1] best */
     uint32_t n;
-    uint32_t dead;      /* emptied levels left in place (count 0), never the best:
-                         * a level emptied far from the best is not memmoved out
-                         * at once; lv_compact() drops them in one pass */
-    uint32_t hint_mask; /* hint has hint_mask + 1 entries (a power of two) */
-    uint32_t *hint;     /* key & hint_mask -> where that key's level was last
-                         * seen: a cache that lv_find() checks (and its
-                         * neighbours, since a level inserted or removed
+    uint32_t dead;      /* levels under the best with no orders (count 0): sorted,
+                         * those emptied far from the best, not memmoved out at
+                         * once (lv_compact() drops them in one pass); price-
+                         * indexed, the empty ticks under the best */
+    uint32_t hint_mask; /* sorted: hint has hint_mask + 1 entries (a power of two) */
+    uint32_t span;      /* price-indexed: the band's ticks (lv has span levels,
+                         * those from n on empty); 0: sorted */
+    union {
+        uint32_t *hint; /* sorted: key & hint_mask -> where that key's level
+                         * was last seen, a cache that lv_find() checks (and
+                         * its neighbours, since a level inserted or removed
                          * below shifts it by one) before a binary search,
                          * never trusted without comparing the key */
+        int64_t base;   /* price-indexed: lv[i].key == base + i, always */
+    };
 } side_book;
+
+_Static_assert(sizeof(side_book) == 32, "a side is half a cache line");
 
 typedef struct ibook {
     side_book s[2];
@@ -68,6 +76,7 @@ struct ch_book {
     ibook *books;
     uint32_t max_instr;
     uint32_t max_levels;
+    ch_level_index level_index; /* how sides are indexed (ch_book_add_instrument) */
     uint64_t cmd_seq, ev_seq, trades;
     ch_event_fn fn;
     void *ctx;

@@ -9,6 +9,7 @@
 
 #include "../core/snap.h"
 #include "book_int.h"
+#include "levels.h"
 
 #define TAG_BOOK CHI_SNAP_TAG('B', 'O', 'O', 'K')
 
@@ -191,8 +192,12 @@ bool chi_book_load(ch_book *b, chi_rd *r)
             uint32_t n = (uint32_t)chi_get(r, 4);
             if (n > b->max_levels)
                 return false;
-            chi_snap_take(r, bk->s[s].lv, n, sizeof(level));
-            bk->s[s].n = n;
+            for (uint32_t k = 0; k < n && !r->bad; k++) { /* worst first */
+                level l;
+                chi_snap_take(r, &l, 1, sizeof(level));
+                if (!r->bad && !lv_push_loaded(&bk->s[s], &l, b->max_levels))
+                    return false;
+            }
         }
     }
     return !r->bad;

@@ -197,7 +197,8 @@ static const cfg_key k_keys[] = {
      "underlyings (each account keeps a margin vector per underlying)"},
     {"max_orders", K_U32, F(engine.max_orders), 1, 1 << 26, false, "resting orders, all books"},
     {"max_levels", K_U32, F(engine.max_levels), 1, 1 << 16, false,
-     "price levels per side of one book"},
+     "price levels per side of one book (a series whose band has no more ticks than this is "
+     "indexed by price)"},
     {"max_positions", K_U32, F(engine.max_positions), 1, 1 << 28, false,
      "(account, series) position records"},
     /* what a fresh data folder starts with */

@@ -138,12 +138,40 @@ typedef struct ch_event {
 /** Event callback: @p ev is borrowed, valid only during the call. */
 typedef void (*ch_event_fn)(void *ctx, const ch_event *ev);
 
+/**
+ * How a side finds its price levels (ch_book_config.level_index).
+ *  - CH_LEVELS_AUTO (0, the default): price-indexed when the instrument's
+ *    band has at most max_levels ticks (the memory a side reserves for its
+ *    levels anyway), sorted otherwise;
+ *  - CH_LEVELS_SORTED: a sorted array of the levels that hold orders, best
+ *    last, with a hint that finds a level without a search (a wide band of
+ *    few levels: chd's series);
+ *  - CH_LEVELS_PRICE: one level per tick of the band, found by its price:
+ *    no search and no move when a level opens or closes; a bit a tick marks
+ *    the levels that hold orders, so walks skip empty ticks 64 at a time
+ *    (bands of at most CH_LEVELS_PRICE_MAX ticks; ch_book_add_instrument()
+ *    refuses wider ones with CH_EBADCONFIG).
+ * Behaviour is the same in every mode, max_levels included; only speed and
+ * memory differ. Price-indexed sides are faster where the levels stay put
+ * (a deep book: no insert moves the others) and slower where the price
+ * travels over many books (each move touches levels no cache holds yet).
+ * bench_book's regimes measure both.
+ */
+typedef enum ch_level_index {
+    CH_LEVELS_AUTO = 0,
+    CH_LEVELS_SORTED = 1,
+    CH_LEVELS_PRICE = 2
+} ch_level_index;
+
+#define CH_LEVELS_PRICE_MAX (1u << 22) /* ticks of a price-indexed band (128 MiB a side) */
+
 typedef struct ch_book_config {
-    uint32_t max_instruments; /**< instrument ids are 0 .. max_instruments-1 */
-    uint32_t max_orders;      /**< order slots, all instruments together */
-    uint32_t max_levels;      /**< price levels per side per instrument */
-    ch_event_fn on_event;     /**< may be NULL (events dropped) */
-    void *ctx;                /**< passed to on_event */
+    uint32_t max_instruments;   /**< instrument ids are 0 .. max_instruments-1 */
+    uint32_t max_orders;        /**< order slots, all instruments together */
+    uint32_t max_levels;        /**< price levels per side per instrument */
+    ch_event_fn on_event;       /**< may be NULL (events dropped) */
+    void *ctx;                  /**< passed to on_event */
+    ch_level_index level_index; /**< CH_LEVELS_AUTO unless set */
 } ch_book_config;
 
 typedef struct ch_book ch_book;
@@ -176,8 +204,12 @@ CH_API void ch_book_set_event_mask(ch_book *b, uint32_t mask);
 
 /**
  * Open the book of instrument @p id with price band [min_price, max_price].
+ * Its sides' levels are allocated here: max_levels levels a side when
+ * sorted, one a tick of the band when price-indexed (32 bytes a level; see
+ * ch_level_index).
  * @return CH_OK; CH_ERANGE (id >= max_instruments); CH_EEXISTS; CH_EBADCONFIG
- *         (band not within 1..CH_PRICE_MAX); CH_ENOMEM.
+ *         (band not within 1..CH_PRICE_MAX, or wider than CH_LEVELS_PRICE_MAX
+ *         ticks with CH_LEVELS_PRICE); CH_ENOMEM.
  */
 CH_API ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price,
                                      int64_t max_price);
