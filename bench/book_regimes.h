@@ -1,9 +1,10 @@
 /*
  * book_regimes.h - bench_book's regime suite: five order feeds that stress
- * a book differently, each replayed through ch_book and through the flat
- * price-array baseline (flat_book.h) on one symbol and on 700, single
- * thread, with the fills of both books compared (count, volume and an
- * order-sensitive checksum must agree: the same trades in the same order).
+ * a book differently, each replayed through ch_book (its levels indexed by
+ * price, then sorted) and through the flat price-array baseline
+ * (flat_book.h) on one symbol and on 700, single thread, with the fills of
+ * all compared (count, volume and an order-sensitive checksum must agree:
+ * the same trades in the same order).
  *
  *   normal  a cancel-heavy day: adds near the touch, cancels, marketable IOC
  *           (46 / 44 / 10 per 100), the mid still;
@@ -19,7 +20,7 @@
  * rules are the book's own and the baseline has none. Every order has its
  * own account, so self-trade prevention never acts and both books must
  * trade alike. Each regime is replayed in rounds (5 by default), each on
- * fresh books, ch_book then the flat book: the medians are reported, so
+ * fresh books, ch_book's two then the flat book: the medians are reported, so
  * that one slow moment of a shared machine moves neither. Header-only, for
  * bench_book.
  */
@@ -42,7 +43,9 @@ typedef struct regime_result {
     size_t ops;
     int rounds;
     double book_ops_per_s, flat_ops_per_s; /* each book's median round */
+    double sorted_ops_per_s;               /* ch_book with CH_LEVELS_SORTED (chd's index) */
     double ratio_median;                   /* the median round's ratio */
+    double sorted_ratio_median;            /* the same for the sorted index */
     uint64_t trades, levels_max;           /* levels: the most a side of one symbol held */
     bool agree;                            /* both books made the same fills, every round */
 } regime_result;
@@ -154,28 +157,28 @@ typedef struct regime_setup {
     ch_order_id *ids;
 } regime_setup;
 
-/* One round: a fresh ch_book and a fresh flat book over the whole feed,
- * timed apart. Returns 0 (and fills @p out but for its name and sizes) or
- * -1 when out of memory. */
-static int regime_round(const regime_setup *z, regime_result *out)
+/* One pass of ch_book over the whole feed, its levels indexed as @p index
+ * says (CH_LEVELS_AUTO: these bands fit max_levels, so by price): the
+ * seconds it took, its fills in @p sink, its stats in @p st, and whether
+ * ch_book_check passed in @p ok. Returns -1 when out of memory. */
+static double regime_book_pass(const regime_setup *z, ch_level_index index, regime_sink *sink,
+                               ch_book_stats *st, bool *ok)
 {
-    regime_sink sink = {0};
+    *sink = (regime_sink){0};
     ch_book_config cfg = {.max_instruments = z->n_instr,
                           .max_orders = z->adds + 1024,
                           .max_levels = z->max_levels,
                           .on_event = regime_on_event,
-                          .ctx = &sink};
+                          .ctx = sink,
+                          .level_index = index};
     ch_book *bk = ch_book_create(&cfg);
-    flat_book *fb = flat_create(z->n_instr, z->lo, z->hi, z->adds + 1);
-    int rc = bk == NULL || fb == NULL ? -1 : 0;
-    for (uint32_t i = 0; rc == 0 && i < z->n_instr; i++)
-        if (ch_book_add_instrument(bk, (ch_instr_id){i}, z->lo[i], z->hi[i]) != CH_OK)
-            rc = -1;
-    if (rc != 0) {
-        ch_book_destroy(bk);
-        flat_destroy(fb);
+    if (bk == NULL)
         return -1;
-    }
+    for (uint32_t i = 0; i < z->n_instr; i++)
+        if (ch_book_add_instrument(bk, (ch_instr_id){i}, z->lo[i], z->hi[i]) != CH_OK) {
+            ch_book_destroy(bk);
+            return -1;
+        }
     ch_order_id *ids = z->ids;
     memset(ids, 0xff, ((size_t)z->adds + 1) * sizeof *ids); /* fault the pages in */
     ch_book_set_event_mask(bk, 1u << CH_EV_FILL);
@@ -199,9 +202,27 @@ static int regime_round(const regime_setup *z, regime_result *out)
             ids[o->ref] = res.id;
     }
     uint64_t t1 = bench_now_ns();
-    ch_book_stats st;
-    ch_book_get_stats(bk, &st);
-    bool ok = ch_book_check(bk) == CH_OK;
+    ch_book_get_stats(bk, st);
+    *ok = ch_book_check(bk) == CH_OK;
+    ch_book_destroy(bk);
+    return (double)(t1 - t0) / 1e9;
+}
+
+/* One round: fresh books over the whole feed, timed apart: ch_book as
+ * chosen for these bands (price-indexed), ch_book sorted, the flat book.
+ * Returns 0 (and fills @p out but for its name and sizes) or -1 when out
+ * of memory. */
+static int regime_round(const regime_setup *z, regime_result *out)
+{
+    regime_sink sink, sorted_sink;
+    ch_book_stats st, sorted_st;
+    bool ok, sorted_ok;
+    double t_book = regime_book_pass(z, CH_LEVELS_AUTO, &sink, &st, &ok);
+    double t_sorted = regime_book_pass(z, CH_LEVELS_SORTED, &sorted_sink, &sorted_st, &sorted_ok);
+    flat_book *fb =
+        t_book < 0 || t_sorted < 0 ? NULL : flat_create(z->n_instr, z->lo, z->hi, z->adds + 1);
+    if (fb == NULL)
+        return -1;
 
     uint64_t t2 = bench_now_ns();
     for (size_t k = 0; k < z->n; k++) {
@@ -222,19 +243,23 @@ static int regime_round(const regime_setup *z, regime_result *out)
                 c += fb->sym[i].lv[d][p].head != 0;
             levels = c > levels ? c : levels;
         }
-    out->book_ops_per_s = (double)z->n / ((double)(t1 - t0) / 1e9);
+    out->book_ops_per_s = (double)z->n / t_book;
+    out->sorted_ops_per_s = (double)z->n / t_sorted;
     out->flat_ops_per_s = (double)z->n / ((double)(t3 - t2) / 1e9);
     out->trades = sink.trades;
     out->levels_max = levels;
-    out->agree = ok && sink.trades == fb->trades && sink.volume == fb->volume &&
-                 sink.checksum == fb->checksum && st.trades == sink.trades;
+    out->agree = ok && sorted_ok && sink.trades == fb->trades && sink.volume == fb->volume &&
+                 sink.checksum == fb->checksum && st.trades == sink.trades &&
+                 sorted_sink.trades == sink.trades && sorted_sink.volume == sink.volume &&
+                 sorted_sink.checksum == sink.checksum && sorted_st.trades == sink.trades;
     if (!out->agree)
         fprintf(stderr,
                 "bench_book: regime %s (%u symbols): the books differ: trades %" PRIu64
-                " / %" PRIu64 ", volume %" PRIu64 " / %" PRIu64 "%s\n",
-                regime_names[z->kind], z->n_instr, sink.trades, fb->trades, sink.volume, fb->volume,
-                ok ? "" : ", ch_book_check failed");
-    ch_book_destroy(bk);
+                " / %" PRIu64 " / %" PRIu64 " (price-indexed / sorted / flat), volume %" PRIu64
+                " / %" PRIu64 " / %" PRIu64 "%s\n",
+                regime_names[z->kind], z->n_instr, sink.trades, sorted_sink.trades, fb->trades,
+                sink.volume, sorted_sink.volume, fb->volume,
+                ok && sorted_ok ? "" : ", ch_book_check failed");
     flat_destroy(fb);
     return 0;
 }
@@ -253,10 +278,12 @@ static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, int r
     z.feed = malloc(n * sizeof *z.feed);
     double *book = malloc((size_t)rounds * sizeof *book),
            *flat = malloc((size_t)rounds * sizeof *flat),
-           *ratio = malloc((size_t)rounds * sizeof *ratio);
+           *ratio = malloc((size_t)rounds * sizeof *ratio),
+           *sorted = malloc((size_t)rounds * sizeof *sorted),
+           *sorted_ratio = malloc((size_t)rounds * sizeof *sorted_ratio);
     int rc = -1;
     if (mid0 == NULL || z.lo == NULL || z.hi == NULL || z.feed == NULL || book == NULL ||
-        flat == NULL || ratio == NULL || rounds < 1)
+        flat == NULL || ratio == NULL || sorted == NULL || sorted_ratio == NULL || rounds < 1)
         goto out;
     for (uint32_t i = 0; i < n_instr; i++) {
         mid0[i] = n_instr == 1 ? 50000 : 2000 + (int64_t)(bench_xorshift(&rng) % 4000);
@@ -281,6 +308,8 @@ static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, int r
         book[r] = one.book_ops_per_s;
         flat[r] = one.flat_ops_per_s;
         ratio[r] = one.book_ops_per_s / one.flat_ops_per_s;
+        sorted[r] = one.sorted_ops_per_s;
+        sorted_ratio[r] = one.sorted_ops_per_s / one.flat_ops_per_s;
         out->trades = one.trades;
         out->levels_max = one.levels_max;
         out->agree = out->agree && one.agree;
@@ -289,6 +318,8 @@ static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, int r
     out->book_ops_per_s = bench_median(book, (size_t)rounds);
     out->flat_ops_per_s = bench_median(flat, (size_t)rounds);
     out->ratio_median = bench_median(ratio, (size_t)rounds);
+    out->sorted_ops_per_s = bench_median(sorted, (size_t)rounds);
+    out->sorted_ratio_median = bench_median(sorted_ratio, (size_t)rounds);
     rc = 0;
 out:
     free(mid0);
@@ -299,6 +330,8 @@ out:
     free(book);
     free(flat);
     free(ratio);
+    free(sorted);
+    free(sorted_ratio);
     return rc;
 }
 
