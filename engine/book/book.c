@@ -212,7 +212,7 @@ static int64_t would_fill(const ch_book *b, const ibook *bk, const taker *t, int
     const side_book *os = &bk->s[t->side ^ 1];
     int64_t sum = 0;
     *stp_stop = false;
-    for (uint32_t li = lv_below(os, os->n); li != NIL; li = lv_below(os, li)) {
+    for (uint32_t li = os->n - 1; li != NIL; li = lv_below(os, li)) { /* from the best */
         const level *lv = &os->lv[li];
         if (!crosses(t->side, t->limit, price_of(t->side ^ 1, lv->key)))
             break;
@@ -239,7 +239,7 @@ static void match(ch_book *b, ibook *bk, uint32_t instr, taker *t, ch_cmd cmd, u
     ch_order_id tid = {0};
     if (t->slot != NIL)
         tid = make_id(b, t->slot);
-    for (uint32_t li = os->n; t->remaining > 0 && (li = lv_below(os, li)) != NIL;) {
+    for (uint32_t li = os->n - 1; li != NIL && t->remaining > 0; li = lv_below(os, li)) {
         level *lv = &os->lv[li];
         int64_t px = price_of(mside, lv->key);
         if (!crosses(t->side, t->limit, px))

@@ -26,7 +26,7 @@ ch_err ch_book_best_other(const ch_book *b, ch_instr_id id, ch_side side, ch_acc
     if (bk == NULL || (side != CH_BUY && side != CH_SELL))
         return CH_ENOTFOUND;
     const side_book *sd = &bk->s[side];
-    for (uint32_t li = lv_below(sd, sd->n); li != NIL; li = lv_below(sd, li)) {
+    for (uint32_t li = sd->n - 1; li != NIL; li = lv_below(sd, li)) { /* from the best */
         /* the first order of another account decides; the level's total is
          * an upper bound of what others offer there (ch_book_take skips the
          * account's own orders) */
@@ -55,7 +55,7 @@ size_t ch_book_depth(const ch_book *b, ch_instr_id id, ch_side side, ch_level *o
         return 0;
     const side_book *sd = &bk->s[side];
     size_t n = 0;
-    for (uint32_t i = lv_below(sd, sd->n); i != NIL && n < max; i = lv_below(sd, i)) {
+    for (uint32_t i = sd->n - 1; i != NIL && n < max; i = lv_below(sd, i)) {
         if (sd->lv[i].count == 0)
             continue; /* dead */
         out[n].price = price_of(side, sd->lv[i].key);
@@ -98,7 +98,7 @@ void ch_book_foreach(const ch_book *b, ch_instr_id id, ch_side side,
     if (bk == NULL || (side != CH_BUY && side != CH_SELL))
         return;
     const side_book *sd = &bk->s[side];
-    for (uint32_t i = lv_below(sd, sd->n); i != NIL; i = lv_below(sd, i)) {
+    for (uint32_t i = sd->n - 1; i != NIL; i = lv_below(sd, i)) {
         for (uint32_t s = sd->lv[i].head; s != NIL; s = b->orders[s].next) {
             ch_order_info info;
             info_of(b, s, &info);

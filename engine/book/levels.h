@@ -255,7 +255,8 @@ static __attribute__((noinline, unused)) uint32_t lv_below_marked(const side_boo
 }
 
 /*
- * Where a walk from the best down goes after level @p li (start it at n):
+ * Where a walk from the best down goes after level @p li (start it at the
+ * best, n - 1, which is NIL on an empty side):
  * li - 1 on a sorted side (its dead levels are passed over by the walk),
  * the next level that holds orders on a price-indexed one (empty ticks
  * skipped 64 a word); NIL past the worst.
