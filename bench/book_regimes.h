@@ -20,8 +20,10 @@
  * rules are the book's own and the baseline has none. Every order has its
  * own account, so self-trade prevention never acts and both books must
  * trade alike. Each regime is replayed in rounds (5 by default), each on
- * fresh books, ch_book's two then the flat book: the medians are reported, so
- * that one slow moment of a shared machine moves neither. Header-only, for
+ * fresh books, ch_book's two then the flat book, and the regimes of one
+ * size take their rounds in turn (round 1 of each, then round 2...): the
+ * medians are reported, so that one slow moment of a shared machine moves
+ * neither the books' ratio nor one regime against the others. Header-only, for
  * bench_book.
  */
 #ifndef CH_BENCH_BOOK_REGIMES_H
@@ -264,75 +266,105 @@ static int regime_round(const regime_setup *z, regime_result *out)
     return 0;
 }
 
-/* One regime at @p n_instr symbols: both books on the same feed, @p rounds
- * times (the books made afresh each round); the rates reported are each
- * book's median round, the ratio's median is in @p out->ratio_median. */
-static int regime_run(int kind, size_t n, uint32_t n_instr, uint64_t seed, int rounds,
-                      regime_result *out)
+/* A regime being measured: its feed and books' setup, and each round's
+ * rates, kept until regime_finish() takes their medians. */
+typedef struct regime_run {
+    regime_setup z;
+    int64_t *mid0;
+    double *book, *flat, *ratio, *sorted, *sorted_ratio; /* one a round */
+    int done;                                            /* rounds run */
+    regime_result out;
+} regime_run;
+
+static void regime_close(regime_run *x)
+{
+    free(x->mid0);
+    free(x->z.lo);
+    free(x->z.hi);
+    free(x->z.feed);
+    free(x->z.ids);
+    free(x->book);
+    free(x->flat);
+    free(x->ratio);
+    free(x->sorted);
+    free(x->sorted_ratio);
+    *x = (regime_run){0};
+}
+
+/* Regime @p kind at @p n_instr symbols, @p n operations, room for @p rounds
+ * rounds. Returns 0, or -1 when out of memory (@p x then closed). */
+static int regime_open(regime_run *x, int kind, size_t n, uint32_t n_instr, uint64_t seed,
+                       int rounds)
 {
     uint64_t rng = seed ? seed : 1;
-    regime_setup z = {.kind = kind, .n_instr = n_instr, .n = n};
-    int64_t *mid0 = malloc(n_instr * sizeof *mid0);
-    z.lo = malloc(n_instr * sizeof *z.lo);
-    z.hi = malloc(n_instr * sizeof *z.hi);
-    z.feed = malloc(n * sizeof *z.feed);
-    double *book = malloc((size_t)rounds * sizeof *book),
-           *flat = malloc((size_t)rounds * sizeof *flat),
-           *ratio = malloc((size_t)rounds * sizeof *ratio),
-           *sorted = malloc((size_t)rounds * sizeof *sorted),
-           *sorted_ratio = malloc((size_t)rounds * sizeof *sorted_ratio);
-    int rc = -1;
-    if (mid0 == NULL || z.lo == NULL || z.hi == NULL || z.feed == NULL || book == NULL ||
-        flat == NULL || ratio == NULL || sorted == NULL || sorted_ratio == NULL || rounds < 1)
-        goto out;
+    *x = (regime_run){.z = {.kind = kind, .n_instr = n_instr, .n = n}};
+    regime_setup *z = &x->z;
+    x->mid0 = malloc(n_instr * sizeof *x->mid0);
+    z->lo = malloc(n_instr * sizeof *z->lo);
+    z->hi = malloc(n_instr * sizeof *z->hi);
+    z->feed = malloc(n * sizeof *z->feed);
+    size_t r = rounds > 0 ? (size_t)rounds : 1;
+    x->book = malloc(r * sizeof *x->book);
+    x->flat = malloc(r * sizeof *x->flat);
+    x->ratio = malloc(r * sizeof *x->ratio);
+    x->sorted = malloc(r * sizeof *x->sorted);
+    x->sorted_ratio = malloc(r * sizeof *x->sorted_ratio);
+    if (x->mid0 == NULL || z->lo == NULL || z->hi == NULL || z->feed == NULL || x->book == NULL ||
+        x->flat == NULL || x->ratio == NULL || x->sorted == NULL || x->sorted_ratio == NULL)
+        goto fail;
     for (uint32_t i = 0; i < n_instr; i++) {
-        mid0[i] = n_instr == 1 ? 50000 : 2000 + (int64_t)(bench_xorshift(&rng) % 4000);
-        z.lo[i] = mid0[i] / 2;
-        z.hi[i] = mid0[i] * 3 / 2 + 500;
+        x->mid0[i] = n_instr == 1 ? 50000 : 2000 + (int64_t)(bench_xorshift(&rng) % 4000);
+        z->lo[i] = x->mid0[i] / 2;
+        z->hi[i] = x->mid0[i] * 3 / 2 + 500;
     }
     size_t live = kind == R_DEEP ? (n_instr == 1 ? 40000 : 400) : (n_instr == 1 ? 2000 : 60);
-    z.adds = regime_make(kind, z.feed, n, n_instr, mid0, z.lo, z.hi, live, &rng);
-    z.ids = calloc((size_t)z.adds + 1, sizeof *z.ids);
-    if (z.adds == 0 || z.ids == NULL)
-        goto out;
-    z.max_levels = 0; /* every price of the band: no level can be refused */
+    z->adds = regime_make(kind, z->feed, n, n_instr, x->mid0, z->lo, z->hi, live, &rng);
+    z->ids = calloc((size_t)z->adds + 1, sizeof *z->ids);
+    if (z->adds == 0 || z->ids == NULL)
+        goto fail;
+    z->max_levels = 0; /* every price of the band: no level can be refused */
     for (uint32_t i = 0; i < n_instr; i++)
-        if ((uint32_t)(z.hi[i] - z.lo[i] + 1) > z.max_levels)
-            z.max_levels = (uint32_t)(z.hi[i] - z.lo[i] + 1);
-    *out = (regime_result){
+        if ((uint32_t)(z->hi[i] - z->lo[i] + 1) > z->max_levels)
+            z->max_levels = (uint32_t)(z->hi[i] - z->lo[i] + 1);
+    x->out = (regime_result){
         .name = regime_names[kind], .instruments = n_instr, .ops = n, .agree = true};
-    for (int r = 0; r < rounds; r++) {
-        regime_result one;
-        if (regime_round(&z, &one) != 0)
-            goto out;
-        book[r] = one.book_ops_per_s;
-        flat[r] = one.flat_ops_per_s;
-        ratio[r] = one.book_ops_per_s / one.flat_ops_per_s;
-        sorted[r] = one.sorted_ops_per_s;
-        sorted_ratio[r] = one.sorted_ops_per_s / one.flat_ops_per_s;
-        out->trades = one.trades;
-        out->levels_max = one.levels_max;
-        out->agree = out->agree && one.agree;
-    }
-    out->rounds = rounds;
-    out->book_ops_per_s = bench_median(book, (size_t)rounds);
-    out->flat_ops_per_s = bench_median(flat, (size_t)rounds);
-    out->ratio_median = bench_median(ratio, (size_t)rounds);
-    out->sorted_ops_per_s = bench_median(sorted, (size_t)rounds);
-    out->sorted_ratio_median = bench_median(sorted_ratio, (size_t)rounds);
-    rc = 0;
-out:
-    free(mid0);
-    free(z.lo);
-    free(z.hi);
-    free(z.feed);
-    free(z.ids);
-    free(book);
-    free(flat);
-    free(ratio);
-    free(sorted);
-    free(sorted_ratio);
-    return rc;
+    return 0;
+fail:
+    regime_close(x);
+    return -1;
+}
+
+/* One more round of @p x. Returns 0, or -1 when out of memory. */
+static int regime_round_of(regime_run *x)
+{
+    regime_result one;
+    if (regime_round(&x->z, &one) != 0)
+        return -1;
+    int r = x->done++;
+    x->book[r] = one.book_ops_per_s;
+    x->flat[r] = one.flat_ops_per_s;
+    x->ratio[r] = one.book_ops_per_s / one.flat_ops_per_s;
+    x->sorted[r] = one.sorted_ops_per_s;
+    x->sorted_ratio[r] = one.sorted_ops_per_s / one.flat_ops_per_s;
+    x->out.trades = one.trades;
+    x->out.levels_max = one.levels_max;
+    x->out.agree = x->out.agree && one.agree;
+    return 0;
+}
+
+/* The medians of @p x's rounds: each book's median round's rate, and the
+ * median round's ratios. */
+static regime_result regime_finish(const regime_run *x)
+{
+    regime_result out = x->out;
+    size_t r = (size_t)x->done;
+    out.rounds = x->done;
+    out.book_ops_per_s = bench_median(x->book, r);
+    out.flat_ops_per_s = bench_median(x->flat, r);
+    out.ratio_median = bench_median(x->ratio, r);
+    out.sorted_ops_per_s = bench_median(x->sorted, r);
+    out.sorted_ratio_median = bench_median(x->sorted_ratio, r);
+    return out;
 }
 
 #endif
