@@ -27,7 +27,7 @@
 #define N_INSTR  3
 #define N_ACCT   4
 #define BAND_MIN 1
-#define BAND_MAX 60
+#define BAND_MAX 128 /* prices around 64: a price-indexed side's marks cross a word */
 #define MAXEV    8192
 
 static uint64_t seed0;
@@ -642,7 +642,7 @@ static void run(uint64_t seed, long ops, uint32_t max_orders, uint32_t max_level
                               .stp = (ch_stp)rin(0, 2),
                               .qty = rin(1, 10),
                               .user = rnd() & 0xffff};
-            int64_t mid = 30;
+            int64_t mid = 64;
             q.price = q.side == CH_BUY ? mid - rin(-3, 12) : mid + rin(-3, 12);
             int kind = (int)rin(0, 99);
             if (kind < 55) {
@@ -794,10 +794,10 @@ static uint64_t base_seed(void)
     return s ? strtoull(s, NULL, 10) : UINT64_C(20261125);
 }
 
-/* The band (60 ticks) fits in 64 levels: sides are indexed by price. */
+/* The band (128 ticks) fits in 128 levels: sides are indexed by price. */
 START_TEST(roomy_books)
 {
-    run(base_seed(), total_ops() * 35 / 100, 4096, 64, CH_LEVELS_AUTO);
+    run(base_seed(), total_ops() * 35 / 100, 4096, 128, CH_LEVELS_AUTO);
 }
 END_TEST
 
@@ -807,7 +807,7 @@ START_TEST(roomy_books_sorted)
 }
 END_TEST
 
-/* 5 levels of a 60-tick band: sorted sides, full often. */
+/* 5 levels of a 128-tick band: sorted sides, full often. */
 START_TEST(tight_capacity)
 {
     run(base_seed() + 1, total_ops() * 15 / 100, 48, 5, CH_LEVELS_AUTO);

@@ -386,10 +386,11 @@ ch_err ch_book_add_instrument(ch_book *b, ch_instr_id id, int64_t min_price, int
     if (min_price < 1 || max_price < min_price || max_price > CH_PRICE_MAX)
         return CH_EBADCONFIG;
     /* price-indexed when asked, or when the band's ticks fit in the levels a
-     * sorted side would reserve (CH_LEVELS_AUTO) */
+     * sorted side would reserve and in CH_LEVELS_PRICE_MAX (CH_LEVELS_AUTO) */
     uint64_t band = (uint64_t)(max_price - min_price) + 1;
-    bool by_price = b->level_index == CH_LEVELS_PRICE ||
-                    (b->level_index == CH_LEVELS_AUTO && band <= b->max_levels);
+    bool by_price =
+        b->level_index == CH_LEVELS_PRICE ||
+        (b->level_index == CH_LEVELS_AUTO && band <= b->max_levels && band <= CH_LEVELS_PRICE_MAX);
     if (by_price && band > CH_LEVELS_PRICE_MAX)
         return CH_EBADCONFIG;
     side_book sd[2];
@@ -895,20 +896,16 @@ ch_err ch_book_close_instrument(ch_book *b, ch_instr_id id)
         return CH_EUNKNOWN_SYMBOL;
     for (int side = 0; side < 2; side++) {
         side_book *sd = &bk->s[side];
-        while (sd->n > 0) {
-            level *lv = &sd->lv[sd->n - 1];
-            if (lv->count == 0) { /* dead */
-                sd->n--;
-                continue;
+        for (uint32_t li = sd->n - 1; li != NIL; li = lv_below(sd, li)) { /* best first */
+            level *lv = &sd->lv[li];
+            while (lv->head != NIL) { /* oldest first */
+                uint32_t s = lv->head;
+                int64_t q = b->orders[s].remaining;
+                fifo_unlink(b, lv, s);
+                b->open_orders--;
+                emit_cancel(b, CH_CMD_CLOSE, s, q, CH_EEXPIRED);
+                slot_free(b, s);
             }
-            uint32_t s = lv->head;
-            int64_t q = b->orders[s].remaining;
-            fifo_unlink(b, lv, s);
-            b->open_orders--;
-            emit_cancel(b, CH_CMD_CLOSE, s, q, CH_EEXPIRED);
-            slot_free(b, s);
-            if (lv->count == 0)
-                sd->n--;
         }
         lv_side_emptied(sd);
     }

@@ -24,7 +24,8 @@ ch_err ch_book_check(const ch_book *b)
         for (int side = 0; side < 2; side++) {
             const side_book *sd = &bk->s[side];
             if (sd->dead > sd->n || sd->n - sd->dead > b->max_levels ||
-                (sd->span != 0 && sd->n > sd->span) || (sd->n > 0 && sd->lv[sd->n - 1].count == 0))
+                sd->n > (sd->span != 0 ? sd->span : b->max_levels) ||
+                (sd->n > 0 && sd->lv[sd->n - 1].count == 0))
                 return CH_EINVAL;                            /* the best level holds orders */
             for (uint32_t li = sd->n; li < sd->span; li++) { /* price-indexed: empty above */
                 const level *lv = &sd->lv[li];

@@ -192,13 +192,17 @@ bool chi_book_load(ch_book *b, chi_rd *r)
             uint32_t n = (uint32_t)chi_get(r, 4);
             if (n > b->max_levels)
                 return false;
-            for (uint32_t k = 0; k < n && !r->bad; k++) { /* worst first */
+            int64_t k_lo = s == CH_BUY ? lo : -hi, k_hi = s == CH_BUY ? hi : -lo; /* keys */
+            for (uint32_t k = 0; k < n && !r->bad; k++) {                         /* worst first */
                 level l;
                 chi_snap_take(r, &l, 1, sizeof(level));
-                if (!r->bad && !lv_push_loaded(&bk->s[s], &l, b->max_levels))
+                if (!r->bad && !lv_push_loaded(&bk->s[s], &l, b->max_levels, k_lo, k_hi))
                     return false;
             }
         }
     }
-    return !r->bad;
+    /* every order at its level's price, on its chain, counted: what the
+     * book will trust from now on (a sealed snapshot passes; the check is
+     * for one written by another build) */
+    return !r->bad && ch_book_check(b) == CH_OK;
 }

@@ -330,12 +330,13 @@ static inline void lv_tidy(side_book *sd)
 /*
  * Loading a snapshot: @p l, a level that holds orders, goes on top of the
  * side (levels come worst first). @return false, changing nothing, when it
- * does not: it holds no orders, its key is not above the best or is outside
- * a price-indexed band, or a sorted side is full.
+ * does not: it holds no orders, its key is outside @p key_lo .. @p key_hi
+ * (the band) or not above the best, or a sorted side is full.
  */
-static inline bool lv_push_loaded(side_book *sd, const level *l, uint32_t max_levels)
+static inline bool lv_push_loaded(side_book *sd, const level *l, uint32_t max_levels,
+                                  int64_t key_lo, int64_t key_hi)
 {
-    if (l->count == 0)
+    if (l->count == 0 || l->key < key_lo || l->key > key_hi)
         return false;
     if (sd->span != 0) {
         uint64_t at = (uint64_t)l->key - (uint64_t)sd->base;
