@@ -11,22 +11,25 @@
  *    shared by all instruments, with a free list threaded through `next`;
  *    an order id is (generation << 32) | (slot + 1), so a stale id fails the
  *    generation check and needs no hash table;
- *  - per instrument and side, a sorted array of price levels, worst first and
+ *  - per instrument and side, an array of price levels, worst first and
  *    best LAST, keyed so that "larger key = better price" on both sides
- *    (key = price for bids, -price for asks). Most activity is at or near the
- *    best price, so inserting or removing a level is a short memmove at the
- *    end of the array and taking the best is O(1); finding a level for a
- *    cancel is a hint (where that price's level was last seen) checked
- *    against the key, else a binary search; a level emptied far from the
- *    best stays "dead" (no orders) until many are, then one pass drops them,
- *    so that a stale deep level's cancel does not memmove every better one;
+ *    (key = price for bids, -price for asks), taking the best in O(1); it
+ *    is either sorted (the levels that hold orders: inserting or removing a
+ *    level near the best is a short memmove at the end of the array; finding
+ *    a level for a cancel is a hint, where that price's level was last seen,
+ *    checked against the key, else a binary search; a level emptied far from
+ *    the best stays "dead", with no orders, until many are, then one pass
+ *    drops them, so that a stale deep level's cancel does not memmove every
+ *    better one) or price-indexed (a level a tick of the band, found by its
+ *    price, its empty ticks marked by a bit a tick): see levels.h;
  *  - each level is an intrusive doubly linked FIFO of order slots (O(1)
  *    unlink for cancels) with its total quantity and order count.
  *
  * Invariants (checked by ch_book_check()):
- *  - levels strictly increasing by key; qty and count of a level equal the
- *    sum over its FIFO; the levels with none are the side's `dead`, and the
- *    best level is never one; best bid < best ask;
+ *  - levels strictly increasing by key (price-indexed: at base + index,
+ *    marked where they hold orders); qty and count of a level equal the sum
+ *    over its FIFO; the levels with none are the side's `dead`, and the best
+ *    level is never one; best bid < best ask;
  *  - every RESTING slot is in exactly one FIFO, of its own instrument, side
  *    and price; every FREE slot is on the free list; no slot is ACTIVE
  *    between commands.

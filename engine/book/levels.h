@@ -219,9 +219,8 @@ static inline uint32_t lv_open(side_book *sd, uint32_t i, int64_t key, uint32_t 
     return i;
 }
 
-/* Dead levels on top of a side go (the best level always holds orders):
- * rare on a sorted side, the walk down to the next level on a price-indexed
- * one. */
+/* Dead levels on top of a sorted side go (the best level always holds
+ * orders; a price-indexed side finds its next best by its marks). */
 static __attribute__((noinline, cold, unused)) void lv_pop_dead(side_book *sd)
 {
     while (sd->n > 0 && sd->lv[sd->n - 1].count == 0) {
@@ -286,12 +285,14 @@ static __attribute__((noinline, unused)) void lv_emptied_by_price(side_book *sd,
 
 /*
  * Level i has just been emptied (a price-indexed side: see above). Near
- * the best (LV_NEAR levels) it is removed: a short memmove. Deeper, where removing it would move
- * every better level (a stale level of a book whose price has moved away: 64 KiB of memmove under
- * 2,000 levels), it stays as a dead level, which walks pass over (its queue is empty) and rest()
- * revives if an order comes to its price; lv_tidy() compacts them once they are many. Dead levels
- * then on top are dropped, so the best level always holds orders. Inside a walk from the best down,
- * levels above i move or go, and when i was the best, the dead levels under it go too: a walk's
+ * the best (LV_NEAR levels) it is removed: a short memmove. Deeper, where
+ * removing it would move every better level (a stale level of a book whose
+ * price has moved away: 64 KiB of memmove under 2,000 levels), it stays as
+ * a dead level, which walks pass over (its queue is empty) and rest()
+ * revives if an order comes to its price; lv_tidy() compacts them once they
+ * are many. Dead levels then on top are dropped, so the best level always
+ * holds orders. Inside a walk from the best down, levels above i move or
+ * go, and when i was the best, the dead levels under it go too: a walk's
  * index is then past sd->n (see match()).
  */
 static inline void lv_emptied(side_book *sd, uint32_t i)
@@ -329,29 +330,19 @@ static inline void lv_tidy(side_book *sd)
 
 /*
  * Loading a snapshot: @p l, a level that holds orders, goes on top of the
- * side (levels come worst first). @return false, changing nothing, when it
- * does not: it holds no orders, its key is outside @p key_lo .. @p key_hi
- * (the band) or not above the best, or a sorted side is full.
+ * side (levels come worst first), opened as rest() opens a level. @return
+ * false, changing nothing, when it does not: it holds no orders, its key is
+ * outside @p key_lo .. @p key_hi (the band) or not above the best, or the
+ * side has max_levels levels already.
  */
 static inline bool lv_push_loaded(side_book *sd, const level *l, uint32_t max_levels,
                                   int64_t key_lo, int64_t key_hi)
 {
-    if (l->count == 0 || l->key < key_lo || l->key > key_hi)
+    bool found;
+    if (l->count == 0 || l->key < key_lo || l->key > key_hi || sd->n - sd->dead >= max_levels ||
+        lv_find(sd, l->key, &found) != sd->n) /* above the best: n, in both modes */
         return false;
-    if (sd->span != 0) {
-        uint64_t at = (uint64_t)l->key - (uint64_t)sd->base;
-        if (l->key < sd->base || at >= sd->span || at < sd->n)
-            return false;
-        uint32_t i = (uint32_t)at;
-        sd->dead += i - sd->n;
-        sd->lv[i] = *l;
-        sd->n = i + 1;
-        lv_mark(sd, i, true);
-        return true;
-    }
-    if (sd->n >= max_levels || (sd->n > 0 && sd->lv[sd->n - 1].key >= l->key))
-        return false;
-    sd->lv[sd->n++] = *l;
+    sd->lv[lv_open(sd, sd->n, l->key, max_levels)] = *l;
     return true;
 }
 
