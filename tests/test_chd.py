@@ -410,6 +410,20 @@ class Protocol(Base):
         before = {a: self.c.positions(a) for a in ("alice", "bob", "pool", "house")}
         orders = self.c.orders("bob")
         hedge = self.c.hedge()
+        # SIGHUP is logged and ignored: the same process answers, state intact
+        pid = self.d.proc.pid
+        self.d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with open(os.path.join(self.tmp, "chd.log")) as f:
+                if "sighup_ignored" in f.read():
+                    break
+            time.sleep(0.02)
+        else:
+            self.fail("no sighup_ignored line in chd's log")
+        self.assertIsNone(self.d.proc.poll())
+        self.assertEqual(self.d.proc.pid, pid)
+        self.assertEqual(self.c.orders("bob"), orders)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             self.c.close()
             self.d.stop(sig)

@@ -12,7 +12,9 @@
  * an error (exit 2). Every --config FILE is loaded first, in order, so that
  * the other flags override it wherever they stand.
  * Runs until SIGINT or SIGTERM, then finishes the batch in progress, commits
- * and exits 0. Logs are key=value lines on stderr.
+ * and exits 0. SIGHUP (a closed terminal, or a habit of reloading daemons
+ * with it) does not stop it: the configuration is read at start only, so it
+ * is logged and otherwise ignored. Logs are key=value lines on stderr.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -282,6 +284,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     ch_server *s = ch_server_start(&cfg, err, sizeof err);
@@ -291,7 +294,13 @@ int main(int argc, char **argv)
         return 1;
     }
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP)
+            CH_LOG(CH_LOG_WARN, "sighup_ignored",
+                   "reason=\"the configuration is read at start only: restart chd to apply a "
+                   "change\"");
+        sig = 0;
+    }
     CH_LOG(CH_LOG_INFO, "shutdown", "signal=%d", sig);
     /* once the store is committed and closed, a watchdog ends the process
      * if NNG then hangs closing a socket (1.5.2, a peer mid-exchange) */
