@@ -626,6 +626,196 @@ START_TEST(msg_refusals)
 }
 END_TEST
 
+/* ---- ch_json_print against cJSON_PrintUnformatted -------------------------- */
+
+static uint64_t print_rng = 88172645463325252ull;
+static uint64_t print_rnd(void)
+{
+    print_rng ^= print_rng << 13;
+    print_rng ^= print_rng >> 7;
+    print_rng ^= print_rng << 17;
+    return print_rng;
+}
+
+/* A number of the kinds replies carry and of the edges of both printers'
+ * paths: small and 64-bit integers, the 1e15 and 2^53 edges, prices with
+ * cents, values that need 17 digits, tiny and huge ones, zeros, NaN, inf. */
+static double print_number_of(void)
+{
+    static const double edges[] = {0.0,
+                                   -0.0,
+                                   1.0,
+                                   -1.0,
+                                   2147483647.0,
+                                   2147483648.0,
+                                   -2147483648.0,
+                                   -2147483649.0,
+                                   999999999999999.0,
+                                   -999999999999999.0,
+                                   1e15,
+                                   -1e15,
+                                   1e15 + 1,
+                                   9007199254740992.0,
+                                   9223372036854775807.0,
+                                   -9223372036854775808.0,
+                                   1e300,
+                                   -1e-300,
+                                   4.9e-324,
+                                   1.7976931348623157e308,
+                                   0.1,
+                                   0.3,
+                                   1.0 / 3.0,
+                                   2.0 / 3.0,
+                                   123456.789,
+                                   1e-7,
+                                   5e-5};
+    uint64_t r = print_rnd();
+    switch (r % 9) {
+    case 0:
+        return edges[(r >> 8) % (sizeof edges / sizeof edges[0])];
+    case 1:
+        return (double)(int64_t)(print_rnd() % 2000001) - 1000000.0;
+    case 2:
+        return (double)(int64_t)print_rnd(); /* any 64-bit integer */
+    case 3:
+        return (double)(print_rnd() >> (r >> 8) % 64); /* every magnitude */
+    case 4:
+        return (double)(int64_t)(print_rnd() % 10000000) / 100.0; /* cents */
+    case 5:
+        return ldexp((double)(print_rnd() >> 11), (int)((r >> 8) % 200) - 100);
+    case 6: {
+        uint64_t bits = print_rnd(); /* any double, NaN and inf included */
+        double d;
+        memcpy(&d, &bits, sizeof d);
+        return d;
+    }
+    case 7:
+        return (r >> 8) % 2 ? NAN : ((r >> 9) % 2 ? INFINITY : -INFINITY);
+    default:
+        return (double)(print_rnd() % 1000000) * 1e-6 * ((r >> 8) % 2 ? 1 : -1);
+    }
+}
+
+/* Bytes of every class: plain, quote and backslash, each control byte,
+ * DEL, UTF-8 and stray high bytes. */
+static void print_string_of(char *buf, size_t cap)
+{
+    size_t n = print_rnd() % (cap - 1);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = print_rnd();
+        switch (r % 6) {
+        case 0:
+            buf[i] = (char)(1 + (r >> 8) % 31);
+            break; /* control bytes */
+        case 1:
+            buf[i] = "\"\\/\b\f\n\r\t"[(r >> 8) % 8];
+            break;
+        case 2:
+            buf[i] = (char)(0x80 + (r >> 8) % 128);
+            break;
+        case 3:
+            buf[i] = 0x7f;
+            break;
+        default:
+            buf[i] = (char)(' ' + (r >> 8) % 95);
+            break;
+        }
+    }
+    buf[n] = '\0';
+}
+
+static cJSON *print_tree(int depth)
+{
+    char s[40];
+    uint64_t r = print_rnd();
+    int kind = depth >= 4 ? (int)(r % 6) : (int)(r % 8);
+    switch (kind) {
+    case 0:
+        return cJSON_CreateNull();
+    case 1:
+        return cJSON_CreateBool((r >> 8) % 2);
+    case 2:
+    case 3:
+        return cJSON_CreateNumber(print_number_of());
+    case 4:
+        print_string_of(s, sizeof s);
+        return cJSON_CreateString(s);
+    case 5:
+        return cJSON_CreateRaw((r >> 8) % 2 ? "{\"raw\":[1,2]}" : "-0.5e+3");
+    case 6: {
+        cJSON *a = cJSON_CreateArray();
+        for (uint64_t k = (r >> 8) % 5; k > 0; k--)
+            cJSON_AddItemToArray(a, print_tree(depth + 1));
+        return a;
+    }
+    default: {
+        cJSON *o = cJSON_CreateObject();
+        for (uint64_t k = (r >> 8) % 6; k > 0; k--) {
+            print_string_of(s, 12);
+            cJSON_AddItemToObject(o, s, print_tree(depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+static void print_same(const cJSON *t)
+{
+    char *want = cJSON_PrintUnformatted(t), *got = ch_json_print(t);
+    if (want == NULL)
+        ck_assert_ptr_null(got);
+    else
+        ck_assert_msg(got != NULL && strcmp(want, got) == 0, "cJSON: %s\nours:  %s", want,
+                      got != NULL ? got : "(null)");
+    cJSON_free(want);
+    cJSON_free(got);
+}
+
+START_TEST(json_print_as_cjson)
+{
+    /* every edge number alone, then random trees */
+    for (int k = 0; k < 2000; k++) {
+        cJSON *n = cJSON_CreateNumber(print_number_of());
+        print_same(n);
+        cJSON_Delete(n);
+    }
+    for (int k = 0; k < 20000; k++) {
+        cJSON *t = print_tree(0);
+        print_same(t);
+        cJSON_Delete(t);
+    }
+    /* the edges by name: what a reply prints, and where cJSON fails */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "price", 1234.5);
+    cJSON_AddNumberToObject(o, "qty", 3);
+    cJSON_AddStringToObject(o, "order_id", "18446744073709551615");
+    cJSON_AddNumberToObject(o, "time", 1764979200123456789.0);
+    cJSON_AddNumberToObject(o, "neg_zero", -0.0);
+    cJSON_AddItemToObject(o, "empty", cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "nested", cJSON_CreateObject());
+    print_same(o);
+    char *text = ch_json_print(o);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "\"price\":1234.5,\"qty\":3,"));
+    cJSON_free(text);
+    cJSON *raw = cJSON_CreateRaw("1");
+    cJSON_free(raw->valuestring);
+    raw->valuestring = NULL; /* cJSON fails on it: so do we */
+    cJSON_AddItemToObject(o, "raw", raw);
+    print_same(o);
+    ck_assert_ptr_null(ch_json_print(o));
+    cJSON *s = cJSON_CreateString("x");
+    cJSON_free(s->valuestring);
+    s->valuestring = NULL; /* a string without text prints "" in both */
+    print_same(s);
+    s->type = 1 << 12; /* no known type: both fail */
+    print_same(s);
+    cJSON_Delete(s);
+    cJSON_Delete(o);
+    ck_assert_ptr_null(ch_json_print(NULL));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("proto");
@@ -635,6 +825,7 @@ int main(void)
     tcase_add_test(tc, binary_round_trips);
     tcase_add_test(tc, msg_round_trips);
     tcase_add_test(tc, msg_refusals);
+    tcase_add_test(tc, json_print_as_cjson);
     suite_add_tcase(s, tc);
     return ch_check_run(s);
 }

@@ -110,7 +110,7 @@ const cJSON *chi_coid_find(ch_server *s, const char *key)
 void chi_coid_put(ch_server *s, const char *key, const cJSON *result, bool log)
 {
     if (log) {
-        char *text = cJSON_PrintUnformatted(result);
+        char *text = ch_json_print(result);
         if (text == NULL || ch_store_put_coid(s->st, key, text) != CH_OK) {
             /* not in the batch: the batch must not commit without it */
             s->halted = true;

@@ -37,7 +37,7 @@ void chi_events_drop(ch_server *s)
 
 void chi_publish(ch_server *s, const char *topic, cJSON *body)
 {
-    char *text = cJSON_PrintUnformatted(body);
+    char *text = ch_json_print(body);
     cJSON_Delete(body);
     if (text == NULL)
         return;

@@ -503,7 +503,7 @@ static void replay_cb(void *ctx, uint64_t seq, const ch_command *c, const ch_com
         cJSON_AddItemToObject(o, "fills", s->replay_fills);
         char key[CH_CLIENT_ORDER_ID_MAX + 16];
         chi_coid_key(key, sizeof key, c->order.account, c->client_order_id);
-        char *text = cJSON_PrintUnformatted(o);
+        char *text = ch_json_print(o);
         if (text == NULL || ch_store_put_coid(s->st, key, text) != CH_OK)
             s->coid_backfill_failed = true;
         free(text);

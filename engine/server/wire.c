@@ -320,7 +320,7 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
     cJSON_Delete(result);
     cJSON_Delete(j);
     ch_proto_fix_utf8(reply); /* strings from an older log may hold invalid UTF-8 */
-    char *text = cJSON_PrintUnformatted(reply);
+    char *text = ch_json_print(reply);
     cJSON_Delete(reply);
     return text;
 }
@@ -344,7 +344,7 @@ char *chi_unavailable_reply(ch_server *s, const char *would_have, ch_err code)
                                 : "the store could not commit: intake stopped");
     if (code == CH_ENOT_PRIMARY && s->primary_url[0] != '\0')
         cJSON_AddStringToObject(eo, "primary", s->primary_url);
-    char *text = cJSON_PrintUnformatted(o);
+    char *text = ch_json_print(o);
     cJSON_Delete(o);
     cJSON_Delete(was);
     return text;

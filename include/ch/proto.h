@@ -75,6 +75,17 @@ bool ch_utf8_valid(const char *s, size_t n);
  */
 size_t ch_proto_fix_utf8(cJSON *tree);
 
+/**
+ * @p item printed as cJSON_PrintUnformatted() prints it, byte for byte
+ * (cJSON 1.7.15's numbers, escapes and failures), several times faster:
+ * integers are written digit by digit where cJSON prints and reads back
+ * every number beyond 32 bits through sprintf and sscanf. For replies and
+ * events. Recurses as deep as the tree is.
+ * @return a string to free with cJSON_free(), or NULL when out of memory or
+ * when cJSON would fail too (a raw item without text, an item of no type).
+ */
+char *ch_json_print(const cJSON *item);
+
 /** Format @p t as ISO-8601 UTC with milliseconds into @p buf (>= 32 bytes). */
 void ch_proto_format_time(ch_time t, char *buf, size_t cap);
 
