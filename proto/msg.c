@@ -342,6 +342,34 @@ static bool refuse(checker *c, const char *path, const char *name, const char *k
 static bool check_obj(checker *c, const ch_field *f, size_t n, const cJSON *o, const char *path,
                       bool top);
 
+/* Append @p len bytes of @p s at @p at of @p out, cut at @p cap - 1 bytes
+ * as snprintf cuts. @return the new end. */
+static size_t path_put(char *out, size_t at, size_t cap, const char *s, size_t len)
+{
+    size_t room = at + 1 < cap ? cap - 1 - at : 0;
+    if (len > room)
+        len = room;
+    memcpy(out + at, s, len);
+    return at + len;
+}
+
+/* "PATHNAME[I]" in @p out (@p cap bytes, cut as snprintf cuts): a list
+ * element's path, made for every element, so without snprintf. */
+static void path_of_item(char *out, size_t cap, const char *path, const char *name, size_t i)
+{
+    char idx[24], *q = idx + sizeof idx;
+    *--q = ']';
+    do {
+        *--q = (char)('0' + i % 10);
+        i /= 10;
+    } while (i != 0);
+    *--q = '[';
+    size_t at = path_put(out, 0, cap, path, strlen(path));
+    at = path_put(out, at, cap, name, strlen(name));
+    at = path_put(out, at, cap, q, (size_t)(idx + sizeof idx - q));
+    out[at] = '\0';
+}
+
 static bool check_val(checker *c, const ch_field *f, const cJSON *v, const char *path)
 {
     char sub[128];
@@ -375,10 +403,11 @@ static bool check_val(checker *c, const ch_field *f, const cJSON *v, const char 
             break;
         cJSON_ArrayForEach(x, v)
         {
-            snprintf(sub, sizeof sub, "%s%s[%zu]", path, f->name, i++);
+            path_of_item(sub, sizeof sub, path, f->name, i++);
             if (!cJSON_IsObject(x))
                 return refuse(c, "", sub, "an object");
-            strcat(sub, ".");
+            size_t end = path_put(sub, strlen(sub), sizeof sub, ".", 1);
+            sub[end] = '\0'; /* cut as the element's path is */
             if (!check_obj(c, f->sub, f->n_sub, x, sub, false))
                 return false;
         }

@@ -202,7 +202,7 @@ const ch_value *ch_fields_get(const ch_fields *o, const char *name)
 {
     static const ch_value absent = {.kind = CH_V_ABSENT};
     for (size_t i = 0; o != NULL && i < o->n; i++)
-        if (strcmp(o->f[i].name, name) == 0)
+        if (o->f[i].name[0] == name[0] && strcmp(o->f[i].name, name) == 0)
             return &o->v[i];
     return &absent;
 }

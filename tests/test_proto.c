@@ -546,6 +546,26 @@ START_TEST(msg_refusals)
         ck_assert_msg(ch_msg_bin_encode_request(on, 1, j, &n) == NULL, "encoded: %s", bad[i]);
         cJSON_Delete(j);
     }
+    /* a batch's refusals name the order by its place in the list */
+    const ch_msg *obatch = ch_msg_find("order.batch");
+    ck_assert_ptr_nonnull(obatch);
+    char why[CH_PROTO_WHY_MAX];
+    static const char *const batch_bad[][2] = {
+        {"{\"op\":\"order.batch\",\"account\":\"a\",\"orders\":[{\"symbol\":\"S\",\"side\":"
+         "\"buy\",\"qty\":1},{},{},{},{},{},{},{},{},{},{},{},7]}",
+         "\"orders[12]\" must be an object"},
+        {"{\"op\":\"order.batch\",\"account\":\"a\",\"orders\":[{},{},{},{\"qty\":\"1\"}]}",
+         "field \"orders[3].qty\" must be"},
+        {"{\"op\":\"order.batch\",\"account\":\"a\",\"orders\":[{\"nope\":1}]}",
+         "unknown field \"orders[0].nope\""},
+    };
+    for (size_t i = 0; i < sizeof batch_bad / sizeof batch_bad[0]; i++) {
+        cJSON *j = parse(batch_bad[i][0]);
+        ck_assert_ptr_nonnull(j);
+        ck_assert_int_eq(ch_msg_check_json(obatch, j, why, sizeof why), CH_EBADREQ);
+        ck_assert_msg(strstr(why, batch_bad[i][1]) != NULL, "%s: %s", batch_bad[i][0], why);
+        cJSON_Delete(j);
+    }
     /* order ids: only canonical decimal text within 64 bits */
     const ch_msg *oc = ch_msg_find("order.cancel");
     static const char *const ids[] = {"\"007\"", "\"\"", "\"12a\"", "\"18446744073709551616\"",

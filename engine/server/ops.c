@@ -439,11 +439,7 @@ static ch_err op_order_batch(ch_server *s, req_ctx *r)
         if (oe == CH_OK) {
             cJSON *ok = cJSON_CreateObject();
             cJSON_AddBoolToObject(ok, "ok", 1);
-            for (cJSON *f = sub.out->child; f != NULL;) {
-                cJSON *next = f->next;
-                cJSON_AddItemToObject(ok, f->string, cJSON_DetachItemViaPointer(sub.out, f));
-                f = next;
-            }
+            move_fields(ok, sub.out);
             cJSON_AddItemToArray(results, ok);
         } else {
             cJSON *err = cJSON_CreateObject();

@@ -224,6 +224,18 @@ static inline double px(const ch_server *s, ch_instr_id id, int64_t ticks)
     return u != NULL ? ch_price_to_double(u, ticks) : 0.0;
 }
 
+/* Every field of @p from moved to the end of @p to, in order, with its key
+ * (cJSON_AddItemToArray appends an item as it is, its own key kept, where
+ * cJSON_AddItemToObject would copy the key and free the old one). */
+static inline void move_fields(cJSON *to, cJSON *from)
+{
+    for (cJSON *f = from->child; f != NULL;) {
+        cJSON *next = f->next;
+        cJSON_AddItemToArray(to, cJSON_DetachItemViaPointer(from, f));
+        f = next;
+    }
+}
+
 static inline void add_u64(cJSON *o, const char *k, uint64_t v)
 {
     char b[24];

@@ -303,11 +303,7 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
     }
     if (e == CH_OK) {
         cJSON_AddBoolToObject(reply, "ok", 1);
-        for (cJSON *f = result->child; f != NULL;) {
-            cJSON *next = f->next;
-            cJSON_AddItemToObject(reply, f->string, cJSON_DetachItemViaPointer(result, f));
-            f = next;
-        }
+        move_fields(reply, result);
     } else {
         s->errors++;
         cJSON_AddBoolToObject(reply, "ok", 0);
