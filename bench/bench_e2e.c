@@ -22,10 +22,12 @@
  *
  * Usage: bench_e2e --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke]
  *                  [--replicate [--nats-servers 1|3]] [--single-only N] [--binary-only N]
+ *                  [--json-batch-only N]
  * (--single-only N: only chd's order.new with N clients over ipc:// for S
  * seconds, chd's pid printed first: for a profiler attached to chd, e.g.
  * perf record -p PID, to see where the request path spends its time;
- * --binary-only N the same with binary batches of --batch orders)
+ * --binary-only N the same with binary batches of --batch orders,
+ * --json-batch-only N with JSON order.batch requests)
  * (--nats-servers 3: three clustered nats-server, the stream with 3 replicas:
  * an append is acknowledged once two of them hold it)
  */
@@ -459,7 +461,7 @@ static int replicate_bench(const char *chd)
 int main(int argc, char **argv)
 {
     const char *chd = NULL, *json = NULL;
-    int smoke = 0, replicate = 0, single_only = 0, binary_only = 0;
+    int smoke = 0, replicate = 0, single_only = 0, binary_only = 0, json_batch_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--chd") == 0 && i + 1 < argc)
             chd = argv[++i];
@@ -487,6 +489,11 @@ int main(int argc, char **argv)
             if (!ch_cli_long("bench_e2e", "--binary-only", argv[++i], 1, 32, &v))
                 return 2;
             binary_only = (int)v;
+        } else if (strcmp(argv[i], "--json-batch-only") == 0 && i + 1 < argc) {
+            long v;
+            if (!ch_cli_long("bench_e2e", "--json-batch-only", argv[++i], 1, 32, &v))
+                return 2;
+            json_batch_only = (int)v;
         } else if (strcmp(argv[i], "--nats-servers") == 0 && i + 1 < argc) {
             long v;
             if (!ch_cli_long("bench_e2e", "--nats-servers", argv[++i], 1, 3, &v) || v == 2) {
@@ -498,7 +505,7 @@ int main(int argc, char **argv)
             fprintf(stderr,
                     "usage: %s --chd PATH [--seconds S] [--batch B] [--json FILE] [--smoke] "
                     "[--replicate [--nats-servers 1|3]] [--single-only N]\n"
-                    "          [--binary-only N]\n",
+                    "          [--binary-only N] [--json-batch-only N]\n",
                     argv[0]);
             return 2;
         }
@@ -579,16 +586,26 @@ int main(int argc, char **argv)
             batches[i] = batch_json(acct, sym, g_batch);
             bins[i] = batch_bin(acct, g_batch, &bin_lens[i]);
         }
-        if (single_only || binary_only) { /* one measurement, for a profiler */
+        if (single_only || binary_only || json_batch_only) { /* one measurement, for a profiler */
             printf("chd pid %d\n", (int)pid);
             fflush(stdout);
-            result one = single_only
-                             ? measure(req, (const char *const *)orders, single_only, false, 1)
-                             : measure_len(req, (const char *const *)bins, bin_lens, binary_only,
-                                           false, g_batch);
-            printf("%s, %d clients over ipc: %.0f orders/s, p50 %.1f us\n",
-                   single_only ? "order.new" : "binary batches",
-                   single_only ? single_only : binary_only, one.orders_per_s, one.p50_us);
+            result one;
+            const char *what;
+            int n;
+            if (single_only) {
+                one = measure(req, (const char *const *)orders, n = single_only, false, 1);
+                what = "order.new";
+            } else if (json_batch_only) {
+                one =
+                    measure(req, (const char *const *)batches, n = json_batch_only, false, g_batch);
+                what = "JSON batches";
+            } else {
+                one = measure_len(req, (const char *const *)bins, bin_lens, n = binary_only, false,
+                                  g_batch);
+                what = "binary batches";
+            }
+            printf("%s, %d clients over ipc: %.0f orders/s, p50 %.1f us\n", what, n,
+                   one.orders_per_s, one.p50_us);
             kill(pid, SIGTERM);
             int st;
             waitpid(pid, &st, 0);
