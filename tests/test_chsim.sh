@@ -2,9 +2,12 @@
 # chsim as a program: a short run on the shipped data twice with one seed
 # gives byte-identical report.json and report.md (the determinism promise);
 # without gnuplot it still writes the report and says the plots were skipped;
-# a bad config is refused with a message naming the key. Usage: test_chsim.sh CHSIM
+# a bad config is refused with a message naming the key; every number's key
+# in report.json is described in chsim-report(5).
+# Usage: test_chsim.sh CHSIM [CHSIM_REPORT_5_SCD]
 set -euo pipefail
 chsim=$1
+report_page=${2:-}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cat >"$dir/short.json" <<'JSON'
@@ -155,6 +158,29 @@ if "$chsim" --regime two-underlyings --chd ipc:///nonexistent --out "$dir/x" 2>"
     exit 1
 fi
 grep -q 'second_underlying: --chd runs one underlying' "$dir/err"
+# chsim-report(5) names the key of every number report.json holds (one
+# underlying with tranches and vega hedging, and two underlyings)
+if [ -n "$report_page" ]; then
+    python3 - "$report_page" "$dir/a/report.json" "$dir/t1/report.json" <<'PY'
+import json, re, sys
+page = open(sys.argv[1]).read()
+keys = set()
+def walk(v, key=None):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            walk(x, k)
+    elif isinstance(v, list):
+        for x in v:
+            walk(x, key)
+    elif isinstance(v, (int, float)) and not isinstance(v, bool) and key is not None:
+        keys.add(key)
+for f in sys.argv[2:]:
+    walk(json.load(open(f)))
+missing = sorted(k for k in keys if not re.search(r"(?<![A-Za-z0-9_])" + re.escape(k) + r"(?![A-Za-z0-9_])", page))
+assert len(keys) > 60, len(keys)
+assert not missing, "not in chsim-report(5): %s" % missing
+PY
+fi
 # strict config
 echo '{"flow": {"oders_per_hour": 3}}' >"$dir/bad.json"
 if "$chsim" --config "$dir/bad.json" --out "$dir/d" 2>"$dir/err"; then

@@ -118,7 +118,7 @@ mandir=$prefix/share/man
 if grep -Eq '^CH_(SCDOC|AWK):FILEPATH=.*NOTFOUND' "$build/CMakeCache.txt"; then
     echo "install: scdoc was not found at configure time: man pages not checked"
 else
-    for p in man1/chd.1 man1/chctl.1 man1/chsim.1 man5/chd.conf.5; do
+    for p in man1/chd.1 man1/chctl.1 man1/chsim.1 man5/chd.conf.5 man5/chsim-report.5; do
         test -s "$mandir/$p" || { echo "install: no $mandir/$p" >&2; exit 1; }
     done
     if command -v man >/dev/null && command -v col >/dev/null; then
@@ -163,6 +163,8 @@ else
             done
         done
         render "$mandir/man5/chd.conf.5" "$tmp/chd.conf.txt"
+        render "$mandir/man5/chsim-report.5" "$tmp/chsim-report.txt"
+        grep -Eq '^ *chsim-report - ' "$tmp/chsim-report.txt"
         "$prefix/bin/chd" --config-doc | sed -n 's/^| `\([a-z0-9_]*\)` |.*/\1/p' >"$tmp/keys"
         test "$(wc -l <"$tmp/keys")" -gt 50
         need "$tmp/chd.conf.txt" "config key" $(cat "$tmp/keys")
