@@ -9,6 +9,7 @@
  *     difference 1/2 Gamma S^2 (sigma_implied^2 - sigma_realized^2) dt;
  *   - the PnL attribution adds up; the same seed gives the same report bytes;
  *   - config: unknown keys and bad values are refused; flow CSV round trip;
+ *   - a price file quotes the underlying in USD, one pair throughout;
  *   - two underlyings in one engine: the second's path is correlated with the
  *     first's as configured, each lane's fills and hedges are its own, a
  *     second underlying without flow changes nothing of the first's, and each
@@ -326,6 +327,72 @@ START_TEST(config_is_strict)
 }
 END_TEST
 
+/* An hourly price file at @p path (newest row first, as the shipped one):
+ * 40 days from 2022-01-01, every row's symbol @p pair except row @p odd_row
+ * (1-based; 0: none), which says @p odd. */
+static void write_prices(const char *path, const char *pair, size_t odd_row, const char *odd)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "unix,date,symbol,open,high,low,close,volume,Volume USD\n");
+    const long t0 = 1640995200, hours = 40 * 24;
+    for (long h = hours - 1, row = 1; h >= 0; h--, row++) {
+        double px = 40000 + 500 * sin((double)h / 24);
+        fprintf(f, "%ld,x,%s,%.2f,%.2f,%.2f,%.2f,1,1\n", t0 + h * 3600,
+                (size_t)row == odd_row ? odd : pair, px, px, px, px);
+    }
+    fclose(f);
+}
+
+/* A price file's pair must be the underlying's in USD (or a USD stablecoin),
+ * the same on every row: the report's money is in its quote currency. */
+START_TEST(price_file_pair_is_checked)
+{
+    static const struct {
+        const char *pair;
+        size_t odd_row;
+        const char *odd, *want; /* want NULL: accepted */
+    } cases[] = {
+        {"BTC/USD", 0, NULL, NULL},
+        {"BTCUSDT", 0, NULL, NULL},
+        {"BTC-USDC", 0, NULL, NULL},
+        {"BTC/EUR", 0, NULL, "prices of BTC/EUR"},
+        {"ETH/USD", 0, NULL, "prices of ETH/USD"},
+        {"BTC/USDX", 0, NULL, "quoted in USD"},
+        {"", 0, NULL, "not a pair"},
+        {"BTC/USD", 500, "ETH/USD", "one pair a file"},
+    };
+    char dir[] = "/tmp/test_sim_pairXXXXXX", path[256], json[768];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/prices.csv", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_prices(path, cases[i].pair, cases[i].odd_row, cases[i].odd);
+        static sim_config c;
+        char msg[SIM_MSG_MAX] = "";
+        snprintf(json, sizeof json,
+                 "{\"start\": \"2022-01-30\", \"days\": 1, \"price\": {\"source\": \"csv\", "
+                 "\"file\": \"%s\"}, \"funding\": {\"source\": \"constant\", \"rate\": 0},"
+                 " \"chain\": {\"flat_vol\": 0.6, \"weeklies\": 2, \"monthlies\": 0}}",
+                 path);
+        sim_config_defaults(&c);
+        ck_assert_msg(sim_config_parse(&c, json, msg, sizeof msg), "%s", msg);
+        static sim_market m;
+        bool ok = sim_market_build(&c, &m, msg, sizeof msg);
+        if (cases[i].want == NULL) {
+            ck_assert_msg(ok, "%s: %s", cases[i].pair, msg);
+            ck_assert_double_gt(m.s[0].spot, 39000);
+            sim_market_free(&m);
+        } else {
+            ck_assert_msg(!ok, "%s accepted", cases[i].pair);
+            ck_assert_msg(strstr(msg, cases[i].want) && strstr(msg, "prices.csv"), "%s: %s",
+                          cases[i].pair, msg);
+        }
+    }
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* The second underlying of small_cfg(): a 80% vol GBM correlated by rho. */
 static void second_cfg(sim_config *c, double rho, double orders_per_hour)
 {
@@ -488,6 +555,7 @@ int main(void)
     tcase_add_test(t, hedged_short_option_earns_gamma_theory);
     tcase_add_test(t, same_seed_same_report);
     tcase_add_test(t, config_is_strict);
+    tcase_add_test(t, price_file_pair_is_checked);
     tcase_add_test(t, surface_has_no_calendar_arbitrage);
     tcase_add_test(t, second_path_is_correlated);
     tcase_add_test(t, two_underlyings_net_and_hedge_apart);

@@ -40,6 +40,7 @@
 
 #define SIM_PATH_MAX 1024
 #define SIM_NAME_MAX 64
+#define SIM_PAIR_MAX 24
 #define SIM_MAX_RUNS 16
 #define SIM_MSG_MAX  512
 #define SIM_HOUR     (INT64_C(3600) * CH_NS_PER_SEC)
@@ -178,6 +179,7 @@ typedef struct sim_series {
     size_t n;
     ch_time *t;
     double *v;
+    char pair[SIM_PAIR_MAX]; /**< a price file's symbol column ("BTC/USD"), "" otherwise */
 } sim_series;
 
 void sim_series_free(sim_series *s);
@@ -189,8 +191,17 @@ typedef bool (*sim_row_fn)(void *ctx, char **f, size_t n, size_t line, char *msg
 /** Read a CSV with a header line, calling @p fn per data row. false + msg on error. */
 bool sim_read_csv(const char *path, sim_row_fn fn, void *ctx, char *msg, size_t cap);
 
-/** BTC hourly closes (any row order in the file). false + msg on error. */
+/** Hourly closes (any row order in the file), the same symbol on every row
+ * (out->pair). false + msg on error. */
 bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap);
+/**
+ * Whether a price file's pair (@p pair, its symbol column) quotes @p base in
+ * USD, the currency of every money figure chsim reports: "BTC/USD",
+ * "BTC-USD", "BTC_USD" or "BTCUSD", and the USD stablecoins USDT and USDC in
+ * their place. false + a message naming @p path otherwise.
+ */
+bool sim_pair_quotes_usd(const char *pair, const char *base, const char *path, char *msg,
+                         size_t cap);
 /** Daily funding means per 8 h (`date,funding_mean,...`). */
 bool sim_load_funding(const char *path, sim_series *out, char *msg, size_t cap);
 

@@ -161,6 +161,21 @@ static bool price_row(void *ctx, char **f, size_t n, size_t line, char *msg, siz
                  line);
         return false;
     }
+    /* one pair in the whole file: its quote currency is the report's */
+    char *pair = sc->s->pair;
+    if (sc->s->n == 0 && (f[2][0] == '\0' || strlen(f[2]) >= sizeof sc->s->pair)) {
+        snprintf(msg, cap, "%s:%zu: the symbol column (\"%.40s\") is not a pair like BTC/USD",
+                 sc->path, line, f[2]);
+        return false;
+    }
+    if (sc->s->n == 0)
+        memcpy(pair, f[2], strlen(f[2]) + 1);
+    else if (strcmp(pair, f[2]) != 0) {
+        snprintf(msg, cap,
+                 "%s:%zu: symbol \"%.40s\" where the file began with \"%s\": one pair a file",
+                 sc->path, line, f[2], pair);
+        return false;
+    }
     if (!push(sc->s, &sc->cap, (ch_time)llround(unix_s) * CH_NS_PER_SEC, close)) {
         snprintf(msg, cap, "%s: out of memory", sc->path);
         return false;
@@ -182,6 +197,25 @@ static bool load_series(const char *path, sim_row_fn row, sim_series *out, char 
 bool sim_load_prices(const char *path, sim_series *out, char *msg, size_t cap)
 {
     return load_series(path, price_row, out, msg, cap);
+}
+
+bool sim_pair_quotes_usd(const char *pair, const char *base, const char *path, char *msg,
+                         size_t cap)
+{
+    static const char *const usd[] = {"USD", "USDT", "USDC"};
+    size_t nb = strlen(base);
+    const char *q = strncmp(pair, base, nb) == 0 ? pair + nb : NULL;
+    if (q != NULL && (*q == '/' || *q == '-' || *q == '_'))
+        q++;
+    for (size_t i = 0; q != NULL && i < sizeof usd / sizeof usd[0]; i++)
+        if (strcmp(q, usd[i]) == 0)
+            return true;
+    snprintf(msg, cap,
+             "%s: prices of %s, where chsim needs %s quoted in USD (BTC/USD, BTC-USD, BTCUSD; "
+             "USDT or USDC for USD): every money figure of the report is in the price file's "
+             "quote currency",
+             path, pair, base);
+    return false;
 }
 
 static bool parse_date(const char *s, ch_time *t)

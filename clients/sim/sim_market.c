@@ -50,6 +50,11 @@ static bool load_covering(const sim_config *c, const char *name, const char *wha
     char path[SIM_PATH_MAX];
     if (!load_or_fail(c, name, what, path, msg, cap) || !load(path, out, msg, cap))
         return false;
+    /* a price file names its pair: the first underlying's, in USD */
+    if (out->pair[0] != '\0' && !sim_pair_quotes_usd(out->pair, c->underlying, path, msg, cap)) {
+        sim_series_free(out);
+        return false;
+    }
     if (from >= out->t[0] && to < out->t[out->n - 1] + tail + 1)
         return true;
     char d[4][24];
