@@ -9,8 +9,8 @@ volume chd's `hedge`; a second fresh daemon with the same seed gives the same
 report.json and report.md byte for byte; the same scenario in process, with the
 daemon's settings (pool capital, fees, netting) and one configuration, fills the
 same contracts by the same sources (the daemon hedges on its own schedule, so
-only fills are compared); a wrong key and a daemon already used are refused
-with a message.
+only fills are compared); a wrong key, a daemon already used and a daemon whose BTC contract is not
+1 BTC are refused with a message.
 
 Usage: test_chsim_chd.py CHD CHCTL LIBCHCLIENT CHSIM   (run by ctest)
 """
@@ -127,11 +127,26 @@ def main():
         assert ip["engine"] == "in_process", ip
         assert ip["fills"] == fills and ip["contracts"] == c["contracts"], (ip, c)
         assert abs(ip["gross_delta"] - c["gross_delta"]) < 1e-3, (ip, c)
+        # a daemon whose BTC contract is not 1 BTC is refused, before any order
+        base = os.path.join(tmp, "tenth")
+        os.mkdir(base)
+        d = Daemon(base, config=dict(DAEMON, contract_size=0.1))
+        d.start()
+        try:
+            r = chsim("--chd", d.req, "--key", d.key, "--config", scenario,
+                      "--out", os.path.join(base, "out"))
+            orders = chctl(d, "stats")
+        finally:
+            d.close()
+        assert r.returncode == 1 and "contract of 0.1 BTC" in r.stderr, (r.returncode, r.stderr)
+        assert not os.path.exists(os.path.join(base, "out", "report.json"))
+        assert sum(orders["fills"].values()) == 0, orders
         total = sum(c["contracts"].values())
         print(f"chsim --chd: {sum(fills.values())} fills ({total} contracts) book/net/pool "
               f"{fills['book']}/{fills['net']}/{fills['pool']}, as chd's stats and the in-process "
               f"engine; netting ratio {c['netting_ratio']:.3f}, hedge volume "
-              f"{c['hedge_volume']:.1f} BTC; two daemons, one seed: identical reports: ok")
+              f"{c['hedge_volume']:.1f} BTC; two daemons, one seed: identical reports; a "
+              f"daemon of 0.1 BTC contracts refused: ok")
 
 
 if __name__ == "__main__":

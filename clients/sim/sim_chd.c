@@ -128,6 +128,24 @@ static void shifted(const chd_run *r, ch_symbol sym, char *out, size_t cap)
     ch_symbol_format(&sym, out, cap);
 }
 
+/*
+ * chsim's flow, limit prices and report are per contract of one BTC (its
+ * own runs' contract_size): a daemon whose contracts are another size would
+ * fill those orders at prices and sizes the scenario did not mean, so it is
+ * refused rather than reported in the wrong units.
+ */
+static bool one_btc_contract(const char *sym, double contract_size, char *msg, size_t cap)
+{
+    if (contract_size == 1.0)
+        return true;
+    snprintf(
+        msg, cap,
+        "chd's %s is a contract of %g BTC: chsim's flow, prices and report are per contract of "
+        "1 BTC; run it against a chd whose BTC contract_size is 1",
+        sym, contract_size);
+    return false;
+}
+
 static bool add_symbol(chd_run *r, const char *sym, char *msg, size_t cap)
 {
     if (is_listed(r, sym))
@@ -140,6 +158,8 @@ static bool add_symbol(chd_run *r, const char *sym, char *msg, size_t cap)
         return call_fail(r, what, err, msg, cap);
     }
     r->tick = in.tick;
+    if (!one_btc_contract(sym, in.contract_size, msg, cap))
+        return false;
     if (!remember(r, sym)) {
         snprintf(msg, cap, "out of memory");
         return false;
@@ -482,6 +502,10 @@ static bool setup(chd_run *r, const char *endpoint, const char *key, char *msg, 
     r->tick = 0.5;
     for (size_t i = 0; i < n_ins; i++) {
         r->tick = ins[i].tick;
+        if (!one_btc_contract(ins[i].symbol, ins[i].contract_size, msg, cap)) {
+            ch_client_release(ins);
+            return false;
+        }
         ch_symbol sym;
         if (ch_symbol_parse(ins[i].symbol, strlen(ins[i].symbol), &sym) == CH_OK &&
             sym.kind != CH_PERP) {
