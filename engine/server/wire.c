@@ -252,54 +252,94 @@ uint8_t *chi_handle_msg(ch_server *s, const chi_origin *from, const uint8_t *bod
     return out;
 }
 
-/* Build the reply to one request (text, owned by the caller: free()). */
-char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t len, bool *mutating)
+/* Run the typed request @p q (the guard passed) into @p result. */
+static ch_err run_json(ch_server *s, const chi_origin *from, ch_req *q, cJSON *result,
+                       const char **msg, bool *mutating)
 {
-    s->requests++;
+    ch_err e = dispatch(s, from, q, result, msg);
+    /* a standby's read: how far behind (state.hash and stats say it their own way) */
+    if (e == CH_OK && s->standby && q->m->id != CH_MSG_STATE_HASH && q->m->id != CH_MSG_STATS)
+        chi_cluster_staleness(s, result);
+    *mutating = q->m->mutating;
+    return e;
+}
+
+/*
+ * Read a JSON request the full way (strict lexer, cJSON, duplicate keys,
+ * schema) and run it: what ch_req_from_text did not take, so also every
+ * malformed request, whose error this names. The envelope's "id" goes into
+ * @p reply first. The tree, *@p tree, outlives the reply's message (which
+ * may name what it holds): the caller frees it.
+ */
+static ch_err handle_tree(ch_server *s, const chi_origin *from, const char *body, size_t len,
+                          cJSON *reply, cJSON *result, const char **msg, char *why_buf,
+                          bool *mutating, cJSON **tree)
+{
     const char *why = NULL;
-    char schema_why[CH_PROTO_WHY_MAX];
-    cJSON *j = ch_proto_parse(body, len, s->cfg.max_request, &why);
-    cJSON *reply = cJSON_CreateObject();
-    ch_err e;
-    const char *msg = NULL;
-    cJSON *result = cJSON_CreateObject();
-    *mutating = false;
+    cJSON *j = *tree = ch_proto_parse(body, len, s->cfg.max_request, &why);
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
-    if ((e = chi_request_guard(s, from, cJSON_IsString(key) ? key->valuestring : NULL, &msg)) !=
-        CH_OK) {
+    ch_err e = chi_request_guard(s, from, cJSON_IsString(key) ? key->valuestring : NULL, msg);
+    if (e != CH_OK) {
         /* refused before anything else: msg says why */
     } else if (j == NULL) {
         e = CH_EBADREQ;
-        msg = why;
+        *msg = why;
     } else {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
         const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
         if (id != NULL)
             cJSON_AddItemToObject(reply, "id", cJSON_Duplicate(id, 1));
         const ch_msg *m = cJSON_IsString(op) ? ch_msg_find(op->valuestring) : NULL;
+        ch_req q;
         if (!cJSON_IsString(op)) {
             e = CH_EBADREQ;
-            msg = "\"op\" must be a string";
+            *msg = "\"op\" must be a string";
         } else if (m == NULL) {
             e = CH_EUNKNOWN_OP;
-            msg = "unknown op";
-        } else if (ch_msg_check_json(m, j, schema_why, sizeof schema_why) != CH_OK) {
+            *msg = "unknown op";
+        } else if (ch_msg_check_json(m, j, why_buf, CH_PROTO_WHY_MAX) != CH_OK) {
             e = CH_EBADREQ; /* an unknown or mistyped field, named */
-            msg = schema_why;
+            *msg = why_buf;
+        } else if ((e = ch_req_from_json(m, j, &q)) == CH_OK) {
+            e = run_json(s, from, &q, result, msg, mutating);
+            ch_req_free(&q);
         } else {
-            ch_req q;
-            if ((e = ch_req_from_json(m, j, &q)) == CH_OK) {
-                e = dispatch(s, from, &q, result, &msg);
-                ch_req_free(&q);
-                /* a standby's read: how far behind (state.hash and stats say it
-                 * their own way) */
-                if (e == CH_OK && s->standby && m->id != CH_MSG_STATE_HASH && m->id != CH_MSG_STATS)
-                    chi_cluster_staleness(s, result);
-            } else {
-                msg = "out of memory";
-            }
+            *msg = "out of memory";
             *mutating = m->mutating;
         }
+    }
+    return e;
+}
+
+/*
+ * Build the reply to one request (text, owned by the caller: free()). A
+ * plain request is read straight from its text (ch_req_from_text: no cJSON
+ * tree), anything else the full way; both give the same typed request, so
+ * the same reply.
+ */
+char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t len, bool *mutating)
+{
+    s->requests++;
+    char schema_why[CH_PROTO_WHY_MAX];
+    cJSON *reply = cJSON_CreateObject();
+    cJSON *result = cJSON_CreateObject();
+    const char *msg = NULL;
+    *mutating = false;
+    ch_req q = {0}; /* what the reply's message may point into: freed after it */
+    cJSON *tree = NULL;
+    ch_value id;
+    ch_err e;
+    if (len > 0 && len <= s->cfg.max_request && ch_req_from_text(body, len, &q, &id) == CH_OK) {
+        e = chi_request_guard(s, from, key_of(&q), &msg);
+        if (e == CH_OK) {
+            if (id.kind != CH_V_ABSENT) /* as cJSON_Duplicate would copy it */
+                cJSON_AddItemToObject(reply, "id",
+                                      id.kind == CH_V_STR ? cJSON_CreateString(id.u.str)
+                                                          : cJSON_CreateNumber(id.u.num));
+            e = run_json(s, from, &q, result, &msg, mutating);
+        }
+    } else {
+        e = handle_tree(s, from, body, len, reply, result, &msg, schema_why, mutating, &tree);
     }
     if (e == CH_OK) {
         cJSON_AddBoolToObject(reply, "ok", 1);
@@ -314,7 +354,8 @@ char *chi_handle(ch_server *s, const chi_origin *from, const char *body, size_t 
             cJSON_AddStringToObject(eo, "primary", s->primary_url);
     }
     cJSON_Delete(result);
-    cJSON_Delete(j);
+    ch_req_free(&q);
+    cJSON_Delete(tree);
     ch_proto_fix_utf8(reply); /* strings from an older log may hold invalid UTF-8 */
     char *text = ch_json_print(reply);
     cJSON_Delete(reply);

@@ -90,6 +90,19 @@ typedef struct ch_req {
 ch_err ch_req_from_json(const ch_msg *m, const cJSON *j, ch_req *r);
 
 /**
+ * The typed request of a JSON request's text (@p len bytes, not
+ * NUL-terminated), read in one pass without a cJSON tree, for the plain
+ * requests (proto/req_text.c says which): CH_OK, with @p id the envelope's
+ * "id" (CH_V_ABSENT, or a string or number); CH_ENOMEM; CH_EBADREQ when it
+ * does not take the request, which says nothing of the request: read it
+ * the full way (ch_proto_parse, ch_msg_check_json, ch_req_from_json), which
+ * accepts whatever this takes, as the same typed request, and names what
+ * is wrong with the rest. Strings live in the arena. @p r holds nothing to
+ * free unless CH_OK.
+ */
+ch_err ch_req_from_text(const char *buf, size_t len, ch_req *r, ch_value *id);
+
+/**
  * Decode a binary message of the table (ch/proto_msg.h): its message and
  * request id, and the typed request. Bounded by the schema and by @p len;
  * refuses (CH_EBADREQ) whatever would not encode back to the same bytes,

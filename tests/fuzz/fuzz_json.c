@@ -2,7 +2,9 @@
  * every key of the object, as the server would, and the schema check of
  * every op. Invariants checked: whatever parses has only valid UTF-8 strings
  * (so the U+FFFD repair has nothing to do), every reason given is valid
- * UTF-8, and the repair of any bytes leaves valid UTF-8. */
+ * UTF-8, and the repair of any bytes leaves valid UTF-8; whatever the text
+ * reader (ch_req_from_text) takes, the full reading takes too, as the same
+ * typed request. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "ch/proto.h"
 #include "ch/proto_req.h"
 #include "ch/proto_msg.h"
+#include "../req_same.h"
 
 /* The input up to its first NUL as one string value, repaired. */
 static void repair(const uint8_t *data, size_t size)
@@ -59,11 +62,49 @@ static void read_all(const ch_fields *o, const ch_underlying_config *u)
     }
 }
 
+/* What the text reader takes, the full reading (@p j) takes as the same request. */
+static void text_reader_agrees(const uint8_t *data, size_t size, const cJSON *j,
+                               const ch_underlying_config *u)
+{
+    ch_req t;
+    ch_value id;
+    ch_err e = ch_req_from_text((const char *)data, size, &t, &id);
+    if (e != CH_OK) {
+        if (e != CH_EBADREQ && e != CH_ENOMEM)
+            abort();
+        return;
+    }
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(j, "op");
+    char reason[CH_PROTO_WHY_MAX];
+    ch_req f;
+    if (j == NULL || !cJSON_IsString(op) || ch_msg_find(op->valuestring) != t.m ||
+        ch_msg_check_json(t.m, j, reason, sizeof reason) != CH_OK ||
+        ch_req_from_json(t.m, j, &f) != CH_OK)
+        abort();
+    if (!same_fields(&t.root, &f.root))
+        abort();
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(j, "id");
+    if ((id.kind == CH_V_ABSENT) != (jid == NULL) ||
+        (id.kind == CH_V_STR &&
+         (!cJSON_IsString(jid) || strcmp(jid->valuestring, id.u.str) != 0)) ||
+        (id.kind == CH_V_NUM && (!cJSON_IsNumber(jid) || !same_num(jid->valuedouble, id.u.num))))
+        abort();
+    read_all(&t.root, u);
+    ch_req_free(&f);
+    ch_req_free(&t);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *why = NULL;
     cJSON *j = ch_proto_parse((const char *)data, size, 1 << 20, &why);
+    {
+        ch_underlying_config u = {
+            .name = "BTC", .contract_size = 1, .min_price = 1, .max_price = 1000000};
+        ch_tick_parse("0.5", 3, &u);
+        text_reader_agrees(data, size, j, &u);
+    }
     if (j == NULL) {
         if (why == NULL || !ch_utf8_valid(why, strlen(why)))
             abort();
