@@ -229,7 +229,7 @@ START_TEST(numbers_as_strtod)
 {
     size_t taken = 0;
     for (int k = 0; k < 200000; k++) {
-        char num[64], text[128];
+        char num[64], text[192];
         size_t o = 0;
         if (rnd() % 3 == 0)
             num[o++] = '-';
