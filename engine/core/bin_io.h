@@ -97,8 +97,12 @@ static inline void chi_put(chi_wr *w, uint64_t v, int bytes)
     assert(bytes >= 1 && bytes <= 8);
     if (!chi_room(w, (size_t)bytes))
         return;
+    /* through a local pointer: a byte store may alias *w, and reloading
+     * w->buf and w->n after each one kept the loop from being one store */
+    uint8_t *p = w->buf + w->n;
     for (int i = 0; i < bytes; i++)
-        w->buf[w->n++] = (uint8_t)(v >> (8 * i));
+        p[i] = (uint8_t)(v >> (8 * i));
+    w->n += (size_t)bytes;
 }
 
 /* Over @p bytes already written at @p at (a count or a length known only
