@@ -499,6 +499,36 @@ class Startup(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_chctl_waits_for_chd(self):
+        """chctl --wait retries a refused connection until chd listens; without
+        it a refused connection fails at once, with the hint."""
+        tmp = tempfile.mkdtemp(prefix="chd-wait-")
+        d = Daemon(tmp)
+        try:
+            t0 = time.monotonic()
+            r = subprocess.run([CHCTL, "--url", d.req, "hello"], capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("--wait SECONDS", r.stderr)
+            self.assertLess(time.monotonic() - t0, 5)
+            waiting = subprocess.Popen([CHCTL, "--wait", "60", "--url", d.req, "--json", "hello"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            time.sleep(1)
+            self.assertIsNone(waiting.poll())  # still waiting: nothing listens yet
+            d.start()
+            out, err = waiting.communicate(timeout=30)
+            self.assertEqual(waiting.returncode, 0, err)
+            self.assertEqual(json.loads(out)["server"], "chd")
+            d.stop()
+            t0 = time.monotonic()  # the time is up: the refusal, after about a second
+            r = subprocess.run([CHCTL, "--wait", "1", "--url", d.req, "hello"],
+                               capture_output=True, text=True, timeout=10)
+            self.assertEqual(r.returncode, 3)
+            self.assertGreaterEqual(time.monotonic() - t0, 1)
+        finally:
+            d.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_expiry_settles_and_refuses(self):
         tmp = tempfile.mkdtemp(prefix="chd-exp-")
         d = Daemon(tmp)

@@ -55,14 +55,16 @@ static const command k_commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: chctl [--url REQ_URL | --shards FILE [--shard NAME]] [--pub PUB_URL] [--json]\n"
-            "             [--key KEY | --key-file FILE | --data DIR] COMMAND [ARGS]\n"
-            "       chctl --help | --version | COMMAND --help\n"
-            "(defaults tcp://127.0.0.1:7450 and :7451; the key: --key, the file, DIR/admin.key,\n"
-            " $CH_KEY, else ./var/admin.key if readable; --shards: a shard map, each request\n"
-            " to the primary of its underlying's shard, --shard for those naming none)\n"
-            "\ncommands:\n");
+    fprintf(
+        f,
+        "usage: chctl [--url REQ_URL | --shards FILE [--shard NAME]] [--pub PUB_URL] [--json]\n"
+        "             [--key KEY | --key-file FILE | --data DIR] [--wait SECONDS] COMMAND [ARGS]\n"
+        "       chctl --help | --version | COMMAND --help\n"
+        "(defaults tcp://127.0.0.1:7450 and :7451; the key: --key, the file, DIR/admin.key,\n"
+        " $CH_KEY, else ./var/admin.key if readable; --shards: a shard map, each request\n"
+        " to the primary of its underlying's shard, --shard for those naming none; --wait:\n"
+        " while chd refuses the connection (not started yet), retry that long)\n"
+        "\ncommands:\n");
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
         fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
 }
@@ -81,7 +83,18 @@ int chctl_plain_args(const char *prog, int argc, char **argv, void (*usage_fn)(F
     return -1;
 }
 
-enum { O_URL = 256, O_PUB, O_JSON, O_KEY, O_KEY_FILE, O_DATA, O_VERSION, O_SHARDS, O_SHARD };
+enum {
+    O_URL = 256,
+    O_PUB,
+    O_JSON,
+    O_KEY,
+    O_KEY_FILE,
+    O_DATA,
+    O_VERSION,
+    O_SHARDS,
+    O_SHARD,
+    O_WAIT
+};
 
 int main(int argc, char **argv)
 {
@@ -94,6 +107,7 @@ int main(int argc, char **argv)
         {"key", required_argument, NULL, O_KEY},
         {"key-file", required_argument, NULL, O_KEY_FILE},
         {"data", required_argument, NULL, O_DATA},
+        {"wait", required_argument, NULL, O_WAIT},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -130,6 +144,10 @@ int main(int argc, char **argv)
                 return CH_CLI_USAGE;
             snprintf(data_key, sizeof data_key, "%s/admin.key", optarg);
             g.key_file = data_key;
+            break;
+        case O_WAIT:
+            if (!ch_cli_double("chctl", "--wait", optarg, 0, 3600, &g.wait))
+                return CH_CLI_USAGE;
             break;
         case 'h':
             usage(stdout);

@@ -45,6 +45,7 @@ typedef struct chctl_global {
     const char *shard;          /**< --shard NAME: where requests naming no underlying go */
     const char *key, *key_file; /**< --key; --key-file FILE or --data DIR's admin.key */
     bool json;                  /**< print replies as they came */
+    double wait;                /**< --wait SECONDS: retry a refused connection that long */
 } chctl_global;
 
 /** Use @p g for the commands that talk to chd (the strings are kept, not copied). */

@@ -17,9 +17,11 @@
  * every request that has none.
  */
 #include <cjson/cJSON.h>
+#include <nng/nng.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ch/cli.h"
 #include "ch/client.h"
@@ -31,6 +33,7 @@ static const char *g_shards, *g_shard; /* a shard map, and the shard for request
 static const char *g_pub = "tcp://127.0.0.1:7451";
 static bool g_json;
 static const char *g_key_opt, *g_key_file;
+static double g_wait; /* --wait: seconds to retry a refused connection */
 static char g_key[300];
 
 /* The first line of @p path into g_key; false if unreadable or empty. */
@@ -68,6 +71,41 @@ void chctl_net_setup(const chctl_global *g)
     g_json = g->json;
     g_key_opt = g->key;
     g_key_file = g->key_file;
+    g_wait = g->wait;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * A client of chd at g_url, or of the shard map g_shards (an error in
+ * @p msg). With --wait, an endpoint that refuses the connection (chd not
+ * listening yet: a refused tcp connect, no ipc socket file) is tried again
+ * every 50 ms until the time is up; nothing has been sent then, so a retry
+ * cannot repeat a request. Any other error is returned at once.
+ */
+static ch_err open_client(ch_client **c, char *msg, size_t cap)
+{
+    double until = now_s() + g_wait;
+    for (;;) {
+        ch_err e;
+        if (g_shards != NULL) {
+            e = ch_client_open_shards(g_shards, 5000, c, msg, cap);
+        } else {
+            e = ch_client_open(g_url, 5000, c);
+            if (e != CH_OK)
+                snprintf(msg, cap, "%s", ch_client_strerror(e));
+        }
+        int ne = e != CH_OK && g_shards == NULL ? ch_client_nng_error() : 0;
+        if (e == CH_OK || (ne != NNG_ECONNREFUSED && ne != NNG_ENOENT) || now_s() >= until)
+            return e;
+        struct timespec pause = {0, 50 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
 }
 
 /* One value as text: numbers in full, strings bare, null as "-", anything
@@ -215,26 +253,23 @@ static int exchange(cJSON *req, char op[64], char **reply, size_t *len)
     if (text == NULL)
         return 3;
     ch_client *c;
-    ch_err rv;
-    if (g_shards != NULL) {
-        char msg[256];
-        ch_err e = ch_client_open_shards(g_shards, 5000, &c, msg, sizeof msg);
-        if (e == CH_OK && g_shard != NULL && ch_client_set_shard(c, g_shard) != CH_OK) {
-            snprintf(msg, sizeof msg, "no shard %s", g_shard);
-            ch_client_close(c);
-            e = CH_ENOTFOUND;
-        }
-        if (e != CH_OK) {
-            fprintf(stderr, "chctl: %s: %s\n", g_shards, msg);
-            cJSON_free(text);
-            return 3;
-        }
-        g_url = g_shards;
-    } else if ((rv = ch_client_open(g_url, 5000, &c)) != CH_OK) {
-        fprintf(stderr, "chctl: %s: %s\n", g_url, ch_client_strerror(rv));
+    char msg[256];
+    ch_err rv = open_client(&c, msg, sizeof msg);
+    if (rv == CH_OK && g_shards != NULL && g_shard != NULL &&
+        ch_client_set_shard(c, g_shard) != CH_OK) {
+        snprintf(msg, sizeof msg, "no shard %s", g_shard);
+        ch_client_close(c);
+        rv = CH_ENOTFOUND;
+    }
+    if (rv != CH_OK) {
+        fprintf(stderr, "chctl: %s: %s%s\n", g_shards != NULL ? g_shards : g_url, msg,
+                g_shards == NULL && g_wait == 0 ? " (is chd running? --wait SECONDS waits for it)"
+                                                : "");
         cJSON_free(text);
         return 3;
     }
+    if (g_shards != NULL)
+        g_url = g_shards;
     rv = ch_client_call(c, text, strlen(text), reply, len);
     cJSON_free(text);
     ch_client_close(c);
