@@ -40,6 +40,7 @@
 #include "ch/proto.h"
 #include "ch/proto_req.h"
 #include "req.h"
+#include "strict.h"
 
 #define NUM_MAX 40 /* characters of a number taken */
 
@@ -130,39 +131,14 @@ static double decimal(const unsigned char *s, size_t n)
     return strtod(buf, NULL);
 }
 
-/* A number by RFC 8259's grammar, ended by white space, ',', '}', ']' or
- * NUL (as the lexer ends it). */
+/* A number by RFC 8259's grammar (the lexer's), of NUM_MAX characters at most. */
 static bool num(rd *r, ch_value *v)
 {
-    const unsigned char *p = r->p, *e = r->e, *start = p;
-    if (p < e && *p == '-')
-        p++;
-    if (p < e && *p == '0')
-        p++;
-    else if (p < e && *p >= '1' && *p <= '9')
-        while (p < e && IS_DIGIT(*p))
-            p++;
-    else
+    const unsigned char *end = chi_json_number_end(r->p, r->e);
+    if (end == NULL || (size_t)(end - r->p) > NUM_MAX)
         return false;
-    if (p < e && *p == '.') {
-        if (++p >= e || !IS_DIGIT(*p))
-            return false;
-        while (p < e && IS_DIGIT(*p))
-            p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        if (++p < e && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= e || !IS_DIGIT(*p))
-            return false;
-        while (p < e && IS_DIGIT(*p))
-            p++;
-    }
-    size_t n = (size_t)(p - start);
-    if (n > NUM_MAX || (p < e && !IS_WS(*p) && *p != ',' && *p != ']' && *p != '}' && *p != '\0'))
-        return false;
-    *v = (ch_value){.kind = CH_V_NUM, .u.num = decimal(start, n)};
-    r->p = p;
+    *v = (ch_value){.kind = CH_V_NUM, .u.num = decimal(r->p, (size_t)(end - r->p))};
+    r->p = end;
     return true;
 }
 

@@ -333,9 +333,8 @@ static bool lex_string(lexer *x)
 /* RFC 8259: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?, ended by
  * white space, ',', ']', '}', NUL padding or the end (so 00001, 0x1F, 1.2.3,
  * 1e5e5 and 1_000 are not numbers rather than a number and garbage). */
-static bool lex_number(lexer *x)
+const unsigned char *chi_json_number_end(const unsigned char *p, const unsigned char *e)
 {
-    const unsigned char *p = x->p, *e = x->e, *start = p;
     if (p < e && *p == '-')
         p++;
     if (p < e && *p == '0') {
@@ -344,11 +343,11 @@ static bool lex_number(lexer *x)
         while (p < e && IS_DIGIT(*p))
             p++;
     } else {
-        return fail(x, start, "not a JSON number");
+        return NULL;
     }
     if (p < e && *p == '.') {
         if (++p >= e || !IS_DIGIT(*p))
-            return fail(x, start, "not a JSON number");
+            return NULL;
         while (p < e && IS_DIGIT(*p))
             p++;
     }
@@ -356,13 +355,21 @@ static bool lex_number(lexer *x)
         if (++p < e && (*p == '+' || *p == '-'))
             p++;
         if (p >= e || !IS_DIGIT(*p))
-            return fail(x, start, "not a JSON number");
+            return NULL;
         while (p < e && IS_DIGIT(*p))
             p++;
     }
     if (p < e && !IS_WS(*p) && *p != ',' && *p != ']' && *p != '}' && *p != '\0')
-        return fail(x, start, "not a JSON number");
-    x->p = p;
+        return NULL;
+    return p;
+}
+
+static bool lex_number(lexer *x)
+{
+    const unsigned char *end = chi_json_number_end(x->p, x->e);
+    if (end == NULL)
+        return fail(x, x->p, "not a JSON number");
+    x->p = end;
     return true;
 }
 

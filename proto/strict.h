@@ -22,6 +22,14 @@
 bool chi_json_lex(const char *buf, size_t len, int max_depth, char *why, size_t cap);
 
 /**
+ * The end of the RFC 8259 number at @p p (before @p e): -? (0 | [1-9][0-9]*)
+ * (. [0-9]+)? ([eE] [+-]? [0-9]+)?, which must be followed by white space,
+ * ',', ']', '}', NUL or the end; NULL if the bytes there are not one. The
+ * lexer and the text reader (req_text.c) share it.
+ */
+const unsigned char *chi_json_number_end(const unsigned char *p, const unsigned char *e);
+
+/**
  * Whether no object of the tree @p j (recursively) has two members of the
  * same name (compared after unescaping, byte for byte). @return true, or
  * false with @p why ("duplicate key \"op\"").

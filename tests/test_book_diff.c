@@ -45,10 +45,7 @@ static long op_no;
 static uint64_t rng;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return ch_xorshift64(&rng);
 }
 static int64_t rin(int64_t lo, int64_t hi)
 {

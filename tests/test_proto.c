@@ -506,10 +506,7 @@ END_TEST
 static uint64_t print_rng = 88172645463325252ull;
 static uint64_t print_rnd(void)
 {
-    print_rng ^= print_rng << 13;
-    print_rng ^= print_rng >> 7;
-    print_rng ^= print_rng << 17;
-    return print_rng;
+    return ch_xorshift64(&print_rng);
 }
 
 /* A number of the kinds replies carry and of the edges of both printers'

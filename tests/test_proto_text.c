@@ -161,10 +161,7 @@ END_TEST
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return ch_xorshift64(&rng);
 }
 
 /* Random edits of every sample: bytes replaced by JSON's own characters,
