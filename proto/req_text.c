@@ -28,10 +28,13 @@
  * unknown key, a mistyped value, malformed JSON).
  *
  * Numbers read as cJSON reads them: strtod over the number's characters,
- * so the values are the same doubles. cJSON puts the locale's decimal point
- * in place of '.'; where that is not '.' (a program that set another
+ * so the values are the same doubles (short decimals by one exact division,
+ * as correctly rounded as strtod, where doubles are evaluated as doubles:
+ * FLT_EVAL_METHOD 0, and no -ffast-math). cJSON puts the locale's decimal
+ * point in place of '.'; where that is not '.' (a program that set another
  * locale: chd never does) nothing is taken.
  */
+#include <float.h>
 #include <locale.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -101,6 +104,12 @@ static bool str(rd *r, ch_value *v)
  */
 static double decimal(const unsigned char *s, size_t n)
 {
+#if FLT_EVAL_METHOD != 0 /* wider intermediates (x87) could round twice: strtod only */
+    char num[NUM_MAX + 1];
+    memcpy(num, s, n);
+    num[n] = '\0';
+    return strtod(num, NULL);
+#else
     static const double k_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -129,6 +138,7 @@ static double decimal(const unsigned char *s, size_t n)
     memcpy(buf, s, n);
     buf[n] = '\0';
     return strtod(buf, NULL);
+#endif
 }
 
 /* A number by RFC 8259's grammar (the lexer's), of NUM_MAX characters at most. */
@@ -331,10 +341,12 @@ static const ch_msg *find_op(const unsigned char *p, const unsigned char *e)
             while (p < e && IS_WS(*p))
                 p++;
             char name[40];
+            if (p >= e || *p != '"')
+                return NULL;
             q = p + 1;
             while (q < e && *q != '"' && *q != '\\' && (size_t)(q - p) < sizeof name)
                 q++;
-            if (p >= e || *p != '"' || q >= e || *q != '"')
+            if (q >= e || *q != '"')
                 return NULL;
             memcpy(name, p + 1, (size_t)(q - p - 1));
             name[q - p - 1] = '\0';
@@ -364,10 +376,9 @@ ch_err ch_req_from_text(const char *buf, size_t len, ch_req *req, ch_value *id)
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
         r.p += 3;
     ws(&r);
-    const ch_msg *m = r.p < r.e && *r.p == '{' && localeconv()->decimal_point[0] == '.' &&
-                              localeconv()->decimal_point[1] == '\0'
-                          ? find_op(r.p, r.e)
-                          : NULL;
+    const char *point = localeconv()->decimal_point;
+    const ch_msg *m =
+        r.p < r.e && *r.p == '{' && strcmp(point, ".") == 0 ? find_op(r.p, r.e) : NULL;
     bool ok = m != NULL && object(&r, m->req, m->n_req, &req->root, m, id);
     while (ok && r.p < r.e && (IS_WS(*r.p) || *r.p == '\0'))
         r.p++;
