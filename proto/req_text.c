@@ -164,6 +164,20 @@ static bool word(rd *r, const char *w)
 static bool object(rd *r, const ch_field *f, size_t nf, ch_fields *out, const ch_msg *top,
                    ch_value *id);
 
+/* After a member of a list or object: 1 at the next one (past ',' and white
+ * space), 0 past the container's @p close, -1 at anything else. */
+static int after_member(rd *r, unsigned char close)
+{
+    ws(r);
+    if (r->p < r->e && (*r->p == ',' || *r->p == close)) {
+        bool comma = *r->p++ == ',';
+        if (comma)
+            ws(r);
+        return comma;
+    }
+    return -1;
+}
+
 /* The value of field @p f, of the kinds ch_msg_check_json takes for it. */
 static bool value(rd *r, const ch_field *f, ch_value *v)
 {
@@ -224,16 +238,11 @@ static bool value(rd *r, const ch_field *f, ch_value *v)
                 if (r->p >= r->e || *r->p != '{' ||
                     !object(r, f->sub, f->n_sub, &o[n++], NULL, NULL))
                     return false;
-                ws(r);
-                if (r->p < r->e && *r->p == ',') {
-                    r->p++;
-                    ws(r);
-                } else if (r->p < r->e && *r->p == ']') {
-                    r->p++;
-                    break;
-                } else {
+                int more = after_member(r, ']');
+                if (more < 0)
                     return false;
-                }
+                if (more == 0)
+                    break;
             }
         }
         *v = (ch_value){.kind = CH_V_LIST, .n = (uint32_t)n, .u.obj = o};
@@ -301,16 +310,9 @@ static bool object(rd *r, const ch_field *f, size_t nf, ch_fields *out, const ch
                 return false;
             }
         }
-        ws(r);
-        if (r->p < r->e && *r->p == ',') {
-            r->p++;
-            ws(r);
-        } else if (r->p < r->e && *r->p == '}') {
-            r->p++;
-            return top == NULL || (seen >> 62 & 1);
-        } else {
-            return false;
-        }
+        int more = after_member(r, '}');
+        if (more <= 0)
+            return more == 0 && (top == NULL || (seen >> 62 & 1));
     }
 }
 

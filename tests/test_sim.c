@@ -362,7 +362,8 @@ START_TEST(price_file_pair_is_checked)
         {"", 0, NULL, "not a pair"},
         {"BTC/USD", 500, "ETH/USD", "one pair a file"},
     };
-    char dir[] = "/tmp/test_sim_pairXXXXXX", path[256], json[768];
+    /* a fresh directory beside the test: mkdtemp replaces the six X's */
+    char dir[] = "chsim-pair-XXXXXX", path[256], json[768];
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/prices.csv", dir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
