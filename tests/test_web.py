@@ -119,8 +119,15 @@ def main():
         call, keys = flow(admin, admin)
 
         def card(k):
-            el = driver.find_element(By.CSS_SELECTOR, f'[data-k="{k}"]')
-            return el.text.strip(), int(el.get_attribute("data-digits") or 0)
+            # one script, so a redraw between two WebDriver calls cannot
+            # leave a stale element
+            text, digits = driver.execute_script(
+                'const e = document.querySelector(arguments[0]);'
+                'return e ? [e.innerText.trim(), e.getAttribute("data-digits")] : [null, null];',
+                f'[data-k="{k}"]')
+            if text is None:
+                fail(f"no card {k}")
+            return text, int(digits or 0)
 
         # the flow's end, as chd answers it
         risk, hedge = admin.risk("BTC"), admin.hedge("BTC")
@@ -159,10 +166,15 @@ def main():
         checked = len(want)
         # the hedge fills, as the hedge events told them: the newest ends at
         # the hedge book's position
-        rows = driver.find_elements(By.CSS_SELECTOR, "#hedges tbody tr")
-        if not rows:
+        # (read in one script: the page redraws the table on each event, so an
+        # element found by one WebDriver call can be gone by the next)
+        n_hedges, last = driver.execute_script(
+            'const rs = document.querySelectorAll("#hedges tbody tr");'
+            'if (!rs.length) return [0, null];'
+            'const c = rs[0].querySelectorAll("td");'
+            'return [rs.length, c.length ? c[c.length - 1].innerText.trim() : ""];')
+        if not n_hedges:
             fail("no hedge order shown")
-        last = rows[0].find_elements(By.TAG_NAME, "td")[-1].text
         if last != shown(hedge.position, 3):
             fail(f"the newest hedge row ends at {last!r}, the hedge book at {hedge.position!r}")
         if stats.fills["net"] < 1 or stats.fills["pool"] < 1 or hedge.orders < 1:
@@ -171,10 +183,12 @@ def main():
         for cid in ("chart-residual", "chart-netting", "chart-hedge", "chart-fills", "chart-pool"):
             if driver.find_element(By.ID, cid).size["height"] < 100:
                 fail(f"{cid} not drawn")
-        tabs = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#tabs button")]
+        tabs = driver.execute_script(
+            'return [...document.querySelectorAll("#tabs button")].map(b => b.innerText.trim());')
         if tabs != ["BTC", "ETH"]:
             fail(f"tabs {tabs}")
-        units = " ".join(e.text for e in driver.find_elements(By.CSS_SELECTOR, ".unit"))
+        units = " ".join(driver.execute_script(
+            'return [...document.querySelectorAll(".unit")].map(e => e.innerText);'))
         for u in ("BTC", "BTC/USD", "USD/vol", "USD"):
             if u not in units.split():
                 fail(f"no unit {u} on the cards: {units}")
@@ -189,7 +203,9 @@ def main():
             if time.monotonic() > deadline:
                 fail(f"fill {tid} not shown within 5 s")
             time.sleep(0.1)
-        row = driver.find_element(By.CSS_SELECTOR, f'#fills tr[data-trade="{tid}"]').text
+        row = driver.execute_script(
+            'const r = document.querySelector(arguments[0]);'
+            'return r ? r.innerText : "";', f'#fills tr[data-trade="{tid}"]')
         if call not in row.replace("\n", "") or "pool" not in row:
             fail(f"the fill's row: {row!r}")
         time.sleep(1)  # the state after the fill, drawn
@@ -198,7 +214,7 @@ def main():
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if errors:
             fail(f"console errors: {errors}")
-        print(f"test_web: {checked} figures equal the replies, {len(rows)} hedge fills shown, a "
+        print(f"test_web: {checked} figures equal the replies, {n_hedges} hedge fills shown, a "
               f"new fill shown, no console error; screenshot {shot}")
         admin.close()
     finally:
