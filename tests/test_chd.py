@@ -1016,6 +1016,24 @@ class ClientOrderIds(Base):
         self.assertEqual(len(c.orders("co")), 21)
 
 
+class SnapshotTimer(Base):
+    """snapshot_seconds counts from chd's start: a fresh daemon takes no
+    snapshot before that many seconds (it took one at its first batch on a
+    machine up longer than snapshot_seconds)."""
+    config = {"pool_max_notional": 3e6, "snapshot_every": 1_000_000, "snapshot_seconds": 60}
+
+    def test_no_snapshot_before_snapshot_seconds(self):
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        if uptime < 60:
+            self.skipTest(f"the machine is up {uptime:.0f} s: the old clock would pass too")
+        self.c.account_open("timer", 1000)
+        self.c.account_open("timer2", 1000)
+        st = self.c.stats()
+        self.assertEqual(st["snapshots"], 0, st)
+        self.assertEqual(st["snapshot_seq"], 0, st)
+
+
 class Snapshots(Base):
     """Snapshots (issue 19): chd writes one every snapshot_every commands;
     after a kill -9 a start loads it and replays only the log after it, and
@@ -1069,8 +1087,13 @@ class Snapshots(Base):
             self.assertEqual(self.code(other.call, "state.hash"), "UNAUTHORIZED")
         self.assertEqual(h0["seq"], st["seq"])
         self.assertEqual(c.call("state.hash"), h0)  # reading it changes nothing
+        snap = c.stats()["snapshot_seq"]
+        # the newest snapshot is at or after the 1000th command (where a batch
+        # ends), and commands follow it
+        self.assertGreaterEqual(snap, 1000)
+        self.assertLess(snap, h0["seq"])
         st = self.restart(snapshot_load=True)
-        self.assertGreater(st["restored_seq"], 1000)  # loaded, then replayed the rest
+        self.assertEqual(st["restored_seq"], snap)  # loaded, then replayed the rest
         from_snapshot = self.state()
         self.assertEqual(from_snapshot, before)
         self.assertEqual(self.c.call("state.hash"), h0)

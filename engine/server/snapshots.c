@@ -258,6 +258,10 @@ uint64_t chi_log_pruned_upto(ch_server *s)
 ch_err chi_snapshot_restore(ch_server *s, uint64_t *seq)
 {
     *seq = 0;
+    /* snapshot_seconds counts from this start (or restore), not from the
+     * monotonic clock's origin: a fresh data folder on a machine up longer
+     * than snapshot_seconds took a snapshot at its first batch */
+    s->snap_last_at = mono_now();
     if (!s->cfg.snapshot_load)
         return CH_OK;
     uint64_t before = UINT64_MAX;
