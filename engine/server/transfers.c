@@ -161,7 +161,7 @@ static void receive(ch_server *s)
                                          &c.account) == CH_OK;
         if (!ok) { /* waits: an account to open here, or a message to look at */
             int64_t now = mono_now();
-            if (now - s->xfer_warned_at > 10 * 1000000000LL) {
+            if (s->xfer_warned_at == 0 || now - s->xfer_warned_at > 10 * 1000000000LL) {
                 s->xfer_warned_at = now;
                 CH_LOG(CH_LOG_WARN, "transfer_waiting",
                        "seq=%" PRIu64 " message=%s reason=\"no such account here, or not a "
