@@ -191,6 +191,13 @@ for cmd in price iv dump call hello instruments instrument account pool market o
     check "chctl $cmd --help: exit 0" rc_is 0
     check "chctl $cmd --help: usage" out_has "usage: chctl $cmd"
 done
+# the summary: every command's summary starts in one column
+run "$CHCTL" --help
+summary_column() { # each "  name  summary" line after "commands:": the summary's column
+    sed -n '/^commands:/,$p' "$t/out" | tail -n +2 |
+        awk '{ match($0, /^  [a-z]+ +/); print RLENGTH }' | sort -u | wc -l
+}
+check "chctl --help: the summaries in one column" test "$(summary_column)" = 1
 for action in "account open" "account deposit" "pool deposit" "pool withdraw" \
     "market update" "instrument add" "order cancel" "order replace" "order batch"; do
     run "$CHCTL" $action --help

@@ -34,8 +34,7 @@ static const command k_commands[] = {
     {"account", chctl_account,
      "account open --account NAME --cash USD | deposit --account NAME --amount USD"},
     {"pool", chctl_pool,
-     "pool deposit --account NAME --amount USD [--tranche ID] | withdraw --account NAME "
-     "--shares N [--tranche ID] | tranche-add --underlying BTC --strike-lo K --strike-hi K"},
+     "pool deposit|withdraw|tranche-add ...: the pools' shares and strike tranches"},
     {"pools", chctl_pools, "the general pool and the strike tranches [UNDERLYING]"},
     {"market", chctl_market, "market update --underlying BTC --index 100000 [--time ISO] ..."},
     {"order", chctl_order,
@@ -65,8 +64,12 @@ static void usage(FILE *f)
         " to the primary of its underlying's shard, --shard for those naming none; --wait:\n"
         " while chd refuses the connection (not started yet), retry that long)\n"
         "\ncommands:\n");
+    int w = 0; /* the summaries in one column, after the longest name */
     for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
-        fprintf(f, "  %-8s %s\n", k_commands[i].name, k_commands[i].summary);
+        if ((int)strlen(k_commands[i].name) > w)
+            w = (int)strlen(k_commands[i].name);
+    for (size_t i = 0; i < sizeof k_commands / sizeof k_commands[0]; i++)
+        fprintf(f, "  %-*s %s\n", w, k_commands[i].name, k_commands[i].summary);
 }
 
 int chctl_plain_args(const char *prog, int argc, char **argv, void (*usage_fn)(FILE *))
