@@ -6,6 +6,7 @@
 #include "server_int.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* ---- events --------------------------------------------------------------- */
 
@@ -35,17 +36,26 @@ void chi_events_drop(ch_server *s)
     memset(s->touched, 0, s->cfg.engine.max_instruments);
 }
 
+/* Queue "TOPIC TEXT" (copies of both). */
+static void publish_text(ch_server *s, const char *topic, const char *text, size_t len)
+{
+    size_t tl = strlen(topic);
+    char *m = malloc(tl + 1 + len + 1);
+    if (m == NULL)
+        return;
+    memcpy(m, topic, tl);
+    m[tl] = ' ';
+    memcpy(m + tl + 1, text, len + 1);
+    publish_owned(s, m);
+}
+
 void chi_publish(ch_server *s, const char *topic, cJSON *body)
 {
     char *text = ch_json_print(body);
     cJSON_Delete(body);
     if (text == NULL)
         return;
-    size_t n = strlen(topic) + 1 + strlen(text) + 1;
-    char *m = malloc(n);
-    if (m != NULL)
-        snprintf(m, n, "%s %s", topic, text);
-    publish_owned(s, m);
+    publish_text(s, topic, text, strlen(text));
     cJSON_free(text);
 }
 
@@ -105,11 +115,20 @@ void chi_on_engine_event(void *ctx, const ch_engine_event *ev)
                                                                .qty = f->qty,
                                                                .source = (uint8_t)f->source};
         }
-        snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker));
-        chi_publish(s, topic, fill_json(s, f, true));
-        if (f->maker.v != f->taker.v) {
-            snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->maker));
-            chi_publish(s, topic, fill_json(s, f, true));
+        /* one body for the taker's topic and the maker's: built and
+         * printed once */
+        cJSON *body = fill_json(s, f, true);
+        char *text = ch_json_print(body);
+        cJSON_Delete(body);
+        if (text != NULL) {
+            size_t len = strlen(text);
+            snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->taker));
+            publish_text(s, topic, text, len);
+            if (f->maker.v != f->taker.v) {
+                snprintf(topic, sizeof topic, "fill.%s", acct_name(s, f->maker));
+                publish_text(s, topic, text, len);
+            }
+            cJSON_free(text);
         }
         s->touched[f->instr.v] = 1;
         s->touched[f->maker_instr.v] = 1;
