@@ -118,6 +118,20 @@ static void send_reply(work *w, char *text, size_t len)
     }
 }
 
+/* @p v in decimal at @p p (room for 20 digits): the digits written. */
+static size_t put_u64(char *p, uint64_t v)
+{
+    char d[20];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = d[n - 1 - i];
+    return n;
+}
+
 /*
  * The queued events, out. Each is numbered as it leaves: "event_seq" (1, 2,
  * ... within an epoch) and "epoch" (the shard's term for a cluster primary,
@@ -129,18 +143,29 @@ static void flush_pubs(ch_server *s)
 {
     for (size_t k = 0; k < s->n_pubs; k++) {
         const char *ev = s->pubs[k], *brace = strchr(ev, '{');
-        nng_msg *m;
-        if (brace != NULL && nng_msg_alloc(&m, 0) == 0) {
-            char head[96];
-            bool empty = brace[1] == '}';
-            int n =
-                snprintf(head, sizeof head, "{\"event_seq\":%" PRIu64 ",\"epoch\":%" PRIu64 "%s",
-                         ++s->event_seq, s->epoch, empty ? "" : ",");
-            if (nng_msg_append(m, ev, (size_t)(brace - ev)) != 0 ||
-                nng_msg_append(m, head, (size_t)n) != 0 ||
-                nng_msg_append(m, brace + 1, strlen(brace + 1)) != 0 ||
-                nng_sendmsg(s->pub, m, 0) != 0)
-                nng_msg_free(m); /* PUB is best effort */
+        if (brace != NULL) {
+            /* "TOPIC {" "\"event_seq\":N,\"epoch\":N" ["," the rest] "}":
+             * one message of the final size, written in place */
+            char head[64];
+            size_t h = 0;
+            memcpy(head + h, "{\"event_seq\":", 13);
+            h += 13;
+            h += put_u64(head + h, ++s->event_seq);
+            memcpy(head + h, ",\"epoch\":", 9);
+            h += 9;
+            h += put_u64(head + h, s->epoch);
+            if (brace[1] != '}')
+                head[h++] = ',';
+            size_t topic = (size_t)(brace - ev), rest = strlen(brace + 1);
+            nng_msg *m;
+            if (nng_msg_alloc(&m, topic + h + rest) == 0) {
+                char *b = nng_msg_body(m);
+                memcpy(b, ev, topic);
+                memcpy(b + topic, head, h);
+                memcpy(b + topic + h, brace + 1, rest);
+                if (nng_sendmsg(s->pub, m, 0) != 0)
+                    nng_msg_free(m); /* PUB is best effort */
+            }
         }
         free(s->pubs[k]);
     }
