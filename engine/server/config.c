@@ -162,7 +162,8 @@ static const cfg_key k_keys[] = {
      "commands between snapshots of the state (0: none by count); a start loads the newest "
      "and replays only the log after it"},
     {"snapshot_seconds", K_DBL, F(snapshot_seconds), 1, 1e7, true,
-     "seconds between snapshots when commands came since the last one (0: none by time)"},
+     "seconds between snapshots when commands came since the last one (or since the start) (0: "
+     "none by time)"},
     {"snapshot_keep", K_U32, F(snapshot_keep), 1, 100, false,
      "snapshots kept in the store (the newest; an older one serves if the newest cannot)"},
     {"snapshot_load", K_BOOL, F(snapshot_load), 0, 0, false,
