@@ -44,14 +44,31 @@ def tick(x):
     return round(x * 2) / 2
 
 
+# chd's clock in the tests: a fixed one (moved only by market.update's time).
+# On the wall clock, the series' weekly Friday expiries are 8 hours to 7 days
+# away depending on the day the suite runs, and prices, fills and Greeks
+# with them; and chd steps its clock once a second, so two replies compared
+# could straddle a step. A class that needs the wall clock sets wall_clock.
+TEST_CLOCK = "2026-01-02T08:00:00Z"
+
+
 class Base(unittest.TestCase):
     transport = "ipc"
     config = {"pool_max_notional": 3e6}
+    wall_clock = False
+
+    @classmethod
+    def chd_config(cls, **more):
+        """The class's config, with the fixed clock unless wall_clock."""
+        cfg = dict(cls.config or {}, **more)
+        if not cls.wall_clock:
+            cfg.setdefault("clock", TEST_CLOCK)
+        return cfg
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="chd-test-")
-        cls.d = Daemon(cls.tmp, cls.transport, cls.config)
+        cls.d = Daemon(cls.tmp, cls.transport, cls.chd_config())
         cls.d.start()
         cls.c = cls.d.client()
         cls.syms = [i["symbol"] for i in cls.c.instruments()]
@@ -73,7 +90,7 @@ class Base(unittest.TestCase):
     def restart(self, **cfg):
         """kill -9, then a start with the class's config and @p cfg: its stats."""
         with open(self.d.config, "w") as f:
-            json.dump(dict(self.config, **cfg), f)
+            json.dump(self.chd_config(**cfg), f)
         self.c.close()
         self.d.stop(signal.SIGKILL)
         self.d.start()
@@ -81,10 +98,12 @@ class Base(unittest.TestCase):
         return self.c.stats()
 
     def hold_clock(self):
-        """Move chd's clock an hour ahead of the wall clock (index unchanged),
-        so that no batch steps it meanwhile: the log, and so state.hash,
-        stays where the test left it."""
-        self.c.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
+        """Keep chd's clock where it is, so that no batch steps it meanwhile:
+        the log, and so state.hash, stays where the test left it. A fixed
+        clock already does; on the wall clock, move it an hour ahead (index
+        unchanged)."""
+        if self.wall_clock:
+            self.c.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
 
     def raw(self, text):
         """A hand-written request; a JSON object gets the admin key added."""
@@ -280,8 +299,8 @@ class Protocol(Base):
         for _ in range(20):  # until chctl, which may have started late, has seen one
             if watch.poll() is not None:
                 break
-            self.c.order_new("fred", self.call, "buy", 1, price=q["price"], tif="ioc")
-            time.sleep(0.5)
+            self.fred_buys_one()  # (a fresh quote: this test holds none)
+            time.sleep(0.2)
         out, _ = watch.communicate(timeout=10)
         self.assertEqual(watch.returncode, 0)
         self.assertTrue(out.startswith("fill.fred {"), out)
@@ -462,9 +481,10 @@ class TypedClient(unittest.TestCase):
             # no hedge cost in the prices: a parity fill leaves the house a
             # whole delta where the pool's call leaves about half, so with the
             # default costs whether alice's call nets against bob's put at
-            # model - 20 depends on the days left to expiry (the wall clock)
+            # model - 20 depends on the days left to expiry; and the fixed
+            # clock, so that those days do not depend on the day the suite runs
             d = Daemon(tmp, transport, {"pool_max_notional": 3e6, "hedge_fee_bps": 0,
-                                        "hedge_impact_bps": 0})
+                                        "hedge_impact_bps": 0, "clock": TEST_CLOCK})
             d.start()
             try:
                 r = subprocess.run([TEST_CLIENT, d.req, mode, d.key], capture_output=True,
@@ -1148,7 +1168,7 @@ class LogPrune(Base):
         self.assertGreater(pa["reserved"], 0)
         # a start that must replay the whole log cannot: it says so and exits
         with open(self.d.config, "w") as f:
-            json.dump(dict(self.config, snapshot_load=False), f)
+            json.dump(self.chd_config(snapshot_load=False), f)
         with self.assertRaises(RuntimeError):
             self.d.start()
         self.assertIsNotNone(self.d.proc.poll())
@@ -1156,7 +1176,7 @@ class LogPrune(Base):
         with open(os.path.join(self.tmp, "chd.log")) as f:
             self.assertIn("the log was pruned up to command", f.read())
         with open(self.d.config, "w") as f:
-            json.dump(self.config, f)
+            json.dump(self.chd_config(), f)
         self.d.start()
         type(self).c = self.d.client()
         self.assertEqual(self.c.call("state.hash"), h0)
