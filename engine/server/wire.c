@@ -14,7 +14,7 @@ static void refused_while_halted(ch_server *s)
 {
     s->halt_refused++;
     int64_t now = mono_now();
-    if (now - s->halt_logged >= 10 * CH_NS_PER_SEC) {
+    if (s->halt_logged == 0 || now - s->halt_logged >= 10 * CH_NS_PER_SEC) {
         CH_LOG(CH_LOG_WARN, "store_halted_refusing", "refused_so_far=%" PRIu64, s->halt_refused);
         s->halt_logged = now;
     }
