@@ -13,6 +13,13 @@ import sys
 import time
 
 CHD = CHCTL = None
+
+# chd's clock in the tests that compare prices, fills or Greeks: a fixed one
+# (moved only by market.update's time). On the wall clock the series' weekly
+# Friday expiries are 8 hours to 7 days away depending on the day the suite
+# runs, and prices, fills and Greeks with them; and chd steps its clock once
+# a second, so two replies compared could straddle a step.
+TEST_CLOCK = "2026-01-02T08:00:00Z"
 _here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(_here, "..", "clients", "python"))
 

@@ -29,7 +29,7 @@ import unittest
 CHD, CHCTL, LIB, TEST_CLIENT = sys.argv[1:5]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chd_harness  # noqa: E402
-from chd_harness import Daemon  # noqa: E402
+from chd_harness import TEST_CLOCK, Daemon  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
 chd_harness.watchdog(280)  # ctest stops it at 300 s
@@ -44,26 +44,15 @@ def tick(x):
     return round(x * 2) / 2
 
 
-# chd's clock in the tests: a fixed one (moved only by market.update's time).
-# On the wall clock, the series' weekly Friday expiries are 8 hours to 7 days
-# away depending on the day the suite runs, and prices, fills and Greeks
-# with them; and chd steps its clock once a second, so two replies compared
-# could straddle a step. A class that needs the wall clock sets wall_clock.
-TEST_CLOCK = "2026-01-02T08:00:00Z"
-
-
 class Base(unittest.TestCase):
     transport = "ipc"
     config = {"pool_max_notional": 3e6}
-    wall_clock = False
 
     @classmethod
     def chd_config(cls, **more):
-        """The class's config, with the fixed clock unless wall_clock."""
-        cfg = dict(cls.config or {}, **more)
-        if not cls.wall_clock:
-            cfg.setdefault("clock", TEST_CLOCK)
-        return cfg
+        """The class's config, on the fixed clock (TEST_CLOCK): no batch
+        steps it, so the log, and so state.hash, stays where a test left it."""
+        return {"clock": TEST_CLOCK, **(cls.config or {}), **more}
 
     @classmethod
     def setUpClass(cls):
@@ -96,14 +85,6 @@ class Base(unittest.TestCase):
         self.d.start()
         type(self).c = self.d.client()
         return self.c.stats()
-
-    def hold_clock(self):
-        """Keep chd's clock where it is, so that no batch steps it meanwhile:
-        the log, and so state.hash, stays where the test left it. A fixed
-        clock already does; on the wall clock, move it an hour ahead (index
-        unchanged)."""
-        if self.wall_clock:
-            self.c.market_update("BTC", 100000, time=int((time.time() + 3600) * 1e9))
 
     def raw(self, text):
         """A hand-written request; a JSON object gets the admin key added."""
@@ -351,7 +332,6 @@ class Protocol(Base):
         """chctl metrics: Prometheus' text format, with the read-only key, and
         the same numbers as the replies."""
         import re
-        self.hold_clock()
         self.c.account_open("metrics-a", 1_000_000)
         q = self.c.quote(self.call, "buy", 1)
         self.c.order_new("metrics-a", self.call, "buy", 1, price=q["price"] + 100, tif="ioc")
@@ -423,9 +403,6 @@ class Protocol(Base):
         self.assertEqual(err, 15)  # UNAUTHORIZED
 
     def test_06_restart_recovers(self):
-        # no clock step between two replies compared below (hedge and
-        # hedge("BTC"): the options' delta moves with chd's clock)
-        self.hold_clock()
         before = {a: self.c.positions(a) for a in ("alice", "bob", "pool", "house")}
         orders = self.c.orders("bob")
         hedge = self.c.hedge()
@@ -1079,7 +1056,6 @@ class Snapshots(Base):
 
     def test_restart_from_a_snapshot_is_a_full_replay(self):
         c = self.c
-        self.hold_clock()
         type(self).sa_key = c.account_open("sa", 5_000_000)["key"]
         c.account_open("sb", 5_000_000)
         ids = []
@@ -1136,7 +1112,6 @@ class LogPrune(Base):
 
     def test_pruned_log_restarts_from_a_snapshot(self):
         c = self.c
-        self.hold_clock()
         c.account_open("pa", 5_000_000)
         c.account_open("pb", 5_000_000)
         for i in range(1500):  # resting buys, half cancelled: > 2,000 commands

@@ -22,7 +22,7 @@ import unittest
 CHD, CHCTL, LIB = sys.argv[1:4]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chd_harness  # noqa: E402
-from chd_harness import Daemon  # noqa: E402
+from chd_harness import TEST_CLOCK, Daemon  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
 chd_harness.watchdog(280)  # ctest stops it at 300 s
@@ -47,11 +47,9 @@ class Underlyings(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start(self, config=None):
-        # a fixed clock: on the wall clock the weekly expiries are 8 hours to
-        # 7 days away depending on the day the suite runs (and fills and
-        # Greeks with them), and chd steps its clock once a second, between
-        # replies compared across a restart
-        self.d = Daemon(self.tmp, "ipc", dict({"clock": "2026-01-02T08:00:00Z"}, **(config or {})))
+        # the fixed clock (chd_harness.TEST_CLOCK): replies compared across a
+        # restart, fills at prices that depend on the days to expiry
+        self.d = Daemon(self.tmp, "ipc", {"clock": TEST_CLOCK, **(config or {})})
         self.d.start()
         self.c = self.d.client()
 

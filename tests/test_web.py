@@ -37,7 +37,7 @@ if not CHROMIUM or not DRIVER:
     sys.exit(77)
 
 import chd_harness  # noqa: E402
-from chd_harness import Daemon, free_port  # noqa: E402
+from chd_harness import TEST_CLOCK, Daemon, free_port  # noqa: E402
 
 chd_harness.configure(CHD, CHCTL, LIB)
 chd_harness.watchdog(170)
@@ -84,7 +84,7 @@ def flow(c, admin):
 def main():
     tmp = tempfile.mkdtemp(prefix="ch-web-")
     os.makedirs(OUT, exist_ok=True)
-    d = Daemon(tmp, config={"clock": "2026-01-02T08:00:00Z"})
+    d = Daemon(tmp, config={"clock": TEST_CLOCK})
     d.start()
     web = driver = None
     try:

@@ -200,6 +200,17 @@ static inline int64_t mono_now(void)
     return (int64_t)ts.tv_sec * CH_NS_PER_SEC + ts.tv_nsec;
 }
 
+/* Whether a warning limited to one every @p period ns is due at @p now,
+ * noting it in @p last (0: none yet, whatever the machine's uptime, the
+ * monotonic clock's origin). */
+static inline bool chi_due(int64_t *last, int64_t now, int64_t period)
+{
+    if (*last != 0 && now - *last < period)
+        return false;
+    *last = now;
+    return true;
+}
+
 static inline const char *acct_name(const ch_server *s, ch_account_id a)
 {
     const char *n = ch_engine_account_name(s->e, a);

@@ -160,9 +160,7 @@ static void receive(ch_server *s)
                   ch_engine_account_find(s->e, acct->valuestring, strlen(acct->valuestring),
                                          &c.account) == CH_OK;
         if (!ok) { /* waits: an account to open here, or a message to look at */
-            int64_t now = mono_now();
-            if (s->xfer_warned_at == 0 || now - s->xfer_warned_at > 10 * 1000000000LL) {
-                s->xfer_warned_at = now;
+            if (chi_due(&s->xfer_warned_at, mono_now(), 10 * CH_NS_PER_SEC)) {
                 CH_LOG(CH_LOG_WARN, "transfer_waiting",
                        "seq=%" PRIu64 " message=%s reason=\"no such account here, or not a "
                        "transfer\"",

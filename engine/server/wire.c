@@ -13,11 +13,8 @@
 static void refused_while_halted(ch_server *s)
 {
     s->halt_refused++;
-    int64_t now = mono_now();
-    if (s->halt_logged == 0 || now - s->halt_logged >= 10 * CH_NS_PER_SEC) {
+    if (chi_due(&s->halt_logged, mono_now(), 10 * CH_NS_PER_SEC))
         CH_LOG(CH_LOG_WARN, "store_halted_refusing", "refused_so_far=%" PRIu64, s->halt_refused);
-        s->halt_logged = now;
-    }
 }
 
 /* Run the typed request @p q (either encoding), its result fields into
